@@ -1,0 +1,1 @@
+"""Analytics: provider calls, performance metrics, rollups, reports, retention and archival."""

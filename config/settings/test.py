@@ -1,0 +1,24 @@
+"""Test settings: a throwaway embedded PostgreSQL per test session unless DATABASE_URL is set."""
+
+import os
+import tempfile
+from pathlib import Path
+
+# Chosen before base.py builds DATABASES: a fresh data directory, deleted when pytest exits.
+if not os.environ.get("DATABASE_URL"):
+    os.environ["EMBEDDED_PGDATA"] = str(Path(tempfile.mkdtemp(prefix="inkwell-test-")) / "pgdata")
+    os.environ["EMBEDDED_PGDATA_THROWAWAY"] = "true"
+
+from .base import *  # noqa: F403
+from .base import INSTALLED_APPS
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast user creation
+# A small tenant-owned model that exercises the shared tenancy machinery on its own.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
+API_THROTTLE_RATE = "100000/min"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+ROOT_URLCONF = "tests.testapp.api"

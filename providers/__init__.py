@@ -1,0 +1,2 @@
+"""Providers: AI providers, their models and versioned prices, encrypted credentials,
+budgets and AI preferences."""

@@ -1,0 +1,2 @@
+"""Style guides: verticals, brand and vertical style guides with versions, brand rules,
+prompt templates and snippets."""

@@ -1,0 +1,152 @@
+"""Admin building blocks every app's ModelAdmin uses: audited writes, soft delete, tenant scope."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db import models
+
+from tenancy import services
+from tenancy.actors import Actor
+from tenancy.choices import AuditAction
+from tenancy.models import Membership, Organization, SoftDeleteModel
+
+
+def admin_actor(request) -> Actor:
+    return Actor(user=request.user, request_id=getattr(request, "request_id", ""))
+
+
+class SoftDeleteListFilter(admin.SimpleListFilter):
+    """Live rows by default; "Deleted" shows the trash, "Everything" both."""
+
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Deleted"), ("all", "Everything")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Live",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(deleted_at__isnull=True)
+
+
+class InkwellModelAdmin(admin.ModelAdmin):
+    """ModelAdmin whose every save, delete and restore is audited.
+
+    - Soft-deletable models: delete hides the row, the "deleted" filter shows the trash and the
+      "Restore" action brings rows back.
+    - Tenant models: staff who are not superusers see and assign only their organizations.
+    """
+
+    def _is_soft(self) -> bool:
+        return issubclass(self.model, SoftDeleteModel)
+
+    def _has_organization(self) -> bool:
+        return any(f.name == "organization" for f in self.model._meta.concrete_fields)
+
+    # --- scope ---------------------------------------------------------------------------
+    def staff_organizations(self, request):
+        if request.user.is_superuser:
+            return Organization.objects.all()
+        return Organization.objects.filter(
+            id__in=Membership.objects.filter(user=request.user).values("organization_id")
+        )
+
+    def get_queryset(self, request):
+        queryset = self.model.all_objects.all() if self._is_soft() else super().get_queryset(request)
+        ordering = self.get_ordering(request)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        if self._has_organization() and not request.user.is_superuser:
+            queryset = queryset.filter(
+                models.Q(organization__in=self.staff_organizations(request))
+                | models.Q(organization__isnull=True)
+            )
+        return queryset
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if self._is_soft():
+            filters.append(SoftDeleteListFilter)
+        return filters
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if self._is_soft():
+            actions["restore_selected"] = (
+                type(self).restore_selected,
+                "restore_selected",
+                "Restore selected %(verbose_name_plural)s",
+            )
+        return actions
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "organization" and not request.user.is_superuser:
+            kwargs["queryset"] = self.staff_organizations(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        # Global rows (no organization) are the platform's: only superusers edit them.
+        if obj is not None and self._has_organization() and obj.organization_id is None:
+            return request.user.is_superuser
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and self._has_organization() and obj.organization_id is None:
+            return request.user.is_superuser
+        return super().has_delete_permission(request, obj)
+
+    # --- writes --------------------------------------------------------------------------
+    def save_model(self, request, obj, form, change):
+        before = None
+        if change:
+            manager = self.model.all_objects if self._is_soft() else self.model._base_manager
+            before = services.audit_snapshot(manager.get(pk=obj.pk))
+        services.audited_save(
+            organization=getattr(obj, "organization", None),
+            actor=admin_actor(request),
+            instance=obj,
+            before=before,
+        )
+
+    def delete_model(self, request, obj):
+        organization = getattr(obj, "organization", None)
+        if self._is_soft():
+            services.soft_delete(organization=organization, actor=admin_actor(request), instance=obj)
+            return
+        services.audit_record(
+            organization=organization,
+            actor=admin_actor(request),
+            action=AuditAction.HARD_DELETE,
+            instance=obj,
+        )
+        obj.delete()
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+    @admin.action(description="Restore selected rows")
+    def restore_selected(self, request, queryset):
+        restored = 0
+        for obj in queryset.filter(deleted_at__isnull=False):
+            services.restore(
+                organization=getattr(obj, "organization", None), actor=admin_actor(request), instance=obj
+            )
+            restored += 1
+        self.message_user(request, f"Restored {restored} row(s).", messages.SUCCESS)

@@ -1,0 +1,73 @@
+"""The one API error format, and the mapping from domain and database errors to it.
+
+Every error body is ``{"type": …, "errors": [{"code", "detail", "attr"}]}``
+(drf-standardized-errors), whether DRF, Django, a service or a middleware raised it.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from django.http import JsonResponse
+from drf_standardized_errors.handler import ExceptionHandler
+from rest_framework import exceptions, status
+from rest_framework.serializers import as_serializer_error
+
+from tenancy.errors import DomainError
+
+
+def error_response(status_code: int, code: str, detail: str, attr: str | None = None) -> JsonResponse:
+    """A JSON error outside DRF (middleware, URL-level 404/500) in the same format."""
+    kind = "server_error" if status_code >= 500 else "client_error"
+    return JsonResponse(
+        {"type": kind, "errors": [{"code": code, "detail": detail, "attr": attr}]}, status=status_code
+    )
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "Request body too large."
+    default_code = "request_too_large"
+
+
+class ConflictError(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state of the resource."
+    default_code = "conflict"
+
+
+def _integrity_error(exc: IntegrityError) -> exceptions.APIException:
+    """Unique violations are 409; check, FK and not-null violations are 400. The database is the
+    last guard; services validate first for friendlier messages."""
+    cause = exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)
+    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None) or "a constraint"
+    if sqlstate == "23505":
+        return ConflictError(f"Conflicts with an existing row ({constraint}).", code="unique")
+    return exceptions.ValidationError(
+        {"non_field_errors": [f"Violates {constraint}."]}, code="constraint_violation"
+    )
+
+
+def _domain_error(exc: DomainError) -> exceptions.APIException:
+    if exc.status_code == 400:
+        return exceptions.ValidationError({exc.attr or "non_field_errors": [exc.detail]}, code=exc.code)
+    converted = exceptions.APIException(exc.detail, code=exc.code)
+    converted.status_code = exc.status_code
+    return converted
+
+
+class InkwellExceptionHandler(ExceptionHandler):
+    """drf-standardized-errors' handler, taught our domain errors and the database's refusals."""
+
+    def convert_known_exceptions(self, exc: Exception) -> Exception:
+        if isinstance(exc, DomainError):
+            return _domain_error(exc)
+        if isinstance(exc, DjangoValidationError):
+            return exceptions.ValidationError(as_serializer_error(exc))
+        if isinstance(exc, IntegrityError):
+            return _integrity_error(exc)
+        if isinstance(exc, RequestDataTooBig):
+            return PayloadTooLarge()
+        return super().convert_known_exceptions(exc)

@@ -1,0 +1,47 @@
+"""Health check and JSON answers for URLs no view matched under /api/."""
+
+from django.db import connection
+from django.views.defaults import page_not_found, server_error
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tenancy.api.errors import error_response
+
+
+class HealthView(APIView):
+    """``GET /api/v1/health/``: 200 when the database answers, 503 when it does not. No auth."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    @extend_schema(
+        responses=inline_serializer(
+            "Health", {"status": serializers.CharField(), "database": serializers.CharField()}
+        )
+    )
+    def get(self, request):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        except Exception as exc:  # any database failure means unhealthy; say which
+            return Response({"status": "unavailable", "database": type(exc).__name__}, status=503)
+        return Response({"status": "ok", "database": "ok"})
+
+
+def not_found(request, exception=None):
+    """404 in the API error format under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error_response(404, "not_found", "No such endpoint.")
+    return page_not_found(request, exception)
+
+
+def internal_error(request):
+    """500 in the API error format under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error_response(500, "error", "A server error occurred.")
+    return server_error(request)

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class TenancyConfig(AppConfig):
+    name = "tenancy"
+    verbose_name = "Tenancy and audit"
+
+    def ready(self):
+        # Registers the OpenAPI description of the Api-Key authentication scheme.
+        from tenancy.api import schema  # noqa: F401

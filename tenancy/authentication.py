@@ -1,0 +1,59 @@
+"""``Authorization: Api-Key <key>`` authentication for services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rest_framework import authentication, exceptions
+
+from tenancy.models import OrganizationAPIKey
+from tenancy.services import api_key_touch
+
+KEYWORD = "Api-Key"
+
+
+@dataclass(frozen=True)
+class APIKeyPrincipal:
+    """``request.user`` for a call made with an API key: authenticated, but no person."""
+
+    api_key: OrganizationAPIKey
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+    is_staff: bool = False
+    is_superuser: bool = False
+    pk: None = None
+
+    def __str__(self):
+        return f"api-key:{self.api_key.prefix}"
+
+
+class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
+    """Authenticates an organization API key: unknown, revoked or expired keys are a 401."""
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, key = header.partition(" ")
+        if scheme.lower() != KEYWORD.lower():
+            return None  # another scheme; let the next authenticator look
+        key = key.strip()
+        prefix, dot, _ = key.partition(".")
+        if not key or not dot:
+            raise exceptions.AuthenticationFailed("Malformed API key.", code="invalid_api_key")
+        api_key = OrganizationAPIKey.objects.select_related("organization").filter(prefix=prefix).first()
+        if api_key is None or not api_key.is_valid(key):
+            raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
+        if api_key.revoked:
+            raise exceptions.AuthenticationFailed("This API key has been revoked.", code="revoked_api_key")
+        if api_key.has_expired:
+            raise exceptions.AuthenticationFailed("This API key has expired.", code="expired_api_key")
+        if not api_key.organization.is_active:
+            raise exceptions.AuthenticationFailed(
+                "This API key's organization is inactive.", code="inactive_organization"
+            )
+        api_key_touch(api_key=api_key)
+        return APIKeyPrincipal(api_key), api_key
+
+    def authenticate_header(self, request):
+        return KEYWORD

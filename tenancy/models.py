@@ -1,0 +1,238 @@
+"""Organizations, memberships, API keys, the audit log, and the abstract bases every app uses."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
+
+from tenancy.choices import APIKeyRole, AuditAction, Role
+
+# --- Shared abstract bases ------------------------------------------------------------------
+
+
+class TimeStampedModel(models.Model):
+    """Adds ``created_at`` / ``updated_at``, both aware UTC, set by the database write."""
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class SoftDeleteQuerySet(models.QuerySet):
+    """Queryset whose ``delete()`` hides rows instead of removing them, in one UPDATE."""
+
+    def alive(self):
+        return self.filter(deleted_at__isnull=True)
+
+    def dead(self):
+        return self.filter(deleted_at__isnull=False)
+
+    def delete(self):
+        """Soft-delete every row in one statement; returns the number of rows hidden."""
+        return self.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def restore(self):
+        """Bring soft-deleted rows back; returns the number restored."""
+        return self.filter(deleted_at__isnull=False).update(deleted_at=None)
+
+    restore.alters_data = True
+
+    def hard_delete(self):
+        """Really delete (retention and GDPR purge only); cascades like Django's delete()."""
+        return super().delete()
+
+    hard_delete.alters_data = True
+
+
+class AliveManager(models.Manager.from_queryset(SoftDeleteQuerySet)):
+    """Default manager: soft-deleted rows do not exist for it."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
+class DeletedManager(models.Manager.from_queryset(SoftDeleteQuerySet)):
+    """Only the soft-deleted rows (admin's trash, restore)."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(deleted_at__isnull=False)
+
+
+class SoftDeleteModel(models.Model):
+    """Soft-deletable row: ``objects`` hides deleted rows, ``all_objects`` sees every row.
+
+    Django's ``_base_manager`` is deliberately left unfiltered: forward relations
+    (``generation.campaign``) keep resolving to a deleted parent, as history must.
+    Unique constraints on subclasses should be partial; use :func:`unique_while_alive`.
+    """
+
+    deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = AliveManager()
+    all_objects = SoftDeleteQuerySet.as_manager()
+    deleted_objects = DeletedManager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def delete(self, using=None, keep_parents=False):
+        """Soft delete: set ``deleted_at``; use :meth:`hard_delete` to remove the row."""
+        self.deleted_at = timezone.now()
+        self.save(update_fields=["deleted_at"])
+        return 1, {self._meta.label: 1}
+
+    def restore(self):
+        """Undo a soft delete."""
+        self.deleted_at = None
+        self.save(update_fields=["deleted_at"])
+
+    def hard_delete(self):
+        """Remove the row for good, cascading as Django's delete() does."""
+        return super().delete()
+
+
+def unique_while_alive(*fields: str, name: str) -> models.UniqueConstraint:
+    """A unique constraint that ignores soft-deleted rows, so a deleted slug can be reused."""
+    return models.UniqueConstraint(fields=fields, condition=Q(deleted_at__isnull=True), name=name)
+
+
+class TenantModel(TimeStampedModel):
+    """A row owned by exactly one organization; every query of it is scoped by that FK."""
+
+    # PROTECT: organizations are deactivated, never deleted out from under their data.
+    # Editable for admin forms; API serializers never list it (the caller's key decides it).
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+# --- Tenancy models -------------------------------------------------------------------------
+
+
+class OrganizationQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(is_active=True)
+
+
+class Organization(TimeStampedModel):
+    """A tenant: a customer whose data no other tenant may see."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, unique=True)
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive organizations' API keys and members are refused."
+    )
+
+    objects = OrganizationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Membership(TimeStampedModel):
+    """A user's role in an organization (owner, admin, editor, viewer)."""
+
+    # CASCADE: a membership means nothing without its user or organization.
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.EDITOR)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "user"], name="membership_unique_user_per_org"),
+        ]
+        ordering = ["organization", "user"]
+
+    def __str__(self):
+        return f"{self.user} in {self.organization} ({self.role})"
+
+
+class OrganizationAPIKey(AbstractAPIKey):
+    """A service's credential for the REST API: hashed, prefixed, revocable, expiring, role-bound.
+
+    The secret is shown once on creation and stored only as a hash (djangorestframework-api-key).
+    """
+
+    # PROTECT: keys are revoked, not deleted, so audit events keep their actor.
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="api_keys")
+    role = models.CharField(max_length=16, choices=APIKeyRole.choices, default=APIKeyRole.EDITOR)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = APIKeyManager()
+
+    # The primary key embeds the key's hash; the audit log names a key by its prefix only.
+    audit_secret_fields = ("id", "hashed_key")
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "Organization API key"
+        verbose_name_plural = "Organization API keys"
+        indexes = [models.Index(fields=["organization", "-created"], name="apikey_org_created_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def audit_object_id(self) -> str:
+        return self.prefix
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def for_object(self, instance: models.Model):
+        return self.filter(object_type=instance._meta.label_lower, object_id=str(instance.pk))
+
+
+class AuditEvent(models.Model):
+    """Append-only record of a sensitive action: who, in which organization, did what, when.
+
+    ``changes`` maps each changed field to ``[old, new]``; secret fields appear only as
+    ``"[secret changed]"``, never with values.
+    """
+
+    # Nullable: platform actions (price sync, key rotation) belong to no organization.
+    # PROTECT: audit history outlives nothing it describes; organizations are deactivated.
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
+    )
+    # SET_NULL: the actor label below keeps who it was after the user or key is gone.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    api_key = models.ForeignKey(
+        OrganizationAPIKey, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    request_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="audit_org_created_idx"),
+            models.Index(fields=["object_type", "object_id"], name="audit_object_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.actor_label or 'system'} {self.action} {self.object_type}:{self.object_id}"

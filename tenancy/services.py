@@ -1,0 +1,228 @@
+"""Writes of the tenancy app, and the audit service every app's writes go through."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import hmac
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from tenancy.actors import SYSTEM, Actor
+from tenancy.choices import APIKeyRole, AuditAction, Role
+from tenancy.models import AuditEvent, Membership, Organization, OrganizationAPIKey
+
+SECRET_PLACEHOLDER = "[secret changed]"  # noqa: S105 - a label, not a secret
+_json = DjangoJSONEncoder()
+
+
+class _SecretMark(str):
+    """A snapshot entry standing for a secret value: an HMAC of it, so a change can be detected
+    without the audit log ever holding the value (or an unkeyed hash of it)."""
+
+
+def _secret_fields(instance: models.Model) -> set[str]:
+    """Fields a model declares secret (``audit_secret_fields``); their values are never recorded."""
+    return set(getattr(instance, "audit_secret_fields", ()))
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    return _json.default(value)
+
+
+def audit_snapshot(instance: models.Model | None) -> dict[str, Any]:
+    """The concrete field values of ``instance`` as JSON-able data, secrets masked."""
+    if instance is None:
+        return {}
+    secret = _secret_fields(instance)
+    snapshot = {}
+    for field in instance._meta.concrete_fields:
+        value = getattr(instance, field.attname)
+        if field.name in secret:
+            digest = hmac.new(settings.SECRET_KEY.encode(), str(value).encode(), hashlib.sha256)
+            snapshot[field.name] = _SecretMark(digest.hexdigest())
+            continue
+        try:
+            snapshot[field.name] = _jsonable(value)
+        except TypeError:
+            snapshot[field.name] = str(value)
+    return snapshot
+
+
+def audit_diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, list[Any]]:
+    """``{field: [old, new]}`` for every field whose value differs (``updated_at`` ignored).
+
+    A changed secret is recorded as ``["[secret]", "[secret changed]"]``, never with values.
+    """
+    changes = {}
+    for name in sorted(set(before) | set(after)):
+        if name == "updated_at":
+            continue
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if isinstance(old, _SecretMark) or isinstance(new, _SecretMark):
+            changes[name] = [None if old is None else "[secret]", SECRET_PLACEHOLDER]
+        else:
+            changes[name] = [old, new]
+    return changes
+
+
+def audit_record(
+    *,
+    organization: Organization | None,
+    actor: Actor,
+    action: str,
+    instance: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    changes: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event. The only function that writes ``AuditEvent`` rows.
+
+    Callers pass ``changes`` built with :func:`audit_diff` (secrets already masked) or a dict of
+    their own that holds no secret values.
+    """
+    if instance is not None:
+        object_type = object_type or instance._meta.label_lower
+        object_id = object_id or str(getattr(instance, "audit_object_id", instance.pk))
+    return AuditEvent.objects.create(
+        organization=organization,
+        user=actor.user,
+        api_key=actor.api_key,
+        actor_label=actor.label[:200],
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=str(instance)[:200] if instance is not None else "",
+        changes=changes or {},
+        request_id=actor.request_id[:100],
+    )
+
+
+@transaction.atomic
+def audited_save(
+    *,
+    organization: Organization | None,
+    actor: Actor,
+    instance: models.Model,
+    before: dict[str, Any] | None = None,
+    action: str | None = None,
+) -> models.Model:
+    """Validate (``full_clean``), save and audit one row: the generic write path.
+
+    ``before`` is the :func:`audit_snapshot` taken before the caller changed the instance; when
+    it is ``None`` the save is a create.
+    """
+    creating = before is None
+    instance.full_clean()
+    instance.save()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=action or (AuditAction.CREATE if creating else AuditAction.UPDATE),
+        instance=instance,
+        changes=audit_diff(before or {}, audit_snapshot(instance)),
+    )
+    return instance
+
+
+@transaction.atomic
+def soft_delete(*, organization: Organization | None, actor: Actor, instance: models.Model) -> None:
+    """Soft-delete a row and audit it."""
+    instance.delete()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.DELETE,
+        instance=instance,
+        changes={"deleted_at": [None, instance.deleted_at.isoformat()]},
+    )
+
+
+@transaction.atomic
+def restore(*, organization: Organization | None, actor: Actor, instance: models.Model) -> None:
+    """Restore a soft-deleted row and audit it.
+
+    A partial unique constraint may refuse it (a live row took the slug meanwhile): the
+    IntegrityError surfaces as a 409 through the API exception handler.
+    """
+    deleted_at = instance.deleted_at
+    instance.restore()
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.RESTORE,
+        instance=instance,
+        changes={"deleted_at": [deleted_at.isoformat() if deleted_at else None, None]},
+    )
+
+
+@transaction.atomic
+def organization_create(*, name: str, slug: str = "", actor: Actor = SYSTEM) -> Organization:
+    """Create an organization (slug derived from the name when not given) and audit it."""
+    organization = Organization(name=name, slug=slug or slugify(name))
+    return audited_save(organization=None, actor=actor, instance=organization)
+
+
+@transaction.atomic
+def membership_add(*, organization: Organization, user, role: str = Role.EDITOR, actor: Actor = SYSTEM):
+    """Give ``user`` a role in ``organization`` (updating it if they are already a member)."""
+    membership, _ = Membership.objects.update_or_create(
+        organization=organization, user=user, defaults={"role": role}
+    )
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.UPDATE,
+        instance=membership,
+        changes={"role": [None, role]},
+    )
+    return membership
+
+
+@transaction.atomic
+def api_key_create(
+    *,
+    organization: Organization,
+    name: str,
+    role: str = APIKeyRole.EDITOR,
+    expiry_date: datetime.datetime | None = None,
+    actor: Actor = SYSTEM,
+) -> tuple[OrganizationAPIKey, str]:
+    """Create an API key; returns the row and the plain key, which is never retrievable again."""
+    api_key = OrganizationAPIKey(organization=organization, name=name, role=role, expiry_date=expiry_date)
+    plain_key = OrganizationAPIKey.objects.assign_key(api_key)
+    audited_save(organization=organization, actor=actor, instance=api_key)
+    return api_key, plain_key
+
+
+@transaction.atomic
+def api_key_revoke(*, api_key: OrganizationAPIKey, actor: Actor = SYSTEM) -> OrganizationAPIKey:
+    """Revoke an API key for good (djangorestframework-api-key forbids un-revoking)."""
+    if not api_key.revoked:
+        before = audit_snapshot(api_key)
+        api_key.revoked = True
+        audited_save(
+            organization=api_key.organization,
+            actor=actor,
+            instance=api_key,
+            before=before,
+            action=AuditAction.REVOKE,
+        )
+    return api_key
+
+
+def api_key_touch(*, api_key: OrganizationAPIKey) -> None:
+    """Record that a key was used, at most once a minute so hot keys do not write every call."""
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > datetime.timedelta(minutes=1):
+        OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now

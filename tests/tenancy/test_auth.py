@@ -1,0 +1,105 @@
+"""Authentication and authorization of the API, in the JSON error format."""
+
+import datetime
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from tenancy import services
+from tests.conftest import client_for_key
+from tests.testapp.models import Widget
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/widgets/"
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["type"] == "client_error"
+    assert body["errors"][0]["code"] == code
+    assert body["errors"][0]["detail"]
+
+
+def test_no_key_is_401_with_challenge(organization):
+    response = APIClient().get(URL)
+    assert_error(response, 401, "not_authenticated")
+    assert response["WWW-Authenticate"] == "Api-Key"
+
+
+@pytest.mark.parametrize(
+    "header", ["Api-Key nonsense", "Api-Key abc.def", "Api-Key ", "Api-Key OKZtADA7.wrong"]
+)
+def test_wrong_key_is_401(organization, api_client, header):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=header)
+    assert_error(client.get(URL), 401, "invalid_api_key")
+
+
+def test_right_prefix_wrong_secret_is_401(api_client):
+    prefix = api_client.api_key.prefix
+    assert_error(client_for_key(f"{prefix}.{'x' * 32}").get(URL), 401, "invalid_api_key")
+
+
+def test_revoked_key_is_401(api_client):
+    services.api_key_revoke(api_key=api_client.api_key)
+    response = api_client.get(URL)
+    assert_error(response, 401, "revoked_api_key")
+    assert "revoked" in response.json()["errors"][0]["detail"]
+
+
+def test_expired_key_is_401(organization, make_api_client):
+    client = make_api_client(organization, expiry_date=timezone.now() - datetime.timedelta(minutes=1))
+    response = client.get(URL)
+    assert_error(response, 401, "expired_api_key")
+    assert "expired" in response.json()["errors"][0]["detail"]
+
+
+def test_inactive_organization_key_is_401(api_client, organization):
+    organization.is_active = False
+    organization.save()
+    assert_error(api_client.get(URL), 401, "inactive_organization")
+
+
+def test_viewer_key_writing_is_403_and_writes_nothing(viewer_api_client):
+    assert viewer_api_client.get(URL).status_code == 200
+    assert_error(viewer_api_client.post(URL, {"name": "x", "slug": "x"}), 403, "permission_denied")
+    assert not Widget.all_objects.exists()
+
+
+def test_staff_session_acts_for_its_membership(organization, other_organization):
+    from tests.factories import MembershipFactory
+
+    membership = MembershipFactory(organization=organization)
+    client = APIClient()
+    client.force_login(membership.user)
+    Widget.objects.create(organization=organization, name="Mine", slug="mine")
+    Widget.objects.create(organization=other_organization, name="Theirs", slug="theirs")
+    names = [row["name"] for row in client.get(URL).json()["results"]]
+    assert names == ["Mine"]
+
+
+def test_staff_with_two_memberships_chooses_with_header(organization, other_organization):
+    from tests.factories import MembershipFactory, UserFactory
+
+    user = UserFactory()
+    MembershipFactory(user=user, organization=organization)
+    MembershipFactory(user=user, organization=other_organization)
+    client = APIClient()
+    client.force_login(user)
+    assert_error(client.get(URL), 403, "permission_denied")
+    assert client.get(URL, HTTP_X_ORGANIZATION="globex").status_code == 200
+
+
+def test_throttle_answers_429_in_json(api_client, settings):
+    settings.API_THROTTLE_RATE = "2/min"
+    from django.core.cache import cache
+
+    cache.clear()
+    assert api_client.get(URL).status_code == 200
+    assert api_client.get(URL).status_code == 200
+    response = api_client.get(URL)
+    assert_error(response, 429, "throttled")
+    assert int(response["Retry-After"]) > 0
+    cache.clear()

@@ -1,0 +1,29 @@
+"""Health check, OpenAPI schema and Swagger UI (served from local assets)."""
+
+import pytest
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_answers_200_without_auth():
+    response = APIClient().get("/api/v1/health/")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+def test_schema_and_docs_are_served(client):
+    schema = client.get("/api/v1/schema/?format=json")
+    assert schema.status_code == 200
+    assert schema.json()["components"]["securitySchemes"]["ApiKeyAuth"]["name"] == "Authorization"
+    docs = client.get("/api/v1/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
+    assert "cdn.jsdelivr" not in html
+
+
+def test_request_id_is_echoed(client):
+    response = client.get("/api/v1/health/", HTTP_X_REQUEST_ID="abc-123")
+    assert response["X-Request-ID"] == "abc-123"
+    assert len(client.get("/api/v1/health/")["X-Request-ID"]) == 32
