@@ -15,7 +15,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-# Insecure development defaults; production.py refuses to start with them.
+# Insecure development defaults; production.py refuses to start with them (or anything short).
 DEV_SECRET_KEY = "django-insecure-inkwell-development-only-secret-key-0123456789"  # noqa: S105 - development only; production.py refuses it
 DEV_CRYPTOGRAPHY_KEY = "django-insecure-inkwell-development-only-cryptography-key"
 

@@ -1,16 +1,13 @@
 """Production: refuses to start without real secrets, and passes ``manage.py check --deploy``."""
 
+import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: F403
-from .base import DEV_CRYPTOGRAPHY_KEY, DEV_SECRET_KEY, env
 
-DEBUG = False
-
-
-def _required_secret(name: str, development_default: str) -> str:
-    value = env(name, default="")
-    if not value or value == development_default or value.startswith("django-insecure") or len(value) < 50:
+def _required_secret(name: str) -> str:
+    # Checked before base.py is imported, so a misconfigured deploy fails before touching a database.
+    value = environ.Env()(name, default="")
+    if not value or value.startswith("django-insecure") or value == "change-me" or len(value) < 50:
         raise ImproperlyConfigured(
             f"{name} must be set to a random value of at least 50 characters in production "
             f"(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
@@ -18,8 +15,15 @@ def _required_secret(name: str, development_default: str) -> str:
     return value
 
 
-SECRET_KEY = _required_secret("SECRET_KEY", DEV_SECRET_KEY)
-CRYPTOGRAPHY_KEY = _required_secret("CRYPTOGRAPHY_KEY", DEV_CRYPTOGRAPHY_KEY)
+_SECRET_KEY = _required_secret("SECRET_KEY")
+_CRYPTOGRAPHY_KEY = _required_secret("CRYPTOGRAPHY_KEY")
+
+from .base import *  # noqa: E402, F403
+from .base import env  # noqa: E402
+
+SECRET_KEY = _SECRET_KEY
+CRYPTOGRAPHY_KEY = _CRYPTOGRAPHY_KEY
+DEBUG = False
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -1,12 +1,17 @@
 """Test settings: a throwaway embedded PostgreSQL per test session unless DATABASE_URL is set."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-# Chosen before base.py builds DATABASES: a fresh data directory, deleted when pytest exits.
+# Chosen before base.py builds DATABASES: a fresh data directory, deleted when pytest exits
+# (pgserver stops the server and removes pgdata; this removes the folder around it afterwards).
 if not os.environ.get("DATABASE_URL"):
-    os.environ["EMBEDDED_PGDATA"] = str(Path(tempfile.mkdtemp(prefix="inkwell-test-")) / "pgdata")
+    _scratch = tempfile.mkdtemp(prefix="inkwell-test-")
+    atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
+    os.environ["EMBEDDED_PGDATA"] = str(Path(_scratch) / "pgdata")
     os.environ["EMBEDDED_PGDATA_THROWAWAY"] = "true"
 
 from .base import *  # noqa: F403

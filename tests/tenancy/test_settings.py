@@ -1,0 +1,60 @@
+"""Production settings refuse weak secrets and pass ``check --deploy``; development needs no .env."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STRONG = "k" * 20 + "-a-long-random-production-value-0123456789"
+
+
+def manage(*args, **env):
+    environment = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "CRYPTOGRAPHY_KEY"}}
+    # A server that is never contacted: these commands must not need a database.
+    environment.update(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", **env)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("secret_key", "cryptography_key", "missing"),
+    [
+        (None, STRONG, "SECRET_KEY"),
+        ("short", STRONG, "SECRET_KEY"),
+        ("django-insecure-" + "x" * 60, STRONG, "SECRET_KEY"),
+        (STRONG, None, "CRYPTOGRAPHY_KEY"),
+        (STRONG, "change-me", "CRYPTOGRAPHY_KEY"),
+    ],
+)
+def test_production_refuses_to_start_without_real_secrets(secret_key, cryptography_key, missing):
+    env = {"DJANGO_SETTINGS_MODULE": "config.settings.production"}
+    if secret_key is not None:
+        env["SECRET_KEY"] = secret_key
+    if cryptography_key is not None:
+        env["CRYPTOGRAPHY_KEY"] = cryptography_key
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert f"{missing} must be set" in result.stderr
+
+
+def test_production_settings_pass_check_deploy():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        SECRET_KEY=STRONG,
+        CRYPTOGRAPHY_KEY=STRONG[::-1],
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
