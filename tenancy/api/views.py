@@ -1,6 +1,7 @@
 """Health check and JSON answers for URLs no view matched under /api/."""
 
 from django.db import connection
+from django.urls import reverse
 from django.views.defaults import page_not_found, server_error
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -31,6 +32,37 @@ class HealthView(APIView):
         except Exception as exc:  # any database failure means unhealthy; say which
             return Response({"status": "unavailable", "database": type(exc).__name__}, status=503)
         return Response({"status": "ok", "database": "ok"})
+
+
+class APIRootView(APIView):
+    """``GET /api/v1/``: where to start (schema, docs, health). No auth, so it is a safe first call."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    @extend_schema(
+        responses=inline_serializer(
+            "APIRoot",
+            {
+                "name": serializers.CharField(),
+                "version": serializers.CharField(),
+                "schema": serializers.URLField(),
+                "docs": serializers.URLField(),
+                "health": serializers.URLField(),
+            },
+        )
+    )
+    def get(self, request):
+        return Response(
+            {
+                "name": "Inkwell",
+                "version": "v1",
+                "schema": request.build_absolute_uri(reverse("schema")),
+                "docs": request.build_absolute_uri(reverse("docs")),
+                "health": request.build_absolute_uri(reverse("health")),
+            }
+        )
 
 
 def not_found(request, exception=None):

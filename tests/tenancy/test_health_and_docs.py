@@ -27,3 +27,10 @@ def test_request_id_is_echoed(client):
     response = client.get("/api/v1/health/", HTTP_X_REQUEST_ID="abc-123")
     assert response["X-Request-ID"] == "abc-123"
     assert len(client.get("/api/v1/health/")["X-Request-ID"]) == 32
+
+
+def test_api_root_points_at_schema_docs_and_health():
+    body = APIClient().get("/api/v1/").json()
+    assert body["schema"].endswith("/api/v1/schema/")
+    assert body["docs"].endswith("/api/v1/docs/")
+    assert body["health"].endswith("/api/v1/health/")

@@ -60,7 +60,7 @@ class Command(BaseCommand):
         if plain_key:
             self.stdout.write(self.style.WARNING(f"API key:      {plain_key}  (shown once)"))
             self.stdout.write(
-                f'Try:          curl -H "Authorization: Api-Key {plain_key}" http://127.0.0.1:8000/api/v1/'
+                f'Try:          curl -H "Authorization: Api-Key {plain_key}" http://127.0.0.1:8000/api/v1/models/'
             )
         else:
             self.stdout.write("API key:      exists (--new-key issues another)")
