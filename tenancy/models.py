@@ -103,9 +103,19 @@ class SoftDeleteModel(models.Model):
         return super().delete()
 
 
-def unique_while_alive(*fields: str, name: str) -> models.UniqueConstraint:
-    """A unique constraint that ignores soft-deleted rows, so a deleted slug can be reused."""
-    return models.UniqueConstraint(fields=fields, condition=Q(deleted_at__isnull=True), name=name)
+def unique_while_alive(*fields: str, name: str, **options) -> models.UniqueConstraint:
+    """A unique constraint that ignores soft-deleted rows, so a deleted slug can be reused.
+
+    ``full_clean`` reports a violation as a readable 400 naming the fields; a race past it
+    still meets the database constraint (a 409 through the API exception handler).
+    """
+    named = [field for field in fields if field != "organization"]
+    scope = " in this organization" if "organization" in fields else ""
+    options.setdefault("violation_error_code", "unique")
+    options.setdefault(
+        "violation_error_message", f"Another live row already has this {' + '.join(named)}{scope}."
+    )
+    return models.UniqueConstraint(fields=fields, condition=Q(deleted_at__isnull=True), name=name, **options)
 
 
 class TenantModel(TimeStampedModel):

@@ -6,13 +6,14 @@ Every error body is ``{"type": …, "errors": [{"code", "detail", "attr"}]}``
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions, status
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 
 from tenancy.errors import DomainError
 
@@ -65,7 +66,10 @@ class InkwellExceptionHandler(ExceptionHandler):
         if isinstance(exc, DomainError):
             return _domain_error(exc)
         if isinstance(exc, DjangoValidationError):
-            return exceptions.ValidationError(as_serializer_error(exc))
+            detail = as_serializer_error(exc)
+            if NON_FIELD_ERRORS in detail:  # model-level errors: DRF's name for them
+                detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+            return exceptions.ValidationError(detail)
         if isinstance(exc, IntegrityError):
             return _integrity_error(exc)
         if isinstance(exc, RequestDataTooBig):

@@ -6,7 +6,7 @@ from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from tenancy import services
@@ -28,6 +28,8 @@ class TenantViewSetMixin:
     """
 
     include_global = False
+    # Integer primary keys: anything else in the URL is a 404 before a query is attempted.
+    lookup_value_regex = "[0-9]+"
 
     @property
     def organization(self) -> Organization:
@@ -102,9 +104,7 @@ class RestoreMixin:
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
         model = self.get_queryset().model
-        instance = self.scope_queryset(model.all_objects.all()).filter(pk=pk).first()
-        if instance is None:
-            raise NotFound()
+        instance = get_object_or_404(self.scope_queryset(model.all_objects.all()), pk=pk)
         self.check_object_permissions(request, instance)
         if instance.is_deleted:
             services.restore(organization=self.organization, actor=self.actor, instance=instance)
