@@ -69,3 +69,59 @@ def test_audit_events_are_read_only(superuser_client, api_client, organization):
         == 403
     )
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_admin_delete_soft_deletes_and_restore_action_brings_back(superuser_client, organization):
+    widget = Widget.objects.create(organization=organization, name="Sign", slug="sign")
+    response = superuser_client.post(f"/admin/testapp/widget/{widget.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    widget.refresh_from_db()
+    assert widget.is_deleted
+    assert AuditEvent.objects.for_object(widget).filter(action="delete").exists()
+
+    live_list = superuser_client.get("/admin/testapp/widget/").content.decode()
+    trash = superuser_client.get("/admin/testapp/widget/?deleted=yes").content.decode()
+    assert f"/admin/testapp/widget/{widget.pk}/change/" not in live_list
+    assert f"/admin/testapp/widget/{widget.pk}/change/" in trash
+
+    response = superuser_client.post(
+        "/admin/testapp/widget/?deleted=yes",
+        {"action": "restore_selected", "_selected_action": [widget.pk]},
+        follow=True,
+    )
+    assert "Restored 1 row(s)." in response.content.decode()
+    widget.refresh_from_db()
+    assert not widget.is_deleted
+    assert AuditEvent.objects.for_object(widget).filter(action="restore").exists()
+
+
+def test_admin_edit_is_audited_with_changed_fields(superuser_client, organization):
+    widget = Widget.objects.create(organization=organization, name="Old", slug="old")
+    response = superuser_client.post(
+        f"/admin/testapp/widget/{widget.pk}/change/",
+        {"organization": organization.pk, "name": "New", "slug": "old", "parent": ""},
+    )
+    assert response.status_code == 302, response.content.decode()
+    event = AuditEvent.objects.for_object(widget).get(action="update")
+    assert event.changes == {"name": ["Old", "New"]}
+    assert event.actor_label == "user:root"
+
+
+def test_staff_see_only_their_organizations_rows(client, organization, other_organization):
+    from django.contrib.auth.models import Permission
+
+    from tests.factories import MembershipFactory
+
+    membership = MembershipFactory(organization=organization)
+    membership.user.user_permissions.add(*Permission.objects.filter(codename__endswith="_widget"))
+    client.force_login(membership.user)
+    mine = Widget.objects.create(organization=organization, name="Mine", slug="mine")
+    theirs = Widget.objects.create(organization=other_organization, name="Theirs", slug="theirs")
+
+    listing = client.get("/admin/testapp/widget/").content.decode()
+    assert f"/admin/testapp/widget/{mine.pk}/change/" in listing
+    assert f"/admin/testapp/widget/{theirs.pk}/change/" not in listing
+    assert client.get(f"/admin/testapp/widget/{theirs.pk}/change/").status_code == 302  # "doesn't exist"
+    add_form = client.get("/admin/testapp/widget/add/").content.decode()
+    assert "Acme Hotels" in add_form
+    assert "Globex Health" not in add_form
