@@ -6,6 +6,8 @@ of their membership; with several, the ``X-Organization`` header (a slug) choose
 
 from __future__ import annotations
 
+from django.db.models import Q, QuerySet
+
 from tenancy.choices import Role
 from tenancy.models import Membership, Organization, OrganizationAPIKey
 
@@ -54,3 +56,16 @@ def role_at_least(request, minimum: str) -> bool:
     """Whether the caller's role is ``minimum`` or stronger."""
     role = request_role(request)
     return role is not None and Role.rank(role) >= Role.rank(minimum)
+
+
+def scope_to_organization(
+    queryset: QuerySet, organization: Organization | None, *, include_global: bool = False
+):
+    """Rows of ``queryset`` owned by ``organization`` (and global rows, whose organization is
+    null, when ``include_global``). No organization means no rows, never all of them."""
+    if organization is None:
+        return queryset.none()
+    scope = Q(organization=organization)
+    if include_global:
+        scope |= Q(organization__isnull=True)
+    return queryset.filter(scope)

@@ -1,9 +1,8 @@
 """Serializer fields that resolve ids inside the caller's organization."""
 
-from django.db.models import Q
 from rest_framework import serializers
 
-from tenancy.context import request_organization
+from tenancy.context import request_organization, scope_to_organization
 
 
 class TenantPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
@@ -23,9 +22,4 @@ class TenantPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         queryset = super().get_queryset()
         request = self.context.get("request")
         organization = request_organization(request) if request is not None else None
-        if organization is None:
-            return queryset.none()
-        scope = Q(organization=organization)
-        if self.allow_global:
-            scope |= Q(organization__isnull=True)
-        return queryset.filter(scope)
+        return scope_to_organization(queryset, organization, include_global=self.allow_global)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -11,7 +10,7 @@ from rest_framework.response import Response
 
 from tenancy import services
 from tenancy.actors import Actor, actor_from_request
-from tenancy.context import request_organization
+from tenancy.context import request_organization, scope_to_organization
 from tenancy.models import Organization, SoftDeleteModel
 
 
@@ -40,13 +39,7 @@ class TenantViewSetMixin:
         return actor_from_request(self.request)
 
     def scope_queryset(self, queryset):
-        organization = self.organization
-        if organization is None:
-            return queryset.none()
-        scope = Q(organization=organization)
-        if self.include_global:
-            scope |= Q(organization__isnull=True)
-        return queryset.filter(scope)
+        return scope_to_organization(queryset, self.organization, include_global=self.include_global)
 
     def get_queryset(self):
         return self.scope_queryset(super().get_queryset())
