@@ -1,1 +1,367 @@
-"""Models of the generations app."""
+"""Models of the generations app: generations and their trees, runs, campaigns, the response cache.
+
+Why an adjacency list for generation trees (and not django-treebeard)
+--------------------------------------------------------------------
+A generation tree is append-only: new versions are added under existing nodes, nodes never move.
+Each :class:`Generation` keeps ``parent`` (the adjacency list), ``root`` (its tree, null on the
+root itself), ``depth`` and ``version`` (1 for the root, 2, 3 … in the order nodes were added).
+
+- Adding a version is one INSERT plus one single-row UPDATE of the root's version counter
+  (``tree_last_version``), which also serialises concurrent branches of the same tree: the
+  counter is the lock, so versions are gap-free and unique (the database checks ``(root,
+  version)`` too). Other trees are not touched.
+- A whole tree is one indexed query, ``WHERE id = root OR root_id = root``, nested in Python.
+- A lineage (root → node) is a recursive CTE up ``parent`` (django-cte), bounded by ``depth``.
+
+treebeard's materialised path (``MP_Node``) computes a new child's path from its siblings'
+paths and then inserts it: two concurrent ``add_child`` calls on the same parent compute the
+same path and one fails (or, without the unique index, corrupts the tree); its nested sets
+rewrite half the table per insert. Both also store tree position in the row, which ``bulk_create``
+cannot compute. None of their strengths (moving subtrees, sibling order) is needed here.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from generations.choices import (
+    ContentFormat,
+    ContentType,
+    CostStatus,
+    GenerationKind,
+    GenerationStatus,
+    RunMode,
+    TargetChannel,
+)
+from tenancy.models import (
+    AliveManager,
+    DeletedManager,
+    SoftDeleteModel,
+    SoftDeleteQuerySet,
+    TenantModel,
+    unique_while_alive,
+)
+
+MONEY = {"max_digits": 20, "decimal_places": 10}
+
+
+class Campaign(SoftDeleteModel, TenantModel):
+    """A marketing campaign that groups generations, optionally under a content pillar/series."""
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    starts_on = models.DateField(null=True, blank=True)
+    ends_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            unique_while_alive("organization", "name", name="campaign_unique_name_per_org"),
+            models.CheckConstraint(
+                condition=Q(starts_on__isnull=True)
+                | Q(ends_on__isnull=True)
+                | Q(ends_on__gte=F("starts_on")),
+                name="campaign_ends_after_start",
+                violation_error_message="A campaign cannot end before it starts.",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="campaign_org_created_idx")]
+
+    def __str__(self):
+        return self.name
+
+
+class GenerationRun(SoftDeleteModel, TenantModel):
+    """One request (a business idea to name, a brief to draft) fanned out to several models.
+
+    Only the request is stored; which models completed, the totals and the status are derived
+    from the run's generations when read (``selectors.run_list``), so they can never disagree.
+    """
+
+    prompt = models.TextField(blank=True, help_text="The request every model of the run answers.")
+    content_type = models.CharField(max_length=20, choices=ContentType.choices, default=ContentType.OTHER)
+    mode = models.CharField(max_length=20, choices=RunMode.choices, default=RunMode.PARALLEL)
+    deep_thinking = models.BooleanField(default=False)
+    models_requested = models.JSONField(default=list, blank=True, help_text="Model names, as requested.")
+    # Null, not "", when there is no user: as on Generation.
+    user_ref = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    error_details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="run_org_created_idx")]
+
+    def __str__(self):
+        return f"Run {self.pk} ({self.mode})"
+
+
+class GenerationQuerySet(SoftDeleteQuerySet):
+    """Generation queries with the domain's verbs."""
+
+    def in_tree(self, root_id: int):
+        """Every node of the tree whose root is ``root_id`` (the root included): one index scan."""
+        return self.filter(Q(pk=root_id) | Q(root_id=root_id))
+
+    def failed(self):
+        return self.filter(status=GenerationStatus.FAILED)
+
+
+class Generation(SoftDeleteModel, TenantModel):
+    """One generated piece of content, everything about how it was made, and its place in a tree.
+
+    Guarantees (enforced by the database, mirrored by ``services`` for readable errors):
+
+    - ``(organization, request_id)`` is unique among live rows: ingestion is idempotent.
+    - tokens, costs and durations are never negative; ``cost_status`` is ``priced`` exactly when
+      ``cost_usd`` is set, so an unknown model is visible as ``unpriced``, never as a silent $0.
+    - tree shape: a root has no parent, no root, depth 0, version 1, kind ``original``; any
+      other node has both, depth ≥ 1, version ≥ 2, kind ``revision`` or ``variant`` (a variant
+      names its vertical); ``(root, version)`` is unique.
+
+    What the client sent (``model_name``, ``provider_name``, ``client_usage``,
+    ``client_cost_usd``) is kept apart from what Inkwell resolved and computed (``model``,
+    ``provider``, the token columns, ``cost_usd``). ``input_tokens`` counts every input token,
+    cached ones included, as genai-prices does; ``cache_read_tokens`` and
+    ``cache_write_tokens`` say how many of them were cache reads and writes.
+    """
+
+    request_id = models.CharField(max_length=200, help_text="The client's idempotency key.")
+    request_fingerprint = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="SHA-256 of the body that created the row."
+    )
+    # Null (not "") when the client names no user: most rows have none, and the per-user index
+    # is partial on ``user_ref IS NOT NULL``; analytics reads "no user" as NULL too.
+    user_ref = models.CharField(  # noqa: DJ001
+        max_length=200, null=True, blank=True, help_text="The client's user id."
+    )
+    # SET_NULL: campaigns and runs are soft-deleted; should one ever be purged for good, its
+    # generations (and their costs) stay.
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.SET_NULL, null=True, blank=True, related_name="generations", db_index=False
+    )
+    run = models.ForeignKey(
+        GenerationRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="generations"
+    )
+    content_type = models.CharField(max_length=20, choices=ContentType.choices, default=ContentType.OTHER)
+    agent_name = models.CharField(max_length=100, blank=True)
+    provider_name = models.CharField(
+        max_length=50, blank=True, help_text="The provider as the client sent it."
+    )
+    model_name = models.CharField(max_length=200, blank=True, help_text="The model as the client sent it.")
+    target_channel = models.CharField(max_length=20, choices=TargetChannel.choices, blank=True)
+    prompt = models.TextField(blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    raw_request = models.JSONField(null=True, blank=True)
+    raw_response = models.JSONField(null=True, blank=True)
+    content = models.TextField(blank=True)
+    content_format = models.CharField(
+        max_length=10, choices=ContentFormat.choices, default=ContentFormat.MARKDOWN
+    )
+
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    client_usage = models.JSONField(
+        null=True, blank=True, help_text="The usage object as the client sent it."
+    )
+    client_cost_usd = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="The client's own figure."
+    )
+    cost_usd = models.DecimalField(**MONEY, null=True, blank=True, help_text="Computed at ingestion.")
+    cost_status = models.CharField(max_length=10, choices=CostStatus.choices, default=CostStatus.UNPRICED)
+
+    generation_time_ms = models.IntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=GenerationStatus.choices, default=GenerationStatus.PENDING
+    )
+    error_message = models.TextField(blank=True)
+    error_details = models.JSONField(default=dict, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    # The tree (see the module docstring). RESTRICT: a node cannot be hard-deleted from under its
+    # children, but deleting a whole tree (root CASCADE) may remove them together.
+    parent = models.ForeignKey(
+        "self", on_delete=models.RESTRICT, null=True, blank=True, related_name="children"
+    )
+    # CASCADE: a tree is hard-deleted (retention, GDPR purge) as a whole, from its root.
+    root = models.ForeignKey("self", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    depth = models.IntegerField(default=0)
+    version = models.IntegerField(default=1)
+    tree_last_version = models.IntegerField(
+        default=1, editable=False, help_text="On a root: the last version handed out in its tree."
+    )
+    kind = models.CharField(max_length=10, choices=GenerationKind.choices, default=GenerationKind.ORIGINAL)
+    branch_name = models.CharField(max_length=100, blank=True)
+
+    objects = AliveManager.from_queryset(GenerationQuerySet)()
+    all_objects = GenerationQuerySet.as_manager()
+    deleted_objects = DeletedManager.from_queryset(GenerationQuerySet)()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            unique_while_alive("organization", "request_id", name="generation_unique_request_id_per_org"),
+            models.UniqueConstraint(fields=["root", "version"], name="generation_unique_version_per_tree"),
+            models.CheckConstraint(
+                condition=Q(input_tokens__gte=0)
+                & Q(output_tokens__gte=0)
+                & Q(cache_read_tokens__gte=0)
+                & Q(cache_write_tokens__gte=0)
+                & Q(total_tokens__gte=0),
+                name="generation_tokens_not_negative",
+                violation_error_message="Token counts cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(cost_usd__isnull=True) | Q(cost_usd__gte=0))
+                & (Q(client_cost_usd__isnull=True) | Q(client_cost_usd__gte=0)),
+                name="generation_cost_not_negative",
+                violation_error_message="Costs cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_status=CostStatus.PRICED, cost_usd__isnull=False)
+                | Q(cost_status=CostStatus.UNPRICED, cost_usd__isnull=True),
+                name="generation_cost_status_matches_cost",
+                violation_error_message="A priced generation has a cost; an unpriced one has none.",
+            ),
+            models.CheckConstraint(
+                condition=Q(generation_time_ms__isnull=True) | Q(generation_time_ms__gte=0),
+                name="generation_time_not_negative",
+                violation_error_message="Generation time cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=GenerationStatus.values),
+                name="generation_status_valid",
+                violation_error_message="Unknown status.",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    parent__isnull=True,
+                    root__isnull=True,
+                    depth=0,
+                    version=1,
+                    kind=GenerationKind.ORIGINAL,
+                )
+                | Q(
+                    parent__isnull=False,
+                    root__isnull=False,
+                    depth__gte=1,
+                    version__gte=2,
+                    kind__in=[GenerationKind.REVISION, GenerationKind.VARIANT],
+                ),
+                name="generation_tree_shape",
+                violation_error_message="A root has no parent (version 1); any other node has one.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=F("pk")),
+                name="generation_not_own_parent",
+                violation_error_message="A generation cannot be its own parent.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="generation_org_created_idx"),
+            models.Index(fields=["organization", "status", "-created_at"], name="generation_org_status_idx"),
+            models.Index(
+                fields=["organization", "content_type", "-created_at"], name="generation_org_type_idx"
+            ),
+            models.Index(
+                fields=["organization", "campaign", "-created_at"], name="generation_org_campaign_idx"
+            ),
+            models.Index(
+                fields=["organization", "model_name", "-created_at"], name="generation_org_model_name_idx"
+            ),
+            # Failures are rare and read often (failure reports): a small index of them only.
+            models.Index(
+                fields=["organization", "-created_at"],
+                condition=Q(status=GenerationStatus.FAILED),
+                name="generation_failed_idx",
+            ),
+            # Most generations carry no user; per-user queries read this small index.
+            models.Index(
+                fields=["organization", "user_ref", "-created_at"],
+                condition=Q(user_ref__isnull=False),
+                name="generation_user_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.request_id} ({self.status})"
+
+    @property
+    def tree_root_id(self) -> int:
+        """The id of this node's tree (its own id on a root)."""
+        return self.root_id or self.pk
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in GenerationStatus.terminal()
+
+
+class CacheEntry(TenantModel):
+    """A stored model response, reused instead of paying for the same call again.
+
+    ``key`` is unique per organization (a PUT replaces the entry); ``hit_count`` is incremented
+    in the database (``F()``), so concurrent hits are all counted; an entry past ``expires_at``
+    answers as missing and is removed by ``manage.py purge_expired_cache``.
+    """
+
+    key = models.CharField(max_length=255)
+    response = models.JSONField()
+    model_name = models.CharField(max_length=200, blank=True)
+    cost_saved_usd = models.DecimalField(
+        **MONEY, default=0, help_text="What one hit saves: the cost of the call it replaces."
+    )
+    hit_count = models.BigIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    last_accessed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "cache entries"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="cache_entry_unique_key_per_org"),
+            models.CheckConstraint(
+                condition=Q(hit_count__gte=0) & Q(cost_saved_usd__gte=0),
+                name="cache_entry_counts_not_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="cache_entry_org_created_idx"),
+            # The purge walks expired rows across organizations.
+            models.Index(fields=["expires_at"], name="cache_entry_expires_idx"),
+        ]
+
+    def __str__(self):
+        return self.key
+
+
+class CacheDailyStats(models.Model):
+    """Hits, misses and cost saved per organization and day: what ``cache/stats/`` reports.
+
+    Counted at each GET (one upsert), so stats survive the purge of expired entries and a miss
+    on a key that never existed is counted too.
+    """
+
+    # CASCADE: counters mean nothing without their organization (which is deactivated, not deleted).
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    hits = models.BigIntegerField(default=0)
+    misses = models.BigIntegerField(default=0)
+    cost_saved_usd = models.DecimalField(**MONEY, default=0)
+
+    class Meta:
+        ordering = ["-day"]
+        verbose_name_plural = "cache daily stats"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "day"], name="cache_stats_unique_day_per_org"),
+            models.CheckConstraint(
+                condition=Q(hits__gte=0) & Q(misses__gte=0) & Q(cost_saved_usd__gte=0),
+                name="cache_stats_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.organization_id} {self.day}: {self.hits} hits, {self.misses} misses"

@@ -1,0 +1,110 @@
+"""Enumerations of the generations app: statuses, content types, channels, formats, tree kinds."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class ContentType(models.TextChoices):
+    """What a generation is for."""
+
+    BLOG = "blog", "Blog post"
+    SOCIAL = "social", "Social post"
+    AMAZON = "amazon", "Amazon listing"
+    COMPETITOR = "competitor", "Competitor analysis"
+    NAME = "name", "Name ideas"
+    TEMPLATE = "template", "Template"
+    CHAT = "chat", "Chat"
+    INSIGHTS = "insights", "Insights"
+    OTHER = "other", "Other"
+
+
+class TargetChannel(models.TextChoices):
+    """Where the content will be published."""
+
+    BLOG = "blog", "Blog"
+    LINKEDIN = "linkedin", "LinkedIn"
+    X = "x", "X"
+    INSTAGRAM = "instagram", "Instagram"
+    FACEBOOK = "facebook", "Facebook"
+    EMAIL = "email", "Email"
+    AMAZON_LISTING = "amazon_listing", "Amazon listing"
+    WEB = "web", "Web"
+    OTHER = "other", "Other"
+
+
+class ContentFormat(models.TextChoices):
+    """How ``Generation.content`` is encoded."""
+
+    MARKDOWN = "markdown", "Markdown"
+    HTML = "html", "HTML"
+    JSON = "json", "JSON"
+    PLAIN = "plain", "Plain text"
+
+
+class GenerationStatus(models.TextChoices):
+    """Life cycle of a generation. It only moves forward: see :meth:`can_move`."""
+
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    SUCCESS = "success", "Success"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+    @classmethod
+    def terminal(cls) -> frozenset[str]:
+        """Statuses a generation never leaves."""
+        return frozenset({cls.SUCCESS, cls.PARTIAL, cls.FAILED, cls.CANCELLED})
+
+    @classmethod
+    def rank(cls, status: str) -> int:
+        """pending 0, processing 1, any terminal status 2."""
+        if status == cls.PENDING:
+            return 0
+        if status == cls.PROCESSING:
+            return 1
+        return 2
+
+    @classmethod
+    def can_move(cls, current: str, new: str) -> bool:
+        """Whether ``current`` → ``new`` is forward (or no change).
+
+        pending → processing → success/partial/failed/cancelled, skipping allowed; a terminal
+        status is final, so success → failed is refused like processing → pending.
+        """
+        return current == new or cls.rank(new) > cls.rank(current)
+
+
+class GenerationKind(models.TextChoices):
+    """A node's relation to its parent in a generation tree."""
+
+    ORIGINAL = "original", "Original"  # a root: no parent
+    REVISION = "revision", "Revision"  # a new version of the parent, same vertical
+    VARIANT = "variant", "Variant"  # the parent adapted for another vertical
+
+
+class CostStatus(models.TextChoices):
+    """Whether ``cost_usd`` could be computed (mirrors ``providers.choices.CostStatus``)."""
+
+    PRICED = "priced", "Priced"
+    UNPRICED = "unpriced", "Unpriced"
+
+
+class RunMode(models.TextChoices):
+    """How a multi-model run uses its models."""
+
+    PARALLEL = "parallel", "Parallel (every model answers)"
+    FALLBACK = "fallback", "Fallback (next model on failure)"
+    BEST_OF = "best_of", "Best of (pick one answer)"
+
+
+class RunStatus(models.TextChoices):
+    """Status of a run, derived from its generations (never stored)."""
+
+    PENDING = "pending", "Pending"  # no generation yet
+    RUNNING = "running", "Running"  # some generation still pending or processing
+    COMPLETED = "completed", "Completed"  # every requested model succeeded
+    PARTIAL = "partial", "Partial"  # finished, some models succeeded
+    FAILED = "failed", "Failed"  # finished, none succeeded
+    CANCELLED = "cancelled", "Cancelled"  # finished, every generation cancelled

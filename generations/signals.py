@@ -1,0 +1,38 @@
+"""Signals other apps subscribe to. Generations import no other app to send them.
+
+``generations_recorded``
+    Sent **inside the transaction that writes** generations, so a receiver's writes (analytics'
+    daily rollups) commit or roll back with them and stay exact. Sent whenever generations are
+    created (single POST, bulk, branch), change status or usage/cost (PATCH, admin), or are
+    soft-deleted or restored. Keyword arguments:
+
+    - ``sender``: :class:`generations.models.Generation`
+    - ``organization``: the :class:`tenancy.models.Organization` that owns them
+    - ``generations``: list of the ``Generation`` rows as they are now (one organization)
+    - ``action``: ``"created"``, ``"updated"``, ``"deleted"`` or ``"restored"``
+    - ``previous``: ``{generation_id: {field: old value}}`` for ``"updated"`` (the fields
+      ``status``, ``cost_usd``, ``cost_status``, ``input_tokens``, ``output_tokens``,
+      ``cache_read_tokens``, ``cache_write_tokens``, ``total_tokens``, ``generation_time_ms``,
+      ``completed_at`` before the change); ``{}`` otherwise.
+
+    A replayed request (same ``request_id``, same body) writes nothing and sends nothing.
+    Receivers must not call back into generations' services.
+"""
+
+from django.dispatch import Signal
+
+generations_recorded = Signal()
+
+# Fields whose old values are passed as ``previous`` on "updated": what rollups count.
+COUNTED_FIELDS = (
+    "status",
+    "cost_usd",
+    "cost_status",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "total_tokens",
+    "generation_time_ms",
+    "completed_at",
+)
