@@ -1,1 +1,595 @@
-"""Models of the styleguides app."""
+"""Models of the styleguides app: verticals, style guides and their published versions, brand
+rules, prompt templates with versions and labels, context snippets, content pillars and series.
+
+Global rows and tenant rows
+---------------------------
+Verticals are platform data. Style guides, templates and snippets are either global
+(``organization`` is null: written by the platform, read-only to every tenant) or owned by one
+organization. Their slugs are unique per organization among live rows, and the global rows'
+slugs are unique among themselves too (``nulls_distinct=False``).
+
+Immutable versions
+------------------
+Publishing a guide, saving a template version or changing a snippet writes a new numbered
+version row (1, 2, 3 … per parent) that is never updated afterwards: the model refuses a second
+save and a database trigger (see the migration) refuses any UPDATE that changes a value, so a
+generation that records "style guide version 7" can always read exactly what it was given.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from styleguides.choices import RuleType, Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
+from tenancy.models import AliveManager, SoftDeleteModel, TenantModel, TimeStampedModel, unique_while_alive
+
+READING_LEVEL_RANGE = (1, 20)
+
+label_name_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9_-]*$", "Use lowercase letters, digits, '-' and '_' (for example 'production')."
+)
+
+
+def _organization_slug(instance) -> str:
+    """The natural-key part naming a row's owner: the organization's slug, '' for global rows."""
+    return instance.organization.slug if instance.organization_id else ""
+
+
+def _owner_scope(organization_slug: str) -> Q:
+    return Q(organization__slug=organization_slug) if organization_slug else Q(organization__isnull=True)
+
+
+class ImmutableRowError(Exception):
+    """A version row was asked to change after it was written."""
+
+
+class ImmutableVersionModel(models.Model):
+    """A row written once and never updated (published versions).
+
+    The model refuses to save an existing row; the migration adds a trigger so even a raw
+    ``UPDATE`` that changes a value fails in the database. Deleting is left to the retention and
+    purge paths (and cascades from a hard-deleted parent).
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRowError(f"{self._meta.verbose_name} rows are immutable once written.")
+        super().save(*args, **kwargs)
+
+
+# --- Verticals ------------------------------------------------------------------------------
+
+
+class VerticalManager(models.Manager):
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
+
+class Vertical(TimeStampedModel):
+    """An industry Inkwell writes for (hospitality, healthcare, tech, athletics).
+
+    Global platform data seeded by ``manage.py loaddata verticals``; its slug is its natural key,
+    so loading the fixture again updates rows instead of duplicating them.
+    """
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    description = models.TextField()
+    default_tone = models.CharField(max_length=200, help_text="How content for this industry sounds.")
+    audience = models.CharField(max_length=300, help_text="Who usually reads content in this industry.")
+
+    objects = VerticalManager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+# --- Style guides ---------------------------------------------------------------------------
+
+
+class StyleGuideManager(AliveManager):
+    def get_by_natural_key(self, organization_slug, slug):
+        return self.get(_owner_scope(organization_slug), slug=slug)
+
+
+class StyleGuide(SoftDeleteModel, TimeStampedModel):
+    """A style guide as editors are writing it: the working draft.
+
+    ``body`` is Markdown guidance for writers (and for the model, through prompt templates); the
+    structured fields and :class:`BrandRule` rows are what the compliance check enforces.
+    Publishing (``styleguides.services.style_guide_publish``) snapshots all of it into an
+    immutable :class:`StyleGuideVersion`; editing afterwards changes this draft only.
+
+    A guide may inherit from ``parent`` (a brand guide built on a vertical guide): the effective
+    guide merges the chain, the child winning (``styleguides.inheritance``).
+    """
+
+    # PROTECT: organizations are deactivated, never deleted out from under their guides.
+    organization = models.ForeignKey(
+        "tenancy.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for a global guide every organization can read.",
+    )
+    kind = models.CharField(max_length=20, choices=StyleGuideKind.choices, default=StyleGuideKind.BRAND)
+    # PROTECT: a vertical that guides point at is platform data that must not vanish.
+    vertical = models.ForeignKey(
+        Vertical, on_delete=models.PROTECT, null=True, blank=True, related_name="style_guides"
+    )
+    # PROTECT: a guide others inherit from cannot be hard-deleted under them (soft delete is fine).
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
+        help_text="A guide this one builds on: its guidance and rules apply unless overridden here.",
+    )
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100)
+    summary = models.CharField(max_length=300, blank=True, help_text="One line shown in lists.")
+    body = models.TextField(blank=True, help_text="The guidance itself, in Markdown.")
+    tone = models.CharField(max_length=200, blank=True, help_text="For example: warm, sensory, unhurried.")
+    audience = models.CharField(max_length=300, blank=True)
+    reading_level = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(READING_LEVEL_RANGE[0]), MaxValueValidator(READING_LEVEL_RANGE[1])],
+        help_text="Target US school grade (Flesch-Kincaid), for example 8.",
+    )
+    banned_terms = ArrayField(
+        models.CharField(max_length=100),
+        default=list,
+        blank=True,
+        help_text="Words or phrases never to use (comma-separated). The check reports each as an error.",
+    )
+    required_terms = ArrayField(
+        models.CharField(max_length=100),
+        default=list,
+        blank=True,
+        help_text="Words or phrases every text should contain (comma-separated). Missing ones are warnings.",
+    )
+    status = models.CharField(
+        max_length=20,
+        choices=StyleGuideStatus.choices,
+        default=StyleGuideStatus.DRAFT,
+        help_text="Publishing sets 'published'; archive a guide nobody should start new work with.",
+    )
+
+    objects = StyleGuideManager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            unique_while_alive(
+                "organization", "slug", name="styleguide_unique_slug_per_org", nulls_distinct=False
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind=StyleGuideKind.VERTICAL) | Q(vertical__isnull=False),
+                name="styleguide_vertical_kind_has_vertical",
+                violation_error_message="A vertical guide must name its vertical.",
+            ),
+            models.CheckConstraint(
+                condition=Q(reading_level__isnull=True)
+                | Q(reading_level__gte=READING_LEVEL_RANGE[0], reading_level__lte=READING_LEVEL_RANGE[1]),
+                name="styleguide_reading_level_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(parent=models.F("id")),
+                name="styleguide_not_own_parent",
+                violation_error_message="A guide cannot inherit from itself.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "kind", "status"], name="styleguide_org_kind_idx"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (_organization_slug(self), self.slug)
+
+    def clean(self):
+        super().clean()
+        if self.status == StyleGuideStatus.PUBLISHED and (
+            self.pk is None or not StyleGuideVersion.objects.filter(guide_id=self.pk).exists()
+        ):
+            raise ValidationError({"status": "Publish the guide to make it 'published'."})
+        if self.parent_id is None:
+            return
+        parent = self.parent
+        if parent.organization_id is not None and parent.organization_id != self.organization_id:
+            raise ValidationError(
+                {"parent": "A guide can only build on a global guide or one of its own organization."}
+            )
+        seen, ancestor = {self.pk}, parent
+        while ancestor is not None:
+            if ancestor.pk in seen:
+                raise ValidationError({"parent": "This parent would make the guides inherit in a circle."})
+            seen.add(ancestor.pk)
+            ancestor = ancestor.parent
+
+
+class StyleGuideVersionManager(models.Manager):
+    def get_by_natural_key(self, organization_slug, guide_slug, version):
+        return self.get(
+            guide=StyleGuide.objects.get_by_natural_key(organization_slug, guide_slug), version=version
+        )
+
+
+class StyleGuideVersion(ImmutableVersionModel):
+    """An immutable snapshot of a guide as published: its content, its rules, who and when.
+
+    ``version`` counts 1, 2, 3 … per guide. ``rules`` holds the guide's brand rules as they were
+    (a list of ``{"id", "name", "rule_type", "parameters", "severity", "message", "is_active"}``),
+    so later rule edits never change what a version enforced.
+    """
+
+    # Copied from the guide so versions are scoped (and could be sharded) by organization alone.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # CASCADE: a version is part of its guide; guides are soft-deleted, so this only runs when
+    # retention or a purge hard-deletes the guide (and anything still citing a version blocks it).
+    guide = models.ForeignKey(StyleGuide, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=20, choices=StyleGuideKind.choices)
+    # PROTECT: history must keep resolving its vertical and parent.
+    vertical = models.ForeignKey(Vertical, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    parent = models.ForeignKey(StyleGuide, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    body = models.TextField(blank=True)
+    tone = models.CharField(max_length=200, blank=True)
+    audience = models.CharField(max_length=300, blank=True)
+    reading_level = models.PositiveSmallIntegerField(null=True, blank=True)
+    banned_terms = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    required_terms = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    rules = models.JSONField(default=list, blank=True)
+    content_hash = models.CharField(
+        max_length=64, help_text="SHA-256 of the snapshot, to spot unpublished edits."
+    )
+    notes = models.TextField(blank=True, help_text="What changed in this version.")
+    # SET_NULL: the label below keeps who published after the user is gone (the trigger allows it).
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    published_by_label = models.CharField(max_length=200, blank=True)
+    published_at = models.DateTimeField(default=timezone.now)
+
+    objects = StyleGuideVersionManager()
+
+    class Meta:
+        ordering = ["guide", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["guide", "version"], name="styleguideversion_unique_number"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="styleguideversion_number_positive"),
+        ]
+        get_latest_by = "version"
+
+    def __str__(self):
+        return f"{self.name} v{self.version}"
+
+    def natural_key(self):
+        return (*self.guide.natural_key(), self.version)
+
+    natural_key.dependencies = ["styleguides.styleguide"]
+
+
+class BrandRuleManager(models.Manager):
+    def get_by_natural_key(self, organization_slug, guide_slug, name):
+        return self.get(guide=StyleGuide.objects.get_by_natural_key(organization_slug, guide_slug), name=name)
+
+
+class BrandRule(TimeStampedModel):
+    """One machine-checkable rule of a guide; ``styleguides.compliance`` documents each type's
+    ``parameters`` and validates them on save (a bad regex is refused here, not at check time).
+
+    A child guide's rule with the same ``name`` as an inherited rule replaces it; an inactive
+    child rule switches the inherited one off.
+    """
+
+    # Copied from the guide, so rules are scoped by organization like every tenant table.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # CASCADE: a rule belongs to its guide; published versions keep their own copy of it.
+    guide = models.ForeignKey(StyleGuide, on_delete=models.CASCADE, related_name="rules")
+    name = models.CharField(max_length=100, help_text="A short name shown with each violation.")
+    rule_type = models.CharField(max_length=30, choices=RuleType.choices)
+    parameters = models.JSONField(default=dict, blank=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.ERROR)
+    message = models.CharField(
+        max_length=300, blank=True, help_text="What the writer sees; a sensible default is used when empty."
+    )
+    is_active = models.BooleanField(default=True)
+
+    objects = BrandRuleManager()
+
+    class Meta:
+        ordering = ["guide", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["guide", "name"], name="brandrule_unique_name_per_guide"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (*self.guide.natural_key(), self.name)
+
+    natural_key.dependencies = ["styleguides.styleguide"]
+
+    def clean(self):
+        from styleguides.compliance import validate_rule_parameters
+
+        super().clean()
+        if self.rule_type in RuleType.values:
+            self.parameters = validate_rule_parameters(self.rule_type, self.parameters)
+
+
+# --- Prompt templates and snippets ----------------------------------------------------------
+
+
+class OwnedSlugManager(AliveManager):
+    def get_by_natural_key(self, organization_slug, slug):
+        return self.get(_owner_scope(organization_slug), slug=slug)
+
+
+class PromptTemplate(SoftDeleteModel, TimeStampedModel):
+    """A named prompt for one kind of content; its Jinja2 bodies live in numbered versions.
+
+    Labels (``production``, ``staging`` …) point at a version, so services ask for
+    ``?label=production`` and editors move the label when a new version is ready.
+    """
+
+    # PROTECT: organizations are deactivated, never deleted out from under their templates.
+    organization = models.ForeignKey(
+        "tenancy.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for a global template every organization can use.",
+    )
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100)
+    content_type = models.CharField(
+        max_length=20, choices=TemplateContentType.choices, default=TemplateContentType.OTHER
+    )
+    description = models.TextField(blank=True)
+
+    objects = OwnedSlugManager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            unique_while_alive(
+                "organization", "slug", name="prompttemplate_unique_slug_per_org", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (_organization_slug(self), self.slug)
+
+
+class PromptTemplateVersionManager(models.Manager):
+    def get_by_natural_key(self, organization_slug, template_slug, version):
+        return self.get(
+            template=PromptTemplate.objects.get_by_natural_key(organization_slug, template_slug),
+            version=version,
+        )
+
+
+class PromptTemplateVersion(ImmutableVersionModel):
+    """An immutable version of a template: Jinja2 system and user bodies and declared variables.
+
+    ``variables`` is a list of ``{"name", "required", "description", "default"}``. Rendering
+    refuses undeclared and missing required variables; saving refuses a syntax error or a body
+    that uses a variable it does not declare (``styleguides.prompt_rendering``).
+    """
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # CASCADE: a version is part of its template (templates are soft-deleted in normal use).
+    template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    system_template = models.TextField(blank=True, help_text="Jinja2 body of the system message.")
+    user_template = models.TextField(help_text="Jinja2 body of the user message.")
+    variables = models.JSONField(default=list, blank=True)
+    notes = models.TextField(blank=True, help_text="What changed in this version.")
+    content_hash = models.CharField(max_length=64)
+    # SET_NULL: the label keeps who wrote it (the immutability trigger allows this one change).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_label = models.CharField(max_length=200, blank=True)
+
+    objects = PromptTemplateVersionManager()
+
+    class Meta:
+        ordering = ["template", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["template", "version"], name="prompttemplateversion_unique_number"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="prompttemplateversion_number_positive"),
+        ]
+        get_latest_by = "version"
+
+    def __str__(self):
+        return f"{self.template} v{self.version}"
+
+    def natural_key(self):
+        return (*self.template.natural_key(), self.version)
+
+    natural_key.dependencies = ["styleguides.prompttemplate"]
+
+    def clean(self):
+        from styleguides.prompt_rendering import validate_template_version
+
+        super().clean()
+        self.variables = validate_template_version(
+            system_template=self.system_template, user_template=self.user_template, variables=self.variables
+        )
+
+
+class PromptTemplateLabel(TimeStampedModel):
+    """A movable name (``production``, ``staging``) pointing at one version of a template."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # CASCADE: a label means nothing without its template.
+    template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(max_length=50, validators=[label_name_validator])
+    # PROTECT: a version a label points at cannot disappear under it.
+    version = models.ForeignKey(PromptTemplateVersion, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["template", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["template", "name"], name="prompttemplatelabel_unique_name"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} → v{self.version.version}"
+
+    def clean(self):
+        super().clean()
+        if self.version_id and self.template_id and self.version.template_id != self.template_id:
+            raise ValidationError({"version": "A label must point at a version of its own template."})
+
+
+class ContextSnippet(SoftDeleteModel, TimeStampedModel):
+    """A reusable block of context (a brand boilerplate, a product fact sheet) that templates
+    include with ``{% include "<slug>" %}``. Each change of ``body`` writes a new immutable
+    :class:`ContextSnippetVersion`; rendering uses the latest one and reports its id.
+    """
+
+    # PROTECT: organizations are deactivated, never deleted out from under their snippets.
+    organization = models.ForeignKey(
+        "tenancy.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for a global snippet every organization can include.",
+    )
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100, help_text='Templates include it with {% include "slug" %}.')
+    description = models.CharField(max_length=300, blank=True)
+    body = models.TextField(help_text="Text (Jinja2 allowed) inserted where a template includes it.")
+
+    objects = OwnedSlugManager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            unique_while_alive(
+                "organization", "slug", name="contextsnippet_unique_slug_per_org", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (_organization_slug(self), self.slug)
+
+    def clean(self):
+        from styleguides.prompt_rendering import validate_snippet_body
+
+        super().clean()
+        validate_snippet_body(self.body)
+
+
+class ContextSnippetVersion(ImmutableVersionModel):
+    """An immutable version of a snippet's body."""
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # CASCADE: a version is part of its snippet (snippets are soft-deleted in normal use).
+    snippet = models.ForeignKey(ContextSnippet, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    body = models.TextField()
+    content_hash = models.CharField(max_length=64)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_label = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["snippet", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["snippet", "version"], name="contextsnippetversion_unique_number"
+            ),
+            models.CheckConstraint(condition=Q(version__gte=1), name="contextsnippetversion_number_positive"),
+        ]
+        get_latest_by = "version"
+
+    def __str__(self):
+        return f"{self.snippet} v{self.version}"
+
+
+# --- Content pillars and series -------------------------------------------------------------
+
+
+class ContentPillar(SoftDeleteModel, TenantModel):
+    """A theme an organization's content keeps returning to (for example "Local experiences")."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [unique_while_alive("organization", "slug", name="contentpillar_unique_slug_per_org")]
+
+    def __str__(self):
+        return self.name
+
+
+class ContentSeries(SoftDeleteModel, TenantModel):
+    """A recurring run of content within a pillar (for example "Chef's table, every Friday")."""
+
+    # PROTECT: a pillar with series is soft-deleted, never removed from under them.
+    pillar = models.ForeignKey(
+        ContentPillar, on_delete=models.PROTECT, null=True, blank=True, related_name="series"
+    )
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "content series"
+        constraints = [unique_while_alive("organization", "slug", name="contentseries_unique_slug_per_org")]
+
+    def __str__(self):
+        return self.name
