@@ -1,1 +1,353 @@
-"""Models of the providers app."""
+"""Providers, their models and versioned prices (global rows), and per-organization credentials,
+budgets and AI preferences."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from providers.choices import BudgetPeriod, CredentialStatus, GenerationMode
+from providers.crypto import EncryptedSecretField
+from tenancy.models import SoftDeleteModel, TenantModel, TimeStampedModel, unique_while_alive
+
+MONEY = {"max_digits": 20, "decimal_places": 10}
+# A budget above a billion dollars, or a rate above ten million requests, is a typo, not a plan.
+MAX_LIMIT_USD = Decimal("1000000000")
+MAX_REQUESTS_LIMIT = 10_000_000
+
+
+# --- Global catalogue: providers, models, prices --------------------------------------------
+
+
+class ProviderManager(models.Manager):
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
+
+class Provider(TimeStampedModel):
+    """An AI provider (openai, anthropic, google, perplexity). Global: no organization.
+
+    The slug is the natural key (fixtures, API filters) and matches genai-prices' provider id.
+    """
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    pricing_url = models.URLField(blank=True)
+    is_active = models.BooleanField(default=True)
+
+    objects = ProviderManager()
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+class AIModelQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(is_active=True)
+
+
+class AIModelManager(models.Manager.from_queryset(AIModelQuerySet)):
+    def get_by_natural_key(self, provider_slug, name):
+        return self.get(provider__slug=provider_slug, name=name)
+
+
+class AIModel(TimeStampedModel):
+    """A model of a provider (``gpt-4o``, ``claude-sonnet-4-5``). Global: no organization.
+
+    ``name`` is the canonical name (genai-prices' model id); ``aliases`` are other names the
+    provider's API reports for it (dated snapshots such as ``gpt-4o-2024-08-06``), stored in
+    lower case so look-ups are case-insensitive. Deprecated models keep their prices and history;
+    inactive ones are hidden from preferences.
+    """
+
+    # PROTECT: models and their prices are history for every generation that used them.
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="models")
+    name = models.CharField(max_length=200)
+    display_name = models.CharField(max_length=200, blank=True)
+    aliases = ArrayField(models.CharField(max_length=200), default=list, blank=True)
+    context_window = models.PositiveIntegerField(null=True, blank=True, help_text="Input tokens.")
+    max_output_tokens = models.PositiveIntegerField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_deprecated = models.BooleanField(default=False)
+
+    objects = AIModelManager()
+
+    class Meta:
+        verbose_name = "AI model"
+        ordering = ["provider__slug", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "name"], name="aimodel_unique_name_per_provider"),
+            models.CheckConstraint(
+                condition=(Q(context_window__isnull=True) | Q(context_window__gt=0))
+                & (Q(max_output_tokens__isnull=True) | Q(max_output_tokens__gt=0)),
+                name="aimodel_token_limits_positive",
+            ),
+        ]
+        indexes = [GinIndex(fields=["aliases"], name="aimodel_aliases_gin")]
+
+    def __str__(self):
+        return f"{self.provider_id and self.provider.slug}/{self.name}"
+
+    def natural_key(self):
+        return (self.provider.slug, self.name)
+
+    natural_key.dependencies = ["providers.provider"]
+
+    def save(self, *args, **kwargs):
+        # Normalisation, not business logic: aliases are matched case-insensitively.
+        self.aliases = sorted({alias.strip().lower() for alias in self.aliases if alias.strip()})
+        super().save(*args, **kwargs)
+
+
+class ModelPriceQuerySet(models.QuerySet):
+    def valid_at(self, at):
+        """Prices whose window ``[valid_from, valid_to)`` contains ``at``."""
+        return self.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at), valid_from__lte=at)
+
+
+class ModelPrice(TimeStampedModel):
+    """The price of a model during ``[valid_from, valid_to)`` (``valid_to`` null: still open).
+
+    Prices are USD per million tokens, as genai-prices gives them. A null price means "not
+    priced separately": with no cache-read price, cache reads cost the input price, exactly as
+    in genai-prices. ``tiers`` holds prices that change above a number of input tokens (for
+    example 200k), per price field: ``{"input_usd_per_mtok": [{"start": 200000, "usd_per_mtok":
+    "6"}]}``; crossing a tier applies its price to all tokens of that kind. ``usd_per_k_requests``
+    is a fixed fee per thousand requests (Perplexity's Sonar). Rows are never edited once used:
+    ``sync_model_prices`` closes a row and opens a new one when a price changes.
+    """
+
+    # PROTECT: a price that priced generations is history.
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="prices")
+    valid_from = models.DateTimeField()
+    valid_to = models.DateTimeField(null=True, blank=True)
+    currency = models.CharField(max_length=3, default="USD", editable=False)
+    input_usd_per_mtok = models.DecimalField(**MONEY, null=True, blank=True)
+    output_usd_per_mtok = models.DecimalField(**MONEY, null=True, blank=True)
+    cache_read_usd_per_mtok = models.DecimalField(**MONEY, null=True, blank=True)
+    cache_write_usd_per_mtok = models.DecimalField(**MONEY, null=True, blank=True)
+    usd_per_k_requests = models.DecimalField(**MONEY, null=True, blank=True)
+    tiers = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=100, blank=True, help_text="Where the price came from.")
+
+    objects = ModelPriceQuerySet.as_manager()
+
+    PRICE_FIELDS = (
+        "input_usd_per_mtok",
+        "output_usd_per_mtok",
+        "cache_read_usd_per_mtok",
+        "cache_write_usd_per_mtok",
+        "usd_per_k_requests",
+    )
+
+    class Meta:
+        ordering = ["model", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(fields=["model", "valid_from"], name="modelprice_unique_start_per_model"),
+            models.UniqueConstraint(
+                fields=["model"], condition=Q(valid_to__isnull=True), name="modelprice_one_open_per_model"
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=F("valid_from")),
+                name="modelprice_window_not_empty",
+            ),
+            models.CheckConstraint(
+                condition=(Q(input_usd_per_mtok__isnull=True) | Q(input_usd_per_mtok__gte=0))
+                & (Q(output_usd_per_mtok__isnull=True) | Q(output_usd_per_mtok__gte=0))
+                & (Q(cache_read_usd_per_mtok__isnull=True) | Q(cache_read_usd_per_mtok__gte=0))
+                & (Q(cache_write_usd_per_mtok__isnull=True) | Q(cache_write_usd_per_mtok__gte=0))
+                & (Q(usd_per_k_requests__isnull=True) | Q(usd_per_k_requests__gte=0)),
+                name="modelprice_prices_not_negative",
+            ),
+        ]
+        indexes = [models.Index(fields=["model", "valid_from"], name="modelprice_model_from_idx")]
+
+    def __str__(self):
+        end = self.valid_to.date().isoformat() if self.valid_to else "open"
+        return f"{self.model_id and self.model} from {self.valid_from.date().isoformat()} to {end}"
+
+    def comparable(self) -> dict:
+        """The prices as plain data, for comparing two versions (sync's diff)."""
+        return {
+            **{name: getattr(self, name) for name in self.PRICE_FIELDS},
+            "tiers": self.tiers or {},
+        }
+
+
+# --- Per organization: credentials, budgets, preferences -------------------------------------
+
+
+class ProviderCredential(SoftDeleteModel, TenantModel):
+    """An organization's API key for a provider, encrypted at rest.
+
+    The key is never readable through the API, admin or logs: ``api_key_encrypted`` holds the
+    ciphertext (``providers.crypto``), ``key_version`` the key material it was written with,
+    ``fingerprint`` the SHA-256 hex of the key (to match usage rows) and ``last4`` its last
+    four characters. Code that must call the provider gets the key from
+    ``providers.credentials.credential_secret``.
+    """
+
+    # PROTECT: a provider with credentials is deactivated, not deleted.
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="credentials")
+    name = models.CharField(max_length=100)
+    api_key_encrypted = EncryptedSecretField(version_field="key_version")
+    key_version = models.CharField(max_length=16, editable=False)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    last4 = models.CharField(max_length=4, editable=False)
+    status = models.CharField(
+        max_length=16, choices=CredentialStatus.choices, default=CredentialStatus.ACTIVE
+    )
+    rotated_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    audit_secret_fields = ("api_key_encrypted",)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            unique_while_alive("organization", "provider", "name", name="credential_unique_name_per_org"),
+            models.CheckConstraint(
+                condition=Q(fingerprint__regex=r"^[0-9a-f]{64}$"), name="credential_fingerprint_is_sha256"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "fingerprint"], name="credential_org_fingerprint_idx"),
+            models.Index(fields=["organization", "-created_at"], name="credential_org_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.name} (…{self.last4})"
+
+    @property
+    def is_usable(self) -> bool:
+        """Active, not deleted and not expired."""
+        return (
+            self.status == CredentialStatus.ACTIVE
+            and not self.is_deleted
+            and (self.expires_at is None or self.expires_at > timezone.now())
+        )
+
+
+class Budget(SoftDeleteModel, TenantModel):
+    """A spending and request-rate limit for an organization, optionally narrowed to one user
+    reference and/or one credential.
+
+    ``limit_usd`` applies to the current calendar ``period`` (UTC); the request limits to the
+    last minute and hour. At least one limit is set. Spending is read from every registered
+    spend source (``providers.spending``), so providers never imports the apps that record it.
+    """
+
+    name = models.CharField(max_length=100)
+    # Null means every user; the same convention as generations' user_ref.
+    user_ref = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    # CASCADE: a budget narrowed to a credential means nothing once the credential is purged
+    # (credentials are soft-deleted otherwise, and the budget stays with them).
+    credential = models.ForeignKey(
+        ProviderCredential, on_delete=models.CASCADE, null=True, blank=True, related_name="budgets"
+    )
+    period = models.CharField(max_length=8, choices=BudgetPeriod.choices, default=BudgetPeriod.MONTH)
+    limit_usd = models.DecimalField(**MONEY, null=True, blank=True)
+    max_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
+    max_requests_per_hour = models.PositiveIntegerField(null=True, blank=True)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            unique_while_alive("organization", "name", name="budget_unique_name_per_org"),
+            models.CheckConstraint(
+                condition=Q(limit_usd__isnull=False)
+                | Q(max_requests_per_minute__isnull=False)
+                | Q(max_requests_per_hour__isnull=False),
+                name="budget_has_a_limit",
+                violation_error_message="Set a USD limit or a request limit.",
+            ),
+            models.CheckConstraint(
+                condition=Q(limit_usd__isnull=True) | Q(limit_usd__gt=0, limit_usd__lte=MAX_LIMIT_USD),
+                name="budget_limit_usd_in_range",
+                violation_error_message=f"The USD limit must be above 0 and at most {MAX_LIMIT_USD:,}.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(max_requests_per_minute__isnull=True)
+                    | Q(max_requests_per_minute__gte=1, max_requests_per_minute__lte=MAX_REQUESTS_LIMIT)
+                )
+                & (
+                    Q(max_requests_per_hour__isnull=True)
+                    | Q(max_requests_per_hour__gte=1, max_requests_per_hour__lte=MAX_REQUESTS_LIMIT)
+                ),
+                name="budget_request_limits_in_range",
+                violation_error_message=f"Request limits must be between 1 and {MAX_REQUESTS_LIMIT:,}.",
+            ),
+            models.CheckConstraint(condition=~Q(user_ref=""), name="budget_user_ref_null_not_empty"),
+        ]
+        indexes = [models.Index(fields=["organization", "is_active"], name="budget_org_active_idx")]
+
+    def __str__(self):
+        return self.name
+
+
+class AIPreference(SoftDeleteModel, TenantModel):
+    """How an organization (``user_ref`` null) or one of its users generates by default:
+    preferred models with weights, generation mode, deep thinking, auto-generate.
+
+    A user's preference, when present, replaces the organization's (see
+    ``providers.selectors.ai_preference_effective``).
+    """
+
+    user_ref = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    default_generation_mode = models.CharField(
+        max_length=16, choices=GenerationMode.choices, default=GenerationMode.PROFESSIONAL
+    )
+    deep_thinking = models.BooleanField(default=False)
+    auto_generate = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "AI preference"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # nulls_distinct=False: one organization-wide row (user_ref null) per organization.
+            unique_while_alive(
+                "organization", "user_ref", name="aipreference_unique_user_per_org", nulls_distinct=False
+            ),
+            models.CheckConstraint(condition=~Q(user_ref=""), name="aipreference_user_ref_null_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"AI preference for {self.user_ref or 'the organization'}"
+
+
+class PreferredModel(TenantModel):
+    """One preferred model of an :class:`AIPreference`, with its weight (higher is chosen more)."""
+
+    # CASCADE: the list belongs to its preference.
+    preference = models.ForeignKey(AIPreference, on_delete=models.CASCADE, related_name="preferred_models")
+    # PROTECT: a model named in a preference is deactivated, not deleted.
+    model = models.ForeignKey(AIModel, on_delete=models.PROTECT, related_name="+")
+    weight = models.DecimalField(max_digits=9, decimal_places=3, default=Decimal("1"))
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["preference", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "preference", "model"], name="preferredmodel_unique_per_preference"
+            ),
+            models.CheckConstraint(
+                condition=Q(weight__gt=0, weight__lte=1000), name="preferredmodel_weight_in_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.model_id}  x  {self.weight}"

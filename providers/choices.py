@@ -1,0 +1,53 @@
+"""Enumerations of the providers app."""
+
+from django.db import models
+
+
+class ProviderSlug(models.TextChoices):
+    """The providers Inkwell knows out of the box (rows are seeded by ``fixtures/providers.json``)."""
+
+    OPENAI = "openai", "OpenAI"
+    ANTHROPIC = "anthropic", "Anthropic"
+    GOOGLE = "google", "Google"
+    PERPLEXITY = "perplexity", "Perplexity"
+
+
+class CostStatus(models.TextChoices):
+    """Whether a cost could be computed: an unknown model or price is ``unpriced``, never $0."""
+
+    PRICED = "priced", "Priced"
+    UNPRICED = "unpriced", "Unpriced"
+
+
+class CredentialStatus(models.TextChoices):
+    """A provider credential is usable while active; a revoked one is kept for its history."""
+
+    ACTIVE = "active", "Active"
+    REVOKED = "revoked", "Revoked"
+
+
+class BudgetPeriod(models.TextChoices):
+    """The calendar window (UTC) a budget's USD limit applies to."""
+
+    DAY = "day", "Day"
+    WEEK = "week", "Week (from Monday)"
+    MONTH = "month", "Month"
+
+
+class GenerationMode(models.TextChoices):
+    """The default style a content service generates in when the request names none."""
+
+    CREATIVE = "creative", "Creative"
+    PROFESSIONAL = "professional", "Professional"
+    BRANDABLE = "brandable", "Brandable"
+    TECH_FOCUSED = "tech-focused", "Tech-focused"
+
+
+class BudgetCheckReason(models.TextChoices):
+    """Why a budget check answered as it did."""
+
+    NO_BUDGET = "no_budget", "No budget applies"
+    WITHIN_BUDGET = "within_budget", "Within every budget"
+    BUDGET_EXHAUSTED = "budget_exhausted", "USD limit reached"
+    RATE_LIMIT_MINUTE = "rate_limit_minute", "Too many requests this minute"
+    RATE_LIMIT_HOUR = "rate_limit_hour", "Too many requests this hour"

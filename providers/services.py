@@ -1,0 +1,223 @@
+"""Writes of the providers app. Each validates, writes, audits (never with secret values) and
+returns the row, in one transaction."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from providers.choices import CredentialStatus
+from providers.credentials import fingerprint_of
+from providers.crypto import KeyMaterial, encrypt_secret
+from providers.models import AIModel, AIPreference, Budget, PreferredModel, Provider, ProviderCredential
+from tenancy import services as audit
+from tenancy.actors import SYSTEM, Actor
+from tenancy.choices import AuditAction
+from tenancy.errors import DomainError
+from tenancy.models import Organization
+
+MAX_API_KEY_LENGTH = 4096
+
+
+def _clean_api_key(api_key: str) -> str:
+    """Keys are opaque strings; surrounding whitespace is a copy-paste accident, not key."""
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise DomainError("The API key may not be empty.", code="blank", attr="api_key")
+    api_key = api_key.strip()
+    if len(api_key) > MAX_API_KEY_LENGTH:
+        raise DomainError(f"The API key is longer than {MAX_API_KEY_LENGTH} characters.", attr="api_key")
+    if any(character.isspace() for character in api_key):
+        raise DomainError("The API key may not contain whitespace.", attr="api_key")
+    return api_key
+
+
+def _set_key(credential: ProviderCredential, api_key: str) -> None:
+    keys = KeyMaterial.from_settings()
+    credential.api_key_encrypted = encrypt_secret(api_key, keys=keys)
+    credential.key_version = keys.version
+    credential.fingerprint = fingerprint_of(api_key)
+    credential.last4 = api_key[-4:]
+
+
+@transaction.atomic
+def credential_create(
+    *,
+    organization: Organization,
+    actor: Actor = SYSTEM,
+    provider: Provider,
+    name: str,
+    api_key: str,
+    expires_at: datetime.datetime | None = None,
+) -> ProviderCredential:
+    """Store a provider API key for ``organization``, encrypted; the audit event names it by
+    fingerprint only."""
+    credential = ProviderCredential(
+        organization=organization, provider=provider, name=name, expires_at=expires_at
+    )
+    _set_key(credential, _clean_api_key(api_key))
+    return audit.audited_save(organization=organization, actor=actor, instance=credential)
+
+
+@transaction.atomic
+def credential_update(
+    *, organization: Organization, actor: Actor = SYSTEM, credential: ProviderCredential, **fields
+) -> ProviderCredential:
+    """Change a credential's name, expiry or status (``api_key`` goes through
+    :func:`credential_rotate`). Revoking through here is audited as a revoke."""
+    unknown = set(fields) - {"name", "expires_at", "status"}
+    if unknown:
+        raise DomainError(f"Cannot change {', '.join(sorted(unknown))} here.", attr=sorted(unknown)[0])
+    before = audit.audit_snapshot(credential)
+    for name, value in fields.items():
+        setattr(credential, name, value)
+    revoking = (
+        fields.get("status") == CredentialStatus.REVOKED and before["status"] != CredentialStatus.REVOKED
+    )
+    return audit.audited_save(
+        organization=organization,
+        actor=actor,
+        instance=credential,
+        before=before,
+        action=AuditAction.REVOKE if revoking else None,
+    )
+
+
+@transaction.atomic
+def credential_rotate(
+    *, organization: Organization, actor: Actor = SYSTEM, credential: ProviderCredential, api_key: str
+) -> ProviderCredential:
+    """Replace a credential's API key (the provider-side key changed); audited as a rotation."""
+    api_key = _clean_api_key(api_key)
+    before = audit.audit_snapshot(credential)
+    _set_key(credential, api_key)
+    credential.rotated_at = timezone.now()
+    return audit.audited_save(
+        organization=organization, actor=actor, instance=credential, before=before, action=AuditAction.ROTATE
+    )
+
+
+@transaction.atomic
+def credential_revoke(
+    *, organization: Organization, actor: Actor = SYSTEM, credential: ProviderCredential
+) -> ProviderCredential:
+    """Stop using a credential for good; the row stays for its history."""
+    if credential.status == CredentialStatus.REVOKED:
+        return credential
+    return credential_update(
+        organization=organization, actor=actor, credential=credential, status=CredentialStatus.REVOKED
+    )
+
+
+# --- Budgets -----------------------------------------------------------------------------------
+
+
+def _check_credential_owner(organization: Organization, credential: ProviderCredential | None) -> None:
+    if credential is not None and credential.organization_id != organization.pk:
+        # Same answer as an id that does not exist: ids never leak across tenants.
+        raise DomainError("No such credential.", code="does_not_exist", attr="credential")
+
+
+@transaction.atomic
+def budget_create(*, organization: Organization, actor: Actor = SYSTEM, **fields) -> Budget:
+    """Create a budget (validated against the database's constraints first, for clear errors)."""
+    _check_credential_owner(organization, fields.get("credential"))
+    budget = Budget(organization=organization, **fields)
+    return audit.audited_save(organization=organization, actor=actor, instance=budget)
+
+
+@transaction.atomic
+def budget_update(*, organization: Organization, actor: Actor = SYSTEM, budget: Budget, **fields) -> Budget:
+    """Change a budget's scope or limits."""
+    if "credential" in fields:
+        _check_credential_owner(organization, fields["credential"])
+    before = audit.audit_snapshot(budget)
+    for name, value in fields.items():
+        setattr(budget, name, value)
+    return audit.audited_save(organization=organization, actor=actor, instance=budget, before=before)
+
+
+# --- AI preferences ----------------------------------------------------------------------------
+
+
+def _resolve_preferred(preferred_models) -> list[tuple[AIModel, Decimal]]:
+    """``[(AIModel, weight)]`` from ``[{"model": AIModel, "weight": Decimal}]``; a model twice
+    is refused."""
+    seen = set()
+    resolved = []
+    for entry in preferred_models:
+        model, weight = entry["model"], Decimal(entry.get("weight", 1))
+        if model.pk in seen:
+            raise DomainError(f"{model} is listed twice.", code="duplicate", attr="preferred_models")
+        if not model.is_active:
+            raise DomainError(f"{model} is not active.", code="inactive_model", attr="preferred_models")
+        seen.add(model.pk)
+        resolved.append((model, weight))
+    return resolved
+
+
+def _write_preferred(preference: AIPreference, preferred: list[tuple[AIModel, Decimal]]) -> list[str]:
+    PreferredModel.objects.filter(preference=preference).delete()
+    rows = [
+        PreferredModel(
+            organization_id=preference.organization_id,
+            preference=preference,
+            model=model,
+            weight=weight,
+            position=i,
+        )
+        for i, (model, weight) in enumerate(preferred)
+    ]
+    for row in rows:
+        row.full_clean(exclude=["preference", "organization"])
+    PreferredModel.objects.bulk_create(rows)
+    return [f"{model.provider.slug}/{model.name}*{weight.normalize()}" for model, weight in preferred]
+
+
+@transaction.atomic
+def ai_preference_create(
+    *, organization: Organization, actor: Actor = SYSTEM, preferred_models=(), **fields
+) -> AIPreference:
+    """Create the organization's (``user_ref`` None) or a user's AI preference."""
+    preferred = _resolve_preferred(preferred_models)
+    preference = audit.audited_save(
+        organization=organization, actor=actor, instance=AIPreference(organization=organization, **fields)
+    )
+    _write_preferred(preference, preferred)
+    return preference
+
+
+@transaction.atomic
+def ai_preference_update(
+    *,
+    organization: Organization,
+    actor: Actor = SYSTEM,
+    preference: AIPreference,
+    preferred_models=None,
+    **fields,
+) -> AIPreference:
+    """Change a preference; ``preferred_models`` (when given) replaces the whole list."""
+    before = audit.audit_snapshot(preference)
+    before_models = [
+        f"{row.model.provider.slug}/{row.model.name}*{row.weight.normalize()}"
+        for row in preference.preferred_models.select_related("model__provider").order_by("position", "id")
+    ]
+    for name, value in fields.items():
+        setattr(preference, name, value)
+    preference.full_clean()
+    preference.save()
+    changes = audit.audit_diff(before, audit.audit_snapshot(preference))
+    if preferred_models is not None:
+        after_models = _write_preferred(preference, _resolve_preferred(preferred_models))
+        if after_models != before_models:
+            changes["preferred_models"] = [before_models, after_models]
+    audit.audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.UPDATE,
+        instance=preference,
+        changes=changes,
+    )
+    return preference
