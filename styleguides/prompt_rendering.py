@@ -1,0 +1,386 @@
+"""Rendering prompt templates safely: Jinja2's sandbox, strict variables, snippet includes.
+
+What a template sees
+--------------------
+- its declared variables, each given by the caller or taking its declared default;
+- ``style_guide``: the effective guide (``name``, ``kind``, ``tone``, ``audience``,
+  ``reading_level``, ``body``, ``banned_terms``, ``required_terms``, ``rules``, ``vertical``) when
+  the caller names one;
+- ``vertical``: the vertical (``slug``, ``name``, ``description``, ``default_tone``, ``audience``)
+  the caller names, or else the effective guide's vertical;
+- snippets, with ``{% include "<snippet-slug>" %}``: the organization's snippet of that slug, or
+  else the global one, at its latest version. Built-in snippets write the standard blocks:
+  ``{% include "inkwell/style-guide" %}`` and ``{% include "inkwell/vertical" %}``.
+
+Test optional parts with ``is defined`` (``{% if style_guide is defined %}``): undefined names
+are errors everywhere else (``StrictUndefined``), never silently empty text.
+
+Safety
+------
+Templates are written by tenants, so they run in Jinja2's ``ImmutableSandboxedEnvironment``:
+no attribute starting with ``_`` (``''.__class__.__mro__``, ``cycler.__init__.__globals__`` …),
+no mutating methods, no globals but a bounded ``range``. Repetition (``'x' * n``, ``**``) and the
+output are bounded so a template cannot exhaust memory. Includes name a fixed snippet slug, so
+every snippet a template can reach is known before it runs, include cycles are refused, and the
+exact snippet versions used are reported.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import regex
+from django.core.exceptions import ValidationError
+from jinja2 import DictLoader, StrictUndefined, meta, nodes
+from jinja2.exceptions import SecurityError, TemplateError, TemplateNotFound, TemplateSyntaxError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from styleguides.errors import TemplateRenderError
+
+RESERVED_NAMES = frozenset({"style_guide", "vertical", "range"})
+MAX_VARIABLES = 100
+MAX_RANGE = 1_000
+MAX_REPEAT_LENGTH = 100_000
+MAX_EXPONENT = 64
+MAX_OUTPUT_CHARACTERS = 500_000
+MAX_INCLUDE_DEPTH = 10
+VARIABLE_NAME = regex.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+VARIABLE_KEYS = {"name", "required", "description", "default"}
+
+BUILTIN_SNIPPETS = {
+    "inkwell/style-guide": (
+        "{% if style_guide is defined %}"
+        "# Style guide: {{ style_guide.name }}\n"
+        "{% if style_guide.vertical %}Industry: {{ style_guide.vertical.name }}\n{% endif %}"
+        "{% if style_guide.tone %}Tone: {{ style_guide.tone }}\n{% endif %}"
+        "{% if style_guide.audience %}Audience: {{ style_guide.audience }}\n{% endif %}"
+        "{% if style_guide.reading_level %}Reading level: US grade {{ style_guide.reading_level }}"
+        " or below\n{% endif %}"
+        "{% if style_guide.banned_terms %}Never use: {{ style_guide.banned_terms | join(', ') }}\n{% endif %}"
+        "{% if style_guide.required_terms %}Always include: {{ style_guide.required_terms | join(', ') }}\n"
+        "{% endif %}"
+        "{% for rule in style_guide.rules if rule.message %}- {{ rule.message }}\n{% endfor %}"
+        "\n{{ style_guide.body }}\n"
+        "{% endif %}"
+    ),
+    "inkwell/vertical": (
+        "{% if vertical is defined %}"
+        "# Industry: {{ vertical.name }}\n{{ vertical.description }}\n"
+        "Default tone: {{ vertical.default_tone }}\nAudience: {{ vertical.audience }}\n"
+        "{% endif %}"
+    ),
+}
+
+
+def bounded_range(*args: int) -> range:
+    """``range`` for templates, at most :data:`MAX_RANGE` items."""
+    values = range(*args)
+    if len(values) > MAX_RANGE:
+        raise SecurityError(f"range() is limited to {MAX_RANGE} items in templates.")
+    return values
+
+
+class PromptSandbox(ImmutableSandboxedEnvironment):
+    """Jinja2's immutable sandbox with bounded repetition and powers, and no default globals."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
+                raise SecurityError(f"Exponents above {MAX_EXPONENT} are not allowed in templates.")
+        elif operator == "*":
+            for sequence, times in ((left, right), (right, left)):
+                repeatable = isinstance(sequence, str | list | tuple) and isinstance(times, int)
+                if repeatable and len(sequence) * times > MAX_REPEAT_LENGTH:
+                    raise SecurityError(f"Repetition longer than {MAX_REPEAT_LENGTH} is not allowed.")
+        return super().call_binop(context, operator, left, right)
+
+
+def make_environment(sources: dict[str, str] | None = None) -> PromptSandbox:
+    """A fresh sandbox whose only loadable templates are ``sources`` (slug → snippet body)."""
+    environment = PromptSandbox(
+        undefined=StrictUndefined,
+        autoescape=False,  # prompts are plain text, not HTML
+        loader=DictLoader(dict(sources or {})),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=False,
+    )
+    environment.globals.clear()
+    environment.globals["range"] = bounded_range
+    return environment
+
+
+_PARSER = make_environment()
+
+
+def _syntax_message(exc: TemplateSyntaxError) -> str:
+    return f"Line {exc.lineno}: {exc.message}"
+
+
+def parse(source: str, *, attr: str):
+    """Parse a body; a syntax error is a ``ValidationError`` on ``attr`` naming the line."""
+    try:
+        return _PARSER.parse(source)
+    except TemplateSyntaxError as exc:
+        raise ValidationError({attr: f"Template syntax error. {_syntax_message(exc)}"}) from exc
+
+
+def referenced_snippets(ast, *, attr: str) -> set[str]:
+    """Slugs a parsed body includes; a computed (non-literal) include is refused."""
+    names = set()
+    for name in meta.find_referenced_templates(ast):
+        if name is None:
+            raise ValidationError({attr: 'Includes must name a snippet in quotes: {% include "slug" %}.'})
+        names.add(name)
+    return names
+
+
+def _defined_names(ast) -> set[str]:
+    """Names a template defines for itself ({% set %}, macros, loop variables are excluded by
+    ``meta`` already; imports bind names too)."""
+    names = set()
+    for node in ast.find_all((nodes.Import, nodes.FromImport)):
+        if isinstance(node, nodes.Import):
+            names.add(node.target)
+        else:
+            names.update(alias if isinstance(alias, str) else alias[1] for alias in node.names)
+    return names
+
+
+def used_names(ast) -> set[str]:
+    """Context names a parsed body reads."""
+    return meta.find_undeclared_variables(ast) - _defined_names(ast)
+
+
+def validate_variables(variables: Any) -> list[dict]:
+    """Normalise declared variables to ``[{"name", "required", "description", "default"}]``."""
+    if variables in (None, ""):
+        return []
+    if not isinstance(variables, list):
+        raise ValidationError(
+            {"variables": "Variables must be a list of {name, required, description, default}."}
+        )
+    if len(variables) > MAX_VARIABLES:
+        raise ValidationError({"variables": f"A template may declare at most {MAX_VARIABLES} variables."})
+    normalised, seen = [], set()
+    for item in variables:
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict):
+            raise ValidationError({"variables": "Each variable must be an object with at least a name."})
+        unknown = sorted(set(item) - VARIABLE_KEYS)
+        if unknown:
+            raise ValidationError({"variables": f"Unknown variable field(s): {', '.join(unknown)}."})
+        name = item.get("name")
+        if not isinstance(name, str) or not VARIABLE_NAME.match(name) or keyword.iskeyword(name):
+            raise ValidationError(
+                {"variables": f"Bad variable name {name!r}: letters, digits, _; start with a letter."}
+            )
+        if name in RESERVED_NAMES or name in ("true", "false", "none", "loop", "self", "super", "caller"):
+            raise ValidationError({"variables": f"'{name}' is reserved; choose another variable name."})
+        if name in seen:
+            raise ValidationError({"variables": f"Variable '{name}' is declared twice."})
+        seen.add(name)
+        required = item.get("required", "default" not in item)
+        if not isinstance(required, bool):
+            raise ValidationError({"variables": f"'required' of '{name}' must be true or false."})
+        if required and item.get("default") is not None:
+            raise ValidationError({"variables": f"'{name}' is required, so it cannot have a default."})
+        description = item.get("description", "")
+        if not isinstance(description, str):
+            raise ValidationError({"variables": f"'description' of '{name}' must be text."})
+        normalised.append(
+            {"name": name, "required": required, "description": description, "default": item.get("default")}
+        )
+    return normalised
+
+
+def validate_template_version(*, system_template: str, user_template: str, variables: Any) -> list[dict]:
+    """Refuse a template version that could never render: a syntax error, a computed include, or
+    a variable used but not declared. Returns the normalised variable declarations."""
+    declared = validate_variables(variables)
+    names = {variable["name"] for variable in declared}
+    errors = {}
+    for attr, source in (("system_template", system_template or ""), ("user_template", user_template or "")):
+        try:
+            ast = parse(source, attr=attr)
+            referenced_snippets(ast, attr=attr)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+            continue
+        undeclared = sorted(used_names(ast) - names - RESERVED_NAMES)
+        if undeclared:
+            errors[attr] = [
+                f"Uses undeclared variable(s): {', '.join(undeclared)}. Declare them in 'variables'."
+            ]
+    if errors:
+        raise ValidationError(errors)
+    return declared
+
+
+def validate_snippet_body(body: str) -> None:
+    """Refuse a snippet body with a syntax error or a computed include."""
+    referenced_snippets(parse(body or "", attr="body"), attr="body")
+
+
+# --- Rendering ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SnippetSource:
+    """A snippet body a render may include, and the version it came from (``None`` for built-ins)."""
+
+    slug: str
+    body: str
+    snippet_id: int | None = None
+    version_id: int | None = None
+
+
+@dataclass
+class ResolvedSnippets:
+    """Every snippet reachable from a template's bodies, and every context name they read."""
+
+    sources: dict[str, SnippetSource] = field(default_factory=dict)
+    used_names: set[str] = field(default_factory=set)
+
+    @property
+    def version_ids(self) -> list[int]:
+        return sorted(source.version_id for source in self.sources.values() if source.version_id is not None)
+
+
+def resolve_snippets(
+    bodies: dict[str, str], fetch: Callable[[set[str]], dict[str, SnippetSource]]
+) -> ResolvedSnippets:
+    """Walk the includes of ``bodies`` (attr → source), loading snippets level by level with
+    ``fetch(slugs)``. Unknown snippets and include cycles are a 400 naming them."""
+    resolved = ResolvedSnippets()
+    edges: dict[str, set[str]] = {}
+    pending: set[str] = set()
+    for attr, source in bodies.items():
+        ast = parse(source, attr=attr)
+        resolved.used_names |= used_names(ast)
+        pending |= referenced_snippets(ast, attr=attr)
+    depth = 0
+    while pending:
+        depth += 1
+        if depth > MAX_INCLUDE_DEPTH:
+            raise TemplateRenderError(
+                f"Snippets include each other more than {MAX_INCLUDE_DEPTH} levels deep.", attr="snippets"
+            )
+        builtin = {slug for slug in pending if slug in BUILTIN_SNIPPETS}
+        found = {slug: SnippetSource(slug=slug, body=BUILTIN_SNIPPETS[slug]) for slug in builtin}
+        found.update(fetch(pending - builtin) if pending - builtin else {})
+        missing = sorted(pending - set(found))
+        if missing:
+            raise TemplateRenderError(
+                f"Unknown snippet(s): {', '.join(missing)}.", code="unknown_snippet", attr="snippets"
+            )
+        next_pending = set()
+        for slug, source in found.items():
+            resolved.sources[slug] = source
+            try:
+                ast = _PARSER.parse(source.body)
+            except TemplateSyntaxError as exc:
+                raise TemplateRenderError(
+                    f"Snippet '{slug}' has a syntax error. {_syntax_message(exc)}", attr="snippets"
+                ) from exc
+            resolved.used_names |= used_names(ast)
+            edges[slug] = referenced_snippets(ast, attr="snippets")
+            next_pending |= edges[slug]
+        pending = next_pending - set(resolved.sources)
+    cycle = _find_cycle(edges)
+    if cycle:
+        raise TemplateRenderError(
+            f"Snippets include each other in a circle: {' → '.join(cycle)}.",
+            code="include_cycle",
+            attr="snippets",
+        )
+    return resolved
+
+
+def _find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> list[str] | None:
+        state[node] = 1
+        for child in sorted(edges.get(node, ())):
+            if state.get(child) == 1:
+                return [*path[path.index(child) :], child] if child in path else [node, child]
+            if state.get(child) is None:
+                found = visit(child, [*path, child])
+                if found:
+                    return found
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if state.get(start) is None:
+            found = visit(start, [start])
+            if found:
+                return found
+    return None
+
+
+def resolve_variables(declared: list[dict], given: dict) -> dict:
+    """The values a template renders with: given ones, then defaults. Unknown names and missing
+    required ones are one 400 that names them all."""
+    if not isinstance(given, dict):
+        raise ValidationError({"variables": "Variables must be an object of name → value."})
+    names = {variable["name"] for variable in declared}
+    problems = []
+    unknown = sorted(set(given) - names)
+    if unknown:
+        problems.append(f"Unknown variable(s): {', '.join(unknown)}.")
+    missing = sorted(v["name"] for v in declared if v["required"] and v["name"] not in given)
+    if missing:
+        problems.append(f"Missing required variable(s): {', '.join(missing)}.")
+    if problems:
+        raise ValidationError({"variables": problems})
+    values = {v["name"]: v.get("default") for v in declared if not v["required"]}
+    values.update(given)
+    return values
+
+
+def render_bodies(
+    bodies: dict[str, str], *, context: dict, snippets: Iterable[SnippetSource]
+) -> dict[str, str]:
+    """Render each body (attr → source) in a fresh sandbox that can include only ``snippets``.
+
+    Any error while rendering (an undefined name, a sandbox refusal, a type error in an
+    expression) is a ``TemplateRenderError`` naming the body and the cause.
+    """
+    environment = make_environment({source.slug: source.body for source in snippets})
+    rendered = {}
+    for attr, source in bodies.items():
+        try:
+            text = environment.from_string(source).render(context)
+        except SecurityError as exc:
+            raise TemplateRenderError(
+                f"The template tried something the sandbox forbids: {exc}",
+                code="sandbox_violation",
+                attr=attr,
+            ) from exc
+        except TemplateNotFound as exc:  # pragma: no cover - resolve_snippets found every include
+            raise TemplateRenderError(
+                f"Unknown snippet: {exc.name}.", code="unknown_snippet", attr=attr
+            ) from exc
+        except (TemplateError, ArithmeticError, TypeError, ValueError, LookupError, AttributeError) as exc:
+            raise TemplateRenderError(
+                f"{type(exc).__name__}: {exc}", code="template_error", attr=attr
+            ) from exc
+        except RecursionError as exc:
+            raise TemplateRenderError(
+                "The template recursed too deeply.", code="template_error", attr=attr
+            ) from exc
+        if len(text) > MAX_OUTPUT_CHARACTERS:
+            raise TemplateRenderError(
+                f"The rendered prompt is longer than {MAX_OUTPUT_CHARACTERS} characters.", attr=attr
+            )
+        rendered[attr] = text.strip()
+    return rendered
