@@ -84,21 +84,6 @@ class GenerationKind(models.TextChoices):
     VARIANT = "variant", "Variant"  # the parent adapted for another vertical
 
 
-class CostStatus(models.TextChoices):
-    """Whether ``cost_usd`` could be computed (mirrors ``providers.choices.CostStatus``)."""
-
-    PRICED = "priced", "Priced"
-    UNPRICED = "unpriced", "Unpriced"
-
-
-class RunMode(models.TextChoices):
-    """How a multi-model run uses its models."""
-
-    PARALLEL = "parallel", "Parallel (every model answers)"
-    FALLBACK = "fallback", "Fallback (next model on failure)"
-    BEST_OF = "best_of", "Best of (pick one answer)"
-
-
 class RunStatus(models.TextChoices):
     """Status of a run, derived from its generations (never stored)."""
 

@@ -25,15 +25,8 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 
-from generations.choices import (
-    ContentFormat,
-    ContentType,
-    CostStatus,
-    GenerationKind,
-    GenerationStatus,
-    RunMode,
-    TargetChannel,
-)
+from generations.choices import ContentFormat, ContentType, GenerationKind, GenerationStatus, TargetChannel
+from providers.choices import CostStatus, GenerationMode
 from tenancy.models import (
     AliveManager,
     DeletedManager,
@@ -51,6 +44,13 @@ class Campaign(SoftDeleteModel, TenantModel):
 
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # SET_NULL: pillars and series are soft-deleted; a purge of one leaves its campaigns.
+    pillar = models.ForeignKey(
+        "styleguides.ContentPillar", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    series = models.ForeignKey(
+        "styleguides.ContentSeries", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     starts_on = models.DateField(null=True, blank=True)
     ends_on = models.DateField(null=True, blank=True)
 
@@ -81,7 +81,9 @@ class GenerationRun(SoftDeleteModel, TenantModel):
 
     prompt = models.TextField(blank=True, help_text="The request every model of the run answers.")
     content_type = models.CharField(max_length=20, choices=ContentType.choices, default=ContentType.OTHER)
-    mode = models.CharField(max_length=20, choices=RunMode.choices, default=RunMode.PARALLEL)
+    mode = models.CharField(
+        max_length=20, choices=GenerationMode.choices, default=GenerationMode.PROFESSIONAL
+    )
     deep_thinking = models.BooleanField(default=False)
     models_requested = models.JSONField(default=list, blank=True, help_text="Model names, as requested.")
     # Null, not "", when there is no user: as on Generation.
@@ -145,10 +147,40 @@ class Generation(SoftDeleteModel, TenantModel):
     )
     content_type = models.CharField(max_length=20, choices=ContentType.choices, default=ContentType.OTHER)
     agent_name = models.CharField(max_length=100, blank=True)
+    # PROTECT: verticals are platform data and style guide / template versions are immutable
+    # history; none may disappear from under a generation that cites it.
+    vertical = models.ForeignKey(
+        "styleguides.Vertical",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    style_guide_version = models.ForeignKey(
+        "styleguides.StyleGuideVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    template_version = models.ForeignKey(
+        "styleguides.PromptTemplateVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     provider_name = models.CharField(
         max_length=50, blank=True, help_text="The provider as the client sent it."
     )
     model_name = models.CharField(max_length=200, blank=True, help_text="The model as the client sent it.")
+    # What the raw names resolved to (null when nobody knows them: the row is kept, unpriced).
+    # PROTECT: the catalogue is global history; a model cited by generations is deprecated, not
+    # deleted. Indexed with organization first (below), not alone.
+    provider = models.ForeignKey(
+        "providers.Provider",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    model = models.ForeignKey(
+        "providers.AIModel", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     target_channel = models.CharField(max_length=20, choices=TargetChannel.choices, blank=True)
     prompt = models.TextField(blank=True)
     parameters = models.JSONField(default=dict, blank=True)
@@ -173,6 +205,15 @@ class Generation(SoftDeleteModel, TenantModel):
     )
     cost_usd = models.DecimalField(**MONEY, null=True, blank=True, help_text="Computed at ingestion.")
     cost_status = models.CharField(max_length=10, choices=CostStatus.choices, default=CostStatus.UNPRICED)
+    # SET_NULL: the stored cost is history and stays; only the link to a corrected price goes.
+    price = models.ForeignKey(
+        "providers.ModelPrice",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The price the cost was computed with.",
+    )
 
     generation_time_ms = models.IntegerField(null=True, blank=True)
     status = models.CharField(
@@ -256,6 +297,11 @@ class Generation(SoftDeleteModel, TenantModel):
                 violation_error_message="A root has no parent (version 1); any other node has one.",
             ),
             models.CheckConstraint(
+                condition=~Q(kind=GenerationKind.VARIANT) | Q(vertical__isnull=False),
+                name="generation_variant_has_vertical",
+                violation_error_message="A variant names the vertical it adapts its parent for.",
+            ),
+            models.CheckConstraint(
                 condition=~Q(parent=F("pk")),
                 name="generation_not_own_parent",
                 violation_error_message="A generation cannot be its own parent.",
@@ -272,6 +318,13 @@ class Generation(SoftDeleteModel, TenantModel):
             ),
             models.Index(
                 fields=["organization", "model_name", "-created_at"], name="generation_org_model_name_idx"
+            ),
+            models.Index(
+                fields=["organization", "vertical", "-created_at"], name="generation_org_vertical_idx"
+            ),
+            models.Index(fields=["organization", "model", "-created_at"], name="generation_org_model_idx"),
+            models.Index(
+                fields=["organization", "provider", "-created_at"], name="generation_org_provider_idx"
             ),
             # Failures are rare and read often (failure reports): a small index of them only.
             models.Index(
@@ -311,6 +364,10 @@ class CacheEntry(TenantModel):
     key = models.CharField(max_length=255)
     response = models.JSONField()
     model_name = models.CharField(max_length=200, blank=True)
+    # SET_NULL: an entry outlives nothing; losing the link to a removed model is harmless.
+    model = models.ForeignKey(
+        "providers.AIModel", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     cost_saved_usd = models.DecimalField(
         **MONEY, default=0, help_text="What one hit saves: the cost of the call it replaces."
     )

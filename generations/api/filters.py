@@ -1,0 +1,86 @@
+"""Filters of the generations API (DESIGN.md section 4)."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Q
+
+from generations.choices import ContentType, GenerationKind, GenerationStatus, TargetChannel
+from generations.models import CacheEntry, Campaign, Generation, GenerationRun
+from providers.choices import CostStatus
+
+
+class GenerationFilterSet(django_filters.FilterSet):
+    """``status``, ``content_type``, ``provider``, ``model``, ``vertical``, ``campaign``, ``run``,
+    ``user_ref``, ``created_after``/``created_before`` and the tree fields; each is served by an
+    index that starts with ``organization`` (see ``Generation.Meta.indexes``)."""
+
+    status = django_filters.MultipleChoiceFilter(choices=GenerationStatus.choices)
+    content_type = django_filters.MultipleChoiceFilter(choices=ContentType.choices)
+    target_channel = django_filters.ChoiceFilter(choices=TargetChannel.choices)
+    cost_status = django_filters.ChoiceFilter(choices=CostStatus.choices)
+    kind = django_filters.ChoiceFilter(choices=GenerationKind.choices)
+    provider = django_filters.CharFilter(method="filter_provider", help_text="Provider slug.")
+    model = django_filters.CharFilter(
+        method="filter_model", help_text="Model name as sent, or the canonical name it resolved to."
+    )
+    campaign = django_filters.NumberFilter(field_name="campaign_id")
+    run = django_filters.NumberFilter(field_name="run_id")
+    root = django_filters.NumberFilter(method="filter_root", help_text="Every node of this tree.")
+    parent = django_filters.NumberFilter(field_name="parent_id")
+    user_ref = django_filters.CharFilter()
+    request_id = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Generation
+        fields = [
+            "status",
+            "content_type",
+            "target_channel",
+            "cost_status",
+            "kind",
+            "provider",
+            "model",
+            "campaign",
+            "run",
+            "root",
+            "parent",
+            "user_ref",
+            "request_id",
+            "created_after",
+            "created_before",
+        ]
+
+    def filter_provider(self, queryset, name, value):
+        return queryset.filter(Q(provider__slug=value) | Q(provider_name=value))
+
+    def filter_model(self, queryset, name, value):
+        return queryset.filter(Q(model__name=value) | Q(model_name=value))
+
+    def filter_root(self, queryset, name, value):
+        return queryset.in_tree(value)
+
+
+class GenerationRunFilterSet(django_filters.FilterSet):
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = GenerationRun
+        fields = ["mode", "deep_thinking", "content_type", "user_ref", "created_after", "created_before"]
+
+
+class CampaignFilterSet(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = Campaign
+        fields = ["name"]
+
+
+class CacheEntryFilterSet(django_filters.FilterSet):
+    class Meta:
+        model = CacheEntry
+        fields = ["model_name"]

@@ -1,0 +1,424 @@
+"""Input and output serializers of the generations API: no queries of their own, no business rules.
+
+Inputs are plain ``Serializer`` classes naming every accepted field; they map API names onto
+model fields (``model`` → ``model_name``, ``provider`` → ``provider_name``) and leave idempotency,
+trees, usage normalisation and pricing to ``generations.services``.
+"""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from generations.choices import (
+    ContentFormat,
+    ContentType,
+    GenerationKind,
+    GenerationStatus,
+    RunStatus,
+    TargetChannel,
+)
+from generations.models import CacheEntry, Campaign, Generation, GenerationRun
+from generations.selectors import run_status
+from generations.services import MAX_BULK_ITEMS
+from providers.choices import GenerationMode
+from styleguides.models import (
+    ContentPillar,
+    ContentSeries,
+    PromptTemplateVersion,
+    StyleGuideVersion,
+    Vertical,
+)
+from tenancy.api.fields import TenantPrimaryKeyRelatedField
+
+MAX_CONTENT_CHARS = 1024 * 1024  # content and prompt: 1 MiB of text each, bulk or not
+MAX_INT32 = 2**31 - 1
+MONEY = {"max_digits": 20, "decimal_places": 10}
+TOKEN_INPUTS = frozenset(
+    {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens"}
+)
+
+
+def _tokens(**kwargs):
+    return serializers.IntegerField(min_value=0, max_value=2**62, required=False, **kwargs)
+
+
+def _json_object(**kwargs):
+    return serializers.DictField(required=False, **kwargs)
+
+
+class GenerationResultFields(serializers.Serializer):
+    """What a generation produced and what it consumed: shared by create, bulk, branch, update."""
+
+    status = serializers.ChoiceField(choices=GenerationStatus.choices, default=GenerationStatus.PENDING)
+    content = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_CONTENT_CHARS
+    )
+    content_format = serializers.ChoiceField(choices=ContentFormat.choices, required=False)
+    input_tokens = _tokens()
+    output_tokens = _tokens()
+    cache_read_tokens = _tokens()
+    cache_write_tokens = _tokens()
+    total_tokens = _tokens(help_text="Defaults to input + output.")
+    usage = serializers.DictField(
+        required=False,
+        help_text="The provider's own usage object (OpenAI `usage`, Anthropic `usage`, Google "
+        "`usageMetadata`) instead of the token fields.",
+    )
+    client_cost_usd = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True)
+    generation_time_ms = serializers.IntegerField(
+        min_value=0, max_value=MAX_INT32, required=False, allow_null=True
+    )
+    error_message = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    error_details = _json_object()
+    metadata = _json_object()
+    raw_response = serializers.JSONField(required=False, allow_null=True)
+    completed_at = serializers.DateTimeField(required=False, allow_null=True)
+    branch_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+    def validate(self, attrs):
+        sent = sorted(TOKEN_INPUTS & set(attrs))
+        if "usage" in attrs and sent:
+            raise serializers.ValidationError(
+                {"usage": f"Send a provider usage object or token fields, not both ({', '.join(sent)})."}
+            )
+        return attrs
+
+
+class GenerationCreateSerializer(GenerationResultFields):
+    """``POST generations/``: one generation, idempotent by ``request_id``."""
+
+    request_id = serializers.CharField(max_length=200)
+    user_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=False)
+    campaign = TenantPrimaryKeyRelatedField(queryset=Campaign.objects.all(), required=False, allow_null=True)
+    run = TenantPrimaryKeyRelatedField(queryset=GenerationRun.objects.all(), required=False, allow_null=True)
+    content_type = serializers.ChoiceField(choices=ContentType.choices, default=ContentType.OTHER)
+    agent_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    vertical = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Vertical.objects.all(), required=False, allow_null=True
+    )
+    style_guide_version = TenantPrimaryKeyRelatedField(
+        queryset=StyleGuideVersion.objects.all(), allow_global=True, required=False, allow_null=True
+    )
+    template_version = TenantPrimaryKeyRelatedField(
+        queryset=PromptTemplateVersion.objects.all(), allow_global=True, required=False, allow_null=True
+    )
+    provider = serializers.CharField(
+        source="provider_name", max_length=50, required=False, allow_blank=True, help_text="Provider slug."
+    )
+    model = serializers.CharField(
+        source="model_name",
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        help_text="Model name or alias.",
+    )
+    target_channel = serializers.ChoiceField(choices=TargetChannel.choices, required=False, allow_blank=True)
+    prompt = serializers.CharField(
+        required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_CONTENT_CHARS
+    )
+    parameters = _json_object()
+    raw_request = serializers.JSONField(required=False, allow_null=True)
+    parent = TenantPrimaryKeyRelatedField(
+        queryset=Generation.objects.all(), required=False, allow_null=True, help_text="Parent generation id."
+    )
+    kind = serializers.ChoiceField(
+        choices=GenerationKind.choices,
+        required=False,
+        help_text="With a parent: revision (default) or variant for another vertical.",
+    )
+
+
+class GenerationBulkItemSerializer(GenerationCreateSerializer):
+    """One item of ``POST generations/bulk/``: foreign keys are ids resolved by the service in one
+    query per kind (a ``TenantPrimaryKeyRelatedField`` would query once per item), and a parent
+    may be named by ``parent_request_id``, another item of the batch."""
+
+    campaign = serializers.IntegerField(source="campaign_id", required=False, allow_null=True)
+    run = serializers.IntegerField(source="run_id", required=False, allow_null=True)
+    parent = serializers.IntegerField(source="parent_id", required=False, allow_null=True)
+    vertical = serializers.SlugField(source="vertical_slug", required=False, allow_null=True)
+    style_guide_version = serializers.IntegerField(
+        source="style_guide_version_id", required=False, allow_null=True
+    )
+    template_version = serializers.IntegerField(source="template_version_id", required=False, allow_null=True)
+    parent_request_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class GenerationBulkSerializer(serializers.Serializer):
+    """``POST generations/bulk/``: ``{"items": [...]}``, 1 to 1,000 items, all written or none."""
+
+    items = GenerationBulkItemSerializer(many=True, allow_empty=False, max_length=MAX_BULK_ITEMS)
+
+
+class GenerationBranchSerializer(GenerationCreateSerializer):
+    """``POST generations/{id}/branch/``: a child of the generation in the URL. Unset fields are
+    inherited from the parent; ``request_id`` is optional (a new one is made)."""
+
+    request_id = serializers.CharField(max_length=200, required=False)
+    content_type = serializers.ChoiceField(choices=ContentType.choices, required=False)
+    parent = None
+
+
+IMMUTABLE_FIELDS = frozenset(
+    {
+        "request_id",
+        "parent",
+        "parent_request_id",
+        "kind",
+        "model",
+        "provider",
+        "campaign",
+        "run",
+        "vertical",
+        "style_guide_version",
+        "template_version",
+    }
+)
+
+
+class GenerationUpdateSerializer(GenerationResultFields):
+    """``PATCH generations/{id}/``: status (forward only), and the result while not finished."""
+
+    status = serializers.ChoiceField(choices=GenerationStatus.choices, required=False)
+
+    def validate(self, attrs):
+        refused = IMMUTABLE_FIELDS & set(self.initial_data)
+        if refused:
+            name = sorted(refused)[0]
+            raise serializers.ValidationError(
+                {name: "Cannot be changed after creation (a generation never moves in its tree)."}
+            )
+        return super().validate(attrs)
+
+
+class GenerationSerializer(serializers.ModelSerializer):
+    """A generation as the API shows it: what was sent next to what Inkwell computed."""
+
+    provider = serializers.CharField(source="provider_name", read_only=True)
+    model = serializers.CharField(source="model_name", read_only=True)
+    vertical = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    resolved_model = serializers.SlugRelatedField(
+        source="model", slug_field="name", read_only=True, help_text="The canonical model the name meant."
+    )
+    resolved_provider = serializers.SlugRelatedField(source="provider", slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Generation
+        fields = [
+            "id",
+            "request_id",
+            "user_ref",
+            "campaign",
+            "run",
+            "content_type",
+            "agent_name",
+            "vertical",
+            "style_guide_version",
+            "template_version",
+            "provider",
+            "model",
+            "resolved_provider",
+            "resolved_model",
+            "target_channel",
+            "prompt",
+            "parameters",
+            "metadata",
+            "raw_request",
+            "raw_response",
+            "content",
+            "content_format",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "total_tokens",
+            "client_usage",
+            "client_cost_usd",
+            "cost_usd",
+            "cost_status",
+            "generation_time_ms",
+            "status",
+            "error_message",
+            "error_details",
+            "completed_at",
+            "parent",
+            "root",
+            "depth",
+            "version",
+            "kind",
+            "branch_name",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class GenerationListSerializer(GenerationSerializer):
+    """A list row: the large request/response JSON and the prompt are left to the detail view."""
+
+    class Meta(GenerationSerializer.Meta):
+        fields = [
+            name
+            for name in GenerationSerializer.Meta.fields
+            if name not in {"raw_request", "raw_response", "prompt", "parameters", "error_details"}
+        ]
+        read_only_fields = fields
+
+
+class BulkResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    id = serializers.IntegerField()
+    request_id = serializers.CharField()
+    created = serializers.BooleanField()
+
+
+class BulkResponseSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    replayed = serializers.IntegerField()
+    results = BulkResultSerializer(many=True)
+
+
+class TreeNodeSerializer(serializers.Serializer):
+    """A node of ``generations/{id}/tree/``; ``children`` nest the same shape."""
+
+    id = serializers.IntegerField()
+    request_id = serializers.CharField()
+    parent = serializers.IntegerField(allow_null=True)
+    depth = serializers.IntegerField()
+    version = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=GenerationKind.choices)
+    branch_name = serializers.CharField()
+    status = serializers.ChoiceField(choices=GenerationStatus.choices)
+    model = serializers.CharField()
+    content_type = serializers.ChoiceField(choices=ContentType.choices)
+    vertical = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    is_deleted = serializers.BooleanField()
+    children = serializers.ListField(child=serializers.DictField())
+
+
+# --- runs, campaigns, cache ---------------------------------------------------------------------
+
+
+class GenerationRunSerializer(serializers.ModelSerializer):
+    """A run with what it derives from its generations (``selectors.run_list`` annotations)."""
+
+    status = serializers.SerializerMethodField()
+    models_completed = serializers.ListField(child=serializers.CharField(), read_only=True)
+    generation_count = serializers.IntegerField(read_only=True)
+    total_tokens = serializers.IntegerField(read_only=True)
+    total_cost_usd = serializers.DecimalField(**MONEY, read_only=True)
+    unpriced_count = serializers.IntegerField(read_only=True)
+    mode = serializers.ChoiceField(choices=GenerationMode.choices, required=False)
+    models_requested = serializers.ListField(
+        child=serializers.CharField(max_length=200), required=False, max_length=50
+    )
+    user_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=False)
+    error_details = _json_object()
+
+    class Meta:
+        model = GenerationRun
+        fields = [
+            "id",
+            "prompt",
+            "content_type",
+            "mode",
+            "deep_thinking",
+            "models_requested",
+            "models_completed",
+            "status",
+            "generation_count",
+            "total_tokens",
+            "total_cost_usd",
+            "unpriced_count",
+            "user_ref",
+            "error_details",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def get_status(self, run) -> str:
+        if not hasattr(run, "generation_count"):
+            return RunStatus.PENDING
+        return run_status(run)
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    pillar = TenantPrimaryKeyRelatedField(
+        queryset=ContentPillar.objects.all(), required=False, allow_null=True
+    )
+    series = TenantPrimaryKeyRelatedField(
+        queryset=ContentSeries.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "description",
+            "pillar",
+            "series",
+            "starts_on",
+            "ends_on",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class CacheEntryWriteSerializer(serializers.Serializer):
+    """``PUT cache/{key}/``: the response to keep and for how long."""
+
+    response = serializers.JSONField()
+    ttl_seconds = serializers.IntegerField(min_value=1, max_value=90 * 24 * 3600, default=24 * 3600)
+    model = serializers.CharField(source="model_name", max_length=200, required=False, allow_blank=True)
+    cost_saved_usd = serializers.DecimalField(
+        **MONEY, min_value=0, required=False, help_text="What one hit saves (the cost of the call)."
+    )
+
+
+class CacheEntrySerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="model_name", read_only=True)
+
+    class Meta:
+        model = CacheEntry
+        fields = [
+            "key",
+            "response",
+            "model",
+            "cost_saved_usd",
+            "hit_count",
+            "expires_at",
+            "last_accessed_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class CacheStatsSerializer(serializers.Serializer):
+    since = serializers.DateField()
+    until = serializers.DateField()
+    hits = serializers.IntegerField()
+    misses = serializers.IntegerField()
+    hit_rate = serializers.FloatField(allow_null=True)
+    cost_saved_usd = serializers.DecimalField(**MONEY)
+    live_entries = serializers.IntegerField()
+    expired_entries = serializers.IntegerField()
+
+
+class CacheStatsPeriodSerializer(serializers.Serializer):
+    """``?from=&to=`` of ``cache/stats/`` (``from`` is a keyword, hence ``get_fields``)."""
+
+    def get_fields(self):
+        return {
+            "from": serializers.DateField(required=False),
+            "to": serializers.DateField(required=False),
+        }
+
+    def validate(self, attrs):
+        if "from" in attrs and "to" in attrs and attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"from": "Must not be after `to`."})
+        return attrs

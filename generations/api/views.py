@@ -1,0 +1,300 @@
+"""Viewsets of the generations API: authenticate, scope, parse, call a service or selector, respond."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from generations import selectors, services
+from generations.api.filters import (
+    CacheEntryFilterSet,
+    CampaignFilterSet,
+    GenerationFilterSet,
+    GenerationRunFilterSet,
+)
+from generations.api.serializers import (
+    BulkResponseSerializer,
+    CacheEntrySerializer,
+    CacheEntryWriteSerializer,
+    CacheStatsPeriodSerializer,
+    CacheStatsSerializer,
+    CampaignSerializer,
+    GenerationBranchSerializer,
+    GenerationBulkSerializer,
+    GenerationCreateSerializer,
+    GenerationListSerializer,
+    GenerationRunSerializer,
+    GenerationSerializer,
+    GenerationUpdateSerializer,
+    TreeNodeSerializer,
+)
+from generations.models import CacheEntry, Campaign, Generation, GenerationRun
+from tenancy.api.viewsets import RestoreMixin, TenantModelViewSet, TenantViewSetMixin
+from tenancy.errors import NotFound
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=GenerationCreateSerializer,
+        responses={201: GenerationSerializer, 200: GenerationSerializer},
+        description="Record a generation. Idempotent by `request_id`: the same body again answers 200 "
+        "with the first row and writes nothing; another body with that `request_id` is a 409.",
+    ),
+    partial_update=extend_schema(
+        request=GenerationUpdateSerializer,
+        responses=GenerationSerializer,
+        description="Move the status forward and, until the generation is finished, fill its "
+        "content and usage (its cost is computed then).",
+    ),
+)
+class GenerationViewSet(
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Generations: idempotent ingestion, bulk, trees (branch, lineage, tree, variants)."""
+
+    queryset = Generation.objects.all()
+    serializer_class = GenerationSerializer
+    filterset_class = GenerationFilterSet
+
+    def get_queryset(self):
+        if self.action == "list":
+            return selectors.generation_list(organization=self.organization)
+        return selectors.generation_detail(organization=self.organization)
+
+    def get_serializer_class(self):
+        if self.action in ("list", "lineage", "variants"):
+            return GenerationListSerializer
+        return GenerationSerializer
+
+    def create(self, request, *args, **kwargs):
+        serializer = GenerationCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        recorded = services.generation_record(
+            organization=self.organization,
+            actor=self.actor,
+            values=serializer.validated_data,
+            fingerprint=services.request_fingerprint(request.data),
+        )
+        return Response(
+            GenerationSerializer(recorded.generation).data,
+            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        )
+
+    def partial_update(self, request, *args, **kwargs):
+        generation = self.get_object()
+        serializer = GenerationUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        generation = services.generation_update(
+            organization=self.organization,
+            actor=self.actor,
+            generation=generation,
+            values=serializer.validated_data,
+        )
+        return Response(GenerationSerializer(generation).data)
+
+    def perform_destroy(self, instance):
+        services.generation_delete(organization=self.organization, actor=self.actor, generation=instance)
+
+    @extend_schema(request=None, responses=GenerationSerializer)
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        """Bring back a soft-deleted generation (a live one answers 200 unchanged)."""
+        generation = get_object_or_404(Generation.all_objects.filter(organization=self.organization), pk=pk)
+        self.check_object_permissions(request, generation)
+        if generation.is_deleted:
+            services.generation_restore(
+                organization=self.organization, actor=self.actor, generation=generation
+            )
+        return Response(GenerationSerializer(generation).data)
+
+    @extend_schema(
+        request=GenerationBulkSerializer,
+        responses={201: BulkResponseSerializer, 200: BulkResponseSerializer},
+        description="Up to 1,000 generations in one transaction: all are written or none, and an "
+        "error names its item (`items.<index>.<field>`). Replayed items answer `created: false`.",
+    )
+    @action(detail=False, methods=["post"])
+    def bulk(self, request):
+        serializer = GenerationBulkSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        items = serializer.validated_data["items"]
+        fingerprints = [services.request_fingerprint(raw) for raw in request.data["items"]]
+        results = services.generation_bulk_record(
+            organization=self.organization, actor=self.actor, items=items, fingerprints=fingerprints
+        )
+        created = sum(result.created for result in results)
+        body = {
+            "created": created,
+            "replayed": len(results) - created,
+            "results": [
+                {
+                    "index": index,
+                    "id": result.generation.pk,
+                    "request_id": result.generation.request_id,
+                    "created": result.created,
+                }
+                for index, result in enumerate(results)
+            ],
+        }
+        return Response(body, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        request=GenerationBranchSerializer,
+        responses={201: GenerationSerializer, 200: GenerationSerializer},
+        description="Create a child of this generation: a revision (default) or a `variant` for "
+        "another vertical. Unset fields are inherited; the version is the tree's next one.",
+    )
+    @action(detail=True, methods=["post"])
+    def branch(self, request, pk=None):
+        parent = self.get_object()
+        serializer = GenerationBranchSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        recorded = services.generation_branch(
+            organization=self.organization,
+            actor=self.actor,
+            parent=parent,
+            values=serializer.validated_data,
+            fingerprint=services.request_fingerprint({"branch_of": parent.pk, "body": request.data}),
+        )
+        return Response(
+            GenerationSerializer(recorded.generation).data,
+            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(responses=GenerationListSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def lineage(self, request, pk=None):
+        """The path from the tree's root to this generation, root first (one recursive query)."""
+        generation = self.get_object()
+        path = selectors.generation_lineage(organization=self.organization, generation=generation)
+        return Response(GenerationListSerializer(path, many=True).data)
+
+    @extend_schema(responses=TreeNodeSerializer, filters=False)
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def tree(self, request, pk=None):
+        """The whole tree this generation belongs to, nested from the root (one query)."""
+        generation = self.get_object()
+        return Response(selectors.generation_tree(organization=self.organization, generation=generation))
+
+    @extend_schema(responses=GenerationListSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
+    def variants(self, request, pk=None):
+        """This generation's variants, ordered by vertical (one query)."""
+        generation = self.get_object()
+        variants = selectors.generation_variants(organization=self.organization, generation=generation)
+        return Response(GenerationListSerializer(variants, many=True).data)
+
+
+class GenerationRunViewSet(RestoreMixin, TenantModelViewSet):
+    """Multi-model runs; status, completed models and totals derive from their generations."""
+
+    queryset = GenerationRun.objects.all()
+    serializer_class = GenerationRunSerializer
+    filterset_class = GenerationRunFilterSet
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.run_list(organization=self.organization)
+
+    def perform_create(self, serializer):
+        run = services.run_create(
+            organization=self.organization, actor=self.actor, **serializer.validated_data
+        )
+        serializer.instance = self.get_queryset().get(pk=run.pk)
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+
+
+class CampaignViewSet(RestoreMixin, TenantModelViewSet):
+    """Campaigns; generations filter by them (``generations/?campaign=<id>``)."""
+
+    queryset = Campaign.objects.all()
+    serializer_class = CampaignSerializer
+    filterset_class = CampaignFilterSet
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.campaign_list(organization=self.organization)
+
+
+KEY_PARAMETER = OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH, description="Cache key.")
+
+
+@extend_schema_view(
+    retrieve=extend_schema(
+        parameters=[KEY_PARAMETER],
+        description="The cached response; counts a hit. 404 when missing or expired (a miss).",
+    ),
+    update=extend_schema(
+        parameters=[KEY_PARAMETER],
+        request=CacheEntryWriteSerializer,
+        responses=CacheEntrySerializer,
+        description="Store (or replace) the response under this key for `ttl_seconds`.",
+    ),
+    destroy=extend_schema(parameters=[KEY_PARAMETER]),
+)
+class CacheEntryViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
+    """The response cache: ``PUT``/``GET``/``DELETE cache/{key}/``, ``GET cache/stats/``."""
+
+    queryset = CacheEntry.objects.all()
+    serializer_class = CacheEntrySerializer
+    filterset_class = CacheEntryFilterSet
+    lookup_field = "key"
+    lookup_value_regex = "[^/]{1,255}"
+
+    def get_queryset(self):
+        return selectors.cache_entry_list(organization=self.organization)
+
+    def list(self, request):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, key=None):
+        entry = services.cache_entry_hit(organization=self.organization, key=key)
+        if entry is None:
+            raise NotFound("No live cache entry under this key.")
+        return Response(self.get_serializer(entry).data)
+
+    def update(self, request, key=None):
+        serializer = CacheEntryWriteSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        entry = services.cache_entry_store(
+            organization=self.organization, actor=self.actor, key=key, **serializer.validated_data
+        )
+        return Response(self.get_serializer(entry).data)
+
+    def destroy(self, request, key=None):
+        if not services.cache_entry_delete(organization=self.organization, actor=self.actor, key=key):
+            raise NotFound("No cache entry under this key.")
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 29 days ago)."),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (default: today)."),
+        ],
+        responses=CacheStatsSerializer,
+        filters=False,
+    )
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def stats(self, request):
+        """Hits, misses, hit rate and cost saved over a period."""
+        period = CacheStatsPeriodSerializer(data=request.query_params)
+        period.is_valid(raise_exception=True)
+        stats = selectors.cache_stats(
+            organization=self.organization,
+            since=period.validated_data.get("from"),
+            until=period.validated_data.get("to"),
+        )
+        return Response(CacheStatsSerializer(stats).data)

@@ -1,0 +1,306 @@
+"""Reads of the generations app: scoped, optimised querysets and the tree queries.
+
+Every selector takes ``organization`` first and never returns another tenant's rows.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_cte import CTE, with_cte
+
+from generations.choices import GenerationKind, GenerationStatus, RunStatus
+from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
+from providers.spending import SpendTotals
+from styleguides.models import PromptTemplateVersion, StyleGuideVersion, Vertical
+from tenancy.models import Organization
+
+# Columns a tree or lineage node shows; the heavy ones (content, prompt, raw JSON) stay unread.
+NODE_FIELDS = (
+    "id",
+    "organization_id",
+    "request_id",
+    "parent_id",
+    "root_id",
+    "depth",
+    "version",
+    "kind",
+    "branch_name",
+    "status",
+    "model_name",
+    "content_type",
+    "created_at",
+    "deleted_at",
+)
+LIST_DEFERRED = ("raw_request", "raw_response", "prompt", "parameters", "error_details")
+
+
+def generation_list(*, organization: Organization) -> QuerySet[Generation]:
+    """Live generations of the organization, newest first, with what the list shows joined in."""
+    return (
+        Generation.objects.filter(organization=organization)
+        .select_related(*_generation_relations())
+        .defer(*LIST_DEFERRED)
+    )
+
+
+def generation_detail(*, organization: Organization) -> QuerySet[Generation]:
+    """Live generations with every relation the detail view shows."""
+    return Generation.objects.filter(organization=organization).select_related(*_generation_relations())
+
+
+def _generation_relations() -> tuple[str, ...]:
+    return ("vertical", "model", "provider")
+
+
+def generation_tree(*, organization: Organization, generation: Generation) -> dict[str, Any]:
+    """The whole tree ``generation`` belongs to, nested from its root, in one query.
+
+    ``WHERE id = root OR root_id = root`` (both indexed) reads every node; children are ordered
+    by version. Soft-deleted nodes keep their place (``is_deleted``) so live descendants are
+    not orphaned.
+    """
+    nodes = list(
+        Generation.all_objects.filter(organization=organization)
+        .in_tree(generation.tree_root_id)
+        .select_related("vertical")
+        .only(*NODE_FIELDS, "vertical__slug")
+        .order_by("depth", "version")
+    )
+    by_id = {node.pk: _node(node) for node in nodes}
+    root = None
+    for node in nodes:
+        if node.parent_id is None:
+            root = by_id[node.pk]
+        elif node.parent_id in by_id:
+            by_id[node.parent_id]["children"].append(by_id[node.pk])
+    return root or {}
+
+
+def _node(generation: Generation) -> dict[str, Any]:
+    vertical = generation.vertical
+    return {
+        "id": generation.pk,
+        "request_id": generation.request_id,
+        "parent": generation.parent_id,
+        "depth": generation.depth,
+        "version": generation.version,
+        "kind": generation.kind,
+        "branch_name": generation.branch_name,
+        "status": generation.status,
+        "model": generation.model_name,
+        "content_type": generation.content_type,
+        "vertical": vertical.slug if vertical is not None else None,
+        "created_at": generation.created_at,
+        "is_deleted": generation.deleted_at is not None,
+        "children": [],
+    }
+
+
+def generation_lineage(*, organization: Organization, generation: Generation) -> list[Generation]:
+    """The path root → ``generation`` (both included), by a recursive CTE up ``parent``.
+
+    One query whatever the depth; soft-deleted ancestors are included (the path is history).
+    """
+
+    def ancestors(cte):
+        start = Generation.all_objects.filter(pk=generation.pk).values("id", "parent_id")
+        step = cte.join(Generation.all_objects.all(), id=cte.col.parent_id).values("id", "parent_id")
+        return start.union(step, all=True)
+
+    cte = CTE.recursive(ancestors, name="lineage")
+    queryset = with_cte(
+        cte, select=cte.join(Generation.all_objects.filter(organization=organization), id=cte.col.id)
+    )
+    return list(queryset.select_related("vertical").order_by("depth"))
+
+
+def generation_variants(*, organization: Organization, generation: Generation) -> QuerySet[Generation]:
+    """The live variants of ``generation`` (its children for other verticals), by vertical then
+    version: one source piece adapted for hospitality, healthcare, tech and athletics."""
+    queryset = Generation.objects.filter(
+        organization=organization, parent=generation, kind=GenerationKind.VARIANT
+    ).select_related(*_generation_relations())
+    return queryset.order_by("vertical__slug", "version")
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+_ACTIVE = [GenerationStatus.PENDING, GenerationStatus.PROCESSING]
+_SUCCEEDED = [GenerationStatus.SUCCESS, GenerationStatus.PARTIAL]
+
+
+def run_list(*, organization: Organization) -> QuerySet[GenerationRun]:
+    """Runs with what they derive from their live generations, in the same query:
+    ``generation_count``, ``active_count``, ``succeeded_count``, ``cancelled_count``,
+    ``models_completed``, ``total_cost_usd``, ``total_tokens``, ``unpriced_count``."""
+    live = Q(generations__deleted_at__isnull=True)
+    return GenerationRun.objects.filter(organization=organization).annotate(
+        generation_count=Count("generations", filter=live),
+        active_count=Count("generations", filter=live & Q(generations__status__in=_ACTIVE)),
+        succeeded_count=Count("generations", filter=live & Q(generations__status__in=_SUCCEEDED)),
+        cancelled_count=Count("generations", filter=live & Q(generations__status=GenerationStatus.CANCELLED)),
+        unpriced_count=Count("generations", filter=live & Q(generations__cost_usd__isnull=True)),
+        models_completed=ArrayAgg(
+            "generations__model_name",
+            filter=live & Q(generations__status__in=_SUCCEEDED),
+            distinct=True,
+            default=[],
+            order_by="generations__model_name",
+        ),
+        total_cost_usd=Coalesce(Sum("generations__cost_usd", filter=live), Decimal(0)),
+        total_tokens=Coalesce(Sum("generations__total_tokens", filter=live), 0),
+    )
+
+
+def run_status(run: GenerationRun) -> str:
+    """A run's status from the annotations of :func:`run_list`.
+
+    No generation yet: pending; any still pending/processing: running; all finished: completed
+    when every requested model succeeded, partial when some did, cancelled when all were
+    cancelled, failed otherwise.
+    """
+    if run.generation_count == 0:
+        return RunStatus.PENDING
+    if run.active_count:
+        return RunStatus.RUNNING
+    if run.succeeded_count:
+        requested = set(run.models_requested or [])
+        if set(run.models_completed) >= requested and run.succeeded_count == run.generation_count:
+            return RunStatus.COMPLETED
+        return RunStatus.PARTIAL
+    if run.cancelled_count == run.generation_count:
+        return RunStatus.CANCELLED
+    return RunStatus.FAILED
+
+
+def campaign_list(*, organization: Organization) -> QuerySet[Campaign]:
+    """Live campaigns of the organization."""
+    relations = [
+        name for name in ("pillar", "series") if any(f.name == name for f in Campaign._meta.get_fields())
+    ]
+    return Campaign.objects.filter(organization=organization).select_related(*relations)
+
+
+# --- the response cache -----------------------------------------------------------------------
+
+
+def cache_entry_list(*, organization: Organization) -> QuerySet[CacheEntry]:
+    """Cache entries of the organization (expired ones included until purged)."""
+    return CacheEntry.objects.filter(organization=organization)
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """Hit rate and savings of an organization's response cache over a period."""
+
+    since: datetime.date
+    until: datetime.date
+    hits: int
+    misses: int
+    hit_rate: float | None
+    cost_saved_usd: Decimal
+    live_entries: int
+    expired_entries: int
+
+
+def cache_stats(
+    *, organization: Organization, since: datetime.date | None = None, until: datetime.date | None = None
+) -> CacheStats:
+    """Hits, misses, hit rate and cost saved from the daily counters (two small queries)."""
+    until = until or timezone.now().date()
+    since = since or until - datetime.timedelta(days=29)
+    totals = CacheDailyStats.objects.filter(
+        organization=organization, day__gte=since, day__lte=until
+    ).aggregate(
+        hits=Coalesce(Sum("hits"), 0),
+        misses=Coalesce(Sum("misses"), 0),
+        cost_saved_usd=Coalesce(Sum("cost_saved_usd"), Decimal(0)),
+    )
+    now = timezone.now()
+    entries = CacheEntry.objects.filter(organization=organization).aggregate(
+        live=Count("id", filter=Q(expires_at__gt=now)), expired=Count("id", filter=Q(expires_at__lte=now))
+    )
+    lookups = totals["hits"] + totals["misses"]
+    return CacheStats(
+        since=since,
+        until=until,
+        hits=totals["hits"],
+        misses=totals["misses"],
+        hit_rate=round(totals["hits"] / lookups, 4) if lookups else None,
+        cost_saved_usd=totals["cost_saved_usd"],
+        live_entries=entries["live"],
+        expired_entries=entries["expired"],
+    )
+
+
+# --- references of bulk items -----------------------------------------------------------------
+
+
+def _campaigns(organization):
+    return Campaign.objects.filter(organization=organization)
+
+
+def _runs(organization):
+    return GenerationRun.objects.filter(organization=organization)
+
+
+def _parents(organization):
+    return Generation.objects.filter(organization=organization)
+
+
+def _style_guide_versions(organization):
+    return StyleGuideVersion.objects.filter(Q(organization=organization) | Q(organization__isnull=True))
+
+
+def _template_versions(organization):
+    return PromptTemplateVersion.objects.filter(Q(organization=organization) | Q(organization__isnull=True))
+
+
+# ``<field>_id`` of a bulk item → the rows of the organization it may name (one query per field).
+BULK_REFERENCES = {
+    "campaign": _campaigns,
+    "run": _runs,
+    "parent": _parents,
+    "style_guide_version": _style_guide_versions,
+    "template_version": _template_versions,
+}
+
+
+def verticals_by_slug() -> dict[str, Vertical]:
+    """Every vertical by slug (a handful of global rows)."""
+    return {vertical.slug: vertical for vertical in Vertical.objects.all()}
+
+
+# --- spending, for providers' budgets -----------------------------------------------------------
+
+
+def generation_spend(
+    *,
+    organization: Organization,
+    since: datetime.datetime,
+    until: datetime.datetime,
+    user_ref: str | None = None,
+    credential_fingerprint: str | None = None,
+):
+    """What the organization's live generations created in ``[since, until)`` cost, and how many
+    there were: the spend source budgets count (registered in ``GenerationsConfig.ready``).
+
+    Generations do not record which provider credential paid for them, so a budget narrowed to a
+    credential gets nothing from this source (analytics' provider calls carry the fingerprint).
+    One aggregate over the ``(organization, created_at)`` index.
+    """
+    if credential_fingerprint:
+        return SpendTotals()
+    rows = Generation.objects.filter(organization=organization, created_at__gte=since, created_at__lt=until)
+    if user_ref:
+        rows = rows.filter(user_ref=user_ref)
+    totals = rows.aggregate(cost_usd=Coalesce(Sum("cost_usd"), Decimal(0)), requests=Count("id"))
+    return SpendTotals(cost_usd=totals["cost_usd"], requests=totals["requests"])

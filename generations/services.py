@@ -1,0 +1,834 @@
+"""Writes of the generations app: ingestion (single, bulk, branch), status changes, the cache.
+
+Every function takes ``organization`` first, runs in one transaction, audits what it wrote
+(``tenancy.services.audit_record``) and sends ``generations_recorded`` inside that transaction
+so analytics' rollups commit with the rows they count.
+
+Idempotency. ``(organization, request_id)`` is unique among live generations (a partial unique
+index). A replay is detected first by a look-up and, when two requests race past it, by that
+index: the loser's INSERT waits for the winner's commit, fails inside a savepoint, and the loser
+answers with the winner's row. Whether a replay is the *same* request is decided by
+``request_fingerprint``, a SHA-256 of the canonical JSON body that created the row.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from generations import selectors
+from generations.choices import GenerationKind, GenerationStatus
+from generations.costing import Catalogue, Usage
+from generations.errors import ConflictingReplay, GenerationFinished, InvalidTreeParent, StatusRegression
+from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
+from generations.signals import COUNTED_FIELDS, generations_recorded
+from providers.choices import CostStatus
+from tenancy import services as tenancy_services
+from tenancy.actors import SYSTEM, Actor
+from tenancy.choices import AuditAction
+from tenancy.errors import DomainError
+from tenancy.models import Organization
+
+REQUEST_ID_CONSTRAINT = "generation_unique_request_id_per_org"
+MAX_BULK_ITEMS = 1000
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+# What a finished generation may no longer change: its result and what it cost.
+RESULT_FIELDS = frozenset(
+    {"content", "content_format", *TOKEN_FIELDS, "total_tokens", "client_cost_usd", "generation_time_ms"}
+)
+# A branch inherits these from its parent unless the request says otherwise.
+INHERITED_FIELDS = (
+    "content_type",
+    "campaign",
+    "agent_name",
+    "style_guide_version",
+    "template_version",
+    "provider_name",
+    "model_name",
+    "target_channel",
+    "user_ref",
+    "content_format",
+)
+# Audit events of generations record these values; large fields (content, prompt, raw request
+# and response) are recorded as changed, without their values, so the audit log stays small.
+AUDITED_VALUES = (
+    "request_id",
+    "status",
+    "model_name",
+    "provider_name",
+    *TOKEN_FIELDS,
+    "total_tokens",
+    "cost_usd",
+    "cost_status",
+    "client_cost_usd",
+    "generation_time_ms",
+    "completed_at",
+    "parent",
+    "version",
+    "kind",
+    "branch_name",
+    "error_message",
+)
+AUDITED_WITHOUT_VALUES = ("content", "prompt", "metadata", "parameters", "raw_request", "raw_response")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """The outcome of an ingestion: the row, and whether this call created it (201) or not (200)."""
+
+    generation: Generation
+    created: bool
+
+
+class BulkItemError(DomainError):
+    """An item of a bulk request is invalid; ``attr`` is ``items.<index>.<field>``."""
+
+    def __init__(self, index: int, field: str, detail: str, *, code: str = "invalid"):
+        super().__init__(f"Item {index}: {detail}", code=code, attr=f"items.{index}.{field}")
+        self.index = index
+
+
+class BulkItemConflict(ConflictingReplay):
+    """An item of a bulk request replays a ``request_id`` with a different body (409)."""
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+_encoder = DjangoJSONEncoder
+
+
+def request_fingerprint(body: Any) -> str:
+    """SHA-256 of the canonical JSON of a request body: equal bodies, equal fingerprints."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), cls=_encoder, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _constraint_name(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+def _audit_values(generation: Generation) -> dict[str, Any]:
+    snapshot = tenancy_services.audit_snapshot(generation)
+    values = {name: snapshot.get(name) for name in AUDITED_VALUES}
+    values.update({name: "[set]" for name in AUDITED_WITHOUT_VALUES if getattr(generation, name)})
+    return values
+
+
+def _audit_changes(before: dict[str, Any], generation: Generation, big_before: dict[str, Any]):
+    changes = tenancy_services.audit_diff(before, _audit_values(generation))
+    for name in AUDITED_WITHOUT_VALUES:
+        if big_before[name] != getattr(generation, name):
+            changes[name] = ["[before]", "[changed]"]
+    return changes
+
+
+def _usage_of(generation: Generation, attr_prefix: str = "") -> Usage:
+    return Catalogue.usage(
+        attr=f"{attr_prefix}input_tokens", **{name: getattr(generation, name) for name in TOKEN_FIELDS}
+    )
+
+
+def _apply_usage(
+    generation: Generation,
+    *,
+    catalogue: Catalogue,
+    usage_payload: dict | None,
+    total_tokens: int | None,
+    attr_prefix: str = "",
+) -> None:
+    """Fill the token columns from a provider usage object, or total them from ours."""
+    if usage_payload is not None:
+        resolved = generation.provider
+        provider_slug = resolved.slug if resolved else generation.provider_name.strip().lower()
+        usage = catalogue.usage_from_payload(
+            provider_slug=provider_slug, payload=usage_payload, attr=f"{attr_prefix}usage"
+        )
+        generation.client_usage = usage_payload
+        for name in TOKEN_FIELDS:
+            setattr(generation, name, int(getattr(usage, name) or 0))
+        generation.total_tokens = int(usage.total_tokens)
+    elif total_tokens is not None:
+        generation.total_tokens = total_tokens
+    else:
+        generation.total_tokens = generation.input_tokens + generation.output_tokens
+
+
+def _apply_cost(generation: Generation, *, catalogue: Catalogue, attr_prefix: str = "") -> None:
+    """Price the generation once, at the price valid when it was created; unknown → unpriced."""
+    priced = catalogue.price(
+        model=generation.model, usage=_usage_of(generation, attr_prefix), at=generation.created_at
+    )
+    generation.cost_usd = priced.cost_usd
+    generation.price = priced.price
+    generation.cost_status = CostStatus.PRICED if priced.cost_usd is not None else CostStatus.UNPRICED
+
+
+def _build(
+    *,
+    organization: Organization,
+    values: dict[str, Any],
+    catalogue: Catalogue,
+    now: datetime.datetime,
+    attr_prefix: str = "",
+) -> Generation:
+    """An unsaved generation from validated values: model resolved, usage read, cost computed.
+
+    ``values`` uses model field names, plus ``usage`` (a provider usage object) and
+    ``total_tokens`` (optional). Tree fields are set by the caller.
+    """
+    values = dict(values)
+    usage_payload = values.pop("usage", None)
+    total_tokens = values.pop("total_tokens", None)
+    for name in ("parent", "parent_request_id", "kind"):
+        values.pop(name, None)
+    generation = Generation(organization=organization, created_at=now, **values)
+    model = catalogue.model(generation.model_name, generation.provider_name)
+    generation.model = model
+    generation.provider = model.provider if model else catalogue.provider(generation.provider_name)
+    _apply_usage(
+        generation,
+        catalogue=catalogue,
+        usage_payload=usage_payload,
+        total_tokens=total_tokens,
+        attr_prefix=attr_prefix,
+    )
+    _apply_cost(generation, catalogue=catalogue, attr_prefix=attr_prefix)
+    if generation.status in GenerationStatus.terminal() and generation.completed_at is None:
+        generation.completed_at = now
+    return generation
+
+
+def _check_child(
+    *, parent: Generation, kind: str, values: dict[str, Any], attr_prefix: str = ""
+) -> dict[str, Any]:
+    """Values of a child of ``parent``: inherited fields filled, revision/variant rules applied."""
+    values = dict(values)
+    for name in INHERITED_FIELDS:
+        if values.get(name) in (None, ""):
+            values[name] = getattr(parent, name)
+    vertical = values.get("vertical")
+    if kind == GenerationKind.VARIANT:
+        if vertical is None:
+            raise DomainError(
+                "A variant adapts its parent for another vertical: name the vertical.",
+                code="required",
+                attr=f"{attr_prefix}vertical",
+            )
+        if vertical.pk == parent.vertical_id:
+            raise DomainError(
+                "A variant must be for another vertical than its parent's; branch a revision instead.",
+                attr=f"{attr_prefix}vertical",
+            )
+    else:
+        if vertical is not None and vertical.pk != parent.vertical_id:
+            raise DomainError(
+                "A revision keeps its parent's vertical; branch a variant for another vertical.",
+                attr=f"{attr_prefix}vertical",
+            )
+        values["vertical"] = parent.vertical
+    return values
+
+
+def _take_versions(root_counts: dict[int, int]) -> dict[int, int]:
+    """Reserve ``n`` versions in each existing tree; returns each root's first reserved version.
+
+    Locks the roots in id order (so two writers never wait on each other crosswise) and bumps
+    their ``tree_last_version`` in one statement each way. Concurrent branches of one tree queue
+    on its root row, which is what makes versions unique and gap-free.
+    """
+    if not root_counts:
+        return {}
+    ids = sorted(root_counts)
+    with connection.cursor() as cursor:
+        if len(ids) > 1:
+            cursor.execute(
+                "SELECT id FROM generations_generation WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids]
+            )
+        cursor.execute(
+            "UPDATE generations_generation AS g SET tree_last_version = g.tree_last_version + v.n "
+            "FROM unnest(%s::bigint[], %s::int[]) AS v(id, n) WHERE g.id = v.id "
+            "RETURNING g.id, g.tree_last_version",
+            [ids, [root_counts[i] for i in ids]],
+        )
+        rows = cursor.fetchall()
+    return {root_id: last - root_counts[root_id] + 1 for root_id, last in rows}
+
+
+def _attach(child: Generation, *, parent: Generation, kind: str, version: int) -> None:
+    child.parent = parent
+    child.root_id = parent.tree_root_id
+    child.depth = parent.depth + 1
+    child.version = version
+    child.kind = kind
+
+
+def _replayed(existing: Generation, fingerprint: str, *, index: int | None = None) -> Recorded:
+    if existing.request_fingerprint != fingerprint:
+        where = f"Item {index}: " if index is not None else ""
+        error = BulkItemConflict if index is not None else ConflictingReplay
+        raise error(
+            f"{where}request_id {existing.request_id!r} was already recorded with a different body.",
+            attr="request_id" if index is None else f"items.{index}.request_id",
+        )
+    return Recorded(existing, created=False)
+
+
+def _send(organization, generations, action, previous=None) -> None:
+    if generations:
+        generations_recorded.send(
+            sender=Generation,
+            organization=organization,
+            generations=list(generations),
+            action=action,
+            previous=previous or {},
+        )
+
+
+def _next_ids(count: int) -> list[int]:
+    """Reserve ``count`` primary keys, so a bulk can point rows at each other before inserting."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('generations_generation', 'id')) "
+            "FROM generate_series(1, %s)",
+            [count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+# --- ingestion --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def generation_record(
+    *,
+    organization: Organization,
+    actor: Actor = SYSTEM,
+    values: dict[str, Any],
+    fingerprint: str,
+) -> Recorded:
+    """Record one generation, idempotently by ``values["request_id"]``.
+
+    ``values`` are validated field values (model field names; FK values are instances already
+    scoped to ``organization``), plus optional ``usage`` (a provider usage object), ``parent``
+    and ``kind``. Returns ``Recorded(row, created)``: ``created=False`` for a replay of the same
+    body (nothing written). Raises :class:`ConflictingReplay` for a replay with another body.
+    """
+    request_id = values["request_id"]
+    existing = Generation.objects.filter(organization=organization, request_id=request_id).first()
+    if existing is not None:
+        return _replayed(existing, fingerprint)
+
+    parent = values.get("parent")
+    kind = values.get("kind") or (GenerationKind.REVISION if parent else GenerationKind.ORIGINAL)
+    if parent is not None:
+        if parent.organization_id != organization.pk:
+            raise InvalidTreeParent("No such generation in this organization.", attr="parent")
+        if kind == GenerationKind.ORIGINAL:
+            raise DomainError("A child is a revision or a variant of its parent.", attr="kind")
+        values = _check_child(parent=parent, kind=kind, values=values)
+    elif kind != GenerationKind.ORIGINAL:
+        raise DomainError("A revision or variant needs a parent.", attr="kind")
+
+    generation = _build(organization=organization, values=values, catalogue=Catalogue(), now=timezone.now())
+    generation.request_fingerprint = fingerprint
+    generation.clean_fields()
+    try:
+        # A savepoint: if a concurrent request wins the request_id, only this part rolls back
+        # (the version reserved in the tree included) and the replay is answered below.
+        with transaction.atomic():
+            if parent is not None:
+                first = _take_versions({parent.tree_root_id: 1})[parent.tree_root_id]
+                _attach(generation, parent=parent, kind=kind, version=first)
+            generation.save(force_insert=True)
+    except IntegrityError as exc:
+        if _constraint_name(exc) != REQUEST_ID_CONSTRAINT:
+            raise
+        return _replayed(
+            Generation.objects.get(organization=organization, request_id=request_id), fingerprint
+        )
+
+    tenancy_services.audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.CREATE,
+        instance=generation,
+        changes=tenancy_services.audit_diff({}, _audit_values(generation)),
+    )
+    _send(organization, [generation], "created")
+    return Recorded(generation, created=True)
+
+
+def generation_branch(
+    *,
+    organization: Organization,
+    actor: Actor = SYSTEM,
+    parent: Generation,
+    values: dict[str, Any],
+    fingerprint: str,
+) -> Recorded:
+    """Create a child of ``parent``: a revision (default) or a variant for another vertical.
+
+    Unset fields are inherited from the parent (model, campaign, template and style guide
+    versions …). The version number is the tree's next one, unique even when many branch the
+    same tree at once. Idempotent by ``request_id`` like :func:`generation_record`.
+    """
+    # Without a client request_id the branch is not idempotent: it gets a fresh one.
+    request_id = values.get("request_id") or f"branch-{uuid.uuid4().hex}"
+    return generation_record(
+        organization=organization,
+        actor=actor,
+        values={
+            **values,
+            "request_id": request_id,
+            "parent": parent,
+            "kind": values.get("kind") or GenerationKind.REVISION,
+        },
+        fingerprint=fingerprint,
+    )
+
+
+def _resolve_bulk_references(organization: Organization, items: list[dict[str, Any]]) -> None:
+    """Replace ``<fk>_id`` values of bulk items by rows of this organization: one query per FK.
+
+    An id that is not this organization's is an error naming the item and field, exactly as an
+    unknown id (no leak). Verticals come by slug.
+    """
+    if any(item.get("vertical_slug") for item in items):
+        verticals = selectors.verticals_by_slug()
+        for index, item in enumerate(items):
+            slug = item.pop("vertical_slug", None)
+            if slug is None:
+                continue
+            if slug not in verticals:
+                raise BulkItemError(
+                    index, "vertical", f"Object with slug={slug} does not exist.", code="does_not_exist"
+                )
+            item["vertical"] = verticals[slug]
+    else:
+        for item in items:
+            item.pop("vertical_slug", None)
+    for field, queryset_of in selectors.BULK_REFERENCES.items():
+        wanted = {item[f"{field}_id"] for item in items if item.get(f"{field}_id") is not None}
+        found = {row.pk: row for row in queryset_of(organization).filter(pk__in=wanted)} if wanted else {}
+        for index, item in enumerate(items):
+            if f"{field}_id" not in item:
+                continue
+            pk = item.pop(f"{field}_id")
+            if pk is None:
+                item[field] = None
+            elif pk in found:
+                item[field] = found[pk]
+            else:
+                raise BulkItemError(
+                    index, field, f'Invalid pk "{pk}" - object does not exist.', code="does_not_exist"
+                )
+
+
+def _bulk_tree(
+    items: list[dict[str, Any]], organization: Organization
+) -> tuple[list[int | Generation | None], list[int]]:
+    """Each item's parent (an item index, an existing row, or None) and a parents-first order.
+
+    ``parent_request_id`` may name another item of the batch or a live row; a cycle among the
+    items is refused naming an item of it.
+    """
+    index_by_request_id = {item["request_id"]: index for index, item in enumerate(items)}
+    parents: list[int | Generation | None] = []
+    missing = []
+    for index, item in enumerate(items):
+        parent_request_id = item.get("parent_request_id")
+        if item.get("parent") is not None and parent_request_id:
+            raise BulkItemError(index, "parent_request_id", "Give parent or parent_request_id, not both.")
+        if parent_request_id:
+            if parent_request_id in index_by_request_id:
+                parents.append(index_by_request_id[parent_request_id])
+            else:
+                parents.append(None)
+                missing.append((index, parent_request_id))
+        else:
+            parents.append(item.get("parent"))
+    if missing:
+        found = {
+            row.request_id: row
+            for row in Generation.objects.filter(
+                organization=organization, request_id__in=[rid for _, rid in missing]
+            )
+        }
+        for index, parent_request_id in missing:
+            if parent_request_id not in found:
+                raise BulkItemError(
+                    index,
+                    "parent_request_id",
+                    f"No generation with request_id {parent_request_id!r} in this batch or organization.",
+                    code="does_not_exist",
+                )
+            parents[index] = found[parent_request_id]
+
+    order: list[int] = []
+    state = [0] * len(items)  # 0 unseen, 1 on the current path, 2 placed
+    for start in range(len(items)):
+        path = []
+        node = start
+        while isinstance(parents[node], int) and state[node] == 0:
+            state[node] = 1
+            path.append(node)
+            node = parents[node]
+            if state[node] == 1:
+                raise InvalidTreeParent(
+                    f"Item {node}: parent_request_id makes a cycle.", attr=f"items.{node}.parent_request_id"
+                )
+        if state[node] == 0:
+            state[node] = 2
+            order.append(node)
+        for placed in reversed(path):
+            state[placed] = 2
+            order.append(placed)
+    return parents, order
+
+
+@transaction.atomic
+def generation_bulk_record(
+    *,
+    organization: Organization,
+    actor: Actor = SYSTEM,
+    items: list[dict[str, Any]],
+    fingerprints: list[str],
+) -> list[Recorded]:
+    """Record up to 1,000 generations in one transaction: all are written or none.
+
+    Items use the same values as :func:`generation_record`, except that foreign keys come as
+    ``<field>_id`` (resolved here, one query per kind) and a parent may be named by
+    ``parent_request_id`` (another item of the batch, or a live row). Items whose
+    ``request_id`` is already recorded with the same body are replays (``created=False``); any
+    error names its item as ``items.<index>.<field>``. Rows are written with one multi-row
+    INSERT per 500; one audit event and one ``generations_recorded`` signal cover the batch.
+    """
+    if len(items) > MAX_BULK_ITEMS:
+        raise DomainError(f"At most {MAX_BULK_ITEMS} items per request, got {len(items)}.", attr="items")
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if item["request_id"] in seen:
+            raise BulkItemError(
+                index, "request_id", f"Duplicates the request_id of item {seen[item['request_id']]}."
+            )
+        seen[item["request_id"]] = index
+
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                return _bulk_record_once(
+                    organization=organization, actor=actor, items=items, fingerprints=fingerprints
+                )
+        except IntegrityError as exc:
+            # A concurrent request recorded one of these request_ids between our look-up and our
+            # INSERT: look again, once; the rows it wrote are now replays or conflicts.
+            if _constraint_name(exc) != REQUEST_ID_CONSTRAINT or attempt == 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _bulk_record_once(*, organization, actor, items, fingerprints) -> list[Recorded]:
+    items = [dict(item) for item in items]
+    _resolve_bulk_references(organization, items)
+    existing = {
+        row.request_id: row
+        for row in Generation.objects.filter(
+            organization=organization, request_id__in=list({item["request_id"] for item in items})
+        )
+    }
+    results: list[Recorded | None] = [None] * len(items)
+    for index, item in enumerate(items):
+        if item["request_id"] in existing:
+            results[index] = _replayed(existing[item["request_id"]], fingerprints[index], index=index)
+
+    parents, order = _bulk_tree(items, organization)
+    now = timezone.now()
+    catalogue = Catalogue()
+    new_indexes = [index for index in order if results[index] is None]
+    ids = iter(_next_ids(len(new_indexes)))
+    built: dict[int, Generation] = {}
+    for index in new_indexes:
+        item = items[index]
+        parent_ref = parents[index]
+        kind = item.get("kind") or (
+            GenerationKind.REVISION if parent_ref is not None else GenerationKind.ORIGINAL
+        )
+        values = item
+        if parent_ref is not None and kind == GenerationKind.ORIGINAL:
+            raise BulkItemError(index, "kind", "A child is a revision or a variant of its parent.")
+        if parent_ref is not None:
+            # Parents come first in ``order``, so an item's parent is built (or replayed) already.
+            parent = parent_ref if isinstance(parent_ref, Generation) else results[parent_ref].generation
+            values = _check_child(parent=parent, kind=kind, values=item, attr_prefix=f"items.{index}.")
+        elif kind != GenerationKind.ORIGINAL:
+            raise BulkItemError(index, "kind", "A revision or variant needs a parent.")
+        generation = _build(
+            organization=organization,
+            values=values,
+            catalogue=catalogue,
+            now=now,
+            attr_prefix=f"items.{index}.",
+        )
+        generation.pk = next(ids)
+        generation.request_fingerprint = fingerprints[index]
+        generation.kind = kind
+        built[index] = generation
+        results[index] = Recorded(generation, created=True)
+
+    _place_bulk_nodes(built, parents, results)
+    rows = sorted(built.values(), key=lambda generation: generation.request_id)
+    Generation.objects.bulk_create(rows, batch_size=500)
+    if rows:
+        tenancy_services.audit_record(
+            organization=organization,
+            actor=actor,
+            action=AuditAction.CREATE,
+            object_type=Generation._meta.label_lower,
+            object_id=f"bulk:{len(rows)}",
+            changes={"created": len(rows), "ids": sorted(row.pk for row in rows)},
+        )
+        _send(organization, [built[index] for index in new_indexes], "created")
+    return results
+
+
+def _place_bulk_nodes(built: dict[int, Generation], parents, results) -> None:
+    """Depth, root and version of each new node (``built`` is in parents-first order)."""
+    new_nodes_per_existing_root: Counter[int] = Counter()
+    for index, generation in built.items():
+        parent_ref = parents[index]
+        if parent_ref is None:
+            continue
+        parent = parent_ref if isinstance(parent_ref, Generation) else results[parent_ref].generation
+        generation.parent = parent
+        generation.depth = parent.depth + 1
+        generation.root_id = parent.tree_root_id
+    new_root_ids = {generation.pk for index, generation in built.items() if parents[index] is None}
+    for index, generation in built.items():
+        if parents[index] is not None and generation.root_id not in new_root_ids:
+            new_nodes_per_existing_root[generation.root_id] += 1
+    first_versions = _take_versions(dict(new_nodes_per_existing_root))
+    next_version = {root_id: first for root_id, first in first_versions.items()}
+    roots = {generation.pk: generation for generation in built.values() if generation.pk in new_root_ids}
+    for generation in built.values():
+        if generation.pk in new_root_ids:
+            continue
+        if generation.root_id in roots:
+            root = roots[generation.root_id]
+            root.tree_last_version += 1
+            generation.version = root.tree_last_version
+        else:
+            generation.version = next_version[generation.root_id]
+            next_version[generation.root_id] += 1
+
+
+# --- changes ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def generation_update(
+    *,
+    organization: Organization,
+    actor: Actor = SYSTEM,
+    generation: Generation,
+    values: dict[str, Any],
+) -> Generation:
+    """Change a generation: status forward only, and content/usage while it is not finished.
+
+    Completing a pending generation (``status`` success/partial/failed/cancelled) with content
+    and usage (our token fields or ``usage``, a provider usage object) fills them and computes
+    the cost at the price valid when it was created. A finished generation's result and cost
+    never change (:class:`GenerationFinished`); a backwards status is :class:`StatusRegression`.
+    """
+    generation = Generation.objects.select_for_update().get(pk=generation.pk, organization=organization)
+    values = dict(values)
+    usage_payload = values.pop("usage", None)
+    total_tokens = values.pop("total_tokens", None)
+    new_status = values.get("status", generation.status)
+    if not GenerationStatus.can_move(generation.status, new_status):
+        raise StatusRegression(
+            f"Status moves forward only: {generation.status} cannot become {new_status}.", attr="status"
+        )
+    changes_result = (
+        bool(RESULT_FIELDS & set(values)) or usage_payload is not None or total_tokens is not None
+    )
+    if generation.is_terminal and changes_result:
+        raise GenerationFinished(
+            f"Generation {generation.pk} is {generation.status}: its content, usage and cost are final."
+        )
+    before = _audit_values(generation)
+    big_before = {name: getattr(generation, name) for name in AUDITED_WITHOUT_VALUES}
+    previous = {name: getattr(generation, name) for name in COUNTED_FIELDS}
+    for name, value in values.items():
+        setattr(generation, name, value)
+    if changes_result:
+        catalogue = Catalogue()
+        _apply_usage(generation, catalogue=catalogue, usage_payload=usage_payload, total_tokens=total_tokens)
+        _apply_cost(generation, catalogue=catalogue)
+    if generation.is_terminal and generation.completed_at is None:
+        generation.completed_at = timezone.now()
+    generation.clean_fields()
+    generation.save()
+    changes = _audit_changes(before, generation, big_before)
+    if changes:
+        tenancy_services.audit_record(
+            organization=organization,
+            actor=actor,
+            action=AuditAction.UPDATE,
+            instance=generation,
+            changes=changes,
+        )
+    if any(previous[name] != getattr(generation, name) for name in COUNTED_FIELDS):
+        _send(organization, [generation], "updated", {generation.pk: previous})
+    return generation
+
+
+@transaction.atomic
+def generation_delete(*, organization: Organization, actor: Actor = SYSTEM, generation: Generation) -> None:
+    """Soft-delete a generation (its tree keeps it; it disappears from lists and reports)."""
+    tenancy_services.soft_delete(organization=organization, actor=actor, instance=generation)
+    _send(organization, [generation], "deleted")
+
+
+@transaction.atomic
+def generation_restore(*, organization: Organization, actor: Actor = SYSTEM, generation: Generation) -> None:
+    """Bring back a soft-deleted generation (409 if a live row took its request_id meanwhile)."""
+    tenancy_services.restore(organization=organization, actor=actor, instance=generation)
+    _send(organization, [generation], "restored")
+
+
+# --- runs and campaigns -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def run_create(*, organization: Organization, actor: Actor = SYSTEM, **fields) -> GenerationRun:
+    """Start a multi-model run (its status and totals come from its generations)."""
+    run = GenerationRun(organization=organization, **fields)
+    return tenancy_services.audited_save(organization=organization, actor=actor, instance=run)
+
+
+@transaction.atomic
+def campaign_create(*, organization: Organization, actor: Actor = SYSTEM, **fields) -> Campaign:
+    """Create a campaign."""
+    campaign = Campaign(organization=organization, **fields)
+    return tenancy_services.audited_save(organization=organization, actor=actor, instance=campaign)
+
+
+# --- the response cache -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def cache_entry_store(
+    *,
+    organization: Organization,
+    actor: Actor = SYSTEM,
+    key: str,
+    response: Any,
+    ttl_seconds: int,
+    model_name: str = "",
+    cost_saved_usd: Decimal = Decimal(0),
+) -> CacheEntry:
+    """Store (or replace) the response cached under ``key`` for ``ttl_seconds``.
+
+    One ``INSERT … ON CONFLICT (organization, key) DO UPDATE``, so concurrent PUTs of one key
+    never fail; a replaced entry starts counting hits afresh.
+    """
+    now = timezone.now()
+    entry = CacheEntry(
+        organization=organization,
+        key=key,
+        response=response,
+        model_name=model_name,
+        cost_saved_usd=cost_saved_usd,
+        hit_count=0,
+        expires_at=now + datetime.timedelta(seconds=ttl_seconds),
+        last_accessed_at=None,
+        created_at=now,
+    )
+    entry.clean_fields()
+    CacheEntry.objects.bulk_create(
+        [entry],
+        update_conflicts=True,
+        unique_fields=["organization", "key"],
+        update_fields=[
+            "response",
+            "model_name",
+            "cost_saved_usd",
+            "hit_count",
+            "expires_at",
+            "last_accessed_at",
+            "created_at",
+            "updated_at",
+        ],
+    )
+    entry = CacheEntry.objects.get(organization=organization, key=key)
+    return entry
+
+
+def _count_cache_access(organization: Organization, *, hit: bool, cost_saved_usd: Decimal) -> None:
+    today = timezone.now().date()
+    CacheDailyStats.objects.bulk_create(
+        [CacheDailyStats(organization=organization, day=today)], ignore_conflicts=True
+    )
+    CacheDailyStats.objects.filter(organization=organization, day=today).update(
+        hits=F("hits") + (1 if hit else 0),
+        misses=F("misses") + (0 if hit else 1),
+        cost_saved_usd=F("cost_saved_usd") + (cost_saved_usd if hit else 0),
+    )
+
+
+@transaction.atomic
+def cache_entry_hit(*, organization: Organization, key: str) -> CacheEntry | None:
+    """The live entry under ``key`` with its hit counted, or None (a miss, counted too).
+
+    The hit is one ``UPDATE … SET hit_count = hit_count + 1`` (``F()``), so concurrent hits are
+    each counted exactly once; an expired entry is a miss even before the purge removes it.
+    """
+    now = timezone.now()
+    updated = CacheEntry.objects.filter(organization=organization, key=key, expires_at__gt=now).update(
+        hit_count=F("hit_count") + 1, last_accessed_at=now
+    )
+    entry = CacheEntry.objects.filter(organization=organization, key=key).first() if updated else None
+    _count_cache_access(
+        organization, hit=entry is not None, cost_saved_usd=entry.cost_saved_usd if entry else Decimal(0)
+    )
+    return entry
+
+
+@transaction.atomic
+def cache_entry_delete(*, organization: Organization, actor: Actor = SYSTEM, key: str) -> bool:
+    """Remove the entry under ``key``; returns whether there was one."""
+    deleted, _ = CacheEntry.objects.filter(organization=organization, key=key).delete()
+    return bool(deleted)
+
+
+def cache_purge_expired(*, before: datetime.datetime | None = None, batch_size: int = 1000):
+    """Delete expired cache entries in batches of ``batch_size``; yields each batch's count.
+
+    Each batch is its own short transaction (``DELETE … WHERE id IN (SELECT … LIMIT n)``), so a
+    purge of millions of rows never holds long locks; stats live in ``CacheDailyStats`` and
+    survive it.
+    """
+    before = before or timezone.now()
+    while True:
+        with transaction.atomic():
+            ids = list(
+                CacheEntry.objects.filter(expires_at__lte=before)
+                .order_by("expires_at")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                return
+            deleted, _ = CacheEntry.objects.filter(pk__in=ids).delete()
+        yield deleted

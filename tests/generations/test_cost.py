@@ -1,0 +1,252 @@
+"""Cost at ingestion: provider-native usage objects priced exactly as genai-prices prices them;
+unknown models kept as unpriced, with nothing lost."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import genai_prices
+import pytest
+
+from generations.models import Generation
+from providers.price_sync import price_sync, snapshot_catalogue
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/generations/"
+MODELS = {"gpt-4o", "claude-sonnet-4-0", "gemini-2.5-flash"}
+
+
+@pytest.fixture
+def priced_models(db):
+    """Providers, these models and their prices, synced from genai-prices' snapshot."""
+    price_sync(catalogue=[entry for entry in snapshot_catalogue() if entry.name in MODELS])
+
+
+def genai_price(provider: str, model: str, response: dict, api_flavor: str, at) -> Decimal:
+    extracted = genai_prices.extract_usage(response, provider_id=provider, api_flavor=api_flavor)
+    return genai_prices.calc_price(
+        extracted.usage, model, provider_id=provider, genai_request_timestamp=at
+    ).total_price
+
+
+CASES = [
+    pytest.param(
+        "openai",
+        "gpt-4o",
+        "usage",
+        {
+            "prompt_tokens": 12000,
+            "completion_tokens": 800,
+            "total_tokens": 12800,
+            "prompt_tokens_details": {"cached_tokens": 4096},
+        },
+        "chat",
+        (12000, 800, 4096, 0),
+        id="openai",
+    ),
+    pytest.param(
+        "anthropic",
+        "claude-sonnet-4-20250514",
+        "usage",
+        {
+            "input_tokens": 3000,
+            "output_tokens": 500,
+            "cache_read_input_tokens": 20000,
+            "cache_creation_input_tokens": 1500,
+        },
+        "default",
+        (24500, 500, 20000, 1500),
+        id="anthropic",
+    ),
+    pytest.param(
+        "google",
+        "gemini-2.5-flash",
+        "usageMetadata",
+        {
+            "promptTokenCount": 9000,
+            "candidatesTokenCount": 700,
+            "cachedContentTokenCount": 6000,
+            "totalTokenCount": 9700,
+        },
+        "default",
+        (9000, 700, 6000, 0),
+        id="google",
+    ),
+]
+
+
+@pytest.mark.parametrize(("provider", "model", "root", "usage", "flavor", "tokens"), CASES)
+def test_provider_usage_with_cached_tokens_is_priced_like_genai_prices(
+    api_client, priced_models, provider, model, root, usage, flavor, tokens
+):
+    response = api_client.post(
+        URL,
+        {
+            "request_id": f"{provider}-1",
+            "provider": provider,
+            "model": model,
+            "usage": usage,
+            "status": "success",
+        },
+    )
+
+    assert response.status_code == 201, response.content
+    data = response.json()
+    row = Generation.objects.get(pk=data["id"])
+    assert (row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens) == tokens
+    assert row.total_tokens == tokens[0] + tokens[1]
+    assert row.client_usage == usage  # what the client sent, kept as sent
+    assert data["model"] == model
+    assert data["resolved_provider"] == provider
+    assert data["cost_status"] == "priced"
+    expected = genai_price(provider, model, {root: usage, "model": model}, flavor, row.created_at)
+    assert row.cost_usd == expected.quantize(Decimal("1e-10"), rounding=ROUND_HALF_UP)
+    assert row.cost_usd > 0
+    assert row.price is not None
+
+
+def test_our_token_fields_with_cache_are_priced_like_genai_prices(api_client, priced_models):
+    response = api_client.post(
+        URL,
+        {
+            "request_id": "own-fields",
+            "provider": "anthropic",
+            "model": "claude-sonnet-4-0",
+            "input_tokens": 50000,
+            "output_tokens": 2000,
+            "cache_read_tokens": 30000,
+            "cache_write_tokens": 10000,
+        },
+    )
+    row = Generation.objects.get(pk=response.json()["id"])
+    usage = genai_prices.Usage(
+        input_tokens=50000, output_tokens=2000, cache_read_tokens=30000, cache_write_tokens=10000
+    )
+    expected = genai_prices.calc_price(usage, "claude-sonnet-4-0", provider_id="anthropic").total_price
+    assert row.cost_usd == expected.quantize(Decimal("1e-10"), rounding=ROUND_HALF_UP)
+
+
+def test_an_unknown_model_is_stored_unpriced_with_everything_kept(api_client, priced_models):
+    response = api_client.post(
+        URL,
+        {
+            "request_id": "mystery",
+            "provider": "openai",
+            "model": "ft:my-private-finetune",
+            "usage": {"prompt_tokens": 700, "completion_tokens": 90, "total_tokens": 790},
+            "client_cost_usd": "0.0031",
+            "content": "Still here.",
+            "status": "success",
+        },
+    )
+
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert (data["cost_status"], data["cost_usd"], data["resolved_model"]) == ("unpriced", None, None)
+    assert (data["input_tokens"], data["output_tokens"], data["total_tokens"]) == (700, 90, 790)
+    assert (data["model"], data["content"], data["client_cost_usd"]) == (
+        "ft:my-private-finetune",
+        "Still here.",
+        "0.0031000000",
+    )
+    assert data["resolved_provider"] == "openai"
+
+
+def test_an_alias_resolves_to_the_canonical_model_and_the_raw_name_is_kept(api_client, priced_models):
+    data = api_client.post(
+        URL,
+        {"request_id": "alias", "model": "claude-sonnet-4-20250514", "input_tokens": 10, "output_tokens": 1},
+    ).json()
+    assert data["model"] == "claude-sonnet-4-20250514"
+    assert data["resolved_model"] == "claude-sonnet-4-0"
+    assert data["resolved_provider"] == "anthropic"
+    assert data["cost_status"] == "priced"
+
+
+def test_completing_a_pending_generation_prices_it(api_client, priced_models):
+    created = api_client.post(URL, {"request_id": "later", "provider": "openai", "model": "gpt-4o"}).json()
+    assert created["cost_status"] == "priced"
+    assert Decimal(created["cost_usd"]) == 0
+
+    done = api_client.patch(
+        f"{URL}{created['id']}/",
+        {
+            "status": "success",
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100},
+        },
+    ).json()
+
+    usage = genai_prices.Usage(input_tokens=1000, output_tokens=100)
+    expected = genai_prices.calc_price(usage, "gpt-4o", provider_id="openai").total_price
+    assert Decimal(done["cost_usd"]) == expected.quantize(Decimal("1e-10"), rounding=ROUND_HALF_UP)
+    assert done["total_tokens"] == 1100
+
+
+@pytest.mark.parametrize(
+    ("payload", "attr"),
+    [
+        ({"model": "gpt-4o", "usage": {"completion_tokens": 3}}, "usage"),
+        ({"model": "no-such-model", "usage": {"prompt_tokens": 3, "completion_tokens": 1}}, "usage"),
+        (
+            {"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "cache_read_tokens": 20},
+            "input_tokens",
+        ),
+    ],
+)
+def test_unreadable_or_impossible_usage_is_400_and_writes_nothing(api_client, priced_models, payload, attr):
+    response = api_client.post(URL, {"request_id": "bad-usage", **payload})
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["attr"] == attr
+    assert Generation.all_objects.count() == 0
+
+
+def test_a_priced_bulk_looks_each_price_up_once(api_client, priced_models, django_assert_max_num_queries):
+    items = [
+        {
+            "request_id": f"p{n}",
+            "model": ["gpt-4o", "claude-sonnet-4-0", "gemini-2.5-flash"][n % 3],
+            "input_tokens": 1000 + n,
+            "output_tokens": 100,
+        }
+        for n in range(300)
+    ]
+    with django_assert_max_num_queries(25):
+        response = api_client.post(f"{URL}bulk/", {"items": items})
+    assert response.status_code == 201
+    assert Generation.objects.filter(cost_status="priced").count() == 300
+
+
+def test_budgets_count_generation_costs(organization, priced_models, api_client):
+    import datetime
+
+    from django.utils import timezone
+
+    from providers.spending import spend_between
+
+    api_client.post(
+        URL,
+        {
+            "request_id": "spend-1",
+            "model": "gpt-4o",
+            "input_tokens": 1_000_000,
+            "output_tokens": 0,
+            "user_ref": "ana",
+        },
+    )
+    api_client.post(URL, {"request_id": "spend-2", "model": "no-such-model", "input_tokens": 5})
+    now = timezone.now()
+    totals = spend_between(
+        organization=organization,
+        since=now - datetime.timedelta(hours=1),
+        until=now + datetime.timedelta(hours=1),
+    )
+    row = Generation.objects.get(request_id="spend-1")
+    assert totals.cost_usd >= row.cost_usd > 0
+    assert totals.requests >= 2
+    mine = spend_between(
+        organization=organization,
+        since=now - datetime.timedelta(hours=1),
+        until=now + datetime.timedelta(hours=1),
+        user_ref="ana",
+    )
+    assert mine.requests >= 1

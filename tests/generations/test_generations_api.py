@@ -1,0 +1,313 @@
+"""The generations API: idempotent ingestion, status changes, filters, bad input, tenancy."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from generations.models import Generation
+from generations.signals import generations_recorded
+from tenancy.models import AuditEvent
+from tests.api_cases import TenantCRUDAPITests
+from tests.generations.factories import CampaignFactory, GenerationFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/generations/"
+
+
+def body(**overrides):
+    data = {
+        "request_id": "req-1",
+        "content_type": "blog",
+        "provider": "openai",
+        "model": "an-unknown-model",
+        "target_channel": "linkedin",
+        "prompt": "Write about sea-view rooms.",
+        "content": "# Sea-view rooms\n\nWake up to the Atlantic.",
+        "content_format": "markdown",
+        "input_tokens": 1200,
+        "output_tokens": 300,
+        "status": "success",
+        "generation_time_ms": 2150,
+        "metadata": {"agent_version": "3.2"},
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def received():
+    """Every ``generations_recorded`` signal sent during the test."""
+    calls = []
+
+    def receiver(sender, **kwargs):
+        calls.append(kwargs)
+
+    generations_recorded.connect(receiver, weak=False)
+    yield calls
+    generations_recorded.disconnect(receiver)
+
+
+class TestGenerationCRUD(TenantCRUDAPITests):
+    model = Generation
+    url = URL
+    create_data = body()
+    update_data = {"metadata": {"reviewed": True}}
+
+    @pytest.fixture
+    def make_object(self):
+        return lambda organization, **fields: GenerationFactory(organization=organization, **fields)
+
+
+# --- idempotency --------------------------------------------------------------------------------
+
+
+def test_same_request_again_answers_200_with_the_first_row_and_writes_nothing(
+    api_client, organization, received
+):
+    first = api_client.post(URL, body())
+    assert first.status_code == 201, first.content
+    events = AuditEvent.objects.count()
+
+    again = api_client.post(URL, body())
+
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert Generation.objects.filter(organization=organization).count() == 1
+    assert AuditEvent.objects.count() == events
+    assert len(received) == 1  # only the first call was recorded
+
+
+def test_same_request_id_with_another_body_is_409_and_changes_nothing(api_client, organization):
+    first = api_client.post(URL, body())
+
+    response = api_client.post(URL, body(content="Something else"))
+
+    assert response.status_code == 409
+    error = response.json()["errors"][0]
+    assert error["code"] == "conflicting_replay"
+    assert "req-1" in error["detail"]
+    row = Generation.objects.get(organization=organization)
+    assert row.pk == first.json()["id"]
+    assert row.content.startswith("# Sea-view rooms")
+
+
+def test_request_ids_are_per_organization(api_client, other_api_client, organization, other_organization):
+    assert api_client.post(URL, body()).status_code == 201
+    assert other_api_client.post(URL, body()).status_code == 201
+    assert Generation.objects.filter(request_id="req-1").count() == 2
+
+
+def test_a_soft_deleted_request_id_can_be_recorded_again(api_client, organization):
+    first = api_client.post(URL, body()).json()
+    api_client.delete(f"{URL}{first['id']}/")
+
+    again = api_client.post(URL, body())
+
+    assert again.status_code == 201
+    assert again.json()["id"] != first["id"]
+
+
+def test_what_the_client_sent_is_kept_apart_from_what_we_computed(api_client):
+    response = api_client.post(URL, body(model="GPT-4o-typo", client_cost_usd="0.0042"))
+    data = response.json()
+    assert data["model"] == "GPT-4o-typo"
+    assert data["client_cost_usd"] == "0.0042000000"
+    assert data["cost_status"] == "unpriced"
+    assert data["cost_usd"] is None
+    assert data["total_tokens"] == 1500
+
+
+def test_create_is_audited_and_signalled_in_the_same_transaction(api_client, organization, received):
+    response = api_client.post(URL, body())
+    row = Generation.objects.get(pk=response.json()["id"])
+    event = AuditEvent.objects.for_object(row).get(action="create")
+    assert event.changes["request_id"] == [None, "req-1"]
+    assert event.changes["content"] == [None, "[set]"]  # large fields: marked, not copied
+    [call] = received
+    assert call["organization"] == organization
+    assert call["action"] == "created"
+    assert [generation.pk for generation in call["generations"]] == [row.pk]
+
+
+# --- status and completion ------------------------------------------------------------------------
+
+
+def test_patch_completes_a_pending_generation_with_content_and_usage(api_client, organization, received):
+    created = api_client.post(
+        URL, {"request_id": "job-7", "model": "an-unknown-model", "status": "pending"}
+    ).json()
+    assert created["status"] == "pending"
+    assert created["completed_at"] is None
+    received.clear()
+
+    response = api_client.patch(
+        f"{URL}{created['id']}/",
+        {"status": "success", "content": "Done.", "input_tokens": 900, "output_tokens": 100},
+    )
+
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert data["status"] == "success"
+    assert data["content"] == "Done."
+    assert data["total_tokens"] == 1000
+    assert data["completed_at"] is not None
+    [call] = received
+    assert call["action"] == "updated"
+    assert call["previous"][created["id"]]["status"] == "pending"
+    assert call["previous"][created["id"]]["total_tokens"] == 0
+
+
+def test_status_moves_through_processing(api_client):
+    created = api_client.post(URL, {"request_id": "job-8", "status": "pending"}).json()
+    url = f"{URL}{created['id']}/"
+    assert api_client.patch(url, {"status": "processing"}).json()["status"] == "processing"
+    assert api_client.patch(url, {"status": "processing"}).status_code == 200  # no change is fine
+    assert (
+        api_client.patch(url, {"status": "failed", "error_message": "timeout"}).json()["status"] == "failed"
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "change", "status_code", "code"),
+    [
+        ("success", {"status": "pending"}, 400, "invalid_transition"),
+        ("processing", {"status": "pending"}, 400, "invalid_transition"),
+        ("failed", {"status": "success"}, 400, "invalid_transition"),
+        ("success", {"content": "rewritten"}, 409, "generation_finished"),
+        ("success", {"output_tokens": 5}, 409, "generation_finished"),
+        ("pending", {"parent": 1}, 400, "invalid"),
+        ("pending", {"request_id": "other"}, 400, "invalid"),
+        ("pending", {"status": "done"}, 400, "invalid_choice"),
+        ("pending", {"input_tokens": -1}, 400, "min_value"),
+    ],
+)
+def test_bad_changes_are_refused_and_change_nothing(
+    api_client, organization, start, change, status_code, code
+):
+    generation = GenerationFactory(organization=organization, status=start)
+    before = Generation.objects.filter(pk=generation.pk).values().get()
+    events = AuditEvent.objects.count()
+
+    response = api_client.patch(f"{URL}{generation.pk}/", change)
+
+    assert response.status_code == status_code, response.content
+    assert response.json()["errors"][0]["code"] == code
+    assert Generation.objects.filter(pk=generation.pk).values().get() == before
+    assert AuditEvent.objects.count() == events
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status_code", "attr"),
+    [
+        ({"input_tokens": -5}, 400, "input_tokens"),
+        ({"cache_read_tokens": -1}, 400, "cache_read_tokens"),
+        ({"status": "exploded"}, 400, "status"),
+        ({"content_type": "poem"}, 400, "content_type"),
+        ({"target_channel": "fax"}, 400, "target_channel"),
+        ({"content_format": "docx"}, 400, "content_format"),
+        ({"generation_time_ms": -3}, 400, "generation_time_ms"),
+        ({"client_cost_usd": "-0.01"}, 400, "client_cost_usd"),
+        ({"request_id": ""}, 400, "request_id"),
+        ({"kind": "variant"}, 400, "kind"),
+        ({"campaign": 999999}, 400, "campaign"),
+        ({"usage": {"prompt_tokens": 1}, "input_tokens": 1}, 400, "usage"),
+        ({"content": "x" * (1024 * 1024 + 1)}, 413, None),
+    ],
+)
+def test_bad_input_is_a_clear_4xx_and_writes_nothing(api_client, organization, overrides, status_code, attr):
+    events = AuditEvent.objects.count()
+
+    response = api_client.post(URL, body(**overrides))
+
+    assert response.status_code == status_code, response.content
+    error = response.json()["errors"][0]
+    assert error["detail"]
+    assert error["attr"] == attr
+    assert Generation.all_objects.count() == 0
+    assert AuditEvent.objects.count() == events
+
+
+def test_content_over_one_mebibyte_in_a_bulk_item_is_refused_by_the_field(api_client):
+    response = api_client.post(f"{URL}bulk/", {"items": [body(content="x" * (1024 * 1024 + 1))]})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "items.0.content"
+    assert Generation.all_objects.count() == 0
+
+
+def test_a_parent_in_another_organization_is_refused(api_client, other_organization):
+    theirs = GenerationFactory(organization=other_organization)
+
+    response = api_client.post(URL, body(parent=theirs.pk))
+
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert (error["attr"], error["code"]) == ("parent", "does_not_exist")
+    assert Generation.all_objects.count() == 1
+
+
+def test_a_campaign_in_another_organization_is_refused(api_client, other_organization):
+    theirs = CampaignFactory(organization=other_organization)
+    response = api_client.post(URL, body(campaign=theirs.pk))
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "campaign"
+    assert Generation.all_objects.count() == 0
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def test_filters_narrow_the_list(api_client, organization, other_organization):
+    campaign = CampaignFactory(organization=organization)
+    old = timezone.now() - datetime.timedelta(days=40)
+    GenerationFactory(organization=organization, request_id="a", status="failed", user_ref="u1")
+    GenerationFactory(organization=organization, request_id="b", campaign=campaign, content_type="social")
+    GenerationFactory(
+        organization=organization, request_id="c", model_name="claude-sonnet-4-0", created_at=old
+    )
+    GenerationFactory(organization=other_organization, request_id="d", status="failed")
+
+    def ids(query):
+        response = api_client.get(f"{URL}?{query}")
+        assert response.status_code == 200, response.content
+        return sorted(row["request_id"] for row in response.json()["results"])
+
+    assert ids("status=failed") == ["a"]
+    assert ids("status=failed&status=success") == ["a", "b", "c"]
+    assert ids(f"campaign={campaign.pk}") == ["b"]
+    assert ids("content_type=social") == ["b"]
+    assert ids("model=claude-sonnet-4-0") == ["c"]
+    assert ids("provider=openai") == ["a", "b", "c"]
+    assert ids("user_ref=u1") == ["a"]
+    since = (timezone.now() - datetime.timedelta(days=1)).isoformat()
+    assert ids(f"created_after={since.replace('+', '%2B')}") == ["a", "b"]
+    assert ids(f"created_before={since.replace('+', '%2B')}") == ["c"]
+
+
+def test_list_query_count_is_fixed(api_client, organization, django_assert_max_num_queries):
+    for _ in range(30):
+        GenerationFactory(organization=organization)
+    api_client.get(URL)
+    with django_assert_max_num_queries(4):
+        response = api_client.get(f"{URL}?page_size=30")
+    assert len(response.json()["results"]) == 30
+
+
+def test_list_rows_leave_out_the_raw_payloads(api_client, organization):
+    generation = GenerationFactory(organization=organization, raw_request={"messages": []})
+    row = api_client.get(URL).json()["results"][0]
+    assert "raw_request" not in row
+    assert api_client.get(f"{URL}{generation.pk}/").json()["raw_request"] == {"messages": []}
+
+
+def test_delete_and_restore_are_signalled(api_client, organization, received):
+    generation = GenerationFactory(organization=organization)
+    assert api_client.delete(f"{URL}{generation.pk}/").status_code == 204
+    assert api_client.post(f"{URL}{generation.pk}/restore/").status_code == 200
+    assert [call["action"] for call in received] == ["deleted", "restored"]
+    assert api_client.get(f"{URL}{generation.pk}/").status_code == 200

@@ -1,0 +1,122 @@
+"""Multi-model runs (status and totals derived from their generations) and campaigns."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from generations.models import Campaign, GenerationRun
+from styleguides.models import ContentPillar
+from tests.api_cases import TenantCRUDAPITests
+from tests.generations.factories import CampaignFactory, GenerationFactory, GenerationRunFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class TestCampaignAPI(TenantCRUDAPITests):
+    model = Campaign
+    url = "/api/v1/campaigns/"
+    create_data = {"name": "Summer in Lisbon", "starts_on": "2026-06-01", "ends_on": "2026-08-31"}
+    update_data = {"description": "Rooftop season"}
+
+    @pytest.fixture
+    def make_object(self):
+        return lambda organization, **fields: CampaignFactory(organization=organization, **fields)
+
+
+class TestRunAPI(TenantCRUDAPITests):
+    model = GenerationRun
+    url = "/api/v1/runs/"
+    create_data = {
+        "prompt": "Name a surf school",
+        "mode": "brandable",
+        "deep_thinking": True,
+        "models_requested": ["gpt-4o", "claude-sonnet-4-0", "gemini-2.5-flash"],
+    }
+    update_data = {"error_details": {"gemini-2.5-flash": "timeout"}}
+
+    @pytest.fixture
+    def make_object(self):
+        return lambda organization, **fields: GenerationRunFactory(organization=organization, **fields)
+
+
+def test_campaign_ending_before_it_starts_is_refused(api_client):
+    response = api_client.post(
+        "/api/v1/campaigns/", {"name": "Backwards", "starts_on": "2026-06-01", "ends_on": "2026-05-01"}
+    )
+    assert response.status_code == 400
+    assert Campaign.objects.count() == 0
+
+
+def test_campaign_pillar_must_be_the_organizations(api_client, organization, other_organization):
+    theirs = ContentPillar.objects.create(organization=other_organization, name="Theirs", slug="theirs")
+    mine = ContentPillar.objects.create(organization=organization, name="Local", slug="local")
+    assert api_client.post("/api/v1/campaigns/", {"name": "A", "pillar": theirs.pk}).status_code == 400
+    response = api_client.post("/api/v1/campaigns/", {"name": "B", "pillar": mine.pk})
+    assert response.status_code == 201
+    assert response.json()["pillar"] == mine.pk
+
+
+def test_generations_filter_by_campaign(api_client, organization):
+    campaign = CampaignFactory(organization=organization)
+    inside = GenerationFactory(organization=organization, campaign=campaign)
+    GenerationFactory(organization=organization)
+    rows = api_client.get(f"/api/v1/generations/?campaign={campaign.pk}").json()["results"]
+    assert [row["id"] for row in rows] == [inside.pk]
+
+
+def run_with(organization, statuses_by_model, **fields):
+    run = GenerationRunFactory(organization=organization, models_requested=list(statuses_by_model), **fields)
+    for model_name, status in statuses_by_model.items():
+        GenerationFactory(
+            organization=organization, run=run, model_name=model_name, status=status, total_tokens=100
+        )
+    return run
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected", "completed"),
+    [
+        ({}, "pending", []),
+        ({"a": "success", "b": "processing"}, "running", ["a"]),
+        ({"a": "success", "b": "success"}, "completed", ["a", "b"]),
+        ({"a": "success", "b": "failed"}, "partial", ["a"]),
+        ({"a": "failed", "b": "failed"}, "failed", []),
+        ({"a": "cancelled", "b": "cancelled"}, "cancelled", []),
+    ],
+)
+def test_run_status_and_completed_models_derive_from_generations(
+    api_client, organization, statuses, expected, completed
+):
+    run = run_with(organization, statuses)
+    data = api_client.get(f"/api/v1/runs/{run.pk}/").json()
+    assert data["status"] == expected
+    assert data["models_completed"] == completed
+    assert data["generation_count"] == len(statuses)
+    assert data["total_tokens"] == 100 * len(statuses)
+
+
+def test_run_totals_ignore_deleted_generations(api_client, organization):
+    run = run_with(organization, {"a": "success", "b": "success"})
+    run.generations.filter(model_name="b").update(cost_usd=Decimal("0.5"), cost_status="priced")
+    run.generations.filter(model_name="a").delete()
+    data = api_client.get(f"/api/v1/runs/{run.pk}/").json()
+    assert data["generation_count"] == 1
+    assert Decimal(data["total_cost_usd"]) == Decimal("0.5")
+
+
+def test_run_list_is_one_query_whatever_the_runs(api_client, organization, django_assert_max_num_queries):
+    for _ in range(5):
+        run_with(organization, {"a": "success", "b": "failed"})
+    api_client.get("/api/v1/runs/")
+    with django_assert_max_num_queries(4):
+        response = api_client.get("/api/v1/runs/")
+    assert [row["status"] for row in response.json()["results"]] == ["partial"] * 5
+
+
+def test_a_generation_may_name_its_run(api_client, organization):
+    run = GenerationRunFactory(organization=organization)
+    response = api_client.post("/api/v1/generations/", {"request_id": "r1", "run": run.pk, "model": "gpt-4o"})
+    assert response.json()["run"] == run.pk
+    assert api_client.get(f"/api/v1/runs/{run.pk}/").json()["status"] == "running"
