@@ -207,3 +207,15 @@ LOGGING = {
 
 # --- Admin ----------------------------------------------------------------------------------
 LOGIN_URL = "admin:login"
+
+# --- Retention (analytics) ------------------------------------------------------------------
+# How long raw rows are kept, in days, before `manage.py apply_retention` archives and deletes
+# them. An organization may shorten these (its cleanup preferences), never lengthen them.
+# Daily/hourly rollups and weekly summaries are kept: they hold no content.
+RETENTION_POLICY = {
+    "generations_days": 730,
+    "failed_generations_days": 30,
+    "provider_calls_days": 365,
+    "performance_metrics_days": 90,
+    "empty_runs_days": 7,  # runs left with no generations
+}
