@@ -1,1 +1,260 @@
-"""Admin of the providers app."""
+"""Admin of the providers app: catalogue and prices, masked credentials, budgets, preferences.
+
+Credentials show their fingerprint and last four characters only; a new key is typed into a
+password field that never renders a value, and is saved through the credential services (so it
+is encrypted and the change audited without the value).
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from providers import services
+from providers.choices import CredentialStatus
+from providers.models import (
+    AIModel,
+    AIPreference,
+    Budget,
+    ModelPrice,
+    PreferredModel,
+    Provider,
+    ProviderCredential,
+)
+from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
+from tenancy.choices import AuditAction
+from tenancy.errors import DomainError
+from tenancy.services import audit_record
+
+
+@admin.register(Provider)
+class ProviderAdmin(InkwellModelAdmin):
+    list_display = ["slug", "name", "is_active", "pricing_url"]
+    list_filter = ["is_active"]
+    search_fields = ["slug", "name"]
+
+
+class ModelPriceInline(admin.TabularInline):
+    """A model's price versions, newest first; edited on the price's own page (audited)."""
+
+    model = ModelPrice
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = [
+        "valid_from",
+        "valid_to",
+        "input_usd_per_mtok",
+        "output_usd_per_mtok",
+        "cache_read_usd_per_mtok",
+        "cache_write_usd_per_mtok",
+        "usd_per_k_requests",
+        "tiers",
+        "source",
+    ]
+    readonly_fields = fields
+    ordering = ["-valid_from"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AIModel)
+class AIModelAdmin(InkwellModelAdmin):
+    list_display = [
+        "name",
+        "provider",
+        "display_name",
+        "context_window",
+        "max_output_tokens",
+        "is_active",
+        "is_deprecated",
+    ]
+    list_filter = ["provider", "is_active", "is_deprecated"]
+    search_fields = ["name", "display_name", "provider__slug"]
+    list_select_related = ["provider"]
+    inlines = [ModelPriceInline]
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(InkwellModelAdmin):
+    list_display = [
+        "model",
+        "valid_from",
+        "valid_to",
+        "input_usd_per_mtok",
+        "output_usd_per_mtok",
+        "cache_read_usd_per_mtok",
+        "cache_write_usd_per_mtok",
+        "usd_per_k_requests",
+        "source",
+    ]
+    list_filter = ["model__provider", "source", ("valid_to", admin.EmptyFieldListFilter)]
+    search_fields = ["model__name", "model__provider__slug"]
+    list_select_related = ["model__provider"]
+    autocomplete_fields = ["model"]
+    date_hierarchy = "valid_from"
+
+
+class ProviderCredentialForm(forms.ModelForm):
+    """``new_api_key`` is required on add and optional on change (blank keeps the key)."""
+
+    new_api_key = forms.CharField(
+        label="New API key",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: encrypted, never shown again. Leave blank to keep the current key.",
+    )
+
+    class Meta:
+        model = ProviderCredential
+        fields = ["organization", "provider", "name", "status", "expires_at"]
+
+    def clean_new_api_key(self):
+        value = self.cleaned_data.get("new_api_key") or ""
+        if not value and self.instance.pk is None:
+            raise ValidationError("A new credential needs its API key.")
+        if value:
+            try:
+                value = services.api_key_clean(value)
+            except DomainError as exc:
+                raise ValidationError(exc.detail) from None
+        return value
+
+
+@admin.register(ProviderCredential)
+class ProviderCredentialAdmin(InkwellModelAdmin):
+    form = ProviderCredentialForm
+    list_display = ["name", "organization", "provider", "status", "last4", "short_fingerprint", "expires_at"]
+    list_filter = ["provider", "status", "organization"]
+    search_fields = ["name", "last4", "fingerprint", "organization__name"]
+    list_select_related = ["provider", "organization"]
+    readonly_fields = ["fingerprint", "last4", "key_version", "rotated_at", "created_at", "updated_at"]
+    actions = ["revoke_selected"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["organization", "provider", "name", "new_api_key", "status", "expires_at"]
+        return fields if obj is None else [*fields, *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        # The provider is part of what the key is; a credential for another provider is a new one.
+        return self.readonly_fields if obj is None else [*self.readonly_fields, "organization", "provider"]
+
+    @admin.display(description="fingerprint")
+    def short_fingerprint(self, obj):
+        return f"{obj.fingerprint[:12]}…"
+
+    def save_model(self, request, obj, form, change):
+        actor = admin_actor(request)
+        new_key = form.cleaned_data.get("new_api_key")
+        if not change:
+            created = services.credential_create(
+                organization=obj.organization,
+                actor=actor,
+                provider=obj.provider,
+                name=obj.name,
+                api_key=new_key,
+                expires_at=obj.expires_at,
+            )
+            for field in created._meta.concrete_fields:
+                setattr(obj, field.attname, getattr(created, field.attname))
+            obj._state.adding = False
+            return
+        stored = ProviderCredential.all_objects.get(pk=obj.pk)
+        services.credential_update(
+            organization=stored.organization,
+            actor=actor,
+            credential=stored,
+            name=obj.name,
+            status=obj.status,
+            expires_at=obj.expires_at,
+        )
+        if new_key:
+            services.credential_rotate(
+                organization=stored.organization, actor=actor, credential=stored, api_key=new_key
+            )
+            messages.info(request, f"The API key was replaced (now …{stored.last4}).")
+
+    @admin.action(description="Revoke selected credentials")
+    def revoke_selected(self, request, queryset):
+        revoked = 0
+        for credential in queryset.exclude(status=CredentialStatus.REVOKED):
+            services.credential_revoke(
+                organization=credential.organization, actor=admin_actor(request), credential=credential
+            )
+            revoked += 1
+        self.message_user(request, f"Revoked {revoked} credential(s).", messages.SUCCESS)
+
+
+@admin.register(Budget)
+class BudgetAdmin(InkwellModelAdmin):
+    list_display = [
+        "name",
+        "organization",
+        "user_ref",
+        "credential",
+        "period",
+        "limit_usd",
+        "max_requests_per_minute",
+        "max_requests_per_hour",
+        "is_active",
+    ]
+    list_filter = ["period", "is_active", "organization"]
+    search_fields = ["name", "user_ref", "organization__name"]
+    list_select_related = ["organization", "credential"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "credential" and not request.user.is_superuser:
+            kwargs["queryset"] = ProviderCredential.objects.filter(
+                organization__in=self.staff_organizations(request)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class PreferredModelInline(admin.TabularInline):
+    model = PreferredModel
+    extra = 1
+    fields = ["model", "weight", "position"]
+    autocomplete_fields = ["model"]
+
+
+@admin.register(AIPreference)
+class AIPreferenceAdmin(InkwellModelAdmin):
+    list_display = [
+        "__str__",
+        "organization",
+        "user_ref",
+        "default_generation_mode",
+        "deep_thinking",
+        "auto_generate",
+    ]
+    list_filter = ["default_generation_mode", "deep_thinking", "auto_generate", "organization"]
+    search_fields = ["user_ref", "organization__name"]
+    list_select_related = ["organization"]
+    inlines = [PreferredModelInline]
+
+    def save_formset(self, request, form, formset, change):
+        rows = formset.save(commit=False)
+        for row in rows:
+            row.organization_id = form.instance.organization_id
+            row.save()
+        for row in formset.deleted_objects:
+            row.delete()
+        if rows or formset.deleted_objects:
+            audit_record(
+                organization=form.instance.organization,
+                actor=admin_actor(request),
+                action=AuditAction.UPDATE,
+                instance=form.instance,
+                changes={
+                    "preferred_models": [
+                        None,
+                        [
+                            f"{row.model}*{row.weight}"
+                            for row in form.instance.preferred_models.select_related("model")
+                        ],
+                    ]
+                },
+            )

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -296,6 +297,15 @@ class Budget(SoftDeleteModel, TenantModel):
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        # Tenant tables never point across organizations (and the schema stays shardable).
+        if (
+            self.credential_id
+            and self.organization_id
+            and self.credential.organization_id != self.organization_id
+        ):
+            raise ValidationError({"credential": "No such credential in this organization."})
 
 
 class AIPreference(SoftDeleteModel, TenantModel):

@@ -13,6 +13,7 @@ from providers.choices import CredentialStatus
 from providers.credentials import fingerprint_of
 from providers.crypto import KeyMaterial, encrypt_secret
 from providers.models import AIModel, AIPreference, Budget, PreferredModel, Provider, ProviderCredential
+from providers.selectors import model_resolve
 from tenancy import services as audit
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
@@ -22,7 +23,7 @@ from tenancy.models import Organization
 MAX_API_KEY_LENGTH = 4096
 
 
-def _clean_api_key(api_key: str) -> str:
+def api_key_clean(api_key: str) -> str:
     """Keys are opaque strings; surrounding whitespace is a copy-paste accident, not key."""
     if not isinstance(api_key, str) or not api_key.strip():
         raise DomainError("The API key may not be empty.", code="blank", attr="api_key")
@@ -57,7 +58,7 @@ def credential_create(
     credential = ProviderCredential(
         organization=organization, provider=provider, name=name, expires_at=expires_at
     )
-    _set_key(credential, _clean_api_key(api_key))
+    _set_key(credential, api_key_clean(api_key))
     return audit.audited_save(organization=organization, actor=actor, instance=credential)
 
 
@@ -90,7 +91,7 @@ def credential_rotate(
     *, organization: Organization, actor: Actor = SYSTEM, credential: ProviderCredential, api_key: str
 ) -> ProviderCredential:
     """Replace a credential's API key (the provider-side key changed); audited as a rotation."""
-    api_key = _clean_api_key(api_key)
+    api_key = api_key_clean(api_key)
     before = audit.audit_snapshot(credential)
     _set_key(credential, api_key)
     credential.rotated_at = timezone.now()
@@ -143,12 +144,27 @@ def budget_update(*, organization: Organization, actor: Actor = SYSTEM, budget: 
 
 
 def _resolve_preferred(preferred_models) -> list[tuple[AIModel, Decimal]]:
-    """``[(AIModel, weight)]`` from ``[{"model": AIModel, "weight": Decimal}]``; a model twice
-    is refused."""
+    """``[(AIModel, weight)]`` from ``[{"model": name or AIModel, "provider": slug, "weight": w}]``.
+
+    Names resolve through :func:`providers.selectors.model_resolve` (canonical name or alias);
+    an unknown, inactive or repeated model is refused, naming it.
+    """
     seen = set()
     resolved = []
-    for entry in preferred_models:
-        model, weight = entry["model"], Decimal(entry.get("weight", 1))
+    for index, entry in enumerate(preferred_models):
+        model = entry["model"]
+        if not isinstance(model, AIModel):
+            provider = entry.get("provider") or None
+            found = model_resolve(name=model, provider=provider)
+            if found is None:
+                where = f" of provider {provider!r}" if provider else ""
+                raise DomainError(
+                    f"Unknown model {model!r}{where} (preferred_models[{index}]).",
+                    code="unknown_model",
+                    attr="preferred_models",
+                )
+            model = found
+        weight = Decimal(entry.get("weight", 1))
         if model.pk in seen:
             raise DomainError(f"{model} is listed twice.", code="duplicate", attr="preferred_models")
         if not model.is_active:
@@ -182,10 +198,18 @@ def ai_preference_create(
 ) -> AIPreference:
     """Create the organization's (``user_ref`` None) or a user's AI preference."""
     preferred = _resolve_preferred(preferred_models)
-    preference = audit.audited_save(
-        organization=organization, actor=actor, instance=AIPreference(organization=organization, **fields)
+    preference = AIPreference(organization=organization, **fields)
+    preference.full_clean()
+    preference.save()
+    changes = audit.audit_diff({}, audit.audit_snapshot(preference))
+    changes["preferred_models"] = [None, _write_preferred(preference, preferred)]
+    audit.audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.CREATE,
+        instance=preference,
+        changes=changes,
     )
-    _write_preferred(preference, preferred)
     return preference
 
 

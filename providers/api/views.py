@@ -1,0 +1,193 @@
+"""Viewsets of the providers API: authenticate, scope, parse, call a service or selector, respond."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from providers import selectors, services
+from providers.api.filters import (
+    AIModelFilterSet,
+    AIPreferenceFilterSet,
+    BudgetFilterSet,
+    ProviderCredentialFilterSet,
+)
+from providers.api.serializers import (
+    AIModelSerializer,
+    AIPreferenceSerializer,
+    BudgetCheckQuerySerializer,
+    BudgetCheckSerializer,
+    BudgetSerializer,
+    CredentialRotateSerializer,
+    ProviderCredentialSerializer,
+    ProviderSerializer,
+)
+from providers.budgets import budget_check
+from providers.models import AIModel, AIPreference, Budget, Provider, ProviderCredential
+from tenancy.api.viewsets import RestoreMixin, TenantModelViewSet
+from tenancy.choices import Role
+from tenancy.errors import NotFound
+
+
+class ProviderViewSet(viewsets.ReadOnlyModelViewSet):
+    """The AI providers Inkwell knows. Global and read-only; looked up by slug."""
+
+    queryset = Provider.objects.all()
+    serializer_class = ProviderSerializer
+    lookup_field = "slug"
+    search_fields = ["slug", "name"]
+
+    def get_queryset(self):
+        return selectors.providers_list()
+
+
+class AIModelViewSet(viewsets.ReadOnlyModelViewSet):
+    """Models of every provider with the price valid now. Global and read-only."""
+
+    queryset = AIModel.objects.all()
+    serializer_class = AIModelSerializer
+    filterset_class = AIModelFilterSet
+    search_fields = ["name", "display_name"]
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):
+        return selectors.ai_models_with_current_price()
+
+
+class ProviderCredentialViewSet(RestoreMixin, TenantModelViewSet):
+    """The organization's provider API keys. ``api_key`` is write-only; admins write."""
+
+    queryset = ProviderCredential.objects.all()
+    serializer_class = ProviderCredentialSerializer
+    filterset_class = ProviderCredentialFilterSet
+    search_fields = ["name", "last4", "fingerprint"]
+    write_role = Role.ADMIN
+
+    def get_queryset(self):
+        return selectors.credentials_for(organization=self.organization)
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.credential_create(
+            organization=self.organization,
+            actor=self.actor,
+            provider=data["provider"],
+            name=data["name"],
+            api_key=data["api_key"],
+            expires_at=data.get("expires_at"),
+        )
+
+    def perform_update(self, serializer):
+        services.credential_update(
+            organization=self.organization,
+            actor=self.actor,
+            credential=serializer.instance,
+            **serializer.validated_data,
+        )
+
+    @extend_schema(request=CredentialRotateSerializer, responses=ProviderCredentialSerializer)
+    @action(detail=True, methods=["post"])
+    def rotate(self, request, pk=None):
+        """Replace the API key (the old one is gone for good); answers the credential."""
+        credential = self.get_object()
+        serializer = CredentialRotateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.credential_rotate(
+            organization=self.organization,
+            actor=self.actor,
+            credential=credential,
+            api_key=serializer.validated_data["api_key"],
+        )
+        return Response(ProviderCredentialSerializer(credential).data, status=status.HTTP_200_OK)
+
+
+class BudgetViewSet(RestoreMixin, TenantModelViewSet):
+    """Spending and request-rate limits; ``check/`` answers whether spending is allowed now."""
+
+    queryset = Budget.objects.all()
+    serializer_class = BudgetSerializer
+    filterset_class = BudgetFilterSet
+    search_fields = ["name", "user_ref"]
+    write_role = Role.ADMIN
+
+    def get_queryset(self):
+        return selectors.budgets_for(organization=self.organization)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.budget_create(
+            organization=self.organization, actor=self.actor, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        services.budget_update(
+            organization=self.organization,
+            actor=self.actor,
+            budget=serializer.instance,
+            **serializer.validated_data,
+        )
+
+    @extend_schema(
+        parameters=[BudgetCheckQuerySerializer],
+        responses=BudgetCheckSerializer,
+        description="May the organization (this user, this credential) spend now? Every active "
+        "budget that applies is checked against recorded spending of the current period and "
+        "the requests of the last minute and hour.",
+    )
+    @action(detail=False, methods=["get"], url_path="check", filter_backends=[], pagination_class=None)
+    def check(self, request):
+        query = BudgetCheckQuerySerializer(data=request.query_params, context=self.get_serializer_context())
+        query.is_valid(raise_exception=True)
+        result = budget_check(
+            organization=self.organization,
+            user_ref=query.validated_data.get("user_ref") or None,
+            credential=query.validated_data.get("credential"),
+        )
+        return Response(BudgetCheckSerializer(result).data)
+
+
+class AIPreferenceViewSet(RestoreMixin, TenantModelViewSet):
+    """AI preferences of the organization (``user_ref`` null) and of its users."""
+
+    queryset = AIPreference.objects.all()
+    serializer_class = AIPreferenceSerializer
+    filterset_class = AIPreferenceFilterSet
+    search_fields = ["user_ref"]
+
+    def get_queryset(self):
+        return selectors.ai_preferences_for(organization=self.organization)
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        serializer.instance = services.ai_preference_create(
+            organization=self.organization,
+            actor=self.actor,
+            preferred_models=data.pop("preferred_models", ()),
+            **data,
+        )
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        services.ai_preference_update(
+            organization=self.organization,
+            actor=self.actor,
+            preference=serializer.instance,
+            preferred_models=data.pop("preferred_models", None),
+            **data,
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("user_ref", OpenApiTypes.STR, required=False)],
+        responses=AIPreferenceSerializer,
+        description="The preference that applies to `user_ref`: theirs, else the organization's (404: none).",
+    )
+    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    def effective(self, request):
+        preference = selectors.ai_preference_effective(
+            organization=self.organization, user_ref=request.query_params.get("user_ref") or None
+        )
+        if preference is None:
+            raise NotFound("No AI preference applies.")
+        return Response(self.get_serializer(preference).data)

@@ -1,0 +1,34 @@
+"""``manage.py sync_model_prices [--dry-run]``: providers, text models and versioned prices from
+genai-prices' bundled snapshot (see ``providers.price_sync``)."""
+
+from django.core.management.base import BaseCommand
+from tqdm import tqdm
+
+from providers.price_sync import SOURCE, price_sync
+
+
+class Command(BaseCommand):
+    help = "Import our providers' text models and prices from genai-prices; --dry-run prints the diff."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="Print what would change; write nothing.")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args, dry_run=False, no_progress=False, **options):
+        def progress(items):
+            return tqdm(items, desc="models", unit="model", disable=no_progress, file=self.stderr)
+
+        report = price_sync(dry_run=dry_run, progress=progress)
+        for line in report.lines:
+            self.stdout.write(line)
+        verb = "would change" if dry_run else "changed"
+        if not report.changed:
+            self.stdout.write(self.style.SUCCESS(f"Prices are in line with {SOURCE}; nothing written."))
+            return
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{SOURCE}: {verb} {report.providers_created} providers, {report.models_created} new models, "
+                f"{report.models_updated} updated models, {report.prices_created} new prices, "
+                f"{report.prices_closed} closed, {report.prices_deleted} scheduled prices replaced."
+            )
+        )
