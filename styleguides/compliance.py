@@ -33,6 +33,7 @@ when it has no violation of severity ``error``; warnings are reported but do not
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -420,3 +421,31 @@ def check_text(text: str, rules: Iterable[EffectiveRule]) -> CheckResult:
         statistics=statistics,
         characters=len(checker.grapheme_starts),
     )
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A run of the checked text for display: plain, or at fault (with the worst severity and the
+    messages of every violation covering it)."""
+
+    text: str
+    severity: str | None = None
+    messages: tuple[str, ...] = ()
+
+
+def highlight_segments(text: str, violations: Iterable[Violation]) -> list[Segment]:
+    """Cut ``text`` (as checked, NFC) into segments so overlapping violation spans can be shown as
+    one highlight each, errors winning over warnings."""
+    text = unicodedata.normalize("NFC", text)
+    spans = [v for v in violations if v.start is not None and v.end is not None and v.end > v.start]
+    cuts = sorted({0, len(text), *(v.start for v in spans), *(v.end for v in spans)})
+    segments = []
+    for start, end in itertools.pairwise(cuts):
+        covering = [v for v in spans if v.start <= start and end <= v.end]
+        if not covering:
+            segments.append(Segment(text[start:end]))
+            continue
+        severity = Severity.ERROR if any(v.severity == Severity.ERROR for v in covering) else Severity.WARNING
+        messages = tuple(dict.fromkeys(f"{v.rule}: {v.message}" for v in covering))
+        segments.append(Segment(text[start:end], severity, messages))
+    return segments

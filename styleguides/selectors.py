@@ -24,6 +24,7 @@ from styleguides.models import (
     Vertical,
 )
 from styleguides.prompt_rendering import SnippetSource
+from tenancy.context import scope_to_organization
 from tenancy.models import Organization
 
 
@@ -32,7 +33,7 @@ def readable_by(queryset: QuerySet, organization: Organization | None) -> QueryS
     acting (admin, seed commands), which reads the global rows."""
     if organization is None:
         return queryset.filter(organization__isnull=True)
-    return readable_by(queryset, organization)
+    return scope_to_organization(queryset, organization, include_global=True)
 
 
 def verticals() -> QuerySet[Vertical]:
@@ -44,18 +45,21 @@ def _latest_guide_version():
     return StyleGuideVersion.objects.filter(guide=OuterRef("pk")).order_by("-version")
 
 
+def with_latest_version(queryset: QuerySet[StyleGuide]) -> QuerySet[StyleGuide]:
+    """Annotate guides with their latest published version's number and content hash, and load
+    what comparing the draft with it reads (vertical, parent, organization)."""
+    return queryset.select_related("vertical", "parent__organization", "organization").annotate(
+        latest_version=Subquery(_latest_guide_version().values("version")[:1]),
+        latest_version_hash=Subquery(_latest_guide_version().values("content_hash")[:1]),
+    )
+
+
 def style_guides_for(*, organization: Organization | None, queryset=None) -> QuerySet[StyleGuide]:
     """Live guides the organization may read (its own and global ones), with their vertical,
     parent and rules loaded and their latest published version's number and hash annotated."""
     queryset = StyleGuide.objects.all() if queryset is None else queryset
-    return (
-        readable_by(queryset, organization)
-        .select_related("vertical", "parent__organization", "organization")
-        .prefetch_related(Prefetch("rules", queryset=BrandRule.objects.order_by("id")))
-        .annotate(
-            latest_version=Subquery(_latest_guide_version().values("version")[:1]),
-            latest_version_hash=Subquery(_latest_guide_version().values("content_hash")[:1]),
-        )
+    return with_latest_version(readable_by(queryset, organization)).prefetch_related(
+        Prefetch("rules", queryset=BrandRule.objects.order_by("id"))
     )
 
 
@@ -99,6 +103,11 @@ def _latest_template_version():
     return PromptTemplateVersion.objects.filter(template=OuterRef("pk")).order_by("-version")
 
 
+def latest_template_version_number() -> Subquery:
+    """An annotation: a template's latest version number."""
+    return Subquery(_latest_template_version().values("version")[:1])
+
+
 def prompt_templates_for(*, organization: Organization | None) -> QuerySet[PromptTemplate]:
     """Live templates the organization may use, with labels loaded and the latest version number."""
     return (
@@ -108,7 +117,7 @@ def prompt_templates_for(*, organization: Organization | None) -> QuerySet[Promp
                 "labels", queryset=PromptTemplateLabel.objects.select_related("version").order_by("name")
             )
         )
-        .annotate(latest_version=Subquery(_latest_template_version().values("version")[:1]))
+        .annotate(latest_version=latest_template_version_number())
     )
 
 

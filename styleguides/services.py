@@ -111,13 +111,6 @@ def style_guide_restore(
         tenancy_services.restore(organization=organization, actor=actor, instance=guide)
 
 
-def style_guide_has_unpublished_changes(guide: StyleGuide, *, latest_hash: str | None) -> bool:
-    """Whether the draft differs from the latest published version (uses prefetched rules)."""
-    if latest_hash is None:
-        return True
-    return guide_hash(guide_snapshot(guide, guide.rules.all())) != latest_hash
-
-
 @transaction.atomic
 def style_guide_publish(
     *, organization: Organization | None, actor: Actor = SYSTEM, guide: StyleGuide, notes: str = ""
@@ -358,6 +351,25 @@ def prompt_template_update(
     )
 
 
+@transaction.atomic
+def prompt_template_delete(
+    *, organization: Organization | None, actor: Actor = SYSTEM, template: PromptTemplate
+) -> None:
+    """Soft-delete a template (its versions stay for the generations that cite them)."""
+    ensure_writable(organization=organization, instance=template)
+    tenancy_services.soft_delete(organization=organization, actor=actor, instance=template)
+
+
+@transaction.atomic
+def prompt_template_restore(
+    *, organization: Organization | None, actor: Actor = SYSTEM, template: PromptTemplate
+) -> None:
+    """Bring a soft-deleted template back (a 409 if a live template took its slug meanwhile)."""
+    ensure_writable(organization=organization, instance=template)
+    if template.is_deleted:
+        tenancy_services.restore(organization=organization, actor=actor, instance=template)
+
+
 @dataclass(frozen=True)
 class RenderedPrompt:
     """A rendered prompt and exactly what it was made from, for a generation to record."""
@@ -498,3 +510,22 @@ def context_snippet_update(
     if snippet.body != before.get("body"):
         _snippet_version_write(snippet=snippet, actor=actor)
     return snippet
+
+
+@transaction.atomic
+def context_snippet_delete(
+    *, organization: Organization | None, actor: Actor = SYSTEM, snippet: ContextSnippet
+) -> None:
+    """Soft-delete a snippet; templates that include it fail to render until it is restored."""
+    ensure_writable(organization=organization, instance=snippet)
+    tenancy_services.soft_delete(organization=organization, actor=actor, instance=snippet)
+
+
+@transaction.atomic
+def context_snippet_restore(
+    *, organization: Organization | None, actor: Actor = SYSTEM, snippet: ContextSnippet
+) -> None:
+    """Bring a soft-deleted snippet back."""
+    ensure_writable(organization=organization, instance=snippet)
+    if snippet.is_deleted:
+        tenancy_services.restore(organization=organization, actor=actor, instance=snippet)

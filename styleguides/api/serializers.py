@@ -1,0 +1,395 @@
+"""Input and output serializers of the styleguides API: no queries of their own, no business rules
+(services validate and write; selectors load what these read)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from styleguides.choices import StyleGuideStatus
+from styleguides.models import (
+    BrandRule,
+    ContentPillar,
+    ContentSeries,
+    ContextSnippet,
+    PromptTemplate,
+    PromptTemplateVersion,
+    StyleGuide,
+    StyleGuideVersion,
+    Vertical,
+)
+from styleguides.versioning import guide_has_unpublished_changes
+from tenancy.api.fields import TenantPrimaryKeyRelatedField
+
+
+class VerticalSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Vertical
+        fields = ["id", "slug", "name", "description", "default_tone", "audience"]
+
+
+class VerticalSlugField(serializers.SlugRelatedField):
+    """A vertical named by its slug (``"healthcare"``)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", Vertical.objects.all())
+        super().__init__(slug_field="slug", **kwargs)
+
+
+class BrandRuleSerializer(serializers.ModelSerializer):
+    """A rule of a guide. ``parameters`` depend on ``rule_type`` (see ``styleguides.compliance``);
+    they are validated when the rule is saved, so an invalid regex is a 400 and nothing is written."""
+
+    guide = TenantPrimaryKeyRelatedField(queryset=StyleGuide.objects.all(), allow_global=True)
+    is_global = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BrandRule
+        fields = [
+            "id",
+            "guide",
+            "is_global",
+            "name",
+            "rule_type",
+            "parameters",
+            "severity",
+            "message",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def get_is_global(self, obj) -> bool:
+        return obj.organization_id is None
+
+
+class NestedBrandRuleSerializer(BrandRuleSerializer):
+    class Meta(BrandRuleSerializer.Meta):
+        fields = ["id", "name", "rule_type", "parameters", "severity", "message", "is_active"]
+
+
+class StyleGuideSerializer(serializers.ModelSerializer):
+    """A guide's working draft, its rules, and where it stands against its latest version."""
+
+    vertical = VerticalSlugField(required=False, allow_null=True)
+    parent = TenantPrimaryKeyRelatedField(
+        queryset=StyleGuide.objects.all(), allow_global=True, required=False, allow_null=True
+    )
+    status = serializers.ChoiceField(
+        choices=[StyleGuideStatus.DRAFT, StyleGuideStatus.ARCHIVED, StyleGuideStatus.PUBLISHED],
+        required=False,
+        help_text="Set by publishing; set 'archived' to retire a guide.",
+    )
+    is_global = serializers.SerializerMethodField()
+    latest_version = serializers.SerializerMethodField()
+    has_unpublished_changes = serializers.SerializerMethodField()
+    rules = NestedBrandRuleSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = StyleGuide
+        fields = [
+            "id",
+            "is_global",
+            "kind",
+            "vertical",
+            "parent",
+            "name",
+            "slug",
+            "summary",
+            "body",
+            "tone",
+            "audience",
+            "reading_level",
+            "banned_terms",
+            "required_terms",
+            "status",
+            "latest_version",
+            "has_unpublished_changes",
+            "rules",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def get_is_global(self, obj) -> bool:
+        return obj.organization_id is None
+
+    def get_latest_version(self, obj) -> int | None:
+        return obj.latest_version  # annotated by selectors.style_guides_for
+
+    def get_has_unpublished_changes(self, obj) -> bool:
+        return guide_has_unpublished_changes(obj, latest_hash=obj.latest_version_hash)
+
+
+class StyleGuideVersionSerializer(serializers.ModelSerializer):
+    """An immutable published snapshot of a guide."""
+
+    vertical = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = StyleGuideVersion
+        fields = [
+            "id",
+            "guide",
+            "version",
+            "name",
+            "kind",
+            "vertical",
+            "parent",
+            "body",
+            "tone",
+            "audience",
+            "reading_level",
+            "banned_terms",
+            "required_terms",
+            "rules",
+            "content_hash",
+            "notes",
+            "published_by_label",
+            "published_at",
+        ]
+        read_only_fields = fields
+
+
+class PublishInputSerializer(serializers.Serializer):
+    notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+
+
+class CheckVersionField(serializers.Field):
+    """``"draft"``, a version number, or absent (the published chain)."""
+
+    default_error_messages = {"invalid": 'Give a version number or "draft".'}
+
+    def to_internal_value(self, data):
+        if data == "draft":
+            return data
+        if isinstance(data, bool):
+            self.fail("invalid")
+        try:
+            number = int(data)
+        except (TypeError, ValueError):
+            self.fail("invalid")
+        if number < 1:
+            self.fail("invalid")
+        return number
+
+    def to_representation(self, value):
+        return value
+
+
+class CheckInputSerializer(serializers.Serializer):
+    text = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=100_000)
+    version = CheckVersionField(
+        required=False,
+        help_text='Omit for the published guide (its draft if never published); "draft" or a number.',
+    )
+
+
+class ViolationSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    rule_type = serializers.CharField()
+    severity = serializers.CharField()
+    message = serializers.CharField()
+    start = serializers.IntegerField(allow_null=True, help_text="Offset of the first character at fault.")
+    end = serializers.IntegerField(allow_null=True, help_text="Offset just past the last one.")
+    excerpt = serializers.CharField()
+    rule_id = serializers.IntegerField(allow_null=True)
+    guide_id = serializers.IntegerField(allow_null=True)
+
+
+class TextStatisticsSerializer(serializers.Serializer):
+    characters = serializers.IntegerField()
+    words = serializers.IntegerField()
+    sentences = serializers.IntegerField()
+    reading_grade = serializers.FloatField(allow_null=True)
+
+
+class CheckResultSerializer(serializers.Serializer):
+    passed = serializers.BooleanField(help_text="True when no violation has severity 'error'.")
+    error_count = serializers.IntegerField()
+    warning_count = serializers.IntegerField()
+    violations = ViolationSerializer(many=True)
+    statistics = TextStatisticsSerializer()
+    guide_version_ids = serializers.ListField(child=serializers.IntegerField())
+    draft = serializers.BooleanField()
+
+
+class EffectiveRuleSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    rule_type = serializers.CharField()
+    parameters = serializers.JSONField()
+    severity = serializers.CharField()
+    message = serializers.CharField()
+    rule_id = serializers.IntegerField(allow_null=True)
+    guide_id = serializers.IntegerField(allow_null=True)
+
+
+class EffectiveGuideSerializer(serializers.Serializer):
+    """A guide merged with the guides it inherits from (child winning)."""
+
+    guide_id = serializers.IntegerField()
+    draft = serializers.BooleanField()
+    version_ids = serializers.ListField(child=serializers.IntegerField())
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    vertical_id = serializers.IntegerField(allow_null=True)
+    tone = serializers.CharField()
+    audience = serializers.CharField()
+    reading_level = serializers.IntegerField(allow_null=True)
+    body = serializers.CharField()
+    banned_terms = serializers.ListField(child=serializers.CharField())
+    required_terms = serializers.ListField(child=serializers.CharField())
+    rules = EffectiveRuleSerializer(many=True)
+
+
+# --- Prompt templates -----------------------------------------------------------------------
+
+
+class TemplateVariableSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    required = serializers.BooleanField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    default = serializers.JSONField(required=False, allow_null=True)
+
+
+class PromptTemplateSerializer(serializers.ModelSerializer):
+    """A template's metadata, its labels and latest version. Creating one also creates version 1
+    from ``system_template``, ``user_template`` and ``variables``; sending any of those in an
+    update writes the next version (the others carried over from the latest)."""
+
+    is_global = serializers.SerializerMethodField()
+    latest_version = serializers.SerializerMethodField()
+    labels = serializers.SerializerMethodField()
+    system_template = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    user_template = serializers.CharField(write_only=True, required=False)
+    variables = TemplateVariableSerializer(many=True, write_only=True, required=False)
+    notes = serializers.CharField(write_only=True, required=False, allow_blank=True)
+
+    class Meta:
+        model = PromptTemplate
+        fields = [
+            "id",
+            "is_global",
+            "name",
+            "slug",
+            "content_type",
+            "description",
+            "latest_version",
+            "labels",
+            "system_template",
+            "user_template",
+            "variables",
+            "notes",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def validate(self, attrs):
+        if self.instance is None and not attrs.get("user_template"):
+            raise serializers.ValidationError({"user_template": "A new template needs a user_template."})
+        return attrs
+
+    def get_is_global(self, obj) -> bool:
+        return obj.organization_id is None
+
+    def get_latest_version(self, obj) -> int | None:
+        return getattr(obj, "latest_version", None)
+
+    def get_labels(self, obj) -> dict[str, int]:
+        return {label.name: label.version.version for label in obj.labels.all()}
+
+
+class PromptTemplateVersionSerializer(serializers.ModelSerializer):
+    variables = TemplateVariableSerializer(many=True, required=False)
+
+    class Meta:
+        model = PromptTemplateVersion
+        fields = [
+            "id",
+            "template",
+            "version",
+            "system_template",
+            "user_template",
+            "variables",
+            "notes",
+            "content_hash",
+            "created_by_label",
+            "created_at",
+        ]
+        read_only_fields = ["id", "template", "version", "content_hash", "created_by_label", "created_at"]
+        extra_kwargs = {"system_template": {"required": False, "allow_blank": True}}
+
+
+class LabelInputSerializer(serializers.Serializer):
+    name = serializers.RegexField(r"^[a-z0-9][a-z0-9_-]*$", max_length=50)
+    version = serializers.IntegerField(min_value=1)
+
+
+class RenderInputSerializer(serializers.Serializer):
+    variables = serializers.DictField(required=False, default=dict)
+    style_guide = TenantPrimaryKeyRelatedField(
+        queryset=StyleGuide.objects.all(), allow_global=True, required=False, allow_null=True
+    )
+    vertical = VerticalSlugField(required=False, allow_null=True)
+    version = serializers.IntegerField(required=False, min_value=1, help_text="Or ?version= in the URL.")
+    label = serializers.CharField(required=False, max_length=50, help_text="Or ?label= in the URL.")
+
+
+class RenderedPromptSerializer(serializers.Serializer):
+    system = serializers.CharField()
+    user = serializers.CharField()
+    template_id = serializers.IntegerField()
+    template_version_id = serializers.IntegerField()
+    template_version = serializers.IntegerField()
+    label = serializers.CharField(allow_null=True)
+    variables = serializers.DictField()
+    style_guide_id = serializers.IntegerField(allow_null=True)
+    style_guide_version_id = serializers.IntegerField(allow_null=True)
+    style_guide_version_ids = serializers.ListField(child=serializers.IntegerField())
+    vertical_id = serializers.IntegerField(allow_null=True)
+    snippet_version_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class ContextSnippetSerializer(serializers.ModelSerializer):
+    is_global = serializers.SerializerMethodField()
+    latest_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ContextSnippet
+        fields = [
+            "id",
+            "is_global",
+            "name",
+            "slug",
+            "description",
+            "body",
+            "latest_version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]
+
+    def get_is_global(self, obj) -> bool:
+        return obj.organization_id is None
+
+    def get_latest_version(self, obj) -> int | None:
+        return getattr(obj, "latest_version", None)
+
+
+class ContentPillarSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContentPillar
+        fields = ["id", "name", "slug", "description", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+
+
+class ContentSeriesSerializer(serializers.ModelSerializer):
+    pillar = TenantPrimaryKeyRelatedField(
+        queryset=ContentPillar.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = ContentSeries
+        fields = ["id", "pillar", "name", "slug", "description", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]

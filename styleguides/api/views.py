@@ -1,0 +1,410 @@
+"""Viewsets of the styleguides API: authenticate, scope, parse, call a service or selector, respond.
+
+Tenants see their own rows and the global ones; global rows are read-only to them (403 on any
+write, nothing written). ``check`` and ``render`` compute without writing, so any member may call
+them on any row they can read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+
+from styleguides import selectors, services
+from styleguides.api.filters import (
+    BrandRuleFilterSet,
+    ContentSeriesFilterSet,
+    ContextSnippetFilterSet,
+    PromptTemplateFilterSet,
+    StyleGuideFilterSet,
+)
+from styleguides.api.permissions import MayComputeOnReadableRows
+from styleguides.api.serializers import (
+    BrandRuleSerializer,
+    CheckInputSerializer,
+    CheckResultSerializer,
+    ContentPillarSerializer,
+    ContentSeriesSerializer,
+    ContextSnippetSerializer,
+    EffectiveGuideSerializer,
+    LabelInputSerializer,
+    PromptTemplateSerializer,
+    PromptTemplateVersionSerializer,
+    PublishInputSerializer,
+    RenderedPromptSerializer,
+    RenderInputSerializer,
+    StyleGuideSerializer,
+    StyleGuideVersionSerializer,
+    VerticalSerializer,
+)
+from styleguides.models import (
+    BrandRule,
+    ContentPillar,
+    ContentSeries,
+    ContextSnippet,
+    PromptTemplate,
+    StyleGuide,
+    Vertical,
+)
+from tenancy.api.viewsets import RestoreMixin, TenantModelViewSet
+from tenancy.errors import NotFound
+
+TEMPLATE_BODY_FIELDS = ("system_template", "user_template", "variables")
+
+
+class VerticalViewSet(viewsets.ReadOnlyModelViewSet):
+    """The industries Inkwell writes for (global, read-only), looked up by slug."""
+
+    queryset = Vertical.objects.all()
+    serializer_class = VerticalSerializer
+    lookup_field = "slug"
+    lookup_value_regex = "[-a-z0-9_]+"
+    search_fields = ["name", "slug"]
+
+    def get_queryset(self):
+        return selectors.verticals()
+
+
+class _RestoreOwnRowMixin:
+    """``POST {id}/restore/`` through the app's restore service, answering the fresh row."""
+
+    restore_service = None
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        model = self.get_queryset().model
+        instance = get_object_or_404(selectors.readable_by(model.all_objects.all(), self.organization), pk=pk)
+        self.check_object_permissions(request, instance)
+        type(self).restore_service(organization=self.organization, actor=self.actor, instance=instance)
+        return Response(self.get_serializer(self.fresh(instance.pk)).data)
+
+    def fresh(self, pk):
+        return self.get_queryset().get(pk=pk)
+
+
+def _restore_guide(*, organization, actor, instance):
+    services.style_guide_restore(organization=organization, actor=actor, guide=instance)
+
+
+class StyleGuideViewSet(_RestoreOwnRowMixin, TenantModelViewSet):
+    """Style guides: the organization's own and the global ones (read-only).
+
+    Editing changes the draft; ``publish`` snapshots it into the next immutable version.
+    """
+
+    queryset = StyleGuide.objects.all()
+    serializer_class = StyleGuideSerializer
+    filterset_class = StyleGuideFilterSet
+    search_fields = ["name", "slug", "summary"]
+    include_global = True
+    restore_service = staticmethod(_restore_guide)
+
+    def get_queryset(self):
+        return selectors.style_guides_for(organization=self.organization)
+
+    def perform_create(self, serializer):
+        guide = services.style_guide_create(
+            organization=self.organization, actor=self.actor, **serializer.validated_data
+        )
+        serializer.instance = self.fresh(guide.pk)
+
+    def perform_update(self, serializer):
+        guide = services.style_guide_update(
+            organization=self.organization,
+            actor=self.actor,
+            guide=serializer.instance,
+            **serializer.validated_data,
+        )
+        serializer.instance = self.fresh(guide.pk)
+
+    def perform_destroy(self, instance):
+        services.style_guide_delete(organization=self.organization, actor=self.actor, guide=instance)
+
+    @extend_schema(responses=StyleGuideVersionSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    def versions(self, request, pk=None):
+        """Every published version of the guide, newest first."""
+        guide = self.get_object()
+        versions = selectors.style_guide_versions(guide=guide)
+        return Response(StyleGuideVersionSerializer(versions, many=True).data)
+
+    @extend_schema(responses=StyleGuideVersionSerializer)
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path=r"versions/(?P<number>[0-9]+)",
+        pagination_class=None,
+        filterset_class=None,
+    )
+    def version(self, request, pk=None, number=None):
+        """One published version by number."""
+        guide = self.get_object()
+        found = selectors.style_guide_versions(guide=guide).filter(version=int(number)).first()
+        if found is None:
+            raise NotFound(f"'{guide}' has no version {number}.")
+        return Response(StyleGuideVersionSerializer(found).data)
+
+    @extend_schema(request=PublishInputSerializer, responses={201: StyleGuideVersionSerializer})
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        """Publish the draft as the next immutable version (409 when nothing changed)."""
+        guide = self.get_object()
+        data = PublishInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.style_guide_publish(
+            organization=self.organization, actor=self.actor, guide=guide, notes=data.validated_data["notes"]
+        )
+        return Response(StyleGuideVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CheckInputSerializer, responses=CheckResultSerializer)
+    @action(detail=True, methods=["post"], permission_classes=[MayComputeOnReadableRows])
+    def check(self, request, pk=None):
+        """Check a text against the guide's rules, inherited ones included: every violation with
+        its rule, severity, message and span, and a pass/fail verdict. Writes nothing."""
+        guide = self.get_object()
+        data = CheckInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.style_guide_check(
+            organization=self.organization,
+            guide=guide,
+            text=data.validated_data["text"],
+            version=data.validated_data.get("version"),
+        )
+        return Response(result.as_dict())
+
+    @extend_schema(
+        parameters=[OpenApiParameter("draft", OpenApiTypes.BOOL, description="Merge the drafts instead.")],
+        responses=EffectiveGuideSerializer,
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
+    def effective(self, request, pk=None):
+        """The guide merged with the guides it inherits from, the child winning."""
+        guide = self.get_object()
+        draft = request.query_params.get("draft", "").lower() in ("1", "true", "yes")
+        effective = selectors.effective_style_guide(guide=guide, draft=draft)
+        payload = {
+            "guide_id": effective.guide_id,
+            "draft": effective.draft,
+            "version_ids": effective.version_ids,
+            "name": effective.name,
+            "kind": effective.kind,
+            "vertical_id": effective.vertical_id,
+            "tone": effective.tone,
+            "audience": effective.audience,
+            "reading_level": effective.reading_level,
+            "body": effective.body,
+            "banned_terms": effective.banned_terms,
+            "required_terms": effective.required_terms,
+            "rules": [asdict(rule) for rule in effective.rules],
+        }
+        return Response(payload)
+
+
+class BrandRuleViewSet(TenantModelViewSet):
+    """Rules of guides' drafts. Saving one validates its parameters (a bad regex is a 400)."""
+
+    queryset = BrandRule.objects.all()
+    serializer_class = BrandRuleSerializer
+    filterset_class = BrandRuleFilterSet
+    search_fields = ["name", "message"]
+    include_global = True
+
+    def get_queryset(self):
+        return self.scope_queryset(BrandRule.objects.filter(guide__deleted_at__isnull=True))
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        guide = data.pop("guide")
+        serializer.instance = services.brand_rule_create(
+            organization=self.organization, actor=self.actor, guide=guide, **data
+        )
+
+    def perform_update(self, serializer):
+        services.brand_rule_update(
+            organization=self.organization,
+            actor=self.actor,
+            rule=serializer.instance,
+            **serializer.validated_data,
+        )
+
+    def perform_destroy(self, instance):
+        services.brand_rule_delete(organization=self.organization, actor=self.actor, rule=instance)
+
+
+def _restore_template(*, organization, actor, instance):
+    services.prompt_template_restore(organization=organization, actor=actor, template=instance)
+
+
+class PromptTemplateViewSet(_RestoreOwnRowMixin, TenantModelViewSet):
+    """Prompt templates with immutable versions and movable labels; ``render`` builds a prompt."""
+
+    queryset = PromptTemplate.objects.all()
+    serializer_class = PromptTemplateSerializer
+    filterset_class = PromptTemplateFilterSet
+    search_fields = ["name", "slug", "description"]
+    include_global = True
+    restore_service = staticmethod(_restore_template)
+
+    def get_queryset(self):
+        return selectors.prompt_templates_for(organization=self.organization)
+
+    def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        template = services.prompt_template_create(organization=self.organization, actor=self.actor, **data)
+        serializer.instance = self.fresh(template.pk)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        body = {name: data.pop(name) for name in (*TEMPLATE_BODY_FIELDS, "notes") if name in data}
+        template = services.prompt_template_update(
+            organization=self.organization, actor=self.actor, template=serializer.instance, **data
+        )
+        if set(body) & set(TEMPLATE_BODY_FIELDS):
+            latest = selectors.prompt_template_versions(template=template).first()
+            for name in TEMPLATE_BODY_FIELDS:
+                body.setdefault(name, getattr(latest, name))
+            services.prompt_template_version_create(
+                organization=self.organization, actor=self.actor, template=template, **body
+            )
+        serializer.instance = self.fresh(template.pk)
+
+    def perform_destroy(self, instance):
+        services.prompt_template_delete(organization=self.organization, actor=self.actor, template=instance)
+
+    @extend_schema(
+        methods=["GET"],
+        responses=PromptTemplateVersionSerializer(many=True),
+        description="Every version of the template, newest first.",
+    )
+    @extend_schema(
+        methods=["POST"],
+        request=PromptTemplateVersionSerializer,
+        responses={201: PromptTemplateVersionSerializer},
+        description="Save the next version (a syntax error or an undeclared variable is a 400).",
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filterset_class=None)
+    def versions(self, request, pk=None):
+        template = self.get_object()
+        if request.method == "GET":
+            versions = selectors.prompt_template_versions(template=template)
+            return Response(PromptTemplateVersionSerializer(versions, many=True).data)
+        data = PromptTemplateVersionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = services.prompt_template_version_create(
+            organization=self.organization, actor=self.actor, template=template, **data.validated_data
+        )
+        return Response(PromptTemplateVersionSerializer(version).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=LabelInputSerializer, responses=PromptTemplateSerializer)
+    @action(detail=True, methods=["post"])
+    def labels(self, request, pk=None):
+        """Point a label (``production``, ``staging`` …) at a version number."""
+        template = self.get_object()
+        data = LabelInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = selectors.prompt_template_version_resolve(
+            template=template, version=data.validated_data["version"]
+        )
+        services.prompt_template_label_set(
+            organization=self.organization,
+            actor=self.actor,
+            template=template,
+            name=data.validated_data["name"],
+            version=version,
+        )
+        return Response(self.get_serializer(self.fresh(template.pk)).data)
+
+    @extend_schema(
+        request=RenderInputSerializer,
+        responses=RenderedPromptSerializer,
+        parameters=[
+            OpenApiParameter(
+                "label", OpenApiTypes.STR, description="Render the version this label points at."
+            ),
+            OpenApiParameter("version", OpenApiTypes.INT, description="Render this version number."),
+        ],
+    )
+    @action(detail=True, methods=["post"], permission_classes=[MayComputeOnReadableRows])
+    def render(self, request, pk=None):
+        """Render the template (latest version, ``?version=``, or ``?label=``) with variables, an
+        optional style guide and vertical: the system and user prompts, and exactly which template,
+        guide and snippet versions made them. Writes nothing."""
+        template = self.get_object()
+        payload = dict(request.data) if isinstance(request.data, dict) else {}
+        for name in ("label", "version"):
+            if name not in payload and request.query_params.get(name):
+                payload[name] = request.query_params[name]
+        data = RenderInputSerializer(data=payload, context=self.get_serializer_context())
+        data.is_valid(raise_exception=True)
+        rendered = services.template_render(
+            organization=self.organization,
+            template=template,
+            variables=data.validated_data.get("variables", {}),
+            version=data.validated_data.get("version"),
+            label=data.validated_data.get("label"),
+            style_guide=data.validated_data.get("style_guide"),
+            vertical=data.validated_data.get("vertical"),
+        )
+        return Response(asdict(rendered))
+
+
+def _restore_snippet(*, organization, actor, instance):
+    services.context_snippet_restore(organization=organization, actor=actor, snippet=instance)
+
+
+class ContextSnippetViewSet(_RestoreOwnRowMixin, TenantModelViewSet):
+    """Reusable context blocks templates include with ``{% include "<slug>" %}``; each body change
+    is a new version."""
+
+    queryset = ContextSnippet.objects.all()
+    serializer_class = ContextSnippetSerializer
+    filterset_class = ContextSnippetFilterSet
+    search_fields = ["name", "slug", "description"]
+    include_global = True
+    restore_service = staticmethod(_restore_snippet)
+
+    def get_queryset(self):
+        return selectors.context_snippets_for(organization=self.organization)
+
+    def perform_create(self, serializer):
+        snippet = services.context_snippet_create(
+            organization=self.organization, actor=self.actor, **serializer.validated_data
+        )
+        serializer.instance = self.fresh(snippet.pk)
+
+    def perform_update(self, serializer):
+        snippet = services.context_snippet_update(
+            organization=self.organization,
+            actor=self.actor,
+            snippet=serializer.instance,
+            **serializer.validated_data,
+        )
+        serializer.instance = self.fresh(snippet.pk)
+
+    def perform_destroy(self, instance):
+        services.context_snippet_delete(organization=self.organization, actor=self.actor, snippet=instance)
+
+
+class ContentPillarViewSet(RestoreMixin, TenantModelViewSet):
+    """The organization's content pillars (themes campaigns write within)."""
+
+    queryset = ContentPillar.objects.all()
+    serializer_class = ContentPillarSerializer
+    filterset_fields = ["slug"]
+    search_fields = ["name", "slug"]
+
+
+class ContentSeriesViewSet(RestoreMixin, TenantModelViewSet):
+    """The organization's content series, optionally within a pillar."""
+
+    queryset = ContentSeries.objects.select_related("pillar")
+    serializer_class = ContentSeriesSerializer
+    filterset_class = ContentSeriesFilterSet
+    search_fields = ["name", "slug"]
