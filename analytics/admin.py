@@ -1,1 +1,253 @@
-"""Admin of the analytics app."""
+"""Admin of the analytics app: read-only logs and rollups, weekly summaries, the organizations'
+cleanup preferences (editable, audited) and the staff cost dashboard."""
+
+from __future__ import annotations
+
+import datetime
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from analytics import selectors
+from analytics.charts import cost_per_day_chart
+from analytics.errors import InvalidReportQuery
+from analytics.models import (
+    ArchivedRecord,
+    CleanupPreferences,
+    GenerationDailyRollup,
+    ModelPerformance,
+    PerformanceMetric,
+    ProviderCall,
+    ProviderCallHourlyRollup,
+    RetentionBatch,
+    WeeklySummary,
+)
+from analytics.reports import DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS, check_range
+from tenancy.admin_mixins import InkwellModelAdmin
+
+
+class ReadOnlyAdmin(InkwellModelAdmin):
+    """A record nobody edits in admin: rows arrive through the API and leave through retention.
+    Staff who are not superusers see only their organizations' rows (InkwellModelAdmin)."""
+
+    list_select_related = ["organization"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ProviderCall)
+class ProviderCallAdmin(ReadOnlyAdmin):
+    list_display = [
+        "called_at",
+        "organization",
+        "provider_name",
+        "model_name",
+        "endpoint",
+        "status_code",
+        "success",
+        "error_type",
+        "api_latency_ms",
+        "total_tokens",
+        "cost_usd",
+        "cost_status",
+    ]
+    list_filter = ["success", "error_type", "cost_status", "method", "organization"]
+    search_fields = ["request_id", "model_name", "user_ref", "endpoint"]
+    date_hierarchy = "called_at"
+    raw_id_fields = ["generation"]
+
+
+@admin.register(PerformanceMetric)
+class PerformanceMetricAdmin(ReadOnlyAdmin):
+    list_display = [
+        "generation",
+        "organization",
+        "total_duration_ms",
+        "api_call_ms",
+        "cache_hit",
+        "retry_count",
+        "validation_passed",
+        "created_at",
+    ]
+    list_filter = ["cache_hit", "validation_passed", "organization"]
+    raw_id_fields = ["generation"]
+
+
+@admin.register(ModelPerformance)
+class ModelPerformanceAdmin(ReadOnlyAdmin):
+    list_display = ["run", "organization", "provider_name", "model_name", "requests", "successes", "cost_usd"]
+    list_filter = ["organization"]
+    search_fields = ["model_name"]
+    raw_id_fields = ["run"]
+
+
+class DashboardForm(forms.Form):
+    """The organization and period the dashboard shows."""
+
+    organization = forms.ModelChoiceField(queryset=None, empty_label=None)
+    date_from = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, organizations, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organization"].queryset = organizations
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("date_from") and cleaned.get("date_to"):
+            try:
+                check_range(cleaned["date_from"], cleaned["date_to"])
+            except InvalidReportQuery as exc:
+                raise forms.ValidationError(exc.detail) from exc
+        return cleaned
+
+
+@admin.register(GenerationDailyRollup)
+class GenerationDailyRollupAdmin(ReadOnlyAdmin):
+    """Daily rollups of generations, and the cost dashboard built on them."""
+
+    list_display = [
+        "day",
+        "organization",
+        "provider_name",
+        "model_name",
+        "content_type",
+        "user_ref",
+        "requests",
+        "failures",
+        "cache_hits",
+        "cost_usd",
+    ]
+    list_filter = ["organization", "content_type"]
+    search_fields = ["model_name", "user_ref"]
+    date_hierarchy = "day"
+    change_list_template = "admin/analytics/rollup_change_list.html"
+
+    def get_urls(self):
+        return [
+            path(
+                "dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="analytics_dashboard",
+            ),
+            *super().get_urls(),
+        ]
+
+    def dashboard_view(self, request):
+        """Cost per day per model, top users, failure and cache hit rates for one organization
+        and period, from the rollups."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        organizations = self.staff_organizations(request).order_by("name")
+        today = timezone.now().date()
+        initial = {
+            "organization": organizations.first(),
+            "date_from": today - datetime.timedelta(days=DEFAULT_RANGE_DAYS - 1),
+            "date_to": today,
+        }
+        form = DashboardForm(request.GET or None, initial=initial, organizations=organizations)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cost dashboard",
+            "opts": self.model._meta,
+            "form": form,
+            "max_range_days": MAX_RANGE_DAYS,
+        }
+        chosen = (
+            form.cleaned_data if form.is_bound and form.is_valid() else (None if form.is_bound else initial)
+        )
+        if chosen and chosen["organization"] is not None:
+            figures = selectors.dashboard_figures(
+                organization=chosen["organization"], date_from=chosen["date_from"], date_to=chosen["date_to"]
+            )
+            context.update(
+                organization=chosen["organization"],
+                date_from=chosen["date_from"],
+                date_to=chosen["date_to"],
+                figures=figures,
+                chart=cost_per_day_chart(
+                    figures["cost_rows"], date_from=chosen["date_from"], date_to=chosen["date_to"]
+                ),
+            )
+        return TemplateResponse(request, "admin/analytics/dashboard.html", context)
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "dashboard_url": reverse("admin:analytics_dashboard")}
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(ProviderCallHourlyRollup)
+class ProviderCallHourlyRollupAdmin(ReadOnlyAdmin):
+    list_display = [
+        "hour",
+        "organization",
+        "provider_name",
+        "model_name",
+        "user_ref",
+        "key_fingerprint",
+        "requests",
+        "failures",
+        "rate_limited",
+        "cost_usd",
+    ]
+    list_filter = ["organization"]
+    search_fields = ["model_name", "user_ref", "key_fingerprint"]
+    date_hierarchy = "hour"
+
+
+@admin.register(WeeklySummary)
+class WeeklySummaryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "week_start",
+        "organization",
+        "requests",
+        "failure_rate",
+        "cost_usd",
+        "requests_change_pct",
+        "cost_change_pct",
+        "failure_rate_change",
+    ]
+    list_filter = ["organization"]
+    date_hierarchy = "week_start"
+
+
+@admin.register(CleanupPreferences)
+class CleanupPreferencesAdmin(InkwellModelAdmin):
+    """An organization's retention: each field may only shorten the platform's default; every
+    save is validated and audited."""
+
+    list_display = [
+        "organization",
+        "generations_days",
+        "failed_generations_days",
+        "provider_calls_days",
+        "performance_metrics_days",
+        "empty_runs_days",
+        "updated_at",
+    ]
+    list_select_related = ["organization"]
+
+
+@admin.register(RetentionBatch)
+class RetentionBatchAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "organization", "target", "primary_rows", "archived_rows", "cutoff"]
+    list_filter = ["target", "organization"]
+
+
+@admin.register(ArchivedRecord)
+class ArchivedRecordAdmin(ReadOnlyAdmin):
+    list_display = ["archived_at", "organization", "model_label", "object_id", "occurred_at"]
+    list_filter = ["model_label", "organization"]
+    search_fields = ["object_id"]
+    raw_id_fields = ["batch"]

@@ -1,1 +1,642 @@
-"""Models of the analytics app."""
+"""Models of the analytics app: provider calls, performance metrics, rollups, weekly summaries,
+the organizations' cleanup preferences and the retention archive.
+
+Raw rows and rollups
+--------------------
+``ProviderCall`` and ``PerformanceMetric`` (and generations' ``Generation``) are the raw rows:
+large, indexed for the API's lists and filters, and expired by the retention policy. Reports
+never read them: they read the rollups, which are kept exact in the same transaction as each
+ingest (``analytics.rollups``) and survive retention and GDPR purges (anonymised), so totals
+over years stay answerable after the raw rows are gone.
+
+- :class:`GenerationDailyRollup`: per organization, UTC day, provider, model, content type and
+  user reference; counts generations (whatever their soft-delete state: the money was spent),
+  plus cache hits and retries from their performance metrics.
+- :class:`ProviderCallHourlyRollup`: per organization, UTC hour, provider, model, content type,
+  user reference and key fingerprint. Hourly, because the rate-limit report asks "who made more
+  than N requests in an hour"; day and month reports sum its hours.
+
+A dimension that is unknown is stored as ``""`` in rollups (not NULL), so the unique
+constraint that the upserts target covers every row.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+from analytics.choices import ErrorType, HttpMethod, RetentionTarget
+from generations.choices import ContentType
+from providers.choices import CostStatus
+from tenancy.models import TenantModel
+
+MONEY = {"max_digits": 20, "decimal_places": 10}
+RATE = {"max_digits": 9, "decimal_places": 4}
+# A provider call slower than this is "slow": the seeds' slow-call report and partial index.
+SLOW_CALL_MS = 5000
+SHA256_HEX = r"^[0-9a-f]{64}$"
+
+
+class ProviderCall(TenantModel):
+    """One provider API call, as a content service reports it.
+
+    Guarantees (in the database; ``services.provider_call_record`` mirrors them as 400s):
+
+    - ``(organization, request_id)`` is unique: ingestion is idempotent.
+    - ``status_code`` is an HTTP status (100-599) or null when no response came (timeouts);
+      tokens, latencies and costs are never negative.
+    - a successful call has no ``error_type``; a failed one always has one.
+    - ``cost_status`` is ``priced`` exactly when ``cost_usd`` is set (an unknown model shows as
+      unpriced, never as $0); ``cost_usd`` is computed once at ingestion through
+      ``providers.pricing.cost_of`` at the price valid at ``called_at``.
+    - ``key_fingerprint`` is the SHA-256 hex of the provider key used (as
+      ``ProviderCredential.fingerprint``), so a raw key sent by mistake is refused, not stored.
+
+    What the client sent (``provider_name``, ``model_name``, ``client_usage``,
+    ``client_cost_usd``) is kept apart from what Inkwell resolved and computed.
+    """
+
+    request_id = models.CharField(max_length=200, help_text="The client's idempotency key.")
+    request_fingerprint = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="SHA-256 of the body that created the row."
+    )
+    # SET_NULL: generations are hard-deleted by retention and GDPR purges; the call, and what it
+    # cost, stays on record. No index of its own beyond the FK's: look-ups by generation are rare.
+    generation = models.ForeignKey(
+        "generations.Generation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="provider_calls",
+    )
+    # Copied from the linked generation at ingestion (or sent by the client), so rollups and
+    # reports need no join and stay right after the generation is purged.
+    content_type = models.CharField(max_length=20, choices=ContentType.choices, blank=True)
+    endpoint = models.CharField(max_length=500, help_text="The provider API path, e.g. /v1/chat/completions.")
+    method = models.CharField(max_length=6, choices=HttpMethod.choices, default=HttpMethod.POST)
+    # PROTECT: providers and models are platform history, deactivated rather than deleted.
+    # No index: nothing queries calls by these ids; reports read the rollups.
+    provider = models.ForeignKey(
+        "providers.Provider",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    model = models.ForeignKey(
+        "providers.AIModel", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    provider_name = models.CharField(
+        max_length=50, blank=True, help_text="The provider as the client sent it."
+    )
+    model_name = models.CharField(max_length=200, blank=True, help_text="The model as the client sent it.")
+
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    client_usage = models.JSONField(
+        null=True, blank=True, help_text="The usage object as the client sent it."
+    )
+    client_cost_usd = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="The client's own figure."
+    )
+    cost_usd = models.DecimalField(**MONEY, null=True, blank=True, help_text="Computed at ingestion.")
+    cost_status = models.CharField(max_length=10, choices=CostStatus.choices, default=CostStatus.UNPRICED)
+    # SET_NULL: the stored cost is history and stays; only the link to a corrected price goes.
+    price = models.ForeignKey(
+        "providers.ModelPrice",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+
+    api_latency_ms = models.IntegerField(null=True, blank=True, help_text="Time the provider took.")
+    total_request_time_ms = models.IntegerField(
+        null=True, blank=True, help_text="Time the whole request took, retries and queueing included."
+    )
+    status_code = models.IntegerField(null=True, blank=True, help_text="HTTP status; empty when none came.")
+    success = models.BooleanField()
+    error_type = models.CharField(max_length=20, choices=ErrorType.choices, blank=True)
+    error_message = models.TextField(blank=True)
+    called_at = models.DateTimeField(default=timezone.now)
+    # Null (not "") when there is no user, as on generations.
+    user_ref = models.CharField(  # noqa: DJ001
+        max_length=200, null=True, blank=True, help_text="The client's user id."
+    )
+    key_fingerprint = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 hex of the provider API key used."
+    )
+
+    class Meta:
+        ordering = ["-called_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "request_id"],
+                name="provider_call_unique_request_id_per_org",
+                violation_error_message="This request_id was already recorded in this organization.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status_code__isnull=True) | Q(status_code__gte=100, status_code__lte=599),
+                name="provider_call_status_code_http",
+                violation_error_message="status_code must be an HTTP status between 100 and 599.",
+            ),
+            models.CheckConstraint(
+                condition=Q(input_tokens__gte=0)
+                & Q(output_tokens__gte=0)
+                & Q(cache_read_tokens__gte=0)
+                & Q(cache_write_tokens__gte=0)
+                & Q(total_tokens__gte=0),
+                name="provider_call_tokens_not_negative",
+                violation_error_message="Token counts cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(api_latency_ms__isnull=True) | Q(api_latency_ms__gte=0))
+                & (Q(total_request_time_ms__isnull=True) | Q(total_request_time_ms__gte=0)),
+                name="provider_call_latency_not_negative",
+                violation_error_message="Latencies cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(cost_usd__isnull=True) | Q(cost_usd__gte=0))
+                & (Q(client_cost_usd__isnull=True) | Q(client_cost_usd__gte=0)),
+                name="provider_call_cost_not_negative",
+                violation_error_message="Costs cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(cost_status=CostStatus.PRICED, cost_usd__isnull=False)
+                | Q(cost_status=CostStatus.UNPRICED, cost_usd__isnull=True),
+                name="provider_call_cost_status_matches_cost",
+                violation_error_message="A priced call has a cost; an unpriced one has none.",
+            ),
+            models.CheckConstraint(
+                condition=Q(success=True, error_type="") | Q(success=False, error_type__in=ErrorType.values),
+                name="provider_call_error_type_matches_success",
+                violation_error_message="A failed call names its error type; a successful one has none.",
+            ),
+            models.CheckConstraint(
+                condition=Q(key_fingerprint="") | Q(key_fingerprint__regex=SHA256_HEX),
+                name="provider_call_key_fingerprint_sha256",
+                violation_error_message="key_fingerprint must be the SHA-256 hex digest of the key.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(user_ref=""),
+                name="provider_call_user_ref_null_not_empty",
+                violation_error_message="Leave user_ref out (null) when there is no user.",
+            ),
+        ]
+        indexes = [
+            # The time series: every list and the spend source read by organization and time.
+            models.Index(fields=["organization", "-called_at"], name="provider_call_org_called_idx"),
+            models.Index(
+                fields=["organization", "model_name", "-called_at"], name="provider_call_org_model_idx"
+            ),
+            # Errors are few and read often: a small index of the failed calls only.
+            models.Index(
+                fields=["organization", "-called_at"],
+                condition=Q(success=False),
+                name="provider_call_errors_idx",
+            ),
+            models.Index(
+                fields=["organization", "user_ref", "-called_at"],
+                condition=Q(user_ref__isnull=False),
+                name="provider_call_user_idx",
+            ),
+            models.Index(
+                fields=["organization", "key_fingerprint", "-called_at"],
+                condition=~Q(key_fingerprint=""),
+                name="provider_call_key_idx",
+            ),
+            models.Index(
+                fields=["organization", "-called_at"],
+                condition=Q(api_latency_ms__gt=SLOW_CALL_MS),
+                name="provider_call_slow_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.request_id} ({self.status_code or self.error_type or 'ok'})"
+
+
+class PerformanceMetric(TenantModel):
+    """How one generation performed: where the time went, resources, content size, validation,
+    cache and retries. One per generation; posting it again is an idempotent replay.
+
+    Durations are milliseconds and never negative; ``cache_hit`` and ``retry_count`` feed the
+    daily rollup of the generation's group (cache and retry reports).
+    """
+
+    # CASCADE: a metric describes its generation and goes with it (retention archives both).
+    generation = models.OneToOneField(
+        "generations.Generation", on_delete=models.CASCADE, related_name="performance_metric"
+    )
+    request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    total_duration_ms = models.IntegerField(null=True, blank=True)
+    prompt_preparation_ms = models.IntegerField(null=True, blank=True)
+    api_call_ms = models.IntegerField(null=True, blank=True)
+    response_processing_ms = models.IntegerField(null=True, blank=True)
+    save_ms = models.IntegerField(null=True, blank=True)
+    memory_mb = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    cpu_percent = models.DecimalField(
+        max_digits=7, decimal_places=2, null=True, blank=True, help_text="May exceed 100 on several cores."
+    )
+    content_length_chars = models.IntegerField(null=True, blank=True)
+    content_word_count = models.IntegerField(null=True, blank=True)
+    validation_passed = models.BooleanField(null=True, blank=True)
+    validation_errors = models.JSONField(default=list, blank=True)
+    cache_hit = models.BooleanField(default=False)
+    cache_key = models.CharField(max_length=255, blank=True)
+    retry_count = models.IntegerField(default=0)
+    retry_reasons = models.JSONField(default=list, blank=True)
+
+    DURATION_FIELDS = (
+        "total_duration_ms",
+        "prompt_preparation_ms",
+        "api_call_ms",
+        "response_processing_ms",
+        "save_ms",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(total_duration_ms__isnull=True) | Q(total_duration_ms__gte=0))
+                & (Q(prompt_preparation_ms__isnull=True) | Q(prompt_preparation_ms__gte=0))
+                & (Q(api_call_ms__isnull=True) | Q(api_call_ms__gte=0))
+                & (Q(response_processing_ms__isnull=True) | Q(response_processing_ms__gte=0))
+                & (Q(save_ms__isnull=True) | Q(save_ms__gte=0)),
+                name="metric_durations_not_negative",
+                violation_error_message="Durations cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(memory_mb__isnull=True) | Q(memory_mb__gte=0))
+                & (Q(cpu_percent__isnull=True) | Q(cpu_percent__gte=0))
+                & (Q(content_length_chars__isnull=True) | Q(content_length_chars__gte=0))
+                & (Q(content_word_count__isnull=True) | Q(content_word_count__gte=0))
+                & Q(retry_count__gte=0),
+                name="metric_measures_not_negative",
+                violation_error_message="Measures cannot be negative.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="metric_org_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"Metrics of generation {self.generation_id}"
+
+
+class ModelPerformance(TenantModel):
+    """How one model did within one multi-model run: kept exact from the run's generations.
+
+    ``requests`` counts the model's generations in the run, ``items_generated`` those that
+    produced content (success or partial); response time is ``generation_time_ms``.
+    """
+
+    # CASCADE: the figures describe the run; a purged run takes them along (archived first).
+    run = models.ForeignKey("generations.GenerationRun", on_delete=models.CASCADE, related_name="+")
+    provider_name = models.CharField(max_length=50, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    requests = models.BigIntegerField(default=0)
+    successes = models.BigIntegerField(default=0)
+    items_generated = models.BigIntegerField(default=0)
+    failures = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(**MONEY, default=0)
+    unpriced_requests = models.BigIntegerField(default=0)
+    response_time_ms_sum = models.BigIntegerField(default=0)
+    response_time_count = models.BigIntegerField(default=0)
+    response_time_ms_max = models.IntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "model_name"]
+        verbose_name_plural = "model performance"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "run", "provider_name", "model_name"],
+                name="model_performance_unique_model_per_run",
+            ),
+            models.CheckConstraint(
+                condition=Q(requests__gte=0)
+                & Q(successes__gte=0)
+                & Q(items_generated__gte=0)
+                & Q(failures__gte=0)
+                & Q(successes__lte=F("requests"))
+                & Q(failures__lte=F("requests"))
+                & Q(cost_usd__gte=0),
+                name="model_performance_counts_consistent",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.model_name or '?'} in run {self.run_id}"
+
+    @property
+    def success_rate(self):
+        return self.successes / self.requests if self.requests else None
+
+    @property
+    def average_response_time_ms(self):
+        return self.response_time_ms_sum / self.response_time_count if self.response_time_count else None
+
+
+class RollupMeasures(models.Model):
+    """Measures both rollups share (counts, tokens by kind, cost, latency)."""
+
+    requests = models.BigIntegerField(default=0)
+    successes = models.BigIntegerField(default=0)
+    failures = models.BigIntegerField(default=0)
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(**MONEY, default=0, help_text="Sum over priced rows.")
+    unpriced_requests = models.BigIntegerField(default=0, help_text="Rows whose cost is unknown.")
+    latency_ms_sum = models.BigIntegerField(default=0)
+    latency_count = models.BigIntegerField(default=0, help_text="Rows with a latency.")
+    latency_ms_max = models.IntegerField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+def _measures_not_negative(prefix: str, *extra: str) -> models.CheckConstraint:
+    names = (
+        "requests",
+        "successes",
+        "failures",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "total_tokens",
+        "cost_usd",
+        "unpriced_requests",
+        "latency_ms_sum",
+        "latency_count",
+        *extra,
+    )
+    condition = Q()
+    for name in names:
+        condition &= Q(**{f"{name}__gte": 0})
+    condition &= Q(successes__lte=F("requests")) & Q(failures__lte=F("requests"))
+    return models.CheckConstraint(condition=condition, name=f"{prefix}_measures_consistent")
+
+
+class GenerationDailyRollup(RollupMeasures):
+    """Generations per organization, UTC day, provider, model, content type and user reference.
+
+    Updated in the ingest transaction with ``F()``-style increments (``analytics.rollups``), so
+    it always equals an aggregation of the generations (soft-deleted ones included: their cost
+    was incurred) and their performance metrics; ``manage.py rollup`` rebuilds a range.
+    ``successes`` + ``partials`` + ``failures`` + ``cancelled`` ≤ ``requests`` (the rest are
+    pending or processing).
+    """
+
+    # PROTECT: organizations are deactivated, never deleted out from under their history.
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    provider_name = models.CharField(max_length=50, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=20, blank=True)
+    user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
+    partials = models.BigIntegerField(default=0)
+    cancelled = models.BigIntegerField(default=0)
+    cache_hits = models.BigIntegerField(default=0)
+    retries = models.BigIntegerField(default=0)
+    retried_requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day", "model_name"]
+        constraints = [
+            # Also the index every report reads: organization and day lead.
+            models.UniqueConstraint(
+                fields=["organization", "day", "provider_name", "model_name", "content_type", "user_ref"],
+                name="generation_rollup_unique_group",
+            ),
+            _measures_not_negative("generation_rollup", "partials", "cancelled", "cache_hits", "retries"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
+
+
+class ProviderCallHourlyRollup(RollupMeasures):
+    """Provider calls per organization, UTC hour, provider, model, content type (of the linked
+    generation), user reference and key fingerprint, kept exact like the daily rollup.
+
+    ``failures`` splits into the error-type columns; ``slow_requests`` counts calls whose API
+    latency exceeded 5 s.
+    """
+
+    # PROTECT: as on GenerationDailyRollup.
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
+    hour = models.DateTimeField(help_text="Start of the UTC hour.")
+    provider_name = models.CharField(max_length=50, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=20, blank=True)
+    user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
+    key_fingerprint = models.CharField(max_length=64, blank=True)
+    timeouts = models.BigIntegerField(default=0)
+    rate_limited = models.BigIntegerField(default=0)
+    server_errors = models.BigIntegerField(default=0)
+    auth_errors = models.BigIntegerField(default=0)
+    invalid_requests = models.BigIntegerField(default=0)
+    other_errors = models.BigIntegerField(default=0)
+    slow_requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-hour", "model_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "organization",
+                    "hour",
+                    "provider_name",
+                    "model_name",
+                    "content_type",
+                    "user_ref",
+                    "key_fingerprint",
+                ],
+                name="provider_call_rollup_unique_group",
+            ),
+            _measures_not_negative(
+                "provider_call_rollup",
+                "timeouts",
+                "rate_limited",
+                "server_errors",
+                "auth_errors",
+                "invalid_requests",
+                "other_errors",
+                "slow_requests",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H:00} {self.model_name or '?'}: {self.requests} calls"
+
+
+class WeeklySummary(TenantModel):
+    """One organization's week (Monday to Sunday, UTC) at a glance, and how it changed against
+    the week before. Written by ``manage.py weekly_summaries`` from the daily rollups; writing
+    a week again replaces its row."""
+
+    week_start = models.DateField(help_text="The Monday the week starts on.")
+    requests = models.BigIntegerField(default=0)
+    successes = models.BigIntegerField(default=0)
+    failures = models.BigIntegerField(default=0)
+    failure_rate = models.DecimalField(**RATE, null=True, blank=True)
+    cost_usd = models.DecimalField(**MONEY, default=0)
+    unpriced_requests = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    top_models = models.JSONField(default=list, blank=True, help_text="Up to five models by cost.")
+    previous_requests = models.BigIntegerField(default=0)
+    previous_cost_usd = models.DecimalField(**MONEY, default=0)
+    previous_failure_rate = models.DecimalField(**RATE, null=True, blank=True)
+    requests_change_pct = models.DecimalField(**RATE, null=True, blank=True, help_text="Null: no prior week.")
+    cost_change_pct = models.DecimalField(**RATE, null=True, blank=True)
+    failure_rate_change = models.DecimalField(
+        **RATE, null=True, blank=True, help_text="Difference of the rates (0.0100 is one point)."
+    )
+
+    class Meta:
+        ordering = ["-week_start", "organization"]
+        verbose_name_plural = "weekly summaries"
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "week_start"], name="weekly_summary_unique_week"),
+            models.CheckConstraint(
+                condition=Q(week_start__iso_week_day=1),
+                name="weekly_summary_starts_monday",
+                violation_error_message="A week starts on a Monday.",
+            ),
+        ]
+        indexes = [models.Index(fields=["organization", "-week_start"], name="weekly_summary_org_week_idx")]
+
+    def __str__(self):
+        return f"Week of {self.week_start}"
+
+
+RETENTION_FIELDS = {
+    RetentionTarget.GENERATIONS: "generations_days",
+    RetentionTarget.FAILED_GENERATIONS: "failed_generations_days",
+    RetentionTarget.PROVIDER_CALLS: "provider_calls_days",
+    RetentionTarget.PERFORMANCE_METRICS: "performance_metrics_days",
+    RetentionTarget.EMPTY_RUNS: "empty_runs_days",
+}
+
+
+def retention_default_days(target: str) -> int:
+    """The platform's retention, in days, for ``target`` (``settings.RETENTION_POLICY``)."""
+    return int(settings.RETENTION_POLICY[RETENTION_FIELDS[target]])
+
+
+class CleanupPreferences(TenantModel):
+    """An organization's own retention: each field may shorten, never lengthen, the platform's
+    policy (``settings.RETENTION_POLICY``); empty means the platform's default."""
+
+    generations_days = models.PositiveIntegerField(null=True, blank=True)
+    failed_generations_days = models.PositiveIntegerField(null=True, blank=True)
+    provider_calls_days = models.PositiveIntegerField(null=True, blank=True)
+    performance_metrics_days = models.PositiveIntegerField(null=True, blank=True)
+    empty_runs_days = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "cleanup preferences"
+        verbose_name_plural = "cleanup preferences"
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="cleanup_preferences_one_per_org"),
+            models.CheckConstraint(
+                condition=(Q(generations_days__isnull=True) | Q(generations_days__gte=1))
+                & (Q(failed_generations_days__isnull=True) | Q(failed_generations_days__gte=1))
+                & (Q(provider_calls_days__isnull=True) | Q(provider_calls_days__gte=1))
+                & (Q(performance_metrics_days__isnull=True) | Q(performance_metrics_days__gte=1))
+                & (Q(empty_runs_days__isnull=True) | Q(empty_runs_days__gte=1)),
+                name="cleanup_preferences_at_least_a_day",
+                violation_error_message="Keep rows at least one day.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Cleanup preferences of {self.organization_id and self.organization}"
+
+    def clean(self):
+        errors = {}
+        for target, field in RETENTION_FIELDS.items():
+            value = getattr(self, field)
+            default = retention_default_days(target)
+            if value is not None and value > default:
+                errors[field] = (
+                    f"An organization may shorten retention, not lengthen it: at most {default} days."
+                )
+        if errors:
+            raise ValidationError(errors)
+
+    def days(self, target: str) -> int:
+        """The retention in force for ``target``: this organization's, else the platform's."""
+        value = getattr(self, RETENTION_FIELDS[target])
+        return value if value is not None else retention_default_days(target)
+
+
+class RetentionBatch(models.Model):
+    """One committed batch of ``apply_retention``: what it archived and deleted, and when.
+
+    The newest ``newest_at`` per organization also tells ``manage.py rollup`` which days can
+    no longer be rebuilt from raw rows (their rollups are kept as they are).
+    """
+
+    # PROTECT: the archive's history outlives nothing it describes.
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
+    target = models.CharField(max_length=24, choices=RetentionTarget.choices)
+    cutoff = models.DateTimeField(help_text="Rows older than this were expired.")
+    primary_rows = models.IntegerField(help_text="Expired rows of the target.")
+    archived_rows = models.IntegerField(help_text="All rows archived, rows that cascaded included.")
+    oldest_at = models.DateTimeField(null=True, blank=True)
+    newest_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "retention batches"
+        indexes = [models.Index(fields=["organization", "-newest_at"], name="retention_batch_org_newest_idx")]
+
+    def __str__(self):
+        return f"{self.target}: {self.primary_rows} rows before {self.cutoff:%Y-%m-%d}"
+
+
+class ArchivedRecord(models.Model):
+    """A row removed by retention, kept as JSON (Django's serializer format) in the same
+    transaction as its delete, so no row is ever lost between archive and delete."""
+
+    # PROTECT: archives are dropped deliberately, with their batch.
+    batch = models.ForeignKey(RetentionBatch, on_delete=models.PROTECT, related_name="records")
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
+    model_label = models.CharField(max_length=100, help_text="app_label.model of the row.")
+    object_id = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    data = models.JSONField()
+    archived_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-archived_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "model_label", "object_id"], name="archived_record_unique_row"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-archived_at"], name="archived_record_org_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.model_label}:{self.object_id}"

@@ -1,7 +1,28 @@
 """API routes of the analytics app, mounted under /api/v1/."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-router = SimpleRouter()
+from analytics.api.views import (
+    CleanupPreferencesView,
+    ModelPerformanceViewSet,
+    PerformanceMetricViewSet,
+    ProviderCallViewSet,
+    RateLimitReportView,
+    ReportView,
+    WeeklySummaryViewSet,
+)
+from analytics.reports import REPORTS
 
-urlpatterns = router.urls
+router = SimpleRouter()
+router.register("usage", ProviderCallViewSet, basename="provider-call")
+router.register("metrics", PerformanceMetricViewSet, basename="performance-metric")
+router.register("model-performance", ModelPerformanceViewSet, basename="model-performance")
+router.register("weekly-summaries", WeeklySummaryViewSet, basename="weekly-summary")
+
+urlpatterns = [
+    *router.urls,
+    path("cleanup-preferences/", CleanupPreferencesView.as_view(), name="cleanup-preferences"),
+    *(path(f"reports/{name}/", ReportView.as_view(report=name), name=f"report-{name}") for name in REPORTS),
+    path("reports/rate-limits/", RateLimitReportView.as_view(), name="report-rate-limits"),
+]

@@ -1,0 +1,253 @@
+"""Views of the analytics API: authenticate, scope, parse, call a service or selector, respond."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics import reports, selectors, services
+from analytics.api.filters import (
+    ModelPerformanceFilterSet,
+    PerformanceMetricFilterSet,
+    ProviderCallFilterSet,
+    WeeklySummaryFilterSet,
+)
+from analytics.api.serializers import (
+    CleanupPreferencesSerializer,
+    ModelPerformanceSerializer,
+    PerformanceMetricCreateSerializer,
+    PerformanceMetricSerializer,
+    ProviderCallCreateSerializer,
+    ProviderCallSerializer,
+    RateLimitQuerySerializer,
+    ReportQuerySerializer,
+    ReportSerializer,
+    WeeklySummarySerializer,
+)
+from analytics.models import ModelPerformance, PerformanceMetric, ProviderCall, WeeklySummary
+from tenancy.actors import actor_from_request
+from tenancy.api.viewsets import TenantViewSetMixin
+from tenancy.choices import Role
+from tenancy.context import request_organization
+from tenancy.pagination import CreatedAtCursorPagination
+
+
+class CalledAtCursorPagination(CreatedAtCursorPagination):
+    """Provider calls newest first by when they were made (the time-series index)."""
+
+    ordering = ("-called_at", "-id")
+
+
+class WeekCursorPagination(CreatedAtCursorPagination):
+    """Weekly summaries, latest week first."""
+
+    ordering = ("-week_start", "-id")
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=ProviderCallCreateSerializer,
+        responses={201: ProviderCallSerializer, 200: ProviderCallSerializer},
+        description="Record a provider API call. Idempotent by `request_id`: the same body again "
+        "answers 200 with the first row and writes nothing; another body with that `request_id` is "
+        "a 409. Send our token fields or the provider's own `usage` object.",
+    )
+)
+class ProviderCallViewSet(
+    TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Provider API calls (``usage/``): idempotent ingestion, lists with filters. Calls are a
+    log: they are never edited, and leave only through retention."""
+
+    queryset = ProviderCall.objects.all()
+    serializer_class = ProviderCallSerializer
+    filterset_class = ProviderCallFilterSet
+    pagination_class = CalledAtCursorPagination
+
+    def get_queryset(self):
+        return selectors.provider_call_list(organization=self.organization)
+
+    def create(self, request, *args, **kwargs):
+        serializer = ProviderCallCreateSerializer(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        recorded = services.provider_call_record(
+            organization=self.organization,
+            actor=self.actor,
+            values=serializer.validated_data,
+            fingerprint=services.request_fingerprint(request.data),
+        )
+        return Response(
+            ProviderCallSerializer(recorded.instance).data,
+            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        )
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=PerformanceMetricCreateSerializer,
+        responses={201: PerformanceMetricSerializer, 200: PerformanceMetricSerializer},
+        description="Record a generation's performance metrics (one per generation). The same body "
+        "again answers 200 and writes nothing; another body for that generation is a 409.",
+    )
+)
+class PerformanceMetricViewSet(
+    TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Performance metrics of generations (``metrics/``)."""
+
+    queryset = PerformanceMetric.objects.all()
+    serializer_class = PerformanceMetricSerializer
+    filterset_class = PerformanceMetricFilterSet
+
+    def get_queryset(self):
+        return selectors.performance_metric_list(organization=self.organization)
+
+    def create(self, request, *args, **kwargs):
+        serializer = PerformanceMetricCreateSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        values = dict(serializer.validated_data)
+        generation = values.pop("generation")
+        recorded = services.performance_metric_record(
+            organization=self.organization,
+            actor=self.actor,
+            generation=generation,
+            values=values,
+            fingerprint=services.request_fingerprint(request.data),
+        )
+        return Response(
+            PerformanceMetricSerializer(recorded.instance).data,
+            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        )
+
+
+class ModelPerformanceViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """How each model did in each run (``model-performance/``), kept exact from the runs'
+    generations."""
+
+    queryset = ModelPerformance.objects.all()
+    serializer_class = ModelPerformanceSerializer
+    filterset_class = ModelPerformanceFilterSet
+
+    def get_queryset(self):
+        return selectors.model_performance_list(organization=self.organization)
+
+
+class WeeklySummaryViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    """Weekly summaries (``weekly-summaries/``), written by ``manage.py weekly_summaries``."""
+
+    queryset = WeeklySummary.objects.all()
+    serializer_class = WeeklySummarySerializer
+    filterset_class = WeeklySummaryFilterSet
+    pagination_class = WeekCursorPagination
+
+    def get_queryset(self):
+        return selectors.weekly_summary_list(organization=self.organization)
+
+
+class CleanupPreferencesView(APIView):
+    """``cleanup-preferences/``: the caller's organization's retention. GET shows its
+    preferences and the retention in force; PUT/PATCH (admin keys) shorten or reset them."""
+
+    write_role = Role.ADMIN
+
+    @property
+    def organization(self):
+        return request_organization(self.request)
+
+    @extend_schema(responses=CleanupPreferencesSerializer)
+    def get(self, request):
+        preferences = services.cleanup_preferences_for(organization=self.organization)
+        return Response(CleanupPreferencesSerializer(preferences).data)
+
+    @extend_schema(request=CleanupPreferencesSerializer, responses=CleanupPreferencesSerializer)
+    def put(self, request):
+        return self._write(request, partial=False)
+
+    @extend_schema(request=CleanupPreferencesSerializer, responses=CleanupPreferencesSerializer)
+    def patch(self, request):
+        return self._write(request, partial=True)
+
+    def _write(self, request, *, partial: bool):
+        serializer = CleanupPreferencesSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        values = dict(serializer.validated_data)
+        if not partial:  # PUT replaces: a field left out returns to the platform's default
+            values = {name: values.get(name) for name in serializer.Meta.fields if name != "effective"}
+        preferences = services.cleanup_preferences_update(
+            organization=self.organization, actor=actor_from_request(request), values=values
+        )
+        return Response(CleanupPreferencesSerializer(preferences).data)
+
+
+REPORT_PARAMETERS = [
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First UTC day (default: 30 days before `to`)."),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="Last UTC day, included (default: today)."),
+    OpenApiParameter(
+        "group_by",
+        OpenApiTypes.STR,
+        description="Comma-separated dimensions: model, provider, content_type, user, day, month.",
+    ),
+    OpenApiParameter("source", OpenApiTypes.STR, enum=["generations", "provider_calls"]),
+    OpenApiParameter("limit", OpenApiTypes.INT, description="Rows at most (default 1000)."),
+]
+
+
+class ReportView(APIView):
+    """One report (``reports/<name>/``), answered from the rollups of the caller's organization.
+    A range over 400 days, ``to`` before ``from`` or an unknown ``group_by`` is a 400."""
+
+    report = ""
+
+    @extend_schema(parameters=REPORT_PARAMETERS, responses=ReportSerializer)
+    def get(self, request):
+        query = ReportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        result = reports.report_run(
+            organization=request_organization(request),
+            report=self.report,
+            date_from=params["from"],
+            date_to=params["to"],
+            group_by=params.get("group_by"),
+            source=params.get("source"),
+            limit=params["limit"],
+        )
+        return Response(result.as_dict())
+
+
+class RateLimitReportView(APIView):
+    """``reports/rate-limits/``: users who made more than ``threshold`` provider calls in one
+    clock hour (UTC), by default in the current and previous hour ("the last hour")."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("from", OpenApiTypes.DATETIME, description="Default: an hour before `to`."),
+            OpenApiParameter("to", OpenApiTypes.DATETIME, description="Default: now."),
+            OpenApiParameter(
+                "threshold", OpenApiTypes.INT, description="Requests in one hour (default 100)."
+            ),
+            OpenApiParameter(
+                "group_by", OpenApiTypes.STR, description="Besides the user: model, provider, content_type."
+            ),
+            OpenApiParameter("limit", OpenApiTypes.INT),
+        ],
+        responses=ReportSerializer,
+    )
+    def get(self, request):
+        query = RateLimitQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        result = reports.rate_limit_report(
+            organization=request_organization(request),
+            since=params["from"],
+            until=params["to"],
+            threshold=params["threshold"],
+            group_by=params.get("group_by") or "",
+            limit=params["limit"],
+        )
+        return Response(result.as_dict())

@@ -1,0 +1,466 @@
+"""The reports: questions about cost and usage, answered from the rollups.
+
+Each report reads one rollup (generations per day, or provider calls per hour), filtered to one
+organization and a range of UTC days, grouped by the dimensions asked for (``group_by``:
+model, provider, content_type, user, day, month), and returns one row per group plus totals.
+Rates and averages are derived from the summed counts, so a rate over a month is the month's
+rate, not an average of daily rates. Every figure equals the same question asked of the raw
+tables (``tests/analytics/test_reports.py`` asks both).
+
+- ``cost``: requests, cost, unpriced requests and tokens (cost by model per month, per content
+  type, top users by cost).
+- ``volume``: requests, outcomes and tokens by kind (daily volume and tokens).
+- ``failures``: failures and the failure rate (and, for provider calls, by error type).
+- ``cache``: cache hits, hit rate and the share of input tokens read from the prompt cache.
+- ``retries``: retried generations, retries, retry rate and retries per generation.
+- ``rate-limits``: users whose requests in one clock hour exceeded a threshold.
+- ``keys``: usage and cost per provider key fingerprint.
+- ``models``: success rate, latency, tokens and cost per model.
+"""
+
+# SQL here is built from our own table and column names only; every value is a parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django.db import connection
+from django.db.models import DateField, F, Max, Sum
+from django.db.models.functions import TruncDate, TruncMonth
+
+from analytics.choices import ERROR_TYPE_COLUMNS, GroupBy, ReportSource
+from analytics.errors import InvalidReportQuery
+from analytics.models import GenerationDailyRollup, ProviderCallHourlyRollup
+from tenancy.models import Organization
+
+UTC = datetime.UTC
+MAX_RANGE_DAYS = 400
+DEFAULT_RANGE_DAYS = 30
+DEFAULT_LIMIT = 1000
+MAX_LIMIT = 10_000
+DEFAULT_RATE_LIMIT_THRESHOLD = 100
+RATE = Decimal("0.0001")
+AVERAGE = Decimal("0.01")
+MONEY = Decimal("0.0000000001")
+TIME_DIMENSIONS = (GroupBy.DAY, GroupBy.MONTH)
+ROLLUPS = {
+    ReportSource.GENERATIONS: GenerationDailyRollup,
+    ReportSource.PROVIDER_CALLS: ProviderCallHourlyRollup,
+}
+# The rollup column behind each dimension (day and month are computed from the time column).
+DIMENSION_COLUMNS = {
+    GroupBy.MODEL: "model_name",
+    GroupBy.PROVIDER: "provider_name",
+    GroupBy.CONTENT_TYPE: "content_type",
+    GroupBy.USER: "user_ref",
+    "key": "key_fingerprint",
+}
+# Output names of the dimensions: what a client reads in each row.
+DIMENSION_OUTPUT = {
+    GroupBy.MODEL: "model",
+    GroupBy.PROVIDER: "provider",
+    GroupBy.CONTENT_TYPE: "content_type",
+    GroupBy.USER: "user_ref",
+    GroupBy.DAY: "day",
+    GroupBy.MONTH: "month",
+    "key": "key_fingerprint",
+}
+
+
+def _ratio(part, whole, quantum: Decimal = RATE) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) / Decimal(whole)).quantize(quantum, rounding=ROUND_HALF_UP)
+
+
+# Derived figures: name → function of the summed row.
+DERIVED = {
+    "failure_rate": lambda r: _ratio(r["failures"], r["requests"]),
+    "success_rate": lambda r: _ratio(r["successes"], r["requests"]),
+    "cache_hit_rate": lambda r: _ratio(r["cache_hits"], r["requests"]),
+    "cache_read_share": lambda r: _ratio(r["cache_read_tokens"], r["input_tokens"]),
+    "retry_rate": lambda r: _ratio(r["retried_requests"], r["requests"]),
+    "retries_per_request": lambda r: _ratio(r["retries"], r["requests"]),
+    "average_latency_ms": lambda r: _ratio(r["latency_ms_sum"], r["latency_count"], AVERAGE),
+    "cost_per_priced_request": lambda r: _ratio(r["cost_usd"], r["requests"] - r["unpriced_requests"], MONEY),
+}
+
+TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens")
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    """One report: which rollups it may read, what it sums and derives, how it sorts."""
+
+    name: str
+    sources: tuple[str, ...]
+    default_group_by: tuple[str, ...]
+    sums: dict[str, tuple[str, ...]]  # per source
+    derived: tuple[str, ...] = ()
+    sort: str = "requests"
+    anchor: str | None = None  # a dimension always grouped by, first (keys: the key)
+    maxima: tuple[str, ...] = ()
+
+    @property
+    def default_source(self) -> str:
+        return self.sources[0]
+
+
+GEN, CALLS = ReportSource.GENERATIONS, ReportSource.PROVIDER_CALLS
+COST = ("requests", "cost_usd", "unpriced_requests", *TOKENS)
+REPORTS: dict[str, ReportSpec] = {
+    spec.name: spec
+    for spec in (
+        ReportSpec(
+            name="cost",
+            sources=(GEN, CALLS),
+            default_group_by=(GroupBy.MODEL, GroupBy.MONTH),
+            sums={GEN: COST, CALLS: COST},
+            derived=("cost_per_priced_request",),
+            sort="cost_usd",
+        ),
+        ReportSpec(
+            name="volume",
+            sources=(GEN, CALLS),
+            default_group_by=(GroupBy.DAY,),
+            sums={
+                GEN: ("requests", "successes", "partials", "failures", "cancelled", *TOKENS),
+                CALLS: ("requests", "successes", "failures", *TOKENS),
+            },
+        ),
+        ReportSpec(
+            name="failures",
+            sources=(GEN, CALLS),
+            default_group_by=(GroupBy.DAY,),
+            sums={
+                GEN: ("requests", "successes", "partials", "failures", "cancelled"),
+                CALLS: ("requests", "successes", "failures", *ERROR_TYPE_COLUMNS.values()),
+            },
+            derived=("failure_rate",),
+            sort="failures",
+        ),
+        ReportSpec(
+            name="cache",
+            sources=(GEN,),
+            default_group_by=(GroupBy.DAY,),
+            sums={GEN: ("requests", "cache_hits", "input_tokens", "cache_read_tokens", "cache_write_tokens")},
+            derived=("cache_hit_rate", "cache_read_share"),
+            sort="cache_hits",
+        ),
+        ReportSpec(
+            name="retries",
+            sources=(GEN,),
+            default_group_by=(GroupBy.MODEL,),
+            sums={GEN: ("requests", "retried_requests", "retries", "failures")},
+            derived=("retry_rate", "retries_per_request"),
+            sort="retries",
+        ),
+        ReportSpec(
+            name="keys",
+            sources=(CALLS,),
+            default_group_by=(),
+            sums={
+                CALLS: (
+                    "requests",
+                    "successes",
+                    "failures",
+                    "rate_limited",
+                    "total_tokens",
+                    "cost_usd",
+                    "unpriced_requests",
+                )
+            },
+            derived=("failure_rate",),
+            sort="cost_usd",
+            anchor="key",
+        ),
+        ReportSpec(
+            name="models",
+            sources=(GEN, CALLS),
+            default_group_by=(GroupBy.MODEL,),
+            sums={
+                source: (
+                    "requests",
+                    "successes",
+                    "failures",
+                    "total_tokens",
+                    "cost_usd",
+                    "unpriced_requests",
+                    "latency_ms_sum",
+                    "latency_count",
+                )
+                for source in (GEN, CALLS)
+            },
+            derived=("success_rate", "average_latency_ms", "cost_per_priced_request"),
+            maxima=("latency_ms_max",),
+        ),
+    )
+}
+REPORT_NAMES = (*REPORTS, "rate-limits")
+
+
+@dataclass
+class ReportResult:
+    """A report's answer: the question as understood, one row per group, and the totals."""
+
+    report: str
+    source: str
+    date_from: Any
+    date_to: Any
+    group_by: list[str]
+    rows: list[dict[str, Any]]
+    totals: dict[str, Any]
+    truncated: bool = False
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "report": self.report,
+            "source": self.source,
+            "from": _plain(self.date_from),
+            "to": _plain(self.date_to),
+            "group_by": self.group_by,
+            **self.parameters,
+            "rows": self.rows,
+            "totals": self.totals,
+            "truncated": self.truncated,
+        }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    return value
+
+
+def parse_group_by(raw: str | Sequence[str] | None, *, allowed: Sequence[str] | None = None) -> list[str]:
+    """``"model,month"`` → ``["model", "month"]``; an unknown or repeated name is a 400."""
+    if raw is None:
+        return []
+    names = [name.strip() for name in (raw.split(",") if isinstance(raw, str) else raw) if name.strip()]
+    allowed = list(allowed if allowed is not None else GroupBy.values)
+    for name in names:
+        if name not in allowed:
+            raise InvalidReportQuery(
+                f"Cannot group by {name!r}; choose from {', '.join(allowed)}.",
+                code="invalid_choice",
+                attr="group_by",
+            )
+    if len(set(names)) != len(names):
+        raise InvalidReportQuery("Name each group_by dimension once.", attr="group_by")
+    if GroupBy.DAY in names and GroupBy.MONTH in names:
+        raise InvalidReportQuery("Group by day or by month, not both.", attr="group_by")
+    return names
+
+
+def check_range(date_from: datetime.date, date_to: datetime.date) -> None:
+    """``to`` on or after ``from``, and at most 400 days from first to last (both included)."""
+    if date_to < date_from:
+        raise InvalidReportQuery("`to` is before `from`.", code="invalid_range", attr="to")
+    if (date_to - date_from).days + 1 > MAX_RANGE_DAYS:
+        raise InvalidReportQuery(
+            f"A report covers at most {MAX_RANGE_DAYS} days; narrow `from`-`to`.",
+            code="range_too_long",
+            attr="to",
+        )
+
+
+def _dimension_expression(source: str, dimension: str):
+    if dimension == GroupBy.DAY:
+        return F("day") if source == GEN else TruncDate("hour", tzinfo=UTC)
+    if dimension == GroupBy.MONTH:
+        if source == GEN:
+            return TruncMonth("day")
+        return TruncMonth("hour", tzinfo=UTC, output_field=DateField())
+    return F(DIMENSION_COLUMNS[dimension])
+
+
+def _dimension_value(dimension: str, value: Any) -> Any:
+    if dimension in (GroupBy.USER, "key") and value == "":
+        return None  # no user / no key, shown as null
+    if isinstance(value, datetime.datetime):
+        value = value.date()
+    return _plain(value)
+
+
+def _rollup_rows(organization: Organization, source: str, date_from: datetime.date, date_to: datetime.date):
+    model = ROLLUPS[source]
+    if source == GEN:
+        return model.objects.filter(organization=organization, day__gte=date_from, day__lte=date_to)
+    start = datetime.datetime.combine(date_from, datetime.time.min, tzinfo=UTC)
+    end = datetime.datetime.combine(date_to + datetime.timedelta(days=1), datetime.time.min, tzinfo=UTC)
+    return model.objects.filter(organization=organization, hour__gte=start, hour__lt=end)
+
+
+def _finish(spec: ReportSpec, values: dict[str, Any]) -> dict[str, Any]:
+    """Plain output of one group's sums and maxima, then the figures derived from them."""
+    row = {name: _plain(value) for name, value in values.items()}
+    for name in spec.derived:
+        row[name] = _plain(DERIVED[name](values))
+    return row
+
+
+def report_run(
+    *,
+    organization: Organization,
+    report: str,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    group_by: Sequence[str] | None = None,
+    source: str | None = None,
+    limit: int = DEFAULT_LIMIT,
+) -> ReportResult:
+    """Answer ``report`` for ``organization`` over ``[date_from, date_to]`` (UTC days) from the
+    rollups. ``group_by`` None means the report's default; ``[]`` means one row of totals."""
+    spec = REPORTS.get(report)
+    if spec is None:
+        raise InvalidReportQuery(f"No report {report!r}.", attr="report")
+    check_range(date_from, date_to)
+    source = source or spec.default_source
+    if source not in spec.sources:
+        raise InvalidReportQuery(
+            f"The {report} report reads {', '.join(spec.sources)}, not {source}.",
+            code="invalid_choice",
+            attr="source",
+        )
+    dimensions = list(spec.default_group_by if group_by is None else group_by)
+    parse_group_by(dimensions)
+    if spec.anchor:
+        dimensions = [spec.anchor, *(name for name in dimensions if name != spec.anchor)]
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidReportQuery(f"limit must be between 1 and {MAX_LIMIT}.", attr="limit")
+
+    measures = (*spec.sums[source], *spec.maxima)
+    # Aggregates get their own names: Django refuses an annotation named like a model field.
+    aggregates = {f"sum_{name}": Sum(name, default=0) for name in spec.sums[source]}
+    aggregates.update({f"sum_{name}": Max(name) for name in spec.maxima})
+    rows = _rollup_rows(organization, source, date_from, date_to)
+    aliases = {dimension: f"dimension_{dimension}" for dimension in dimensions}
+    grouped = (
+        rows.annotate(**{aliases[d]: _dimension_expression(source, d) for d in dimensions})
+        .values(*aliases.values())
+        .annotate(**aggregates)
+    )
+    time_first = [aliases[d] for d in dimensions if d in TIME_DIMENSIONS]
+    others = [aliases[d] for d in dimensions if d not in TIME_DIMENSIONS]
+    grouped = grouped.order_by(*time_first, f"-sum_{spec.sort}", *others)
+    fetched = list(grouped[: limit + 1]) if dimensions else []
+    truncated = len(fetched) > limit
+    output = []
+    for values in fetched[:limit]:
+        row = {DIMENSION_OUTPUT[d]: _dimension_value(d, values[aliases[d]]) for d in dimensions}
+        row.update(_finish(spec, {name: values[f"sum_{name}"] for name in measures}))
+        output.append(row)
+    totals_values = rows.aggregate(**aggregates)
+    totals = _finish(spec, {name: totals_values[f"sum_{name}"] for name in measures})
+    if not dimensions:
+        output = [dict(totals)]
+    return ReportResult(
+        report=report,
+        source=source,
+        date_from=date_from,
+        date_to=date_to,
+        group_by=[DIMENSION_OUTPUT[d] for d in dimensions],
+        rows=output,
+        totals=totals,
+        truncated=truncated,
+    )
+
+
+# --- rate limits ---------------------------------------------------------------------------------
+
+RATE_LIMIT_DIMENSIONS = (GroupBy.MODEL, GroupBy.PROVIDER, GroupBy.CONTENT_TYPE)
+
+
+def _hour(moment: datetime.datetime) -> datetime.datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def rate_limit_report(
+    *,
+    organization: Organization,
+    since: datetime.datetime,
+    until: datetime.datetime,
+    threshold: int = DEFAULT_RATE_LIMIT_THRESHOLD,
+    group_by: str | Sequence[str] = (),
+    limit: int = DEFAULT_LIMIT,
+) -> ReportResult:
+    """Users who made more than ``threshold`` provider calls within one clock hour (UTC), for
+    the hours from ``since``'s to ``until``'s (both included), busiest first.
+
+    The default question, "who is over the limit in the last hour", is ``since = now - 1h``,
+    ``until = now``: the current clock hour and the one before it. Calls with no user are not a
+    user and are left out. ``group_by`` may add model, provider or content type to the user.
+    """
+    since, until = _hour(since), _hour(until)
+    if until < since:
+        raise InvalidReportQuery("`to` is before `from`.", code="invalid_range", attr="to")
+    if (until - since) > datetime.timedelta(days=MAX_RANGE_DAYS):
+        raise InvalidReportQuery(
+            f"A report covers at most {MAX_RANGE_DAYS} days; narrow `from`-`to`.",
+            code="range_too_long",
+            attr="to",
+        )
+    dimensions = parse_group_by(group_by, allowed=[GroupBy.USER, *RATE_LIMIT_DIMENSIONS])
+    extra = [d for d in dimensions if d != GroupBy.USER]
+    if threshold < 0:
+        raise InvalidReportQuery("threshold cannot be negative.", attr="threshold")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidReportQuery(f"limit must be between 1 and {MAX_LIMIT}.", attr="limit")
+    columns = ["user_ref", *(DIMENSION_COLUMNS[d] for d in extra)]
+    group = ", ".join(columns)
+    table = ProviderCallHourlyRollup._meta.db_table
+    sql = f"""
+        WITH hourly AS (
+            SELECT {group}, hour, sum(requests) AS requests, sum(rate_limited) AS rate_limited
+              FROM {table}
+             WHERE organization_id = %s AND hour >= %s AND hour <= %s AND user_ref <> ''
+             GROUP BY {group}, hour
+        )
+        SELECT {group},
+               max(requests) AS busiest_hour_requests,
+               (array_agg(hour ORDER BY requests DESC, hour))[1] AS busiest_hour,
+               count(*) FILTER (WHERE requests > %s) AS hours_over_threshold,
+               sum(requests) AS requests,
+               sum(rate_limited) AS rate_limited,
+               count(*) OVER () AS groups_over_threshold
+          FROM hourly
+         GROUP BY {group}
+        HAVING max(requests) > %s
+         ORDER BY busiest_hour_requests DESC, {group}
+         LIMIT %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [organization.pk, since, until, threshold, threshold, limit + 1])
+        names = [column.name for column in cursor.description]
+        fetched = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    output = []
+    for values in fetched[:limit]:
+        row = {"user_ref": values["user_ref"]}
+        row.update({DIMENSION_OUTPUT[d]: values[DIMENSION_COLUMNS[d]] for d in extra})
+        row.update(
+            busiest_hour=values["busiest_hour"].astimezone(UTC).isoformat(),
+            busiest_hour_requests=int(values["busiest_hour_requests"]),
+            hours_over_threshold=int(values["hours_over_threshold"]),
+            requests=int(values["requests"]),
+            rate_limited=int(values["rate_limited"]),
+        )
+        output.append(row)
+    return ReportResult(
+        report="rate-limits",
+        source=ReportSource.PROVIDER_CALLS,
+        date_from=since,
+        date_to=until,
+        group_by=["user_ref", *(DIMENSION_OUTPUT[d] for d in extra)],
+        rows=output,
+        totals={"groups_over_threshold": int(fetched[0]["groups_over_threshold"]) if fetched else 0},
+        truncated=len(fetched) > limit,
+        parameters={"threshold": threshold},
+    )

@@ -1,0 +1,654 @@
+"""Keeping the rollups exact: increments in the ingest transaction, and rebuilds from raw rows.
+
+Increments
+----------
+Every ingest adds its rows' contributions to the rollups *in the same transaction*, with one
+``INSERT … ON CONFLICT DO UPDATE SET n = n + EXCLUDED.n`` per batch of groups. PostgreSQL
+locks the conflicting rollup row, so ten writers adding to the same group queue on it and every
+increment lands on the latest committed value; nothing is read-modify-written in Python. Groups
+are upserted in sorted order, so two writers touching the same groups lock them in the same
+order and cannot deadlock each other. A rolled-back ingest rolls its increments back with it.
+
+A generation's status, tokens, cost and time may change after it was created (``updated`` in
+``generations_recorded``); its old contribution is subtracted and the new one added. Its
+dimensions (day, provider, model, content type, user) never change after creation. Soft delete
+and restore change nothing: the generation happened and its cost was incurred. The latency
+maximum only grows (``GREATEST``); a rebuild recomputes it exactly.
+
+Rebuilds
+--------
+:func:`rollup_rebuild` replaces a range of days with an aggregation of the raw rows, under a
+``SHARE ROW EXCLUSIVE`` lock on the rollup tables that waits for in-flight ingests to commit
+and holds new ones back until it commits, so no increment is lost or counted twice. Days whose
+raw rows retention has already archived are skipped (their rollups are the only record left).
+"""
+
+# SQL here is built from our own table and column names only; every value is a parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Max
+
+from analytics.choices import ERROR_TYPE_COLUMNS, RetentionTarget
+from analytics.models import (
+    SLOW_CALL_MS,
+    GenerationDailyRollup,
+    ModelPerformance,
+    PerformanceMetric,
+    ProviderCall,
+    ProviderCallHourlyRollup,
+    RetentionBatch,
+)
+from generations.choices import GenerationStatus
+from generations.models import Generation
+from providers.models import AIModel, Provider
+from tenancy.models import Organization
+
+UTC = datetime.UTC
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens")
+
+
+@dataclass(frozen=True)
+class RollupTable:
+    """How to upsert one rollup table: its group columns, summed columns and maxima."""
+
+    model: type
+    keys: tuple[str, ...]
+    sums: tuple[str, ...]
+    maxes: tuple[str, ...] = ()
+    stamps: tuple[str, ...] = ("updated_at",)
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+
+GENERATION_ROLLUP = RollupTable(
+    model=GenerationDailyRollup,
+    keys=("organization_id", "day", "provider_name", "model_name", "content_type", "user_ref"),
+    sums=(
+        "requests",
+        "successes",
+        "partials",
+        "failures",
+        "cancelled",
+        *TOKEN_FIELDS,
+        "cost_usd",
+        "unpriced_requests",
+        "cache_hits",
+        "retries",
+        "retried_requests",
+        "latency_ms_sum",
+        "latency_count",
+    ),
+    maxes=("latency_ms_max",),
+)
+
+PROVIDER_CALL_ROLLUP = RollupTable(
+    model=ProviderCallHourlyRollup,
+    keys=(
+        "organization_id",
+        "hour",
+        "provider_name",
+        "model_name",
+        "content_type",
+        "user_ref",
+        "key_fingerprint",
+    ),
+    sums=(
+        "requests",
+        "successes",
+        "failures",
+        *ERROR_TYPE_COLUMNS.values(),
+        *TOKEN_FIELDS,
+        "cost_usd",
+        "unpriced_requests",
+        "latency_ms_sum",
+        "latency_count",
+        "slow_requests",
+    ),
+    maxes=("latency_ms_max",),
+)
+
+MODEL_PERFORMANCE = RollupTable(
+    model=ModelPerformance,
+    keys=("organization_id", "run_id", "provider_name", "model_name"),
+    sums=(
+        "requests",
+        "successes",
+        "items_generated",
+        "failures",
+        "input_tokens",
+        "output_tokens",
+        "total_tokens",
+        "cost_usd",
+        "unpriced_requests",
+        "response_time_ms_sum",
+        "response_time_count",
+    ),
+    maxes=("response_time_ms_max",),
+    stamps=("created_at", "updated_at"),
+)
+
+# Retention targets whose deletions make older days impossible to rebuild from raw rows.
+REBUILD_FLOOR_TARGETS = (
+    RetentionTarget.GENERATIONS,
+    RetentionTarget.FAILED_GENERATIONS,
+    RetentionTarget.PERFORMANCE_METRICS,
+    RetentionTarget.PROVIDER_CALLS,
+)
+_CHUNK = 500
+
+
+# --- the upsert -------------------------------------------------------------------------------
+
+
+class Contributions:
+    """Deltas to add to a rollup table, summed per group before they are written."""
+
+    def __init__(self, spec: RollupTable):
+        self.spec = spec
+        self.groups: dict[tuple, dict[str, Any]] = {}
+
+    def add(self, key: tuple, measures: dict[str, Any], *, sign: int = 1) -> None:
+        group = self.groups.setdefault(key, {name: 0 for name in self.spec.sums})
+        for name in self.spec.sums:
+            group[name] += sign * measures.get(name, 0)
+        for name in self.spec.maxes:
+            value = measures.get(name) if sign > 0 else None
+            if value is not None:
+                current = group.get(name)
+                group[name] = value if current is None else max(current, value)
+
+    def write(self) -> int:
+        """Upsert every non-empty group (sorted, for a stable lock order); returns their number."""
+        rows = []
+        for key in sorted(self.groups, key=_sort_key):
+            group = self.groups[key]
+            if all(group[name] == 0 for name in self.spec.sums) and all(
+                group.get(name) is None for name in self.spec.maxes
+            ):
+                continue
+            rows.append((*key, *(group[n] for n in self.spec.sums), *(group.get(n) for n in self.spec.maxes)))
+        for start in range(0, len(rows), _CHUNK):
+            _upsert(self.spec, rows[start : start + _CHUNK])
+        self.groups.clear()
+        return len(rows)
+
+
+def _sort_key(key: tuple) -> tuple:
+    return tuple(str(part) for part in key)
+
+
+def _upsert(spec: RollupTable, rows: Sequence[tuple]) -> None:
+    columns = (*spec.keys, *spec.sums, *spec.maxes, *spec.stamps)
+    placeholders = (
+        "(" + ", ".join(["%s"] * (len(columns) - len(spec.stamps)) + ["now()"] * len(spec.stamps)) + ")"
+    )
+    assignments = [f"{name} = t.{name} + EXCLUDED.{name}" for name in spec.sums]
+    assignments += [f"{name} = GREATEST(t.{name}, EXCLUDED.{name})" for name in spec.maxes]
+    assignments.append("updated_at = EXCLUDED.updated_at")
+    sql = (
+        f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) VALUES "
+        + ", ".join([placeholders] * len(rows))
+        + f" ON CONFLICT ({', '.join(spec.keys)}) DO UPDATE SET "
+        + ", ".join(assignments)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+
+
+# --- dimensions -------------------------------------------------------------------------------
+
+
+class Names:
+    """Canonical provider slugs and model names of rows, looked up once per batch.
+
+    A row's model is the resolved ``AIModel.name`` when Inkwell knows the model, else the name
+    the client sent; its provider the resolved slug, else the client's provider name.
+    """
+
+    def __init__(self, rows: Iterable[Any]):
+        rows = list(rows)
+        self.models = self._cached(rows, "model", AIModel, "name")
+        self.providers = self._cached(rows, "provider", Provider, "slug")
+
+    @staticmethod
+    def _cached(rows, field_name: str, model, attribute: str) -> dict[int, str]:
+        known: dict[int, str] = {}
+        missing = set()
+        for row in rows:
+            pk = getattr(row, f"{field_name}_id")
+            if pk is None:
+                continue
+            descriptor = type(row)._meta.get_field(field_name)
+            if descriptor.is_cached(row):
+                known[pk] = getattr(getattr(row, field_name), attribute)
+            else:
+                missing.add(pk)
+        if missing - set(known):
+            known.update(model.objects.filter(pk__in=missing - set(known)).values_list("pk", attribute))
+        return known
+
+    def model(self, row) -> str:
+        return self.models.get(row.model_id) or row.model_name or ""
+
+    def provider(self, row) -> str:
+        return self.providers.get(row.provider_id) or row.provider_name or ""
+
+
+def _utc_day(moment: datetime.datetime) -> datetime.date:
+    return moment.astimezone(UTC).date()
+
+
+def _utc_hour(moment: datetime.datetime) -> datetime.datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+# --- generations --------------------------------------------------------------------------------
+
+
+def _generation_measures(values: dict[str, Any]) -> dict[str, Any]:
+    status = values["status"]
+    cost = values["cost_usd"]
+    latency = values["generation_time_ms"]
+    measures = {name: values[name] or 0 for name in TOKEN_FIELDS}
+    measures.update(
+        requests=1,
+        successes=int(status == GenerationStatus.SUCCESS),
+        partials=int(status == GenerationStatus.PARTIAL),
+        failures=int(status == GenerationStatus.FAILED),
+        cancelled=int(status == GenerationStatus.CANCELLED),
+        cost_usd=cost if cost is not None else Decimal(0),
+        unpriced_requests=int(cost is None),
+        latency_ms_sum=latency or 0,
+        latency_count=int(latency is not None),
+        latency_ms_max=latency,
+    )
+    return measures
+
+
+def _performance_measures(measures: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "requests": measures["requests"],
+        "successes": measures["successes"],
+        "items_generated": measures["successes"] + measures["partials"],
+        "failures": measures["failures"],
+        "input_tokens": measures["input_tokens"],
+        "output_tokens": measures["output_tokens"],
+        "total_tokens": measures["total_tokens"],
+        "cost_usd": measures["cost_usd"],
+        "unpriced_requests": measures["unpriced_requests"],
+        "response_time_ms_sum": measures["latency_ms_sum"],
+        "response_time_count": measures["latency_count"],
+        "response_time_ms_max": measures["latency_ms_max"],
+    }
+
+
+_GENERATION_VALUES = ("status", "cost_usd", "generation_time_ms", *TOKEN_FIELDS)
+
+
+def generation_group(generation: Generation, names: Names) -> tuple:
+    """The daily-rollup group of a generation."""
+    return (
+        generation.organization_id,
+        _utc_day(generation.created_at),
+        names.provider(generation),
+        names.model(generation),
+        generation.content_type or "",
+        generation.user_ref or "",
+    )
+
+
+def rollups_count_generations(
+    *,
+    organization: Organization,
+    generations: Sequence[Generation],
+    action: str,
+    previous: dict[int, dict[str, Any]] | None = None,
+) -> None:
+    """Add ``generations`` to the daily rollup and to their runs' model performance.
+
+    ``action`` is ``generations_recorded``'s: ``created`` adds each row, ``updated`` adds the
+    difference against ``previous[id]`` (the counted fields before the change); ``deleted``
+    and ``restored`` change nothing. Runs in the caller's transaction.
+    """
+    if action not in ("created", "updated") or not generations:
+        return
+    previous = previous or {}
+    names = Names(generations)
+    daily = Contributions(GENERATION_ROLLUP)
+    runs = Contributions(MODEL_PERFORMANCE)
+    for generation in generations:
+        if generation.organization_id != organization.pk:
+            raise ValueError("generations_recorded carried another organization's generation.")
+        now_values = {name: getattr(generation, name) for name in _GENERATION_VALUES}
+        deltas = [(now_values, 1)]
+        if action == "updated":
+            before = previous.get(generation.pk)
+            if before is None:
+                continue
+            deltas.append(({**now_values, **{k: v for k, v in before.items() if k in now_values}}, -1))
+        group = generation_group(generation, names)
+        for values, sign in deltas:
+            measures = _generation_measures(values)
+            daily.add(group, measures, sign=sign)
+            if generation.run_id is not None:
+                runs.add(
+                    (organization.pk, generation.run_id, group[2], group[3]),
+                    _performance_measures(measures),
+                    sign=sign,
+                )
+    daily.write()
+    runs.write()
+
+
+def rollups_count_metric(*, metric: PerformanceMetric, generation: Generation) -> None:
+    """Add a performance metric's cache hit and retries to its generation's daily group."""
+    daily = Contributions(GENERATION_ROLLUP)
+    daily.add(
+        generation_group(generation, Names([generation])),
+        {
+            "cache_hits": int(metric.cache_hit),
+            "retries": metric.retry_count,
+            "retried_requests": int(metric.retry_count > 0),
+        },
+    )
+    daily.write()
+
+
+# --- provider calls -----------------------------------------------------------------------------
+
+
+def provider_call_group(call: ProviderCall, names: Names) -> tuple:
+    """The hourly-rollup group of a provider call."""
+    return (
+        call.organization_id,
+        _utc_hour(call.called_at),
+        names.provider(call),
+        names.model(call),
+        call.content_type or "",
+        call.user_ref or "",
+        call.key_fingerprint or "",
+    )
+
+
+def _provider_call_measures(call: ProviderCall) -> dict[str, Any]:
+    measures = {name: getattr(call, name) or 0 for name in TOKEN_FIELDS}
+    measures.update(
+        requests=1,
+        successes=int(call.success),
+        failures=int(not call.success),
+        cost_usd=call.cost_usd if call.cost_usd is not None else Decimal(0),
+        unpriced_requests=int(call.cost_usd is None),
+        latency_ms_sum=call.api_latency_ms or 0,
+        latency_count=int(call.api_latency_ms is not None),
+        latency_ms_max=call.api_latency_ms,
+        slow_requests=int((call.api_latency_ms or 0) > SLOW_CALL_MS),
+    )
+    if not call.success:
+        measures[ERROR_TYPE_COLUMNS[call.error_type]] = 1
+    return measures
+
+
+def rollups_count_provider_calls(*, calls: Sequence[ProviderCall]) -> None:
+    """Add provider calls to the hourly rollup (in the caller's transaction)."""
+    names = Names(calls)
+    hourly = Contributions(PROVIDER_CALL_ROLLUP)
+    for call in calls:
+        hourly.add(provider_call_group(call, names), _provider_call_measures(call))
+    hourly.write()
+
+
+# --- rebuild ------------------------------------------------------------------------------------
+
+
+def _generation_rollup_select(where: str) -> str:
+    """Aggregate generations (and their metrics) into daily-rollup rows; ``where`` filters ``g``."""
+    return f"""
+        SELECT g.organization_id,
+               (g.created_at AT TIME ZONE 'UTC')::date,
+               COALESCE(p.slug, g.provider_name),
+               COALESCE(m.name, g.model_name),
+               g.content_type,
+               COALESCE(g.user_ref, ''),
+               count(*),
+               count(*) FILTER (WHERE g.status = 'success'),
+               count(*) FILTER (WHERE g.status = 'partial'),
+               count(*) FILTER (WHERE g.status = 'failed'),
+               count(*) FILTER (WHERE g.status = 'cancelled'),
+               sum(g.input_tokens), sum(g.output_tokens), sum(g.cache_read_tokens),
+               sum(g.cache_write_tokens), sum(g.total_tokens),
+               COALESCE(sum(g.cost_usd), 0),
+               count(*) FILTER (WHERE g.cost_usd IS NULL),
+               count(*) FILTER (WHERE pm.cache_hit),
+               COALESCE(sum(pm.retry_count), 0),
+               count(*) FILTER (WHERE pm.retry_count > 0),
+               COALESCE(sum(g.generation_time_ms), 0),
+               count(g.generation_time_ms),
+               max(g.generation_time_ms),
+               now()
+          FROM generations_generation g
+          LEFT JOIN providers_aimodel m ON m.id = g.model_id
+          LEFT JOIN providers_provider p ON p.id = g.provider_id
+          LEFT JOIN analytics_performancemetric pm ON pm.generation_id = g.id
+         WHERE {where}
+         GROUP BY 1, 2, 3, 4, 5, 6
+    """
+
+
+def _provider_call_rollup_select(where: str) -> str:
+    error_counts = ",\n".join(
+        f"count(*) FILTER (WHERE NOT c.success AND c.error_type = '{error_type.value}')"
+        for error_type in ERROR_TYPE_COLUMNS
+    )
+    return f"""
+        SELECT c.organization_id,
+               date_trunc('hour', c.called_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+               COALESCE(p.slug, c.provider_name),
+               COALESCE(m.name, c.model_name),
+               c.content_type,
+               COALESCE(c.user_ref, ''),
+               c.key_fingerprint,
+               count(*),
+               count(*) FILTER (WHERE c.success),
+               count(*) FILTER (WHERE NOT c.success),
+               {error_counts},
+               sum(c.input_tokens), sum(c.output_tokens), sum(c.cache_read_tokens),
+               sum(c.cache_write_tokens), sum(c.total_tokens),
+               COALESCE(sum(c.cost_usd), 0),
+               count(*) FILTER (WHERE c.cost_usd IS NULL),
+               COALESCE(sum(c.api_latency_ms), 0),
+               count(c.api_latency_ms),
+               count(*) FILTER (WHERE c.api_latency_ms > {SLOW_CALL_MS}),
+               max(c.api_latency_ms),
+               now()
+          FROM analytics_providercall c
+          LEFT JOIN providers_aimodel m ON m.id = c.model_id
+          LEFT JOIN providers_provider p ON p.id = c.provider_id
+         WHERE {where}
+         GROUP BY 1, 2, 3, 4, 5, 6, 7
+    """
+
+
+def _model_performance_select(where: str) -> str:
+    return f"""
+        SELECT g.organization_id, g.run_id,
+               COALESCE(p.slug, g.provider_name),
+               COALESCE(m.name, g.model_name),
+               count(*),
+               count(*) FILTER (WHERE g.status = 'success'),
+               count(*) FILTER (WHERE g.status IN ('success', 'partial')),
+               count(*) FILTER (WHERE g.status = 'failed'),
+               sum(g.input_tokens), sum(g.output_tokens), sum(g.total_tokens),
+               COALESCE(sum(g.cost_usd), 0),
+               count(*) FILTER (WHERE g.cost_usd IS NULL),
+               COALESCE(sum(g.generation_time_ms), 0),
+               count(g.generation_time_ms),
+               max(g.generation_time_ms),
+               now(), now()
+          FROM generations_generation g
+          JOIN generations_generationrun r ON r.id = g.run_id
+          LEFT JOIN providers_aimodel m ON m.id = g.model_id
+          LEFT JOIN providers_provider p ON p.id = g.provider_id
+         WHERE {where}
+         GROUP BY 1, 2, 3, 4
+    """
+
+
+def _columns(spec: RollupTable) -> str:
+    return ", ".join((*spec.keys, *spec.sums, *spec.maxes, *spec.stamps))
+
+
+@dataclass
+class RebuildResult:
+    """What a rebuild did, per organization: the days rebuilt and the days kept as they were."""
+
+    organizations: int = 0
+    generation_groups: int = 0
+    provider_call_groups: int = 0
+    run_groups: int = 0
+    skipped: dict[str, tuple[datetime.date, datetime.date]] = field(default_factory=dict)
+
+
+def rebuild_floor(*, organization: Organization) -> datetime.date | None:
+    """The last day whose raw rows retention may have removed: rebuilds start after it."""
+    newest = RetentionBatch.objects.filter(
+        organization=organization, target__in=REBUILD_FLOOR_TARGETS
+    ).aggregate(newest=Max("newest_at"))["newest"]
+    return _utc_day(newest) if newest else None
+
+
+def _bounds(first: datetime.date, last: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=UTC)
+    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=UTC)
+    return start, end
+
+
+@transaction.atomic
+def rollup_rebuild_organization(
+    *, organization: Organization, date_from: datetime.date, date_to: datetime.date
+) -> tuple[int, int, int]:
+    """Replace ``organization``'s rollups of ``[date_from, date_to]`` (UTC days) by an
+    aggregation of its raw rows, in one transaction. Returns the groups written (daily,
+    hourly, run/model). The caller keeps the range after :func:`rebuild_floor`."""
+    start, end = _bounds(date_from, date_to)
+    with connection.cursor() as cursor:
+        # Same order as ingestion takes them: daily rollup, model performance, hourly rollup.
+        cursor.execute(
+            f"LOCK TABLE {GENERATION_ROLLUP.table}, {MODEL_PERFORMANCE.table}, "
+            f"{PROVIDER_CALL_ROLLUP.table} IN SHARE ROW EXCLUSIVE MODE"
+        )
+        cursor.execute(
+            f"DELETE FROM {GENERATION_ROLLUP.table} WHERE organization_id = %s AND day >= %s AND day <= %s",
+            [organization.pk, date_from, date_to],
+        )
+        cursor.execute(
+            f"INSERT INTO {GENERATION_ROLLUP.table} ({_columns(GENERATION_ROLLUP)}) "
+            + _generation_rollup_select(
+                "g.organization_id = %s AND g.created_at >= %s AND g.created_at < %s"
+            ),
+            [organization.pk, start, end],
+        )
+        daily = cursor.rowcount
+        # A run's figures cover all its generations; runs created in the range are rebuilt whole.
+        cursor.execute(
+            f"DELETE FROM {MODEL_PERFORMANCE.table} AS mp USING generations_generationrun r "
+            "WHERE r.id = mp.run_id AND mp.organization_id = %s AND r.created_at >= %s AND r.created_at < %s",
+            [organization.pk, start, end],
+        )
+        cursor.execute(
+            f"INSERT INTO {MODEL_PERFORMANCE.table} "
+            f"({_columns(MODEL_PERFORMANCE)}) "
+            + _model_performance_select(
+                "g.organization_id = %s AND r.created_at >= %s AND r.created_at < %s"
+            ),
+            [organization.pk, start, end],
+        )
+        runs = cursor.rowcount
+        cursor.execute(
+            f"DELETE FROM {PROVIDER_CALL_ROLLUP.table} "
+            "WHERE organization_id = %s AND hour >= %s AND hour < %s",
+            [organization.pk, start, end],
+        )
+        cursor.execute(
+            f"INSERT INTO {PROVIDER_CALL_ROLLUP.table} ({_columns(PROVIDER_CALL_ROLLUP)}) "
+            + _provider_call_rollup_select(
+                "c.organization_id = %s AND c.called_at >= %s AND c.called_at < %s"
+            ),
+            [organization.pk, start, end],
+        )
+        hourly = cursor.rowcount
+    return daily, hourly, runs
+
+
+def rollup_rebuild(
+    *,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    organizations: Iterable[Organization] | None = None,
+    progress=None,
+) -> RebuildResult:
+    """Rebuild the rollups of ``[date_from, date_to]`` for each organization (all by default),
+    one transaction per organization; idempotent. Days retention already archived raw rows of
+    are kept as they are and reported in ``skipped``. ``progress`` is called once per
+    organization (a tqdm ``update``)."""
+    if date_to < date_from:
+        raise ValueError("date_to is before date_from.")
+    result = RebuildResult()
+    for organization in organizations if organizations is not None else Organization.objects.order_by("pk"):
+        floor = rebuild_floor(organization=organization)
+        first = date_from
+        if floor is not None and floor >= date_from:
+            first = floor + datetime.timedelta(days=1)
+            result.skipped[organization.slug] = (date_from, min(floor, date_to))
+        if first <= date_to:
+            daily, hourly, runs = rollup_rebuild_organization(
+                organization=organization, date_from=first, date_to=date_to
+            )
+            result.generation_groups += daily
+            result.provider_call_groups += hourly
+            result.run_groups += runs
+        result.organizations += 1
+        if progress is not None:
+            progress(1)
+    return result
+
+
+# --- GDPR --------------------------------------------------------------------------------------
+
+
+def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
+    """Move ``user_ref``'s rollup rows into the anonymous groups (``user_ref = ''``), adding to
+    what is there, so totals stay and the user disappears. Returns rows moved."""
+    if not user_ref:
+        raise ValueError("Name the user reference to anonymise.")
+    moved = 0
+    for spec in (GENERATION_ROLLUP, PROVIDER_CALL_ROLLUP):
+        keys = [key if key != "user_ref" else "''" for key in spec.keys]
+        assignments = [f"{name} = t.{name} + EXCLUDED.{name}" for name in spec.sums]
+        assignments += [f"{name} = GREATEST(t.{name}, EXCLUDED.{name})" for name in spec.maxes]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {spec.table} AS t ({_columns(spec)}) "
+                f"SELECT {', '.join((*keys, *spec.sums, *spec.maxes))}, now() FROM {spec.table} "
+                "WHERE organization_id = %s AND user_ref = %s "
+                f"ORDER BY {', '.join(spec.keys)} "
+                f"ON CONFLICT ({', '.join(spec.keys)}) DO UPDATE SET {', '.join(assignments)}, "
+                "updated_at = EXCLUDED.updated_at",
+                [organization.pk, user_ref],
+            )
+            cursor.execute(
+                f"DELETE FROM {spec.table} WHERE organization_id = %s AND user_ref = %s",
+                [organization.pk, user_ref],
+            )
+            moved += cursor.rowcount
+    return moved

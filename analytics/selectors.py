@@ -1,0 +1,99 @@
+"""Reads of the analytics app: scoped to one organization and optimised, so serializers never
+query. Reports live in ``analytics.reports``."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, QuerySet, Sum
+
+from analytics.choices import GroupBy
+from analytics.models import ModelPerformance, PerformanceMetric, ProviderCall, WeeklySummary
+from analytics.reports import report_run
+from providers.spending import SpendTotals
+from tenancy.models import Organization
+
+
+def provider_call_list(*, organization: Organization) -> QuerySet[ProviderCall]:
+    """The organization's provider calls, newest first, with their resolved provider and model."""
+    return ProviderCall.objects.filter(organization=organization).select_related("provider", "model")
+
+
+def performance_metric_list(*, organization: Organization) -> QuerySet[PerformanceMetric]:
+    """The organization's performance metrics, newest first."""
+    return PerformanceMetric.objects.filter(organization=organization)
+
+
+def model_performance_list(*, organization: Organization) -> QuerySet[ModelPerformance]:
+    """How each model did in each of the organization's runs, newest run first."""
+    return ModelPerformance.objects.filter(organization=organization).order_by("-run_id", "model_name", "id")
+
+
+def weekly_summary_list(*, organization: Organization) -> QuerySet[WeeklySummary]:
+    """The organization's weekly summaries, latest week first."""
+    return WeeklySummary.objects.filter(organization=organization)
+
+
+def provider_call_spend(
+    *,
+    organization: Organization,
+    since: datetime.datetime,
+    until: datetime.datetime,
+    user_ref: str | None = None,
+    credential_fingerprint: str | None = None,
+) -> SpendTotals:
+    """What the organization's provider calls in ``[since, until)`` cost and how many there
+    were: the spend source budgets count (registered in ``AnalyticsConfig.ready``).
+
+    Without a credential, calls linked to a generation are left out: the generations source
+    counts that generation's cost, and a call must not be counted twice. A budget narrowed to a
+    credential counts every call made with its key (the generations source counts none, having
+    no fingerprint). One aggregate over the ``(organization, called_at)`` index or the partial
+    key and user indexes.
+    """
+    calls = ProviderCall.objects.filter(organization=organization, called_at__gte=since, called_at__lt=until)
+    if credential_fingerprint:
+        calls = calls.filter(key_fingerprint=credential_fingerprint)
+    else:
+        calls = calls.filter(generation__isnull=True)
+    if user_ref:
+        calls = calls.filter(user_ref=user_ref)
+    totals = calls.aggregate(cost_usd=Sum("cost_usd", default=Decimal(0)), requests=Count("id"))
+    return SpendTotals(cost_usd=totals["cost_usd"], requests=totals["requests"])
+
+
+def dashboard_figures(
+    *, organization: Organization, date_from: datetime.date, date_to: datetime.date, top: int = 10
+) -> dict[str, Any]:
+    """What the staff dashboard shows, all from the rollups: cost per day per model, top users by
+    cost, failure rate and cache hit rate over the period."""
+    cost = report_run(
+        organization=organization,
+        report="cost",
+        date_from=date_from,
+        date_to=date_to,
+        group_by=[GroupBy.DAY, GroupBy.MODEL],
+    )
+    users = report_run(
+        organization=organization,
+        report="cost",
+        date_from=date_from,
+        date_to=date_to,
+        group_by=[GroupBy.USER],
+        limit=top,
+    )
+    failures = report_run(
+        organization=organization, report="failures", date_from=date_from, date_to=date_to, group_by=[]
+    )
+    cache = report_run(
+        organization=organization, report="cache", date_from=date_from, date_to=date_to, group_by=[]
+    )
+    return {
+        "cost_rows": cost.rows,
+        "cost_totals": cost.totals,
+        "top_users": users.rows,
+        "failures": failures.totals,
+        "cache": cache.totals,
+    }

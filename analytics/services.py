@@ -1,0 +1,369 @@
+"""Writes of the analytics app: provider-call and performance-metric ingestion, cleanup
+preferences and weekly summaries.
+
+Every function takes ``organization`` first, runs in one transaction, audits what it wrote and
+adds its rows to the rollups in that same transaction (``analytics.rollups``), so a report never
+sees a row its rollup has not counted, or the reverse.
+
+Idempotency is as for generations: ``(organization, request_id)`` is unique (one metric per
+generation); a replay with the same body answers the first row and writes nothing, another body
+is a 409. Two requests racing past the look-up meet the unique index: the loser's INSERT fails
+inside a savepoint and it answers with the winner's row.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from analytics import rollups
+from analytics.choices import ErrorType
+from analytics.errors import ConflictingReplay
+from analytics.models import (
+    CleanupPreferences,
+    GenerationDailyRollup,
+    PerformanceMetric,
+    ProviderCall,
+    WeeklySummary,
+)
+from generations.models import Generation
+from providers.models import Provider
+from providers.pricing import Usage, cost_of
+from providers.selectors import model_resolve
+from providers.usage_normalisation import usage_from_provider_payload
+from tenancy import services as tenancy_services
+from tenancy.actors import SYSTEM, Actor
+from tenancy.choices import AuditAction
+from tenancy.errors import DomainError
+from tenancy.models import Organization
+
+CALL_REQUEST_ID_CONSTRAINT = "provider_call_unique_request_id_per_org"
+METRIC_GENERATION_CONSTRAINT = "analytics_performancemetric_generation_id_key"
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+CALL_AUDITED = (
+    "request_id",
+    "endpoint",
+    "provider_name",
+    "model_name",
+    "status_code",
+    "success",
+    "error_type",
+    "total_tokens",
+    "cost_usd",
+    "cost_status",
+    "called_at",
+)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """An ingestion's outcome: the row, and whether this call created it (201) or not (200)."""
+
+    instance: Any
+    created: bool
+
+
+def request_fingerprint(body: Any) -> str:
+    """SHA-256 of the canonical JSON of a request body: equal bodies, equal fingerprints."""
+    canonical = json.dumps(
+        body, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder, ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _constraint_name(exc: IntegrityError) -> str | None:
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+
+
+def _replayed(existing, fingerprint: str, what: str) -> Recorded:
+    if existing.request_fingerprint != fingerprint:
+        raise ConflictingReplay(f"{what} was already recorded with a different body.", attr="request_id")
+    return Recorded(existing, created=False)
+
+
+def error_type_for(status_code: int | None) -> str:
+    """The error type a failed call's HTTP status implies, when the client names none."""
+    if status_code in (408, 504):
+        return ErrorType.TIMEOUT
+    if status_code == 429:
+        return ErrorType.RATE_LIMIT
+    if status_code in (401, 403):
+        return ErrorType.AUTH
+    if status_code is not None and 500 <= status_code <= 599:
+        return ErrorType.SERVER_ERROR
+    if status_code is not None and 400 <= status_code <= 499:
+        return ErrorType.INVALID_REQUEST
+    return ErrorType.OTHER
+
+
+def _usage(*, provider_slug: str, usage_payload: dict | None, values: dict[str, Any]) -> Usage:
+    """Our usage from the provider's own usage object, or from our token fields."""
+    if usage_payload is not None:
+        if not provider_slug:
+            raise DomainError(
+                "A provider usage object needs a known provider (provider or model) to be read.",
+                code="invalid_usage",
+                attr="usage",
+            )
+        return usage_from_provider_payload(provider=provider_slug, payload=usage_payload)
+    try:
+        return Usage(**{name: values.get(name) or 0 for name in TOKEN_FIELDS})
+    except DomainError as exc:
+        raise DomainError(exc.detail, attr="cache_read_tokens") from exc
+
+
+# --- provider calls ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def provider_call_record(
+    *,
+    organization: Organization,
+    actor: Actor = SYSTEM,
+    values: dict[str, Any],
+    fingerprint: str,
+) -> Recorded:
+    """Record one provider API call, idempotently by ``values["request_id"]``, priced at
+    ``called_at`` through ``providers.pricing.cost_of``, and count it in the hourly rollup.
+
+    ``values`` are validated field values (``generation`` already scoped to ``organization``),
+    plus optional ``usage`` (a provider usage object instead of the token fields) and
+    ``total_tokens``. ``success`` defaults to "a 2xx or 3xx status came back"; a failed call
+    with no ``error_type`` gets the one its status implies (:func:`error_type_for`).
+    """
+    values = dict(values)
+    request_id = values["request_id"]
+    existing = ProviderCall.objects.filter(organization=organization, request_id=request_id).first()
+    if existing is not None:
+        return _replayed(existing, fingerprint, f"request_id {request_id!r}")
+
+    generation = values.get("generation")
+    if generation is not None and generation.organization_id != organization.pk:
+        raise DomainError(
+            "No such generation in this organization.", code="does_not_exist", attr="generation"
+        )
+    usage_payload = values.pop("usage", None)
+    total_tokens = values.pop("total_tokens", None)
+    call = ProviderCall(organization=organization, **values)
+    if call.called_at is None:
+        call.called_at = timezone.now()
+    if not call.content_type and generation is not None:
+        call.content_type = generation.content_type
+    if values.get("success") is None:
+        call.success = call.status_code is not None and 200 <= call.status_code <= 399
+    if not call.success and not call.error_type:
+        call.error_type = error_type_for(call.status_code)
+
+    call.model = model_resolve(name=call.model_name, provider=call.provider_name or None)
+    if call.model is not None:
+        call.provider = call.model.provider
+    elif call.provider_name:
+        call.provider = Provider.objects.filter(slug=call.provider_name.strip().lower()).first()
+    provider_slug = call.provider.slug if call.provider else call.provider_name.strip().lower()
+    usage = _usage(provider_slug=provider_slug, usage_payload=usage_payload, values=values)
+    if usage_payload is not None:
+        call.client_usage = usage_payload
+    for name in TOKEN_FIELDS:
+        setattr(call, name, getattr(usage, name))
+    call.total_tokens = total_tokens if total_tokens is not None else usage.total_tokens
+    priced = cost_of(model=call.model, usage=usage, at=call.called_at)
+    call.cost_usd = priced.total_usd
+    call.cost_status = priced.status
+    call.price = priced.price
+    call.request_fingerprint = fingerprint
+    call.clean_fields()
+
+    try:
+        with transaction.atomic():
+            call.save(force_insert=True)
+    except IntegrityError as exc:
+        if _constraint_name(exc) != CALL_REQUEST_ID_CONSTRAINT:
+            raise
+        winner = ProviderCall.objects.get(organization=organization, request_id=request_id)
+        return _replayed(winner, fingerprint, f"request_id {request_id!r}")
+
+    snapshot = tenancy_services.audit_snapshot(call)
+    tenancy_services.audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.CREATE,
+        instance=call,
+        changes=tenancy_services.audit_diff({}, {name: snapshot[name] for name in CALL_AUDITED}),
+    )
+    rollups.rollups_count_provider_calls(calls=[call])
+    return Recorded(call, created=True)
+
+
+# --- performance metrics ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def performance_metric_record(
+    *,
+    organization: Organization,
+    actor: Actor = SYSTEM,
+    generation: Generation,
+    values: dict[str, Any],
+    fingerprint: str,
+) -> Recorded:
+    """Record the performance metrics of one generation (one per generation, idempotent) and
+    add its cache hit and retries to the generation's daily rollup group."""
+    if generation.organization_id != organization.pk:
+        raise DomainError(
+            "No such generation in this organization.", code="does_not_exist", attr="generation"
+        )
+    what = f"The metrics of generation {generation.pk}"
+    existing = PerformanceMetric.objects.filter(generation=generation).first()
+    if existing is not None:
+        return _replayed(existing, fingerprint, what)
+    metric = PerformanceMetric(organization=organization, generation=generation, **values)
+    metric.request_fingerprint = fingerprint
+    metric.clean_fields()
+    try:
+        with transaction.atomic():
+            metric.save(force_insert=True)
+    except IntegrityError as exc:
+        if _constraint_name(exc) != METRIC_GENERATION_CONSTRAINT:
+            raise
+        return _replayed(PerformanceMetric.objects.get(generation=generation), fingerprint, what)
+    tenancy_services.audit_record(
+        organization=organization,
+        actor=actor,
+        action=AuditAction.CREATE,
+        instance=metric,
+        changes={
+            "generation": [None, generation.pk],
+            "cache_hit": [None, metric.cache_hit],
+            "retry_count": [None, metric.retry_count],
+        },
+    )
+    rollups.rollups_count_metric(metric=metric, generation=generation)
+    return Recorded(metric, created=True)
+
+
+# --- cleanup preferences ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def cleanup_preferences_update(
+    *, organization: Organization, actor: Actor = SYSTEM, values: dict[str, Any]
+) -> CleanupPreferences:
+    """Set an organization's retention preferences (each may only shorten the platform's
+    default; null returns to it). Validated (``full_clean``) and audited."""
+    preferences = CleanupPreferences.objects.select_for_update().filter(
+        organization=organization
+    ).first() or CleanupPreferences(organization=organization)
+    before = tenancy_services.audit_snapshot(preferences) if preferences.pk else None
+    for name, value in values.items():
+        setattr(preferences, name, value)
+    return tenancy_services.audited_save(
+        organization=organization, actor=actor, instance=preferences, before=before
+    )
+
+
+def cleanup_preferences_for(*, organization: Organization) -> CleanupPreferences:
+    """The organization's preferences (an unsaved all-default row when it has none)."""
+    return CleanupPreferences.objects.filter(organization=organization).first() or CleanupPreferences(
+        organization=organization
+    )
+
+
+# --- weekly summaries -------------------------------------------------------------------------
+
+
+def week_start_of(day: datetime.date) -> datetime.date:
+    """The Monday of ``day``'s ISO week."""
+    return day - datetime.timedelta(days=day.weekday())
+
+
+def _rate(part: int, whole: int) -> Decimal | None:
+    return (Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001")) if whole else None
+
+
+def _change(now: Decimal | int, before: Decimal | int) -> Decimal | None:
+    if not before:
+        return None
+    return ((Decimal(now) - Decimal(before)) / Decimal(before)).quantize(Decimal("0.0001"))
+
+
+def _week_totals(organization: Organization, week_start: datetime.date) -> dict[str, Any]:
+    rows = GenerationDailyRollup.objects.filter(
+        organization=organization, day__gte=week_start, day__lt=week_start + datetime.timedelta(days=7)
+    )
+    totals = rows.aggregate(
+        requests=Sum("requests", default=0),
+        successes=Sum("successes", default=0),
+        failures=Sum("failures", default=0),
+        cost_usd=Sum("cost_usd", default=Decimal(0)),
+        unpriced_requests=Sum("unpriced_requests", default=0),
+        total_tokens=Sum("total_tokens", default=0),
+    )
+    top = (
+        rows.values("provider_name", "model_name")
+        .annotate(requests=Sum("requests"), cost=Sum("cost_usd"))
+        .order_by("-cost", "-requests", "model_name", "provider_name")[:5]
+    )
+    totals["top_models"] = [
+        {
+            "model": row["model_name"],
+            "provider": row["provider_name"],
+            "requests": row["requests"],
+            "cost_usd": str(row["cost"]),
+        }
+        for row in top
+    ]
+    return totals
+
+
+@transaction.atomic
+def weekly_summary_write(*, organization: Organization, week_start: datetime.date, actor: Actor = SYSTEM):
+    """Write (or rewrite) ``organization``'s summary of the week starting ``week_start`` (a
+    Monday) from the daily rollups: volume, cost, top models, failure rate, and the change
+    against the week before. Idempotent: the same rollups give the same row."""
+    if week_start.weekday() != 0:
+        raise DomainError("A week starts on a Monday.", attr="week_start")
+    this = _week_totals(organization, week_start)
+    before = _week_totals(organization, week_start - datetime.timedelta(days=7))
+    failure_rate = _rate(this["failures"], this["requests"])
+    previous_failure_rate = _rate(before["failures"], before["requests"])
+    fields = {
+        "requests": this["requests"],
+        "successes": this["successes"],
+        "failures": this["failures"],
+        "failure_rate": failure_rate,
+        "cost_usd": this["cost_usd"],
+        "unpriced_requests": this["unpriced_requests"],
+        "total_tokens": this["total_tokens"],
+        "top_models": this["top_models"],
+        "previous_requests": before["requests"],
+        "previous_cost_usd": before["cost_usd"],
+        "previous_failure_rate": previous_failure_rate,
+        "requests_change_pct": _change(this["requests"], before["requests"]),
+        "cost_change_pct": _change(this["cost_usd"], before["cost_usd"]),
+        "failure_rate_change": (
+            failure_rate - previous_failure_rate
+            if failure_rate is not None and previous_failure_rate is not None
+            else None
+        ),
+    }
+    summary = (
+        WeeklySummary.objects.select_for_update()
+        .filter(organization=organization, week_start=week_start)
+        .first()
+    )
+    before_snapshot = tenancy_services.audit_snapshot(summary) if summary else None
+    summary = summary or WeeklySummary(organization=organization, week_start=week_start)
+    for name, value in fields.items():
+        setattr(summary, name, value)
+    return tenancy_services.audited_save(
+        organization=organization, actor=actor, instance=summary, before=before_snapshot
+    )

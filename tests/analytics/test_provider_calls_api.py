@@ -1,0 +1,293 @@
+"""``usage/``: provider calls are ingested idempotently, priced through providers' ``cost_of``,
+counted in the hourly rollup in the same transaction, and refused with a clear 400 when bad."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+import genai_prices
+import pytest
+from django.utils import timezone
+
+from analytics.models import ProviderCall, ProviderCallHourlyRollup
+from providers.models import AIModel
+from providers.pricing import Usage, cost_of
+from tenancy.models import AuditEvent
+from tests.analytics.factories import ProviderCallFactory, fingerprint_of
+from tests.api_cases import TenantCRUDAPITests
+from tests.generations.factories import GenerationFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/usage/"
+KEY_FINGERPRINT = fingerprint_of("sk-test-analytics-0001")
+
+
+def body(**overrides):
+    data = {
+        "request_id": "call-1",
+        "endpoint": "/v1/chat/completions",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "input_tokens": 12000,
+        "output_tokens": 800,
+        "cache_read_tokens": 4096,
+        "api_latency_ms": 1800,
+        "total_request_time_ms": 2100,
+        "status_code": 200,
+        "user_ref": "user-7",
+        "key_fingerprint": KEY_FINGERPRINT,
+        "called_at": "2026-03-02T10:15:00Z",
+    }
+    data.update(overrides)
+    return {name: value for name, value in data.items() if value is not ...}
+
+
+def written() -> tuple[int, int, int]:
+    return (
+        ProviderCall.objects.count(),
+        ProviderCallHourlyRollup.objects.count(),
+        AuditEvent.objects.filter(object_type="analytics.providercall").count(),
+    )
+
+
+class TestProviderCallReadAPI(TenantCRUDAPITests):
+    model = ProviderCall
+    url = URL
+    read_only = True
+    soft_delete = False
+
+    @pytest.fixture
+    def make_object(self):
+        return lambda organization, **fields: ProviderCallFactory(organization=organization, **fields)
+
+
+def test_a_call_is_priced_at_called_at_and_counted_in_its_hour(api_client, organization, priced_models):
+    response = api_client.post(URL, body(), format="json")
+
+    assert response.status_code == 201, response.content
+    call = ProviderCall.objects.get(pk=response.json()["id"])
+    model = AIModel.objects.get(name="gpt-4o")
+    expected = cost_of(
+        model=model,
+        usage=Usage(12000, 800, 4096, 0),
+        at=datetime.datetime(2026, 3, 2, 10, 15, tzinfo=datetime.UTC),
+    )
+    assert call.organization == organization
+    assert call.cost_status == "priced"
+    assert call.cost_usd == expected.total_usd > 0
+    assert response.json()["resolved_model"] == "gpt-4o"
+    assert call.total_tokens == 12800
+    rollup = ProviderCallHourlyRollup.objects.get()
+    assert rollup.hour == datetime.datetime(2026, 3, 2, 10, tzinfo=datetime.UTC)
+    assert (rollup.requests, rollup.successes, rollup.failures) == (1, 1, 0)
+    assert rollup.cost_usd == call.cost_usd
+    assert (rollup.user_ref, rollup.key_fingerprint, rollup.model_name) == (
+        "user-7",
+        KEY_FINGERPRINT,
+        "gpt-4o",
+    )
+    assert AuditEvent.objects.for_object(call).filter(action="create").exists()
+
+
+def test_the_same_body_again_answers_the_first_row_and_writes_nothing(api_client, priced_models):
+    first = api_client.post(URL, body(), format="json")
+    before = written()
+
+    again = api_client.post(URL, body(), format="json")
+
+    assert again.status_code == 200
+    assert again.json() == first.json()
+    assert written() == before
+    assert ProviderCallHourlyRollup.objects.get().requests == 1
+
+
+def test_another_body_with_the_same_request_id_is_a_conflict(api_client, priced_models):
+    api_client.post(URL, body(), format="json")
+    before = written()
+
+    response = api_client.post(URL, body(output_tokens=801), format="json")
+
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["code"] == "conflicting_replay"
+    assert written() == before
+
+
+def test_request_ids_are_per_organization(api_client, other_api_client, priced_models):
+    assert api_client.post(URL, body(), format="json").status_code == 201
+    assert other_api_client.post(URL, body(output_tokens=5), format="json").status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "usage", "flavor", "tokens"),
+    [
+        pytest.param(
+            "openai",
+            "gpt-4o",
+            {
+                "prompt_tokens": 12000,
+                "completion_tokens": 800,
+                "prompt_tokens_details": {"cached_tokens": 4096},
+            },
+            "chat",
+            (12000, 800, 4096, 0),
+            id="openai",
+        ),
+        pytest.param(
+            "anthropic",
+            "claude-sonnet-4-0",
+            {
+                "input_tokens": 3000,
+                "output_tokens": 500,
+                "cache_read_input_tokens": 20000,
+                "cache_creation_input_tokens": 1500,
+            },
+            "default",
+            (24500, 500, 20000, 1500),
+            id="anthropic",
+        ),
+        pytest.param(
+            "google",
+            "gemini-2.5-flash",
+            {"promptTokenCount": 9000, "candidatesTokenCount": 700, "cachedContentTokenCount": 2000},
+            "default",
+            (9000, 700, 2000, 0),
+            id="google",
+        ),
+    ],
+)
+def test_provider_native_usage_is_normalised_and_priced_like_genai_prices(
+    api_client, priced_models, provider, model, usage, flavor, tokens
+):
+    called_at = datetime.datetime(2026, 3, 2, 10, tzinfo=datetime.UTC)
+    payload = body(provider=provider, model=model, usage=usage, called_at=called_at.isoformat())
+    for name in ("input_tokens", "output_tokens", "cache_read_tokens"):
+        payload.pop(name)
+
+    response = api_client.post(URL, payload, format="json")
+
+    assert response.status_code == 201, response.content
+    call = ProviderCall.objects.get(pk=response.json()["id"])
+    assert (call.input_tokens, call.output_tokens, call.cache_read_tokens, call.cache_write_tokens) == tokens
+    assert call.client_usage == usage
+    root = "usageMetadata" if provider == "google" else "usage"
+    extracted = genai_prices.extract_usage({root: usage}, provider_id=provider, api_flavor=flavor)
+    expected = genai_prices.calc_price(
+        extracted.usage, call.model.name, provider_id=provider, genai_request_timestamp=called_at
+    ).total_price
+    assert call.cost_usd == Decimal(expected).quantize(Decimal("1e-10"))
+
+
+def test_an_unknown_model_is_unpriced_never_zero(api_client, priced_models):
+    response = api_client.post(URL, body(model="our-own-finetune-v3"), format="json")
+
+    assert response.status_code == 201
+    assert response.json()["cost_usd"] is None
+    assert response.json()["cost_status"] == "unpriced"
+    rollup = ProviderCallHourlyRollup.objects.get()
+    assert (rollup.unpriced_requests, rollup.cost_usd) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("status_code", "error_type"),
+    [(429, "rate_limit"), (401, "auth"), (503, "server_error"), (504, "timeout"), (400, "invalid_request")],
+)
+def test_a_failed_call_gets_the_error_type_its_status_implies(api_client, status_code, error_type):
+    response = api_client.post(URL, body(status_code=status_code), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["success"] is False
+    assert response.json()["error_type"] == error_type
+
+
+def test_a_timeout_without_a_response_and_its_rollup_columns(api_client):
+    response = api_client.post(
+        URL, body(status_code=None, success=False, error_type="timeout", api_latency_ms=30_000), format="json"
+    )
+
+    assert response.status_code == 201, response.content
+    rollup = ProviderCallHourlyRollup.objects.get()
+    assert (rollup.failures, rollup.timeouts, rollup.slow_requests, rollup.latency_ms_max) == (
+        1,
+        1,
+        1,
+        30_000,
+    )
+
+
+def test_a_call_of_a_generation_takes_its_content_type(api_client, organization):
+    generation = GenerationFactory(organization=organization, content_type="social")
+
+    response = api_client.post(URL, body(generation=generation.pk), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["content_type"] == "social"
+    assert ProviderCallHourlyRollup.objects.get().content_type == "social"
+
+
+FUTURE = (timezone.now() + datetime.timedelta(days=1)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "attr"),
+    [
+        pytest.param({"status_code": 700}, "status_code", id="status-700"),
+        pytest.param({"status_code": 99}, "status_code", id="status-99"),
+        pytest.param({"api_latency_ms": -1}, "api_latency_ms", id="negative-latency"),
+        pytest.param({"total_request_time_ms": -5}, "total_request_time_ms", id="negative-total-time"),
+        pytest.param({"input_tokens": -1}, "input_tokens", id="negative-tokens"),
+        pytest.param({"cache_read_tokens": 20000}, "cache_read_tokens", id="cache-reads-over-input"),
+        pytest.param({"key_fingerprint": "sk-live-abcdef0123456789"}, "key_fingerprint", id="raw-key"),
+        pytest.param({"success": True, "error_type": "timeout"}, "error_type", id="success-with-error"),
+        pytest.param({"usage": {"prompt_tokens": 1}}, "usage", id="usage-and-tokens"),
+        pytest.param({"user_ref": ""}, "user_ref", id="empty-user"),
+        pytest.param({"called_at": FUTURE}, "called_at", id="future"),
+        pytest.param({"method": "BREW"}, "method", id="method"),
+        pytest.param({"endpoint": ...}, "endpoint", id="no-endpoint"),
+        pytest.param({"request_id": ...}, "request_id", id="no-request-id"),
+    ],
+)
+def test_bad_input_is_a_clear_400_and_writes_nothing(api_client, overrides, attr):
+    before = written()
+
+    response = api_client.post(URL, body(**overrides), format="json")
+
+    assert response.status_code == 400, response.content
+    error = response.json()
+    assert error["type"] == "validation_error"
+    assert attr in {item["attr"] for item in error["errors"]}, error
+    assert written() == before
+
+
+def test_another_organizations_generation_is_refused_like_a_missing_one(api_client, other_organization):
+    theirs = GenerationFactory(organization=other_organization)
+    before = written()
+
+    response = api_client.post(URL, body(generation=theirs.pk), format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0] == {
+        "code": "does_not_exist",
+        "detail": f'Invalid pk "{theirs.pk}" - object does not exist.',
+        "attr": "generation",
+    }
+    assert written() == before
+
+
+def test_a_viewer_key_cannot_record(viewer_api_client):
+    assert viewer_api_client.post(URL, body(), format="json").status_code == 403
+    assert written() == (0, 0, 0)
+
+
+def test_filters_find_slow_calls_and_errors(api_client, organization):
+    slow = ProviderCallFactory(organization=organization, api_latency_ms=7000)
+    failed = ProviderCallFactory(
+        organization=organization, success=False, error_type="rate_limit", status_code=429
+    )
+    ProviderCallFactory(organization=organization)
+
+    slow_ids = [row["id"] for row in api_client.get(URL, {"slow": "true"}).json()["results"]]
+    failed_ids = [row["id"] for row in api_client.get(URL, {"success": "false"}).json()["results"]]
+
+    assert slow_ids == [slow.pk]
+    assert failed_ids == [failed.pk]
