@@ -92,3 +92,20 @@ def test_fifty_simultaneous_cache_gets_count_fifty_hits(plain_key, organization)
     entry.refresh_from_db()
     assert entry.hit_count == 50
     assert CacheEntry.objects.count() == 1
+
+
+def test_five_simultaneous_identical_bulks_write_each_row_once(plain_key, organization):
+    items = [{"request_id": f"same-bulk-{n}", "content": f"item {n}", "input_tokens": n} for n in range(50)]
+
+    responses = at_once(
+        5,
+        lambda i: client_for_key(plain_key).post(
+            "/api/v1/generations/bulk/", {"items": items}, format="json"
+        ),
+    )
+
+    codes = Counter(response.status_code for response in responses)
+    assert codes == {201: 1, 200: 4}, [response.content[:300] for response in responses]
+    assert Generation.objects.filter(organization=organization).count() == 50
+    ids = {tuple(row["id"] for row in response.json()["results"]) for response in responses}
+    assert len(ids) == 1
