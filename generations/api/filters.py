@@ -24,6 +24,7 @@ class GenerationFilterSet(django_filters.FilterSet):
     model = django_filters.CharFilter(
         method="filter_model", help_text="Model name as sent, or the canonical name it resolved to."
     )
+    vertical = django_filters.CharFilter(field_name="vertical__slug", help_text="Vertical slug.")
     campaign = django_filters.NumberFilter(field_name="campaign_id")
     run = django_filters.NumberFilter(field_name="run_id")
     root = django_filters.NumberFilter(method="filter_root", help_text="Every node of this tree.")
@@ -43,6 +44,7 @@ class GenerationFilterSet(django_filters.FilterSet):
             "kind",
             "provider",
             "model",
+            "vertical",
             "campaign",
             "run",
             "root",

@@ -11,7 +11,7 @@ from generations.models import Generation
 from generations.signals import generations_recorded
 from tenancy.models import AuditEvent
 from tests.api_cases import TenantCRUDAPITests
-from tests.generations.factories import CampaignFactory, GenerationFactory
+from tests.generations.factories import CampaignFactory, GenerationFactory, vertical
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/generations/"
@@ -265,7 +265,9 @@ def test_a_campaign_in_another_organization_is_refused(api_client, other_organiz
 def test_filters_narrow_the_list(api_client, organization, other_organization):
     campaign = CampaignFactory(organization=organization)
     old = timezone.now() - datetime.timedelta(days=40)
-    GenerationFactory(organization=organization, request_id="a", status="failed", user_ref="u1")
+    GenerationFactory(
+        organization=organization, request_id="a", status="failed", user_ref="u1", vertical=vertical("tech")
+    )
     GenerationFactory(organization=organization, request_id="b", campaign=campaign, content_type="social")
     GenerationFactory(
         organization=organization, request_id="c", model_name="claude-sonnet-4-0", created_at=old
@@ -284,6 +286,8 @@ def test_filters_narrow_the_list(api_client, organization, other_organization):
     assert ids("model=claude-sonnet-4-0") == ["c"]
     assert ids("provider=openai") == ["a", "b", "c"]
     assert ids("user_ref=u1") == ["a"]
+    assert ids("vertical=tech") == ["a"]
+    assert ids("cost_status=unpriced") == ["a", "b", "c"]
     since = (timezone.now() - datetime.timedelta(days=1)).isoformat()
     assert ids(f"created_after={since.replace('+', '%2B')}") == ["a", "b"]
     assert ids(f"created_before={since.replace('+', '%2B')}") == ["c"]
