@@ -208,10 +208,23 @@ def _windows(model: gp.ModelInfo) -> tuple[PriceWindow, ...] | None:
 
 
 def snapshot_catalogue(providers: Iterable[str] = tuple(ProviderSlug.values)) -> list[CatalogueModel]:
-    """Our providers' text models in genai-prices' bundled snapshot, with their price windows."""
+    """Our providers' text models in genai-prices' snapshot, with their price windows."""
+    snapshot = get_snapshot()
+    key = (id(snapshot), tuple(sorted(providers)))
+    if key not in _CATALOGUES:
+        # A loaded snapshot never changes; reading it costs ~0.4 s, so once per process.
+        _CATALOGUES.clear()
+        _CATALOGUES[key] = (snapshot, _catalogue(snapshot, key[1]))
+    return list(_CATALOGUES[key][1])
+
+
+_CATALOGUES: dict[tuple, tuple] = {}
+
+
+def _catalogue(snapshot, providers: tuple[str, ...]) -> tuple[CatalogueModel, ...]:
     wanted = set(providers)
     catalogue = []
-    for provider in get_snapshot().providers:
+    for provider in snapshot.providers:
         if provider.id not in wanted:
             continue
         for model in provider.models:
@@ -239,7 +252,7 @@ def snapshot_catalogue(providers: Iterable[str] = tuple(ProviderSlug.values)) ->
                     windows=windows,
                 )
             )
-    return catalogue
+    return tuple(catalogue)
 
 
 def _describe(prices: dict) -> str:
@@ -322,24 +335,36 @@ def _sync(*, now, catalogue, report: SyncReport, progress) -> None:
     for price in ModelPrice.objects.select_for_update().order_by("valid_from"):
         prices_by_model.setdefault(price.model_id, []).append(price)
 
-    for entry in progress(catalogue):
-        label = f"{entry.provider}/{entry.name}"
-        model = existing.get((entry.provider, entry.name))
-        if model is None:
-            model = AIModel.objects.create(
-                provider=providers[entry.provider],
-                name=entry.name,
-                display_name=entry.display_name,
-                aliases=list(entry.aliases),
-                context_window=entry.context_window,
-                max_output_tokens=entry.max_output_tokens,
-                is_deprecated=entry.deprecated,
+    # New models and prices are inserted in bulk (a first import is ~280 rows); closing old
+    # versions happens first, row by row, so "one open price per model" holds at every step.
+    new_models = []
+    for entry in catalogue:
+        if (entry.provider, entry.name) not in existing:
+            new_models.append(
+                AIModel(
+                    provider=providers[entry.provider],
+                    name=entry.name,
+                    display_name=entry.display_name,
+                    aliases=sorted({alias.lower() for alias in entry.aliases}),
+                    context_window=entry.context_window,
+                    max_output_tokens=entry.max_output_tokens,
+                    is_deprecated=entry.deprecated,
+                )
             )
             report.models_created += 1
-            report.lines.append(f"+ model {label}")
-        else:
+            report.lines.append(f"+ model {entry.provider}/{entry.name}")
+    for model in AIModel.objects.bulk_create(new_models):
+        existing[(model.provider.slug, model.name)] = model
+    created_pks = {model.pk for model in new_models}
+
+    new_prices: list[ModelPrice] = []
+    for entry in progress(catalogue):
+        label = f"{entry.provider}/{entry.name}"
+        model = existing[(entry.provider, entry.name)]
+        if model.pk not in created_pks:
             _update_model(model, entry, report, label)
-        _sync_prices(model, entry, prices_by_model.get(model.pk, []), now, report, label)
+        _sync_prices(model, entry, prices_by_model.get(model.pk, []), now, report, label, new_prices)
+    ModelPrice.objects.bulk_create(new_prices)
 
 
 def _update_model(model: AIModel, entry: CatalogueModel, report: SyncReport, label: str) -> None:
@@ -361,19 +386,20 @@ def _update_model(model: AIModel, entry: CatalogueModel, report: SyncReport, lab
         report.models_updated += 1
 
 
-def _create_price(model, window_from, window_to, prices, report, label) -> ModelPrice:
-    row = ModelPrice.objects.create(
-        model=model, valid_from=window_from, valid_to=window_to, source=SOURCE, **prices
+def _create_price(model, window_from, window_to, prices, report, label, new_prices) -> None:
+    new_prices.append(
+        ModelPrice(model=model, valid_from=window_from, valid_to=window_to, source=SOURCE, **prices)
     )
     report.prices_created += 1
     report.lines.append(f"+ price {label} {_window_text(window_from, window_to)}: {_describe(prices)}")
-    return row
 
 
-def _sync_prices(model, entry: CatalogueModel, rows: list[ModelPrice], now, report: SyncReport, label: str):
+def _sync_prices(
+    model, entry: CatalogueModel, rows: list[ModelPrice], now, report: SyncReport, label: str, new_prices
+) -> None:
     if not rows:
         for window in entry.windows:
-            _create_price(model, window.valid_from, window.valid_to, window.prices, report, label)
+            _create_price(model, window.valid_from, window.valid_to, window.prices, report, label, new_prices)
         return
 
     def covers(start, end, moment):
@@ -418,8 +444,8 @@ def _sync_prices(model, entry: CatalogueModel, rows: list[ModelPrice], now, repo
             )
             current.valid_to = now
             current.save(update_fields=["valid_to", "updated_at"])
-        _create_price(model, now, next_start, desired_now.prices, report, label)
+        _create_price(model, now, next_start, desired_now.prices, report, label, new_prices)
 
     for window in desired_future:
         if window.valid_from not in kept_future:
-            _create_price(model, window.valid_from, window.valid_to, window.prices, report, label)
+            _create_price(model, window.valid_from, window.valid_to, window.prices, report, label, new_prices)

@@ -140,3 +140,19 @@ def test_budget_enforce_raises_budget_exceeded(organization, recorded_spend):
     with pytest.raises(BudgetExceeded) as error:
         budget_enforce(organization=organization)
     assert error.value.status_code == 429
+
+
+def test_a_budget_cannot_point_at_another_organizations_credential(organization, other_organization):
+    from providers.models import Budget
+    from providers.services import budget_create
+    from tenancy.errors import DomainError
+
+    theirs = make_credential(other_organization)
+    with pytest.raises(DomainError) as error:
+        budget_create(organization=organization, name="x", limit_usd=Decimal("1"), credential=theirs)
+    assert error.value.attr == "credential"
+    # The model's own validation (admin forms) says the same.
+    budget = Budget(organization=organization, name="y", limit_usd=Decimal("1"), credential=theirs)
+    with pytest.raises(Exception, match="No such credential"):
+        budget.full_clean()
+    assert not Budget.objects.exists()

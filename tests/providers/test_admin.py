@@ -1,0 +1,168 @@
+"""Admin of providers: every page loads with its filters and search; credentials are added and
+rotated through a write-only field; staff see only their organizations' rows."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+
+from providers.credentials import credential_secret
+from providers.models import AIPreference, Budget, PreferredModel, ProviderCredential
+from providers.price_sync import price_sync
+from tenancy.models import AuditEvent
+from tests.factories import MembershipFactory
+from tests.providers.factories import AIPreferenceFactory, BudgetFactory, ProviderFactory, make_credential
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def superuser_client(client):
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    return client
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/providers/provider/",
+        "/admin/providers/provider/?is_active__exact=1&q=open",
+        "/admin/providers/aimodel/",
+        "/admin/providers/aimodel/?provider__id__exact=1&is_deprecated__exact=0&q=gpt",
+        "/admin/providers/modelprice/",
+        "/admin/providers/modelprice/?valid_to__isempty=1&q=claude",
+        "/admin/providers/providercredential/?status__exact=active&q=main",
+        "/admin/providers/budget/?period__exact=month&q=cap",
+        "/admin/providers/aipreference/?default_generation_mode__exact=creative&q=alice",
+        "/admin/providers/aipreference/add/",
+        "/admin/providers/providercredential/add/",
+    ],
+)
+def test_admin_pages_load_with_filters_and_search(superuser_client, organization, url):
+    price_sync()
+    make_credential(organization, name="main")
+    BudgetFactory(organization=organization, name="cap")
+    AIPreferenceFactory(organization=organization, user_ref="alice", default_generation_mode="creative")
+    response = superuser_client.get(url)
+    assert response.status_code == 200, url
+
+
+def test_a_model_page_shows_its_price_versions(superuser_client):
+    price_sync()
+    from providers.models import AIModel
+
+    o3 = AIModel.objects.get(provider__slug="openai", name="o3")
+    html = superuser_client.get(f"/admin/providers/aimodel/{o3.pk}/change/").content.decode()
+    assert "2025-06-10" in html  # the second version's start
+
+
+def test_adding_a_credential_in_admin_encrypts_and_audits_it(superuser_client, organization):
+    provider = ProviderFactory(slug="anthropic")
+    response = superuser_client.post(
+        "/admin/providers/providercredential/add/",
+        {
+            "organization": organization.pk,
+            "provider": provider.pk,
+            "name": "claude prod",
+            "new_api_key": "sk-ant-api03-abcdefghijklmnop-WXYZ",
+            "status": "active",
+            "expires_at_0": "",
+            "expires_at_1": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    credential = ProviderCredential.objects.get(name="claude prod")
+    assert credential_secret(credential=credential) == "sk-ant-api03-abcdefghijklmnop-WXYZ"
+    assert credential.last4 == "WXYZ"
+    assert AuditEvent.objects.for_object(credential).filter(action="create").exists()
+
+
+def test_a_credential_needs_its_key_on_add_and_keeps_it_when_left_blank(superuser_client, organization):
+    provider = ProviderFactory(slug="openai")
+    form = {
+        "organization": organization.pk,
+        "provider": provider.pk,
+        "name": "no key",
+        "new_api_key": "",
+        "status": "active",
+        "expires_at_0": "",
+        "expires_at_1": "",
+    }
+    response = superuser_client.post("/admin/providers/providercredential/add/", form)
+    assert response.status_code == 200
+    assert "A new credential needs its API key." in response.content.decode()
+    assert not ProviderCredential.all_objects.exists()
+
+    credential = make_credential(organization, api_key="sk-keep-this-one-1234")
+    response = superuser_client.post(
+        f"/admin/providers/providercredential/{credential.pk}/change/",
+        {"name": "renamed", "status": "revoked", "new_api_key": "", "expires_at_0": "", "expires_at_1": ""},
+    )
+    assert response.status_code == 302
+    credential.refresh_from_db()
+    assert (credential.name, credential.status, credential.rotated_at) == ("renamed", "revoked", None)
+    assert AuditEvent.objects.for_object(credential).filter(action="revoke").exists()
+
+
+def test_revoke_action(superuser_client, organization):
+    credentials = [make_credential(organization) for _ in range(3)]
+    response = superuser_client.post(
+        "/admin/providers/providercredential/",
+        {"action": "revoke_selected", "_selected_action": [c.pk for c in credentials[:2]]},
+        follow=True,
+    )
+    assert "Revoked 2 credential(s)." in response.content.decode()
+    assert list(ProviderCredential.objects.order_by("pk").values_list("status", flat=True)) == [
+        "revoked",
+        "revoked",
+        "active",
+    ]
+
+
+def test_preference_inline_sets_the_organization_and_is_audited(superuser_client, organization):
+    price_sync()
+    from providers.models import AIModel
+
+    gpt = AIModel.objects.get(provider__slug="openai", name="gpt-4o")
+    response = superuser_client.post(
+        "/admin/providers/aipreference/add/",
+        {
+            "organization": organization.pk,
+            "user_ref": "alice",
+            "default_generation_mode": "creative",
+            "preferred_models-TOTAL_FORMS": "1",
+            "preferred_models-INITIAL_FORMS": "0",
+            "preferred_models-MIN_NUM_FORMS": "0",
+            "preferred_models-MAX_NUM_FORMS": "1000",
+            "preferred_models-0-model": gpt.pk,
+            "preferred_models-0-weight": "2.5",
+            "preferred_models-0-position": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    preference = AIPreference.objects.get(user_ref="alice")
+    row = PreferredModel.objects.get(preference=preference)
+    assert (row.organization_id, row.model, row.weight) == (organization.pk, gpt, Decimal("2.5"))
+    assert AuditEvent.objects.for_object(preference).filter(action="update").exists()
+
+
+def test_staff_see_only_their_organizations_credentials_and_budgets(client, organization, other_organization):
+    staff = get_user_model().objects.create_user("staff", "staff@example.com", "pw", is_staff=True)
+    staff.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_providercredential", "view_budget", "change_budget"])
+    )
+    MembershipFactory(user=staff, organization=organization)
+    mine = make_credential(organization, name="ours")
+    make_credential(other_organization, name="theirs")
+    BudgetFactory(organization=other_organization, name="their budget")
+    client.force_login(staff)
+
+    html = client.get("/admin/providers/providercredential/").content.decode()
+    assert "ours" in html
+    assert "theirs" not in html
+    assert "their budget" not in client.get("/admin/providers/budget/").content.decode()
+    assert client.get(f"/admin/providers/providercredential/{mine.pk}/change/").status_code == 200
+    assert Budget.objects.count() == 1

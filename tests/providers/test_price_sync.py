@@ -1,0 +1,161 @@
+"""sync_model_prices: imports once, writes nothing the second time, versions a changed price;
+the seed fixture loads twice without duplicates and matches the snapshot."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from providers.models import AIModel, ModelPrice, Provider
+from providers.price_sync import BEGINNING, PriceWindow, price_sync, snapshot_catalogue
+from providers.pricing import Usage, cost_of
+from tenancy.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "providers.json"
+
+
+def writes(queries) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].split()[0].upper() in {"INSERT", "UPDATE", "DELETE"}]
+
+
+def test_first_sync_imports_our_four_providers_and_their_text_models(capsys):
+    call_command("sync_model_prices", stdout=(out := io.StringIO()))
+
+    assert set(Provider.objects.values_list("slug", flat=True)) == {
+        "openai",
+        "anthropic",
+        "google",
+        "perplexity",
+    }
+    assert AIModel.objects.count() == len(snapshot_catalogue())
+    assert not AIModel.objects.filter(name__contains="embedding").exists()
+    assert not AIModel.objects.filter(provider__slug="google", name__startswith="claude").exists()
+    assert ModelPrice.objects.filter(valid_to__isnull=True).count() == AIModel.objects.count()
+    assert "+ price openai/gpt-4o" in out.getvalue()
+    assert "models" in capsys.readouterr().err  # tqdm progress
+    # A dated price change in the snapshot becomes two versions with adjacent windows.
+    o3 = list(ModelPrice.objects.filter(model__name="o3").order_by("valid_from"))
+    assert [(p.valid_from, p.valid_to) for p in o3] == [
+        (BEGINNING, datetime.datetime(2025, 6, 10, tzinfo=datetime.UTC)),
+        (datetime.datetime(2025, 6, 10, tzinfo=datetime.UTC), None),
+    ]
+
+
+def test_second_sync_writes_nothing():
+    price_sync()
+    audit_events = AuditEvent.objects.count()
+    stamps = list(ModelPrice.objects.order_by("id").values_list("id", "updated_at"))
+
+    with CaptureQueriesContext(connection) as queries:
+        call_command("sync_model_prices", no_progress=True, stdout=(out := io.StringIO()))
+
+    assert writes(queries) == []
+    assert "nothing written" in out.getvalue()
+    assert AuditEvent.objects.count() == audit_events
+    assert list(ModelPrice.objects.order_by("id").values_list("id", "updated_at")) == stamps
+
+
+def with_new_current_price(catalogue, provider, name, **prices):
+    changed = []
+    for entry in catalogue:
+        if (entry.provider, entry.name) == (provider, name):
+            last = entry.windows[-1]
+            window = PriceWindow(last.valid_from, last.valid_to, {**last.prices, **prices})
+            entry = dataclasses.replace(entry, windows=(*entry.windows[:-1], window))
+        changed.append(entry)
+    return changed
+
+
+def test_a_changed_price_closes_the_old_version_and_opens_a_new_one():
+    first_sync = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    price_sync(now=first_sync)
+    model = AIModel.objects.get(provider__slug="openai", name="gpt-4o")
+    old = ModelPrice.objects.get(model=model)
+    change_at = timezone.now()
+    catalogue = with_new_current_price(
+        snapshot_catalogue(), "openai", "gpt-4o", input_usd_per_mtok=Decimal("2")
+    )
+
+    report = price_sync(now=change_at, catalogue=catalogue)
+
+    assert (report.prices_closed, report.prices_created, report.models_created) == (1, 1, 0)
+    old.refresh_from_db()
+    new = ModelPrice.objects.get(model=model, valid_to__isnull=True)
+    assert (old.valid_from, old.valid_to) == (BEGINNING, change_at)  # the old version keeps its window
+    assert old.input_usd_per_mtok == Decimal("2.5")
+    assert (new.valid_from, new.input_usd_per_mtok, new.output_usd_per_mtok) == (change_at, 2, 10)
+    usage = Usage(1_000_000, 0)
+    assert cost_of(
+        model=model, usage=usage, at=change_at - datetime.timedelta(seconds=1)
+    ).total_usd == Decimal("2.5")
+    assert cost_of(model=model, usage=usage, at=change_at).total_usd == Decimal("2")
+    assert AuditEvent.objects.filter(object_type="providers.modelprice").count() == 2
+    # And the changed catalogue synced again is a no-op.
+    assert not price_sync(catalogue=catalogue).changed
+
+
+def test_dry_run_prints_the_diff_and_writes_nothing():
+    price_sync()
+    catalogue = with_new_current_price(
+        snapshot_catalogue(), "anthropic", "claude-haiku-4-5", output_usd_per_mtok=Decimal("4")
+    )
+    before = list(ModelPrice.objects.order_by("id").values())
+
+    report = price_sync(catalogue=catalogue, dry_run=True)
+
+    assert report.prices_closed == 1
+    assert any(line.startswith("- price anthropic/claude-haiku-4-5") for line in report.lines)
+    assert any(
+        "output=4" in line for line in report.lines if line.startswith("+ price anthropic/claude-haiku-4-5")
+    )
+    assert list(ModelPrice.objects.order_by("id").values()) == before
+
+
+def test_dry_run_command_on_an_empty_database_lists_everything_and_writes_nothing():
+    call_command("sync_model_prices", dry_run=True, no_progress=True, stdout=(out := io.StringIO()))
+    assert "would change 4 providers" in out.getvalue()
+    assert not Provider.objects.exists()
+    assert not ModelPrice.objects.exists()
+
+
+def test_seed_fixture_loads_twice_without_duplicates():
+    call_command("loaddata", "providers", verbosity=0)
+    counts = (Provider.objects.count(), AIModel.objects.count())
+    call_command("loaddata", "providers", verbosity=0)
+
+    assert (Provider.objects.count(), AIModel.objects.count()) == counts
+    assert counts[0] == 4
+    gpt4o = AIModel.objects.get_by_natural_key("openai", "gpt-4o")
+    assert "gpt-4o-2024-08-06" in gpt4o.aliases
+    assert AIModel.objects.get_by_natural_key("anthropic", "claude-sonnet-4-5").aliases == [
+        "claude-sonnet-4-5-20250929"
+    ]
+    # Prices come from the sync, which finds the seeded models and adds only what is missing.
+    report = price_sync()
+    assert report.providers_created == 0
+    assert report.models_updated == 0
+    assert AIModel.objects.filter(is_deprecated=True).count() == report.models_created
+
+
+def test_seed_fixture_matches_the_snapshot():
+    """Regenerate fixtures/providers.json when upgrading genai-prices (see providers.price_sync)."""
+    fixture = json.loads(FIXTURE.read_text())
+    seeded = {
+        (row["fields"]["provider"][0], row["fields"]["name"])
+        for row in fixture
+        if row["model"] == "providers.aimodel"
+    }
+    current = {(entry.provider, entry.name) for entry in snapshot_catalogue() if not entry.deprecated}
+    assert seeded == current
