@@ -78,7 +78,8 @@ def test_the_key_is_nowhere_but_in_credential_secret(
         cursor.execute("SELECT api_key_encrypted FROM providers_providercredential WHERE id = %s", [pk])
         (stored,) = cursor.fetchone()
         cursor.execute(
-            "SELECT count(*) FROM providers_providercredential WHERE encode(api_key_encrypted, 'escape') LIKE %s",
+            "SELECT count(*) FROM providers_providercredential "
+            "WHERE encode(api_key_encrypted, 'escape') LIKE %s",
             [f"%{SECRET}%"],
         )
         assert cursor.fetchone() == (0,)
