@@ -42,8 +42,27 @@ def _tokens(**kwargs):
     return serializers.IntegerField(min_value=0, max_value=2**62, required=False, **kwargs)
 
 
+def no_nul_characters(value) -> None:
+    """PostgreSQL's jsonb cannot store U+0000; refuse it anywhere in a JSON value (keys too)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise serializers.ValidationError("JSON strings cannot contain the NUL character (U+0000).")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def _json_object(**kwargs):
-    return serializers.DictField(required=False, **kwargs)
+    return serializers.DictField(required=False, validators=[no_nul_characters], **kwargs)
+
+
+def _json_value(**kwargs):
+    return serializers.JSONField(validators=[no_nul_characters], **kwargs)
 
 
 class GenerationResultFields(serializers.Serializer):
@@ -61,6 +80,7 @@ class GenerationResultFields(serializers.Serializer):
     total_tokens = _tokens(help_text="Defaults to input + output.")
     usage = serializers.DictField(
         required=False,
+        validators=[no_nul_characters],
         help_text="The provider's own usage object (OpenAI `usage`, Anthropic `usage`, Google "
         "`usageMetadata`) instead of the token fields.",
     )
@@ -71,7 +91,7 @@ class GenerationResultFields(serializers.Serializer):
     error_message = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
     error_details = _json_object()
     metadata = _json_object()
-    raw_response = serializers.JSONField(required=False, allow_null=True)
+    raw_response = _json_value(required=False, allow_null=True)
     completed_at = serializers.DateTimeField(required=False, allow_null=True)
     branch_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
@@ -117,7 +137,7 @@ class GenerationCreateSerializer(GenerationResultFields):
         required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_CONTENT_CHARS
     )
     parameters = _json_object()
-    raw_request = serializers.JSONField(required=False, allow_null=True)
+    raw_request = _json_value(required=False, allow_null=True)
     parent = TenantPrimaryKeyRelatedField(
         queryset=Generation.objects.all(), required=False, allow_null=True, help_text="Parent generation id."
     )
@@ -371,7 +391,7 @@ class CampaignSerializer(serializers.ModelSerializer):
 class CacheEntryWriteSerializer(serializers.Serializer):
     """``PUT cache/{key}/``: the response to keep and for how long."""
 
-    response = serializers.JSONField()
+    response = _json_value()
     ttl_seconds = serializers.IntegerField(min_value=1, max_value=90 * 24 * 3600, default=24 * 3600)
     model = serializers.CharField(source="model_name", max_length=200, required=False, allow_blank=True)
     cost_saved_usd = serializers.DecimalField(

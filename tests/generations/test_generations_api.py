@@ -218,6 +218,9 @@ def test_bad_changes_are_refused_and_change_nothing(
         ({"campaign": 999999}, 400, "campaign"),
         ({"usage": {"prompt_tokens": 1}, "input_tokens": 1}, 400, "usage"),
         ({"content": "x" * (1024 * 1024 + 1)}, 413, None),
+        ({"metadata": {"note": "nul \x00 inside"}}, 400, "metadata"),
+        ({"raw_request": {"nul\x00key": 1}}, 400, "raw_request"),
+        ({"content": "nul \x00 in text"}, 400, "content"),
     ],
 )
 def test_bad_input_is_a_clear_4xx_and_writes_nothing(api_client, organization, overrides, status_code, attr):
@@ -291,6 +294,19 @@ def test_filters_narrow_the_list(api_client, organization, other_organization):
     since = (timezone.now() - datetime.timedelta(days=1)).isoformat()
     assert ids(f"created_after={since.replace('+', '%2B')}") == ["a", "b"]
     assert ids(f"created_before={since.replace('+', '%2B')}") == ["c"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status_code"),
+    [
+        ("created_after=2434-04-25T01:00:05-16:22", 200),  # offset PostgreSQL would refuse: made UTC
+        ("created_before=0001-01-01T00:10:00%2B01:00", 400),  # before year 1 once in UTC
+        ("created_after=yesterday", 400),
+    ],
+)
+def test_odd_datetimes_in_filters_are_handled(api_client, query, status_code):
+    assert api_client.get(f"{URL}?{query}").status_code == status_code
+    assert api_client.get(f"/api/v1/runs/?{query}").status_code == status_code
 
 
 def test_list_query_count_is_fixed(api_client, organization, django_assert_max_num_queries):
