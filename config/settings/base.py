@@ -174,6 +174,7 @@ SPECTACULAR_SETTINGS = {
         "GenerationStatusEnum": "generations.choices.GenerationStatus.choices",
         "GenerationKindEnum": "generations.choices.GenerationKind.choices",
         "GenerationModeEnum": "providers.choices.GenerationMode.choices",
+        "StyleGuideKindEnum": "styleguides.choices.StyleGuideKind.choices",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
         "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",
