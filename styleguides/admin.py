@@ -216,7 +216,7 @@ class StyleGuideVersionInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = False
-    fields = ["version", "published_at", "published_by_label", "notes", "compare"]
+    fields = ["version", "published_at", "publisher", "notes", "compare"]
     readonly_fields = fields
     ordering = ["-version"]
     verbose_name = "published version"
@@ -227,6 +227,10 @@ class StyleGuideVersionInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Published by")
+    def publisher(self, version):
+        return version.published_by_label.removeprefix("user:") or "—"
 
     @admin.display(description="Compare")
     def compare(self, version):
@@ -591,10 +595,14 @@ class PromptTemplateVersionInline(admin.TabularInline):
     model = PromptTemplateVersion
     extra = 0
     can_delete = False
-    fields = ["version", "created_at", "created_by_label", "notes"]
+    fields = ["version", "created_at", "author", "notes"]
     readonly_fields = fields
     ordering = ["-version"]
     verbose_name_plural = "Versions (immutable)"
+
+    @admin.display(description="Written by")
+    def author(self, version):
+        return version.created_by_label.removeprefix("user:") or "—"
 
     def has_add_permission(self, request, obj=None):
         return False

@@ -71,7 +71,8 @@ def syllable_count(word: str) -> int:
     if not letters:
         return 1  # a number or a non-Latin word: count it as one beat
     count = len(VOWEL_GROUP.findall(letters))
-    if letters.endswith("e") and not letters.endswith(("le", "ee", "ye")) and count > 1:
+    accented_end = not word.lower().endswith("e")  # "café", "résumé": the final é is sounded
+    if letters.endswith("e") and not accented_end and not letters.endswith(("le", "ee", "ye")) and count > 1:
         count -= 1  # silent final e: "make", "engine"
     if letters.endswith(("es", "ed")) and count > 1 and not letters.endswith(("tes", "des", "ted", "ded")):
         count -= 1  # "makes", "played" (but "tasted", "sides" keep theirs)

@@ -73,8 +73,8 @@ def _set_fields(instance, fields: dict[str, Any]) -> None:
 
 @transaction.atomic
 def style_guide_create(*, organization: Organization | None, actor: Actor = SYSTEM, **fields) -> StyleGuide:
-    """Create a draft guide owned by ``organization`` (global when ``None``)."""
-    fields.pop("status", None)  # a new guide is a draft until it is published
+    """Create a draft guide owned by ``organization`` (global when ``None``); it becomes
+    ``published`` only by publishing it."""
     guide = StyleGuide(organization=organization, **fields)
     return tenancy_services.audited_save(organization=organization, actor=actor, instance=guide)
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from styleguides.choices import StyleGuideStatus
@@ -155,6 +156,7 @@ class PublishInputSerializer(serializers.Serializer):
     notes = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
+@extend_schema_field({"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string", "enum": ["draft"]}]})
 class CheckVersionField(serializers.Field):
     """``"draft"``, a version number, or absent (the published chain)."""
 

@@ -14,29 +14,31 @@
     "ignore_case", "mode", "max_words", "max_grade", "min_grade"];
 
   function update(inline) {
-    const select = inline.querySelector("select[name$='-rule_type']");
+    const select = inline && inline.querySelector("select[name$='-rule_type']");
     if (!select) return;
     const wanted = FIELDS[select.value] || [];
-    for (const name of ALL) {
-      const box = inline.querySelector(".field-" + name);
-      if (box) box.style.display = wanted.includes(name) ? "" : "none";
-    }
+    // A row holding several fields has one .fieldBox per field; a row holding one field is the box.
     for (const row of inline.querySelectorAll(".brand-rule-settings .form-row")) {
-      const visible = [...row.querySelectorAll("[class*='field-']")].some((box) => box.style.display !== "none");
-      row.style.display = visible ? "" : "none";
+      const boxes = row.querySelectorAll(".fieldBox");
+      let anyVisible = false;
+      for (const name of ALL) {
+        const box = boxes.length ? row.querySelector(".fieldBox.field-" + name) : null;
+        const shown = wanted.includes(name);
+        if (box) box.style.display = shown ? "" : "none";
+        if ((box || row.classList.contains("field-" + name)) && shown) anyVisible = true;
+      }
+      row.style.display = anyVisible ? "" : "none";
     }
   }
 
-  function wire(inline) {
-    const select = inline.querySelector("select[name$='-rule_type']");
-    if (!select || select.dataset.wired) return;
-    select.dataset.wired = "1";
-    select.addEventListener("change", () => update(inline));
-    update(inline);
-  }
-
-  document.addEventListener("DOMContentLoaded", () => {
-    document.querySelectorAll(".inline-related").forEach(wire);
+  // Delegated, so rows added with "Add another" (cloned from the empty form) work too.
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("select[name$='-rule_type']")) {
+      update(event.target.closest(".inline-related"));
+    }
   });
-  document.addEventListener("formset:added", (event) => wire(event.target));
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll(".inline-related").forEach(update);
+  });
+  document.addEventListener("formset:added", (event) => update(event.target));
 })();

@@ -1,0 +1,201 @@
+"""Bad input through the API: a clear 4xx in the one error format, and nothing written."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from styleguides import services
+from styleguides.models import BrandRule, ContextSnippet, PromptTemplate, StyleGuide, StyleGuideVersion
+from tenancy.models import AuditEvent
+from tests.styleguides.factories import BrandRuleFactory, StyleGuideFactory, make_snippet, make_template
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot():
+    """Everything the styleguides app and the audit log hold, to prove nothing was written."""
+    return (
+        list(StyleGuide.all_objects.order_by("pk").values()),
+        list(BrandRule.objects.order_by("pk").values()),
+        StyleGuideVersion.objects.count(),
+        PromptTemplate.all_objects.count(),
+        ContextSnippet.all_objects.count(),
+        AuditEvent.objects.count(),
+    )
+
+
+def assert_error(response, status, attr=None, code=None):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert body["type"] in ("client_error", "validation_error")
+    error = body["errors"][0]
+    assert error["detail"]
+    if attr is not None:
+        assert error["attr"] == attr
+    if code is not None:
+        assert error["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("url", "make", "payload"),
+    [
+        (
+            "/api/v1/style-guides/",
+            lambda org: StyleGuideFactory(organization=org, slug="taken"),
+            {"name": "Again", "slug": "taken"},
+        ),
+        (
+            "/api/v1/templates/",
+            lambda org: make_template(org, slug="taken"),
+            {"name": "Again", "slug": "taken", "user_template": "x"},
+        ),
+        (
+            "/api/v1/snippets/",
+            lambda org: make_snippet(org, slug="taken"),
+            {"name": "Again", "slug": "taken", "body": "x"},
+        ),
+    ],
+    ids=["style-guide", "template", "snippet"],
+)
+def test_duplicate_slug_in_one_organization(api_client, organization, other_organization, url, make, payload):
+    make(organization)
+    make(other_organization)  # another organization's slug is no conflict…
+    before = snapshot()
+    response = api_client.post(url, payload, format="json")
+    assert response.status_code in (400, 409), response.content
+    assert "slug" in response.json()["errors"][0]["detail"]
+    assert snapshot() == before
+
+
+def test_a_deleted_guides_slug_can_be_reused(api_client, organization):
+    guide = StyleGuideFactory(organization=organization, slug="reuse")
+    api_client.delete(f"/api/v1/style-guides/{guide.pk}/")
+    assert (
+        api_client.post("/api/v1/style-guides/", {"name": "New", "slug": "reuse"}, format="json").status_code
+        == 201
+    )
+    # …and restoring the old one now conflicts instead of making two live guides with one slug.
+    assert api_client.post(f"/api/v1/style-guides/{guide.pk}/restore/").status_code == 409
+    assert StyleGuide.objects.filter(organization=organization, slug="reuse").count() == 1
+
+
+def test_global_slugs_are_unique_too(db):
+    StyleGuideFactory(organization=None, slug="house")
+    with pytest.raises(ValidationError, match="slug"):
+        services.style_guide_create(organization=None, name="Another", slug="house")
+    assert StyleGuide.objects.filter(organization=None, slug="house").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("parameters", "detail"),
+    [
+        ({"pattern": "(unclosed"}, "Invalid regular expression"),
+        ({"pattern": "a{2,1}"}, "Invalid regular expression"),
+        ({"pattern": "x?"}, "matches empty text"),
+        ({"pattern": "ok", "ignore_case": "yes"}, "true or false"),
+    ],
+)
+def test_invalid_regex_rule_is_refused_when_saved(api_client, organization, parameters, detail):
+    guide = StyleGuideFactory(organization=organization)
+    before = snapshot()
+    response = api_client.post(
+        "/api/v1/brand-rules/",
+        {"guide": guide.pk, "name": "Bad", "rule_type": "regex", "parameters": parameters},
+        format="json",
+    )
+    assert_error(response, 400, attr="parameters")
+    assert detail in response.json()["errors"][0]["detail"]
+    assert snapshot() == before
+
+
+def test_invalid_regex_update_is_refused_and_the_rule_keeps_its_pattern(api_client, organization):
+    rule = BrandRuleFactory(
+        guide=StyleGuideFactory(organization=organization),
+        rule_type="regex",
+        parameters={"pattern": "ok", "ignore_case": False, "mode": "forbid"},
+    )
+    before = snapshot()
+    response = api_client.patch(
+        f"/api/v1/brand-rules/{rule.pk}/", {"parameters": {"pattern": "[unclosed"}}, format="json"
+    )
+    assert_error(response, 400, attr="parameters")
+    assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "payload"),
+    [
+        ("patch", "", {"body": "Hijacked"}),
+        ("put", "", {"name": "Hijacked", "slug": "healthcare"}),
+        ("delete", "", None),
+        ("post", "publish/", {}),
+        ("post", "restore/", None),
+    ],
+)
+def test_tenant_editing_a_global_guide_is_403_and_nothing_is_written(
+    api_client, healthcare_guide, method, path, payload
+):
+    before = snapshot()
+    response = getattr(api_client, method)(
+        f"/api/v1/style-guides/{healthcare_guide.pk}/{path}", payload, format="json"
+    )
+    assert_error(response, 403, code="permission_denied")
+    assert snapshot() == before
+
+
+def test_tenant_cannot_add_or_edit_rules_of_a_global_guide(api_client, healthcare_guide):
+    before = snapshot()
+    added = api_client.post(
+        "/api/v1/brand-rules/",
+        {
+            "guide": healthcare_guide.pk,
+            "name": "Mine",
+            "rule_type": "banned_term",
+            "parameters": {"terms": ["x"]},
+        },
+        format="json",
+    )
+    assert_error(added, 403, code="permission_denied")
+    rule = healthcare_guide.rules.first()
+    assert_error(
+        api_client.patch(f"/api/v1/brand-rules/{rule.pk}/", {"severity": "warning"}, format="json"), 403
+    )
+    assert_error(api_client.delete(f"/api/v1/brand-rules/{rule.pk}/"), 403)
+    assert snapshot() == before
+
+
+def test_tenant_cannot_build_on_another_tenants_guide(api_client, other_organization):
+    theirs = StyleGuideFactory(organization=other_organization)
+    before = snapshot()
+    response = api_client.post(
+        "/api/v1/style-guides/", {"name": "X", "slug": "x", "parent": theirs.pk}, format="json"
+    )
+    assert_error(response, 400, attr="parent", code="does_not_exist")
+    assert snapshot() == before
+
+
+def test_tenant_can_build_on_a_global_guide(api_client, healthcare_guide):
+    response = api_client.post(
+        "/api/v1/style-guides/",
+        {"name": "Clinic", "slug": "clinic", "parent": healthcare_guide.pk, "vertical": "healthcare"},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["parent"] == healthcare_guide.pk
+    assert response.json()["vertical"] == "healthcare"
+
+
+@pytest.mark.parametrize(
+    ("payload", "attr"),
+    [
+        ({"name": "V", "slug": "v", "kind": "vertical"}, "non_field_errors"),
+        ({"name": "V", "slug": "v", "vertical": "space"}, "vertical"),
+        ({"name": "V", "slug": "v", "reading_level": 40}, "reading_level"),
+        ({"name": "V", "slug": "not a slug"}, "slug"),
+        ({"name": "V", "slug": "v", "status": "published"}, "status"),
+    ],
+)
+def test_invalid_guides_are_refused(api_client, seeded, payload, attr):
+    before = snapshot()
+    response = api_client.post("/api/v1/style-guides/", payload, format="json")
+    assert_error(response, 400, attr=attr)
+    assert snapshot() == before
