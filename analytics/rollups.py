@@ -29,6 +29,7 @@ raw rows retention has already archived are skipped (their rollups are the only 
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -53,6 +54,7 @@ from providers.models import AIModel, Provider
 from tenancy.models import Organization
 
 UTC = datetime.UTC
+logger = logging.getLogger(__name__)
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens")
 
 
@@ -154,8 +156,10 @@ _CHUNK = 500
 class Contributions:
     """Deltas to add to a rollup table, summed per group before they are written."""
 
-    def __init__(self, spec: RollupTable):
+    def __init__(self, spec: RollupTable, *, adjusting: bool = False):
         self.spec = spec
+        # Adjusting: the groups exist already (a changed generation was counted when created).
+        self.adjusting = adjusting
         self.groups: dict[tuple, dict[str, Any]] = {}
 
     def add(self, key: tuple, measures: dict[str, Any], *, sign: int = 1) -> None:
@@ -169,19 +173,28 @@ class Contributions:
                 group[name] = value if current is None else max(current, value)
 
     def write(self) -> int:
-        """Upsert every non-empty group (sorted, for a stable lock order); returns their number."""
-        rows = []
+        """Write every non-empty group (sorted, for a stable lock order); returns their number.
+
+        New contributions are upserted. Adjustments (a generation that changed, whose old
+        contribution was counted when it was created) update their existing group in place:
+        PostgreSQL checks an upsert's proposed row against the CHECK constraints before it looks
+        for the conflict, and a delta row (one more success, no more requests) fails them.
+        """
+        growing, changing = [], []
         for key in sorted(self.groups, key=_sort_key):
             group = self.groups[key]
-            if all(group[name] == 0 for name in self.spec.sums) and all(
-                group.get(name) is None for name in self.spec.maxes
-            ):
+            sums = [group[name] for name in self.spec.sums]
+            maxes = [group.get(name) for name in self.spec.maxes]
+            if all(value == 0 for value in sums) and all(value is None for value in maxes):
                 continue
-            rows.append((*key, *(group[n] for n in self.spec.sums), *(group.get(n) for n in self.spec.maxes)))
-        for start in range(0, len(rows), _CHUNK):
-            _upsert(self.spec, rows[start : start + _CHUNK])
+            adjust = self.adjusting or any(value < 0 for value in sums)
+            (changing if adjust else growing).append((*key, *sums, *maxes))
+        for start in range(0, len(growing), _CHUNK):
+            _upsert(self.spec, growing[start : start + _CHUNK])
+        for row in changing:
+            _update(self.spec, row)
         self.groups.clear()
-        return len(rows)
+        return len(growing) + len(changing)
 
 
 def _sort_key(key: tuple) -> tuple:
@@ -204,6 +217,24 @@ def _upsert(spec: RollupTable, rows: Sequence[tuple]) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for row in rows for value in row])
+
+
+def _update(spec: RollupTable, row: tuple) -> None:
+    keys = row[: len(spec.keys)]
+    values = row[len(spec.keys) :]
+    assignments = [f"{name} = {name} + %s" for name in spec.sums]
+    assignments += [f"{name} = GREATEST({name}, %s)" for name in spec.maxes]
+    where = " AND ".join(f"{name} = %s" for name in spec.keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {spec.table} SET {', '.join(assignments)}, updated_at = now() WHERE {where}",
+            [*values, *keys],
+        )
+        if cursor.rowcount != 1:
+            # Only rows written around the services (a raw import) can lack their group.
+            logger.warning(
+                "%s has no group %s to adjust; rebuild it with manage.py rollup.", spec.table, keys
+            )
 
 
 # --- dimensions -------------------------------------------------------------------------------
@@ -325,8 +356,9 @@ def rollups_count_generations(
         return
     previous = previous or {}
     names = Names(generations)
-    daily = Contributions(GENERATION_ROLLUP)
-    runs = Contributions(MODEL_PERFORMANCE)
+    daily = Contributions(GENERATION_ROLLUP, adjusting=action == "updated")
+    runs = Contributions(MODEL_PERFORMANCE, adjusting=action == "updated")
+    lowered: list[tuple[tuple, int | None]] = []  # groups whose latency maximum may have dropped
     for generation in generations:
         if generation.organization_id != organization.pk:
             raise ValueError("generations_recorded carried another organization's generation.")
@@ -337,6 +369,9 @@ def rollups_count_generations(
             if before is None:
                 continue
             deltas.append(({**now_values, **{k: v for k, v in before.items() if k in now_values}}, -1))
+            old_time, new_time = before.get("generation_time_ms"), generation.generation_time_ms
+            if old_time is not None and (new_time is None or new_time < old_time):
+                lowered.append((generation_group(generation, names), generation.run_id))
         group = generation_group(generation, names)
         for values, sign in deltas:
             measures = _generation_measures(values)
@@ -349,6 +384,44 @@ def rollups_count_generations(
                 )
     daily.write()
     runs.write()
+    for group, run_id in lowered:
+        _recompute_latency_maxima(group, run_id)
+
+
+def _recompute_latency_maxima(group: tuple, run_id: int | None) -> None:
+    """Set the latency maxima of a daily group (and its run/model group) from the raw rows,
+    after a generation's time went down: ``GREATEST`` cannot lower a maximum.
+
+    Runs after the group's row was updated, so it holds that row's lock: a concurrent writer's
+    ``GREATEST`` lands after this, and committed rows are all seen (READ COMMITTED).
+    """
+    organization_id, day, provider, model, content_type, user_ref = group
+    start, end = _bounds(day, day)
+    same_group = (
+        "g.organization_id = %s AND COALESCE(p.slug, g.provider_name) = %s "
+        "AND COALESCE(m.name, g.model_name) = %s"
+    )
+    joins = (
+        "FROM generations_generation g LEFT JOIN providers_aimodel m ON m.id = g.model_id "
+        "LEFT JOIN providers_provider p ON p.id = g.provider_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {GENERATION_ROLLUP.table} SET latency_ms_max = "
+            f"(SELECT max(g.generation_time_ms) {joins} WHERE {same_group} "
+            "AND g.content_type = %s AND COALESCE(g.user_ref, '') = %s "
+            "AND g.created_at >= %s AND g.created_at < %s) "
+            "WHERE organization_id = %s AND day = %s AND provider_name = %s AND model_name = %s "
+            "AND content_type = %s AND user_ref = %s",
+            [organization_id, provider, model, content_type, user_ref, start, end, *group],
+        )
+        if run_id is not None:
+            cursor.execute(
+                f"UPDATE {MODEL_PERFORMANCE.table} SET response_time_ms_max = "
+                f"(SELECT max(g.generation_time_ms) {joins} WHERE {same_group} AND g.run_id = %s) "
+                "WHERE organization_id = %s AND run_id = %s AND provider_name = %s AND model_name = %s",
+                [organization_id, provider, model, run_id, organization_id, run_id, provider, model],
+            )
 
 
 def rollups_count_metric(*, metric: PerformanceMetric, generation: Generation) -> None:
@@ -496,7 +569,6 @@ def _model_performance_select(where: str) -> str:
                max(g.generation_time_ms),
                now(), now()
           FROM generations_generation g
-          JOIN generations_generationrun r ON r.id = g.run_id
           LEFT JOIN providers_aimodel m ON m.id = g.model_id
           LEFT JOIN providers_provider p ON p.id = g.provider_id
          WHERE {where}
@@ -559,19 +631,21 @@ def rollup_rebuild_organization(
             [organization.pk, start, end],
         )
         daily = cursor.rowcount
-        # A run's figures cover all its generations; runs created in the range are rebuilt whole.
-        cursor.execute(
-            f"DELETE FROM {MODEL_PERFORMANCE.table} AS mp USING generations_generationrun r "
-            "WHERE r.id = mp.run_id AND mp.organization_id = %s AND r.created_at >= %s AND r.created_at < %s",
-            [organization.pk, start, end],
+        # A run's figures cover all its generations: every run with a generation in the range is
+        # rebuilt whole, from all of its generations.
+        runs_in_range = (
+            "SELECT DISTINCT run_id FROM generations_generation WHERE organization_id = %s "
+            "AND run_id IS NOT NULL AND created_at >= %s AND created_at < %s"
         )
         cursor.execute(
-            f"INSERT INTO {MODEL_PERFORMANCE.table} "
-            f"({_columns(MODEL_PERFORMANCE)}) "
-            + _model_performance_select(
-                "g.organization_id = %s AND r.created_at >= %s AND r.created_at < %s"
-            ),
-            [organization.pk, start, end],
+            f"DELETE FROM {MODEL_PERFORMANCE.table} "
+            f"WHERE organization_id = %s AND run_id IN ({runs_in_range})",
+            [organization.pk, organization.pk, start, end],
+        )
+        cursor.execute(
+            f"INSERT INTO {MODEL_PERFORMANCE.table} ({_columns(MODEL_PERFORMANCE)}) "
+            + _model_performance_select(f"g.organization_id = %s AND g.run_id IN ({runs_in_range})"),
+            [organization.pk, organization.pk, start, end],
         )
         runs = cursor.rowcount
         cursor.execute(

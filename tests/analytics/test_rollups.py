@@ -1,0 +1,443 @@
+"""Rollups stay exact: after random ingestion (creates, status changes, metrics, replays, soft
+deletes) every rollup row equals an aggregation of the raw rows, the rebuild gives the same rows
+twice over, and nothing another organization did leaks in."""
+
+from __future__ import annotations
+
+import datetime
+import random
+from decimal import Decimal
+
+import pytest
+from django.db.models import Case, Count, IntegerField, Max, Q, Sum, Value, When
+from django.db.models.functions import Coalesce, TruncDate, TruncHour
+from django.utils import timezone
+
+from analytics import rollups, services
+from analytics.models import (
+    GenerationDailyRollup,
+    ModelPerformance,
+    PerformanceMetric,
+    ProviderCall,
+    ProviderCallHourlyRollup,
+    RetentionBatch,
+)
+from generations import services as generation_services
+from generations.models import Generation, GenerationRun
+from tests.analytics.factories import fingerprint_of
+from tests.factories import OrganizationFactory
+
+pytestmark = pytest.mark.django_db
+UTC = datetime.UTC
+START = datetime.datetime(2026, 2, 1, tzinfo=UTC)
+MODELS = [
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-sonnet-4-0"),
+    ("", "homegrown"),
+]
+USERS = [None, "ana", "ben", "chloé"]
+STATUSES = ["success"] * 6 + ["failed", "partial", "cancelled", "pending"]
+KEYS = ["", fingerprint_of("key-a"), fingerprint_of("key-b")]
+
+
+def _count(condition: Q):
+    return Sum(Case(When(condition, then=Value(1)), default=Value(0), output_field=IntegerField()))
+
+
+def raw_generation_groups(organization=None) -> set[tuple]:
+    """The daily rollup recomputed from raw generations and metrics with the ORM."""
+    rows = Generation.all_objects.all()
+    if organization is not None:
+        rows = rows.filter(organization=organization)
+    grouped = (
+        rows.annotate(
+            g_day=TruncDate("created_at", tzinfo=UTC),
+            g_provider=Coalesce("provider__slug", "provider_name"),
+            g_model=Coalesce("model__name", "model_name"),
+            g_user=Coalesce("user_ref", Value("")),
+        )
+        .values("organization_id", "g_day", "g_provider", "g_model", "content_type", "g_user")
+        .annotate(
+            requests=Count("id"),
+            successes=_count(Q(status="success")),
+            partials=_count(Q(status="partial")),
+            failures=_count(Q(status="failed")),
+            cancelled=_count(Q(status="cancelled")),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cache_read_tokens=Sum("cache_read_tokens"),
+            cache_write_tokens=Sum("cache_write_tokens"),
+            total_tokens=Sum("total_tokens"),
+            cost=Coalesce(Sum("cost_usd"), Value(Decimal(0))),
+            unpriced=_count(Q(cost_usd__isnull=True)),
+            cache_hits=_count(Q(performance_metric__cache_hit=True)),
+            retries=Coalesce(Sum("performance_metric__retry_count"), Value(0)),
+            retried=_count(Q(performance_metric__retry_count__gt=0)),
+            latency_sum=Coalesce(Sum("generation_time_ms"), Value(0)),
+            latency_count=Count("generation_time_ms"),
+            latency_max=Max("generation_time_ms"),
+        )
+    )
+    return {tuple(row.values()) for row in grouped}
+
+
+def rollup_generation_groups(organization=None) -> set[tuple]:
+    rows = GenerationDailyRollup.objects.all()
+    if organization is not None:
+        rows = rows.filter(organization=organization)
+    return set(
+        rows.values_list(
+            "organization_id",
+            "day",
+            "provider_name",
+            "model_name",
+            "content_type",
+            "user_ref",
+            "requests",
+            "successes",
+            "partials",
+            "failures",
+            "cancelled",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "total_tokens",
+            "cost_usd",
+            "unpriced_requests",
+            "cache_hits",
+            "retries",
+            "retried_requests",
+            "latency_ms_sum",
+            "latency_count",
+            "latency_ms_max",
+        )
+    )
+
+
+def raw_call_groups() -> set[tuple]:
+    grouped = (
+        ProviderCall.objects.annotate(
+            c_hour=TruncHour("called_at", tzinfo=UTC),
+            c_provider=Coalesce("provider__slug", "provider_name"),
+            c_model=Coalesce("model__name", "model_name"),
+            c_user=Coalesce("user_ref", Value("")),
+        )
+        .values(
+            "organization_id", "c_hour", "c_provider", "c_model", "content_type", "c_user", "key_fingerprint"
+        )
+        .annotate(
+            requests=Count("id"),
+            successes=_count(Q(success=True)),
+            failures=_count(Q(success=False)),
+            rate_limited=_count(Q(error_type="rate_limit")),
+            timeouts=_count(Q(error_type="timeout")),
+            total_tokens=Sum("total_tokens"),
+            cost=Coalesce(Sum("cost_usd"), Value(Decimal(0))),
+            unpriced=_count(Q(cost_usd__isnull=True)),
+            latency_sum=Coalesce(Sum("api_latency_ms"), Value(0)),
+            latency_max=Max("api_latency_ms"),
+            slow=_count(Q(api_latency_ms__gt=5000)),
+        )
+    )
+    return {tuple(row.values()) for row in grouped}
+
+
+def rollup_call_groups() -> set[tuple]:
+    return set(
+        ProviderCallHourlyRollup.objects.values_list(
+            "organization_id",
+            "hour",
+            "provider_name",
+            "model_name",
+            "content_type",
+            "user_ref",
+            "key_fingerprint",
+            "requests",
+            "successes",
+            "failures",
+            "rate_limited",
+            "timeouts",
+            "total_tokens",
+            "cost_usd",
+            "unpriced_requests",
+            "latency_ms_sum",
+            "latency_ms_max",
+            "slow_requests",
+        )
+    )
+
+
+def raw_run_groups() -> set[tuple]:
+    grouped = (
+        Generation.all_objects.filter(run__isnull=False)
+        .annotate(
+            g_provider=Coalesce("provider__slug", "provider_name"),
+            g_model=Coalesce("model__name", "model_name"),
+        )
+        .values("organization_id", "run_id", "g_provider", "g_model")
+        .annotate(
+            requests=Count("id"),
+            successes=_count(Q(status="success")),
+            items=_count(Q(status__in=["success", "partial"])),
+            failures=_count(Q(status="failed")),
+            total_tokens=Sum("total_tokens"),
+            cost=Coalesce(Sum("cost_usd"), Value(Decimal(0))),
+            time_sum=Coalesce(Sum("generation_time_ms"), Value(0)),
+            time_max=Max("generation_time_ms"),
+        )
+    )
+    return {tuple(row.values()) for row in grouped}
+
+
+def rollup_run_groups() -> set[tuple]:
+    return set(
+        ModelPerformance.objects.values_list(
+            "organization_id",
+            "run_id",
+            "provider_name",
+            "model_name",
+            "requests",
+            "successes",
+            "items_generated",
+            "failures",
+            "total_tokens",
+            "cost_usd",
+            "response_time_ms_sum",
+            "response_time_ms_max",
+        )
+    )
+
+
+@pytest.fixture
+def at(monkeypatch):
+    """``at(moment)`` makes ``timezone.now()`` answer ``moment`` (generations stamp their day)."""
+
+    def travel(moment):
+        monkeypatch.setattr(timezone, "now", lambda: moment)
+
+    return travel
+
+
+def ingest_random(organizations, rng: random.Random, at, *, generations: int, calls: int):
+    """Generations (some in runs, some pending then finished, some replayed, some soft-deleted),
+    their metrics and provider calls, all through the services."""
+    runs = {
+        org.pk: [GenerationRun.objects.create(organization=org) for _ in range(3)] for org in organizations
+    }
+    created = []
+    for n in range(generations):
+        organization = rng.choice(organizations)
+        provider, model = rng.choice(MODELS)
+        at(START + datetime.timedelta(days=rng.randrange(10), minutes=rng.randrange(1440)))
+        values = {
+            "request_id": f"gen-{n}",
+            "provider_name": provider,
+            "model_name": model,
+            "content_type": rng.choice(["blog", "social", "name"]),
+            "user_ref": rng.choice(USERS),
+            "status": rng.choice(STATUSES),
+            "input_tokens": rng.randrange(100, 20_000),
+            "output_tokens": rng.randrange(10, 2_000),
+            "generation_time_ms": rng.choice([None, rng.randrange(100, 9_000)]),
+            "run": rng.choice([None, *runs[organization.pk]]),
+        }
+        recorded = generation_services.generation_record(
+            organization=organization, values=values, fingerprint=f"fp-{n}"
+        )
+        if rng.random() < 0.1:  # a replay writes nothing and counts nothing
+            generation_services.generation_record(
+                organization=organization, values=values, fingerprint=f"fp-{n}"
+            )
+        created.append(recorded.generation)
+    at(START + datetime.timedelta(days=20))
+    for generation in created:
+        if generation.status == "pending" and rng.random() < 0.7:
+            generation_services.generation_update(
+                organization=generation.organization,
+                generation=generation,
+                values={
+                    "status": rng.choice(["success", "failed"]),
+                    "input_tokens": rng.randrange(100, 5_000),
+                    "output_tokens": rng.randrange(10, 500),
+                    "generation_time_ms": rng.randrange(100, 12_000),
+                },
+            )
+        if rng.random() < 0.5:
+            retries = rng.choice([0, 0, 1, 3])
+            services.performance_metric_record(
+                organization=generation.organization,
+                generation=generation,
+                values={"cache_hit": rng.random() < 0.3, "retry_count": retries, "total_duration_ms": 900},
+                fingerprint=f"metric-{generation.pk}",
+            )
+        if rng.random() < 0.05:
+            generation_services.generation_delete(organization=generation.organization, generation=generation)
+    for n in range(calls):
+        organization = rng.choice(organizations)
+        provider, model = rng.choice(MODELS)
+        status_code = rng.choice([200] * 8 + [429, 500, None])
+        services.provider_call_record(
+            organization=organization,
+            values={
+                "request_id": f"call-{n}",
+                "endpoint": "/v1/chat/completions",
+                "provider_name": provider,
+                "model_name": model,
+                "input_tokens": rng.randrange(0, 9_000),
+                "output_tokens": rng.randrange(0, 900),
+                "api_latency_ms": rng.choice([None, rng.randrange(50, 12_000)]),
+                "status_code": status_code,
+                "success": None if status_code is not None else False,
+                "error_type": "" if status_code is not None else "timeout",
+                "called_at": START + datetime.timedelta(minutes=rng.randrange(10 * 1440)),
+                "user_ref": rng.choice(USERS),
+                "key_fingerprint": rng.choice(KEYS),
+            },
+            fingerprint=f"call-fp-{n}",
+        )
+    return created
+
+
+def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, at):
+    organizations = [OrganizationFactory(slug=f"org-{n}") for n in range(3)]
+    rng = random.Random(20260301)
+
+    ingest_random(organizations, rng, at, generations=300, calls=300)
+
+    assert GenerationDailyRollup.objects.count() > 50
+    assert rollup_generation_groups() == raw_generation_groups()
+    assert rollup_call_groups() == raw_call_groups()
+    assert rollup_run_groups() == raw_run_groups()
+    assert PerformanceMetric.objects.filter(cache_hit=True).exists()
+    assert Generation.deleted_objects.exists(), "soft-deleted generations still count: their cost was spent"
+
+
+def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
+    organizations = [OrganizationFactory(slug=f"org-{n}") for n in range(2)]
+    ingest_random(organizations, random.Random(7), at, generations=120, calls=120)
+    incremental = (rollup_generation_groups(), rollup_call_groups(), rollup_run_groups())
+    GenerationDailyRollup.objects.all().delete()
+    ProviderCallHourlyRollup.objects.all().delete()
+    ModelPerformance.objects.all().delete()
+
+    for _ in range(2):
+        rollups.rollup_rebuild(date_from=datetime.date(2026, 1, 25), date_to=datetime.date(2026, 3, 1))
+
+    assert (rollup_generation_groups(), rollup_call_groups(), rollup_run_groups()) == incremental
+
+
+def test_a_rebuild_leaves_other_days_and_organizations_alone(priced_models, at):
+    mine, theirs = OrganizationFactory(slug="mine"), OrganizationFactory(slug="theirs")
+    ingest_random([mine, theirs], random.Random(11), at, generations=80, calls=0)
+    theirs_before = rollup_generation_groups(theirs)
+    outside = set(
+        GenerationDailyRollup.objects.filter(organization=mine)
+        .exclude(day=START.date() + datetime.timedelta(days=3))
+        .values_list()
+    )
+    GenerationDailyRollup.objects.filter(organization=mine).update(requests=999_999)  # corrupt them all
+
+    rollups.rollup_rebuild(
+        date_from=START.date() + datetime.timedelta(days=3),
+        date_to=START.date() + datetime.timedelta(days=3),
+        organizations=[mine],
+    )
+
+    rebuilt_day = GenerationDailyRollup.objects.filter(
+        organization=mine, day=START.date() + datetime.timedelta(days=3)
+    )
+    assert rebuilt_day.exists() and not rebuilt_day.filter(requests=999_999).exists()
+    assert GenerationDailyRollup.objects.filter(organization=mine, requests=999_999).count() == len(outside)
+    assert rollup_generation_groups(theirs) == theirs_before
+
+
+def test_a_rebuild_keeps_days_whose_raw_rows_retention_archived(organization, priced_models, at):
+    at(START)
+    generation_services.generation_record(
+        organization=organization,
+        values={"request_id": "old", "model_name": "gpt-4o", "provider_name": "openai", "status": "success"},
+        fingerprint="x",
+    )
+    Generation.all_objects.filter(request_id="old").hard_delete()  # as retention would, after archiving
+    RetentionBatch.objects.create(
+        organization=organization,
+        target="generations",
+        cutoff=START,
+        primary_rows=1,
+        archived_rows=1,
+        oldest_at=START,
+        newest_at=START,
+    )
+
+    result = rollups.rollup_rebuild(date_from=START.date(), date_to=START.date() + datetime.timedelta(days=1))
+
+    assert result.skipped == {organization.slug: (START.date(), START.date())}
+    assert GenerationDailyRollup.objects.get(organization=organization, day=START.date()).requests == 1
+
+
+def test_the_same_generation_posted_twice_through_the_api_counts_once(
+    api_client, organization, priced_models
+):
+    payload = {
+        "request_id": "g-1",
+        "model": "gpt-4o",
+        "provider": "openai",
+        "status": "success",
+        "input_tokens": 1000,
+        "output_tokens": 100,
+        "user_ref": "ana",
+    }
+
+    first = api_client.post("/api/v1/generations/", payload, format="json")
+    second = api_client.post("/api/v1/generations/", payload, format="json")
+
+    assert (first.status_code, second.status_code) == (201, 200)
+    rollup = GenerationDailyRollup.objects.get(organization=organization)
+    assert (rollup.requests, rollup.successes, rollup.input_tokens) == (1, 1, 1000)
+    assert rollup.cost_usd == Generation.objects.get().cost_usd > 0
+
+
+def test_finishing_a_pending_generation_moves_it_in_its_group(api_client, organization, priced_models):
+    created = api_client.post(
+        "/api/v1/generations/", {"request_id": "g-2", "model": "gpt-4o", "status": "pending"}, format="json"
+    ).json()
+    rollup = GenerationDailyRollup.objects.get(organization=organization)
+    assert (rollup.requests, rollup.successes, rollup.unpriced_requests, rollup.latency_count) == (1, 0, 0, 0)
+
+    response = api_client.patch(
+        f"/api/v1/generations/{created['id']}/",
+        {"status": "success", "input_tokens": 2000, "output_tokens": 300, "generation_time_ms": 4200},
+        format="json",
+    )
+
+    assert response.status_code == 200, response.content
+    rollup.refresh_from_db()
+    assert (rollup.requests, rollup.successes, rollup.input_tokens, rollup.output_tokens) == (1, 1, 2000, 300)
+    assert (rollup.latency_ms_sum, rollup.latency_count, rollup.latency_ms_max) == (4200, 1, 4200)
+    assert rollup.cost_usd == Generation.objects.get().cost_usd > 0
+    assert rollup_generation_groups() == raw_generation_groups()
+
+
+def test_anonymising_a_user_merges_their_groups_into_the_anonymous_ones(organization, priced_models, at):
+    at(START)
+    for n, user in enumerate(["ana", None, "ana", "ben"]):
+        generation_services.generation_record(
+            organization=organization,
+            values={
+                "request_id": f"a-{n}",
+                "model_name": "gpt-4o",
+                "provider_name": "openai",
+                "status": "success",
+                "user_ref": user,
+                "input_tokens": 100,
+            },
+            fingerprint=f"a-{n}",
+        )
+    totals_before = GenerationDailyRollup.objects.aggregate(Sum("requests"), Sum("input_tokens"))
+
+    rollups.rollups_anonymise_user(organization=organization, user_ref="ana")
+
+    assert GenerationDailyRollup.objects.aggregate(Sum("requests"), Sum("input_tokens")) == totals_before
+    assert dict(GenerationDailyRollup.objects.values_list("user_ref", "requests")) == {"": 3, "ben": 1}
