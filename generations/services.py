@@ -764,7 +764,6 @@ def campaign_create(*, organization: Organization, actor: Actor = SYSTEM, **fiel
 def cache_entry_store(
     *,
     organization: Organization,
-    actor: Actor = SYSTEM,
     key: str,
     response: Any,
     ttl_seconds: int,
@@ -774,7 +773,8 @@ def cache_entry_store(
     """Store (or replace) the response cached under ``key`` for ``ttl_seconds``.
 
     One ``INSERT … ON CONFLICT (organization, key) DO UPDATE``, so concurrent PUTs of one key
-    never fail; a replaced entry starts counting hits afresh.
+    never fail; a replaced entry starts counting hits afresh. Cache writes are not audited: they
+    are high-volume operational data, not sensitive actions (the audit log would drown in them).
     """
     now = timezone.now()
     entry = CacheEntry(
@@ -782,6 +782,7 @@ def cache_entry_store(
         key=key,
         response=response,
         model_name=model_name,
+        model=Catalogue().model(model_name),
         cost_saved_usd=cost_saved_usd,
         hit_count=0,
         expires_at=now + datetime.timedelta(seconds=ttl_seconds),
@@ -796,6 +797,7 @@ def cache_entry_store(
         update_fields=[
             "response",
             "model_name",
+            "model",
             "cost_saved_usd",
             "hit_count",
             "expires_at",
@@ -804,8 +806,7 @@ def cache_entry_store(
             "updated_at",
         ],
     )
-    entry = CacheEntry.objects.get(organization=organization, key=key)
-    return entry
+    return CacheEntry.objects.get(organization=organization, key=key)
 
 
 def _count_cache_access(organization: Organization, *, hit: bool, cost_saved_usd: Decimal) -> None:
@@ -839,7 +840,7 @@ def cache_entry_hit(*, organization: Organization, key: str) -> CacheEntry | Non
 
 
 @transaction.atomic
-def cache_entry_delete(*, organization: Organization, actor: Actor = SYSTEM, key: str) -> bool:
+def cache_entry_delete(*, organization: Organization, key: str) -> bool:
     """Remove the entry under ``key``; returns whether there was one."""
     deleted, _ = CacheEntry.objects.filter(organization=organization, key=key).delete()
     return bool(deleted)

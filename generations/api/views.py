@@ -270,12 +270,12 @@ class CacheEntryViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
         serializer = CacheEntryWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         entry = services.cache_entry_store(
-            organization=self.organization, actor=self.actor, key=key, **serializer.validated_data
+            organization=self.organization, key=key, **serializer.validated_data
         )
         return Response(self.get_serializer(entry).data)
 
     def destroy(self, request, key=None):
-        if not services.cache_entry_delete(organization=self.organization, actor=self.actor, key=key):
+        if not services.cache_entry_delete(organization=self.organization, key=key):
             raise NotFound("No cache entry under this key.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
