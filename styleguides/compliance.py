@@ -44,6 +44,7 @@ from django.core.exceptions import ValidationError
 
 from styleguides.choices import LengthUnit, RegexMode, RuleType, Severity
 from styleguides.flesch_kincaid import TextStatistics, sentence_spans, text_statistics, word_spans
+from styleguides.text_safety import refuse_nul
 
 MAX_TERMS = 200
 MAX_TERM_LENGTH = 100
@@ -133,6 +134,7 @@ def validate_rule_parameters(rule_type: str, parameters: Any) -> dict:
     """
     if not isinstance(parameters, dict):
         raise _error("Parameters must be an object.")
+    refuse_nul(parameters, attr="parameters")
     if rule_type == RuleType.BANNED_TERM:
         _require_keys(parameters, {"terms", "term", "case_sensitive", "whole_word"})
         return {

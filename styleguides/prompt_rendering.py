@@ -39,6 +39,7 @@ from jinja2.exceptions import SecurityError, TemplateError, TemplateNotFound, Te
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from styleguides.errors import TemplateRenderError
+from styleguides.text_safety import refuse_nul
 
 RESERVED_NAMES = frozenset({"style_guide", "vertical", "range"})
 MAX_VARIABLES = 100
@@ -166,6 +167,7 @@ def validate_variables(variables: Any) -> list[dict]:
         raise ValidationError(
             {"variables": "Variables must be a list of {name, required, description, default}."}
         )
+    refuse_nul(variables, attr="variables")
     if len(variables) > MAX_VARIABLES:
         raise ValidationError({"variables": f"A template may declare at most {MAX_VARIABLES} variables."})
     normalised, seen = [], set()

@@ -199,3 +199,21 @@ def test_invalid_guides_are_refused(api_client, seeded, payload, attr):
     response = api_client.post("/api/v1/style-guides/", payload, format="json")
     assert_error(response, 400, attr=attr)
     assert snapshot() == before
+
+
+def test_nul_characters_in_json_are_a_400_not_a_database_error(api_client, organization):
+    guide = StyleGuideFactory(organization=organization)
+    before = snapshot()
+    rule = api_client.post(
+        "/api/v1/brand-rules/",
+        {"guide": guide.pk, "name": "Nul", "rule_type": "banned_term", "parameters": {"terms": ["a\x00b"]}},
+        format="json",
+    )
+    assert_error(rule, 400, attr="parameters")
+    template = api_client.post(
+        "/api/v1/templates/",
+        {"name": "T", "slug": "t", "user_template": "{{ a }}", "variables": [{"name": "a", "default": "x\x00"}]},
+        format="json",
+    )
+    assert_error(template, 400, attr="variables")
+    assert snapshot() == before
