@@ -234,7 +234,7 @@ class ReportResult:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # fixed point: "0.0000000000", never "0E-10"
     if isinstance(value, datetime.datetime | datetime.date):
         return value.isoformat()
     return value

@@ -317,7 +317,7 @@ def _week_totals(organization: Organization, week_start: datetime.date) -> dict[
             "model": row["model_name"],
             "provider": row["provider_name"],
             "requests": row["requests"],
-            "cost_usd": str(row["cost"]),
+            "cost_usd": format(row["cost"], "f"),
         }
         for row in top
     ]

@@ -1,0 +1,469 @@
+"""Every report equals the same question asked of the raw tables in SQL, on a random data set of
+thousands of rows over three organizations, and never shows another organization's rows.
+
+The data set is bulk-created once for the module (inside a transaction rolled back at the end),
+the rollups are rebuilt from it with ``analytics.rollups.rollup_rebuild``, and each report is
+then read through the API and compared, row by row, with a GROUP BY over the raw tables.
+"""
+
+from __future__ import annotations
+
+import datetime
+import random
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+
+from analytics.models import PerformanceMetric, ProviderCall
+from analytics.rollups import rollup_rebuild
+from generations.models import Generation
+from providers.models import AIModel
+from providers.price_sync import price_sync, snapshot_catalogue
+from tenancy import services as tenancy_services
+from tests.analytics.factories import fingerprint_of
+from tests.conftest import client_for_key
+from tests.factories import OrganizationFactory
+
+UTC = datetime.UTC
+FIRST_DAY = datetime.date(2026, 1, 1)
+DAYS = 120
+LAST_DAY = FIRST_DAY + datetime.timedelta(days=DAYS - 1)
+GENERATIONS_PER_ORG = 1100
+CALLS_PER_ORG = 900
+USERS = [None, "ana", "ben", "chloé", "dev-42"]
+KEYS = ["", fingerprint_of("k1"), fingerprint_of("k2"), fingerprint_of("k3")]
+UNKNOWN_MODELS = ["homegrown-7b", "ft:gpt-4o:acme"]
+STATUSES = ["success"] * 7 + ["failed", "failed", "partial", "cancelled", "pending"]
+CONTENT_TYPES = ["blog", "social", "amazon", "name", "chat"]
+
+
+def _moment(rng: random.Random) -> datetime.datetime:
+    return datetime.datetime.combine(FIRST_DAY, datetime.time.min, tzinfo=UTC) + datetime.timedelta(
+        seconds=rng.randrange(DAYS * 86400)
+    )
+
+
+def _build(rng: random.Random, organization, models, only_theirs: str | None) -> tuple[int, int, int]:
+    generations = []
+    for n in range(GENERATIONS_PER_ORG):
+        model = rng.choice([*models, None, None])
+        name = model.name if model else rng.choice(UNKNOWN_MODELS)
+        if only_theirs and n % 50 == 0:
+            model, name = None, only_theirs
+        priced = model is not None and rng.random() < 0.95
+        input_tokens = rng.randrange(0, 30_000)
+        cache_read = rng.randrange(0, input_tokens + 1) if rng.random() < 0.3 else 0
+        generations.append(
+            Generation(
+                organization=organization,
+                request_id=f"{organization.slug}-g{n}",
+                created_at=_moment(rng),
+                model=model,
+                provider=model.provider if model else None,
+                model_name=name if not model or rng.random() < 0.8 else name.upper(),  # aliases in the wild
+                provider_name=model.provider.slug if model else rng.choice(["", "acme-ai"]),
+                content_type=rng.choice(CONTENT_TYPES),
+                user_ref=rng.choice(USERS),
+                status=rng.choice(STATUSES),
+                input_tokens=input_tokens,
+                output_tokens=rng.randrange(0, 4_000),
+                cache_read_tokens=cache_read,
+                total_tokens=input_tokens + 1,
+                cost_usd=Decimal(rng.randrange(0, 10**8)) / Decimal(10**10) if priced else None,
+                cost_status="priced" if priced else "unpriced",
+                generation_time_ms=rng.choice([None, rng.randrange(50, 20_000)]),
+            )
+        )
+    Generation.all_objects.bulk_create(generations, batch_size=1000)
+    metrics = [
+        PerformanceMetric(
+            organization=organization,
+            generation=generation,
+            cache_hit=rng.random() < 0.25,
+            retry_count=rng.choice([0, 0, 0, 1, 2, 5]),
+            total_duration_ms=rng.randrange(100, 30_000),
+        )
+        for generation in generations
+        if rng.random() < 0.6
+    ]
+    PerformanceMetric.objects.bulk_create(metrics, batch_size=1000)
+    calls = []
+    for n in range(CALLS_PER_ORG):
+        model = rng.choice([*models, None])
+        status_code = rng.choice([200] * 12 + [400, 401, 429, 429, 500, 503, None])
+        success = status_code == 200
+        priced = model is not None and success
+        calls.append(
+            ProviderCall(
+                organization=organization,
+                request_id=f"{organization.slug}-c{n}",
+                endpoint="/v1/chat/completions",
+                called_at=_moment(rng)
+                if n % 4
+                else datetime.datetime(2026, 3, 3, 14, rng.randrange(60), tzinfo=UTC),
+                model=model,
+                provider=model.provider if model else None,
+                model_name=model.name if model else rng.choice(UNKNOWN_MODELS),
+                provider_name=model.provider.slug if model else "acme-ai",
+                content_type=rng.choice(["", *CONTENT_TYPES]),
+                input_tokens=rng.randrange(0, 9_000),
+                output_tokens=rng.randrange(0, 900),
+                total_tokens=rng.randrange(0, 10_000),
+                cost_usd=Decimal(rng.randrange(0, 10**7)) / Decimal(10**10) if priced else None,
+                cost_status="priced" if priced else "unpriced",
+                status_code=status_code,
+                success=success,
+                error_type=""
+                if success
+                else {400: "invalid_request", 401: "auth", 429: "rate_limit", None: "timeout"}.get(
+                    status_code, "server_error"
+                ),
+                api_latency_ms=rng.choice([None, rng.randrange(30, 15_000)]),
+                user_ref=rng.choice(USERS),
+                key_fingerprint=rng.choice(KEYS),
+            )
+        )
+    ProviderCall.objects.bulk_create(calls, batch_size=1000)
+    return len(generations), len(metrics), len(calls)
+
+
+@pytest.fixture(scope="module")
+def dataset(django_db_setup, django_db_blocker):
+    """Three organizations' random generations, metrics and provider calls, rollups rebuilt."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        price_sync(
+            catalogue=[
+                entry
+                for entry in snapshot_catalogue()
+                if entry.name in {"gpt-4o", "gpt-4o-mini", "claude-sonnet-4-0"}
+            ]
+        )
+        models = list(AIModel.objects.select_related("provider"))
+        rng = random.Random(424242)
+        organizations = [OrganizationFactory(slug=slug, name=slug) for slug in ("acme", "globex", "initech")]
+        counts = [
+            _build(
+                rng,
+                organization,
+                models,
+                only_theirs="only-globex-model" if organization.slug == "globex" else None,
+            )
+            for organization in organizations
+        ]
+        rollup_rebuild(date_from=FIRST_DAY, date_to=LAST_DAY)
+        _, key = tenancy_services.api_key_create(organization=organizations[0], name="reports", role="viewer")
+        yield {"organizations": organizations, "key": key, "rows": sum(sum(c) for c in counts)}
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def client(dataset, db):
+    return client_for_key(dataset["key"])
+
+
+@pytest.fixture
+def acme(dataset):
+    return dataset["organizations"][0]
+
+
+# --- the raw side ---------------------------------------------------------------------------
+
+GENERATION_DIMENSIONS = {
+    "model": "COALESCE(m.name, g.model_name)",
+    "provider": "COALESCE(p.slug, g.provider_name)",
+    "content_type": "g.content_type",
+    "user_ref": "g.user_ref",
+    "day": "(g.created_at AT TIME ZONE 'UTC')::date",
+    "month": "date_trunc('month', g.created_at AT TIME ZONE 'UTC')::date",
+}
+CALL_DIMENSIONS = {
+    "model": "COALESCE(m.name, c.model_name)",
+    "provider": "COALESCE(p.slug, c.provider_name)",
+    "content_type": "c.content_type",
+    "user_ref": "c.user_ref",
+    "key_fingerprint": "NULLIF(c.key_fingerprint, '')",
+    "day": "(c.called_at AT TIME ZONE 'UTC')::date",
+    "month": "date_trunc('month', c.called_at AT TIME ZONE 'UTC')::date",
+}
+
+
+def _count(condition: str) -> str:
+    return f"count(*) FILTER (WHERE {condition})"
+
+
+GENERATION_MEASURES = {
+    "requests": "count(*)",
+    "successes": _count("g.status = 'success'"),
+    "partials": _count("g.status = 'partial'"),
+    "failures": _count("g.status = 'failed'"),
+    "cancelled": _count("g.status = 'cancelled'"),
+    **{
+        name: f"sum(g.{name})"
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "total_tokens",
+        )
+    },
+    "cost_usd": "COALESCE(sum(g.cost_usd), 0)",
+    "unpriced_requests": _count("g.cost_usd IS NULL"),
+    "cache_hits": _count("pm.cache_hit"),
+    "retries": "COALESCE(sum(pm.retry_count), 0)",
+    "retried_requests": _count("pm.retry_count > 0"),
+    "latency_ms_sum": "COALESCE(sum(g.generation_time_ms), 0)",
+    "latency_count": "count(g.generation_time_ms)",
+    "latency_ms_max": "max(g.generation_time_ms)",
+}
+CALL_MEASURES = {
+    "requests": "count(*)",
+    "successes": _count("c.success"),
+    "failures": _count("NOT c.success"),
+    **{
+        column: _count(f"c.error_type = '{kind}'")
+        for column, kind in (
+            ("timeouts", "timeout"),
+            ("rate_limited", "rate_limit"),
+            ("server_errors", "server_error"),
+            ("auth_errors", "auth"),
+            ("invalid_requests", "invalid_request"),
+            ("other_errors", "other"),
+        )
+    },
+    **{
+        name: f"sum(c.{name})"
+        for name in (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "total_tokens",
+        )
+    },
+    "cost_usd": "COALESCE(sum(c.cost_usd), 0)",
+    "unpriced_requests": _count("c.cost_usd IS NULL"),
+    "latency_ms_sum": "COALESCE(sum(c.api_latency_ms), 0)",
+    "latency_count": "count(c.api_latency_ms)",
+    "latency_ms_max": "max(c.api_latency_ms)",
+}
+DERIVED = {
+    "failure_rate": "round({failures}::numeric / NULLIF({requests}, 0), 4)",
+    "success_rate": "round({successes}::numeric / NULLIF({requests}, 0), 4)",
+    "cache_hit_rate": "round({cache_hits}::numeric / NULLIF({requests}, 0), 4)",
+    "cache_read_share": "round({cache_read_tokens}::numeric / NULLIF({input_tokens}, 0), 4)",
+    "retry_rate": "round({retried_requests}::numeric / NULLIF({requests}, 0), 4)",
+    "retries_per_request": "round({retries}::numeric / NULLIF({requests}, 0), 4)",
+    "average_latency_ms": "round({latency_ms_sum}::numeric / NULLIF({latency_count}, 0), 2)",
+    "cost_per_priced_request": "round({cost_usd} / NULLIF({requests} - {unpriced_requests}, 0), 10)",
+}
+
+
+def raw_report(
+    source: str, organization, dimensions: list[str], columns: list[str], first, last
+) -> list[dict]:
+    """The report's question asked of the raw tables: one GROUP BY, no rollups."""
+    if source == "generations":
+        dims, measures = GENERATION_DIMENSIONS, GENERATION_MEASURES
+        table = (
+            "generations_generation g LEFT JOIN providers_aimodel m ON m.id = g.model_id "
+            "LEFT JOIN providers_provider p ON p.id = g.provider_id "
+            "LEFT JOIN analytics_performancemetric pm ON pm.generation_id = g.id"
+        )
+        where = "g.organization_id = %s AND g.created_at >= %s AND g.created_at < %s"
+    else:
+        dims, measures = CALL_DIMENSIONS, CALL_MEASURES
+        table = (
+            "analytics_providercall c LEFT JOIN providers_aimodel m ON m.id = c.model_id "
+            "LEFT JOIN providers_provider p ON p.id = c.provider_id"
+        )
+        where = "c.organization_id = %s AND c.called_at >= %s AND c.called_at < %s"
+    select = [f"{dims[d]} AS {d}" for d in dimensions]
+    for column in columns:
+        expression = DERIVED[column].format(**measures) if column in DERIVED else measures[column]
+        select.append(f"{expression} AS {column}")
+    sql = f"SELECT {', '.join(select)} FROM {table} WHERE {where}"
+    if dimensions:
+        sql += f" GROUP BY {', '.join(str(n + 1) for n in range(len(dimensions)))}"
+    start = datetime.datetime.combine(first, datetime.time.min, tzinfo=UTC)
+    end = datetime.datetime.combine(last + datetime.timedelta(days=1), datetime.time.min, tzinfo=UTC)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [organization.pk, start, end])
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def normalised(rows: list[dict], dimensions: list[str]) -> dict[tuple, dict]:
+    """Rows keyed by their dimensions, values made comparable (numbers as Decimal, dates as
+    ISO text, no user / no key as None)."""
+    keyed = {}
+    for row in rows:
+        clean = {}
+        for name, value in row.items():
+            if isinstance(value, datetime.date):
+                value = value.isoformat()
+            elif name in ("user_ref", "key_fingerprint") and value == "":
+                value = None
+            elif (isinstance(value, str) and name not in dimensions) or isinstance(value, int | Decimal):
+                value = Decimal(value)
+            clean[name] = value
+        keyed[tuple(clean[d] for d in dimensions)] = clean
+    return keyed
+
+
+CASES = [
+    pytest.param("cost", {}, id="cost-by-model-per-month"),
+    pytest.param("cost", {"group_by": "content_type"}, id="cost-per-content-type"),
+    pytest.param("cost", {"group_by": "user"}, id="top-users-by-cost"),
+    pytest.param("cost", {"group_by": "provider,day"}, id="cost-per-provider-per-day"),
+    pytest.param("cost", {"source": "provider_calls", "group_by": "model,month"}, id="call-cost-by-model"),
+    pytest.param("volume", {}, id="daily-volume-and-tokens"),
+    pytest.param("volume", {"source": "provider_calls", "group_by": "day,provider"}, id="daily-call-volume"),
+    pytest.param("failures", {}, id="failed-generations-per-day"),
+    pytest.param("failures", {"group_by": "model,content_type"}, id="failures-per-model-and-type"),
+    pytest.param("failures", {"source": "provider_calls", "group_by": "model"}, id="call-errors-by-type"),
+    pytest.param("cache", {}, id="cache-per-day"),
+    pytest.param("cache", {"group_by": "model,month"}, id="cache-per-model"),
+    pytest.param("retries", {}, id="retries-per-model"),
+    pytest.param("retries", {"group_by": "user,content_type"}, id="retries-per-user"),
+    pytest.param("keys", {}, id="key-usage"),
+    pytest.param("keys", {"group_by": "month"}, id="key-usage-per-month"),
+    pytest.param("models", {}, id="model-performance"),
+    pytest.param("models", {"group_by": "provider,model"}, id="model-performance-by-provider"),
+    pytest.param("models", {"source": "provider_calls"}, id="call-model-performance"),
+    pytest.param("cost", {"group_by": ""}, id="totals-only"),
+]
+
+
+@pytest.mark.parametrize(("report", "params"), CASES)
+def test_each_report_equals_the_raw_sql_answer(client, acme, dataset, report, params):
+    assert dataset["rows"] >= 5000
+    first, last = FIRST_DAY + datetime.timedelta(days=3), LAST_DAY - datetime.timedelta(days=2)
+    response = client.get(
+        f"/api/v1/reports/{report}/", {"from": first.isoformat(), "to": last.isoformat(), **params}
+    )
+
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    dimensions = answer["group_by"]
+    assert answer["rows"], "the data set answers every question"
+    columns = [name for name in answer["rows"][0] if name not in dimensions]
+    raw = raw_report(answer["source"], acme, dimensions, columns, first, last)
+    assert normalised(answer["rows"], dimensions) == normalised(raw, dimensions)
+    assert not answer["truncated"]
+    totals = raw_report(answer["source"], acme, [], columns, first, last)[0]
+    assert normalised([answer["totals"]], []) == normalised([totals], [])
+
+
+def test_reports_never_include_another_organizations_rows(client, acme, dataset):
+    response = client.get("/api/v1/reports/cost/", {"from": FIRST_DAY, "to": LAST_DAY, "group_by": "model"})
+
+    models = {row["model"] for row in response.json()["rows"]}
+    assert "only-globex-model" not in models
+    other = dataset["organizations"][1]
+    theirs = Generation.all_objects.filter(organization=other, model_name="only-globex-model")
+    assert theirs.exists()
+    mine = Generation.all_objects.filter(organization=acme, created_at__date__gte=FIRST_DAY).count()
+    assert response.json()["totals"]["requests"] == mine
+
+
+def test_top_users_come_out_costliest_first_and_respect_the_limit(client, acme):
+    response = client.get(
+        "/api/v1/reports/cost/", {"from": FIRST_DAY, "to": LAST_DAY, "group_by": "user", "limit": 3}
+    )
+
+    rows = response.json()["rows"]
+    costs = [Decimal(row["cost_usd"]) for row in rows]
+    assert len(rows) == 3 and costs == sorted(costs, reverse=True)
+    assert response.json()["truncated"] is True
+
+
+def test_time_groups_come_out_in_order(client):
+    response = client.get("/api/v1/reports/volume/", {"from": FIRST_DAY, "to": LAST_DAY, "group_by": "day"})
+
+    days = [row["day"] for row in response.json()["rows"]]
+    assert days == sorted(days) and len(days) == DAYS
+
+
+@pytest.mark.parametrize("threshold", [3, 10, 40])
+@pytest.mark.parametrize("group_by", ["", "model"])
+def test_the_rate_limit_report_equals_the_raw_sql_answer(client, acme, threshold, group_by):
+    since, until = "2026-03-03T13:30:00Z", "2026-03-03T15:10:00Z"
+
+    response = client.get(
+        "/api/v1/reports/rate-limits/",
+        {"from": since, "to": until, "threshold": threshold, "group_by": group_by},
+    )
+
+    assert response.status_code == 200, response.content
+    model = ", COALESCE(m.name, c.model_name)" if group_by else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT c.user_ref{model},
+                   date_trunc('hour', c.called_at) AS hour, count(*) AS requests,
+                   count(*) FILTER (WHERE c.error_type = 'rate_limit') AS rate_limited
+              FROM analytics_providercall c LEFT JOIN providers_aimodel m ON m.id = c.model_id
+             WHERE c.organization_id = %s AND c.user_ref IS NOT NULL
+               AND c.called_at >= '2026-03-03T13:00:00Z' AND c.called_at < '2026-03-03T16:00:00Z'
+             GROUP BY c.user_ref{model}, hour
+            """,
+            [acme.pk],
+        )
+        hourly = cursor.fetchall()
+    expected = {}
+    for row in hourly:
+        key = row[:-3]
+        _hour, requests, rate_limited = row[-3:]
+        busiest = expected.setdefault(key, {"busiest": 0, "requests": 0, "rate_limited": 0, "over": 0})
+        busiest["busiest"] = max(busiest["busiest"], requests)
+        busiest["requests"] += requests
+        busiest["rate_limited"] += rate_limited
+        busiest["over"] += requests > threshold
+    expected = {key: value for key, value in expected.items() if value["busiest"] > threshold}
+    assert expected or threshold == 40, "a low threshold finds busy users in the data set"
+    got = {
+        (row["user_ref"], *([row["model"]] if group_by else [])): {
+            "busiest": row["busiest_hour_requests"],
+            "requests": row["requests"],
+            "rate_limited": row["rate_limited"],
+            "over": row["hours_over_threshold"],
+        }
+        for row in response.json()["rows"]
+    }
+    assert got == expected
+    assert response.json()["totals"] == {"groups_over_threshold": len(expected)}
+
+
+BAD_QUERIES = [
+    pytest.param("cost", {"from": "2026-03-01", "to": "2026-02-01"}, "to", id="to-before-from"),
+    pytest.param("cost", {"from": "2025-01-01", "to": "2026-02-05"}, "to", id="over-400-days"),
+    pytest.param("cost", {"group_by": "colour"}, "group_by", id="unknown-group-by"),
+    pytest.param("cost", {"group_by": "model,model"}, "group_by", id="repeated-group-by"),
+    pytest.param("cost", {"group_by": "day,month"}, "group_by", id="day-and-month"),
+    pytest.param("cache", {"source": "provider_calls"}, "source", id="source-without-that-data"),
+    pytest.param("volume", {"from": "yesterday"}, "from", id="not-a-date"),
+    pytest.param("volume", {"limit": 0}, "limit", id="limit-0"),
+    pytest.param(
+        "rate-limits", {"from": "2026-03-03T15:00:00Z", "to": "2026-03-03T10:00:00Z"}, "to", id="rl-backwards"
+    ),
+    pytest.param("rate-limits", {"group_by": "day"}, "group_by", id="rl-by-day"),
+    pytest.param("rate-limits", {"threshold": -1}, "threshold", id="rl-negative-threshold"),
+]
+
+
+@pytest.mark.parametrize(("report", "params", "attr"), BAD_QUERIES)
+def test_a_bad_question_is_a_clear_400(client, report, params, attr):
+    response = client.get(f"/api/v1/reports/{report}/", params)
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["type"] == "validation_error"
+    assert [error["attr"] for error in body["errors"]] == [attr], body
+
+
+def test_a_400_day_range_is_accepted(client):
+    response = client.get("/api/v1/reports/cost/", {"from": "2025-12-01", "to": "2027-01-04"})
+
+    assert response.status_code == 200, response.content
