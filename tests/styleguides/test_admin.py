@@ -263,3 +263,99 @@ def test_rules_edited_inline_keep_their_settings(editor_client, organization):
     rule.refresh_from_db()
     assert rule.parameters == {"limit": 140, "unit": "characters"}
     assert AuditEvent.objects.for_object(rule).filter(action="update").exists()
+
+
+# --- Templates and snippets -----------------------------------------------------------------
+
+TEMPLATES = "/admin/styleguides/prompttemplate/"
+
+
+@pytest.fixture
+def superuser_client(client):
+    from django.contrib.auth import get_user_model
+
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    return client
+
+
+def template_form(organization, **overrides):
+    data = {
+        "organization": organization.pk,
+        "name": "Blog post",
+        "slug": "blog-post",
+        "content_type": "blog",
+        "description": "",
+        "system_template": "",
+        "user_template": "Write about {{ topic }}.",
+        "variables": '[{"name": "topic"}]',
+        "version_notes": "",
+        "labels-TOTAL_FORMS": "0",
+        "labels-INITIAL_FORMS": "0",
+        "labels-MIN_NUM_FORMS": "0",
+        "labels-MAX_NUM_FORMS": "1000",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+        "versions-MIN_NUM_FORMS": "0",
+        "versions-MAX_NUM_FORMS": "0",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_template_admin_saves_versions_and_refuses_syntax_errors(superuser_client, organization):
+    from styleguides.models import PromptTemplate
+
+    broken = superuser_client.post(
+        f"{TEMPLATES}add/", template_form(organization, user_template="Hi {{ topic ")
+    )
+    assert broken.status_code == 200
+    assert "Template syntax error" in broken.content.decode()
+    assert not PromptTemplate.all_objects.exists()
+
+    assert superuser_client.post(f"{TEMPLATES}add/", template_form(organization)).status_code == 302
+    template = PromptTemplate.objects.get(slug="blog-post")
+    assert list(template.versions.values_list("version", "user_template")) == [
+        (1, "Write about {{ topic }}.")
+    ]
+
+    page = superuser_client.get(f"{TEMPLATES}{template.pk}/change/").content.decode()
+    assert "Write about {{ topic }}." in page  # the latest version's body is what editors edit
+    unchanged = superuser_client.post(
+        f"{TEMPLATES}{template.pk}/change/", template_form(organization, description="d")
+    )
+    assert unchanged.status_code == 302
+    assert template.versions.count() == 1  # metadata edits make no new version
+
+    version = template.versions.get()
+    changed = template_form(
+        organization,
+        user_template="Write {{ words }} words about {{ topic }}.",
+        variables='[{"name": "topic"}, {"name": "words", "default": 300}]',
+        version_notes="Length",
+        **{
+            "labels-TOTAL_FORMS": "1",
+            "labels-0-name": "production",
+            "labels-0-version": str(version.pk),
+        },
+    )
+    assert superuser_client.post(f"{TEMPLATES}{template.pk}/change/", changed).status_code == 302
+    assert list(template.versions.values_list("version", "notes")) == [(2, "Length"), (1, "")]
+    assert template.labels.get(name="production").version == version
+    assert "production → v1" in superuser_client.get(TEMPLATES).content.decode()
+
+
+def test_snippet_admin_writes_a_version_per_body_change(superuser_client, organization):
+    from styleguides.models import ContextSnippet
+
+    url = "/admin/styleguides/contextsnippet/"
+    data = {
+        "organization": organization.pk,
+        "name": "About",
+        "slug": "about",
+        "description": "",
+        "body": "One",
+    }
+    assert superuser_client.post(f"{url}add/", data).status_code == 302
+    snippet = ContextSnippet.objects.get(slug="about")
+    assert superuser_client.post(f"{url}{snippet.pk}/change/", {**data, "body": "Two"}).status_code == 302
+    assert list(snippet.versions.values_list("version", "body")) == [(2, "Two"), (1, "One")]

@@ -212,7 +212,12 @@ def test_nul_characters_in_json_are_a_400_not_a_database_error(api_client, organ
     assert_error(rule, 400, attr="parameters")
     template = api_client.post(
         "/api/v1/templates/",
-        {"name": "T", "slug": "t", "user_template": "{{ a }}", "variables": [{"name": "a", "default": "x\x00"}]},
+        {
+            "name": "T",
+            "slug": "t",
+            "user_template": "{{ a }}",
+            "variables": [{"name": "a", "default": "x\x00"}],
+        },
         format="json",
     )
     assert_error(template, 400, attr="variables")
