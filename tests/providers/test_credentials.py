@@ -29,3 +29,25 @@ def test_credential_secret_round_trips_and_the_column_holds_no_key(organization)
         )
         (stored,) = cursor.fetchone()
     assert API_KEY.encode() not in bytes(stored)
+
+
+@pytest.mark.parametrize("state", ["revoked", "deleted", "expired"])
+def test_an_unusable_credential_hands_out_no_key(organization, state):
+    import datetime
+
+    from django.utils import timezone
+
+    from providers.errors import CredentialUnusable
+    from providers.services import credential_revoke
+
+    provider = Provider.objects.create(slug="openai", name="OpenAI")
+    credential = credential_create(organization=organization, provider=provider, name="main", api_key=API_KEY)
+    if state == "revoked":
+        credential_revoke(organization=organization, credential=credential)
+    elif state == "deleted":
+        credential.delete()
+    else:
+        credential.expires_at = timezone.now() - datetime.timedelta(seconds=1)
+    with pytest.raises(CredentialUnusable) as error:
+        credential_secret(credential=credential)
+    assert API_KEY not in str(error.value)
