@@ -79,6 +79,7 @@ class GenerationAdmin(InkwellModelAdmin):
         "kind",
         "target_channel",
         "content_format",
+        "provider",
         "vertical",
         ("created_at", admin.DateFieldListFilter),
         "organization",
@@ -97,6 +98,9 @@ class GenerationAdmin(InkwellModelAdmin):
         "target_channel",
         "provider_name",
         "model_name",
+        "provider",
+        "model",
+        "price",
         "style_guide_version_link",
         "template_version_link",
         "vertical",
@@ -133,6 +137,8 @@ class GenerationAdmin(InkwellModelAdmin):
                     "template_version_link",
                     "provider_name",
                     "model_name",
+                    "provider",
+                    "model",
                     "prompt",
                     "parameters",
                 ]
@@ -144,6 +150,7 @@ class GenerationAdmin(InkwellModelAdmin):
             {
                 "fields": [
                     "usage_and_cost",
+                    "price",
                     "client_usage",
                     "client_cost_usd",
                     "generation_time_ms",
@@ -188,10 +195,11 @@ class GenerationAdmin(InkwellModelAdmin):
 
     @admin.display(description="Style guide version")
     def style_guide_version_link(self, obj: Generation):
+        # Versions are shown (read-only) on their guide's page: link there.
         version = obj.style_guide_version
         if version is None:
             return "—"
-        url = reverse("admin:styleguides_styleguideversion_change", args=[version.pk])
+        url = reverse("admin:styleguides_styleguide_change", args=[version.guide_id])
         return format_html('<a href="{}">{} v{}</a>', url, version.name, version.version)
 
     @admin.display(description="Template version")
@@ -199,8 +207,8 @@ class GenerationAdmin(InkwellModelAdmin):
         version = obj.template_version
         if version is None:
             return "—"
-        url = reverse("admin:styleguides_prompttemplateversion_change", args=[version.pk])
-        return format_html('<a href="{}">{}</a>', url, version)
+        url = reverse("admin:styleguides_prompttemplate_change", args=[version.template_id])
+        return format_html('<a href="{}">{} v{}</a>', url, version.template, version.version)
 
     @admin.display(description="Generation tree")
     def tree(self, obj: Generation):
