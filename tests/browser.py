@@ -11,8 +11,12 @@ Use from any app's browser test::
         screenshot(page, "something")
 
 ``browser`` skips the test, with the reason, only when ``/usr/bin/chromium`` is missing.
-Playwright's sync API runs an event loop in the test thread, so Django's "async unsafe" guard
-is switched off for the session that imports this module (the ORM is still used from one thread).
+
+One Playwright per test module: a module-scoped fixture starts it and stops it before the next
+module's starts (two live sync Playwrights in one thread refuse to run). While it is alive its
+event loop counts as running in the test thread, so Django's "async unsafe" guard is switched off
+for that module only and restored afterwards (so subprocesses of other tests never inherit it).
+The ORM is still used from one thread at a time.
 """
 
 from __future__ import annotations
@@ -21,8 +25,6 @@ import os
 from pathlib import Path
 
 import pytest
-
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -39,20 +41,28 @@ ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 DEFAULT_TIMEOUT_MS = 15_000
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """A headless Debian Chromium for the whole session (skipped when it is not installed)."""
+    """A headless Debian Chromium for one test module (skipped when it is not installed)."""
     if not CHROMIUM.exists():
         pytest.skip(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     playwright = sync_playwright().start()
-    chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
     try:
-        yield chromium
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
     finally:
-        chromium.close()
         playwright.stop()
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
