@@ -25,6 +25,7 @@ migrate: install
 
 seed: migrate
 	$(if $(SEED_FIXTURES),$(MANAGE) loaddata $(SEED_FIXTURES))
+	$(MANAGE) sync_model_prices
 	$(MANAGE) bootstrap_demo
 
 run: seed
