@@ -9,6 +9,9 @@ MANAGE := $(BIN)/python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SEED_FIXTURES := $(sort $(wildcard fixtures/*.json))
+# One pytest-xdist worker per core; each worker gets its own throwaway PostgreSQL (or its own
+# test database on DATABASE_URL's server). `make test PYTEST_ARGS=` runs serially.
+PYTEST_ARGS ?= -n auto
 
 .PHONY: run test install migrate seed lint format check serve-gunicorn db-stop clean
 
@@ -34,7 +37,7 @@ run: seed
 	$(MANAGE) runserver $(HOST):$(PORT)
 
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
