@@ -22,8 +22,9 @@ from analytics.models import (
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
-    ProviderCallHourlyRollup,
+    ProviderCallDailyRollup,
     RetentionBatch,
+    UserHourlyRollup,
     WeeklySummary,
 )
 from analytics.reports import DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS, check_range
@@ -187,10 +188,10 @@ class GenerationDailyRollupAdmin(ReadOnlyAdmin):
         return super().changelist_view(request, extra_context)
 
 
-@admin.register(ProviderCallHourlyRollup)
-class ProviderCallHourlyRollupAdmin(ReadOnlyAdmin):
+@admin.register(ProviderCallDailyRollup)
+class ProviderCallDailyRollupAdmin(ReadOnlyAdmin):
     list_display = [
-        "hour",
+        "day",
         "organization",
         "provider_name",
         "model_name",
@@ -203,6 +204,14 @@ class ProviderCallHourlyRollupAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["organization"]
     search_fields = ["model_name", "user_ref", "key_fingerprint"]
+    date_hierarchy = "day"
+
+
+@admin.register(UserHourlyRollup)
+class UserHourlyRollupAdmin(ReadOnlyAdmin):
+    list_display = ["hour", "organization", "user_ref", "requests", "rate_limited"]
+    list_filter = ["organization"]
+    search_fields = ["user_ref"]
     date_hierarchy = "hour"
 
 

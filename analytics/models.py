@@ -12,9 +12,10 @@ over years stay answerable after the raw rows are gone.
 - :class:`GenerationDailyRollup`: per organization, UTC day, provider, model, content type and
   user reference; counts generations (whatever their soft-delete state: the money was spent),
   plus cache hits and retries from their performance metrics.
-- :class:`ProviderCallHourlyRollup`: per organization, UTC hour, provider, model, content type,
-  user reference and key fingerprint. Hourly, because the rate-limit report asks "who made more
-  than N requests in an hour"; day and month reports sum its hours.
+- :class:`ProviderCallDailyRollup`: per organization, UTC day, provider, model, content type,
+  user reference and key fingerprint.
+- :class:`UserHourlyRollup`: provider calls per organization, UTC hour and user, for the
+  rate-limit report ("who made more than N requests in an hour"); narrow, so it stays small.
 
 A dimension that is unknown is stored as ``""`` in rollups (not NULL), so the unique
 constraint that the upserts target covers every row.
@@ -432,9 +433,9 @@ class GenerationDailyRollup(RollupMeasures):
         return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
 
 
-class ProviderCallHourlyRollup(RollupMeasures):
-    """Provider calls per organization, UTC hour, provider, model, content type (of the linked
-    generation), user reference and key fingerprint, kept exact like the daily rollup.
+class ProviderCallDailyRollup(RollupMeasures):
+    """Provider calls per organization, UTC day, provider, model, content type (of the linked
+    generation), user reference and key fingerprint, kept exact like the generations' rollup.
 
     ``failures`` splits into the error-type columns; ``slow_requests`` counts calls whose API
     latency exceeded 5 s.
@@ -442,7 +443,7 @@ class ProviderCallHourlyRollup(RollupMeasures):
 
     # PROTECT: as on GenerationDailyRollup.
     organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
-    hour = models.DateTimeField(help_text="Start of the UTC hour.")
+    day = models.DateField()
     provider_name = models.CharField(max_length=50, blank=True)
     model_name = models.CharField(max_length=200, blank=True)
     content_type = models.CharField(max_length=20, blank=True)
@@ -457,22 +458,22 @@ class ProviderCallHourlyRollup(RollupMeasures):
     slow_requests = models.BigIntegerField(default=0)
 
     class Meta:
-        ordering = ["-hour", "model_name"]
+        ordering = ["-day", "model_name"]
         constraints = [
             models.UniqueConstraint(
                 fields=[
                     "organization",
-                    "hour",
+                    "day",
                     "provider_name",
                     "model_name",
                     "content_type",
                     "user_ref",
                     "key_fingerprint",
                 ],
-                name="provider_call_rollup_unique_group",
+                name="provider_call_daily_rollup_unique_group",
             ),
             _measures_not_negative(
-                "provider_call_rollup",
+                "provider_call_daily_rollup",
                 "timeouts",
                 "rate_limited",
                 "server_errors",
@@ -484,7 +485,36 @@ class ProviderCallHourlyRollup(RollupMeasures):
         ]
 
     def __str__(self):
-        return f"{self.hour:%Y-%m-%d %H:00} {self.model_name or '?'}: {self.requests} calls"
+        return f"{self.day} {self.model_name or '?'}: {self.requests} calls"
+
+
+class UserHourlyRollup(models.Model):
+    """Provider calls per organization, UTC hour and user: what the rate-limit report reads
+    ("who made more than N requests in an hour"). Calls without a user are not counted here."""
+
+    # PROTECT: as on GenerationDailyRollup.
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
+    hour = models.DateTimeField(help_text="Start of the UTC hour.")
+    user_ref = models.CharField(max_length=200)
+    requests = models.BigIntegerField(default=0)
+    rate_limited = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-hour", "user_ref"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "hour", "user_ref"], name="user_hourly_rollup_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(requests__gte=0) & Q(rate_limited__gte=0) & Q(rate_limited__lte=F("requests")),
+                name="user_hourly_rollup_counts_consistent",
+            ),
+            models.CheckConstraint(condition=~Q(user_ref=""), name="user_hourly_rollup_has_user"),
+        ]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H:00} {self.user_ref}: {self.requests} calls"
 
 
 class WeeklySummary(TenantModel):

@@ -1,6 +1,6 @@
 """The reports: questions about cost and usage, answered from the rollups.
 
-Each report reads one rollup (generations per day, or provider calls per hour), filtered to one
+Each report reads one rollup (generations or provider calls per day), filtered to one
 organization and a range of UTC days, grouped by the dimensions asked for (``group_by``:
 model, provider, content_type, user, day, month), and returns one row per group plus totals.
 Rates and averages are derived from the summed counts, so a rate over a month is the month's
@@ -13,7 +13,8 @@ tables (``tests/analytics/test_reports.py`` asks both).
 - ``failures``: failures and the failure rate (and, for provider calls, by error type).
 - ``cache``: cache hits, hit rate and the share of input tokens read from the prompt cache.
 - ``retries``: retried generations, retries, retry rate and retries per generation.
-- ``rate-limits``: users whose requests in one clock hour exceeded a threshold.
+- ``rate-limits``: users whose requests in one clock hour exceeded a threshold (from the
+  per-user hourly rollup).
 - ``keys``: usage and cost per provider key fingerprint.
 - ``models``: success rate, latency, tokens and cost per model.
 """
@@ -30,12 +31,12 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection
-from django.db.models import DateField, F, Max, Sum
-from django.db.models.functions import TruncDate, TruncMonth
+from django.db.models import F, Max, Sum
+from django.db.models.functions import TruncMonth
 
 from analytics.choices import ERROR_TYPE_COLUMNS, GroupBy, ReportSource
 from analytics.errors import InvalidReportQuery
-from analytics.models import GenerationDailyRollup, ProviderCallHourlyRollup
+from analytics.models import GenerationDailyRollup, ProviderCallDailyRollup, UserHourlyRollup
 from tenancy.models import Organization
 
 UTC = datetime.UTC
@@ -50,7 +51,7 @@ MONEY = Decimal("0.0000000001")
 TIME_DIMENSIONS = (GroupBy.DAY, GroupBy.MONTH)
 ROLLUPS = {
     ReportSource.GENERATIONS: GenerationDailyRollup,
-    ReportSource.PROVIDER_CALLS: ProviderCallHourlyRollup,
+    ReportSource.PROVIDER_CALLS: ProviderCallDailyRollup,
 }
 # The rollup column behind each dimension (day and month are computed from the time column).
 DIMENSION_COLUMNS = {
@@ -274,11 +275,9 @@ def check_range(date_from: datetime.date, date_to: datetime.date) -> None:
 
 def _dimension_expression(source: str, dimension: str):
     if dimension == GroupBy.DAY:
-        return F("day") if source == GEN else TruncDate("hour", tzinfo=UTC)
+        return F("day")
     if dimension == GroupBy.MONTH:
-        if source == GEN:
-            return TruncMonth("day")
-        return TruncMonth("hour", tzinfo=UTC, output_field=DateField())
+        return TruncMonth("day")
     return F(DIMENSION_COLUMNS[dimension])
 
 
@@ -291,12 +290,7 @@ def _dimension_value(dimension: str, value: Any) -> Any:
 
 
 def _rollup_rows(organization: Organization, source: str, date_from: datetime.date, date_to: datetime.date):
-    model = ROLLUPS[source]
-    if source == GEN:
-        return model.objects.filter(organization=organization, day__gte=date_from, day__lte=date_to)
-    start = datetime.datetime.combine(date_from, datetime.time.min, tzinfo=UTC)
-    end = datetime.datetime.combine(date_to + datetime.timedelta(days=1), datetime.time.min, tzinfo=UTC)
-    return model.objects.filter(organization=organization, hour__gte=start, hour__lt=end)
+    return ROLLUPS[source].objects.filter(organization=organization, day__gte=date_from, day__lte=date_to)
 
 
 def _finish(spec: ReportSpec, values: dict[str, Any]) -> dict[str, Any]:
@@ -376,8 +370,6 @@ def report_run(
 
 # --- rate limits ---------------------------------------------------------------------------------
 
-RATE_LIMIT_DIMENSIONS = (GroupBy.MODEL, GroupBy.PROVIDER, GroupBy.CONTENT_TYPE)
-
 
 def _hour(moment: datetime.datetime) -> datetime.datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
@@ -397,7 +389,7 @@ def rate_limit_report(
 
     The default question, "who is over the limit in the last hour", is ``since = now - 1h``,
     ``until = now``: the current clock hour and the one before it. Calls with no user are not a
-    user and are left out. ``group_by`` may add model, provider or content type to the user.
+    user and are left out. Reads the per-user hourly rollup; ``group_by`` may only be ``user``.
     """
     since, until = _hour(since), _hour(until)
     if until < since:
@@ -408,43 +400,34 @@ def rate_limit_report(
             code="range_too_long",
             attr="to",
         )
-    dimensions = parse_group_by(group_by, allowed=[GroupBy.USER, *RATE_LIMIT_DIMENSIONS])
-    extra = [d for d in dimensions if d != GroupBy.USER]
+    parse_group_by(group_by, allowed=[GroupBy.USER])
     if threshold < 0:
         raise InvalidReportQuery("threshold cannot be negative.", attr="threshold")
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidReportQuery(f"limit must be between 1 and {MAX_LIMIT}.", attr="limit")
-    columns = ["user_ref", *(DIMENSION_COLUMNS[d] for d in extra)]
-    group = ", ".join(columns)
-    table = ProviderCallHourlyRollup._meta.db_table
+    table = UserHourlyRollup._meta.db_table
     sql = f"""
-        WITH hourly AS (
-            SELECT {group}, hour, sum(requests) AS requests, sum(rate_limited) AS rate_limited
-              FROM {table}
-             WHERE organization_id = %s AND hour >= %s AND hour <= %s AND user_ref <> ''
-             GROUP BY {group}, hour
-        )
-        SELECT {group},
+        SELECT user_ref,
                max(requests) AS busiest_hour_requests,
                (array_agg(hour ORDER BY requests DESC, hour))[1] AS busiest_hour,
                count(*) FILTER (WHERE requests > %s) AS hours_over_threshold,
                sum(requests) AS requests,
                sum(rate_limited) AS rate_limited,
-               count(*) OVER () AS groups_over_threshold
-          FROM hourly
-         GROUP BY {group}
+               count(*) OVER () AS users_over_threshold
+          FROM {table}
+         WHERE organization_id = %s AND hour >= %s AND hour <= %s
+         GROUP BY user_ref
         HAVING max(requests) > %s
-         ORDER BY busiest_hour_requests DESC, {group}
+         ORDER BY busiest_hour_requests DESC, user_ref
          LIMIT %s
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [organization.pk, since, until, threshold, threshold, limit + 1])
+        cursor.execute(sql, [threshold, organization.pk, since, until, threshold, limit + 1])
         names = [column.name for column in cursor.description]
         fetched = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     output = []
     for values in fetched[:limit]:
         row = {"user_ref": values["user_ref"]}
-        row.update({DIMENSION_OUTPUT[d]: values[DIMENSION_COLUMNS[d]] for d in extra})
         row.update(
             busiest_hour=values["busiest_hour"].astimezone(UTC).isoformat(),
             busiest_hour_requests=int(values["busiest_hour_requests"]),
@@ -458,9 +441,9 @@ def rate_limit_report(
         source=ReportSource.PROVIDER_CALLS,
         date_from=since,
         date_to=until,
-        group_by=["user_ref", *(DIMENSION_OUTPUT[d] for d in extra)],
+        group_by=["user_ref"],
         rows=output,
-        totals={"groups_over_threshold": int(fetched[0]["groups_over_threshold"]) if fetched else 0},
+        totals={"users_over_threshold": int(fetched[0]["users_over_threshold"]) if fetched else 0},
         truncated=len(fetched) > limit,
         parameters={"threshold": threshold},
     )

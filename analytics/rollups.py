@@ -38,15 +38,16 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Max
 
-from analytics.choices import ERROR_TYPE_COLUMNS, RetentionTarget
+from analytics.choices import ERROR_TYPE_COLUMNS, ErrorType, RetentionTarget
 from analytics.models import (
     SLOW_CALL_MS,
     GenerationDailyRollup,
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
-    ProviderCallHourlyRollup,
+    ProviderCallDailyRollup,
     RetentionBatch,
+    UserHourlyRollup,
 )
 from generations.choices import GenerationStatus
 from generations.models import Generation
@@ -95,10 +96,10 @@ GENERATION_ROLLUP = RollupTable(
 )
 
 PROVIDER_CALL_ROLLUP = RollupTable(
-    model=ProviderCallHourlyRollup,
+    model=ProviderCallDailyRollup,
     keys=(
         "organization_id",
-        "hour",
+        "day",
         "provider_name",
         "model_name",
         "content_type",
@@ -118,6 +119,12 @@ PROVIDER_CALL_ROLLUP = RollupTable(
         "slow_requests",
     ),
     maxes=("latency_ms_max",),
+)
+
+USER_HOURLY = RollupTable(
+    model=UserHourlyRollup,
+    keys=("organization_id", "hour", "user_ref"),
+    sums=("requests", "rate_limited"),
 )
 
 MODEL_PERFORMANCE = RollupTable(
@@ -442,10 +449,10 @@ def rollups_count_metric(*, metric: PerformanceMetric, generation: Generation) -
 
 
 def provider_call_group(call: ProviderCall, names: Names) -> tuple:
-    """The hourly-rollup group of a provider call."""
+    """The daily-rollup group of a provider call."""
     return (
         call.organization_id,
-        _utc_hour(call.called_at),
+        _utc_day(call.called_at),
         names.provider(call),
         names.model(call),
         call.content_type or "",
@@ -473,11 +480,19 @@ def _provider_call_measures(call: ProviderCall) -> dict[str, Any]:
 
 
 def rollups_count_provider_calls(*, calls: Sequence[ProviderCall]) -> None:
-    """Add provider calls to the hourly rollup (in the caller's transaction)."""
+    """Add provider calls to the daily rollup and, per user, to the hourly one (in the caller's
+    transaction)."""
     names = Names(calls)
-    hourly = Contributions(PROVIDER_CALL_ROLLUP)
+    daily = Contributions(PROVIDER_CALL_ROLLUP)
+    hourly = Contributions(USER_HOURLY)
     for call in calls:
-        hourly.add(provider_call_group(call, names), _provider_call_measures(call))
+        daily.add(provider_call_group(call, names), _provider_call_measures(call))
+        if call.user_ref:
+            hourly.add(
+                (call.organization_id, _utc_hour(call.called_at), call.user_ref),
+                {"requests": 1, "rate_limited": int(call.error_type == ErrorType.RATE_LIMIT)},
+            )
+    daily.write()
     hourly.write()
 
 
@@ -525,7 +540,7 @@ def _provider_call_rollup_select(where: str) -> str:
     )
     return f"""
         SELECT c.organization_id,
-               date_trunc('hour', c.called_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+               (c.called_at AT TIME ZONE 'UTC')::date,
                COALESCE(p.slug, c.provider_name),
                COALESCE(m.name, c.model_name),
                c.content_type,
@@ -549,6 +564,20 @@ def _provider_call_rollup_select(where: str) -> str:
           LEFT JOIN providers_provider p ON p.id = c.provider_id
          WHERE {where}
          GROUP BY 1, 2, 3, 4, 5, 6, 7
+    """
+
+
+def _user_hourly_select(where: str) -> str:
+    return f"""
+        SELECT c.organization_id,
+               date_trunc('hour', c.called_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+               c.user_ref,
+               count(*),
+               count(*) FILTER (WHERE c.error_type = '{ErrorType.RATE_LIMIT.value}'),
+               now()
+          FROM analytics_providercall c
+         WHERE c.user_ref IS NOT NULL AND {where}
+         GROUP BY 1, 2, 3
     """
 
 
@@ -610,14 +639,16 @@ def rollup_rebuild_organization(
     *, organization: Organization, date_from: datetime.date, date_to: datetime.date
 ) -> tuple[int, int, int]:
     """Replace ``organization``'s rollups of ``[date_from, date_to]`` (UTC days) by an
-    aggregation of its raw rows, in one transaction. Returns the groups written (daily,
-    hourly, run/model). The caller keeps the range after :func:`rebuild_floor`."""
+    aggregation of its raw rows, in one transaction. Returns the groups written (generations
+    per day, provider calls per day, run/model). The caller keeps the range after
+    :func:`rebuild_floor`."""
     start, end = _bounds(date_from, date_to)
     with connection.cursor() as cursor:
-        # Same order as ingestion takes them: daily rollup, model performance, hourly rollup.
+        # Same order as ingestion takes them: generations' rollup, model performance, then the
+        # provider calls' daily and per-user hourly rollups.
         cursor.execute(
             f"LOCK TABLE {GENERATION_ROLLUP.table}, {MODEL_PERFORMANCE.table}, "
-            f"{PROVIDER_CALL_ROLLUP.table} IN SHARE ROW EXCLUSIVE MODE"
+            f"{PROVIDER_CALL_ROLLUP.table}, {USER_HOURLY.table} IN SHARE ROW EXCLUSIVE MODE"
         )
         cursor.execute(
             f"DELETE FROM {GENERATION_ROLLUP.table} WHERE organization_id = %s AND day >= %s AND day <= %s",
@@ -650,18 +681,26 @@ def rollup_rebuild_organization(
         runs = cursor.rowcount
         cursor.execute(
             f"DELETE FROM {PROVIDER_CALL_ROLLUP.table} "
-            "WHERE organization_id = %s AND hour >= %s AND hour < %s",
+            "WHERE organization_id = %s AND day >= %s AND day <= %s",
+            [organization.pk, date_from, date_to],
+        )
+        calls_in_range = "c.organization_id = %s AND c.called_at >= %s AND c.called_at < %s"
+        cursor.execute(
+            f"INSERT INTO {PROVIDER_CALL_ROLLUP.table} ({_columns(PROVIDER_CALL_ROLLUP)}) "
+            + _provider_call_rollup_select(calls_in_range),
+            [organization.pk, start, end],
+        )
+        calls = cursor.rowcount
+        cursor.execute(
+            f"DELETE FROM {USER_HOURLY.table} WHERE organization_id = %s AND hour >= %s AND hour < %s",
             [organization.pk, start, end],
         )
         cursor.execute(
-            f"INSERT INTO {PROVIDER_CALL_ROLLUP.table} ({_columns(PROVIDER_CALL_ROLLUP)}) "
-            + _provider_call_rollup_select(
-                "c.organization_id = %s AND c.called_at >= %s AND c.called_at < %s"
-            ),
+            f"INSERT INTO {USER_HOURLY.table} ({_columns(USER_HOURLY)}) "
+            + _user_hourly_select(calls_in_range),
             [organization.pk, start, end],
         )
-        hourly = cursor.rowcount
-    return daily, hourly, runs
+    return daily, calls, runs
 
 
 def rollup_rebuild(
@@ -685,11 +724,11 @@ def rollup_rebuild(
             first = floor + datetime.timedelta(days=1)
             result.skipped[organization.slug] = (date_from, min(floor, date_to))
         if first <= date_to:
-            daily, hourly, runs = rollup_rebuild_organization(
+            daily, calls, runs = rollup_rebuild_organization(
                 organization=organization, date_from=first, date_to=date_to
             )
             result.generation_groups += daily
-            result.provider_call_groups += hourly
+            result.provider_call_groups += calls
             result.run_groups += runs
         result.organizations += 1
         if progress is not None:
@@ -702,7 +741,8 @@ def rollup_rebuild(
 
 def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
     """Move ``user_ref``'s rollup rows into the anonymous groups (``user_ref = ''``), adding to
-    what is there, so totals stay and the user disappears. Returns rows moved."""
+    what is there, so totals stay and the user disappears; their per-hour request counts (the
+    rate-limit report's, which counts users only) are deleted. Returns rows moved or deleted."""
     if not user_ref:
         raise ValueError("Name the user reference to anonymise.")
     moved = 0
@@ -725,4 +765,10 @@ def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
                 [organization.pk, user_ref],
             )
             moved += cursor.rowcount
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {USER_HOURLY.table} WHERE organization_id = %s AND user_ref = %s",
+            [organization.pk, user_ref],
+        )
+        moved += cursor.rowcount
     return moved

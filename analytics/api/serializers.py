@@ -396,11 +396,7 @@ class RateLimitQuerySerializer(serializers.Serializer):
 
     to = DayOrMomentField(required=False, help_text="Default now.")
     threshold = serializers.IntegerField(min_value=0, default=DEFAULT_RATE_LIMIT_THRESHOLD)
-    group_by = serializers.CharField(
-        required=False,
-        allow_blank=True,
-        help_text="Comma-separated, besides the user: model, provider, content_type.",
-    )
+    group_by = serializers.CharField(required=False, allow_blank=True, help_text="Only `user` (the default).")
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 
     def get_fields(self):

@@ -231,9 +231,7 @@ class RateLimitReportView(APIView):
             OpenApiParameter(
                 "threshold", OpenApiTypes.INT, description="Requests in one hour (default 100)."
             ),
-            OpenApiParameter(
-                "group_by", OpenApiTypes.STR, description="Besides the user: model, provider, content_type."
-            ),
+            OpenApiParameter("group_by", OpenApiTypes.STR, description="Only `user` (the default)."),
             OpenApiParameter("limit", OpenApiTypes.INT),
         ],
         responses=ReportSerializer,

@@ -19,8 +19,9 @@ from analytics.models import (
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
-    ProviderCallHourlyRollup,
+    ProviderCallDailyRollup,
     RetentionBatch,
+    UserHourlyRollup,
     WeeklySummary,
 )
 from tenancy.models import AuditEvent
@@ -121,7 +122,8 @@ def test_the_rollup_list_links_to_the_dashboard(superuser_client):
         PerformanceMetric,
         ModelPerformance,
         GenerationDailyRollup,
-        ProviderCallHourlyRollup,
+        ProviderCallDailyRollup,
+        UserHourlyRollup,
         WeeklySummary,
         RetentionBatch,
         ArchivedRecord,

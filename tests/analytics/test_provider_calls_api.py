@@ -10,7 +10,7 @@ import genai_prices
 import pytest
 from django.utils import timezone
 
-from analytics.models import ProviderCall, ProviderCallHourlyRollup
+from analytics.models import ProviderCall, ProviderCallDailyRollup, UserHourlyRollup
 from providers.models import AIModel
 from providers.pricing import Usage, cost_of
 from tenancy.models import AuditEvent
@@ -43,10 +43,11 @@ def body(**overrides):
     return {name: value for name, value in data.items() if value is not ...}
 
 
-def written() -> tuple[int, int, int]:
+def written() -> tuple[int, int, int, int]:
     return (
         ProviderCall.objects.count(),
-        ProviderCallHourlyRollup.objects.count(),
+        ProviderCallDailyRollup.objects.count(),
+        UserHourlyRollup.objects.count(),
         AuditEvent.objects.filter(object_type="analytics.providercall").count(),
     )
 
@@ -62,7 +63,7 @@ class TestProviderCallReadAPI(TenantCRUDAPITests):
         return lambda organization, **fields: ProviderCallFactory(organization=organization, **fields)
 
 
-def test_a_call_is_priced_at_called_at_and_counted_in_its_hour(api_client, organization, priced_models):
+def test_a_call_is_priced_at_called_at_and_counted_in_its_day(api_client, organization, priced_models):
     response = api_client.post(URL, body(), format="json")
 
     assert response.status_code == 201, response.content
@@ -78,8 +79,14 @@ def test_a_call_is_priced_at_called_at_and_counted_in_its_hour(api_client, organ
     assert call.cost_usd == expected.total_usd > 0
     assert response.json()["resolved_model"] == "gpt-4o"
     assert call.total_tokens == 12800
-    rollup = ProviderCallHourlyRollup.objects.get()
-    assert rollup.hour == datetime.datetime(2026, 3, 2, 10, tzinfo=datetime.UTC)
+    rollup = ProviderCallDailyRollup.objects.get()
+    assert rollup.day == datetime.date(2026, 3, 2)
+    hourly = UserHourlyRollup.objects.get()
+    assert (hourly.hour, hourly.user_ref, hourly.requests) == (
+        datetime.datetime(2026, 3, 2, 10, tzinfo=datetime.UTC),
+        "user-7",
+        1,
+    )
     assert (rollup.requests, rollup.successes, rollup.failures) == (1, 1, 0)
     assert rollup.cost_usd == call.cost_usd
     assert (rollup.user_ref, rollup.key_fingerprint, rollup.model_name) == (
@@ -99,7 +106,7 @@ def test_the_same_body_again_answers_the_first_row_and_writes_nothing(api_client
     assert again.status_code == 200
     assert again.json() == first.json()
     assert written() == before
-    assert ProviderCallHourlyRollup.objects.get().requests == 1
+    assert ProviderCallDailyRollup.objects.get().requests == 1
 
 
 def test_another_body_with_the_same_request_id_is_a_conflict(api_client, priced_models):
@@ -184,7 +191,7 @@ def test_an_unknown_model_is_unpriced_never_zero(api_client, priced_models):
     assert response.status_code == 201
     assert response.json()["cost_usd"] is None
     assert response.json()["cost_status"] == "unpriced"
-    rollup = ProviderCallHourlyRollup.objects.get()
+    rollup = ProviderCallDailyRollup.objects.get()
     assert (rollup.unpriced_requests, rollup.cost_usd) == (1, 0)
 
 
@@ -206,7 +213,7 @@ def test_a_timeout_without_a_response_and_its_rollup_columns(api_client):
     )
 
     assert response.status_code == 201, response.content
-    rollup = ProviderCallHourlyRollup.objects.get()
+    rollup = ProviderCallDailyRollup.objects.get()
     assert (rollup.failures, rollup.timeouts, rollup.slow_requests, rollup.latency_ms_max) == (
         1,
         1,
@@ -222,7 +229,7 @@ def test_a_call_of_a_generation_takes_its_content_type(api_client, organization)
 
     assert response.status_code == 201, response.content
     assert response.json()["content_type"] == "social"
-    assert ProviderCallHourlyRollup.objects.get().content_type == "social"
+    assert ProviderCallDailyRollup.objects.get().content_type == "social"
 
 
 FUTURE = (timezone.now() + datetime.timedelta(days=1)).isoformat()
@@ -276,7 +283,7 @@ def test_another_organizations_generation_is_refused_like_a_missing_one(api_clie
 
 def test_a_viewer_key_cannot_record(viewer_api_client):
     assert viewer_api_client.post(URL, body(), format="json").status_code == 403
-    assert written() == (0, 0, 0)
+    assert written() == (0, 0, 0, 0)
 
 
 def test_filters_find_slow_calls_and_errors(api_client, organization):

@@ -17,7 +17,8 @@ from analytics.models import (
     GenerationDailyRollup,
     PerformanceMetric,
     ProviderCall,
-    ProviderCallHourlyRollup,
+    ProviderCallDailyRollup,
+    UserHourlyRollup,
 )
 from analytics.purge import user_ref_digest
 from generations import services as generation_services
@@ -94,7 +95,7 @@ def people(organization, other_organization, priced_models):
 def money() -> tuple:
     return (
         GenerationDailyRollup.objects.aggregate(c=Sum("cost_usd"), n=Sum("requests"), t=Sum("total_tokens")),
-        ProviderCallHourlyRollup.objects.aggregate(c=Sum("cost_usd"), n=Sum("requests")),
+        ProviderCallDailyRollup.objects.aggregate(c=Sum("cost_usd"), n=Sum("requests")),
         Generation.all_objects.aggregate(c=Sum("cost_usd"))["c"],
         ProviderCall.objects.aggregate(c=Sum("cost_usd"))["c"],
     )
@@ -136,7 +137,8 @@ def test_the_user_is_erased_and_their_costs_stay_anonymous(people, organization)
     assert not Budget.all_objects.filter(user_ref=ANA).exists()
     assert not AIPreference.all_objects.filter(user_ref=ANA).exists()
     assert not GenerationDailyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
-    assert not ProviderCallHourlyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
+    assert not ProviderCallDailyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
+    assert not UserHourlyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
     archived = ArchivedRecord.objects.get(model_label="generations.generation")
     assert archived.data["fields"]["user_ref"] is None and archived.data["fields"]["content"] == ""
     scope = AuditEvent.objects.filter(organization=organization).exclude(action="purge")

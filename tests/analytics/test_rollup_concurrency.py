@@ -14,14 +14,16 @@ from django.db import connection
 from django.utils import timezone
 
 from analytics import rollups
-from analytics.models import GenerationDailyRollup, ProviderCall, ProviderCallHourlyRollup
+from analytics.models import GenerationDailyRollup, ProviderCall, ProviderCallDailyRollup
 from generations.models import Generation
 from tenancy.choices import APIKeyRole
 from tests.analytics.test_rollups import (
     raw_call_groups,
     raw_generation_groups,
+    raw_user_hours,
     rollup_call_groups,
     rollup_generation_groups,
+    rollup_user_hours,
 )
 from tests.conftest import client_for_key
 
@@ -97,9 +99,10 @@ def test_ten_concurrent_writers_keep_the_rollups_exact(plain_key, organization, 
     assert Generation.objects.count() == ProviderCall.objects.count() == unique
     daily = GenerationDailyRollup.objects.get()  # every generation fell in one group
     assert daily.requests == unique
-    assert ProviderCallHourlyRollup.objects.get().requests == unique
+    assert ProviderCallDailyRollup.objects.get().requests == unique
     assert rollup_generation_groups() == raw_generation_groups()
     assert rollup_call_groups() == raw_call_groups()
+    assert rollup_user_hours() == raw_user_hours()
 
 
 def test_a_rebuild_during_concurrent_writes_loses_and_doubles_nothing(plain_key, organization, priced_models):
@@ -129,4 +132,5 @@ def test_a_rebuild_during_concurrent_writes_loses_and_doubles_nothing(plain_key,
     assert len(rebuilds) > 3, "the rebuilds ran while the writers wrote"
 
     assert rollup_call_groups() == raw_call_groups()
+    assert rollup_user_hours() == raw_user_hours()
     assert rollup_generation_groups() == raw_generation_groups()

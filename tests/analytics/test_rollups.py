@@ -19,8 +19,9 @@ from analytics.models import (
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
-    ProviderCallHourlyRollup,
+    ProviderCallDailyRollup,
     RetentionBatch,
+    UserHourlyRollup,
 )
 from generations import services as generation_services
 from generations.models import Generation, GenerationRun
@@ -119,13 +120,13 @@ def rollup_generation_groups(organization=None) -> set[tuple]:
 def raw_call_groups() -> set[tuple]:
     grouped = (
         ProviderCall.objects.annotate(
-            c_hour=TruncHour("called_at", tzinfo=UTC),
+            c_day=TruncDate("called_at", tzinfo=UTC),
             c_provider=Coalesce("provider__slug", "provider_name"),
             c_model=Coalesce("model__name", "model_name"),
             c_user=Coalesce("user_ref", Value("")),
         )
         .values(
-            "organization_id", "c_hour", "c_provider", "c_model", "content_type", "c_user", "key_fingerprint"
+            "organization_id", "c_day", "c_provider", "c_model", "content_type", "c_user", "key_fingerprint"
         )
         .annotate(
             requests=Count("id"),
@@ -146,9 +147,9 @@ def raw_call_groups() -> set[tuple]:
 
 def rollup_call_groups() -> set[tuple]:
     return set(
-        ProviderCallHourlyRollup.objects.values_list(
+        ProviderCallDailyRollup.objects.values_list(
             "organization_id",
-            "hour",
+            "day",
             "provider_name",
             "model_name",
             "content_type",
@@ -165,6 +166,24 @@ def rollup_call_groups() -> set[tuple]:
             "latency_ms_sum",
             "latency_ms_max",
             "slow_requests",
+        )
+    )
+
+
+def raw_user_hours() -> set[tuple]:
+    grouped = (
+        ProviderCall.objects.filter(user_ref__isnull=False)
+        .annotate(c_hour=TruncHour("called_at", tzinfo=UTC))
+        .values("organization_id", "c_hour", "user_ref")
+        .annotate(requests=Count("id"), rate_limited=_count(Q(error_type="rate_limit")))
+    )
+    return {tuple(row.values()) for row in grouped}
+
+
+def rollup_user_hours() -> set[tuple]:
+    return set(
+        UserHourlyRollup.objects.values_list(
+            "organization_id", "hour", "user_ref", "requests", "rate_limited"
         )
     )
 
@@ -309,6 +328,7 @@ def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, a
     assert GenerationDailyRollup.objects.count() > 50
     assert rollup_generation_groups() == raw_generation_groups()
     assert rollup_call_groups() == raw_call_groups()
+    assert rollup_user_hours() == raw_user_hours()
     assert rollup_run_groups() == raw_run_groups()
     assert PerformanceMetric.objects.filter(cache_hit=True).exists()
     assert Generation.deleted_objects.exists(), "soft-deleted generations still count: their cost was spent"
@@ -317,15 +337,21 @@ def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, a
 def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
     organizations = [OrganizationFactory(slug=f"org-{n}") for n in range(2)]
     ingest_random(organizations, random.Random(7), at, generations=120, calls=120)
-    incremental = (rollup_generation_groups(), rollup_call_groups(), rollup_run_groups())
+    incremental = (rollup_generation_groups(), rollup_call_groups(), rollup_run_groups(), rollup_user_hours())
     GenerationDailyRollup.objects.all().delete()
-    ProviderCallHourlyRollup.objects.all().delete()
+    ProviderCallDailyRollup.objects.all().delete()
+    UserHourlyRollup.objects.all().delete()
     ModelPerformance.objects.all().delete()
 
     for _ in range(2):
         rollups.rollup_rebuild(date_from=datetime.date(2026, 1, 25), date_to=datetime.date(2026, 3, 1))
 
-    assert (rollup_generation_groups(), rollup_call_groups(), rollup_run_groups()) == incremental
+    assert (
+        rollup_generation_groups(),
+        rollup_call_groups(),
+        rollup_run_groups(),
+        rollup_user_hours(),
+    ) == incremental
 
 
 def test_a_rebuild_leaves_other_days_and_organizations_alone(priced_models, at):

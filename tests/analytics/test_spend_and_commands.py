@@ -12,7 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from analytics.models import GenerationDailyRollup, ProviderCallHourlyRollup
+from analytics.models import GenerationDailyRollup, ProviderCallDailyRollup
 from providers.spending import registered_spend_sources, spend_between
 from tests.analytics.factories import ProviderCallFactory, fingerprint_of
 from tests.generations.factories import GenerationFactory
@@ -93,7 +93,7 @@ def test_the_rollup_command_rebuilds_a_range(organization, spending):
     call_command("rollup", "--from", today, "--to", today, stdout=out, stderr=io.StringIO())
 
     assert GenerationDailyRollup.objects.get(organization=organization).requests == 1
-    assert ProviderCallHourlyRollup.objects.filter(organization=organization).count() >= 1
+    assert ProviderCallDailyRollup.objects.filter(organization=organization).count() >= 1
     assert "Rebuilt" in out.getvalue()
     call_command("rollup", "--from", today, "--to", today, stdout=io.StringIO(), stderr=io.StringIO())
     assert GenerationDailyRollup.objects.get(organization=organization).requests == 1
