@@ -7,10 +7,8 @@ from __future__ import annotations
 import datetime
 import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from analytics import rollups
@@ -25,27 +23,13 @@ from tests.analytics.test_rollups import (
     rollup_generation_groups,
     rollup_user_hours,
 )
+from tests.concurrency import at_once
 from tests.conftest import client_for_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WRITERS = 10
 PER_WRITER = 12
 CALLED_AT = "2026-03-02T10:20:00Z"
-
-
-def at_once(count: int, call):
-    """Run ``call(i)`` in ``count`` threads released together; returns the results in order."""
-    barrier = threading.Barrier(count)
-
-    def run(index):
-        try:
-            barrier.wait(timeout=30)
-            return call(index)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 @pytest.fixture

@@ -6,34 +6,17 @@ connection (closed when the thread ends), exactly as two gunicorn workers would.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.db import connection
 
 from generations.models import CacheEntry, Generation
 from tenancy.choices import APIKeyRole
+from tests.concurrency import at_once
 from tests.conftest import client_for_key
 from tests.generations.factories import CacheEntryFactory, GenerationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def at_once(count: int, call):
-    """Run ``call(i)`` in ``count`` threads released together; returns the results in order."""
-    barrier = threading.Barrier(count)
-
-    def run(index):
-        try:
-            barrier.wait(timeout=30)
-            return call(index)
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=count) as pool:
-        return list(pool.map(run, range(count)))
 
 
 @pytest.fixture
