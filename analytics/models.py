@@ -32,6 +32,7 @@ from django.utils import timezone
 from analytics.choices import ErrorType, HttpMethod, RetentionTarget
 from generations.choices import ContentType
 from providers.choices import CostStatus
+from providers.usage_constraints import usage_and_cost_constraints
 from tenancy.models import TenantModel
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
@@ -149,32 +150,12 @@ class ProviderCall(TenantModel):
                 name="provider_call_status_code_http",
                 violation_error_message="status_code must be an HTTP status between 100 and 599.",
             ),
-            models.CheckConstraint(
-                condition=Q(input_tokens__gte=0)
-                & Q(output_tokens__gte=0)
-                & Q(cache_read_tokens__gte=0)
-                & Q(cache_write_tokens__gte=0)
-                & Q(total_tokens__gte=0),
-                name="provider_call_tokens_not_negative",
-                violation_error_message="Token counts cannot be negative.",
-            ),
+            *usage_and_cost_constraints(prefix="provider_call", subject="call"),
             models.CheckConstraint(
                 condition=(Q(api_latency_ms__isnull=True) | Q(api_latency_ms__gte=0))
                 & (Q(total_request_time_ms__isnull=True) | Q(total_request_time_ms__gte=0)),
                 name="provider_call_latency_not_negative",
                 violation_error_message="Latencies cannot be negative.",
-            ),
-            models.CheckConstraint(
-                condition=(Q(cost_usd__isnull=True) | Q(cost_usd__gte=0))
-                & (Q(client_cost_usd__isnull=True) | Q(client_cost_usd__gte=0)),
-                name="provider_call_cost_not_negative",
-                violation_error_message="Costs cannot be negative.",
-            ),
-            models.CheckConstraint(
-                condition=Q(cost_status=CostStatus.PRICED, cost_usd__isnull=False)
-                | Q(cost_status=CostStatus.UNPRICED, cost_usd__isnull=True),
-                name="provider_call_cost_status_matches_cost",
-                violation_error_message="A priced call has a cost; an unpriced one has none.",
             ),
             models.CheckConstraint(
                 condition=Q(success=True, error_type="") | Q(success=False, error_type__in=ErrorType.values),

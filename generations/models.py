@@ -27,6 +27,7 @@ from django.db.models import F, Q
 
 from generations.choices import ContentFormat, ContentType, GenerationKind, GenerationStatus, TargetChannel
 from providers.choices import CostStatus, GenerationMode
+from providers.usage_constraints import usage_and_cost_constraints
 from tenancy.models import (
     AliveManager,
     DeletedManager,
@@ -247,27 +248,7 @@ class Generation(SoftDeleteModel, TenantModel):
         constraints = [
             unique_while_alive("organization", "request_id", name="generation_unique_request_id_per_org"),
             models.UniqueConstraint(fields=["root", "version"], name="generation_unique_version_per_tree"),
-            models.CheckConstraint(
-                condition=Q(input_tokens__gte=0)
-                & Q(output_tokens__gte=0)
-                & Q(cache_read_tokens__gte=0)
-                & Q(cache_write_tokens__gte=0)
-                & Q(total_tokens__gte=0),
-                name="generation_tokens_not_negative",
-                violation_error_message="Token counts cannot be negative.",
-            ),
-            models.CheckConstraint(
-                condition=(Q(cost_usd__isnull=True) | Q(cost_usd__gte=0))
-                & (Q(client_cost_usd__isnull=True) | Q(client_cost_usd__gte=0)),
-                name="generation_cost_not_negative",
-                violation_error_message="Costs cannot be negative.",
-            ),
-            models.CheckConstraint(
-                condition=Q(cost_status=CostStatus.PRICED, cost_usd__isnull=False)
-                | Q(cost_status=CostStatus.UNPRICED, cost_usd__isnull=True),
-                name="generation_cost_status_matches_cost",
-                violation_error_message="A priced generation has a cost; an unpriced one has none.",
-            ),
+            *usage_and_cost_constraints(prefix="generation", subject="generation"),
             models.CheckConstraint(
                 condition=Q(generation_time_ms__isnull=True) | Q(generation_time_ms__gte=0),
                 name="generation_time_not_negative",
