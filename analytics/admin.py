@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from analytics import selectors
+from analytics import repricing, selectors
 from analytics.charts import cost_per_day_chart
 from analytics.errors import InvalidReportQuery
 from analytics.models import (
@@ -28,7 +28,8 @@ from analytics.models import (
     WeeklySummary,
 )
 from analytics.reports import DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS, check_range
-from tenancy.admin_mixins import InkwellModelAdmin
+from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
+from tenancy.models import Organization
 
 
 class ReadOnlyAdmin(InkwellModelAdmin):
@@ -50,7 +51,7 @@ class ReadOnlyAdmin(InkwellModelAdmin):
 @admin.register(ProviderCall)
 class ProviderCallAdmin(ReadOnlyAdmin):
     list_display = [
-        "called_at",
+        "occurred_at",
         "organization",
         "provider_name",
         "model_name",
@@ -65,8 +66,35 @@ class ProviderCallAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["success", "error_type", "cost_status", "method", "organization"]
     search_fields = ["request_id", "model_name", "user_ref", "endpoint"]
-    date_hierarchy = "called_at"
+    date_hierarchy = "occurred_at"
     raw_id_fields = ["generation"]
+    actions = ["reprice_models"]
+
+    @admin.action(
+        description="Re-price generations and calls of the selected rows' models (prices known now)"
+    )
+    def reprice_models(self, request, queryset):
+        """For each organization and model among the selected calls, price that organization's
+        generations and provider calls of the model again (``analytics.repricing``), audited."""
+        total = repricing.RepriceReport()
+        pairs = sorted(set(queryset.values_list("organization_id", "model_name")))
+        organizations = Organization.objects.in_bulk([organization_id for organization_id, _ in pairs])
+        for organization_id, model_name in pairs:
+            report = repricing.reprice_run(
+                organization=organizations[organization_id],
+                model_name=model_name or None,
+                actor=admin_actor(request),
+            )
+            total.examined += report.examined
+            total.changed += report.changed
+            total.newly_priced += report.newly_priced
+            total.cost_delta_usd += report.cost_delta_usd
+        self.message_user(
+            request,
+            f"Re-priced {total.changed} of {total.examined} rows ({total.newly_priced} newly priced, "
+            f"cost {total.cost_delta_usd:+f} USD).",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(PerformanceMetric)

@@ -31,7 +31,7 @@ from django.utils import timezone
 
 from analytics.choices import ErrorType, HttpMethod, RetentionTarget
 from generations.choices import ContentType
-from providers.choices import CostStatus
+from providers.models import MeteredUsage
 from providers.usage_constraints import usage_and_cost_constraints
 from tenancy.models import TenantModel
 
@@ -42,7 +42,7 @@ SLOW_CALL_MS = 5000
 SHA256_HEX = r"^[0-9a-f]{64}$"
 
 
-class ProviderCall(TenantModel):
+class ProviderCall(MeteredUsage, TenantModel):
     """One provider API call, as a content service reports it.
 
     Guarantees (in the database; ``services.provider_call_record`` mirrors them as 400s):
@@ -52,8 +52,9 @@ class ProviderCall(TenantModel):
       tokens, latencies and costs are never negative.
     - a successful call has no ``error_type``; a failed one always has one.
     - ``cost_status`` is ``priced`` exactly when ``cost_usd`` is set (an unknown model shows as
-      unpriced, never as $0); ``cost_usd`` is computed once at ingestion through
-      ``providers.pricing.cost_of`` at the price valid at ``called_at``.
+      unpriced, never as $0, and one with no usage as ``no_usage``); ``cost_usd`` is computed at
+      ingestion by ``providers.metering`` at the price valid at ``occurred_at`` (when the call
+      happened), and rewritten only by ``reprice``.
     - ``key_fingerprint`` is the SHA-256 hex of the provider key used (as
       ``ProviderCredential.fingerprint``), so a raw key sent by mistake is refused, not stored.
 
@@ -97,29 +98,6 @@ class ProviderCall(TenantModel):
     )
     model_name = models.CharField(max_length=200, blank=True, help_text="The model as the client sent it.")
 
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cache_read_tokens = models.BigIntegerField(default=0)
-    cache_write_tokens = models.BigIntegerField(default=0)
-    total_tokens = models.BigIntegerField(default=0)
-    client_usage = models.JSONField(
-        null=True, blank=True, help_text="The usage object as the client sent it."
-    )
-    client_cost_usd = models.DecimalField(
-        **MONEY, null=True, blank=True, help_text="The client's own figure."
-    )
-    cost_usd = models.DecimalField(**MONEY, null=True, blank=True, help_text="Computed at ingestion.")
-    cost_status = models.CharField(max_length=10, choices=CostStatus.choices, default=CostStatus.UNPRICED)
-    # SET_NULL: the stored cost is history and stays; only the link to a corrected price goes.
-    price = models.ForeignKey(
-        "providers.ModelPrice",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-
     api_latency_ms = models.IntegerField(null=True, blank=True, help_text="Time the provider took.")
     total_request_time_ms = models.IntegerField(
         null=True, blank=True, help_text="Time the whole request took, retries and queueing included."
@@ -128,7 +106,6 @@ class ProviderCall(TenantModel):
     success = models.BooleanField()
     error_type = models.CharField(max_length=20, choices=ErrorType.choices, blank=True)
     error_message = models.TextField(blank=True)
-    called_at = models.DateTimeField(default=timezone.now)
     # Null (not "") when there is no user, as on generations.
     user_ref = models.CharField(  # noqa: DJ001
         max_length=200, null=True, blank=True, help_text="The client's user id."
@@ -138,7 +115,7 @@ class ProviderCall(TenantModel):
     )
 
     class Meta:
-        ordering = ["-called_at", "-id"]
+        ordering = ["-occurred_at", "-id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["organization", "request_id"],
@@ -175,28 +152,28 @@ class ProviderCall(TenantModel):
         ]
         indexes = [
             # The time series: every list and the spend source read by organization and time.
-            models.Index(fields=["organization", "-called_at"], name="provider_call_org_called_idx"),
+            models.Index(fields=["organization", "-occurred_at"], name="provider_call_org_called_idx"),
             models.Index(
-                fields=["organization", "model_name", "-called_at"], name="provider_call_org_model_idx"
+                fields=["organization", "model_name", "-occurred_at"], name="provider_call_org_model_idx"
             ),
             # Errors are few and read often: a small index of the failed calls only.
             models.Index(
-                fields=["organization", "-called_at"],
+                fields=["organization", "-occurred_at"],
                 condition=Q(success=False),
                 name="provider_call_errors_idx",
             ),
             models.Index(
-                fields=["organization", "user_ref", "-called_at"],
+                fields=["organization", "user_ref", "-occurred_at"],
                 condition=Q(user_ref__isnull=False),
                 name="provider_call_user_idx",
             ),
             models.Index(
-                fields=["organization", "key_fingerprint", "-called_at"],
+                fields=["organization", "key_fingerprint", "-occurred_at"],
                 condition=~Q(key_fingerprint=""),
                 name="provider_call_key_idx",
             ),
             models.Index(
-                fields=["organization", "-called_at"],
+                fields=["organization", "-occurred_at"],
                 condition=Q(api_latency_ms__gt=SLOW_CALL_MS),
                 name="provider_call_slow_idx",
             ),
@@ -343,7 +320,12 @@ class RollupMeasures(models.Model):
     cache_write_tokens = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
     cost_usd = models.DecimalField(**MONEY, default=0, help_text="Sum over priced rows.")
-    unpriced_requests = models.BigIntegerField(default=0, help_text="Rows whose cost is unknown.")
+    unpriced_requests = models.BigIntegerField(
+        default=0, help_text="Rows whose model or price is unknown (cost_status unpriced)."
+    )
+    no_usage_requests = models.BigIntegerField(
+        default=0, help_text="Rows that reported no usage (cost_status no_usage)."
+    )
     latency_ms_sum = models.BigIntegerField(default=0)
     latency_count = models.BigIntegerField(default=0, help_text="Rows with a latency.")
     latency_ms_max = models.IntegerField(null=True, blank=True)

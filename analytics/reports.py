@@ -88,7 +88,9 @@ DERIVED = {
     "retry_rate": lambda r: _ratio(r["retried_requests"], r["requests"]),
     "retries_per_request": lambda r: _ratio(r["retries"], r["requests"]),
     "average_latency_ms": lambda r: _ratio(r["latency_ms_sum"], r["latency_count"], AVERAGE),
-    "cost_per_priced_request": lambda r: _ratio(r["cost_usd"], r["requests"] - r["unpriced_requests"], MONEY),
+    "cost_per_priced_request": lambda r: _ratio(
+        r["cost_usd"], r["requests"] - r["unpriced_requests"] - r.get("no_usage_requests", 0), MONEY
+    ),
 }
 
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens")
@@ -113,7 +115,8 @@ class ReportSpec:
 
 
 GEN, CALLS = ReportSource.GENERATIONS, ReportSource.PROVIDER_CALLS
-COST = ("requests", "cost_usd", "unpriced_requests", *TOKENS)
+# Every cost status is counted: priced rows are requests - unpriced - no_usage.
+COST = ("requests", "cost_usd", "unpriced_requests", "no_usage_requests", *TOKENS)
 REPORTS: dict[str, ReportSpec] = {
     spec.name: spec
     for spec in (
@@ -174,6 +177,7 @@ REPORTS: dict[str, ReportSpec] = {
                     "total_tokens",
                     "cost_usd",
                     "unpriced_requests",
+                    "no_usage_requests",
                 )
             },
             derived=("failure_rate",),
@@ -192,6 +196,7 @@ REPORTS: dict[str, ReportSpec] = {
                     "total_tokens",
                     "cost_usd",
                     "unpriced_requests",
+                    "no_usage_requests",
                     "latency_ms_sum",
                     "latency_count",
                 )

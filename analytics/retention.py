@@ -9,7 +9,7 @@ What expires (``cutoff`` = now - the target's days):
   branched from stays while its tree does);
 - generation trees whose every node was created before the cutoff, removed whole (a tree is
   history: an old root is kept as long as any node of its tree is);
-- performance metrics and provider calls older than the cutoff (``created_at``, ``called_at``);
+- performance metrics and provider calls older than the cutoff (``created_at``, ``occurred_at``);
 - runs created before the cutoff that have no generation left.
 
 Each batch is one transaction: lock up to ``batch_size`` expired rows, collect everything their
@@ -84,7 +84,7 @@ def expired_rows(*, organization: Organization, target: str, cutoff: datetime.da
     if target == RetentionTarget.PERFORMANCE_METRICS:
         return PerformanceMetric.objects.filter(organization=organization, created_at__lt=cutoff)
     if target == RetentionTarget.PROVIDER_CALLS:
-        return ProviderCall.objects.filter(organization=organization, called_at__lt=cutoff)
+        return ProviderCall.objects.filter(organization=organization, occurred_at__lt=cutoff)
     if target == RetentionTarget.EMPTY_RUNS:
         generations = Generation.all_objects.filter(run=OuterRef("pk"))
         return GenerationRun.all_objects.filter(organization=organization, created_at__lt=cutoff).exclude(
@@ -140,7 +140,7 @@ def retention_plan(
 
 
 def _occurred_at(instance: models.Model) -> datetime.datetime | None:
-    return getattr(instance, "called_at", None) or getattr(instance, "created_at", None)
+    return getattr(instance, "occurred_at", None) or getattr(instance, "created_at", None)
 
 
 def _archive_data(instance: models.Model) -> dict:

@@ -51,6 +51,7 @@ from analytics.models import (
 )
 from generations.choices import GenerationStatus
 from generations.models import Generation
+from providers.choices import CostStatus
 from providers.models import AIModel, Provider
 from tenancy.models import Organization
 
@@ -86,6 +87,7 @@ GENERATION_ROLLUP = RollupTable(
         *TOKEN_FIELDS,
         "cost_usd",
         "unpriced_requests",
+        "no_usage_requests",
         "cache_hits",
         "retries",
         "retried_requests",
@@ -114,6 +116,7 @@ PROVIDER_CALL_ROLLUP = RollupTable(
         *TOKEN_FIELDS,
         "cost_usd",
         "unpriced_requests",
+        "no_usage_requests",
         "latency_ms_sum",
         "latency_count",
         "slow_requests",
@@ -297,6 +300,7 @@ def _utc_hour(moment: datetime.datetime) -> datetime.datetime:
 def _generation_measures(values: dict[str, Any]) -> dict[str, Any]:
     status = values["status"]
     cost = values["cost_usd"]
+    cost_status = values["cost_status"]
     latency = values["generation_time_ms"]
     measures = {name: values[name] or 0 for name in TOKEN_FIELDS}
     measures.update(
@@ -306,7 +310,8 @@ def _generation_measures(values: dict[str, Any]) -> dict[str, Any]:
         failures=int(status == GenerationStatus.FAILED),
         cancelled=int(status == GenerationStatus.CANCELLED),
         cost_usd=cost if cost is not None else Decimal(0),
-        unpriced_requests=int(cost is None),
+        unpriced_requests=int(cost_status == CostStatus.UNPRICED),
+        no_usage_requests=int(cost_status == CostStatus.NO_USAGE),
         latency_ms_sum=latency or 0,
         latency_count=int(latency is not None),
         latency_ms_max=latency,
@@ -331,7 +336,7 @@ def _performance_measures(measures: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_GENERATION_VALUES = ("status", "cost_usd", "generation_time_ms", *TOKEN_FIELDS)
+_GENERATION_VALUES = ("status", "cost_usd", "cost_status", "generation_time_ms", *TOKEN_FIELDS)
 
 
 def generation_group(generation: Generation, names: Names) -> tuple:
@@ -452,7 +457,7 @@ def provider_call_group(call: ProviderCall, names: Names) -> tuple:
     """The daily-rollup group of a provider call."""
     return (
         call.organization_id,
-        _utc_day(call.called_at),
+        _utc_day(call.occurred_at),
         names.provider(call),
         names.model(call),
         call.content_type or "",
@@ -468,7 +473,8 @@ def _provider_call_measures(call: ProviderCall) -> dict[str, Any]:
         successes=int(call.success),
         failures=int(not call.success),
         cost_usd=call.cost_usd if call.cost_usd is not None else Decimal(0),
-        unpriced_requests=int(call.cost_usd is None),
+        unpriced_requests=int(call.cost_status == CostStatus.UNPRICED),
+        no_usage_requests=int(call.cost_status == CostStatus.NO_USAGE),
         latency_ms_sum=call.api_latency_ms or 0,
         latency_count=int(call.api_latency_ms is not None),
         latency_ms_max=call.api_latency_ms,
@@ -489,11 +495,88 @@ def rollups_count_provider_calls(*, calls: Sequence[ProviderCall]) -> None:
         daily.add(provider_call_group(call, names), _provider_call_measures(call))
         if call.user_ref:
             hourly.add(
-                (call.organization_id, _utc_hour(call.called_at), call.user_ref),
+                (call.organization_id, _utc_hour(call.occurred_at), call.user_ref),
                 {"requests": 1, "rate_limited": int(call.error_type == ErrorType.RATE_LIMIT)},
             )
     daily.write()
     hourly.write()
+
+
+# --- re-pricing -----------------------------------------------------------------------------------
+
+
+def _moved(spec_same, spec_out, spec_in, old_group, new_group, old_measures, new_measures) -> None:
+    if old_group == new_group:
+        spec_same.add(new_group, old_measures, sign=-1)
+        spec_same.add(new_group, new_measures)
+    else:
+        spec_out.add(old_group, old_measures, sign=-1)
+        spec_in.add(new_group, new_measures)
+
+
+def rollups_reprice(
+    *,
+    generations: Sequence[tuple[Generation, Generation]] = (),
+    calls: Sequence[tuple[ProviderCall, ProviderCall]] = (),
+) -> None:
+    """Move the rollups by the exact difference re-pricing made: each pair is (the row as it
+    was, the row as it is now). A row whose model was resolved only now also moves from the
+    group of the name the client sent to its canonical model's group. Runs in the caller's
+    transaction, so the rollups commit with the new costs."""
+    if generations:
+        old_names = Names([old for old, _ in generations])
+        new_names = Names([new for _, new in generations])
+        daily = [
+            Contributions(GENERATION_ROLLUP, adjusting=True),
+            Contributions(GENERATION_ROLLUP, adjusting=True),
+        ]
+        daily_in = Contributions(GENERATION_ROLLUP)
+        runs = [
+            Contributions(MODEL_PERFORMANCE, adjusting=True),
+            Contributions(MODEL_PERFORMANCE, adjusting=True),
+        ]
+        runs_in = Contributions(MODEL_PERFORMANCE)
+        for old, new in generations:
+            old_measures = _generation_measures({name: getattr(old, name) for name in _GENERATION_VALUES})
+            new_measures = _generation_measures({name: getattr(new, name) for name in _GENERATION_VALUES})
+            # The latency maximum did not change; leave it out of the deltas.
+            old_measures["latency_ms_max"] = new_measures["latency_ms_max"] = None
+            old_group, new_group = generation_group(old, old_names), generation_group(new, new_names)
+            _moved(daily[0], daily[1], daily_in, old_group, new_group, old_measures, new_measures)
+            if new.run_id is not None:
+                _moved(
+                    runs[0],
+                    runs[1],
+                    runs_in,
+                    (old.organization_id, old.run_id, old_group[2], old_group[3]),
+                    (new.organization_id, new.run_id, new_group[2], new_group[3]),
+                    _performance_measures(old_measures),
+                    _performance_measures(new_measures),
+                )
+        for contributions in (*daily, daily_in, *runs, runs_in):
+            contributions.write()
+    if calls:
+        old_names = Names([old for old, _ in calls])
+        new_names = Names([new for _, new in calls])
+        same, out = (
+            Contributions(PROVIDER_CALL_ROLLUP, adjusting=True),
+            Contributions(PROVIDER_CALL_ROLLUP, adjusting=True),
+        )
+        into = Contributions(PROVIDER_CALL_ROLLUP)
+        for old, new in calls:
+            old_measures, new_measures = _provider_call_measures(old), _provider_call_measures(new)
+            old_measures["latency_ms_max"] = new_measures["latency_ms_max"] = None
+            _moved(
+                same,
+                out,
+                into,
+                provider_call_group(old, old_names),
+                provider_call_group(new, new_names),
+                old_measures,
+                new_measures,
+            )
+        for contributions in (same, out, into):
+            contributions.write()
 
 
 # --- rebuild ------------------------------------------------------------------------------------
@@ -516,7 +599,8 @@ def _generation_rollup_select(where: str) -> str:
                sum(g.input_tokens), sum(g.output_tokens), sum(g.cache_read_tokens),
                sum(g.cache_write_tokens), sum(g.total_tokens),
                COALESCE(sum(g.cost_usd), 0),
-               count(*) FILTER (WHERE g.cost_usd IS NULL),
+               count(*) FILTER (WHERE g.cost_status = 'unpriced'),
+               count(*) FILTER (WHERE g.cost_status = 'no_usage'),
                count(*) FILTER (WHERE pm.cache_hit),
                COALESCE(sum(pm.retry_count), 0),
                count(*) FILTER (WHERE pm.retry_count > 0),
@@ -540,7 +624,7 @@ def _provider_call_rollup_select(where: str) -> str:
     )
     return f"""
         SELECT c.organization_id,
-               (c.called_at AT TIME ZONE 'UTC')::date,
+               (c.occurred_at AT TIME ZONE 'UTC')::date,
                COALESCE(p.slug, c.provider_name),
                COALESCE(m.name, c.model_name),
                c.content_type,
@@ -553,7 +637,8 @@ def _provider_call_rollup_select(where: str) -> str:
                sum(c.input_tokens), sum(c.output_tokens), sum(c.cache_read_tokens),
                sum(c.cache_write_tokens), sum(c.total_tokens),
                COALESCE(sum(c.cost_usd), 0),
-               count(*) FILTER (WHERE c.cost_usd IS NULL),
+               count(*) FILTER (WHERE c.cost_status = 'unpriced'),
+               count(*) FILTER (WHERE c.cost_status = 'no_usage'),
                COALESCE(sum(c.api_latency_ms), 0),
                count(c.api_latency_ms),
                count(*) FILTER (WHERE c.api_latency_ms > {SLOW_CALL_MS}),
@@ -570,7 +655,7 @@ def _provider_call_rollup_select(where: str) -> str:
 def _user_hourly_select(where: str) -> str:
     return f"""
         SELECT c.organization_id,
-               date_trunc('hour', c.called_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
+               date_trunc('hour', c.occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
                c.user_ref,
                count(*),
                count(*) FILTER (WHERE c.error_type = '{ErrorType.RATE_LIMIT.value}'),
@@ -592,7 +677,7 @@ def _model_performance_select(where: str) -> str:
                count(*) FILTER (WHERE g.status = 'failed'),
                sum(g.input_tokens), sum(g.output_tokens), sum(g.total_tokens),
                COALESCE(sum(g.cost_usd), 0),
-               count(*) FILTER (WHERE g.cost_usd IS NULL),
+               count(*) FILTER (WHERE g.cost_status = 'unpriced'),
                COALESCE(sum(g.generation_time_ms), 0),
                count(g.generation_time_ms),
                max(g.generation_time_ms),
@@ -684,7 +769,7 @@ def rollup_rebuild_organization(
             "WHERE organization_id = %s AND day >= %s AND day <= %s",
             [organization.pk, date_from, date_to],
         )
-        calls_in_range = "c.organization_id = %s AND c.called_at >= %s AND c.called_at < %s"
+        calls_in_range = "c.organization_id = %s AND c.occurred_at >= %s AND c.occurred_at < %s"
         cursor.execute(
             f"INSERT INTO {PROVIDER_CALL_ROLLUP.table} ({_columns(PROVIDER_CALL_ROLLUP)}) "
             + _provider_call_rollup_select(calls_in_range),

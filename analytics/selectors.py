@@ -50,10 +50,12 @@ def provider_call_spend(
     Without a credential, calls linked to a generation are left out: the generations source
     counts that generation's cost, and a call must not be counted twice. A budget narrowed to a
     credential counts every call made with its key (the generations source counts none, having
-    no fingerprint). One aggregate over the ``(organization, called_at)`` index or the partial
+    no fingerprint). One aggregate over the ``(organization, occurred_at)`` index or the partial
     key and user indexes.
     """
-    calls = ProviderCall.objects.filter(organization=organization, called_at__gte=since, called_at__lt=until)
+    calls = ProviderCall.objects.filter(
+        organization=organization, occurred_at__gte=since, occurred_at__lt=until
+    )
     if credential_fingerprint:
         calls = calls.filter(key_fingerprint=credential_fingerprint)
     else:

@@ -36,10 +36,7 @@ from analytics.models import (
     WeeklySummary,
 )
 from generations.models import Generation
-from providers.models import Provider
-from providers.pricing import Usage, cost_of
-from providers.selectors import model_resolve
-from providers.usage_normalisation import usage_from_provider_payload
+from providers.metering import Meter, check_occurred_at
 from tenancy import services as tenancy_services
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
@@ -60,7 +57,7 @@ CALL_AUDITED = (
     "total_tokens",
     "cost_usd",
     "cost_status",
-    "called_at",
+    "occurred_at",
 )
 
 
@@ -105,22 +102,6 @@ def error_type_for(status_code: int | None) -> str:
     return ErrorType.OTHER
 
 
-def _usage(*, provider_slug: str, usage_payload: dict | None, values: dict[str, Any]) -> Usage:
-    """Our usage from the provider's own usage object, or from our token fields."""
-    if usage_payload is not None:
-        if not provider_slug:
-            raise DomainError(
-                "A provider usage object needs a known provider (provider or model) to be read.",
-                code="invalid_usage",
-                attr="usage",
-            )
-        return usage_from_provider_payload(provider=provider_slug, payload=usage_payload)
-    try:
-        return Usage(**{name: values.get(name) or 0 for name in TOKEN_FIELDS})
-    except DomainError as exc:
-        raise DomainError(exc.detail, attr="cache_read_tokens") from exc
-
-
 # --- provider calls ---------------------------------------------------------------------------
 
 
@@ -132,8 +113,9 @@ def provider_call_record(
     values: dict[str, Any],
     fingerprint: str,
 ) -> Recorded:
-    """Record one provider API call, idempotently by ``values["request_id"]``, priced at
-    ``called_at`` through ``providers.pricing.cost_of``, and count it in the hourly rollup.
+    """Record one provider API call, idempotently by ``values["request_id"]``, metered at
+    ``occurred_at`` (default now, never in the future) by ``providers.metering``, and count it in
+    the rollups.
 
     ``values`` are validated field values (``generation`` already scoped to ``organization``),
     plus optional ``usage`` (a provider usage object instead of the token fields) and
@@ -153,9 +135,12 @@ def provider_call_record(
         )
     usage_payload = values.pop("usage", None)
     total_tokens = values.pop("total_tokens", None)
+    tokens = {name: values.pop(name) for name in TOKEN_FIELDS if name in values}
     call = ProviderCall(organization=organization, **values)
-    if call.called_at is None:
-        call.called_at = timezone.now()
+    now = timezone.now()
+    if call.occurred_at is None:
+        call.occurred_at = now
+    check_occurred_at(occurred_at=call.occurred_at, now=now)
     if not call.content_type and generation is not None:
         call.content_type = generation.content_type
     if values.get("success") is None:
@@ -163,22 +148,22 @@ def provider_call_record(
     if not call.success and not call.error_type:
         call.error_type = error_type_for(call.status_code)
 
-    call.model = model_resolve(name=call.model_name, provider=call.provider_name or None)
-    if call.model is not None:
-        call.provider = call.model.provider
-    elif call.provider_name:
-        call.provider = Provider.objects.filter(slug=call.provider_name.strip().lower()).first()
-    provider_slug = call.provider.slug if call.provider else call.provider_name.strip().lower()
-    usage = _usage(provider_slug=provider_slug, usage_payload=usage_payload, values=values)
+    meter = Meter()
+    call.model = meter.model(call.model_name, call.provider_name)
+    # The provider the client named, when we know it (Azure reselling an OpenAI model is Azure).
+    call.provider = meter.provider(call.provider_name) or (call.model.provider if call.model else None)
     if usage_payload is not None:
         call.client_usage = usage_payload
-    for name in TOKEN_FIELDS:
-        setattr(call, name, getattr(usage, name))
-    call.total_tokens = total_tokens if total_tokens is not None else usage.total_tokens
-    priced = cost_of(model=call.model, usage=usage, at=call.called_at)
-    call.cost_usd = priced.total_usd
-    call.cost_status = priced.status
-    call.price = priced.price
+    meter.measure(
+        provider_name=call.provider_name,
+        model=call.model,
+        at=call.occurred_at,
+        usage_object=usage_payload,
+        tokens=tokens,
+        attr="usage" if usage_payload is not None else "cache_read_tokens",
+    ).apply(call)
+    if total_tokens is not None:
+        call.total_tokens = total_tokens
     call.request_fingerprint = fingerprint
     call.clean_fields()
 

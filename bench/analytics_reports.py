@@ -59,7 +59,7 @@ RAW = {
     ),
     "key usage": (
         "SELECT c.key_fingerprint, count(*), sum(c.cost_usd) FROM analytics_providercall c "
-        "WHERE c.organization_id = %s AND c.called_at >= %s AND c.called_at < %s GROUP BY 1"
+        "WHERE c.organization_id = %s AND c.occurred_at >= %s AND c.occurred_at < %s GROUP BY 1"
     ),
 }
 REPORTS = {
@@ -114,7 +114,7 @@ def load(organization, models, rows: int, rng: random.Random, *, days: int, user
                 organization=organization,
                 request_id=f"c{n}",
                 endpoint="/v1/chat/completions",
-                called_at=START + datetime.timedelta(seconds=rng.randrange(days * 86400)),
+                occurred_at=START + datetime.timedelta(seconds=rng.randrange(days * 86400)),
                 model_name=rng.choice(models).name,
                 provider_name="openai",
                 total_tokens=rng.randrange(100, 9000),

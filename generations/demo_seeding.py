@@ -7,8 +7,8 @@ with ``bulk_create`` in batches (ids reserved from the sequence first, so childr
 parents of the same batch); each batch is one transaction that also sends
 ``generations_recorded``, so analytics' rollups see the demo data as they see real data.
 
-Costs go through providers' ``cost_with_price`` with the price valid at each row's
-``created_at``; the prices are read once (a year of rows would otherwise ask a thousand times).
+Usage and costs go through the one metering core (``providers.metering.Meter``) at each row's
+``occurred_at`` (its ``created_at``); a Meter reads each model's prices once.
 """
 
 from __future__ import annotations
@@ -17,21 +17,20 @@ import datetime
 import random
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from generations.choices import ContentFormat, ContentType, GenerationKind, GenerationStatus, TargetChannel
-from generations.costing import COST_QUANTUM
 from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
 from generations.services import _next_ids
 from generations.signals import generations_recorded
 from providers.choices import CostStatus, GenerationMode
-from providers.models import AIModel, ModelPrice
-from providers.pricing import Usage, cost_with_price
+from providers.metering import Meter
+from providers.models import AIModel
 from styleguides.models import Vertical
 from tenancy import services as tenancy_services
 from tenancy.choices import AuditAction
@@ -128,23 +127,6 @@ class _Node:
     model_name: str
 
 
-class _PriceBook:
-    """Every model's price windows, read once; picks the one valid at a moment (as ``price_for``)."""
-
-    def __init__(self, models: Iterable[AIModel]):
-        self.windows: dict[int, list[ModelPrice]] = defaultdict(list)
-        for price in ModelPrice.objects.filter(model__in=list(models)).order_by("-valid_from"):
-            self.windows[price.model_id].append(price)
-
-    def at(self, model: AIModel | None, at: datetime.datetime) -> ModelPrice | None:
-        if model is None:
-            return None
-        for price in self.windows.get(model.pk, ()):
-            if price.valid_from <= at and (price.valid_to is None or at < price.valid_to):
-                return price
-        return None
-
-
 class _Seeder:
     def __init__(self, *, rng: random.Random, now: datetime.datetime, batch_size: int, report: SeedReport):
         self.rng = rng
@@ -153,7 +135,7 @@ class _Seeder:
         self.report = report
         self.token = uuid.uuid4().hex[:6]
         self.models = self._models()
-        self.prices = _PriceBook(model for model in self.models.values() if model is not None)
+        self.meter = Meter()
         self.verticals = list(Vertical.objects.order_by("slug"))
 
     def _models(self) -> dict[str, AIModel | None]:
@@ -236,22 +218,21 @@ class _Seeder:
             if model_name.startswith("claude") and rng.random() < 0.2:
                 cache_write = rng.randint(0, (input_tokens - cache_read) // 3)
         model = self.models.get(model_name)
-        price = self.prices.at(model, created_at)
-        cost = None
-        if price is not None:
-            usage = Usage(
-                input_tokens=input_tokens,
-                output_tokens=output_tokens,
-                cache_read_tokens=cache_read,
-                cache_write_tokens=cache_write,
-            )
-            cost = cost_with_price(price=price, usage=usage).total_usd.quantize(
-                COST_QUANTUM, rounding=ROUND_HALF_UP
-            )
+        tokens = None
+        if status not in (GenerationStatus.PENDING, GenerationStatus.PROCESSING):
+            tokens = {
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "cache_read_tokens": cache_read,
+                "cache_write_tokens": cache_write,
+            }
+        metered = self.meter.measure(
+            provider_name=model.provider.slug if model else "", model=model, at=created_at, tokens=tokens
+        )
         topic = rng.choice(TOPICS)
         finished = status in GenerationStatus.terminal()
         self.report.per_status[status] += 1
-        self.report.unpriced += cost is None
+        self.report.unpriced += metered.cost_status == CostStatus.UNPRICED
         return Generation(
             pk=pk,
             organization=organization,
@@ -274,14 +255,16 @@ class _Seeder:
             if status == GenerationStatus.FAILED or not finished
             else f"# {topic.capitalize()}\n\n{'Lorem ipsum dolor sit amet. ' * rng.randint(3, 30)}",
             content_format=ContentFormat.MARKDOWN,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            cache_read_tokens=cache_read,
-            cache_write_tokens=cache_write,
-            total_tokens=input_tokens + output_tokens,
-            cost_usd=cost,
-            cost_status=CostStatus.PRICED if cost is not None else CostStatus.UNPRICED,
-            price=price,
+            occurred_at=created_at,
+            usage=metered.usage,
+            input_tokens=metered.input_tokens,
+            output_tokens=metered.output_tokens,
+            cache_read_tokens=metered.cache_read_tokens,
+            cache_write_tokens=metered.cache_write_tokens,
+            total_tokens=metered.total_tokens,
+            cost_usd=metered.cost_usd,
+            cost_status=metered.cost_status,
+            price=metered.price,
             generation_time_ms=rng.randint(400, 45000) if finished else None,
             status=status,
             error_message="Provider timed out after 60 s" if status == GenerationStatus.FAILED else "",

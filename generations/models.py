@@ -26,7 +26,8 @@ from django.db import models
 from django.db.models import F, Q
 
 from generations.choices import ContentFormat, ContentType, GenerationKind, GenerationStatus, TargetChannel
-from providers.choices import CostStatus, GenerationMode
+from providers.choices import GenerationMode
+from providers.models import MeteredUsage
 from providers.usage_constraints import usage_and_cost_constraints
 from tenancy.models import (
     AliveManager,
@@ -110,7 +111,7 @@ class GenerationQuerySet(SoftDeleteQuerySet):
         return self.filter(status=GenerationStatus.FAILED)
 
 
-class Generation(SoftDeleteModel, TenantModel):
+class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
     """One generated piece of content, everything about how it was made, and its place in a tree.
 
     Guarantees (enforced by the database, mirrored by ``services`` for readable errors):
@@ -124,9 +125,9 @@ class Generation(SoftDeleteModel, TenantModel):
 
     What the client sent (``model_name``, ``provider_name``, ``client_usage``,
     ``client_cost_usd``) is kept apart from what Inkwell resolved and computed (``model``,
-    ``provider``, the token columns, ``cost_usd``). ``input_tokens`` counts every input token,
-    cached ones included, as genai-prices does; ``cache_read_tokens`` and
-    ``cache_write_tokens`` say how many of them were cache reads and writes.
+    ``provider``, the usage and cost columns of :class:`~providers.models.MeteredUsage`, priced
+    at ``occurred_at`` by ``providers.metering``). A finished generation that reported no usage
+    is ``no_usage``, never $0.
     """
 
     request_id = models.CharField(max_length=200, help_text="The client's idempotency key.")
@@ -191,29 +192,6 @@ class Generation(SoftDeleteModel, TenantModel):
     content = models.TextField(blank=True)
     content_format = models.CharField(
         max_length=10, choices=ContentFormat.choices, default=ContentFormat.MARKDOWN
-    )
-
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cache_read_tokens = models.BigIntegerField(default=0)
-    cache_write_tokens = models.BigIntegerField(default=0)
-    total_tokens = models.BigIntegerField(default=0)
-    client_usage = models.JSONField(
-        null=True, blank=True, help_text="The usage object as the client sent it."
-    )
-    client_cost_usd = models.DecimalField(
-        **MONEY, null=True, blank=True, help_text="The client's own figure."
-    )
-    cost_usd = models.DecimalField(**MONEY, null=True, blank=True, help_text="Computed at ingestion.")
-    cost_status = models.CharField(max_length=10, choices=CostStatus.choices, default=CostStatus.UNPRICED)
-    # SET_NULL: the stored cost is history and stays; only the link to a corrected price goes.
-    price = models.ForeignKey(
-        "providers.ModelPrice",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="The price the cost was computed with.",
     )
 
     generation_time_ms = models.IntegerField(null=True, blank=True)

@@ -29,11 +29,10 @@ from django.utils import timezone
 
 from generations import selectors
 from generations.choices import GenerationKind, GenerationStatus
-from generations.costing import Catalogue, Usage
 from generations.errors import ConflictingReplay, GenerationFinished, InvalidTreeParent, StatusRegression
 from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
 from generations.signals import COUNTED_FIELDS, generations_recorded
-from providers.choices import CostStatus
+from providers.metering import Meter, check_occurred_at
 from tenancy import services as tenancy_services
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
@@ -74,6 +73,7 @@ AUDITED_VALUES = (
     "cost_status",
     "client_cost_usd",
     "generation_time_ms",
+    "occurred_at",
     "completed_at",
     "parent",
     "version",
@@ -135,79 +135,78 @@ def _audit_changes(before: dict[str, Any], generation: Generation, big_before: d
     return changes
 
 
-def _usage_of(generation: Generation, attr_prefix: str = "") -> Usage:
-    return Catalogue.usage(
-        attr=f"{attr_prefix}input_tokens", **{name: getattr(generation, name) for name in TOKEN_FIELDS}
-    )
-
-
-def _apply_usage(
+def _meter(
     generation: Generation,
     *,
-    catalogue: Catalogue,
+    meter: Meter,
     usage_payload: dict | None,
+    tokens: dict[str, Any] | None,
     total_tokens: int | None,
     attr_prefix: str = "",
 ) -> None:
-    """Fill the token columns from a provider usage object, or total them from ours."""
+    """Usage and cost of the generation through the one metering core (``providers.metering``),
+    at the price valid when it happened (``occurred_at``): the provider's usage object (or a
+    whole response) when sent, else our token fields, else the usage inside ``raw_response``;
+    none of them is ``no_usage``, an unknown model or price ``unpriced``, never $0."""
     if usage_payload is not None:
-        resolved = generation.provider
-        provider_slug = resolved.slug if resolved else generation.provider_name.strip().lower()
-        usage = catalogue.usage_from_payload(
-            provider_slug=provider_slug, payload=usage_payload, attr=f"{attr_prefix}usage"
-        )
         generation.client_usage = usage_payload
-        for name in TOKEN_FIELDS:
-            setattr(generation, name, int(getattr(usage, name) or 0))
-        generation.total_tokens = int(usage.total_tokens)
-    elif total_tokens is not None:
-        generation.total_tokens = total_tokens
-    else:
-        generation.total_tokens = generation.input_tokens + generation.output_tokens
-
-
-def _apply_cost(generation: Generation, *, catalogue: Catalogue, attr_prefix: str = "") -> None:
-    """Price the generation once, at the price valid when it was created; unknown → unpriced."""
-    priced = catalogue.price(
-        model=generation.model, usage=_usage_of(generation, attr_prefix), at=generation.created_at
+    metered = meter.measure(
+        provider_name=generation.provider_name,
+        model=generation.model,
+        at=generation.occurred_at,
+        usage_object=usage_payload,
+        tokens=tokens,
+        raw_response=generation.raw_response,
+        attr=f"{attr_prefix}usage" if usage_payload is not None else f"{attr_prefix}input_tokens",
     )
-    generation.cost_usd = priced.cost_usd
-    generation.price = priced.price
-    generation.cost_status = CostStatus.PRICED if priced.cost_usd is not None else CostStatus.UNPRICED
+    metered.apply(generation)
+    if total_tokens is not None:
+        generation.total_tokens = total_tokens
 
 
 def _build(
     *,
     organization: Organization,
     values: dict[str, Any],
-    catalogue: Catalogue,
+    meter: Meter,
     now: datetime.datetime,
     attr_prefix: str = "",
 ) -> Generation:
     """An unsaved generation from validated values: model resolved, usage read, cost computed.
 
-    ``values`` uses model field names, plus ``usage`` (a provider usage object) and
-    ``total_tokens`` (optional). Tree fields are set by the caller.
+    ``values`` uses model field names, plus ``usage`` (a provider usage object or a whole
+    response) and ``total_tokens`` (optional). ``occurred_at`` defaults to ``now``. Tree fields
+    are set by the caller.
     """
     values = dict(values)
     usage_payload = values.pop("usage", None)
     total_tokens = values.pop("total_tokens", None)
+    tokens = {name: values.pop(name) for name in TOKEN_FIELDS if name in values}
     for name in ("parent", "parent_request_id", "kind"):
         values.pop(name, None)
+    if values.get("occurred_at") is None:
+        values["occurred_at"] = now
     generation = Generation(organization=organization, created_at=now, **values)
-    model = catalogue.model(generation.model_name, generation.provider_name)
+    model = meter.model(generation.model_name, generation.provider_name)
     generation.model = model
-    generation.provider = model.provider if model else catalogue.provider(generation.provider_name)
-    _apply_usage(
+    # The provider the client named, when we know it (Azure reselling an OpenAI model is Azure).
+    generation.provider = meter.provider(generation.provider_name) or (model.provider if model else None)
+    if generation.status in GenerationStatus.terminal() and generation.completed_at is None:
+        generation.completed_at = now
+    check_occurred_at(
+        occurred_at=generation.occurred_at,
+        now=now,
+        completed_at=generation.completed_at,
+        attr_prefix=attr_prefix,
+    )
+    _meter(
         generation,
-        catalogue=catalogue,
+        meter=meter,
         usage_payload=usage_payload,
+        tokens=tokens,
         total_tokens=total_tokens,
         attr_prefix=attr_prefix,
     )
-    _apply_cost(generation, catalogue=catalogue, attr_prefix=attr_prefix)
-    if generation.status in GenerationStatus.terminal() and generation.completed_at is None:
-        generation.completed_at = now
     return generation
 
 
@@ -342,7 +341,7 @@ def generation_record(
     elif kind != GenerationKind.ORIGINAL:
         raise DomainError("A revision or variant needs a parent.", attr="kind")
 
-    generation = _build(organization=organization, values=values, catalogue=Catalogue(), now=timezone.now())
+    generation = _build(organization=organization, values=values, meter=Meter(), now=timezone.now())
     generation.request_fingerprint = fingerprint
     # Relations are instances resolved inside the organization already; validating them again
     # would cost a query each.
@@ -558,7 +557,7 @@ def _bulk_record_once(*, organization, actor, items, fingerprints) -> list[Recor
 
     parents, order = _bulk_tree(items, organization)
     now = timezone.now()
-    catalogue = Catalogue()
+    meter = Meter()
     new_indexes = [index for index in order if results[index] is None]
     ids = iter(_next_ids(len(new_indexes)))
     built: dict[int, Generation] = {}
@@ -580,7 +579,7 @@ def _bulk_record_once(*, organization, actor, items, fingerprints) -> list[Recor
         generation = _build(
             organization=organization,
             values=values,
-            catalogue=catalogue,
+            meter=meter,
             now=now,
             attr_prefix=f"items.{index}.",
         )
@@ -680,7 +679,7 @@ def generation_update(
 
     Completing a pending generation (``status`` success/partial/failed/cancelled) with content
     and usage (our token fields or ``usage``, a provider usage object) fills them and computes
-    the cost at the price valid when it was created. A finished generation's result and cost
+    the cost at the price valid when it happened (``occurred_at``). A finished generation's result and cost
     never change (:class:`GenerationFinished`); a backwards status is :class:`StatusRegression`.
     """
     generation = Generation.objects.select_for_update().get(pk=generation.pk, organization=organization)
@@ -704,12 +703,27 @@ def generation_update(
     previous = {name: getattr(generation, name) for name in COUNTED_FIELDS}
     for name, value in values.items():
         setattr(generation, name, value)
-    if changes_result:
-        catalogue = Catalogue()
-        _apply_usage(generation, catalogue=catalogue, usage_payload=usage_payload, total_tokens=total_tokens)
-        _apply_cost(generation, catalogue=catalogue)
     if generation.is_terminal and generation.completed_at is None:
         generation.completed_at = timezone.now()
+    check_occurred_at(
+        occurred_at=generation.occurred_at, now=generation.occurred_at, completed_at=generation.completed_at
+    )
+    if changes_result or "raw_response" in values:
+        sent_tokens = any(name in values for name in TOKEN_FIELDS)
+        meter = Meter()
+        if usage_payload is None and not sent_tokens and generation.usage:
+            # Only the status or content changed: the usage reported before stands.
+            meter.remeasure(generation).apply(generation)
+            if total_tokens is not None:
+                generation.total_tokens = total_tokens
+        else:
+            _meter(
+                generation,
+                meter=meter,
+                usage_payload=usage_payload,
+                tokens={name: getattr(generation, name) for name in TOKEN_FIELDS} if sent_tokens else None,
+                total_tokens=total_tokens,
+            )
     generation.clean_fields(exclude=RELATION_FIELDS)
     generation.save()
     changes = _audit_changes(before, generation, big_before)
@@ -782,7 +796,7 @@ def cache_entry_store(
         key=key,
         response=response,
         model_name=model_name,
-        model=Catalogue().model(model_name),
+        model=Meter().model(model_name),
         cost_saved_usd=cost_saved_usd,
         hit_count=0,
         expires_at=now + datetime.timedelta(seconds=ttl_seconds),

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils.html import format_html, format_html_join
 
 from providers import services
 from providers.choices import CredentialStatus
@@ -51,6 +52,7 @@ class ModelPriceInline(admin.TabularInline):
         "cache_write_usd_per_mtok",
         "usd_per_k_requests",
         "tiers",
+        "units",
         "source",
     ]
     readonly_fields = fields
@@ -88,6 +90,7 @@ class ModelPriceAdmin(InkwellModelAdmin):
         "cache_read_usd_per_mtok",
         "cache_write_usd_per_mtok",
         "usd_per_k_requests",
+        "unit_count",
         "source",
     ]
     list_filter = ["model__provider", "source", ("valid_to", admin.EmptyFieldListFilter)]
@@ -95,6 +98,24 @@ class ModelPriceAdmin(InkwellModelAdmin):
     list_select_related = ["model__provider"]
     autocomplete_fields = ["model"]
     date_hierarchy = "valid_from"
+    readonly_fields = ["units_table"]
+
+    @admin.display(description="Units")
+    def unit_count(self, obj: ModelPrice) -> int:
+        """How many genai-prices units this version prices (audio, images, searches …)."""
+        return len(obj.price_units())
+
+    @admin.display(description="Every price unit (USD per unit)")
+    def units_table(self, obj: ModelPrice):
+        """Every unit this version prices, as genai-prices names them, tiers included."""
+        rows = []
+        for key, value in sorted(obj.price_units().items()):
+            if isinstance(value, dict):
+                tiers = ", ".join(f"above {tier['start']:,}: {tier['price']}" for tier in value["tiers"])
+                rows.append(format_html("<tr><td>{}</td><td>{} ({})</td></tr>", key, value["base"], tiers))
+            else:
+                rows.append(format_html("<tr><td>{}</td><td>{}</td></tr>", key, value))
+        return format_html("<table>{}</table>", format_html_join("", "{}", ((row,) for row in rows)))
 
 
 class ProviderCredentialForm(forms.ModelForm):

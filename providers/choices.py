@@ -13,10 +13,13 @@ class ProviderSlug(models.TextChoices):
 
 
 class CostStatus(models.TextChoices):
-    """Whether a cost could be computed: an unknown model or price is ``unpriced``, never $0."""
+    """Whether a cost could be computed, never a silent $0: ``priced`` (cost computed from the
+    usage and the price valid then), ``unpriced`` (the model or its price at that moment is
+    unknown, or the price cannot read this usage), ``no_usage`` (no usage was reported at all)."""
 
     PRICED = "priced", "Priced"
     UNPRICED = "unpriced", "Unpriced"
+    NO_USAGE = "no_usage", "No usage reported"
 
 
 class CredentialStatus(models.TextChoices):

@@ -12,7 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from providers.choices import BudgetPeriod, CredentialStatus, GenerationMode
+from providers.choices import BudgetPeriod, CostStatus, CredentialStatus, GenerationMode
 from providers.crypto import EncryptedSecretField
 from tenancy.models import SoftDeleteModel, TenantModel, TimeStampedModel, unique_while_alive
 
@@ -120,12 +120,16 @@ class ModelPriceQuerySet(models.QuerySet):
 class ModelPrice(TimeStampedModel):
     """The price of a model during ``[valid_from, valid_to)`` (``valid_to`` null: still open).
 
-    Prices are USD per million tokens, as genai-prices gives them. A null price means "not
-    priced separately": with no cache-read price, cache reads cost the input price, exactly as
-    in genai-prices. ``tiers`` holds prices that change above a number of input tokens (for
-    example 200k), per price field: ``{"input_usd_per_mtok": [{"start": 200000, "usd_per_mtok":
-    "6"}]}``; crossing a tier applies its price to all tokens of that kind. ``usd_per_k_requests``
-    is a fixed fee per thousand requests (Perplexity's Sonar). Rows are never edited once used:
+    ``units`` is the whole price as genai-prices gives it for that version: every price unit it
+    knows (``input_mtok``, ``output_mtok``, ``cache_read_mtok``, ``input_audio_mtok``,
+    ``output_image_mtok``, ``web_search_kcount``, ``requests_kcount`` …), each a decimal string
+    or ``{"base": "…", "tiers": [{"start": 200000, "price": "…"}]}``. Costs are computed from it
+    by genai-prices' own calculation (``providers.metering``), so a unit genai-prices learns is
+    priced after a price sync, without a migration.
+
+    The five ``*_usd_per_mtok`` / ``usd_per_k_requests`` columns and ``tiers`` are the common
+    units as plain columns, for admin lists, filters and the API; a row typed by hand with only
+    those columns (and no ``units``) is priced from them. Rows are never edited once used:
     ``sync_model_prices`` closes a row and opens a new one when a price changes.
     """
 
@@ -140,6 +144,11 @@ class ModelPrice(TimeStampedModel):
     cache_write_usd_per_mtok = models.DecimalField(**MONEY, null=True, blank=True)
     usd_per_k_requests = models.DecimalField(**MONEY, null=True, blank=True)
     tiers = models.JSONField(default=dict, blank=True)
+    units = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Every genai-prices price unit of this version (USD per its unit, tiers included).",
+    )
     source = models.CharField(max_length=100, blank=True, help_text="Where the price came from.")
 
     objects = ModelPriceQuerySet.as_manager()
@@ -151,6 +160,14 @@ class ModelPrice(TimeStampedModel):
         "cache_write_usd_per_mtok",
         "usd_per_k_requests",
     )
+    # genai-prices price key of each convenience column.
+    COLUMN_UNITS = {
+        "input_usd_per_mtok": "input_mtok",
+        "output_usd_per_mtok": "output_mtok",
+        "cache_read_usd_per_mtok": "cache_read_mtok",
+        "cache_write_usd_per_mtok": "cache_write_mtok",
+        "usd_per_k_requests": "requests_kcount",
+    }
 
     class Meta:
         ordering = ["model", "-valid_from"]
@@ -178,12 +195,78 @@ class ModelPrice(TimeStampedModel):
         end = self.valid_to.date().isoformat() if self.valid_to else "open"
         return f"{self.model_id and self.model} from {self.valid_from.date().isoformat()} to {end}"
 
+    def price_units(self) -> dict:
+        """Every price unit of this version in genai-prices' keys (``units``, or the columns
+        when the row was typed by hand without them)."""
+        if self.units:
+            return self.units
+        units = {}
+        for column, key in self.COLUMN_UNITS.items():
+            base = getattr(self, column)
+            if base is None:
+                continue
+            tiers = (self.tiers or {}).get(column)
+            if tiers:
+                units[key] = {
+                    "base": str(base),
+                    "tiers": [{"start": int(t["start"]), "price": str(t["usd_per_mtok"])} for t in tiers],
+                }
+            else:
+                units[key] = str(base)
+        return units
+
     def comparable(self) -> dict:
         """The prices as plain data, for comparing two versions (sync's diff)."""
-        return {
-            **{name: getattr(self, name) for name in self.PRICE_FIELDS},
-            "tiers": self.tiers or {},
-        }
+        return self.price_units()
+
+
+class MeteredUsage(models.Model):
+    """What a metered call used and cost: the one shape Generation and ProviderCall share.
+
+    ``usage`` is the full normalised usage, every genai-prices unit the call reported
+    (``input_audio_tokens``, ``output_image_tokens``, ``web_searches`` …); the token columns
+    repeat its common units for filters, rollups and reports (``input_tokens`` counts every
+    input token, cached ones included, as genai-prices does). What the client sent
+    (``client_usage``, ``client_cost_usd``) is kept apart from what Inkwell computed
+    (``cost_usd``, with ``cost_status`` and the ``price`` row used) by
+    ``providers.metering`` at the price valid at ``occurred_at``. ``cost_usd`` is set exactly
+    when ``cost_status`` is ``priced``: an unknown price or a missing usage is never a silent $0.
+    Children add ``usage_and_cost_constraints`` to their Meta (named after their table).
+    """
+
+    occurred_at = models.DateTimeField(
+        default=timezone.now, help_text="When the call happened; it is priced at the price valid then."
+    )
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    usage = models.JSONField(
+        default=dict, blank=True, help_text="Every usage unit, normalised (genai-prices' unit names)."
+    )
+    client_usage = models.JSONField(
+        null=True, blank=True, help_text="The usage object as the client sent it."
+    )
+    client_cost_usd = models.DecimalField(
+        **MONEY, null=True, blank=True, help_text="The client's own figure."
+    )
+    cost_usd = models.DecimalField(**MONEY, null=True, blank=True, help_text="Computed by Inkwell.")
+    cost_status = models.CharField(max_length=10, choices=CostStatus.choices, default=CostStatus.UNPRICED)
+    # SET_NULL: the stored cost is history and stays; only the link to a corrected price goes.
+    # No index: nothing looks rows up by their price.
+    price = models.ForeignKey(
+        ModelPrice,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        help_text="The price the cost was computed with.",
+    )
+
+    class Meta:
+        abstract = True
 
 
 # --- Per organization: credentials, budgets, preferences -------------------------------------

@@ -1,5 +1,6 @@
-"""Our four providers' text models and their prices, read from genai-prices' bundled snapshot
-and written as versioned :class:`~providers.models.ModelPrice` rows.
+"""Every provider and model genai-prices prices, read from its bundled snapshot and written as
+versioned :class:`~providers.models.ModelPrice` rows holding every price unit of each version
+(``ModelPrice.units``), so ``providers.metering`` prices any unit genai-prices knows.
 
 The snapshot gives each model a price timeline (conditional prices that start on a date); we
 turn it into windows ``[valid_from, valid_to)``. A sync then:
@@ -28,7 +29,7 @@ from django.utils import timezone
 from genai_prices import types as gp
 from genai_prices.data_snapshot import get_snapshot
 
-from providers.choices import ProviderSlug
+from providers.metering import units_from_snapshot
 from providers.models import AIModel, ModelPrice, Provider
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
@@ -38,8 +39,8 @@ from tenancy.services import audit_record
 BEGINNING = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 SOURCE = f"genai-prices {version('genai-prices')}"
 
-# genai-prices key → our column. Other keys (web searches, audio, images …) price usage our
-# text-token Usage never reports, so they cannot change a cost we compute.
+# genai-prices key → our convenience column. Every key (web searches, audio, images …) is in
+# ``ModelPrice.units``; these five are repeated as columns for admin lists and the API.
 PRICE_KEYS = {
     "input_mtok": "input_usd_per_mtok",
     "output_mtok": "output_usd_per_mtok",
@@ -47,12 +48,8 @@ PRICE_KEYS = {
     "cache_write_mtok": "cache_write_usd_per_mtok",
     "requests_kcount": "usd_per_k_requests",
 }
-# Not text generation: embeddings, speech, images, video, realtime audio, moderation, legacy
-# completions and fine-tune name patterns.
-NOT_TEXT = re.compile(
-    r"embed|tts|transcribe|whisper|image|realtime|audio|live|moderation|omni|robotics|computer-use|"
-    r"vision|nano-banana|^(ada|babbage|curie|davinci|text-davinci)|^ft:|:|[-.]$"
-)
+# Fine-tune name patterns and prefixes are match rules, not models a call reports.
+NOT_A_MODEL = re.compile(r"^ft:|[-.]$")
 # Published maximum output tokens; genai-prices does not carry them. Others stay unknown (null).
 MAX_OUTPUT_TOKENS = {
     ("openai", "gpt-4o"): 16_384,
@@ -90,12 +87,12 @@ class PriceWindow:
 
     valid_from: datetime.datetime
     valid_to: datetime.datetime | None
-    prices: dict  # ModelPrice column → Decimal | None, plus "tiers"
+    prices: dict  # ModelPrice column → Decimal | None, plus "tiers" and "units" (every unit)
 
 
 @dataclass(frozen=True)
 class CatalogueModel:
-    """A text model of one of our providers, as the snapshot describes it."""
+    """A model genai-prices prices, as the snapshot describes it."""
 
     provider: str
     name: str
@@ -145,7 +142,8 @@ def _equals_aliases(match, model_id: str) -> set[str]:
 
 
 def snapshot_prices_as_columns(model_price: gp.ModelPrice) -> dict:
-    """A genai-prices ``ModelPrice`` as our columns: base prices, plus tiers as JSON."""
+    """A genai-prices ``ModelPrice`` as our row: every unit in ``units``, and the common ones
+    as convenience columns (base prices, tiers as JSON)."""
     columns: dict = {column: None for column in PRICE_KEYS.values()}
     tiers: dict = {}
     for key, column in PRICE_KEYS.items():
@@ -159,22 +157,21 @@ def snapshot_prices_as_columns(model_price: gp.ModelPrice) -> dict:
         else:
             columns[column] = value
     columns["tiers"] = tiers
+    columns["units"] = units_from_snapshot(model_price)
     return columns
 
 
-def _normalised(prices: dict) -> dict:
-    """Comparable form: Decimals without trailing-zero noise, tiers as sorted plain data."""
+def _normalised(units: dict) -> dict:
+    """Comparable form of price units: Decimals without trailing-zero noise, tiers sorted."""
     normal = {}
-    for column in PRICE_KEYS.values():
-        value = prices.get(column)
-        normal[column] = None if value is None else Decimal(value).normalize()
-    normal["tiers"] = {
-        column: [
-            {"start": int(t["start"]), "usd_per_mtok": str(Decimal(t["usd_per_mtok"]).normalize())}
-            for t in rows
-        ]
-        for column, rows in sorted((prices.get("tiers") or {}).items())
-    }
+    for key, value in sorted(units.items()):
+        if isinstance(value, dict):
+            normal[key] = {
+                "base": Decimal(value["base"]).normalize(),
+                "tiers": sorted((int(t["start"]), Decimal(t["price"]).normalize()) for t in value["tiers"]),
+            }
+        else:
+            normal[key] = Decimal(value).normalize()
     return normal
 
 
@@ -198,18 +195,21 @@ def _windows(model: gp.ModelInfo) -> tuple[PriceWindow, ...] | None:
         end = boundaries[index + 1] if index + 1 < len(boundaries) else None
         # Ask genai-prices which price it uses at the window's start: the same rule calc_price applies.
         prices = snapshot_prices_as_columns(model.get_prices(start))
-        if windows and _normalised(windows[-1].prices) == _normalised(prices):
+        if windows and _normalised(windows[-1].prices["units"]) == _normalised(prices["units"]):
             windows[-1] = PriceWindow(windows[-1].valid_from, end, windows[-1].prices)
             continue
         windows.append(PriceWindow(start, end, prices))
-    if not any(w.prices["input_usd_per_mtok"] is not None for w in windows):
+    if not any(w.prices["units"] for w in windows):
         return None
     return tuple(windows)
 
 
-def snapshot_catalogue(providers: Iterable[str] = tuple(ProviderSlug.values)) -> list[CatalogueModel]:
-    """Our providers' text models in genai-prices' snapshot, with their price windows."""
+def snapshot_catalogue(providers: Iterable[str] | None = None) -> list[CatalogueModel]:
+    """The priced models in genai-prices' snapshot (of ``providers``, default every provider),
+    with their price windows."""
     snapshot = get_snapshot()
+    if providers is None:
+        providers = [provider.id for provider in snapshot.providers]
     key = (id(snapshot), tuple(sorted(providers)))
     if key not in _CATALOGUES:
         # A loaded snapshot never changes; reading it costs ~0.4 s, so once per process.
@@ -228,10 +228,8 @@ def _catalogue(snapshot, providers: tuple[str, ...]) -> tuple[CatalogueModel, ..
         if provider.id not in wanted:
             continue
         for model in provider.models:
-            if NOT_TEXT.search(model.id):
+            if NOT_A_MODEL.search(model.id) or len(model.id) > 200:
                 continue
-            if provider.id != ProviderSlug.ANTHROPIC and model.id.startswith("claude"):
-                continue  # Anthropic's models resold by Google (Vertex): they are Anthropic's.
             windows = _windows(model)
             if windows is None:
                 continue
@@ -255,15 +253,13 @@ def _catalogue(snapshot, providers: tuple[str, ...]) -> tuple[CatalogueModel, ..
     return tuple(catalogue)
 
 
-def _describe(prices: dict) -> str:
+def _describe(units: dict) -> str:
     parts = []
-    for column in PRICE_KEYS.values():
-        value = prices.get(column)
-        if value is not None:
-            label = column.replace("_usd_per_mtok", "").replace("usd_per_k_requests", "per 1k requests")
-            parts.append(f"{label}={Decimal(value).normalize()}")
-    if prices.get("tiers"):
-        parts.append("+tiers")
+    for key, value in sorted(units.items()):
+        if isinstance(value, dict):
+            parts.append(f"{key}={Decimal(value['base']).normalize()}+tiers")
+        else:
+            parts.append(f"{key}={Decimal(value).normalize()}")
     return ", ".join(parts) or "no prices"
 
 
@@ -322,9 +318,7 @@ def _sync(*, now, catalogue, report: SyncReport, progress) -> None:
     snapshot_names = {provider.id: provider.name for provider in get_snapshot().providers}
     providers = {provider.slug: provider for provider in Provider.objects.select_for_update()}
     for slug in sorted({entry.provider for entry in catalogue} - set(providers)):
-        providers[slug] = Provider.objects.create(
-            slug=slug, name=snapshot_names.get(slug) or ProviderSlug(slug).label
-        )
+        providers[slug] = Provider.objects.create(slug=slug, name=snapshot_names.get(slug) or slug)
         report.providers_created += 1
         report.lines.append(f"+ provider {slug}")
     existing = {
@@ -391,7 +385,9 @@ def _create_price(model, window_from, window_to, prices, report, label, new_pric
         ModelPrice(model=model, valid_from=window_from, valid_to=window_to, source=SOURCE, **prices)
     )
     report.prices_created += 1
-    report.lines.append(f"+ price {label} {_window_text(window_from, window_to)}: {_describe(prices)}")
+    report.lines.append(
+        f"+ price {label} {_window_text(window_from, window_to)}: {_describe(prices['units'])}"
+    )
 
 
 def _sync_prices(
@@ -417,7 +413,7 @@ def _sync_prices(
         match = next((w for w in desired_future if w.valid_from == row.valid_from), None)
         if (
             match is not None
-            and _normalised(row.comparable()) == _normalised(match.prices)
+            and _normalised(row.comparable()) == _normalised(match.prices["units"])
             and (row.valid_to == match.valid_to)
         ):
             kept_future.append(row.valid_from)
@@ -426,7 +422,7 @@ def _sync_prices(
         report.lines.append(f"- scheduled price {label} {_window_text(row.valid_from, row.valid_to)}")
         row.delete()
 
-    if current is not None and _normalised(current.comparable()) == _normalised(desired_now.prices):
+    if current is not None and _normalised(current.comparable()) == _normalised(desired_now.prices["units"]):
         if current.valid_to != next_start:
             report.prices_closed += 1
             report.lines.append(

@@ -23,28 +23,47 @@ from tenancy.models import Organization
 def model_resolve(*, name: str, provider: str | None = None) -> AIModel | None:
     """The model a name means: its canonical name or one of its aliases, case-insensitive.
 
-    With ``provider`` (a slug), only that provider's models. A name we do not list but
-    genai-prices recognises (a dated snapshot newer than our aliases) resolves through
-    genai-prices' own matching to the model it prices it as. None when nobody knows the name.
+    With ``provider`` (a slug), only that provider's models, or the models genai-prices says
+    that provider resells (Azure's OpenAI models, Google's Anthropic ones). A name we do not
+    list but genai-prices recognises (a dated snapshot newer than our aliases) resolves through
+    genai-prices' own matching to the model it prices it as. Without ``provider``, a name many
+    providers list means the provider genai-prices infers from the name (``gpt-4o``: OpenAI).
+    None when nobody knows the name.
     """
     wanted = (name or "").strip().lower()
     if not wanted:
         return None
-    models = AIModel.objects.select_related("provider")
-    if provider:
-        models = models.filter(provider__slug=provider.strip().lower())
-    exact = list(models.filter(Q(name__iexact=wanted) | Q(aliases__contains=[wanted]))[:10])
+    slug = provider.strip().lower() if provider else None
+    snapshot = genai_prices.data_snapshot.get_snapshot()
+    all_models = AIModel.objects.select_related("provider")
+    models = all_models.filter(provider__slug=slug) if slug else all_models
+    exact = list(models.filter(Q(name__iexact=wanted) | Q(aliases__contains=[wanted]))[:100])
     if exact:
-        # A canonical name beats an alias; among equals the provider slug decides, stably.
-        exact.sort(key=lambda model: (model.name.lower() != wanted, model.provider.slug, model.pk))
+        inferred = None
+        if not slug and len(exact) > 1:
+            try:
+                inferred = snapshot.find_provider(wanted, None, None).id
+            except LookupError:
+                inferred = None
+        # A canonical name beats an alias; then the provider the name implies; then the slug.
+        exact.sort(
+            key=lambda model: (
+                model.name.lower() != wanted,
+                model.provider.slug != inferred,
+                model.provider.slug,
+                model.pk,
+            )
+        )
         return exact[0]
     try:
-        snapshot_provider, snapshot_model = genai_prices.data_snapshot.get_snapshot().find_provider_model(
-            wanted, None, provider.strip().lower() if provider else None, None
-        )
+        snapshot_provider, snapshot_model = snapshot.find_provider_model(wanted, None, slug, None)
     except LookupError:
         return None
-    return models.filter(provider__slug=snapshot_provider.id, name=snapshot_model.id).first()
+    for owner in [snapshot_provider.id, *(snapshot_provider.fallback_model_providers or ())]:
+        found = all_models.filter(provider__slug=owner, name=snapshot_model.id).first()
+        if found is not None:
+            return found
+    return None
 
 
 def providers_list() -> QuerySet[Provider]:

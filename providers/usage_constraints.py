@@ -1,7 +1,8 @@
 """Database constraints every table that records token usage and its cost carries.
 
-Generations and provider calls both store the normalised usage (providers.pricing.Usage) and
-the cost computed from it; the rules on those columns are the same, so they are written once.
+Generations and provider calls both inherit :class:`providers.models.MeteredUsage` (the
+normalised usage and the cost computed from it by ``providers.metering``); the rules on those
+columns are the same, so they are written once.
 """
 
 from __future__ import annotations
@@ -38,8 +39,10 @@ def usage_and_cost_constraints(*, prefix: str, subject: str) -> list[models.Chec
         ),
         models.CheckConstraint(
             condition=Q(cost_status=CostStatus.PRICED, cost_usd__isnull=False)
-            | Q(cost_status=CostStatus.UNPRICED, cost_usd__isnull=True),
+            | Q(cost_status__in=[CostStatus.UNPRICED, CostStatus.NO_USAGE], cost_usd__isnull=True),
             name=f"{prefix}_cost_status_matches_cost",
-            violation_error_message=f"A priced {subject} has a cost; an unpriced one has none.",
+            violation_error_message=(
+                f"A priced {subject} has a cost; an unpriced one, or one without usage, has none."
+            ),
         ),
     ]

@@ -12,8 +12,8 @@ class ProviderCallFilterSet(django_filters.FilterSet):
 
     provider = django_filters.CharFilter(field_name="provider_name")
     model = django_filters.CharFilter(field_name="model_name")
-    called_after = django_filters.IsoDateTimeFilter(field_name="called_at", lookup_expr="gte")
-    called_before = django_filters.IsoDateTimeFilter(field_name="called_at", lookup_expr="lt")
+    called_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    called_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     slow = django_filters.BooleanFilter(method="filter_slow", label="API latency over 5 s")
 
     class Meta:

@@ -41,7 +41,6 @@ MONEY = {"max_digits": 20, "decimal_places": 10}
 MAX_INT32 = 2**31 - 1
 TOKEN_INPUTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens")
 # A call reported as made in the future is a clock problem, not a call: a little skew is fine.
-MAX_CLOCK_SKEW = datetime.timedelta(minutes=5)
 
 
 def _tokens(**kwargs):
@@ -83,8 +82,9 @@ class ProviderCallCreateSerializer(serializers.Serializer):
     total_tokens = _tokens(help_text="Defaults to input + output.")
     usage = serializers.DictField(
         required=False,
-        help_text="The provider's own usage object (OpenAI `usage`, Anthropic `usage`, Google "
-        "`usageMetadata`) instead of the token fields.",
+        help_text="The provider's own usage object, or its whole response body (any provider "
+        "genai-prices reads: OpenAI chat or Responses, Anthropic, Google `usageMetadata`, Bedrock, "
+        "Groq, Mistral …), instead of the token fields.",
     )
     client_cost_usd = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True)
     api_latency_ms = _milliseconds()
@@ -99,7 +99,7 @@ class ProviderCallCreateSerializer(serializers.Serializer):
         choices=ErrorType.choices, required=False, allow_blank=True, help_text="Defaults from the status."
     )
     error_message = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
-    called_at = serializers.DateTimeField(required=False)
+    occurred_at = serializers.DateTimeField(required=False)
     user_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=False)
     key_fingerprint = serializers.RegexField(
         SHA256_HEX,
@@ -110,11 +110,6 @@ class ProviderCallCreateSerializer(serializers.Serializer):
             "invalid": "Send the SHA-256 hex digest of the key (64 characters 0-9a-f), not the key."
         },
     )
-
-    def validate_called_at(self, value):
-        if value > timezone.now() + MAX_CLOCK_SKEW:
-            raise serializers.ValidationError("called_at is in the future.")
-        return value
 
     def validate(self, attrs):
         sent = sorted(set(TOKEN_INPUTS) & set(attrs))
@@ -155,6 +150,7 @@ class ProviderCallSerializer(serializers.ModelSerializer):
             "cache_read_tokens",
             "cache_write_tokens",
             "total_tokens",
+            "usage",
             "client_usage",
             "client_cost_usd",
             "cost_usd",
@@ -165,7 +161,7 @@ class ProviderCallSerializer(serializers.ModelSerializer):
             "success",
             "error_type",
             "error_message",
-            "called_at",
+            "occurred_at",
             "user_ref",
             "key_fingerprint",
             "created_at",
@@ -426,3 +422,38 @@ class ReportSerializer(serializers.Serializer):
         fields["from"] = serializers.CharField()
         fields["to"] = serializers.CharField()
         return fields
+
+
+class RepriceRequestSerializer(serializers.Serializer):
+    """``POST reprice/``: which of the caller's organization's rows to price again, as
+    ``manage.py reprice``: ``model``, ``from``/``to`` (on ``occurred_at``; a date means its
+    first moment, UTC), ``only_unpriced``, ``dry_run``."""
+
+    model = serializers.CharField(required=False, allow_blank=False, max_length=200)
+    to = DayOrMomentField(required=False, help_text="Rows that happened before this moment.")
+    only_unpriced = serializers.BooleanField(default=False)
+    dry_run = serializers.BooleanField(default=False)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = DayOrMomentField(
+            required=False, help_text="Rows that happened at or after this moment."
+        )
+        return fields
+
+    def validate(self, attrs):
+        if attrs.get("from") and attrs.get("to") and attrs["to"] <= attrs["from"]:
+            raise serializers.ValidationError({"to": "`to` must be after `from`."})
+        return attrs
+
+
+class RepriceReportSerializer(serializers.Serializer):
+    """What a re-pricing changed (or, in a dry run, would change)."""
+
+    examined = serializers.IntegerField()
+    changed = serializers.IntegerField()
+    newly_priced = serializers.IntegerField()
+    cost_delta_usd = serializers.DecimalField(**MONEY)
+    batches = serializers.IntegerField()
+    last_id = serializers.DictField(child=serializers.IntegerField())
+    dry_run = serializers.BooleanField()

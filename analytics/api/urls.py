@@ -10,6 +10,7 @@ from analytics.api.views import (
     ProviderCallViewSet,
     RateLimitReportView,
     ReportView,
+    RepriceView,
     WeeklySummaryViewSet,
 )
 from analytics.reports import REPORTS
@@ -25,4 +26,5 @@ urlpatterns = [
     path("cleanup-preferences/", CleanupPreferencesView.as_view(), name="cleanup-preferences"),
     *(path(f"reports/{name}/", ReportView.as_view(report=name), name=f"report-{name}") for name in REPORTS),
     path("reports/rate-limits/", RateLimitReportView.as_view(), name="report-rate-limits"),
+    path("reprice/", RepriceView.as_view(), name="reprice"),
 ]

@@ -8,7 +8,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics import reports, selectors, services
+from analytics import reports, repricing, selectors, services
 from analytics.api.filters import (
     ModelPerformanceFilterSet,
     PerformanceMetricFilterSet,
@@ -25,6 +25,8 @@ from analytics.api.serializers import (
     RateLimitQuerySerializer,
     ReportQuerySerializer,
     ReportSerializer,
+    RepriceReportSerializer,
+    RepriceRequestSerializer,
     WeeklySummarySerializer,
 )
 from analytics.models import ModelPerformance, PerformanceMetric, ProviderCall, WeeklySummary
@@ -38,7 +40,7 @@ from tenancy.pagination import CreatedAtCursorPagination
 class CalledAtCursorPagination(CreatedAtCursorPagination):
     """Provider calls newest first by when they were made (the time-series index)."""
 
-    ordering = ("-called_at", "-id")
+    ordering = ("-occurred_at", "-id")
 
 
 class WeekCursorPagination(CreatedAtCursorPagination):
@@ -182,6 +184,30 @@ class CleanupPreferencesView(APIView):
             organization=self.organization, actor=actor_from_request(request), values=values
         )
         return Response(CleanupPreferencesSerializer(preferences).data)
+
+
+class RepriceView(APIView):
+    """``POST reprice/`` (admin keys): price the caller's organization's generations and
+    provider calls again with the prices known now (see ``analytics.repricing``). Runs
+    synchronously; for very large ranges use ``manage.py reprice`` on the worker."""
+
+    write_role = Role.ADMIN
+
+    @extend_schema(request=RepriceRequestSerializer, responses=RepriceReportSerializer)
+    def post(self, request):
+        serializer = RepriceRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        query = serializer.validated_data
+        report = repricing.reprice_run(
+            organization=request_organization(request),
+            model_name=query.get("model"),
+            date_from=query.get("from"),
+            date_to=query.get("to"),
+            only_unpriced=query["only_unpriced"],
+            dry_run=query["dry_run"],
+            actor=actor_from_request(request),
+        )
+        return Response(RepriceReportSerializer({**report.as_dict(), "dry_run": query["dry_run"]}).data)
 
 
 REPORT_PARAMETERS = [

@@ -81,8 +81,10 @@ class GenerationResultFields(serializers.Serializer):
     usage = serializers.DictField(
         required=False,
         validators=[no_nul_characters],
-        help_text="The provider's own usage object (OpenAI `usage`, Anthropic `usage`, Google "
-        "`usageMetadata`) instead of the token fields.",
+        help_text="The provider's own usage object, or its whole response body (any provider "
+        "genai-prices reads: OpenAI chat or Responses, Anthropic, Google `usageMetadata`, Bedrock, "
+        "Groq, Mistral …), instead of the token fields. Without it (and without token fields) "
+        "the usage is read from `raw_response`.",
     )
     client_cost_usd = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True)
     generation_time_ms = serializers.IntegerField(
@@ -138,6 +140,9 @@ class GenerationCreateSerializer(GenerationResultFields):
     )
     parameters = _json_object()
     raw_request = _json_value(required=False, allow_null=True)
+    occurred_at = serializers.DateTimeField(
+        required=False, help_text="When the call happened (default now; not in the future): prices it."
+    )
     parent = TenantPrimaryKeyRelatedField(
         queryset=Generation.objects.all(), required=False, allow_null=True, help_text="Parent generation id."
     )
@@ -252,6 +257,7 @@ class GenerationSerializer(serializers.ModelSerializer):
             "cache_read_tokens",
             "cache_write_tokens",
             "total_tokens",
+            "usage",
             "client_usage",
             "client_cost_usd",
             "cost_usd",
@@ -260,6 +266,7 @@ class GenerationSerializer(serializers.ModelSerializer):
             "status",
             "error_message",
             "error_details",
+            "occurred_at",
             "completed_at",
             "parent",
             "root",

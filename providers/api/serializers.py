@@ -36,6 +36,11 @@ class ProviderSerializer(serializers.ModelSerializer):
 
 
 class ModelPriceSerializer(serializers.ModelSerializer):
+    """A price version: every genai-prices unit it prices (``units``, USD per unit, tiers
+    included), and the common ones as plain columns."""
+
+    units = serializers.SerializerMethodField()
+
     class Meta:
         model = ModelPrice
         fields = [
@@ -49,9 +54,14 @@ class ModelPriceSerializer(serializers.ModelSerializer):
             "cache_write_usd_per_mtok",
             "usd_per_k_requests",
             "tiers",
+            "units",
             "source",
         ]
         read_only_fields = fields
+
+    @extend_schema_field({"type": "object", "additionalProperties": True})
+    def get_units(self, obj: ModelPrice) -> dict:
+        return obj.price_units()
 
 
 class AIModelSerializer(serializers.ModelSerializer):

@@ -37,7 +37,7 @@ class ProviderCallFactory(factory.django.DjangoModelFactory):
     success = True
     api_latency_ms = 850
     total_request_time_ms = 900
-    called_at = factory.LazyFunction(timezone.now)
+    occurred_at = factory.LazyFunction(timezone.now)
     cost_status = CostStatus.UNPRICED
 
 

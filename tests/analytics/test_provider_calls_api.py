@@ -9,10 +9,10 @@ from decimal import Decimal
 import genai_prices
 import pytest
 from django.utils import timezone
+from providers.pricing import Usage, cost_of
 
 from analytics.models import ProviderCall, ProviderCallDailyRollup, UserHourlyRollup
 from providers.models import AIModel
-from providers.pricing import Usage, cost_of
 from tenancy.models import AuditEvent
 from tests.analytics.factories import ProviderCallFactory, fingerprint_of
 from tests.api_cases import TenantCRUDAPITests
@@ -37,7 +37,7 @@ def body(**overrides):
         "status_code": 200,
         "user_ref": "user-7",
         "key_fingerprint": KEY_FINGERPRINT,
-        "called_at": "2026-03-02T10:15:00Z",
+        "occurred_at": "2026-03-02T10:15:00Z",
     }
     data.update(overrides)
     return {name: value for name, value in data.items() if value is not ...}
@@ -63,7 +63,7 @@ class TestProviderCallReadAPI(TenantCRUDAPITests):
         return lambda organization, **fields: ProviderCallFactory(organization=organization, **fields)
 
 
-def test_a_call_is_priced_at_called_at_and_counted_in_its_day(api_client, organization, priced_models):
+def test_a_call_is_priced_at_occurred_at_and_counted_in_its_day(api_client, organization, priced_models):
     response = api_client.post(URL, body(), format="json")
 
     assert response.status_code == 201, response.content
@@ -166,8 +166,8 @@ def test_request_ids_are_per_organization(api_client, other_api_client, priced_m
 def test_provider_native_usage_is_normalised_and_priced_like_genai_prices(
     api_client, priced_models, provider, model, usage, flavor, tokens
 ):
-    called_at = datetime.datetime(2026, 3, 2, 10, tzinfo=datetime.UTC)
-    payload = body(provider=provider, model=model, usage=usage, called_at=called_at.isoformat())
+    occurred_at = datetime.datetime(2026, 3, 2, 10, tzinfo=datetime.UTC)
+    payload = body(provider=provider, model=model, usage=usage, occurred_at=occurred_at.isoformat())
     for name in ("input_tokens", "output_tokens", "cache_read_tokens"):
         payload.pop(name)
 
@@ -180,7 +180,7 @@ def test_provider_native_usage_is_normalised_and_priced_like_genai_prices(
     root = "usageMetadata" if provider == "google" else "usage"
     extracted = genai_prices.extract_usage({root: usage}, provider_id=provider, api_flavor=flavor)
     expected = genai_prices.calc_price(
-        extracted.usage, call.model.name, provider_id=provider, genai_request_timestamp=called_at
+        extracted.usage, call.model.name, provider_id=provider, genai_request_timestamp=occurred_at
     ).total_price
     assert call.cost_usd == Decimal(expected).quantize(Decimal("1e-10"))
 
@@ -248,7 +248,7 @@ FUTURE = (timezone.now() + datetime.timedelta(days=1)).isoformat()
         pytest.param({"success": True, "error_type": "timeout"}, "error_type", id="success-with-error"),
         pytest.param({"usage": {"prompt_tokens": 1}}, "usage", id="usage-and-tokens"),
         pytest.param({"user_ref": ""}, "user_ref", id="empty-user"),
-        pytest.param({"called_at": FUTURE}, "called_at", id="future"),
+        pytest.param({"occurred_at": FUTURE}, "occurred_at", id="future"),
         pytest.param({"method": "BREW"}, "method", id="method"),
         pytest.param({"endpoint": ...}, "endpoint", id="no-endpoint"),
         pytest.param({"request_id": ...}, "request_id", id="no-request-id"),

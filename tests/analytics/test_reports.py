@@ -99,7 +99,7 @@ def _build(rng: random.Random, organization, models, only_theirs: str | None) ->
                 organization=organization,
                 request_id=f"{organization.slug}-c{n}",
                 endpoint="/v1/chat/completions",
-                called_at=_moment(rng)
+                occurred_at=_moment(rng)
                 if n % 4
                 else datetime.datetime(2026, 3, 3, 14, rng.randrange(60), tzinfo=UTC),
                 model=model,
@@ -183,8 +183,8 @@ CALL_DIMENSIONS = {
     "content_type": "c.content_type",
     "user_ref": "c.user_ref",
     "key_fingerprint": "NULLIF(c.key_fingerprint, '')",
-    "day": "(c.called_at AT TIME ZONE 'UTC')::date",
-    "month": "date_trunc('month', c.called_at AT TIME ZONE 'UTC')::date",
+    "day": "(c.occurred_at AT TIME ZONE 'UTC')::date",
+    "month": "date_trunc('month', c.occurred_at AT TIME ZONE 'UTC')::date",
 }
 
 
@@ -278,7 +278,7 @@ def raw_report(
             "analytics_providercall c LEFT JOIN providers_aimodel m ON m.id = c.model_id "
             "LEFT JOIN providers_provider p ON p.id = c.provider_id"
         )
-        where = "c.organization_id = %s AND c.called_at >= %s AND c.called_at < %s"
+        where = "c.organization_id = %s AND c.occurred_at >= %s AND c.occurred_at < %s"
     select = [f"{dims[d]} AS {d}" for d in dimensions]
     for column in columns:
         expression = DERIVED[column].format(**measures) if column in DERIVED else measures[column]
@@ -399,11 +399,11 @@ def test_the_rate_limit_report_equals_the_raw_sql_answer(client, acme, threshold
         cursor.execute(
             """
             WITH hourly AS (
-                SELECT c.user_ref, date_trunc('hour', c.called_at) AS hour, count(*) AS requests,
+                SELECT c.user_ref, date_trunc('hour', c.occurred_at) AS hour, count(*) AS requests,
                        count(*) FILTER (WHERE c.error_type = 'rate_limit') AS rate_limited
                   FROM analytics_providercall c
                  WHERE c.organization_id = %s AND c.user_ref IS NOT NULL
-                   AND c.called_at >= '2026-03-03T13:00:00Z' AND c.called_at < '2026-03-03T16:00:00Z'
+                   AND c.occurred_at >= '2026-03-03T13:00:00Z' AND c.occurred_at < '2026-03-03T16:00:00Z'
                  GROUP BY 1, 2
             )
             SELECT user_ref, max(requests), sum(requests), sum(rate_limited),

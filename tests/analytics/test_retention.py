@@ -86,9 +86,11 @@ def world(organization, other_organization):
     expired["metric"].add(stale_metric.pk)
     kept["metric"].add(fresh_metric.pk)
 
-    old_call = ProviderCallFactory(organization=organization, called_at=ago(400))
-    call_of_old_tree = ProviderCallFactory(organization=organization, called_at=ago(20), generation=old_child)
-    month_old_call = ProviderCallFactory(organization=organization, called_at=ago(20))
+    old_call = ProviderCallFactory(organization=organization, occurred_at=ago(400))
+    call_of_old_tree = ProviderCallFactory(
+        organization=organization, occurred_at=ago(20), generation=old_child
+    )
+    month_old_call = ProviderCallFactory(organization=organization, occurred_at=ago(20))
     expired["call"].add(old_call.pk)
     kept["call"] |= {call_of_old_tree.pk, month_old_call.pk}
 
@@ -102,8 +104,8 @@ def world(organization, other_organization):
 
     # The other organization keeps provider calls 10 days only; its 20-day-old call expires.
     CleanupPreferences.objects.create(organization=other_organization, provider_calls_days=10)
-    their_call = ProviderCallFactory(organization=other_organization, called_at=ago(20))
-    their_fresh = ProviderCallFactory(organization=other_organization, called_at=ago(5))
+    their_call = ProviderCallFactory(organization=other_organization, occurred_at=ago(20))
+    their_fresh = ProviderCallFactory(organization=other_organization, occurred_at=ago(5))
     expired["call"].add(their_call.pk)
     kept["call"].add(their_fresh.pk)
     return {"expired": expired, "kept": kept}
@@ -222,7 +224,7 @@ def test_a_crash_mid_run_loses_nothing_and_a_second_run_finishes(world):
 def test_unexpired_rows_are_never_touched_even_when_everything_else_is_old(organization):
     live = [GenerationFactory(organization=organization, created_at=ago(days)) for days in (1, 29, 700)]
     failed_recent = GenerationFactory(organization=organization, status="failed", created_at=ago(29))
-    calls = [ProviderCallFactory(organization=organization, called_at=ago(days)) for days in (1, 364)]
+    calls = [ProviderCallFactory(organization=organization, occurred_at=ago(days)) for days in (1, 364)]
 
     done = retention.retention_apply()
 

@@ -65,7 +65,7 @@ def write_as(plain_key: str, writer: int) -> list[int]:
             "output_tokens": 100 + n,
             "api_latency_ms": 400 + n,
             "status_code": 429 if n % 5 == 0 else 200,
-            "called_at": CALLED_AT,
+            "occurred_at": CALLED_AT,
             "user_ref": "ana",
         }
         codes.append(client.post("/api/v1/generations/", generation, format="json").status_code)

@@ -120,7 +120,7 @@ def rollup_generation_groups(organization=None) -> set[tuple]:
 def raw_call_groups() -> set[tuple]:
     grouped = (
         ProviderCall.objects.annotate(
-            c_day=TruncDate("called_at", tzinfo=UTC),
+            c_day=TruncDate("occurred_at", tzinfo=UTC),
             c_provider=Coalesce("provider__slug", "provider_name"),
             c_model=Coalesce("model__name", "model_name"),
             c_user=Coalesce("user_ref", Value("")),
@@ -173,7 +173,7 @@ def rollup_call_groups() -> set[tuple]:
 def raw_user_hours() -> set[tuple]:
     grouped = (
         ProviderCall.objects.filter(user_ref__isnull=False)
-        .annotate(c_hour=TruncHour("called_at", tzinfo=UTC))
+        .annotate(c_hour=TruncHour("occurred_at", tzinfo=UTC))
         .values("organization_id", "c_hour", "user_ref")
         .annotate(requests=Count("id"), rate_limited=_count(Q(error_type="rate_limit")))
     )
@@ -310,7 +310,7 @@ def ingest_random(organizations, rng: random.Random, at, *, generations: int, ca
                 "status_code": status_code,
                 "success": None if status_code is not None else False,
                 "error_type": "" if status_code is not None else "timeout",
-                "called_at": START + datetime.timedelta(minutes=rng.randrange(10 * 1440)),
+                "occurred_at": START + datetime.timedelta(minutes=rng.randrange(10 * 1440)),
                 "user_ref": rng.choice(USERS),
                 "key_fingerprint": rng.choice(KEYS),
             },

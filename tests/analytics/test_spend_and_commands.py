@@ -26,7 +26,7 @@ def spending(organization, other_organization):
     now = timezone.now()
     generation = GenerationFactory(organization=organization, cost_usd=Decimal("1.00"), cost_status="priced")
     ProviderCallFactory(
-        organization=organization, cost_usd=Decimal("0.50"), cost_status="priced", called_at=now
+        organization=organization, cost_usd=Decimal("0.50"), cost_status="priced", occurred_at=now
     )
     ProviderCallFactory(
         organization=organization,
@@ -34,7 +34,7 @@ def spending(organization, other_organization):
         cost_status="priced",
         user_ref="ana",
         key_fingerprint=KEY,
-        called_at=now,
+        occurred_at=now,
     )
     ProviderCallFactory(  # part of the generation's cost: counted by the generations source
         organization=organization,
@@ -42,16 +42,16 @@ def spending(organization, other_organization):
         cost_status="priced",
         generation=generation,
         key_fingerprint=KEY,
-        called_at=now,
+        occurred_at=now,
     )
     ProviderCallFactory(
         organization=organization,
         cost_usd=Decimal("9"),
         cost_status="priced",
-        called_at=now - datetime.timedelta(days=40),
+        occurred_at=now - datetime.timedelta(days=40),
     )
     ProviderCallFactory(
-        organization=other_organization, cost_usd=Decimal("7"), cost_status="priced", called_at=now
+        organization=other_organization, cost_usd=Decimal("7"), cost_status="priced", occurred_at=now
     )
     return now
 

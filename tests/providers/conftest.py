@@ -5,13 +5,16 @@ from __future__ import annotations
 import pytest
 
 from providers.models import AIModel
-from providers.price_sync import price_sync
+from providers.price_sync import price_sync, snapshot_catalogue
+
+# The full snapshot is ~2,300 models of ~45 providers; most tests need the four we started with.
+FOUR = ("openai", "anthropic", "google", "perplexity")
 
 
 @pytest.fixture
 def catalogue(db):
-    """Providers, text models and their price timelines from genai-prices' snapshot."""
-    price_sync()
+    """Our four first providers, their models and price timelines from genai-prices' snapshot."""
+    price_sync(catalogue=snapshot_catalogue(FOUR))
     return AIModel.objects.select_related("provider")
 
 

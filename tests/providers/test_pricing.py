@@ -1,22 +1,40 @@
-"""cost_of equals genai-prices' calc_price, to the last decimal; unknown → unpriced, never $0."""
+"""The metering core's cost equals genai-prices' calc_price, to the last decimal; unknown →
+unpriced, never $0."""
 
 from __future__ import annotations
 
 import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import genai_prices
 import pytest
 
 from providers.choices import CostStatus
+from providers.metering import COST_QUANTUM, Meter, UnreadableUsage, usage_from_tokens
 from providers.models import AIModel, ModelPrice
-from providers.pricing import CostResult, Usage, cost_of, price_for
-from tenancy.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
 UTC = datetime.UTC
 NOW = datetime.datetime(2025, 11, 1, 12, tzinfo=UTC)
+
+
+def Usage(input_tokens=0, output_tokens=0, *, cache_read_tokens=0, cache_write_tokens=0):
+    return usage_from_tokens(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read_tokens,
+        cache_write_tokens=cache_write_tokens,
+    )
+
+
+def cost_of(*, model, usage, at):
+    return Meter().cost(usage=usage, model=model, at=at)
+
+
+def exact(value: Decimal) -> Decimal:
+    return value.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+
 
 # (provider, model, usage, at): chosen to cover every price shape our four providers use —
 # cache reads and writes, models without a cache price (cached tokens cost the input price),
@@ -100,19 +118,8 @@ CASES = [
 ]
 
 
-def genai_total(provider: str, name: str, usage: Usage, at: datetime.datetime):
-    calculation = genai_prices.calc_price(
-        genai_prices.Usage(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-        ),
-        name,
-        provider_id=provider,
-        genai_request_timestamp=at,
-    )
-    return calculation
+def genai_total(provider: str, name: str, usage, at: datetime.datetime):
+    return genai_prices.calc_price(usage, name, provider_id=provider, genai_request_timestamp=at)
 
 
 def test_cases_cover_all_four_providers_cache_tiers_and_request_fees():
@@ -131,31 +138,31 @@ def test_cost_of_equals_genai_prices_calc_price(catalogue, provider, name, usage
 
     result = cost_of(model=model, usage=usage, at=at)
 
-    assert result.status == CostStatus.PRICED
-    assert result.total_usd == expected.total_price, (result, expected)
-    assert result.input_usd == expected.input_price
-    assert result.output_usd == expected.output_price
-    assert result.price == price_for(model=model, at=at)
+    assert result.cost_status == CostStatus.PRICED
+    assert result.cost_usd == exact(expected.total_price), (result, expected)
+    assert result.price == ModelPrice.objects.valid_at(at).get(model=model)
 
 
 def test_tier_above_200k_input_tokens_prices_every_token_at_the_tier_rate(catalogue):
     model = AIModel.objects.get(provider__slug="google", name="gemini-2.5-pro")
     below = cost_of(model=model, usage=Usage(200_000, 0), at=NOW)
     above = cost_of(model=model, usage=Usage(200_001, 0), at=NOW)
-    assert below.total_usd == Decimal("1.25") * 200_000 / 1_000_000
-    assert above.total_usd == Decimal("2.5") * 200_001 / 1_000_000
+    assert below.cost_usd == exact(Decimal("1.25") * 200_000 / 1_000_000)
+    assert above.cost_usd == exact(Decimal("2.5") * 200_001 / 1_000_000)
 
 
 def test_unknown_model_is_unpriced_never_zero(catalogue):
-    assert cost_of(model=None, usage=Usage(10, 10), at=NOW) == CostResult(None, CostStatus.UNPRICED, None)
+    result = cost_of(model=None, usage=Usage(10, 10), at=NOW)
+    assert (result.cost_usd, result.cost_status, result.price) == (None, CostStatus.UNPRICED, None)
+    assert (result.input_tokens, result.output_tokens, result.total_tokens) == (10, 10, 20)
 
 
 def test_no_price_valid_at_the_moment_is_unpriced(catalogue):
     model = AIModel.objects.get(provider__slug="openai", name="gpt-4o")
     ModelPrice.objects.filter(model=model).update(valid_from=NOW + datetime.timedelta(days=1))
     result = cost_of(model=model, usage=Usage(10, 10), at=NOW)
-    assert result.total_usd is None
-    assert result.status == CostStatus.UNPRICED
+    assert result.cost_usd is None
+    assert result.cost_status == CostStatus.UNPRICED
 
 
 @pytest.mark.parametrize(
@@ -167,11 +174,10 @@ def test_no_price_valid_at_the_moment_is_unpriced(catalogue):
         {"input_tokens": 10, "cache_read_tokens": 8, "cache_write_tokens": 3},
     ],
 )
-def test_impossible_usage_is_a_domain_error_on_usage(fields):
-    with pytest.raises(DomainError) as error:
-        Usage(**fields)
-    assert error.value.attr == "usage"
+def test_impossible_usage_is_an_unreadable_usage_error(fields):
+    with pytest.raises(UnreadableUsage):
+        cost_of(model=None, usage=usage_from_tokens(**fields), at=NOW)
 
 
 def test_total_tokens_counts_input_and_output():
-    assert Usage(100, 20, cache_read_tokens=50).total_tokens == 120
+    assert cost_of(model=None, usage=Usage(100, 20, cache_read_tokens=50), at=NOW).total_tokens == 120
