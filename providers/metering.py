@@ -190,6 +190,9 @@ def read_usage(*, provider_slugs: Sequence[str], payload: Any, attr: str = "usag
         tried.append(provider.id)
         usage = _read_with(provider, payload)
         if usage is not None:
+            for key, value in _reported(usage).items():
+                if key.endswith("_tokens"):
+                    _whole(key, value, attr)
             return usage
     raise UnreadableUsage(
         f"No reader of {', '.join(tried)} understands this usage object (missing or wrong token counts).",

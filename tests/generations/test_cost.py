@@ -165,8 +165,9 @@ def test_an_alias_resolves_to_the_canonical_model_and_the_raw_name_is_kept(api_c
 
 def test_completing_a_pending_generation_prices_it(api_client, priced_models):
     created = api_client.post(URL, {"request_id": "later", "provider": "openai", "model": "gpt-4o"}).json()
-    assert created["cost_status"] == "priced"
-    assert Decimal(created["cost_usd"]) == 0
+    # Nothing reported yet: no usage, not a $0 cost.
+    assert created["cost_status"] == "no_usage"
+    assert created["cost_usd"] is None
 
     done = api_client.patch(
         f"{URL}{created['id']}/",
@@ -186,7 +187,6 @@ def test_completing_a_pending_generation_prices_it(api_client, priced_models):
     ("payload", "attr"),
     [
         ({"model": "gpt-4o", "usage": {"completion_tokens": 3}}, "usage"),
-        ({"model": "no-such-model", "usage": {"prompt_tokens": 3, "completion_tokens": 1}}, "usage"),
         (
             {"provider": "openai", "model": "gpt-4o", "input_tokens": 10, "cache_read_tokens": 20},
             "input_tokens",
@@ -250,3 +250,22 @@ def test_budgets_count_generation_costs(organization, priced_models, api_client)
         user_ref="ana",
     )
     assert mine.requests >= 1
+
+
+def test_usage_of_an_unknown_model_and_provider_is_read_in_the_common_shape_and_stays_unpriced(
+    api_client, priced_models
+):
+    response = api_client.post(
+        URL,
+        {
+            "request_id": "unknown-everything",
+            "model": "no-such-model",
+            "status": "success",
+            "usage": {"prompt_tokens": 3, "completion_tokens": 1},
+        },
+    )
+
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["cost_status"], body["cost_usd"]) == ("unpriced", None)
+    assert (body["input_tokens"], body["output_tokens"], body["total_tokens"]) == (3, 1, 4)

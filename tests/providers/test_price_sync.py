@@ -55,7 +55,7 @@ def test_first_sync_imports_every_provider_and_model_genai_prices_prices_with_ev
     }
     assert "input_audio_mtok" in units[("google", "gemini-2.0-flash")]
     assert "output_image_mtok" in units[("google", "gemini-2.5-flash-image")]
-    assert "web_search_kcount" in units[("anthropic", "claude-sonnet-4-5")]
+    assert "web_searches_kcount" in units[("anthropic", "claude-sonnet-4-5")]
     assert isinstance(units[("google", "gemini-2.5-pro")]["input_mtok"], dict)  # tiers kept
     assert "+ price openai/gpt-4o" in out.getvalue()
     assert "models" in capsys.readouterr().err  # tqdm progress
@@ -166,7 +166,7 @@ def test_seed_fixture_loads_twice_without_duplicates():
     report = price_sync(catalogue=snapshot_catalogue(FOUR))
     assert report.providers_created == 0
     assert report.models_updated == 0
-    assert AIModel.objects.filter(is_deprecated=True).count() == report.models_created
+    assert AIModel.objects.count() == len(snapshot_catalogue(FOUR)) == counts[1] + report.models_created
 
 
 def test_seed_fixture_matches_the_snapshot():
