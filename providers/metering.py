@@ -114,10 +114,26 @@ def units_from_snapshot(model_price: gp.ModelPrice) -> dict[str, Any]:
     return units
 
 
+def units_at(units: Mapping[str, Any], at: datetime.datetime) -> tuple[int, Mapping[str, Any]]:
+    """The units of a price version in force at ``at``: a daily ``time_of_day`` interval that
+    contains it (the last listed wins, as in genai-prices), else the version's own. Returns
+    the interval's position (0 for the version's own units) and the units."""
+    for index, daily in reversed(list(enumerate(units.get("time_of_day") or (), start=1))):
+        constraint = gp.TimeOfDateConstraint(
+            start_time=datetime.time.fromisoformat(daily["start"]),
+            end_time=datetime.time.fromisoformat(daily["end"]),
+        )
+        if constraint.active(at):
+            return index, daily["units"]
+    return 0, units
+
+
 def snapshot_from_units(units: Mapping[str, Any]) -> gp.ModelPrice:
     """The stored price units back as the genai-prices ``ModelPrice`` that computes costs."""
     values: dict[str, Any] = {}
     for key, value in units.items():
+        if key == "time_of_day":
+            continue
         if isinstance(value, Mapping):
             values[key] = gp.TieredPrices(
                 base=Decimal(value["base"]),
@@ -133,15 +149,20 @@ def snapshot_from_units(units: Mapping[str, Any]) -> gp.ModelPrice:
 # --- reading usage ----------------------------------------------------------------------------
 
 
-def _wrapped(root, usage_object: Mapping) -> dict:
-    """``usage_object`` placed where an extractor whose root is ``root`` looks for it."""
+def _placements(root, payload: Mapping) -> list[Mapping]:
+    """Where ``payload`` may sit for an extractor whose usage root is ``root``: it is the whole
+    response, or the object at any level of the root's path (``{"usage": …}`` for the root
+    ``usage.billed_units``, or the usage object itself)."""
     path = [root] if isinstance(root, str) else list(root)
-    data: Any = dict(usage_object)
-    for step in reversed(path):
-        if not isinstance(step, str):
-            return {}
-        data = {step: data}
-    return data
+    placements: list[Mapping] = [payload]
+    if not all(isinstance(step, str) for step in path):
+        return placements
+    for depth in range(1, len(path) + 1):
+        data: Any = dict(payload)
+        for step in reversed(path[:depth]):
+            data = {step: data}
+        placements.append(data)
+    return placements
 
 
 def _reported(usage: gp.Usage) -> dict[str, Any]:
@@ -157,9 +178,7 @@ def _read_with(provider: gp.Provider, payload: Mapping) -> gp.Usage | None:
     """
     best: tuple[int, gp.Usage] | None = None
     for extractor in provider.extractors or ():
-        for data in (payload, _wrapped(extractor.root, payload)):
-            if not data:
-                continue
+        for data in _placements(extractor.root, payload):
             try:
                 _, usage = extractor.extract(data)
             except (ValueError, TypeError, KeyError, LookupError):
@@ -181,7 +200,9 @@ def read_usage(*, provider_slugs: Sequence[str], payload: Any, attr: str = "usag
     known = [
         provider for slug in provider_slugs if slug and (provider := find_provider_by_id(providers, slug))
     ]
-    if not known:
+    if not any(provider.extractors for provider in known):
+        # Unknown to genai-prices, or known without a reader (Together): such APIs copy one of
+        # the common shapes.
         known = [find_provider_by_id(providers, slug) for slug in COMPATIBLE_READERS]
     tried: list[str] = []
     for provider in known:
@@ -231,7 +252,7 @@ class Meter:
         self._providers: dict[str, Provider] | None = None
         self._models: dict[tuple[str, str], AIModel | None] = {}
         self._windows: dict[int, list[ModelPrice]] = {}
-        self._snapshots: dict[int, gp.ModelPrice] = {}
+        self._snapshots: dict[tuple[int, int], gp.ModelPrice] = {}
 
     # catalogue look-ups
 
@@ -263,10 +284,12 @@ class Meter:
                 return price
         return None
 
-    def _snapshot(self, price: ModelPrice) -> gp.ModelPrice:
-        if price.pk not in self._snapshots:
-            self._snapshots[price.pk] = snapshot_from_units(price.price_units())
-        return self._snapshots[price.pk]
+    def _snapshot(self, price: ModelPrice, at: datetime.datetime) -> gp.ModelPrice:
+        units = price.price_units()
+        index, in_force = units_at(units, at) if "time_of_day" in units else (0, units)
+        if (price.pk, index) not in self._snapshots:
+            self._snapshots[(price.pk, index)] = snapshot_from_units(in_force)
+        return self._snapshots[(price.pk, index)]
 
     # metering
 
@@ -322,7 +345,7 @@ class Meter:
         cost = None
         if price is not None:
             try:
-                cost = self._snapshot(price).calc_price(usage)["total_price"]
+                cost = self._snapshot(price, at).calc_price(usage)["total_price"]
             except ValueError as exc:
                 if "Invalid usage data" in str(exc) or "Missing usage" in str(exc):
                     raise UnreadableUsage(str(exc), attr=attr) from exc

@@ -165,7 +165,9 @@ def _normalised(units: dict) -> dict:
     """Comparable form of price units: Decimals without trailing-zero noise, tiers sorted."""
     normal = {}
     for key, value in sorted(units.items()):
-        if isinstance(value, dict):
+        if key == "time_of_day":
+            normal[key] = [(daily["start"], daily["end"], _normalised(daily["units"])) for daily in value]
+        elif isinstance(value, dict):
             normal[key] = {
                 "base": Decimal(value["base"]).normalize(),
                 "tiers": sorted((int(t["start"]), Decimal(t["price"]).normalize()) for t in value["tiers"]),
@@ -175,16 +177,41 @@ def _normalised(units: dict) -> dict:
     return normal
 
 
+def _window_prices(conditional: list[gp.ConditionalPrice], start: datetime.datetime) -> dict:
+    """The prices of the window starting at ``start``, as genai-prices' ``get_prices`` picks
+    them (the last active conditional price wins): the one in force whatever the hour, plus,
+    in ``units["time_of_day"]``, those that replace it during a daily UTC interval."""
+    default = conditional[0].prices
+    for price in conditional:
+        constraint = price.constraint
+        if constraint is None or (
+            isinstance(constraint, gp.StartDateConstraint) and constraint.active(start)
+        ):
+            default = price.prices
+            default_index = conditional.index(price)
+    columns = snapshot_prices_as_columns(default)
+    daily = [
+        {
+            "start": price.constraint.start_time.isoformat(),
+            "end": price.constraint.end_time.isoformat(),
+            "units": units_from_snapshot(price.prices),
+        }
+        for price in conditional[default_index + 1 :]
+        if isinstance(price.constraint, gp.TimeOfDateConstraint)
+    ]
+    if daily:
+        columns["units"]["time_of_day"] = daily
+    return columns
+
+
 def _windows(model: gp.ModelInfo) -> tuple[PriceWindow, ...] | None:
-    """The model's price timeline as windows; None if it uses constraints we cannot version
-    (time-of-day prices) or has no token prices."""
+    """The model's price timeline as windows (None when it has no prices). Daily time-of-day
+    prices (DeepSeek's off-peak hours) are kept in each window's units (``time_of_day``)."""
     conditional = (
         model.prices if isinstance(model.prices, list) else [gp.ConditionalPrice(prices=model.prices)]
     )
     starts = set()
     for price in conditional:
-        if isinstance(price.constraint, gp.TimeOfDateConstraint):
-            return None
         if isinstance(price.constraint, gp.StartDateConstraint):
             starts.add(
                 datetime.datetime.combine(price.constraint.start_date, datetime.time(), tzinfo=datetime.UTC)
@@ -194,7 +221,7 @@ def _windows(model: gp.ModelInfo) -> tuple[PriceWindow, ...] | None:
     for index, start in enumerate(boundaries):
         end = boundaries[index + 1] if index + 1 < len(boundaries) else None
         # Ask genai-prices which price it uses at the window's start: the same rule calc_price applies.
-        prices = snapshot_prices_as_columns(model.get_prices(start))
+        prices = _window_prices(conditional, start)
         if windows and _normalised(windows[-1].prices["units"]) == _normalised(prices["units"]):
             windows[-1] = PriceWindow(windows[-1].valid_from, end, windows[-1].prices)
             continue
@@ -256,7 +283,9 @@ def _catalogue(snapshot, providers: tuple[str, ...]) -> tuple[CatalogueModel, ..
 def _describe(units: dict) -> str:
     parts = []
     for key, value in sorted(units.items()):
-        if isinstance(value, dict):
+        if key == "time_of_day":
+            parts.extend(f"[{daily['start']}-{daily['end']}: {_describe(daily['units'])}]" for daily in value)
+        elif isinstance(value, dict):
             parts.append(f"{key}={Decimal(value['base']).normalize()}+tiers")
         else:
             parts.append(f"{key}={Decimal(value).normalize()}")
