@@ -6,10 +6,11 @@ import pytest
 
 from providers.price_sync import price_sync, snapshot_catalogue
 
+FOUR = ("openai", "anthropic", "google", "perplexity")
 PRICED_MODELS = {"gpt-4o", "gpt-4o-mini", "claude-sonnet-4-0", "gemini-2.5-flash"}
 
 
 @pytest.fixture
 def priced_models(db):
     """Providers, a few models and their price timelines, synced from genai-prices' snapshot."""
-    price_sync(catalogue=[entry for entry in snapshot_catalogue() if entry.name in PRICED_MODELS])
+    price_sync(catalogue=[entry for entry in snapshot_catalogue(FOUR) if entry.name in PRICED_MODELS])

@@ -1,4 +1,4 @@
-"""``usage/``: provider calls are ingested idempotently, priced through providers' ``cost_of``,
+"""``usage/``: provider calls are ingested idempotently, priced through providers' metering core,
 counted in the hourly rollup in the same transaction, and refused with a clear 400 when bad."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from decimal import Decimal
 import genai_prices
 import pytest
 from django.utils import timezone
-from providers.pricing import Usage, cost_of
+from providers.metering import Meter, usage_from_tokens
 
 from analytics.models import ProviderCall, ProviderCallDailyRollup, UserHourlyRollup
 from providers.models import AIModel
@@ -69,14 +69,14 @@ def test_a_call_is_priced_at_occurred_at_and_counted_in_its_day(api_client, orga
     assert response.status_code == 201, response.content
     call = ProviderCall.objects.get(pk=response.json()["id"])
     model = AIModel.objects.get(name="gpt-4o")
-    expected = cost_of(
+    expected = Meter().cost(
         model=model,
-        usage=Usage(12000, 800, 4096, 0),
+        usage=usage_from_tokens(input_tokens=12000, output_tokens=800, cache_read_tokens=4096),
         at=datetime.datetime(2026, 3, 2, 10, 15, tzinfo=datetime.UTC),
     )
     assert call.organization == organization
     assert call.cost_status == "priced"
-    assert call.cost_usd == expected.total_usd > 0
+    assert call.cost_usd == expected.cost_usd > 0
     assert response.json()["resolved_model"] == "gpt-4o"
     assert call.total_tokens == 12800
     rollup = ProviderCallDailyRollup.objects.get()

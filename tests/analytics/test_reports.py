@@ -135,7 +135,7 @@ def dataset(django_db_setup, django_db_blocker):
         price_sync(
             catalogue=[
                 entry
-                for entry in snapshot_catalogue()
+                for entry in snapshot_catalogue(("openai", "anthropic"))
                 if entry.name in {"gpt-4o", "gpt-4o-mini", "claude-sonnet-4-0"}
             ]
         )
@@ -209,7 +209,8 @@ GENERATION_MEASURES = {
         )
     },
     "cost_usd": "COALESCE(sum(g.cost_usd), 0)",
-    "unpriced_requests": _count("g.cost_usd IS NULL"),
+    "unpriced_requests": _count("g.cost_status = 'unpriced'"),
+    "no_usage_requests": _count("g.cost_status = 'no_usage'"),
     "cache_hits": _count("pm.cache_hit"),
     "retries": "COALESCE(sum(pm.retry_count), 0)",
     "retried_requests": _count("pm.retry_count > 0"),
@@ -243,7 +244,8 @@ CALL_MEASURES = {
         )
     },
     "cost_usd": "COALESCE(sum(c.cost_usd), 0)",
-    "unpriced_requests": _count("c.cost_usd IS NULL"),
+    "unpriced_requests": _count("c.cost_status = 'unpriced'"),
+    "no_usage_requests": _count("c.cost_status = 'no_usage'"),
     "latency_ms_sum": "COALESCE(sum(c.api_latency_ms), 0)",
     "latency_count": "count(c.api_latency_ms)",
     "latency_ms_max": "max(c.api_latency_ms)",
@@ -256,7 +258,9 @@ DERIVED = {
     "retry_rate": "round({retried_requests}::numeric / NULLIF({requests}, 0), 4)",
     "retries_per_request": "round({retries}::numeric / NULLIF({requests}, 0), 4)",
     "average_latency_ms": "round({latency_ms_sum}::numeric / NULLIF({latency_count}, 0), 2)",
-    "cost_per_priced_request": "round({cost_usd} / NULLIF({requests} - {unpriced_requests}, 0), 10)",
+    "cost_per_priced_request": (
+        "round({cost_usd} / NULLIF({requests} - {unpriced_requests} - {no_usage_requests}, 0), 10)"
+    ),
 }
 
 

@@ -12,6 +12,7 @@ from generations.models import Generation
 from providers.price_sync import price_sync, snapshot_catalogue
 
 pytestmark = pytest.mark.django_db
+FOUR = ("openai", "anthropic", "google", "perplexity")
 URL = "/api/v1/generations/"
 MODELS = {"gpt-4o", "claude-sonnet-4-0", "gemini-2.5-flash"}
 
@@ -19,7 +20,7 @@ MODELS = {"gpt-4o", "claude-sonnet-4-0", "gemini-2.5-flash"}
 @pytest.fixture
 def priced_models(db):
     """Providers, these models and their prices, synced from genai-prices' snapshot."""
-    price_sync(catalogue=[entry for entry in snapshot_catalogue() if entry.name in MODELS])
+    price_sync(catalogue=[entry for entry in snapshot_catalogue(FOUR) if entry.name in MODELS])
 
 
 def genai_price(provider: str, model: str, response: dict, api_flavor: str, at) -> Decimal:
