@@ -112,6 +112,14 @@ def _stored(row) -> tuple:
     )
 
 
+def _tables(**scope) -> tuple:
+    """(label, model, queryset) of each table re-pricing reads; soft-deleted generations too."""
+    return (
+        ("generations", Generation, _scope(Generation.all_objects.all(), **scope)),
+        ("provider_calls", ProviderCall, _scope(ProviderCall.objects.all(), **scope)),
+    )
+
+
 def _reprice_row(row, old, meter: Meter) -> bool:
     """Meter ``row`` again in place; returns whether anything it stores changed."""
     if row.model_id is None:
@@ -216,16 +224,12 @@ def reprice_run(
         raise ValueError("batch_size must be at least 1.")
     report = RepriceReport()
     start_after = start_after or {}
-    scope = {
-        "organization": organization,
-        "model_name": model_name,
-        "date_from": date_from,
-        "date_to": date_to,
-        "only_unpriced": only_unpriced,
-    }
-    tables = (
-        ("generations", Generation, _scope(Generation.all_objects.all(), **scope)),
-        ("provider_calls", ProviderCall, _scope(ProviderCall.objects.all(), **scope)),
+    tables = _tables(
+        organization=organization,
+        model_name=model_name,
+        date_from=date_from,
+        date_to=date_to,
+        only_unpriced=only_unpriced,
     )
     try:
         # Without a dry run each batch commits on its own; a dry run rolls them all back.
@@ -255,23 +259,7 @@ def reprice_run(
     return report
 
 
-def reprice_count(
-    *,
-    organization: Organization | None = None,
-    model_name: str | None = None,
-    date_from: datetime.datetime | None = None,
-    date_to: datetime.datetime | None = None,
-    only_unpriced: bool = False,
-) -> int:
-    """How many rows :func:`reprice_run` with the same choice would examine (progress total)."""
-    scope = {
-        "organization": organization,
-        "model_name": model_name,
-        "date_from": date_from,
-        "date_to": date_to,
-        "only_unpriced": only_unpriced,
-    }
-    return (
-        _scope(Generation.all_objects.all(), **scope).count()
-        + _scope(ProviderCall.objects.all(), **scope).count()
-    )
+def reprice_count(**scope) -> int:
+    """How many rows :func:`reprice_run` with the same choice (``organization``,
+    ``model_name``, ``date_from``, ``date_to``, ``only_unpriced``) would examine."""
+    return sum(queryset.count() for _, _, queryset in _tables(**scope))

@@ -1,7 +1,7 @@
 """The one metering core: (provider, model, usage object, moment) → normalised usage + cost.
 
-Generations, provider calls, demo seeding and re-pricing all meter through :class:`Meter`
-(or :func:`usage_cost` for a single row), so one rule holds everywhere:
+Generations, provider calls, demo seeding and re-pricing all meter through :class:`Meter`,
+so one rule holds everywhere:
 
 - **Usage** is read by genai-prices' own extractors for every provider it knows, the API
   flavour (OpenAI chat vs Responses, Bedrock Converse vs Anthropic-on-Bedrock, Google
@@ -386,23 +386,3 @@ class Meter:
             metered.cost_status,
             metered.price,
         )
-
-
-def usage_cost(
-    *,
-    provider_name: str = "",
-    model: AIModel | None,
-    at: datetime.datetime,
-    usage_object: Any = None,
-    tokens: Mapping[str, Any] | None = None,
-    raw_response: Any = None,
-) -> Metered:
-    """Meter one call (see :meth:`Meter.measure`) with a fresh :class:`Meter`."""
-    return Meter().measure(
-        provider_name=provider_name,
-        model=model,
-        at=at,
-        usage_object=usage_object,
-        tokens=tokens,
-        raw_response=raw_response,
-    )

@@ -5,6 +5,12 @@ import django.utils.timezone
 from django.db import migrations, models
 
 
+def no_usage_was_unpriced(apps, schema_editor):
+    """Backwards: before ``no_usage`` a call without a cost was ``unpriced``."""
+    ProviderCall = apps.get_model("analytics", "ProviderCall")
+    ProviderCall._base_manager.filter(cost_status="no_usage").update(cost_status="unpriced")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("analytics", "0002_provider_call_rollup_daily_user_hourly"),
@@ -189,4 +195,5 @@ class Migration(migrations.Migration):
                 violation_error_message="A priced call has a cost; an unpriced one, or one without usage, has none.",
             ),
         ),
+        migrations.RunPython(migrations.RunPython.noop, no_usage_was_unpriced),
     ]

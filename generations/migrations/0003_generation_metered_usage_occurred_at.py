@@ -11,6 +11,12 @@ def occurred_when_created(apps, schema_editor):
     Generation._base_manager.update(occurred_at=models.F("created_at"))
 
 
+def no_usage_was_unpriced(apps, schema_editor):
+    """Backwards: before ``no_usage`` a row without a cost was ``unpriced``."""
+    Generation = apps.get_model("generations", "Generation")
+    Generation._base_manager.filter(cost_status="no_usage").update(cost_status="unpriced")
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("generations", "0002_links_to_catalogue_and_styleguides"),
@@ -80,5 +86,5 @@ class Migration(migrations.Migration):
                 violation_error_message="A priced generation has a cost; an unpriced one, or one without usage, has none.",
             ),
         ),
-        migrations.RunPython(occurred_when_created, migrations.RunPython.noop),
+        migrations.RunPython(occurred_when_created, no_usage_was_unpriced),
     ]

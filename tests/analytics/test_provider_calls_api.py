@@ -9,9 +9,9 @@ from decimal import Decimal
 import genai_prices
 import pytest
 from django.utils import timezone
-from providers.metering import Meter, usage_from_tokens
 
 from analytics.models import ProviderCall, ProviderCallDailyRollup, UserHourlyRollup
+from providers.metering import Meter, usage_from_tokens
 from providers.models import AIModel
 from tenancy.models import AuditEvent
 from tests.analytics.factories import ProviderCallFactory, fingerprint_of
