@@ -149,16 +149,37 @@ def snapshot_from_units(units: Mapping[str, Any]) -> gp.ModelPrice:
 # --- reading usage ----------------------------------------------------------------------------
 
 
-def _placements(root, payload: Mapping) -> list[Mapping]:
-    """Where ``payload`` may sit for an extractor whose usage root is ``root``: it is the whole
-    response, or the object at any level of the root's path (``{"usage": …}`` for the root
-    ``usage.billed_units``, or the usage object itself)."""
+def _walk(data: Any, path: Sequence[str]) -> Any:
+    for step in path:
+        if not isinstance(data, Mapping):
+            return None
+        data = data.get(step)
+    return data
+
+
+def _first_key(path) -> Any:
+    return path if isinstance(path, str) else path[0]
+
+
+def _placements(extractor: gp.UsageExtractor, payload: Mapping) -> list[Mapping]:
+    """Where ``payload`` may sit for ``extractor``: the whole response, or the object at any
+    level of its root's path (``{"usage": …}`` for the root ``usage.billed_units``, or the
+    usage object itself); only placements whose usage object has every key the extractor
+    requires (a dictionary look-up, so most flavours are ruled out without extracting)."""
+    root = extractor.root
     path = [root] if isinstance(root, str) else list(root)
-    placements: list[Mapping] = [payload]
     if not all(isinstance(step, str) for step in path):
-        return placements
-    for depth in range(1, len(path) + 1):
-        data: Any = dict(payload)
+        return [payload]
+    required = {_first_key(m.path) for m in extractor.mappings if m.required}
+    wanted = required or {_first_key(m.path) for m in extractor.mappings}
+    placements: list[Mapping] = []
+    for depth in range(len(path) + 1):
+        usage_object = _walk(payload, path[depth:])
+        if not isinstance(usage_object, Mapping):
+            continue
+        if (required and not required <= usage_object.keys()) or not (wanted & usage_object.keys()):
+            continue
+        data: Any = payload
         for step in reversed(path[:depth]):
             data = {step: data}
         placements.append(data)
@@ -178,7 +199,7 @@ def _read_with(provider: gp.Provider, payload: Mapping) -> gp.Usage | None:
     """
     best: tuple[int, gp.Usage] | None = None
     for extractor in provider.extractors or ():
-        for data in _placements(extractor.root, payload):
+        for data in _placements(extractor, payload):
             try:
                 _, usage = extractor.extract(data)
             except (ValueError, TypeError, KeyError, LookupError):
@@ -189,6 +210,18 @@ def _read_with(provider: gp.Provider, payload: Mapping) -> gp.Usage | None:
     return best[1] if best else None
 
 
+_PROVIDERS: dict[tuple[int, str], gp.Provider | None] = {}
+
+
+def _provider(slug: str) -> gp.Provider | None:
+    """genai-prices' provider for a slug (or a name it matches), looked up once per snapshot."""
+    snapshot = genai_prices.data_snapshot.get_snapshot()
+    key = (id(snapshot), slug)
+    if key not in _PROVIDERS:
+        _PROVIDERS[key] = find_provider_by_id(snapshot.providers, slug)
+    return _PROVIDERS[key]
+
+
 def read_usage(*, provider_slugs: Sequence[str], payload: Any, attr: str = "usage") -> gp.Usage:
     """Normalise a provider's own usage object (or a whole response body) to genai-prices'
     ``Usage`` with the readers of each provider slug genai-prices knows, in order (the
@@ -196,14 +229,11 @@ def read_usage(*, provider_slugs: Sequence[str], payload: Any, attr: str = "usag
     OpenAI/Anthropic/Google shapes. Raises :class:`UnreadableUsage` when nothing reads it."""
     if not isinstance(payload, Mapping) or not payload:
         raise UnreadableUsage("The usage object must be a non-empty JSON object.", attr=attr)
-    providers = genai_prices.data_snapshot.get_snapshot().providers
-    known = [
-        provider for slug in provider_slugs if slug and (provider := find_provider_by_id(providers, slug))
-    ]
+    known = [provider for slug in provider_slugs if slug and (provider := _provider(slug))]
     if not any(provider.extractors for provider in known):
         # Unknown to genai-prices, or known without a reader (Together): such APIs copy one of
         # the common shapes.
-        known = [find_provider_by_id(providers, slug) for slug in COMPATIBLE_READERS]
+        known = [_provider(slug) for slug in COMPATIBLE_READERS]
     tried: list[str] = []
     for provider in known:
         if provider.id in tried:
