@@ -54,7 +54,9 @@ def _integrity_error(exc: IntegrityError) -> exceptions.APIException:
 def _domain_error(exc: DomainError) -> exceptions.APIException:
     if exc.status_code == 400:
         return exceptions.ValidationError({exc.attr or "non_field_errors": [exc.detail]}, code=exc.code)
-    converted = exceptions.APIException(exc.detail, code=exc.code)
+    # Keyed by ``attr`` when there is one, so a 409 names its field too (``items.3.request_id``).
+    detail = {exc.attr: [exc.detail]} if exc.attr else exc.detail
+    converted = exceptions.APIException(detail, code=exc.code)
     converted.status_code = exc.status_code
     return converted
 
