@@ -27,13 +27,15 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
 
 from tenancy.errors import Conflict
-from tenancy.models import Organization
+
+if TYPE_CHECKING:
+    from tenancy.models import Organization
 
 Row = TypeVar("Row", bound=models.Model)
 Result = TypeVar("Result")
