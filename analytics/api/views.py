@@ -223,12 +223,13 @@ class ReportView(APIView):
 
 @extend_schema_view(
     get=extend_schema(
-        description="Cache figures of generations, from the daily rollups. `cache_hits` counts "
-        "generations whose performance metric (`metrics/`) reported `cache_hit: true`: the client's "
-        "own account of serving a generation from a cache, whichever cache it was; `cache_hit_rate` "
-        "is `cache_hits / requests`. `cache_read_share` is the share of input tokens the provider "
-        "read from its prompt cache. Lookups of this API's response cache (`GET cache/{key}/`) are "
-        "counted by `cache/stats/` instead (`hits`, `misses`, `hit_rate`)."
+        description="Cache figures of generations, from the daily rollups. `reported_cache_hits` "
+        "counts generations whose performance metric (`metrics/`) reported `cache_hit: true`: the "
+        "client's own account of serving a generation from a cache, whichever cache it was; "
+        "`reported_cache_hit_rate` is `reported_cache_hits / requests`. `cache_read_share` is the "
+        "share of input tokens the provider read from its prompt cache. Lookups of this API's "
+        "response cache (`GET cache/{key}/`) are counted by `cache/stats/` instead (`hits`, "
+        "`misses`, `hit_rate`)."
     )
 )
 class CacheReportView(ReportView):

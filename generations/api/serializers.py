@@ -427,8 +427,8 @@ class CacheEntrySerializer(serializers.ModelSerializer):
 
 class CacheStatsSerializer(serializers.Serializer):
     """``cache/stats/``: lookups of the response cache (``GET cache/{key}/``). Not the
-    ``cache_hits`` of ``reports/cache/``, which counts generations whose performance metric
-    reported ``cache_hit`` (the client's own account of serving a generation from any cache)."""
+    ``reported_cache_hits`` of ``reports/cache/``: generations whose performance metric reported
+    ``cache_hit`` (the client's own account of serving a generation from any cache)."""
 
     since = serializers.DateField()
     until = serializers.DateField()

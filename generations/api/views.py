@@ -296,8 +296,8 @@ class CacheEntryViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def stats(self, request):
         """Response-cache hits, misses, hit rate and cost saved over a period: lookups of
-        ``GET cache/{key}/``. (``reports/cache/`` counts something else: generations whose
-        performance metric reported ``cache_hit``.)"""
+        ``GET cache/{key}/``. (``reports/cache/`` counts something else, ``reported_cache_hits``:
+        generations whose performance metric reported ``cache_hit``.)"""
         period = CacheStatsPeriodSerializer(data=request.query_params)
         period.is_valid(raise_exception=True)
         stats = selectors.cache_stats(
