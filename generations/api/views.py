@@ -122,7 +122,9 @@ class GenerationViewSet(
         request=GenerationBulkSerializer,
         responses={201: BulkResponseSerializer, 200: BulkResponseSerializer},
         description="Up to 1,000 generations in one transaction: all are written or none, and an "
-        "error names its item (`items.<index>.<field>`). Replayed items answer `created: false`.",
+        "error names its item (`items.<index>.<field>`). Replayed items answer `created: false`; an "
+        "item replaying another body is a 409 `conflicting_replay`, one naming a deleted "
+        "generation's `request_id` a 409 `deleted` with its restore URL (nothing is written).",
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request):
@@ -153,7 +155,8 @@ class GenerationViewSet(
         request=GenerationBranchSerializer,
         responses={201: GenerationSerializer, 200: GenerationSerializer},
         description="Create a child of this generation: a revision (default) or a `variant` for "
-        "another vertical. Unset fields are inherited; the version is the tree's next one.",
+        "another vertical. Unset fields are inherited; the version is the tree's next one. "
+        "Idempotent by `request_id` like `POST generations/` (a deleted one's is a 409 `deleted`).",
     )
     @action(detail=True, methods=["post"])
     def branch(self, request, pk=None):
