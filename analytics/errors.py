@@ -1,12 +1,6 @@
 """Domain errors of the analytics app; the API exception handler maps them to status codes."""
 
-from tenancy.errors import Conflict, DomainError
-
-
-class ConflictingReplay(Conflict):
-    """A ``request_id`` (or a generation's metrics) already recorded with a different body (409)."""
-
-    code = "conflicting_replay"
+from tenancy.errors import DomainError
 
 
 class InvalidReportQuery(DomainError):

@@ -11,7 +11,9 @@ tables (``tests/analytics/test_reports.py`` asks both).
   type, top users by cost).
 - ``volume``: requests, outcomes and tokens by kind (daily volume and tokens).
 - ``failures``: failures and the failure rate (and, for provider calls, by error type).
-- ``cache``: cache hits, hit rate and the share of input tokens read from the prompt cache.
+- ``cache``: generations the client reported as served from a cache (``reported_cache_hits``,
+  from ``PerformanceMetric.cache_hit``; not the response cache's hits, which ``cache/stats/``
+  counts), their rate, and the share of input tokens read from the provider's prompt cache.
 - ``retries``: retried generations, retries, retry rate and retries per generation.
 - ``rate-limits``: users whose requests in one clock hour exceeded a threshold (from the
   per-user hourly rollup).
@@ -83,7 +85,7 @@ def _ratio(part, whole, quantum: Decimal = RATE) -> Decimal | None:
 DERIVED = {
     "failure_rate": lambda r: _ratio(r["failures"], r["requests"]),
     "success_rate": lambda r: _ratio(r["successes"], r["requests"]),
-    "cache_hit_rate": lambda r: _ratio(r["cache_hits"], r["requests"]),
+    "reported_cache_hit_rate": lambda r: _ratio(r["cache_hits"], r["requests"]),
     "cache_read_share": lambda r: _ratio(r["cache_read_tokens"], r["input_tokens"]),
     "retry_rate": lambda r: _ratio(r["retried_requests"], r["requests"]),
     "retries_per_request": lambda r: _ratio(r["retries"], r["requests"]),
@@ -92,6 +94,11 @@ DERIVED = {
         r["cost_usd"], r["requests"] - r["unpriced_requests"] - r.get("no_usage_requests", 0), MONEY
     ),
 }
+
+# Output names of measures whose rollup column name would be ambiguous in the API: the cache
+# report's hits are what clients reported in ``metrics/`` (``PerformanceMetric.cache_hit``),
+# not lookups of the response cache (``cache/stats/`` calls those ``hits``).
+MEASURE_OUTPUT = {"cache_hits": "reported_cache_hits"}
 
 TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens")
 
@@ -153,7 +160,7 @@ REPORTS: dict[str, ReportSpec] = {
             sources=(GEN,),
             default_group_by=(GroupBy.DAY,),
             sums={GEN: ("requests", "cache_hits", "input_tokens", "cache_read_tokens", "cache_write_tokens")},
-            derived=("cache_hit_rate", "cache_read_share"),
+            derived=("reported_cache_hit_rate", "cache_read_share"),
             sort="cache_hits",
         ),
         ReportSpec(
@@ -300,7 +307,7 @@ def _rollup_rows(organization: Organization, source: str, date_from: datetime.da
 
 def _finish(spec: ReportSpec, values: dict[str, Any]) -> dict[str, Any]:
     """Plain output of one group's sums and maxima, then the figures derived from them."""
-    row = {name: _plain(value) for name, value in values.items()}
+    row = {MEASURE_OUTPUT.get(name, name): _plain(value) for name, value in values.items()}
     for name in spec.derived:
         row[name] = _plain(DERIVED[name](values))
     return row

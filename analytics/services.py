@@ -5,29 +5,24 @@ Every function takes ``organization`` first, runs in one transaction, audits wha
 adds its rows to the rollups in that same transaction (``analytics.rollups``), so a report never
 sees a row its rollup has not counted, or the reverse.
 
-Idempotency is as for generations: ``(organization, request_id)`` is unique (one metric per
-generation); a replay with the same body answers the first row and writes nothing, another body
-is a 409. Two requests racing past the look-up meet the unique index: the loser's INSERT fails
-inside a savepoint and it answers with the winner's row.
+Idempotency is ``tenancy.idempotency``'s, as for generations: a provider call's key is its
+``request_id``, a performance metric's the generation it describes (one metric per generation);
+a replay with the same body answers the first row and writes nothing, another body is a 409,
+and a race meets the unique constraint.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from analytics import rollups
 from analytics.choices import ErrorType
-from analytics.errors import ConflictingReplay
 from analytics.models import (
     CleanupPreferences,
     GenerationDailyRollup,
@@ -41,10 +36,19 @@ from tenancy import services as tenancy_services
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
 from tenancy.errors import DomainError
+from tenancy.idempotency import IdempotentIngest, Recorded
 from tenancy.models import Organization
 
-CALL_REQUEST_ID_CONSTRAINT = "provider_call_unique_request_id_per_org"
-METRIC_GENERATION_CONSTRAINT = "analytics_performancemetric_generation_id_key"
+PROVIDER_CALL_INGEST = IdempotentIngest(
+    model=ProviderCall, constraint="provider_call_unique_request_id_per_org"
+)
+# A metric's key is its generation (one metric per generation; the one-to-one's unique index).
+METRIC_INGEST = IdempotentIngest(
+    model=PerformanceMetric,
+    constraint="analytics_performancemetric_generation_id_key",
+    key="generation",
+    describe=lambda generation: f"The metrics of generation {generation.pk}",
+)
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 CALL_AUDITED = (
     "request_id",
@@ -59,32 +63,6 @@ CALL_AUDITED = (
     "cost_status",
     "occurred_at",
 )
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """An ingestion's outcome: the row, and whether this call created it (201) or not (200)."""
-
-    instance: Any
-    created: bool
-
-
-def request_fingerprint(body: Any) -> str:
-    """SHA-256 of the canonical JSON of a request body: equal bodies, equal fingerprints."""
-    canonical = json.dumps(
-        body, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder, ensure_ascii=False
-    )
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _constraint_name(exc: IntegrityError) -> str | None:
-    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
-
-
-def _replayed(existing, fingerprint: str, what: str) -> Recorded:
-    if existing.request_fingerprint != fingerprint:
-        raise ConflictingReplay(f"{what} was already recorded with a different body.", attr="request_id")
-    return Recorded(existing, created=False)
 
 
 def error_type_for(status_code: int | None) -> str:
@@ -123,10 +101,11 @@ def provider_call_record(
     with no ``error_type`` gets the one its status implies (:func:`error_type_for`).
     """
     values = dict(values)
-    request_id = values["request_id"]
-    existing = ProviderCall.objects.filter(organization=organization, request_id=request_id).first()
-    if existing is not None:
-        return _replayed(existing, fingerprint, f"request_id {request_id!r}")
+    replayed = PROVIDER_CALL_INGEST.replay(
+        organization=organization, key=values["request_id"], fingerprint=fingerprint
+    )
+    if replayed is not None:
+        return replayed
 
     generation = values.get("generation")
     if generation is not None and generation.organization_id != organization.pk:
@@ -164,17 +143,10 @@ def provider_call_record(
     ).apply(call)
     if total_tokens is not None:
         call.total_tokens = total_tokens
-    call.request_fingerprint = fingerprint
     call.clean_fields()
-
-    try:
-        with transaction.atomic():
-            call.save(force_insert=True)
-    except IntegrityError as exc:
-        if _constraint_name(exc) != CALL_REQUEST_ID_CONSTRAINT:
-            raise
-        winner = ProviderCall.objects.get(organization=organization, request_id=request_id)
-        return _replayed(winner, fingerprint, f"request_id {request_id!r}")
+    recorded = PROVIDER_CALL_INGEST.insert(call, fingerprint=fingerprint)
+    if not recorded.created:
+        return recorded
 
     snapshot = tenancy_services.audit_snapshot(call)
     tenancy_services.audit_record(
@@ -185,7 +157,7 @@ def provider_call_record(
         changes=tenancy_services.audit_diff({}, {name: snapshot[name] for name in CALL_AUDITED}),
     )
     rollups.rollups_count_provider_calls(calls=[call])
-    return Recorded(call, created=True)
+    return recorded
 
 
 # --- performance metrics ----------------------------------------------------------------------
@@ -206,20 +178,14 @@ def performance_metric_record(
         raise DomainError(
             "No such generation in this organization.", code="does_not_exist", attr="generation"
         )
-    what = f"The metrics of generation {generation.pk}"
-    existing = PerformanceMetric.objects.filter(generation=generation).first()
-    if existing is not None:
-        return _replayed(existing, fingerprint, what)
+    replayed = METRIC_INGEST.replay(organization=organization, key=generation, fingerprint=fingerprint)
+    if replayed is not None:
+        return replayed
     metric = PerformanceMetric(organization=organization, generation=generation, **values)
-    metric.request_fingerprint = fingerprint
     metric.clean_fields()
-    try:
-        with transaction.atomic():
-            metric.save(force_insert=True)
-    except IntegrityError as exc:
-        if _constraint_name(exc) != METRIC_GENERATION_CONSTRAINT:
-            raise
-        return _replayed(PerformanceMetric.objects.get(generation=generation), fingerprint, what)
+    recorded = METRIC_INGEST.insert(metric, fingerprint=fingerprint)
+    if not recorded.created:
+        return recorded
     tenancy_services.audit_record(
         organization=organization,
         actor=actor,
@@ -232,7 +198,7 @@ def performance_metric_record(
         },
     )
     rollups.rollups_count_metric(metric=metric, generation=generation)
-    return Recorded(metric, created=True)
+    return recorded
 
 
 # --- cleanup preferences ----------------------------------------------------------------------

@@ -3,12 +3,6 @@
 from tenancy.errors import Conflict, DomainError
 
 
-class ConflictingReplay(Conflict):
-    """A ``request_id`` already recorded with a different body (409): not a retry, a clash."""
-
-    code = "conflicting_replay"
-
-
 class StatusRegression(DomainError):
     """A status change that is not forward (success → pending, failed → success …)."""
 

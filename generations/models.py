@@ -116,7 +116,8 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
 
     Guarantees (enforced by the database, mirrored by ``services`` for readable errors):
 
-    - ``(organization, request_id)`` is unique among live rows: ingestion is idempotent.
+    - ``(organization, request_id)`` is unique over every row, soft-deleted ones included: a
+      request is recorded once, ever (``tenancy.idempotency``); a deleted one is restored.
     - tokens, costs and durations are never negative; ``cost_status`` is ``priced`` exactly when
       ``cost_usd`` is set, so an unknown model is visible as ``unpriced``, never as a silent $0.
     - tree shape: a root has no parent, no root, depth 0, version 1, kind ``original``; any
@@ -224,7 +225,12 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            unique_while_alive("organization", "request_id", name="generation_unique_request_id_per_org"),
+            # Not partial: a deleted generation keeps its request_id, so a replay cannot write twice.
+            models.UniqueConstraint(
+                fields=["organization", "request_id"],
+                name="generation_unique_request_id_per_org",
+                violation_error_message="This request_id was already recorded in this organization.",
+            ),
             models.UniqueConstraint(fields=["root", "version"], name="generation_unique_version_per_tree"),
             *usage_and_cost_constraints(prefix="generation", subject="generation"),
             models.CheckConstraint(

@@ -140,7 +140,12 @@ _SUCCEEDED = [GenerationStatus.SUCCESS, GenerationStatus.PARTIAL]
 def run_list(*, organization: Organization) -> QuerySet[GenerationRun]:
     """Runs with what they derive from their live generations, in the same query:
     ``generation_count``, ``active_count``, ``succeeded_count``, ``cancelled_count``,
-    ``models_completed``, ``total_cost_usd``, ``total_tokens``, ``unpriced_count``."""
+    ``models_completed``, ``models_reported``, ``total_cost_usd``, ``total_tokens``,
+    ``unpriced_count``.
+
+    Cost and tokens count soft-deleted generations too (money spent stays spent), and so does
+    ``models_reported`` (a model that answered has reported, whatever became of its row); the
+    counts and ``models_completed`` describe the live generations."""
     live = Q(generations__deleted_at__isnull=True)
     return GenerationRun.objects.filter(organization=organization).annotate(
         generation_count=Count("generations", filter=live),
@@ -155,21 +160,29 @@ def run_list(*, organization: Organization) -> QuerySet[GenerationRun]:
             default=[],
             order_by="generations__model_name",
         ),
-        total_cost_usd=Coalesce(Sum("generations__cost_usd", filter=live), Decimal(0)),
-        total_tokens=Coalesce(Sum("generations__total_tokens", filter=live), 0),
+        total_cost_usd=Coalesce(Sum("generations__cost_usd"), Decimal(0)),
+        total_tokens=Coalesce(Sum("generations__total_tokens"), 0),
+        models_reported=ArrayAgg(
+            "generations__model_name",
+            filter=Q(generations__status__in=sorted(GenerationStatus.terminal())),
+            distinct=True,
+            default=[],
+            order_by="generations__model_name",
+        ),
     )
 
 
 def run_status(run: GenerationRun) -> str:
     """A run's status from the annotations of :func:`run_list`.
 
-    No generation yet: pending; any still pending/processing: running; all finished: completed
-    when every requested model succeeded, partial when some did, cancelled when all were
-    cancelled, failed otherwise.
+    No generation yet: pending; any still pending/processing, or a requested model that has not
+    reported (no finished generation of it yet): running; once every requested model has
+    reported: completed when every requested model succeeded, partial when some did, cancelled
+    when all were cancelled, failed otherwise.
     """
     if run.generation_count == 0:
         return RunStatus.PENDING
-    if run.active_count:
+    if run.active_count or not set(run.models_reported) >= set(run.models_requested or []):
         return RunStatus.RUNNING
     if run.succeeded_count:
         requested = set(run.models_requested or [])
@@ -290,8 +303,9 @@ def generation_spend(
     user_ref: str | None = None,
     credential_fingerprint: str | None = None,
 ):
-    """What the organization's live generations created in ``[since, until)`` cost, and how many
-    there were: the spend source budgets count (registered in ``GenerationsConfig.ready``).
+    """What the organization's generations created in ``[since, until)`` cost, and how many there
+    were: the spend source budgets count (registered in ``GenerationsConfig.ready``). Soft-deleted
+    generations count: money spent stays spent, so deleting a row never refunds a budget.
 
     Generations do not record which provider credential paid for them, so a budget narrowed to a
     credential gets nothing from this source (analytics' provider calls carry the fingerprint).
@@ -299,7 +313,9 @@ def generation_spend(
     """
     if credential_fingerprint:
         return SpendTotals()
-    rows = Generation.objects.filter(organization=organization, created_at__gte=since, created_at__lt=until)
+    rows = Generation.all_objects.filter(
+        organization=organization, created_at__gte=since, created_at__lt=until
+    )
     if user_ref:
         rows = rows.filter(user_ref=user_ref)
     totals = rows.aggregate(cost_usd=Coalesce(Sum("cost_usd"), Decimal(0)), requests=Count("id"))

@@ -4,32 +4,28 @@ Every function takes ``organization`` first, runs in one transaction, audits wha
 (``tenancy.services.audit_record``) and sends ``generations_recorded`` inside that transaction
 so analytics' rollups commit with the rows they count.
 
-Idempotency. ``(organization, request_id)`` is unique among live generations (a partial unique
-index). A replay is detected first by a look-up and, when two requests race past it, by that
-index: the loser's INSERT waits for the winner's commit, fails inside a savepoint, and the loser
-answers with the winner's row. Whether a replay is the *same* request is decided by
-``request_fingerprint``, a SHA-256 of the canonical JSON body that created the row.
+Idempotency is ``tenancy.idempotency``'s (``GENERATION_INGEST``): ``(organization, request_id)``
+is unique over every generation, soft-deleted ones included. The same body again answers the
+first row; another body is a 409; the request of a deleted generation is a 409 ``deleted``
+naming its restore URL (it is restored, never recorded twice); a race meets the constraint.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
 
 from generations import selectors
 from generations.choices import GenerationKind, GenerationStatus
-from generations.errors import ConflictingReplay, GenerationFinished, InvalidTreeParent, StatusRegression
+from generations.errors import GenerationFinished, InvalidTreeParent, StatusRegression
 from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
 from generations.signals import COUNTED_FIELDS, generations_recorded
 from providers.metering import Meter, check_occurred_at
@@ -37,9 +33,14 @@ from tenancy import services as tenancy_services
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
 from tenancy.errors import DomainError
+from tenancy.idempotency import IdempotentIngest, Recorded
 from tenancy.models import Organization
 
-REQUEST_ID_CONSTRAINT = "generation_unique_request_id_per_org"
+GENERATION_INGEST = IdempotentIngest(
+    model=Generation,
+    constraint="generation_unique_request_id_per_org",
+    restore_url=lambda generation: reverse("generation-restore", kwargs={"pk": generation.pk}),
+)
 MAX_BULK_ITEMS = 1000
 RELATION_FIELDS = [field.name for field in Generation._meta.concrete_fields if field.is_relation]
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -84,14 +85,6 @@ AUDITED_VALUES = (
 AUDITED_WITHOUT_VALUES = ("content", "prompt", "metadata", "parameters", "raw_request", "raw_response")
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """The outcome of an ingestion: the row, and whether this call created it (201) or not (200)."""
-
-    generation: Generation
-    created: bool
-
-
 class BulkItemError(DomainError):
     """An item of a bulk request is invalid; ``attr`` is ``items.<index>.<field>``."""
 
@@ -100,24 +93,7 @@ class BulkItemError(DomainError):
         self.index = index
 
 
-class BulkItemConflict(ConflictingReplay):
-    """An item of a bulk request replays a ``request_id`` with a different body (409)."""
-
-
 # --- helpers --------------------------------------------------------------------------------
-
-_encoder = DjangoJSONEncoder
-
-
-def request_fingerprint(body: Any) -> str:
-    """SHA-256 of the canonical JSON of a request body: equal bodies, equal fingerprints."""
-    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), cls=_encoder, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _constraint_name(exc: IntegrityError) -> str | None:
-    diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None)
 
 
 def _audit_values(generation: Generation) -> dict[str, Any]:
@@ -274,17 +250,6 @@ def _attach(child: Generation, *, parent: Generation, kind: str, version: int) -
     child.kind = kind
 
 
-def _replayed(existing: Generation, fingerprint: str, *, index: int | None = None) -> Recorded:
-    if existing.request_fingerprint != fingerprint:
-        where = f"Item {index}: " if index is not None else ""
-        error = BulkItemConflict if index is not None else ConflictingReplay
-        raise error(
-            f"{where}request_id {existing.request_id!r} was already recorded with a different body.",
-            attr="request_id" if index is None else f"items.{index}.request_id",
-        )
-    return Recorded(existing, created=False)
-
-
 def _send(organization, generations, action, previous=None) -> None:
     if generations:
         generations_recorded.send(
@@ -323,12 +288,14 @@ def generation_record(
     ``values`` are validated field values (model field names; FK values are instances already
     scoped to ``organization``), plus optional ``usage`` (a provider usage object), ``parent``
     and ``kind``. Returns ``Recorded(row, created)``: ``created=False`` for a replay of the same
-    body (nothing written). Raises :class:`ConflictingReplay` for a replay with another body.
+    body (nothing written). A replay with another body is ``ConflictingReplay``, of a deleted
+    generation ``DeletedReplay`` (``tenancy.idempotency``).
     """
-    request_id = values["request_id"]
-    existing = Generation.objects.filter(organization=organization, request_id=request_id).first()
-    if existing is not None:
-        return _replayed(existing, fingerprint)
+    replayed = GENERATION_INGEST.replay(
+        organization=organization, key=values["request_id"], fingerprint=fingerprint
+    )
+    if replayed is not None:
+        return replayed
 
     parent = values.get("parent")
     kind = values.get("kind") or (GenerationKind.REVISION if parent else GenerationKind.ORIGINAL)
@@ -342,25 +309,21 @@ def generation_record(
         raise DomainError("A revision or variant needs a parent.", attr="kind")
 
     generation = _build(organization=organization, values=values, meter=Meter(), now=timezone.now())
-    generation.request_fingerprint = fingerprint
     # Relations are instances resolved inside the organization already; validating them again
     # would cost a query each.
     generation.clean_fields(exclude=RELATION_FIELDS)
-    try:
-        # A savepoint: if a concurrent request wins the request_id, only this part rolls back
-        # (the version reserved in the tree included) and the replay is answered below.
-        with transaction.atomic():
-            if parent is not None:
-                first = _take_versions({parent.tree_root_id: 1})[parent.tree_root_id]
-                _attach(generation, parent=parent, kind=kind, version=first)
-            generation.save(force_insert=True)
-    except IntegrityError as exc:
-        if _constraint_name(exc) != REQUEST_ID_CONSTRAINT:
-            raise
-        return _replayed(
-            Generation.objects.get(organization=organization, request_id=request_id), fingerprint
-        )
 
+    def write():
+        # In the core's savepoint: if a concurrent request wins the request_id, the version
+        # reserved in the tree rolls back with the INSERT.
+        if parent is not None:
+            first = _take_versions({parent.tree_root_id: 1})[parent.tree_root_id]
+            _attach(generation, parent=parent, kind=kind, version=first)
+        generation.save(force_insert=True)
+
+    recorded = GENERATION_INGEST.insert(generation, fingerprint=fingerprint, write=write)
+    if not recorded.created:
+        return recorded
     tenancy_services.audit_record(
         organization=organization,
         actor=actor,
@@ -369,7 +332,7 @@ def generation_record(
         changes=tenancy_services.audit_diff({}, _audit_values(generation)),
     )
     _send(organization, [generation], "created")
-    return Recorded(generation, created=True)
+    return recorded
 
 
 def generation_branch(
@@ -527,33 +490,19 @@ def generation_bulk_record(
             )
         seen[item["request_id"]] = index
 
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                return _bulk_record_once(
-                    organization=organization, actor=actor, items=items, fingerprints=fingerprints
-                )
-        except IntegrityError as exc:
-            # A concurrent request recorded one of these request_ids between our look-up and our
-            # INSERT: look again, once; the rows it wrote are now replays or conflicts.
-            if _constraint_name(exc) != REQUEST_ID_CONSTRAINT or attempt == 1:
-                raise
-    raise AssertionError("unreachable")  # pragma: no cover
+    return GENERATION_INGEST.retrying(
+        lambda: _bulk_record_once(
+            organization=organization, actor=actor, items=items, fingerprints=fingerprints
+        )
+    )
 
 
 def _bulk_record_once(*, organization, actor, items, fingerprints) -> list[Recorded]:
     items = [dict(item) for item in items]
     _resolve_bulk_references(organization, items)
-    existing = {
-        row.request_id: row
-        for row in Generation.objects.filter(
-            organization=organization, request_id__in=list({item["request_id"] for item in items})
-        )
-    }
-    results: list[Recorded | None] = [None] * len(items)
-    for index, item in enumerate(items):
-        if item["request_id"] in existing:
-            results[index] = _replayed(existing[item["request_id"]], fingerprints[index], index=index)
+    results = GENERATION_INGEST.replays(
+        organization=organization, keys=[item["request_id"] for item in items], fingerprints=fingerprints
+    )
 
     parents, order = _bulk_tree(items, organization)
     now = timezone.now()
@@ -572,7 +521,7 @@ def _bulk_record_once(*, organization, actor, items, fingerprints) -> list[Recor
             raise BulkItemError(index, "kind", "A child is a revision or a variant of its parent.")
         if parent_ref is not None:
             # Parents come first in ``order``, so an item's parent is built (or replayed) already.
-            parent = parent_ref if isinstance(parent_ref, Generation) else results[parent_ref].generation
+            parent = parent_ref if isinstance(parent_ref, Generation) else results[parent_ref].instance
             values = _check_child(parent=parent, kind=kind, values=item, attr_prefix=f"items.{index}.")
         elif kind != GenerationKind.ORIGINAL:
             raise BulkItemError(index, "kind", "A revision or variant needs a parent.")
@@ -641,7 +590,7 @@ def _place_bulk_nodes(built: dict[int, Generation], parents, results) -> None:
         parent_ref = parents[index]
         if parent_ref is None:
             continue
-        parent = parent_ref if isinstance(parent_ref, Generation) else results[parent_ref].generation
+        parent = parent_ref if isinstance(parent_ref, Generation) else results[parent_ref].instance
         generation.parent = parent
         generation.depth = parent.depth + 1
         generation.root_id = parent.tree_root_id
@@ -742,14 +691,16 @@ def generation_update(
 
 @transaction.atomic
 def generation_delete(*, organization: Organization, actor: Actor = SYSTEM, generation: Generation) -> None:
-    """Soft-delete a generation (its tree keeps it; it disappears from lists and reports)."""
+    """Soft-delete a generation: it leaves lists, its tree keeps it, and what it cost stays spent
+    (budgets, rollups, reports and weekly summaries still count it). Its ``request_id`` stays
+    taken: a replay is a 409 ``deleted`` naming the restore URL."""
     tenancy_services.soft_delete(organization=organization, actor=actor, instance=generation)
     _send(organization, [generation], "deleted")
 
 
 @transaction.atomic
 def generation_restore(*, organization: Organization, actor: Actor = SYSTEM, generation: Generation) -> None:
-    """Bring back a soft-deleted generation (409 if a live row took its request_id meanwhile)."""
+    """Bring back a soft-deleted generation (its request_id was never given to another row)."""
     tenancy_services.restore(organization=organization, actor=actor, instance=generation)
     _send(organization, [generation], "restored")
 
@@ -783,44 +734,29 @@ def cache_entry_store(
     ttl_seconds: int,
     model_name: str = "",
     cost_saved_usd: Decimal = Decimal(0),
-) -> CacheEntry:
-    """Store (or replace) the response cached under ``key`` for ``ttl_seconds``.
+) -> tuple[CacheEntry, bool]:
+    """Store (or replace) the response cached under ``key`` for ``ttl_seconds``; returns the
+    entry and whether it was created (``PUT`` answers 201) rather than replaced (200).
 
-    One ``INSERT … ON CONFLICT (organization, key) DO UPDATE``, so concurrent PUTs of one key
-    never fail; a replaced entry starts counting hits afresh. Cache writes are not audited: they
-    are high-volume operational data, not sensitive actions (the audit log would drown in them).
+    Django's ``update_or_create``: the existing row is locked and updated, or a new one is
+    inserted in a savepoint; a concurrent PUT that inserted the key first turns ours into an
+    update, so concurrent PUTs of one key never fail. A replaced entry starts counting hits
+    afresh. Cache writes are not audited: they are high-volume operational data, not sensitive
+    actions (the audit log would drown in them).
     """
     now = timezone.now()
-    entry = CacheEntry(
-        organization=organization,
-        key=key,
-        response=response,
-        model_name=model_name,
-        model=Meter().model(model_name),
-        cost_saved_usd=cost_saved_usd,
-        hit_count=0,
-        expires_at=now + datetime.timedelta(seconds=ttl_seconds),
-        last_accessed_at=None,
-        created_at=now,
-    )
-    entry.clean_fields()
-    CacheEntry.objects.bulk_create(
-        [entry],
-        update_conflicts=True,
-        unique_fields=["organization", "key"],
-        update_fields=[
-            "response",
-            "model_name",
-            "model",
-            "cost_saved_usd",
-            "hit_count",
-            "expires_at",
-            "last_accessed_at",
-            "created_at",
-            "updated_at",
-        ],
-    )
-    return CacheEntry.objects.get(organization=organization, key=key)
+    values = {
+        "response": response,
+        "model_name": model_name,
+        "model": Meter().model(model_name),
+        "cost_saved_usd": cost_saved_usd,
+        "hit_count": 0,
+        "expires_at": now + datetime.timedelta(seconds=ttl_seconds),
+        "last_accessed_at": None,
+        "created_at": now,
+    }
+    CacheEntry(organization=organization, key=key, **values).clean_fields()
+    return CacheEntry.objects.update_or_create(organization=organization, key=key, defaults=values)
 
 
 def _count_cache_access(organization: Organization, *, hit: bool, cost_saved_usd: Decimal) -> None:

@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from analytics.api.views import (
+    CacheReportView,
     CleanupPreferencesView,
     ModelPerformanceViewSet,
     PerformanceMetricViewSet,
@@ -15,6 +16,9 @@ from analytics.api.views import (
 )
 from analytics.reports import REPORTS
 
+# Reports with their own schema description; the others share ReportView's.
+REPORT_VIEWS = {"cache": CacheReportView}
+
 router = SimpleRouter()
 router.register("usage", ProviderCallViewSet, basename="provider-call")
 router.register("metrics", PerformanceMetricViewSet, basename="performance-metric")
@@ -24,7 +28,12 @@ router.register("weekly-summaries", WeeklySummaryViewSet, basename="weekly-summa
 urlpatterns = [
     *router.urls,
     path("cleanup-preferences/", CleanupPreferencesView.as_view(), name="cleanup-preferences"),
-    *(path(f"reports/{name}/", ReportView.as_view(report=name), name=f"report-{name}") for name in REPORTS),
+    *(
+        path(
+            f"reports/{name}/", REPORT_VIEWS.get(name, ReportView).as_view(report=name), name=f"report-{name}"
+        )
+        for name in REPORTS
+    ),
     path("reports/rate-limits/", RateLimitReportView.as_view(), name="report-rate-limits"),
     path("reprice/", RepriceView.as_view(), name="reprice"),
 ]

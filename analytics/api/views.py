@@ -34,6 +34,7 @@ from tenancy.actors import actor_from_request
 from tenancy.api.viewsets import TenantViewSetMixin
 from tenancy.choices import Role
 from tenancy.context import request_organization
+from tenancy.idempotency import request_fingerprint
 from tenancy.pagination import CreatedAtCursorPagination
 
 
@@ -79,7 +80,7 @@ class ProviderCallViewSet(
             organization=self.organization,
             actor=self.actor,
             values=serializer.validated_data,
-            fingerprint=services.request_fingerprint(request.data),
+            fingerprint=request_fingerprint(request.data),
         )
         return Response(
             ProviderCallSerializer(recorded.instance).data,
@@ -119,7 +120,7 @@ class PerformanceMetricViewSet(
             actor=self.actor,
             generation=generation,
             values=values,
-            fingerprint=services.request_fingerprint(request.data),
+            fingerprint=request_fingerprint(request.data),
         )
         return Response(
             PerformanceMetricSerializer(recorded.instance).data,
@@ -244,6 +245,23 @@ class ReportView(APIView):
             limit=params["limit"],
         )
         return Response(result.as_dict())
+
+
+@extend_schema_view(
+    get=extend_schema(
+        description="Cache figures of generations, from the daily rollups. `reported_cache_hits` "
+        "counts generations whose performance metric (`metrics/`) reported `cache_hit: true`: the "
+        "client's own account of serving a generation from a cache, whichever cache it was; "
+        "`reported_cache_hit_rate` is `reported_cache_hits / requests`. `cache_read_share` is the "
+        "share of input tokens the provider read from its prompt cache. Lookups of this API's "
+        "response cache (`GET cache/{key}/`) are counted by `cache/stats/` instead (`hits`, "
+        "`misses`, `hit_rate`)."
+    )
+)
+class CacheReportView(ReportView):
+    """``reports/cache/``: :class:`ReportView` with the meaning of its cache figures in the schema."""
+
+    report = "cache"
 
 
 class RateLimitReportView(APIView):

@@ -332,6 +332,12 @@ class GenerationRunSerializer(serializers.ModelSerializer):
 
     status = serializers.SerializerMethodField()
     models_completed = serializers.ListField(child=serializers.CharField(), read_only=True)
+    models_reported = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="Models with a finished generation (succeeded, partial, failed or cancelled); "
+        "the run is `running` until every requested model is here.",
+    )
     generation_count = serializers.IntegerField(read_only=True)
     total_tokens = serializers.IntegerField(read_only=True)
     total_cost_usd = serializers.DecimalField(**MONEY, read_only=True)
@@ -353,6 +359,7 @@ class GenerationRunSerializer(serializers.ModelSerializer):
             "deep_thinking",
             "models_requested",
             "models_completed",
+            "models_reported",
             "status",
             "generation_count",
             "total_tokens",
@@ -426,12 +433,18 @@ class CacheEntrySerializer(serializers.ModelSerializer):
 
 
 class CacheStatsSerializer(serializers.Serializer):
+    """``cache/stats/``: lookups of the response cache (``GET cache/{key}/``). Not the
+    ``reported_cache_hits`` of ``reports/cache/``: generations whose performance metric reported
+    ``cache_hit`` (the client's own account of serving a generation from any cache)."""
+
     since = serializers.DateField()
     until = serializers.DateField()
-    hits = serializers.IntegerField()
-    misses = serializers.IntegerField()
-    hit_rate = serializers.FloatField(allow_null=True)
-    cost_saved_usd = serializers.DecimalField(**MONEY)
+    hits = serializers.IntegerField(help_text="`GET cache/{key}/` lookups answered from a live entry.")
+    misses = serializers.IntegerField(help_text="`GET cache/{key}/` lookups of a missing or expired key.")
+    hit_rate = serializers.FloatField(
+        allow_null=True, help_text="hits / (hits + misses) of the response cache; null without lookups."
+    )
+    cost_saved_usd = serializers.DecimalField(**MONEY, help_text="Sum of the hit entries' `cost_saved_usd`.")
     live_entries = serializers.IntegerField()
     expired_entries = serializers.IntegerField()
 

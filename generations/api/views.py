@@ -35,14 +35,17 @@ from generations.api.serializers import (
 from generations.models import CacheEntry, Campaign, Generation, GenerationRun
 from tenancy.api.viewsets import RestoreMixin, TenantModelViewSet, TenantViewSetMixin
 from tenancy.errors import NotFound
+from tenancy.idempotency import request_fingerprint
 
 
 @extend_schema_view(
     create=extend_schema(
         request=GenerationCreateSerializer,
         responses={201: GenerationSerializer, 200: GenerationSerializer},
-        description="Record a generation. Idempotent by `request_id`: the same body again answers 200 "
-        "with the first row and writes nothing; another body with that `request_id` is a 409.",
+        description="Record a generation. Idempotent by `request_id`, deleted generations included: "
+        "the same body again answers 200 with the first row and writes nothing; another body with "
+        "that `request_id` is a 409 `conflicting_replay`; the `request_id` of a deleted generation "
+        "is a 409 `deleted` naming its restore URL (`POST generations/{id}/restore/`).",
     ),
     partial_update=extend_schema(
         request=GenerationUpdateSerializer,
@@ -81,10 +84,10 @@ class GenerationViewSet(
             organization=self.organization,
             actor=self.actor,
             values=serializer.validated_data,
-            fingerprint=services.request_fingerprint(request.data),
+            fingerprint=request_fingerprint(request.data),
         )
         return Response(
-            GenerationSerializer(recorded.generation).data,
+            GenerationSerializer(recorded.instance).data,
             status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
         )
 
@@ -119,14 +122,16 @@ class GenerationViewSet(
         request=GenerationBulkSerializer,
         responses={201: BulkResponseSerializer, 200: BulkResponseSerializer},
         description="Up to 1,000 generations in one transaction: all are written or none, and an "
-        "error names its item (`items.<index>.<field>`). Replayed items answer `created: false`.",
+        "error names its item (`items.<index>.<field>`). Replayed items answer `created: false`; an "
+        "item replaying another body is a 409 `conflicting_replay`, one naming a deleted "
+        "generation's `request_id` a 409 `deleted` with its restore URL (nothing is written).",
     )
     @action(detail=False, methods=["post"])
     def bulk(self, request):
         serializer = GenerationBulkSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         items = serializer.validated_data["items"]
-        fingerprints = [services.request_fingerprint(raw) for raw in request.data["items"]]
+        fingerprints = [request_fingerprint(raw) for raw in request.data["items"]]
         results = services.generation_bulk_record(
             organization=self.organization, actor=self.actor, items=items, fingerprints=fingerprints
         )
@@ -137,8 +142,8 @@ class GenerationViewSet(
             "results": [
                 {
                     "index": index,
-                    "id": result.generation.pk,
-                    "request_id": result.generation.request_id,
+                    "id": result.instance.pk,
+                    "request_id": result.instance.request_id,
                     "created": result.created,
                 }
                 for index, result in enumerate(results)
@@ -150,7 +155,8 @@ class GenerationViewSet(
         request=GenerationBranchSerializer,
         responses={201: GenerationSerializer, 200: GenerationSerializer},
         description="Create a child of this generation: a revision (default) or a `variant` for "
-        "another vertical. Unset fields are inherited; the version is the tree's next one.",
+        "another vertical. Unset fields are inherited; the version is the tree's next one. "
+        "Idempotent by `request_id` like `POST generations/` (a deleted one's is a 409 `deleted`).",
     )
     @action(detail=True, methods=["post"])
     def branch(self, request, pk=None):
@@ -162,10 +168,10 @@ class GenerationViewSet(
             actor=self.actor,
             parent=parent,
             values=serializer.validated_data,
-            fingerprint=services.request_fingerprint({"branch_of": parent.pk, "body": request.data}),
+            fingerprint=request_fingerprint({"branch_of": parent.pk, "body": request.data}),
         )
         return Response(
-            GenerationSerializer(recorded.generation).data,
+            GenerationSerializer(recorded.instance).data,
             status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
         )
 
@@ -238,8 +244,9 @@ KEY_PARAMETER = OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH,
     update=extend_schema(
         parameters=[KEY_PARAMETER],
         request=CacheEntryWriteSerializer,
-        responses=CacheEntrySerializer,
-        description="Store (or replace) the response under this key for `ttl_seconds`.",
+        responses={201: CacheEntrySerializer, 200: CacheEntrySerializer},
+        description="Store the response under this key for `ttl_seconds`: 201 when the key is new, "
+        "200 when it replaces an entry (whose hit count starts afresh).",
     ),
     destroy=extend_schema(parameters=[KEY_PARAMETER]),
 )
@@ -269,10 +276,12 @@ class CacheEntryViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
     def update(self, request, key=None):
         serializer = CacheEntryWriteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        entry = services.cache_entry_store(
+        entry, created = services.cache_entry_store(
             organization=self.organization, key=key, **serializer.validated_data
         )
-        return Response(self.get_serializer(entry).data)
+        return Response(
+            self.get_serializer(entry).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
 
     def destroy(self, request, key=None):
         if not services.cache_entry_delete(organization=self.organization, key=key):
@@ -289,7 +298,9 @@ class CacheEntryViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
     )
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def stats(self, request):
-        """Hits, misses, hit rate and cost saved over a period."""
+        """Response-cache hits, misses, hit rate and cost saved over a period: lookups of
+        ``GET cache/{key}/``. (``reports/cache/`` counts something else, ``reported_cache_hits``:
+        generations whose performance metric reported ``cache_hit``.)"""
         period = CacheStatsPeriodSerializer(data=request.query_params)
         period.is_valid(raise_exception=True)
         stats = selectors.cache_stats(

@@ -16,6 +16,7 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 
 from tenancy.errors import DomainError
+from tenancy.idempotency import violated_constraint
 
 
 def error_response(status_code: int, code: str, detail: str, attr: str | None = None) -> JsonResponse:
@@ -43,7 +44,7 @@ def _integrity_error(exc: IntegrityError) -> exceptions.APIException:
     last guard; services validate first for friendlier messages."""
     cause = exc.__cause__
     sqlstate = getattr(cause, "sqlstate", None)
-    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None) or "a constraint"
+    constraint = violated_constraint(exc) or "a constraint"
     if sqlstate == "23505":
         return ConflictError(f"Conflicts with an existing row ({constraint}).", code="unique")
     return exceptions.ValidationError(
@@ -54,7 +55,9 @@ def _integrity_error(exc: IntegrityError) -> exceptions.APIException:
 def _domain_error(exc: DomainError) -> exceptions.APIException:
     if exc.status_code == 400:
         return exceptions.ValidationError({exc.attr or "non_field_errors": [exc.detail]}, code=exc.code)
-    converted = exceptions.APIException(exc.detail, code=exc.code)
+    # Keyed by ``attr`` when there is one, so a 409 names its field too (``items.3.request_id``).
+    detail = {exc.attr: [exc.detail]} if exc.attr else exc.detail
+    converted = exceptions.APIException(detail, code=exc.code)
     converted.status_code = exc.status_code
     return converted
 

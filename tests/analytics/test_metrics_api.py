@@ -56,7 +56,7 @@ def recorded_generation(organization):
         organization=organization,
         values={"request_id": "g", "model_name": "gpt-4o", "status": "success", "content_type": "blog"},
         fingerprint="g",
-    ).generation
+    ).instance
 
 
 class TestMetricReadAPI(TenantCRUDAPITests):

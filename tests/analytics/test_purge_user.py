@@ -47,7 +47,7 @@ def record(organization, request_id, user_ref, **values):
             **values,
         },
         fingerprint=request_id,
-    ).generation
+    ).instance
 
 
 @pytest.fixture

@@ -211,7 +211,7 @@ GENERATION_MEASURES = {
     "cost_usd": "COALESCE(sum(g.cost_usd), 0)",
     "unpriced_requests": _count("g.cost_status = 'unpriced'"),
     "no_usage_requests": _count("g.cost_status = 'no_usage'"),
-    "cache_hits": _count("pm.cache_hit"),
+    "reported_cache_hits": _count("pm.cache_hit"),
     "retries": "COALESCE(sum(pm.retry_count), 0)",
     "retried_requests": _count("pm.retry_count > 0"),
     "latency_ms_sum": "COALESCE(sum(g.generation_time_ms), 0)",
@@ -253,7 +253,7 @@ CALL_MEASURES = {
 DERIVED = {
     "failure_rate": "round({failures}::numeric / NULLIF({requests}, 0), 4)",
     "success_rate": "round({successes}::numeric / NULLIF({requests}, 0), 4)",
-    "cache_hit_rate": "round({cache_hits}::numeric / NULLIF({requests}, 0), 4)",
+    "reported_cache_hit_rate": "round({reported_cache_hits}::numeric / NULLIF({requests}, 0), 4)",
     "cache_read_share": "round({cache_read_tokens}::numeric / NULLIF({input_tokens}, 0), 4)",
     "retry_rate": "round({retried_requests}::numeric / NULLIF({requests}, 0), 4)",
     "retries_per_request": "round({retries}::numeric / NULLIF({requests}, 0), 4)",

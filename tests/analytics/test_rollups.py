@@ -269,7 +269,7 @@ def ingest_random(organizations, rng: random.Random, at, *, generations: int, ca
             generation_services.generation_record(
                 organization=organization, values=values, fingerprint=f"fp-{n}"
             )
-        created.append(recorded.generation)
+        created.append(recorded.instance)
     at(START + datetime.timedelta(days=20))
     for generation in created:
         if generation.status == "pending" and rng.random() < 0.7:

@@ -38,10 +38,10 @@ def small_tree(organization):
         parent=root,
         values={"request_id": "child", "branch_name": "punchier"},
         fingerprint="c",
-    ).generation
+    ).instance
     grandchild = services.generation_branch(
         organization=organization, parent=child, values={"request_id": "grandchild"}, fingerprint="g"
-    ).generation
+    ).instance
     return root, child, grandchild
 
 

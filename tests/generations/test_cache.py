@@ -22,7 +22,7 @@ def test_put_then_get_returns_the_response_and_counts_the_hit(api_client, organi
         f"{URL}prompt:abc123/",
         {"response": {"content": "Hello"}, "ttl_seconds": 600, "model": "gpt-4o", "cost_saved_usd": "0.0031"},
     )
-    assert put.status_code == 200, put.content
+    assert put.status_code == 201, put.content
     assert put.json()["hit_count"] == 0
 
     got = api_client.get(f"{URL}prompt:abc123/")
@@ -37,9 +37,19 @@ def test_put_then_get_returns_the_response_and_counts_the_hit(api_client, organi
     assert datetime.timedelta(seconds=590) < expires_in <= datetime.timedelta(seconds=600)
 
 
+def test_put_answers_201_when_it_creates_and_200_when_it_replaces(api_client, organization):
+    created = api_client.put(f"{URL}new-key/", {"response": {"v": 1}, "ttl_seconds": 60}, format="json")
+    replaced = api_client.put(f"{URL}new-key/", {"response": {"v": 2}, "ttl_seconds": 60}, format="json")
+
+    assert (created.status_code, replaced.status_code) == (201, 200)
+    assert replaced.json()["response"] == {"v": 2}
+    assert CacheEntry.objects.filter(organization=organization, key="new-key").count() == 1
+
+
 def test_put_replaces_an_entry_and_restarts_its_count(api_client, organization):
     CacheEntryFactory(organization=organization, key="k", hit_count=7)
     response = api_client.put(f"{URL}k/", {"response": {"v": 2}, "ttl_seconds": 60})
+    assert response.status_code == 200
     assert response.json()["response"] == {"v": 2}
     assert response.json()["hit_count"] == 0
     assert CacheEntry.objects.filter(organization=organization, key="k").count() == 1

@@ -92,3 +92,31 @@ def test_five_simultaneous_identical_bulks_write_each_row_once(plain_key, organi
     assert Generation.objects.filter(organization=organization).count() == 50
     ids = {tuple(row["id"] for row in response.json()["results"]) for response in responses}
     assert len(ids) == 1
+
+
+def test_twenty_simultaneous_replays_of_a_deleted_generations_request_write_nothing(plain_key, organization):
+    payload = {"request_id": "gone-1", "model": "an-unknown-model", "content": "once", "status": "success"}
+    client = client_for_key(plain_key)
+    first = client.post("/api/v1/generations/", payload, format="json").json()
+    client.delete(f"/api/v1/generations/{first['id']}/")
+
+    responses = at_once(
+        20, lambda i: client_for_key(plain_key).post("/api/v1/generations/", payload, format="json")
+    )
+
+    assert [response.status_code for response in responses] == [409] * 20
+    assert {response.json()["errors"][0]["code"] for response in responses} == {"deleted"}
+    assert Generation.all_objects.filter(organization=organization, request_id="gone-1").count() == 1
+
+
+def test_twenty_simultaneous_puts_of_a_new_cache_key_create_it_once(plain_key, organization):
+    responses = at_once(
+        20,
+        lambda i: client_for_key(plain_key).put(
+            "/api/v1/cache/fresh-key/", {"response": {"n": i}, "ttl_seconds": 60}, format="json"
+        ),
+    )
+
+    codes = Counter(response.status_code for response in responses)
+    assert codes == {201: 1, 200: 19}, [r.content for r in responses if r.status_code >= 400]
+    assert CacheEntry.objects.filter(organization=organization, key="fresh-key").count() == 1

@@ -100,14 +100,16 @@ def test_request_ids_are_per_organization(api_client, other_api_client, organiza
     assert Generation.objects.filter(request_id="req-1").count() == 2
 
 
-def test_a_soft_deleted_request_id_can_be_recorded_again(api_client, organization):
+def test_a_soft_deleted_request_id_is_not_recorded_again(api_client, organization):
+    # Was "can be recorded again" (201, a second row): now a 409 ``deleted`` (test_idempotency.py).
     first = api_client.post(URL, body()).json()
     api_client.delete(f"{URL}{first['id']}/")
 
     again = api_client.post(URL, body())
 
-    assert again.status_code == 201
-    assert again.json()["id"] != first["id"]
+    assert again.status_code == 409
+    assert again.json()["errors"][0]["code"] == "deleted"
+    assert Generation.all_objects.filter(organization=organization).count() == 1
 
 
 def test_what_the_client_sent_is_kept_apart_from_what_we_computed(api_client):

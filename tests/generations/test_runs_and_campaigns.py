@@ -97,13 +97,43 @@ def test_run_status_and_completed_models_derive_from_generations(
     assert data["total_tokens"] == 100 * len(statuses)
 
 
-def test_run_totals_ignore_deleted_generations(api_client, organization):
+def test_run_lists_live_generations_but_its_cost_counts_deleted_ones(api_client, organization):
+    # Was "run totals ignore deleted generations": money spent stays spent (issue 9).
     run = run_with(organization, {"a": "success", "b": "success"})
-    run.generations.filter(model_name="b").update(cost_usd=Decimal("0.5"), cost_status="priced")
+    run.generations.update(cost_usd=Decimal("0.5"), cost_status="priced")
     run.generations.filter(model_name="a").delete()
     data = api_client.get(f"/api/v1/runs/{run.pk}/").json()
     assert data["generation_count"] == 1
-    assert Decimal(data["total_cost_usd"]) == Decimal("0.5")
+    assert data["models_completed"] == ["b"]
+    assert Decimal(data["total_cost_usd"]) == Decimal("1.0")
+    assert data["total_tokens"] == 200
+
+
+def test_a_run_is_running_until_every_requested_model_has_reported(api_client, organization):
+    # Given three requested models, one succeeded and one failed, the third not yet reported
+    run = GenerationRunFactory(organization=organization, models_requested=["a", "b", "c"])
+    GenerationFactory(organization=organization, run=run, model_name="a", status="success")
+    GenerationFactory(organization=organization, run=run, model_name="b", status="failed")
+
+    # Then the run is still running (it used to say partial)
+    data = api_client.get(f"/api/v1/runs/{run.pk}/").json()
+    assert (data["status"], data["models_reported"]) == ("running", ["a", "b"])
+
+    # When the last model reports a failure, the run is partial
+    GenerationFactory(organization=organization, run=run, model_name="c", status="failed")
+    data = api_client.get(f"/api/v1/runs/{run.pk}/").json()
+    assert (data["status"], data["models_reported"]) == ("partial", ["a", "b", "c"])
+    assert api_client.get("/api/v1/runs/").json()["results"][0]["status"] == "partial"
+
+
+def test_a_run_whose_requested_models_all_failed_reports_failed_only_when_all_reported(
+    api_client, organization
+):
+    run = GenerationRunFactory(organization=organization, models_requested=["a", "b"])
+    GenerationFactory(organization=organization, run=run, model_name="a", status="failed")
+    assert api_client.get(f"/api/v1/runs/{run.pk}/").json()["status"] == "running"
+    GenerationFactory(organization=organization, run=run, model_name="b", status="failed")
+    assert api_client.get(f"/api/v1/runs/{run.pk}/").json()["status"] == "failed"
 
 
 def test_run_list_is_one_query_whatever_the_runs(api_client, organization, django_assert_max_num_queries):

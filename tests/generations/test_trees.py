@@ -87,7 +87,7 @@ def test_the_database_refuses_a_duplicate_version_and_a_self_parent(organization
     root = GenerationFactory(organization=organization)
     child = services.generation_branch(
         organization=organization, parent=root, values={"request_id": "c1"}, fingerprint="f"
-    ).generation
+    ).instance
     duplicate = GenerationFactory.build(
         organization=organization, parent=root, root=root, depth=1, version=child.version, kind="revision"
     )
@@ -107,7 +107,7 @@ def big_tree(organization, size=200):
     results = services.generation_bulk_record(
         organization=organization, items=items, fingerprints=[str(n) for n in range(size)]
     )
-    return [result.generation for result in results]
+    return [result.instance for result in results]
 
 
 def test_tree_of_200_nodes_is_one_nested_answer_in_bounded_queries(
@@ -164,7 +164,7 @@ def test_lineage_of_a_chain_200_deep(organization, django_assert_max_num_queries
     from generations.selectors import generation_lineage
 
     with django_assert_max_num_queries(1):
-        path = generation_lineage(organization=organization, generation=results[-1].generation)
+        path = generation_lineage(organization=organization, generation=results[-1].instance)
     assert [node.request_id for node in path] == [f"c{n}" for n in range(200)]
 
 

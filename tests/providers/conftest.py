@@ -1,9 +1,12 @@
-"""Fixtures of the providers tests: the synced catalogue, credentials, a test spend source."""
+"""Fixtures of the providers tests: the synced catalogue, spending recorded as real rows."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
+from providers.choices import CostStatus
 from providers.models import AIModel
 from providers.price_sync import price_sync, snapshot_catalogue
 
@@ -20,45 +23,28 @@ def catalogue(db):
 
 @pytest.fixture
 def recorded_spend(db):
-    """A test-only spend table (created in the test's transaction) registered as a spend source.
+    """Spending recorded as real rows, read by budgets through the spend sources the apps
+    register (``generations`` and ``analytics.provider_calls``), not a test-only source.
 
     ``recorded_spend(organization, cost, at, user_ref=None, fingerprint=None, requests=1)``
-    records a row; budgets then read it through ``providers.spending`` like any app's source.
+    records a generation created at ``at`` costing ``cost`` or, with ``fingerprint``, a provider
+    call made with that key (the only spending a credential's budget sees); ``requests`` rows,
+    the cost on the first.
     """
-    from django.db import connection
-
-    from providers.spending import SpendTotals, register_spend_source, unregister_spend_source
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TABLE test_spend_rows (organization_id bigint NOT NULL, at timestamptz NOT NULL, "
-            "cost_usd numeric(20, 10) NOT NULL, requests integer NOT NULL, user_ref text, fingerprint text)"
-        )
-
-    def source(*, organization, since, until, user_ref=None, credential_fingerprint=None):
-        sql = (
-            "SELECT coalesce(sum(cost_usd), 0), coalesce(sum(requests), 0) FROM test_spend_rows "
-            "WHERE organization_id = %s AND at >= %s AND at < %s"
-        )
-        params = [organization.pk, since, until]
-        if user_ref is not None:
-            sql += " AND user_ref = %s"
-            params.append(user_ref)
-        if credential_fingerprint is not None:
-            sql += " AND fingerprint = %s"
-            params.append(credential_fingerprint)
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            cost, requests = cursor.fetchone()
-        return SpendTotals(cost_usd=cost, requests=int(requests))
+    from tests.analytics.factories import ProviderCallFactory
+    from tests.generations.factories import GenerationFactory
 
     def record(organization, cost, at, *, user_ref=None, fingerprint=None, requests=1):
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO test_spend_rows VALUES (%s, %s, %s, %s, %s, %s)",
-                [organization.pk, at, cost, requests, user_ref, fingerprint],
-            )
+        for number in range(requests):
+            fields = {
+                "organization": organization,
+                "cost_usd": Decimal(cost) if number == 0 else Decimal(0),
+                "cost_status": CostStatus.PRICED,
+                "user_ref": user_ref,
+            }
+            if fingerprint:
+                ProviderCallFactory(occurred_at=at, key_fingerprint=fingerprint, **fields)
+            else:
+                GenerationFactory(created_at=at, occurred_at=at, **fields)
 
-    register_spend_source(source, name="tests.recorded_spend")
-    yield record
-    unregister_spend_source("tests.recorded_spend")
+    return record
