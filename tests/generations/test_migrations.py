@@ -1,4 +1,4 @@
-"""``generations.0003_request_id_unique_deleted_included``: duplicates of a request_id left by
+"""``generations.0004_request_id_unique_deleted_included``: duplicates of a request_id left by
 the old partial constraint are told apart before the full constraint is added; reversible."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from generations.models import Generation
 from tests.generations.factories import GenerationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-BEFORE = [("generations", "0002_links_to_catalogue_and_styleguides")]
-AFTER = [("generations", "0003_request_id_unique_deleted_included")]
+BEFORE = [("generations", "0003_generation_metered_usage_occurred_at")]
+AFTER = [("generations", "0004_request_id_unique_deleted_included")]
 
 
 def migrate(targets):
