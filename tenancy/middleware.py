@@ -53,3 +53,26 @@ class RequestBodyLimitMiddleware:
                 f"Request body of {length} bytes exceeds the limit of {limit} bytes.",
             )
         return self.get_response(request)
+
+
+class UnstorableTextMiddleware:
+    """Answers 400 when an API path or query string holds a NUL character.
+
+    PostgreSQL cannot store or compare NUL in text (``DataError``), so a cache key ``a%00b`` or
+    ``?search=%00`` would otherwise reach the database and fail there with a 500. Bodies get the
+    same check in the JSON parser (``tenancy.api.parsers``).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            if "\x00" in request.path:
+                return error_response(400, "invalid", "The path contains a NUL character.")
+            for name, values in request.GET.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    return error_response(
+                        400, "invalid", f"Query parameter {name!r} contains a NUL character.", name
+                    )
+        return self.get_response(request)
