@@ -76,3 +76,23 @@ class UnstorableTextMiddleware:
                         400, "invalid", f"Query parameter {name!r} contains a NUL character.", name
                     )
         return self.get_response(request)
+
+
+class APIJSONErrorsMiddleware:
+    """Under /api/, a 404 or 500 rendered as an HTML page (Django's debug pages with DEBUG on,
+    which bypass ``handler404``/``handler500``) is replaced by the API's JSON error."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code in (404, 500)
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            if response.status_code == 404:
+                return error_response(404, "not_found", "No such endpoint.")
+            return error_response(500, "error", "A server error occurred.")
+        return response

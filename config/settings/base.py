@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenancy.middleware.RequestIdMiddleware",
+    "tenancy.middleware.APIJSONErrorsMiddleware",
     "tenancy.middleware.RequestBodyLimitMiddleware",
     "tenancy.middleware.UnstorableTextMiddleware",
     "tenancy.api.strict.StrictQueryParametersMiddleware",
@@ -95,6 +96,8 @@ else:
     }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Seconds a client is told to wait (Retry-After) when the database is unreachable (API 503).
+API_DATABASE_RETRY_AFTER_SECONDS = env.int("API_DATABASE_RETRY_AFTER_SECONDS", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://inkwell")}
@@ -131,6 +134,14 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # --- REST framework -------------------------------------------------------------------------
 API_THROTTLE_RATE = env("API_THROTTLE_RATE", default="6000/min")
+# Failed API-key authentications allowed per client address; beyond, 429 until the window ends.
+API_AUTH_FAILURE_RATE = env("API_AUTH_FAILURE_RATE", default="30/min")
+# Where rate counters live: "database" (PostgreSQL, shared by every worker; the default) or
+# "cache" (CACHE_URL's cache; the default when that is Redis).
+API_THROTTLE_STORE = env(
+    "API_THROTTLE_STORE",
+    default="cache" if env("CACHE_URL", default="").startswith(("redis", "rediss")) else "database",
+)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so an unauthenticated call gets 401 with `WWW-Authenticate: Api-Key`.
@@ -139,6 +150,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tenancy.permissions.IsOrganizationMember"],
     "DEFAULT_THROTTLE_CLASSES": ["tenancy.throttling.APIKeyRateThrottle"],
+    # Client addresses come from REMOTE_ADDR unless proxies are declared: X-Forwarded-For is
+    # only trusted for that many hops (a client could otherwise dodge per-address limits).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_PAGINATION_CLASS": "tenancy.pagination.CreatedAtCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [

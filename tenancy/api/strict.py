@@ -10,7 +10,7 @@ Two mechanisms, both installed once for the whole API (nothing to add per serial
   ``unknown_field_hints = {name: detail}``.
 - **Query parameters**: an API request may carry only the query parameters the OpenAPI schema
   documents for its operation (filters, search, ordering, pagination, and each view's
-  ``extend_schema(parameters=…)``), plus ``format``. The schema is read once per process, so the
+  ``extend_schema(parameters=…)``), plus ``format``. Read from drf-spectacular itself, so the
   documented contract and the accepted input cannot drift apart.
 """
 
@@ -85,37 +85,52 @@ def install_strict_serializers() -> None:
 
 
 class _DocumentedQueryParameters:
-    """Which query parameters the schema documents, per (view class, action, HTTP method)."""
+    """Which query parameters the schema documents, per (view class, action, HTTP method).
+
+    The URL patterns are enumerated once per process (cheap); each operation's parameters are
+    computed by drf-spectacular the first time that operation is called, then kept (generating
+    the whole schema up front would cost seconds on every worker's first request).
+    """
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._table: dict[tuple, frozenset[str]] | None = None
+        self._generator = None
+        self._endpoints: dict[tuple, tuple] | None = None
+        self._names: dict[tuple, frozenset[str] | None] = {}
 
-    def _build(self) -> dict[tuple, frozenset[str]]:
+    def _enumerate(self) -> dict[tuple, tuple]:
         from drf_spectacular.generators import SchemaGenerator
+
+        self._generator = SchemaGenerator()
+        self._generator._initialise_endpoints()
+        return {
+            (type(view), getattr(view, "action", None), method.upper()): (path, path_regex, method, view)
+            for path, path_regex, method, view in self._generator._get_paths_and_endpoints()
+        }
+
+    def _operation_names(self, endpoint) -> frozenset[str] | None:
         from drf_spectacular.settings import spectacular_settings
 
-        generator = SchemaGenerator()
-        generator._initialise_endpoints()
+        path, path_regex, method, view = endpoint
         prefix = spectacular_settings.SCHEMA_PATH_PREFIX or "/"
         prefix = prefix if prefix.startswith("^") else "^" + prefix
-        table: dict[tuple, frozenset[str]] = {}
-        for path, path_regex, method, view in generator._get_paths_and_endpoints():
-            view.request = spectacular_settings.GET_MOCK_REQUEST(method, path, view, None)
-            operation = view.schema.get_operation(path, path_regex, prefix, method, generator.registry)
-            if not operation:
-                continue
-            names = {p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"}
-            table[(type(view), getattr(view, "action", None), method.upper())] = frozenset(names)
-        return table
+        view.request = spectacular_settings.GET_MOCK_REQUEST(method, path, view, None)
+        operation = view.schema.get_operation(path, path_regex, prefix, method, self._generator.registry)
+        if not operation:
+            return None
+        return frozenset(p["name"] for p in operation.get("parameters", []) if p.get("in") == "query")
 
     def for_view(self, view_class, action, method) -> frozenset[str] | None:
         """The documented names, or None for a view the schema does not describe."""
-        if self._table is None:
-            with self._lock:
-                if self._table is None:
-                    self._table = self._build()
-        return self._table.get((view_class, action, method))
+        key = (view_class, action, method)
+        if key in self._names:
+            return self._names[key]
+        with self._lock:
+            if self._endpoints is None:
+                self._endpoints = self._enumerate()
+            endpoint = self._endpoints.get(key)
+            self._names[key] = None if endpoint is None else self._operation_names(endpoint)
+        return self._names[key]
 
 
 documented_query_parameters = _DocumentedQueryParameters()
