@@ -22,6 +22,9 @@ DEV_CRYPTOGRAPHY_KEY = "django-insecure-inkwell-development-only-cryptography-ke
 SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
 # The AES key of encrypted fields is derived from this; see providers/crypto.py for the traps.
 CRYPTOGRAPHY_KEY = env("CRYPTOGRAPHY_KEY", default=DEV_CRYPTOGRAPHY_KEY)
+# During a key rotation: the previous key(s), comma-separated, still accepted for reading while
+# `manage.py rotate_encryption_key` re-encrypts every secret with CRYPTOGRAPHY_KEY.
+CRYPTOGRAPHY_OLD_KEYS = env.list("CRYPTOGRAPHY_OLD_KEYS", default=[])
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
