@@ -91,7 +91,9 @@ def test_a_secret_no_configured_key_made_stops_the_rotation_naming_the_rows(orga
     assert len(strangers) == 2
     before = stored_rows()
 
-    with pytest.raises(CommandError, match=r"2 secret\(s\).*ProviderCredential.api_key_encrypted row") as raised:
+    with pytest.raises(
+        CommandError, match=r"2 secret\(s\).*ProviderCredential.api_key_encrypted row"
+    ) as raised:
         rotate()
 
     for row_id, _, _ in before[-2:]:
