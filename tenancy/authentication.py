@@ -44,10 +44,8 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != KEYWORD.lower():
             return None  # another scheme; let the next authenticator look
         failures = AuthenticationFailureThrottle(request)
-        if failures.is_blocked():
-            raise exceptions.Throttled(wait=failures.wait(), detail="Too many failed authentications.")
         try:
-            return self._authenticate_key(key.strip())
+            return self._authenticate_key(key.strip(), failures)
         except exceptions.AuthenticationFailed:
             if failures.record_failure():
                 raise exceptions.Throttled(
@@ -55,11 +53,17 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
                 ) from None
             raise
 
-    def _authenticate_key(self, key: str):
+    def _authenticate_key(self, key: str, failures: AuthenticationFailureThrottle):
         prefix, dot, _ = key.partition(".")
         if not key or not dot:
             raise exceptions.AuthenticationFailed("Malformed API key.", code="invalid_api_key")
-        api_key = OrganizationAPIKey.objects.select_related("organization").filter(prefix=prefix).first()
+        # The address's failure count rides along in the key lookup (no extra query).
+        api_key = failures.annotate(OrganizationAPIKey.objects.select_related("organization")).filter(
+            prefix=prefix
+        )
+        api_key = api_key.first()
+        if api_key is not None and failures.is_blocked(api_key.recent_authentication_failures):
+            raise exceptions.Throttled(wait=failures.wait(), detail="Too many failed authentications.")
         if api_key is None or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
         if api_key.revoked:

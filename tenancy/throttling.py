@@ -16,12 +16,17 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.db.models import Subquery, Value
+from django.db.models.functions import Coalesce
 from rest_framework.throttling import SimpleRateThrottle
 
 from tenancy.models import OrganizationAPIKey, RateCounter
 
+# One statement: drop finished windows (an index range on expires_at, usually empty) and count
+# this request, so a throttled request costs one round trip.
 _UPSERT = (
-    f"INSERT INTO {RateCounter._meta.db_table} AS counter (key, window_start, expires_at, count) "  # noqa: S608 - table name from the model
+    f"WITH finished AS (DELETE FROM {RateCounter._meta.db_table} WHERE expires_at <= %s) "  # noqa: S608 - table name from the model
+    f"INSERT INTO {RateCounter._meta.db_table} AS counter (key, window_start, expires_at, count) "
     "VALUES (%s, %s, %s, %s) "
     "ON CONFLICT (key, window_start) DO UPDATE SET count = counter.count + EXCLUDED.count "
     "RETURNING count"
@@ -52,12 +57,8 @@ def rate_counter_hit(*, key: str, duration: int, increment: bool = True) -> tupl
         return next(iter(row), 0), remaining
     expires_at = window_start + datetime.timedelta(seconds=duration)
     with connection.cursor() as cursor:
-        cursor.execute(_UPSERT, [key, window_start, expires_at, 1])
+        cursor.execute(_UPSERT, [window_start, key, window_start, expires_at, 1])
         (count,) = cursor.fetchone()
-    if count == 1:
-        # A window just started for this key: drop every finished window (an index scan on
-        # expires_at), so the table holds about one row per active client.
-        RateCounter.objects.filter(expires_at__lte=window_start).delete()
     return count, remaining
 
 
@@ -104,10 +105,23 @@ class AuthenticationFailureThrottle(SimpleRateThrottle):
         self.key = f"throttle:{self.scope}:ip:{self.get_ident(request)}"
         self.remaining = float(self.duration)
 
-    def is_blocked(self) -> bool:
+    def annotate(self, queryset):
+        """``queryset`` with ``recent_authentication_failures``: this address's failures in the
+        current window, read in the same query (database store)."""
+        start, self.remaining = _window(self.duration)
+        if settings.API_THROTTLE_STORE == "cache":
+            return queryset.annotate(recent_authentication_failures=Value(0))
+        window_start = datetime.datetime.fromtimestamp(start, tz=datetime.UTC)
+        count = RateCounter.objects.filter(key=self.key, window_start=window_start).values("count")[:1]
+        return queryset.annotate(recent_authentication_failures=Coalesce(Subquery(count), Value(0)))
+
+    def is_blocked(self, recent_failures: int) -> bool:
         """Whether this address has already used up its failures in the current window."""
-        count, self.remaining = rate_counter_hit(key=self.key, duration=self.duration, increment=False)
-        return count >= self.num_requests
+        if settings.API_THROTTLE_STORE == "cache":
+            recent_failures, self.remaining = rate_counter_hit(
+                key=self.key, duration=self.duration, increment=False
+            )
+        return recent_failures >= self.num_requests
 
     def record_failure(self) -> bool:
         """Count one failure; True when the address is now over the limit."""

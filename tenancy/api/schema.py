@@ -28,37 +28,35 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-class Error409Serializer(serializers.Serializer):
-    code = serializers.CharField(help_text="`unique`, `conflict`, or the domain rule (`deleted`, …).")
-    detail = serializers.CharField()
-    attr = serializers.CharField(allow_null=True)
+def _error_response_serializer(status_code: int, code: serializers.Field, kinds) -> type:
+    """``{"type", "errors": [{"code", "detail", "attr"}]}`` for one status code."""
+    error = type(
+        f"Error{status_code}Serializer",
+        (serializers.Serializer,),
+        {"code": code, "detail": serializers.CharField(), "attr": serializers.CharField(allow_null=True)},
+    )
+    return type(
+        f"ErrorResponse{status_code}Serializer",
+        (serializers.Serializer,),
+        {"type": serializers.ChoiceField(choices=kinds), "errors": error(many=True)},
+    )
 
 
-class ErrorResponse409Serializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
-    errors = Error409Serializer(many=True)
-
-
-class Error413Serializer(serializers.Serializer):
-    code = serializers.ChoiceField(choices=[("request_too_large", "request_too_large")])
-    detail = serializers.CharField()
-    attr = serializers.CharField(allow_null=True)
-
-
-class ErrorResponse413Serializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=ClientErrorEnum.choices)
-    errors = Error413Serializer(many=True)
-
-
-class Error503Serializer(serializers.Serializer):
-    code = serializers.ChoiceField(choices=[("database_unavailable", "database_unavailable")])
-    detail = serializers.CharField()
-    attr = serializers.CharField(allow_null=True)
-
-
-class ErrorResponse503Serializer(serializers.Serializer):
-    type = serializers.ChoiceField(choices=ServerErrorEnum.choices)
-    errors = Error503Serializer(many=True)
+ErrorResponse409Serializer = _error_response_serializer(
+    409,
+    serializers.CharField(help_text="`unique`, `conflict`, or the domain rule (`deleted`, …)."),
+    ClientErrorEnum.choices,
+)
+ErrorResponse413Serializer = _error_response_serializer(
+    413,
+    serializers.ChoiceField(choices=[("request_too_large", "request_too_large")]),
+    ClientErrorEnum.choices,
+)
+ErrorResponse503Serializer = _error_response_serializer(
+    503,
+    serializers.ChoiceField(choices=[("database_unavailable", "database_unavailable")]),
+    ServerErrorEnum.choices,
+)
 
 
 class InkwellAutoSchema(AutoSchema):
