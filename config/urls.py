@@ -10,8 +10,9 @@ api_v1 = [
     path("", include("styleguides.api.urls")),
     path("", include("generations.api.urls")),
     path("", include("analytics.api.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Unthrottled, like health: public, cacheable, and loaded by tools before any database exists.
+    path("schema/", SpectacularAPIView.as_view(throttle_classes=[]), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema", throttle_classes=[]), name="docs"),
 ]
 
 urlpatterns = [

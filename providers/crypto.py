@@ -1,58 +1,51 @@
-"""Encryption at rest for secrets (provider API keys): the one module that imports
-django-cryptography.
+"""Encryption at rest for secrets (provider API keys, and any other ``EncryptedSecretField``).
 
-What we use of the library is its cipher, unchanged: AES-CBC with a key derived by PBKDF2 from
-``CRYPTOGRAPHY_KEY``, signed by HMAC-SHA256 (``FernetBytes`` + ``FernetSigner``), over a pickled
-value. A stored value is byte-for-byte what ``django_cryptography.fields.encrypt(TextField())``
-would store, so either side can read the other (``tests/providers/test_crypto.py`` proves it and
-decrypts a committed vector, so a library upgrade that changes the format fails loudly).
+Format (``v2``): ``b"v2:" + <key version> + b":" + <Fernet token>``. Fernet (``cryptography``) is
+AES-128-CBC with an HMAC-SHA256 over the whole token, both keys taken from one 32-byte key that is
+derived from ``CRYPTOGRAPHY_KEY`` by PBKDF2 (exactly as django-cryptography derived it, so the
+configured value keeps its meaning). The plaintext is the secret's UTF-8 bytes: **nothing is
+pickled**, and a wrong key is an HMAC failure (:class:`SecretUnreadable`), never garbage handed to
+a deserialiser.
 
-Its traps, and what this module does about each:
+Each ciphertext is tagged with the version of the key that made it (also stored in a sibling
+column named by ``EncryptedSecretField(version_field=…)``, which rotation filters on). Decryption
+picks the key by that tag from the key ring: ``CRYPTOGRAPHY_KEY`` (the one new values are written
+with) plus ``CRYPTOGRAPHY_OLD_KEYS`` during a rotation window, so both keys work while
+``manage.py rotate_encryption_key`` moves rows to the new one, batch by batch.
 
-- **It pickles values.** Unpickling is code execution in the wrong hands. We only ever encrypt
-  ``str`` (anything else is refused) and unpickle only after the HMAC has verified, and refuse
-  whatever is not a ``str``.
-- **Two keys, not one.** The AES key is derived from ``CRYPTOGRAPHY_KEY`` (or ``SECRET_KEY``
-  when that is empty), but the HMAC signs with the *raw* ``SECRET_KEY``: changing
-  ``SECRET_KEY`` alone makes every secret unreadable. :class:`KeyMaterial` always carries both,
-  and ``manage.py rotate_encryption_key`` takes old and new values of each.
-- **Importing it rewrites settings.** Its ``AppConf`` replaces ``settings.CRYPTOGRAPHY_KEY``
-  with the derived 32 bytes the first time the library is imported. :meth:`KeyMaterial.aes_key`
-  accepts either form.
-- **Its fields cannot be filtered on** (a fresh IV per write) and decrypt on every load, so a
-  wrong key breaks every query that touches the row. :class:`EncryptedSecretField` therefore
-  holds the *ciphertext* on the model instance; plaintext exists only in the return value of
-  :func:`decrypt_secret` (called by ``providers.credentials.credential_secret``), never on a
-  model, in a form, a serializer or the audit log. Rows are matched by a fingerprint column.
+The previous format (django-cryptography's pickled value, HMAC-signed with ``SECRET_KEY``) is
+read only by :func:`decrypt_legacy_secret`, used by the data migration that converted existing
+rows; it is the one place that still touches django-cryptography or ``pickle``.
 
-Each encrypted value records the :attr:`KeyMaterial.version` it was written with (a sibling
-column named by ``EncryptedSecretField(version_field=…)``), so a rotation can be verified and
-resumed.
+Plaintext exists only in the return value of :func:`decrypt_secret` (called by
+``providers.credentials.credential_secret``), never on a model, in a form, a serializer or the
+audit log: the model attribute is the ciphertext.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import pickle
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from django.conf import settings
 from django.db import models
 from django.utils.encoding import force_bytes
-from django_cryptography.core.signing import BadSignature, FernetSigner
-from django_cryptography.utils.crypto import FernetBytes, InvalidToken, pbkdf2
 
 # django-cryptography's key derivation (its CryptographyConf.configure): PBKDF2-HMAC-SHA256,
 # 30,000 iterations, 32 bytes, salt CRYPTOGRAPHY_SALT. Tests check we derive what it derives.
 _KDF_ITERATIONS = 30_000
 _KDF_LENGTH = 32
 _DEFAULT_SALT = "django-cryptography"
+FORMAT_PREFIX = b"v2:"
 
 
 class SecretUnreadable(Exception):
-    """A ciphertext does not verify or decrypt under the given key material (wrong key,
+    """A ciphertext does not verify or decrypt under the configured keys (wrong or missing key,
     corrupted or foreign data). The message never contains key material or plaintext."""
 
 
@@ -63,90 +56,160 @@ def _salt() -> bytes:
 @lru_cache(maxsize=32)
 def _derive(raw_key: bytes, salt: bytes) -> bytes:
     # PBKDF2 is slow on purpose (~20 ms); a process derives each key once.
-    return pbkdf2(raw_key, salt, _KDF_ITERATIONS, dklen=_KDF_LENGTH, digest=hashes.SHA256())
+    kdf = PBKDF2HMAC(algorithm=hashes.SHA256(), length=_KDF_LENGTH, salt=salt, iterations=_KDF_ITERATIONS)
+    return kdf.derive(raw_key)
 
 
 @lru_cache(maxsize=32)
-def _fernet(aes_key: bytes, secret_key: bytes) -> FernetBytes:
-    return FernetBytes(key=aes_key, signer=FernetSigner(key=secret_key))
+def _fernet(derived: bytes) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(derived))
 
 
 @dataclass(frozen=True)
 class KeyMaterial:
-    """The pair of settings an encrypted value depends on: ``CRYPTOGRAPHY_KEY`` (AES key
-    source) and ``SECRET_KEY`` (HMAC key). Never printed: both fields are hidden from repr."""
+    """One encryption key (a ``CRYPTOGRAPHY_KEY`` value). Never printed: hidden from repr."""
 
     cryptography_key: str | bytes = field(repr=False)
-    secret_key: str = field(repr=False)
 
     @classmethod
     def from_settings(cls) -> KeyMaterial:
-        """The key material the running process is configured with."""
-        return cls(
-            cryptography_key=settings.CRYPTOGRAPHY_KEY or settings.SECRET_KEY, secret_key=settings.SECRET_KEY
-        )
+        """The key new secrets are written with."""
+        return cls(cryptography_key=settings.CRYPTOGRAPHY_KEY or settings.SECRET_KEY)
 
     @property
-    def aes_key(self) -> bytes:
-        """The 32-byte AES key, derived exactly as django-cryptography derives it.
-
-        A ``bytes`` value of 32 bytes is taken as already derived: django-cryptography writes
-        the derived key back into ``settings.CRYPTOGRAPHY_KEY`` when it is first imported.
-        """
-        if not self.cryptography_key or not self.secret_key:
-            raise SecretUnreadable(
-                "Key material is incomplete: CRYPTOGRAPHY_KEY and SECRET_KEY are both needed."
-            )
+    def derived_key(self) -> bytes:
+        """The 32-byte key, derived exactly as django-cryptography derives it. A ``bytes`` value of
+        32 bytes is taken as already derived (importing django-cryptography writes the derived
+        key back into ``settings.CRYPTOGRAPHY_KEY``)."""
+        if not self.cryptography_key:
+            raise SecretUnreadable("CRYPTOGRAPHY_KEY is empty.")
         if isinstance(self.cryptography_key, bytes) and len(self.cryptography_key) == _KDF_LENGTH:
             return self.cryptography_key
         return _derive(force_bytes(self.cryptography_key), _salt())
 
     @property
     def version(self) -> str:
-        """A short, non-secret identifier of this key material (16 hex characters).
+        """A short, non-secret identifier of this key (16 hex characters): a hash of the derived
+        key, stored beside and inside every ciphertext it makes."""
+        return hashlib.sha256(b"inkwell-key-v2\x00" + self.derived_key).hexdigest()[:16]
 
-        Stored beside every ciphertext; equal versions mean "written with these keys". It is a
-        hash of the derived key and the HMAC key, so it reveals nothing usable about either.
-        """
-        digest = hashlib.sha256(
-            b"inkwell-key-version\x00" + self.aes_key + b"\x00" + force_bytes(self.secret_key)
-        )
-        return digest.hexdigest()[:16]
 
-    def _cipher(self) -> FernetBytes:
-        return _fernet(self.aes_key, force_bytes(self.secret_key))
+@dataclass(frozen=True)
+class KeyRing:
+    """The key new values are written with, and the older keys still accepted for reading
+    (``CRYPTOGRAPHY_OLD_KEYS``, during a rotation window)."""
+
+    current: KeyMaterial
+    old: tuple[KeyMaterial, ...] = ()
+
+    @classmethod
+    def from_settings(cls) -> KeyRing:
+        old = tuple(KeyMaterial(value) for value in getattr(settings, "CRYPTOGRAPHY_OLD_KEYS", ()) if value)
+        return cls(current=KeyMaterial.from_settings(), old=old)
+
+    @property
+    def versions(self) -> list[str]:
+        return [self.current.version, *(key.version for key in self.old)]
+
+    def key_for(self, version: str) -> KeyMaterial | None:
+        for key in (self.current, *self.old):
+            if key.version == version:
+                return key
+        return None
 
 
 def encrypt_secret(value: str, *, keys: KeyMaterial | None = None) -> bytes:
-    """Encrypt a string with ``keys`` (the configured keys by default); returns the ciphertext."""
+    """Encrypt a string with ``keys`` (``CRYPTOGRAPHY_KEY`` by default); the result is tagged with
+    the key's version."""
     if not isinstance(value, str):
-        # django-cryptography pickles whatever it is given; we store strings only.
         raise TypeError("Only strings are encrypted.")
     keys = keys or KeyMaterial.from_settings()
-    return keys._cipher().encrypt(pickle.dumps(value))
+    token = _fernet(keys.derived_key).encrypt(value.encode("utf-8"))
+    return FORMAT_PREFIX + keys.version.encode() + b":" + token
 
 
-def decrypt_secret(token: bytes | memoryview, *, keys: KeyMaterial | None = None) -> str:
-    """Decrypt a ciphertext made by :func:`encrypt_secret`; raises :class:`SecretUnreadable`."""
-    keys = keys or KeyMaterial.from_settings()
+def ciphertext_version(token: bytes | memoryview) -> str | None:
+    """The key version a ciphertext is tagged with, or None if it is not in the v2 format."""
+    token = bytes(token)
+    if not token.startswith(FORMAT_PREFIX):
+        return None
+    version, sep, _ = token[len(FORMAT_PREFIX) :].partition(b":")
+    return version.decode("ascii", "replace") if sep else None
+
+
+def decrypt_secret(token: bytes | memoryview, *, keys: KeyMaterial | KeyRing | None = None) -> str:
+    """Decrypt a ciphertext made by :func:`encrypt_secret` with the key its tag names (from
+    ``keys``, by default the configured key ring); raises :class:`SecretUnreadable`."""
+    token = bytes(token)
+    version = ciphertext_version(token)
+    if version is None:
+        raise SecretUnreadable("Not an Inkwell v2 ciphertext (run `manage.py migrate`).")
+    ring = keys if isinstance(keys, KeyRing) else KeyRing(current=keys) if keys else KeyRing.from_settings()
+    key = ring.key_for(version)
+    if key is None:
+        raise SecretUnreadable(
+            f"Written with key version {version}; the configured keys are {', '.join(ring.versions)} "
+            "(set CRYPTOGRAPHY_OLD_KEYS during a rotation)."
+        )
     try:
-        payload = keys._cipher().decrypt(bytes(token))
-    except (BadSignature, InvalidToken, ValueError) as exc:
-        raise SecretUnreadable("The secret does not decrypt with this key material.") from exc
-    # Unpickled only now that the HMAC proved we wrote it; anything but a string is refused.
-    value = pickle.loads(payload)  # noqa: S301 - authenticated (HMAC-verified) payload of our own
+        plain = _fernet(key.derived_key).decrypt(token[len(FORMAT_PREFIX) + len(version) + 1 :])
+    except InvalidToken as exc:
+        raise SecretUnreadable("The secret does not verify under its key (corrupted?).") from exc
+    return plain.decode("utf-8")
+
+
+def reencrypt_secret(token: bytes | memoryview, *, ring: KeyRing) -> bytes:
+    """Decrypt with whichever key of ``ring`` made it, encrypt with ``ring.current``, and prove the
+    result reads back to the same secret."""
+    plain = decrypt_secret(token, keys=ring)
+    fresh = encrypt_secret(plain, keys=ring.current)
+    if decrypt_secret(fresh, keys=ring.current) != plain:  # pragma: no cover - a broken cipher
+        raise SecretUnreadable("Re-encrypted secret did not verify under the new key.")
+    return fresh
+
+
+# --- The previous format, for the data migration only ---------------------------------------
+
+
+def _legacy_cipher(cryptography_key: str | bytes, secret_key: str):
+    from django_cryptography.core.signing import FernetSigner
+    from django_cryptography.utils.crypto import FernetBytes
+
+    return FernetBytes(
+        key=KeyMaterial(cryptography_key).derived_key, signer=FernetSigner(key=force_bytes(secret_key))
+    )
+
+
+def decrypt_legacy_secret(
+    token: bytes | memoryview, *, cryptography_key: str | bytes, secret_key: str
+) -> str:
+    """Read a value in django-cryptography's format (pickled, HMAC-signed with ``SECRET_KEY``).
+
+    Only the migration that converts existing rows calls this. The payload is unpickled only after
+    its HMAC verified, and only a ``str`` is accepted; any failure is :class:`SecretUnreadable`.
+    """
+    import pickle
+
+    from django_cryptography.core.signing import BadSignature
+    from django_cryptography.utils.crypto import InvalidToken as LegacyInvalidToken
+
+    try:
+        payload = _legacy_cipher(cryptography_key, secret_key).decrypt(bytes(token))
+        value = pickle.loads(payload)  # noqa: S301 - HMAC-verified payload we wrote, migration only
+    except (BadSignature, LegacyInvalidToken, ValueError, pickle.UnpicklingError, EOFError) as exc:
+        raise SecretUnreadable(
+            "The legacy secret does not decrypt with CRYPTOGRAPHY_KEY/SECRET_KEY."
+        ) from exc
     if not isinstance(value, str):
-        raise SecretUnreadable("The decrypted secret is not a string.")
+        raise SecretUnreadable("The legacy secret is not a string.")
     return value
 
 
-def reencrypt_secret(token: bytes | memoryview, *, old: KeyMaterial, new: KeyMaterial) -> bytes:
-    """Decrypt with ``old``, encrypt with ``new``, and prove the result reads back under ``new``."""
-    plain = decrypt_secret(token, keys=old)
-    fresh = encrypt_secret(plain, keys=new)
-    if decrypt_secret(fresh, keys=new) != plain:  # pragma: no cover - a broken cipher, not a case
-        raise SecretUnreadable("Re-encrypted secret did not verify under the new key.")
-    return fresh
+def encrypt_legacy_secret(value: str, *, cryptography_key: str | bytes, secret_key: str) -> bytes:
+    """The previous format, for reversing that migration (pickling a ``str`` we hold is safe)."""
+    import pickle
+
+    return _legacy_cipher(cryptography_key, secret_key).encrypt(pickle.dumps(value))
 
 
 class EncryptedSecretField(models.BinaryField):
@@ -158,7 +221,7 @@ class EncryptedSecretField(models.BinaryField):
     Only ``isnull`` lookups exist: ciphertexts cannot be compared.
     """
 
-    description = "Encrypted secret (django-cryptography format)"
+    description = "Encrypted secret (Inkwell v2: key-tagged Fernet, no pickle)"
 
     def __init__(self, *args, version_field: str = "", **kwargs):
         self.version_field = version_field

@@ -1,40 +1,48 @@
-"""Re-encrypt every encrypted secret from old key material to new, all or nothing.
+"""Re-encrypt every encrypted secret with the current key, in committed batches: resumable and
+re-runnable.
 
-One transaction: rows are locked, each ciphertext is decrypted with the old keys, encrypted
-with the new ones and checked to decrypt back to the same secret; after the UPDATEs every
-row is read back and verified under the new keys before the commit. A row that the old keys
-cannot read aborts the whole rotation with nothing changed, unless the new keys already read it
-(a rotation that was interrupted and is being resumed: that row is counted and left alone).
+The key ring is the configuration: ``CRYPTOGRAPHY_KEY`` is the new key, ``CRYPTOGRAPHY_OLD_KEYS``
+the previous ones (readable during the rotation window). A row needs rotating when its key-version
+column is not the current key's version. Before anything changes, every such row must be tagged
+with a key of the ring; otherwise the rotation stops naming those rows (a missing or wrong old
+key). Then rows are rotated in batches, each batch in its own transaction (rows locked, each
+ciphertext decrypted with the key its tag names, encrypted with the current key, read back and
+verified before the commit). A run killed midway leaves every row readable under one key of the
+ring; running again rotates what is left, and a run after a finished rotation finds 0 to rotate.
+
+Every :class:`~providers.crypto.EncryptedSecretField` of every model is found by
+:func:`providers.crypto.encrypted_fields`, so a new encrypted column (social OAuth tokens, say)
+is rotated without touching this module.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
 
-from providers.crypto import KeyMaterial, SecretUnreadable, decrypt_secret, encrypt_secret, encrypted_fields
+from providers.crypto import KeyRing, SecretUnreadable, decrypt_secret, encrypted_fields, reencrypt_secret
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
 from tenancy.services import audit_record
 
-BATCH_SIZE = 500
+BATCH_SIZE = 200
+MAX_NAMED_ROWS = 20
 
 
 class RotationAborted(Exception):
-    """The rotation stopped and rolled back; the message says which row and why (no secrets)."""
+    """The rotation stopped; the message names the rows and why (no secrets). Batches already
+    committed stay rotated and readable."""
 
 
 @dataclass
 class RotationReport:
-    rows: int = 0
+    to_rotate: int = 0
     rotated: int = 0
-    already_rotated: int = 0
     seconds: float = 0.0
-    from_version: str = ""
     to_version: str = ""
     dry_run: bool = False
 
@@ -43,101 +51,130 @@ class _DryRunRollback(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class _Column:
+    label: str
+    table: str
+    pk: str
+    column: str
+    version: str
+
+    @classmethod
+    def of(cls, model, field) -> _Column:
+        quote = connection.ops.quote_name
+        return cls(
+            label=f"{model._meta.label}.{field.name}",
+            table=quote(model._meta.db_table),
+            pk=quote(model._meta.pk.column),
+            column=quote(field.column),
+            version=quote(model._meta.get_field(field.version_field).column),
+        )
+
+    def pending(self, ring: KeyRing) -> list[tuple[object, str]]:
+        """(pk, key version) of every row not yet under the current key."""
+        sql = (
+            f"SELECT {self.pk}, {self.version} FROM {self.table} "  # noqa: S608 - quoted model names
+            f"WHERE {self.column} IS NOT NULL AND {self.version} <> %s ORDER BY {self.pk}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [ring.current.version])
+            return cursor.fetchall()
+
+    def rotate_batch(self, ring: KeyRing, limit: int) -> int:
+        """Rotate up to ``limit`` pending rows in the caller's transaction; return how many."""
+        select = (
+            f"SELECT {self.pk}, {self.column} FROM {self.table} "  # noqa: S608 - quoted model names
+            f"WHERE {self.column} IS NOT NULL AND {self.version} <> %s ORDER BY {self.pk} LIMIT %s FOR UPDATE"
+        )
+        update = f"UPDATE {self.table} SET {self.column} = %s, {self.version} = %s WHERE {self.pk} = %s"  # noqa: S608
+        read_back = f"SELECT {self.pk}, {self.column} FROM {self.table} WHERE {self.pk} = ANY(%s)"  # noqa: S608
+        with connection.cursor() as cursor:
+            cursor.execute(select, [ring.current.version, limit])
+            rows = cursor.fetchall()
+            updates, expected = [], {}
+            for row_pk, token in rows:
+                try:
+                    expected[row_pk] = _digest(decrypt_secret(token, keys=ring))
+                    updates.append((reencrypt_secret(token, ring=ring), ring.current.version, row_pk))
+                except SecretUnreadable as exc:
+                    raise RotationAborted(f"{self.label} row {row_pk}: {exc}") from None
+            cursor.executemany(update, updates)
+            cursor.execute(read_back, [list(expected)])
+            for row_pk, token in cursor.fetchall():
+                if _digest(decrypt_secret(token, keys=ring.current)) != expected[row_pk]:  # pragma: no cover
+                    raise RotationAborted(f"{self.label} row {row_pk} did not verify under the new key.")
+        return len(rows)
+
+
 def _digest(secret: str) -> bytes:
-    # Verification compares digests, so no list of plaintext secrets is kept for the pass.
+    # Verification compares digests, so no list of plaintext secrets is kept for a batch.
     return hashlib.sha256(secret.encode()).digest()
-
-
-def _rotate_table(
-    model, field, *, old: KeyMaterial, new: KeyMaterial, report: RotationReport, progress
-) -> None:
-    """Rotate one encrypted column; raise RotationAborted on the first unreadable row."""
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    pk = quote(model._meta.pk.column)
-    column = quote(field.column)
-    version_column = quote(model._meta.get_field(field.version_field).column)
-    label = f"{model._meta.label}.{field.name}"
-    select = f"SELECT {pk}, {column} FROM {table} WHERE {column} IS NOT NULL ORDER BY {pk} FOR UPDATE"  # noqa: S608
-    update = f"UPDATE {table} SET {column} = %s, {version_column} = %s WHERE {pk} = %s"  # noqa: S608
-    read_back = f"SELECT {pk}, {column} FROM {table} WHERE {pk} = ANY(%s)"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(select)
-        rows = cursor.fetchall()
-    report.rows += len(rows)
-    updates: list[tuple[bytes, str, object]] = []
-    expected: dict[object, bytes] = {}
-    for row_pk, token in progress(rows, len(rows), label):
-        try:
-            secret = decrypt_secret(token, keys=old)
-        except SecretUnreadable:
-            if not _reads(token, new):
-                raise RotationAborted(
-                    f"{label} row {row_pk} does not decrypt with the old key material (nor the new): "
-                    "wrong old CRYPTOGRAPHY_KEY or SECRET_KEY?"
-                ) from None
-            report.already_rotated += 1  # an interrupted rotation being resumed
-            continue
-        expected[row_pk] = _digest(secret)
-        updates.append((encrypt_secret(secret, keys=new), new.version, row_pk))
-    with connection.cursor() as cursor:
-        for start in range(0, len(updates), BATCH_SIZE):
-            cursor.executemany(update, updates[start : start + BATCH_SIZE])
-        # Read back what the database now holds and prove it opens with the new keys.
-        cursor.execute(read_back, [list(expected)])
-        for row_pk, token in cursor.fetchall():
-            if not _reads(token, new, digest=expected.pop(row_pk)):  # pragma: no cover - broken cipher
-                raise RotationAborted(f"{label} row {row_pk} did not verify under the new key.")
-    if expected:  # pragma: no cover - rows vanished under our lock
-        raise RotationAborted(f"{label}: {len(expected)} rows were not written back.")
-    report.rotated += len(updates)
-
-
-def _reads(token: bytes, keys: KeyMaterial, digest: bytes | None = None) -> bool:
-    """Whether ``token`` decrypts under ``keys`` (to the secret with ``digest``, when given)."""
-    try:
-        secret = decrypt_secret(token, keys=keys)
-    except SecretUnreadable:
-        return False
-    return digest is None or _digest(secret) == digest
 
 
 def encryption_key_rotate(
     *,
-    old: KeyMaterial,
-    new: KeyMaterial,
+    ring: KeyRing | None = None,
     dry_run: bool = False,
+    batch_size: int = BATCH_SIZE,
     actor: Actor = SYSTEM,
-    progress: Callable[[Iterable, int, str], Iterable] = lambda rows, total, label: rows,
+    progress: Callable[[int, str], Callable[[int], None]] = lambda total, label: lambda done: None,
+    announce: Callable[[int], None] = lambda count: None,
 ) -> RotationReport:
-    """Rotate every :class:`~providers.crypto.EncryptedSecretField` in every model.
+    """Re-encrypt every secret not under ``ring.current`` (the configured ring by default).
 
-    Raises :class:`RotationAborted` (and changes nothing) when a row reads under neither key.
-    ``progress(rows, total, label)`` wraps each table's row loop (tqdm in the command).
+    ``announce(count)`` is told how many rows need rotating before any change; ``progress(total,
+    label)`` returns a callback advanced by each committed batch. Raises :class:`RotationAborted`
+    naming the rows that no key of the ring made, before changing anything.
     """
-    if old.version == new.version:
-        raise RotationAborted("The old and new key material are the same; nothing to rotate.")
-    report = RotationReport(from_version=old.version, to_version=new.version, dry_run=dry_run)
+    ring = ring or KeyRing.from_settings()
+    report = RotationReport(to_version=ring.current.version, dry_run=dry_run)
     started = time.perf_counter()
-    try:
-        with transaction.atomic():
-            for model, field in encrypted_fields():
-                _rotate_table(model, field, old=old, new=new, report=report, progress=progress)
-            if dry_run:
+    columns = [_Column.of(model, field) for model, field in encrypted_fields()]
+    pending = {column: column.pending(ring) for column in columns}
+    known = set(ring.versions)
+    strangers = [
+        f"{column.label} row {pk} (key {version or 'none'})"
+        for column, rows in pending.items()
+        for pk, version in rows
+        if version not in known
+    ]
+    if strangers:
+        shown = ", ".join(strangers[:MAX_NAMED_ROWS]) + (" …" if len(strangers) > MAX_NAMED_ROWS else "")
+        raise RotationAborted(
+            f"{len(strangers)} secret(s) were written with a key that is neither CRYPTOGRAPHY_KEY nor in "
+            f"CRYPTOGRAPHY_OLD_KEYS (configured: {', '.join(ring.versions)}): {shown}. Nothing was changed."
+        )
+    report.to_rotate = sum(len(rows) for rows in pending.values())
+    announce(report.to_rotate)
+
+    def rotate_all():
+        for column in columns:
+            advance = progress(len(pending[column]), column.label)
+            while True:
+                with transaction.atomic():  # one commit per batch (a savepoint in a dry run)
+                    done = column.rotate_batch(ring, batch_size)
+                if not done:
+                    break
+                report.rotated += done
+                advance(done)
+
+    if dry_run:
+        try:
+            with transaction.atomic():
+                rotate_all()
                 raise _DryRunRollback
-            audit_record(
-                organization=None,
-                actor=actor,
-                action=AuditAction.ROTATE,
-                object_type="providers.encryptionkey",
-                object_id=new.version,
-                changes={
-                    "key_version": [old.version, new.version],
-                    "rows_rotated": [None, report.rotated],
-                    "rows_already_rotated": [None, report.already_rotated],
-                },
-            )
-    except _DryRunRollback:
-        pass
+        except _DryRunRollback:
+            pass
+    else:
+        rotate_all()
+    if not dry_run and report.rotated:
+        audit_record(
+            organization=None,
+            actor=actor,
+            action=AuditAction.ROTATE,
+            object_type="providers.encryptionkey",
+            object_id=ring.current.version,
+            changes={"key_version": [None, ring.current.version], "rows_rotated": [None, report.rotated]},
+        )
     report.seconds = time.perf_counter() - started
     return report

@@ -20,6 +20,7 @@ from tenancy.choices import AuditAction
 from tenancy.errors import DomainError
 from tenancy.models import Organization
 
+MIN_API_KEY_LENGTH = 16
 MAX_API_KEY_LENGTH = 4096
 
 
@@ -28,6 +29,11 @@ def api_key_clean(api_key: str) -> str:
     if not isinstance(api_key, str) or not api_key.strip():
         raise DomainError("The API key may not be empty.", code="blank", attr="api_key")
     api_key = api_key.strip()
+    if len(api_key) < MIN_API_KEY_LENGTH:
+        # Shorter keys are not real provider keys, and their last four would be most of them.
+        raise DomainError(
+            f"The API key is shorter than {MIN_API_KEY_LENGTH} characters.", code="min_length", attr="api_key"
+        )
     if len(api_key) > MAX_API_KEY_LENGTH:
         raise DomainError(f"The API key is longer than {MAX_API_KEY_LENGTH} characters.", attr="api_key")
     if any(character.isspace() for character in api_key):

@@ -20,7 +20,12 @@ Safety
 Templates are written by tenants, so they run in Jinja2's ``ImmutableSandboxedEnvironment``:
 no attribute starting with ``_`` (``''.__class__.__mro__``, ``cycler.__init__.__globals__`` …),
 no mutating methods, no globals but a bounded ``range``. Repetition (``'x' * n``, ``**``) and the
-output are bounded so a template cannot exhaust memory. Includes name a fixed snippet slug, so
+output are bounded so a template cannot exhaust memory. CPU is bounded too, without signals
+(gunicorn's sync workers and threads cannot use ``SIGALRM``): every render has a budget of loop
+iterations, sandboxed calls (filters, macros, methods: recursion included) and wall time
+(:data:`MAX_RENDER_SECONDS`), checked as it runs, and output is counted while it is produced. A
+template whose literal ``range()`` loops alone would exceed the iteration budget is refused when
+saved. Includes name a fixed snippet slug, so
 every snippet a template can reach is known before it runs, include cycles are refused, and the
 exact snippet versions used are reported.
 """
@@ -28,6 +33,7 @@ exact snippet versions used are reported.
 from __future__ import annotations
 
 import keyword
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +54,14 @@ MAX_REPEAT_LENGTH = 100_000
 MAX_EXPONENT = 64
 MAX_OUTPUT_CHARACTERS = 500_000
 MAX_INCLUDE_DEPTH = 10
+# Per render: loop iterations (all loops together), sandboxed calls, wall time. Well above any
+# real prompt (a loop over a few hundred items), well below what ties up a worker.
+MAX_LOOP_ITERATIONS = 20_000
+MAX_CALLS = 200_000
+MAX_RENDER_SECONDS = 0.5
+# The name of the loop counter the compiler wraps around every ``for`` iterable; templates may
+# not mention it (they could otherwise shadow it).
+LOOP_GUARD = "inkwell_loop_guard"
 VARIABLE_NAME = regex.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 VARIABLE_KEYS = {"name", "required", "description", "default"}
 
@@ -84,10 +98,86 @@ def bounded_range(*args: int) -> range:
     return values
 
 
+class RenderBudget:
+    """What one render may still spend: loop iterations, sandboxed calls and wall time."""
+
+    def __init__(self):
+        self.iterations = 0
+        self.calls = 0
+        self.deadline = time.monotonic() + MAX_RENDER_SECONDS
+
+    def check_time(self):
+        if time.monotonic() > self.deadline:
+            raise SecurityError(
+                f"Rendering took longer than {MAX_RENDER_SECONDS} s; the template is too costly."
+            )
+
+    def count_call(self):
+        self.calls += 1
+        if self.calls > MAX_CALLS:
+            raise SecurityError(f"The template made more than {MAX_CALLS} calls.")
+        self.check_time()
+
+    def count_iterations(self, iterable):
+        for item in iterable:
+            self.iterations += 1
+            if self.iterations > MAX_LOOP_ITERATIONS:
+                raise SecurityError(f"Loops ran more than {MAX_LOOP_ITERATIONS} iterations in all.")
+            if not self.iterations % 256:
+                self.check_time()
+            yield item
+
+
+def static_loop_iterations(ast) -> int:
+    """The most iterations the template's literal ``range(…)`` loops can run, nested loops
+    multiplied (loops over anything else count as one: only the render can know them)."""
+
+    def bound(loop: nodes.For) -> int:
+        call = loop.iter
+        if isinstance(call, nodes.Call) and isinstance(call.node, nodes.Name) and call.node.name == "range":
+            try:
+                args = [arg.as_const() for arg in call.args]
+                return len(range(*args)) if all(isinstance(a, int) for a in args) else 1
+            except (nodes.Impossible, TypeError, ValueError):
+                return 1
+        return 1
+
+    def walk(node, factor: int) -> int:
+        if isinstance(node, nodes.For):
+            inner = factor * bound(node)
+            return max(
+                inner,
+                walk(node.iter, factor),
+                *(walk(child, inner) for child in node.body),
+                *(walk(child, factor) for child in node.else_),
+            )
+        return max([factor, *(walk(child, factor) for child in node.iter_child_nodes())])
+
+    return walk(ast, 1)
+
+
 class PromptSandbox(ImmutableSandboxedEnvironment):
-    """Jinja2's immutable sandbox with bounded repetition and powers, and no default globals."""
+    """Jinja2's immutable sandbox with bounded repetition and powers, no default globals, and a
+    per-render budget: every ``for`` iterable is wrapped in a counter at compile time, and every
+    sandboxed call is counted and checks the clock."""
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.budget = RenderBudget()
+
+    def _generate(self, source, name, filename, defer_init=False):
+        if any(node.name == LOOP_GUARD for node in source.find_all(nodes.Name)):
+            raise SecurityError(f"'{LOOP_GUARD}' is reserved.")
+        for loop in source.find_all(nodes.For):
+            guard = nodes.Call(nodes.Name(LOOP_GUARD, "load"), [loop.iter], [], None, None)
+            loop.iter = guard.set_lineno(loop.iter.lineno)
+        return super()._generate(source, name, filename, defer_init=defer_init)
+
+    def call(__self, __context, __obj, *args, **kwargs):
+        __self.budget.count_call()
+        return super().call(__context, __obj, *args, **kwargs)
 
     def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
@@ -114,6 +204,7 @@ def make_environment(sources: dict[str, str] | None = None) -> PromptSandbox:
     )
     environment.globals.clear()
     environment.globals["range"] = bounded_range
+    environment.globals[LOOP_GUARD] = environment.budget.count_iterations
     return environment
 
 
@@ -216,6 +307,11 @@ def validate_template_version(*, system_template: str, user_template: str, varia
         except ValidationError as exc:
             errors.update(exc.message_dict)
             continue
+        try:
+            refuse_costly_loops(ast, attr=attr)
+        except ValidationError as exc:
+            errors.update(exc.message_dict)
+            continue
         undeclared = sorted(used_names(ast) - names - RESERVED_NAMES)
         if undeclared:
             errors[attr] = [
@@ -226,9 +322,26 @@ def validate_template_version(*, system_template: str, user_template: str, varia
     return declared
 
 
+def refuse_costly_loops(ast, *, attr: str) -> None:
+    """Refuse a body whose literal loops alone exceed the per-render iteration budget (three
+    nested ``range(1000)`` would run a billion times), or that names the loop guard."""
+    if any(node.name == LOOP_GUARD for node in ast.find_all(nodes.Name)):
+        raise ValidationError({attr: f"'{LOOP_GUARD}' is reserved; choose another name."})
+    iterations = static_loop_iterations(ast)
+    if iterations > MAX_LOOP_ITERATIONS:
+        raise ValidationError(
+            {
+                attr: f"Its loops would run {iterations:,} iterations; a render may run at most "
+                f"{MAX_LOOP_ITERATIONS:,}."
+            }
+        )
+
+
 def validate_snippet_body(body: str) -> None:
-    """Refuse a snippet body with a syntax error or a computed include."""
-    referenced_snippets(parse(body or "", attr="body"), attr="body")
+    """Refuse a snippet body with a syntax error, a computed include or loops too costly."""
+    ast = parse(body or "", attr="body")
+    referenced_snippets(ast, attr="body")
+    refuse_costly_loops(ast, attr="body")
 
 
 # --- Rendering ------------------------------------------------------------------------------
@@ -361,7 +474,7 @@ def render_bodies(
     rendered = {}
     for attr, source in bodies.items():
         try:
-            text = environment.from_string(source).render(context)
+            text = _render_bounded(environment, source, context, attr=attr)
         except SecurityError as exc:
             raise TemplateRenderError(
                 f"The template tried something the sandbox forbids: {exc}",
@@ -380,9 +493,21 @@ def render_bodies(
             raise TemplateRenderError(
                 "The template recursed too deeply.", code="template_error", attr=attr
             ) from exc
-        if len(text) > MAX_OUTPUT_CHARACTERS:
-            raise TemplateRenderError(
-                f"The rendered prompt is longer than {MAX_OUTPUT_CHARACTERS} characters.", attr=attr
-            )
         rendered[attr] = text.strip()
     return rendered
+
+
+def _render_bounded(environment: PromptSandbox, source: str, context: dict, *, attr: str) -> str:
+    """Render piece by piece, stopping as soon as the output or the time budget is exceeded."""
+    parts, length = [], 0
+    for part in environment.from_string(source).generate(context):
+        length += len(part)
+        if length > MAX_OUTPUT_CHARACTERS:
+            raise TemplateRenderError(
+                f"The rendered prompt is longer than {MAX_OUTPUT_CHARACTERS} characters.",
+                code="output_too_long",
+                attr=attr,
+            )
+        environment.budget.check_time()
+        parts.append(part)
+    return "".join(parts)

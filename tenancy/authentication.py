@@ -8,6 +8,7 @@ from rest_framework import authentication, exceptions
 
 from tenancy.models import OrganizationAPIKey
 from tenancy.services import api_key_touch
+from tenancy.throttling import AuthenticationFailureThrottle
 
 KEYWORD = "Api-Key"
 
@@ -28,7 +29,12 @@ class APIKeyPrincipal:
 
 
 class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
-    """Authenticates an organization API key: unknown, revoked or expired keys are a 401."""
+    """Authenticates an organization API key: unknown, revoked or expired keys are a 401.
+
+    Failures are counted per client address (``API_AUTH_FAILURE_RATE``); an address past the
+    limit gets 429 with ``Retry-After`` for every key it sends until the window ends, so keys
+    cannot be guessed at request speed.
+    """
 
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
@@ -37,11 +43,27 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, key = header.partition(" ")
         if scheme.lower() != KEYWORD.lower():
             return None  # another scheme; let the next authenticator look
-        key = key.strip()
+        failures = AuthenticationFailureThrottle(request)
+        try:
+            return self._authenticate_key(key.strip(), failures)
+        except exceptions.AuthenticationFailed:
+            if failures.record_failure():
+                raise exceptions.Throttled(
+                    wait=failures.wait(), detail="Too many failed authentications."
+                ) from None
+            raise
+
+    def _authenticate_key(self, key: str, failures: AuthenticationFailureThrottle):
         prefix, dot, _ = key.partition(".")
         if not key or not dot:
             raise exceptions.AuthenticationFailed("Malformed API key.", code="invalid_api_key")
-        api_key = OrganizationAPIKey.objects.select_related("organization").filter(prefix=prefix).first()
+        # The address's failure count rides along in the key lookup (no extra query).
+        api_key = failures.annotate(OrganizationAPIKey.objects.select_related("organization")).filter(
+            prefix=prefix
+        )
+        api_key = api_key.first()
+        if api_key is not None and failures.is_blocked(api_key.recent_authentication_failures):
+            raise exceptions.Throttled(wait=failures.wait(), detail="Too many failed authentications.")
         if api_key is None or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
         if api_key.revoked:

@@ -53,3 +53,46 @@ class RequestBodyLimitMiddleware:
                 f"Request body of {length} bytes exceeds the limit of {limit} bytes.",
             )
         return self.get_response(request)
+
+
+class UnstorableTextMiddleware:
+    """Answers 400 when an API path or query string holds a NUL character.
+
+    PostgreSQL cannot store or compare NUL in text (``DataError``), so a cache key ``a%00b`` or
+    ``?search=%00`` would otherwise reach the database and fail there with a 500. Bodies get the
+    same check in the JSON parser (``tenancy.api.parsers``).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            if "\x00" in request.path:
+                return error_response(400, "invalid", "The path contains a NUL character.")
+            for name, values in request.GET.lists():
+                if "\x00" in name or any("\x00" in value for value in values):
+                    return error_response(
+                        400, "invalid", f"Query parameter {name!r} contains a NUL character.", name
+                    )
+        return self.get_response(request)
+
+
+class APIJSONErrorsMiddleware:
+    """Under /api/, a 404 or 500 rendered as an HTML page (Django's debug pages with DEBUG on,
+    which bypass ``handler404``/``handler500``) is replaced by the API's JSON error."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if (
+            request.path.startswith("/api/")
+            and response.status_code in (404, 500)
+            and response.get("Content-Type", "").startswith("text/html")
+        ):
+            if response.status_code == 404:
+                return error_response(404, "not_found", "No such endpoint.")
+            return error_response(500, "error", "A server error occurred.")
+        return response

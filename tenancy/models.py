@@ -246,3 +246,31 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.actor_label or 'system'} {self.action} {self.object_type}:{self.object_id}"
+
+
+# --- Rate limiting --------------------------------------------------------------------------
+
+
+class RateCounter(models.Model):
+    """How many requests one client made in one fixed window of a rate limit.
+
+    Shared by every worker and server because it lives in PostgreSQL (no extra server to run);
+    incremented with one atomic ``INSERT … ON CONFLICT DO UPDATE … RETURNING`` so concurrent
+    requests never lose a count. ``key`` names the limit and the client (``api_key:key:42``,
+    ``auth_failure:ip:203.0.113.9``); rows of past windows are deleted as new ones start.
+    Not tenant data: a key may belong to no organization (an unauthenticated address).
+    """
+
+    key = models.CharField(max_length=200)
+    window_start = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["key", "window_start"], name="tenancy_ratecounter_key_window"),
+        ]
+        indexes = [models.Index(fields=["expires_at"], name="tenancy_ratecounter_expires")]
+
+    def __str__(self):
+        return f"{self.key} @ {self.window_start:%Y-%m-%d %H:%M:%S}: {self.count}"

@@ -3,7 +3,13 @@
 from rest_framework import permissions
 
 from tenancy.choices import Role
-from tenancy.context import request_organization, role_at_least
+from tenancy.context import request_organization, request_role, role_at_least
+
+
+def role_needed_message(needed: str, current: str | None) -> str:
+    """Say which role a write needs and which one the caller has, so an editor key on an
+    admin-only endpoint knows what to ask for (not just "read only")."""
+    return f"This action needs the {needed} role or higher; the caller's role is {current or 'none'}."
 
 
 class IsOrganizationMember(permissions.BasePermission):
@@ -22,8 +28,9 @@ class IsOrganizationMember(permissions.BasePermission):
             return False
         if request.method in permissions.SAFE_METHODS:
             return True
-        if not role_at_least(request, getattr(view, "write_role", Role.EDITOR)):
-            self.message = "Your role may only read."
+        needed = getattr(view, "write_role", Role.EDITOR)
+        if not role_at_least(request, needed):
+            self.message = role_needed_message(needed, request_role(request))
             return False
         return True
 

@@ -1,13 +1,70 @@
-"""Request-rate throttling per API key (or per staff user)."""
+"""Request-rate throttling shared by every worker: per API key (or staff user), and failed
+authentication per client address.
+
+Counts live in PostgreSQL by default (:class:`tenancy.models.RateCounter`, one atomic upsert per
+request), so the limit holds across gunicorn workers and servers without another server to run.
+With ``API_THROTTLE_STORE=cache`` (the default when ``CACHE_URL`` names Redis) they live in the
+cache instead, incremented atomically with ``add`` + ``incr``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import time
 
 from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Subquery, Value
+from django.db.models.functions import Coalesce
 from rest_framework.throttling import SimpleRateThrottle
 
-from tenancy.models import OrganizationAPIKey
+from tenancy.models import OrganizationAPIKey, RateCounter
+
+# One statement: drop finished windows (an index range on expires_at, usually empty) and count
+# this request, so a throttled request costs one round trip.
+_UPSERT = (
+    f"WITH finished AS (DELETE FROM {RateCounter._meta.db_table} WHERE expires_at <= %s) "  # noqa: S608 - table name from the model
+    f"INSERT INTO {RateCounter._meta.db_table} AS counter (key, window_start, expires_at, count) "
+    "VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (key, window_start) DO UPDATE SET count = counter.count + EXCLUDED.count "
+    "RETURNING count"
+)
+
+
+def _window(duration: int) -> tuple[int, float]:
+    """The start of the current fixed window (epoch seconds) and the seconds until it ends."""
+    now = time.time()
+    start = int(now // duration * duration)
+    return start, start + duration - now
+
+
+def rate_counter_hit(*, key: str, duration: int, increment: bool = True) -> tuple[int, float]:
+    """Count one request for ``key`` in its current ``duration``-second window (or, with
+    ``increment=False``, only read the count). Returns (count including this one, seconds until
+    the window ends)."""
+    start, remaining = _window(duration)
+    if settings.API_THROTTLE_STORE == "cache":
+        cache_key = f"rate:{key}:{start}"
+        if not increment:
+            return cache.get(cache_key, 0), remaining
+        cache.add(cache_key, 0, timeout=duration + 1)
+        return cache.incr(cache_key), remaining
+    window_start = datetime.datetime.fromtimestamp(start, tz=datetime.UTC)
+    if not increment:
+        row = RateCounter.objects.filter(key=key, window_start=window_start).values_list("count", flat=True)
+        return next(iter(row), 0), remaining
+    expires_at = window_start + datetime.timedelta(seconds=duration)
+    with connection.cursor() as cursor:
+        cursor.execute(_UPSERT, [window_start, key, window_start, expires_at, 1])
+        (count,) = cursor.fetchone()
+    return count, remaining
 
 
 class APIKeyRateThrottle(SimpleRateThrottle):
-    """``settings.API_THROTTLE_RATE`` requests per API key; 429 with ``Retry-After`` beyond."""
+    """``settings.API_THROTTLE_RATE`` requests per API key (per staff user, per address for
+    anonymous calls) in fixed windows shared by every worker; 429 with ``Retry-After`` beyond."""
 
     scope = "api_key"
 
@@ -16,9 +73,13 @@ class APIKeyRateThrottle(SimpleRateThrottle):
         return settings.API_THROTTLE_RATE
 
     def allow_request(self, request, view):
-        self.rate = self.get_rate()
-        self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        self.num_requests, self.duration = self.parse_rate(self.get_rate())
+        key = self.get_cache_key(request, view)
+        count, self.remaining = rate_counter_hit(key=key, duration=self.duration)
+        return count <= self.num_requests
+
+    def wait(self):
+        return max(1, math.ceil(self.remaining))
 
     def get_cache_key(self, request, view):
         if isinstance(request.auth, OrganizationAPIKey):
@@ -28,3 +89,44 @@ class APIKeyRateThrottle(SimpleRateThrottle):
         else:
             ident = f"ip:{self.get_ident(request)}"
         return f"throttle:{self.scope}:{ident}"
+
+
+class AuthenticationFailureThrottle(SimpleRateThrottle):
+    """``settings.API_AUTH_FAILURE_RATE`` failed authentications per client address.
+
+    Beyond it, every API-key attempt from that address (right or wrong) is a 429 until the
+    window ends, so guessing keys costs time. Used by the authentication class, not by views.
+    """
+
+    scope = "auth_failure"
+
+    def __init__(self, request):
+        self.num_requests, self.duration = self.parse_rate(settings.API_AUTH_FAILURE_RATE)
+        self.key = f"throttle:{self.scope}:ip:{self.get_ident(request)}"
+        self.remaining = float(self.duration)
+
+    def annotate(self, queryset):
+        """``queryset`` with ``recent_authentication_failures``: this address's failures in the
+        current window, read in the same query (database store)."""
+        start, self.remaining = _window(self.duration)
+        if settings.API_THROTTLE_STORE == "cache":
+            return queryset.annotate(recent_authentication_failures=Value(0))
+        window_start = datetime.datetime.fromtimestamp(start, tz=datetime.UTC)
+        count = RateCounter.objects.filter(key=self.key, window_start=window_start).values("count")[:1]
+        return queryset.annotate(recent_authentication_failures=Coalesce(Subquery(count), Value(0)))
+
+    def is_blocked(self, recent_failures: int) -> bool:
+        """Whether this address has already used up its failures in the current window."""
+        if settings.API_THROTTLE_STORE == "cache":
+            recent_failures, self.remaining = rate_counter_hit(
+                key=self.key, duration=self.duration, increment=False
+            )
+        return recent_failures >= self.num_requests
+
+    def record_failure(self) -> bool:
+        """Count one failure; True when the address is now over the limit."""
+        count, self.remaining = rate_counter_hit(key=self.key, duration=self.duration)
+        return count > self.num_requests
+
+    def wait(self):
+        return max(1, math.ceil(self.remaining))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import django_filters
 
 from analytics.models import SLOW_CALL_MS, ModelPerformance, PerformanceMetric, ProviderCall, WeeklySummary
+from tenancy.api.filters import TenantFilterSet
 
 
-class ProviderCallFilterSet(django_filters.FilterSet):
+class ProviderCallFilterSet(TenantFilterSet):
     """Filters of ``usage/``: by provider and model as sent, outcome, user, key and time."""
 
     provider = django_filters.CharFilter(field_name="provider_name")
@@ -39,7 +40,7 @@ class ProviderCallFilterSet(django_filters.FilterSet):
         return queryset.exclude(api_latency_ms__gt=SLOW_CALL_MS)
 
 
-class PerformanceMetricFilterSet(django_filters.FilterSet):
+class PerformanceMetricFilterSet(TenantFilterSet):
     """Filters of ``metrics/``."""
 
     class Meta:
@@ -47,7 +48,7 @@ class PerformanceMetricFilterSet(django_filters.FilterSet):
         fields = ["generation", "cache_hit", "validation_passed"]
 
 
-class ModelPerformanceFilterSet(django_filters.FilterSet):
+class ModelPerformanceFilterSet(TenantFilterSet):
     """Filters of ``model-performance/``."""
 
     model = django_filters.CharFilter(field_name="model_name")
@@ -58,7 +59,7 @@ class ModelPerformanceFilterSet(django_filters.FilterSet):
         fields = ["run"]
 
 
-class WeeklySummaryFilterSet(django_filters.FilterSet):
+class WeeklySummaryFilterSet(TenantFilterSet):
     """Filters of ``weekly-summaries/``."""
 
     week_from = django_filters.DateFilter(field_name="week_start", lookup_expr="gte")

@@ -35,7 +35,7 @@ from analytics.reports import (
 )
 from generations.choices import ContentType
 from generations.models import Generation
-from tenancy.api.fields import TenantPrimaryKeyRelatedField
+from tenancy.api.fields import BoundedDateField, BoundedDateTimeField, TenantPrimaryKeyRelatedField
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
 MAX_INT32 = 2**31 - 1
@@ -344,7 +344,7 @@ class ReportQuerySerializer(serializers.Serializer):
     """The query string of a report: ``from``/``to`` (UTC days, both included; default the last
     30 days), ``group_by`` (comma-separated), ``source`` and ``limit``."""
 
-    to = serializers.DateField(required=False, help_text="Last UTC day (default today).")
+    to = BoundedDateField(required=False, help_text="Last UTC day (default today).")
     group_by = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -356,7 +356,7 @@ class ReportQuerySerializer(serializers.Serializer):
     def get_fields(self):
         fields = super().get_fields()
         # ``from`` is a Python keyword, so it cannot be a class attribute.
-        fields["from"] = serializers.DateField(required=False, help_text="First UTC day.")
+        fields["from"] = BoundedDateField(required=False, help_text="First UTC day.")
         return fields
 
     def validate_group_by(self, value):
@@ -376,28 +376,18 @@ class ReportQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class DayOrMomentField(serializers.DateTimeField):
-    """An ISO datetime, or a date meaning its first moment (UTC)."""
-
-    def to_internal_value(self, value):
-        if isinstance(value, str) and len(value) == 10:
-            day = serializers.DateField().to_internal_value(value)
-            return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
-        return super().to_internal_value(value)
-
-
 class RateLimitQuerySerializer(serializers.Serializer):
     """The query string of the rate-limit report: ``from``/``to`` moments (default: the last
     hour), ``threshold`` (requests in one clock hour), ``group_by`` and ``limit``."""
 
-    to = DayOrMomentField(required=False, help_text="Default now.")
+    to = BoundedDateTimeField(required=False, help_text="Default now.")
     threshold = serializers.IntegerField(min_value=0, default=DEFAULT_RATE_LIMIT_THRESHOLD)
     group_by = serializers.CharField(required=False, allow_blank=True, help_text="Only `user` (the default).")
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["from"] = DayOrMomentField(required=False, help_text="Default an hour before `to`.")
+        fields["from"] = BoundedDateTimeField(required=False, help_text="Default an hour before `to`.")
         return fields
 
     def validate(self, attrs):
@@ -430,13 +420,13 @@ class RepriceRequestSerializer(serializers.Serializer):
     first moment, UTC), ``only_unpriced``, ``dry_run``."""
 
     model = serializers.CharField(required=False, allow_blank=False, max_length=200)
-    to = DayOrMomentField(required=False, help_text="Rows that happened before this moment.")
+    to = BoundedDateTimeField(required=False, help_text="Rows that happened before this moment.")
     only_unpriced = serializers.BooleanField(default=False)
     dry_run = serializers.BooleanField(default=False)
 
     def get_fields(self):
         fields = super().get_fields()
-        fields["from"] = DayOrMomentField(
+        fields["from"] = BoundedDateTimeField(
             required=False, help_text="Rows that happened at or after this moment."
         )
         return fields

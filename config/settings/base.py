@@ -22,6 +22,9 @@ DEV_CRYPTOGRAPHY_KEY = "django-insecure-inkwell-development-only-cryptography-ke
 SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
 # The AES key of encrypted fields is derived from this; see providers/crypto.py for the traps.
 CRYPTOGRAPHY_KEY = env("CRYPTOGRAPHY_KEY", default=DEV_CRYPTOGRAPHY_KEY)
+# During a key rotation: the previous key(s), comma-separated, still accepted for reading while
+# `manage.py rotate_encryption_key` re-encrypts every secret with CRYPTOGRAPHY_KEY.
+CRYPTOGRAPHY_OLD_KEYS = env.list("CRYPTOGRAPHY_OLD_KEYS", default=[])
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -52,7 +55,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenancy.middleware.RequestIdMiddleware",
+    "tenancy.middleware.APIJSONErrorsMiddleware",
     "tenancy.middleware.RequestBodyLimitMiddleware",
+    "tenancy.middleware.UnstorableTextMiddleware",
+    "tenancy.api.strict.StrictQueryParametersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,6 +99,8 @@ else:
     }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Seconds a client is told to wait (Retry-After) when the database is unreachable (API 503).
+API_DATABASE_RETRY_AFTER_SECONDS = env.int("API_DATABASE_RETRY_AFTER_SECONDS", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://inkwell")}
@@ -122,11 +130,21 @@ FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 # Bulk endpoints (paths ending in /bulk/) take up to 1,000 items and get a larger allowance.
 API_BULK_MAX_BODY_BYTES = env.int("API_BULK_MAX_BODY_BYTES", default=32 * 1024 * 1024)
+# JSON bodies nesting deeper than this are a 400 (tenancy.api.parsers.StrictJSONParser).
+API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, API_BULK_MAX_BODY_BYTES)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 
 # --- REST framework -------------------------------------------------------------------------
 API_THROTTLE_RATE = env("API_THROTTLE_RATE", default="6000/min")
+# Failed API-key authentications allowed per client address; beyond, 429 until the window ends.
+API_AUTH_FAILURE_RATE = env("API_AUTH_FAILURE_RATE", default="30/min")
+# Where rate counters live: "database" (PostgreSQL, shared by every worker; the default) or
+# "cache" (CACHE_URL's cache; the default when that is Redis).
+API_THROTTLE_STORE = env(
+    "API_THROTTLE_STORE",
+    default="cache" if env("CACHE_URL", default="").startswith(("redis", "rediss")) else "database",
+)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # First, so an unauthenticated call gets 401 with `WWW-Authenticate: Api-Key`.
@@ -135,6 +153,9 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tenancy.permissions.IsOrganizationMember"],
     "DEFAULT_THROTTLE_CLASSES": ["tenancy.throttling.APIKeyRateThrottle"],
+    # Client addresses come from REMOTE_ADDR unless proxies are declared: X-Forwarded-For is
+    # only trusted for that many hops (a client could otherwise dodge per-address limits).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "DEFAULT_PAGINATION_CLASS": "tenancy.pagination.CreatedAtCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -145,14 +166,33 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_standardized_errors.openapi.AutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["tenancy.api.parsers.StrictJSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "tenancy.api.schema.InkwellAutoSchema",
     "EXCEPTION_HANDLER": "drf_standardized_errors.handler.exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 DRF_STANDARDIZED_ERRORS = {
     "EXCEPTION_HANDLER_CLASS": "tenancy.api.errors.InkwellExceptionHandler",
+    "ALLOWED_ERROR_STATUS_CODES": [
+        "400",
+        "401",
+        "403",
+        "404",
+        "405",
+        "406",
+        "409",
+        "413",
+        "415",
+        "429",
+        "500",
+        "503",
+    ],
+    "ERROR_SCHEMAS": {
+        "409": "tenancy.api.schema.ErrorResponse409Serializer",
+        "413": "tenancy.api.schema.ErrorResponse413Serializer",
+        "503": "tenancy.api.schema.ErrorResponse503Serializer",
+    },
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
 

@@ -12,6 +12,7 @@ from django_filters.fields import IsoDateTimeField
 from generations.choices import ContentType, GenerationKind, GenerationStatus, TargetChannel
 from generations.models import CacheEntry, Campaign, Generation, GenerationRun
 from providers.choices import CostStatus
+from tenancy.api.filters import TenantFilterSet
 
 
 class UTCIsoDateTimeField(IsoDateTimeField):
@@ -34,7 +35,7 @@ class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCIsoDateTimeField
 
 
-class GenerationFilterSet(django_filters.FilterSet):
+class GenerationFilterSet(TenantFilterSet):
     """``status``, ``content_type``, ``provider``, ``model``, ``vertical``, ``campaign``, ``run``,
     ``user_ref``, ``created_after``/``created_before`` and the tree fields; each is served by an
     index that starts with ``organization`` (see ``Generation.Meta.indexes``)."""
@@ -89,7 +90,7 @@ class GenerationFilterSet(django_filters.FilterSet):
         return queryset.in_tree(value)
 
 
-class GenerationRunFilterSet(django_filters.FilterSet):
+class GenerationRunFilterSet(TenantFilterSet):
     created_after = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -98,7 +99,7 @@ class GenerationRunFilterSet(django_filters.FilterSet):
         fields = ["mode", "deep_thinking", "content_type", "user_ref", "created_after", "created_before"]
 
 
-class CampaignFilterSet(django_filters.FilterSet):
+class CampaignFilterSet(TenantFilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
 
     class Meta:
@@ -106,7 +107,7 @@ class CampaignFilterSet(django_filters.FilterSet):
         fields = ["name"]
 
 
-class CacheEntryFilterSet(django_filters.FilterSet):
+class CacheEntryFilterSet(TenantFilterSet):
     class Meta:
         model = CacheEntry
         fields = ["model_name"]

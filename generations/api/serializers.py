@@ -28,7 +28,7 @@ from styleguides.models import (
     StyleGuideVersion,
     Vertical,
 )
-from tenancy.api.fields import TenantPrimaryKeyRelatedField
+from tenancy.api.fields import BoundedDateField, TenantPrimaryKeyRelatedField
 
 MAX_CONTENT_CHARS = 1024 * 1024  # content and prompt: 1 MiB of text each, bulk or not
 MAX_INT32 = 2**31 - 1
@@ -454,8 +454,8 @@ class CacheStatsPeriodSerializer(serializers.Serializer):
 
     def get_fields(self):
         return {
-            "from": serializers.DateField(required=False),
-            "to": serializers.DateField(required=False),
+            "from": BoundedDateField(required=False),
+            "to": BoundedDateField(required=False),
         }
 
     def validate(self, attrs):

@@ -3,9 +3,10 @@
 import django_filters
 
 from providers.models import AIModel, AIPreference, Budget, ProviderCredential
+from tenancy.api.filters import TenantFilterSet
 
 
-class AIModelFilterSet(django_filters.FilterSet):
+class AIModelFilterSet(TenantFilterSet):
     provider = django_filters.CharFilter(field_name="provider__slug", lookup_expr="iexact")
     name = django_filters.CharFilter(lookup_expr="iexact")
 
@@ -14,7 +15,7 @@ class AIModelFilterSet(django_filters.FilterSet):
         fields = ["provider", "name", "is_active", "is_deprecated"]
 
 
-class ProviderCredentialFilterSet(django_filters.FilterSet):
+class ProviderCredentialFilterSet(TenantFilterSet):
     provider = django_filters.CharFilter(field_name="provider__slug", lookup_expr="iexact")
 
     class Meta:
@@ -22,13 +23,13 @@ class ProviderCredentialFilterSet(django_filters.FilterSet):
         fields = ["provider", "status", "fingerprint", "last4"]
 
 
-class BudgetFilterSet(django_filters.FilterSet):
+class BudgetFilterSet(TenantFilterSet):
     class Meta:
         model = Budget
         fields = ["period", "user_ref", "credential", "is_active"]
 
 
-class AIPreferenceFilterSet(django_filters.FilterSet):
+class AIPreferenceFilterSet(TenantFilterSet):
     organization_default = django_filters.BooleanFilter(
         field_name="user_ref", lookup_expr="isnull", label="Only the organization-wide preference"
     )

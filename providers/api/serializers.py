@@ -140,11 +140,10 @@ class ProviderCredentialSerializer(serializers.ModelSerializer):
             self.fields["provider"].read_only = True
             self.fields["api_key"].read_only = True
 
+    # On update `api_key` is read-only; strict input refuses it with this pointer.
+    unknown_field_hints = {"api_key": "Replace the key with POST credentials/{id}/rotate/."}
+
     def validate(self, attrs):
-        if self.instance is not None and "api_key" in getattr(self, "initial_data", {}):
-            raise serializers.ValidationError(
-                {"api_key": "Replace the key with POST credentials/{id}/rotate/."}
-            )
         if self.instance is None and attrs.get("status") == CredentialStatus.REVOKED:
             raise serializers.ValidationError({"status": "A new credential starts active."})
         if (

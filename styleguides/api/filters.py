@@ -4,9 +4,10 @@ import django_filters
 
 from styleguides.choices import RuleType, Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
 from styleguides.models import BrandRule, ContentSeries, ContextSnippet, PromptTemplate, StyleGuide
+from tenancy.api.filters import TenantFilterSet
 
 
-class _OwnedFilterSet(django_filters.FilterSet):
+class _OwnedFilterSet(TenantFilterSet):
     is_global = django_filters.BooleanFilter(
         field_name="organization",
         lookup_expr="isnull",
@@ -47,7 +48,7 @@ class ContextSnippetFilterSet(_OwnedFilterSet):
         fields = ["slug", "is_global"]
 
 
-class ContentSeriesFilterSet(django_filters.FilterSet):
+class ContentSeriesFilterSet(TenantFilterSet):
     class Meta:
         model = ContentSeries
         fields = ["pillar", "slug"]

@@ -6,9 +6,10 @@ Every error body is ``{"type": …, "errors": [{"code", "detail", "attr"}]}``
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_standardized_errors.handler import ExceptionHandler
 from rest_framework import exceptions, status
@@ -37,6 +38,33 @@ class ConflictError(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The request conflicts with the current state of the resource."
     default_code = "conflict"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database cannot be reached: a 503 with ``Retry-After``, never a 500. Django opens a
+    new connection on the next request, so service resumes by itself once it is back."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable; retry shortly."
+    default_code = "database_unavailable"
+
+    def __init__(self):
+        super().__init__()
+        # drf-standardized-errors turns ``wait`` into the Retry-After header.
+        self.wait = settings.API_DATABASE_RETRY_AFTER_SECONDS
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    """Whether ``exc`` means the database could not be reached or the connection was lost (not a
+    refused statement: those are ``IntegrityError``/``DataError`` and answered 400/409)."""
+    return isinstance(exc, OperationalError | InterfaceError)
+
+
+def database_unavailable_response() -> JsonResponse:
+    """The same 503 for failures outside DRF (a middleware, a plain Django view)."""
+    response = error_response(503, DatabaseUnavailable.default_code, str(DatabaseUnavailable.default_detail))
+    response["Retry-After"] = str(settings.API_DATABASE_RETRY_AFTER_SECONDS)
+    return response
 
 
 def _integrity_error(exc: IntegrityError) -> exceptions.APIException:
@@ -77,4 +105,6 @@ class InkwellExceptionHandler(ExceptionHandler):
             return _integrity_error(exc)
         if isinstance(exc, RequestDataTooBig):
             return PayloadTooLarge()
+        if is_database_unavailable(exc):
+            return DatabaseUnavailable()
         return super().convert_known_exceptions(exc)

@@ -1,5 +1,8 @@
 """Health check and JSON answers for URLs no view matched under /api/."""
 
+import sys
+
+from django.conf import settings
 from django.db import connection
 from django.urls import reverse
 from django.views.defaults import page_not_found, server_error
@@ -9,7 +12,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tenancy.api.errors import error_response
+from tenancy.api.errors import database_unavailable_response, error_response, is_database_unavailable
 
 
 class HealthView(APIView):
@@ -30,7 +33,11 @@ class HealthView(APIView):
                 cursor.execute("SELECT 1")
                 cursor.fetchone()
         except Exception as exc:  # any database failure means unhealthy; say which
-            return Response({"status": "unavailable", "database": type(exc).__name__}, status=503)
+            return Response(
+                {"status": "unavailable", "database": type(exc).__name__},
+                status=503,
+                headers={"Retry-After": str(settings.API_DATABASE_RETRY_AFTER_SECONDS)},
+            )
         return Response({"status": "ok", "database": "ok"})
 
 
@@ -73,7 +80,11 @@ def not_found(request, exception=None):
 
 
 def internal_error(request):
-    """500 in the API error format under /api/, Django's page elsewhere."""
+    """500 in the API error format under /api/ (503 with Retry-After when the database is
+    unreachable), Django's page elsewhere. Django calls this inside its ``except`` block, so the
+    exception being handled is ``sys.exc_info()``."""
     if request.path.startswith("/api/"):
+        if is_database_unavailable(sys.exc_info()[1]):
+            return database_unavailable_response()
         return error_response(500, "error", "A server error occurred.")
     return server_error(request)

@@ -217,6 +217,8 @@ def rows_and_audit(model) -> tuple[int, int]:
         ({"provider": "openai", "name": "x", "api_key": "k" * 5000}, "api_key"),
         ({"provider": "openai", "name": "x", "api_key": API_KEY, "status": "revoked"}, "status"),
         ({"provider": "openai", "name": "", "api_key": API_KEY}, "name"),
+        ({"provider": "openai", "name": "x", "api_key": "sk-4char"}, "api_key"),
+        ({"provider": "openai", "name": "x", "api_key": "k" * 15}, "api_key"),
     ],
     ids=[
         "unknown provider",
@@ -228,6 +230,8 @@ def rows_and_audit(model) -> tuple[int, int]:
         "absurdly long key",
         "created revoked",
         "blank name",
+        "4-character key (last4 would be all of it)",
+        "15-character key",
     ],
 )
 def test_bad_credential_input_is_a_clear_400_and_writes_nothing(

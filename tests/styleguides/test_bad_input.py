@@ -209,7 +209,7 @@ def test_nul_characters_in_json_are_a_400_not_a_database_error(api_client, organ
         {"guide": guide.pk, "name": "Nul", "rule_type": "banned_term", "parameters": {"terms": ["a\x00b"]}},
         format="json",
     )
-    assert_error(rule, 400, attr="parameters")
+    assert_error(rule, 400, attr="parameters.terms.0")
     template = api_client.post(
         "/api/v1/templates/",
         {
@@ -220,5 +220,5 @@ def test_nul_characters_in_json_are_a_400_not_a_database_error(api_client, organ
         },
         format="json",
     )
-    assert_error(template, 400, attr="variables")
+    assert_error(template, 400, attr="variables.0.default")
     assert snapshot() == before

@@ -64,3 +64,11 @@ def test_unknown_api_path_is_json_404(api_client):
     response = api_client.get("/api/v1/no-such-thing/")
     assert response.status_code == 404
     assert response.json()["errors"][0]["code"] == "not_found"
+
+
+def test_unknown_api_path_is_json_404_with_debug_on_too(api_client, settings):
+    settings.DEBUG = True
+    response = api_client.get("/api/v1/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["errors"][0]["code"] == "not_found"

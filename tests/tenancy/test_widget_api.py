@@ -48,8 +48,10 @@ def test_payload_cannot_choose_the_organization(api_client, organization, other_
     response = api_client.post(
         "/api/v1/widgets/", {"name": "x", "slug": "x", "organization": other_organization.pk}
     )
-    assert response.status_code == 201
-    assert Widget.objects.get(slug="x").organization == organization
+    # Strict input: `organization` is not a field of the payload, so it is refused by name.
+    assert response.status_code == 400
+    assert [(e["attr"], e["code"]) for e in response.json()["errors"]] == [("organization", "unknown_field")]
+    assert not Widget.all_objects.exists()
 
 
 def test_api_delete_soft_deletes_and_restore_brings_back(api_client, organization):

@@ -1,0 +1,49 @@
+"""The FilterSet base every API filter set uses: foreign ids that leak nothing, bounded dates."""
+
+from __future__ import annotations
+
+import datetime
+
+import django_filters
+from django import forms
+from django.db import models
+
+from tenancy.api.fields import date_out_of_bounds
+
+
+class ForeignIdFilter(django_filters.NumberFilter):
+    """Filter by a related row's id without looking the row up.
+
+    django-filter's default for a foreign key validates the id against every row of the related
+    table, so an id that does not exist was a 400 while another tenant's id was a 200 with no
+    results: an existence oracle. This filter only checks the id is an integer and compares it,
+    so a missing id and another tenant's id both answer an empty list (the list is already scoped
+    to the caller's organization).
+    """
+
+    field_class = forms.IntegerField
+
+
+class TenantFilterSet(django_filters.FilterSet):
+    """Base of every API FilterSet.
+
+    - foreign keys named in ``Meta.fields`` become :class:`ForeignIdFilter`;
+    - every date or moment must lie in the API's window (``tenancy.api.fields.EARLIEST_DATE`` …
+      ``LATEST_DATE``), so a year-1 date is a 400, not an ``OverflowError``.
+    """
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.ForeignKey: {"filter_class": ForeignIdFilter},
+        models.OneToOneField: {"filter_class": ForeignIdFilter},
+    }
+
+    def is_valid(self):
+        if not super().is_valid():
+            return False
+        for name, value in list(self.form.cleaned_data.items()):
+            if isinstance(value, datetime.date):
+                message = date_out_of_bounds(value)
+                if message:
+                    self.form.add_error(name, forms.ValidationError(message, code="out_of_bounds"))
+        return not self.form.errors

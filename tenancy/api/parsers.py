@@ -1,0 +1,86 @@
+"""The one JSON parser every API endpoint uses: DRF's, plus the limits that keep bad JSON from
+reaching a 500.
+
+Python's ``json`` happily returns values PostgreSQL cannot store (a NUL in a string, a lone
+UTF-16 surrogate such as ``"\\ud800"``) and recurses once per nesting level (``RecursionError``
+past ~1,000). Every parsed body is walked once, iteratively, and refused with a 400 naming the
+path of the first bad value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from django.conf import settings
+from rest_framework import parsers
+from rest_framework.exceptions import ErrorDetail, ParseError, ValidationError
+
+# Deeper than any payload of ours (a provider usage object nests 4-5 levels).
+DEFAULT_MAX_DEPTH = 64
+# NUL cannot be stored in PostgreSQL text or jsonb; surrogates cannot be encoded as UTF-8.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _describe(path: list) -> str:
+    return (
+        "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path).lstrip(".") or "(body)"
+    )
+
+
+def _refuse_text(path: list, what: str):
+    """A value-level problem: a validation error on its dotted path (``items.0.metadata.note``,
+    the convention of nested serializer errors)."""
+    detail = (
+        f"A {what} at {_describe(path)} contains a NUL character or a lone UTF-16 surrogate, "
+        "which cannot be stored."
+    )
+    attr = ".".join(str(part) for part in path) or "non_field_errors"
+    raise ValidationError({attr: [ErrorDetail(detail, code="invalid_text")]})
+
+
+def check_json_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    """Raise ``ParseError`` when ``value`` nests deeper than ``max_depth``, and a
+    ``ValidationError`` naming the path when a string (key or value) holds a NUL or a lone
+    surrogate. Iterative, so depth costs no Python stack."""
+    stack = [(value, 1, [])]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, dict):
+            if depth > max_depth:
+                raise ParseError(f"JSON nests deeper than {max_depth} levels at {_describe(path)}.")
+            for key, child in node.items():
+                if _UNSTORABLE.search(key):
+                    _refuse_text(path, "key")
+                stack.append((child, depth + 1, [*path, key]))
+        elif isinstance(node, list):
+            if depth > max_depth:
+                raise ParseError(f"JSON nests deeper than {max_depth} levels at {_describe(path)}.")
+            stack.extend((child, depth + 1, [*path, index]) for index, child in enumerate(node))
+        elif isinstance(node, str) and _UNSTORABLE.search(node):
+            _refuse_text(path, "text")
+
+
+class StrictJSONParser(parsers.JSONParser):
+    """DRF's JSON parser with a nesting limit (``API_MAX_JSON_DEPTH``, default 64) and no
+    NUL or lone surrogate in any string. ``DEFAULT_PARSER_CLASSES`` names only this class."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:  # the C scanner gives up long before our limit matters
+            raise ParseError("JSON nests too deeply.") from exc
+        check_json_value(data, max_depth=getattr(settings, "API_MAX_JSON_DEPTH", DEFAULT_MAX_DEPTH))
+        return data
+
+
+def loads_checked(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH):
+    """``json.loads`` with the same limits, for bodies parsed outside DRF (OTLP JSON, say)."""
+    try:
+        data = json.loads(text)
+    except RecursionError as exc:
+        raise ParseError("JSON nests too deeply.") from exc
+    except ValueError as exc:
+        raise ParseError(f"JSON parse error - {exc}") from exc
+    check_json_value(data, max_depth=max_depth)
+    return data

@@ -1,0 +1,182 @@
+"""Strict input: an unknown body field or query parameter is a 400 naming it, on every endpoint.
+
+Two mechanisms, both installed once for the whole API (nothing to add per serializer or view):
+
+- **Bodies** (and query strings read through a serializer): every DRF ``Serializer`` refuses keys
+  that are not among its writable fields, before validating anything. Nested serializers and the
+  items of bulk lists are serializers too, so an unknown key deep inside a body is named with its
+  path (``items.3.usageMetadata``). A serializer that must take free-form keys says
+  ``strict_input = False``; one that wants to say more about a refused key sets
+  ``unknown_field_hints = {name: detail}``.
+- **Query parameters**: an API request may carry only the query parameters the OpenAPI schema
+  documents for its operation (filters, search, ordering, pagination, and each view's
+  ``extend_schema(parameters=…)``), plus ``format``. Read from drf-spectacular itself, so the
+  documented contract and the accepted input cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+from django.http import JsonResponse, QueryDict
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail, ValidationError
+
+# Always accepted: DRF's renderer override (``?format=json``, ``?format=api``).
+ALWAYS_ALLOWED_QUERY_PARAMETERS = frozenset({"format"})
+UNKNOWN_FIELD = "unknown_field"
+UNKNOWN_PARAMETER = "unknown_parameter"
+
+
+def unknown_input_fields(serializer: serializers.Serializer, data: Mapping) -> list[str]:
+    """Keys of ``data`` that are not writable fields of ``serializer``, in the order sent."""
+    writable = {name for name, field in serializer.fields.items() if not field.read_only}
+    ignored = ALWAYS_ALLOWED_QUERY_PARAMETERS if isinstance(data, QueryDict) else frozenset()
+    return [key for key in data if key not in writable and key not in ignored]
+
+
+_serializer_to_internal_value = serializers.Serializer.to_internal_value
+
+
+def _strict_to_internal_value(self, data):
+    if getattr(self, "strict_input", True) and isinstance(data, Mapping):
+        unknown = unknown_input_fields(self, data)
+        if unknown:
+            hints = getattr(self, "unknown_field_hints", {})
+            raise ValidationError(
+                {
+                    name: [ErrorDetail(hints.get(name) or _unknown_detail(self, name), UNKNOWN_FIELD)]
+                    for name in unknown
+                }
+            )
+    return _serializer_to_internal_value(self, data)
+
+
+def _unknown_detail(serializer, name: str) -> str:
+    if name in serializer.fields:
+        return f"`{name}` is read-only here."
+    accepted = ", ".join(sorted(n for n, f in serializer.fields.items() if not f.read_only))
+    return f"Unknown field `{name}`. Accepted: {accepted or 'none'}."
+
+
+_choice_field_fail = serializers.ChoiceField.fail
+
+
+def _fail_listing_choices(self, key, **kwargs):
+    """An invalid choice says which values are valid (DRF only says the input is not one)."""
+    if key == "invalid_choice":
+        valid = ", ".join(f'"{choice}"' for choice in self.choices)
+        raise ValidationError(
+            f'"{kwargs.get("input")}" is not a valid choice. Valid choices: {valid}.', code="invalid_choice"
+        )
+    _choice_field_fail(self, key, **kwargs)
+
+
+def install_strict_serializers() -> None:
+    """Make every DRF serializer refuse unknown keys, and every choice error list the valid
+    values (called once from ``TenancyConfig.ready``).
+
+    DRF has no setting for either; wrapping the one method every serializer's validation passes
+    through is the single place that covers nested and list serializers too.
+    """
+    serializers.Serializer.to_internal_value = _strict_to_internal_value
+    serializers.ChoiceField.fail = _fail_listing_choices
+
+
+class _DocumentedQueryParameters:
+    """Which query parameters the schema documents, per (view class, action, HTTP method).
+
+    The URL patterns are enumerated once per process (cheap); each operation's parameters are
+    computed by drf-spectacular the first time that operation is called, then kept (generating
+    the whole schema up front would cost seconds on every worker's first request).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._generator = None
+        self._endpoints: dict[tuple, tuple] | None = None
+        self._names: dict[tuple, frozenset[str] | None] = {}
+
+    def _enumerate(self) -> dict[tuple, tuple]:
+        from drf_spectacular.generators import SchemaGenerator
+
+        self._generator = SchemaGenerator()
+        self._generator._initialise_endpoints()
+        return {
+            (type(view), getattr(view, "action", None), method.upper()): (path, path_regex, method, view)
+            for path, path_regex, method, view in self._generator._get_paths_and_endpoints()
+        }
+
+    def _operation_names(self, endpoint) -> frozenset[str] | None:
+        from drf_spectacular.settings import spectacular_settings
+
+        path, path_regex, method, view = endpoint
+        prefix = spectacular_settings.SCHEMA_PATH_PREFIX or "/"
+        prefix = prefix if prefix.startswith("^") else "^" + prefix
+        view.request = spectacular_settings.GET_MOCK_REQUEST(method, path, view, None)
+        operation = view.schema.get_operation(path, path_regex, prefix, method, self._generator.registry)
+        if not operation:
+            return None
+        return frozenset(p["name"] for p in operation.get("parameters", []) if p.get("in") == "query")
+
+    def for_view(self, view_class, action, method) -> frozenset[str] | None:
+        """The documented names, or None for a view the schema does not describe."""
+        key = (view_class, action, method)
+        if key in self._names:
+            return self._names[key]
+        with self._lock:
+            if self._endpoints is None:
+                self._endpoints = self._enumerate()
+            endpoint = self._endpoints.get(key)
+            self._names[key] = None if endpoint is None else self._operation_names(endpoint)
+        return self._names[key]
+
+
+documented_query_parameters = _DocumentedQueryParameters()
+
+
+class StrictQueryParametersMiddleware:
+    """Answers 400 naming every query parameter the schema does not document for the operation.
+
+    Runs as ``process_view`` so it knows the DRF view class and action; views outside the schema
+    (schema, docs, admin) are left alone.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        view_class = getattr(view_func, "cls", None)
+        if view_class is None or not request.path.startswith("/api/") or not request.GET:
+            return None
+        method = request.method.upper()
+        actions = getattr(view_func, "actions", None)
+        action = actions.get(method.lower()) if actions else None
+        if method == "HEAD" and actions:
+            action = actions.get("get")
+        lookup_method = "GET" if method == "HEAD" else method
+        documented = documented_query_parameters.for_view(view_class, action, lookup_method)
+        if documented is None:
+            return None
+        unknown = [name for name in request.GET if name not in documented | ALWAYS_ALLOWED_QUERY_PARAMETERS]
+        if not unknown:
+            return None
+        accepted = ", ".join(sorted(documented)) or "none"
+        return JsonResponse(
+            {
+                "type": "validation_error",
+                "errors": [
+                    {
+                        "code": UNKNOWN_PARAMETER,
+                        "detail": f"Unknown query parameter `{name}`. This endpoint takes: {accepted}.",
+                        "attr": name,
+                    }
+                    for name in unknown
+                ],
+            },
+            status=400,
+        )

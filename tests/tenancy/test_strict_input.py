@@ -1,0 +1,289 @@
+"""Every bad input is a clear 4xx JSON error and writes nothing (issue 11, issue 9 point 4).
+
+One table of bad requests across the API: JSON the database cannot hold, nesting, dates at the
+edge of the calendar, NUL in a path, unknown body fields and unknown query parameters.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from analytics.models import ProviderCall
+from generations.models import CacheEntry, Generation
+from styleguides.models import StyleGuide
+from tenancy.models import AuditEvent
+from tests.analytics.factories import PerformanceMetricFactory, ProviderCallFactory
+from tests.generations.factories import GenerationFactory, GenerationRunFactory
+from tests.providers.factories import BudgetFactory, make_credential
+from tests.styleguides.factories import (
+    BrandRuleFactory,
+    ContentPillarFactory,
+    ContentSeriesFactory,
+    StyleGuideFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def generation(**overrides):
+    data = {"request_id": "req-1", "content_type": "blog", "prompt": "p", "content": "c", "status": "success"}
+    data.update(overrides)
+    return data
+
+
+def provider_call(**overrides):
+    data = {
+        "request_id": "call-1",
+        "endpoint": "/v1/chat/completions",
+        "provider": "openai",
+        "model": "gpt-4o",
+    }
+    data.update(overrides)
+    return data
+
+
+def nested(depth: int) -> str:
+    """A JSON value nesting ``depth`` levels of objects."""
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+def written() -> tuple[int, ...]:
+    return (
+        Generation.all_objects.count(),
+        ProviderCall.objects.count(),
+        StyleGuide.all_objects.count(),
+        CacheEntry.objects.count(),
+        AuditEvent.objects.count(),
+    )
+
+
+RAW_BODIES = [
+    # (method, url, raw JSON body, expected code, expected attr)
+    (
+        "post",
+        "/api/v1/generations/",
+        '{"request_id": "r", "metadata": ' + nested(1000) + "}",
+        "parse_error",
+        None,
+    ),
+    (
+        "post",
+        "/api/v1/generations/",
+        '{"request_id": "r", "metadata": ' + nested(100) + "}",
+        "parse_error",
+        None,
+    ),
+    (
+        "post",
+        "/api/v1/generations/bulk/",
+        '{"items": [{"request_id": "r", "metadata": ' + nested(5000) + "}]}",
+        "parse_error",
+        None,
+    ),
+    ("post", "/api/v1/generations/bulk/", "[" * 100_000 + "]" * 100_000, "parse_error", None),
+    (
+        "post",
+        "/api/v1/generations/",
+        '{"request_id": "r", "content_type": "blog", "metadata": {"note": "\\ud800"}}',
+        "invalid_text",
+        "metadata.note",
+    ),
+    (
+        "post",
+        "/api/v1/generations/bulk/",
+        '{"items": [{"request_id": "r", "metadata": {"k\\u0000": 1}}]}',
+        "invalid_text",
+        "items.0.metadata",
+    ),
+    (
+        "put",
+        "/api/v1/cache/k/",
+        '{"response": {"text": "\\udfff"}, "ttl_seconds": 60}',
+        "invalid_text",
+        "response.text",
+    ),
+    (
+        "put",
+        "/api/v1/cache/k/",
+        '{"response": {"text": "a\\u0000b"}, "ttl_seconds": 60}',
+        "invalid_text",
+        "response.text",
+    ),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "raw", "code", "attr"), RAW_BODIES)
+def test_json_the_database_cannot_hold_is_a_400(api_client, method, url, raw, code, attr):
+    before = written()
+
+    response = api_client.generic(method.upper(), url, raw, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert (error["code"], error["attr"]) == (code, attr)
+    assert error["detail"]
+    assert written() == before
+
+
+def test_nesting_up_to_the_limit_is_accepted(api_client):
+    raw = json.dumps(generation(metadata=json.loads(nested(60))))
+    response = api_client.generic("POST", "/api/v1/generations/", raw, content_type="application/json")
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "code", "attr"),
+    [
+        ("get", "/api/v1/cache/a%00b/", "invalid", None),
+        ("put", "/api/v1/cache/a%00b/", "invalid", None),
+        ("delete", "/api/v1/cache/a%00b/", "invalid", None),
+        ("get", "/api/v1/generations/?search=a%00b", "invalid", "search"),
+        ("get", "/api/v1/reports/cost/?to=0001-01-01", "out_of_bounds", "to"),
+        ("get", "/api/v1/reports/cost/?from=0001-01-01&to=2025-01-02", "out_of_bounds", "from"),
+        ("get", "/api/v1/reports/volume/?to=0001-01-01", "out_of_bounds", "to"),
+        ("get", "/api/v1/reports/cache/?to=0001-01-01", "out_of_bounds", "to"),
+        ("get", "/api/v1/reports/cost/?to=9999-12-31", "out_of_bounds", "to"),
+        ("get", "/api/v1/reports/rate-limits/?from=0001-01-01", "out_of_bounds", "from"),
+        ("get", "/api/v1/cache/stats/?to=0001-01-01", "out_of_bounds", "to"),
+        ("get", "/api/v1/cache/stats/?from=9999-12-31", "out_of_bounds", "from"),
+        ("get", "/api/v1/weekly-summaries/?week_from=0001-01-01", "out_of_bounds", "week_from"),
+        ("get", "/api/v1/generations/?created_after=0001-01-01T00:00:00%2B01:00", "invalid", "created_after"),
+        ("get", "/api/v1/usage/?called_after=0001-01-01T00:00:00", "out_of_bounds", "called_after"),
+        ("get", "/api/v1/generations/?created_at_after=2025-01-01", "unknown_parameter", "created_at_after"),
+        ("get", "/api/v1/reports/cost/?created_at_after=2025-01-01", "unknown_parameter", "created_at_after"),
+        ("get", "/api/v1/style-guides/?rules=1", "unknown_parameter", "rules"),
+        ("get", "/api/v1/cache/stats/?page_size=5", "unknown_parameter", "page_size"),
+        ("get", "/api/v1/generations/1/?page_size=5", "unknown_parameter", "page_size"),
+    ],
+)
+def test_bad_paths_and_query_parameters_are_a_400(api_client, method, url, code, attr):
+    before = written()
+
+    response = getattr(api_client, method)(
+        url, {"ttl_seconds": 60, "response": {}} if method == "put" else None
+    )
+
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/json"
+    error = response.json()["errors"][0]
+    assert (error["code"], error["attr"]) == (code, attr)
+    assert error["detail"]
+    assert written() == before
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/generations/?page_size=5&cursor=&search=x&format=json&status=success&created_after=2025-01-01T00:00:00Z",
+        "/api/v1/reports/cost/?from=2025-01-01&to=2025-01-31&group_by=model&format=json",
+        "/api/v1/usage/?called_after=2025-01-01T00:00:00Z&generation=1",
+    ],
+)
+def test_documented_query_parameters_are_accepted(api_client, url):
+    assert api_client.get(url).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "payload", "unknown"),
+    [
+        (
+            "/api/v1/generations/",
+            generation(usageMetadata={"promptTokenCount": 3}, usage={}),
+            ["usageMetadata"],
+        ),
+        ("/api/v1/generations/", generation(id=5, costUsd=1), ["id", "costUsd"]),
+        (
+            "/api/v1/generations/bulk/",
+            {"items": [generation(), generation(request_id="r2", extra=1)]},
+            ["items.1.extra"],
+        ),
+        ("/api/v1/generations/bulk/", {"items": [generation()], "atomic": True}, ["atomic"]),
+        ("/api/v1/usage/", provider_call(latency_ms=1800), ["latency_ms"]),
+        ("/api/v1/style-guides/", {"name": "G", "slug": "g", "kind": "brand", "rules": []}, ["rules"]),
+    ],
+)
+def test_unknown_body_fields_are_a_400_naming_them(api_client, url, payload, unknown):
+    before = written()
+
+    response = api_client.post(url, payload, format="json")
+
+    assert response.status_code == 400, response.content
+    errors = response.json()["errors"]
+    assert [e["attr"] for e in errors] == unknown
+    assert {e["code"] for e in errors} == {"unknown_field"}
+    assert written() == before
+
+
+def test_unknown_field_on_update_is_refused_and_changes_nothing(api_client, organization):
+    guide = StyleGuideFactory(organization=organization, name="Voice")
+    response = api_client.patch(
+        f"/api/v1/style-guides/{guide.pk}/", {"name": "New", "rules": []}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["attr"] == "rules"
+    guide.refresh_from_db()
+    assert guide.name == "Voice"
+
+
+def test_invalid_choice_lists_the_valid_values(api_client):
+    response = api_client.post("/api/v1/generations/", generation(status="done"), format="json")
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert (error["attr"], error["code"]) == ("status", "invalid_choice")
+    assert '"success"' in error["detail"] and '"pending"' in error["detail"]
+    assert not Generation.all_objects.exists()
+
+
+def test_role_error_says_which_role_is_needed(api_client, viewer_api_client):
+    response = api_client.post(
+        "/api/v1/credentials/", {"provider": "openai", "name": "x", "api_key": "k" * 40}
+    )
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["detail"] == (
+        "This action needs the admin role or higher; the caller's role is editor."
+    )
+    response = viewer_api_client.post("/api/v1/generations/", generation(), format="json")
+    assert response.status_code == 403
+    assert "needs the editor role" in response.json()["errors"][0]["detail"]
+
+
+MISSING_ID = 2_000_000_000
+
+
+def _foreign_rows(organization):
+    """One row of ``organization`` per foreign-id filter, keyed by (url, parameter)."""
+    guide = StyleGuideFactory(organization=organization)
+    pillar = ContentPillarFactory(organization=organization)
+    gen = GenerationFactory(organization=organization)
+    run = GenerationRunFactory(organization=organization)
+    ProviderCallFactory(organization=organization, generation=gen)
+    PerformanceMetricFactory(organization=organization, generation=gen)
+    BrandRuleFactory(guide=guide)
+    ContentSeriesFactory(organization=organization, pillar=pillar)
+    credential = make_credential(organization)
+    BudgetFactory(organization=organization, credential=credential)
+    StyleGuideFactory(organization=organization, parent=guide)
+    return {
+        ("/api/v1/usage/", "generation"): gen.pk,
+        ("/api/v1/metrics/", "generation"): gen.pk,
+        ("/api/v1/brand-rules/", "guide"): guide.pk,
+        ("/api/v1/content-series/", "pillar"): pillar.pk,
+        ("/api/v1/budgets/", "credential"): credential.pk,
+        ("/api/v1/style-guides/", "parent"): guide.pk,
+        ("/api/v1/model-performance/", "run"): run.pk,
+    }
+
+
+def test_foreign_id_filters_answer_the_same_for_another_tenants_id_and_a_missing_one(
+    other_organization, admin_api_client
+):
+    foreign = _foreign_rows(other_organization)
+    for (url, parameter), their_id in foreign.items():
+        theirs = admin_api_client.get(url, {parameter: their_id})
+        missing = admin_api_client.get(url, {parameter: MISSING_ID})
+        assert (theirs.status_code, theirs.json()["results"]) == (200, []), url
+        assert (missing.status_code, missing.json()["results"]) == (200, []), url
+        bad = admin_api_client.get(url, {parameter: "x"})
+        assert bad.status_code == 400, url
