@@ -32,6 +32,15 @@ class OrganizationAdmin(InkwellModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
+    # Creating, deleting and (de)activating organizations is the superusers' (the walls refuse
+    # add and delete); an owner may rename his and manage its memberships and keys.
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if request.user.is_superuser else (*readonly, "slug", "is_active")
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return super().get_prepopulated_fields(request, obj) if request.user.is_superuser else {}
+
 
 @admin.register(Membership)
 class MembershipAdmin(InkwellModelAdmin):

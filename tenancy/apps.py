@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class TenancyConfig(AppConfig):
@@ -8,3 +9,12 @@ class TenancyConfig(AppConfig):
     def ready(self):
         # Registers the OpenAPI description of the Api-Key authentication scheme.
         from tenancy.api import schema  # noqa: F401
+
+        # Tables made by any migration (or syncdb) after tenancy's own get the app role's grants.
+        post_migrate.connect(_grant_app_role, sender=self, dispatch_uid="tenancy_grant_app_role")
+
+
+def _grant_app_role(sender, using, **kwargs):
+    from tenancy import rls
+
+    rls.grant_app_role(using)

@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from providers.crypto import KeyMaterial
 from providers.key_rotation import RotationAborted, encryption_key_rotate
+from tenancy.rls import rls_bypass
 
 
 class Command(BaseCommand):
@@ -29,6 +30,7 @@ class Command(BaseCommand):
     def _value(options, name):
         return options[name.replace("-", "_")] or os.environ.get(name.upper().replace("-", "_")) or None
 
+    @rls_bypass(reason="rotate_encryption_key: every organization's secrets")
     def handle(self, *args, **options):
         old_crypto = self._value(options, "old-cryptography-key") or settings.CRYPTOGRAPHY_KEY
         old_secret = self._value(options, "old-secret-key") or settings.SECRET_KEY
