@@ -17,7 +17,7 @@ def catalogue(db):
 
 @pytest.fixture
 def recorded_spend(db):
-    """A test-only spend table (created in the test's transaction) registered as a spend source.
+    """A test-only spend table (a temporary table of the test's transaction) registered as a spend source.
 
     ``recorded_spend(organization, cost, at, user_ref=None, fingerprint=None, requests=1)``
     records a row; budgets then read it through ``providers.spending`` like any app's source.
@@ -28,7 +28,7 @@ def recorded_spend(db):
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "CREATE TABLE test_spend_rows (organization_id bigint NOT NULL, at timestamptz NOT NULL, "
+            "CREATE TEMP TABLE test_spend_rows (organization_id bigint NOT NULL, at timestamptz NOT NULL, "
             "cost_usd numeric(20, 10) NOT NULL, requests integer NOT NULL, user_ref text, fingerprint text)"
         )
 
