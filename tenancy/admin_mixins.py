@@ -8,7 +8,12 @@ from tenancy import services
 from tenancy.actors import Actor
 from tenancy.admin_walls import TenantWallsMixin, wall_queryset
 from tenancy.choices import AuditAction
-from tenancy.models import SoftDeleteModel
+from tenancy.models import Organization, SoftDeleteModel
+
+
+def _organization_of(obj):
+    """The organization an audited admin write belongs to (an organization's own is itself)."""
+    return obj if isinstance(obj, Organization) else getattr(obj, "organization", None)
 
 
 def admin_actor(request) -> Actor:
@@ -88,14 +93,14 @@ class InkwellModelAdmin(TenantWallsMixin, admin.ModelAdmin):
             manager = self.model.all_objects if self._is_soft() else self.model._base_manager
             before = services.audit_snapshot(manager.get(pk=obj.pk))
         services.audited_save(
-            organization=getattr(obj, "organization", None),
+            organization=_organization_of(obj),
             actor=admin_actor(request),
             instance=obj,
             before=before,
         )
 
     def delete_model(self, request, obj):
-        organization = getattr(obj, "organization", None)
+        organization = _organization_of(obj)
         if self._is_soft():
             services.soft_delete(organization=organization, actor=admin_actor(request), instance=obj)
             return
@@ -115,8 +120,6 @@ class InkwellModelAdmin(TenantWallsMixin, admin.ModelAdmin):
     def restore_selected(self, request, queryset):
         restored = 0
         for obj in queryset.filter(deleted_at__isnull=False):
-            services.restore(
-                organization=getattr(obj, "organization", None), actor=admin_actor(request), instance=obj
-            )
+            services.restore(organization=_organization_of(obj), actor=admin_actor(request), instance=obj)
             restored += 1
         self.message_user(request, f"Restored {restored} row(s).", messages.SUCCESS)

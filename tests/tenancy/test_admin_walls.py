@@ -97,12 +97,14 @@ def test_the_walk_catches_an_admin_registered_without_the_walls(staff_client, tw
 
 @pytest.mark.urls("tests.tenancy.test_admin_walls")
 def test_the_database_wall_holds_under_an_unwalled_admin(staff_client, two_tenants):
-    """Outside the admin's URL space the request admits no tenant row at all."""
+    """Outside the admin's URL space the request admits no tenant row at all; users belong to no
+    organization and have no row-level security, so only the code wall hides them."""
     mine, theirs = two_tenants
 
     walk = walk_admin(staff_client, unwalled_site, "/unwalled/", mine, theirs)
 
-    assert walk.leaks == []
+    tenant_leaks = [leak for leak in walk.leaks if "globex-member</option>" not in leak]
+    assert tenant_leaks == []
 
 
 def test_a_superuser_walk_sees_both_organizations(client, two_tenants):
@@ -110,7 +112,7 @@ def test_a_superuser_walk_sees_both_organizations(client, two_tenants):
     mine, theirs = two_tenants
     client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
 
-    walk = walk_admin(client, admin.site, "/admin/", mine, theirs)
+    walk = walk_admin(client, admin.site, "/admin/", mine, theirs, posts=False)
 
     assert len(walk.leaks) > 50
 
