@@ -194,3 +194,23 @@ def _empty_inline(prefix: str) -> dict:
         f"{prefix}-0-user": str(Membership.objects.get().user_id),
         f"{prefix}-0-role": "owner",
     }
+
+
+@pytest.mark.parametrize(("role", "allowed"), [(Role.ADMIN, False), (Role.OWNER, True)])
+def test_only_owners_make_owners(client, organization, role, allowed):
+    from tests.factories import UserFactory
+
+    client.force_login(staff_member(organization, role))
+    newcomer = UserFactory(username="newcomer")
+    Membership.objects.create(user=newcomer, organization=organization, role=Role.VIEWER)
+    membership = Membership.objects.get(user=newcomer)
+
+    response = client.post(
+        f"/admin/tenancy/membership/{membership.pk}/change/",
+        {"user": newcomer.pk, "organization": organization.pk, "role": Role.OWNER},
+    )
+
+    membership.refresh_from_db()
+    assert (membership.role == Role.OWNER) is allowed
+    if not allowed:
+        assert "Only the organization&#x27;s owners" in response.content.decode()
