@@ -178,7 +178,14 @@ def on_new_connection(connection) -> None:
     role = app_role()
     if not role or _owner_depth or connection.alias == NO_DB_ALIAS:
         return
-    _set_role(connection, role)
+    from psycopg import errors
+
+    try:
+        _set_role(connection, role)
+    except errors.InvalidParameterValue:
+        # No such role in this cluster: tenancy's row-level security migration, which creates it
+        # with the policies, has not run here, so there are no policies to apply yet.
+        logger.warning("Database role %r does not exist yet; run `manage.py migrate`.", role)
 
 
 def after_savepoint_rollback(connection) -> None:
