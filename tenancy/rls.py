@@ -83,24 +83,34 @@ def current_scope(using: str = DEFAULT_DB_ALIAS) -> RowScope:
 
 
 def _apply(connection, scope: RowScope) -> None:
-    """Put ``scope`` into the session's GUCs (one statement, not logged as an app query)."""
+    """Put ``scope`` into the session's GUCs (one statement, not logged as an app query).
+
+    Not connected yet: remembered, and applied by :func:`on_new_connection`, so a request that
+    never touches the database (the schema, static pages) never opens a connection for it."""
     if not _is_postgresql(connection):
+        return
+    if connection.connection is None:
+        connection._inkwell_row_scope = scope
         return
     if getattr(connection, "_inkwell_row_scope", None) == scope and not getattr(
         connection, "_inkwell_row_scope_dirty", False
     ):
-        connection._inkwell_row_scope = scope
         return
-    connection.ensure_connection()
-    raw = connection.connection
     from psycopg import pq
 
+    raw = connection.connection
     if raw.info.transaction_status == pq.TransactionStatus.INERROR:
         # The transaction is aborted; its rollback restores the GUCs set before it. Remember the
         # wanted scope and apply it for real on the next switch.
         connection._inkwell_row_scope = scope
         connection._inkwell_row_scope_dirty = True
         return
+    _write_gucs(raw, scope)
+    connection._inkwell_row_scope = scope
+    connection._inkwell_row_scope_dirty = False
+
+
+def _write_gucs(raw, scope: RowScope) -> None:
     raw.execute(
         "SELECT set_config(%s, %s, false), set_config(%s, %s, false)",
         [
@@ -110,8 +120,6 @@ def _apply(connection, scope: RowScope) -> None:
             "on" if scope.bypass else "off",
         ],
     )
-    connection._inkwell_row_scope = scope
-    connection._inkwell_row_scope_dirty = False
 
 
 def use_scope(scope: RowScope, using: str = DEFAULT_DB_ALIAS) -> None:
@@ -131,10 +139,7 @@ def row_scope(scope: RowScope, using: str = DEFAULT_DB_ALIAS):
     try:
         yield scope
     finally:
-        if connection.connection is not None:
-            _apply(connection, previous)
-        else:
-            connection._inkwell_row_scope = previous
+        _apply(connection, previous)
 
 
 def rls_bypass(*, reason: str, using: str = DEFAULT_DB_ALIAS):
@@ -172,20 +177,22 @@ def _set_role(connection, role: str | None) -> None:
 
 
 def on_new_connection(connection) -> None:
-    """A new session: run as the app role (unless in :func:`database_owner`), admit nothing."""
-    connection._inkwell_row_scope = NOTHING
+    """A new session: run as the app role (unless in :func:`database_owner`) and apply the scope
+    the code is in (none: the session admits no tenant row)."""
     connection._inkwell_row_scope_dirty = False
     role = app_role()
-    if not role or _owner_depth or connection.alias == NO_DB_ALIAS:
-        return
-    from psycopg import errors
+    if role and not _owner_depth and connection.alias != NO_DB_ALIAS:
+        from psycopg import errors
 
-    try:
-        _set_role(connection, role)
-    except errors.InvalidParameterValue:
-        # No such role in this cluster: tenancy's row-level security migration, which creates it
-        # with the policies, has not run here, so there are no policies to apply yet.
-        logger.warning("Database role %r does not exist yet; run `manage.py migrate`.", role)
+        try:
+            _set_role(connection, role)
+        except errors.InvalidParameterValue:
+            # No such role in this cluster: tenancy's row-level security migration, which creates
+            # it with the policies, has not run here, so there are no policies to apply yet.
+            logger.warning("Database role %r does not exist yet; run `manage.py migrate`.", role)
+    scope = getattr(connection, "_inkwell_row_scope", NOTHING)
+    if scope != NOTHING and connection.alias != NO_DB_ALIAS:
+        _write_gucs(connection.connection, scope)
 
 
 def after_savepoint_rollback(connection) -> None:
