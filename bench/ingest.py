@@ -202,10 +202,18 @@ def copy_rows(prefix: str, copy_prefix: str) -> tuple[int, float]:
     from django.db import connection
 
     from generations.models import Generation
+    from tenancy import rls
 
+    # The raw baseline runs as the tables' owner: PostgreSQL refuses COPY FROM under row-level
+    # security, which binds the app's role (tenancy/rls.py).
+    with rls.database_owner():
+        return _copy_rows(connection, Generation._meta, prefix, copy_prefix)
+
+
+def _copy_rows(connection, opts, prefix: str, copy_prefix: str) -> tuple[int, float]:
     columns = [
         field.column
-        for field in Generation._meta.concrete_fields
+        for field in opts.concrete_fields
         if field.column not in ("id",)  # the identity column numbers the copies
     ]
     with connection.cursor() as cursor:

@@ -1,12 +1,13 @@
 """Admin for organizations, memberships, API keys (shown once) and the read-only audit log."""
 
+from django import forms
 from django.contrib import admin, messages
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from tenancy import services
 from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
-from tenancy.choices import AuditAction
+from tenancy.choices import AuditAction, Role
 from tenancy.models import AuditEvent, Membership, Organization, OrganizationAPIKey
 
 admin.site.site_header = "Inkwell"
@@ -18,7 +19,46 @@ if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipAdminForm(forms.ModelForm):
+    """Only an organization's owners (and superusers) make or unmake owners there."""
+
+    request_user = None  # set per request by the admin below
+
+    def clean(self):
+        cleaned = super().clean()
+        user = self.request_user
+        if user is None or user.is_superuser:
+            return cleaned
+        organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
+        touches_owner = cleaned.get("role") == Role.OWNER or (
+            self.instance.pk is not None and self.instance.role == Role.OWNER
+        )
+        is_owner = (
+            organization is not None
+            and Membership.objects.filter(user=user, organization=organization, role=Role.OWNER).exists()
+        )
+        if touches_owner and not is_owner:
+            raise forms.ValidationError("Only the organization's owners can make or change an owner.")
+        return cleaned
+
+
+class _MembershipFormForRequest:
+    """Hands the request's user to :class:`MembershipAdminForm`."""
+
+    form = MembershipAdminForm
+
+    def get_form(self, request, obj=None, **kwargs):
+        return type(
+            "MembershipForm", (super().get_form(request, obj, **kwargs),), {"request_user": request.user}
+        )
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = type("MembershipForm", (formset.form,), {"request_user": request.user})
+        return formset
+
+
+class MembershipInline(_MembershipFormForRequest, admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
@@ -32,9 +72,18 @@ class OrganizationAdmin(InkwellModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
+    # Creating, deleting and (de)activating organizations is the superusers' (the walls refuse
+    # add and delete); an owner may rename his and manage its memberships and keys.
+    def get_readonly_fields(self, request, obj=None):
+        readonly = tuple(super().get_readonly_fields(request, obj))
+        return readonly if request.user.is_superuser else (*readonly, "slug", "is_active")
+
+    def get_prepopulated_fields(self, request, obj=None):
+        return super().get_prepopulated_fields(request, obj) if request.user.is_superuser else {}
+
 
 @admin.register(Membership)
-class MembershipAdmin(InkwellModelAdmin):
+class MembershipAdmin(_MembershipFormForRequest, InkwellModelAdmin):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role", "organization"]
     search_fields = ["user__username", "user__email", "organization__name"]

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db import models
 
 from tenancy import services
 from tenancy.actors import Actor
+from tenancy.admin_walls import TenantWallsMixin, wall_queryset
 from tenancy.choices import AuditAction
-from tenancy.models import Membership, Organization, SoftDeleteModel
+from tenancy.models import Organization, SoftDeleteModel
+
+
+def _organization_of(obj):
+    """The organization an audited admin write belongs to (an organization's own is itself)."""
+    return obj if isinstance(obj, Organization) else getattr(obj, "organization", None)
 
 
 def admin_actor(request) -> Actor:
@@ -45,39 +50,25 @@ class SoftDeleteListFilter(admin.SimpleListFilter):
         return queryset.filter(deleted_at__isnull=True)
 
 
-class InkwellModelAdmin(admin.ModelAdmin):
+class InkwellModelAdmin(TenantWallsMixin, admin.ModelAdmin):
     """ModelAdmin whose every save, delete and restore is audited.
 
     - Soft-deletable models: delete hides the row, the "deleted" filter shows the trash and the
       "Restore" action brings rows back.
-    - Tenant models: staff who are not superusers see and assign only their organizations.
+    - Tenant walls (``tenancy.admin_walls``): staff who are not superusers see and change only
+      their organizations' rows, by role, and global rows read-only.
     """
 
     def _is_soft(self) -> bool:
         return issubclass(self.model, SoftDeleteModel)
 
-    def _has_organization(self) -> bool:
-        return any(f.name == "organization" for f in self.model._meta.concrete_fields)
-
     # --- scope ---------------------------------------------------------------------------
-    def staff_organizations(self, request):
-        if request.user.is_superuser:
-            return Organization.objects.all()
-        return Organization.objects.filter(
-            id__in=Membership.objects.filter(user=request.user).values("organization_id")
-        )
-
     def get_queryset(self, request):
-        queryset = self.model.all_objects.all() if self._is_soft() else super().get_queryset(request)
+        queryset = self.model.all_objects.all() if self._is_soft() else self.model._default_manager.all()
         ordering = self.get_ordering(request)
         if ordering:
             queryset = queryset.order_by(*ordering)
-        if self._has_organization() and not request.user.is_superuser:
-            queryset = queryset.filter(
-                models.Q(organization__in=self.staff_organizations(request))
-                | models.Q(organization__isnull=True)
-            )
-        return queryset
+        return wall_queryset(queryset, request)
 
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))
@@ -95,22 +86,6 @@ class InkwellModelAdmin(admin.ModelAdmin):
             )
         return actions
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "organization" and not request.user.is_superuser:
-            kwargs["queryset"] = self.staff_organizations(request)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def has_change_permission(self, request, obj=None):
-        # Global rows (no organization) are the platform's: only superusers edit them.
-        if obj is not None and self._has_organization() and obj.organization_id is None:
-            return request.user.is_superuser
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        if obj is not None and self._has_organization() and obj.organization_id is None:
-            return request.user.is_superuser
-        return super().has_delete_permission(request, obj)
-
     # --- writes --------------------------------------------------------------------------
     def save_model(self, request, obj, form, change):
         before = None
@@ -118,14 +93,14 @@ class InkwellModelAdmin(admin.ModelAdmin):
             manager = self.model.all_objects if self._is_soft() else self.model._base_manager
             before = services.audit_snapshot(manager.get(pk=obj.pk))
         services.audited_save(
-            organization=getattr(obj, "organization", None),
+            organization=_organization_of(obj),
             actor=admin_actor(request),
             instance=obj,
             before=before,
         )
 
     def delete_model(self, request, obj):
-        organization = getattr(obj, "organization", None)
+        organization = _organization_of(obj)
         if self._is_soft():
             services.soft_delete(organization=organization, actor=admin_actor(request), instance=obj)
             return
@@ -145,8 +120,6 @@ class InkwellModelAdmin(admin.ModelAdmin):
     def restore_selected(self, request, queryset):
         restored = 0
         for obj in queryset.filter(deleted_at__isnull=False):
-            services.restore(
-                organization=getattr(obj, "organization", None), actor=admin_actor(request), instance=obj
-            )
+            services.restore(organization=_organization_of(obj), actor=admin_actor(request), instance=obj)
             restored += 1
         self.message_user(request, f"Restored {restored} row(s).", messages.SUCCESS)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions
 
+from tenancy import rls
 from tenancy.models import OrganizationAPIKey
 from tenancy.services import api_key_touch
 from tenancy.throttling import AuthenticationFailureThrottle
@@ -57,13 +58,22 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
         prefix, dot, _ = key.partition(".")
         if not key or not dot:
             raise exceptions.AuthenticationFailed("Malformed API key.", code="invalid_api_key")
-        # The address's failure count rides along in the key lookup (no extra query).
-        api_key = failures.annotate(OrganizationAPIKey.objects.select_related("organization")).filter(
-            prefix=prefix
-        )
-        api_key = api_key.first()
-        if api_key is not None and failures.is_blocked(api_key.recent_authentication_failures):
-            raise exceptions.Throttled(wait=failures.wait(), detail="Too many failed authentications.")
+        # The organization is what this look-up finds out, so it runs before any is set.
+        with rls.rls_bypass(reason="API key authentication"):
+            # The address's failure count rides along in the key lookup (no extra query).
+            api_key = (
+                failures.annotate(OrganizationAPIKey.objects.select_related("organization"))
+                .filter(prefix=prefix)
+                .first()
+            )
+            if api_key is not None and failures.is_blocked(api_key.recent_authentication_failures):
+                raise exceptions.Throttled(wait=failures.wait(), detail="Too many failed authentications.")
+            self._check(api_key, key)
+            api_key_touch(api_key=api_key)
+        return APIKeyPrincipal(api_key), api_key
+
+    @staticmethod
+    def _check(api_key: OrganizationAPIKey | None, key: str) -> None:
         if api_key is None or not api_key.is_valid(key):
             raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
         if api_key.revoked:
@@ -74,8 +84,6 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "This API key's organization is inactive.", code="inactive_organization"
             )
-        api_key_touch(api_key=api_key)
-        return APIKeyPrincipal(api_key), api_key
 
     def authenticate_header(self, request):
         return KEYWORD

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
+from tenancy import rls
 from tenancy.choices import Role
 from tenancy.models import Membership, Organization, OrganizationAPIKey
 
@@ -28,7 +29,9 @@ def _resolve(request) -> tuple[Organization | None, str | None]:
     wanted = request.META.get(ORGANIZATION_HEADER)
     if wanted:
         memberships = memberships.filter(organization__slug=wanted)
-    chosen = list(memberships[:2])
+    # Before the organization is known the tenant wall admits nothing; the query is the user's own.
+    with rls.rls_bypass(reason="membership resolution"):
+        chosen = list(memberships[:2])
     if len(chosen) != 1:
         return None, None
     return chosen[0].organization, chosen[0].role
@@ -39,6 +42,10 @@ def _resolved(request) -> tuple[Organization | None, str | None]:
     if cached is _UNRESOLVED:
         cached = _resolve(request)
         request._inkwell_tenant = cached
+        # The database wall follows the code wall: from here on the connection admits this
+        # organization's rows (and global rows) only; RowLevelSecurityMiddleware restores it.
+        organization = cached[0]
+        rls.use_scope(rls.RowScope(organization_ids=(organization.pk,) if organization else ()))
     return cached
 
 

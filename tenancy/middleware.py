@@ -96,3 +96,29 @@ class APIJSONErrorsMiddleware:
                 return error_response(404, "not_found", "No such endpoint.")
             return error_response(500, "error", "A server error occurred.")
         return response
+
+
+class RowLevelSecurityMiddleware:
+    """Every request starts admitting no tenant row and ends restoring what applied before.
+
+    The API widens it to the caller's organization once authentication resolves it
+    (``tenancy.context``); here, the admin widens it for staff: superusers in the named bypass
+    ``"superuser admin"``, other staff to the organizations they are members of (the admin's
+    code walls then narrow further by role, ``tenancy.admin_walls``).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from tenancy import rls
+        from tenancy.admin_walls import is_admin_request, staff_roles
+
+        with rls.rls_nothing():
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated and user.is_staff and is_admin_request(request):
+                if user.is_superuser:
+                    rls.use_scope(rls.RowScope(bypass_reason="superuser admin"))
+                else:
+                    rls.use_scope(rls.RowScope(organization_ids=tuple(sorted(staff_roles(request)))))
+            return self.get_response(request)

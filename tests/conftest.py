@@ -5,9 +5,24 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tenancy import services
+from tenancy import rls, services
 from tenancy.choices import APIKeyRole
 from tests.factories import OrganizationFactory
+
+
+@pytest.fixture(autouse=True)
+def rls_bypass_for_test_data(request):
+    """Tests build two organizations' rows with factories and services, outside any request: they
+    do so in the named bypass. Requests made by a test still start admitting nothing and get
+    their organization from their credentials (tenancy.middleware.RowLevelSecurityMiddleware);
+    tests of the wall itself switch scope explicitly (tenancy.rls)."""
+    uses_db = request.node.get_closest_marker("django_db") or "_django_db_helper" in request.fixturenames
+    if not uses_db:
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    with rls.rls_bypass(reason="test fixtures and factories"):
+        yield
 
 
 def client_for_key(plain_key: str) -> APIClient:

@@ -30,7 +30,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin whose site walls every registered admin off by organization.
+    "tenancy.admin_apps.InkwellAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -63,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a request admits no tenant row until its organization is known.
+    "tenancy.middleware.RowLevelSecurityMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -97,6 +100,12 @@ else:
             EMBEDDED_PGDATA, keep_running=not env.bool("EMBEDDED_PGDATA_THROWAWAY", default=False)
         )
     }
+# Django's PostgreSQL backend plus row-level security: each connection runs as the app role
+# (tenancy/rls.py; README "Database roles").
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "tenancy.db_backend"
+# The non-superuser role the app runs as, so the tenant policies apply; created by migrate.
+DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="inkwell_app")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Seconds a client is told to wait (Retry-After) when the database is unreachable (API 503).

@@ -21,6 +21,7 @@ from generations.models import Generation
 from providers.models import AIModel
 from providers.price_sync import price_sync, snapshot_catalogue
 from tenancy import services as tenancy_services
+from tenancy.rls import rls_bypass
 from tests.analytics.factories import fingerprint_of
 from tests.conftest import client_for_key
 from tests.factories import OrganizationFactory
@@ -131,7 +132,11 @@ def _build(rng: random.Random, organization, models, only_theirs: str | None) ->
 @pytest.fixture(scope="module")
 def dataset(django_db_setup, django_db_blocker):
     """Three organizations' random generations, metrics and provider calls, rollups rebuilt."""
-    with django_db_blocker.unblock(), transaction.atomic():
+    with (
+        django_db_blocker.unblock(),
+        transaction.atomic(),
+        rls_bypass(reason="test fixtures: three organizations' data"),
+    ):
         price_sync(
             catalogue=[
                 entry

@@ -129,7 +129,7 @@ def test_staff_see_only_their_organizations_generations(client, organization):
     html = client.get(CHANGELIST).content.decode()
 
     assert "mine-1" in html and "theirs-1" not in html
-    assert client.get(change_url(theirs)).status_code == 302  # "does not exist" → redirect
+    assert client.get(change_url(theirs)).status_code == 404
     assert client.get(change_url(mine)).status_code == 200
 
 

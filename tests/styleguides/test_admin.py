@@ -110,7 +110,7 @@ def test_changelist_offers_filters_and_search(editor_client, organization, seede
 def test_staff_never_see_another_organizations_guides(editor_client, other_organization):
     theirs = StyleGuideFactory(organization=other_organization, name="Globex secret voice")
     assert "Globex secret voice" not in editor_client.get(CHANGELIST).content.decode()
-    assert editor_client.get(f"{CHANGELIST}{theirs.pk}/change/").status_code == 302  # "doesn't exist"
+    assert editor_client.get(f"{CHANGELIST}{theirs.pk}/change/").status_code == 404
 
 
 def test_editor_creates_a_guide_with_a_rule_in_plain_fields(editor_client, organization):

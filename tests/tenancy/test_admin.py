@@ -121,7 +121,7 @@ def test_staff_see_only_their_organizations_rows(client, organization, other_org
     listing = client.get("/admin/testapp/widget/").content.decode()
     assert f"/admin/testapp/widget/{mine.pk}/change/" in listing
     assert f"/admin/testapp/widget/{theirs.pk}/change/" not in listing
-    assert client.get(f"/admin/testapp/widget/{theirs.pk}/change/").status_code == 302  # "doesn't exist"
+    assert client.get(f"/admin/testapp/widget/{theirs.pk}/change/").status_code == 404
     add_form = client.get("/admin/testapp/widget/add/").content.decode()
     assert "Acme Hotels" in add_form
     assert "Globex Health" not in add_form

@@ -1,8 +1,11 @@
 """Serializer, viewset and routes of the test-only ``Widget`` model."""
 
+from django.db import connection
 from django.urls import include, path
 from rest_framework import serializers
+from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
+from rest_framework.views import APIView
 
 from tenancy.api.fields import TenantPrimaryKeyRelatedField
 from tenancy.api.viewsets import RestoreMixin, TenantModelViewSet
@@ -29,3 +32,18 @@ router.register("widgets", WidgetViewSet, basename="widget")
 urlpatterns = [path("api/v1/", include(router.urls)), path("", include("config.urls"))]
 
 handler404 = "tenancy.api.views.not_found"
+
+
+class UnscopedWidgetNamesView(APIView):
+    """A deliberate bug for the row-level security tests: lists widgets by raw SQL with no
+    organization filter. The database wall must still answer only the caller's rows."""
+
+    def get(self, request):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM testapp_widget ORDER BY name")
+            raw = [name for (name,) in cursor.fetchall()]
+        orm = sorted(Widget.all_objects.values_list("name", flat=True))
+        return Response({"raw": raw, "orm": orm})
+
+
+urlpatterns.insert(0, path("api/v1/unscoped-widget-names/", UnscopedWidgetNamesView.as_view()))

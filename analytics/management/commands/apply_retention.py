@@ -8,6 +8,7 @@ from tqdm import tqdm
 from analytics.models import ArchivedRecord
 from analytics.retention import DEFAULT_BATCH_SIZE, retention_apply, retention_plan
 from tenancy.models import Organization
+from tenancy.rls import rls_bypass
 
 
 class Command(BaseCommand):
@@ -23,6 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--organization", help="Slug; default every organization.")
         parser.add_argument("--dry-run", action="store_true", help="Count what has expired; change nothing.")
 
+    @rls_bypass(reason="apply_retention: retention across organizations")
     def handle(self, *args, batch_size, organization, dry_run, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")

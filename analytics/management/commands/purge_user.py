@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analytics.purge import user_purge
 from tenancy.models import Organization
+from tenancy.rls import rls_bypass
 
 
 class Command(BaseCommand):
@@ -22,6 +23,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Count what would be erased; change nothing."
         )
 
+    @rls_bypass(reason="purge_user: personal data purge")
     def handle(self, *args, user_ref, organization, dry_run, **options):
         if not user_ref.strip():
             raise CommandError("--user-ref cannot be empty.")

@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from analytics.rollups import rollup_rebuild
 from tenancy.models import Organization
+from tenancy.rls import rls_bypass
 
 
 def _day(value: str) -> datetime.date:
@@ -33,6 +34,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Say what would be rebuilt; write nothing."
         )
 
+    @rls_bypass(reason="rollup: analytics rollups")
     def handle(self, *args, date_from, date_to, organization, dry_run, **options):
         if date_to < date_from:
             raise CommandError("--to is before --from.")

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from analytics.services import week_start_of, weekly_summary_write
 from tenancy.models import Organization
+from tenancy.rls import rls_bypass
 
 
 class Command(BaseCommand):
@@ -27,6 +28,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="List what would be written; write nothing."
         )
 
+    @rls_bypass(reason="weekly_summaries")
     def handle(self, *args, week, weeks, organization, dry_run, **options):
         if weeks < 1:
             raise CommandError("--weeks must be at least 1.")

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from generations.models import CacheEntry
 from generations.services import cache_purge_expired
+from tenancy.rls import rls_bypass
 
 
 class Command(BaseCommand):
@@ -24,6 +25,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Count what would be deleted; delete nothing."
         )
 
+    @rls_bypass(reason="purge_expired_cache")
     def handle(self, *args, batch_size, older_than_hours, dry_run, **options):
         before = timezone.now() - datetime.timedelta(hours=older_than_hours)
         expired = CacheEntry.objects.filter(expires_at__lte=before).count()

@@ -8,6 +8,7 @@ from tqdm import tqdm
 from generations.demo_seeding import seed_demo
 from providers.models import AIModel
 from providers.price_sync import price_sync
+from tenancy.rls import rls_bypass
 
 
 class Command(BaseCommand):
@@ -25,6 +26,7 @@ class Command(BaseCommand):
             "--dry-run", action="store_true", help="Say what would be created; write nothing."
         )
 
+    @rls_bypass(reason="seed_demo")
     def handle(self, *args, organizations, generations, seed, batch_size, dry_run, **options):
         if dry_run:
             self.stdout.write(

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
 from providers.price_sync import SOURCE, price_sync
+from tenancy.rls import rls_bypass
 
 
 class Command(BaseCommand):
@@ -14,6 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Print what would change; write nothing.")
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
+    @rls_bypass(reason="sync_model_prices: global prices")
     def handle(self, *args, dry_run=False, no_progress=False, **options):
         def progress(items):
             return tqdm(items, desc="models", unit="model", disable=no_progress, file=self.stderr)

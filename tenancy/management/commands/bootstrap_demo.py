@@ -9,6 +9,7 @@ from django.db import transaction
 from tenancy import services
 from tenancy.choices import APIKeyRole, Role
 from tenancy.models import Organization, OrganizationAPIKey
+from tenancy.rls import rls_bypass
 
 DEMO_SLUG = "demo"
 DEMO_KEY_NAME = "demo"
@@ -26,6 +27,7 @@ class Command(BaseCommand):
         parser.add_argument("--reset-password", action="store_true", help="Set a new random password.")
 
     @transaction.atomic
+    @rls_bypass(reason="bootstrap_demo")
     def handle(self, *args, username, new_key, reset_password, **options):
         organization = Organization.objects.filter(slug=DEMO_SLUG).first()
         if organization is None:

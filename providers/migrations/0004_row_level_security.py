@@ -1,0 +1,19 @@
+"""Row-level security on every table with an organization (tenancy/rls.py: the second tenant wall)."""
+
+from django.db import migrations
+
+from tenancy.rls import EnableRowLevelSecurity
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("providers", "0003_secrets_without_pickle"),
+        ("tenancy", "0003_row_level_security"),
+    ]
+
+    operations = [
+        EnableRowLevelSecurity("providercredential"),
+        EnableRowLevelSecurity("budget"),
+        EnableRowLevelSecurity("aipreference"),
+        EnableRowLevelSecurity("preferredmodel"),
+    ]

@@ -1,0 +1,1 @@
+"""Django's PostgreSQL backend, running as the non-superuser app role (see ``tenancy.rls``)."""

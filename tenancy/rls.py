@@ -1,0 +1,388 @@
+"""PostgreSQL row-level security: the second tenant wall, under the scoping done in code.
+
+Every table with an ``organization_id`` column (and ``tenancy_organization`` itself, by ``id``)
+has ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` and one policy, ``tenant_wall``, that admits a
+row only when
+
+- the connection is in a named bypass (``app.rls_bypass = 'on'``), or
+- its organization is one of ``app.organization_ids`` (a comma-separated list), or
+- it is a global row (``organization_id IS NULL``) of a model that has global rows; global rows
+  are readable by every tenant and writable only in bypass.
+
+No setting means no rows: a query that forgot its ``.filter(organization=…)`` gets the current
+organization's rows at most, and a code path with no organization at all gets nothing.
+
+Who sets what:
+
+- every HTTP request starts with no rows (:class:`tenancy.middleware.RowLevelSecurityMiddleware`);
+  the API sets the caller's organization once it is resolved (``tenancy.context``), the admin
+  sets the staff user's organizations (superusers: bypass ``"superuser admin"``);
+- API-key and membership look-ups before the organization is known, maintenance commands, and
+  test fixtures run in :func:`rls_bypass` with a reason that names them.
+
+The settings are session GUCs switched at these boundaries and restored on the way out (the
+app runs in autocommit, so a ``SET LOCAL`` would last one statement); a new connection starts
+with none. Superusers and ``BYPASSRLS`` roles skip every policy, ``FORCE`` or not, so the app
+runs as :func:`app_role` (``inkwell_app`` by default: no login, no superuser, no BYPASSRLS, DML
+only): the database backend (``tenancy.db_backend``) does ``SET ROLE`` on each new connection.
+``migrate`` and ``flush`` run as the connecting user (the tables' owner) in :func:`database_owner`.
+
+``app.rls_bypass`` can be set by any SQL the app runs; this wall stops forgotten filters, not
+SQL injection (parameterised queries do that).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.operations.base import Operation
+
+logger = logging.getLogger(__name__)
+
+GUC_ORGANIZATIONS = "app.organization_ids"
+GUC_BYPASS = "app.rls_bypass"
+POLICY_NAME = "tenant_wall"
+NO_DB_ALIAS = "__no_db__"  # Django's alias for the maintenance connection that creates test databases
+
+
+@dataclass(frozen=True)
+class RowScope:
+    """What the database admits on one connection: some organizations, or everything (bypass)."""
+
+    organization_ids: tuple[int, ...] = ()
+    bypass_reason: str = ""
+
+    @property
+    def bypass(self) -> bool:
+        return bool(self.bypass_reason)
+
+
+NOTHING = RowScope()
+
+
+def app_role() -> str:
+    """The role the app runs as (``DATABASE_APP_ROLE``); empty disables the switch (not safe)."""
+    return getattr(settings, "DATABASE_APP_ROLE", "")
+
+
+# --- per-connection state -------------------------------------------------------------------
+
+
+def _is_postgresql(connection) -> bool:
+    return connection.vendor == "postgresql"
+
+
+def current_scope(using: str = DEFAULT_DB_ALIAS) -> RowScope:
+    """The scope the connection ``using`` applies now."""
+    return getattr(connections[using], "_inkwell_row_scope", NOTHING)
+
+
+def _apply(connection, scope: RowScope) -> None:
+    """Put ``scope`` into the session's GUCs (one statement, not logged as an app query).
+
+    Not connected yet: remembered, and applied by :func:`on_new_connection`, so a request that
+    never touches the database (the schema, static pages) never opens a connection for it."""
+    if not _is_postgresql(connection):
+        return
+    if connection.connection is None:
+        connection._inkwell_row_scope = scope
+        return
+    if getattr(connection, "_inkwell_row_scope", None) == scope and not getattr(
+        connection, "_inkwell_row_scope_dirty", False
+    ):
+        return
+    from psycopg import pq
+
+    raw = connection.connection
+    if raw.info.transaction_status == pq.TransactionStatus.INERROR:
+        # The transaction is aborted; its rollback restores the GUCs set before it. Remember the
+        # wanted scope and apply it for real on the next switch.
+        connection._inkwell_row_scope = scope
+        connection._inkwell_row_scope_dirty = True
+        return
+    _write_gucs(raw, scope)
+    connection._inkwell_row_scope = scope
+    connection._inkwell_row_scope_dirty = False
+
+
+def _write_gucs(raw, scope: RowScope) -> None:
+    raw.execute(
+        "SELECT set_config(%s, %s, false), set_config(%s, %s, false)",
+        [
+            GUC_ORGANIZATIONS,
+            ",".join(str(int(pk)) for pk in scope.organization_ids),
+            GUC_BYPASS,
+            "on" if scope.bypass else "off",
+        ],
+    )
+
+
+def use_scope(scope: RowScope, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Switch the connection to ``scope`` until something switches it again.
+
+    For boundaries that restore it themselves (the request middleware); elsewhere use the
+    context managers below."""
+    _apply(connections[using], scope)
+
+
+@contextlib.contextmanager
+def row_scope(scope: RowScope, using: str = DEFAULT_DB_ALIAS):
+    """Run the block with ``scope``, then restore whatever applied before."""
+    connection = connections[using]
+    previous = getattr(connection, "_inkwell_row_scope", NOTHING)
+    _apply(connection, scope)
+    try:
+        yield scope
+    finally:
+        _apply(connection, previous)
+
+
+def rls_bypass(*, reason: str, using: str = DEFAULT_DB_ALIAS):
+    """Admit every row for the block (or decorated function): maintenance, migrations, key and
+    membership look-ups, test fixtures. ``reason`` names the caller; it is required so a bypass
+    is always a decision someone wrote down."""
+    if not reason:
+        raise ValueError("rls_bypass needs a reason naming the caller.")
+    return row_scope(RowScope(bypass_reason=reason), using)
+
+
+def rls_organizations(organization_ids: Iterable[int], using: str = DEFAULT_DB_ALIAS):
+    """Admit only these organizations' rows (and global rows) for the block."""
+    return row_scope(RowScope(organization_ids=tuple(sorted({int(pk) for pk in organization_ids}))), using)
+
+
+def rls_nothing(using: str = DEFAULT_DB_ALIAS):
+    """Admit no tenant row for the block (what a request starts with)."""
+    return row_scope(NOTHING, using)
+
+
+# --- role switching (called by tenancy.db_backend) ------------------------------------------
+
+_owner_depth = 0
+
+
+def _set_role(connection, role: str | None) -> None:
+    from psycopg import sql
+
+    raw = connection.connection
+    if role:
+        raw.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+    else:
+        raw.execute("RESET ROLE")
+
+
+def on_new_connection(connection) -> None:
+    """A new session: run as the app role (unless in :func:`database_owner`) and apply the scope
+    the code is in (none: the session admits no tenant row)."""
+    connection._inkwell_row_scope_dirty = False
+    role = app_role()
+    if role and not _owner_depth and connection.alias != NO_DB_ALIAS:
+        from psycopg import errors
+
+        try:
+            _set_role(connection, role)
+        except errors.InvalidParameterValue:
+            # No such role in this cluster: tenancy's row-level security migration, which creates
+            # it with the policies, has not run here, so there are no policies to apply yet.
+            logger.warning("Database role %r does not exist yet; run `manage.py migrate`.", role)
+    scope = getattr(connection, "_inkwell_row_scope", NOTHING)
+    if scope != NOTHING and connection.alias != NO_DB_ALIAS:
+        _write_gucs(connection.connection, scope)
+
+
+def after_savepoint_rollback(connection) -> None:
+    """A rolled-back savepoint also rolls back GUCs set inside it; put the current scope back."""
+    if getattr(connection, "_inkwell_row_scope", NOTHING) != NOTHING or getattr(
+        connection, "_inkwell_row_scope_dirty", False
+    ):
+        connection._inkwell_row_scope_dirty = True
+        _apply(connection, connection._inkwell_row_scope)
+
+
+def after_rollback(connection) -> None:
+    """A rolled-back transaction restores GUCs to its start; re-apply on the next switch."""
+    connection._inkwell_row_scope_dirty = True
+
+
+@contextlib.contextmanager
+def database_owner():
+    """Run as the connecting user (the tables' owner) instead of the app role, in bypass:
+    schema changes (``migrate``) and ``flush`` (TRUNCATE) only."""
+    global _owner_depth
+    _owner_depth += 1
+    try:
+        if _owner_depth == 1 and app_role():
+            for connection in connections.all(initialized_only=True):
+                if _is_postgresql(connection) and connection.connection is not None:
+                    _set_role(connection, None)
+        with rls_bypass(reason="database owner: migrate / flush"):
+            yield
+    finally:
+        _owner_depth -= 1
+        if _owner_depth == 0 and app_role():
+            for connection in connections.all(initialized_only=True):
+                if _is_postgresql(connection) and connection.connection is not None:
+                    _set_role(connection, app_role())
+
+
+# --- migrations -----------------------------------------------------------------------------
+
+
+def policy_sql(table: str, *, column: str = "organization_id", include_global: bool = False) -> list[str]:
+    """The statements that put ``table`` behind the wall (one definition for every table)."""
+    from psycopg import sql
+
+    bypass = f"current_setting('{GUC_BYPASS}', true) = 'on'"
+    member = (
+        f"{sql.Identifier(column).as_string()} = ANY (string_to_array("
+        f"nullif(current_setting('{GUC_ORGANIZATIONS}', true), ''), ',')::bigint[])"
+    )
+    visible = f"{bypass} OR {member}"
+    if include_global:
+        visible += f" OR {sql.Identifier(column).as_string()} IS NULL"
+    quoted = sql.Identifier(table).as_string()
+    return [
+        f"ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY",
+        f"ALTER TABLE {quoted} FORCE ROW LEVEL SECURITY",
+        f"CREATE POLICY {POLICY_NAME} ON {quoted} USING ({visible}) WITH CHECK ({bypass} OR {member})",
+    ]
+
+
+def drop_policy_sql(table: str) -> list[str]:
+    from psycopg import sql
+
+    quoted = sql.Identifier(table).as_string()
+    return [
+        f"DROP POLICY IF EXISTS {POLICY_NAME} ON {quoted}",
+        f"ALTER TABLE {quoted} NO FORCE ROW LEVEL SECURITY",
+        f"ALTER TABLE {quoted} DISABLE ROW LEVEL SECURITY",
+    ]
+
+
+class EnableRowLevelSecurity(Operation):
+    """Migration operation: put a model's table behind the tenant wall; reversible.
+
+    ``EnableRowLevelSecurity("campaign")`` in the app's migration (after the one that creates
+    the table). ``include_global=True`` for models whose rows may have no organization (shared
+    rows every tenant reads and none writes); ``column`` for a key named otherwise.
+    """
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, model_name: str, *, include_global: bool = False, column: str = "organization_id"):
+        self.model_name = model_name
+        self.include_global = include_global
+        self.column = column
+
+    def deconstruct(self):
+        kwargs = {}
+        if self.include_global:
+            kwargs["include_global"] = True
+        if self.column != "organization_id":
+            kwargs["column"] = self.column
+        return self.__class__.__qualname__, [self.model_name], kwargs
+
+    def state_forwards(self, app_label, state):
+        pass  # the database changes, Django's model state does not
+
+    def _table(self, app_label, state):
+        return state.apps.get_model(app_label, self.model_name)._meta.db_table
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for statement in policy_sql(
+            self._table(app_label, to_state), column=self.column, include_global=self.include_global
+        ):
+            schema_editor.execute(statement)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        for statement in drop_policy_sql(self._table(app_label, from_state)):
+            schema_editor.execute(statement)
+
+    def describe(self):
+        return f"Enable row-level security on {self.model_name}"
+
+    @property
+    def migration_name_fragment(self):
+        return f"rls_{self.model_name.lower()}"
+
+
+def grant_app_role_sql(role: str) -> list[str]:
+    """Create the app role if missing (race-safe: parallel test workers share a server) and let
+    it read and write every table and sequence of ``public``; nothing else."""
+    from psycopg import sql
+
+    quoted = sql.Identifier(role).as_string()
+    literal = sql.Literal(role).as_string()
+    return [
+        "DO $$ BEGIN "
+        f"CREATE ROLE {quoted} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE; "
+        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+        # The connecting user must be a member to SET ROLE (superusers need not be).
+        "DO $$ BEGIN "  # noqa: S608 - identifiers and literals quoted by psycopg
+        "IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) "
+        f"AND NOT pg_has_role(current_user, {literal}, 'MEMBER') THEN "
+        f"EXECUTE 'GRANT ' || quote_ident({literal}) || ' TO ' || quote_ident(current_user); END IF; "
+        "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$",
+        f"GRANT USAGE ON SCHEMA public TO {quoted}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
+        f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
+    ]
+
+
+def grant_app_role(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Grant the app role on every table (post_migrate: tables made by any later migration)."""
+    role = app_role()
+    connection = connections[using]
+    if not role or not _is_postgresql(connection):
+        return
+    with connection.cursor() as cursor:
+        for statement in grant_app_role_sql(role):
+            cursor.execute(statement)
+
+
+class CreateAppRole(Operation):
+    """Migration operation: the non-superuser role the app runs as, with DML grants.
+
+    Reversing revokes this database's grants; the role itself is cluster-wide (other databases
+    on the server may use it) and is left in place.
+    """
+
+    reduces_to_sql = True
+    reversible = True
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        role = app_role()
+        if schema_editor.connection.vendor != "postgresql" or not role:
+            return
+        for statement in grant_app_role_sql(role):
+            schema_editor.execute(statement)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        from psycopg import sql
+
+        role = app_role()
+        if schema_editor.connection.vendor != "postgresql" or not role:
+            return
+        quoted = sql.Identifier(role).as_string()
+        schema_editor.execute(
+            "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = "  # noqa: S608 - quoted by psycopg
+            f"{sql.Literal(role).as_string()}) THEN "
+            f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {quoted}; "
+            f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {quoted}; END IF; END $$"
+        )
+
+    def describe(self):
+        return "Create the app's non-superuser database role and grant it DML"
