@@ -26,7 +26,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from styleguides.choices import RuleType, Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
+from styleguides.choices import Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
+from styleguides.rules import rule_kind, rule_type_choices
 from tenancy.models import AliveManager, SoftDeleteModel, TenantModel, TimeStampedModel, unique_while_alive
 
 READING_LEVEL_RANGE = (1, 20)
@@ -315,7 +316,8 @@ class BrandRule(TimeStampedModel):
     # CASCADE: a rule belongs to its guide; published versions keep their own copy of it.
     guide = models.ForeignKey(StyleGuide, on_delete=models.CASCADE, related_name="rules")
     name = models.CharField(max_length=100, help_text="A short name shown with each violation.")
-    rule_type = models.CharField(max_length=30, choices=RuleType.choices)
+    # Callable: the registry of rule types (styleguides.rules) decides, so a new type is one module.
+    rule_type = models.CharField(max_length=30, choices=rule_type_choices)
     parameters = models.JSONField(default=dict, blank=True)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.ERROR)
     message = models.CharField(
@@ -343,7 +345,7 @@ class BrandRule(TimeStampedModel):
         from styleguides.compliance import validate_rule_parameters
 
         super().clean()
-        if self.rule_type in RuleType.values:
+        if rule_kind(self.rule_type) is not None:
             self.parameters = validate_rule_parameters(self.rule_type, self.parameters)
 
 
