@@ -353,10 +353,10 @@ class StyleGuideAdmin(InkwellModelAdmin):
         archived = 0
         for guide in queryset.filter(deleted_at__isnull=True):
             if self.has_change_permission(request, guide):
-                services.style_guide_update(
+                services.owned_row_update(
                     organization=guide.organization,
                     actor=admin_actor(request),
-                    guide=guide,
+                    instance=guide,
                     status=StyleGuideStatus.ARCHIVED,
                 )
                 archived += 1
@@ -429,7 +429,7 @@ class StyleGuideAdmin(InkwellModelAdmin):
         instances = formset.save(commit=False)
         for rule in formset.deleted_objects:
             if rule.pk:
-                services.brand_rule_delete(organization=guide.organization, actor=actor, rule=rule)
+                services.brand_rule_delete(organization=guide.organization, actor=actor, instance=rule)
         for rule in instances:
             fields = {
                 name: getattr(rule, name)
@@ -440,7 +440,9 @@ class StyleGuideAdmin(InkwellModelAdmin):
                     organization=guide.organization, actor=actor, guide=guide, **fields
                 )
             else:
-                services.brand_rule_update(organization=guide.organization, actor=actor, rule=rule, **fields)
+                services.brand_rule_update(
+                    organization=guide.organization, actor=actor, instance=rule, **fields
+                )
 
 
 class CheckTextForm(forms.Form):
@@ -661,7 +663,7 @@ class ContextSnippetAdmin(InkwellModelAdmin):
         if change:
             current = ContextSnippet.all_objects.get(pk=obj.pk)
             services.context_snippet_update(
-                organization=obj.organization, actor=admin_actor(request), snippet=current, **fields
+                organization=obj.organization, actor=admin_actor(request), instance=current, **fields
             )
         else:
             created = services.context_snippet_create(

@@ -28,8 +28,7 @@ from analytics.api.serializers import (
     WeeklySummarySerializer,
 )
 from analytics.models import ModelPerformance, PerformanceMetric, ProviderCall, WeeklySummary
-from tenancy.actors import actor_from_request
-from tenancy.api.viewsets import TenantViewSetMixin
+from tenancy.api.viewsets import TenantRequestMixin, TenantViewSetMixin
 from tenancy.choices import Role
 from tenancy.context import request_organization
 from tenancy.pagination import CreatedAtCursorPagination
@@ -149,15 +148,11 @@ class WeeklySummaryViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
         return selectors.weekly_summary_list(organization=self.organization)
 
 
-class CleanupPreferencesView(APIView):
+class CleanupPreferencesView(TenantRequestMixin, APIView):
     """``cleanup-preferences/``: the caller's organization's retention. GET shows its
     preferences and the retention in force; PUT/PATCH (admin keys) shorten or reset them."""
 
     write_role = Role.ADMIN
-
-    @property
-    def organization(self):
-        return request_organization(self.request)
 
     @extend_schema(responses=CleanupPreferencesSerializer)
     def get(self, request):
@@ -179,7 +174,7 @@ class CleanupPreferencesView(APIView):
         if not partial:  # PUT replaces: a field left out returns to the platform's default
             values = {name: values.get(name) for name in serializer.Meta.fields if name != "effective"}
         preferences = services.cleanup_preferences_update(
-            organization=self.organization, actor=actor_from_request(request), values=values
+            organization=self.organization, actor=self.actor, values=values
         )
         return Response(CleanupPreferencesSerializer(preferences).data)
 
