@@ -28,7 +28,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from generations import selectors
-from generations.choices import GenerationKind, GenerationStatus
+from generations.choices import GenerationKind, GenerationStatus, RecordedAction
 from generations.costing import Catalogue, Usage
 from generations.errors import ConflictingReplay, GenerationFinished, InvalidTreeParent, StatusRegression
 from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
@@ -369,7 +369,7 @@ def generation_record(
         instance=generation,
         changes=tenancy_services.audit_diff({}, _audit_values(generation)),
     )
-    _send(organization, [generation], "created")
+    _send(organization, [generation], RecordedAction.CREATED)
     return Recorded(generation, created=True)
 
 
@@ -602,7 +602,7 @@ def _bulk_record_once(*, organization, actor, items, fingerprints) -> list[Recor
             object_id=f"bulk:{len(rows)}",
             changes={"created": len(rows), "ids": sorted(row.pk for row in rows)},
         )
-        _send(organization, [built[index] for index in new_indexes], "created")
+        _send(organization, [built[index] for index in new_indexes], RecordedAction.CREATED)
     return results
 
 
@@ -722,7 +722,7 @@ def generation_update(
             changes=changes,
         )
     if any(previous[name] != getattr(generation, name) for name in COUNTED_FIELDS):
-        _send(organization, [generation], "updated", {generation.pk: previous})
+        _send(organization, [generation], RecordedAction.UPDATED, {generation.pk: previous})
     return generation
 
 
@@ -730,14 +730,14 @@ def generation_update(
 def generation_delete(*, organization: Organization, actor: Actor = SYSTEM, generation: Generation) -> None:
     """Soft-delete a generation (its tree keeps it; it disappears from lists and reports)."""
     tenancy_services.soft_delete(organization=organization, actor=actor, instance=generation)
-    _send(organization, [generation], "deleted")
+    _send(organization, [generation], RecordedAction.DELETED)
 
 
 @transaction.atomic
 def generation_restore(*, organization: Organization, actor: Actor = SYSTEM, generation: Generation) -> None:
     """Bring back a soft-deleted generation (409 if a live row took its request_id meanwhile)."""
     tenancy_services.restore(organization=organization, actor=actor, instance=generation)
-    _send(organization, [generation], "restored")
+    _send(organization, [generation], RecordedAction.RESTORED)
 
 
 # --- runs and campaigns -------------------------------------------------------------------------
