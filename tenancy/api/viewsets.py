@@ -51,7 +51,7 @@ class TenantViewSetMixin(TenantRequestMixin):
     create_service = None
     update_service = None
     delete_service = None
-    restore_service = staticmethod(services.restore)
+    restore_service = None
     service_instance_argument = "instance"
 
     def scope_queryset(self, queryset):
@@ -99,8 +99,12 @@ class TenantViewSetMixin(TenantRequestMixin):
             instance.delete()
 
     def perform_restore(self, instance):
-        if instance.is_deleted:
+        if not instance.is_deleted:
+            return
+        if self.restore_service is not None:
             self.call_service(type(self).restore_service, instance)
+        else:
+            services.restore(organization=self.organization, actor=self.actor, instance=instance)
 
 
 class TenantModelViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
