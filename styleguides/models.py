@@ -282,7 +282,11 @@ class StyleGuideVersion(ImmutableVersionModel):
     class Meta:
         ordering = ["guide", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["guide", "version"], name="styleguideversion_unique_number"),
+            models.UniqueConstraint(
+                fields=["organization", "guide", "version"],
+                name="styleguideversion_unique_number",
+                nulls_distinct=False,  # global rows (no organization) are unique too
+            ),
             models.CheckConstraint(condition=Q(version__gte=1), name="styleguideversion_number_positive"),
         ]
         get_latest_by = "version"
@@ -330,7 +334,11 @@ class BrandRule(TimeStampedModel):
     class Meta:
         ordering = ["guide", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["guide", "name"], name="brandrule_unique_name_per_guide"),
+            models.UniqueConstraint(
+                fields=["organization", "guide", "name"],
+                name="brandrule_unique_name_per_guide",
+                nulls_distinct=False,  # global rows (no organization) are unique too
+            ),
         ]
 
     def __str__(self):
@@ -436,7 +444,9 @@ class PromptTemplateVersion(ImmutableVersionModel):
         ordering = ["template", "-version"]
         constraints = [
             models.UniqueConstraint(
-                fields=["template", "version"], name="prompttemplateversion_unique_number"
+                fields=["organization", "template", "version"],
+                name="prompttemplateversion_unique_number",
+                nulls_distinct=False,  # global rows (no organization) are unique too
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="prompttemplateversion_number_positive"),
         ]
@@ -474,7 +484,11 @@ class PromptTemplateLabel(TimeStampedModel):
     class Meta:
         ordering = ["template", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["template", "name"], name="prompttemplatelabel_unique_name"),
+            models.UniqueConstraint(
+                fields=["organization", "template", "name"],
+                name="prompttemplatelabel_unique_name",
+                nulls_distinct=False,  # global rows (no organization) are unique too
+            ),
         ]
 
     def __str__(self):
@@ -549,7 +563,9 @@ class ContextSnippetVersion(ImmutableVersionModel):
         ordering = ["snippet", "-version"]
         constraints = [
             models.UniqueConstraint(
-                fields=["snippet", "version"], name="contextsnippetversion_unique_number"
+                fields=["organization", "snippet", "version"],
+                name="contextsnippetversion_unique_number",
+                nulls_distinct=False,  # global rows (no organization) are unique too
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="contextsnippetversion_number_positive"),
         ]
