@@ -37,6 +37,7 @@ from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
 from tenancy.errors import Conflict, NotFound, PermissionDeniedError
 from tenancy.models import Organization
+from tenancy.slugs import slug_for
 
 
 class NothingToPublish(Conflict):
@@ -301,8 +302,8 @@ def prompt_template_create(
     organization: Organization | None,
     actor: Actor = SYSTEM,
     name: str,
-    slug: str,
     user_template: str,
+    slug: str = "",
     system_template: str = "",
     variables: list | None = None,
     content_type: str = "",
@@ -310,7 +311,9 @@ def prompt_template_create(
     notes: str = "",
     labels: list[str] | None = None,
 ) -> PromptTemplate:
-    """Create a template with its version 1 (and point ``labels`` at it, if given)."""
+    """Create a template with its version 1 (and point ``labels`` at it, if given); the slug is
+    derived from the name when not given."""
+    slug = slug or slug_for(PromptTemplate, organization=organization, name=name)
     template = PromptTemplate(organization=organization, name=name, slug=slug, description=description)
     if content_type:
         template.content_type = content_type
