@@ -161,3 +161,27 @@ def test_cleanup_preferences_may_only_shorten_and_are_audited(superuser_client, 
     assert preferences.days("failed_generations") == 7
     assert preferences.days("generations") == 730
     assert AuditEvent.objects.for_object(preferences).filter(action="create").exists()
+
+
+def test_the_admin_index_links_to_the_dashboard_for_staff_who_may_see_it(
+    superuser_client, client, organization
+):
+    assert DASHBOARD in superuser_client.get("/admin/").content.decode()
+    user = UserFactory(username="plain-staff", is_staff=True)
+    MembershipFactory(user=user, organization=organization)
+    client.force_login(user)
+    assert DASHBOARD not in client.get("/admin/").content.decode()
+
+
+def test_the_dashboard_opened_with_only_an_organization_uses_the_default_period(
+    superuser_client, organization
+):
+    response = superuser_client.get(DASHBOARD, {"organization": organization.pk})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "This field is required" not in html
+    today = timezone.now().date()
+    assert response.context["date_to"] == today
+    assert response.context["date_from"] == today - datetime.timedelta(days=29)
+    assert response.context["organization"] == organization
