@@ -7,6 +7,7 @@ from django.db import models
 
 from tenancy import services
 from tenancy.actors import Actor
+from tenancy.admin_money import MoneyColumnsMixin
 from tenancy.choices import AuditAction
 from tenancy.models import Membership, Organization, SoftDeleteModel
 
@@ -45,12 +46,13 @@ class SoftDeleteListFilter(admin.SimpleListFilter):
         return queryset.filter(deleted_at__isnull=True)
 
 
-class InkwellModelAdmin(admin.ModelAdmin):
+class InkwellModelAdmin(MoneyColumnsMixin, admin.ModelAdmin):
     """ModelAdmin whose every save, delete and restore is audited.
 
     - Soft-deletable models: delete hides the row, the "deleted" filter shows the trash and the
       "Restore" action brings rows back.
     - Tenant models: staff who are not superusers see and assign only their organizations.
+    - USD columns show a sensible precision (``tenancy.admin_money``); the API stays exact.
     """
 
     def _is_soft(self) -> bool:
