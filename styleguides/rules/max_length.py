@@ -14,15 +14,6 @@ from styleguides.rules.base import LIMIT_FIELD, RuleKind, choice, positive_int, 
 UNIT_FIELD = forms.ChoiceField(required=False, choices=LengthUnit.choices, initial=LengthUnit.CHARACTERS)
 
 
-def validate_length(parameters: dict) -> dict:
-    """``limit`` and ``unit``, shared by ``max_length`` and ``min_length``."""
-    require_keys(parameters, {"limit", "unit"})
-    return {
-        "limit": positive_int(parameters, "limit"),
-        "unit": choice(parameters, "unit", LengthUnit, LengthUnit.CHARACTERS),
-    }
-
-
 @register
 class MaxLength(RuleKind):
     type = RuleType.MAX_LENGTH.value
@@ -32,7 +23,11 @@ class MaxLength(RuleKind):
     position = 30
 
     def validate(self, parameters):
-        return validate_length(parameters)
+        require_keys(parameters, {"limit", "unit"})
+        return {
+            "limit": positive_int(parameters, "limit"),
+            "unit": choice(parameters, "unit", LengthUnit, LengthUnit.CHARACTERS),
+        }
 
     def check(self, checker, rule, statistics):
         p = rule.parameters

@@ -1,23 +1,19 @@
-"""``min_length``: ``{"limit": 50, "unit": "characters" | "words"}``; a violation has no span."""
+"""``min_length``: ``{"limit": 50, "unit": "characters" | "words"}``; a violation has no span.
+
+Same parameters, admin fields and validation as ``max_length``; only the check differs."""
 
 from __future__ import annotations
 
 from styleguides.choices import RuleType
 from styleguides.rules import register
-from styleguides.rules.base import LIMIT_FIELD, RuleKind
-from styleguides.rules.max_length import UNIT_FIELD, validate_length
+from styleguides.rules.max_length import MaxLength
 
 
 @register
-class MinLength(RuleKind):
+class MinLength(MaxLength):
     type = RuleType.MIN_LENGTH.value
     label = RuleType.MIN_LENGTH.label
-    admin_fields = {"limit": LIMIT_FIELD, "unit": UNIT_FIELD}
-    error_field = "limit"
     position = 40
-
-    def validate(self, parameters):
-        return validate_length(parameters)
 
     def check(self, checker, rule, statistics):
         p = rule.parameters
