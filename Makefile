@@ -29,7 +29,7 @@ migrate: install
 seed: migrate
 	$(if $(SEED_FIXTURES),$(MANAGE) loaddata $(SEED_FIXTURES))
 	$(MANAGE) sync_model_prices
-	$(MANAGE) bootstrap_demo
+	$(MANAGE) bootstrap_demo --base-url http://$(HOST):$(PORT)
 
 run: seed
 	$(MANAGE) collectstatic --noinput --verbosity 0

@@ -185,7 +185,13 @@ class GenerationDailyRollupAdmin(ReadOnlyAdmin):
             "date_from": today - datetime.timedelta(days=DEFAULT_RANGE_DAYS - 1),
             "date_to": today,
         }
-        form = DashboardForm(request.GET or None, initial=initial, organizations=organizations)
+        # Whatever the link leaves out (only an organization, say) takes its default, so the
+        # form never answers "This field is required" for a field nobody was asked to fill in.
+        params = request.GET.copy()
+        for name, value in initial.items():
+            if value is not None and not params.get(name):
+                params[name] = value.pk if name == "organization" else value.isoformat()
+        form = DashboardForm(params if request.GET else None, initial=initial, organizations=organizations)
         context = {
             **self.admin_site.each_context(request),
             "title": "Cost dashboard",

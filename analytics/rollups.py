@@ -49,11 +49,19 @@ from analytics.models import (
     RetentionBatch,
     UserHourlyRollup,
 )
-from generations.choices import GenerationStatus
+from generations.choices import GenerationStatus, RecordedAction
 from generations.models import Generation
 from providers.choices import CostStatus
 from providers.models import AIModel, Provider
 from tenancy.models import Organization
+
+# Table names and statuses the raw SQL below uses, from the models and choices themselves.
+GENERATIONS = Generation._meta.db_table
+AI_MODELS = AIModel._meta.db_table
+PROVIDERS = Provider._meta.db_table
+METRICS = PerformanceMetric._meta.db_table
+PROVIDER_CALLS = ProviderCall._meta.db_table
+SUCCEEDED = f"'{GenerationStatus.SUCCESS.value}', '{GenerationStatus.PARTIAL.value}'"
 
 UTC = datetime.UTC
 logger = logging.getLogger(__name__)
@@ -364,19 +372,19 @@ def rollups_count_generations(
     difference against ``previous[id]`` (the counted fields before the change); ``deleted``
     and ``restored`` change nothing. Runs in the caller's transaction.
     """
-    if action not in ("created", "updated") or not generations:
+    if action not in (RecordedAction.CREATED, RecordedAction.UPDATED) or not generations:
         return
     previous = previous or {}
     names = Names(generations)
-    daily = Contributions(GENERATION_ROLLUP, adjusting=action == "updated")
-    runs = Contributions(MODEL_PERFORMANCE, adjusting=action == "updated")
+    daily = Contributions(GENERATION_ROLLUP, adjusting=action == RecordedAction.UPDATED)
+    runs = Contributions(MODEL_PERFORMANCE, adjusting=action == RecordedAction.UPDATED)
     lowered: list[tuple[tuple, int | None]] = []  # groups whose latency maximum may have dropped
     for generation in generations:
         if generation.organization_id != organization.pk:
             raise ValueError("generations_recorded carried another organization's generation.")
         now_values = {name: getattr(generation, name) for name in _GENERATION_VALUES}
         deltas = [(now_values, 1)]
-        if action == "updated":
+        if action == RecordedAction.UPDATED:
             before = previous.get(generation.pk)
             if before is None:
                 continue
@@ -414,8 +422,8 @@ def _recompute_latency_maxima(group: tuple, run_id: int | None) -> None:
         "AND COALESCE(m.name, g.model_name) = %s"
     )
     joins = (
-        "FROM generations_generation g LEFT JOIN providers_aimodel m ON m.id = g.model_id "
-        "LEFT JOIN providers_provider p ON p.id = g.provider_id"
+        f"FROM {GENERATIONS} g LEFT JOIN {AI_MODELS} m ON m.id = g.model_id "
+        f"LEFT JOIN {PROVIDERS} p ON p.id = g.provider_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -592,10 +600,10 @@ def _generation_rollup_select(where: str) -> str:
                g.content_type,
                COALESCE(g.user_ref, ''),
                count(*),
-               count(*) FILTER (WHERE g.status = 'success'),
-               count(*) FILTER (WHERE g.status = 'partial'),
-               count(*) FILTER (WHERE g.status = 'failed'),
-               count(*) FILTER (WHERE g.status = 'cancelled'),
+               count(*) FILTER (WHERE g.status = '{GenerationStatus.SUCCESS.value}'),
+               count(*) FILTER (WHERE g.status = '{GenerationStatus.PARTIAL.value}'),
+               count(*) FILTER (WHERE g.status = '{GenerationStatus.FAILED.value}'),
+               count(*) FILTER (WHERE g.status = '{GenerationStatus.CANCELLED.value}'),
                sum(g.input_tokens), sum(g.output_tokens), sum(g.cache_read_tokens),
                sum(g.cache_write_tokens), sum(g.total_tokens),
                COALESCE(sum(g.cost_usd), 0),
@@ -608,10 +616,10 @@ def _generation_rollup_select(where: str) -> str:
                count(g.generation_time_ms),
                max(g.generation_time_ms),
                now()
-          FROM generations_generation g
-          LEFT JOIN providers_aimodel m ON m.id = g.model_id
-          LEFT JOIN providers_provider p ON p.id = g.provider_id
-          LEFT JOIN analytics_performancemetric pm ON pm.generation_id = g.id
+          FROM {GENERATIONS} g
+          LEFT JOIN {AI_MODELS} m ON m.id = g.model_id
+          LEFT JOIN {PROVIDERS} p ON p.id = g.provider_id
+          LEFT JOIN {METRICS} pm ON pm.generation_id = g.id
          WHERE {where}
          GROUP BY 1, 2, 3, 4, 5, 6
     """
@@ -644,9 +652,9 @@ def _provider_call_rollup_select(where: str) -> str:
                count(*) FILTER (WHERE c.api_latency_ms > {SLOW_CALL_MS}),
                max(c.api_latency_ms),
                now()
-          FROM analytics_providercall c
-          LEFT JOIN providers_aimodel m ON m.id = c.model_id
-          LEFT JOIN providers_provider p ON p.id = c.provider_id
+          FROM {PROVIDER_CALLS} c
+          LEFT JOIN {AI_MODELS} m ON m.id = c.model_id
+          LEFT JOIN {PROVIDERS} p ON p.id = c.provider_id
          WHERE {where}
          GROUP BY 1, 2, 3, 4, 5, 6, 7
     """
@@ -660,7 +668,7 @@ def _user_hourly_select(where: str) -> str:
                count(*),
                count(*) FILTER (WHERE c.error_type = '{ErrorType.RATE_LIMIT.value}'),
                now()
-          FROM analytics_providercall c
+          FROM {PROVIDER_CALLS} c
          WHERE c.user_ref IS NOT NULL AND {where}
          GROUP BY 1, 2, 3
     """
@@ -672,9 +680,9 @@ def _model_performance_select(where: str) -> str:
                COALESCE(p.slug, g.provider_name),
                COALESCE(m.name, g.model_name),
                count(*),
-               count(*) FILTER (WHERE g.status = 'success'),
-               count(*) FILTER (WHERE g.status IN ('success', 'partial')),
-               count(*) FILTER (WHERE g.status = 'failed'),
+               count(*) FILTER (WHERE g.status = '{GenerationStatus.SUCCESS.value}'),
+               count(*) FILTER (WHERE g.status IN ({SUCCEEDED})),
+               count(*) FILTER (WHERE g.status = '{GenerationStatus.FAILED.value}'),
                sum(g.input_tokens), sum(g.output_tokens), sum(g.total_tokens),
                COALESCE(sum(g.cost_usd), 0),
                count(*) FILTER (WHERE g.cost_status = 'unpriced'),
@@ -682,9 +690,9 @@ def _model_performance_select(where: str) -> str:
                count(g.generation_time_ms),
                max(g.generation_time_ms),
                now(), now()
-          FROM generations_generation g
-          LEFT JOIN providers_aimodel m ON m.id = g.model_id
-          LEFT JOIN providers_provider p ON p.id = g.provider_id
+          FROM {GENERATIONS} g
+          LEFT JOIN {AI_MODELS} m ON m.id = g.model_id
+          LEFT JOIN {PROVIDERS} p ON p.id = g.provider_id
          WHERE {where}
          GROUP BY 1, 2, 3, 4
     """
@@ -750,7 +758,7 @@ def rollup_rebuild_organization(
         # A run's figures cover all its generations: every run with a generation in the range is
         # rebuilt whole, from all of its generations.
         runs_in_range = (
-            "SELECT DISTINCT run_id FROM generations_generation WHERE organization_id = %s "
+            f"SELECT DISTINCT run_id FROM {GENERATIONS} WHERE organization_id = %s "
             "AND run_id IS NOT NULL AND created_at >= %s AND created_at < %s"
         )
         cursor.execute(

@@ -18,6 +18,7 @@ models, plus a tenth as many for two others. Then:
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime
 import os
 import random
@@ -154,6 +155,10 @@ def main() -> None:
     args = parser.parse_args()
 
     shutil.rmtree(args.pgdata, ignore_errors=True)
+    from config.embedded_postgres import remove_embedded_database
+
+    # Stop and delete the throwaway server however the run ends (figures printed or not).
+    atexit.register(remove_embedded_database, Path(args.pgdata))
     os.environ.update(
         {
             "DJANGO_SETTINGS_MODULE": "config.settings.development",

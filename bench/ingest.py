@@ -22,6 +22,7 @@ included) that the server normalises and prices, ~1.5 KB of content, parameters 
 from __future__ import annotations
 
 import argparse
+import atexit
 import http.client
 import json
 import os
@@ -263,6 +264,10 @@ def main() -> None:
     else:
         pgdata = Path(args.pgdata)
         shutil.rmtree(pgdata, ignore_errors=True)
+        from config.embedded_postgres import remove_embedded_database
+
+        # Stop and delete the throwaway server however the run ends (figures printed or not).
+        atexit.register(remove_embedded_database, pgdata)
         env.update(
             {
                 "DJANGO_SETTINGS_MODULE": "config.settings.production",

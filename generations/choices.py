@@ -93,3 +93,12 @@ class RunStatus(models.TextChoices):
     PARTIAL = "partial", "Partial"  # finished, some models succeeded
     FAILED = "failed", "Failed"  # finished, none succeeded
     CANCELLED = "cancelled", "Cancelled"  # finished, every generation cancelled
+
+
+class RecordedAction(models.TextChoices):
+    """What happened to the generations a ``generations_recorded`` signal carries."""
+
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+    DELETED = "deleted", "Deleted"
+    RESTORED = "restored", "Restored"

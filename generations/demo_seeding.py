@@ -24,7 +24,14 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.utils import timezone
 
-from generations.choices import ContentFormat, ContentType, GenerationKind, GenerationStatus, TargetChannel
+from generations.choices import (
+    ContentFormat,
+    ContentType,
+    GenerationKind,
+    GenerationStatus,
+    RecordedAction,
+    TargetChannel,
+)
 from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
 from generations.services import _next_ids
 from generations.signals import generations_recorded
@@ -361,7 +368,11 @@ class _Seeder:
         with transaction.atomic():
             Generation.objects.bulk_create(batch, batch_size=1000)
             generations_recorded.send(
-                sender=Generation, organization=organization, generations=batch, action="created", previous={}
+                sender=Generation,
+                organization=organization,
+                generations=batch,
+                action=RecordedAction.CREATED,
+                previous={},
             )
         self.report.generations += len(batch)
 

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from generations import selectors
-from generations.choices import GenerationKind, GenerationStatus
+from generations.choices import GenerationKind, GenerationStatus, RecordedAction
 from generations.errors import GenerationFinished, InvalidTreeParent, StatusRegression
 from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
 from generations.signals import COUNTED_FIELDS, generations_recorded
@@ -331,7 +331,7 @@ def generation_record(
         instance=generation,
         changes=tenancy_services.audit_diff({}, _audit_values(generation)),
     )
-    _send(organization, [generation], "created")
+    _send(organization, [generation], RecordedAction.CREATED)
     return recorded
 
 
@@ -550,7 +550,7 @@ def _bulk_record_once(*, organization, actor, items, fingerprints) -> list[Recor
             object_id=f"bulk:{len(rows)}",
             changes={"created": len(rows), "ids": sorted(row.pk for row in rows)},
         )
-        _send(organization, [built[index] for index in new_indexes], "created")
+        _send(organization, [built[index] for index in new_indexes], RecordedAction.CREATED)
     return results
 
 
@@ -689,7 +689,7 @@ def generation_update(
             changes=changes,
         )
     if any(previous[name] != getattr(generation, name) for name in COUNTED_FIELDS):
-        _send(organization, [generation], "updated", {generation.pk: previous})
+        _send(organization, [generation], RecordedAction.UPDATED, {generation.pk: previous})
     return generation
 
 
@@ -699,14 +699,14 @@ def generation_delete(*, organization: Organization, actor: Actor = SYSTEM, gene
     (budgets, rollups, reports and weekly summaries still count it). Its ``request_id`` stays
     taken: a replay is a 409 ``deleted`` naming the restore URL."""
     tenancy_services.soft_delete(organization=organization, actor=actor, instance=generation)
-    _send(organization, [generation], "deleted")
+    _send(organization, [generation], RecordedAction.DELETED)
 
 
 @transaction.atomic
 def generation_restore(*, organization: Organization, actor: Actor = SYSTEM, generation: Generation) -> None:
     """Bring back a soft-deleted generation (its request_id was never given to another row)."""
     tenancy_services.restore(organization=organization, actor=actor, instance=generation)
-    _send(organization, [generation], "restored")
+    _send(organization, [generation], RecordedAction.RESTORED)
 
 
 # --- runs and campaigns -------------------------------------------------------------------------

@@ -9,21 +9,23 @@
     - ``sender``: :class:`generations.models.Generation`
     - ``organization``: the :class:`tenancy.models.Organization` that owns them
     - ``generations``: list of the ``Generation`` rows as they are now (one organization)
-    - ``action``: ``"created"``, ``"updated"``, ``"deleted"`` or ``"restored"``
-    - ``previous``: ``{generation_id: {field: old value}}`` for ``"updated"`` (the fields
+    - ``action``: a :class:`generations.choices.RecordedAction` (created, updated, deleted,
+      restored)
+    - ``previous``: ``{generation_id: {field: old value}}`` for ``UPDATED`` (the fields
       ``status``, ``cost_usd``, ``cost_status``, ``input_tokens``, ``output_tokens``,
       ``cache_read_tokens``, ``cache_write_tokens``, ``total_tokens``, ``generation_time_ms``,
       ``completed_at`` before the change); ``{}`` otherwise.
 
     A replayed request (same ``request_id``, same body) writes nothing and sends nothing.
-    Receivers must not call back into generations' services.
+    Receivers must not call back into generations' services. The one receiver is
+    ``analytics.receivers.count_recorded_generations`` (connected in ``analytics/apps.py``).
 """
 
 from django.dispatch import Signal
 
 generations_recorded = Signal()
 
-# Fields whose old values are passed as ``previous`` on "updated": what rollups count.
+# Fields whose old values are passed as ``previous`` on UPDATED: what rollups count.
 COUNTED_FIELDS = (
     "status",
     "cost_usd",

@@ -9,7 +9,9 @@ filter) to be restored.
 
 from __future__ import annotations
 
+import copy
 import difflib
+import json
 
 from django import forms
 from django.contrib import admin, messages
@@ -21,8 +23,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from styleguides import selectors, services
-from styleguides.choices import LengthUnit, RegexMode, RuleType, StyleGuideStatus
+from styleguides import rules, selectors, services
+from styleguides.choices import StyleGuideStatus
 from styleguides.compliance import highlight_segments, validate_rule_parameters
 from styleguides.models import (
     BrandRule,
@@ -77,56 +79,16 @@ class VerticalAdmin(InkwellModelAdmin):
 
 # --- Brand rules: friendly fields instead of JSON -------------------------------------------
 
-# Which friendly fields each rule type uses (the form shows only these; see brand_rules.js).
-RULE_FIELDS = {
-    RuleType.BANNED_TERM: ["terms", "case_sensitive", "whole_word"],
-    RuleType.REQUIRED_PHRASE: ["terms", "match", "case_sensitive", "whole_word"],
-    RuleType.MAX_LENGTH: ["limit", "unit"],
-    RuleType.MIN_LENGTH: ["limit", "unit"],
-    RuleType.REGEX: ["pattern", "ignore_case", "mode"],
-    RuleType.MAX_SENTENCE_LENGTH: ["max_words"],
-    RuleType.READING_LEVEL: ["max_grade", "min_grade"],
-}
-# Where a parameter error is shown.
-ERROR_FIELD = {
-    RuleType.BANNED_TERM: "terms",
-    RuleType.REQUIRED_PHRASE: "terms",
-    RuleType.MAX_LENGTH: "limit",
-    RuleType.MIN_LENGTH: "limit",
-    RuleType.REGEX: "pattern",
-    RuleType.MAX_SENTENCE_LENGTH: "max_words",
-    RuleType.READING_LEVEL: "max_grade",
-}
-
 
 class BrandRuleForm(forms.ModelForm):
     """A rule edited with plain fields; they are turned into ``parameters`` and validated on save
-    (an invalid pattern is refused here, with the reason next to the field)."""
+    (an invalid pattern is refused here, with the reason next to the field).
 
-    terms = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2, "cols": 40}),
-        help_text="Words or phrases, separated by commas or new lines.",
-    )
-    match = forms.ChoiceField(
-        required=False,
-        choices=[("all", "every phrase must appear"), ("any", "at least one must appear")],
-        initial="all",
-    )
-    case_sensitive = forms.BooleanField(required=False, help_text="Match capitals exactly.")
-    whole_word = forms.BooleanField(
-        required=False, initial=True, help_text='Whole words only ("cure" does not match "secure").'
-    )
-    limit = forms.IntegerField(required=False, min_value=1)
-    unit = forms.ChoiceField(required=False, choices=LengthUnit.choices, initial=LengthUnit.CHARACTERS)
-    pattern = forms.CharField(required=False, help_text="A regular expression.")
-    ignore_case = forms.BooleanField(required=False)
-    mode = forms.ChoiceField(required=False, choices=RegexMode.choices, initial=RegexMode.FORBID)
-    max_words = forms.IntegerField(
-        required=False, min_value=1, help_text="Longest sentence allowed, in words."
-    )
-    max_grade = forms.FloatField(required=False, min_value=0, max_value=30, help_text="US school grade.")
-    min_grade = forms.FloatField(required=False, min_value=0, max_value=30)
+    The plain fields are every registered rule type's ``admin_fields`` (``styleguides.rules``);
+    :func:`brand_rule_form` builds the form class with them, and the rule type select carries the
+    map of which fields each type shows, for ``brand_rules.js``.
+    """
+
     parameters = forms.JSONField(required=False, widget=forms.HiddenInput)
 
     class Meta:
@@ -136,45 +98,20 @@ class BrandRuleForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        params = self.instance.parameters or {} if self.instance.pk else {}
-        terms = params.get("terms") or params.get("phrases") or []
-        self.initial.setdefault("terms", ", ".join(terms))
-        for name in (
-            "match",
-            "case_sensitive",
-            "whole_word",
-            "limit",
-            "unit",
-            "pattern",
-            "ignore_case",
-            "mode",
-        ):
-            if name in params:
-                self.initial[name] = params[name]
-        for name in ("max_words", "max_grade", "min_grade"):
-            if name in params:
-                self.initial[name] = params[name]
+        self.fields["rule_type"].widget.attrs["data-rule-fields"] = json.dumps(rules.admin_field_map())
+        kind = rules.rule_kind(self.instance.rule_type) if self.instance.pk else None
+        if kind is not None:
+            self.initial.update(kind.form_initial(self.instance.parameters or {}))
 
     def clean(self):
         cleaned = super().clean()
-        rule_type = cleaned.get("rule_type")
-        if rule_type not in RULE_FIELDS:
+        kind = rules.rule_kind(cleaned.get("rule_type") or "")
+        if kind is None:
             return cleaned
-        raw = {}
-        for name in RULE_FIELDS[rule_type]:
-            value = cleaned.get(name)
-            if name == "terms":
-                terms = [t.strip() for t in (value or "").replace("\n", ",").split(",") if t.strip()]
-                raw["phrases" if rule_type == RuleType.REQUIRED_PHRASE else "terms"] = terms
-            elif value not in (None, ""):
-                raw[name] = value
-        for name in ("max_grade", "min_grade"):
-            if isinstance(raw.get(name), float) and raw[name].is_integer():
-                raw[name] = int(raw[name])
         try:
-            cleaned["parameters"] = validate_rule_parameters(rule_type, raw)
+            cleaned["parameters"] = validate_rule_parameters(kind.type, kind.parameters_from_form(cleaned))
         except ValidationError as exc:
-            self.add_error(ERROR_FIELD[rule_type], exc.message_dict.get("parameters", exc.messages))
+            self.add_error(kind.error_field, exc.message_dict.get("parameters", exc.messages))
         return cleaned
 
     def _post_clean(self):
@@ -183,28 +120,25 @@ class BrandRuleForm(forms.ModelForm):
         super()._post_clean()
 
 
+def brand_rule_form() -> type[BrandRuleForm]:
+    """The rule form with the plain fields of every rule type registered now."""
+    fields = {name: copy.deepcopy(field) for name, field in rules.admin_fields().items()}
+    return type("BrandRuleForm", (BrandRuleForm,), fields)
+
+
 class BrandRuleInline(admin.StackedInline):
     model = BrandRule
     form = BrandRuleForm
     extra = 0
-    fieldsets = [
-        (None, {"fields": [("name", "rule_type", "severity", "is_active"), "message"]}),
-        (
-            "Settings",
-            {
-                "fields": [
-                    "terms",
-                    ("match", "case_sensitive", "whole_word"),
-                    ("limit", "unit"),
-                    ("pattern", "ignore_case", "mode"),
-                    "max_words",
-                    ("max_grade", "min_grade"),
-                    "parameters",
-                ],
-                "classes": ["brand-rule-settings"],
-            },
-        ),
-    ]
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            (None, {"fields": [("name", "rule_type", "severity", "is_active"), "message"]}),
+            ("Settings", {"fields": [*rules.admin_rows(), "parameters"], "classes": ["brand-rule-settings"]}),
+        ]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        return super().get_formset(request, obj, form=brand_rule_form(), **kwargs)
 
     class Media:
         js = ["styleguides/brand_rules.js"]
@@ -419,10 +353,10 @@ class StyleGuideAdmin(InkwellModelAdmin):
         archived = 0
         for guide in queryset.filter(deleted_at__isnull=True):
             if self.has_change_permission(request, guide):
-                services.style_guide_update(
+                services.owned_row_update(
                     organization=guide.organization,
                     actor=admin_actor(request),
-                    guide=guide,
+                    instance=guide,
                     status=StyleGuideStatus.ARCHIVED,
                 )
                 archived += 1
@@ -495,7 +429,7 @@ class StyleGuideAdmin(InkwellModelAdmin):
         instances = formset.save(commit=False)
         for rule in formset.deleted_objects:
             if rule.pk:
-                services.brand_rule_delete(organization=guide.organization, actor=actor, rule=rule)
+                services.brand_rule_delete(organization=guide.organization, actor=actor, instance=rule)
         for rule in instances:
             fields = {
                 name: getattr(rule, name)
@@ -506,7 +440,9 @@ class StyleGuideAdmin(InkwellModelAdmin):
                     organization=guide.organization, actor=actor, guide=guide, **fields
                 )
             else:
-                services.brand_rule_update(organization=guide.organization, actor=actor, rule=rule, **fields)
+                services.brand_rule_update(
+                    organization=guide.organization, actor=actor, instance=rule, **fields
+                )
 
 
 class CheckTextForm(forms.Form):
@@ -727,7 +663,7 @@ class ContextSnippetAdmin(InkwellModelAdmin):
         if change:
             current = ContextSnippet.all_objects.get(pk=obj.pk)
             services.context_snippet_update(
-                organization=obj.organization, actor=admin_actor(request), snippet=current, **fields
+                organization=obj.organization, actor=admin_actor(request), instance=current, **fields
             )
         else:
             created = services.context_snippet_create(

@@ -26,7 +26,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from styleguides.choices import RuleType, Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
+from styleguides.choices import Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
+from styleguides.rules import rule_kind, rule_type_choices
 from tenancy.models import AliveManager, SoftDeleteModel, TenantModel, TimeStampedModel, unique_while_alive
 
 READING_LEVEL_RANGE = (1, 20)
@@ -281,7 +282,11 @@ class StyleGuideVersion(ImmutableVersionModel):
     class Meta:
         ordering = ["guide", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["guide", "version"], name="styleguideversion_unique_number"),
+            models.UniqueConstraint(
+                fields=["organization", "guide", "version"],
+                name="styleguideversion_unique_number",
+                nulls_distinct=False,  # global rows (no organization) are unique too
+            ),
             models.CheckConstraint(condition=Q(version__gte=1), name="styleguideversion_number_positive"),
         ]
         get_latest_by = "version"
@@ -315,7 +320,8 @@ class BrandRule(TimeStampedModel):
     # CASCADE: a rule belongs to its guide; published versions keep their own copy of it.
     guide = models.ForeignKey(StyleGuide, on_delete=models.CASCADE, related_name="rules")
     name = models.CharField(max_length=100, help_text="A short name shown with each violation.")
-    rule_type = models.CharField(max_length=30, choices=RuleType.choices)
+    # Callable: the registry of rule types (styleguides.rules) decides, so a new type is one module.
+    rule_type = models.CharField(max_length=30, choices=rule_type_choices)
     parameters = models.JSONField(default=dict, blank=True)
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.ERROR)
     message = models.CharField(
@@ -328,7 +334,11 @@ class BrandRule(TimeStampedModel):
     class Meta:
         ordering = ["guide", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["guide", "name"], name="brandrule_unique_name_per_guide"),
+            models.UniqueConstraint(
+                fields=["organization", "guide", "name"],
+                name="brandrule_unique_name_per_guide",
+                nulls_distinct=False,  # global rows (no organization) are unique too
+            ),
         ]
 
     def __str__(self):
@@ -343,7 +353,7 @@ class BrandRule(TimeStampedModel):
         from styleguides.compliance import validate_rule_parameters
 
         super().clean()
-        if self.rule_type in RuleType.values:
+        if rule_kind(self.rule_type) is not None:
             self.parameters = validate_rule_parameters(self.rule_type, self.parameters)
 
 
@@ -434,7 +444,9 @@ class PromptTemplateVersion(ImmutableVersionModel):
         ordering = ["template", "-version"]
         constraints = [
             models.UniqueConstraint(
-                fields=["template", "version"], name="prompttemplateversion_unique_number"
+                fields=["organization", "template", "version"],
+                name="prompttemplateversion_unique_number",
+                nulls_distinct=False,  # global rows (no organization) are unique too
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="prompttemplateversion_number_positive"),
         ]
@@ -472,7 +484,11 @@ class PromptTemplateLabel(TimeStampedModel):
     class Meta:
         ordering = ["template", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["template", "name"], name="prompttemplatelabel_unique_name"),
+            models.UniqueConstraint(
+                fields=["organization", "template", "name"],
+                name="prompttemplatelabel_unique_name",
+                nulls_distinct=False,  # global rows (no organization) are unique too
+            ),
         ]
 
     def __str__(self):
@@ -547,7 +563,9 @@ class ContextSnippetVersion(ImmutableVersionModel):
         ordering = ["snippet", "-version"]
         constraints = [
             models.UniqueConstraint(
-                fields=["snippet", "version"], name="contextsnippetversion_unique_number"
+                fields=["organization", "snippet", "version"],
+                name="contextsnippetversion_unique_number",
+                nulls_distinct=False,  # global rows (no organization) are unique too
             ),
             models.CheckConstraint(condition=Q(version__gte=1), name="contextsnippetversion_number_positive"),
         ]

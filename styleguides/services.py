@@ -9,7 +9,6 @@ platform (a superuser in admin, a seed command), the only writer of global rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -38,6 +37,7 @@ from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
 from tenancy.errors import Conflict, NotFound, PermissionDeniedError
 from tenancy.models import Organization
+from tenancy.slugs import slug_for
 
 
 class NothingToPublish(Conflict):
@@ -63,9 +63,35 @@ def _ensure_readable(*, organization: Organization | None, instance) -> None:
         raise NotFound("No such object in this organization.")
 
 
-def _set_fields(instance, fields: dict[str, Any]) -> None:
-    for name, value in fields.items():
-        setattr(instance, name, value)
+# --- Guides, templates, snippets: the writes they share ------------------------------------
+
+
+@transaction.atomic
+def owned_row_update(*, organization: Organization | None, actor: Actor = SYSTEM, instance, **fields):
+    """Change ``fields`` of a guide (its draft: published versions never change), a template (its
+    name, slug, content type or description) or a snippet's row, validated and audited. Only the
+    owner writes a row; a global row only the platform (``organization=None``)."""
+    ensure_writable(organization=organization, instance=instance)
+    return tenancy_services.tenant_row_update(
+        organization=organization, actor=actor, instance=instance, **fields
+    )
+
+
+@transaction.atomic
+def owned_row_delete(*, organization: Organization | None, actor: Actor = SYSTEM, instance) -> None:
+    """Soft-delete a guide, template or snippet; its versions stay for the generations citing
+    them (templates including a deleted snippet fail to render until it is restored)."""
+    ensure_writable(organization=organization, instance=instance)
+    tenancy_services.soft_delete(organization=organization, actor=actor, instance=instance)
+
+
+@transaction.atomic
+def owned_row_restore(*, organization: Organization | None, actor: Actor = SYSTEM, instance) -> None:
+    """Bring a soft-deleted guide, template or snippet back (a 409 if a live row took its slug
+    meanwhile); restoring a live row does nothing."""
+    ensure_writable(organization=organization, instance=instance)
+    if instance.is_deleted:
+        tenancy_services.restore(organization=organization, actor=actor, instance=instance)
 
 
 # --- Style guides ---------------------------------------------------------------------------
@@ -75,40 +101,9 @@ def _set_fields(instance, fields: dict[str, Any]) -> None:
 def style_guide_create(*, organization: Organization | None, actor: Actor = SYSTEM, **fields) -> StyleGuide:
     """Create a draft guide owned by ``organization`` (global when ``None``); it becomes
     ``published`` only by publishing it."""
-    guide = StyleGuide(organization=organization, **fields)
-    return tenancy_services.audited_save(organization=organization, actor=actor, instance=guide)
-
-
-@transaction.atomic
-def style_guide_update(
-    *, organization: Organization | None, actor: Actor = SYSTEM, guide: StyleGuide, **fields
-) -> StyleGuide:
-    """Edit a guide's draft. Published versions are never touched: publish again to release it."""
-    ensure_writable(organization=organization, instance=guide)
-    before = tenancy_services.audit_snapshot(guide)
-    _set_fields(guide, fields)
-    return tenancy_services.audited_save(
-        organization=organization, actor=actor, instance=guide, before=before
+    return tenancy_services.tenant_row_create(
+        organization=organization, actor=actor, model=StyleGuide, **fields
     )
-
-
-@transaction.atomic
-def style_guide_delete(
-    *, organization: Organization | None, actor: Actor = SYSTEM, guide: StyleGuide
-) -> None:
-    """Soft-delete a guide (its versions stay for the generations that cite them)."""
-    ensure_writable(organization=organization, instance=guide)
-    tenancy_services.soft_delete(organization=organization, actor=actor, instance=guide)
-
-
-@transaction.atomic
-def style_guide_restore(
-    *, organization: Organization | None, actor: Actor = SYSTEM, guide: StyleGuide
-) -> None:
-    """Bring a soft-deleted guide back (a 409 if a live guide took its slug meanwhile)."""
-    ensure_writable(organization=organization, instance=guide)
-    if guide.is_deleted:
-        tenancy_services.restore(organization=organization, actor=actor, instance=guide)
 
 
 @transaction.atomic
@@ -181,24 +176,23 @@ def brand_rule_create(
 
 @transaction.atomic
 def brand_rule_update(
-    *, organization: Organization | None, actor: Actor = SYSTEM, rule: BrandRule, **fields
+    *, organization: Organization | None, actor: Actor = SYSTEM, instance: BrandRule, **fields
 ) -> BrandRule:
     """Change a rule of a guide's draft (published versions keep their own copy)."""
-    ensure_writable(organization=organization, instance=rule)
     fields.pop("guide", None)  # a rule stays on its guide
-    before = tenancy_services.audit_snapshot(rule)
-    _set_fields(rule, fields)
-    return tenancy_services.audited_save(organization=organization, actor=actor, instance=rule, before=before)
+    return owned_row_update(organization=organization, actor=actor, instance=instance, **fields)
 
 
 @transaction.atomic
-def brand_rule_delete(*, organization: Organization | None, actor: Actor = SYSTEM, rule: BrandRule) -> None:
+def brand_rule_delete(
+    *, organization: Organization | None, actor: Actor = SYSTEM, instance: BrandRule
+) -> None:
     """Remove a rule from a guide's draft (published versions keep it)."""
-    ensure_writable(organization=organization, instance=rule)
+    ensure_writable(organization=organization, instance=instance)
     tenancy_services.audit_record(
-        organization=organization, actor=actor, action=AuditAction.HARD_DELETE, instance=rule
+        organization=organization, actor=actor, action=AuditAction.HARD_DELETE, instance=instance
     )
-    rule.delete()
+    instance.delete()
 
 
 # --- Compliance check -----------------------------------------------------------------------
@@ -308,8 +302,8 @@ def prompt_template_create(
     organization: Organization | None,
     actor: Actor = SYSTEM,
     name: str,
-    slug: str,
     user_template: str,
+    slug: str = "",
     system_template: str = "",
     variables: list | None = None,
     content_type: str = "",
@@ -317,7 +311,9 @@ def prompt_template_create(
     notes: str = "",
     labels: list[str] | None = None,
 ) -> PromptTemplate:
-    """Create a template with its version 1 (and point ``labels`` at it, if given)."""
+    """Create a template with its version 1 (and point ``labels`` at it, if given); the slug is
+    derived from the name when not given."""
+    slug = slug or slug_for(PromptTemplate, organization=organization, name=name)
     template = PromptTemplate(organization=organization, name=name, slug=slug, description=description)
     if content_type:
         template.content_type = content_type
@@ -338,36 +334,24 @@ def prompt_template_create(
     return template
 
 
+TEMPLATE_BODY_FIELDS = ("system_template", "user_template", "variables")
+
+
 @transaction.atomic
 def prompt_template_update(
-    *, organization: Organization | None, actor: Actor = SYSTEM, template: PromptTemplate, **fields
+    *, organization: Organization | None, actor: Actor = SYSTEM, instance: PromptTemplate, **fields
 ) -> PromptTemplate:
-    """Edit a template's name, slug, content type or description (bodies change by new versions)."""
-    ensure_writable(organization=organization, instance=template)
-    before = tenancy_services.audit_snapshot(template)
-    _set_fields(template, fields)
-    return tenancy_services.audited_save(
-        organization=organization, actor=actor, instance=template, before=before
-    )
-
-
-@transaction.atomic
-def prompt_template_delete(
-    *, organization: Organization | None, actor: Actor = SYSTEM, template: PromptTemplate
-) -> None:
-    """Soft-delete a template (its versions stay for the generations that cite them)."""
-    ensure_writable(organization=organization, instance=template)
-    tenancy_services.soft_delete(organization=organization, actor=actor, instance=template)
-
-
-@transaction.atomic
-def prompt_template_restore(
-    *, organization: Organization | None, actor: Actor = SYSTEM, template: PromptTemplate
-) -> None:
-    """Bring a soft-deleted template back (a 409 if a live template took its slug meanwhile)."""
-    ensure_writable(organization=organization, instance=template)
-    if template.is_deleted:
-        tenancy_services.restore(organization=organization, actor=actor, instance=template)
+    """Edit a template's name, slug, content type or description; a changed body
+    (``system_template``, ``user_template``, ``variables``, with ``notes``) is saved as the next
+    version, the parts not given taken from the latest one (earlier versions never change)."""
+    body = {name: fields.pop(name) for name in (*TEMPLATE_BODY_FIELDS, "notes") if name in fields}
+    template = owned_row_update(organization=organization, actor=actor, instance=instance, **fields)
+    if set(body) & set(TEMPLATE_BODY_FIELDS):
+        latest = selectors.prompt_template_versions(template=template).first()
+        for name in TEMPLATE_BODY_FIELDS:
+            body.setdefault(name, getattr(latest, name))
+        prompt_template_version_create(organization=organization, actor=actor, template=template, **body)
+    return template
 
 
 @dataclass(frozen=True)
@@ -491,41 +475,21 @@ def context_snippet_create(
     *, organization: Organization | None, actor: Actor = SYSTEM, **fields
 ) -> ContextSnippet:
     """Create a snippet and its version 1."""
-    snippet = ContextSnippet(organization=organization, **fields)
-    tenancy_services.audited_save(organization=organization, actor=actor, instance=snippet)
+    snippet = tenancy_services.tenant_row_create(
+        organization=organization, actor=actor, model=ContextSnippet, **fields
+    )
     _snippet_version_write(snippet=snippet, actor=actor)
     return snippet
 
 
 @transaction.atomic
 def context_snippet_update(
-    *, organization: Organization | None, actor: Actor = SYSTEM, snippet: ContextSnippet, **fields
+    *, organization: Organization | None, actor: Actor = SYSTEM, instance: ContextSnippet, **fields
 ) -> ContextSnippet:
     """Edit a snippet; a changed body writes its next version (renders use the latest)."""
-    ensure_writable(organization=organization, instance=snippet)
-    ContextSnippet.all_objects.select_for_update().filter(pk=snippet.pk).get()
-    before = tenancy_services.audit_snapshot(snippet)
-    _set_fields(snippet, fields)
-    tenancy_services.audited_save(organization=organization, actor=actor, instance=snippet, before=before)
-    if snippet.body != before.get("body"):
+    ContextSnippet.all_objects.select_for_update().filter(pk=instance.pk).get()
+    body_before = instance.body
+    snippet = owned_row_update(organization=organization, actor=actor, instance=instance, **fields)
+    if snippet.body != body_before:
         _snippet_version_write(snippet=snippet, actor=actor)
     return snippet
-
-
-@transaction.atomic
-def context_snippet_delete(
-    *, organization: Organization | None, actor: Actor = SYSTEM, snippet: ContextSnippet
-) -> None:
-    """Soft-delete a snippet; templates that include it fail to render until it is restored."""
-    ensure_writable(organization=organization, instance=snippet)
-    tenancy_services.soft_delete(organization=organization, actor=actor, instance=snippet)
-
-
-@transaction.atomic
-def context_snippet_restore(
-    *, organization: Organization | None, actor: Actor = SYSTEM, snippet: ContextSnippet
-) -> None:
-    """Bring a soft-deleted snippet back."""
-    ensure_writable(organization=organization, instance=snippet)
-    if snippet.is_deleted:
-        tenancy_services.restore(organization=organization, actor=actor, instance=snippet)

@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 
 from tenancy import services
 from tenancy.actors import Actor
+from tenancy.admin_money import MoneyColumnsMixin
 from tenancy.admin_walls import TenantWallsMixin, wall_queryset
 from tenancy.choices import AuditAction
 from tenancy.models import Organization, SoftDeleteModel
@@ -50,13 +51,14 @@ class SoftDeleteListFilter(admin.SimpleListFilter):
         return queryset.filter(deleted_at__isnull=True)
 
 
-class InkwellModelAdmin(TenantWallsMixin, admin.ModelAdmin):
+class InkwellModelAdmin(TenantWallsMixin, MoneyColumnsMixin, admin.ModelAdmin):
     """ModelAdmin whose every save, delete and restore is audited.
 
     - Soft-deletable models: delete hides the row, the "deleted" filter shows the trash and the
       "Restore" action brings rows back.
     - Tenant walls (``tenancy.admin_walls``): staff who are not superusers see and change only
       their organizations' rows, by role, and global rows read-only.
+    - USD columns show a sensible precision (``tenancy.admin_money``); the API stays exact.
     """
 
     def _is_soft(self) -> bool:

@@ -26,12 +26,6 @@ class TimeStampedModel(models.Model):
 class SoftDeleteQuerySet(models.QuerySet):
     """Queryset whose ``delete()`` hides rows instead of removing them, in one UPDATE."""
 
-    def alive(self):
-        return self.filter(deleted_at__isnull=True)
-
-    def dead(self):
-        return self.filter(deleted_at__isnull=False)
-
     def delete(self):
         """Soft-delete every row in one statement; returns the number of rows hidden."""
         return self.filter(deleted_at__isnull=True).update(deleted_at=timezone.now())

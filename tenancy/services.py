@@ -11,11 +11,11 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.utils import timezone
-from django.utils.text import slugify
 
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import APIKeyRole, AuditAction, Role
 from tenancy.models import AuditEvent, Membership, Organization, OrganizationAPIKey
+from tenancy.slugs import slug_for, unique_slug
 
 SECRET_PLACEHOLDER = "[secret changed]"  # noqa: S105 - a label, not a secret
 _json = DjangoJSONEncoder()
@@ -134,6 +134,45 @@ def audited_save(
     return instance
 
 
+def _split_many_to_many(model: type[models.Model], fields: dict[str, Any]) -> tuple[dict, dict]:
+    names = {field.name for field in model._meta.many_to_many}
+    plain = {name: value for name, value in fields.items() if name not in names}
+    return plain, {name: value for name, value in fields.items() if name in names}
+
+
+@transaction.atomic
+def tenant_row_create(
+    *, organization: Organization | None, actor: Actor, model: type[models.Model], **fields
+) -> models.Model:
+    """Create a row of ``model`` owned by ``organization`` with ``fields`` (many-to-many ones
+    set after the save, a missing ``slug`` derived from ``name``), validated and audited: what an
+    app without richer rules uses."""
+    plain, many = _split_many_to_many(model, fields)
+    if not plain.get("slug") and plain.get("name") and any(f.name == "slug" for f in model._meta.fields):
+        plain["slug"] = slug_for(model, organization=organization, name=plain["name"])
+    instance = audited_save(
+        organization=organization, actor=actor, instance=model(organization=organization, **plain)
+    )
+    for name, value in many.items():
+        getattr(instance, name).set(value)
+    return instance
+
+
+@transaction.atomic
+def tenant_row_update(
+    *, organization: Organization | None, actor: Actor, instance: models.Model, **fields
+) -> models.Model:
+    """Change ``fields`` of ``instance`` (many-to-many ones replaced), validated and audited."""
+    plain, many = _split_many_to_many(type(instance), fields)
+    before = audit_snapshot(instance)
+    for name, value in plain.items():
+        setattr(instance, name, value)
+    audited_save(organization=organization, actor=actor, instance=instance, before=before)
+    for name, value in many.items():
+        getattr(instance, name).set(value)
+    return instance
+
+
 @transaction.atomic
 def soft_delete(*, organization: Organization | None, actor: Actor, instance: models.Model) -> None:
     """Soft-delete a row and audit it."""
@@ -168,7 +207,7 @@ def restore(*, organization: Organization | None, actor: Actor, instance: models
 @transaction.atomic
 def organization_create(*, name: str, slug: str = "", actor: Actor = SYSTEM) -> Organization:
     """Create an organization (slug derived from the name when not given) and audit it."""
-    organization = Organization(name=name, slug=slug or slugify(name))
+    organization = Organization(name=name, slug=slug or unique_slug(Organization.objects.all(), name))
     return audited_save(organization=None, actor=actor, instance=organization)
 
 

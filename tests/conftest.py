@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from config.embedded_postgres import sweep_stale_scratch
 from tenancy import rls, services
 from tenancy.choices import APIKeyRole
 from tests.factories import OrganizationFactory
@@ -23,6 +24,14 @@ def rls_bypass_for_test_data(request):
     request.getfixturevalue("_django_db_helper")
     with rls.rls_bypass(reason="test fixtures and factories"):
         yield
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """In the controller of an xdist run (or a plain run), after the workers are gone: stop the
+    server and delete the folder of any test process that died without cleaning up (a worker
+    killed mid-run never runs its atexit)."""
+    if not hasattr(session.config, "workerinput"):
+        sweep_stale_scratch()
 
 
 def client_for_key(plain_key: str) -> APIClient:

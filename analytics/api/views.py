@@ -30,8 +30,7 @@ from analytics.api.serializers import (
     WeeklySummarySerializer,
 )
 from analytics.models import ModelPerformance, PerformanceMetric, ProviderCall, WeeklySummary
-from tenancy.actors import actor_from_request
-from tenancy.api.viewsets import TenantViewSetMixin
+from tenancy.api.viewsets import TenantRequestMixin, TenantViewSetMixin
 from tenancy.choices import Role
 from tenancy.context import request_organization
 from tenancy.idempotency import request_fingerprint
@@ -152,15 +151,11 @@ class WeeklySummaryViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
         return selectors.weekly_summary_list(organization=self.organization)
 
 
-class CleanupPreferencesView(APIView):
+class CleanupPreferencesView(TenantRequestMixin, APIView):
     """``cleanup-preferences/``: the caller's organization's retention. GET shows its
     preferences and the retention in force; PUT/PATCH (admin keys) shorten or reset them."""
 
     write_role = Role.ADMIN
-
-    @property
-    def organization(self):
-        return request_organization(self.request)
 
     @extend_schema(responses=CleanupPreferencesSerializer)
     def get(self, request):
@@ -182,12 +177,12 @@ class CleanupPreferencesView(APIView):
         if not partial:  # PUT replaces: a field left out returns to the platform's default
             values = {name: values.get(name) for name in serializer.Meta.fields if name != "effective"}
         preferences = services.cleanup_preferences_update(
-            organization=self.organization, actor=actor_from_request(request), values=values
+            organization=self.organization, actor=self.actor, values=values
         )
         return Response(CleanupPreferencesSerializer(preferences).data)
 
 
-class RepriceView(APIView):
+class RepriceView(TenantRequestMixin, APIView):
     """``POST reprice/`` (admin keys): price the caller's organization's generations and
     provider calls again with the prices known now (see ``analytics.repricing``). Runs
     synchronously; for very large ranges use ``manage.py reprice`` on the worker."""
@@ -200,13 +195,13 @@ class RepriceView(APIView):
         serializer.is_valid(raise_exception=True)
         query = serializer.validated_data
         report = repricing.reprice_run(
-            organization=request_organization(request),
+            organization=self.organization,
             model_name=query.get("model"),
             date_from=query.get("from"),
             date_to=query.get("to"),
             only_unpriced=query["only_unpriced"],
             dry_run=query["dry_run"],
-            actor=actor_from_request(request),
+            actor=self.actor,
         )
         return Response(RepriceReportSerializer({**report.as_dict(), "dry_run": query["dry_run"]}).data)
 

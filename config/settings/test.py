@@ -1,4 +1,4 @@
-"""Test settings: a throwaway embedded PostgreSQL per test session unless DATABASE_URL is set."""
+"""Test settings: a throwaway embedded PostgreSQL per test process unless DATABASE_URL is set."""
 
 import atexit
 import os
@@ -6,10 +6,17 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from config.embedded_postgres import claim_scratch, sweep_stale_scratch
+
 # Chosen before base.py builds DATABASES: a fresh data directory, deleted when pytest exits
 # (pgserver stops the server and removes pgdata; this removes the folder around it afterwards).
+# A process killed before its atexit runs (a crashed xdist worker) leaves its folder and server:
+# every later test process sweeps those first, and the controller sweeps again when the session
+# finishes (tests/conftest.py), both through the owner pid recorded in the folder.
 if not os.environ.get("DATABASE_URL"):
+    sweep_stale_scratch()
     _scratch = tempfile.mkdtemp(prefix="inkwell-test-")
+    claim_scratch(Path(_scratch))
     atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
     os.environ["EMBEDDED_PGDATA"] = str(Path(_scratch) / "pgdata")
     os.environ["EMBEDDED_PGDATA_THROWAWAY"] = "true"

@@ -210,15 +210,7 @@ class GenerationRunViewSet(RestoreMixin, TenantModelViewSet):
     def get_queryset(self):
         return selectors.run_list(organization=self.organization)
 
-    def perform_create(self, serializer):
-        run = services.run_create(
-            organization=self.organization, actor=self.actor, **serializer.validated_data
-        )
-        serializer.instance = self.get_queryset().get(pk=run.pk)
-
-    def perform_update(self, serializer):
-        super().perform_update(serializer)
-        serializer.instance = self.get_queryset().get(pk=serializer.instance.pk)
+    create_service = staticmethod(services.run_create)
 
 
 class CampaignViewSet(RestoreMixin, TenantModelViewSet):

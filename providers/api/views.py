@@ -69,24 +69,14 @@ class ProviderCredentialViewSet(RestoreMixin, TenantModelViewSet):
     def get_queryset(self):
         return selectors.credentials_for(organization=self.organization)
 
-    def perform_create(self, serializer):
-        data = serializer.validated_data
-        serializer.instance = services.credential_create(
-            organization=self.organization,
-            actor=self.actor,
-            provider=data["provider"],
-            name=data["name"],
-            api_key=data["api_key"],
-            expires_at=data.get("expires_at"),
-        )
+    create_service = staticmethod(services.credential_create)
+    update_service = staticmethod(services.credential_update)
+    service_instance_argument = "credential"
 
-    def perform_update(self, serializer):
-        services.credential_update(
-            organization=self.organization,
-            actor=self.actor,
-            credential=serializer.instance,
-            **serializer.validated_data,
-        )
+    def perform_create(self, serializer):
+        # A new credential starts active; the serializer has refused any other ``status``.
+        serializer.validated_data.pop("status", None)
+        super().perform_create(serializer)
 
     @extend_schema(request=CredentialRotateSerializer, responses=ProviderCredentialSerializer)
     @action(detail=True, methods=["post"])
@@ -116,18 +106,9 @@ class BudgetViewSet(RestoreMixin, TenantModelViewSet):
     def get_queryset(self):
         return selectors.budgets_for(organization=self.organization)
 
-    def perform_create(self, serializer):
-        serializer.instance = services.budget_create(
-            organization=self.organization, actor=self.actor, **serializer.validated_data
-        )
-
-    def perform_update(self, serializer):
-        services.budget_update(
-            organization=self.organization,
-            actor=self.actor,
-            budget=serializer.instance,
-            **serializer.validated_data,
-        )
+    create_service = staticmethod(services.budget_create)
+    update_service = staticmethod(services.budget_update)
+    service_instance_argument = "budget"
 
     @extend_schema(
         parameters=[BudgetCheckQuerySerializer],
@@ -159,24 +140,9 @@ class AIPreferenceViewSet(RestoreMixin, TenantModelViewSet):
     def get_queryset(self):
         return selectors.ai_preferences_for(organization=self.organization)
 
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        serializer.instance = services.ai_preference_create(
-            organization=self.organization,
-            actor=self.actor,
-            preferred_models=data.pop("preferred_models", ()),
-            **data,
-        )
-
-    def perform_update(self, serializer):
-        data = dict(serializer.validated_data)
-        services.ai_preference_update(
-            organization=self.organization,
-            actor=self.actor,
-            preference=serializer.instance,
-            preferred_models=data.pop("preferred_models", None),
-            **data,
-        )
+    create_service = staticmethod(services.ai_preference_create)
+    update_service = staticmethod(services.ai_preference_update)
+    service_instance_argument = "preference"
 
     @extend_schema(
         parameters=[OpenApiParameter("user_ref", OpenApiTypes.STR, required=False)],

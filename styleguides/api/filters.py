@@ -2,8 +2,9 @@
 
 import django_filters
 
-from styleguides.choices import RuleType, Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
+from styleguides.choices import Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
 from styleguides.models import BrandRule, ContentSeries, ContextSnippet, PromptTemplate, StyleGuide
+from styleguides.rules import rule_type_choices
 from tenancy.api.filters import TenantFilterSet
 
 
@@ -26,7 +27,7 @@ class StyleGuideFilterSet(_OwnedFilterSet):
 
 
 class BrandRuleFilterSet(_OwnedFilterSet):
-    rule_type = django_filters.ChoiceFilter(choices=RuleType.choices)
+    rule_type = django_filters.ChoiceFilter(choices=rule_type_choices)
     severity = django_filters.ChoiceFilter(choices=Severity.choices)
 
     class Meta:

@@ -88,6 +88,7 @@ class StyleGuideSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StyleGuide
+        extra_kwargs = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
         fields = [
             "id",
             "is_global",
@@ -269,6 +270,7 @@ class PromptTemplateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PromptTemplate
+        extra_kwargs = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
         fields = [
             "id",
             "is_global",
@@ -359,6 +361,7 @@ class ContextSnippetSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ContextSnippet
+        extra_kwargs = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
         fields = [
             "id",
             "is_global",
@@ -382,6 +385,7 @@ class ContextSnippetSerializer(serializers.ModelSerializer):
 class ContentPillarSerializer(serializers.ModelSerializer):
     class Meta:
         model = ContentPillar
+        extra_kwargs = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
         fields = ["id", "name", "slug", "description", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
@@ -393,5 +397,6 @@ class ContentSeriesSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ContentSeries
+        extra_kwargs = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
         fields = ["id", "pillar", "name", "slug", "description", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]

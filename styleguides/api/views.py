@@ -13,7 +13,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from styleguides import selectors, services
@@ -55,8 +54,6 @@ from styleguides.models import (
 from tenancy.api.viewsets import RestoreMixin, TenantModelViewSet
 from tenancy.errors import NotFound
 
-TEMPLATE_BODY_FIELDS = ("system_template", "user_template", "variables")
-
 
 class VerticalViewSet(viewsets.ReadOnlyModelViewSet):
     """The industries Inkwell writes for (global, read-only), looked up by slug."""
@@ -71,29 +68,17 @@ class VerticalViewSet(viewsets.ReadOnlyModelViewSet):
         return selectors.verticals()
 
 
-class _RestoreOwnRowMixin:
-    """``POST {id}/restore/`` through the app's restore service, answering the fresh row."""
+class OwnedRowViewSet(RestoreMixin, TenantModelViewSet):
+    """Guides, templates and snippets: the organization's own rows and the global ones (read-only),
+    deleted and restored through the same services."""
 
-    restore_service = None
-
-    @extend_schema(request=None)
-    @action(detail=True, methods=["post"])
-    def restore(self, request, pk=None):
-        model = self.get_queryset().model
-        instance = get_object_or_404(selectors.readable_by(model.all_objects.all(), self.organization), pk=pk)
-        self.check_object_permissions(request, instance)
-        type(self).restore_service(organization=self.organization, actor=self.actor, instance=instance)
-        return Response(self.get_serializer(self.fresh(instance.pk)).data)
-
-    def fresh(self, pk):
-        return self.get_queryset().get(pk=pk)
+    include_global = True
+    update_service = staticmethod(services.owned_row_update)
+    delete_service = staticmethod(services.owned_row_delete)
+    restore_service = staticmethod(services.owned_row_restore)
 
 
-def _restore_guide(*, organization, actor, instance):
-    services.style_guide_restore(organization=organization, actor=actor, guide=instance)
-
-
-class StyleGuideViewSet(_RestoreOwnRowMixin, TenantModelViewSet):
+class StyleGuideViewSet(OwnedRowViewSet):
     """Style guides: the organization's own and the global ones (read-only).
 
     Editing changes the draft; ``publish`` snapshots it into the next immutable version.
@@ -103,29 +88,10 @@ class StyleGuideViewSet(_RestoreOwnRowMixin, TenantModelViewSet):
     serializer_class = StyleGuideSerializer
     filterset_class = StyleGuideFilterSet
     search_fields = ["name", "slug", "summary"]
-    include_global = True
-    restore_service = staticmethod(_restore_guide)
+    create_service = staticmethod(services.style_guide_create)
 
     def get_queryset(self):
         return selectors.style_guides_for(organization=self.organization)
-
-    def perform_create(self, serializer):
-        guide = services.style_guide_create(
-            organization=self.organization, actor=self.actor, **serializer.validated_data
-        )
-        serializer.instance = self.fresh(guide.pk)
-
-    def perform_update(self, serializer):
-        guide = services.style_guide_update(
-            organization=self.organization,
-            actor=self.actor,
-            guide=serializer.instance,
-            **serializer.validated_data,
-        )
-        serializer.instance = self.fresh(guide.pk)
-
-    def perform_destroy(self, instance):
-        services.style_guide_delete(organization=self.organization, actor=self.actor, guide=instance)
 
     @extend_schema(responses=StyleGuideVersionSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
@@ -219,64 +185,23 @@ class BrandRuleViewSet(TenantModelViewSet):
     def get_queryset(self):
         return self.scope_queryset(BrandRule.objects.filter(guide__deleted_at__isnull=True))
 
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        guide = data.pop("guide")
-        serializer.instance = services.brand_rule_create(
-            organization=self.organization, actor=self.actor, guide=guide, **data
-        )
-
-    def perform_update(self, serializer):
-        services.brand_rule_update(
-            organization=self.organization,
-            actor=self.actor,
-            rule=serializer.instance,
-            **serializer.validated_data,
-        )
-
-    def perform_destroy(self, instance):
-        services.brand_rule_delete(organization=self.organization, actor=self.actor, rule=instance)
+    create_service = staticmethod(services.brand_rule_create)
+    update_service = staticmethod(services.brand_rule_update)
+    delete_service = staticmethod(services.brand_rule_delete)
 
 
-def _restore_template(*, organization, actor, instance):
-    services.prompt_template_restore(organization=organization, actor=actor, template=instance)
-
-
-class PromptTemplateViewSet(_RestoreOwnRowMixin, TenantModelViewSet):
+class PromptTemplateViewSet(OwnedRowViewSet):
     """Prompt templates with immutable versions and movable labels; ``render`` builds a prompt."""
 
     queryset = PromptTemplate.objects.all()
     serializer_class = PromptTemplateSerializer
     filterset_class = PromptTemplateFilterSet
     search_fields = ["name", "slug", "description"]
-    include_global = True
-    restore_service = staticmethod(_restore_template)
+    create_service = staticmethod(services.prompt_template_create)
+    update_service = staticmethod(services.prompt_template_update)
 
     def get_queryset(self):
         return selectors.prompt_templates_for(organization=self.organization)
-
-    def perform_create(self, serializer):
-        data = dict(serializer.validated_data)
-        template = services.prompt_template_create(organization=self.organization, actor=self.actor, **data)
-        serializer.instance = self.fresh(template.pk)
-
-    def perform_update(self, serializer):
-        data = dict(serializer.validated_data)
-        body = {name: data.pop(name) for name in (*TEMPLATE_BODY_FIELDS, "notes") if name in data}
-        template = services.prompt_template_update(
-            organization=self.organization, actor=self.actor, template=serializer.instance, **data
-        )
-        if set(body) & set(TEMPLATE_BODY_FIELDS):
-            latest = selectors.prompt_template_versions(template=template).first()
-            for name in TEMPLATE_BODY_FIELDS:
-                body.setdefault(name, getattr(latest, name))
-            services.prompt_template_version_create(
-                organization=self.organization, actor=self.actor, template=template, **body
-            )
-        serializer.instance = self.fresh(template.pk)
-
-    def perform_destroy(self, instance):
-        services.prompt_template_delete(organization=self.organization, actor=self.actor, template=instance)
 
     @extend_schema(
         methods=["GET"],
@@ -319,7 +244,7 @@ class PromptTemplateViewSet(_RestoreOwnRowMixin, TenantModelViewSet):
             name=data.validated_data["name"],
             version=version,
         )
-        return Response(self.get_serializer(self.fresh(template.pk)).data)
+        return Response(self.get_serializer(self.fresh(template)).data)
 
     @extend_schema(
         request=RenderInputSerializer,
@@ -355,11 +280,7 @@ class PromptTemplateViewSet(_RestoreOwnRowMixin, TenantModelViewSet):
         return Response(asdict(rendered))
 
 
-def _restore_snippet(*, organization, actor, instance):
-    services.context_snippet_restore(organization=organization, actor=actor, snippet=instance)
-
-
-class ContextSnippetViewSet(_RestoreOwnRowMixin, TenantModelViewSet):
+class ContextSnippetViewSet(OwnedRowViewSet):
     """Reusable context blocks templates include with ``{% include "<slug>" %}``; each body change
     is a new version."""
 
@@ -367,29 +288,11 @@ class ContextSnippetViewSet(_RestoreOwnRowMixin, TenantModelViewSet):
     serializer_class = ContextSnippetSerializer
     filterset_class = ContextSnippetFilterSet
     search_fields = ["name", "slug", "description"]
-    include_global = True
-    restore_service = staticmethod(_restore_snippet)
+    create_service = staticmethod(services.context_snippet_create)
+    update_service = staticmethod(services.context_snippet_update)
 
     def get_queryset(self):
         return selectors.context_snippets_for(organization=self.organization)
-
-    def perform_create(self, serializer):
-        snippet = services.context_snippet_create(
-            organization=self.organization, actor=self.actor, **serializer.validated_data
-        )
-        serializer.instance = self.fresh(snippet.pk)
-
-    def perform_update(self, serializer):
-        snippet = services.context_snippet_update(
-            organization=self.organization,
-            actor=self.actor,
-            snippet=serializer.instance,
-            **serializer.validated_data,
-        )
-        serializer.instance = self.fresh(snippet.pk)
-
-    def perform_destroy(self, instance):
-        services.context_snippet_delete(organization=self.organization, actor=self.actor, snippet=instance)
 
 
 class ContentPillarViewSet(RestoreMixin, TenantModelViewSet):

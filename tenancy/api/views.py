@@ -4,7 +4,7 @@ import sys
 
 from django.conf import settings
 from django.db import connection
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.views.defaults import page_not_found, server_error
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -57,6 +57,7 @@ class APIRootView(APIView):
                 "schema": serializers.URLField(),
                 "docs": serializers.URLField(),
                 "health": serializers.URLField(),
+                "endpoints": serializers.DictField(child=serializers.DictField(child=serializers.URLField())),
             },
         )
     )
@@ -68,8 +69,37 @@ class APIRootView(APIView):
                 "schema": request.build_absolute_uri(reverse("schema")),
                 "docs": request.build_absolute_uri(reverse("docs")),
                 "health": request.build_absolute_uri(reverse("health")),
+                "endpoints": {
+                    app: {name: request.build_absolute_uri(path) for name, path in routes.items()}
+                    for app, routes in api_endpoints(get_resolver(getattr(request, "urlconf", None))).items()
+                },
             }
         )
+
+
+def _walk(patterns, prefix: str = ""):
+    for pattern in patterns:
+        route = prefix + str(pattern.pattern).lstrip("^").removesuffix("$")
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route, pattern.callback
+
+
+def api_endpoints(resolver, root: str = "api/v1/") -> dict[str, dict[str, str]]:
+    """Every collection endpoint under ``root`` (no ids, no formats), grouped by the app whose
+    view serves it: ``{"styleguides": {"style-guides": "/api/v1/style-guides/"}, …}``. Read from
+    the URL map, so tenancy names no app above it and a new router entry shows up by itself."""
+    grouped: dict[str, dict[str, str]] = {}
+    for route, callback in _walk(resolver.url_patterns):
+        view = getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+        if view is None or not route.startswith(root) or "(?P" in route or "<" in route:
+            continue
+        name = route.removeprefix(root).rstrip("/")
+        if not name or name in ("schema", "docs", "health"):
+            continue
+        grouped.setdefault(view.__module__.split(".")[0], {})[name] = "/" + route
+    return {app: dict(sorted(routes.items())) for app, routes in sorted(grouped.items())}
 
 
 def not_found(request, exception=None):

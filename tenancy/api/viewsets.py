@@ -1,4 +1,4 @@
-"""The base viewset every tenant API uses: scoped reads, audited writes, soft delete, restore."""
+"""The base viewset every tenant API uses: scoped reads, service-backed writes, soft delete, restore."""
 
 from __future__ import annotations
 
@@ -14,21 +14,8 @@ from tenancy.context import request_organization, scope_to_organization
 from tenancy.models import Organization, SoftDeleteModel
 
 
-class TenantViewSetMixin:
-    """Scopes every query to the caller's organization.
-
-    - ``get_queryset`` filters by ``organization`` (plus global rows, read-only, when
-      ``include_global = True``): another tenant's object is a 404, never a 403.
-    - ``perform_create`` sets ``organization`` from the caller, never from the payload.
-    - writes go through :func:`tenancy.services.audited_save`, so each is validated
-      (``full_clean``) and audited; apps with richer rules override ``perform_*`` and call
-      their own services.
-    - FK ids in payloads resolve through ``TenantPrimaryKeyRelatedField``.
-    """
-
-    include_global = False
-    # Integer primary keys: anything else in the URL is a 404 before a query is attempted.
-    lookup_value_regex = "[0-9]+"
+class TenantRequestMixin:
+    """The caller's organization and actor, for any DRF view (viewsets and plain ``APIView``s)."""
 
     @property
     def organization(self) -> Organization:
@@ -38,60 +25,96 @@ class TenantViewSetMixin:
     def actor(self) -> Actor:
         return actor_from_request(self.request)
 
+
+class TenantViewSetMixin(TenantRequestMixin):
+    """Scopes every query to the caller's organization and writes through the app's services.
+
+    - ``get_queryset`` filters by ``organization`` (plus global rows, read-only, when
+      ``include_global = True``): another tenant's object is a 404, never a 403.
+    - Writes call four hooks, each a service function taking ``organization=`` and ``actor=``:
+      ``create_service(**validated_data)``, ``update_service(<row>=row, **validated_data)``,
+      ``delete_service(<row>=row)`` and ``restore_service(<row>=row)``, where ``<row>`` is
+      ``service_instance_argument`` (``"instance"`` unless the app's services name the row, e.g.
+      ``"budget"``). The defaults are tenancy's generic, validated and audited writes
+      (a soft delete for soft-deletable rows), so an app
+      with richer rules supplies only its services. ``organization`` always comes from the
+      caller, never from the payload; FK ids in payloads resolve through
+      ``TenantPrimaryKeyRelatedField``.
+    - The response of a create or update is the row re-read through ``get_queryset`` (so
+      annotations the list shows are there too).
+    """
+
+    include_global = False
+    # Integer primary keys: anything else in the URL is a 404 before a query is attempted.
+    lookup_value_regex = "[0-9]+"
+
+    create_service = None
+    update_service = None
+    delete_service = None
+    restore_service = None
+    service_instance_argument = "instance"
+
     def scope_queryset(self, queryset):
         return scope_to_organization(queryset, self.organization, include_global=self.include_global)
 
     def get_queryset(self):
         return self.scope_queryset(super().get_queryset())
 
+    def fresh(self, instance):
+        """``instance`` re-read through ``get_queryset`` (with its annotations) after a write."""
+        return self.get_queryset().get(pk=instance.pk)
+
+    def call_service(self, service, instance=None, **data):
+        """Call one of the app's write services with the caller's organization and actor."""
+        if instance is not None:
+            data[self.service_instance_argument] = instance
+        return service(organization=self.organization, actor=self.actor, **data)
+
     def perform_create(self, serializer):
-        instance = serializer.Meta.model(organization=self.organization, **self._plain_fields(serializer))
-        services.audited_save(organization=self.organization, actor=self.actor, instance=instance)
-        self._set_many_to_many(instance, serializer)
-        serializer.instance = instance
+        data = dict(serializer.validated_data)
+        if self.create_service is None:
+            instance = services.tenant_row_create(
+                organization=self.organization, actor=self.actor, model=serializer.Meta.model, **data
+            )
+        else:
+            instance = self.call_service(type(self).create_service, **data)
+        serializer.instance = self.fresh(instance)
 
     def perform_update(self, serializer):
-        instance = serializer.instance
-        before = services.audit_snapshot(instance)
-        for name, value in self._plain_fields(serializer).items():
-            setattr(instance, name, value)
-        services.audited_save(
-            organization=self.organization, actor=self.actor, instance=instance, before=before
-        )
-        self._set_many_to_many(instance, serializer)
+        data = dict(serializer.validated_data)
+        if self.update_service is None:
+            services.tenant_row_update(
+                organization=self.organization, actor=self.actor, instance=serializer.instance, **data
+            )
+        else:
+            self.call_service(type(self).update_service, serializer.instance, **data)
+        serializer.instance = self.fresh(serializer.instance)
 
     def perform_destroy(self, instance):
-        if isinstance(instance, SoftDeleteModel):
+        if self.delete_service is not None:
+            self.call_service(type(self).delete_service, instance)
+        elif isinstance(instance, SoftDeleteModel):
             services.soft_delete(organization=self.organization, actor=self.actor, instance=instance)
         else:
             instance.delete()
 
-    @staticmethod
-    def _many_to_many_names(serializer) -> set[str]:
-        return {field.name for field in serializer.Meta.model._meta.many_to_many}
-
-    def _plain_fields(self, serializer) -> dict:
-        m2m = self._many_to_many_names(serializer)
-        return {name: value for name, value in serializer.validated_data.items() if name not in m2m}
-
-    def _set_many_to_many(self, instance, serializer):
-        for name in self._many_to_many_names(serializer) & set(serializer.validated_data):
-            getattr(instance, name).set(serializer.validated_data[name])
+    def perform_restore(self, instance):
+        if not instance.is_deleted:
+            return
+        if self.restore_service is not None:
+            self.call_service(type(self).restore_service, instance)
+        else:
+            services.restore(organization=self.organization, actor=self.actor, instance=instance)
 
 
 class TenantModelViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
     """List, retrieve, create, update and (soft) delete inside the caller's organization."""
 
 
-class TenantReadOnlyViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
-    """List and retrieve inside the caller's organization (plus global rows if configured)."""
-
-
 class RestoreMixin:
-    """``POST {id}/restore/`` brings back a soft-deleted row of the caller's organization.
-
-    Restoring a live row is a no-op answered 200, so clients can retry safely.
-    """
+    """``POST {id}/restore/`` brings back a soft-deleted row of the caller's organization through
+    ``restore_service``; answers the row. Restoring a live row is a no-op answered 200, so
+    clients can retry safely."""
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
@@ -99,6 +122,5 @@ class RestoreMixin:
         model = self.get_queryset().model
         instance = get_object_or_404(self.scope_queryset(model.all_objects.all()), pk=pk)
         self.check_object_permissions(request, instance)
-        if instance.is_deleted:
-            services.restore(organization=self.organization, actor=self.actor, instance=instance)
-        return Response(self.get_serializer(instance).data, status=status.HTTP_200_OK)
+        self.perform_restore(instance)
+        return Response(self.get_serializer(self.fresh(instance)).data, status=status.HTTP_200_OK)

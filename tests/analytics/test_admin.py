@@ -161,3 +161,56 @@ def test_cleanup_preferences_may_only_shorten_and_are_audited(superuser_client, 
     assert preferences.days("failed_generations") == 7
     assert preferences.days("generations") == 730
     assert AuditEvent.objects.for_object(preferences).filter(action="create").exists()
+
+
+def test_the_admin_index_links_to_the_dashboard_for_staff_who_may_see_it(
+    superuser_client, client, organization
+):
+    assert DASHBOARD in superuser_client.get("/admin/").content.decode()
+    user = UserFactory(username="plain-staff", is_staff=True)
+    MembershipFactory(user=user, organization=organization)
+    client.force_login(user)
+    assert DASHBOARD not in client.get("/admin/").content.decode()
+
+
+def test_the_dashboard_opened_with_only_an_organization_uses_the_default_period(
+    superuser_client, organization
+):
+    response = superuser_client.get(DASHBOARD, {"organization": organization.pk})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "This field is required" not in html
+    today = timezone.now().date()
+    assert response.context["date_to"] == today
+    assert response.context["date_from"] == today - datetime.timedelta(days=29)
+    assert response.context["organization"] == organization
+
+
+@pytest.mark.parametrize(
+    ("amount", "shown"),
+    [
+        ("0", "$0.00"),
+        ("0.0012345678", "$0.001235"),
+        ("0.5000000000", "$0.50"),
+        ("1234.5", "$1,234.50"),
+        ("-2.125", "-$2.13"),
+    ],
+)
+def test_usd_amounts_have_a_sensible_precision(amount, shown):
+    from tenancy.admin_money import format_usd
+
+    assert format_usd(Decimal(amount)) == shown
+
+
+def test_cost_columns_show_a_sensible_precision_and_the_exact_amount_as_tooltip(
+    superuser_client, organization
+):
+    from tests.generations.factories import GenerationRunFactory
+
+    run = GenerationRunFactory(organization=organization)
+    ModelPerformance.objects.create(
+        organization=organization, run=run, model_name="gpt-4o", requests=1, cost_usd=Decimal("0.0012345678")
+    )
+    html = superuser_client.get(reverse("admin:analytics_modelperformance_changelist")).content.decode()
+    assert '<span title="0.0012345678">$0.001235</span>' in html

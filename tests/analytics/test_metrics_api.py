@@ -20,7 +20,7 @@ from generations import services as generation_services
 from generations.models import GenerationRun
 from tenancy.models import AuditEvent
 from tests.analytics.factories import PerformanceMetricFactory
-from tests.api_cases import TenantCRUDAPITests
+from tests.api_cases import TenantReadAPITests
 from tests.generations.factories import GenerationFactory, GenerationRunFactory
 
 pytestmark = pytest.mark.django_db
@@ -59,10 +59,9 @@ def recorded_generation(organization):
     ).instance
 
 
-class TestMetricReadAPI(TenantCRUDAPITests):
+class TestMetricReadAPI(TenantReadAPITests):
     model = PerformanceMetric
     url = METRICS
-    read_only = True
 
     @pytest.fixture
     def make_object(self):
@@ -71,10 +70,9 @@ class TestMetricReadAPI(TenantCRUDAPITests):
         )
 
 
-class TestModelPerformanceReadAPI(TenantCRUDAPITests):
+class TestModelPerformanceReadAPI(TenantReadAPITests):
     model = ModelPerformance
     url = "/api/v1/model-performance/"
-    read_only = True
 
     @pytest.fixture
     def make_object(self):
@@ -87,10 +85,9 @@ class TestModelPerformanceReadAPI(TenantCRUDAPITests):
         return make
 
 
-class TestWeeklySummaryReadAPI(TenantCRUDAPITests):
+class TestWeeklySummaryReadAPI(TenantReadAPITests):
     model = WeeklySummary
     url = "/api/v1/weekly-summaries/"
-    read_only = True
 
     @pytest.fixture
     def make_object(self):

@@ -15,7 +15,7 @@ from providers.metering import Meter, usage_from_tokens
 from providers.models import AIModel
 from tenancy.models import AuditEvent
 from tests.analytics.factories import ProviderCallFactory, fingerprint_of
-from tests.api_cases import TenantCRUDAPITests
+from tests.api_cases import TenantReadAPITests
 from tests.generations.factories import GenerationFactory
 
 pytestmark = pytest.mark.django_db
@@ -52,11 +52,9 @@ def written() -> tuple[int, int, int, int]:
     )
 
 
-class TestProviderCallReadAPI(TenantCRUDAPITests):
+class TestProviderCallReadAPI(TenantReadAPITests):
     model = ProviderCall
     url = URL
-    read_only = True
-    soft_delete = False
 
     @pytest.fixture
     def make_object(self):

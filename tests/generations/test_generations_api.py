@@ -7,11 +7,14 @@ import datetime
 import pytest
 from django.utils import timezone
 
+from generations.api.serializers import GenerationCreateSerializer
 from generations.models import Generation
 from generations.signals import generations_recorded
+from styleguides import services as style_guide_services
 from tenancy.models import AuditEvent
 from tests.api_cases import TenantCRUDAPITests
-from tests.generations.factories import CampaignFactory, GenerationFactory, vertical
+from tests.generations.factories import CampaignFactory, GenerationFactory, GenerationRunFactory, vertical
+from tests.styleguides.factories import StyleGuideFactory, make_template
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/generations/"
@@ -55,6 +58,16 @@ class TestGenerationCRUD(TenantCRUDAPITests):
     url = URL
     create_data = body()
     update_data = {"metadata": {"reviewed": True}}
+    input_serializer = GenerationCreateSerializer
+    related_factories = {
+        "campaign": lambda organization: CampaignFactory(organization=organization),
+        "run": lambda organization: GenerationRunFactory(organization=organization),
+        "parent": lambda organization: GenerationFactory(organization=organization),
+        "style_guide_version": lambda organization: style_guide_services.style_guide_publish(
+            organization=organization, guide=StyleGuideFactory(organization=organization)
+        ),
+        "template_version": lambda organization: make_template(organization).versions.get(),
+    }
 
     @pytest.fixture
     def make_object(self):

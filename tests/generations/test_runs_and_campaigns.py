@@ -10,6 +10,7 @@ from generations.models import Campaign, GenerationRun
 from styleguides.models import ContentPillar
 from tests.api_cases import TenantCRUDAPITests
 from tests.generations.factories import CampaignFactory, GenerationFactory, GenerationRunFactory
+from tests.styleguides.factories import ContentPillarFactory, ContentSeriesFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,6 +20,10 @@ class TestCampaignAPI(TenantCRUDAPITests):
     url = "/api/v1/campaigns/"
     create_data = {"name": "Summer in Lisbon", "starts_on": "2026-06-01", "ends_on": "2026-08-31"}
     update_data = {"description": "Rooftop season"}
+    related_factories = {
+        "pillar": lambda organization: ContentPillarFactory(organization=organization),
+        "series": lambda organization: ContentSeriesFactory(organization=organization),
+    }
 
     @pytest.fixture
     def make_object(self):

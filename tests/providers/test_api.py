@@ -280,6 +280,7 @@ class TestBudgetAPI(TenantCRUDAPITests):
         "max_requests_per_minute": 60,
     }
     update_data = {"limit_usd": "300"}
+    related_factories = {"credential": lambda organization: make_credential(organization)}
 
     @pytest.fixture
     def api_client(self, admin_api_client):
@@ -412,7 +413,8 @@ class TestAIPreferenceAPI(TenantCRUDAPITests):
         "user_ref": "alice",
         "default_generation_mode": "tech-focused",
         "deep_thinking": True,
-        "preferred_models": [{"model": "gpt-4o", "weight": "2"}, {"model": "claude-sonnet-4-5-20250929"}],
+        # Canonical names round-trip; an alias is answered by its canonical name (tested below).
+        "preferred_models": [{"model": "gpt-4o", "weight": "2"}, {"model": "claude-sonnet-4-5"}],
     }
     update_data = {"auto_generate": True}
 
@@ -430,6 +432,17 @@ class TestAIPreferenceAPI(TenantCRUDAPITests):
             return preference
 
         return make
+
+
+def test_preferred_model_given_by_alias_is_answered_by_its_canonical_name(api_client, catalogue_rows):
+    response = api_client.post(
+        "/api/v1/ai-preferences/",
+        {"user_ref": "bob", "preferred_models": [{"model": "claude-sonnet-4-5-20250929"}]},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert [row["model"] for row in response.json()["preferred_models"]] == ["claude-sonnet-4-5"]
+    assert AIPreference.objects.get(user_ref="bob").preferred_models.get().model.name == "claude-sonnet-4-5"
 
 
 def test_preferences_resolve_aliases_and_keep_order_and_weights(api_client, organization, catalogue_rows):

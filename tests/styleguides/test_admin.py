@@ -210,9 +210,9 @@ def test_diff_compares_two_versions_and_the_draft(editor_client, organization):
 
     guide = StyleGuideFactory(organization=organization, body="First wording")
     services.style_guide_publish(organization=organization, guide=guide)
-    services.style_guide_update(organization=organization, guide=guide, body="Second wording")
+    services.owned_row_update(organization=organization, instance=guide, body="Second wording")
     services.style_guide_publish(organization=organization, guide=guide)
-    services.style_guide_update(organization=organization, guide=guide, body="Third wording")
+    services.owned_row_update(organization=organization, instance=guide, body="Third wording")
     html = editor_client.get(f"{CHANGELIST}{guide.pk}/diff/", {"from": "1", "to": "2"}).content.decode()
     assert "First" in html and "Second" in html and 'class="diff"' in html
     draft = editor_client.get(f"{CHANGELIST}{guide.pk}/diff/", {"from": "2", "to": "draft"}).content.decode()

@@ -167,7 +167,7 @@ def test_child_rule_of_the_same_name_overrides_and_inactive_switches_off(guide):
 
     services.brand_rule_update(
         organization=guide.organization,
-        rule=BrandRule.objects.get(guide=guide, name="No cure"),
+        instance=BrandRule.objects.get(guide=guide, name="No cure"),
         is_active=False,
     )
     result = services.style_guide_check(

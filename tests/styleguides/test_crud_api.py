@@ -3,6 +3,7 @@ query counts) for every styleguides endpoint, plus the verticals endpoint."""
 
 import pytest
 
+from styleguides import selectors
 from styleguides.models import (
     BrandRule,
     ContentPillar,
@@ -29,6 +30,7 @@ class TestStyleGuideAPI(TenantCRUDAPITests):
     url = "/api/v1/style-guides/"
     create_data = {"name": "Acme voice", "slug": "acme-voice", "kind": "brand", "banned_terms": ["synergy"]}
     update_data = {"body": "# Voice\nWarm and precise."}
+    related_factories = {"parent": lambda organization: StyleGuideFactory(organization=organization)}
 
     @pytest.fixture
     def make_object(self):
@@ -45,6 +47,7 @@ class TestBrandRuleAPI(TenantCRUDAPITests):
     url = "/api/v1/brand-rules/"
     soft_delete = False
     update_data = {"severity": "warning"}
+    related_factories = {"guide": lambda organization: StyleGuideFactory(organization=organization)}
 
     @pytest.fixture(autouse=True)
     def _guide(self, organization):
@@ -74,6 +77,10 @@ class TestPromptTemplateAPI(TenantCRUDAPITests):
         "variables": [{"name": "topic", "required": True, "description": "What the post is about"}],
     }
     update_data = {"description": "Long-form posts"}
+
+    def stored_write_only(self, row):
+        latest = selectors.prompt_template_versions(template=row).first()
+        return {name: getattr(latest, name) for name in ("system_template", "user_template", "variables")}
 
     @pytest.fixture
     def make_object(self):
@@ -107,6 +114,7 @@ class TestContentSeriesAPI(TenantCRUDAPITests):
     url = "/api/v1/content-series/"
     create_data = {"name": "Chef's table", "slug": "chefs-table"}
     update_data = {"description": "Every Friday."}
+    related_factories = {"pillar": lambda organization: ContentPillarFactory(organization=organization)}
 
     @pytest.fixture
     def make_object(self):

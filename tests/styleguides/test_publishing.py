@@ -22,9 +22,9 @@ def test_publish_twice_gives_versions_1_and_2_with_their_own_content(organizatio
     )
     v1_values = StyleGuideVersion.objects.filter(pk=v1.pk).values().get()
 
-    services.style_guide_update(organization=organization, guide=guide, body="Second wording", tone="Bright")
+    services.owned_row_update(organization=organization, instance=guide, body="Second wording", tone="Bright")
     services.brand_rule_update(
-        organization=organization, rule=guide.rules.get(), parameters={"terms": ["disrupt"]}
+        organization=organization, instance=guide.rules.get(), parameters={"terms": ["disrupt"]}
     )
     v2 = services.style_guide_publish(organization=organization, guide=guide)
 
@@ -42,7 +42,7 @@ def test_publish_twice_gives_versions_1_and_2_with_their_own_content(organizatio
 def test_editing_a_published_guide_edits_the_draft_not_the_version(organization):
     guide = StyleGuideFactory(organization=organization, body="Live text")
     version = services.style_guide_publish(organization=organization, guide=guide)
-    services.style_guide_update(organization=organization, guide=guide, body="Draft text")
+    services.owned_row_update(organization=organization, instance=guide, body="Draft text")
     version.refresh_from_db()
     assert version.body == "Live text"
     listed = selectors.style_guides_for(organization=organization).get(pk=guide.pk)
@@ -122,10 +122,10 @@ def test_a_guide_cannot_inherit_in_a_circle_or_from_another_tenant(organization,
     first = StyleGuideFactory(organization=organization)
     second = StyleGuideFactory(organization=organization, parent=first)
     with pytest.raises(ValidationError, match="circle"):
-        services.style_guide_update(organization=organization, guide=first, parent=second)
+        services.owned_row_update(organization=organization, instance=first, parent=second)
     theirs = StyleGuideFactory(organization=other_organization)
     with pytest.raises(ValidationError, match="own organization"):
-        services.style_guide_update(organization=organization, guide=first, parent=theirs)
+        services.owned_row_update(organization=organization, instance=first, parent=theirs)
     first.refresh_from_db()
     assert first.parent_id is None
 

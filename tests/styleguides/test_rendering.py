@@ -126,7 +126,7 @@ def test_snippets_prefer_the_organizations_own_and_nest(organization):
 def test_editing_a_snippet_makes_a_new_version_that_renders(organization):
     snippet = make_snippet(organization, slug="hours", body="Open 9-5")
     template = make_template(organization, user_template='{% include "hours" %}', variables=[])
-    services.context_snippet_update(organization=organization, snippet=snippet, body="Open 8-6")
+    services.context_snippet_update(organization=organization, instance=snippet, body="Open 8-6")
     rendered = services.template_render(organization=organization, template=template, variables={})
     assert rendered.user == "Open 8-6"
     assert rendered.snippet_version_ids == [snippet.versions.get(version=2).pk]

@@ -34,3 +34,13 @@ def test_api_root_points_at_schema_docs_and_health():
     assert body["schema"].endswith("/api/v1/schema/")
     assert body["docs"].endswith("/api/v1/docs/")
     assert body["health"].endswith("/api/v1/health/")
+
+
+def test_api_root_lists_every_collection_endpoint_grouped_by_app():
+    endpoints = APIClient().get("/api/v1/").json()["endpoints"]
+    assert endpoints["styleguides"]["style-guides"].endswith("/api/v1/style-guides/")
+    assert endpoints["providers"]["budgets"].endswith("/api/v1/budgets/")
+    assert endpoints["generations"]["generations"].endswith("/api/v1/generations/")
+    assert endpoints["analytics"]["reports/cost"].endswith("/api/v1/reports/cost/")
+    every_url = [url for routes in endpoints.values() for url in routes.values()]
+    assert not [url for url in every_url if "(?P" in url or "<" in url], "detail routes are not listed"

@@ -21,6 +21,7 @@ class TestWidgetAPI(TenantCRUDAPITests):
     url = "/api/v1/widgets/"
     create_data = {"name": "Lobby sign", "slug": "lobby-sign"}
     update_data = {"name": "Lobby sign, v2"}
+    related_factories = {"parent": make_widget}
 
     @pytest.fixture
     def make_object(self):

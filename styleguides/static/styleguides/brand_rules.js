@@ -1,27 +1,19 @@
-/* Brand rule inlines: show only the settings the chosen rule type uses. */
+/* Brand rule inlines: show only the settings the chosen rule type uses.
+ * Which fields each type uses comes from the rule type registry (styleguides/rules/), rendered
+ * by the form into the select's data-rule-fields attribute: this file names no rule type. */
 "use strict";
 (function () {
-  const FIELDS = {
-    banned_term: ["terms", "case_sensitive", "whole_word"],
-    required_phrase: ["terms", "match", "case_sensitive", "whole_word"],
-    max_length: ["limit", "unit"],
-    min_length: ["limit", "unit"],
-    regex: ["pattern", "ignore_case", "mode"],
-    max_sentence_length: ["max_words"],
-    reading_level: ["max_grade", "min_grade"],
-  };
-  const ALL = ["terms", "match", "case_sensitive", "whole_word", "limit", "unit", "pattern",
-    "ignore_case", "mode", "max_words", "max_grade", "min_grade"];
-
   function update(inline) {
     const select = inline && inline.querySelector("select[name$='-rule_type']");
-    if (!select) return;
-    const wanted = FIELDS[select.value] || [];
+    if (!select || !select.dataset.ruleFields) return;
+    const fields = JSON.parse(select.dataset.ruleFields);
+    const all = [...new Set(Object.values(fields).flat())];
+    const wanted = fields[select.value] || [];
     // A row holding several fields has one .fieldBox per field; a row holding one field is the box.
     for (const row of inline.querySelectorAll(".brand-rule-settings .form-row")) {
       const boxes = row.querySelectorAll(".fieldBox");
       let anyVisible = false;
-      for (const name of ALL) {
+      for (const name of all) {
         const box = boxes.length ? row.querySelector(".fieldBox.field-" + name) : null;
         const shown = wanted.includes(name);
         if (box) box.style.display = shown ? "" : "none";

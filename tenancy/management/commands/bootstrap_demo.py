@@ -25,10 +25,15 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="admin")
         parser.add_argument("--new-key", action="store_true", help="Issue another demo API key.")
         parser.add_argument("--reset-password", action="store_true", help="Set a new random password.")
+        parser.add_argument(
+            "--base-url",
+            default="http://127.0.0.1:8000",
+            help="Where the server will listen, for the example printed (make run passes HOST and PORT).",
+        )
 
     @transaction.atomic
     @rls_bypass(reason="bootstrap_demo")
-    def handle(self, *args, username, new_key, reset_password, **options):
+    def handle(self, *args, username, new_key, reset_password, base_url, **options):
         organization = Organization.objects.filter(slug=DEMO_SLUG).first()
         if organization is None:
             organization = services.organization_create(name="Demo Organization", slug=DEMO_SLUG)
@@ -61,8 +66,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Staff login:  {username} (exists; --reset-password for a new password)")
         if plain_key:
             self.stdout.write(self.style.WARNING(f"API key:      {plain_key}  (shown once)"))
-            self.stdout.write(
-                f'Try:          curl -H "Authorization: Api-Key {plain_key}" http://127.0.0.1:8000/api/v1/models/'
-            )
+            models_url = f"{base_url.rstrip('/')}/api/v1/models/"
+            self.stdout.write(f'Try:          curl -H "Authorization: Api-Key {plain_key}" {models_url}')
         else:
             self.stdout.write("API key:      exists (--new-key issues another)")

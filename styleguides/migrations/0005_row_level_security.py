@@ -9,7 +9,10 @@ from tenancy.rls import EnableRowLevelSecurity
 
 
 class Migration(migrations.Migration):
-    dependencies = [("styleguides", "0002_immutable_versions"), ("tenancy", "0003_row_level_security")]
+    dependencies = [
+        ("styleguides", "0004_tenant_unique_constraints_lead_with_organization"),
+        ("tenancy", "0003_row_level_security"),
+    ]
 
     operations = [
         EnableRowLevelSecurity("styleguide", include_global=True),

@@ -1,0 +1,162 @@
+"""What a brand-rule type declares, and the helpers its parameter validation shares.
+
+A rule type is one module in this package holding one :class:`RuleKind` subclass decorated
+with :func:`styleguides.rules.register`. It declares, once: its stored name and label, how its
+``parameters`` are validated and normalised, how a text is checked against it, the plain admin
+fields an editor fills in instead of JSON, and which of them shows a parameter error.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import regex
+from django import forms
+from django.core.exceptions import ValidationError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from styleguides.compliance import EffectiveRule, Violation, _Checker
+    from styleguides.flesch_kincaid import TextStatistics
+
+MAX_TERMS = 200
+MAX_TERM_LENGTH = 100
+MAX_PATTERN_LENGTH = 500
+REGEX_TIMEOUT_SECONDS = 0.25
+# Letters, digits and the underscore are "word" characters for whole-word matching.
+_BEFORE = r"(?<![\p{L}\p{N}_])"
+_AFTER = r"(?![\p{L}\p{N}_])"
+
+
+class RuleKind:
+    """One brand-rule type: subclass, set the class attributes, implement ``validate`` and
+    ``check``. The admin, the compliance check, the model's choices and the JS that shows only
+    the fields a type uses all read these declarations."""
+
+    #: the value stored in ``BrandRule.rule_type``
+    type: ClassVar[str]
+    label: ClassVar[str]
+    #: the plain admin fields of this type, by name; a name shared with another type (``terms``,
+    #: ``limit``) must declare the same field
+    admin_fields: ClassVar[dict[str, forms.Field]] = {}
+    #: the admin field a parameter error is shown next to
+    error_field: ClassVar[str]
+    #: where the type sits in choices and in the admin (lower first)
+    position: ClassVar[int] = 100
+
+    def validate(self, parameters: dict) -> dict:
+        """Return ``parameters`` normalised (defaults filled in) or raise ``ValidationError`` on
+        ``parameters`` naming the problem."""
+        raise NotImplementedError
+
+    def check(self, checker: _Checker, rule: EffectiveRule, statistics: TextStatistics) -> list[Violation]:
+        """Every violation of ``rule`` in ``checker.text`` (``checker.violation(...)`` builds one)."""
+        raise NotImplementedError
+
+    def parameters_from_form(self, cleaned: dict) -> dict:
+        """The raw ``parameters`` an admin form's plain fields describe (validated afterwards)."""
+        return {name: cleaned.get(name) for name in self.admin_fields if cleaned.get(name) not in (None, "")}
+
+    def form_initial(self, parameters: dict) -> dict:
+        """The admin form's plain fields for stored ``parameters``."""
+        return {name: parameters[name] for name in self.admin_fields if name in parameters}
+
+
+# --- Parameter validation helpers shared by the types ---------------------------------------
+
+
+def parameter_error(message: str) -> ValidationError:
+    return ValidationError({"parameters": message})
+
+
+def require_keys(parameters: dict, allowed: set[str]) -> None:
+    unknown = sorted(set(parameters) - allowed)
+    if unknown:
+        raise parameter_error(
+            f"Unknown parameter(s): {', '.join(unknown)}. Allowed: {', '.join(sorted(allowed))}."
+        )
+
+
+def boolean(parameters: dict, name: str, default: bool) -> bool:
+    value = parameters.get(name, default)
+    if not isinstance(value, bool):
+        raise parameter_error(f"'{name}' must be true or false.")
+    return value
+
+
+def positive_int(parameters: dict, name: str) -> int:
+    value = parameters.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise parameter_error(f"'{name}' must be a whole number of at least 1.")
+    return value
+
+
+def choice(parameters: dict, name: str, choices: type, default: str) -> str:
+    value = parameters.get(name, default)
+    if value not in choices.values:
+        raise parameter_error(f"'{name}' must be one of: {', '.join(choices.values)}.")
+    return value
+
+
+def terms(parameters: dict, plural: str, singular: str) -> list[str]:
+    raw = parameters.get(plural)
+    if raw is None and singular in parameters:
+        raw = [parameters[singular]]
+    if not isinstance(raw, list) or not raw:
+        raise parameter_error(f"'{plural}' must be a non-empty list of words or phrases.")
+    if len(raw) > MAX_TERMS:
+        raise parameter_error(f"'{plural}' may hold at most {MAX_TERMS} entries.")
+    found = []
+    for term in raw:
+        if not isinstance(term, str) or not term.strip():
+            raise parameter_error(f"Every entry of '{plural}' must be non-empty text.")
+        if len(term) > MAX_TERM_LENGTH:
+            raise parameter_error(f"'{term[:20]}…' is longer than {MAX_TERM_LENGTH} characters.")
+        found.append(unicodedata.normalize("NFC", term.strip()))
+    return found
+
+
+def split_terms(value: Any) -> list[str]:
+    """The admin's "words or phrases, separated by commas or new lines" as a list."""
+    return [t.strip() for t in (value or "").replace("\n", ",").split(",") if t.strip()]
+
+
+def grade(parameters: dict, name: str) -> float | None:
+    value = parameters.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 30:
+        raise parameter_error(f"'{name}' must be a grade between 0 and 30.")
+    return value
+
+
+def compile_pattern(pattern: str, *, ignore_case: bool = False) -> regex.Pattern:
+    """Compile a tenant's pattern, Unicode-aware; raises ``ValidationError`` naming the problem."""
+    flags = regex.UNICODE | (regex.IGNORECASE if ignore_case else 0)
+    try:
+        return regex.compile(pattern, flags)
+    except (regex.error, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise parameter_error(f"Invalid regular expression: {exc}.") from exc
+
+
+def term_pattern(term: str, *, case_sensitive: bool, whole_word: bool) -> regex.Pattern:
+    """A pattern for a literal term: spaces match any whitespace; whole words use Unicode
+    letter/digit boundaries (so "cure" never matches inside "secure")."""
+    body = r"\s+".join(regex.escape(part) for part in term.split())
+    if whole_word:
+        body = f"{_BEFORE}{body}{_AFTER}"
+    return regex.compile(body, regex.UNICODE | (0 if case_sensitive else regex.IGNORECASE))
+
+
+# --- Admin fields shared by several types (one definition each) ------------------------------
+
+TERMS_FIELD = forms.CharField(
+    required=False,
+    widget=forms.Textarea(attrs={"rows": 2, "cols": 40}),
+    help_text="Words or phrases, separated by commas or new lines.",
+)
+CASE_SENSITIVE_FIELD = forms.BooleanField(required=False, help_text="Match capitals exactly.")
+WHOLE_WORD_FIELD = forms.BooleanField(
+    required=False, initial=True, help_text='Whole words only ("cure" does not match "secure").'
+)
+LIMIT_FIELD = forms.IntegerField(required=False, min_value=1)

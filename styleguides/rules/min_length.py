@@ -1,0 +1,23 @@
+"""``min_length``: ``{"limit": 50, "unit": "characters" | "words"}``; a violation has no span.
+
+Same parameters, admin fields and validation as ``max_length``; only the check differs."""
+
+from __future__ import annotations
+
+from styleguides.choices import RuleType
+from styleguides.rules import register
+from styleguides.rules.max_length import MaxLength
+
+
+@register
+class MinLength(MaxLength):
+    type = RuleType.MIN_LENGTH.value
+    label = RuleType.MIN_LENGTH.label
+    position = 40
+
+    def check(self, checker, rule, statistics):
+        p = rule.parameters
+        count, limit = checker.length(p["unit"]), p["limit"]
+        if count >= limit:
+            return []
+        return [checker.violation(rule, f"{count} {p['unit']}; at least {limit} needed.")]
