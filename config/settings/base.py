@@ -122,6 +122,9 @@ FIXTURE_DIRS = [BASE_DIR / "fixtures"]
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 # Bulk endpoints (paths ending in /bulk/) take up to 1,000 items and get a larger allowance.
 API_BULK_MAX_BODY_BYTES = env.int("API_BULK_MAX_BODY_BYTES", default=32 * 1024 * 1024)
+# Paths that take a batch: /bulk/, OTLP trace exports (ours and the Langfuse SDK's) and LiteLLM's
+# logging callback. A gzip body is also refused once it inflates past the bulk limit.
+API_BULK_PATH_SUFFIXES = ["/bulk/", "/otel/v1/traces", "/integrations/litellm/"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, API_BULK_MAX_BODY_BYTES)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 

@@ -4,41 +4,50 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('generations', '0002_links_to_catalogue_and_styleguides'),
-        ('providers', '0001_catalogue_credentials_budgets_preferences'),
-        ('styleguides', '0002_immutable_versions'),
-        ('tenancy', '0001_initial'),
+        ("generations", "0002_links_to_catalogue_and_styleguides"),
+        ("providers", "0001_catalogue_credentials_budgets_preferences"),
+        ("styleguides", "0002_immutable_versions"),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='generation',
-            name='conversation_id',
-            field=models.CharField(blank=True, help_text="The client's conversation or session id.", max_length=200),
+            model_name="generation",
+            name="conversation_id",
+            field=models.CharField(
+                blank=True, help_text="The client's conversation or session id.", max_length=200
+            ),
         ),
         migrations.AddField(
-            model_name='generation',
-            name='parent_span_id',
-            field=models.CharField(blank=True, help_text='The span this call ran under.', max_length=16),
+            model_name="generation",
+            name="parent_span_id",
+            field=models.CharField(blank=True, help_text="The span this call ran under.", max_length=16),
         ),
         migrations.AddField(
-            model_name='generation',
-            name='span_id',
+            model_name="generation",
+            name="span_id",
             field=models.CharField(blank=True, help_text="The client's span id (16 hex).", max_length=16),
         ),
         migrations.AddField(
-            model_name='generation',
-            name='trace_id',
+            model_name="generation",
+            name="trace_id",
             field=models.CharField(blank=True, help_text="The client's trace id (32 hex).", max_length=32),
         ),
         migrations.AddIndex(
-            model_name='generation',
-            index=models.Index(condition=models.Q(('trace_id', ''), _negated=True), fields=['organization', 'trace_id', 'created_at'], name='generation_trace_idx'),
+            model_name="generation",
+            index=models.Index(
+                condition=models.Q(("trace_id", ""), _negated=True),
+                fields=["organization", "trace_id", "created_at"],
+                name="generation_trace_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='generation',
-            index=models.Index(condition=models.Q(('conversation_id', ''), _negated=True), fields=['organization', 'conversation_id', 'created_at'], name='generation_conversation_idx'),
+            model_name="generation",
+            index=models.Index(
+                condition=models.Q(("conversation_id", ""), _negated=True),
+                fields=["organization", "conversation_id", "created_at"],
+                name="generation_conversation_idx",
+            ),
         ),
     ]
