@@ -141,6 +141,9 @@ def _hex_to_base64(value: Any) -> Any:
         return ""
 
 
+ID_KEYS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
+
+
 def _dicts(value: Any) -> list[dict]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
@@ -152,7 +155,7 @@ def _convert_ids(document: Any) -> None:
         for scope_spans in _dicts(resource_spans.get("scopeSpans", resource_spans.get("scope_spans"))):
             for span in _dicts(scope_spans.get("spans")):
                 for link in [span, *_dicts(span.get("links"))]:
-                    for name in ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id"):
+                    for name in ID_KEYS:
                         if name in link:
                             link[name] = _hex_to_base64(link[name])
 
