@@ -5,14 +5,15 @@ three ``log_format``s: ``json_array`` (a JSON array per batch, the default), ``n
 object per line) and ``single`` (one object per request). Each payload becomes the item a client
 would POST to ``generations/bulk/``:
 
-- ``request_id`` ``litellm:<id>`` (LiteLLM's call id), so a re-sent batch writes nothing twice;
+- ``request_id`` ``litellm:<id>`` (the payload's id, one per call), so a re-sent batch writes nothing twice;
 - model and provider (``custom_llm_provider``); usage from the OpenAI-shaped ``usage_object``
   LiteLLM keeps for every provider (``prompt_tokens`` includes cached tokens;
   ``prompt_tokens_details.cached_tokens`` / ``cache_read_input_tokens`` and
   ``cache_creation_input_tokens`` name the cache reads and writes), else its top-level counts;
 - ``response_cost`` as the client's cost (``client_cost_usd``); Inkwell prices the tokens itself;
 - a cache hit served by LiteLLM's own cache costs nothing: no tokens are billed;
-- the end user, team and key metadata, status and error, times, messages and response.
+- the end user (the proxy's, else the request's ``user``), team and key metadata, status and
+  error, times, messages and response; a trace id that is a UUID becomes ``trace_id``.
 """
 
 from __future__ import annotations
@@ -189,7 +190,9 @@ def payload_item(payload: Any) -> dict[str, Any]:
             item["client_cost_usd"] = str(Decimal(str(cost)).quantize(Decimal("1e-10")))
         except (InvalidOperation, ValueError) as exc:
             raise PayloadRejected(f"response_cost {cost!r} is not a number.") from exc
-    end_user = payload.get("end_user") or metadata.get("user_api_key_end_user_id")
+    parameters = payload.get("model_parameters") if isinstance(payload.get("model_parameters"), dict) else {}
+    # The proxy names the end user; the SDK only passes on the request's OpenAI ``user``.
+    end_user = payload.get("end_user") or metadata.get("user_api_key_end_user_id") or parameters.get("user")
     if end_user:
         item["user_ref"] = str(end_user)[:200]
     if payload.get("session_id"):
@@ -209,8 +212,8 @@ def payload_item(payload: Any) -> dict[str, Any]:
     if response and not failed:
         item["raw_response"] = response if isinstance(response, dict | list) else {"output": response}
         item["content"] = _answer(response)[:MAX_CONTENT_CHARS]
-    if isinstance(payload.get("model_parameters"), dict):
-        item["parameters"] = payload["model_parameters"]
+    if parameters:
+        item["parameters"] = parameters
     if failed:
         information = payload.get("error_information") or {}
         item["error_message"] = str(

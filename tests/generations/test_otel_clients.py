@@ -7,6 +7,8 @@ Inkwell through each client's own exporter. Nothing leaves the machine.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation._semconv import _OpenTelemetrySemanticConventionStability
@@ -245,3 +247,66 @@ def test_the_langfuse_sdk_records_a_generation(live_server, key, organization, p
     assert row.metadata["langfuse_observation_type"] == "generation"
     assert row.parent_span_id  # under the "agent" span
     assert (row.user_ref, row.conversation_id) == ("guest-9", "stay-2026")
+
+
+@pytest.mark.parametrize("log_format", ["json_array", "ndjson", "single"])
+def test_litellm_generic_api_callback_records_its_cost_next_to_ours(
+    monkeypatch, live_server, key, organization, priced, log_format
+):
+    import asyncio
+
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network
+    import litellm
+    from litellm.integrations.generic_api.generic_api_callback import GenericAPILogger
+
+    sent: list[dict] = []
+
+    class Logger(GenericAPILogger):
+        """The real callback; remembers what it queued so the test can compare."""
+
+        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+            await super().async_log_success_event(kwargs, response_obj, start_time, end_time)
+            sent.append(kwargs["standard_logging_object"])
+            self.queued.set()
+
+    async def run():
+        logger = Logger(
+            endpoint=f"{live_server.url}/api/v1/integrations/litellm/",
+            headers={"Authorization": f"Api-Key {key}"},
+            log_format=log_format,
+        )
+        logger.queued = asyncio.Event()
+        monkeypatch.setattr(litellm, "callbacks", [logger])
+        for number in range(2):
+            logger.queued.clear()
+            await litellm.acompletion(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": f"Name hotel number {number}."}],
+                mock_response="The Gull's Rest",
+                user="guest-3",
+                metadata={"session_id": "stay-1"},
+            )
+            await asyncio.wait_for(logger.queued.wait(), timeout=30)
+        await logger.flush_queue()
+
+    asyncio.run(run())
+
+    rows = list(Generation.objects.filter(organization=organization).order_by("request_id"))
+    assert len(rows) == len(sent) == 2
+    by_id = {payload["id"]: payload for payload in sent}
+    for row in rows:
+        payload = by_id[row.request_id.removeprefix("litellm:")]
+        assert row.client_cost_usd == Decimal(str(payload["response_cost"])).quantize(Decimal("1e-10"))
+        assert row.client_cost_usd > 0
+        assert (row.input_tokens, row.output_tokens) == (
+            payload["prompt_tokens"],
+            payload["completion_tokens"],
+        )
+        assert row.cost_usd == genai_cost(
+            "openai", "gpt-4o-mini", input_tokens=row.input_tokens, output_tokens=row.output_tokens
+        )
+        assert (row.provider_name, row.model.name, row.status) == ("openai", "gpt-4o-mini", "success")
+        assert row.content == "The Gull's Rest"
+        assert row.user_ref == "guest-3"
+        assert row.metadata["source"] == "litellm"
+        assert row.metadata["trace_id"] == payload["trace_id"]
