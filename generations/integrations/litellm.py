@@ -24,8 +24,9 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from generations.api.serializers import MAX_CONTENT_CHARS, GenerationBulkItemSerializer
+from generations.api.serializers import MAX_CONTENT_CHARS
 from generations.choices import ContentFormat, GenerationStatus
+from generations.integrations.recording import accepts_occurred_at
 from tenancy.errors import DomainError
 
 REQUEST_ID_PREFIX = "litellm"
@@ -202,7 +203,7 @@ def payload_item(payload: Any) -> dict[str, Any]:
         item["generation_time_ms"] = round((ended - started).total_seconds() * 1000)
     if ended:
         item["completed_at"] = ended.isoformat()
-    if started and "occurred_at" in GenerationBulkItemSerializer().fields:
+    if started and accepts_occurred_at():
         item["occurred_at"] = started.isoformat()
     messages = payload.get("messages")
     if messages:

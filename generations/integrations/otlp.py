@@ -34,9 +34,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from generations.api.serializers import MAX_CONTENT_CHARS, GenerationBulkItemSerializer
+from generations.api.serializers import MAX_CONTENT_CHARS
 from generations.choices import ContentFormat, GenerationStatus
 from generations.integrations import langfuse
+from generations.integrations.recording import accepts_occurred_at
 from tenancy.errors import DomainError
 
 PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
@@ -359,6 +360,23 @@ def _transcript(messages: list[Any]) -> str:
     return "\n\n".join(line for line in lines if line)
 
 
+TEXT_MESSAGE_KEYS = frozenset({"role", "parts", "finish_reason"})
+
+
+def _text_only(messages: list[Any]) -> bool:
+    """Whether output messages (the conventions' form) hold nothing but text, which ``content``
+    then says in full (finish reasons are in metadata): no need to store them twice."""
+    for message in messages:
+        if not isinstance(message, dict) or set(message) - TEXT_MESSAGE_KEYS:
+            return False
+        parts = message.get("parts")
+        if not isinstance(parts, list) or any(
+            not isinstance(part, dict) or part.get("type") != "text" for part in parts
+        ):
+            return False
+    return True
+
+
 def _content(attributes: dict[str, Any], span: Span) -> dict[str, Any]:
     """Prompt, content and the raw messages, from whichever form the instrumentation used."""
     system = _json(attributes.get("gen_ai.system_instructions"))
@@ -390,10 +408,13 @@ def _content(attributes: dict[str, Any], span: Span) -> dict[str, Any]:
         prompt = _transcript(([{"role": "system", "content": system}] if system else []) + (inputs or []))
         values["prompt"] = (prompt or _text(request.get("input")))[:MAX_CONTENT_CHARS]
     if outputs:
-        values["raw_response"] = {"messages": outputs}
-        values["content"] = _transcript(
-            [message.get("message", message) if isinstance(message, dict) else message for message in outputs]
-        )[:MAX_CONTENT_CHARS]
+        answers = [
+            message.get("message", message) if isinstance(message, dict) else message for message in outputs
+        ]
+        values["content"] = "\n\n".join(text for text in map(_text, answers) if text)[:MAX_CONTENT_CHARS]
+        if not _text_only(outputs):
+            # Tool calls, media, anything beyond text: keep the messages as sent.
+            values["raw_response"] = {"messages": outputs}
     elif raw_output is not None:
         values["raw_response"] = {"output": _json(raw_output)}
         values["content"] = _text(_json(raw_output))[:MAX_CONTENT_CHARS]
@@ -520,7 +541,7 @@ def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, A
         item["generation_time_ms"] = round((span.end_time_unix_nano - span.start_time_unix_nano) / 1e6)
     if ended:
         item["completed_at"] = ended.isoformat()
-    if started and "occurred_at" in GenerationBulkItemSerializer().fields:
+    if started and accepts_occurred_at():
         # The metering core prices a call at the moment it happened, where it accepts one.
         item["occurred_at"] = started.isoformat()
     metadata: dict[str, Any] = {

@@ -160,7 +160,8 @@ def test_openai_instrumentation_with_content_capture_sends_the_messages(
 
     row = Generation.objects.get(organization=organization)
     assert row.prompt == "system: You name hotels.\n\nuser: Name a seaside hotel."
-    assert row.content == "assistant: The Gull's Rest: sleep by the sea."
+    assert row.content == "The Gull's Rest: sleep by the sea."
+    assert row.raw_response is None  # text only: content says it all
     assert row.raw_request["messages"][1]["role"] == "user"
     assert (row.input_tokens, row.output_tokens) == (2048, 12)
     assert row.cost_usd == genai_cost("openai", "gpt-4o-mini", input_tokens=2048, output_tokens=12)

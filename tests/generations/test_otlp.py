@@ -249,7 +249,7 @@ def test_openllmetry_and_openinference_names_and_content_are_read(api_client, or
     )
     assert claude.provider_name == "anthropic"
     assert claude.prompt == "user: Name a seaside hotel."
-    assert claude.content == "assistant: The Gull's Rest"
+    assert claude.content == "The Gull's Rest"
     mini = Generation.objects.get(model_name="gpt-4o-mini")
     assert (mini.input_tokens, mini.output_tokens, mini.cache_read_tokens) == (900, 100, 512)
     assert mini.client_cost_usd == Decimal("0.0002")
@@ -386,3 +386,40 @@ def test_langfuse_auth_check_lists_the_keys_organization(organization, make_api_
     response = client.get("/api/public/projects")
     assert response.status_code == 200
     assert json.loads(response.content)["data"][0]["id"] == organization.slug
+
+
+def test_an_unavailable_database_is_503_with_retry_after(api_client, monkeypatch):
+    from django.db import OperationalError
+
+    from generations.api import integrations
+
+    def unavailable(**kwargs):
+        raise OperationalError("could not connect to server")
+
+    # The database going away mid-request cannot be staged inside the test's own transaction;
+    # the recording service raising what psycopg raises then is the same to the view.
+    monkeypatch.setattr(integrations, "generation_batch_record", unavailable)
+    recorder = SpanRecorder()
+    chat_span(recorder)
+
+    response = post(api_client, recorder.protobuf())
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["errors"][0]["code"] == "unavailable"
+
+
+def test_embedding_and_other_spans_are_counted_not_recorded(api_client):
+    recorder = SpanRecorder()
+    with recorder.tracer.start_as_current_span("embeddings text-embedding-3-small") as span:
+        span.set_attributes(
+            {"gen_ai.operation.name": "embeddings", "gen_ai.request.model": "text-embedding-3-small"}
+        )
+    with recorder.tracer.start_as_current_span("GET /rooms"):
+        pass
+
+    result = answer(post(api_client, recorder.protobuf()))
+
+    assert result.partial_success.rejected_spans == 0
+    assert "2 of 2 spans are not LLM calls" in result.partial_success.error_message
+    assert Generation.all_objects.count() == 0
