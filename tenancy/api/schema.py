@@ -36,5 +36,5 @@ class BasicAPIKeyScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "basic",
-            "description": "HTTP Basic, the API key as password (any username), as the Langfuse SDK sends it.",
+            "description": "HTTP Basic, the API key as password (any username): what the Langfuse SDK sends.",
         }
