@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import random
-import secrets
 import shutil
 import statistics
 import sys
@@ -31,7 +30,14 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import Client, payload, prepare_database, start_gunicorn, wait_healthy  # noqa: E402
+from bench.ingest import (  # noqa: E402 - after the sys.path line above
+    Client,
+    payload,
+    prepare_database,
+    production_env,
+    start_gunicorn,
+    wait_healthy,
+)
 
 
 def _attribute(key: str, value):
@@ -137,19 +143,7 @@ def main() -> None:
     pgdata = Path(args.pgdata)
     shutil.rmtree(pgdata, ignore_errors=True)
     env = dict(os.environ)
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings.production",
-            "SECRET_KEY": secrets.token_urlsafe(64),
-            "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(64),
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "SECURE_SSL_REDIRECT": "false",
-            "EMBEDDED_PGDATA": str(pgdata),
-            "API_THROTTLE_RATE": "100000000/min",
-            "CONN_MAX_AGE": "60",
-            "LOG_LEVEL": "WARNING",
-        }
-    )
+    env.update(production_env(pgdata))
     os.environ.update(env)
     api_key, _ = prepare_database(pgdata)
     base_url = f"http://127.0.0.1:{args.port}"

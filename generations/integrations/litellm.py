@@ -26,6 +26,7 @@ from typing import Any
 
 from generations.api.serializers import MAX_CONTENT_CHARS
 from generations.choices import ContentFormat, GenerationStatus
+from generations.integrations.messages import message_text, transcript
 from generations.integrations.recording import accepts_occurred_at
 from tenancy.errors import DomainError
 
@@ -119,40 +120,12 @@ def _moment(epoch: Any) -> datetime.datetime | None:
     return datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
 
 
-def _text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(text for text in (_text(part) for part in content) if text)
-    if isinstance(content, dict):
-        for key in ("content", "text", "message"):
-            if key in content:
-                return _text(content[key])
-    return ""
-
-
-def _transcript(messages: Any) -> str:
-    if isinstance(messages, str):
-        return messages
-    if not isinstance(messages, list):
-        return _text(messages)
-    lines = []
-    for message in messages:
-        if isinstance(message, dict) and message.get("role"):
-            lines.append(f"{message['role']}: {_text(message.get('content'))}")
-        else:
-            lines.append(_text(message))
-    return "\n\n".join(line for line in lines if line)
-
-
 def _answer(response: Any) -> str:
     if isinstance(response, dict) and isinstance(response.get("choices"), list):
         return "\n\n".join(
-            _text(choice.get("message") or choice.get("text")) for choice in response["choices"]
+            message_text(choice.get("message") or choice.get("text")) for choice in response["choices"]
         )
-    return _text(response)
+    return message_text(response)
 
 
 def _trace_id(value: Any) -> str:
@@ -208,7 +181,7 @@ def payload_item(payload: Any) -> dict[str, Any]:
     messages = payload.get("messages")
     if messages:
         item["raw_request"] = {"messages": messages}
-        item["prompt"] = _transcript(messages)[:MAX_CONTENT_CHARS]
+        item["prompt"] = transcript(messages)[:MAX_CONTENT_CHARS]
     response = payload.get("response")
     if response and not failed:
         item["raw_response"] = response if isinstance(response, dict | list) else {"output": response}

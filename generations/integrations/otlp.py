@@ -37,6 +37,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from generations.api.serializers import MAX_CONTENT_CHARS
 from generations.choices import ContentFormat, GenerationStatus
 from generations.integrations import langfuse
+from generations.integrations.messages import json_value, message_text, transcript
 from generations.integrations.recording import accepts_occurred_at
 from tenancy.errors import DomainError
 
@@ -238,16 +239,6 @@ def _first(attributes: dict[str, Any], keys) -> Any:
     return None
 
 
-def _json(value: Any) -> Any:
-    """Attributes carrying JSON as a string (message lists, Langfuse details) decoded."""
-    if isinstance(value, str) and value[:1] in ("[", "{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
 def is_generation(attributes: dict[str, Any]) -> bool:
     """Whether a span records an LLM call (see the module docstring)."""
     operation = attributes.get("gen_ai.operation.name")
@@ -299,23 +290,6 @@ def _moment(unix_nano: int) -> datetime.datetime | None:
     return datetime.datetime.fromtimestamp(unix_nano / 1e9, tz=datetime.UTC)
 
 
-def _text(content: Any) -> str:
-    """The text of a message's content: a string, a list of parts, or a nested message."""
-    content = _json(content)
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "\n".join(text for text in (_text(part) for part in content) if text)
-    if isinstance(content, dict):
-        for key in ("content", "text", "parts", "message"):
-            if key in content:
-                return _text(content[key])
-        return ""
-    return str(content)
-
-
 def _flattened_messages(attributes: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     """OpenLLMetry's ``gen_ai.prompt.N.role`` / ``.content`` (and ``llm.input_messages.N.*``)."""
     messages: dict[int, dict[str, Any]] = {}
@@ -324,7 +298,7 @@ def _flattened_messages(attributes: dict[str, Any], prefix: str) -> list[dict[st
             continue
         number, _, field_name = key[len(prefix) :].partition(".")
         if number.isdigit() and field_name:
-            messages.setdefault(int(number), {})[field_name.removeprefix("message.")] = _json(value)
+            messages.setdefault(int(number), {})[field_name.removeprefix("message.")] = json_value(value)
     return [messages[number] for number in sorted(messages)]
 
 
@@ -338,26 +312,14 @@ def _event_messages(span: Span) -> tuple[list[Any], list[Any]]:
     outputs: list[Any] = []
     for name, attributes in _events(span):
         if name in MESSAGE_EVENTS:
-            body = _json(attributes.get("content", attributes.get("body")))
+            body = json_value(attributes.get("content", attributes.get("body")))
             inputs.append({"role": attributes.get("role", MESSAGE_EVENTS[name]), "content": body})
         elif name == "gen_ai.choice":
-            outputs.append(_json(attributes.get("message", attributes.get("body", attributes))))
+            outputs.append(json_value(attributes.get("message", attributes.get("body", attributes))))
         elif name == "gen_ai.client.inference.operation.details":
-            inputs.extend(_json(attributes.get("gen_ai.input.messages")) or [])
-            outputs.extend(_json(attributes.get("gen_ai.output.messages")) or [])
+            inputs.extend(json_value(attributes.get("gen_ai.input.messages")) or [])
+            outputs.extend(json_value(attributes.get("gen_ai.output.messages")) or [])
     return inputs, outputs
-
-
-def _transcript(messages: list[Any]) -> str:
-    lines = []
-    for message in messages:
-        if isinstance(message, dict):
-            text = _text(message)
-            role = message.get("role")
-            lines.append(f"{role}: {text}" if role and text else text)
-        else:
-            lines.append(_text(message))
-    return "\n\n".join(line for line in lines if line)
 
 
 TEXT_MESSAGE_KEYS = frozenset({"role", "parts", "finish_reason"})
@@ -379,9 +341,9 @@ def _text_only(messages: list[Any]) -> bool:
 
 def _content(attributes: dict[str, Any], span: Span) -> dict[str, Any]:
     """Prompt, content and the raw messages, from whichever form the instrumentation used."""
-    system = _json(attributes.get("gen_ai.system_instructions"))
-    inputs = _json(attributes.get("gen_ai.input.messages"))
-    outputs = _json(attributes.get("gen_ai.output.messages"))
+    system = json_value(attributes.get("gen_ai.system_instructions"))
+    inputs = json_value(attributes.get("gen_ai.input.messages"))
+    outputs = json_value(attributes.get("gen_ai.output.messages"))
     event_inputs, event_outputs = _event_messages(span)
     inputs = inputs if isinstance(inputs, list) else event_inputs
     outputs = outputs if isinstance(outputs, list) else event_outputs
@@ -402,22 +364,24 @@ def _content(attributes: dict[str, Any], span: Span) -> dict[str, Any]:
     if inputs:
         request["messages"] = inputs
     elif raw_input is not None:
-        request["input"] = _json(raw_input)
+        request["input"] = json_value(raw_input)
     if request:
         values["raw_request"] = request
-        prompt = _transcript(([{"role": "system", "content": system}] if system else []) + (inputs or []))
-        values["prompt"] = (prompt or _text(request.get("input")))[:MAX_CONTENT_CHARS]
+        prompt = transcript(([{"role": "system", "content": system}] if system else []) + (inputs or []))
+        values["prompt"] = (prompt or message_text(request.get("input")))[:MAX_CONTENT_CHARS]
     if outputs:
         answers = [
             message.get("message", message) if isinstance(message, dict) else message for message in outputs
         ]
-        values["content"] = "\n\n".join(text for text in map(_text, answers) if text)[:MAX_CONTENT_CHARS]
+        values["content"] = "\n\n".join(text for text in map(message_text, answers) if text)[
+            :MAX_CONTENT_CHARS
+        ]
         if not _text_only(outputs):
             # Tool calls, media, anything beyond text: keep the messages as sent.
             values["raw_response"] = {"messages": outputs}
     elif raw_output is not None:
-        values["raw_response"] = {"output": _json(raw_output)}
-        values["content"] = _text(_json(raw_output))[:MAX_CONTENT_CHARS]
+        values["raw_response"] = {"output": json_value(raw_output)}
+        values["content"] = message_text(json_value(raw_output))[:MAX_CONTENT_CHARS]
     if "content" in values:
         values["content_format"] = ContentFormat.PLAIN
     return values
@@ -462,7 +426,7 @@ def _parameters(attributes: dict[str, Any]) -> dict[str, Any]:
         if key.startswith(REQUEST_PARAMETER_PREFIX) and key not in NOT_PARAMETERS
     }
     for key in ("llm.invocation_parameters", langfuse.MODEL_PARAMETERS):
-        extra = _json(attributes.get(key))
+        extra = json_value(attributes.get(key))
         if isinstance(extra, dict):
             parameters.update(extra)
     return parameters
@@ -531,7 +495,7 @@ def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, A
     conversation = _first(attributes, CONVERSATION_KEYS)
     if conversation is not None:
         item["conversation_id"] = str(conversation)[:200]
-    cost = _money(_first(attributes, CLIENT_COST_KEYS) or _json(attributes.get(langfuse.COST_DETAILS)))
+    cost = _money(_first(attributes, CLIENT_COST_KEYS) or json_value(attributes.get(langfuse.COST_DETAILS)))
     if cost is not None:
         item["client_cost_usd"] = str(cost)
     parameters = _parameters(attributes)
