@@ -13,7 +13,7 @@ SEED_FIXTURES := $(sort $(wildcard fixtures/*.json))
 # test database on DATABASE_URL's server). `make test PYTEST_ARGS=` runs serially.
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test install migrate seed lint format check serve-gunicorn db-stop clean
+.PHONY: run test install install-dev lock-litellm migrate seed lint format check serve-gunicorn db-stop clean
 
 $(BIN)/activate: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,29 @@ $(BIN)/activate: requirements.txt
 	touch $(BIN)/activate
 
 install: $(BIN)/activate
+
+# Test-only packages: requirements-dev.txt, then LiteLLM and everything it needs from
+# requirements-litellm.txt with --require-hashes (every package pinned and hashed; --no-deps
+# because the file lists the whole closure).
+$(VENV)/.dev-installed: $(BIN)/activate requirements-dev.txt requirements-litellm.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --require-hashes --no-deps -r requirements-litellm.txt
+	touch $@
+
+install-dev: $(VENV)/.dev-installed
+
+# Regenerate requirements-litellm.txt (hashes included) after changing requirements-litellm.in or
+# a pin the two share. pip-tools runs from a throwaway virtualenv; pip constraints take no extras.
+LOCK_TMP := $(shell mktemp -d -u /tmp/inkwell-lock.XXXXXX)
+lock-litellm:
+	$(PYTHON) -m venv $(LOCK_TMP)/venv
+	$(LOCK_TMP)/venv/bin/pip install --quiet pip-tools==7.6.2
+	cat requirements.txt requirements-dev.txt | grep -v '^-r' | sed 's/\[[a-z,]*\]//' > $(LOCK_TMP)/constraints.txt
+	$(LOCK_TMP)/venv/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --no-header \
+	  -c $(LOCK_TMP)/constraints.txt -o requirements-litellm.txt requirements-litellm.in
+	sed -i 's|-c $(LOCK_TMP)/constraints.txt|-c requirements.txt, requirements-dev.txt|' requirements-litellm.txt
+	rm -rf $(LOCK_TMP)
 
 migrate: install
 	$(MANAGE) migrate --noinput
@@ -36,14 +59,14 @@ run: seed
 	@echo "Admin: http://$(HOST):$(PORT)/admin/   API: http://$(HOST):$(PORT)/api/v1/   Docs: http://$(HOST):$(PORT)/api/v1/docs/"
 	$(MANAGE) runserver $(HOST):$(PORT)
 
-test: install
+test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install
+format: install-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 

@@ -48,6 +48,7 @@ GENERATION_ERASED = {
     "error_message": "",
     "error_details": {},
     "branch_name": "",
+    "conversation_id": "",
 }
 RUN_ERASED = {"user_ref": None, "prompt": "", "error_details": {}}
 PROVIDER_CALL_ERASED = {"user_ref": None, "error_message": ""}

@@ -167,6 +167,22 @@ def prepare_database(pgdata: Path) -> tuple[str, int]:
     return plain_key, organization.pk
 
 
+def production_env(pgdata: Path) -> dict[str, str]:
+    """Environment of a benchmark server: production settings on the embedded PostgreSQL at
+    ``pgdata``, fresh secrets, throttling out of the way."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "config.settings.production",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "false",
+        "EMBEDDED_PGDATA": str(pgdata),
+        "API_THROTTLE_RATE": "100000000/min",
+        "CONN_MAX_AGE": "60",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
 def start_gunicorn(port: int, env: dict) -> subprocess.Popen:
     command = [
         str(ROOT / ".venv/bin/gunicorn"),
@@ -268,19 +284,7 @@ def main() -> None:
 
         # Stop and delete the throwaway server however the run ends (figures printed or not).
         atexit.register(remove_embedded_database, pgdata)
-        env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "config.settings.production",
-                "SECRET_KEY": secrets.token_urlsafe(64),
-                "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(64),
-                "ALLOWED_HOSTS": "127.0.0.1,localhost",
-                "SECURE_SSL_REDIRECT": "false",
-                "EMBEDDED_PGDATA": str(pgdata),
-                "API_THROTTLE_RATE": "100000000/min",
-                "CONN_MAX_AGE": "60",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
+        env.update(production_env(pgdata))
         os.environ.update(env)
         api_key, _ = prepare_database(pgdata)
         base_url = f"http://127.0.0.1:{args.port}"

@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from generations.api.urls import langfuse_urlpatterns
+
 api_v1 = [
     path("", include("tenancy.api.urls")),
     path("", include("providers.api.urls")),
@@ -18,6 +20,8 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    # The Langfuse SDK's fixed paths (LANGFUSE_BASE_URL=<inkwell>): OTLP export and auth check.
+    path("api/public/", include(langfuse_urlpatterns)),
 ]
 
 handler404 = "tenancy.api.views.not_found"

@@ -218,6 +218,15 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
     kind = models.CharField(max_length=10, choices=GenerationKind.choices, default=GenerationKind.ORIGINAL)
     branch_name = models.CharField(max_length=100, blank=True)
 
+    # Where the call sat in the client's own tracing (OpenTelemetry ids as lowercase hex, as
+    # W3C trace context writes them): kept so one agent's calls can be listed in order.
+    trace_id = models.CharField(max_length=32, blank=True, help_text="The client's trace id (32 hex).")
+    span_id = models.CharField(max_length=16, blank=True, help_text="The client's span id (16 hex).")
+    parent_span_id = models.CharField(max_length=16, blank=True, help_text="The span this call ran under.")
+    conversation_id = models.CharField(
+        max_length=200, blank=True, help_text="The client's conversation or session id."
+    )
+
     objects = AliveManager.from_queryset(GenerationQuerySet)()
     all_objects = GenerationQuerySet.as_manager()
     deleted_objects = DeletedManager.from_queryset(GenerationQuerySet)()
@@ -302,6 +311,17 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
                 fields=["organization", "user_ref", "-created_at"],
                 condition=Q(user_ref__isnull=False),
                 name="generation_user_idx",
+            ),
+            # Only traced calls carry these; ``?trace_id=`` and ``?conversation_id=`` read them.
+            models.Index(
+                fields=["organization", "trace_id", "created_at"],
+                condition=~Q(trace_id=""),
+                name="generation_trace_idx",
+            ),
+            models.Index(
+                fields=["organization", "conversation_id", "created_at"],
+                condition=~Q(conversation_id=""),
+                name="generation_conversation_idx",
             ),
         ]
 

@@ -1,7 +1,14 @@
-"""``Authorization: Api-Key <key>`` authentication for services."""
+"""``Authorization: Api-Key <key>`` authentication for services.
+
+Clients we do not write (OpenTelemetry exporters, the Langfuse SDK) cannot send our scheme, so
+the endpoints they call also accept the same key as ``Bearer <key>`` or as the password of HTTP
+Basic auth (the username is ignored). All three check the key the same way.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 
 from rest_framework import authentication, exceptions
@@ -37,16 +44,18 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
     cannot be guessed at request speed.
     """
 
+    keyword = KEYWORD
+
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
-        scheme, _, key = header.partition(" ")
-        if scheme.lower() != KEYWORD.lower():
+        scheme, _, credentials = header.partition(" ")
+        if scheme.lower() != self.keyword.lower():
             return None  # another scheme; let the next authenticator look
         failures = AuthenticationFailureThrottle(request)
         try:
-            return self._authenticate_key(key.strip(), failures)
+            return self.authenticate_key(self.key_from(credentials.strip()), failures)
         except exceptions.AuthenticationFailed:
             if failures.record_failure():
                 raise exceptions.Throttled(
@@ -54,7 +63,12 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
                 ) from None
             raise
 
-    def _authenticate_key(self, key: str, failures: AuthenticationFailureThrottle):
+    def key_from(self, credentials: str) -> str:
+        """The API key carried by the credentials part of the header."""
+        return credentials
+
+    def authenticate_key(self, key: str, failures: AuthenticationFailureThrottle):
+        """``(principal, api_key)`` for a valid key; AuthenticationFailed (401) otherwise."""
         prefix, dot, _ = key.partition(".")
         if not key or not dot:
             raise exceptions.AuthenticationFailed("Malformed API key.", code="invalid_api_key")
@@ -86,4 +100,28 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
             )
 
     def authenticate_header(self, request):
-        return KEYWORD
+        return self.keyword
+
+
+class BearerAPIKeyAuthentication(OrganizationAPIKeyAuthentication):
+    """``Authorization: Bearer <key>``: what OTLP exporters are configured to send."""
+
+    keyword = "Bearer"
+
+
+class BasicAPIKeyAuthentication(OrganizationAPIKeyAuthentication):
+    """HTTP Basic auth whose password is the API key (the Langfuse SDK sends its secret key so)."""
+
+    keyword = "Basic"
+
+    def key_from(self, credentials: str) -> str:
+        try:
+            decoded = base64.b64decode(credentials, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise exceptions.AuthenticationFailed(
+                "Malformed Basic credentials.", code="invalid_api_key"
+            ) from exc
+        return decoded.partition(":")[2].strip()
+
+    def authenticate_header(self, request):
+        return 'Basic realm="inkwell"'

@@ -28,7 +28,8 @@ class RequestIdMiddleware:
 class RequestBodyLimitMiddleware:
     """Answers 413 in the API error format when a declared body exceeds the configured limit.
 
-    Bulk endpoints (paths ending in ``/bulk/``) get ``API_BULK_MAX_BODY_BYTES``; everything else
+    Bulk endpoints (paths ending in one of ``API_BULK_PATH_SUFFIXES``: ``/bulk/``, the OTLP
+    trace endpoints, the LiteLLM callback) get ``API_BULK_MAX_BODY_BYTES``; everything else
     ``API_MAX_BODY_BYTES``. Bodies without a Content-Length are still capped by Django's
     ``DATA_UPLOAD_MAX_MEMORY_SIZE``, mapped to 413 by the API exception handler.
     """
@@ -43,7 +44,7 @@ class RequestBodyLimitMiddleware:
             length = 0
         limit = (
             settings.API_BULK_MAX_BODY_BYTES
-            if request.path.endswith("/bulk/")
+            if request.path.endswith(tuple(settings.API_BULK_PATH_SUFFIXES))
             else settings.API_MAX_BODY_BYTES
         )
         if length > limit:

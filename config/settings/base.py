@@ -141,6 +141,9 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=1024 * 1024)
 API_BULK_MAX_BODY_BYTES = env.int("API_BULK_MAX_BODY_BYTES", default=32 * 1024 * 1024)
 # JSON bodies nesting deeper than this are a 400 (tenancy.api.parsers.StrictJSONParser).
 API_MAX_JSON_DEPTH = env.int("API_MAX_JSON_DEPTH", default=64)
+# Paths that take a batch: /bulk/, OTLP trace exports (ours and the Langfuse SDK's) and LiteLLM's
+# logging callback. A gzip body is also refused once it inflates past the bulk limit.
+API_BULK_PATH_SUFFIXES = ["/bulk/", "/otel/v1/traces", "/integrations/litellm/"]
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(API_MAX_BODY_BYTES, API_BULK_MAX_BODY_BYTES)
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 

@@ -37,8 +37,9 @@ class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
 
 class GenerationFilterSet(TenantFilterSet):
     """``status``, ``content_type``, ``provider``, ``model``, ``vertical``, ``campaign``, ``run``,
-    ``user_ref``, ``created_after``/``created_before`` and the tree fields; each is served by an
-    index that starts with ``organization`` (see ``Generation.Meta.indexes``)."""
+    ``user_ref``, ``trace_id``, ``conversation_id``, ``created_after``/``created_before`` and the
+    tree fields; each is served by an index that starts with ``organization`` (see
+    ``Generation.Meta.indexes``)."""
 
     status = django_filters.MultipleChoiceFilter(choices=GenerationStatus.choices)
     content_type = django_filters.MultipleChoiceFilter(choices=ContentType.choices)
@@ -56,6 +57,8 @@ class GenerationFilterSet(TenantFilterSet):
     parent = django_filters.NumberFilter(field_name="parent_id")
     user_ref = django_filters.CharFilter()
     request_id = django_filters.CharFilter()
+    trace_id = django_filters.CharFilter(help_text="Every call of one trace (order by created_at).")
+    conversation_id = django_filters.CharFilter(help_text="Every call of one conversation or session.")
     created_after = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
@@ -76,6 +79,8 @@ class GenerationFilterSet(TenantFilterSet):
             "parent",
             "user_ref",
             "request_id",
+            "trace_id",
+            "conversation_id",
             "created_after",
             "created_before",
         ]

@@ -57,6 +57,16 @@ def no_nul_characters(value) -> None:
             stack.extend(item)
 
 
+def _hex_id(digits: int, help_text: str):
+    return serializers.RegexField(
+        rf"^[0-9a-f]{{{digits}}}$",
+        required=False,
+        allow_blank=True,
+        help_text=help_text,
+        error_messages={"invalid": f"Expected {digits} lowercase hexadecimal digits."},
+    )
+
+
 def _json_object(**kwargs):
     return serializers.DictField(required=False, validators=[no_nul_characters], **kwargs)
 
@@ -150,6 +160,12 @@ class GenerationCreateSerializer(GenerationResultFields):
         choices=GenerationKind.choices,
         required=False,
         help_text="With a parent: revision (default) or variant for another vertical.",
+    )
+    trace_id = _hex_id(32, "The client's trace id: 32 lowercase hex digits (W3C trace context).")
+    span_id = _hex_id(16, "The client's span id: 16 lowercase hex digits.")
+    parent_span_id = _hex_id(16, "The span this call ran under: 16 lowercase hex digits.")
+    conversation_id = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="Conversation or session id."
     )
 
 
@@ -274,6 +290,10 @@ class GenerationSerializer(serializers.ModelSerializer):
             "version",
             "kind",
             "branch_name",
+            "trace_id",
+            "span_id",
+            "parent_span_id",
+            "conversation_id",
             "created_at",
             "updated_at",
         ]

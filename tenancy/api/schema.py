@@ -1,4 +1,4 @@
-"""OpenAPI: the Api-Key authentication scheme, and the error responses our endpoints can give."""
+"""OpenAPI: the API key authentication schemes, and the error responses our endpoints can give."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_standardized_errors.openapi import AutoSchema
@@ -69,3 +69,27 @@ class InkwellAutoSchema(AutoSchema):
         if status_code == "413":
             return status_code not in responses and self.method in BODY_METHODS
         return super()._should_add_error_response(responses, status_code)
+
+
+class BearerAPIKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "tenancy.authentication.BearerAPIKeyAuthentication"
+    name = "BearerApiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "`Bearer <prefix>.<secret>`: the same API key, as OTLP exporters send it.",
+        }
+
+
+class BasicAPIKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "tenancy.authentication.BasicAPIKeyAuthentication"
+    name = "BasicApiKeyAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "basic",
+            "description": "HTTP Basic, the API key as password (any username): what the Langfuse SDK sends.",
+        }

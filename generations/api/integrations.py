@@ -1,0 +1,146 @@
+"""Endpoints for clients we did not write: OTLP/HTTP traces, the Langfuse SDK, LiteLLM's callback.
+
+They authenticate with the organization's API key however the client can send it (``Api-Key``,
+``Bearer`` or the password of HTTP Basic), read the raw body themselves (OTLP is protobuf or
+JSON, gzip or not; LiteLLM sends JSON or NDJSON), map it with ``generations.integrations`` and
+record it with partial success. Exporters retry on 429 and 503, so both carry ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import OperationalError
+from django.http import HttpResponse, JsonResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions
+from rest_framework.views import APIView
+
+from generations.integrations import langfuse, litellm, otlp
+from generations.integrations.recording import BatchOutcome, Rejection, generation_batch_record
+from tenancy.actors import actor_from_request
+from tenancy.api.errors import error_response
+from tenancy.authentication import (
+    BasicAPIKeyAuthentication,
+    BearerAPIKeyAuthentication,
+    OrganizationAPIKeyAuthentication,
+)
+from tenancy.context import request_organization
+
+RETRY_AFTER_SECONDS = 5
+
+
+def _media_type(request) -> str:
+    return (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
+
+
+class IntegrationView(APIView):
+    """Shared by the integration endpoints: key auth in three forms, raw bodies, 503 on a busy
+    or unreachable database (so exporters back off and retry instead of dropping data)."""
+
+    authentication_classes = [
+        OrganizationAPIKeyAuthentication,
+        BearerAPIKeyAuthentication,
+        BasicAPIKeyAuthentication,
+    ]
+    parser_classes: list = []
+
+    def record(self, request, items: list[dict]) -> BatchOutcome:
+        return generation_batch_record(
+            organization=request_organization(request), actor=actor_from_request(request), items=items
+        )
+
+    def handle_exception(self, exc):
+        if isinstance(exc, OperationalError):
+            response = error_response(
+                503, "unavailable", "The database is unavailable; retry later.", attr=None
+            )
+            response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
+        return super().handle_exception(exc)
+
+    def body(self, request) -> bytes:
+        encoding = request.META.get("HTTP_CONTENT_ENCODING", "")
+        return otlp.inflate(request.body, encoding=encoding, limit=settings.API_BULK_MAX_BODY_BYTES)
+
+
+class OtlpTracesView(IntegrationView):
+    """``POST otel/v1/traces`` (and the Langfuse SDK's ``/api/public/otel/v1/traces``)."""
+
+    @extend_schema(
+        request={
+            "application/x-protobuf": OpenApiTypes.BINARY,
+            "application/json": OpenApiTypes.OBJECT,
+        },
+        responses={200: OpenApiResponse(description="An OTLP ExportTraceServiceResponse.")},
+        description="OTLP/HTTP trace export (OpenTelemetry GenAI conventions, OpenLLMetry, "
+        "OpenInference, Langfuse). Generation spans are recorded as generations, idempotently "
+        "by (trace id, span id); other spans are counted and dropped. `partial_success` "
+        "counts rejected spans and says why.",
+    )
+    def post(self, request):
+        media_type = _media_type(request)
+        if media_type not in otlp.PROTOBUF_TYPES | otlp.JSON_TYPES:
+            raise exceptions.UnsupportedMediaType(
+                media_type or "(none)",
+                detail="Send application/x-protobuf or application/json (OTLP/HTTP).",
+            )
+        export = otlp.decode_export(self.body(request), content_type=media_type)
+        mapped = otlp.map_export(export)
+        outcome = self.record(request, mapped.items)
+        rejected = [Rejection(-1, key, reason) for key, reason in mapped.rejected] + outcome.rejected
+        outcome.rejected = rejected
+        message = outcome.summary()
+        if mapped.dropped:
+            note = f"{mapped.dropped} of {mapped.total} spans are not LLM calls and were not recorded"
+            message = f"{message}; {note}" if message else note
+        answer = otlp.export_response(rejected=len(rejected), message=message)
+        return HttpResponse(
+            otlp.encode_response(answer, content_type=media_type),
+            content_type="application/json" if media_type in otlp.JSON_TYPES else "application/x-protobuf",
+        )
+
+
+class LangfuseProjectsView(IntegrationView):
+    """``GET /api/public/projects``: the Langfuse SDK's auth check. The key's organization is
+    the one project it can see."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT}, description="For the Langfuse SDK's auth check.")
+    def get(self, request):
+        return JsonResponse(langfuse.projects_response(request_organization(request)))
+
+
+class LiteLLMCallbackView(IntegrationView):
+    """``POST integrations/litellm/``: LiteLLM's ``generic_api`` callback (``json_array``,
+    ``ndjson`` or ``single``)."""
+
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT},
+        description="LiteLLM `StandardLoggingPayload`s, as its `generic_api` callback posts them "
+        "(a JSON array, NDJSON, or one object). Answers how many were created, replayed and "
+        "rejected (with reasons); a rejected payload never stops the others.",
+    )
+    def post(self, request):
+        media_type = _media_type(request)
+        if media_type not in ("application/json", "application/x-ndjson", "text/plain", ""):
+            raise exceptions.UnsupportedMediaType(
+                media_type, detail="Send application/json or application/x-ndjson."
+            )
+        payloads = litellm.parse_body(self.body(request))
+        items, rejected = [], []
+        for index, payload in enumerate(payloads):
+            try:
+                items.append(litellm.payload_item(payload))
+            except litellm.PayloadRejected as exc:
+                rejected.append(Rejection(index, f"#{index}", str(exc)))
+        outcome = self.record(request, items)
+        outcome.rejected = rejected + outcome.rejected
+        return JsonResponse(
+            {
+                "created": outcome.created,
+                "replayed": outcome.replayed,
+                "rejected": len(outcome.rejected),
+                "errors": [{"key": item.key, "detail": item.reason} for item in outcome.rejected[:100]],
+            }
+        )

@@ -1,0 +1,218 @@
+"""LiteLLM's ``generic_api`` logging callback → generation items.
+
+The callback posts ``StandardLoggingPayload`` objects (``litellm/types/utils.py``) in one of
+three ``log_format``s: ``json_array`` (a JSON array per batch, the default), ``ndjson`` (one
+object per line) and ``single`` (one object per request). Each payload becomes the item a client
+would POST to ``generations/bulk/``:
+
+- ``request_id`` ``litellm:<id>`` (the payload's id, one per call), so a re-sent batch writes nothing twice;
+- model and provider (``custom_llm_provider``); usage from the OpenAI-shaped ``usage_object``
+  LiteLLM keeps for every provider (``prompt_tokens`` includes cached tokens;
+  ``prompt_tokens_details.cached_tokens`` / ``cache_read_input_tokens`` and
+  ``cache_creation_input_tokens`` name the cache reads and writes), else its top-level counts;
+- ``response_cost`` as the client's cost (``client_cost_usd``); Inkwell prices the tokens itself;
+- a cache hit served by LiteLLM's own cache costs nothing: no tokens are billed;
+- the end user (the proxy's, else the request's ``user``), team and key metadata, status and
+  error, times, messages and response; a trace id that is a UUID becomes ``trace_id``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from generations.api.serializers import MAX_CONTENT_CHARS
+from generations.choices import ContentFormat, GenerationStatus
+from generations.integrations.messages import message_text, transcript
+from generations.integrations.recording import accepts_occurred_at
+from tenancy.errors import DomainError
+
+REQUEST_ID_PREFIX = "litellm"
+# Metadata of the LiteLLM proxy's key and team worth keeping (never the key itself: LiteLLM
+# sends only its hash and alias).
+KEPT_METADATA = (
+    "user_api_key_alias",
+    "user_api_key_hash",
+    "user_api_key_team_id",
+    "user_api_key_team_alias",
+    "user_api_key_org_id",
+    "user_api_key_user_id",
+    "user_api_key_project_id",
+    "team_id",
+    "team_alias",
+    "spend_logs_metadata",
+    "requester_metadata",
+)
+
+
+class UnreadableLogs(DomainError):
+    """The body is not LiteLLM logging payloads in any of its formats (400)."""
+
+    code = "unreadable_payload"
+
+
+class PayloadRejected(ValueError):
+    """One payload that cannot be mapped; rejected alone."""
+
+
+def parse_body(body: bytes) -> list[Any]:
+    """The payloads of a ``json_array``, ``ndjson`` or ``single`` body, in order."""
+    try:
+        text = body.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise UnreadableLogs("The body is not UTF-8 text.") from exc
+    if not text:
+        raise UnreadableLogs("The body is empty.")
+    try:
+        document = json.loads(text)
+    except ValueError:
+        document = None
+        lines = [line for line in text.splitlines() if line.strip()]
+        try:
+            return [json.loads(line) for line in lines]
+        except ValueError as exc:
+            raise UnreadableLogs(f"The body is neither JSON nor NDJSON: {exc}") from exc
+    if isinstance(document, list):
+        return document
+    return [document]
+
+
+def _int(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise PayloadRejected(f"Token count {value!r} is not a whole number.")
+    return value
+
+
+def _usage(payload: dict[str, Any], metadata: dict[str, Any], hidden: dict[str, Any]) -> dict[str, int]:
+    usage = metadata.get("usage_object") or hidden.get("usage_object") or {}
+    if not isinstance(usage, dict):
+        usage = {}
+    details = usage.get("prompt_tokens_details") or {}
+    values = {
+        "input_tokens": _int(usage.get("prompt_tokens", payload.get("prompt_tokens"))),
+        "output_tokens": _int(usage.get("completion_tokens", payload.get("completion_tokens"))),
+        "cache_read_tokens": _int(
+            usage.get("cache_read_input_tokens")
+            or (details.get("cached_tokens") if isinstance(details, dict) else None)
+        ),
+        "cache_write_tokens": _int(
+            usage.get("cache_creation_input_tokens")
+            or (details.get("cache_creation_tokens") if isinstance(details, dict) else None)
+        ),
+    }
+    values = {name: value for name, value in values.items() if value is not None}
+    cached = values.get("cache_read_tokens", 0) + values.get("cache_write_tokens", 0)
+    if cached and values.get("input_tokens", 0) < cached:
+        values["input_tokens"] = values.get("input_tokens", 0) + cached
+    return values
+
+
+def _moment(epoch: Any) -> datetime.datetime | None:
+    if not isinstance(epoch, int | float) or isinstance(epoch, bool) or epoch <= 0:
+        return None
+    return datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
+
+
+def _answer(response: Any) -> str:
+    if isinstance(response, dict) and isinstance(response.get("choices"), list):
+        return "\n\n".join(
+            message_text(choice.get("message") or choice.get("text")) for choice in response["choices"]
+        )
+    return message_text(response)
+
+
+def _trace_id(value: Any) -> str:
+    """LiteLLM's trace id is a UUID: its 32 hex digits are a valid W3C trace id."""
+    try:
+        return uuid.UUID(str(value)).hex
+    except (ValueError, TypeError):
+        return ""
+
+
+def payload_item(payload: Any) -> dict[str, Any]:
+    """The generation item of one ``StandardLoggingPayload``; :class:`PayloadRejected` if unreadable."""
+    if not isinstance(payload, dict):
+        raise PayloadRejected("A logging payload is a JSON object.")
+    call_id = payload.get("id") or payload.get("litellm_call_id")
+    if not call_id or not isinstance(call_id, str):
+        raise PayloadRejected("The payload has no id.")
+    metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
+    hidden = payload.get("hidden_params") if isinstance(payload.get("hidden_params"), dict) else {}
+    failed = payload.get("status") == "failure"
+    cache_hit = bool(payload.get("cache_hit"))
+    item: dict[str, Any] = {
+        "request_id": f"{REQUEST_ID_PREFIX}:{call_id}"[:200],
+        "provider": str(payload.get("custom_llm_provider") or "").lower()[:50],
+        "model": str(hidden.get("litellm_model_name") or payload.get("model") or "")[:200],
+        "status": GenerationStatus.FAILED if failed else GenerationStatus.SUCCESS,
+        "trace_id": _trace_id(payload.get("trace_id")),
+        "content_format": ContentFormat.PLAIN,
+    }
+    usage = _usage(payload, metadata, hidden)
+    # LiteLLM served a cache hit from its own cache: no provider call, nothing to bill.
+    item.update({name: 0 for name in usage} if cache_hit else usage)
+    cost = payload.get("response_cost")
+    if cost is not None:
+        try:
+            item["client_cost_usd"] = str(Decimal(str(cost)).quantize(Decimal("1e-10")))
+        except (InvalidOperation, ValueError) as exc:
+            raise PayloadRejected(f"response_cost {cost!r} is not a number.") from exc
+    parameters = payload.get("model_parameters") if isinstance(payload.get("model_parameters"), dict) else {}
+    # The proxy names the end user; the SDK only passes on the request's OpenAI ``user``.
+    end_user = payload.get("end_user") or metadata.get("user_api_key_end_user_id") or parameters.get("user")
+    if end_user:
+        item["user_ref"] = str(end_user)[:200]
+    if payload.get("session_id"):
+        item["conversation_id"] = str(payload["session_id"])[:200]
+    started, ended = _moment(payload.get("startTime")), _moment(payload.get("endTime"))
+    if started and ended and ended >= started:
+        item["generation_time_ms"] = round((ended - started).total_seconds() * 1000)
+    if ended:
+        item["completed_at"] = ended.isoformat()
+    if started and accepts_occurred_at():
+        item["occurred_at"] = started.isoformat()
+    messages = payload.get("messages")
+    if messages:
+        item["raw_request"] = {"messages": messages}
+        item["prompt"] = transcript(messages)[:MAX_CONTENT_CHARS]
+    response = payload.get("response")
+    if response and not failed:
+        item["raw_response"] = response if isinstance(response, dict | list) else {"output": response}
+        item["content"] = _answer(response)[:MAX_CONTENT_CHARS]
+    if parameters:
+        item["parameters"] = parameters
+    if failed:
+        information = payload.get("error_information") or {}
+        item["error_message"] = str(
+            payload.get("error_str") or information.get("error_message") or "LiteLLM reported a failure."
+        )[:10_000]
+        item["error_details"] = {
+            key: value
+            for key, value in information.items()
+            if key in ("error_code", "error_class", "llm_provider") and value is not None
+        }
+    extra: dict[str, Any] = {
+        "source": "litellm",
+        "call_type": payload.get("call_type"),
+        "cache_hit": cache_hit,
+    }
+    if cache_hit and usage:
+        extra["cached_usage"] = usage
+    if started:
+        extra["started_at"] = started.isoformat()
+    first_chunk = _moment(payload.get("completionStartTime"))
+    if started and first_chunk and payload.get("stream"):
+        extra["time_to_first_chunk_ms"] = round((first_chunk - started).total_seconds() * 1000)
+    for key in ("model_group", "model_id", "api_base", "request_tags", "litellm_call_id", "trace_id"):
+        if payload.get(key) not in (None, "", []):
+            extra[key] = payload[key]
+    extra.update({key: metadata[key] for key in KEPT_METADATA if metadata.get(key) not in (None, "", {})})
+    item["metadata"] = extra
+    return item

@@ -1,0 +1,590 @@
+"""OTLP/HTTP trace exports → generation items (the body of one ``POST generations/bulk/`` item).
+
+Decoding: protobuf (``application/x-protobuf``) with ``opentelemetry-proto``'s own message
+classes, or OTLP/JSON (``application/json``) with protobuf's JSON mapping, after turning the hex
+trace and span ids OTLP/JSON uses into the base64 that the canonical JSON mapping expects.
+Bodies may be gzip-compressed; one that inflates past the bulk limit is refused.
+
+Which spans are generations: ``gen_ai.operation.name`` chat / text_completion / generate_content,
+OpenInference's ``openinference.span.kind = LLM``, a Langfuse ``generation`` observation, or any
+span naming a request or response model. Others are counted and dropped.
+
+Mapping follows the OpenTelemetry GenAI semantic conventions and the names tools still emit
+(OpenLLMetry, OpenInference, Langfuse); see ``ATTRIBUTES`` and :func:`span_item`. Tokens become
+our token fields, which the metering core prices exactly as a native POST's.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
+
+from generations.api.serializers import MAX_CONTENT_CHARS
+from generations.choices import ContentFormat, GenerationStatus
+from generations.integrations import langfuse
+from generations.integrations.messages import json_value, message_text, transcript
+from generations.integrations.recording import accepts_occurred_at
+from tenancy.errors import DomainError
+
+PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
+JSON_TYPES = frozenset({"application/json"})
+REQUEST_ID_PREFIX = "otel"
+GENERATION_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
+EMBEDDING_OPERATIONS = frozenset({"embeddings"})
+
+# First attribute present wins, in this order: the current convention, then older names.
+PROVIDER_KEYS = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system")
+MODEL_KEYS = (
+    "gen_ai.response.model",
+    "gen_ai.request.model",
+    "llm.model_name",
+    langfuse.MODEL,
+)
+INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
+OUTPUT_TOKEN_KEYS = (
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "llm.token_count.completion",
+)
+CACHE_READ_KEYS = (
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_read_input_tokens",
+    "llm.token_count.prompt_details.cache_read",
+)
+CACHE_WRITE_KEYS = (
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_write.input_tokens",
+    "gen_ai.usage.cache_creation_input_tokens",
+    "llm.token_count.prompt_details.cache_write",
+)
+# Token counts we keep (in metadata.usage_details) but do not price separately yet.
+DETAIL_TOKEN_KEYS = {
+    "gen_ai.usage.reasoning.output_tokens": "reasoning_output_tokens",
+    "gen_ai.usage.reasoning_tokens": "reasoning_output_tokens",
+    "llm.token_count.completion_details.reasoning": "reasoning_output_tokens",
+    "gen_ai.usage.input_audio_tokens": "input_audio_tokens",
+    "gen_ai.usage.output_audio_tokens": "output_audio_tokens",
+    "llm.token_count.prompt_details.audio": "input_audio_tokens",
+    "llm.token_count.completion_details.audio": "output_audio_tokens",
+}
+MODALITY_PREFIXES = ("gen_ai.usage.input_tokens.", "gen_ai.usage.output_tokens.")
+CLIENT_COST_KEYS = ("gen_ai.usage.cost", "llm.cost.total")
+USER_KEYS = ("user.id", "enduser.id", langfuse.USER_ID)
+CONVERSATION_KEYS = ("gen_ai.conversation.id", "session.id", langfuse.SESSION_ID)
+REQUEST_PARAMETER_PREFIX = "gen_ai.request."
+NOT_PARAMETERS = frozenset({"gen_ai.request.model"})
+MESSAGE_EVENTS = {
+    "gen_ai.system.message": "system",
+    "gen_ai.user.message": "user",
+    "gen_ai.assistant.message": "assistant",
+    "gen_ai.tool.message": "tool",
+}
+STACKTRACE_CHARS = 10_000
+
+
+class UnreadableExport(DomainError):
+    """The body is not an OTLP trace export we can read (400)."""
+
+    code = "unreadable_export"
+
+
+class ExportTooLarge(DomainError):
+    """The body inflates past the bulk size limit (413)."""
+
+    status_code = 413
+    code = "request_too_large"
+
+
+# --- decoding -----------------------------------------------------------------------------------
+
+
+def inflate(body: bytes, *, encoding: str, limit: int) -> bytes:
+    """The body without its ``Content-Encoding`` (gzip or none), refusing more than ``limit`` bytes."""
+    encoding = (encoding or "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding != "gzip":
+        raise UnreadableExport(f"Unsupported Content-Encoding {encoding!r}; send gzip or none.")
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise UnreadableExport(f"The gzip body cannot be decompressed: {exc}.") from exc
+    if len(data) > limit or inflater.unconsumed_tail:
+        raise ExportTooLarge(f"The body inflates past the limit of {limit} bytes.")
+    if not inflater.eof:
+        raise UnreadableExport("The gzip body is truncated.")
+    return data
+
+
+def _hex_to_base64(value: Any) -> Any:
+    """OTLP/JSON writes ids as hex; protobuf's JSON mapping reads bytes as base64. Ids that are
+    not hex are left empty, so the span is rejected on its own (not the whole export)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return base64.b64encode(bytes.fromhex(value)).decode()
+    except ValueError:
+        return ""
+
+
+ID_KEYS = ("traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id")
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
+def _convert_ids(document: Any) -> None:
+    if not isinstance(document, dict):
+        raise UnreadableExport("An OTLP/JSON export is a JSON object with resourceSpans.")
+    for resource_spans in _dicts(document.get("resourceSpans", document.get("resource_spans"))):
+        for scope_spans in _dicts(resource_spans.get("scopeSpans", resource_spans.get("scope_spans"))):
+            for span in _dicts(scope_spans.get("spans")):
+                for link in [span, *_dicts(span.get("links"))]:
+                    for name in ID_KEYS:
+                        if name in link:
+                            link[name] = _hex_to_base64(link[name])
+
+
+def decode_export(body: bytes, *, content_type: str) -> ExportTraceServiceRequest:
+    """An ``ExportTraceServiceRequest`` from an (inflated) protobuf or OTLP/JSON body."""
+    message = ExportTraceServiceRequest()
+    if content_type in PROTOBUF_TYPES:
+        try:
+            message.ParseFromString(body)
+        except (DecodeError, ValueError) as exc:
+            raise UnreadableExport(f"The body is not a protobuf ExportTraceServiceRequest: {exc}") from exc
+        return message
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UnreadableExport(f"The body is not JSON: {exc}") from exc
+    _convert_ids(document)
+    try:
+        json_format.ParseDict(document, message, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, TypeError) as exc:
+        raise UnreadableExport(f"The body is not an OTLP/JSON trace export: {exc}") from exc
+    return message
+
+
+def encode_response(response: ExportTraceServiceResponse, *, content_type: str) -> bytes:
+    """The response in the request's encoding, as OTLP/HTTP requires."""
+    if content_type in PROTOBUF_TYPES:
+        return response.SerializeToString()
+    return json.dumps(json_format.MessageToDict(response)).encode()
+
+
+# --- reading spans ------------------------------------------------------------------------------
+
+
+def any_value(value: AnyValue) -> Any:
+    """An ``AnyValue`` as plain Python (arrays as lists, key-value lists as dicts)."""
+    kind = value.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [any_value(item) for item in value.array_value.values]
+    if kind == "kvlist_value":
+        return attributes_of(value.kvlist_value.values)
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
+    return getattr(value, kind)
+
+
+def attributes_of(pairs: list[KeyValue]) -> dict[str, Any]:
+    """Key-value pairs as a dict (a later duplicate key wins, as in the SDKs)."""
+    return {pair.key: any_value(pair.value) for pair in pairs}
+
+
+@dataclass(frozen=True)
+class SpanInContext:
+    """A span with the resource and instrumentation scope it was exported under."""
+
+    span: Span
+    resource: dict[str, Any]
+    scope_name: str
+    scope_version: str
+
+
+def spans_of(export: ExportTraceServiceRequest) -> Iterator[SpanInContext]:
+    """Every span of an export, in order."""
+    for resource_spans in export.resource_spans:
+        resource = attributes_of(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for span in scope_spans.spans:
+                yield SpanInContext(span, resource, scope_spans.scope.name, scope_spans.scope.version)
+
+
+def _first(attributes: dict[str, Any], keys) -> Any:
+    for key in keys:
+        value = attributes.get(key)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def is_generation(attributes: dict[str, Any]) -> bool:
+    """Whether a span records an LLM call (see the module docstring)."""
+    operation = attributes.get("gen_ai.operation.name")
+    if operation in GENERATION_OPERATIONS:
+        return True
+    if operation in EMBEDDING_OPERATIONS:
+        return False
+    if str(attributes.get("openinference.span.kind", "")).upper() == "LLM":
+        return True
+    if langfuse.is_generation(attributes):
+        return True
+    return any(attributes.get(key) for key in MODEL_KEYS)
+
+
+class SpanRejected(ValueError):
+    """A generation span that cannot be mapped (bad ids, unreadable numbers); rejected alone."""
+
+
+def _tokens(attributes: dict[str, Any], keys, name: str) -> int | None:
+    value = _first(attributes, keys)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise SpanRejected(f"{name} is not a whole number of tokens ({value!r}).")
+    return value
+
+
+def _money(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):  # Langfuse's cost_details: {"input": …, "output": …, "total": …}
+        if "total" in value:
+            value = value["total"]
+        else:
+            value = sum((_money(part) or Decimal(0)) for part in value.values())
+    try:
+        return Decimal(str(value)).quantize(Decimal("1e-10"))
+    except (InvalidOperation, ValueError) as exc:
+        raise SpanRejected(f"The client cost {value!r} is not a number.") from exc
+
+
+def _moment(unix_nano: int) -> datetime.datetime | None:
+    if not unix_nano:
+        return None
+    return datetime.datetime.fromtimestamp(unix_nano / 1e9, tz=datetime.UTC)
+
+
+def _flattened_messages(attributes: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    """OpenLLMetry's ``gen_ai.prompt.N.role`` / ``.content`` (and ``llm.input_messages.N.*``)."""
+    messages: dict[int, dict[str, Any]] = {}
+    for key, value in attributes.items():
+        if not key.startswith(prefix):
+            continue
+        number, _, field_name = key[len(prefix) :].partition(".")
+        if number.isdigit() and field_name:
+            messages.setdefault(int(number), {})[field_name.removeprefix("message.")] = json_value(value)
+    return [messages[number] for number in sorted(messages)]
+
+
+def _events(span: Span) -> list[tuple[str, dict[str, Any]]]:
+    return [(event.name, attributes_of(event.attributes)) for event in span.events]
+
+
+def _event_messages(span: Span) -> tuple[list[Any], list[Any]]:
+    """Messages from the ``gen_ai.*`` events (the conventions' older and newer forms)."""
+    inputs: list[Any] = []
+    outputs: list[Any] = []
+    for name, attributes in _events(span):
+        if name in MESSAGE_EVENTS:
+            body = json_value(attributes.get("content", attributes.get("body")))
+            inputs.append({"role": attributes.get("role", MESSAGE_EVENTS[name]), "content": body})
+        elif name == "gen_ai.choice":
+            outputs.append(json_value(attributes.get("message", attributes.get("body", attributes))))
+        elif name == "gen_ai.client.inference.operation.details":
+            inputs.extend(json_value(attributes.get("gen_ai.input.messages")) or [])
+            outputs.extend(json_value(attributes.get("gen_ai.output.messages")) or [])
+    return inputs, outputs
+
+
+TEXT_MESSAGE_KEYS = frozenset({"role", "parts", "finish_reason"})
+
+
+def _text_only(messages: list[Any]) -> bool:
+    """Whether output messages (the conventions' form) hold nothing but text, which ``content``
+    then says in full (finish reasons are in metadata): no need to store them twice."""
+    for message in messages:
+        if not isinstance(message, dict) or set(message) - TEXT_MESSAGE_KEYS:
+            return False
+        parts = message.get("parts")
+        if not isinstance(parts, list) or any(
+            not isinstance(part, dict) or part.get("type") != "text" for part in parts
+        ):
+            return False
+    return True
+
+
+def _content(attributes: dict[str, Any], span: Span) -> dict[str, Any]:
+    """Prompt, content and the raw messages, from whichever form the instrumentation used."""
+    system = json_value(attributes.get("gen_ai.system_instructions"))
+    inputs = json_value(attributes.get("gen_ai.input.messages"))
+    outputs = json_value(attributes.get("gen_ai.output.messages"))
+    event_inputs, event_outputs = _event_messages(span)
+    inputs = inputs if isinstance(inputs, list) else event_inputs
+    outputs = outputs if isinstance(outputs, list) else event_outputs
+    if not inputs:
+        inputs = _flattened_messages(attributes, "gen_ai.prompt.") or _flattened_messages(
+            attributes, "llm.input_messages."
+        )
+    if not outputs:
+        outputs = _flattened_messages(attributes, "gen_ai.completion.") or _flattened_messages(
+            attributes, "llm.output_messages."
+        )
+    raw_input = _first(attributes, ("input.value", langfuse.INPUT))
+    raw_output = _first(attributes, ("output.value", langfuse.OUTPUT))
+    values: dict[str, Any] = {}
+    request: dict[str, Any] = {}
+    if system:
+        request["system_instructions"] = system
+    if inputs:
+        request["messages"] = inputs
+    elif raw_input is not None:
+        request["input"] = json_value(raw_input)
+    if request:
+        values["raw_request"] = request
+        prompt = transcript(([{"role": "system", "content": system}] if system else []) + (inputs or []))
+        values["prompt"] = (prompt or message_text(request.get("input")))[:MAX_CONTENT_CHARS]
+    if outputs:
+        answers = [
+            message.get("message", message) if isinstance(message, dict) else message for message in outputs
+        ]
+        values["content"] = "\n\n".join(text for text in map(message_text, answers) if text)[
+            :MAX_CONTENT_CHARS
+        ]
+        if not _text_only(outputs):
+            # Tool calls, media, anything beyond text: keep the messages as sent.
+            values["raw_response"] = {"messages": outputs}
+    elif raw_output is not None:
+        values["raw_response"] = {"output": json_value(raw_output)}
+        values["content"] = message_text(json_value(raw_output))[:MAX_CONTENT_CHARS]
+    if "content" in values:
+        values["content_format"] = ContentFormat.PLAIN
+    return values
+
+
+def _usage(attributes: dict[str, Any]) -> dict[str, Any]:
+    """Our token fields. Input counts cached reads and writes (as the conventions and our columns
+    do); a source whose input excludes them (cache counts above input, as Anthropic's raw usage
+    reports) has them added back, so the metering core sees one meaning."""
+    details = langfuse.usage(attributes)
+    values = {
+        "input_tokens": _tokens(attributes, INPUT_TOKEN_KEYS, "input tokens"),
+        "output_tokens": _tokens(attributes, OUTPUT_TOKEN_KEYS, "output tokens"),
+        "cache_read_tokens": _tokens(attributes, CACHE_READ_KEYS, "cache read tokens"),
+        "cache_write_tokens": _tokens(attributes, CACHE_WRITE_KEYS, "cache write tokens"),
+    }
+    for name, value in details.items():
+        if values.get(name) is None:
+            values[name] = value
+    values = {name: value for name, value in values.items() if value is not None}
+    cached = values.get("cache_read_tokens", 0) + values.get("cache_write_tokens", 0)
+    if cached and values.get("input_tokens", 0) < cached:
+        values["input_tokens"] = values.get("input_tokens", 0) + cached
+    return values
+
+
+def _usage_details(attributes: dict[str, Any]) -> dict[str, int]:
+    details: dict[str, int] = {}
+    for key, name in DETAIL_TOKEN_KEYS.items():
+        if isinstance(attributes.get(key), int) and name not in details:
+            details[name] = attributes[key]
+    for key, value in attributes.items():
+        if key.startswith(MODALITY_PREFIXES) and isinstance(value, int):
+            details[key.removeprefix("gen_ai.usage.").replace(".", "_")] = value
+    return details
+
+
+def _parameters(attributes: dict[str, Any]) -> dict[str, Any]:
+    parameters = {
+        key.removeprefix(REQUEST_PARAMETER_PREFIX): value
+        for key, value in attributes.items()
+        if key.startswith(REQUEST_PARAMETER_PREFIX) and key not in NOT_PARAMETERS
+    }
+    for key in ("llm.invocation_parameters", langfuse.MODEL_PARAMETERS):
+        extra = json_value(attributes.get(key))
+        if isinstance(extra, dict):
+            parameters.update(extra)
+    return parameters
+
+
+def _error(span: Span) -> dict[str, Any]:
+    if span.status.code != Status.STATUS_CODE_ERROR:
+        return {"status": GenerationStatus.SUCCESS}
+    values: dict[str, Any] = {"status": GenerationStatus.FAILED, "error_message": span.status.message}
+    for name, attributes in _events(span):
+        if name == "exception":
+            values["error_message"] = values["error_message"] or str(attributes.get("exception.message", ""))
+            values["error_details"] = {
+                key.removeprefix("exception."): str(value)[:STACKTRACE_CHARS]
+                for key, value in attributes.items()
+                if key.startswith("exception.")
+            }
+            break
+    values["error_message"] = values["error_message"] or "The span ended with an error status."
+    return values
+
+
+def _hex(raw: bytes, length: int, name: str, *, required: bool = True) -> str:
+    if not raw:
+        if required:
+            raise SpanRejected(f"The span has no {name}.")
+        return ""
+    if len(raw) != length or not any(raw):
+        raise SpanRejected(f"The span's {name} is not {length} non-zero bytes.")
+    return raw.hex()
+
+
+def request_id_for(trace_id: str, span_id: str) -> str:
+    """A span's idempotency key: an exporter's retry of it writes nothing twice."""
+    return f"{REQUEST_ID_PREFIX}:{trace_id}:{span_id}"
+
+
+def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, Any]:
+    """The generation item of a generation span (API field names, our token fields).
+
+    Raises :class:`SpanRejected` for a span that cannot be read; the item is then validated by
+    the API's bulk item serializer like any other.
+    """
+    span = context.span
+    trace_id = _hex(span.trace_id, 16, "trace id")
+    span_id = _hex(span.span_id, 8, "span id")
+    started, ended = _moment(span.start_time_unix_nano), _moment(span.end_time_unix_nano)
+    provider = _first(attributes, PROVIDER_KEYS)
+    item: dict[str, Any] = {
+        "request_id": request_id_for(trace_id, span_id),
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "parent_span_id": _hex(span.parent_span_id, 8, "parent span id", required=False),
+        "provider": str(provider or "").lower()[:50],
+        "model": str(_first(attributes, MODEL_KEYS) or "")[:200],
+        "agent_name": str(attributes.get("gen_ai.agent.name") or context.resource.get("service.name") or "")[
+            :100
+        ],
+        **_usage(attributes),
+        **_content(attributes, span),
+        **_error(span),
+    }
+    user = _first(attributes, USER_KEYS)
+    if user is not None:
+        item["user_ref"] = str(user)[:200]
+    conversation = _first(attributes, CONVERSATION_KEYS)
+    if conversation is not None:
+        item["conversation_id"] = str(conversation)[:200]
+    cost = _money(_first(attributes, CLIENT_COST_KEYS) or json_value(attributes.get(langfuse.COST_DETAILS)))
+    if cost is not None:
+        item["client_cost_usd"] = str(cost)
+    parameters = _parameters(attributes)
+    if parameters:
+        item["parameters"] = parameters
+    if started and ended and ended >= started:
+        item["generation_time_ms"] = round((span.end_time_unix_nano - span.start_time_unix_nano) / 1e6)
+    if ended:
+        item["completed_at"] = ended.isoformat()
+    if started and accepts_occurred_at():
+        # The metering core prices a call at the moment it happened, where it accepts one.
+        item["occurred_at"] = started.isoformat()
+    metadata: dict[str, Any] = {
+        "source": "otlp",
+        "span_name": span.name,
+        "instrumentation": {"name": context.scope_name, "version": context.scope_version},
+    }
+    if started:
+        metadata["started_at"] = started.isoformat()
+    if context.resource.get("service.name"):
+        metadata["service_name"] = context.resource["service.name"]
+    for key, name in (
+        ("gen_ai.operation.name", "operation"),
+        ("gen_ai.response.id", "response_id"),
+        ("gen_ai.response.finish_reasons", "finish_reasons"),
+        (langfuse.OBSERVATION_TYPE, "langfuse_observation_type"),
+        (langfuse.TRACE_NAME, "trace_name"),
+    ):
+        if attributes.get(key) not in (None, ""):
+            metadata[name] = attributes[key]
+    ttfc = attributes.get("gen_ai.response.time_to_first_chunk")
+    if isinstance(ttfc, int | float):
+        metadata["time_to_first_chunk_ms"] = round(ttfc * 1000)
+    elif ttfc is None and started and langfuse.completion_start(attributes):
+        metadata["time_to_first_chunk_ms"] = round(
+            (langfuse.completion_start(attributes) - started).total_seconds() * 1000
+        )
+    details = _usage_details(attributes)
+    if details:
+        metadata["usage_details"] = details
+    item["metadata"] = metadata
+    return item
+
+
+@dataclass
+class MappedExport:
+    """An export read span by span: generation items, spans dropped, spans rejected (with why)."""
+
+    items: list[dict[str, Any]]
+    dropped: int
+    rejected: list[tuple[str, str]]
+    total: int
+
+
+def map_export(export: ExportTraceServiceRequest) -> MappedExport:
+    """Map every span of an export; one unreadable span never stops the others."""
+    mapped = MappedExport(items=[], dropped=0, rejected=[], total=0)
+    for context in spans_of(export):
+        mapped.total += 1
+        attributes = attributes_of(context.span.attributes)
+        if not is_generation(attributes):
+            mapped.dropped += 1
+            continue
+        try:
+            mapped.items.append(span_item(context, attributes))
+        except SpanRejected as exc:
+            key = context.span.span_id.hex() or f"span {mapped.total - 1}"
+            mapped.rejected.append((key, str(exc)))
+    return mapped
+
+
+def export_response(*, rejected: int, message: str) -> ExportTraceServiceResponse:
+    """OTLP's answer: ``partial_success`` set only when something was rejected or dropped."""
+    response = ExportTraceServiceResponse()
+    if rejected or message:
+        response.partial_success.rejected_spans = rejected
+        response.partial_success.error_message = message
+    return response
+
+
+__all__ = [
+    "JSON_TYPES",
+    "PROTOBUF_TYPES",
+    "ExportTooLarge",
+    "UnreadableExport",
+    "decode_export",
+    "encode_response",
+    "export_response",
+    "inflate",
+    "map_export",
+    "request_id_for",
+]

@@ -1,0 +1,136 @@
+"""Record a batch of mapped items with partial success: what is valid lands, the rest is counted.
+
+OTLP and LiteLLM clients send many calls at once and cannot fix one bad call by hand, so (unlike
+``POST generations/bulk/``, which is all or nothing) a bad item here is rejected alone, with a
+reason, while the rest of the batch is recorded. Validation is the generations API's bulk item
+serializer and writing is ``services.generation_bulk_record``: no second ingestion path.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Any
+
+from rest_framework.exceptions import ValidationError
+
+from generations import services
+from generations.api.serializers import GenerationBulkItemSerializer
+from tenancy.actors import SYSTEM, Actor
+from tenancy.errors import DomainError
+from tenancy.models import Organization
+
+MAX_REASONS = 10  # reasons quoted back to the client; the count covers every rejected item
+
+
+@dataclass
+class Rejection:
+    """One item that was not recorded: its position in the batch, its key and why."""
+
+    index: int
+    key: str
+    reason: str
+
+
+@dataclass
+class BatchOutcome:
+    """What a batch did: rows created, replays (already recorded, nothing written), rejections."""
+
+    created: int = 0
+    replayed: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """The rejection reasons in one line (the first ``MAX_REASONS``), for the client."""
+        reasons = [f"{item.key}: {item.reason}" for item in self.rejected[:MAX_REASONS]]
+        more = len(self.rejected) - len(reasons)
+        if more > 0:
+            reasons.append(f"and {more} more")
+        return "; ".join(reasons)
+
+
+@functools.cache
+def accepts_occurred_at() -> bool:
+    """Whether generations take the moment a call happened (``occurred_at``) yet; adapters send
+    the span's start then, so the call is priced at the price valid when it ran."""
+    return "occurred_at" in GenerationBulkItemSerializer().fields
+
+
+def _first_error(errors: Any, path: str = "") -> str:
+    """``field: message`` of the first error of a DRF error structure."""
+    if isinstance(errors, dict):
+        name, value = next(iter(errors.items()))
+        return _first_error(value, f"{path}.{name}" if path else str(name))
+    if isinstance(errors, list) and errors:
+        return _first_error(errors[0], path)
+    return f"{path}: {errors}" if path else str(errors)
+
+
+def _failed_index(exc: DomainError, count: int) -> int | None:
+    """The batch position a bulk error names (``items.<index>.<field>``), if any."""
+    parts = (exc.attr or "").split(".")
+    if len(parts) >= 2 and parts[0] == "items" and parts[1].isdigit() and int(parts[1]) < count:
+        return int(parts[1])
+    return None
+
+
+def generation_batch_record(
+    *, organization: Organization, actor: Actor = SYSTEM, items: list[dict[str, Any]]
+) -> BatchOutcome:
+    """Validate and record ``items`` (bodies as ``POST generations/bulk/`` takes them).
+
+    Each item is checked by the API's bulk item serializer; valid items go to
+    ``generation_bulk_record`` in chunks of its limit. When the service refuses an item (a usage
+    that cannot be true, a ``request_id`` replayed with another body) that item is set aside as
+    rejected and the chunk is recorded again without it, so one bad item never costs the others.
+    A repeated item (same ``request_id``, same body) within the batch is one replay.
+    """
+    outcome = BatchOutcome()
+    pending: list[tuple[int, dict[str, Any], str]] = []
+    seen: dict[str, str] = {}
+    # One validator for every item, as ``many=True`` uses its child: building a serializer's
+    # fields costs more than validating an item with them.
+    validator = GenerationBulkItemSerializer()
+    for index, item in enumerate(items):
+        key = str(item.get("request_id", f"#{index}"))
+        try:
+            values = validator.run_validation(item)
+        except ValidationError as exc:
+            outcome.rejected.append(Rejection(index, key, _first_error(exc.detail)))
+            continue
+        fingerprint = services.request_fingerprint(item)
+        if key in seen:
+            if seen[key] == fingerprint:
+                outcome.replayed += 1
+            else:
+                outcome.rejected.append(
+                    Rejection(index, key, "sent twice in this batch with different bodies")
+                )
+            continue
+        seen[key] = fingerprint
+        pending.append((index, values, fingerprint))
+
+    for start in range(0, len(pending), services.MAX_BULK_ITEMS):
+        chunk = pending[start : start + services.MAX_BULK_ITEMS]
+        while chunk:
+            try:
+                results = services.generation_bulk_record(
+                    organization=organization,
+                    actor=actor,
+                    items=[values for _, values, _ in chunk],
+                    fingerprints=[fingerprint for _, _, fingerprint in chunk],
+                )
+            except DomainError as exc:
+                failed = _failed_index(exc, len(chunk))
+                if failed is None:
+                    raise
+                index, values, _ = chunk.pop(failed)
+                detail = exc.detail.split(": ", 1)[1] if exc.detail.startswith("Item ") else exc.detail
+                outcome.rejected.append(Rejection(index, values["request_id"], detail))
+                continue
+            created = sum(result.created for result in results)
+            outcome.created += created
+            outcome.replayed += len(results) - created
+            break
+    outcome.rejected.sort(key=lambda rejection: rejection.index)
+    return outcome

@@ -1,0 +1,208 @@
+"""``POST integrations/litellm/``: StandardLoggingPayloads (as LiteLLM's generic_api callback posts
+them) mapped field by field; replays, bad payloads and bad bodies; tenants isolated."""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from decimal import Decimal
+
+import pytest
+
+from generations.models import Generation
+from tests.generations.otel_support import genai_cost, sync_prices
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/integrations/litellm/"
+
+# Trimmed from a real StandardLoggingPayload (LiteLLM proxy, Anthropic, prompt cache in use).
+PAYLOAD = {
+    "id": "chatcmpl-7d1c4b1e-55d2-4f0e-9f57-1f2a3b4c5d6e",
+    "trace_id": "0b8f7a6e-1c2d-4e5f-8a9b-0c1d2e3f4a5b",
+    "session_id": "stay-2026",
+    "litellm_call_id": "e2c5a9d3-1111-4b6b-9c44-3a7e0f8b1d22",
+    "call_type": "acompletion",
+    "stream": False,
+    "response_cost": 0.0123456,
+    "status": "success",
+    "custom_llm_provider": "anthropic",
+    "total_tokens": 20660,
+    "prompt_tokens": 20620,
+    "completion_tokens": 40,
+    "startTime": 1764460800.25,
+    "endTime": 1764460801.75,
+    "completionStartTime": 1764460801.75,
+    "model": "claude-sonnet-4-0",
+    "model_id": "model-group-a",
+    "model_group": "claude",
+    "api_base": "https://api.anthropic.com/v1/messages",
+    "metadata": {
+        "user_api_key_hash": "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b",
+        "user_api_key_alias": "writers-key",
+        "user_api_key_team_id": "team-content",
+        "user_api_key_team_alias": "Content",
+        "user_api_key_end_user_id": "guest-9",
+        "usage_object": {
+            "prompt_tokens": 20620,
+            "completion_tokens": 40,
+            "total_tokens": 20660,
+            "prompt_tokens_details": {"cached_tokens": 18000},
+            "cache_creation_input_tokens": 2500,
+            "cache_read_input_tokens": 18000,
+        },
+    },
+    "cache_hit": False,
+    "request_tags": ["blog"],
+    "end_user": "guest-9",
+    "messages": [{"role": "user", "content": "Describe the rooms."}],
+    "response": {
+        "id": "chatcmpl-7d1c4b1e",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "Sea-view rooms."},
+            }
+        ],
+    },
+    "error_str": None,
+    "model_parameters": {"temperature": 0.4, "max_tokens": 256},
+    "hidden_params": {"model_id": "model-group-a", "litellm_model_name": None, "usage_object": None},
+}
+
+
+def payload(**changes):
+    value = copy.deepcopy(PAYLOAD)
+    value.update(changes)
+    return value
+
+
+@pytest.fixture
+def priced(db):
+    sync_prices()
+
+
+def post(client, body, content_type="application/json", **headers):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return client.generic("POST", URL, data, content_type=content_type, **headers)
+
+
+def test_a_payload_maps_usage_cache_costs_user_team_and_times(api_client, organization, priced):
+    response = post(api_client, [PAYLOAD])
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"created": 1, "replayed": 0, "rejected": 0, "errors": []}
+    row = Generation.objects.get(organization=organization)
+    assert row.request_id == f"litellm:{PAYLOAD['id']}"
+    assert (row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens) == (
+        20620,
+        40,
+        18000,
+        2500,
+    )
+    assert row.cost_usd == genai_cost(
+        "anthropic",
+        "claude-sonnet-4-0",
+        input_tokens=20620,
+        output_tokens=40,
+        cache_read_tokens=18000,
+        cache_write_tokens=2500,
+    )
+    assert row.client_cost_usd == Decimal("0.0123456")
+    assert (row.user_ref, row.conversation_id) == ("guest-9", "stay-2026")
+    assert row.trace_id == "0b8f7a6e1c2d4e5f8a9b0c1d2e3f4a5b"
+    assert row.generation_time_ms == 1500
+    assert row.metadata["user_api_key_team_id"] == "team-content"
+    assert row.metadata["user_api_key_alias"] == "writers-key"
+    assert row.metadata["cache_hit"] is False
+    assert (row.prompt, row.content) == ("user: Describe the rooms.", "Sea-view rooms.")
+    assert row.parameters == {"temperature": 0.4, "max_tokens": 256}
+
+
+def test_ndjson_and_a_single_object_are_read(api_client, organization, priced):
+    lines = "\n".join(json.dumps(payload(id=f"call-{n}")) for n in range(3)).encode()
+    assert post(api_client, lines, "application/x-ndjson").json()["created"] == 3
+    assert post(api_client, payload(id="call-single")).json()["created"] == 1
+    assert post(api_client, gzip.compress(lines), HTTP_CONTENT_ENCODING="gzip").json()["replayed"] == 3
+    assert Generation.objects.filter(organization=organization).count() == 4
+
+
+def test_a_resent_batch_writes_nothing_twice(api_client, organization, priced):
+    post(api_client, [PAYLOAD])
+    again = post(api_client, [PAYLOAD])
+    assert again.json() == {"created": 0, "replayed": 1, "rejected": 0, "errors": []}
+    assert Generation.all_objects.count() == 1
+
+
+def test_a_cache_hit_costs_nothing_and_a_failure_is_recorded_failed(api_client, priced):
+    hit = payload(id="hit", cache_hit=True, response_cost=0.0)
+    failure = payload(
+        id="failed",
+        status="failure",
+        error_str="litellm.RateLimitError: AnthropicException - overloaded",
+        error_information={"error_code": "429", "error_class": "RateLimitError", "llm_provider": "anthropic"},
+        response=None,
+    )
+
+    assert post(api_client, [hit, failure]).json()["created"] == 2
+
+    cached = Generation.objects.get(request_id="litellm:hit")
+    assert (cached.input_tokens, cached.output_tokens, cached.cost_usd) == (0, 0, Decimal(0))
+    assert cached.metadata["cached_usage"]["input_tokens"] == 20620
+    failed = Generation.objects.get(request_id="litellm:failed")
+    assert failed.status == "failed"
+    assert failed.error_message.startswith("litellm.RateLimitError")
+    assert failed.error_details == {
+        "error_code": "429",
+        "error_class": "RateLimitError",
+        "llm_provider": "anthropic",
+    }
+
+
+def test_bad_payloads_are_rejected_alone(api_client, organization, priced):
+    batch = [
+        payload(id="good-1"),
+        "not an object",
+        payload(id=None, litellm_call_id=None),
+        payload(id="negative", response_cost=-1),
+        payload(id="bad-tokens", metadata={"usage_object": {"prompt_tokens": "many"}}),
+        payload(id="good-2"),
+    ]
+
+    body = post(api_client, batch).json()
+
+    assert (body["created"], body["rejected"]) == (2, 4)
+    details = " ".join(error["detail"] for error in body["errors"])
+    assert "JSON object" in details and "no id" in details and "client_cost_usd" in details
+    assert set(Generation.objects.values_list("request_id", flat=True)) == {
+        "litellm:good-1",
+        "litellm:good-2",
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"", "application/json", 400),
+        (b"{not json\nnor ndjson", "application/json", 400),
+        (b"\xff\xfe", "application/json", 400),
+        (b"<xml/>", "application/xml", 415),
+    ],
+)
+def test_bad_bodies_are_refused_and_write_nothing(api_client, body, content_type, status):
+    response = post(api_client, body, content_type)
+    assert response.status_code == status
+    assert response.json()["errors"][0]["detail"]
+    assert Generation.all_objects.count() == 0
+
+
+def test_another_tenant_sees_none_of_it(api_client, other_api_client, priced):
+    post(api_client, [PAYLOAD])
+    assert other_api_client.get("/api/v1/generations/").json()["results"] == []
+    assert (
+        len(api_client.get("/api/v1/generations/", {"conversation_id": "stay-2026"}).json()["results"]) == 1
+    )
+    assert (
+        other_api_client.get("/api/v1/generations/", {"conversation_id": "stay-2026"}).json()["results"] == []
+    )
