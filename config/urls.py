@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("providers.api.urls")),
     path("", include("styleguides.api.urls")),
     path("", include("generations.api.urls")),
+    path("", include("generations.publishing.api.urls")),
     path("", include("analytics.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

