@@ -9,6 +9,9 @@ from tenancy import services
 from tenancy.choices import APIKeyRole
 from tests.factories import OrganizationFactory
 
+# Fixtures of other test packages, available to every test (a worker, a webhook receiver).
+pytest_plugins = ["tests.background.fixtures"]
+
 
 def client_for_key(plain_key: str) -> APIClient:
     client = APIClient()
