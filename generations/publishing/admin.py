@@ -38,6 +38,9 @@ class SocialAccountForm(forms.ModelForm):
     new_access_token = _password("New OAuth access token")
     new_refresh_token = _password("New OAuth refresh token")
     new_signing_secret = _password("New webhook signing secret")
+    webhook_url = forms.URLField(
+        max_length=2000, required=False, assume_scheme="https", help_text="Webhook accounts: where posts go."
+    )
 
     class Meta:
         model = SocialAccount
