@@ -8,8 +8,9 @@ another, whoever started it. The second one is skipped, not queued: the first is
 from __future__ import annotations
 
 import logging
+import sys
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, OutputWrapper
 
 from background.locks import run_exclusively
 
@@ -41,6 +42,6 @@ class ExclusiveCommand(BaseCommand):
                 self.skipped = True
                 message = f"{self.command_name} is already running elsewhere; this run is skipped."
                 logger.warning(message)
-                self.stderr.write(message)
+                OutputWrapper(options.get("stderr") or sys.stderr).write(message)
                 return ""
             return super().execute(*args, **options)
