@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+import signal
 import threading
 import time
 
@@ -23,6 +24,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 BASE = float(WORKER_ENV["PUBLISHING_BACKOFF_BASE_SECONDS"])
 JITTER = float(WORKER_ENV["PUBLISHING_BACKOFF_JITTER"])
+ACCESS_TOKEN = "oauth-access-Worker7777LogCheck0000"
 
 
 def _post(api_client, account, **fields):
@@ -50,7 +52,7 @@ def test_a_due_post_is_delivered_once_signed_and_published_within_seconds(
     organization, api_client, make_receiver, start_worker
 ):
     receiver = make_receiver()
-    account = webhook_account(organization, receiver.url)
+    account = webhook_account(organization, receiver.url, secrets={"access_token": ACCESS_TOKEN})
     worker = start_worker()
 
     started = time.monotonic()
@@ -76,7 +78,29 @@ def test_a_due_post_is_delivered_once_signed_and_published_within_seconds(
     # Every state change is audited: created, publishing, published.
     actions = list(AuditEvent.objects.for_object(post).order_by("id").values_list("action", flat=True))
     assert actions == [AuditAction.CREATE, AuditAction.UPDATE, AuditAction.PUBLISH]
-    assert SIGNING_SECRET not in worker.log
+    assert delivery.headers["Authorization"] == f"Bearer {ACCESS_TOKEN}"
+    assert SIGNING_SECRET not in worker.log and ACCESS_TOKEN not in worker.log
+
+
+def test_a_stopping_worker_finishes_the_delivery_in_hand_then_exits(
+    organization, api_client, make_receiver, start_worker
+):
+    hold = threading.Event()
+    receiver = make_receiver(hold=hold)
+    account = webhook_account(organization, receiver.url)
+    worker = start_worker()
+
+    post = _post(api_client, account)
+    wait_until(lambda: receiver.deliveries, what="the delivery to start")
+    worker.process.send_signal(signal.SIGTERM)  # Ctrl-C / a deploy: stop taking work
+    wait_until(lambda: "Stop requested" in worker.log, what="the worker to hear the stop")
+    assert worker.process.poll() is None  # still running: the delivery is in hand
+    hold.set()
+
+    assert worker.process.wait(timeout=30) == 0
+    post.refresh_from_db()
+    assert post.status == PostStatus.PUBLISHED and post.attempts == 1
+    assert len(receiver.deliveries) == 1
 
 
 def test_two_503s_then_200_are_three_attempts_spaced_by_the_backoff(
