@@ -1,5 +1,6 @@
 """Operators' view of the queue: procrastinate's job admin, plus a page of the periodic jobs with
-their schedule, whether they are running, and their last run."""
+their schedule, whether they are running, and their last run, above the queues' health (jobs
+waiting, running and failed per queue; workers and their heartbeats)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.urls import path
 from procrastinate.contrib.django.admin import ProcrastinateJobAdmin
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from background.selectors import periodic_jobs_overview
+from background.selectors import periodic_jobs_overview, queue_health
 
 admin.site.unregister(ProcrastinateJob)
 
@@ -40,5 +41,6 @@ class JobAdmin(ProcrastinateJobAdmin):
             "title": "Periodic jobs",
             "opts": self.model._meta,
             "rows": periodic_jobs_overview(),
+            "health": queue_health(),
         }
         return TemplateResponse(request, "admin/background/periodic_jobs.html", context)

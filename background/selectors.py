@@ -6,10 +6,13 @@ import datetime
 from dataclasses import dataclass
 
 from croniter import croniter
+from django.conf import settings
+from django.db.models import Count, Q
 from django.utils import timezone
 from procrastinate.contrib.django import app
-from procrastinate.contrib.django.models import ProcrastinateEvent, ProcrastinateJob
+from procrastinate.contrib.django.models import ProcrastinateEvent, ProcrastinateJob, ProcrastinateWorker
 
+from background.choices import JobQueue
 from background.commands import command_lock_name
 from background.locks import is_locked
 from background.periodic import PERIODIC_COMMANDS
@@ -64,3 +67,40 @@ def periodic_jobs_overview() -> list[PeriodicJobStatus]:
             )
         )
     return rows
+
+
+@dataclass
+class QueueHealth:
+    """Jobs waiting, running and failed per queue, and the workers alive now."""
+
+    queues: list[dict]
+    workers: list[ProcrastinateWorker]
+    stale_after_seconds: float
+
+
+def queue_health() -> QueueHealth:
+    """Per queue: jobs ``todo`` (due now and later), ``doing`` and ``failed``; and every registered
+    worker with its last heartbeat (one silent for ``stalled_worker_timeout`` is presumed dead)."""
+    now = timezone.now()
+    counts = {
+        queue.value: {"queue": queue.value, "todo_due": 0, "todo_later": 0, "doing": 0, "failed": 0}
+        for queue in JobQueue
+    }
+    rows = (
+        ProcrastinateJob.objects.filter(status__in=["todo", "doing", "failed"])
+        .annotate(due=Q(scheduled_at__isnull=True) | Q(scheduled_at__lte=now))
+        .values("queue_name", "status", "due")
+        .annotate(count=Count("id"))
+    )
+    for row in rows:
+        entry = counts.setdefault(
+            row["queue_name"],
+            {"queue": row["queue_name"], "todo_due": 0, "todo_later": 0, "doing": 0, "failed": 0},
+        )
+        key = row["status"] if row["status"] != "todo" else ("todo_due" if row["due"] else "todo_later")
+        entry[key] += row["count"]
+    stale = float(settings.PROCRASTINATE_WORKER_DEFAULTS.get("stalled_worker_timeout", 30))
+    workers = list(ProcrastinateWorker.objects.order_by("id"))
+    for worker in workers:
+        worker.alive = (now - worker.last_heartbeat).total_seconds() < stale
+    return QueueHealth(queues=list(counts.values()), workers=workers, stale_after_seconds=stale)

@@ -72,6 +72,9 @@ def test_each_periodic_job_runs_from_the_queue_and_shows_in_the_admin(organizati
         assert f"periodic.{command}" in html
         assert f"#{job_id} succeeded" in html
     assert "background.retry_stalled_jobs" in html
+    # The queues' health: the running worker is listed alive.
+    assert 'id="queue-health"' in html and "<td>publishing</td>" in html
+    assert "No worker is running" not in html and "<td>yes</td>" in html
     assert "Periodic jobs" in client.get("/admin/procrastinate/procrastinatejob/").content.decode()
 
 
