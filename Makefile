@@ -1,4 +1,5 @@
-# Inkwell: `make run` serves admin + API on http://127.0.0.1:8000, `make test` runs every test.
+# Inkwell: `make run` serves admin + API on http://127.0.0.1:8000 with a task-queue worker beside it,
+# `make worker` runs a worker alone, `make test` runs every test.
 # Both create the virtualenv and install requirements when needed; neither needs a database
 # server (an embedded PostgreSQL starts from .pgdata/ unless DATABASE_URL is set).
 
@@ -13,7 +14,7 @@ SEED_FIXTURES := $(sort $(wildcard fixtures/*.json))
 # test database on DATABASE_URL's server). `make test PYTEST_ARGS=` runs serially.
 PYTEST_ARGS ?= -n auto
 
-.PHONY: run test install install-dev lock-litellm migrate seed lint format check serve-gunicorn db-stop clean
+.PHONY: run worker test install install-dev lock-litellm migrate seed lint format check serve-gunicorn db-stop clean
 
 $(BIN)/activate: requirements.txt
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -57,7 +58,15 @@ seed: migrate
 run: seed
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	@echo "Admin: http://$(HOST):$(PORT)/admin/   API: http://$(HOST):$(PORT)/api/v1/   Docs: http://$(HOST):$(PORT)/api/v1/docs/"
+	@# The worker runs in its own session so Ctrl-C reaches it once, from the trap: it then finishes
+	@# (or, after WORKER_SHUTDOWN_GRACEFUL_TIMEOUT, releases) the jobs in hand and stops.
+	@setsid $(MANAGE) procrastinate worker & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(MANAGE) runserver $(HOST):$(PORT)
+
+# A task-queue worker alone (every queue; `make worker QUEUES=publishing,email` for some).
+worker: migrate
+	$(MANAGE) procrastinate worker $(if $(QUEUES),--queues $(QUEUES))
 
 test: install-dev
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("providers.api.urls")),
     path("", include("styleguides.api.urls")),
     path("", include("generations.api.urls")),
+    path("", include("generations.publishing.api.urls")),
     path("", include("analytics.api.urls")),
     # Unthrottled, like health: public, cacheable, and loaded by tools before any database exists.
     path("schema/", SpectacularAPIView.as_view(throttle_classes=[]), name="schema"),

@@ -305,3 +305,7 @@ class CacheDailyStatsAdmin(InkwellModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# The publishing queue's admin lives with its models (generations.publishing).
+from generations.publishing import admin as publishing_admin  # noqa: E402, F401

@@ -407,3 +407,7 @@ class CacheDailyStats(models.Model):
 
     def __str__(self):
         return f"{self.organization_id} {self.day}: {self.hits} hits, {self.misses} misses"
+
+
+# The publishing queue's models live in their own module (generations.publishing.models).
+from generations.publishing.models import ScheduledPost, SocialAccount  # noqa: E402, F401

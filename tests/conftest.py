@@ -10,6 +10,9 @@ from tenancy import rls, services
 from tenancy.choices import APIKeyRole
 from tests.factories import OrganizationFactory
 
+# Fixtures of other test packages, available to every test (a worker, a webhook receiver).
+pytest_plugins = ["tests.background.fixtures"]
+
 
 @pytest.fixture(autouse=True)
 def rls_bypass_for_test_data(request):

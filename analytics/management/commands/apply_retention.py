@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from analytics.models import ArchivedRecord
 from analytics.retention import DEFAULT_BATCH_SIZE, retention_apply, retention_plan
+from background.commands import ExclusiveCommand
 from tenancy.models import Organization
 from tenancy.rls import rls_bypass
 
 
-class Command(BaseCommand):
+class Command(ExclusiveCommand):
     help = (
         "Archive expired rows (generations, failed generations, provider calls, performance "
         "metrics, empty runs; per settings.RETENTION_POLICY and each organization's cleanup "

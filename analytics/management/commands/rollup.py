@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from analytics.rollups import rollup_rebuild
+from background.commands import ExclusiveCommand
 from tenancy.models import Organization
 from tenancy.rls import rls_bypass
 
@@ -19,7 +20,7 @@ def _day(value: str) -> datetime.date:
         raise CommandError(f"Not a date (YYYY-MM-DD): {value!r}") from exc
 
 
-class Command(BaseCommand):
+class Command(ExclusiveCommand):
     help = (
         "Rebuild the daily (generations), hourly (provider calls) and per-run rollups of the UTC "
         "days --from … --to (both included) from the raw rows: one transaction per organization, "

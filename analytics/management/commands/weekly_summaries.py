@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import datetime
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
 from analytics.services import week_start_of, weekly_summary_write
+from background.commands import ExclusiveCommand
 from tenancy.models import Organization
 from tenancy.rls import rls_bypass
 
 
-class Command(BaseCommand):
+class Command(ExclusiveCommand):
     help = (
         "Write the weekly summary (volume, cost, top models, failure rate, change against the "
         "week before) of every organization for the last complete week, or --weeks weeks ending "

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import datetime
 
-from django.core.management.base import BaseCommand
 from django.utils import timezone
 from tqdm import tqdm
 
+from background.commands import ExclusiveCommand
 from generations.models import CacheEntry
 from generations.services import cache_purge_expired
 from tenancy.rls import rls_bypass
 
 
-class Command(BaseCommand):
+class Command(ExclusiveCommand):
     help = "Delete response-cache entries that expired (optionally: more than --older-than-hours ago)."
 
     def add_arguments(self, parser):

@@ -1,14 +1,14 @@
 """``manage.py sync_model_prices [--dry-run]``: providers, text models and versioned prices from
 genai-prices' bundled snapshot (see ``providers.price_sync``)."""
 
-from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
+from background.commands import ExclusiveCommand
 from providers.price_sync import SOURCE, price_sync
 from tenancy.rls import rls_bypass
 
 
-class Command(BaseCommand):
+class Command(ExclusiveCommand):
     help = "Import our providers' text models and prices from genai-prices; --dry-run prints the diff."
 
     def add_arguments(self, parser):

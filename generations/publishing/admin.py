@@ -1,0 +1,246 @@
+"""Admin of publishing: accounts with masked secrets, and the queue of posts by day.
+
+Secrets are typed into password fields that never render a value and are saved through the
+services (encrypted, audited without values). Posts are created through the service (so their
+job is queued) and then only cancelled or retried, like through the API.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from generations.publishing import services
+from generations.publishing.choices import Platform, PostStatus
+from generations.publishing.models import ScheduledPost, SocialAccount
+from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
+from tenancy.errors import DomainError
+
+SECRET_INPUTS = {
+    "new_access_token": "access_token",
+    "new_refresh_token": "refresh_token",
+    "new_signing_secret": "signing_secret",
+}
+
+
+def _password(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: encrypted, never shown again. Leave blank to keep the current value.",
+    )
+
+
+class SocialAccountForm(forms.ModelForm):
+    new_access_token = _password("New OAuth access token")
+    new_refresh_token = _password("New OAuth refresh token")
+    new_signing_secret = _password("New webhook signing secret")
+    webhook_url = forms.URLField(
+        max_length=2000, required=False, assume_scheme="https", help_text="Webhook accounts: where posts go."
+    )
+
+    class Meta:
+        model = SocialAccount
+        fields = [
+            "organization",
+            "platform",
+            "handle",
+            "display_name",
+            "webhook_url",
+            "token_expires_at",
+            "is_active",
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        for field, name in SECRET_INPUTS.items():
+            if cleaned.get(field):
+                try:
+                    cleaned[field] = services.secret_clean(name, cleaned[field])
+                except DomainError as exc:
+                    self.add_error(field, exc.detail)
+        platform = cleaned.get("platform") or self.instance.platform
+        has_secret = bool(self.instance.signing_secret_encrypted or cleaned.get("new_signing_secret"))
+        if platform == Platform.WEBHOOK and not has_secret:
+            self.add_error("new_signing_secret", "A webhook account needs a signing secret.")
+        return cleaned
+
+
+@admin.register(SocialAccount)
+class SocialAccountAdmin(InkwellModelAdmin):
+    form = SocialAccountForm
+    list_display = [
+        "handle",
+        "platform",
+        "organization",
+        "display_name",
+        "is_active",
+        "access_token_last4",
+        "token_expires_at",
+    ]
+    list_filter = ["platform", "is_active", "organization"]
+    search_fields = ["handle", "display_name", "organization__name"]
+    list_select_related = ["organization"]
+    readonly_fields = [
+        "access_token_last4",
+        "access_token_fingerprint",
+        "refresh_token_last4",
+        "signing_secret_last4",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_fields(self, request, obj=None):
+        fields = [*SocialAccountForm.Meta.fields, *SECRET_INPUTS]
+        return fields if obj is None else [*fields, *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is None else [*self.readonly_fields, "organization", "platform"]
+
+    def save_model(self, request, obj, form, change):
+        secrets = {
+            name: form.cleaned_data[field]
+            for field, name in SECRET_INPUTS.items()
+            if form.cleaned_data.get(field)
+        }
+        fields = {
+            name: getattr(obj, name) for name in SocialAccountForm.Meta.fields if name in form.cleaned_data
+        }
+        if not change:
+            created = services.social_account_create(
+                organization=obj.organization, actor=admin_actor(request), secrets=secrets, **fields
+            )
+            for field in created._meta.concrete_fields:
+                setattr(obj, field.attname, getattr(created, field.attname))
+            obj._state.adding = False
+            return
+        stored = SocialAccount.all_objects.get(pk=obj.pk)
+        fields.pop("organization", None)
+        fields.pop("platform", None)
+        services.social_account_update(
+            organization=stored.organization,
+            actor=admin_actor(request),
+            account=stored,
+            secrets=secrets,
+            **fields,
+        )
+
+
+class ScheduledPostAddForm(forms.ModelForm):
+    class Meta:
+        model = ScheduledPost
+        fields = ["organization", "account", "generation", "text", "publish_at", "max_attempts"]
+
+    def clean(self):
+        cleaned = super().clean()
+        # The service checks the same before writing; here the message lands on the form.
+        account, organization = cleaned.get("account"), cleaned.get("organization")
+        if account and organization and account.organization_id != organization.pk:
+            raise ValidationError({"account": "That account belongs to another organization."})
+        return cleaned
+
+
+@admin.register(ScheduledPost)
+class ScheduledPostAdmin(InkwellModelAdmin):
+    list_display = [
+        "id",
+        "publish_at",
+        "account",
+        "organization",
+        "status",
+        "attempts",
+        "published_at",
+        "short_error",
+    ]
+    list_filter = ["status", "account__platform", "organization"]
+    list_select_related = ["account", "organization"]
+    search_fields = ["text", "external_id", "idempotency_key", "account__handle"]
+    date_hierarchy = "publish_at"
+    ordering = ["-publish_at", "-id"]
+    actions = ["cancel_selected", "retry_selected"]
+    raw_id_fields = ["generation"]
+    readonly_fields = [
+        "organization",
+        "account",
+        "generation",
+        "text",
+        "publish_at",
+        "status",
+        "attempts",
+        "max_attempts",
+        "next_attempt_at",
+        "last_error",
+        "published_at",
+        "external_id",
+        "idempotency_key",
+        "created_at",
+        "updated_at",
+    ]
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return obj.last_error[:80]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ScheduledPostAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        return ScheduledPostAddForm.Meta.fields if obj is None else self.readonly_fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "account" and not request.user.is_superuser:
+            kwargs["queryset"] = SocialAccount.objects.filter(
+                organization__in=self.staff_organizations(request)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # posts are history: cancel them
+
+    def save_model(self, request, obj, form, change):
+        if change:  # pragma: no cover - the change form is read-only
+            return
+        post, _ = services.scheduled_post_create(
+            organization=obj.organization,
+            actor=admin_actor(request),
+            account=obj.account,
+            generation=obj.generation,
+            text=obj.text,
+            publish_at=obj.publish_at,
+            max_attempts=obj.max_attempts,
+        )
+        obj.pk = post.pk
+        obj._state.adding = False
+
+    def _each(self, request, queryset, service, verb: str) -> None:
+        done, refused = 0, []
+        for post in queryset.select_related("organization"):
+            try:
+                service(organization=post.organization, actor=admin_actor(request), post=post)
+                done += 1
+            except DomainError as exc:
+                refused.append(f"#{post.pk}: {exc.detail}")
+        self.message_user(request, f"{verb} {done} post(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not changed: " + "; ".join(refused), messages.WARNING)
+
+    @admin.action(description="Cancel selected posts")
+    def cancel_selected(self, request, queryset):
+        self._each(
+            request,
+            queryset.filter(status__in=PostStatus.cancellable()),
+            services.scheduled_post_cancel,
+            "Cancelled",
+        )
+
+    @admin.action(description="Retry selected posts")
+    def retry_selected(self, request, queryset):
+        self._each(request, queryset, services.scheduled_post_retry, "Retried")

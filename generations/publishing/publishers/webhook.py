@@ -1,0 +1,110 @@
+"""The ``webhook`` publisher: POSTs the post as JSON to the account's URL, signed.
+
+Headers: ``Idempotency-Key: <post id>`` (the same on every delivery of a post, so a receiver
+can drop a repeat), ``X-Inkwell-Attempt: <n>`` (a repeat is recognisable), and
+``X-Inkwell-Signature: sha256=<hex HMAC-SHA256 of the exact body with the signing secret>``.
+An account with an OAuth access token also sends it as ``Authorization: Bearer``.
+
+2xx is published (a JSON ``id`` in the answer is kept as the external id); 429, 5xx, timeouts
+and connection errors are retried (a ``Retry-After`` in seconds is honoured); any other answer
+fails the post with the answer in ``last_error``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+
+import httpx
+from django.conf import settings
+
+from generations.publishing.choices import Platform
+from generations.publishing.publishers import register
+from generations.publishing.publishers.base import AccountSecrets, Delivery, Outcome, Publisher
+
+logger = logging.getLogger(__name__)
+MAX_ERROR_BODY = 1000
+
+
+def webhook_signature(body: bytes, secret: str) -> str:
+    """The ``X-Inkwell-Signature`` value of ``body``: receivers compute the same to verify."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def webhook_body(post) -> bytes:
+    """The JSON delivered for ``post`` (compact, keys sorted: the signature covers these bytes)."""
+    account = post.account
+    payload = {
+        "id": post.pk,
+        "text": post.content,
+        "account": {"id": account.pk, "platform": account.platform, "handle": account.handle},
+        "scheduled_for": post.publish_at.isoformat(),
+        "generation": post.generation_id,
+    }
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
+
+
+def _external_id(response: httpx.Response) -> str:
+    try:
+        answer = response.json()
+    except ValueError:
+        return ""
+    if isinstance(answer, dict) and answer.get("id") is not None:
+        return str(answer["id"])[:500]
+    return ""
+
+
+class WebhookPublisher(Publisher):
+    platform = Platform.WEBHOOK
+
+    def account_errors(self, account) -> dict[str, str]:
+        errors = {}
+        if not account.webhook_url:
+            errors["webhook_url"] = "A webhook account needs its URL."
+        if not account.signing_secret_encrypted:
+            errors["signing_secret"] = "A webhook account needs a signing secret."  # noqa: S105 - a message
+        return errors
+
+    def publish(self, post, *, secrets: AccountSecrets, attempt: int) -> Delivery:
+        body = webhook_body(post)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Inkwell-Publisher/1",
+            "Idempotency-Key": str(post.pk),
+            "X-Inkwell-Attempt": str(attempt),
+            "X-Inkwell-Signature": webhook_signature(body, secrets.signing_secret or ""),
+        }
+        if secrets.access_token:
+            headers["Authorization"] = f"Bearer {secrets.access_token}"
+        try:
+            response = httpx.post(
+                post.account.webhook_url,
+                content=body,
+                headers=headers,
+                timeout=settings.PUBLISHING_REQUEST_TIMEOUT_SECONDS,
+                follow_redirects=False,
+            )
+        except httpx.TimeoutException:
+            return Delivery(Outcome.RETRY, error="The webhook did not answer in time.")
+        except httpx.HTTPError as exc:
+            # The exception's class, not its text: it may quote the request (and its headers).
+            return Delivery(Outcome.RETRY, error=f"The webhook could not be reached ({type(exc).__name__}).")
+        status = response.status_code
+        if 200 <= status < 300:
+            return Delivery(Outcome.PUBLISHED, external_id=_external_id(response))
+        answer = f"HTTP {status}: {response.text[:MAX_ERROR_BODY]}"
+        if status == 429 or status >= 500:
+            return Delivery(Outcome.RETRY, error=answer, retry_after_seconds=_retry_after(response))
+        return Delivery(Outcome.FAIL, error=answer)
+
+
+register(WebhookPublisher())
