@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import random
-import secrets
 import shutil
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._harness import production_env  # noqa: E402
 
 MODELS = [
     ("openai", "gpt-4o"),
@@ -255,19 +256,7 @@ def main() -> None:
     else:
         pgdata = Path(args.pgdata)
         shutil.rmtree(pgdata, ignore_errors=True)
-        env.update(
-            {
-                "DJANGO_SETTINGS_MODULE": "config.settings.production",
-                "SECRET_KEY": secrets.token_urlsafe(64),
-                "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(64),
-                "ALLOWED_HOSTS": "127.0.0.1,localhost",
-                "SECURE_SSL_REDIRECT": "false",
-                "EMBEDDED_PGDATA": str(pgdata),
-                "API_THROTTLE_RATE": "100000000/min",
-                "CONN_MAX_AGE": "60",
-                "LOG_LEVEL": "WARNING",
-            }
-        )
+        env.update(production_env(pgdata))
         os.environ.update(env)
         api_key, _ = prepare_database(pgdata)
         base_url = f"http://127.0.0.1:{args.port}"
