@@ -9,7 +9,8 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from config.urls import handler404, handler500, urlpatterns as product_urlpatterns  # noqa: F401
+from config.urls import handler404, handler500  # noqa: F401
+from config.urls import urlpatterns as product_urlpatterns
 
 _INSERT_SQL = None
 
@@ -29,12 +30,14 @@ def floor_select(request):
 
 
 def _insert_sql():
-    global _INSERT_SQL  # noqa: PLW0603 - built once per worker
+    global _INSERT_SQL
     if _INSERT_SQL is None:
         from bench.scale_data import _insert
         from generations.models import Generation
 
-        values = "(VALUES (%s::bigint, %s, %s, %s::bigint, %s::bigint, now())) AS v(org, rid, body, inp, outp, t)"
+        values = (
+            "(VALUES (%s::bigint, %s, %s, %s::bigint, %s::bigint, now())) AS v(org, rid, body, inp, outp, t)"
+        )
         sql, params = _insert(
             Generation,
             {
