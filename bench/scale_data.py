@@ -18,7 +18,8 @@ Shape (``rows`` = N):
   belong to one organization and one group in eight is a multi-model run;
 - trees: one root in 20 gets a revision and one in 60 a variant of that revision (so 1/16 of
   the rows are tree children), plus one 500-node tree in the biggest organization;
-- N provider calls, one per generation (same organization, time, model, user), 5 % failed,
+- N provider calls, one per root generation (same organization, time, model, user) and a
+  retry for every 15th, 5 % failed,
   three provider-key fingerprints per organization;
 - a performance metric for one generation in five (30 % cache hits, some retries);
 - one campaign per organization (10 % of generations in it), ``rows / 100`` cache entries;
@@ -432,20 +433,21 @@ class Builder:
         return statements
 
     def _provider_calls(self, chunks: int) -> list[tuple[str, list]]:
+        """One call per root generation (same organization, time, model, user), plus, to reach
+        ``rows`` calls, a retried call for every 15th root, a few seconds after the first."""
         from analytics.models import ProviderCall
 
-        statements = []
-        bounds = [self.roots * k // chunks for k in range(chunks + 1)]
-        fail = f"({_u('i', 20)} < 0.05)"
-        for first, last in itertools.pairwise(bounds):
-            e = self._expressions("i")
-            overrides = {
+        def overrides(generation: str, later: str) -> dict[str, str]:
+            e = self._expressions(generation)
+            fail = f"({_u('i', 20)} < 0.05)"
+            called = f"({e['created_at']} + {later})"
+            return {
                 "organization_id": e["organization"],
-                "created_at": e["created_at"],
-                "updated_at": e["created_at"],
-                "called_at": e["created_at"],
+                "created_at": called,
+                "updated_at": called,
+                "called_at": called,
                 "request_id": "'scale-c-' || i",
-                "generation_id": f"{self.generation_base} + i",
+                "generation_id": f"{self.generation_base} + {generation}",
                 "content_type": e["content_type"],
                 "endpoint": "'/v1/chat/completions'",
                 "method": "'POST'",
@@ -470,9 +472,26 @@ class Builder:
                     f"md5('k' || {e['rank']}::text || '-' || floor({_u('i', 23)} * 3)::int)"
                 ),
             }
+
+        statements = []
+        bounds = [self.roots * k // chunks for k in range(chunks + 1)]
+        for first, last in itertools.pairwise(bounds):
             statements.append(
                 _insert(
-                    ProviderCall, overrides, f"generate_series({first + 1}, {last}) AS s(i)", self.connection
+                    ProviderCall,
+                    overrides("i", "interval '0 seconds'"),
+                    f"generate_series({first + 1}, {last}) AS s(i)",
+                    self.connection,
+                )
+            )
+        retries = min(self.rows - self.roots, self.roots // 15)
+        if retries > 0:
+            statements.append(
+                _insert(
+                    ProviderCall,
+                    overrides(f"((i - {self.roots}) * 15)", "interval '4 seconds'"),
+                    f"generate_series({self.roots + 1}, {self.roots + retries}) AS s(i)",
+                    self.connection,
                 )
             )
         return statements
@@ -650,6 +669,15 @@ class Builder:
             self._reset_sequence(table)
         self._timed("analyze", lambda: self._execute("ANALYZE"))
         self._timed("rollups", self._rollups)
+        # The rollup tables were empty when ANALYZE ran: without fresh statistics the planner
+        # reads them through the wrong index (seen in the first 1M run).
+        self._timed(
+            "analyze rollups",
+            lambda: self._execute(
+                "ANALYZE analytics_generationdailyrollup, analytics_providercalldailyrollup, "
+                "analytics_userhourlyrollup, analytics_modelperformance"
+            ),
+        )
         self.seconds["total"] = time.perf_counter() - began
         return Dataset(
             rows=self.rows,
