@@ -33,18 +33,16 @@ import random
 import shutil
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import production_env  # noqa: E402
-from bench.ingest import Client, payload, start_gunicorn, wait_healthy  # noqa: E402
+from bench.ingest import Client, payload, run_parallel, start_gunicorn, wait_healthy  # noqa: E402
 
 UTC = datetime.UTC
 REPORT_NAMES = ["cost", "volume", "failures", "cache", "retries", "keys", "models"]
@@ -133,23 +131,16 @@ def deep_cursor(client, path: str, pages: int) -> str:
 
 
 def throughput(count: int, clients: int, call) -> tuple[float, list[float]]:
-    """Run ``call(i)`` count times on ``clients`` threads; (requests/s, latencies)."""
-    latencies, failures = [], []
-    lock = threading.Lock()
+    """Run ``call(i)`` count times on ``clients`` threads (``bench.ingest.run_parallel``, which
+    fails the run on any non-2xx); returns (requests/s, latencies)."""
+    latencies = []
 
-    def work(index):
+    def timed(index):
         status, content, seconds = call(index)
-        with lock:
-            latencies.append(seconds)
-            if status not in (200, 201):
-                failures.append((status, content[:300]))
+        latencies.append(seconds)  # list.append is atomic under the GIL
+        return status, content[:300]
 
-    began = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=clients) as pool:
-        list(pool.map(work, range(count)))
-    elapsed = time.perf_counter() - began
-    if failures:
-        raise SystemExit(f"{len(failures)} requests failed, first: {failures[0]}")
+    elapsed = run_parallel(count, clients, timed)
     return count / elapsed, latencies
 
 
@@ -259,14 +250,16 @@ def slowest_query(queries: list[str]) -> tuple[float, str]:
 
     best = (0.0, "")
     for sql in queries:
-        if not sql.lstrip().upper().startswith("SELECT"):
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
             continue
-        began = time.perf_counter()
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-        seconds = time.perf_counter() - began
-        if seconds > best[0]:
-            best = (seconds, sql)
+        runs = []
+        for _ in range(3):  # the fastest of three: a shared box's scheduling noise is not the query
+            began = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+            runs.append(time.perf_counter() - began)
+        if min(runs) > best[0]:
+            best = (min(runs), sql)
     return best
 
 
@@ -657,7 +650,9 @@ def main() -> None:
             shutil.rmtree(pgdata, ignore_errors=True)
 
 
-def retention_phase(results: Results, ranked: list[int], counts: dict[int, int], budget_s: int) -> str:
+def retention_phase(
+    results: Results, ranked: list[int], counts: dict[int, int], budget_s: int
+) -> tuple[str, bool]:
     """Archive an organization's expired rows (retention shortened to 30 days) for at most
     ``budget_s`` seconds; report rows/s and the table size before and after VACUUM."""
     from django.db import connection
@@ -705,7 +700,7 @@ def retention_phase(results: Results, ranked: list[int], counts: dict[int, int],
     results.add(
         "retention", f"archive and delete, organization of ~{counts[organization.pk]} rows", None, note
     )
-    return note
+    return note, rows / elapsed >= 20_000 and after < before
 
 
 def summarise(results, empty, full, one_rate, many_rate, retention_note) -> list[str]:
@@ -775,7 +770,8 @@ def summarise(results, empty, full, one_rate, many_rate, retention_note) -> list
         f"16 writers of one organization {one_rate:.0f}/s vs 16 organizations {many_rate:.0f}/s = "
         f"{one_rate / many_rate:.2f}x; target ≥ 0.8x → {'MET' if one_rate >= 0.8 * many_rate else 'NOT MET'}"
     )
-    lines.append(retention_note + "; target ≥ 20,000 rows/s and the table shrinks → NOT MET (see the note)")
+    note, met = retention_note
+    lines.append(f"{note}; target ≥ 20,000 rows/s and the table shrinks → {'MET' if met else 'NOT MET'}")
     results.note("\n" + "\n".join(lines))
     return lines
 

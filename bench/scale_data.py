@@ -103,6 +103,12 @@ def _rank(group: str, organizations: int) -> str:
     )
 
 
+def _metered(expressions: dict[str, str]) -> dict[str, str]:
+    """The usage and cost columns generations and provider calls share."""
+    names = ("input_tokens", "output_tokens", "cache_read_tokens", "total_tokens", "cost_usd", "cost_status")
+    return {name: expressions[name] for name in names}
+
+
 def _insert(model, overrides: dict[str, str], source: str, connection) -> tuple[str, list]:
     """``INSERT INTO <model's table> (…) SELECT … FROM source`` covering every concrete column:
     ``overrides`` are SQL expressions; other NOT NULL columns get the field's default (a
@@ -353,12 +359,7 @@ class Builder:
             "target_channel": "'blog'",
             "prompt": "'Write about sea-view rooms for families.'",
             "content": f"left(repeat('{PARAGRAPH}', 8), 300 + floor({_u(index, 16)} * 900)::int)",
-            "input_tokens": e["input_tokens"],
-            "output_tokens": e["output_tokens"],
-            "cache_read_tokens": e["cache_read_tokens"],
-            "total_tokens": e["total_tokens"],
-            "cost_usd": e["cost_usd"],
-            "cost_status": e["cost_status"],
+            **_metered(e),
             "generation_time_ms": e["time_ms"],
             "status": e["status"],
             "completed_at": f"CASE WHEN {e['status']} IN ('success', 'failed', 'partial', 'cancelled') "
@@ -399,20 +400,18 @@ class Builder:
             }
         return overrides
 
+    def _chunked(self, model, overrides: dict[str, str], chunks: int) -> list[tuple[str, list]]:
+        """One INSERT per slice of the roots 1 … roots, so ``parallel`` connections share them."""
+        bounds = [self.roots * k // chunks for k in range(chunks + 1)]
+        return [
+            _insert(model, overrides, f"generate_series({first + 1}, {last}) AS s(i)", self.connection)
+            for first, last in itertools.pairwise(bounds)
+        ]
+
     def _generations(self, chunks: int) -> list[tuple[str, list]]:
         from generations.models import Generation
 
-        statements = []
-        bounds = [self.roots * k // chunks for k in range(chunks + 1)]
-        for first, last in itertools.pairwise(bounds):
-            statements.append(
-                _insert(
-                    Generation,
-                    self._generation_overrides("i"),
-                    f"generate_series({first + 1}, {last}) AS s(i)",
-                    self.connection,
-                )
-            )
+        statements = self._chunked(Generation, self._generation_overrides("i"), chunks)
         statements.append(
             _insert(
                 Generation,
@@ -455,12 +454,7 @@ class Builder:
                 "model_id": e["model_id"],
                 "provider_name": e["provider_name"],
                 "model_name": e["model_name"],
-                "input_tokens": e["input_tokens"],
-                "output_tokens": e["output_tokens"],
-                "cache_read_tokens": e["cache_read_tokens"],
-                "total_tokens": e["total_tokens"],
-                "cost_usd": e["cost_usd"],
-                "cost_status": e["cost_status"],
+                **_metered(e),
                 "api_latency_ms": f"(100 + floor({_u('i', 21)} * 7000)::int)",
                 "total_request_time_ms": f"(150 + floor({_u('i', 21)} * 7500)::int)",
                 "status_code": f"CASE WHEN {fail} THEN 500 ELSE 200 END",
@@ -473,17 +467,7 @@ class Builder:
                 ),
             }
 
-        statements = []
-        bounds = [self.roots * k // chunks for k in range(chunks + 1)]
-        for first, last in itertools.pairwise(bounds):
-            statements.append(
-                _insert(
-                    ProviderCall,
-                    overrides("i", "interval '0 seconds'"),
-                    f"generate_series({first + 1}, {last}) AS s(i)",
-                    self.connection,
-                )
-            )
+        statements = self._chunked(ProviderCall, overrides("i", "interval '0 seconds'"), chunks)
         retries = min(self.rows - self.roots, self.roots // 15)
         if retries > 0:
             statements.append(

@@ -52,6 +52,17 @@ def _raw(sql: str, params: list) -> list[tuple]:
         return cursor.fetchall()
 
 
+def _counts(dataset) -> dict[int, int]:
+    """Generations per organization of the dataset."""
+    return dict(
+        _raw(
+            "SELECT organization_id, count(*) FROM generations_generation "
+            "WHERE organization_id = ANY(%s) GROUP BY 1",
+            [dataset.organization_ids],
+        )
+    )
+
+
 def test_the_dataset_is_skewed_and_shaped_as_promised(dataset, db):
     """Given the CI-sized build, the biggest tenant holds the most rows, the trees exist and
     every generation has its provider call."""
@@ -59,13 +70,7 @@ def test_the_dataset_is_skewed_and_shaped_as_promised(dataset, db):
         0
     ]
     (calls,) = _raw("SELECT count(*) FROM analytics_providercall WHERE request_id LIKE 'scale-%%'", [])[0]
-    counts = dict(
-        _raw(
-            "SELECT organization_id, count(*) FROM generations_generation "
-            "WHERE organization_id = ANY(%s) GROUP BY 1",
-            [dataset.organization_ids],
-        )
-    )
+    counts = _counts(dataset)
     assert ROWS * 0.98 <= generations <= ROWS * 1.02
     assert ROWS * 0.98 <= calls <= ROWS  # one per root generation, and retries
     assert counts[dataset.biggest] == max(counts.values())
@@ -142,7 +147,7 @@ def test_detail_and_500_node_tree_in_bounded_queries(dataset, biggest_client, dj
 @pytest.mark.xfail(
     strict=True,
     reason="lineage loads provider and model once per ancestor (N+1): 3 + 2xdepth queries; "
-    "docs/scale-plan.md step 5",
+    "docs/scale-plan.md step 4",
 )
 def test_lineage_of_a_deep_node_in_bounded_queries(dataset, biggest_client, django_assert_max_num_queries):
     with django_assert_max_num_queries(4):
@@ -275,13 +280,7 @@ def _normalise(value):
 def test_reports_equal_the_raw_group_by(dataset, make_api_client, report, tenant):
     """Given the rollups the build made, when a report is asked over a year, then every group's
     figures equal the same GROUP BY over the raw rows (soft-deleted rows included: spend is spend)."""
-    counts = dict(
-        _raw(
-            "SELECT organization_id, count(*) FROM generations_generation "
-            "WHERE organization_id = ANY(%s) GROUP BY 1",
-            [dataset.organization_ids],
-        )
-    )
+    counts = _counts(dataset)
     ranked = [pk for pk in dataset.organization_ids if counts.get(pk)]
     organization_id = ranked[0] if tenant == "biggest" else ranked[len(ranked) // 2]
     client = make_api_client(Organization.objects.get(pk=organization_id))
