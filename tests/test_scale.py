@@ -29,6 +29,9 @@ from tenancy.models import Organization
 ROWS = int(os.environ.get("SCALE_TEST_ROWS", "100000"))
 ORGANIZATIONS = 1000
 DAY = datetime.timedelta(days=1)
+# One build per worker that runs any of these tests: with `-n 2 --dist loadgroup` only one
+# worker builds; with the default `--dist load` both may.
+pytestmark = pytest.mark.xdist_group("scale")
 
 
 @pytest.fixture(scope="module")
