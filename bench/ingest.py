@@ -27,7 +27,6 @@ import http.client
 import json
 import os
 import random
-import secrets
 import shutil
 import subprocess
 import sys
@@ -41,6 +40,8 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench._harness import production_env  # noqa: E402
 
 MODELS = [
     ("openai", "gpt-4o"),
@@ -165,22 +166,6 @@ def prepare_database(pgdata: Path) -> tuple[str, int]:
     organization = services.organization_create(name="Bench", slug=f"bench-{uuid.uuid4().hex[:6]}")
     _, plain_key = services.api_key_create(organization=organization, name="bench")
     return plain_key, organization.pk
-
-
-def production_env(pgdata: Path) -> dict[str, str]:
-    """Environment of a benchmark server: production settings on the embedded PostgreSQL at
-    ``pgdata``, fresh secrets, throttling out of the way."""
-    return {
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(64),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "false",
-        "EMBEDDED_PGDATA": str(pgdata),
-        "API_THROTTLE_RATE": "100000000/min",
-        "CONN_MAX_AGE": "60",
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 def start_gunicorn(port: int, env: dict) -> subprocess.Popen:

@@ -1,0 +1,815 @@
+"""Scale and speed (issue 12): ten million generations on two cores, measured through gunicorn.
+
+    .venv/bin/python bench/scale.py                       # 10,000,000 generations + as many calls
+    .venv/bin/python bench/scale.py --rows 1000000        # scaled down
+    .venv/bin/python bench/scale.py --rows 100000 --no-docs
+
+1. Starts a throwaway embedded PostgreSQL (``--pgdata``, deleted first and last), migrates it,
+   syncs prices, and, before any bulk data exists, times single and bulk ingestion into the
+   *empty* tables through gunicorn (2 workers, production settings, persistent connections).
+2. Builds the dataset with ``bench/scale_data.py`` (SQL ``generate_series`` on two connections,
+   indexes dropped during the load and recreated, fsync and synchronous commit off for the
+   build only, then back on, checkpointed, vacuumed), and prints the build rate.
+3. Times, for the biggest organization and a median one, every list endpoint (first page, page
+   21 of the cursor, each filter), detail, tree and lineage (of a 500-node tree in the biggest),
+   every report over 30, 90 and 365 days and the same report as a raw ``GROUP BY``, cache GET,
+   budget check, health, single and bulk ingestion into the full table against psycopg COPY,
+   16 concurrent writers of one organization against 16 of 16 organizations, the retention
+   archive rate, and the **floor**: bare Django views (``bench/scale_urls.py``) doing one indexed
+   SELECT and one INSERT into the same table.
+4. Counts the queries of one request of each kind in-process and EXPLAINs (ANALYZE, BUFFERS) the
+   slowest query of each, lists index usage of the big tables (``pg_stat_user_indexes``), and
+   writes the results table into docs/benchmarks.md between the ``scale-bench`` markers
+   (``--no-docs`` to skip) and the full output into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._harness import production_env  # noqa: E402
+from bench.ingest import Client, payload, run_parallel, start_gunicorn, wait_healthy  # noqa: E402
+
+UTC = datetime.UTC
+REPORT_NAMES = ["cost", "volume", "failures", "cache", "retries", "keys", "models"]
+MARK_BEGIN = "<!-- scale-bench:begin -->"
+MARK_END = "<!-- scale-bench:end -->"
+
+
+class TimingClient(Client):
+    """``bench.ingest.Client`` that returns bodies and times each request."""
+
+    def request(self, method: str, path: str, body=None, *, auth: bool = True):
+        import http.client
+
+        headers = dict(self.headers) if auth else {}
+        data = json.dumps(body) if body is not None else None
+        began = time.perf_counter()
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=600)
+        try:
+            connection.request(method, path, body=data, headers=headers)
+            response = connection.getresponse()
+            content = response.read()
+        finally:
+            connection.close()
+        return response.status, content, time.perf_counter() - began
+
+
+def percentiles(seconds: list[float]) -> tuple[float, float, float]:
+    """p50, p95, p99 in milliseconds."""
+    ordered = sorted(seconds)
+
+    def at(q):
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+
+    return at(0.50), at(0.95), at(0.99)
+
+
+class Results:
+    """Rows of the results table: (section, name, p50, p95, p99, note)."""
+
+    def __init__(self):
+        self.rows: list[tuple[str, str, float | None, float | None, float | None, str]] = []
+        self.lines: list[str] = []
+
+    def add(self, section, name, samples=None, note=""):
+        if samples:
+            p50, p95, p99 = percentiles(samples)
+        else:
+            p50 = p95 = p99 = None
+        self.rows.append((section, name, p50, p95, p99, note))
+        fmt = (lambda v: f"{v:8.1f}") if samples else (lambda v: "       -")
+        line = f"{section:<10} {name:<58} {fmt(p50)} {fmt(p95)} {fmt(p99)}  {note}"
+        print(line, flush=True)
+        self.lines.append(line)
+
+    def note(self, text: str):
+        print(text, flush=True)
+        self.lines.append(text)
+
+    def get(self, section, name):
+        for row in self.rows:
+            if row[0] == section and row[1] == name:
+                return row
+        return None
+
+
+def timed_gets(client, path: str, repeat: int, *, auth=True) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        status, content, seconds = client.request("GET", path, auth=auth)
+        if status != 200:
+            raise SystemExit(f"GET {path}: {status} {content[:300]!r}")
+        samples.append(seconds)
+    return samples
+
+
+def deep_cursor(client, path: str, pages: int) -> str:
+    """The URL of page ``pages`` + 1 of a cursor-paginated list (following ``next``)."""
+    for _ in range(pages):
+        status, content, _ = client.request("GET", path)
+        body = json.loads(content)
+        if status != 200 or not body.get("next"):
+            return path
+        parts = urllib.parse.urlsplit(body["next"])
+        path = parts.path + "?" + parts.query
+    return path
+
+
+def throughput(count: int, clients: int, call) -> tuple[float, list[float]]:
+    """Run ``call(i)`` count times on ``clients`` threads (``bench.ingest.run_parallel``, which
+    fails the run on any non-2xx); returns (requests/s, latencies)."""
+    latencies = []
+
+    def timed(index):
+        status, content, seconds = call(index)
+        latencies.append(seconds)  # list.append is atomic under the GIL
+        return status, content[:300]
+
+    elapsed = run_parallel(count, clients, timed)
+    return count / elapsed, latencies
+
+
+# --- raw GROUP BY twins of the reports ------------------------------------------------------
+
+RAW_REPORTS = {
+    # Each answers its report's default grouping straight from the raw rows.
+    "cost": (
+        "SELECT COALESCE(m.name, g.model_name), date_trunc('month', g.created_at AT TIME ZONE 'UTC'), "
+        "count(*), sum(g.cost_usd), count(*) FILTER (WHERE g.cost_usd IS NULL), sum(g.input_tokens), "
+        "sum(g.output_tokens), sum(g.total_tokens) FROM generations_generation g "
+        "LEFT JOIN providers_aimodel m ON m.id = g.model_id WHERE g.organization_id = %s "
+        "AND g.created_at >= %s AND g.created_at < %s GROUP BY 1, 2"
+    ),
+    "volume": (
+        "SELECT (g.created_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE status = "
+        "'success'), "
+        "sum(g.input_tokens), sum(g.total_tokens) FROM generations_generation g WHERE g.organization_id = %s "
+        "AND g.created_at >= %s AND g.created_at < %s GROUP BY 1"
+    ),
+    "failures": (
+        "SELECT (g.created_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE status = 'failed') "
+        "FROM generations_generation g WHERE g.organization_id = %s "
+        "AND g.created_at >= %s AND g.created_at < %s GROUP BY 1"
+    ),
+    "cache": (
+        "SELECT (g.created_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE pm.cache_hit), "
+        "sum(g.cache_read_tokens) FROM generations_generation g "
+        "LEFT JOIN analytics_performancemetric pm ON pm.generation_id = g.id "
+        "WHERE g.organization_id = %s AND g.created_at >= %s AND g.created_at < %s GROUP BY 1"
+    ),
+    "retries": (
+        "SELECT COALESCE(m.name, g.model_name), count(*), COALESCE(sum(pm.retry_count), 0) "
+        "FROM generations_generation g LEFT JOIN providers_aimodel m ON m.id = g.model_id "
+        "LEFT JOIN analytics_performancemetric pm ON pm.generation_id = g.id "
+        "WHERE g.organization_id = %s AND g.created_at >= %s AND g.created_at < %s GROUP BY 1"
+    ),
+    "keys": (
+        "SELECT c.key_fingerprint, count(*), count(*) FILTER (WHERE c.success), sum(c.cost_usd) "
+        "FROM analytics_providercall c WHERE c.organization_id = %s "
+        "AND c.called_at >= %s AND c.called_at < %s GROUP BY 1"
+    ),
+    "models": (
+        "SELECT COALESCE(m.name, g.model_name), count(*), count(*) FILTER (WHERE status = 'success'), "
+        "sum(g.total_tokens), sum(g.cost_usd), sum(g.generation_time_ms) FROM generations_generation g "
+        "LEFT JOIN providers_aimodel m ON m.id = g.model_id WHERE g.organization_id = %s "
+        "AND g.created_at >= %s AND g.created_at < %s GROUP BY 1"
+    ),
+}
+
+
+# --- server tuning for the build ------------------------------------------------------------
+
+BUILD_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_wal_size": "'16GB'",
+    "checkpoint_timeout": "'30min'",
+    "maintenance_work_mem": "'768MB'",
+    "max_parallel_maintenance_workers": "2",
+    "autovacuum": "off",
+}
+
+
+def set_build_mode(on: bool) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for name, value in BUILD_SETTINGS.items():
+            cursor.execute(f"ALTER SYSTEM SET {name} = {value}" if on else f"ALTER SYSTEM RESET {name}")
+        cursor.execute("SELECT pg_reload_conf()")
+        if not on:
+            cursor.execute("CHECKPOINT")
+
+
+# --- in-process diagnosis --------------------------------------------------------------------
+
+
+def queries_of(method: str, path: str, api_key: str, body=None) -> list[str]:
+    """The SQL one request runs (in-process, Django's test client, production settings)."""
+    from django.db import connection
+    from django.test import Client as DjangoClient
+    from django.test.utils import CaptureQueriesContext
+
+    client = DjangoClient(HTTP_AUTHORIZATION=f"Api-Key {api_key}", HTTP_HOST="localhost")
+    with CaptureQueriesContext(connection) as captured:
+        if method == "GET":
+            response = client.get(path)
+        else:
+            response = client.post(path, data=json.dumps(body), content_type="application/json")
+    if response.status_code not in (200, 201):
+        raise SystemExit(f"in-process {method} {path}: {response.status_code} {response.content[:300]!r}")
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def explain(sql: str) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def slowest_query(queries: list[str]) -> tuple[float, str]:
+    from django.db import connection
+
+    best = (0.0, "")
+    for sql in queries:
+        if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+            continue
+        runs = []
+        for _ in range(3):  # the fastest of three: a shared box's scheduling noise is not the query
+            began = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+            runs.append(time.perf_counter() - began)
+        if min(runs) > best[0]:
+            best = (min(runs), sql)
+    return best
+
+
+def table_size(table: str) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size(%s)", [table])
+        return cursor.fetchone()[0]
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def make_key(organization_id: int) -> str:
+    from tenancy import services
+    from tenancy.models import Organization
+
+    _, plain = services.api_key_create(
+        organization=Organization.objects.get(pk=organization_id), name="bench"
+    )
+    return plain
+
+
+def ingest_phase(results: Results, label: str, client, organization_id: int, args, rng) -> dict:
+    """Single POSTs, the floor INSERT, and bulk vs COPY into the current table."""
+    from bench.ingest import copy_rows
+
+    token = uuid.uuid4().hex[:8]
+    figures = {}
+    singles = [payload(f"s-{label}-{token}-{i}", rng) for i in range(args.single)]
+    rate, latencies = throughput(
+        args.single, 4, lambda i: client.request("POST", "/api/v1/generations/", singles[i])
+    )
+    figures["single"] = rate
+    results.add(label, "single POST generations/ (4 clients)", latencies, f"{rate:.0f} generations/s")
+    floors = [payload(f"f-{label}-{token}-{i}", rng) for i in range(args.single)]
+    rate, latencies = throughput(
+        args.single,
+        4,
+        lambda i: client.request(
+            "POST", f"/floor/insert/?organization={organization_id}", floors[i], auth=False
+        ),
+    )
+    figures["floor_insert"] = rate
+    results.add(label, "floor INSERT (bare Django view, 4 clients)", latencies, f"{rate:.0f} rows/s")
+    prefix = f"b-{label}-{token}-"
+    batches = [
+        {"items": [payload(f"{prefix}{b}-{i}", rng) for i in range(1000)]} for b in range(args.bulk_batches)
+    ]
+    rate, latencies = throughput(
+        args.bulk_batches, 2, lambda b: client.request("POST", "/api/v1/generations/bulk/", batches[b])
+    )
+    figures["bulk"] = rate * 1000
+    results.add(label, "bulk POST of 1,000 (2 clients)", latencies, f"{rate * 1000:.0f} generations/s")
+    copied, seconds = copy_rows(prefix, f"c-{label}-{token}-")
+    figures["copy"] = copied / seconds
+    results.add(label, "psycopg COPY of the bulk rows", None, f"{copied / seconds:.0f} rows/s")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=10_000_000, help="generations (and provider calls)")
+    parser.add_argument("--organizations", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=40, help="requests per timed GET (default 40)")
+    parser.add_argument("--single", type=int, default=600, help="single POSTs per ingestion phase")
+    parser.add_argument("--bulk-batches", type=int, default=6, help="bulk POSTs of 1,000 per phase")
+    parser.add_argument("--writers", type=int, default=16, help="concurrent writers (one org vs many)")
+    parser.add_argument("--writes", type=int, default=800, help="POSTs in each concurrency phase")
+    parser.add_argument("--retention-seconds", type=int, default=60, help="time box of the retention phase")
+    parser.add_argument("--port", type=int, default=8766)
+    parser.add_argument("--pgdata", default=str(Path(tempfile.gettempdir()) / "inkwell-scale-pg"))
+    parser.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "inkwell-scale-report.txt"))
+    parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
+    parser.add_argument("--keep", action="store_true", help="leave the database running afterwards")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    pgdata = Path(args.pgdata)
+    shutil.rmtree(pgdata, ignore_errors=True)
+    env = dict(os.environ)
+    env.update(production_env(pgdata, settings="bench.scale_settings"))
+    os.environ.update(env)
+    server = None
+    results = Results()
+    rng = random.Random(args.seed)
+    try:
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+        from django.db import connection
+
+        from providers.price_sync import price_sync
+        from tenancy import services
+
+        call_command("migrate", verbosity=0)
+        price_sync()
+        empty_org = services.organization_create(name="Empty table", slug="empty-table")
+        base_url = f"http://127.0.0.1:{args.port}"
+        client = TimingClient(base_url, make_key(empty_org.pk))
+        connection.close()
+        server = start_gunicorn(args.port, env)
+        wait_healthy(client)
+        for i in range(20):  # warm both workers
+            client.request("POST", "/api/v1/generations/", payload(f"warm-{i}", rng))
+        results.note(f"CPU cores: {os.cpu_count()}; gunicorn 2 sync workers; rows: {args.rows:,}")
+        results.note(f"{'section':<10} {'request':<58} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
+        empty = ingest_phase(results, "empty", client, empty_org.pk, args, rng)
+        server.terminate()
+        server.wait(timeout=60)
+        server = None
+
+        # --- build -------------------------------------------------------------------------
+        from bench.scale_data import Builder
+
+        set_build_mode(True)
+        builder = Builder(rows=args.rows, organizations=args.organizations, parallel=2, seed=args.seed)
+        print(f"building {args.rows:,} generations and provider calls …", flush=True)
+        dataset = builder.build()
+        began = time.perf_counter()
+        set_build_mode(False)
+        with connection.cursor() as cursor:
+            for table in ("generations_generation", "analytics_providercall", "analytics_performancemetric"):
+                cursor.execute(f"VACUUM (ANALYZE) {table}")
+        dataset.seconds["durable + vacuum"] = time.perf_counter() - began
+        build_s = sum(v for k, v in dataset.seconds.items() if k != "total")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT organization_id, count(*) FROM generations_generation GROUP BY 1 ORDER BY 2 DESC"
+            )
+            counts = dict(cursor.fetchall())
+            cursor.execute("SELECT count(*) FROM generations_generation")
+            total_generations = cursor.fetchone()[0]
+            cursor.execute("SELECT count(*) FROM analytics_providercall")
+            total_calls = cursor.fetchone()[0]
+        biggest = dataset.biggest
+        ranked = [pk for pk in dataset.organization_ids if counts.get(pk)]
+        median = ranked[len(ranked) // 2]
+        results.note(
+            f"build: {total_generations:,} generations + {total_calls:,} provider calls in {build_s:.0f} s "
+            f"({(total_generations + total_calls) / build_s:,.0f} rows/s); steps: "
+            + ", ".join(f"{k} {v:.0f} s" for k, v in dataset.seconds.items() if k != "total")
+        )
+        results.note(
+            f"tenants: biggest holds {counts[biggest]:,} generations, median {counts[median]:,}; "
+            f"top 10 hold {sum(sorted(counts.values(), reverse=True)[:10]) / total_generations:.0%}; "
+            f"generations table {table_size('generations_generation') / 2**30:.2f} GB, provider calls "
+            f"{table_size('analytics_providercall') / 2**30:.2f} GB (with indexes)"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM analytics_generationdailyrollup WHERE organization_id = %s", [biggest]
+            )
+            rollup_rows = cursor.fetchone()[0]
+        results.note(
+            f"generation daily rollup of the biggest tenant: {rollup_rows:,} rows for {counts[biggest]:,} "
+            f"generations ({counts[biggest] / max(rollup_rows, 1):.1f} generations per rollup row)"
+        )
+
+        # --- fixtures of the timing phase ---------------------------------------------------
+        from providers.models import Budget
+
+        keys = {pk: make_key(pk) for pk in (biggest, median)}
+        for pk in (biggest, median):
+            Budget.objects.create(
+                organization_id=pk, name="monthly", limit_usd=100000, max_requests_per_minute=100000
+            )
+        writer_orgs = ranked[1:17]
+        writer_keys = {pk: make_key(pk) for pk in writer_orgs}
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_reset()")
+        connection.close()
+        server = start_gunicorn(args.port, env)
+        wait_healthy(client)
+        end = dataset.end
+        day = datetime.timedelta(days=1)
+
+        def iso(moment):
+            return urllib.parse.quote(moment.isoformat())
+
+        for label, org in (("biggest", biggest), ("median", median)):
+            tenant = TimingClient(base_url, keys[org])
+            for _ in range(10):
+                tenant.request("GET", "/api/v1/generations/")
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id, request_id, root_id, run_id, campaign_id, user_ref FROM "
+                    "generations_generation "
+                    "WHERE organization_id = %s AND deleted_at IS NULL AND root_id IS NOT NULL AND depth = 2 "
+                    "ORDER BY created_at DESC LIMIT 1",
+                    [org],
+                )
+                node = cursor.fetchone()
+                cursor.execute(
+                    "SELECT run_id, campaign_id, user_ref FROM generations_generation WHERE "
+                    "organization_id = %s "
+                    "AND run_id IS NOT NULL AND campaign_id IS NOT NULL AND user_ref IS NOT NULL LIMIT 1",
+                    [org],
+                )
+                sample = cursor.fetchone() or (0, 0, "user-1")
+                cursor.execute(
+                    "SELECT key FROM generations_cacheentry WHERE organization_id = %s LIMIT 1", [org]
+                )
+                cache_key = (cursor.fetchone() or ("missing",))[0]
+            if label == "biggest":
+                tree_root, lineage_node, detail_id = dataset.tree_root_id, dataset.tree_deepest_id, node[0]
+            else:
+                tree_root, lineage_node, detail_id = node[2], node[0], node[0]
+            run_id, campaign_id, user_ref = sample
+            week_ago = iso(end - 7 * day)
+            gets = {
+                "generations/ first page": "/api/v1/generations/",
+                "generations/ page 21 (cursor)": None,
+                "generations/?status=failed": "/api/v1/generations/?status=failed",
+                "generations/?content_type=blog": "/api/v1/generations/?content_type=blog",
+                "generations/?model=gpt-4o": "/api/v1/generations/?model=gpt-4o",
+                "generations/?provider=anthropic": "/api/v1/generations/?provider=anthropic",
+                f"generations/?user_ref={user_ref}": f"/api/v1/generations/?user_ref={user_ref}",
+                "generations/?created_after=7 days ago": f"/api/v1/generations/?created_after={week_ago}",
+                "generations/?vertical=tech": "/api/v1/generations/?vertical=tech",
+                "generations/?campaign=…": f"/api/v1/generations/?campaign={campaign_id}",
+                "generations/?run=…": f"/api/v1/generations/?run={run_id}",
+                "generations/?cost_status=unpriced": "/api/v1/generations/?cost_status=unpriced",
+                "generations/?kind=variant": "/api/v1/generations/?kind=variant",
+                "generations/{id}/ detail": f"/api/v1/generations/{detail_id}/",
+                f"generations/{{id}}/tree/ ({'500' if label == 'biggest' else '3'} nodes)": (
+                    f"/api/v1/generations/{tree_root}/tree/"
+                ),
+                "generations/{id}/lineage/ (deepest node)": f"/api/v1/generations/{lineage_node}/lineage/",
+                "runs/ first page": "/api/v1/runs/",
+                "usage/ first page": "/api/v1/usage/",
+                "usage/ page 21 (cursor)": None,
+                "usage/?success=false": "/api/v1/usage/?success=false",
+                "usage/?model_name=gpt-4o": "/api/v1/usage/?model_name=gpt-4o",
+                f"usage/?user_ref={user_ref}": f"/api/v1/usage/?user_ref={user_ref}",
+                "metrics/ first page": "/api/v1/metrics/",
+                "campaigns/": "/api/v1/campaigns/",
+                "cache/ list": "/api/v1/cache/",
+                "model-performance/": "/api/v1/model-performance/",
+                "models/": "/api/v1/models/",
+                "providers/": "/api/v1/providers/",
+                "cache/{key}/ GET": f"/api/v1/cache/{cache_key}/",
+                "cache/stats/": "/api/v1/cache/stats/",
+                "budgets/check/": "/api/v1/budgets/check/",
+            }
+            gets["generations/ page 21 (cursor)"] = deep_cursor(tenant, "/api/v1/generations/", 20)
+            gets["usage/ page 21 (cursor)"] = deep_cursor(tenant, "/api/v1/usage/", 20)
+            for days in (30, 90, 365):
+                first = (end - days * day).date()
+                last = (end - day).date()
+                for report in REPORT_NAMES:
+                    gets[f"reports/{report}/ {days} d"] = f"/api/v1/reports/{report}/?from={first}&to={last}"
+            for name, path in gets.items():
+                status, content, _ = tenant.request("GET", path)
+                if status != 200:
+                    results.add(label, name, None, f"HTTP {status}: {content[:120]!r}")
+                    continue
+                results.add(label, name, timed_gets(tenant, path, args.repeat))
+            for days in (30, 90, 365):
+                start_at = end - days * day
+                for report in REPORT_NAMES:
+                    samples = []
+                    for _ in range(max(3, args.repeat // 8)):
+                        began = time.perf_counter()
+                        with connection.cursor() as cursor:
+                            cursor.execute(RAW_REPORTS[report], [org, start_at, end])
+                            cursor.fetchall()
+                        samples.append(time.perf_counter() - began)
+                    results.add(label, f"raw GROUP BY {report} {days} d (in-process SQL)", samples)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT request_id FROM generations_generation WHERE organization_id = %s LIMIT 1", [org]
+                )
+                request_id = cursor.fetchone()[0]
+            results.add(
+                label,
+                "floor SELECT (bare Django view, unique index)",
+                timed_gets(
+                    tenant,
+                    f"/floor/select/?organization={org}&request_id={request_id}",
+                    args.repeat,
+                    auth=False,
+                ),
+            )
+        results.add("server", "health/", timed_gets(client, "/api/v1/health/", args.repeat, auth=False))
+
+        full = ingest_phase(results, "full", TimingClient(base_url, keys[biggest]), biggest, args, rng)
+
+        # 16 writers of one organization vs 16 writers of 16 organizations.
+        token = uuid.uuid4().hex[:8]
+        one_client = TimingClient(base_url, keys[biggest])
+        bodies = [payload(f"w1-{token}-{i}", rng) for i in range(args.writes)]
+        one_rate, one_lat = throughput(
+            args.writes, args.writers, lambda i: one_client.request("POST", "/api/v1/generations/", bodies[i])
+        )
+        many_clients = [TimingClient(base_url, writer_keys[pk]) for pk in writer_orgs]
+        bodies = [payload(f"w16-{token}-{i}", rng) for i in range(args.writes)]
+        many_rate, many_lat = throughput(
+            args.writes,
+            args.writers,
+            lambda i: many_clients[i % len(many_clients)].request("POST", "/api/v1/generations/", bodies[i]),
+        )
+        results.add("writers", f"{args.writers} writers, one organization", one_lat, f"{one_rate:.0f} /s")
+        results.add("writers", f"{args.writers} writers, 16 organizations", many_lat, f"{many_rate:.0f} /s")
+        server.terminate()
+        server.wait(timeout=60)
+        server = None
+
+        # --- in-process diagnosis: queries per request, EXPLAIN, index usage -----------------
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT relname, indexrelname, idx_scan, pg_relation_size(indexrelid) FROM "
+                "pg_stat_user_indexes "
+                "WHERE relname IN ('generations_generation', 'analytics_providercall') ORDER BY "
+                "relname, idx_scan DESC"
+            )
+            index_usage = cursor.fetchall()
+        results.note("\nindex usage during the timed phase (idx_scan, size):")
+        for table, index, scans, size in index_usage:
+            results.note(f"  {table:<24} {index:<48} {scans:>8}  {size / 2**20:8.1f} MB")
+        single_body = payload(f"q-{token}", rng)
+        diagnosis = {
+            "single POST generations/": ("POST", "/api/v1/generations/", single_body),
+            "generations/ first page": ("GET", "/api/v1/generations/", None),
+            "generations/?status=failed": ("GET", "/api/v1/generations/?status=failed", None),
+            "generations/?model=gpt-4o": ("GET", "/api/v1/generations/?model=gpt-4o", None),
+            "generations/{id}/tree/ (500)": (
+                "GET",
+                f"/api/v1/generations/{dataset.tree_root_id}/tree/",
+                None,
+            ),
+            "generations/{id}/lineage/": (
+                "GET",
+                f"/api/v1/generations/{dataset.tree_deepest_id}/lineage/",
+                None,
+            ),
+            "runs/": ("GET", "/api/v1/runs/", None),
+            "usage/": ("GET", "/api/v1/usage/", None),
+            "reports/cost/ 365 d": (
+                "GET",
+                f"/api/v1/reports/cost/?from={(end - 365 * day).date()}&to={(end - day).date()}",
+                None,
+            ),
+            "reports/volume/ 365 d": (
+                "GET",
+                f"/api/v1/reports/volume/?from={(end - 365 * day).date()}&to={(end - day).date()}",
+                None,
+            ),
+            "budgets/check/": ("GET", "/api/v1/budgets/check/", None),
+        }
+        explained = []
+        for name, (method, path, body) in diagnosis.items():
+            queries = queries_of(method, path, keys[biggest], body)
+            results.note(f"\n{name}: {len(queries)} queries")
+            for sql in queries:
+                results.note(f"    {sql[:220]}")
+            if method == "GET":
+                seconds, sql = slowest_query(queries)
+                if sql:
+                    explained.append(
+                        f"### {name}: slowest query {seconds * 1000:.1f} ms\n{sql}\n{explain(sql)}\n"
+                    )
+
+        # --- retention ------------------------------------------------------------------------
+        retention_note = retention_phase(results, ranked, counts, args.retention_seconds)
+
+        # --- summary ---------------------------------------------------------------------------
+        summary = summarise(results, empty, full, one_rate, many_rate, retention_note)
+        Path(args.out).write_text("\n".join(results.lines) + "\n\n" + "\n".join(explained))
+        print(f"\nfull output and EXPLAINs: {args.out}")
+        if not args.no_docs:
+            write_docs(args, results, summary, dataset, build_s, total_generations, total_calls)
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=60)
+        if not args.keep:
+            from django.db import connections
+
+            connections.close_all()
+            from config.embedded_postgres import stop_embedded_database
+
+            stop_embedded_database(pgdata)
+            shutil.rmtree(pgdata, ignore_errors=True)
+
+
+def retention_phase(
+    results: Results, ranked: list[int], counts: dict[int, int], budget_s: int
+) -> tuple[str, bool]:
+    """Archive an organization's expired rows (retention shortened to 30 days) for at most
+    ``budget_s`` seconds; report rows/s and the table size before and after VACUUM."""
+    from django.db import connection
+
+    from analytics.models import CleanupPreferences
+    from analytics.retention import retention_apply
+    from tenancy.models import Organization
+
+    # An organization with a few thousand rows: the archive runs to the end within the box.
+    candidates = [pk for pk in ranked if 2000 <= counts[pk] <= 20000] or ranked[-1:]
+    organization = Organization.objects.get(pk=candidates[-1])
+    CleanupPreferences.objects.update_or_create(
+        organization=organization,
+        defaults={"generations_days": 30, "provider_calls_days": 30, "performance_metrics_days": 30},
+    )
+    before = table_size("generations_generation")
+    archived = {"rows": 0}
+    began = time.perf_counter()
+
+    class TimeUp(Exception):
+        pass
+
+    def on_batch(batch):
+        # Raising rolls this batch back, so it is counted only when it commits.
+        if time.perf_counter() - began > budget_s:
+            raise TimeUp
+        archived["rows"] += batch.archived_rows
+
+    stopped = False
+    try:
+        outcomes = retention_apply(organizations=[organization], on_batch=on_batch)
+        rows = sum(outcome.archived for outcome in outcomes)
+    except TimeUp:
+        stopped = True
+        rows = archived["rows"]
+    elapsed = time.perf_counter() - began
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM generations_generation")
+    after = table_size("generations_generation")
+    note = (
+        f"retention: {rows:,} rows archived in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s"
+        f"{' (time box hit)' if stopped else ''}; generations table {before / 2**20:,.0f} MB before, "
+        f"{after / 2**20:,.0f} MB after VACUUM"
+    )
+    results.add(
+        "retention", f"archive and delete, organization of ~{counts[organization.pk]} rows", None, note
+    )
+    return note, rows / elapsed >= 20_000 and after < before
+
+
+def summarise(results, empty, full, one_rate, many_rate, retention_note) -> list[str]:
+    """The targets of issue 12, each with the measured figure and whether it is met."""
+    lines = []
+
+    def worst(label, prefix_filter):
+        rows = [r for r in results.rows if r[0] == label and r[3] is not None and prefix_filter(r[1])]
+        return max(rows, key=lambda r: r[3]) if rows else None
+
+    for label in ("biggest", "median"):
+        api = worst(
+            label, lambda name: not name.startswith(("raw", "floor", "single", "bulk", "psycopg", "models/"))
+        )
+        if api:
+            over = [
+                r
+                for r in results.rows
+                if r[0] == label and r[3] and r[3] > 50 and not r[1].startswith(("raw", "floor"))
+            ]
+            lines.append(
+                f"{label}: worst API p95 {api[3]:.0f} ms ({api[1]}); {len(over)} requests over 50 ms "
+                f"→ {'MET' if not over else 'NOT MET'}"
+            )
+    floor = results.get("biggest", "floor SELECT (bare Django view, unique index)")
+    cache = next((r for r in results.rows if r[0] == "biggest" and r[1] == "cache/{key}/ GET"), None)
+    health = results.get("server", "health/")
+    if floor and cache:
+        lines.append(
+            f"cache GET p50 {cache[2]:.1f} ms = {cache[2] / floor[2]:.1f}x the floor SELECT "
+            f"({floor[2]:.1f} ms); "
+            f"target ≤ 2x → {'MET' if cache[2] <= 2 * floor[2] else 'NOT MET'}"
+        )
+    if floor and health:
+        lines.append(
+            f"health p50 {health[2]:.1f} ms = {health[2] / floor[2]:.1f}x the floor; target ≤ 1.5x → "
+            f"{'MET' if health[2] <= 1.5 * floor[2] else 'NOT MET'}"
+        )
+    for report in REPORT_NAMES:
+        api = results.get("biggest", f"reports/{report}/ 365 d")
+        raw = results.get("biggest", f"raw GROUP BY {report} 365 d (in-process SQL)")
+        if api and raw and api[2]:
+            ratio = raw[2] / api[2]
+            lines.append(
+                f"reports/{report}/ 365 d p50 {api[2]:.0f} ms vs raw GROUP BY {raw[2]:.0f} ms: {ratio:.1f}x; "
+                f"target ≥ 100x → {'MET' if ratio >= 100 else 'NOT MET'}"
+            )
+    single_met = full["single"] >= 300 and full["single"] >= 0.5 * full["floor_insert"]
+    lines.append(
+        f"single POST {full['single']:.0f}/s (target ≥ 300) = "
+        f"{full['single'] / full['floor_insert']:.2f}x the floor INSERT {full['floor_insert']:.0f}/s "
+        "(target ≥ 0.5) → "
+        f"{'MET' if single_met else 'NOT MET'}"
+    )
+    lines.append(
+        f"bulk {full['bulk']:.0f}/s = {full['bulk'] / full['copy']:.2f}x psycopg COPY {full['copy']:.0f}/s "
+        f"(target ≥ 0.3) → {'MET' if full['bulk'] >= 0.3 * full['copy'] else 'NOT MET'}"
+    )
+    within = full["single"] >= 0.8 * empty["single"] and full["bulk"] >= 0.8 * empty["bulk"]
+    lines.append(
+        f"into the full table vs empty: single {full['single']:.0f} vs {empty['single']:.0f}/s "
+        f"({full['single'] / empty['single'] - 1:+.0%}), bulk {full['bulk']:.0f} vs {empty['bulk']:.0f}/s "
+        f"({full['bulk'] / empty['bulk'] - 1:+.0%}); target within 20% → "
+        f"{'MET' if within else 'NOT MET'}"
+    )
+    lines.append(
+        f"16 writers of one organization {one_rate:.0f}/s vs 16 organizations {many_rate:.0f}/s = "
+        f"{one_rate / many_rate:.2f}x; target ≥ 0.8x → {'MET' if one_rate >= 0.8 * many_rate else 'NOT MET'}"
+    )
+    note, met = retention_note
+    lines.append(f"{note}; target ≥ 20,000 rows/s and the table shrinks → {'MET' if met else 'NOT MET'}")
+    results.note("\n" + "\n".join(lines))
+    return lines
+
+
+def write_docs(args, results, summary, dataset, build_s, total_generations, total_calls) -> None:
+    """Replace the marked section of docs/benchmarks.md with this run's table."""
+    docs = ROOT / "docs" / "benchmarks.md"
+    text = docs.read_text()
+    table = [
+        MARK_BEGIN,
+        f"Run of `bench/scale.py --rows {args.rows}` on {datetime.date.today()} "
+        f"({os.cpu_count()} cores, shared; gunicorn 2 sync workers, production settings; "
+        f"single client for GETs, {args.repeat} requests each). Build: {total_generations:,} generations + "
+        f"{total_calls:,} provider calls in {build_s:.0f} s.",
+        "",
+        "Targets:",
+        "",
+        *(f"- {line}" for line in summary),
+        "",
+        "| tenant | request | p50 ms | p95 ms | p99 ms | note |",
+        "|---|---|---|---|---|---|",
+    ]
+    for section, name, p50, p95, p99, note in results.rows:
+
+        def cell(value):
+            return f"{value:.1f}" if value is not None else ""
+
+        table.append(f"| {section} | {name} | {cell(p50)} | {cell(p95)} | {cell(p99)} | {note} |")
+    table.append(MARK_END)
+    block = "\n".join(table)
+    if MARK_BEGIN in text:
+        head, rest = text.split(MARK_BEGIN, 1)
+        tail = rest.split(MARK_END, 1)[1]
+        text = head + block + tail
+    else:
+        text = text.rstrip() + "\n\n## Ten million generations (`bench/scale.py`)\n\n" + block + "\n"
+    docs.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

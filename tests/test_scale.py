@@ -1,0 +1,321 @@
+"""The scale bench's dataset at CI size: query-count bounds of the read endpoints, and reports
+that equal the same questions asked of the raw rows with GROUP BY.
+
+The dataset is built once per module by the bench's own builder (``bench/scale_data.py``:
+SQL ``generate_series``, indexes dropped and recreated, rollups rebuilt by
+``analytics.rollups.rollup_rebuild``) inside a transaction that is rolled back afterwards, so
+the rest of the suite never sees it. Timings live in ``bench/scale.py``, not here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.db import connection, transaction
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.scale_data import Builder
+from tenancy.models import Organization
+
+# The issue's CI size: 100,000 generations and as many provider calls over 1,000 organizations.
+# On the shared 2-core box at load ~10 the module took 155 s (test database ~30 s, build ~75 s);
+# SCALE_TEST_ROWS scales it down where the suite's budget is tighter.
+ROWS = int(os.environ.get("SCALE_TEST_ROWS", "100000"))
+ORGANIZATIONS = 1000
+DAY = datetime.timedelta(days=1)
+# One build per worker that runs any of these tests: with `-n 2 --dist loadgroup` only one
+# worker builds; with the default `--dist load` both may.
+pytestmark = pytest.mark.xdist_group("scale")
+
+
+@pytest.fixture(scope="module")
+def dataset(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock(), transaction.atomic():
+        built = Builder(rows=ROWS, organizations=ORGANIZATIONS, log=lambda message: None).build()
+        yield built
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def biggest_client(dataset, make_api_client):
+    return make_api_client(Organization.objects.get(pk=dataset.biggest))
+
+
+def _year(dataset) -> tuple[datetime.date, datetime.date]:
+    return (dataset.end - 365 * DAY).date(), (dataset.end - DAY).date()
+
+
+def _raw(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _counts(dataset) -> dict[int, int]:
+    """Generations per organization of the dataset."""
+    return dict(
+        _raw(
+            "SELECT organization_id, count(*) FROM generations_generation "
+            "WHERE organization_id = ANY(%s) GROUP BY 1",
+            [dataset.organization_ids],
+        )
+    )
+
+
+def test_the_dataset_is_skewed_and_shaped_as_promised(dataset, db):
+    """Given the CI-sized build, the biggest tenant holds the most rows, the trees exist and
+    every generation has its provider call."""
+    (generations,) = _raw("SELECT count(*) FROM generations_generation WHERE request_id LIKE 'scale-%%'", [])[
+        0
+    ]
+    (calls,) = _raw("SELECT count(*) FROM analytics_providercall WHERE request_id LIKE 'scale-%%'", [])[0]
+    counts = _counts(dataset)
+    assert ROWS * 0.98 <= generations <= ROWS * 1.02
+    assert ROWS * 0.98 <= calls <= ROWS  # one per root generation, and retries
+    assert counts[dataset.biggest] == max(counts.values())
+    assert counts[dataset.biggest] > 0.1 * generations  # a few tenants hold most rows
+    assert len(counts) > ORGANIZATIONS // 2
+    tree = _raw(
+        "SELECT count(*), max(depth) FROM generations_generation WHERE id = %s OR root_id = %s",
+        [dataset.tree_root_id, dataset.tree_root_id],
+    )[0]
+    assert tree[0] == 500 and tree[1] > 10
+    kinds = dict(_raw("SELECT kind, count(*) FROM generations_generation GROUP BY 1", []))
+    assert kinds["revision"] > 0 and kinds["variant"] > 0
+
+
+# --- query counts ---------------------------------------------------------------------------
+
+# Pinned at what main does today (the N+1s are not there); the targets the plan sets
+# (docs/scale-plan.md) are the xfail tests below.
+LIST_QUERIES = 2  # API key + the page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/generations/",
+        "/api/v1/generations/?status=failed",
+        "/api/v1/generations/?content_type=blog",
+        "/api/v1/generations/?model=gpt-4o",
+        "/api/v1/generations/?provider=anthropic",
+        "/api/v1/generations/?user_ref=user-1",
+        "/api/v1/generations/?kind=variant",
+        "/api/v1/generations/?cost_status=unpriced",
+        "/api/v1/runs/",
+        "/api/v1/usage/",
+        "/api/v1/usage/?success=false",
+        "/api/v1/metrics/",
+        "/api/v1/cache/",
+    ],
+)
+def test_list_endpoints_read_one_page_in_a_bounded_number_of_queries(
+    dataset, biggest_client, django_assert_max_num_queries, path
+):
+    with django_assert_max_num_queries(LIST_QUERIES + 1):  # + the key's last_used_at update
+        response = biggest_client.get(path)
+    assert response.status_code == 200, response.content
+    assert len(response.json()["results"]) > 0
+
+
+def test_deep_cursor_page_costs_what_the_first_page_costs(
+    dataset, biggest_client, django_assert_max_num_queries
+):
+    path = "/api/v1/generations/"
+    for _ in range(5):
+        path = biggest_client.get(path).json()["next"]
+    with django_assert_max_num_queries(LIST_QUERIES + 1):
+        response = biggest_client.get(path)
+    assert response.status_code == 200 and len(response.json()["results"]) == 50
+
+
+def test_detail_and_500_node_tree_in_bounded_queries(dataset, biggest_client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(3):
+        detail = biggest_client.get(f"/api/v1/generations/{dataset.tree_deepest_id}/")
+    assert detail.status_code == 200
+    with django_assert_max_num_queries(4):
+        tree = biggest_client.get(f"/api/v1/generations/{dataset.tree_root_id}/tree/")
+    assert tree.status_code == 200
+
+    def count(node):
+        return 1 + sum(count(child) for child in node.get("children", []))
+
+    assert count(tree.json()) == 500
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lineage loads provider and model once per ancestor (N+1): 3 + 2xdepth queries; "
+    "docs/scale-plan.md step 4",
+)
+def test_lineage_of_a_deep_node_in_bounded_queries(dataset, biggest_client, django_assert_max_num_queries):
+    with django_assert_max_num_queries(4):
+        response = biggest_client.get(f"/api/v1/generations/{dataset.tree_deepest_id}/lineage/")
+    assert response.status_code == 200
+
+
+def test_lineage_of_a_deep_node_answers_root_to_node(dataset, biggest_client):
+    response = biggest_client.get(f"/api/v1/generations/{dataset.tree_deepest_id}/lineage/")
+    assert response.status_code == 200
+    body = response.json()
+    nodes = body if isinstance(body, list) else body.get("results", body.get("lineage", []))
+    assert nodes[0]["id"] == dataset.tree_root_id and nodes[-1]["id"] == dataset.tree_deepest_id
+
+
+@pytest.mark.parametrize("report", ["cost", "volume", "failures", "cache", "retries", "keys", "models"])
+def test_reports_over_a_year_in_bounded_queries(
+    dataset, biggest_client, django_assert_max_num_queries, report
+):
+    first, last = _year(dataset)
+    with django_assert_max_num_queries(4):
+        response = biggest_client.get(f"/api/v1/reports/{report}/?from={first}&to={last}&limit=10000")
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a single POST runs 12 queries (key look-up, last_used_at UPDATE, replay look-up, model, "
+    "price, savepoint, INSERT, release, audit INSERT, rollup upsert, BEGIN/COMMIT); target ≤ 4, "
+    "docs/scale-plan.md steps 1-2",
+)
+def test_single_post_in_at_most_four_queries(dataset, biggest_client, django_assert_max_num_queries):
+    body = {
+        "request_id": "scale-ci-single",
+        "provider": "openai",
+        "model": "gpt-4o",
+        "content": "Sea-view rooms.",
+        "status": "success",
+        "usage": {"prompt_tokens": 1000, "completion_tokens": 200, "total_tokens": 1200},
+    }
+    biggest_client.post("/api/v1/generations/", {**body, "request_id": "scale-ci-warm"}, format="json")
+    with django_assert_max_num_queries(4):
+        response = biggest_client.post("/api/v1/generations/", body, format="json")
+    assert response.status_code == 201, response.content
+
+
+# --- reports equal the raw GROUP BY ---------------------------------------------------------
+
+RAW_SOURCE = {
+    "generations": (
+        "FROM generations_generation g LEFT JOIN providers_aimodel m ON m.id = g.model_id "
+        "LEFT JOIN analytics_performancemetric pm ON pm.generation_id = g.id "
+        "WHERE g.organization_id = %s AND g.created_at >= %s AND g.created_at < %s"
+    ),
+    "calls": (
+        "FROM analytics_providercall c LEFT JOIN providers_aimodel m ON m.id = c.model_id "
+        "WHERE c.organization_id = %s AND c.called_at >= %s AND c.called_at < %s"
+    ),
+}
+# report → (group_by, raw dimension SQL, {report column: raw aggregate SQL}, source)
+CASES = {
+    "cost": (
+        "model,month",
+        "COALESCE(m.name, g.model_name), date_trunc('month', g.created_at AT TIME ZONE 'UTC')::date",
+        {
+            "requests": "count(*)",
+            "cost_usd": "COALESCE(sum(g.cost_usd), 0)",
+            "total_tokens": "sum(g.total_tokens)",
+        },
+        "generations",
+    ),
+    "volume": (
+        "day",
+        "(g.created_at AT TIME ZONE 'UTC')::date",
+        {"requests": "count(*)", "successes": "count(*) FILTER (WHERE g.status = 'success')"},
+        "generations",
+    ),
+    "failures": (
+        "day",
+        "(g.created_at AT TIME ZONE 'UTC')::date",
+        {"failures": "count(*) FILTER (WHERE g.status = 'failed')", "requests": "count(*)"},
+        "generations",
+    ),
+    "cache": (
+        "day",
+        "(g.created_at AT TIME ZONE 'UTC')::date",
+        {
+            "cache_hits": "count(*) FILTER (WHERE pm.cache_hit)",
+            "cache_read_tokens": "sum(g.cache_read_tokens)",
+        },
+        "generations",
+    ),
+    "retries": (
+        "model",
+        "COALESCE(m.name, g.model_name)",
+        {"retries": "COALESCE(sum(pm.retry_count), 0)", "requests": "count(*)"},
+        "generations",
+    ),
+    "keys": (
+        "",
+        "NULLIF(c.key_fingerprint, '')",
+        {"requests": "count(*)", "failures": "count(*) FILTER (WHERE NOT c.success)"},
+        "calls",
+    ),
+    "models": (
+        "model",
+        "COALESCE(m.name, c.model_name)",
+        {"requests": "count(*)", "cost_usd": "COALESCE(sum(c.cost_usd), 0)"},
+        "calls",
+    ),
+}
+OUTPUT_DIMENSIONS = {
+    "model,month": ("model", "month"),
+    "day": ("day",),
+    "model": ("model",),
+    "": ("key_fingerprint",),
+}
+
+
+def _normalise(value):
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, Decimal | float) or (isinstance(value, str) and value.replace(".", "", 1).isdigit()):
+        return Decimal(str(value)).quantize(Decimal("0.0000000001"))
+    return value
+
+
+@pytest.mark.parametrize("tenant", ["biggest", "median"])
+@pytest.mark.parametrize("report", list(CASES))
+def test_reports_equal_the_raw_group_by(dataset, make_api_client, report, tenant):
+    """Given the rollups the build made, when a report is asked over a year, then every group's
+    figures equal the same GROUP BY over the raw rows (soft-deleted rows included: spend is spend)."""
+    counts = _counts(dataset)
+    ranked = [pk for pk in dataset.organization_ids if counts.get(pk)]
+    organization_id = ranked[0] if tenant == "biggest" else ranked[len(ranked) // 2]
+    client = make_api_client(Organization.objects.get(pk=organization_id))
+    group_by, dimension_sql, measures, source = CASES[report]
+    first, last = _year(dataset)
+    query = f"from={first}&to={last}&limit=10000" + (f"&group_by={group_by}" if group_by else "")
+    if report == "models":
+        query += "&source=provider_calls"
+    response = client.get(f"/api/v1/reports/{report}/?{query}")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert not body["truncated"]
+    dimensions = OUTPUT_DIMENSIONS[group_by]
+    answered = {
+        tuple(_normalise(row.get(name)) for name in dimensions): {
+            column: _normalise(row[column]) for column in measures
+        }
+        for row in body["rows"]
+    }
+    names = list(measures)
+    dimension_count = len(dimensions)
+    rows = _raw(
+        f"SELECT {dimension_sql}, {', '.join(measures[name] for name in names)} "
+        f"{RAW_SOURCE[source]} GROUP BY {', '.join(str(n + 1) for n in range(dimension_count))}",
+        [organization_id, dataset.end - 365 * DAY, dataset.end],
+    )
+    expected = {
+        tuple(_normalise(value) for value in row[:dimension_count]): {
+            name: _normalise(row[dimension_count + n]) for n, name in enumerate(names)
+        }
+        for row in rows
+    }
+    assert answered == expected
