@@ -18,6 +18,7 @@ from generations import services
 from generations.api.serializers import GenerationBulkItemSerializer
 from tenancy.actors import SYSTEM, Actor
 from tenancy.errors import DomainError
+from tenancy.idempotency import request_fingerprint
 from tenancy.models import Organization
 
 MAX_REASONS = 10  # reasons quoted back to the client; the count covers every rejected item
@@ -98,7 +99,7 @@ def generation_batch_record(
         except ValidationError as exc:
             outcome.rejected.append(Rejection(index, key, _first_error(exc.detail)))
             continue
-        fingerprint = services.request_fingerprint(item)
+        fingerprint = request_fingerprint(item)
         if key in seen:
             if seen[key] == fingerprint:
                 outcome.replayed += 1

@@ -9,6 +9,7 @@ import json
 import logging
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
@@ -413,19 +414,16 @@ def test_rotate_encryption_key_rotates_the_social_secrets_too(organization):
     account = webhook_account(
         organization, URL, secrets={"access_token": ACCESS_TOKEN, "refresh_token": REFRESH_TOKEN}
     )
-    new_cryptography_key = "rotated-cryptography-key-0123456789-abcdefghijklmnopqrstuvwxyz"
-    new_secret_key = "rotated-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEF"
-    call_command(
-        "rotate_encryption_key",
-        new_cryptography_key=new_cryptography_key,
-        new_secret_key=new_secret_key,
-        stdout=io.StringIO(),
-    )
+    old_key = settings.CRYPTOGRAPHY_KEY
+    new_key = "rotated-cryptography-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+    # The rotation window: the new key writes, the old one still reads.
+    with override_settings(CRYPTOGRAPHY_KEY=new_key, CRYPTOGRAPHY_OLD_KEYS=[old_key]):
+        call_command("rotate_encryption_key", no_progress=True, stdout=io.StringIO())
     account.refresh_from_db()
-    new_version = KeyMaterial(new_cryptography_key, new_secret_key).version
+    new_version = KeyMaterial(new_key).version
     assert account.access_token_key_version == account.refresh_token_key_version == new_version
     assert account.signing_secret_key_version == new_version
-    with override_settings(CRYPTOGRAPHY_KEY=new_cryptography_key, SECRET_KEY=new_secret_key):
+    with override_settings(CRYPTOGRAPHY_KEY=new_key, CRYPTOGRAPHY_OLD_KEYS=[]):
         secrets = services.account_secrets(account=account)
     assert (secrets.access_token, secrets.refresh_token, secrets.signing_secret) == (
         ACCESS_TOKEN,
