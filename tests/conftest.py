@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
+from providers import catalogue_cache
 from tenancy import services
 from tenancy.choices import APIKeyRole
 from tests.factories import OrganizationFactory
@@ -14,6 +15,14 @@ def client_for_key(plain_key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {plain_key}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_catalogue_cache():
+    """The process's catalogue copy never outlives a test: its rows were rolled back."""
+    catalogue_cache._shared = None
+    yield
+    catalogue_cache._shared = None
 
 
 @pytest.fixture
