@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from generations.models import Generation
@@ -352,3 +354,15 @@ def test_a_single_post_takes_few_queries_once_the_catalogue_is_cached(
 
     assert response.status_code == 201, response.content
     assert response.json()["cost_status"] == "priced"
+
+
+def test_status_and_content_type_filters_select_without_distinct(api_client, organization):
+    GenerationFactory(organization=organization, request_id="a", status="failed", content_type="social")
+    GenerationFactory(organization=organization, request_id="b", status="success", content_type="blog")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client.get(f"{URL}?status=failed&status=success&content_type=social&content_type=blog")
+
+    assert sorted(row["request_id"] for row in response.json()["results"]) == ["a", "b"]
+    listing = [query["sql"] for query in queries.captured_queries if "generations_generation" in query["sql"]]
+    assert listing and not any("DISTINCT" in sql for sql in listing)
