@@ -5,16 +5,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('analytics', '0003_provider_call_metered_usage_occurred_at'),
-        ('tenancy', '0001_initial'),
+        ("analytics", "0003_provider_call_metered_usage_occurred_at"),
+        ("tenancy", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='providercall',
-            name='recorded_by_key',
-            field=models.ForeignKey(blank=True, db_index=False, help_text='The organization API key that recorded this row (empty for staff and commands).', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='tenancy.organizationapikey'),
+            model_name="providercall",
+            name="recorded_by_key",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                help_text="The organization API key that recorded this row (empty for staff and commands).",
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="tenancy.organizationapikey",
+            ),
         ),
     ]
