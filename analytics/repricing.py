@@ -142,7 +142,7 @@ def _reprice_batch(*, model, queryset, after_id: int, batch_size: int, actor: Ac
         )
         if not rows:
             return None
-        meter = Meter()
+        meter = Meter(fresh=True)  # prices added a moment ago, in any process, count
         pairs = []
         for row in rows:
             old = _copy(row)

@@ -107,7 +107,8 @@ def _node(generation: Generation) -> dict[str, Any]:
 def generation_lineage(*, organization: Organization, generation: Generation) -> list[Generation]:
     """The path root → ``generation`` (both included), by a recursive CTE up ``parent``.
 
-    One query whatever the depth; soft-deleted ancestors are included (the path is history).
+    One query whatever the depth, relations the serializer reads included; soft-deleted
+    ancestors are included (the path is history).
     """
 
     def ancestors(cte):
@@ -119,7 +120,7 @@ def generation_lineage(*, organization: Organization, generation: Generation) ->
     queryset = with_cte(
         cte, select=cte.join(Generation.all_objects.filter(organization=organization), id=cte.col.id)
     )
-    return list(queryset.select_related("vertical").order_by("depth"))
+    return list(queryset.select_related(*_generation_relations()).order_by("depth"))
 
 
 def generation_variants(*, organization: Organization, generation: Generation) -> QuerySet[Generation]:

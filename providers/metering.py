@@ -19,6 +19,8 @@ so one rule holds everywhere:
 from __future__ import annotations
 
 import datetime
+import math
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
@@ -27,8 +29,13 @@ from typing import Any
 import genai_prices
 from django.utils import timezone
 from genai_prices import types as gp
+from genai_prices._usage import subtract_usage_values
 from genai_prices.data_snapshot import find_provider_by_id
+from genai_prices.decompose import _negative_leaf_error_message, is_descendant_or_self
+from genai_prices.units import UnitDef, _get_registry
+from genai_prices.validation import validate_priced_units
 
+from providers.catalogue_cache import Catalogue, catalogue_current
 from providers.choices import CostStatus
 from providers.models import AIModel, ModelPrice, Provider
 from providers.selectors import model_resolve
@@ -146,6 +153,130 @@ def snapshot_from_units(units: Mapping[str, Any]) -> gp.ModelPrice:
     return gp.ModelPrice(**values)
 
 
+class CompiledPrice:
+    """A genai-prices ``ModelPrice`` with its per-price work done once.
+
+    ``gp.ModelPrice.calc_price`` resolves every price key to its unit, validates that the priced
+    units cover their ancestors, and sorts the units and finds each one's descendants on
+    *every* call: most of its time, and the same answer for every row priced by one version.
+    This does that work once and keeps the per-usage part of genai-prices' own calculation
+    (its ``compute_leaf_values`` and ``calc_unit_price``, same order of operations), so
+    :meth:`total_price` equals ``calc_price(usage)["total_price"]`` to the last decimal
+    (``tests/metering/test_corpus.py`` and ``test_compiled_price.py`` hold it to that). Written
+    against genai-prices' internals of the pinned version: a new version must pass those tests.
+    """
+
+    def __init__(self, model_price: gp.ModelPrice):
+        registry = _get_registry()
+        self.error: ValueError | None = None
+        try:
+            self.resolved = gp._collect_resolved_model_prices(model_price, registry)
+            validate_priced_units(tuple(unit for unit, _ in self.resolved), registry)
+        except ValueError as exc:
+            # The price itself is unusable: every call raises what calc_price would raise.
+            self.error = exc
+            return
+        by_usage_key = {unit.usage_key: unit for unit, _ in self.resolved if unit.usage_key != "requests"}
+        priced = sorted(by_usage_key.values(), key=lambda unit: (-len(unit.dimensions), unit.usage_key))
+        self.priced_units: list[UnitDef] = priced
+        # Each priced unit with the priced units below it (in genai-prices' order).
+        self.leaves: tuple[tuple[UnitDef, tuple[str, ...]], ...] = tuple(
+            (
+                unit,
+                tuple(
+                    other.usage_key
+                    for other in priced
+                    if other is not unit and is_descendant_or_self(unit, other)
+                ),
+            )
+            for unit in priced
+        )
+        self.requests = any(unit.usage_key == "requests" for unit, _ in self.resolved)
+        self.tiered = any(isinstance(price, gp.TieredPrices) for _, price in self.resolved)
+
+    def total_price(self, usage: gp.Usage) -> Decimal:
+        """The cost in USD of ``usage`` at this price (``calc_price``'s ``total_price``)."""
+        if self.error is not None:
+            raise self.error
+        usage = gp.Usage.from_raw(usage)
+        reported = usage.__dict__
+        positive = frozenset(
+            key for key, value in reported.items() if isinstance(value, int | float | Decimal) and value > 0
+        )
+
+        def value_of(usage_key: str):
+            # genai-prices' ``_usage_value``: a reported value as is; a missing one is
+            # inferred (0, or an error when more specific units were reported without it),
+            # which depends only on the key and the positive reported keys: remembered.
+            if usage_key in reported:
+                value = reported[usage_key]
+                return 0 if value is None else value
+            return _missing_value(usage, usage_key, positive)
+
+        counts: dict[str, Any] = {}
+        for unit, descendants in self.leaves:
+            leaf = subtract_usage_values(value_of(unit.usage_key), (counts[key] for key in descendants))
+            if leaf < 0:
+                raise ValueError(_negative_leaf_error_message(unit, self.priced_units, usage, leaf))
+            counts[unit.usage_key] = leaf
+        if self.requests:
+            counts["requests"] = 1
+        total_input_tokens = value_of("input_tokens") if self.tiered else 0
+        total = Decimal(0)
+        for unit, price in self.resolved:
+            total += gp.calc_unit_price(price, counts[unit.usage_key], total_input_tokens, unit.per)
+        return total
+
+
+_MISSING: dict[tuple[str, frozenset[str]], str | None] = {}
+
+
+def _missing_value(usage: gp.Usage, usage_key: str, positive: frozenset[str]) -> Any:
+    """What genai-prices infers for a unit ``usage`` did not report: 0, or the ValueError it
+    raises; worked out once per (unit, reported units above zero)."""
+    key = (usage_key, positive)
+    if key not in _MISSING:
+        try:
+            inferred = getattr(usage, usage_key)
+        except ValueError as exc:
+            message = str(exc)
+        else:
+            if inferred != 0:  # genai-prices infers 0 or raises; anything else is not remembered
+                return inferred
+            message = None
+        if len(_MISSING) >= _COMPILED_MAX:
+            _MISSING.clear()
+        _MISSING[key] = message
+    message = _MISSING[key]
+    if message is not None:
+        raise ValueError(message)
+    return 0
+
+
+# Compiled prices of every price version this process has met, keyed by what makes them differ:
+# the row, its last write (price sync and admin edits save ``updated_at``; sync never rewrites
+# the units of an existing version in place) and the time-of-day interval in force.
+_COMPILED: dict[tuple[int, Any, int], CompiledPrice] = {}
+_COMPILED_LOCK = threading.Lock()
+_COMPILED_MAX = 4096
+
+
+def compiled_price(price: ModelPrice, index: int, units: Mapping[str, Any]) -> CompiledPrice:
+    """The :class:`CompiledPrice` of ``price``'s units in force (``index`` as :func:`units_at`
+    numbers them), built once per process and price version."""
+    if price.pk is None:  # not a stored version: nothing to key it by
+        return CompiledPrice(snapshot_from_units(units))
+    key = (price.pk, price.updated_at, index)
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        compiled = CompiledPrice(snapshot_from_units(units))
+        with _COMPILED_LOCK:
+            if len(_COMPILED) >= _COMPILED_MAX:
+                _COMPILED.clear()
+            _COMPILED[key] = compiled
+    return compiled
+
+
 # --- reading usage ----------------------------------------------------------------------------
 
 
@@ -169,21 +300,25 @@ def _placements(extractor: gp.UsageExtractor, payload: Mapping) -> list[Mapping]
     root = extractor.root
     path = [root] if isinstance(root, str) else list(root)
     if not all(isinstance(step, str) for step in path):
-        return [payload]
+        return [(0, payload)]
     required = {_first_key(m.path) for m in extractor.mappings if m.required}
     wanted = required or {_first_key(m.path) for m in extractor.mappings}
-    placements: list[Mapping] = []
+    placements: list[tuple[int, Mapping]] = []
     for depth in range(len(path) + 1):
         usage_object = _walk(payload, path[depth:])
         if not isinstance(usage_object, Mapping):
             continue
         if (required and not required <= usage_object.keys()) or not (wanted & usage_object.keys()):
             continue
-        data: Any = payload
-        for step in reversed(path[:depth]):
-            data = {step: data}
-        placements.append(data)
+        placements.append((depth, _placed(payload, path[:depth])))
     return placements
+
+
+def _placed(payload: Mapping, outer: Sequence[str]) -> Mapping:
+    data: Any = payload
+    for step in reversed(outer):
+        data = {step: data}
+    return data
 
 
 def _reported(usage: gp.Usage) -> dict[str, Any]:
@@ -197,17 +332,80 @@ def _read_with(provider: gp.Provider, payload: Mapping) -> gp.Usage | None:
     reading that understood the most units wins (ties: genai-prices' order of flavours). That is
     how a Responses object is told from a chat one, or Bedrock Converse from Anthropic's shape.
     """
-    best: tuple[int, gp.Usage] | None = None
+    shape = _shape(payload)
+    key = (id(provider), shape) if shape is not None else None
+    if key is not None and key in _READINGS:
+        reading = _READINGS[key]
+        if reading is None:
+            return None
+        extractor, depth = reading
+        try:
+            return extractor.extract(_placed(payload, _root_path(extractor)[:depth]))[1]
+        except (ValueError, TypeError, KeyError, LookupError):
+            pass  # cannot happen for an equal shape; read it the long way all the same
+    best: tuple[int, gp.Usage, tuple[gp.UsageExtractor, int]] | None = None
     for extractor in provider.extractors or ():
-        for data in _placements(extractor, payload):
+        for depth, data in _placements(extractor, payload):
             try:
                 _, usage = extractor.extract(data)
             except (ValueError, TypeError, KeyError, LookupError):
                 continue
             score = len(_reported(usage))
             if score and (best is None or score > best[0]):
-                best = (score, usage)
+                best = (score, usage, (extractor, depth))
+    if key is not None:
+        if len(_READINGS) >= MAX_SHAPES:
+            _READINGS.clear()
+        _READINGS[key] = best[2] if best else None
     return best[1] if best else None
+
+
+def _root_path(extractor: gp.UsageExtractor) -> list:
+    return [extractor.root] if isinstance(extractor.root, str) else list(extractor.root)
+
+
+# Which extractor and placement read a payload of a given shape (``_shape``), per provider.
+# Which flavour reads a payload best depends on its keys, the strings it matches on (Google's
+# modality names), the kind of each number and whether it is negative, never on the counts
+# themselves: trying every flavour once per shape, not once per row, gives the same reading.
+_READINGS: dict[tuple[int, Any], tuple[gp.UsageExtractor, int] | None] = {}
+MAX_SHAPES = 4096
+_SHAPE_MAX_NODES = 200
+_SHAPE_MAX_STRING = 64
+
+
+class _Unshaped(Exception):
+    pass
+
+
+def _shape(payload: Mapping) -> Any:
+    """What decides how ``payload`` is read, as a hashable value; None for a payload too large
+    to be worth remembering (a whole response with its content), which is read the long way."""
+    nodes = [0]
+
+    def shape(value: Any) -> Any:
+        nodes[0] += 1
+        if nodes[0] > _SHAPE_MAX_NODES:
+            raise _Unshaped
+        if isinstance(value, Mapping):
+            return ("m", tuple(sorted((str(key), shape(item)) for key, item in value.items())))
+        if isinstance(value, list | tuple):
+            return ("l", tuple(shape(item) for item in value))
+        if isinstance(value, bool) or value is None:
+            return ("v", value)
+        if isinstance(value, int):
+            return ("i", value < 0)
+        if isinstance(value, float | Decimal):
+            finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+            return (type(value).__name__, finite and value < 0, finite, finite and value == int(value))
+        if isinstance(value, str) and len(value) <= _SHAPE_MAX_STRING:
+            return ("s", value)
+        raise _Unshaped
+
+    try:
+        return shape(payload)
+    except _Unshaped:
+        return None
 
 
 _PROVIDERS: dict[tuple[int, str], gp.Provider | None] = {}
@@ -275,31 +473,32 @@ def _jsonable(value: Any) -> Any:
 
 
 class Meter:
-    """Providers, models and prices looked up once for one service call (a bulk of 1,000 rows
-    naming three models asks for three models and their price timelines, not a thousand)."""
+    """Providers, models and prices looked up once, not per row: from this process's
+    catalogue copy (``providers.catalogue_cache``: dropped when the catalogue changes or after a
+    minute), or with ``fresh=True`` read afresh for this meter alone (re-pricing, which must see
+    a price added a second ago by another process)."""
 
-    def __init__(self):
-        self._providers: dict[str, Provider] | None = None
-        self._models: dict[tuple[str, str], AIModel | None] = {}
-        self._windows: dict[int, list[ModelPrice]] = {}
-        self._snapshots: dict[tuple[int, int], gp.ModelPrice] = {}
+    def __init__(self, *, fresh: bool = False):
+        self._catalogue = Catalogue() if fresh else catalogue_current()
 
     # catalogue look-ups
 
     def provider(self, slug: str) -> Provider | None:
         """The provider with this slug (case-insensitive), or None."""
-        if self._providers is None:
-            self._providers = {provider.slug: provider for provider in Provider.objects.all()}
-        return self._providers.get((slug or "").strip().lower())
+        catalogue = self._catalogue
+        if catalogue.providers is None:
+            catalogue.providers = {provider.slug: provider for provider in Provider.objects.all()}
+        return catalogue.providers.get((slug or "").strip().lower())
 
     def model(self, name: str, provider_slug: str = "") -> AIModel | None:
         """The model this name (or alias) means, or None when nobody knows it."""
         if not name:
             return None
         key = (name, (provider_slug or "").strip().lower())
-        if key not in self._models:
-            self._models[key] = model_resolve(name=name, provider=key[1] or None)
-        return self._models[key]
+        models = self._catalogue.models
+        if key not in models:
+            models[key] = model_resolve(name=name, provider=key[1] or None)
+        return models[key]
 
     def price_at(self, model: AIModel | None, at: datetime.datetime) -> ModelPrice | None:
         """The price version of ``model`` valid at ``at`` (``valid_from <= at < valid_to``)."""
@@ -307,19 +506,18 @@ class Meter:
             return None
         if timezone.is_naive(at):
             raise ValueError("Prices are looked up at an aware datetime (UTC).")
-        if model.pk not in self._windows:
-            self._windows[model.pk] = list(ModelPrice.objects.filter(model=model).order_by("-valid_from"))
-        for price in self._windows[model.pk]:
+        windows = self._catalogue.windows
+        if model.pk not in windows:
+            windows[model.pk] = list(ModelPrice.objects.filter(model=model).order_by("-valid_from"))
+        for price in windows[model.pk]:
             if price.valid_from <= at and (price.valid_to is None or at < price.valid_to):
                 return price
         return None
 
-    def _snapshot(self, price: ModelPrice, at: datetime.datetime) -> gp.ModelPrice:
+    def _compiled(self, price: ModelPrice, at: datetime.datetime) -> CompiledPrice:
         units = price.price_units()
         index, in_force = units_at(units, at) if "time_of_day" in units else (0, units)
-        if (price.pk, index) not in self._snapshots:
-            self._snapshots[(price.pk, index)] = snapshot_from_units(in_force)
-        return self._snapshots[(price.pk, index)]
+        return compiled_price(price, index, in_force)
 
     # metering
 
@@ -375,7 +573,7 @@ class Meter:
         cost = None
         if price is not None:
             try:
-                cost = self._snapshot(price, at).calc_price(usage)["total_price"]
+                cost = self._compiled(price, at).total_price(usage)
             except ValueError as exc:
                 if "Invalid usage data" in str(exc) or "Missing usage" in str(exc):
                     raise UnreadableUsage(str(exc), attr=attr) from exc

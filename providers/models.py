@@ -264,6 +264,18 @@ class MeteredUsage(models.Model):
         db_index=False,
         help_text="The price the cost was computed with.",
     )
+    # Who wrote the row is its provenance: ingested rows are not audited one by one (DESIGN §3).
+    # SET_NULL: deleting a key never deletes spend. No index: reports group by key through the
+    # provider-call key fingerprint, nothing looks rows up by this column.
+    recorded_by_key = models.ForeignKey(
+        "tenancy.OrganizationAPIKey",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        help_text="The organization API key that recorded this row (empty for staff and commands).",
+    )
 
     class Meta:
         abstract = True

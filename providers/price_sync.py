@@ -29,6 +29,7 @@ from django.utils import timezone
 from genai_prices import types as gp
 from genai_prices.data_snapshot import get_snapshot
 
+from providers.catalogue_cache import catalogue_changed
 from providers.metering import units_from_snapshot
 from providers.models import AIModel, ModelPrice, Provider
 from tenancy.actors import SYSTEM, Actor
@@ -336,6 +337,9 @@ def price_sync(
                         "prices_deleted": [None, report.prices_deleted],
                     },
                 )
+            if not dry_run:
+                # bulk_create sends no post_save: say so once for the whole sync.
+                catalogue_changed()
             if dry_run:
                 raise _DryRunRollback
     except _DryRunRollback:

@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from config.embedded_postgres import sweep_stale_scratch
+from providers import catalogue_cache
 from tenancy import rls, services
 from tenancy.choices import APIKeyRole
 from tests.factories import OrganizationFactory
@@ -41,6 +42,14 @@ def client_for_key(plain_key: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {plain_key}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def fresh_catalogue_cache():
+    """The process's catalogue copy never outlives a test: its rows were rolled back."""
+    catalogue_cache._shared = None
+    yield
+    catalogue_cache._shared = None
 
 
 @pytest.fixture

@@ -41,8 +41,10 @@ class GenerationFilterSet(TenantFilterSet):
     tree fields; each is served by an index that starts with ``organization`` (see
     ``Generation.Meta.indexes``)."""
 
-    status = django_filters.MultipleChoiceFilter(choices=GenerationStatus.choices)
-    content_type = django_filters.MultipleChoiceFilter(choices=ContentType.choices)
+    # distinct=False: a plain column IN (…) cannot repeat a row, and django-filter's default
+    # SELECT DISTINCT sorts the tenant's rows on every column before the page is cut.
+    status = django_filters.MultipleChoiceFilter(choices=GenerationStatus.choices, distinct=False)
+    content_type = django_filters.MultipleChoiceFilter(choices=ContentType.choices, distinct=False)
     target_channel = django_filters.ChoiceFilter(choices=TargetChannel.choices)
     cost_status = django_filters.ChoiceFilter(choices=CostStatus.choices)
     kind = django_filters.ChoiceFilter(choices=GenerationKind.choices)

@@ -92,7 +92,9 @@ def test_a_call_is_priced_at_occurred_at_and_counted_in_its_day(api_client, orga
         KEY_FINGERPRINT,
         "gpt-4o",
     )
-    assert AuditEvent.objects.for_object(call).filter(action="create").exists()
+    # Not audited row by row (DESIGN §3): the call records the key that wrote it.
+    assert call.recorded_by_key_id == api_client.api_key.pk
+    assert not AuditEvent.objects.for_object(call).exists()
 
 
 def test_the_same_body_again_answers_the_first_row_and_writes_nothing(api_client, priced_models):
@@ -296,3 +298,27 @@ def test_filters_find_slow_calls_and_errors(api_client, organization):
 
     assert slow_ids == [slow.pk]
     assert failed_ids == [failed.pk]
+
+
+def test_a_single_post_takes_few_queries_once_the_catalogue_is_cached(
+    api_client, priced_models, django_assert_max_num_queries
+):
+    # The first call reads the provider, the model and its prices; later calls meter from the
+    # process's catalogue copy, with the key's last_used_at written at most once a minute.
+    assert api_client.post(URL, body(request_id="warm-up"), format="json").status_code == 201
+
+    # key, savepoint, replay look-up, savepoint, INSERT, release, daily + hourly rollups, release
+    with django_assert_max_num_queries(9):
+        response = api_client.post(URL, body(request_id="call-2"), format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["cost_status"] == "priced"
+
+
+def test_a_price_change_reaches_the_next_call_at_once(api_client, priced_models, organization):
+    assert api_client.post(URL, body(request_id="warm-up"), format="json").status_code == 201
+    AIModel.objects.filter(name="gpt-4o").first().prices.all().delete()  # signals drop the copy
+
+    response = api_client.post(URL, body(request_id="call-2"), format="json")
+
+    assert response.json()["cost_status"] == "unpriced"

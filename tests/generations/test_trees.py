@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 
 from generations import services
 from generations.models import Generation
+from providers.price_sync import price_sync, snapshot_catalogue
 from tests.generations.factories import GenerationFactory
 
 pytestmark = pytest.mark.django_db
@@ -179,3 +180,30 @@ def test_a_soft_deleted_node_keeps_its_place_in_the_tree(api_client, organizatio
     [kept] = tree["children"]
     assert kept["is_deleted"] is True
     assert kept["children"][0]["id"] == leaf["id"]
+
+
+def test_lineage_of_priced_nodes_loads_their_model_and_provider_in_the_same_query(
+    api_client, organization, django_assert_max_num_queries
+):
+    price_sync(catalogue=[entry for entry in snapshot_catalogue(["openai"]) if entry.name == "gpt-4o"])
+    items = [{"request_id": "p0", "provider_name": "openai", "model_name": "gpt-4o"}] + [
+        {
+            "request_id": f"p{n}",
+            "parent_request_id": f"p{n - 1}",
+            "provider_name": "openai",
+            "model_name": "gpt-4o",
+        }
+        for n in range(1, 60)
+    ]
+    results = services.generation_bulk_record(
+        organization=organization, items=items, fingerprints=[str(n) for n in range(60)]
+    )
+    deepest = results[-1].instance
+    api_client.get(f"{URL}{deepest.pk}/")
+
+    # key, scoped detail look-up, the lineage CTE (63 queries when each node loaded its own)
+    with django_assert_max_num_queries(4):
+        response = api_client.get(f"{URL}{deepest.pk}/lineage/")
+
+    assert response.status_code == 200
+    assert [node["request_id"] for node in response.json()] == [f"p{n}" for n in range(60)]
