@@ -21,6 +21,7 @@ from generations.publishing.choices import Platform, PostStatus
 from generations.publishing.models import ScheduledPost, SocialAccount
 from providers.crypto import KeyMaterial
 from tenancy.models import AuditEvent
+from tests.api_cases import TenantReadAPITests
 from tests.generations.factories import GenerationFactory
 from tests.generations.publishing_factories import SIGNING_SECRET, webhook_account
 
@@ -430,3 +431,45 @@ def test_rotate_encryption_key_rotates_the_social_secrets_too(organization):
         REFRESH_TOKEN,
         SIGNING_SECRET,
     )
+
+
+# --- the shared API checks (list, retrieve, query count, tenant walls) ------------------------
+
+
+class TestSocialAccountAPI(TenantReadAPITests):
+    """Social accounts as every tenant resource: listed and read inside the caller's organization."""
+
+    model = SocialAccount
+    url = "/api/v1/social-accounts/"
+
+    @pytest.fixture
+    def make_object(self):
+        counter = iter(range(1_000_000))
+
+        def make(organization):
+            return webhook_account(organization, URL, handle=f"hook-{next(counter)}")
+
+        return make
+
+
+class TestScheduledPostAPI(TenantReadAPITests):
+    """Scheduled posts as every tenant resource: listed and read inside the caller's organization."""
+
+    model = ScheduledPost
+    url = "/api/v1/scheduled-posts/"
+
+    @pytest.fixture
+    def make_object(self):
+        counter = iter(range(1_000_000))
+
+        def make(organization):
+            account = webhook_account(organization, URL, handle=f"posts-{next(counter)}")
+            post, _ = services.scheduled_post_create(
+                organization=organization,
+                account=account,
+                text="A post",
+                publish_at=timezone.now() + datetime.timedelta(days=1),
+            )
+            return post
+
+        return make
