@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 
 from analytics.models import SLOW_CALL_MS, ModelPerformance, PerformanceMetric, ProviderCall, WeeklySummary
-from tenancy.api.filters import TenantFilterSet
+from tenancy.api.filters import TenantFilterSet, UTCIsoDateTimeFilter
 
 
 class ProviderCallFilterSet(TenantFilterSet):
@@ -13,8 +13,8 @@ class ProviderCallFilterSet(TenantFilterSet):
 
     provider = django_filters.CharFilter(field_name="provider_name")
     model = django_filters.CharFilter(field_name="model_name")
-    called_after = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    called_before = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    called_after = UTCIsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    called_before = UTCIsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     slow = django_filters.BooleanFilter(method="filter_slow", label="API latency over 5 s")
 
     class Meta:

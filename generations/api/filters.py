@@ -2,37 +2,13 @@
 
 from __future__ import annotations
 
-import datetime
-
 import django_filters
-from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django_filters.fields import IsoDateTimeField
 
 from generations.choices import ContentType, GenerationKind, GenerationStatus, TargetChannel
 from generations.models import CacheEntry, Campaign, Generation, GenerationRun
 from providers.choices import CostStatus
-from tenancy.api.filters import TenantFilterSet
-
-
-class UTCIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 moment, converted to UTC: PostgreSQL refuses offsets beyond ±15:59, and an
-    instant that leaves the representable range after conversion is an invalid value (400)."""
-
-    def to_python(self, value):
-        parsed = super().to_python(value)
-        if parsed is None or parsed.tzinfo is None:
-            return parsed
-        try:
-            return parsed.astimezone(datetime.UTC)
-        except OverflowError as exc:
-            raise ValidationError(
-                "Enter a moment between the years 1 and 9999 (UTC).", code="invalid"
-            ) from exc
-
-
-class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UTCIsoDateTimeField
+from tenancy.api.filters import TenantFilterSet, UTCIsoDateTimeFilter
 
 
 class GenerationFilterSet(TenantFilterSet):

@@ -6,7 +6,9 @@ import datetime
 
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
 from django.db import models
+from django_filters.fields import IsoDateTimeField
 
 from tenancy.api.fields import date_out_of_bounds
 
@@ -24,6 +26,26 @@ class ForeignIdFilter(django_filters.NumberFilter):
     field_class = forms.IntegerField
 
 
+class UTCIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 moment, converted to UTC: PostgreSQL refuses offsets beyond ±15:59, and an
+    instant that leaves the representable range after conversion is an invalid value (400)."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None or parsed.tzinfo is None:
+            return parsed
+        try:
+            return parsed.astimezone(datetime.UTC)
+        except OverflowError as exc:
+            raise ValidationError(
+                "Enter a moment between the years 1 and 9999 (UTC).", code="invalid"
+            ) from exc
+
+
+class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UTCIsoDateTimeField
+
+
 class TenantFilterSet(django_filters.FilterSet):
     """Base of every API FilterSet.
 
@@ -36,6 +58,7 @@ class TenantFilterSet(django_filters.FilterSet):
         **django_filters.FilterSet.FILTER_DEFAULTS,
         models.ForeignKey: {"filter_class": ForeignIdFilter},
         models.OneToOneField: {"filter_class": ForeignIdFilter},
+        models.DateTimeField: {"filter_class": UTCIsoDateTimeFilter},
     }
 
     def is_valid(self):

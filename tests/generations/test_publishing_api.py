@@ -473,3 +473,20 @@ class TestScheduledPostAPI(TenantReadAPITests):
             return post
 
         return make
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        # An offset PostgreSQL refuses is converted to UTC first (found by the fuzzer: was a 500).
+        ("publish_before=1999-07-15T19:44:45%2B18:33", 200),
+        ("publish_after=0539-07-29T02:27:13Z", 400),
+        ("date=0626-06-02", 400),
+        ("publish_before=9999-12-31T23:59:59-18:00", 400),
+    ],
+)
+def test_post_filters_take_any_offset_and_refuse_dates_outside_the_window(api_client, query, status):
+    response = api_client.get(f"/api/v1/scheduled-posts/?{query}")
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert response.json()["type"] == "validation_error"

@@ -3,21 +3,22 @@
 import django_filters
 
 from generations.publishing.models import ScheduledPost, SocialAccount
+from tenancy.api.filters import TenantFilterSet, UTCIsoDateTimeFilter
 
 
-class SocialAccountFilterSet(django_filters.FilterSet):
+class SocialAccountFilterSet(TenantFilterSet):
     class Meta:
         model = SocialAccount
         fields = ["platform", "handle", "is_active"]
 
 
-class ScheduledPostFilterSet(django_filters.FilterSet):
+class ScheduledPostFilterSet(TenantFilterSet):
     """``status``, ``account``, a day (``date``, UTC) or a range (``publish_after`` /
     ``publish_before``, inclusive)."""
 
     date = django_filters.DateFilter(field_name="publish_at", lookup_expr="date")
-    publish_after = django_filters.IsoDateTimeFilter(field_name="publish_at", lookup_expr="gte")
-    publish_before = django_filters.IsoDateTimeFilter(field_name="publish_at", lookup_expr="lte")
+    publish_after = UTCIsoDateTimeFilter(field_name="publish_at", lookup_expr="gte")
+    publish_before = UTCIsoDateTimeFilter(field_name="publish_at", lookup_expr="lte")
 
     class Meta:
         model = ScheduledPost
