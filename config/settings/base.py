@@ -209,11 +209,6 @@ DRF_STANDARDIZED_ERRORS = {
         "500",
         "503",
     ],
-    "ERROR_SCHEMAS": {
-        "409": "tenancy.api.schema.ErrorResponse409Serializer",
-        "413": "tenancy.api.schema.ErrorResponse413Serializer",
-        "503": "tenancy.api.schema.ErrorResponse503Serializer",
-    },
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
 
