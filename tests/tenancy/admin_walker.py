@@ -31,6 +31,7 @@ from analytics.models import (
     WeeklySummary,
 )
 from generations.models import CacheDailyStats
+from generations.publishing.services import scheduled_post_create
 from providers.models import AIPreference, PreferredModel
 from styleguides import services as styleguide_services
 from tenancy import services as tenancy_services
@@ -45,6 +46,7 @@ from tests.generations.factories import (
     GenerationFactory,
     GenerationRunFactory,
 )
+from tests.generations.publishing_factories import webhook_account
 from tests.providers.factories import AIModelFactory, BudgetFactory, make_credential
 from tests.styleguides.factories import (
     BrandRuleFactory,
@@ -98,6 +100,13 @@ def build_tenant_rows(organization: Organization, tag: str) -> None:
     PerformanceMetricFactory(generation=generation)
     ProviderCallFactory(organization=organization, request_id=f"{tag}-call", user_ref=f"{tag}-writer")
     CacheEntryFactory(organization=organization, key=f"{tag}-cache-key")
+    account = webhook_account(organization, f"https://{tag}.example.com/hook", handle=f"{tag}-hook")
+    scheduled_post_create(
+        organization=organization,
+        account=account,
+        text=f"{tag} post",
+        publish_at=timezone.now() + datetime.timedelta(days=1),
+    )
     CacheDailyStats.objects.create(organization=organization, day=timezone.now().date(), hits=1)
     ModelPerformance.objects.create(organization=organization, run=run, model_name=f"{tag}-model")
     today = timezone.now().date()
