@@ -86,6 +86,7 @@ check: lint
 	DJANGO_SETTINGS_MODULE=config.settings.production \
 	SECRET_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
 	CRYPTOGRAPHY_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
+	FINGERPRINT_KEY=$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(64))') \
 	$(MANAGE) check --deploy --fail-level WARNING
 
 serve-gunicorn: seed

@@ -32,6 +32,7 @@ from analytics.models import (
     WeeklySummary,
 )
 from generations.models import Generation
+from providers.credentials import fingerprint_of_digest
 from providers.metering import Meter, check_occurred_at
 from tenancy import services as tenancy_services
 from tenancy.actors import SYSTEM, Actor
@@ -86,8 +87,10 @@ def provider_call_record(
 
     ``values`` are validated field values (``generation`` already scoped to ``organization``),
     plus optional ``usage`` (a provider usage object instead of the token fields) and
-    ``total_tokens``. ``success`` defaults to "a 2xx or 3xx status came back"; a failed call
-    with no ``error_type`` gets the one its status implies (:func:`error_type_for`).
+    ``total_tokens``. ``key_fingerprint`` arrives as the SHA-256 hex of the provider key and is
+    stored as its fingerprint (``providers.credentials.fingerprint_of_digest``). ``success``
+    defaults to "a 2xx or 3xx status came back"; a failed call with no ``error_type`` gets the
+    one its status implies (:func:`error_type_for`).
     """
     values = dict(values)
     replayed = PROVIDER_CALL_INGEST.replay(
@@ -104,6 +107,10 @@ def provider_call_record(
     usage_payload = values.pop("usage", None)
     total_tokens = values.pop("total_tokens", None)
     tokens = {name: values.pop(name) for name in TOKEN_FIELDS if name in values}
+    if values.get("key_fingerprint"):
+        # The client sends the key's SHA-256 (all it can compute); stored and shown is the keyed
+        # fingerprint credentials carry, so budgets by credential match and no unsalted hash is kept.
+        values["key_fingerprint"] = fingerprint_of_digest(values["key_fingerprint"])
     call = ProviderCall(organization=organization, recorded_by_key=actor.api_key, **values)
     now = timezone.now()
     if call.occurred_at is None:

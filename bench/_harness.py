@@ -13,6 +13,7 @@ def production_env(pgdata: Path, *, settings: str = "config.settings.production"
         "DJANGO_SETTINGS_MODULE": settings,
         "SECRET_KEY": secrets.token_urlsafe(64),
         "CRYPTOGRAPHY_KEY": secrets.token_urlsafe(64),
+        "FINGERPRINT_KEY": secrets.token_urlsafe(64),
         "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
         "SECURE_SSL_REDIRECT": "false",
         "EMBEDDED_PGDATA": str(pgdata),

@@ -8,6 +8,9 @@ before calling the provider and do not keep, log or return the result.
 from __future__ import annotations
 
 import hashlib
+import hmac
+
+from django.conf import settings
 
 from providers.crypto import decrypt_secret
 from providers.errors import CredentialUnusable
@@ -15,8 +18,21 @@ from providers.models import ProviderCredential
 
 
 def fingerprint_of(api_key: str) -> str:
-    """SHA-256 hex of a key: how usage rows and budgets name a credential without holding it."""
-    return hashlib.sha256(api_key.encode()).hexdigest()
+    """How Inkwell names a provider key without holding it: credentials, usage rows, rollups and
+    budgets all carry this.
+
+    ``HMAC-SHA-256(FINGERPRINT_KEY, SHA-256 hex of the key)``. Keyed, so a stored or shown
+    fingerprint cannot confirm a guessed key without the server's key (issue 11: an unsalted
+    SHA-256 could); over the key's SHA-256 rather than the key, so a client that reports a call
+    sends only that digest (never the key) and :func:`fingerprint_of_digest` gives the same name.
+    """
+    return fingerprint_of_digest(hashlib.sha256(api_key.encode()).hexdigest())
+
+
+def fingerprint_of_digest(key_sha256: str) -> str:
+    """The fingerprint of the key whose SHA-256 hex digest is ``key_sha256``: what clients send
+    as ``key_fingerprint`` on provider calls (they cannot compute the HMAC; we do)."""
+    return hmac.new(settings.FINGERPRINT_KEY.encode(), key_sha256.encode(), hashlib.sha256).hexdigest()
 
 
 def credential_secret(*, credential: ProviderCredential) -> str:

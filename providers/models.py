@@ -289,7 +289,8 @@ class ProviderCredential(SoftDeleteModel, TenantModel):
 
     The key is never readable through the API, admin or logs: ``api_key_encrypted`` holds the
     ciphertext (``providers.crypto``), ``key_version`` the key material it was written with,
-    ``fingerprint`` the SHA-256 hex of the key (to match usage rows) and ``last4`` its last
+    ``fingerprint`` the keyed HMAC of the key (``providers.credentials.fingerprint_of``, to
+    match usage rows) and ``last4`` its last
     four characters. Code that must call the provider gets the key from
     ``providers.credentials.credential_secret``.
     """

@@ -40,3 +40,37 @@ class AuditAction(models.TextChoices):
     REPRICE = "reprice", "Reprice"
     PURGE = "purge", "Purge personal data"
     OTHER = "other", "Other"
+
+
+class ErrorCode(models.TextChoices):
+    """Error codes our code passes by name (``code="unique"``) that no exception, field or
+    validator class declares. ``tenancy.api.error_codes.error_codes()`` adds the declared ones; a
+    convention test checks every ``code="…"`` in the source is in one or the other."""
+
+    ERROR = "error", "Unexpected server error"
+    UNIQUE = "unique", "Conflicts with an existing row"
+    DOES_NOT_EXIST = "does_not_exist", "No such object in this organization"
+    CONSTRAINT_VIOLATION = "constraint_violation", "Refused by a database constraint"
+    CONFLICT = "conflict", "Conflicts with the current state"
+    DELETED = "deleted", "A replay of a deleted row"
+    UNKNOWN_FIELD = "unknown_field", "Unknown body field"
+    UNKNOWN_PARAMETER = "unknown_parameter", "Unknown query parameter"
+    INVALID_TEXT = "invalid_text", "NUL or a lone surrogate in text"
+    OUT_OF_BOUNDS = "out_of_bounds", "Date outside the API's window"
+    INVALID_RANGE = "invalid_range", "`from` after `to`"
+    RANGE_TOO_LONG = "range_too_long", "Date range too long"
+    UNKNOWN_MODEL = "unknown_model", "Unknown model"
+    INACTIVE_MODEL = "inactive_model", "Inactive model"
+    INACTIVE = "inactive", "Inactive"
+    UNKNOWN_SNIPPET = "unknown_snippet", "Unknown context snippet"
+    INCLUDE_CYCLE = "include_cycle", "Template includes itself"
+    SANDBOX_VIOLATION = "sandbox_violation", "Refused by the template sandbox"
+    OUTPUT_TOO_LONG = "output_too_long", "Rendered output too long"
+    DUPLICATE = "duplicate", "Duplicate in the request"
+    IN_PAST = "in_past", "Moment in the past"
+    FUTURE_TIME = "future_time", "Moment in the future"
+    BEFORE_OCCURRED_AT = "before_occurred_at", "Before the call happened"
+    INVALID_API_KEY = "invalid_api_key", "Invalid API key"
+    REVOKED_API_KEY = "revoked_api_key", "Revoked API key"
+    EXPIRED_API_KEY = "expired_api_key", "Expired API key"
+    INACTIVE_ORGANIZATION = "inactive_organization", "Inactive organization"

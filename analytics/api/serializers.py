@@ -105,7 +105,10 @@ class ProviderCallCreateSerializer(serializers.Serializer):
         SHA256_HEX,
         required=False,
         allow_blank=True,
-        help_text="SHA-256 hex digest (lower case) of the provider key used; never the key itself.",
+        help_text=(
+            "SHA-256 hex digest (lower case) of the provider key used; never the key itself. "
+            "Stored and shown as the key's fingerprint, the `fingerprint` of its credential."
+        ),
         error_messages={
             "invalid": "Send the SHA-256 hex digest of the key (64 characters 0-9a-f), not the key."
         },
@@ -127,9 +130,16 @@ class ProviderCallSerializer(serializers.ModelSerializer):
 
     provider = serializers.CharField(source="provider_name", read_only=True)
     model = serializers.CharField(source="model_name", read_only=True)
-    resolved_provider = serializers.SlugRelatedField(source="provider", slug_field="slug", read_only=True)
+    # Null when Inkwell does not know the provider or model the client named.
+    resolved_provider = serializers.SlugRelatedField(
+        source="provider", slug_field="slug", read_only=True, allow_null=True
+    )
     resolved_model = serializers.SlugRelatedField(
-        source="model", slug_field="name", read_only=True, help_text="The canonical model the name meant."
+        source="model",
+        slug_field="name",
+        read_only=True,
+        allow_null=True,
+        help_text="The canonical model the name meant.",
     )
 
     class Meta:
@@ -167,6 +177,11 @@ class ProviderCallSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "key_fingerprint": {
+                "help_text": "The key's fingerprint, as its credential shows it; empty when not sent."
+            }
+        }
 
 
 class PerformanceMetricCreateSerializer(serializers.Serializer):

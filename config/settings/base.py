@@ -18,6 +18,7 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 # Insecure development defaults; production.py refuses to start with them (or anything short).
 DEV_SECRET_KEY = "django-insecure-inkwell-development-only-secret-key-0123456789"  # noqa: S105 - development only; production.py refuses it
 DEV_CRYPTOGRAPHY_KEY = "django-insecure-inkwell-development-only-cryptography-key"
+DEV_FINGERPRINT_KEY = "django-insecure-inkwell-development-only-fingerprint-key"
 
 SECRET_KEY = env("SECRET_KEY", default=DEV_SECRET_KEY)
 # The AES key of encrypted fields is derived from this; see providers/crypto.py for the traps.
@@ -25,6 +26,11 @@ CRYPTOGRAPHY_KEY = env("CRYPTOGRAPHY_KEY", default=DEV_CRYPTOGRAPHY_KEY)
 # During a key rotation: the previous key(s), comma-separated, still accepted for reading while
 # `manage.py rotate_encryption_key` re-encrypts every secret with CRYPTOGRAPHY_KEY.
 CRYPTOGRAPHY_OLD_KEYS = env.list("CRYPTOGRAPHY_OLD_KEYS", default=[])
+# The HMAC-SHA-256 key of provider-key fingerprints (providers/credentials.py). Separate from
+# CRYPTOGRAPHY_KEY on purpose: fingerprints are stored on every provider call and rollup row and
+# budgets match them, so they must survive an encryption-key rotation unchanged. Never rotate it
+# casually: changing it re-names every key (the providers 0005 migration shows how to redo them).
+FINGERPRINT_KEY = env("FINGERPRINT_KEY", default=DEV_FINGERPRINT_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -203,11 +209,6 @@ DRF_STANDARDIZED_ERRORS = {
         "500",
         "503",
     ],
-    "ERROR_SCHEMAS": {
-        "409": "tenancy.api.schema.ErrorResponse409Serializer",
-        "413": "tenancy.api.schema.ErrorResponse413Serializer",
-        "503": "tenancy.api.schema.ErrorResponse503Serializer",
-    },
 }
 API_KEY_CUSTOM_HEADER = "HTTP_AUTHORIZATION"
 

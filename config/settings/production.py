@@ -17,12 +17,14 @@ def _required_secret(name: str) -> str:
 
 _SECRET_KEY = _required_secret("SECRET_KEY")
 _CRYPTOGRAPHY_KEY = _required_secret("CRYPTOGRAPHY_KEY")
+_FINGERPRINT_KEY = _required_secret("FINGERPRINT_KEY")
 
 from .base import *  # noqa: E402, F403
 from .base import env  # noqa: E402
 
 SECRET_KEY = _SECRET_KEY
 CRYPTOGRAPHY_KEY = _CRYPTOGRAPHY_KEY
+FINGERPRINT_KEY = _FINGERPRINT_KEY
 DEBUG = False
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

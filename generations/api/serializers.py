@@ -237,11 +237,18 @@ class GenerationSerializer(serializers.ModelSerializer):
 
     provider = serializers.CharField(source="provider_name", read_only=True)
     model = serializers.CharField(source="model_name", read_only=True)
-    vertical = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # Null: no vertical sent; a provider or model name Inkwell does not know.
+    vertical = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
     resolved_model = serializers.SlugRelatedField(
-        source="model", slug_field="name", read_only=True, help_text="The canonical model the name meant."
+        source="model",
+        slug_field="name",
+        read_only=True,
+        allow_null=True,
+        help_text="The canonical model the name meant.",
     )
-    resolved_provider = serializers.SlugRelatedField(source="provider", slug_field="slug", read_only=True)
+    resolved_provider = serializers.SlugRelatedField(
+        source="provider", slug_field="slug", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Generation

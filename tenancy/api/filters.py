@@ -46,10 +46,19 @@ class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UTCIsoDateTimeField
 
 
+def _invalid_choice_message(field: forms.ChoiceField) -> str:
+    """Django's "not one of the available choices", naming them (issue 11: choice errors list the
+    valid values), in the same words as a body field's (``tenancy.api.strict``)."""
+    valid = ", ".join(f'"{value}"' for value, _label in field.choices if value not in ("", None))
+    # ``%%`` survives the form's ``%`` formatting of ``value`` if a choice ever holds a percent sign.
+    return f'"%(value)s" is not a valid choice. Valid choices: {valid.replace("%", "%%")}.'
+
+
 class TenantFilterSet(django_filters.FilterSet):
     """Base of every API FilterSet.
 
     - foreign keys named in ``Meta.fields`` become :class:`ForeignIdFilter`;
+    - a choice filter's invalid value is a 400 that lists the valid values;
     - every date or moment must lie in the API's window (``tenancy.api.fields.EARLIEST_DATE`` …
       ``LATEST_DATE``), so a year-1 date is a 400, not an ``OverflowError``.
     """
@@ -62,6 +71,9 @@ class TenantFilterSet(django_filters.FilterSet):
     }
 
     def is_valid(self):
+        for field in self.form.fields.values():
+            if isinstance(field, forms.ChoiceField):
+                field.error_messages["invalid_choice"] = _invalid_choice_message(field)
         if not super().is_valid():
             return False
         for name, value in list(self.form.cleaned_data.items()):

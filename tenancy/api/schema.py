@@ -1,9 +1,15 @@
 """OpenAPI: the API key authentication schemes, and the error responses our endpoints can give."""
 
+import copy
+import functools
+
+from django.core.exceptions import FieldDoesNotExist
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_standardized_errors.openapi import AutoSchema
-from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum
+from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerErrorEnum, ValidationErrorEnum
 from rest_framework import serializers
+
+from tenancy.api.error_codes import error_code_choices
 
 
 class OrganizationAPIKeyScheme(OpenApiAuthenticationExtension):
@@ -19,56 +25,97 @@ class OrganizationAPIKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
-# --- Error responses beyond drf-standardized-errors' defaults ---------------------------------
-# 409 (a unique row or a domain conflict), 413 (a body over the limit) and 503 (the database is
-# unreachable) happen on our endpoints, so the schema says so (issue 11: the schema tells the
-# truth). Registered in settings DRF_STANDARDIZED_ERRORS["ERROR_SCHEMAS"].
+# --- Error responses ----------------------------------------------------------------------------
+# Every error body is ``{"type", "errors": [{"code", "detail", "attr"}]}``. The schema promises
+# for each status the ``type`` values it can carry and, for ``code``, the one registry of codes
+# (``tenancy.api.error_codes``), so no response uses a code the schema does not list. ``attr`` is
+# any string: unknown fields and parameters, and bulk items (``items.3.request_id``), are named
+# as sent. (drf-standardized-errors' per-field 400 components listed attributes and codes per
+# field, but not the codes our services and the strict-input layer give, nor item indexes.)
 
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
+# A 400 is ``validation_error`` (a field, a parameter, a rule) or ``client_error`` (the body is
+# not JSON we read: ``parse_error``).
+ERROR_400_TYPE_CHOICES = [*ValidationErrorEnum.choices, *ClientErrorEnum.choices]
 
-def _error_response_serializer(status_code: int, code: serializers.Field, kinds) -> type:
-    """``{"type", "errors": [{"code", "detail", "attr"}]}`` for one status code."""
-    error = type(
-        f"Error{status_code}Serializer",
+
+@functools.cache
+def error_serializer() -> type:
+    """One error of a body: ``code`` from the registry, ``detail``, ``attr``."""
+    return type(
+        "ErrorSerializer",
         (serializers.Serializer,),
-        {"code": code, "detail": serializers.CharField(), "attr": serializers.CharField(allow_null=True)},
+        {
+            "code": serializers.ChoiceField(choices=error_code_choices()),
+            "detail": serializers.CharField(),
+            "attr": serializers.CharField(
+                allow_null=True, help_text="The field or parameter, dotted for nested ones; null for none."
+            ),
+            "Meta": type("Meta", (), {"ref_name": "Error"}),
+        },
     )
+
+
+@functools.cache
+def error_response_serializer(status_code: int) -> type:
+    """The error body of ``status_code``, one component per status (``ErrorResponse404``)."""
+    if status_code == 400:
+        kinds = ERROR_400_TYPE_CHOICES
+    else:
+        kinds = ServerErrorEnum.choices if status_code >= 500 else ClientErrorEnum.choices
     return type(
         f"ErrorResponse{status_code}Serializer",
         (serializers.Serializer,),
-        {"type": serializers.ChoiceField(choices=kinds), "errors": error(many=True)},
+        {
+            "type": serializers.ChoiceField(choices=kinds),
+            "errors": error_serializer()(many=True),
+            "Meta": type("Meta", (), {"ref_name": f"ErrorResponse{status_code}"}),
+        },
     )
 
 
-ErrorResponse409Serializer = _error_response_serializer(
-    409,
-    serializers.CharField(help_text="`unique`, `conflict`, or the domain rule (`deleted`, …)."),
-    ClientErrorEnum.choices,
-)
-ErrorResponse413Serializer = _error_response_serializer(
-    413,
-    serializers.ChoiceField(choices=[("request_too_large", "request_too_large")]),
-    ClientErrorEnum.choices,
-)
-ErrorResponse503Serializer = _error_response_serializer(
-    503,
-    serializers.ChoiceField(choices=[("database_unavailable", "database_unavailable")]),
-    ServerErrorEnum.choices,
-)
-
-
 class InkwellAutoSchema(AutoSchema):
-    """drf-standardized-errors' schema, plus the 409/413/503 answers our endpoints can give:
-    409 on writes, 413 on bodies, 503 everywhere (the database can always be away)."""
+    """drf-standardized-errors' schema with our error bodies (:func:`error_response_serializer`)
+    and the statuses our endpoints can give: 400 everywhere (an unknown query parameter is one on
+    every operation), 409 on writes, 413 on bodies, 503 everywhere (the database can always be
+    away)."""
 
     def _should_add_error_response(self, responses: dict, status_code: str) -> bool:
+        if status_code in responses:
+            return False
+        if status_code == "400":
+            return True
         if status_code == "409":
-            return status_code not in responses and self.method in WRITE_METHODS
+            return self.method in WRITE_METHODS
         if status_code == "413":
-            return status_code not in responses and self.method in BODY_METHODS
+            return self.method in BODY_METHODS
         return super()._should_add_error_response(responses, status_code)
+
+    def _get_error_response_serializer(self, status_code: str):
+        return error_response_serializer(int(status_code))
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        # DRF drops ``allow_blank`` from read-only model fields, so a blank-able choice column
+        # (``target_channel``) would be documented without the "" it can hold.
+        blank_read_only_choice = (
+            isinstance(field, serializers.ChoiceField) and field.read_only and not field.allow_blank
+        )
+        if blank_read_only_choice and _model_field_allows_blank(field):
+            field = copy.copy(field)
+            field.allow_blank = True
+        return super()._map_serializer_field(field, direction, bypass_extensions)
+
+
+def _model_field_allows_blank(field: serializers.Field) -> bool:
+    model = getattr(getattr(field.parent, "Meta", None), "model", None)
+    if model is None or not field.source or "." in field.source:
+        return False
+    try:
+        return model._meta.get_field(field.source).blank
+    except FieldDoesNotExist:
+        return False
 
 
 class BearerAPIKeyScheme(OpenApiAuthenticationExtension):

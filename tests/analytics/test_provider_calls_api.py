@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from analytics.models import ProviderCall, ProviderCallDailyRollup, UserHourlyRollup
+from providers.credentials import fingerprint_of_digest
 from providers.metering import Meter, usage_from_tokens
 from providers.models import AIModel
 from tenancy.models import AuditEvent
@@ -87,9 +88,11 @@ def test_a_call_is_priced_at_occurred_at_and_counted_in_its_day(api_client, orga
     )
     assert (rollup.requests, rollup.successes, rollup.failures) == (1, 1, 0)
     assert rollup.cost_usd == call.cost_usd
+    # Sent as the key's SHA-256, stored keyed (as credentials carry it).
+    assert call.key_fingerprint == fingerprint_of_digest(KEY_FINGERPRINT)
     assert (rollup.user_ref, rollup.key_fingerprint, rollup.model_name) == (
         "user-7",
-        KEY_FINGERPRINT,
+        fingerprint_of_digest(KEY_FINGERPRINT),
         "gpt-4o",
     )
     # Not audited row by row (DESIGN §3): the call records the key that wrote it.

@@ -155,3 +155,15 @@ def test_a_generation_may_name_its_run(api_client, organization):
     response = api_client.post("/api/v1/generations/", {"request_id": "r1", "run": run.pk, "model": "gpt-4o"})
     assert response.json()["run"] == run.pk
     assert api_client.get(f"/api/v1/runs/{run.pk}/").json()["status"] == "running"
+
+
+def test_restoring_a_run_answers_every_field_a_read_does(api_client, organization):
+    # The schema promises the run's derived fields on restore too (issue 11: they were missing).
+    run = GenerationRunFactory(organization=organization, models_requested=["gpt-4o"])
+    GenerationFactory(organization=organization, run=run, model_name="gpt-4o", status="success")
+    assert api_client.delete(f"/api/v1/runs/{run.pk}/").status_code == 204
+
+    restored = api_client.post(f"/api/v1/runs/{run.pk}/restore/")
+
+    assert restored.status_code == 200
+    assert restored.json() == api_client.get(f"/api/v1/runs/{run.pk}/").json()

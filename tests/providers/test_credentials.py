@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import pytest
+from django.conf import settings
 from django.db import connection
+from django.test import override_settings
 
 from providers.credentials import credential_secret
 from providers.models import Provider
@@ -21,7 +24,14 @@ def test_credential_secret_round_trips_and_the_column_holds_no_key(organization)
     credential = credential_create(organization=organization, provider=provider, name="main", api_key=API_KEY)
 
     assert credential_secret(credential=credential) == API_KEY
-    assert credential.fingerprint == hashlib.sha256(API_KEY.encode()).hexdigest()
+    assert (
+        credential.fingerprint
+        == hmac.new(
+            settings.FINGERPRINT_KEY.encode(),
+            hashlib.sha256(API_KEY.encode()).hexdigest().encode(),
+            hashlib.sha256,
+        ).hexdigest()
+    )
     assert credential.last4 == API_KEY[-4:]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -51,3 +61,38 @@ def test_an_unusable_credential_hands_out_no_key(organization, state):
     with pytest.raises(CredentialUnusable) as error:
         credential_secret(credential=credential)
     assert API_KEY not in str(error.value)
+
+
+def test_the_fingerprint_is_keyed_so_a_guess_cannot_be_confirmed_without_the_server_key(organization):
+    provider = Provider.objects.create(slug="openai", name="OpenAI")
+    credential = credential_create(organization=organization, provider=provider, name="main", api_key=API_KEY)
+    with override_settings(FINGERPRINT_KEY="another-server-" + "k" * 40):
+        other = credential_create(organization=organization, provider=provider, name="other", api_key=API_KEY)
+
+    assert credential.fingerprint != hashlib.sha256(API_KEY.encode()).hexdigest()
+    assert other.fingerprint != credential.fingerprint
+
+
+def test_a_call_reported_with_the_keys_sha256_is_named_by_its_credentials_fingerprint(
+    organization, api_client
+):
+    provider = Provider.objects.create(slug="openai", name="OpenAI")
+    credential = credential_create(organization=organization, provider=provider, name="main", api_key=API_KEY)
+
+    response = api_client.post(
+        "/api/v1/usage/",
+        {
+            "request_id": "call-1",
+            "provider": "openai",
+            "model": "gpt-4o",
+            "endpoint": "/v1/chat/completions",
+            "status_code": 200,
+            "key_fingerprint": hashlib.sha256(API_KEY.encode()).hexdigest(),
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["key_fingerprint"] == credential.fingerprint
+    listed = api_client.get("/api/v1/usage/", {"key_fingerprint": credential.fingerprint}).json()
+    assert [row["request_id"] for row in listed["results"]] == ["call-1"]

@@ -12,7 +12,9 @@ STRONG = "k" * 20 + "-a-long-random-production-value-0123456789"
 
 
 def manage(*args, **env):
-    environment = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "CRYPTOGRAPHY_KEY"}}
+    environment = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "CRYPTOGRAPHY_KEY", "FINGERPRINT_KEY"}
+    }
     # A server that is never contacted: these commands must not need a database.
     environment.update(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", **env)
     return subprocess.run(
@@ -33,10 +35,13 @@ def manage(*args, **env):
         ("django-insecure-" + "x" * 60, STRONG, "SECRET_KEY"),
         (STRONG, None, "CRYPTOGRAPHY_KEY"),
         (STRONG, "change-me", "CRYPTOGRAPHY_KEY"),
+        (STRONG, STRONG[::-1], "FINGERPRINT_KEY"),
     ],
 )
 def test_production_refuses_to_start_without_real_secrets(secret_key, cryptography_key, missing):
     env = {"DJANGO_SETTINGS_MODULE": "config.settings.production"}
+    if missing != "FINGERPRINT_KEY":
+        env["FINGERPRINT_KEY"] = STRONG + "-fingerprint"
     if secret_key is not None:
         env["SECRET_KEY"] = secret_key
     if cryptography_key is not None:
@@ -55,6 +60,7 @@ def test_production_settings_pass_check_deploy():
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY=STRONG,
         CRYPTOGRAPHY_KEY=STRONG[::-1],
+        FINGERPRINT_KEY=STRONG + "-fingerprint",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

@@ -236,6 +236,22 @@ def test_invalid_choice_lists_the_valid_values(api_client):
     assert not Generation.all_objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("path", "attr", "valid"),
+    [
+        ("/api/v1/generations/?status=done", "status", '"success"'),  # a multiple-choice filter
+        ("/api/v1/generations/?target_channel=fax", "target_channel", '"email"'),
+        ("/api/v1/style-guides/?kind=poem", "kind", '"brand"'),
+    ],
+)
+def test_invalid_choice_in_a_filter_lists_the_valid_values(api_client, path, attr, valid):
+    response = api_client.get(path)
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert (error["attr"], error["code"]) == (attr, "invalid_choice")
+    assert "Valid choices:" in error["detail"] and valid in error["detail"]
+
+
 def test_role_error_says_which_role_is_needed(api_client, viewer_api_client):
     response = api_client.post(
         "/api/v1/credentials/", {"provider": "openai", "name": "x", "api_key": "k" * 40}
