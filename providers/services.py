@@ -315,3 +315,16 @@ def model_price_change(
         organization=None, actor=actor, action=AuditAction.UPDATE, instance=price, changes=changes
     )
     return price
+
+
+def user_settings_purge(
+    *, organization: Organization, user_ref: str, dry_run: bool = False
+) -> dict[str, int]:
+    """Hard-delete ``user_ref``'s budgets and AI preferences in ``organization`` (the GDPR purge,
+    ``analytics.purge``; deleted rows included). Returns the rows per kind (``dry_run``: the rows
+    that would go, nothing deleted). Runs in the caller's transaction; the caller audits."""
+    budgets = Budget.all_objects.filter(organization=organization, user_ref=user_ref)
+    preferences = AIPreference.all_objects.filter(organization=organization, user_ref=user_ref)
+    if dry_run:
+        return {"budgets": budgets.count(), "ai_preferences": preferences.count()}
+    return {"budgets": budgets.hard_delete()[0], "ai_preferences": preferences.hard_delete()[0]}
