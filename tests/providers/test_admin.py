@@ -25,29 +25,66 @@ def superuser_client(client):
     return client
 
 
+def rows(response) -> list:
+    return list(response.context["cl"].result_list)
+
+
 @pytest.mark.parametrize(
-    "url",
+    ("url", "check"),
     [
-        "/admin/providers/provider/",
-        "/admin/providers/provider/?is_active__exact=1&q=open",
-        "/admin/providers/aimodel/",
-        "/admin/providers/aimodel/?provider__id__exact=1&is_deprecated__exact=0&q=gpt",
-        "/admin/providers/modelprice/",
-        "/admin/providers/modelprice/?valid_to__isempty=1&q=claude",
-        "/admin/providers/providercredential/?status__exact=active&q=main",
-        "/admin/providers/budget/?period__exact=month&q=cap",
-        "/admin/providers/aipreference/?default_generation_mode__exact=creative&q=alice",
-        "/admin/providers/aipreference/add/",
-        "/admin/providers/providercredential/add/",
+        ("/admin/providers/provider/", lambda r: {"openai", "anthropic"} <= {p.slug for p in rows(r)}),
+        (
+            "/admin/providers/provider/?is_active__exact=1&q=open",
+            lambda r: (
+                "openai" in {p.slug for p in rows(r)}
+                and all("open" in f"{p.slug} {p.name}".lower() and p.is_active for p in rows(r))
+            ),
+        ),
+        ("/admin/providers/aimodel/?q=o3", lambda r: "o3" in {m.name for m in rows(r)}),
+        (
+            "/admin/providers/aimodel/?is_deprecated__exact=0&q=gpt",
+            lambda r: rows(r) and all("gpt" in m.name.lower() and not m.is_deprecated for m in rows(r)),
+        ),
+        ("/admin/providers/modelprice/", lambda r: len(rows(r)) > 0),
+        (
+            "/admin/providers/modelprice/?valid_to__isempty=1&q=claude",
+            lambda r: rows(r) and all("claude" in p.model.name and p.valid_to is None for p in rows(r)),
+        ),
+        (
+            "/admin/providers/providercredential/?status__exact=active&q=main",
+            lambda r: [c.name for c in rows(r)] == ["main"],
+        ),
+        (
+            "/admin/providers/budget/?period__exact=month&q=cap",
+            lambda r: [b.name for b in rows(r)] == ["cap"],
+        ),
+        (
+            "/admin/providers/aipreference/?default_generation_mode__exact=creative&q=alice",
+            lambda r: [p.user_ref for p in rows(r)] == ["alice"],
+        ),
+        (
+            "/admin/providers/aipreference/add/",
+            lambda r: "default_generation_mode" in r.context["adminform"].form.fields,
+        ),
+        (
+            "/admin/providers/providercredential/add/",
+            lambda r: r.context["adminform"].form.fields["new_api_key"].widget.input_type == "password",
+        ),
+        (
+            "/admin/providers/aimodel/add/",
+            lambda r: "input_usd_per_mtok" in r.context["adminform"].form.fields,
+        ),
     ],
 )
-def test_admin_pages_load_with_filters_and_search(superuser_client, organization, url):
+def test_admin_pages_show_what_their_filters_and_search_ask_for(superuser_client, organization, url, check):
     price_sync()
     make_credential(organization, name="main")
+    make_credential(organization, name="spare")
     BudgetFactory(organization=organization, name="cap")
     AIPreferenceFactory(organization=organization, user_ref="alice", default_generation_mode="creative")
     response = superuser_client.get(url)
     assert response.status_code == 200, url
+    assert check(response), url
 
 
 def test_a_model_page_shows_its_price_versions(superuser_client):
