@@ -28,7 +28,9 @@ from django.db import transaction
 
 from analytics import rollups
 from analytics.models import ArchivedRecord, PerformanceMetric, ProviderCall
+from generations import retention_services as generation_retention
 from generations.models import Generation, GenerationRun
+from providers import services as provider_services
 from providers.models import AIPreference, Budget
 from tenancy import services as tenancy_services
 from tenancy.actors import SYSTEM, Actor
@@ -36,26 +38,13 @@ from tenancy.choices import AuditAction
 from tenancy.models import AuditEvent, Organization
 
 PURGED = "[purged]"
-# Field values a purge writes, per model: content and personal fields, never tokens or costs.
-GENERATION_ERASED = {
-    "user_ref": None,
-    "prompt": "",
-    "content": "",
-    "raw_request": None,
-    "raw_response": None,
-    "metadata": {},
-    "parameters": {},
-    "error_message": "",
-    "error_details": {},
-    "branch_name": "",
-    "conversation_id": "",
-}
-RUN_ERASED = {"user_ref": None, "prompt": "", "error_details": {}}
+# Field values a purge writes, per model: content and personal fields, never tokens or costs
+# (generations' and runs' are theirs: generations.retention_services).
 PROVIDER_CALL_ERASED = {"user_ref": None, "error_message": ""}
 METRIC_ERASED = {"validation_errors": [], "cache_key": ""}
 ARCHIVE_ERASED = {
-    "generations.generation": GENERATION_ERASED,
-    "generations.generationrun": RUN_ERASED,
+    "generations.generation": generation_retention.GENERATION_ERASED,
+    "generations.generationrun": generation_retention.RUN_ERASED,
     "analytics.providercall": PROVIDER_CALL_ERASED,
     "analytics.performancemetric": METRIC_ERASED,
 }
@@ -142,32 +131,31 @@ def user_purge_organization(
     and audit it. ``dry_run`` counts what would be erased and writes nothing."""
     if not user_ref:
         raise ValueError("Name the user reference to purge.")
-    generations = Generation.all_objects.filter(organization=organization, user_ref=user_ref)
-    generation_ids = list(generations.values_list("pk", flat=True))
+    generation_ids = list(
+        Generation.all_objects.filter(organization=organization, user_ref=user_ref).values_list(
+            "pk", flat=True
+        )
+    )
     metrics = PerformanceMetric.objects.filter(organization=organization, generation_id__in=generation_ids)
-    runs = GenerationRun.all_objects.filter(organization=organization, user_ref=user_ref)
     calls = ProviderCall.objects.filter(organization=organization, user_ref=user_ref)
-    budgets = Budget.all_objects.filter(organization=organization, user_ref=user_ref)
-    preferences = AIPreference.all_objects.filter(organization=organization, user_ref=user_ref)
     outcome = PurgeOutcome(organization=organization.slug)
+    mine = {"organization": organization, "user_ref": user_ref, "dry_run": dry_run}
     if dry_run:
+        would_erase = generation_retention.generations_user_erase(**mine)
         outcome.counts = {
-            "generations": len(generation_ids),
+            "generations": would_erase["generations"],
             "performance_metrics": metrics.count(),
-            "runs": runs.count(),
+            "runs": would_erase["runs"],
             "provider_calls": calls.count(),
-            "budgets": budgets.count(),
-            "ai_preferences": preferences.count(),
+            **provider_services.user_settings_purge(**mine),
         }
         return outcome
     outcome.counts = {
         # Metrics first: they are found through the generations' ids, not the reference.
         "performance_metrics": metrics.update(**METRIC_ERASED),
-        "generations": generations.update(**GENERATION_ERASED),
-        "runs": runs.update(**RUN_ERASED),
+        **generation_retention.generations_user_erase(**mine),
         "provider_calls": calls.update(**PROVIDER_CALL_ERASED),
-        "budgets": budgets.hard_delete()[0],
-        "ai_preferences": preferences.hard_delete()[0],
+        **provider_services.user_settings_purge(**mine),
         "rollup_groups": rollups.rollups_anonymise_user(organization=organization, user_ref=user_ref),
         "archived_records": _scrub_archive(organization, user_ref),
         "audit_events": _scrub_audit_log(organization, user_ref),

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from django.core import serializers
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.db.models.deletion import Collector
 from django.utils import timezone
 
@@ -42,8 +42,8 @@ from analytics.models import (
     ProviderCall,
     RetentionBatch,
 )
-from generations.choices import GenerationStatus
-from generations.models import Generation, GenerationRun
+from generations import retention_services
+from generations.models import Generation
 from tenancy.models import Organization
 
 # Order matters: generations go before the runs they may leave empty, and metrics of deleted
@@ -72,24 +72,15 @@ def retention_days(*, organization: Organization) -> dict[str, int]:
 def expired_rows(*, organization: Organization, target: str, cutoff: datetime.datetime) -> models.QuerySet:
     """The expired primary rows of ``target`` in ``organization`` (see the module docstring)."""
     if target == RetentionTarget.FAILED_GENERATIONS:
-        children = Generation.all_objects.filter(parent=OuterRef("pk"))
-        return Generation.all_objects.filter(
-            organization=organization, status=GenerationStatus.FAILED, created_at__lt=cutoff
-        ).exclude(Exists(children))
+        return retention_services.expired_failed_generations(organization=organization, cutoff=cutoff)
     if target == RetentionTarget.GENERATIONS:
-        newer_nodes = Generation.all_objects.filter(root=OuterRef("pk"), created_at__gte=cutoff)
-        return Generation.all_objects.filter(
-            organization=organization, root__isnull=True, created_at__lt=cutoff
-        ).exclude(Exists(newer_nodes))
+        return retention_services.expired_generation_trees(organization=organization, cutoff=cutoff)
     if target == RetentionTarget.PERFORMANCE_METRICS:
         return PerformanceMetric.objects.filter(organization=organization, created_at__lt=cutoff)
     if target == RetentionTarget.PROVIDER_CALLS:
         return ProviderCall.objects.filter(organization=organization, occurred_at__lt=cutoff)
     if target == RetentionTarget.EMPTY_RUNS:
-        generations = Generation.all_objects.filter(run=OuterRef("pk"))
-        return GenerationRun.all_objects.filter(organization=organization, created_at__lt=cutoff).exclude(
-            Exists(generations)
-        )
+        return retention_services.expired_empty_runs(organization=organization, cutoff=cutoff)
     raise ValueError(f"Unknown retention target {target!r}.")
 
 

@@ -11,7 +11,15 @@ from django.utils.safestring import SafeString
 
 from generations import selectors, services
 from generations.choices import GenerationStatus
-from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
+from generations.models import (
+    SEARCH_TEXT_MAX_LENGTH,
+    CacheDailyStats,
+    CacheEntry,
+    Campaign,
+    Generation,
+    GenerationRun,
+    content_matches,
+)
 from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
 
 
@@ -86,6 +94,9 @@ class GenerationAdmin(InkwellModelAdmin):
     ]
     list_select_related = ["organization"]
     search_fields = ["request_id", "model_name", "user_ref", "agent_name"]
+    search_help_text = (
+        "Words in the content (full text: 'hotels' finds 'hotel'), or a request id, model, user or agent."
+    )
     show_full_result_count = False  # no COUNT(*) over millions of rows per page
     readonly_fields = [
         "organization",
@@ -174,6 +185,14 @@ class GenerationAdmin(InkwellModelAdmin):
             },
         ),
     ]
+
+    def get_search_results(self, request, queryset, search_term):
+        """The field search, or the content's full text through its GIN index (``content_matches``)."""
+        by_fields, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        search_term = search_term.strip()
+        if not search_term or len(search_term) > SEARCH_TEXT_MAX_LENGTH:
+            return by_fields, may_have_duplicates
+        return by_fields | queryset.filter(content_matches(search_term)), may_have_duplicates
 
     def has_add_permission(self, request):
         return False  # generations are recorded by services through the API

@@ -22,8 +22,10 @@ cannot compute. None of their strengths (moving subtrees, sibling order) is need
 
 from __future__ import annotations
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchConfig, SearchQuery, SearchVectorExact, SearchVectorField
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Func, Q
 
 from generations.choices import ContentFormat, ContentType, GenerationKind, GenerationStatus, TargetChannel
 from providers.choices import GenerationMode
@@ -39,6 +41,41 @@ from tenancy.models import (
 )
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
+
+# Full-text search of generation content. English: the content Inkwell stores is marketing copy
+# in English, so stemming ("hotels" finds "hotel") and dropping stop words is what a reader
+# expects. The GIN index is on this very expression (``generation_content_search_idx``), and
+# PostgreSQL uses an expression index only for a query that repeats the expression exactly:
+# ``GenerationQuerySet.search`` is therefore the one way to search content.
+CONTENT_SEARCH_CONFIG = "english"
+SEARCH_TEXT_MAX_LENGTH = 200
+
+
+class ContentSearchVector(Func):
+    """``to_tsvector('english', content)``: the indexed expression.
+
+    Not Django's ``SearchVector``, which wraps the column in ``COALESCE``: PostgreSQL treats a
+    ``COALESCE`` as possibly leaky, and under row-level security a leaky condition cannot be an
+    index condition (``content`` is never NULL, so nothing is lost).
+    """
+
+    function = "to_tsvector"
+    output_field = SearchVectorField()
+
+    def __init__(self):
+        super().__init__(SearchConfig(CONTENT_SEARCH_CONFIG), F("content"))
+
+
+def content_search_vector() -> ContentSearchVector:
+    """The indexed expression (one instance per query)."""
+    return ContentSearchVector()
+
+
+def content_matches(text: str) -> SearchVectorExact:
+    """The condition ``content_search_vector() @@ websearch_to_tsquery('english', text)``, for
+    ``filter()`` or a ``Q``; it is matched in WHERE only, never computed for the SELECT list."""
+    query = SearchQuery(text, search_type="websearch", config=CONTENT_SEARCH_CONFIG)
+    return SearchVectorExact(content_search_vector(), query)
 
 
 class Campaign(SoftDeleteModel, TenantModel):
@@ -109,6 +146,14 @@ class GenerationQuerySet(SoftDeleteQuerySet):
 
     def failed(self):
         return self.filter(status=GenerationStatus.FAILED)
+
+    def search(self, text: str):
+        """Generations whose content matches ``text``, read through the content GIN index.
+
+        ``text`` is web-search syntax (``websearch_to_tsquery``: words, "quoted phrases", ``or``,
+        ``-word``), which never raises a syntax error, whatever a user types.
+        """
+        return self.filter(content_matches(text))
 
 
 class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
@@ -323,6 +368,8 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
                 condition=~Q(conversation_id=""),
                 name="generation_conversation_idx",
             ),
+            # Search by content (``?search=``, the admin search): see CONTENT_SEARCH_CONFIG.
+            GinIndex(content_search_vector(), name="generation_content_search_idx"),
         ]
 
     def __str__(self):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from providers import services
@@ -46,11 +47,7 @@ class ModelPriceInline(admin.TabularInline):
     fields = [
         "valid_from",
         "valid_to",
-        "input_usd_per_mtok",
-        "output_usd_per_mtok",
-        "cache_read_usd_per_mtok",
-        "cache_write_usd_per_mtok",
-        "usd_per_k_requests",
+        *ModelPrice.PRICE_FIELDS,
         "tiers",
         "units",
         "source",
@@ -60,6 +57,57 @@ class ModelPriceInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+PRICE_FIELD_LABELS = {
+    "input_usd_per_mtok": "Input (USD per million tokens)",
+    "output_usd_per_mtok": "Output (USD per million tokens)",
+    "cache_read_usd_per_mtok": "Cache read (USD per million tokens)",
+    "cache_write_usd_per_mtok": "Cache write (USD per million tokens)",
+    "usd_per_k_requests": "USD per thousand requests",
+}
+
+
+def _price_field(label: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label,
+        required=False,
+        min_value=0,
+        max_digits=20,
+        decimal_places=10,
+        help_text="Saved as a new price version from now on; empty removes this unit.",
+    )
+
+
+class AIModelAdminForm(forms.ModelForm):
+    """The model's fields plus its current price: a changed price is saved as a new version
+    from now on (``services.model_price_change``), never by editing the version in force."""
+
+    input_usd_per_mtok = _price_field(PRICE_FIELD_LABELS["input_usd_per_mtok"])
+    output_usd_per_mtok = _price_field(PRICE_FIELD_LABELS["output_usd_per_mtok"])
+    cache_read_usd_per_mtok = _price_field(PRICE_FIELD_LABELS["cache_read_usd_per_mtok"])
+    cache_write_usd_per_mtok = _price_field(PRICE_FIELD_LABELS["cache_write_usd_per_mtok"])
+    usd_per_k_requests = _price_field(PRICE_FIELD_LABELS["usd_per_k_requests"])
+
+    class Meta:
+        model = AIModel
+        fields = [
+            "provider",
+            "name",
+            "display_name",
+            "aliases",
+            "context_window",
+            "max_output_tokens",
+            "is_active",
+            "is_deprecated",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = self.instance.prices.valid_at(timezone.now()).first() if self.instance.pk else None
+        if current is not None:
+            for column in PRICE_FIELD_LABELS:
+                self.fields[column].initial = getattr(current, column)
 
 
 @admin.register(AIModel)
@@ -77,6 +125,24 @@ class AIModelAdmin(InkwellModelAdmin):
     search_fields = ["name", "display_name", "provider__slug"]
     list_select_related = ["provider"]
     inlines = [ModelPriceInline]
+    form = AIModelAdminForm
+
+    def get_fieldsets(self, request, obj=None):
+        model_fields = [name for name in self.get_fields(request, obj) if name not in PRICE_FIELD_LABELS]
+        return [
+            (None, {"fields": model_fields}),
+            ("Current price", {"fields": list(PRICE_FIELD_LABELS)}),
+        ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        changed = [column for column in PRICE_FIELD_LABELS if column in form.changed_data]
+        if changed:
+            services.model_price_change(
+                model=obj,
+                prices={column: form.cleaned_data[column] for column in changed},
+                actor=admin_actor(request),
+            )
 
 
 @admin.register(ModelPrice)
@@ -85,11 +151,7 @@ class ModelPriceAdmin(InkwellModelAdmin):
         "model",
         "valid_from",
         "valid_to",
-        "input_usd_per_mtok",
-        "output_usd_per_mtok",
-        "cache_read_usd_per_mtok",
-        "cache_write_usd_per_mtok",
-        "usd_per_k_requests",
+        *ModelPrice.PRICE_FIELDS,
         "unit_count",
         "source",
     ]

@@ -12,7 +12,17 @@ from django.utils import timezone
 from providers.choices import CredentialStatus
 from providers.credentials import fingerprint_of
 from providers.crypto import KeyMaterial, encrypt_secret
-from providers.models import AIModel, AIPreference, Budget, PreferredModel, Provider, ProviderCredential
+from providers.metering import snapshot_from_units
+from providers.models import (
+    AIModel,
+    AIPreference,
+    Budget,
+    ModelPrice,
+    PreferredModel,
+    Provider,
+    ProviderCredential,
+)
+from providers.price_sync import snapshot_prices_as_columns
 from providers.selectors import model_resolve
 from tenancy import services as audit
 from tenancy.actors import SYSTEM, Actor
@@ -251,3 +261,70 @@ def ai_preference_update(
         changes=changes,
     )
     return preference
+
+
+ADMIN_PRICE_SOURCE = "admin"
+
+
+@transaction.atomic
+def model_price_change(
+    *, model: AIModel, prices: dict[str, Decimal | None], actor: Actor = SYSTEM
+) -> ModelPrice | None:
+    """Give ``model`` a new price version from now on, with ``prices`` (convenience columns of
+    :class:`ModelPrice`, e.g. ``{"input_usd_per_mtok": Decimal("2.5")}``; ``None`` removes a unit).
+
+    Prices are history: the version in force is closed at now (what it priced stays priced as
+    it was) and a new one opens with the same genai-prices ``units``, the given units replaced
+    (a replaced unit loses its tiers: a hand-typed price is one rate), so the metering core
+    prices it like a synced one. Audited. Returns the new version, or ``None`` when nothing
+    changes. A later ``sync_model_prices`` replaces it if genai-prices disagrees.
+    """
+    now = timezone.now()
+    versions = ModelPrice.objects.select_for_update().filter(model=model)
+    current = versions.valid_at(now).first()
+    units = dict(current.price_units()) if current else {}
+    changes = {}
+    for column, value in prices.items():
+        key = ModelPrice.COLUMN_UNITS[column]
+        before = getattr(current, column) if current else None
+        if (before is None and value is None) or (
+            before is not None and value is not None and Decimal(before) == Decimal(value)
+        ):
+            continue
+        changes[column] = [None if before is None else str(before), None if value is None else str(value)]
+        if value is None:
+            units.pop(key, None)
+        else:
+            units[key] = str(value)
+    if not changes:
+        return None
+    # The new version ends where the current one did (a scheduled future version stays).
+    valid_to = current.valid_to if current else None
+    if current is None:
+        upcoming = versions.filter(valid_from__gt=now).order_by("valid_from").first()
+        valid_to = upcoming.valid_from if upcoming else None
+    else:
+        current.valid_to = now
+        current.save(update_fields=["valid_to", "updated_at"])
+    columns = snapshot_prices_as_columns(snapshot_from_units(units))
+    columns["units"] = units  # daily intervals (``time_of_day``) included
+    price = ModelPrice(model=model, valid_from=now, valid_to=valid_to, source=ADMIN_PRICE_SOURCE, **columns)
+    price.full_clean()
+    price.save()
+    audit.audit_record(
+        organization=None, actor=actor, action=AuditAction.UPDATE, instance=price, changes=changes
+    )
+    return price
+
+
+def user_settings_purge(
+    *, organization: Organization, user_ref: str, dry_run: bool = False
+) -> dict[str, int]:
+    """Hard-delete ``user_ref``'s budgets and AI preferences in ``organization`` (the GDPR purge,
+    ``analytics.purge``; deleted rows included). Returns the rows per kind (``dry_run``: the rows
+    that would go, nothing deleted). Runs in the caller's transaction; the caller audits."""
+    budgets = Budget.all_objects.filter(organization=organization, user_ref=user_ref)
+    preferences = AIPreference.all_objects.filter(organization=organization, user_ref=user_ref)
+    if dry_run:
+        return {"budgets": budgets.count(), "ai_preferences": preferences.count()}
+    return {"budgets": budgets.hard_delete()[0], "ai_preferences": preferences.hard_delete()[0]}

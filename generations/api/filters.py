@@ -6,7 +6,7 @@ import django_filters
 from django.db.models import Q
 
 from generations.choices import ContentType, GenerationKind, GenerationStatus, TargetChannel
-from generations.models import CacheEntry, Campaign, Generation, GenerationRun
+from generations.models import SEARCH_TEXT_MAX_LENGTH, CacheEntry, Campaign, Generation, GenerationRun
 from providers.choices import CostStatus
 from tenancy.api.filters import TenantFilterSet, UTCIsoDateTimeFilter
 
@@ -39,6 +39,12 @@ class GenerationFilterSet(TenantFilterSet):
     conversation_id = django_filters.CharFilter(help_text="Every call of one conversation or session.")
     created_after = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UTCIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=SEARCH_TEXT_MAX_LENGTH,
+        help_text="Words in the content (full text, English stemming: `hotels` finds `hotel`). "
+        'Web-search syntax: `"a phrase"`, `or`, `-word`.',
+    )
 
     class Meta:
         model = Generation
@@ -61,6 +67,7 @@ class GenerationFilterSet(TenantFilterSet):
             "conversation_id",
             "created_after",
             "created_before",
+            "search",
         ]
 
     def filter_provider(self, queryset, name, value):
@@ -71,6 +78,9 @@ class GenerationFilterSet(TenantFilterSet):
 
     def filter_root(self, queryset, name, value):
         return queryset.in_tree(value)
+
+    def filter_search(self, queryset, name, value):
+        return queryset.search(value)
 
 
 class GenerationRunFilterSet(TenantFilterSet):

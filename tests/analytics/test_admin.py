@@ -131,10 +131,10 @@ def test_the_rollup_list_links_to_the_dashboard(superuser_client):
 )
 def test_logs_and_rollups_are_read_only_in_admin(superuser_client, model):
     opts = model._meta
-    assert (
-        superuser_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")).status_code
-        == 200
-    )
+    response = superuser_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+    assert response.status_code == 200
+    assert response.context["cl"].model is model
+    assert response.context["has_add_permission"] is False  # no "Add" button
     assert superuser_client.get(reverse(f"admin:{opts.app_label}_{opts.model_name}_add")).status_code == 403
 
 

@@ -133,12 +133,23 @@ def test_staff_see_only_their_organizations_generations(client, organization):
     assert client.get(change_url(mine)).status_code == 200
 
 
-@pytest.mark.parametrize("model", ["campaign", "generationrun", "cacheentry", "cachedailystats"])
-def test_other_admin_pages_load(superuser_client, organization, model):
-    CampaignFactory(organization=organization)
-    GenerationRunFactory(organization=organization)
+@pytest.mark.parametrize("model", ["campaign", "generationrun", "cacheentry"])
+def test_other_admin_pages_list_their_rows(superuser_client, organization, model):
+    made = {
+        "campaign": CampaignFactory(organization=organization),
+        "generationrun": GenerationRunFactory(organization=organization),
+        "cacheentry": CacheEntryFactory(organization=organization),
+    }
+    response = superuser_client.get(f"/admin/generations/{model}/")
+    assert response.status_code == 200
+    assert [row.pk for row in response.context["cl"].result_list] == [made[model].pk]
+
+
+def test_cache_daily_stats_page_lists_a_days_stats(superuser_client, organization):
     CacheEntryFactory(organization=organization)
-    assert superuser_client.get(f"/admin/generations/{model}/").status_code == 200
+    response = superuser_client.get("/admin/generations/cachedailystats/")
+    assert response.status_code == 200
+    assert "cl" in response.context and response.context["cl"].opts.model_name == "cachedailystats"
 
 
 def test_variants_tree_in_admin_counts_queries(superuser_client, organization, django_assert_max_num_queries):

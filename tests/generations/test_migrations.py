@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
 from generations.models import Generation
+from tenancy import rls
 from tests.generations.factories import GenerationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -16,9 +17,11 @@ AFTER = [("generations", "0004_request_id_unique_deleted_included")]
 
 
 def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
+    # As ``manage.py migrate`` does: schema changes are the tables' owner's, not the app role's.
+    with rls.database_owner():
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(targets)
 
 
 @pytest.fixture

@@ -1,0 +1,69 @@
+"""Models of the analytics app: provider calls, performance metrics, rollups, weekly summaries,
+the organizations' cleanup preferences and the retention archive.
+
+Raw rows and rollups
+--------------------
+``ProviderCall`` and ``PerformanceMetric`` (and generations' ``Generation``) are the raw rows:
+large, indexed for the API's lists and filters, and expired by the retention policy. Reports
+never read them: they read the rollups, which are kept exact in the same transaction as each
+ingest (``analytics.rollups``) and survive retention and GDPR purges (anonymised), so totals
+over years stay answerable after the raw rows are gone.
+
+- :class:`GenerationDailyRollup`: per organization, UTC day, provider, model, content type and
+  user reference; counts generations (whatever their soft-delete state: the money was spent),
+  plus cache hits and retries from their performance metrics.
+- :class:`ProviderCallDailyRollup`: per organization, UTC day, provider, model, content type,
+  user reference and key fingerprint.
+- :class:`UserHourlyRollup`: provider calls per organization, UTC hour and user, for the
+  rate-limit report ("who made more than N requests in an hour"); narrow, so it stays small.
+
+A dimension that is unknown is stored as ``""`` in rollups (not NULL), so the unique
+constraint that the upserts target covers every row.
+
+Modules by concern: ``raw`` (the raw rows), ``rollups`` (rollups and summaries), ``archive``
+(retention preferences, batches and the archive).
+"""
+
+from analytics.models.archive import (
+    RETENTION_FIELDS,
+    ArchivedRecord,
+    CleanupPreferences,
+    RetentionBatch,
+    retention_default_days,
+)
+from analytics.models.raw import (
+    MONEY,
+    RATE,
+    SHA256_HEX,
+    SLOW_CALL_MS,
+    ModelPerformance,
+    PerformanceMetric,
+    ProviderCall,
+)
+from analytics.models.rollups import (
+    GenerationDailyRollup,
+    ProviderCallDailyRollup,
+    RollupMeasures,
+    UserHourlyRollup,
+    WeeklySummary,
+)
+
+__all__ = [
+    "MONEY",
+    "RATE",
+    "RETENTION_FIELDS",
+    "SHA256_HEX",
+    "SLOW_CALL_MS",
+    "ArchivedRecord",
+    "CleanupPreferences",
+    "GenerationDailyRollup",
+    "ModelPerformance",
+    "PerformanceMetric",
+    "ProviderCall",
+    "ProviderCallDailyRollup",
+    "RetentionBatch",
+    "RollupMeasures",
+    "UserHourlyRollup",
+    "WeeklySummary",
+    "retention_default_days",
+]

@@ -1,0 +1,70 @@
+"""What retention and the GDPR purge (``analytics.retention``, ``analytics.purge``) may do to
+generations and runs: the rules of which are expired, and the one write that erases a user.
+
+A module apart from ``generations.services`` (the ingest path) so the two change independently;
+analytics calls these instead of writing generations' rows itself.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from django.db.models import Exists, OuterRef, QuerySet
+
+from generations.choices import GenerationStatus
+from generations.models import Generation, GenerationRun
+from tenancy.models import Organization
+
+# Field values a purge writes: content and personal fields, never tokens or costs (spend stays spent).
+GENERATION_ERASED = {
+    "user_ref": None,
+    "prompt": "",
+    "content": "",
+    "raw_request": None,
+    "raw_response": None,
+    "metadata": {},
+    "parameters": {},
+    "error_message": "",
+    "error_details": {},
+    "branch_name": "",
+    "conversation_id": "",
+}
+RUN_ERASED = {"user_ref": None, "prompt": "", "error_details": {}}
+
+
+def generations_user_erase(
+    *, organization: Organization, user_ref: str, dry_run: bool = False
+) -> dict[str, int]:
+    """Erase ``user_ref``'s content and personal fields from its generations and runs in
+    ``organization`` (deleted rows included); tokens and costs stay. Returns the rows erased per
+    kind (``dry_run``: the rows that would be, nothing written). Runs in the caller's transaction."""
+    generations = Generation.all_objects.filter(organization=organization, user_ref=user_ref)
+    runs = GenerationRun.all_objects.filter(organization=organization, user_ref=user_ref)
+    if dry_run:
+        return {"generations": generations.count(), "runs": runs.count()}
+    return {"generations": generations.update(**GENERATION_ERASED), "runs": runs.update(**RUN_ERASED)}
+
+
+def expired_generation_trees(*, organization: Organization, cutoff: datetime.datetime) -> QuerySet:
+    """Roots of the trees whose every node is older than ``cutoff``: a tree expires whole,
+    never leaving a version without its root."""
+    newer_nodes = Generation.all_objects.filter(root=OuterRef("pk"), created_at__gte=cutoff)
+    return Generation.all_objects.filter(
+        organization=organization, root__isnull=True, created_at__lt=cutoff
+    ).exclude(Exists(newer_nodes))
+
+
+def expired_failed_generations(*, organization: Organization, cutoff: datetime.datetime) -> QuerySet:
+    """Failed generations older than ``cutoff`` that no other version branches from."""
+    children = Generation.all_objects.filter(parent=OuterRef("pk"))
+    return Generation.all_objects.filter(
+        organization=organization, status=GenerationStatus.FAILED, created_at__lt=cutoff
+    ).exclude(Exists(children))
+
+
+def expired_empty_runs(*, organization: Organization, cutoff: datetime.datetime) -> QuerySet:
+    """Runs older than ``cutoff`` that recorded no generation."""
+    generations = Generation.all_objects.filter(run=OuterRef("pk"))
+    return GenerationRun.all_objects.filter(organization=organization, created_at__lt=cutoff).exclude(
+        Exists(generations)
+    )

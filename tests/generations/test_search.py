@@ -1,0 +1,93 @@
+"""Search of generations by their content: PostgreSQL full text through a GIN index, in the API
+(``?search=``) and the admin, scoped to the caller's organization."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from generations.models import Generation
+from tests.generations.factories import GenerationFactory
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/generations/"
+
+
+@pytest.fixture
+def copy(organization, other_organization):
+    """Given three generations of ours and one of another tenant that shares a word."""
+    GenerationFactory(
+        organization=organization, request_id="sea", content="Sea-view hotels on the Atlantic coast."
+    )
+    GenerationFactory(
+        organization=organization, request_id="city", content="A city hotel with a rooftop bar."
+    )
+    GenerationFactory(
+        organization=organization, request_id="clinic", content="Telehealth visits for busy parents."
+    )
+    GenerationFactory(organization=other_organization, request_id="theirs", content="Their hotel by the sea.")
+
+
+def request_ids(api_client, search: str) -> list[str]:
+    response = api_client.get(URL, {"search": search})
+    assert response.status_code == 200, response.json()
+    return sorted(row["request_id"] for row in response.json()["results"])
+
+
+@pytest.mark.usefixtures("copy")
+def test_search_finds_generations_by_words_in_their_content_in_the_callers_organization(api_client):
+    assert request_ids(api_client, "hotel") == ["city", "sea"]  # "hotels" stems to "hotel"
+    assert request_ids(api_client, "atlantic hotel") == ["sea"]  # every word
+    assert request_ids(api_client, "rooftop or telehealth") == ["city", "clinic"]
+    assert request_ids(api_client, "hotel -rooftop") == ["sea"]
+    assert request_ids(api_client, '"rooftop bar"') == ["city"]
+    assert request_ids(api_client, "sea") == ["sea"]  # not the other tenant's
+    assert request_ids(api_client, "the") == []  # only a stop word: nothing, not an error
+    assert request_ids(api_client, 'unbalanced "quote ( & |') == []  # any text is a valid query
+
+
+@pytest.mark.usefixtures("copy")
+def test_search_combines_with_the_other_filters(api_client):
+    response = api_client.get(URL, {"search": "hotel", "request_id": "sea"})
+    assert [row["request_id"] for row in response.json()["results"]] == ["sea"]
+
+
+@pytest.mark.parametrize(
+    ("search", "code"),
+    [
+        ("x" * 201, "max_length"),
+        ("hotel\x00", "invalid"),  # refused before any query is built
+    ],
+)
+def test_bad_search_text_is_a_400_naming_the_parameter(api_client, search, code):
+    response = api_client.get(URL, {"search": search})
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert (error["attr"], error["code"]) == ("search", code)
+
+
+def test_search_is_documented_in_the_schema(api_client):
+    schema = api_client.get("/api/v1/schema/?format=json").json()
+    parameters = schema["paths"]["/api/v1/generations/"]["get"]["parameters"]
+    assert "search" in {parameter["name"] for parameter in parameters}
+
+
+def test_search_reads_the_gin_index(organization):
+    GenerationFactory(organization=organization, content="Sea-view hotels.")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be read whole
+        sql, params = Generation.objects.search("hotel").query.sql_with_params()
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "generation_content_search_idx" in plan, plan
+
+
+@pytest.mark.usefixtures("copy")
+def test_admin_search_looks_at_the_content(client, organization):
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    html = client.get("/admin/generations/generation/", {"q": "hotels"}).content.decode()
+    assert ">sea<" in html and ">city<" in html and ">theirs<" in html  # a superuser sees every tenant
+    assert ">clinic<" not in html
+    html = client.get("/admin/generations/generation/", {"q": "clinic"}).content.decode()
+    assert ">clinic<" in html and ">sea<" not in html  # the request-id search still works
