@@ -24,46 +24,57 @@ def migrate(targets):
         executor.migrate(targets)
 
 
+def set_request_id(pk: int, request_id: str) -> None:
+    """Rename a row with SQL: at an old migration state today's model has columns the table lacks."""
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE generations_generation SET request_id = %s WHERE id = %s", [request_id, pk])
+
+
 @pytest.fixture
-def at_the_partial_constraint():
-    migrate(BEFORE)
-    try:
-        yield
-    finally:
-        migrate([key for key in MigrationExecutor(connection).loader.graph.leaf_nodes()])
+def back_to_latest():
+    yield
+    migrate([key for key in MigrationExecutor(connection).loader.graph.leaf_nodes()])
 
 
 def test_deleted_duplicates_get_a_request_id_of_their_own_and_the_migration_reverses(
-    at_the_partial_constraint, organization, other_organization
+    back_to_latest, organization, other_organization
 ):
     # Given a request recorded, deleted and recorded again twice (the old constraint allowed it),
-    # and a request whose every row was deleted
-    first_deleted = GenerationFactory(organization=organization, request_id="dup")
-    first_deleted.delete()
-    second_deleted = GenerationFactory(organization=organization, request_id="dup")
-    second_deleted.delete()
-    live = GenerationFactory(organization=organization, request_id="dup")
-    oldest_gone = GenerationFactory(organization=organization, request_id="gone")
-    oldest_gone.delete()
-    newer_gone = GenerationFactory(organization=organization, request_id="gone")
-    newer_gone.delete()
+    # and a request whose every row was deleted: rows made now, renamed once the schema is back
+    # at the partial constraint
+    rows = {
+        name: GenerationFactory(organization=organization, request_id=name)
+        for name in ("first_deleted", "second_deleted", "live", "oldest_gone", "newer_gone", "spare")
+    }
     elsewhere = GenerationFactory(organization=other_organization, request_id="dup")
+    for name in ("first_deleted", "second_deleted", "oldest_gone", "newer_gone"):
+        rows[name].delete()
+    migrate(BEFORE)
+    for name, request_id in [
+        ("first_deleted", "dup"),
+        ("second_deleted", "dup"),
+        ("live", "dup"),
+        ("oldest_gone", "gone"),
+        ("newer_gone", "gone"),
+    ]:
+        set_request_id(rows[name].pk, request_id)
 
     # When the migration runs
     migrate(AFTER)
 
     # Then the live row (or the oldest) keeps the request_id, the others say where they came from
     names = dict(Generation.all_objects.values_list("pk", "request_id"))
-    assert names[live.pk] == "dup" and names[elsewhere.pk] == "dup"
+    first_deleted, second_deleted = rows["first_deleted"], rows["second_deleted"]
+    assert names[rows["live"].pk] == "dup" and names[elsewhere.pk] == "dup"
     assert names[first_deleted.pk] == f"dup#deleted-{first_deleted.pk}"
     assert names[second_deleted.pk] == f"dup#deleted-{second_deleted.pk}"
-    assert names[oldest_gone.pk] == "gone"
-    assert names[newer_gone.pk] == f"gone#deleted-{newer_gone.pk}"
-    assert Generation.all_objects.count() == 6  # nothing removed: costs stay counted
+    assert names[rows["oldest_gone"].pk] == "gone"
+    assert names[rows["newer_gone"].pk] == f"gone#deleted-{rows['newer_gone'].pk}"
+    assert Generation.all_objects.count() == 7  # nothing removed: costs stay counted
     with pytest.raises(IntegrityError), transaction.atomic():
-        GenerationFactory(organization=organization, request_id="gone")
+        set_request_id(rows["spare"].pk, "gone")
 
-    # And it reverses to the partial constraint
+    # And it reverses to the partial constraint: a live row may share a deleted row's request_id
     migrate(BEFORE)
-    GenerationFactory(organization=organization, request_id="gone")
+    set_request_id(rows["spare"].pk, "gone")
     assert Generation.all_objects.filter(request_id="gone").count() == 2
