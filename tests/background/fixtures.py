@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
+from tenancy import rls
 from tests.background.harness import Receiver, Worker
 
 PROCRASTINATE_TABLES = (
@@ -16,7 +17,8 @@ PROCRASTINATE_TABLES = (
 
 
 def _truncate_queue():
-    with connection.cursor() as cursor:
+    # TRUNCATE is the tables' owner's (the app role may only read and write rows).
+    with rls.database_owner(), connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {', '.join(PROCRASTINATE_TABLES)} CASCADE")
 
 

@@ -360,9 +360,10 @@ def test_a_single_post_takes_few_queries_once_the_catalogue_is_cached(
     del priced["input_tokens"], priced["output_tokens"]
     assert api_client.post(URL, {**priced, "request_id": "warm-up"}).status_code == 201
 
-    # key, savepoint, replay look-up, savepoint, INSERT, release, rollup upsert, release: no
-    # audit row, no catalogue query, no last_used_at write (at most once a minute).
-    with django_assert_max_num_queries(8):
+    # key, the shared throttle's counter upsert, savepoint, replay look-up, savepoint, INSERT,
+    # release, rollup upsert, release: no audit row, no catalogue query, no last_used_at write
+    # (at most once a minute).
+    with django_assert_max_num_queries(9):
         response = api_client.post(URL, {**priced, "request_id": "req-2"})
 
     assert response.status_code == 201, response.content
