@@ -181,7 +181,7 @@ RAW_REPORTS = {
     "keys": (
         "SELECT c.key_fingerprint, count(*), count(*) FILTER (WHERE c.success), sum(c.cost_usd) "
         "FROM analytics_providercall c WHERE c.organization_id = %s "
-        "AND c.called_at >= %s AND c.called_at < %s GROUP BY 1"
+        "AND c.occurred_at >= %s AND c.occurred_at < %s GROUP BY 1"
     ),
     "models": (
         "SELECT COALESCE(m.name, g.model_name), count(*), count(*) FILTER (WHERE status = 'success'), "

@@ -444,7 +444,7 @@ class Builder:
                 "organization_id": e["organization"],
                 "created_at": called,
                 "updated_at": called,
-                "called_at": called,
+                "occurred_at": called,
                 "request_id": "'scale-c-' || i",
                 "generation_id": f"{self.generation_base} + {generation}",
                 "content_type": e["content_type"],
@@ -683,7 +683,7 @@ class Builder:
         from analytics import rollups
 
         generations = "g.organization_id = ANY(%s) AND g.created_at >= %s AND g.created_at < %s"
-        calls = "c.organization_id = ANY(%s) AND c.called_at >= %s AND c.called_at < %s"
+        calls = "c.organization_id = ANY(%s) AND c.occurred_at >= %s AND c.occurred_at < %s"
         tables = [
             (rollups.GENERATION_ROLLUP, rollups._generation_rollup_select(generations), 3),
             (rollups.PROVIDER_CALL_ROLLUP, rollups._provider_call_rollup_select(calls), 3),
