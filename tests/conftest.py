@@ -100,3 +100,23 @@ def viewer_api_client(organization, make_api_client):
 def other_api_client(other_organization, make_api_client):
     """An admin key of the other organization: it must never see ``organization``'s rows."""
     return make_api_client(other_organization, APIKeyRole.ADMIN)
+
+
+# End-to-end modules that start subprocesses, live servers or large datasets. The CI's second
+# pass (the machine's PostgreSQL) runs with `-m "not heavy"`: these ran in full on the first.
+HEAVY_MODULES = {
+    "tests/test_api_fuzz.py",
+    "tests/test_scale.py",
+    "tests/tenancy/test_live_server.py",
+    "tests/tenancy/test_admin_walls.py",
+    "tests/generations/test_publishing_worker.py",
+    "tests/generations/test_otel_clients.py",
+    "tests/background/test_periodic_jobs.py",
+    "tests/providers/test_key_rotation.py",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.nodeid.split("::", 1)[0] in HEAVY_MODULES:
+            item.add_marker(pytest.mark.heavy)
