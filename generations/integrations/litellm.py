@@ -24,10 +24,13 @@ import uuid
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
+
 from generations.api.serializers import MAX_CONTENT_CHARS
 from generations.choices import ContentFormat, GenerationStatus
 from generations.integrations.messages import message_text, transcript
 from generations.integrations.recording import accepts_occurred_at
+from tenancy.api.parsers import check_json_value
 from tenancy.errors import DomainError
 
 REQUEST_ID_PREFIX = "litellm"
@@ -67,17 +70,21 @@ def parse_body(body: bytes) -> list[Any]:
     if not text:
         raise UnreadableLogs("The body is empty.")
     try:
-        document = json.loads(text)
-    except ValueError:
-        document = None
-        lines = [line for line in text.splitlines() if line.strip()]
         try:
-            return [json.loads(line) for line in lines]
-        except ValueError as exc:
-            raise UnreadableLogs(f"The body is neither JSON nor NDJSON: {exc}") from exc
-    if isinstance(document, list):
-        return document
-    return [document]
+            document = json.loads(text)
+        except ValueError:
+            lines = [line for line in text.splitlines() if line.strip()]
+            try:
+                payloads = [json.loads(line) for line in lines]
+            except ValueError as exc:
+                raise UnreadableLogs(f"The body is neither JSON nor NDJSON: {exc}") from exc
+        else:
+            payloads = document if isinstance(document, list) else [document]
+    except RecursionError as exc:
+        raise UnreadableLogs("The body nests too deeply.") from exc
+    # The same limits as every other API body (depth, NUL, lone surrogates): 400, never a 500.
+    check_json_value(payloads, max_depth=settings.API_MAX_JSON_DEPTH)
+    return payloads
 
 
 def _int(value: Any) -> int | None:

@@ -188,6 +188,11 @@ def test_bad_payloads_are_rejected_alone(api_client, organization, priced):
         (b"{not json\nnor ndjson", "application/json", 400),
         (b"\xff\xfe", "application/json", 400),
         (b"<xml/>", "application/xml", 415),
+        # The API's JSON limits hold here too (the callback's body bypasses DRF's parser).
+        (b"[" * 2000 + b"]" * 2000, "application/json", 400),
+        (b'[{"messages": [' * 70 + b"1" + b"]}]" * 70, "application/json", 400),
+        (b'[{"id": "a", "response": "\\ud800"}]', "application/json", 400),
+        (b'{"id": "a"}\n{"id": "b\\u0000"}', "application/json", 400),
     ],
 )
 def test_bad_bodies_are_refused_and_write_nothing(api_client, body, content_type, status):
