@@ -175,10 +175,12 @@ def decode_export(body: bytes, *, content_type: str) -> ExportTraceServiceReques
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise UnreadableExport(f"The body is not JSON: {exc}") from exc
+    except RecursionError as exc:  # a body nested past the JSON scanner's limit: 400, not 500
+        raise UnreadableExport("The body nests too deeply.") from exc
     _convert_ids(document)
     try:
         json_format.ParseDict(document, message, ignore_unknown_fields=True)
-    except (json_format.ParseError, ValueError, TypeError) as exc:
+    except (json_format.ParseError, ValueError, TypeError, RecursionError) as exc:
         raise UnreadableExport(f"The body is not an OTLP/JSON trace export: {exc}") from exc
     return message
 

@@ -304,6 +304,14 @@ def test_an_error_span_is_a_failed_generation_with_its_exception(api_client, org
             "unreadable_export",
             id="json-wrong-shape",
         ),
+        pytest.param(
+            b'{"resourceSpans": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+            "application/json",
+            {},
+            400,
+            "unreadable_export",
+            id="json-nested-past-the-scanner",
+        ),
         pytest.param(b"hello", "text/plain", {}, 415, "unsupported_media_type", id="wrong-content-type"),
     ],
 )
