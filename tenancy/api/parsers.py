@@ -9,7 +9,6 @@ path of the first bad value.
 
 from __future__ import annotations
 
-import json
 import re
 
 from django.conf import settings
@@ -72,15 +71,3 @@ class StrictJSONParser(parsers.JSONParser):
             raise ParseError("JSON nests too deeply.") from exc
         check_json_value(data, max_depth=getattr(settings, "API_MAX_JSON_DEPTH", DEFAULT_MAX_DEPTH))
         return data
-
-
-def loads_checked(text: str | bytes, *, max_depth: int = DEFAULT_MAX_DEPTH):
-    """``json.loads`` with the same limits, for bodies parsed outside DRF (OTLP JSON, say)."""
-    try:
-        data = json.loads(text)
-    except RecursionError as exc:
-        raise ParseError("JSON nests too deeply.") from exc
-    except ValueError as exc:
-        raise ParseError(f"JSON parse error - {exc}") from exc
-    check_json_value(data, max_depth=max_depth)
-    return data
