@@ -41,7 +41,7 @@ def writes(queries) -> list[str]:
 
 
 def test_first_sync_imports_every_provider_and_model_genai_prices_prices_with_every_unit(capsys):
-    call_command("sync_model_prices", stdout=(out := io.StringIO()))
+    call_command("sync_model_prices", verbosity=2, stdout=(out := io.StringIO()))
 
     slugs = set(Provider.objects.values_list("slug", flat=True))
     assert {*FOUR, "groq", "mistral", "deepseek", "x-ai", "openrouter", "aws", "azure", "cohere"} <= slugs
@@ -65,6 +65,15 @@ def test_first_sync_imports_every_provider_and_model_genai_prices_prices_with_ev
         (BEGINNING, datetime.datetime(2025, 6, 10, tzinfo=datetime.UTC)),
         (datetime.datetime(2025, 6, 10, tzinfo=datetime.UTC), None),
     ]
+
+
+def test_a_real_sync_prints_a_summary_not_every_price():
+    """`make seed` runs the first sync: thousands of '+ price' lines drowned its other output."""
+    call_command("sync_model_prices", no_progress=True, stdout=(out := io.StringIO()))
+
+    assert "+ price" not in out.getvalue()
+    assert "new models" in out.getvalue()
+    assert AIModel.objects.count() == len(snapshot_catalogue())
 
 
 def test_second_sync_writes_nothing():

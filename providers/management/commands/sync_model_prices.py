@@ -16,13 +16,16 @@ class Command(ExclusiveCommand):
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
     @rls_bypass(reason="sync_model_prices: global prices")
-    def handle(self, *args, dry_run=False, no_progress=False, **options):
+    def handle(self, *args, dry_run=False, no_progress=False, verbosity=1, **options):
         def progress(items):
             return tqdm(items, desc="models", unit="model", disable=no_progress, file=self.stderr)
 
         report = price_sync(dry_run=dry_run, progress=progress)
-        for line in report.lines:
-            self.stdout.write(line)
+        # A first sync writes thousands of lines; the diff is the point of --dry-run and of -v 2,
+        # a summary is enough for `make seed`.
+        if dry_run or verbosity >= 2:
+            for line in report.lines:
+                self.stdout.write(line)
         verb = "would change" if dry_run else "changed"
         if not report.changed:
             self.stdout.write(self.style.SUCCESS(f"Prices are in line with {SOURCE}; nothing written."))
