@@ -91,8 +91,11 @@ class MembershipAdmin(_MembershipFormForRequest, InkwellModelAdmin):
 
 
 @admin.register(OrganizationAPIKey)
-class OrganizationAPIKeyAdmin(APIKeyModelAdmin):
-    """The key is shown once, in a message right after creation; afterwards only its prefix."""
+class OrganizationAPIKeyAdmin(InkwellModelAdmin, APIKeyModelAdmin):
+    """The key is shown once, in a message right after creation; afterwards only its prefix.
+
+    The scoped base comes first (walls, money columns); the library's admin still supplies
+    the read-only prefix and the revoked-key fields through ``get_readonly_fields``."""
 
     list_display = [
         "prefix",
@@ -141,8 +144,10 @@ class OrganizationAPIKeyAdmin(APIKeyModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Append-only: nobody adds, edits or deletes audit events, superusers included."""
+class AuditEventAdmin(InkwellModelAdmin):
+    """Append-only: nobody adds, edits or deletes audit events, superusers included (the
+    permissions below close the scoped base's audited writes, which would otherwise audit the
+    audit log)."""
 
     list_display = [
         "created_at",
