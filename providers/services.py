@@ -10,8 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from providers.choices import CredentialStatus
-from providers.credentials import fingerprint_of
-from providers.crypto import KeyMaterial, encrypt_secret
+from providers.crypto import store_secret
 from providers.metering import snapshot_from_units
 from providers.models import (
     AIModel,
@@ -51,14 +50,6 @@ def api_key_clean(api_key: str) -> str:
     return api_key
 
 
-def _set_key(credential: ProviderCredential, api_key: str) -> None:
-    keys = KeyMaterial.from_settings()
-    credential.api_key_encrypted = encrypt_secret(api_key, keys=keys)
-    credential.key_version = keys.version
-    credential.fingerprint = fingerprint_of(api_key)
-    credential.last4 = api_key[-4:]
-
-
 @transaction.atomic
 def credential_create(
     *,
@@ -74,7 +65,13 @@ def credential_create(
     credential = ProviderCredential(
         organization=organization, provider=provider, name=name, expires_at=expires_at
     )
-    _set_key(credential, api_key_clean(api_key))
+    store_secret(
+        credential,
+        "api_key_encrypted",
+        api_key_clean(api_key),
+        last4_field="last4",
+        fingerprint_field="fingerprint",
+    )
     return audit.audited_save(organization=organization, actor=actor, instance=credential)
 
 
@@ -109,7 +106,9 @@ def credential_rotate(
     """Replace a credential's API key (the provider-side key changed); audited as a rotation."""
     api_key = api_key_clean(api_key)
     before = audit.audit_snapshot(credential)
-    _set_key(credential, api_key)
+    store_secret(
+        credential, "api_key_encrypted", api_key, last4_field="last4", fingerprint_field="fingerprint"
+    )
     credential.rotated_at = timezone.now()
     return audit.audited_save(
         organization=organization, actor=actor, instance=credential, before=before, action=AuditAction.ROTATE
