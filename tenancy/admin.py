@@ -6,7 +6,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from tenancy import services
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
+from tenancy.admin_mixins import InkwellModelAdmin, ReadOnlyModelAdmin, admin_actor
 from tenancy.choices import AuditAction, Role
 from tenancy.models import AuditEvent, Membership, Organization, OrganizationAPIKey
 
@@ -144,10 +144,8 @@ class OrganizationAPIKeyAdmin(InkwellModelAdmin, APIKeyModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(InkwellModelAdmin):
-    """Append-only: nobody adds, edits or deletes audit events, superusers included (the
-    permissions below close the scoped base's audited writes, which would otherwise audit the
-    audit log)."""
+class AuditEventAdmin(ReadOnlyModelAdmin):
+    """Append-only: nobody adds, edits or deletes audit events, superusers included."""
 
     list_display = [
         "created_at",
@@ -161,16 +159,6 @@ class AuditEventAdmin(InkwellModelAdmin):
     list_filter = ["action", "object_type", "organization"]
     search_fields = ["object_id", "object_repr", "actor_label", "request_id"]
     date_hierarchy = "created_at"
-    list_select_related = ["organization"]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
