@@ -262,13 +262,14 @@ class ProviderCredentialAdmin(InkwellModelAdmin):
 
     @admin.action(description="Revoke selected credentials")
     def revoke_selected(self, request, queryset):
-        revoked = 0
-        for credential in queryset.exclude(status=CredentialStatus.REVOKED):
-            services.credential_revoke(
-                organization=credential.organization, actor=admin_actor(request), credential=credential
-            )
-            revoked += 1
-        self.message_user(request, f"Revoked {revoked} credential(s).", messages.SUCCESS)
+        self.for_each_row(
+            request,
+            queryset.exclude(status=CredentialStatus.REVOKED),
+            lambda credential, actor: services.credential_revoke(
+                organization=credential.organization, actor=actor, credential=credential
+            ),
+            done="Revoked {count} credential(s).",
+        )
 
 
 @admin.register(Budget)
