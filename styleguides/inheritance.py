@@ -27,6 +27,19 @@ MAX_DEPTH = 10
 BODY_SEPARATOR = "\n\n---\n\n"
 
 
+# What a guide and each of its published versions both hold (a version is a snapshot of these).
+_CONTENT_FIELDS = ("name", "kind", "vertical_id", "body", "tone", "audience", "reading_level")
+_TERM_FIELDS = ("banned_terms", "required_terms")
+
+
+def _guide_content(source: StyleGuide | StyleGuideVersion) -> dict:
+    """The layer's content read from a guide's draft or one of its versions."""
+    return {
+        **{name: getattr(source, name) for name in _CONTENT_FIELDS},
+        **{name: list(getattr(source, name)) for name in _TERM_FIELDS},
+    }
+
+
 @dataclass(frozen=True)
 class GuideLayer:
     """One guide of a chain as read: its draft, or one published version (``version_id`` set)."""
@@ -47,33 +60,13 @@ class GuideLayer:
 
     @classmethod
     def of_draft(cls, guide: StyleGuide, rules: list) -> GuideLayer:
-        return cls(
-            guide_id=guide.pk,
-            name=guide.name,
-            kind=guide.kind,
-            vertical_id=guide.vertical_id,
-            body=guide.body,
-            tone=guide.tone,
-            audience=guide.audience,
-            reading_level=guide.reading_level,
-            banned_terms=list(guide.banned_terms),
-            required_terms=list(guide.required_terms),
-            rules=[rule_snapshot(rule) for rule in rules],
-        )
+        return cls(guide_id=guide.pk, **_guide_content(guide), rules=[rule_snapshot(rule) for rule in rules])
 
     @classmethod
     def of_version(cls, version: StyleGuideVersion) -> GuideLayer:
         return cls(
             guide_id=version.guide_id,
-            name=version.name,
-            kind=version.kind,
-            vertical_id=version.vertical_id,
-            body=version.body,
-            tone=version.tone,
-            audience=version.audience,
-            reading_level=version.reading_level,
-            banned_terms=list(version.banned_terms),
-            required_terms=list(version.required_terms),
+            **_guide_content(version),
             rules=list(version.rules),
             version_id=version.pk,
             version=version.version,
