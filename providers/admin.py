@@ -24,7 +24,7 @@ from providers.models import (
     Provider,
     ProviderCredential,
 )
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
+from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, secret_input
 from tenancy.choices import AuditAction
 from tenancy.errors import DomainError
 from tenancy.services import audit_record
@@ -183,13 +183,7 @@ class ModelPriceAdmin(InkwellModelAdmin):
 class ProviderCredentialForm(forms.ModelForm):
     """``new_api_key`` is required on add and optional on change (blank keeps the key)."""
 
-    new_api_key = forms.CharField(
-        label="New API key",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only: encrypted, never shown again. Leave blank to keep the current key.",
-    )
+    new_api_key = secret_input("New API key")
 
     class Meta:
         model = ProviderCredential

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 
 from tenancy import services
@@ -15,6 +16,18 @@ from tenancy.models import Organization, SoftDeleteModel
 def _organization_of(obj):
     """The organization an audited admin write belongs to (an organization's own is itself)."""
     return obj if isinstance(obj, Organization) else getattr(obj, "organization", None)
+
+
+def secret_input(label: str) -> forms.CharField:
+    """A form field for a new secret (API key, token): write-only, never rendered back, blank
+    keeps the stored one. The services encrypt it (``providers.crypto.store_secret``)."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: encrypted, never shown again. Leave blank to keep the current value.",
+    )
 
 
 def admin_actor(request) -> Actor:
