@@ -58,6 +58,11 @@ class ImmutableVersionModel(models.Model):
     purge paths (and cascades from a hard-deleted parent).
     """
 
+    # Copied from the versioned row, so versions are scoped (and could be sharded) by organization alone.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    version = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -67,6 +72,33 @@ class ImmutableVersionModel(models.Model):
         if not self._state.adding:
             raise ImmutableRowError(f"{self._meta.verbose_name} rows are immutable once written.")
         super().save(*args, **kwargs)
+
+
+def version_constraints(model_name: str, versioned: str) -> list:
+    """A version model's rules: numbers are unique per ``versioned`` row and count from 1."""
+    return [
+        models.UniqueConstraint(
+            fields=["organization", versioned, "version"],
+            name=f"{model_name}_unique_number",
+            nulls_distinct=False,  # global rows (no organization) are unique too
+        ),
+        models.CheckConstraint(condition=Q(version__gte=1), name=f"{model_name}_number_positive"),
+    ]
+
+
+class VersionManager(models.Manager):
+    """Finds a version by natural key: its versioned row's natural key, then its number."""
+
+    def __init__(self, versioned: str):
+        super().__init__()
+        self.versioned = versioned  # the foreign key to the versioned row
+
+    def get_by_natural_key(self, *key):
+        *versioned_key, version = key
+        versioned = self.model._meta.get_field(self.versioned).related_model
+        return self.get(
+            **{self.versioned: versioned.objects.get_by_natural_key(*versioned_key)}, version=version
+        )
 
 
 # --- Verticals ------------------------------------------------------------------------------
@@ -231,13 +263,6 @@ class StyleGuide(SoftDeleteModel, TimeStampedModel):
             ancestor = ancestor.parent
 
 
-class StyleGuideVersionManager(models.Manager):
-    def get_by_natural_key(self, organization_slug, guide_slug, version):
-        return self.get(
-            guide=StyleGuide.objects.get_by_natural_key(organization_slug, guide_slug), version=version
-        )
-
-
 class StyleGuideVersion(ImmutableVersionModel):
     """An immutable snapshot of a guide as published: its content, its rules, who and when.
 
@@ -246,14 +271,9 @@ class StyleGuideVersion(ImmutableVersionModel):
     so later rule edits never change what a version enforced.
     """
 
-    # Copied from the guide so versions are scoped (and could be sharded) by organization alone.
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     # CASCADE: a version is part of its guide; guides are soft-deleted, so this only runs when
     # retention or a purge hard-deletes the guide (and anything still citing a version blocks it).
     guide = models.ForeignKey(StyleGuide, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=StyleGuideKind.choices)
     # PROTECT: history must keep resolving its vertical and parent.
@@ -277,18 +297,11 @@ class StyleGuideVersion(ImmutableVersionModel):
     published_by_label = models.CharField(max_length=200, blank=True)
     published_at = models.DateTimeField(default=timezone.now)
 
-    objects = StyleGuideVersionManager()
+    objects = VersionManager("guide")
 
     class Meta:
         ordering = ["guide", "-version"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "guide", "version"],
-                name="styleguideversion_unique_number",
-                nulls_distinct=False,  # global rows (no organization) are unique too
-            ),
-            models.CheckConstraint(condition=Q(version__gte=1), name="styleguideversion_number_positive"),
-        ]
+        constraints = version_constraints("styleguideversion", "guide")
         get_latest_by = "version"
 
     def __str__(self):
@@ -405,14 +418,6 @@ class PromptTemplate(SoftDeleteModel, TimeStampedModel):
         return (_organization_slug(self), self.slug)
 
 
-class PromptTemplateVersionManager(models.Manager):
-    def get_by_natural_key(self, organization_slug, template_slug, version):
-        return self.get(
-            template=PromptTemplate.objects.get_by_natural_key(organization_slug, template_slug),
-            version=version,
-        )
-
-
 class PromptTemplateVersion(ImmutableVersionModel):
     """An immutable version of a template: Jinja2 system and user bodies and declared variables.
 
@@ -421,12 +426,8 @@ class PromptTemplateVersion(ImmutableVersionModel):
     that uses a variable it does not declare (``styleguides.prompt_rendering``).
     """
 
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     # CASCADE: a version is part of its template (templates are soft-deleted in normal use).
     template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
     system_template = models.TextField(blank=True, help_text="Jinja2 body of the system message.")
     user_template = models.TextField(help_text="Jinja2 body of the user message.")
     variables = models.JSONField(default=list, blank=True)
@@ -438,18 +439,11 @@ class PromptTemplateVersion(ImmutableVersionModel):
     )
     created_by_label = models.CharField(max_length=200, blank=True)
 
-    objects = PromptTemplateVersionManager()
+    objects = VersionManager("template")
 
     class Meta:
         ordering = ["template", "-version"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "template", "version"],
-                name="prompttemplateversion_unique_number",
-                nulls_distinct=False,  # global rows (no organization) are unique too
-            ),
-            models.CheckConstraint(condition=Q(version__gte=1), name="prompttemplateversion_number_positive"),
-        ]
+        constraints = version_constraints("prompttemplateversion", "template")
         get_latest_by = "version"
 
     def __str__(self):
@@ -546,12 +540,8 @@ class ContextSnippet(SoftDeleteModel, TimeStampedModel):
 class ContextSnippetVersion(ImmutableVersionModel):
     """An immutable version of a snippet's body."""
 
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     # CASCADE: a version is part of its snippet (snippets are soft-deleted in normal use).
     snippet = models.ForeignKey(ContextSnippet, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
     body = models.TextField()
     content_hash = models.CharField(max_length=64)
     created_by = models.ForeignKey(
@@ -561,14 +551,7 @@ class ContextSnippetVersion(ImmutableVersionModel):
 
     class Meta:
         ordering = ["snippet", "-version"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "snippet", "version"],
-                name="contextsnippetversion_unique_number",
-                nulls_distinct=False,  # global rows (no organization) are unique too
-            ),
-            models.CheckConstraint(condition=Q(version__gte=1), name="contextsnippetversion_number_positive"),
-        ]
+        constraints = version_constraints("contextsnippetversion", "snippet")
         get_latest_by = "version"
 
     def __str__(self):
