@@ -21,23 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from styleguides.compliance import EffectiveRule, term_rules_of_lists
-from styleguides.models import StyleGuide, StyleGuideVersion
+from styleguides.models import StyleGuide, StyleGuideVersion, guide_content
 
 MAX_DEPTH = 10
 BODY_SEPARATOR = "\n\n---\n\n"
-
-
-# What a guide and each of its published versions both hold (a version is a snapshot of these).
-_CONTENT_FIELDS = ("name", "kind", "vertical_id", "body", "tone", "audience", "reading_level")
-_TERM_FIELDS = ("banned_terms", "required_terms")
-
-
-def _guide_content(source: StyleGuide | StyleGuideVersion) -> dict:
-    """The layer's content read from a guide's draft or one of its versions."""
-    return {
-        **{name: getattr(source, name) for name in _CONTENT_FIELDS},
-        **{name: list(getattr(source, name)) for name in _TERM_FIELDS},
-    }
 
 
 @dataclass(frozen=True)
@@ -60,13 +47,13 @@ class GuideLayer:
 
     @classmethod
     def of_draft(cls, guide: StyleGuide, rules: list) -> GuideLayer:
-        return cls(guide_id=guide.pk, **_guide_content(guide), rules=[rule_snapshot(rule) for rule in rules])
+        return cls(guide_id=guide.pk, **guide_content(guide), rules=[rule_snapshot(rule) for rule in rules])
 
     @classmethod
     def of_version(cls, version: StyleGuideVersion) -> GuideLayer:
         return cls(
             guide_id=version.guide_id,
-            **_guide_content(version),
+            **guide_content(version),
             rules=list(version.rules),
             version_id=version.pk,
             version=version.version,

@@ -137,6 +137,21 @@ class Vertical(TimeStampedModel):
 # --- Style guides ---------------------------------------------------------------------------
 
 
+# What a guide says and each of its published versions keeps a copy of (its rules aside).
+GUIDE_CONTENT_FIELDS = ("name", "kind", "vertical_id", "body", "tone", "audience", "reading_level")
+GUIDE_TERM_FIELDS = ("banned_terms", "required_terms")
+
+
+def guide_content(source: StyleGuide | StyleGuideVersion) -> dict:
+    """The content of a guide's draft or of one of its versions (term lists copied): what a
+    version snapshots (``styleguides.versioning``) and what a layer of the chain reads
+    (``styleguides.inheritance``)."""
+    return {
+        **{name: getattr(source, name) for name in GUIDE_CONTENT_FIELDS},
+        **{name: list(getattr(source, name)) for name in GUIDE_TERM_FIELDS},
+    }
+
+
 class StyleGuideManager(AliveManager):
     def get_by_natural_key(self, organization_slug, slug):
         return self.get(_owner_scope(organization_slug), slug=slug)
