@@ -152,12 +152,36 @@ def guide_content(source: StyleGuide | StyleGuideVersion) -> dict:
     }
 
 
-class StyleGuideManager(AliveManager):
+class OwnedSlugManager(AliveManager):
+    """Live rows, and the natural key ``(organization slug or "", slug)``."""
+
     def get_by_natural_key(self, organization_slug, slug):
         return self.get(_owner_scope(organization_slug), slug=slug)
 
 
-class StyleGuide(SoftDeleteModel, TimeStampedModel):
+class OwnedSlugModel(SoftDeleteModel, TimeStampedModel):
+    """A soft-deletable row an organization owns, or a global one every organization can use
+    (``organization`` null), named and found by its slug: style guides, prompt templates and
+    context snippets. Each declares its ``organization`` (with its own help text) and its
+    slug's uniqueness (``unique_while_alive``)."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100)
+
+    objects = OwnedSlugManager()
+
+    class Meta:
+        abstract = True
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (_organization_slug(self), self.slug)
+
+
+class StyleGuide(OwnedSlugModel):
     """A style guide as editors are writing it: the working draft.
 
     ``body`` is Markdown guidance for writers (and for the model, through prompt templates); the
@@ -192,8 +216,6 @@ class StyleGuide(SoftDeleteModel, TimeStampedModel):
         related_name="children",
         help_text="A guide this one builds on: its guidance and rules apply unless overridden here.",
     )
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100)
     summary = models.CharField(max_length=300, blank=True, help_text="One line shown in lists.")
     body = models.TextField(blank=True, help_text="The guidance itself, in Markdown.")
     tone = models.CharField(max_length=200, blank=True, help_text="For example: warm, sensory, unhurried.")
@@ -223,10 +245,7 @@ class StyleGuide(SoftDeleteModel, TimeStampedModel):
         help_text="Publishing sets 'published'; archive a guide nobody should start new work with.",
     )
 
-    objects = StyleGuideManager()
-
-    class Meta:
-        ordering = ["name", "id"]
+    class Meta(OwnedSlugModel.Meta):
         constraints = [
             unique_while_alive(
                 "organization", "slug", name="styleguide_unique_slug_per_org", nulls_distinct=False
@@ -250,12 +269,6 @@ class StyleGuide(SoftDeleteModel, TimeStampedModel):
         indexes = [
             models.Index(fields=["organization", "kind", "status"], name="styleguide_org_kind_idx"),
         ]
-
-    def __str__(self):
-        return self.name
-
-    def natural_key(self):
-        return (_organization_slug(self), self.slug)
 
     def clean(self):
         super().clean()
@@ -388,12 +401,7 @@ class BrandRule(TimeStampedModel):
 # --- Prompt templates and snippets ----------------------------------------------------------
 
 
-class OwnedSlugManager(AliveManager):
-    def get_by_natural_key(self, organization_slug, slug):
-        return self.get(_owner_scope(organization_slug), slug=slug)
-
-
-class PromptTemplate(SoftDeleteModel, TimeStampedModel):
+class PromptTemplate(OwnedSlugModel):
     """A named prompt for one kind of content; its Jinja2 bodies live in numbered versions.
 
     Labels (``production``, ``staging`` …) point at a version, so services ask for
@@ -409,28 +417,17 @@ class PromptTemplate(SoftDeleteModel, TimeStampedModel):
         related_name="+",
         help_text="Empty for a global template every organization can use.",
     )
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100)
     content_type = models.CharField(
         max_length=20, choices=TemplateContentType.choices, default=TemplateContentType.OTHER
     )
     description = models.TextField(blank=True)
 
-    objects = OwnedSlugManager()
-
-    class Meta:
-        ordering = ["name", "id"]
+    class Meta(OwnedSlugModel.Meta):
         constraints = [
             unique_while_alive(
                 "organization", "slug", name="prompttemplate_unique_slug_per_org", nulls_distinct=False
             ),
         ]
-
-    def __str__(self):
-        return self.name
-
-    def natural_key(self):
-        return (_organization_slug(self), self.slug)
 
 
 class PromptTemplateVersion(ImmutableVersionModel):
@@ -509,7 +506,7 @@ class PromptTemplateLabel(TimeStampedModel):
             raise ValidationError({"version": "A label must point at a version of its own template."})
 
 
-class ContextSnippet(SoftDeleteModel, TimeStampedModel):
+class ContextSnippet(OwnedSlugModel):
     """A reusable block of context (a brand boilerplate, a product fact sheet) that templates
     include with ``{% include "<slug>" %}``. Each change of ``body`` writes a new immutable
     :class:`ContextSnippetVersion`; rendering uses the latest one and reports its id.
@@ -524,26 +521,16 @@ class ContextSnippet(SoftDeleteModel, TimeStampedModel):
         related_name="+",
         help_text="Empty for a global snippet every organization can include.",
     )
-    name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, help_text='Templates include it with {% include "slug" %}.')
     description = models.CharField(max_length=300, blank=True)
     body = models.TextField(help_text="Text (Jinja2 allowed) inserted where a template includes it.")
 
-    objects = OwnedSlugManager()
-
-    class Meta:
-        ordering = ["name", "id"]
+    class Meta(OwnedSlugModel.Meta):
         constraints = [
             unique_while_alive(
                 "organization", "slug", name="contextsnippet_unique_slug_per_org", nulls_distinct=False
             ),
         ]
-
-    def __str__(self):
-        return self.name
-
-    def natural_key(self):
-        return (_organization_slug(self), self.slug)
 
     def clean(self):
         from styleguides.prompt_rendering import validate_snippet_body
