@@ -189,6 +189,12 @@ def _resolve_preferred(preferred_models) -> list[tuple[AIModel, Decimal]]:
     return resolved
 
 
+def _preferred_label(model: AIModel, weight: Decimal) -> str:
+    """How the audit log names one preferred model (``provider/model*weight``); an update
+    compares the lists before and after in this form."""
+    return f"{model.provider.slug}/{model.name}*{weight.normalize()}"
+
+
 def _write_preferred(preference: AIPreference, preferred: list[tuple[AIModel, Decimal]]) -> list[str]:
     PreferredModel.objects.filter(preference=preference).delete()
     rows = [
@@ -204,7 +210,7 @@ def _write_preferred(preference: AIPreference, preferred: list[tuple[AIModel, De
     for row in rows:
         row.full_clean(exclude=["preference", "organization"])
     PreferredModel.objects.bulk_create(rows)
-    return [f"{model.provider.slug}/{model.name}*{weight.normalize()}" for model, weight in preferred]
+    return [_preferred_label(model, weight) for model, weight in preferred]
 
 
 @transaction.atomic
@@ -240,7 +246,7 @@ def ai_preference_update(
     """Change a preference; ``preferred_models`` (when given) replaces the whole list."""
     before = audit.audit_snapshot(preference)
     before_models = [
-        f"{row.model.provider.slug}/{row.model.name}*{row.weight.normalize()}"
+        _preferred_label(row.model, row.weight)
         for row in preference.preferred_models.select_related("model__provider").order_by("position", "id")
     ]
     for name, value in fields.items():
