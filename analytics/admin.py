@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from analytics import repricing, selectors
@@ -28,7 +28,7 @@ from analytics.models import (
     WeeklySummary,
 )
 from analytics.reports import DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS, check_range
-from tenancy.admin_mixins import InkwellModelAdmin, ReadOnlyModelAdmin, admin_actor
+from tenancy.admin_mixins import AdminPagesMixin, InkwellModelAdmin, ReadOnlyModelAdmin, admin_actor
 from tenancy.models import Organization
 
 
@@ -127,7 +127,7 @@ class DashboardForm(forms.Form):
 
 
 @admin.register(GenerationDailyRollup)
-class GenerationDailyRollupAdmin(ReadOnlyModelAdmin):
+class GenerationDailyRollupAdmin(AdminPagesMixin, ReadOnlyModelAdmin):
     """Daily rollups of generations, and the cost dashboard built on them."""
 
     list_display = [
@@ -147,15 +147,7 @@ class GenerationDailyRollupAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "day"
     change_list_template = "admin/analytics/rollup_change_list.html"
 
-    def get_urls(self):
-        return [
-            path(
-                "dashboard/",
-                self.admin_site.admin_view(self.dashboard_view),
-                name="analytics_dashboard",
-            ),
-            *super().get_urls(),
-        ]
+    admin_pages = [("dashboard/", "dashboard_view", "analytics_dashboard")]
 
     def dashboard_view(self, request):
         """Cost per day per model, top users, failure and cache hit rates for one organization

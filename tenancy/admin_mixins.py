@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.urls import path
 
 from tenancy import services
 from tenancy.actors import Actor
@@ -32,6 +33,21 @@ def secret_input(label: str) -> forms.CharField:
 
 def admin_actor(request) -> Actor:
     return Actor(user=request.user, request_id=getattr(request, "request_id", ""))
+
+
+class AdminPagesMixin:
+    """A ModelAdmin's own pages beyond Django's (a dashboard, a guide's check page): list them in
+    ``admin_pages`` as ``(route, view method name, URL name)``; each is routed before the
+    model's URLs, behind the admin's login (``admin_view``). Each view checks its permission."""
+
+    admin_pages: list[tuple[str, str, str]] = []
+
+    def get_urls(self):
+        pages = [
+            path(route, self.admin_site.admin_view(getattr(self, view)), name=name)
+            for route, view, name in self.admin_pages
+        ]
+        return [*pages, *super().get_urls()]
 
 
 class SoftDeleteListFilter(admin.SimpleListFilter):
