@@ -220,18 +220,12 @@ def ai_preference_create(
     """Create the organization's (``user_ref`` None) or a user's AI preference."""
     preferred = _resolve_preferred(preferred_models)
     preference = AIPreference(organization=organization, **fields)
-    preference.full_clean()
-    preference.save()
-    changes = audit.audit_diff({}, audit.audit_snapshot(preference))
-    changes["preferred_models"] = [None, _write_preferred(preference, preferred)]
-    audit.audit_record(
+    return audit.audited_save(
         organization=organization,
         actor=actor,
-        action=AuditAction.CREATE,
         instance=preference,
-        changes=changes,
+        related_changes=lambda: {"preferred_models": [None, _write_preferred(preference, preferred)]},
     )
-    return preference
 
 
 @transaction.atomic
@@ -251,21 +245,20 @@ def ai_preference_update(
     ]
     for name, value in fields.items():
         setattr(preference, name, value)
-    preference.full_clean()
-    preference.save()
-    changes = audit.audit_diff(before, audit.audit_snapshot(preference))
-    if preferred_models is not None:
+
+    def preferred_models_change() -> dict:
+        if preferred_models is None:
+            return {}
         after_models = _write_preferred(preference, _resolve_preferred(preferred_models))
-        if after_models != before_models:
-            changes["preferred_models"] = [before_models, after_models]
-    audit.audit_record(
+        return {} if after_models == before_models else {"preferred_models": [before_models, after_models]}
+
+    return audit.audited_save(
         organization=organization,
         actor=actor,
-        action=AuditAction.UPDATE,
         instance=preference,
-        changes=changes,
+        before=before,
+        related_changes=preferred_models_change,
     )
-    return preference
 
 
 ADMIN_PRICE_SOURCE = "admin"
