@@ -87,17 +87,14 @@ def version_constraints(model_name: str, versioned: str) -> list:
 
 
 class VersionManager(models.Manager):
-    """Finds a version by natural key: its versioned row's natural key, then its number."""
-
-    def __init__(self, versioned: str):
-        super().__init__()
-        self.versioned = versioned  # the foreign key to the versioned row
+    """Finds a version by natural key: its versioned row's natural key (the row the model's
+    ``versioned`` foreign key names), then its number."""
 
     def get_by_natural_key(self, *key):
         *versioned_key, version = key
-        versioned = self.model._meta.get_field(self.versioned).related_model
+        field = self.model._meta.get_field(self.model.versioned)
         return self.get(
-            **{self.versioned: versioned.objects.get_by_natural_key(*versioned_key)}, version=version
+            **{field.name: field.related_model.objects.get_by_natural_key(*versioned_key)}, version=version
         )
 
 
@@ -325,7 +322,8 @@ class StyleGuideVersion(ImmutableVersionModel):
     published_by_label = models.CharField(max_length=200, blank=True)
     published_at = models.DateTimeField(default=timezone.now)
 
-    objects = VersionManager("guide")
+    versioned = "guide"  # for VersionManager
+    objects = VersionManager()
 
     class Meta:
         ordering = ["guide", "-version"]
@@ -451,7 +449,8 @@ class PromptTemplateVersion(ImmutableVersionModel):
     )
     created_by_label = models.CharField(max_length=200, blank=True)
 
-    objects = VersionManager("template")
+    versioned = "template"  # for VersionManager
+    objects = VersionManager()
 
     class Meta:
         ordering = ["template", "-version"]
