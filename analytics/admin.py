@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from analytics import repricing, selectors
@@ -28,28 +28,12 @@ from analytics.models import (
     WeeklySummary,
 )
 from analytics.reports import DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS, check_range
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
+from tenancy.admin_mixins import AdminPagesMixin, InkwellModelAdmin, ReadOnlyModelAdmin, admin_actor
 from tenancy.models import Organization
 
 
-class ReadOnlyAdmin(InkwellModelAdmin):
-    """A record nobody edits in admin: rows arrive through the API and leave through retention.
-    Staff who are not superusers see only their organizations' rows (InkwellModelAdmin)."""
-
-    list_select_related = ["organization"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(ProviderCall)
-class ProviderCallAdmin(ReadOnlyAdmin):
+class ProviderCallAdmin(ReadOnlyModelAdmin):
     list_display = [
         "occurred_at",
         "organization",
@@ -98,7 +82,7 @@ class ProviderCallAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PerformanceMetric)
-class PerformanceMetricAdmin(ReadOnlyAdmin):
+class PerformanceMetricAdmin(ReadOnlyModelAdmin):
     list_display = [
         "generation",
         "organization",
@@ -114,7 +98,7 @@ class PerformanceMetricAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ModelPerformance)
-class ModelPerformanceAdmin(ReadOnlyAdmin):
+class ModelPerformanceAdmin(ReadOnlyModelAdmin):
     list_display = ["run", "organization", "provider_name", "model_name", "requests", "successes", "cost_usd"]
     list_filter = ["organization"]
     search_fields = ["model_name"]
@@ -143,7 +127,7 @@ class DashboardForm(forms.Form):
 
 
 @admin.register(GenerationDailyRollup)
-class GenerationDailyRollupAdmin(ReadOnlyAdmin):
+class GenerationDailyRollupAdmin(AdminPagesMixin, ReadOnlyModelAdmin):
     """Daily rollups of generations, and the cost dashboard built on them."""
 
     list_display = [
@@ -163,15 +147,7 @@ class GenerationDailyRollupAdmin(ReadOnlyAdmin):
     date_hierarchy = "day"
     change_list_template = "admin/analytics/rollup_change_list.html"
 
-    def get_urls(self):
-        return [
-            path(
-                "dashboard/",
-                self.admin_site.admin_view(self.dashboard_view),
-                name="analytics_dashboard",
-            ),
-            *super().get_urls(),
-        ]
+    admin_pages = [("dashboard/", "dashboard_view", "analytics_dashboard")]
 
     def dashboard_view(self, request):
         """Cost per day per model, top users, failure and cache hit rates for one organization
@@ -223,7 +199,7 @@ class GenerationDailyRollupAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProviderCallDailyRollup)
-class ProviderCallDailyRollupAdmin(ReadOnlyAdmin):
+class ProviderCallDailyRollupAdmin(ReadOnlyModelAdmin):
     list_display = [
         "day",
         "organization",
@@ -242,7 +218,7 @@ class ProviderCallDailyRollupAdmin(ReadOnlyAdmin):
 
 
 @admin.register(UserHourlyRollup)
-class UserHourlyRollupAdmin(ReadOnlyAdmin):
+class UserHourlyRollupAdmin(ReadOnlyModelAdmin):
     list_display = ["hour", "organization", "user_ref", "requests", "rate_limited"]
     list_filter = ["organization"]
     search_fields = ["user_ref"]
@@ -250,7 +226,7 @@ class UserHourlyRollupAdmin(ReadOnlyAdmin):
 
 
 @admin.register(WeeklySummary)
-class WeeklySummaryAdmin(ReadOnlyAdmin):
+class WeeklySummaryAdmin(ReadOnlyModelAdmin):
     list_display = [
         "week_start",
         "organization",
@@ -283,13 +259,13 @@ class CleanupPreferencesAdmin(InkwellModelAdmin):
 
 
 @admin.register(RetentionBatch)
-class RetentionBatchAdmin(ReadOnlyAdmin):
+class RetentionBatchAdmin(ReadOnlyModelAdmin):
     list_display = ["created_at", "organization", "target", "primary_rows", "archived_rows", "cutoff"]
     list_filter = ["target", "organization"]
 
 
 @admin.register(ArchivedRecord)
-class ArchivedRecordAdmin(ReadOnlyAdmin):
+class ArchivedRecordAdmin(ReadOnlyModelAdmin):
     list_display = ["archived_at", "organization", "model_label", "object_id", "occurred_at"]
     list_filter = ["model_label", "organization"]
     search_fields = ["object_id"]

@@ -7,31 +7,23 @@ from __future__ import annotations
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import path
 from procrastinate.contrib.django.admin import ProcrastinateJobAdmin
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from background.selectors import periodic_jobs_overview, queue_health
+from tenancy.admin_mixins import AdminPagesMixin
 
 admin.site.unregister(ProcrastinateJob)
 
 
 @admin.register(ProcrastinateJob)
-class JobAdmin(ProcrastinateJobAdmin):
+class JobAdmin(AdminPagesMixin, ProcrastinateJobAdmin):
     """Procrastinate's read-only job list (retry, cancel, abort actions), with a link to the
     periodic jobs page."""
 
     change_list_template = "admin/background/job_change_list.html"
 
-    def get_urls(self):
-        return [
-            path(
-                "periodic/",
-                self.admin_site.admin_view(self.periodic_view),
-                name="background_periodic_jobs",
-            ),
-            *super().get_urls(),
-        ]
+    admin_pages = [("periodic/", "periodic_view", "background_periodic_jobs")]
 
     def periodic_view(self, request):
         if not self.has_view_permission(request):

@@ -64,6 +64,25 @@ def run_periodic_command(command: str) -> bool:
     return True
 
 
+def periodic_task(
+    *, name: str, cron: str, periodic_id: str, queue: JobQueue, priority: int | None = None, **options
+):
+    """Decorate a function into a procrastinate task run on ``cron``, with at most one job of it
+    waiting at a time (``queueing_lock`` is its name) and its queue's priority unless told."""
+
+    def decorate(function):
+        task = app.task(
+            name=name,
+            queue=queue,
+            priority=queue.priority if priority is None else priority,
+            queueing_lock=name,
+            **options,
+        )(function)
+        return app.periodic(cron=cron, periodic_id=periodic_id)(task)
+
+    return decorate
+
+
 def periodic_command(
     *,
     command: str,
@@ -85,13 +104,7 @@ def periodic_command(
 
     run.__name__ = run.__qualname__ = command
     run.__doc__ = description
-    task = app.task(
-        name=spec.task_name,
-        queue=queue,
-        priority=queue.priority,
-        queueing_lock=spec.task_name,
-    )(run)
-    return app.periodic(cron=cron, periodic_id=command)(task)
+    return periodic_task(name=spec.task_name, cron=cron, periodic_id=command, queue=queue)(run)
 
 
 def yesterday_utc() -> datetime.date:

@@ -12,9 +12,9 @@ import logging
 
 from django.conf import settings
 from procrastinate import JobContext
-from procrastinate.contrib.django import app
 
 from background.choices import JobQueue
+from background.periodic import periodic_task
 
 logger = logging.getLogger(__name__)
 
@@ -23,13 +23,13 @@ def _stalled_after_seconds() -> float:
     return float(settings.PROCRASTINATE_WORKER_DEFAULTS.get("stalled_worker_timeout", 30))
 
 
-@app.periodic(cron=settings.BACKGROUND_STALLED_RECOVERY_CRON, periodic_id="retry_stalled_jobs")
-@app.task(
+@periodic_task(
     name="background.retry_stalled_jobs",
+    cron=settings.BACKGROUND_STALLED_RECOVERY_CRON,
+    periodic_id="retry_stalled_jobs",
     queue=JobQueue.MAINTENANCE,
     # Above every queue: recovering lost work goes before new work.
     priority=JobQueue.PUBLISHING.priority + 10,
-    queueing_lock="background.retry_stalled_jobs",
     pass_context=True,
 )
 async def retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
@@ -45,12 +45,11 @@ async def retry_stalled_jobs(context: JobContext, timestamp: int) -> int:
     return count
 
 
-@app.periodic(cron="43 4 * * *", periodic_id="remove_old_jobs")
-@app.task(
+@periodic_task(
     name="background.remove_old_jobs",
+    cron="43 4 * * *",
+    periodic_id="remove_old_jobs",
     queue=JobQueue.MAINTENANCE,
-    priority=JobQueue.MAINTENANCE.priority,
-    queueing_lock="background.remove_old_jobs",
     pass_context=True,
 )
 async def remove_old_jobs(context: JobContext, timestamp: int) -> None:

@@ -4,7 +4,7 @@ soft delete; every change goes through ``generations.services`` (audited, signal
 from __future__ import annotations
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -40,6 +40,16 @@ class GenerationAdminForm(forms.ModelForm):
 
 def _change_url(generation_id: int) -> str:
     return reverse("admin:generations_generation_change", args=[generation_id])
+
+
+def _version_link(version, owner: str, label: str):
+    """A guide's or template's version, linked to its ``owner``'s page (versions are shown
+    there, read-only), named by its ``label`` attribute; "—" for none."""
+    if version is None:
+        return "—"
+    opts = version._meta.get_field(owner).related_model._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[getattr(version, f"{owner}_id")])
+    return format_html('<a href="{}">{} v{}</a>', url, getattr(version, label), version.version)
 
 
 def _tree_html(node: dict, current_id: int) -> SafeString:
@@ -214,20 +224,11 @@ class GenerationAdmin(InkwellModelAdmin):
 
     @admin.display(description="Style guide version")
     def style_guide_version_link(self, obj: Generation):
-        # Versions are shown (read-only) on their guide's page: link there.
-        version = obj.style_guide_version
-        if version is None:
-            return "—"
-        url = reverse("admin:styleguides_styleguide_change", args=[version.guide_id])
-        return format_html('<a href="{}">{} v{}</a>', url, version.name, version.version)
+        return _version_link(obj.style_guide_version, "guide", "name")
 
     @admin.display(description="Template version")
     def template_version_link(self, obj: Generation):
-        version = obj.template_version
-        if version is None:
-            return "—"
-        url = reverse("admin:styleguides_prompttemplate_change", args=[version.template_id])
-        return format_html('<a href="{}">{} v{}</a>', url, version.template, version.version)
+        return _version_link(obj.template_version, "template", "template")
 
     @admin.display(description="Generation tree")
     def tree(self, obj: Generation):
@@ -247,15 +248,8 @@ class GenerationAdmin(InkwellModelAdmin):
     def delete_model(self, request, obj):
         services.generation_delete(organization=obj.organization, actor=admin_actor(request), generation=obj)
 
-    @admin.action(description="Restore selected rows")
-    def restore_selected(self, request, queryset):
-        restored = 0
-        for generation in queryset.filter(deleted_at__isnull=False):
-            services.generation_restore(
-                organization=generation.organization, actor=admin_actor(request), generation=generation
-            )
-            restored += 1
-        self.message_user(request, f"Restored {restored} row(s).", messages.SUCCESS)
+    def restore_one(self, obj, actor):
+        services.generation_restore(organization=obj.organization, actor=actor, generation=obj)
 
 
 @admin.register(Campaign)

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 from django.db import models
 
+from styleguides.choices import TemplateContentType
 
-class ContentType(models.TextChoices):
-    """What a generation is for."""
-
-    BLOG = "blog", "Blog post"
-    SOCIAL = "social", "Social post"
-    AMAZON = "amazon", "Amazon listing"
-    COMPETITOR = "competitor", "Competitor analysis"
-    NAME = "name", "Name ideas"
-    TEMPLATE = "template", "Template"
-    CHAT = "chat", "Chat"
-    INSIGHTS = "insights", "Insights"
-    OTHER = "other", "Other"
+# What a generation is for: the content types prompt templates produce, one list (style guides
+# sit below generations, so the list lives there and a new type is added once).
+ContentType = TemplateContentType
 
 
 class TargetChannel(models.TextChoices):

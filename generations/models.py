@@ -285,7 +285,11 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
                 name="generation_unique_request_id_per_org",
                 violation_error_message="This request_id was already recorded in this organization.",
             ),
-            models.UniqueConstraint(fields=["root", "version"], name="generation_unique_version_per_tree"),
+            # Organization first, as every tenant constraint (tests/test_conventions.py); the tree
+            # query (``organization = … AND (id = root OR root_id = root)``) uses it, or root's own index.
+            models.UniqueConstraint(
+                fields=["organization", "root", "version"], name="generation_unique_version_per_org_tree"
+            ),
             *usage_and_cost_constraints(prefix="generation", subject="generation"),
             models.CheckConstraint(
                 condition=Q(generation_time_ms__isnull=True) | Q(generation_time_ms__gte=0),

@@ -24,7 +24,7 @@ from providers.models import (
     Provider,
     ProviderCredential,
 )
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
+from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, secret_input
 from tenancy.choices import AuditAction
 from tenancy.errors import DomainError
 from tenancy.services import audit_record
@@ -183,13 +183,7 @@ class ModelPriceAdmin(InkwellModelAdmin):
 class ProviderCredentialForm(forms.ModelForm):
     """``new_api_key`` is required on add and optional on change (blank keeps the key)."""
 
-    new_api_key = forms.CharField(
-        label="New API key",
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only: encrypted, never shown again. Leave blank to keep the current key.",
-    )
+    new_api_key = secret_input("New API key")
 
     class Meta:
         model = ProviderCredential
@@ -262,13 +256,14 @@ class ProviderCredentialAdmin(InkwellModelAdmin):
 
     @admin.action(description="Revoke selected credentials")
     def revoke_selected(self, request, queryset):
-        revoked = 0
-        for credential in queryset.exclude(status=CredentialStatus.REVOKED):
-            services.credential_revoke(
-                organization=credential.organization, actor=admin_actor(request), credential=credential
-            )
-            revoked += 1
-        self.message_user(request, f"Revoked {revoked} credential(s).", messages.SUCCESS)
+        self.for_each_row(
+            request,
+            queryset.exclude(status=CredentialStatus.REVOKED),
+            lambda credential, actor: services.credential_revoke(
+                organization=credential.organization, actor=actor, credential=credential
+            ),
+            done="Revoked {count} credential(s).",
+        )
 
 
 @admin.register(Budget)

@@ -256,3 +256,37 @@ def encrypted_fields() -> list[tuple[type[models.Model], EncryptedSecretField]]:
             if isinstance(model_field, EncryptedSecretField):
                 found.append((model, model_field))
     return sorted(found, key=lambda pair: (pair[0]._meta.label, pair[1].name))
+
+
+def store_secret(
+    instance: models.Model,
+    field_name: str,
+    value: str | None,
+    *,
+    last4_field: str,
+    fingerprint_field: str = "",
+) -> None:
+    """Put ``value`` on ``instance`` as a secret is stored: encrypted into the
+    :class:`EncryptedSecretField` ``field_name`` with the current key, that key's version in the
+    field's ``version_field``, the last four characters in ``last4_field`` and, if named, the
+    keyed fingerprint in ``fingerprint_field``. ``None`` clears them all. Nothing is saved.
+
+    The one way a model takes a secret (provider credentials, social accounts): a new secret
+    column cannot forget its key version, which rotation depends on."""
+    version_field = instance._meta.get_field(field_name).version_field
+    if value is None:
+        setattr(instance, field_name, None)
+        setattr(instance, version_field, "")
+        setattr(instance, last4_field, "")
+        if fingerprint_field:
+            setattr(instance, fingerprint_field, "")
+        return
+    keys = KeyMaterial.from_settings()
+    setattr(instance, field_name, encrypt_secret(value, keys=keys))
+    setattr(instance, version_field, keys.version)
+    setattr(instance, last4_field, value[-4:])
+    if fingerprint_field:
+        # Imported here: providers.credentials imports the models, which import this module.
+        from providers.credentials import fingerprint_of
+
+        setattr(instance, fingerprint_field, fingerprint_of(value))

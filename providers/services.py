@@ -10,8 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from providers.choices import CredentialStatus
-from providers.credentials import fingerprint_of
-from providers.crypto import KeyMaterial, encrypt_secret
+from providers.crypto import store_secret
 from providers.metering import snapshot_from_units
 from providers.models import (
     AIModel,
@@ -51,14 +50,6 @@ def api_key_clean(api_key: str) -> str:
     return api_key
 
 
-def _set_key(credential: ProviderCredential, api_key: str) -> None:
-    keys = KeyMaterial.from_settings()
-    credential.api_key_encrypted = encrypt_secret(api_key, keys=keys)
-    credential.key_version = keys.version
-    credential.fingerprint = fingerprint_of(api_key)
-    credential.last4 = api_key[-4:]
-
-
 @transaction.atomic
 def credential_create(
     *,
@@ -74,7 +65,13 @@ def credential_create(
     credential = ProviderCredential(
         organization=organization, provider=provider, name=name, expires_at=expires_at
     )
-    _set_key(credential, api_key_clean(api_key))
+    store_secret(
+        credential,
+        "api_key_encrypted",
+        api_key_clean(api_key),
+        last4_field="last4",
+        fingerprint_field="fingerprint",
+    )
     return audit.audited_save(organization=organization, actor=actor, instance=credential)
 
 
@@ -109,7 +106,9 @@ def credential_rotate(
     """Replace a credential's API key (the provider-side key changed); audited as a rotation."""
     api_key = api_key_clean(api_key)
     before = audit.audit_snapshot(credential)
-    _set_key(credential, api_key)
+    store_secret(
+        credential, "api_key_encrypted", api_key, last4_field="last4", fingerprint_field="fingerprint"
+    )
     credential.rotated_at = timezone.now()
     return audit.audited_save(
         organization=organization, actor=actor, instance=credential, before=before, action=AuditAction.ROTATE
@@ -190,6 +189,12 @@ def _resolve_preferred(preferred_models) -> list[tuple[AIModel, Decimal]]:
     return resolved
 
 
+def _preferred_label(model: AIModel, weight: Decimal) -> str:
+    """How the audit log names one preferred model (``provider/model*weight``); an update
+    compares the lists before and after in this form."""
+    return f"{model.provider.slug}/{model.name}*{weight.normalize()}"
+
+
 def _write_preferred(preference: AIPreference, preferred: list[tuple[AIModel, Decimal]]) -> list[str]:
     PreferredModel.objects.filter(preference=preference).delete()
     rows = [
@@ -205,7 +210,7 @@ def _write_preferred(preference: AIPreference, preferred: list[tuple[AIModel, De
     for row in rows:
         row.full_clean(exclude=["preference", "organization"])
     PreferredModel.objects.bulk_create(rows)
-    return [f"{model.provider.slug}/{model.name}*{weight.normalize()}" for model, weight in preferred]
+    return [_preferred_label(model, weight) for model, weight in preferred]
 
 
 @transaction.atomic
@@ -215,18 +220,12 @@ def ai_preference_create(
     """Create the organization's (``user_ref`` None) or a user's AI preference."""
     preferred = _resolve_preferred(preferred_models)
     preference = AIPreference(organization=organization, **fields)
-    preference.full_clean()
-    preference.save()
-    changes = audit.audit_diff({}, audit.audit_snapshot(preference))
-    changes["preferred_models"] = [None, _write_preferred(preference, preferred)]
-    audit.audit_record(
+    return audit.audited_save(
         organization=organization,
         actor=actor,
-        action=AuditAction.CREATE,
         instance=preference,
-        changes=changes,
+        related_changes=lambda: {"preferred_models": [None, _write_preferred(preference, preferred)]},
     )
-    return preference
 
 
 @transaction.atomic
@@ -241,26 +240,25 @@ def ai_preference_update(
     """Change a preference; ``preferred_models`` (when given) replaces the whole list."""
     before = audit.audit_snapshot(preference)
     before_models = [
-        f"{row.model.provider.slug}/{row.model.name}*{row.weight.normalize()}"
+        _preferred_label(row.model, row.weight)
         for row in preference.preferred_models.select_related("model__provider").order_by("position", "id")
     ]
     for name, value in fields.items():
         setattr(preference, name, value)
-    preference.full_clean()
-    preference.save()
-    changes = audit.audit_diff(before, audit.audit_snapshot(preference))
-    if preferred_models is not None:
+
+    def preferred_models_change() -> dict:
+        if preferred_models is None:
+            return {}
         after_models = _write_preferred(preference, _resolve_preferred(preferred_models))
-        if after_models != before_models:
-            changes["preferred_models"] = [before_models, after_models]
-    audit.audit_record(
+        return {} if after_models == before_models else {"preferred_models": [before_models, after_models]}
+
+    return audit.audited_save(
         organization=organization,
         actor=actor,
-        action=AuditAction.UPDATE,
         instance=preference,
-        changes=changes,
+        before=before,
+        related_changes=preferred_models_change,
     )
-    return preference
 
 
 ADMIN_PRICE_SOURCE = "admin"

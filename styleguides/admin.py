@@ -20,7 +20,7 @@ from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from styleguides import rules, selectors, services
@@ -45,7 +45,7 @@ from styleguides.versioning import (
     guide_snapshot,
     version_snapshot,
 )
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
+from tenancy.admin_mixins import AdminPagesMixin, InkwellModelAdmin, admin_actor
 
 
 class OwnerListFilter(admin.SimpleListFilter):
@@ -182,7 +182,7 @@ class StyleGuideVersionInline(admin.TabularInline):
 
 
 @admin.register(StyleGuide)
-class StyleGuideAdmin(InkwellModelAdmin):
+class StyleGuideAdmin(AdminPagesMixin, InkwellModelAdmin):
     list_display = [
         "name",
         "kind",
@@ -261,25 +261,11 @@ class StyleGuideAdmin(InkwellModelAdmin):
         return f"Version {latest} is live and matches what you see here."
 
     # --- URLs -----------------------------------------------------------------------------
-    def get_urls(self):
-        extra = [
-            path(
-                "<int:object_id>/publish/",
-                self.admin_site.admin_view(self.publish_view),
-                name="styleguides_styleguide_publish",
-            ),
-            path(
-                "<int:object_id>/check/",
-                self.admin_site.admin_view(self.check_view),
-                name="styleguides_styleguide_check",
-            ),
-            path(
-                "<int:object_id>/diff/",
-                self.admin_site.admin_view(self.diff_view),
-                name="styleguides_styleguide_diff",
-            ),
-        ]
-        return extra + super().get_urls()
+    admin_pages = [
+        ("<int:object_id>/publish/", "publish_view", "styleguides_styleguide_publish"),
+        ("<int:object_id>/check/", "check_view", "styleguides_styleguide_check"),
+        ("<int:object_id>/diff/", "diff_view", "styleguides_styleguide_diff"),
+    ]
 
     def _guide_or_404(self, request, object_id) -> StyleGuide:
         return get_object_or_404(self.get_queryset(request), pk=object_id)

@@ -55,7 +55,8 @@ class RegexMode(models.TextChoices):
 
 
 class TemplateContentType(models.TextChoices):
-    """The kind of content a prompt template produces (same values as generations' content type)."""
+    """The kind of content a prompt template produces, and what a generation is for
+    (``generations.choices.ContentType`` is this class)."""
 
     BLOG = "blog", "Blog post"
     SOCIAL = "social", "Social post"

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from styleguides.compliance import EffectiveRule, term_rules_of_lists
-from styleguides.models import StyleGuide, StyleGuideVersion
+from styleguides.models import StyleGuide, StyleGuideVersion, guide_content
 
 MAX_DEPTH = 10
 BODY_SEPARATOR = "\n\n---\n\n"
@@ -47,33 +47,13 @@ class GuideLayer:
 
     @classmethod
     def of_draft(cls, guide: StyleGuide, rules: list) -> GuideLayer:
-        return cls(
-            guide_id=guide.pk,
-            name=guide.name,
-            kind=guide.kind,
-            vertical_id=guide.vertical_id,
-            body=guide.body,
-            tone=guide.tone,
-            audience=guide.audience,
-            reading_level=guide.reading_level,
-            banned_terms=list(guide.banned_terms),
-            required_terms=list(guide.required_terms),
-            rules=[rule_snapshot(rule) for rule in rules],
-        )
+        return cls(guide_id=guide.pk, **guide_content(guide), rules=[rule_snapshot(rule) for rule in rules])
 
     @classmethod
     def of_version(cls, version: StyleGuideVersion) -> GuideLayer:
         return cls(
             guide_id=version.guide_id,
-            name=version.name,
-            kind=version.kind,
-            vertical_id=version.vertical_id,
-            body=version.body,
-            tone=version.tone,
-            audience=version.audience,
-            reading_level=version.reading_level,
-            banned_terms=list(version.banned_terms),
-            required_terms=list(version.required_terms),
+            **guide_content(version),
             rules=list(version.rules),
             version_id=version.pk,
             version=version.version,

@@ -58,6 +58,11 @@ class ImmutableVersionModel(models.Model):
     purge paths (and cascades from a hard-deleted parent).
     """
 
+    # Copied from the versioned row, so versions are scoped (and could be sharded) by organization alone.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    version = models.PositiveIntegerField()
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -67,6 +72,30 @@ class ImmutableVersionModel(models.Model):
         if not self._state.adding:
             raise ImmutableRowError(f"{self._meta.verbose_name} rows are immutable once written.")
         super().save(*args, **kwargs)
+
+
+def version_constraints(model_name: str, versioned: str) -> list:
+    """A version model's rules: numbers are unique per ``versioned`` row and count from 1."""
+    return [
+        models.UniqueConstraint(
+            fields=["organization", versioned, "version"],
+            name=f"{model_name}_unique_number",
+            nulls_distinct=False,  # global rows (no organization) are unique too
+        ),
+        models.CheckConstraint(condition=Q(version__gte=1), name=f"{model_name}_number_positive"),
+    ]
+
+
+class VersionManager(models.Manager):
+    """Finds a version by natural key: its versioned row's natural key (the row the model's
+    ``versioned`` foreign key names), then its number."""
+
+    def get_by_natural_key(self, *key):
+        *versioned_key, version = key
+        field = self.model._meta.get_field(self.model.versioned)
+        return self.get(
+            **{field.name: field.related_model.objects.get_by_natural_key(*versioned_key)}, version=version
+        )
 
 
 # --- Verticals ------------------------------------------------------------------------------
@@ -105,12 +134,51 @@ class Vertical(TimeStampedModel):
 # --- Style guides ---------------------------------------------------------------------------
 
 
-class StyleGuideManager(AliveManager):
+# What a guide says and each of its published versions keeps a copy of (its rules aside).
+GUIDE_CONTENT_FIELDS = ("name", "kind", "vertical_id", "body", "tone", "audience", "reading_level")
+GUIDE_TERM_FIELDS = ("banned_terms", "required_terms")
+
+
+def guide_content(source: StyleGuide | StyleGuideVersion) -> dict:
+    """The content of a guide's draft or of one of its versions (term lists copied): what a
+    version snapshots (``styleguides.versioning``) and what a layer of the chain reads
+    (``styleguides.inheritance``)."""
+    return {
+        **{name: getattr(source, name) for name in GUIDE_CONTENT_FIELDS},
+        **{name: list(getattr(source, name)) for name in GUIDE_TERM_FIELDS},
+    }
+
+
+class OwnedSlugManager(AliveManager):
+    """Live rows, and the natural key ``(organization slug or "", slug)``."""
+
     def get_by_natural_key(self, organization_slug, slug):
         return self.get(_owner_scope(organization_slug), slug=slug)
 
 
-class StyleGuide(SoftDeleteModel, TimeStampedModel):
+class OwnedSlugModel(SoftDeleteModel, TimeStampedModel):
+    """A soft-deletable row an organization owns, or a global one every organization can use
+    (``organization`` null), named and found by its slug: style guides, prompt templates and
+    context snippets. Each declares its ``organization`` (with its own help text) and its
+    slug's uniqueness (``unique_while_alive``)."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=100)
+
+    objects = OwnedSlugManager()
+
+    class Meta:
+        abstract = True
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (_organization_slug(self), self.slug)
+
+
+class StyleGuide(OwnedSlugModel):
     """A style guide as editors are writing it: the working draft.
 
     ``body`` is Markdown guidance for writers (and for the model, through prompt templates); the
@@ -145,8 +213,6 @@ class StyleGuide(SoftDeleteModel, TimeStampedModel):
         related_name="children",
         help_text="A guide this one builds on: its guidance and rules apply unless overridden here.",
     )
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100)
     summary = models.CharField(max_length=300, blank=True, help_text="One line shown in lists.")
     body = models.TextField(blank=True, help_text="The guidance itself, in Markdown.")
     tone = models.CharField(max_length=200, blank=True, help_text="For example: warm, sensory, unhurried.")
@@ -176,10 +242,7 @@ class StyleGuide(SoftDeleteModel, TimeStampedModel):
         help_text="Publishing sets 'published'; archive a guide nobody should start new work with.",
     )
 
-    objects = StyleGuideManager()
-
-    class Meta:
-        ordering = ["name", "id"]
+    class Meta(OwnedSlugModel.Meta):
         constraints = [
             unique_while_alive(
                 "organization", "slug", name="styleguide_unique_slug_per_org", nulls_distinct=False
@@ -204,12 +267,6 @@ class StyleGuide(SoftDeleteModel, TimeStampedModel):
             models.Index(fields=["organization", "kind", "status"], name="styleguide_org_kind_idx"),
         ]
 
-    def __str__(self):
-        return self.name
-
-    def natural_key(self):
-        return (_organization_slug(self), self.slug)
-
     def clean(self):
         super().clean()
         if self.status == StyleGuideStatus.PUBLISHED and (
@@ -231,13 +288,6 @@ class StyleGuide(SoftDeleteModel, TimeStampedModel):
             ancestor = ancestor.parent
 
 
-class StyleGuideVersionManager(models.Manager):
-    def get_by_natural_key(self, organization_slug, guide_slug, version):
-        return self.get(
-            guide=StyleGuide.objects.get_by_natural_key(organization_slug, guide_slug), version=version
-        )
-
-
 class StyleGuideVersion(ImmutableVersionModel):
     """An immutable snapshot of a guide as published: its content, its rules, who and when.
 
@@ -246,14 +296,9 @@ class StyleGuideVersion(ImmutableVersionModel):
     so later rule edits never change what a version enforced.
     """
 
-    # Copied from the guide so versions are scoped (and could be sharded) by organization alone.
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     # CASCADE: a version is part of its guide; guides are soft-deleted, so this only runs when
     # retention or a purge hard-deletes the guide (and anything still citing a version blocks it).
     guide = models.ForeignKey(StyleGuide, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=StyleGuideKind.choices)
     # PROTECT: history must keep resolving its vertical and parent.
@@ -277,18 +322,12 @@ class StyleGuideVersion(ImmutableVersionModel):
     published_by_label = models.CharField(max_length=200, blank=True)
     published_at = models.DateTimeField(default=timezone.now)
 
-    objects = StyleGuideVersionManager()
+    versioned = "guide"  # for VersionManager
+    objects = VersionManager()
 
     class Meta:
         ordering = ["guide", "-version"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "guide", "version"],
-                name="styleguideversion_unique_number",
-                nulls_distinct=False,  # global rows (no organization) are unique too
-            ),
-            models.CheckConstraint(condition=Q(version__gte=1), name="styleguideversion_number_positive"),
-        ]
+        constraints = version_constraints("styleguideversion", "guide")
         get_latest_by = "version"
 
     def __str__(self):
@@ -360,12 +399,7 @@ class BrandRule(TimeStampedModel):
 # --- Prompt templates and snippets ----------------------------------------------------------
 
 
-class OwnedSlugManager(AliveManager):
-    def get_by_natural_key(self, organization_slug, slug):
-        return self.get(_owner_scope(organization_slug), slug=slug)
-
-
-class PromptTemplate(SoftDeleteModel, TimeStampedModel):
+class PromptTemplate(OwnedSlugModel):
     """A named prompt for one kind of content; its Jinja2 bodies live in numbered versions.
 
     Labels (``production``, ``staging`` …) point at a version, so services ask for
@@ -381,36 +415,17 @@ class PromptTemplate(SoftDeleteModel, TimeStampedModel):
         related_name="+",
         help_text="Empty for a global template every organization can use.",
     )
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=100)
     content_type = models.CharField(
         max_length=20, choices=TemplateContentType.choices, default=TemplateContentType.OTHER
     )
     description = models.TextField(blank=True)
 
-    objects = OwnedSlugManager()
-
-    class Meta:
-        ordering = ["name", "id"]
+    class Meta(OwnedSlugModel.Meta):
         constraints = [
             unique_while_alive(
                 "organization", "slug", name="prompttemplate_unique_slug_per_org", nulls_distinct=False
             ),
         ]
-
-    def __str__(self):
-        return self.name
-
-    def natural_key(self):
-        return (_organization_slug(self), self.slug)
-
-
-class PromptTemplateVersionManager(models.Manager):
-    def get_by_natural_key(self, organization_slug, template_slug, version):
-        return self.get(
-            template=PromptTemplate.objects.get_by_natural_key(organization_slug, template_slug),
-            version=version,
-        )
 
 
 class PromptTemplateVersion(ImmutableVersionModel):
@@ -421,12 +436,8 @@ class PromptTemplateVersion(ImmutableVersionModel):
     that uses a variable it does not declare (``styleguides.prompt_rendering``).
     """
 
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     # CASCADE: a version is part of its template (templates are soft-deleted in normal use).
     template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
     system_template = models.TextField(blank=True, help_text="Jinja2 body of the system message.")
     user_template = models.TextField(help_text="Jinja2 body of the user message.")
     variables = models.JSONField(default=list, blank=True)
@@ -438,18 +449,12 @@ class PromptTemplateVersion(ImmutableVersionModel):
     )
     created_by_label = models.CharField(max_length=200, blank=True)
 
-    objects = PromptTemplateVersionManager()
+    versioned = "template"  # for VersionManager
+    objects = VersionManager()
 
     class Meta:
         ordering = ["template", "-version"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "template", "version"],
-                name="prompttemplateversion_unique_number",
-                nulls_distinct=False,  # global rows (no organization) are unique too
-            ),
-            models.CheckConstraint(condition=Q(version__gte=1), name="prompttemplateversion_number_positive"),
-        ]
+        constraints = version_constraints("prompttemplateversion", "template")
         get_latest_by = "version"
 
     def __str__(self):
@@ -500,7 +505,7 @@ class PromptTemplateLabel(TimeStampedModel):
             raise ValidationError({"version": "A label must point at a version of its own template."})
 
 
-class ContextSnippet(SoftDeleteModel, TimeStampedModel):
+class ContextSnippet(OwnedSlugModel):
     """A reusable block of context (a brand boilerplate, a product fact sheet) that templates
     include with ``{% include "<slug>" %}``. Each change of ``body`` writes a new immutable
     :class:`ContextSnippetVersion`; rendering uses the latest one and reports its id.
@@ -515,26 +520,16 @@ class ContextSnippet(SoftDeleteModel, TimeStampedModel):
         related_name="+",
         help_text="Empty for a global snippet every organization can include.",
     )
-    name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100, help_text='Templates include it with {% include "slug" %}.')
     description = models.CharField(max_length=300, blank=True)
     body = models.TextField(help_text="Text (Jinja2 allowed) inserted where a template includes it.")
 
-    objects = OwnedSlugManager()
-
-    class Meta:
-        ordering = ["name", "id"]
+    class Meta(OwnedSlugModel.Meta):
         constraints = [
             unique_while_alive(
                 "organization", "slug", name="contextsnippet_unique_slug_per_org", nulls_distinct=False
             ),
         ]
-
-    def __str__(self):
-        return self.name
-
-    def natural_key(self):
-        return (_organization_slug(self), self.slug)
 
     def clean(self):
         from styleguides.prompt_rendering import validate_snippet_body
@@ -546,12 +541,8 @@ class ContextSnippet(SoftDeleteModel, TimeStampedModel):
 class ContextSnippetVersion(ImmutableVersionModel):
     """An immutable version of a snippet's body."""
 
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     # CASCADE: a version is part of its snippet (snippets are soft-deleted in normal use).
     snippet = models.ForeignKey(ContextSnippet, on_delete=models.CASCADE, related_name="versions")
-    version = models.PositiveIntegerField()
     body = models.TextField()
     content_hash = models.CharField(max_length=64)
     created_by = models.ForeignKey(
@@ -561,14 +552,7 @@ class ContextSnippetVersion(ImmutableVersionModel):
 
     class Meta:
         ordering = ["snippet", "-version"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "snippet", "version"],
-                name="contextsnippetversion_unique_number",
-                nulls_distinct=False,  # global rows (no organization) are unique too
-            ),
-            models.CheckConstraint(condition=Q(version__gte=1), name="contextsnippetversion_number_positive"),
-        ]
+        constraints = version_constraints("contextsnippetversion", "snippet")
         get_latest_by = "version"
 
     def __str__(self):

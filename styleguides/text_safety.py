@@ -1,8 +1,8 @@
-"""What PostgreSQL cannot store: the NUL character, in text columns and in jsonb alike.
+"""What PostgreSQL cannot store (a NUL character, a lone surrogate), in text columns and in jsonb.
 
-DRF's ``CharField`` already refuses it; JSON payloads (rule parameters, template variables)
+DRF's ``CharField`` already refuses a NUL; JSON payloads (rule parameters, template variables)
 pass through untouched, so they are checked here and refused as a 400 instead of failing
-in the database.
+in the database. The walk is ``tenancy.api.parsers.unstorable_text``, the API parser's own.
 """
 
 from __future__ import annotations
@@ -11,19 +11,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-
-def contains_nul(value: Any) -> bool:
-    """Whether ``value`` (a string, or JSON made of lists and dicts) holds a NUL character."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
-    if isinstance(value, list | tuple):
-        return any(contains_nul(item) for item in value)
-    return False
+from tenancy.api.parsers import unstorable_text
 
 
 def refuse_nul(value: Any, *, attr: str) -> None:
-    """Raise a ``ValidationError`` on ``attr`` when ``value`` holds a NUL character."""
-    if contains_nul(value):
+    """Raise a ``ValidationError`` on ``attr`` when ``value`` holds a NUL character (or a lone
+    surrogate)."""
+    if unstorable_text(value, max_depth=None):
         raise ValidationError({attr: "Text cannot contain NUL (\\x00) characters."})

@@ -13,19 +13,7 @@ import json
 from typing import Any
 
 from styleguides.inheritance import rule_snapshot
-
-GUIDE_FIELDS = (
-    "name",
-    "kind",
-    "vertical_id",
-    "parent_id",
-    "body",
-    "tone",
-    "audience",
-    "reading_level",
-    "banned_terms",
-    "required_terms",
-)
+from styleguides.models import guide_content
 
 
 def content_hash(data: Any) -> str:
@@ -41,9 +29,7 @@ def guide_snapshot(guide, rules) -> dict:
     ``parent``), which is what the hash uses: ids differ between databases, so a seed fixture can
     ship versions whose hashes match the drafts it ships.
     """
-    snapshot = {name: getattr(guide, name) for name in GUIDE_FIELDS}
-    snapshot["banned_terms"] = list(snapshot["banned_terms"])
-    snapshot["required_terms"] = list(snapshot["required_terms"])
+    snapshot = {**guide_content(guide), "parent_id": guide.parent_id}
     snapshot["rules"] = [rule_snapshot(rule) for rule in sorted(rules, key=lambda rule: rule.name)]
     snapshot["vertical"] = guide.vertical.slug if guide.vertical_id else None
     snapshot["parent"] = list(guide.parent.natural_key()) if guide.parent_id else None

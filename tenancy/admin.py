@@ -6,7 +6,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from tenancy import services
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
+from tenancy.admin_mixins import InkwellModelAdmin, ReadOnlyModelAdmin, admin_actor
 from tenancy.choices import AuditAction, Role
 from tenancy.models import AuditEvent, Membership, Organization, OrganizationAPIKey
 
@@ -91,8 +91,11 @@ class MembershipAdmin(_MembershipFormForRequest, InkwellModelAdmin):
 
 
 @admin.register(OrganizationAPIKey)
-class OrganizationAPIKeyAdmin(APIKeyModelAdmin):
-    """The key is shown once, in a message right after creation; afterwards only its prefix."""
+class OrganizationAPIKeyAdmin(InkwellModelAdmin, APIKeyModelAdmin):
+    """The key is shown once, in a message right after creation; afterwards only its prefix.
+
+    The scoped base comes first (walls, money columns); the library's admin still supplies
+    the read-only prefix and the revoked-key fields through ``get_readonly_fields``."""
 
     list_display = [
         "prefix",
@@ -141,7 +144,7 @@ class OrganizationAPIKeyAdmin(APIKeyModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyModelAdmin):
     """Append-only: nobody adds, edits or deletes audit events, superusers included."""
 
     list_display = [
@@ -156,16 +159,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ["action", "object_type", "organization"]
     search_fields = ["object_id", "object_repr", "actor_label", "request_id"]
     date_hierarchy = "created_at"
-    list_select_related = ["organization"]
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
+from django.urls import path
 
 from tenancy import services
 from tenancy.actors import Actor
@@ -17,8 +19,35 @@ def _organization_of(obj):
     return obj if isinstance(obj, Organization) else getattr(obj, "organization", None)
 
 
+def secret_input(label: str) -> forms.CharField:
+    """A form field for a new secret (API key, token): write-only, never rendered back, blank
+    keeps the stored one. The services encrypt it (``providers.crypto.store_secret``)."""
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: encrypted, never shown again. Leave blank to keep the current value.",
+    )
+
+
 def admin_actor(request) -> Actor:
     return Actor(user=request.user, request_id=getattr(request, "request_id", ""))
+
+
+class AdminPagesMixin:
+    """A ModelAdmin's own pages beyond Django's (a dashboard, a guide's check page): list them in
+    ``admin_pages`` as ``(route, view method name, URL name)``; each is routed before the
+    model's URLs, behind the admin's login (``admin_view``). Each view checks its permission."""
+
+    admin_pages: list[tuple[str, str, str]] = []
+
+    def get_urls(self):
+        pages = [
+            path(route, self.admin_site.admin_view(getattr(self, view)), name=name)
+            for route, view, name in self.admin_pages
+        ]
+        return [*pages, *super().get_urls()]
 
 
 class SoftDeleteListFilter(admin.SimpleListFilter):
@@ -118,10 +147,42 @@ class InkwellModelAdmin(TenantWallsMixin, MoneyColumnsMixin, admin.ModelAdmin):
         for obj in queryset:
             self.delete_model(request, obj)
 
+    def for_each_row(self, request, rows, act, *, done: str) -> None:
+        """An admin action's body: ``act(obj, actor)`` on each of ``rows`` (each a service call,
+        so each is audited), then ``done`` (formatted with ``count``) shown to the user."""
+        actor = admin_actor(request)
+        count = 0
+        for obj in rows:
+            act(obj, actor)
+            count += 1
+        self.message_user(request, done.format(count=count), messages.SUCCESS)
+
+    def restore_one(self, obj, actor: Actor) -> None:
+        """Bring one soft-deleted row back; an app whose restore does more overrides this."""
+        services.restore(organization=_organization_of(obj), actor=actor, instance=obj)
+
     @admin.action(description="Restore selected rows")
     def restore_selected(self, request, queryset):
-        restored = 0
-        for obj in queryset.filter(deleted_at__isnull=False):
-            services.restore(organization=_organization_of(obj), actor=admin_actor(request), instance=obj)
-            restored += 1
-        self.message_user(request, f"Restored {restored} row(s).", messages.SUCCESS)
+        self.for_each_row(
+            request,
+            queryset.filter(deleted_at__isnull=False),
+            self.restore_one,
+            done="Restored {count} row(s).",
+        )
+
+
+class ReadOnlyModelAdmin(InkwellModelAdmin):
+    """A record nobody adds, edits or deletes in the admin, superusers included: rows arrive
+    through the API or the services and leave through retention (raw analytics, rollups, the
+    audit log). Staff who are not superusers see only their organizations' rows."""
+
+    list_select_related = ["organization"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -232,21 +232,24 @@ class TenantWallsMixin:
             return wall_queryset(queryset, request, organizations=writable)
         return wall_queryset(queryset, request)
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+    def _walled_field_kwargs(self, db_field, request, kwargs) -> dict:
+        """A relation field's ``kwargs`` with its choices cut to the walls."""
         if self._walls_apply(request):
             queryset = kwargs.get("queryset")
             if queryset is None:
                 queryset = self.get_field_queryset(None, db_field, request)
             kwargs["queryset"] = self._walled_choices(db_field, request, queryset)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+        return kwargs
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return super().formfield_for_foreignkey(
+            db_field, request, **self._walled_field_kwargs(db_field, request, kwargs)
+        )
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if self._walls_apply(request):
-            queryset = kwargs.get("queryset")
-            if queryset is None:
-                queryset = self.get_field_queryset(None, db_field, request)
-            kwargs["queryset"] = self._walled_choices(db_field, request, queryset)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+        return super().formfield_for_manytomany(
+            db_field, request, **self._walled_field_kwargs(db_field, request, kwargs)
+        )
 
     # --- changelist ----------------------------------------------------------------------
     def get_list_filter(self, request):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -115,21 +116,27 @@ def audited_save(
     instance: models.Model,
     before: dict[str, Any] | None = None,
     action: str | None = None,
+    related_changes: Callable[[], dict[str, list]] | None = None,
 ) -> models.Model:
     """Validate (``full_clean``), save and audit one row: the generic write path.
 
     ``before`` is the :func:`audit_snapshot` taken before the caller changed the instance; when
-    it is ``None`` the save is a create.
+    it is ``None`` the save is a create. ``related_changes``, when given, runs after the save
+    (the row has its id) to write rows that hang off it, and returns their ``{name: [before,
+    after]}`` for the same audit event.
     """
     creating = before is None
     instance.full_clean()
     instance.save()
+    changes = audit_diff(before or {}, audit_snapshot(instance))
+    if related_changes is not None:
+        changes.update(related_changes())
     audit_record(
         organization=organization,
         actor=actor,
         action=action or (AuditAction.CREATE if creating else AuditAction.UPDATE),
         instance=instance,
-        changes=audit_diff(before or {}, audit_snapshot(instance)),
+        changes=changes,
     )
     return instance
 

@@ -133,29 +133,7 @@ def test_every_registered_viewset_has_an_api_test_class():
     assert not stale, f"exempted viewsets no longer routed: {sorted(stale)}"
 
 
-# Known exceptions in other branches' areas this round; strict, so fixing one fails until removed.
-UNIQUE_ELSEWHERE = {
-    "generations.Generation": "generation_unique_version_per_tree (root, version): generations' models "
-    "are being reshaped by the metering and idempotency branches",
-}
-ADMIN_ELSEWHERE = {
-    "tenancy.AuditEvent": "admin walls (tenancy/admin.py, admin_mixins.py) are another branch's work",
-    "tenancy.OrganizationAPIKey": "admin walls (tenancy/admin.py, admin_mixins.py) are another branch's work",
-}
-
-
-def _per_model(labels, elsewhere):
-    return [
-        pytest.param(label, marks=pytest.mark.xfail(strict=True, reason=elsewhere[label]))
-        if label in elsewhere
-        else label
-        for label in labels
-    ]
-
-
-@pytest.mark.parametrize(
-    "label", _per_model(sorted(model._meta.label for model in tenant_models()), UNIQUE_ELSEWHERE)
-)
+@pytest.mark.parametrize("label", sorted(model._meta.label for model in tenant_models()))
 def test_every_tenant_unique_constraint_starts_with_organization(label):
     assert unique_constraints_not_led_by_organization([apps.get_model(label)]) == []
 
@@ -166,10 +144,7 @@ def test_every_tenant_table_has_an_index_led_by_organization_id():
 
 
 @pytest.mark.parametrize(
-    "label",
-    _per_model(
-        sorted(m._meta.label for m in admin.site._registry if m._meta.app_label in OUR_APPS), ADMIN_ELSEWHERE
-    ),
+    "label", sorted(m._meta.label for m in admin.site._registry if m._meta.app_label in OUR_APPS)
 )
 def test_every_model_admin_inherits_the_scoped_base(label):
     model = apps.get_model(label)

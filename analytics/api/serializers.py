@@ -53,6 +53,24 @@ def _milliseconds(**kwargs):
     )
 
 
+class FromFieldMixin:
+    """A serializer with a ``from`` field, which cannot be a class attribute (a Python keyword):
+    ``from_field()`` builds it, and it is placed right before ``to``."""
+
+    def from_field(self):
+        raise NotImplementedError
+
+    def get_fields(self):
+        fields = super().get_fields()
+        ordered = {}
+        for name, field in fields.items():
+            if name == "to":
+                ordered["from"] = self.from_field()
+            ordered[name] = field
+        ordered.setdefault("from", self.from_field())
+        return ordered
+
+
 class ProviderCallCreateSerializer(serializers.Serializer):
     """``POST usage/``: one provider API call, idempotent by ``request_id``."""
 
@@ -355,7 +373,7 @@ class CleanupPreferencesSerializer(serializers.ModelSerializer):
 # --- reports --------------------------------------------------------------------------------------
 
 
-class ReportQuerySerializer(serializers.Serializer):
+class ReportQuerySerializer(FromFieldMixin, serializers.Serializer):
     """The query string of a report: ``from``/``to`` (UTC days, both included; default the last
     30 days), ``group_by`` (comma-separated), ``source`` and ``limit``."""
 
@@ -368,11 +386,8 @@ class ReportQuerySerializer(serializers.Serializer):
     source = serializers.ChoiceField(choices=ReportSource.choices, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 
-    def get_fields(self):
-        fields = super().get_fields()
-        # ``from`` is a Python keyword, so it cannot be a class attribute.
-        fields["from"] = BoundedDateField(required=False, help_text="First UTC day.")
-        return fields
+    def from_field(self):
+        return BoundedDateField(required=False, help_text="First UTC day.")
 
     def validate_group_by(self, value):
         try:
@@ -391,7 +406,7 @@ class ReportQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class RateLimitQuerySerializer(serializers.Serializer):
+class RateLimitQuerySerializer(FromFieldMixin, serializers.Serializer):
     """The query string of the rate-limit report: ``from``/``to`` moments (default: the last
     hour), ``threshold`` (requests in one clock hour), ``group_by`` and ``limit``."""
 
@@ -400,10 +415,8 @@ class RateLimitQuerySerializer(serializers.Serializer):
     group_by = serializers.CharField(required=False, allow_blank=True, help_text="Only `user` (the default).")
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["from"] = BoundedDateTimeField(required=False, help_text="Default an hour before `to`.")
-        return fields
+    def from_field(self):
+        return BoundedDateTimeField(required=False, help_text="Default an hour before `to`.")
 
     def validate(self, attrs):
         until = attrs.get("to") or timezone.now()
@@ -412,7 +425,7 @@ class RateLimitQuerySerializer(serializers.Serializer):
         return attrs
 
 
-class ReportSerializer(serializers.Serializer):
+class ReportSerializer(FromFieldMixin, serializers.Serializer):
     """A report's answer: the question as understood, one row per group, and the totals."""
 
     report = serializers.CharField()
@@ -422,14 +435,13 @@ class ReportSerializer(serializers.Serializer):
     totals = serializers.DictField()
     truncated = serializers.BooleanField()
 
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["from"] = serializers.CharField()
-        fields["to"] = serializers.CharField()
-        return fields
+    to = serializers.CharField()
+
+    def from_field(self):
+        return serializers.CharField()
 
 
-class RepriceRequestSerializer(serializers.Serializer):
+class RepriceRequestSerializer(FromFieldMixin, serializers.Serializer):
     """``POST reprice/``: which of the caller's organization's rows to price again, as
     ``manage.py reprice``: ``model``, ``from``/``to`` (on ``occurred_at``; a date means its
     first moment, UTC), ``only_unpriced``, ``dry_run``."""
@@ -439,12 +451,8 @@ class RepriceRequestSerializer(serializers.Serializer):
     only_unpriced = serializers.BooleanField(default=False)
     dry_run = serializers.BooleanField(default=False)
 
-    def get_fields(self):
-        fields = super().get_fields()
-        fields["from"] = BoundedDateTimeField(
-            required=False, help_text="Rows that happened at or after this moment."
-        )
-        return fields
+    def from_field(self):
+        return BoundedDateTimeField(required=False, help_text="Rows that happened at or after this moment.")
 
     def validate(self, attrs):
         if attrs.get("from") and attrs.get("to") and attrs["to"] <= attrs["from"]:

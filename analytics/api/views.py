@@ -69,8 +69,7 @@ class ProviderCallViewSet(
     filterset_class = ProviderCallFilterSet
     pagination_class = CalledAtCursorPagination
 
-    def get_queryset(self):
-        return selectors.provider_call_list(organization=self.organization)
+    list_selector = staticmethod(selectors.provider_call_list)
 
     def create(self, request, *args, **kwargs):
         serializer = ProviderCallCreateSerializer(data=request.data, context=self.get_serializer_context())
@@ -104,8 +103,7 @@ class PerformanceMetricViewSet(
     serializer_class = PerformanceMetricSerializer
     filterset_class = PerformanceMetricFilterSet
 
-    def get_queryset(self):
-        return selectors.performance_metric_list(organization=self.organization)
+    list_selector = staticmethod(selectors.performance_metric_list)
 
     def create(self, request, *args, **kwargs):
         serializer = PerformanceMetricCreateSerializer(
@@ -135,8 +133,7 @@ class ModelPerformanceViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet)
     serializer_class = ModelPerformanceSerializer
     filterset_class = ModelPerformanceFilterSet
 
-    def get_queryset(self):
-        return selectors.model_performance_list(organization=self.organization)
+    list_selector = staticmethod(selectors.model_performance_list)
 
 
 class WeeklySummaryViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
@@ -147,8 +144,7 @@ class WeeklySummaryViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = WeeklySummaryFilterSet
     pagination_class = WeekCursorPagination
 
-    def get_queryset(self):
-        return selectors.weekly_summary_list(organization=self.organization)
+    list_selector = staticmethod(selectors.weekly_summary_list)
 
 
 class CleanupPreferencesView(TenantRequestMixin, APIView):

@@ -61,7 +61,23 @@ def _measures_not_negative(prefix: str, *extra: str) -> models.CheckConstraint:
     return models.CheckConstraint(condition=condition, name=f"{prefix}_measures_consistent")
 
 
-class GenerationDailyRollup(RollupMeasures):
+class DailyRollup(RollupMeasures):
+    """The group both daily rollups count by: organization, UTC day, provider, model, content
+    type and user reference (each rollup adds its own dimensions and measures)."""
+
+    # PROTECT: organizations are deactivated, never deleted out from under their history.
+    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
+    day = models.DateField()
+    provider_name = models.CharField(max_length=50, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=20, blank=True)
+    user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
+
+    class Meta:
+        abstract = True
+
+
+class GenerationDailyRollup(DailyRollup):
     """Generations per organization, UTC day, provider, model, content type and user reference.
 
     Updated in the ingest transaction with ``F()``-style increments (``analytics.rollups``), so
@@ -71,13 +87,6 @@ class GenerationDailyRollup(RollupMeasures):
     pending or processing).
     """
 
-    # PROTECT: organizations are deactivated, never deleted out from under their history.
-    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
-    day = models.DateField()
-    provider_name = models.CharField(max_length=50, blank=True)
-    model_name = models.CharField(max_length=200, blank=True)
-    content_type = models.CharField(max_length=20, blank=True)
-    user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
     partials = models.BigIntegerField(default=0)
     cancelled = models.BigIntegerField(default=0)
     cache_hits = models.BigIntegerField(default=0)
@@ -99,7 +108,7 @@ class GenerationDailyRollup(RollupMeasures):
         return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
 
 
-class ProviderCallDailyRollup(RollupMeasures):
+class ProviderCallDailyRollup(DailyRollup):
     """Provider calls per organization, UTC day, provider, model, content type (of the linked
     generation), user reference and key fingerprint, kept exact like the generations' rollup.
 
@@ -107,13 +116,6 @@ class ProviderCallDailyRollup(RollupMeasures):
     latency exceeded 5 s.
     """
 
-    # PROTECT: as on GenerationDailyRollup.
-    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
-    day = models.DateField()
-    provider_name = models.CharField(max_length=50, blank=True)
-    model_name = models.CharField(max_length=200, blank=True)
-    content_type = models.CharField(max_length=20, blank=True)
-    user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
     key_fingerprint = models.CharField(max_length=64, blank=True)
     timeouts = models.BigIntegerField(default=0)
     rate_limited = models.BigIntegerField(default=0)

@@ -29,6 +29,7 @@ from styleguides.models import (
     Vertical,
 )
 from tenancy.api.fields import BoundedDateField, TenantPrimaryKeyRelatedField
+from tenancy.api.parsers import unstorable_text
 
 MAX_CONTENT_CHARS = 1024 * 1024  # content and prompt: 1 MiB of text each, bulk or not
 MAX_INT32 = 2**31 - 1
@@ -44,17 +45,8 @@ def _tokens(**kwargs):
 
 def no_nul_characters(value) -> None:
     """PostgreSQL's jsonb cannot store U+0000; refuse it anywhere in a JSON value (keys too)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                raise serializers.ValidationError("JSON strings cannot contain the NUL character (U+0000).")
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
+    if unstorable_text(value, max_depth=None):
+        raise serializers.ValidationError("JSON strings cannot contain the NUL character (U+0000).")
 
 
 def _hex_id(digits: int, help_text: str):

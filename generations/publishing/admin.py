@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from generations.publishing import services
 from generations.publishing.choices import Platform, PostStatus
 from generations.publishing.models import ScheduledPost, SocialAccount
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
+from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, secret_input
 from tenancy.errors import DomainError
 
 SECRET_INPUTS = {
@@ -24,20 +24,10 @@ SECRET_INPUTS = {
 }
 
 
-def _password(label: str) -> forms.CharField:
-    return forms.CharField(
-        label=label,
-        required=False,
-        strip=True,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only: encrypted, never shown again. Leave blank to keep the current value.",
-    )
-
-
 class SocialAccountForm(forms.ModelForm):
-    new_access_token = _password("New OAuth access token")
-    new_refresh_token = _password("New OAuth refresh token")
-    new_signing_secret = _password("New webhook signing secret")
+    new_access_token = secret_input("New OAuth access token")
+    new_refresh_token = secret_input("New OAuth refresh token")
+    new_signing_secret = secret_input("New webhook signing secret")
     webhook_url = forms.URLField(
         max_length=2000, required=False, assume_scheme="https", help_text="Webhook accounts: where posts go."
     )

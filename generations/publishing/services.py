@@ -26,8 +26,7 @@ from background.queue import defer_in_transaction
 from generations.publishing.choices import PostStatus
 from generations.publishing.models import ScheduledPost, SocialAccount
 from generations.publishing.publishers import AccountSecrets, Delivery, Outcome, publisher_for
-from providers.credentials import fingerprint_of
-from providers.crypto import KeyMaterial, decrypt_secret, encrypt_secret
+from providers.crypto import decrypt_secret, store_secret
 from tenancy import services as audit
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
@@ -68,21 +67,15 @@ def secret_clean(name: str, value: str) -> str:
 
 
 def _set_secret(account: SocialAccount, name: str, value: str | None) -> None:
-    """Encrypt ``value`` into ``<name>_encrypted`` (None clears it) with the configured key."""
-    if value is None:
-        setattr(account, f"{name}_encrypted", None)
-        setattr(account, f"{name}_key_version", "")
-        setattr(account, f"{name}_last4", "")
-        if name == "access_token":
-            account.access_token_fingerprint = ""
-        return
-    value = secret_clean(name, value)
-    keys = KeyMaterial.from_settings()
-    setattr(account, f"{name}_encrypted", encrypt_secret(value, keys=keys))
-    setattr(account, f"{name}_key_version", keys.version)
-    setattr(account, f"{name}_last4", value[-4:])
-    if name == "access_token":
-        account.access_token_fingerprint = fingerprint_of(value)
+    """Store secret ``name`` (cleaned; None clears it) on the account; only the access token is
+    fingerprinted (deliveries are traced by it)."""
+    store_secret(
+        account,
+        f"{name}_encrypted",
+        None if value is None else secret_clean(name, value),
+        last4_field=f"{name}_last4",
+        fingerprint_field="access_token_fingerprint" if name == "access_token" else "",
+    )
 
 
 def account_secrets(*, account: SocialAccount) -> AccountSecrets:

@@ -8,6 +8,7 @@ from django.db import close_old_connections
 from procrastinate.contrib.django import app
 
 from background.choices import JobQueue
+from background.periodic import periodic_task
 from generations.publishing import services
 from tenancy.rls import rls_bypass
 
@@ -25,12 +26,11 @@ def publish_scheduled_post(post_id: int) -> str:
         close_old_connections()
 
 
-@app.periodic(cron="*/5 * * * *", periodic_id="requeue_overdue_posts")
-@app.task(
+@periodic_task(
     name="generations.publishing.requeue_overdue_posts",
+    cron="*/5 * * * *",
+    periodic_id="requeue_overdue_posts",
     queue=JobQueue.PUBLISHING,
-    priority=JobQueue.PUBLISHING.priority,
-    queueing_lock="generations.publishing.requeue_overdue_posts",
 )
 def requeue_overdue_posts(timestamp: int) -> int:
     """Every 5 minutes: queue again any post more than 10 minutes overdue (a lost job)."""

@@ -66,8 +66,7 @@ class ProviderCredentialViewSet(RestoreMixin, TenantModelViewSet):
     search_fields = ["name", "last4", "fingerprint"]
     write_role = Role.ADMIN
 
-    def get_queryset(self):
-        return selectors.credentials_for(organization=self.organization)
+    list_selector = staticmethod(selectors.credentials_for)
 
     create_service = staticmethod(services.credential_create)
     update_service = staticmethod(services.credential_update)
@@ -103,8 +102,7 @@ class BudgetViewSet(RestoreMixin, TenantModelViewSet):
     search_fields = ["name", "user_ref"]
     write_role = Role.ADMIN
 
-    def get_queryset(self):
-        return selectors.budgets_for(organization=self.organization)
+    list_selector = staticmethod(selectors.budgets_for)
 
     create_service = staticmethod(services.budget_create)
     update_service = staticmethod(services.budget_update)
@@ -137,8 +135,7 @@ class AIPreferenceViewSet(RestoreMixin, TenantModelViewSet):
     filterset_class = AIPreferenceFilterSet
     search_fields = ["user_ref"]
 
-    def get_queryset(self):
-        return selectors.ai_preferences_for(organization=self.organization)
+    list_selector = staticmethod(selectors.ai_preferences_for)
 
     create_service = staticmethod(services.ai_preference_create)
     update_service = staticmethod(services.ai_preference_update)

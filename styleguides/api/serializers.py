@@ -21,6 +21,27 @@ from styleguides.models import (
 from styleguides.versioning import guide_has_unpublished_changes
 from tenancy.api.fields import TenantPrimaryKeyRelatedField
 
+# Slugs are derived from names when left out (``tenancy.slugs``).
+SLUG_FROM_NAME = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
+
+
+class OwnedSerializer(serializers.ModelSerializer):
+    """A row an organization owns or a global one (``organization`` null): says which."""
+
+    is_global = serializers.SerializerMethodField()
+
+    def get_is_global(self, obj) -> bool:
+        return obj.organization_id is None
+
+
+class VersionedSerializer(OwnedSerializer):
+    """An owned row with numbered versions: its latest number (annotated by the selectors)."""
+
+    latest_version = serializers.SerializerMethodField()
+
+    def get_latest_version(self, obj) -> int | None:
+        return getattr(obj, "latest_version", None)
+
 
 class VerticalSerializer(serializers.ModelSerializer):
     class Meta:
@@ -36,12 +57,11 @@ class VerticalSlugField(serializers.SlugRelatedField):
         super().__init__(slug_field="slug", **kwargs)
 
 
-class BrandRuleSerializer(serializers.ModelSerializer):
+class BrandRuleSerializer(OwnedSerializer):
     """A rule of a guide. ``parameters`` depend on ``rule_type`` (see ``styleguides.compliance``);
     they are validated when the rule is saved, so an invalid regex is a 400 and nothing is written."""
 
     guide = TenantPrimaryKeyRelatedField(queryset=StyleGuide.objects.all(), allow_global=True)
-    is_global = serializers.SerializerMethodField()
 
     class Meta:
         model = BrandRule
@@ -60,16 +80,13 @@ class BrandRuleSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["created_at", "updated_at"]
 
-    def get_is_global(self, obj) -> bool:
-        return obj.organization_id is None
-
 
 class NestedBrandRuleSerializer(BrandRuleSerializer):
     class Meta(BrandRuleSerializer.Meta):
         fields = ["id", "name", "rule_type", "parameters", "severity", "message", "is_active"]
 
 
-class StyleGuideSerializer(serializers.ModelSerializer):
+class StyleGuideSerializer(VersionedSerializer):
     """A guide's working draft, its rules, and where it stands against its latest version."""
 
     vertical = VerticalSlugField(required=False, allow_null=True)
@@ -81,14 +98,12 @@ class StyleGuideSerializer(serializers.ModelSerializer):
         required=False,
         help_text="Set by publishing; set 'archived' to retire a guide.",
     )
-    is_global = serializers.SerializerMethodField()
-    latest_version = serializers.SerializerMethodField()
     has_unpublished_changes = serializers.SerializerMethodField()
     rules = NestedBrandRuleSerializer(many=True, read_only=True)
 
     class Meta:
         model = StyleGuide
-        extra_kwargs = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
+        extra_kwargs = SLUG_FROM_NAME
         fields = [
             "id",
             "is_global",
@@ -112,12 +127,6 @@ class StyleGuideSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
-
-    def get_is_global(self, obj) -> bool:
-        return obj.organization_id is None
-
-    def get_latest_version(self, obj) -> int | None:
-        return obj.latest_version  # annotated by selectors.style_guides_for
 
     def get_has_unpublished_changes(self, obj) -> bool:
         return guide_has_unpublished_changes(obj, latest_hash=obj.latest_version_hash)
@@ -255,13 +264,11 @@ class TemplateVariableSerializer(serializers.Serializer):
     default = serializers.JSONField(required=False, allow_null=True)
 
 
-class PromptTemplateSerializer(serializers.ModelSerializer):
+class PromptTemplateSerializer(VersionedSerializer):
     """A template's metadata, its labels and latest version. Creating one also creates version 1
     from ``system_template``, ``user_template`` and ``variables``; sending any of those in an
     update writes the next version (the others carried over from the latest)."""
 
-    is_global = serializers.SerializerMethodField()
-    latest_version = serializers.SerializerMethodField()
     labels = serializers.SerializerMethodField()
     system_template = serializers.CharField(write_only=True, required=False, allow_blank=True)
     user_template = serializers.CharField(write_only=True, required=False)
@@ -270,7 +277,7 @@ class PromptTemplateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PromptTemplate
-        extra_kwargs = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
+        extra_kwargs = SLUG_FROM_NAME
         fields = [
             "id",
             "is_global",
@@ -293,12 +300,6 @@ class PromptTemplateSerializer(serializers.ModelSerializer):
         if self.instance is None and not attrs.get("user_template"):
             raise serializers.ValidationError({"user_template": "A new template needs a user_template."})
         return attrs
-
-    def get_is_global(self, obj) -> bool:
-        return obj.organization_id is None
-
-    def get_latest_version(self, obj) -> int | None:
-        return getattr(obj, "latest_version", None)
 
     def get_labels(self, obj) -> dict[str, int]:
         return {label.name: label.version.version for label in obj.labels.all()}
@@ -355,13 +356,10 @@ class RenderedPromptSerializer(serializers.Serializer):
     snippet_version_ids = serializers.ListField(child=serializers.IntegerField())
 
 
-class ContextSnippetSerializer(serializers.ModelSerializer):
-    is_global = serializers.SerializerMethodField()
-    latest_version = serializers.SerializerMethodField()
-
+class ContextSnippetSerializer(VersionedSerializer):
     class Meta:
         model = ContextSnippet
-        extra_kwargs = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
+        extra_kwargs = SLUG_FROM_NAME
         fields = [
             "id",
             "is_global",
@@ -375,17 +373,11 @@ class ContextSnippetSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["created_at", "updated_at"]
 
-    def get_is_global(self, obj) -> bool:
-        return obj.organization_id is None
-
-    def get_latest_version(self, obj) -> int | None:
-        return getattr(obj, "latest_version", None)
-
 
 class ContentPillarSerializer(serializers.ModelSerializer):
     class Meta:
         model = ContentPillar
-        extra_kwargs = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
+        extra_kwargs = SLUG_FROM_NAME
         fields = ["id", "name", "slug", "description", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
@@ -397,6 +389,6 @@ class ContentSeriesSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ContentSeries
-        extra_kwargs = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
+        extra_kwargs = SLUG_FROM_NAME
         fields = ["id", "pillar", "name", "slug", "description", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]

@@ -90,8 +90,7 @@ class StyleGuideViewSet(OwnedRowViewSet):
     search_fields = ["name", "slug", "summary"]
     create_service = staticmethod(services.style_guide_create)
 
-    def get_queryset(self):
-        return selectors.style_guides_for(organization=self.organization)
+    list_selector = staticmethod(selectors.style_guides_for)
 
     @extend_schema(responses=StyleGuideVersionSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None, filterset_class=None)
@@ -200,8 +199,7 @@ class PromptTemplateViewSet(OwnedRowViewSet):
     create_service = staticmethod(services.prompt_template_create)
     update_service = staticmethod(services.prompt_template_update)
 
-    def get_queryset(self):
-        return selectors.prompt_templates_for(organization=self.organization)
+    list_selector = staticmethod(selectors.prompt_templates_for)
 
     @extend_schema(
         methods=["GET"],
@@ -291,8 +289,7 @@ class ContextSnippetViewSet(OwnedRowViewSet):
     create_service = staticmethod(services.context_snippet_create)
     update_service = staticmethod(services.context_snippet_update)
 
-    def get_queryset(self):
-        return selectors.context_snippets_for(organization=self.organization)
+    list_selector = staticmethod(selectors.context_snippets_for)
 
 
 class ContentPillarViewSet(RestoreMixin, TenantModelViewSet):

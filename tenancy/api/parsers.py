@@ -38,26 +38,38 @@ def _refuse_text(path: list, what: str):
     raise ValidationError({attr: [ErrorDetail(detail, code="invalid_text")]})
 
 
-def check_json_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
-    """Raise ``ParseError`` when ``value`` nests deeper than ``max_depth``, and a
-    ``ValidationError`` naming the path when a string (key or value) holds a NUL or a lone
-    surrogate. Iterative, so depth costs no Python stack."""
+def unstorable_text(value, *, max_depth: int | None = DEFAULT_MAX_DEPTH) -> tuple[list, str] | None:
+    """The path and kind (``"key"`` or ``"text"``) of the first string in ``value`` (a string, or
+    JSON made of dicts and lists) holding a NUL or a lone surrogate, or None when all can be
+    stored. Raises ``ParseError`` when ``value`` nests deeper than ``max_depth`` (None: no limit).
+    Iterative, so depth costs no Python stack.
+
+    The one walker for what PostgreSQL cannot store: the parser below, the JSON fields of
+    serializers and the style guides' JSON (rule parameters, template variables) all use it."""
     stack = [(value, 1, [])]
     while stack:
         node, depth, path = stack.pop()
+        if isinstance(node, dict | list | tuple) and max_depth is not None and depth > max_depth:
+            raise ParseError(f"JSON nests deeper than {max_depth} levels at {_describe(path)}.")
         if isinstance(node, dict):
-            if depth > max_depth:
-                raise ParseError(f"JSON nests deeper than {max_depth} levels at {_describe(path)}.")
             for key, child in node.items():
-                if _UNSTORABLE.search(key):
-                    _refuse_text(path, "key")
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    return path, "key"
                 stack.append((child, depth + 1, [*path, key]))
-        elif isinstance(node, list):
-            if depth > max_depth:
-                raise ParseError(f"JSON nests deeper than {max_depth} levels at {_describe(path)}.")
+        elif isinstance(node, list | tuple):
             stack.extend((child, depth + 1, [*path, index]) for index, child in enumerate(node))
         elif isinstance(node, str) and _UNSTORABLE.search(node):
-            _refuse_text(path, "text")
+            return path, "text"
+    return None
+
+
+def check_json_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+    """Raise ``ParseError`` when ``value`` nests deeper than ``max_depth``, and a
+    ``ValidationError`` naming the path when a string (key or value) holds a NUL or a lone
+    surrogate."""
+    found = unstorable_text(value, max_depth=max_depth)
+    if found:
+        _refuse_text(*found)
 
 
 class StrictJSONParser(parsers.JSONParser):

@@ -15,12 +15,17 @@ from rest_framework.views import APIView
 from tenancy.api.errors import database_unavailable_response, error_response, is_database_unavailable
 
 
-class HealthView(APIView):
-    """``GET /api/v1/health/``: 200 when the database answers, 503 when it does not. No auth."""
+class PublicAPIView(APIView):
+    """An endpoint anyone may call, before any credential: no authentication, no permission,
+    no throttle (health probes and the first call a client makes)."""
 
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = []
+
+
+class HealthView(PublicAPIView):
+    """``GET /api/v1/health/``: 200 when the database answers, 503 when it does not. No auth."""
 
     @extend_schema(
         responses=inline_serializer(
@@ -41,12 +46,8 @@ class HealthView(APIView):
         return Response({"status": "ok", "database": "ok"})
 
 
-class APIRootView(APIView):
+class APIRootView(PublicAPIView):
     """``GET /api/v1/``: where to start (schema, docs, health). No auth, so it is a safe first call."""
-
-    authentication_classes = []
-    permission_classes = [AllowAny]
-    throttle_classes = []
 
     @extend_schema(
         responses=inline_serializer(

@@ -30,7 +30,9 @@ class TenantViewSetMixin(TenantRequestMixin):
     """Scopes every query to the caller's organization and writes through the app's services.
 
     - ``get_queryset`` filters by ``organization`` (plus global rows, read-only, when
-      ``include_global = True``): another tenant's object is a 404, never a 403.
+      ``include_global = True``): another tenant's object is a 404, never a 403. A viewset whose
+      app has a selector for the rows names it instead, ``list_selector``, called with
+      ``organization=``.
     - Writes call four hooks, each a service function taking ``organization=`` and ``actor=``:
       ``create_service(**validated_data)``, ``update_service(<row>=row, **validated_data)``,
       ``delete_service(<row>=row)`` and ``restore_service(<row>=row)``, where ``<row>`` is
@@ -48,6 +50,8 @@ class TenantViewSetMixin(TenantRequestMixin):
     # Integer primary keys: anything else in the URL is a 404 before a query is attempted.
     lookup_value_regex = "[0-9]+"
 
+    # The app's selector for the rows, taking ``organization=`` (it scopes them itself).
+    list_selector = None
     create_service = None
     update_service = None
     delete_service = None
@@ -58,6 +62,8 @@ class TenantViewSetMixin(TenantRequestMixin):
         return scope_to_organization(queryset, self.organization, include_global=self.include_global)
 
     def get_queryset(self):
+        if self.list_selector is not None:
+            return type(self).list_selector(organization=self.organization)
         return self.scope_queryset(super().get_queryset())
 
     def fresh(self, instance):

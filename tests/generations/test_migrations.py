@@ -78,3 +78,27 @@ def test_deleted_duplicates_get_a_request_id_of_their_own_and_the_migration_reve
     migrate(BEFORE)
     set_request_id(rows["spare"].pk, "gone")
     assert Generation.all_objects.filter(request_id="gone").count() == 2
+
+
+def _unique_constraints_of_generations() -> dict[str, list[str]]:
+    with connection.cursor() as cursor:
+        found = connection.introspection.get_constraints(cursor, "generations_generation")
+    return {
+        name: info["columns"] for name, info in found.items() if info["unique"] and not info["primary_key"]
+    }
+
+
+def test_the_tree_version_constraint_moves_to_organization_first_and_back(back_to_latest):
+    """``0010_generation_version_unique_per_org_tree``: ``(root, version)`` becomes
+    ``(organization, root, version)``, and migrating back restores the old one."""
+    latest = _unique_constraints_of_generations()
+    assert latest["generation_unique_version_per_org_tree"] == ["organization_id", "root_id", "version"]
+    assert "generation_unique_version_per_tree" not in latest
+
+    migrate([("generations", "0009_generation_content_search")])
+    before = _unique_constraints_of_generations()
+    assert before["generation_unique_version_per_tree"] == ["root_id", "version"]
+    assert "generation_unique_version_per_org_tree" not in before
+
+    migrate([("generations", "0010_generation_version_unique_per_org_tree")])
+    assert _unique_constraints_of_generations() == latest

@@ -8,7 +8,7 @@ from tqdm import tqdm
 from analytics.models import ArchivedRecord
 from analytics.retention import DEFAULT_BATCH_SIZE, retention_apply, retention_plan
 from background.commands import ExclusiveCommand
-from tenancy.models import Organization
+from tenancy.management.options import organizations_option
 from tenancy.rls import rls_bypass
 
 
@@ -29,11 +29,7 @@ class Command(ExclusiveCommand):
     def handle(self, *args, batch_size, organization, dry_run, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        organizations = None
-        if organization:
-            organizations = list(Organization.objects.filter(slug=organization))
-            if not organizations:
-                raise CommandError(f"No organization {organization!r}.")
+        organizations = organizations_option(organization)
         plan = retention_plan(organizations=organizations)
         for outcome in plan:
             if outcome.rows:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics.purge import user_purge
-from tenancy.models import Organization
+from tenancy.management.options import organizations_option
 from tenancy.rls import rls_bypass
 
 
@@ -27,11 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args, user_ref, organization, dry_run, **options):
         if not user_ref.strip():
             raise CommandError("--user-ref cannot be empty.")
-        organizations = None
-        if organization:
-            organizations = list(Organization.objects.filter(slug=organization))
-            if not organizations:
-                raise CommandError(f"No organization {organization!r}.")
+        organizations = organizations_option(organization)
         outcomes = user_purge(user_ref=user_ref, organizations=organizations, dry_run=dry_run)
         if not outcomes:
             self.stdout.write("That user reference appears in no organization; nothing to erase.")

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from analytics.repricing import DEFAULT_BATCH_SIZE, reprice_count, reprice_run
-from tenancy.models import Organization
+from tenancy.management.options import organizations_option
 from tenancy.rls import rls_bypass
 
 
@@ -47,11 +47,7 @@ class Command(BaseCommand):
 
     @rls_bypass(reason="reprice: rows of the organizations asked for, and their rollups")
     def handle(self, *args, **options):
-        organization = None
-        if options["organization"]:
-            organization = Organization.objects.filter(slug=options["organization"]).first()
-            if organization is None:
-                raise CommandError(f"No organization {options['organization']!r}.")
+        organization = (organizations_option(options["organization"]) or [None])[0]
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1.")
         if options["date_from"] and options["date_to"] and options["date_to"] <= options["date_from"]:

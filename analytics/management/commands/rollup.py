@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from analytics.rollups import rollup_rebuild
 from background.commands import ExclusiveCommand
+from tenancy.management.options import organizations_option
 from tenancy.models import Organization
 from tenancy.rls import rls_bypass
 
@@ -39,12 +40,7 @@ class Command(ExclusiveCommand):
     def handle(self, *args, date_from, date_to, organization, dry_run, **options):
         if date_to < date_from:
             raise CommandError("--to is before --from.")
-        organizations = Organization.objects.order_by("pk")
-        if organization:
-            organizations = organizations.filter(slug=organization)
-            if not organizations.exists():
-                raise CommandError(f"No organization {organization!r}.")
-        organizations = list(organizations)
+        organizations = organizations_option(organization, default=Organization.objects.order_by("pk"))
         if dry_run:
             self.stdout.write(
                 f"Would rebuild {date_from}…{date_to} for {len(organizations)} organization(s) (dry run)."

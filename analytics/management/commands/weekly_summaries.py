@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from analytics.services import week_start_of, weekly_summary_write
 from background.commands import ExclusiveCommand
+from tenancy.management.options import organizations_option
 from tenancy.models import Organization
 from tenancy.rls import rls_bypass
 
@@ -43,12 +44,9 @@ class Command(ExclusiveCommand):
             raise CommandError(f"Not a date (YYYY-MM-DD): {week!r}") from exc
         last = week_start_of(day)
         starts = [last - datetime.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
-        organizations = Organization.objects.active().order_by("pk")
-        if organization:
-            organizations = Organization.objects.filter(slug=organization)
-            if not organizations.exists():
-                raise CommandError(f"No organization {organization!r}.")
-        organizations = list(organizations)
+        organizations = organizations_option(
+            organization, default=Organization.objects.active().order_by("pk")
+        )
         if dry_run:
             self.stdout.write(
                 f"Would write {len(organizations) * len(starts)} summaries: weeks {starts[0]}…{starts[-1]} "
