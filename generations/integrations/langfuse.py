@@ -37,6 +37,11 @@ def is_generation(attributes: dict[str, Any]) -> bool:
     return attributes.get(OBSERVATION_TYPE) == "generation"
 
 
+def is_embedding(attributes: dict[str, Any]) -> bool:
+    """Whether the span is a Langfuse embedding observation (recorded as a provider call)."""
+    return attributes.get(OBSERVATION_TYPE) == "embedding"
+
+
 def _count(details: dict[str, Any], keys) -> int | None:
     for key in keys:
         value = details.get(key)

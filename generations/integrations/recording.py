@@ -57,13 +57,13 @@ def accepts_occurred_at() -> bool:
     return "occurred_at" in GenerationBulkItemSerializer().fields
 
 
-def _first_error(errors: Any, path: str = "") -> str:
+def first_error(errors: Any, path: str = "") -> str:
     """``field: message`` of the first error of a DRF error structure."""
     if isinstance(errors, dict):
         name, value = next(iter(errors.items()))
-        return _first_error(value, f"{path}.{name}" if path else str(name))
+        return first_error(value, f"{path}.{name}" if path else str(name))
     if isinstance(errors, list) and errors:
-        return _first_error(errors[0], path)
+        return first_error(errors[0], path)
     return f"{path}: {errors}" if path else str(errors)
 
 
@@ -97,7 +97,7 @@ def generation_batch_record(
         try:
             values = validator.run_validation(item)
         except ValidationError as exc:
-            outcome.rejected.append(Rejection(index, key, _first_error(exc.detail)))
+            outcome.rejected.append(Rejection(index, key, first_error(exc.detail)))
             continue
         fingerprint = request_fingerprint(item)
         if key in seen:

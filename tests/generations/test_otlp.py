@@ -13,6 +13,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.trace import Status, StatusCode
 
+from analytics.models import ProviderCall
 from generations.models import Generation
 from tests.generations.otel_support import SpanRecorder, genai_cost, sync_prices
 
@@ -417,7 +418,7 @@ def test_an_unavailable_database_is_503_with_retry_after(api_client, monkeypatch
     assert response.json()["errors"][0]["code"] == "unavailable"
 
 
-def test_embedding_and_other_spans_are_counted_not_recorded(api_client):
+def test_other_spans_are_counted_not_recorded_and_embeddings_are_provider_calls(api_client):
     recorder = SpanRecorder()
     with recorder.tracer.start_as_current_span("embeddings text-embedding-3-small") as span:
         span.set_attributes(
@@ -429,5 +430,7 @@ def test_embedding_and_other_spans_are_counted_not_recorded(api_client):
     result = answer(post(api_client, recorder.protobuf()))
 
     assert result.partial_success.rejected_spans == 0
-    assert "2 of 2 spans are not LLM calls" in result.partial_success.error_message
+    assert "1 of 2 spans are not LLM calls" in result.partial_success.error_message
     assert Generation.all_objects.count() == 0
+    # Embeddings are provider calls (tests/generations/test_otlp_embeddings.py).
+    assert ProviderCall.objects.get().model_name == "text-embedding-3-small"
