@@ -96,6 +96,42 @@ def test_a_chat_span_becomes_a_generation_priced_like_a_native_usage(api_client,
     assert row.generation_time_ms is not None and row.completed_at is not None
 
 
+def test_openai_v2_chat_span_carrying_cache_reads_prices_them_at_the_cache_read_rate(
+    api_client, organization, priced
+):
+    """The chat span opentelemetry-instrumentation-openai-v2 would write for the recorded
+    completion of test_otel_clients.py if it exported ``prompt_tokens_details.cached_tokens`` (its
+    Responses extractor names it ``gen_ai.usage.cache_read.input_tokens``; 2.4b0's chat wrappers
+    do not set it). Input includes the cache reads, as the conventions say: 2,048 prompt tokens
+    of which 1,920 cached are 128 at the input rate and 1,920 at the cache-read rate."""
+    recorder = SpanRecorder()
+    with recorder.tracer.start_as_current_span("chat gpt-4o-mini") as span:
+        span.set_attributes(
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+                "gen_ai.usage.input_tokens": 2048,
+                "gen_ai.usage.output_tokens": 12,
+                "gen_ai.usage.cache_read.input_tokens": 1920,
+            }
+        )
+
+    post(api_client, recorder.protobuf())
+
+    row = Generation.objects.get(organization=organization)
+    assert (row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens) == (
+        2048,
+        12,
+        1920,
+        0,
+    )
+    cached = genai_cost("openai", "gpt-4o-mini", input_tokens=2048, output_tokens=12, cache_read_tokens=1920)
+    assert row.cost_usd == cached
+    assert cached < genai_cost("openai", "gpt-4o-mini", input_tokens=2048, output_tokens=12)
+
+
 def test_otlp_json_with_hex_ids_and_gzip_is_read_too(api_client, organization, priced):
     recorder = SpanRecorder()
     span = chat_span(recorder)
