@@ -10,6 +10,7 @@ import copy
 from decimal import Decimal
 
 import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.trace import Status, StatusCode
 
@@ -289,3 +290,39 @@ def test_a_litellm_embedding_payload_becomes_a_provider_call(api_client, organiz
     assert call.client_cost_usd == Decimal("0.00002")
     assert (call.success, call.user_ref, call.total_request_time_ms) == (True, "guest-9", 1500)
     assert Generation.objects.get(organization=organization).request_id == f"litellm:{CHAT_PAYLOAD['id']}"
+
+
+def test_a_span_the_bulk_service_refuses_is_set_aside_and_the_rest_of_the_chunk_lands(
+    api_client, organization, priced
+):
+    """Refusals of ``provider_call_bulk_record`` itself (not the serializer): a span id already
+    recorded with another body (an exporter bug, not a retry) and a call that starts years in
+    the future. Each is rejected with its reason; the chunk is written again without it."""
+    recorder = SpanRecorder()
+    recorded = embedding_span(recorder)
+    post(api_client, recorder.protobuf())
+    message = encode_spans(recorder.spans())
+    changed = message.resource_spans[0].scope_spans[0].spans[0]
+    next(pair for pair in changed.attributes if pair.key == "gen_ai.usage.input_tokens").value.int_value = 99
+    later = SpanRecorder()
+    future = embedding_span(later, name="future")
+    landed = embedding_span(later, name="lands")
+    export = encode_spans(later.spans())
+    future_span = next(
+        span for span in export.resource_spans[0].scope_spans[0].spans if span.name == "future"
+    )
+    future_span.start_time_unix_nano += 10 * 365 * 24 * 3600 * 10**9
+    future_span.end_time_unix_nano = future_span.start_time_unix_nano + 10**6
+    message.resource_spans.extend(export.resource_spans)
+
+    result = answer(post(api_client, message.SerializeToString()))
+
+    assert result.partial_success.rejected_spans == 2, result.partial_success.error_message
+    message_text = result.partial_success.error_message
+    assert f"{request_id(recorded)}: " in message_text and "different body" in message_text
+    assert f"{request_id(future)}: " in message_text
+    assert set(ProviderCall.objects.values_list("request_id", flat=True)) == {
+        request_id(recorded),
+        request_id(landed),
+    }
+    assert ProviderCall.objects.get(request_id=request_id(recorded)).input_tokens == 1536
