@@ -18,6 +18,7 @@ import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -92,13 +93,88 @@ def provider_call_record(
     defaults to "a 2xx or 3xx status came back"; a failed call with no ``error_type`` gets the
     one its status implies (:func:`error_type_for`).
     """
-    values = dict(values)
     replayed = PROVIDER_CALL_INGEST.replay(
         organization=organization, key=values["request_id"], fingerprint=fingerprint
     )
     if replayed is not None:
         return replayed
+    call = _build_call(
+        organization=organization, actor=actor, values=values, meter=Meter(), now=timezone.now()
+    )
+    recorded = PROVIDER_CALL_INGEST.insert(call, fingerprint=fingerprint)
+    if not recorded.created:
+        return recorded
 
+    # Not audited: an ingested row records the key that wrote it (DESIGN §3).
+    rollups.rollups_count_provider_calls(calls=[call])
+    return recorded
+
+
+MAX_BULK_CALLS = 1000
+
+
+def provider_call_bulk_record(
+    *,
+    organization: Organization,
+    actor: Actor = SYSTEM,
+    items: list[dict[str, Any]],
+    fingerprints: list[str],
+) -> list[Recorded]:
+    """Record many provider calls (validated values as :func:`provider_call_record` takes them,
+    distinct ``request_id``s, at most ``MAX_BULK_CALLS``) all or nothing, with the same rules.
+
+    One query finds the replays, one meter prices the batch, one insert writes the new rows and
+    one rollup update counts them. A refused item raises a ``DomainError`` naming it
+    (``items.<index>.<field>``, detail ``Item <index>: …``) and nothing is written, so a caller
+    can drop it and try again (``generations.integrations.recording.batch_record`` does). If a
+    concurrent request records one of the keys meanwhile, the batch runs once more and that key
+    is a replay.
+    """
+    if len(items) > MAX_BULK_CALLS:
+        raise DomainError(f"At most {MAX_BULK_CALLS} calls at once.", attr="items")
+    return PROVIDER_CALL_INGEST.retrying(
+        lambda: _bulk_record_calls_once(
+            organization=organization, actor=actor, items=items, fingerprints=fingerprints
+        )
+    )
+
+
+def _bulk_record_calls_once(*, organization, actor, items, fingerprints) -> list[Recorded]:
+    results = PROVIDER_CALL_INGEST.replays(
+        organization=organization, keys=[item["request_id"] for item in items], fingerprints=fingerprints
+    )
+    meter, now = Meter(), timezone.now()
+    new: list[ProviderCall] = []
+    for index, values in enumerate(items):
+        if results[index] is not None:
+            continue
+        try:
+            call = _build_call(organization=organization, actor=actor, values=values, meter=meter, now=now)
+        except DomainError as exc:
+            raise DomainError(
+                f"Item {index}: {exc.detail}",
+                code=exc.code,
+                attr=f"items.{index}.{exc.attr or 'non_field_errors'}",
+            ) from exc
+        except DjangoValidationError as exc:
+            name, messages = next(iter(exc.message_dict.items()))
+            raise DomainError(f"Item {index}: {messages[0]}", attr=f"items.{index}.{name}") from exc
+        call.request_fingerprint = fingerprints[index]
+        new.append(call)
+        results[index] = Recorded(call, created=True)
+    if new:
+        ProviderCall.objects.bulk_create(new)
+        # Not audited: an ingested row records the key that wrote it (DESIGN §3).
+        rollups.rollups_count_provider_calls(calls=new)
+    return results
+
+
+def _build_call(
+    *, organization: Organization, actor: Actor, values: dict[str, Any], meter: Meter, now: datetime.datetime
+) -> ProviderCall:
+    """An unsaved, metered and validated provider call from validated ``values`` (see
+    :func:`provider_call_record` for what they hold and the defaults applied)."""
+    values = dict(values)
     generation = values.get("generation")
     if generation is not None and generation.organization_id != organization.pk:
         raise DomainError(
@@ -112,7 +188,6 @@ def provider_call_record(
         # fingerprint credentials carry, so budgets by credential match and no unsalted hash is kept.
         values["key_fingerprint"] = fingerprint_of_digest(values["key_fingerprint"])
     call = ProviderCall(organization=organization, recorded_by_key=actor.api_key, **values)
-    now = timezone.now()
     if call.occurred_at is None:
         call.occurred_at = now
     check_occurred_at(occurred_at=call.occurred_at, now=now)
@@ -123,7 +198,6 @@ def provider_call_record(
     if not call.success and not call.error_type:
         call.error_type = error_type_for(call.status_code)
 
-    meter = Meter()
     call.model = meter.model(call.model_name, call.provider_name)
     # The provider the client named, when we know it (Azure reselling an OpenAI model is Azure).
     call.provider = meter.provider(call.provider_name) or (call.model.provider if call.model else None)
@@ -142,13 +216,7 @@ def provider_call_record(
     # Relations are instances resolved already (the generation inside the organization, the
     # catalogue rows by the meter, the caller's key): validating them again costs a query each.
     call.clean_fields(exclude=CALL_RELATION_FIELDS)
-    recorded = PROVIDER_CALL_INGEST.insert(call, fingerprint=fingerprint)
-    if not recorded.created:
-        return recorded
-
-    # Not audited: an ingested row records the key that wrote it (DESIGN §3).
-    rollups.rollups_count_provider_calls(calls=[call])
-    return recorded
+    return call
 
 
 # --- performance metrics ----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from rest_framework import exceptions
 from rest_framework.views import APIView
 
 from generations.integrations import langfuse, litellm, otlp
+from generations.integrations.provider_calls import provider_call_batch_record, provider_call_item
 from generations.integrations.recording import BatchOutcome, Rejection, generation_batch_record
 from tenancy.actors import actor_from_request
 from tenancy.api.errors import error_response
@@ -45,10 +46,19 @@ class IntegrationView(APIView):
     ]
     parser_classes: list = []
 
-    def record(self, request, items: list[dict]) -> BatchOutcome:
-        return generation_batch_record(
-            organization=request_organization(request), actor=actor_from_request(request), items=items
-        )
+    def record(self, request, items: list[dict], provider_calls: list[dict] = ()) -> BatchOutcome:
+        """Record generation items, then provider-call items (embeddings, through the recorder
+        analytics registers), as one outcome: created, replayed and rejected add up."""
+        organization, actor = request_organization(request), actor_from_request(request)
+        outcome = generation_batch_record(organization=organization, actor=actor, items=items)
+        if provider_calls:
+            calls = provider_call_batch_record(
+                organization=organization, actor=actor, items=list(provider_calls)
+            )
+            outcome.created += calls.created
+            outcome.replayed += calls.replayed
+            outcome.rejected += calls.rejected
+        return outcome
 
     def handle_exception(self, exc):
         if isinstance(exc, OperationalError):
@@ -74,8 +84,9 @@ class OtlpTracesView(IntegrationView):
         },
         responses={200: OpenApiResponse(description="An OTLP ExportTraceServiceResponse.")},
         description="OTLP/HTTP trace export (OpenTelemetry GenAI conventions, OpenLLMetry, "
-        "OpenInference, Langfuse). Generation spans are recorded as generations, idempotently "
-        "by (trace id, span id); other spans are counted and dropped. `partial_success` "
+        "OpenInference, Langfuse). Generation spans are recorded as generations and embedding "
+        "spans as provider calls (`usage/`), idempotently by (trace id, span id); other spans "
+        "are counted and dropped. `partial_success` "
         "counts rejected spans and says why.",
     )
     def post(self, request):
@@ -87,7 +98,7 @@ class OtlpTracesView(IntegrationView):
             )
         export = otlp.decode_export(self.body(request), content_type=media_type)
         mapped = otlp.map_export(export)
-        outcome = self.record(request, mapped.items)
+        outcome = self.record(request, mapped.items, mapped.provider_calls)
         rejected = [Rejection(-1, key, reason) for key, reason in mapped.rejected] + outcome.rejected
         outcome.rejected = rejected
         message = outcome.summary()
@@ -118,7 +129,8 @@ class LiteLLMCallbackView(IntegrationView):
         request={"application/json": OpenApiTypes.OBJECT},
         responses={200: OpenApiTypes.OBJECT},
         description="LiteLLM `StandardLoggingPayload`s, as its `generic_api` callback posts them "
-        "(a JSON array, NDJSON, or one object). Answers how many were created, replayed and "
+        "(a JSON array, NDJSON, or one object); embedding calls become provider calls (`usage/`). "
+        "Answers how many were created, replayed and "
         "rejected (with reasons); a rejected payload never stops the others.",
     )
     def post(self, request):
@@ -128,13 +140,18 @@ class LiteLLMCallbackView(IntegrationView):
                 media_type, detail="Send application/json or application/x-ndjson."
             )
         payloads = litellm.parse_body(self.body(request))
-        items, rejected = [], []
+        items, provider_calls, rejected = [], [], []
         for index, payload in enumerate(payloads):
             try:
-                items.append(litellm.payload_item(payload))
+                item = litellm.payload_item(payload)
             except litellm.PayloadRejected as exc:
                 rejected.append(Rejection(index, f"#{index}", str(exc)))
-        outcome = self.record(request, items)
+                continue
+            if litellm.is_embedding(payload):
+                provider_calls.append(provider_call_item(item))
+            else:
+                items.append(item)
+        outcome = self.record(request, items, provider_calls)
         outcome.rejected = rejected + outcome.rejected
         return JsonResponse(
             {

@@ -1,7 +1,7 @@
 """The Langfuse SDK's span attributes (``langfuse.observation.*``), read by the OTLP adapter.
 
 The Langfuse SDKs export OTLP only; a generation is a span whose ``langfuse.observation.type``
-is ``generation`` (or another generation-like type), with usage and cost as JSON strings.
+is ``generation`` (an ``embedding`` one is a provider call), with usage and cost as JSON strings.
 Langfuse's usage keys are disjoint (``input`` excludes cached tokens, which have their own keys),
 so the cached counts are added back into our ``input_tokens``, which includes them.
 """
@@ -23,7 +23,6 @@ COMPLETION_START_TIME = "langfuse.observation.completion_start_time"
 USER_ID = "langfuse.user.id"
 SESSION_ID = "langfuse.session.id"
 TRACE_NAME = "langfuse.trace.name"
-GENERATION_TYPES = frozenset({"generation", "embedding"})
 
 # Langfuse usage keys → our token fields. Input-side keys other than these are cache counts.
 INPUT_KEYS = ("input", "input_tokens", "prompt_tokens")
@@ -35,6 +34,11 @@ CACHE_WRITE_KEYS = ("cache_creation_input_tokens", "input_cache_creation", "inpu
 def is_generation(attributes: dict[str, Any]) -> bool:
     """Whether the span is a Langfuse generation observation (embeddings are not generations)."""
     return attributes.get(OBSERVATION_TYPE) == "generation"
+
+
+def is_embedding(attributes: dict[str, Any]) -> bool:
+    """Whether the span is a Langfuse embedding observation (recorded as a provider call)."""
+    return attributes.get(OBSERVATION_TYPE) == "embedding"
 
 
 def _count(details: dict[str, Any], keys) -> int | None:

@@ -14,6 +14,9 @@ would POST to ``generations/bulk/``:
 - a cache hit served by LiteLLM's own cache costs nothing: no tokens are billed;
 - the end user (the proxy's, else the request's ``user``), team and key metadata, status and
   error, times, messages and response; a trace id that is a UUID becomes ``trace_id``.
+
+An embedding call (``call_type`` ``embedding`` / ``aembedding``) is mapped the same way and then
+recorded as a provider call (``provider_calls.provider_call_item``), not a generation.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from tenancy.api.parsers import check_json_value
 from tenancy.errors import DomainError
 
 REQUEST_ID_PREFIX = "litellm"
+EMBEDDING_CALL_TYPES = frozenset({"embedding", "aembedding"})
 # Metadata of the LiteLLM proxy's key and team worth keeping (never the key itself: LiteLLM
 # sends only its hash and alias).
 KEPT_METADATA = (
@@ -141,6 +145,11 @@ def _trace_id(value: Any) -> str:
         return uuid.UUID(str(value)).hex
     except (ValueError, TypeError):
         return ""
+
+
+def is_embedding(payload: Any) -> bool:
+    """Whether a payload logs an embeddings call (a provider call, not a generation)."""
+    return isinstance(payload, dict) and payload.get("call_type") in EMBEDDING_CALL_TYPES
 
 
 def payload_item(payload: Any) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""OTLP/HTTP trace exports → generation items (the body of one ``POST generations/bulk/`` item).
+"""OTLP/HTTP trace exports → generation items (the body of one ``POST generations/bulk/`` item)
+and provider-call items (embeddings; the body of ``POST usage/``).
 
 Decoding: protobuf (``application/x-protobuf``) with ``opentelemetry-proto``'s own message
 classes, or OTLP/JSON (``application/json``) with protobuf's JSON mapping, after turning the hex
@@ -7,7 +8,10 @@ Bodies may be gzip-compressed; one that inflates past the bulk limit is refused.
 
 Which spans are generations: ``gen_ai.operation.name`` chat / text_completion / generate_content,
 OpenInference's ``openinference.span.kind = LLM``, a Langfuse ``generation`` observation, or any
-span naming a request or response model. Others are counted and dropped.
+span naming a request or response model. Embeddings (``gen_ai.operation.name = embeddings``,
+``openinference.span.kind = EMBEDDING``, a Langfuse ``embedding`` observation) are provider calls:
+mapped the same way, then recorded through ``provider_calls`` (analytics' recorder). Others are
+counted and dropped.
 
 Mapping follows the OpenTelemetry GenAI semantic conventions and the names tools still emit
 (OpenLLMetry, OpenInference, Langfuse); see ``ATTRIBUTES`` and :func:`span_item`. Tokens become
@@ -21,7 +25,7 @@ import datetime
 import json
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -38,6 +42,7 @@ from generations.api.serializers import MAX_CONTENT_CHARS
 from generations.choices import ContentFormat, GenerationStatus
 from generations.integrations import langfuse
 from generations.integrations.messages import json_value, message_text, transcript
+from generations.integrations.provider_calls import provider_call_item
 from generations.integrations.recording import accepts_occurred_at
 from tenancy.errors import DomainError
 
@@ -54,6 +59,7 @@ MODEL_KEYS = (
     "gen_ai.request.model",
     "llm.model_name",
     langfuse.MODEL,
+    "embedding.model_name",  # OpenInference's embedding spans
 )
 INPUT_TOKEN_KEYS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "llm.token_count.prompt")
 OUTPUT_TOKEN_KEYS = (
@@ -241,12 +247,21 @@ def _first(attributes: dict[str, Any], keys) -> Any:
     return None
 
 
+def is_embedding(attributes: dict[str, Any]) -> bool:
+    """Whether a span records an embeddings call (a provider call, not a generation)."""
+    if attributes.get("gen_ai.operation.name") in EMBEDDING_OPERATIONS:
+        return True
+    if str(attributes.get("openinference.span.kind", "")).upper() == "EMBEDDING":
+        return True
+    return langfuse.is_embedding(attributes)
+
+
 def is_generation(attributes: dict[str, Any]) -> bool:
-    """Whether a span records an LLM call (see the module docstring)."""
+    """Whether a span records an LLM call that generates (see the module docstring)."""
     operation = attributes.get("gen_ai.operation.name")
     if operation in GENERATION_OPERATIONS:
         return True
-    if operation in EMBEDDING_OPERATIONS:
+    if is_embedding(attributes):
         return False
     if str(attributes.get("openinference.span.kind", "")).upper() == "LLM":
         return True
@@ -544,12 +559,14 @@ def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, A
 
 @dataclass
 class MappedExport:
-    """An export read span by span: generation items, spans dropped, spans rejected (with why)."""
+    """An export read span by span: generation items, provider-call items (embeddings), spans
+    dropped, spans rejected (with why)."""
 
     items: list[dict[str, Any]]
     dropped: int
     rejected: list[tuple[str, str]]
     total: int
+    provider_calls: list[dict[str, Any]] = field(default_factory=list)
 
 
 def map_export(export: ExportTraceServiceRequest) -> MappedExport:
@@ -558,11 +575,16 @@ def map_export(export: ExportTraceServiceRequest) -> MappedExport:
     for context in spans_of(export):
         mapped.total += 1
         attributes = attributes_of(context.span.attributes)
-        if not is_generation(attributes):
+        embedding = is_embedding(attributes)
+        if not embedding and not is_generation(attributes):
             mapped.dropped += 1
             continue
         try:
-            mapped.items.append(span_item(context, attributes))
+            item = span_item(context, attributes)
+            if embedding:
+                mapped.provider_calls.append(provider_call_item(item))
+            else:
+                mapped.items.append(item)
         except SpanRejected as exc:
             key = context.span.span_id.hex() or f"span {mapped.total - 1}"
             mapped.rejected.append((key, str(exc)))

@@ -2,23 +2,26 @@
 
 OTLP and LiteLLM clients send many calls at once and cannot fix one bad call by hand, so (unlike
 ``POST generations/bulk/``, which is all or nothing) a bad item here is rejected alone, with a
-reason, while the rest of the batch is recorded. Validation is the generations API's bulk item
-serializer and writing is ``services.generation_bulk_record``: no second ingestion path.
+reason, while the rest of the batch is recorded. Validation is the owning API's serializer and
+writing its bulk service (:func:`batch_record`): for generations the bulk item serializer and
+``services.generation_bulk_record``; for provider calls (embeddings) analytics passes its own
+(``analytics.integrations``). No second ingestion path.
 """
 
 from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from rest_framework.exceptions import ValidationError
+from rest_framework.serializers import Serializer
 
 from generations import services
 from generations.api.serializers import GenerationBulkItemSerializer
 from tenancy.actors import SYSTEM, Actor
 from tenancy.errors import DomainError
-from tenancy.idempotency import request_fingerprint
+from tenancy.idempotency import Recorded, request_fingerprint
 from tenancy.models import Organization
 
 MAX_REASONS = 10  # reasons quoted back to the client; the count covers every rejected item
@@ -57,13 +60,13 @@ def accepts_occurred_at() -> bool:
     return "occurred_at" in GenerationBulkItemSerializer().fields
 
 
-def _first_error(errors: Any, path: str = "") -> str:
+def first_error(errors: Any, path: str = "") -> str:
     """``field: message`` of the first error of a DRF error structure."""
     if isinstance(errors, dict):
         name, value = next(iter(errors.items()))
-        return _first_error(value, f"{path}.{name}" if path else str(name))
+        return first_error(value, f"{path}.{name}" if path else str(name))
     if isinstance(errors, list) and errors:
-        return _first_error(errors[0], path)
+        return first_error(errors[0], path)
     return f"{path}: {errors}" if path else str(errors)
 
 
@@ -75,29 +78,33 @@ def _failed_index(exc: DomainError, count: int) -> int | None:
     return None
 
 
-def generation_batch_record(
-    *, organization: Organization, actor: Actor = SYSTEM, items: list[dict[str, Any]]
-) -> BatchOutcome:
-    """Validate and record ``items`` (bodies as ``POST generations/bulk/`` takes them).
+class BulkWrite(Protocol):
+    """An all-or-nothing bulk service: ``values`` and ``fingerprints`` in, one ``Recorded`` per
+    item out; a refused item raises a ``DomainError`` whose ``attr`` is ``items.<index>.…``."""
 
-    Each item is checked by the API's bulk item serializer; valid items go to
-    ``generation_bulk_record`` in chunks of its limit. When the service refuses an item (a usage
-    that cannot be true, a ``request_id`` replayed with another body) that item is set aside as
-    rejected and the chunk is recorded again without it, so one bad item never costs the others.
-    A repeated item (same ``request_id``, same body) within the batch is one replay.
+    def __call__(self, *, values: list[dict[str, Any]], fingerprints: list[str]) -> list[Recorded]: ...
+
+
+def batch_record(
+    *, items: list[dict[str, Any]], validator: Serializer, write: BulkWrite, chunk_size: int
+) -> BatchOutcome:
+    """Validate ``items`` with ``validator`` (an API serializer) and record them with ``write``
+    (a bulk service) in chunks of ``chunk_size``, with partial success.
+
+    When the service refuses an item (a usage that cannot be true, a ``request_id`` replayed
+    with another body) that item is set aside as rejected and the chunk is recorded again
+    without it, so one bad item never costs the others. A repeated item (same ``request_id``,
+    same body) within the batch is one replay. Generations and provider calls both use this.
     """
     outcome = BatchOutcome()
     pending: list[tuple[int, dict[str, Any], str]] = []
     seen: dict[str, str] = {}
-    # One validator for every item, as ``many=True`` uses its child: building a serializer's
-    # fields costs more than validating an item with them.
-    validator = GenerationBulkItemSerializer()
     for index, item in enumerate(items):
         key = str(item.get("request_id", f"#{index}"))
         try:
             values = validator.run_validation(item)
         except ValidationError as exc:
-            outcome.rejected.append(Rejection(index, key, _first_error(exc.detail)))
+            outcome.rejected.append(Rejection(index, key, first_error(exc.detail)))
             continue
         fingerprint = request_fingerprint(item)
         if key in seen:
@@ -111,14 +118,12 @@ def generation_batch_record(
         seen[key] = fingerprint
         pending.append((index, values, fingerprint))
 
-    for start in range(0, len(pending), services.MAX_BULK_ITEMS):
-        chunk = pending[start : start + services.MAX_BULK_ITEMS]
+    for start in range(0, len(pending), chunk_size):
+        chunk = pending[start : start + chunk_size]
         while chunk:
             try:
-                results = services.generation_bulk_record(
-                    organization=organization,
-                    actor=actor,
-                    items=[values for _, values, _ in chunk],
+                results = write(
+                    values=[values for _, values, _ in chunk],
                     fingerprints=[fingerprint for _, _, fingerprint in chunk],
                 )
             except DomainError as exc:
@@ -135,3 +140,21 @@ def generation_batch_record(
             break
     outcome.rejected.sort(key=lambda rejection: rejection.index)
     return outcome
+
+
+def generation_batch_record(
+    *, organization: Organization, actor: Actor = SYSTEM, items: list[dict[str, Any]]
+) -> BatchOutcome:
+    """Validate and record ``items`` (bodies as ``POST generations/bulk/`` takes them): the API's
+    bulk item serializer, then ``generation_bulk_record`` in chunks of its limit (see
+    :func:`batch_record`)."""
+    return batch_record(
+        items=items,
+        # One validator for every item, as ``many=True`` uses its child: building a
+        # serializer's fields costs more than validating an item with them.
+        validator=GenerationBulkItemSerializer(),
+        write=lambda *, values, fingerprints: services.generation_bulk_record(
+            organization=organization, actor=actor, items=values, fingerprints=fingerprints
+        ),
+        chunk_size=services.MAX_BULK_ITEMS,
+    )

@@ -13,6 +13,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.trace import Status, StatusCode
 
+from analytics.models import ProviderCall
 from generations.models import Generation
 from tests.generations.otel_support import SpanRecorder, genai_cost, sync_prices
 
@@ -93,6 +94,42 @@ def test_a_chat_span_becomes_a_generation_priced_like_a_native_usage(api_client,
     assert row.metadata["finish_reasons"] == ["stop"]
     assert row.status == "success"
     assert row.generation_time_ms is not None and row.completed_at is not None
+
+
+def test_openai_v2_chat_span_carrying_cache_reads_prices_them_at_the_cache_read_rate(
+    api_client, organization, priced
+):
+    """The chat span opentelemetry-instrumentation-openai-v2 would write for the recorded
+    completion of test_otel_clients.py if it exported ``prompt_tokens_details.cached_tokens`` (its
+    Responses extractor names it ``gen_ai.usage.cache_read.input_tokens``; 2.4b0's chat wrappers
+    do not set it). Input includes the cache reads, as the conventions say: 2,048 prompt tokens
+    of which 1,920 cached are 128 at the input rate and 1,920 at the cache-read rate."""
+    recorder = SpanRecorder()
+    with recorder.tracer.start_as_current_span("chat gpt-4o-mini") as span:
+        span.set_attributes(
+            {
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+                "gen_ai.usage.input_tokens": 2048,
+                "gen_ai.usage.output_tokens": 12,
+                "gen_ai.usage.cache_read.input_tokens": 1920,
+            }
+        )
+
+    post(api_client, recorder.protobuf())
+
+    row = Generation.objects.get(organization=organization)
+    assert (row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens) == (
+        2048,
+        12,
+        1920,
+        0,
+    )
+    cached = genai_cost("openai", "gpt-4o-mini", input_tokens=2048, output_tokens=12, cache_read_tokens=1920)
+    assert row.cost_usd == cached
+    assert cached < genai_cost("openai", "gpt-4o-mini", input_tokens=2048, output_tokens=12)
 
 
 def test_otlp_json_with_hex_ids_and_gzip_is_read_too(api_client, organization, priced):
@@ -417,7 +454,7 @@ def test_an_unavailable_database_is_503_with_retry_after(api_client, monkeypatch
     assert response.json()["errors"][0]["code"] == "unavailable"
 
 
-def test_embedding_and_other_spans_are_counted_not_recorded(api_client):
+def test_other_spans_are_counted_not_recorded_and_embeddings_are_provider_calls(api_client):
     recorder = SpanRecorder()
     with recorder.tracer.start_as_current_span("embeddings text-embedding-3-small") as span:
         span.set_attributes(
@@ -429,5 +466,7 @@ def test_embedding_and_other_spans_are_counted_not_recorded(api_client):
     result = answer(post(api_client, recorder.protobuf()))
 
     assert result.partial_success.rejected_spans == 0
-    assert "2 of 2 spans are not LLM calls" in result.partial_success.error_message
+    assert "1 of 2 spans are not LLM calls" in result.partial_success.error_message
     assert Generation.all_objects.count() == 0
+    # Embeddings are provider calls (tests/generations/test_otlp_embeddings.py).
+    assert ProviderCall.objects.get().model_name == "text-embedding-3-small"
