@@ -26,11 +26,13 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import datetime
 import json
 import os
 import random
-import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -42,12 +44,43 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import production_env  # noqa: E402
-from bench.ingest import Client, payload, run_parallel, start_gunicorn, wait_healthy  # noqa: E402
+from bench.ingest import Client, payload, run_parallel, wait_healthy  # noqa: E402
+from bench.ingest import start_gunicorn as _start_gunicorn  # noqa: E402
 
 UTC = datetime.UTC
 REPORT_NAMES = ["cost", "volume", "failures", "cache", "retries", "keys", "models"]
 MARK_BEGIN = "<!-- scale-bench:begin -->"
 MARK_END = "<!-- scale-bench:end -->"
+
+
+# Every gunicorn this run starts, so an interrupted run (Ctrl-C, SIGTERM) stops them all.
+SERVERS = []
+
+
+def start_gunicorn(port: int, env: dict):
+    """``bench.ingest.start_gunicorn``, remembered for :func:`stop_servers`."""
+    server = _start_gunicorn(port, env)
+    SERVERS.append(server)
+    return server
+
+
+def stop_servers() -> None:
+    """Stop every gunicorn this run started (gracefully, then killed after 20 s)."""
+    import subprocess
+
+    for server in SERVERS:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _interrupted(signum, frame):
+    # SIGTERM / SIGHUP end the run like Ctrl-C: the finally blocks and atexit stop the servers.
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 class TimingClient(Client):
@@ -339,20 +372,39 @@ def main() -> None:
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="leave the database running afterwards")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--build-only", action="store_true", help="build the dataset, print the step timings, stop"
+    )
     args = parser.parse_args()
 
     pgdata = Path(args.pgdata)
-    shutil.rmtree(pgdata, ignore_errors=True)
+    from config.embedded_postgres import remove_embedded_database
+
+    remove_embedded_database(pgdata)  # a previous run's leftovers, server included
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGHUP, _interrupted)
+    atexit.register(stop_servers)
+    if not args.keep:
+        # Stop and delete the throwaway server however the run ends (atexit runs last, after
+        # the finally below, and also when the interpreter exits on an unhandled exception).
+        atexit.register(remove_embedded_database, pgdata)
     env = dict(os.environ)
     env.update(production_env(pgdata, settings="bench.scale_settings"))
     os.environ.update(env)
     server = None
     results = Results()
     rng = random.Random(args.seed)
+    owner = contextlib.ExitStack()
     try:
         import django
 
         django.setup()
+        from tenancy import rls
+
+        # The bench is the operator: it migrates, builds every tenant's rows, drops and
+        # recreates indexes, reads raw tables across tenants. All of it as the tables' owner;
+        # the requests it times go through gunicorn, under the app role and row-level security.
+        owner.enter_context(rls.database_owner())
         from django.core.management import call_command
         from django.db import connection
 
@@ -369,12 +421,18 @@ def main() -> None:
         wait_healthy(client)
         for i in range(20):  # warm both workers
             client.request("POST", "/api/v1/generations/", payload(f"warm-{i}", rng))
+        if args.build_only:
+            server.terminate()
+            server.wait(timeout=60)
+            server = None
+            empty = None
         results.note(f"CPU cores: {os.cpu_count()}; gunicorn 2 sync workers; rows: {args.rows:,}")
         results.note(f"{'section':<10} {'request':<58} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-        empty = ingest_phase(results, "empty", client, empty_org.pk, args, rng)
-        server.terminate()
-        server.wait(timeout=60)
-        server = None
+        if not args.build_only:
+            empty = ingest_phase(results, "empty", client, empty_org.pk, args, rng)
+            server.terminate()
+            server.wait(timeout=60)
+            server = None
 
         # --- build -------------------------------------------------------------------------
         from bench.scale_data import Builder
@@ -384,11 +442,8 @@ def main() -> None:
         print(f"building {args.rows:,} generations and provider calls …", flush=True)
         dataset = builder.build()
         began = time.perf_counter()
-        set_build_mode(False)
-        with connection.cursor() as cursor:
-            for table in ("generations_generation", "analytics_providercall", "analytics_performancemetric"):
-                cursor.execute(f"VACUUM (ANALYZE) {table}")
-        dataset.seconds["durable + vacuum"] = time.perf_counter() - began
+        set_build_mode(False)  # the builder vacuumed and analyzed; this checkpoints
+        dataset.seconds["durable + checkpoint"] = time.perf_counter() - began
         build_s = sum(v for k, v in dataset.seconds.items() if k != "total")
         with connection.cursor() as cursor:
             cursor.execute(
@@ -422,6 +477,9 @@ def main() -> None:
             f"generation daily rollup of the biggest tenant: {rollup_rows:,} rows for {counts[biggest]:,} "
             f"generations ({counts[biggest] / max(rollup_rows, 1):.1f} generations per rollup row)"
         )
+
+        if args.build_only:
+            return
 
         # --- fixtures of the timing phase ---------------------------------------------------
         from providers.models import Budget
@@ -637,17 +695,15 @@ def main() -> None:
         if not args.no_docs:
             write_docs(args, results, summary, dataset, build_s, total_generations, total_calls)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=60)
+        stop_servers()
+        with contextlib.suppress(Exception):
+            owner.close()
         if not args.keep:
             from django.db import connections
 
-            connections.close_all()
-            from config.embedded_postgres import stop_embedded_database
-
-            stop_embedded_database(pgdata)
-            shutil.rmtree(pgdata, ignore_errors=True)
+            with contextlib.suppress(Exception):
+                connections.close_all()
+            remove_embedded_database(pgdata)
 
 
 def retention_phase(
