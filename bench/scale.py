@@ -48,7 +48,8 @@ from bench.ingest import Client, payload, run_parallel, wait_healthy  # noqa: E4
 from bench.ingest import start_gunicorn as _start_gunicorn  # noqa: E402
 
 UTC = datetime.UTC
-REPORT_NAMES = ["cost", "volume", "failures", "cache", "retries", "keys", "models"]
+# The reports under /api/v1/reports/: analytics.reports.REPORTS plus rate-limits (set in main()).
+REPORT_NAMES = ["cost", "volume", "failures", "cache", "retries", "keys", "models", "rate-limits"]
 MARK_BEGIN = "<!-- scale-bench:begin -->"
 MARK_END = "<!-- scale-bench:end -->"
 
@@ -216,6 +217,12 @@ RAW_REPORTS = {
         "FROM analytics_providercall c WHERE c.organization_id = %s "
         "AND c.occurred_at >= %s AND c.occurred_at < %s GROUP BY 1"
     ),
+    "rate-limits": (
+        "SELECT c.user_ref, date_trunc('hour', c.occurred_at AT TIME ZONE 'UTC'), count(*), "
+        "count(*) FILTER (WHERE c.error_type = 'rate_limit') FROM analytics_providercall c "
+        "WHERE c.organization_id = %s AND c.user_ref IS NOT NULL "
+        "AND c.occurred_at >= %s AND c.occurred_at < %s GROUP BY 1, 2"
+    ),
     "models": (
         "SELECT COALESCE(m.name, g.model_name), count(*), count(*) FILTER (WHERE status = 'success'), "
         "sum(g.total_tokens), sum(g.cost_usd), sum(g.generation_time_ms) FROM generations_generation g "
@@ -223,6 +230,68 @@ RAW_REPORTS = {
         "AND g.created_at >= %s AND g.created_at < %s GROUP BY 1"
     ),
 }
+
+
+# --- every list endpoint ---------------------------------------------------------------------
+
+
+def list_endpoints() -> dict[str, tuple[str, list[str]]]:
+    """Every list endpoint the API mounts (URL names ending in ``-list``, no arguments), with
+    its filters (the view's FilterSet), read from the URL configuration: {path: (view name,
+    filter names)}."""
+    from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+
+    found = {}
+
+    def walk(patterns, namespace=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = namespace
+                if pattern.namespace:
+                    inner = f"{namespace}{pattern.namespace}:"
+                walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern) and (pattern.name or "").endswith("-list"):
+                try:
+                    path = reverse(namespace + pattern.name)
+                except NoReverseMatch:  # a list under a parent's id: timed by hand, if at all
+                    continue
+                if not path.startswith("/api/"):
+                    continue
+                view = getattr(pattern.callback, "cls", None)
+                filterset = getattr(view, "filterset_class", None)
+                filters = list(filterset.base_filters) if filterset is not None else []
+                found[path] = (pattern.name, filters)
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+def discovered_gets(client, endpoints, known: set[str]) -> dict[str, str]:
+    """First page, page 21 of the cursor (where there is one) and each filter of every list
+    endpoint not already timed by hand; a filter's value is taken from the first row of the
+    first page when the row has a field of the filter's name (else it is not timed, and said)."""
+    gets = {}
+    for path, (_, filters) in sorted(endpoints.items()):
+        short = path.removeprefix("/api/v1/")
+        if path not in known:
+            gets[f"{short} first page"] = path
+        status, content, _ = client.request("GET", path)
+        body = json.loads(content) if status == 200 and content else {}
+        rows = body.get("results", body) if isinstance(body, dict) else body
+        first = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
+        if isinstance(body, dict) and body.get("next") and f"{short} page 21 (cursor)" not in known:
+            gets[f"{short} page 21 (cursor)"] = deep_cursor(client, path, 20)
+        for name in filters:
+            value = first.get(name)
+            if isinstance(value, bool):
+                value = str(value).lower()
+            if value is None or isinstance(value, dict | list) or value == "":
+                gets[f"{short}?{name}= (no sample value)"] = None
+                continue
+            filtered = f"{path}?{urllib.parse.urlencode({name: value})}"
+            if filtered not in known:
+                gets[f"{short}?{name}=…"] = filtered
+    return gets
 
 
 # --- server tuning for the build ------------------------------------------------------------
@@ -408,9 +477,11 @@ def main() -> None:
         from django.core.management import call_command
         from django.db import connection
 
+        from analytics.reports import REPORTS
         from providers.price_sync import price_sync
         from tenancy import services
 
+        REPORT_NAMES[:] = [*REPORTS, *(name for name in REPORT_NAMES if name not in REPORTS)]
         call_command("migrate", verbosity=0)
         price_sync()
         empty_org = services.organization_create(name="Empty table", slug="empty-table")
@@ -498,6 +569,7 @@ def main() -> None:
         wait_healthy(client)
         end = dataset.end
         day = datetime.timedelta(days=1)
+        endpoints = list_endpoints()
 
         def iso(moment):
             return urllib.parse.quote(moment.isoformat())
@@ -546,6 +618,7 @@ def main() -> None:
                 "generations/?run=…": f"/api/v1/generations/?run={run_id}",
                 "generations/?cost_status=unpriced": "/api/v1/generations/?cost_status=unpriced",
                 "generations/?kind=variant": "/api/v1/generations/?kind=variant",
+                "generations/?search=breakfast terrace": "/api/v1/generations/?search=breakfast+terrace",
                 "generations/{id}/ detail": f"/api/v1/generations/{detail_id}/",
                 f"generations/{{id}}/tree/ ({'500' if label == 'biggest' else '3'} nodes)": (
                     f"/api/v1/generations/{tree_root}/tree/"
@@ -569,12 +642,18 @@ def main() -> None:
             }
             gets["generations/ page 21 (cursor)"] = deep_cursor(tenant, "/api/v1/generations/", 20)
             gets["usage/ page 21 (cursor)"] = deep_cursor(tenant, "/api/v1/usage/", 20)
+            # Every other list endpoint the URL configuration mounts, each filter included.
+            known = {path for path in gets.values() if path} | set(gets)
+            gets.update(discovered_gets(tenant, endpoints, known))
             for days in (30, 90, 365):
                 first = (end - days * day).date()
                 last = (end - day).date()
                 for report in REPORT_NAMES:
                     gets[f"reports/{report}/ {days} d"] = f"/api/v1/reports/{report}/?from={first}&to={last}"
             for name, path in gets.items():
+                if path is None:
+                    results.add(label, name, None, "not timed: no row with a value for this filter")
+                    continue
                 status, content, _ = tenant.request("GET", path)
                 if status != 200:
                     results.add(label, name, None, f"HTTP {status}: {content[:120]!r}")
@@ -583,6 +662,9 @@ def main() -> None:
             for days in (30, 90, 365):
                 start_at = end - days * day
                 for report in REPORT_NAMES:
+                    if report not in RAW_REPORTS:
+                        results.add(label, f"raw GROUP BY {report} {days} d", None, "no raw twin written")
+                        continue
                     samples = []
                     for _ in range(max(3, args.repeat // 8)):
                         began = time.perf_counter()

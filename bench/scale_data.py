@@ -69,6 +69,15 @@ BIG_TABLES = ("generations_generation", "analytics_providercall", "analytics_per
 
 
 @dataclasses.dataclass
+class Task:
+    """Statements run in order on one connection, once the tasks named in ``needs`` are done."""
+
+    name: str
+    statements: list[tuple[str, list]]
+    needs: set[str] = dataclasses.field(default_factory=set)
+
+
+@dataclasses.dataclass
 class Secondary:
     """What the load dropped: (table, CREATE INDEX) pairs, unique constraints to re-attach to
     their indexes, and foreign keys as (table, ADD … NOT VALID, VALIDATE or None)."""
@@ -210,43 +219,83 @@ class Builder:
 
     def _run_groups(self, groups: list[list[tuple[str, list]]]) -> None:
         """Run groups of statements: each group in order on one connection, the groups at once on
-        ``parallel`` autocommit connections (in order on Django's connection when ``parallel`` is
-        1). A failure or an interrupt (Ctrl-C) cancels the statements still running, so the
+        ``parallel`` connections (see :meth:`_run_tasks`)."""
+        self._run_tasks([Task(f"group {k}", group) for k, group in enumerate(groups)])
+
+    def _run_tasks(self, tasks: list[Task]) -> None:
+        """Run tasks on ``parallel`` autocommit connections: a free connection takes the first
+        task (in list order) whose ``needs`` are all done, and runs its statements in order. With
+        ``parallel`` 1, in list order on Django's connection (the list must be in dependency
+        order). A failure or an interrupt (Ctrl-C) cancels the statements still running, so the
         caller's clean-up never waits for a long ``INSERT`` to end."""
         if self.parallel <= 1:
-            for group in groups:
-                for sql, params in group:
+            for task in tasks:
+                for sql, params in task.statements:
                     self._execute(sql, params)
             return
+        import threading
+
         import psycopg
 
         parameters = self.connection.get_connection_params()
+        pending = list(tasks)
+        names = {task.name for task in tasks}
+        done: set[str] = set()
+        failed: list[BaseException] = []
         live = []
+        ready = threading.Condition()
 
-        def run(group):
-            with psycopg.connect(**parameters, autocommit=True) as raw:
-                live.append(raw)
-                raw.execute("SET synchronous_commit = off")
-                raw.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
-                raw.execute(f"SET work_mem = '{WORK_MEM}'")
-                for sql, params in group:
-                    began = time.perf_counter()
-                    raw.execute(sql, params or None)
-                    if time.perf_counter() - began > 5:
-                        self.log(f"    {time.perf_counter() - began:6.1f} s  {' '.join(sql.split())[:110]}")
-                live.remove(raw)
+        def take():
+            with ready:
+                while True:
+                    if failed:
+                        return None
+                    for task in pending:
+                        if not (task.needs & names) - done:
+                            pending.remove(task)
+                            return task
+                    if not pending:
+                        return None
+                    ready.wait()
+
+        def work():
+            try:
+                with psycopg.connect(**parameters, autocommit=True) as raw:
+                    live.append(raw)
+                    raw.execute("SET synchronous_commit = off")
+                    raw.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+                    raw.execute(f"SET work_mem = '{WORK_MEM}'")
+                    while (task := take()) is not None:
+                        for sql, params in task.statements:
+                            began = time.perf_counter()
+                            raw.execute(sql, params or None)
+                            seconds = time.perf_counter() - began
+                            if seconds > 5:
+                                self.log(f"    {seconds:6.1f} s  {' '.join(sql.split())[:110]}")
+                        with ready:
+                            done.add(task.name)
+                            ready.notify_all()
+            except BaseException as error:
+                with ready:
+                    failed.append(error)
+                    ready.notify_all()
 
         pool = ThreadPoolExecutor(max_workers=self.parallel)
         try:
-            for future in [pool.submit(run, group) for group in groups]:
+            for future in [pool.submit(work) for _ in range(self.parallel)]:
                 future.result()
         except BaseException:
+            with ready:
+                failed.append(KeyboardInterrupt())
+                ready.notify_all()
             for raw in list(live):
                 with contextlib.suppress(Exception):
                     raw.cancel()
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown()
+        if failed:
+            raise failed[0]
 
     def _next_id(self, table: str) -> int:
         return self._fetch(f"SELECT COALESCE(max(id), 0) FROM {table}")[0][0]
@@ -313,18 +362,22 @@ class Builder:
             self._execute(statement)
         return secondary
 
-    def _index_tasks(self, secondary: Secondary) -> list[tuple[str, list]]:
-        """The CREATE INDEX statements, costliest first: full-text (GIN/GiST) and expression
-        indexes, then by table size, so the longest build starts at once and the other
-        connection works through the rest meanwhile."""
-        sizes = self._sizes({table for table, _ in secondary.indexes})
+    def _ordered_indexes(self, secondary: Secondary) -> list[tuple[str, tuple[str, list]]]:
+        """(table, CREATE INDEX) pairs, costliest first: full-text (GIN/GiST) and expression
+        indexes, then by the rows the builder writes into the table, so the longest build starts
+        first."""
+        weight = {"generations_generation": 3, "analytics_providercall": 2, "analytics_performancemetric": 1}
 
         def cost(item):
             table, sql = item
             special = " USING gin " in sql or " USING gist " in sql or "to_tsvector" in sql
-            return (not special, -sizes.get(table, 0))
+            return (not special, -weight.get(table, 0))
 
-        return [(sql, []) for _, sql in sorted(secondary.indexes, key=cost)]
+        return [(table, (sql, [])) for table, sql in sorted(secondary.indexes, key=cost)]
+
+    def _index_tasks(self, secondary: Secondary) -> list[tuple[str, list]]:
+        """The CREATE INDEX statements, costliest first."""
+        return [statement for _, statement in self._ordered_indexes(secondary)]
 
     def _validate_tasks(self, secondary: Secondary, last: str) -> list[list[tuple[str, list]]]:
         """``VALIDATE CONSTRAINT`` of the foreign keys, one group per table (validations of one
@@ -335,14 +388,6 @@ class Builder:
             if validate:
                 by_table.setdefault(table, []).append((validate, []))
         return [group for table, group in sorted(by_table.items(), key=lambda item: item[0] == last)]
-
-    def _sizes(self, tables: Iterable[str]) -> dict[str, int]:
-        return dict(
-            self._fetch(
-                "SELECT relname, pg_relation_size(oid) FROM pg_class WHERE relname = ANY(%s)",
-                [sorted(tables)],
-            )
-        )
 
     def _add_foreign_keys(self, secondary: Secondary) -> None:
         """Add the foreign keys back: ``NOT VALID`` (instant) where the validation follows, or
@@ -890,13 +935,39 @@ class Builder:
         # load below is the last write to the big tables before their indexes are built.
         self.tree_root_id, self.tree_deepest_id = self._timed("500-node tree", self._big_tree)
         self._timed("cache entries", self._cache_entries)
-        chunks = max(1, self.parallel)
-        self._timed(
-            "generations, provider calls, metrics",
-            lambda: self._run_all(
-                [*self._generations(chunks), *self._provider_calls(chunks), *self._metrics()]
-            ),
+        widened = self._rollup_statements()
+        rollup_groups = widened or []
+        self.rollup_tables = [self._target(group[0][0]) for group in rollup_groups]
+        rollup_secondary = self._timed(
+            "rollups: drop indexes", lambda: self._drop_secondary(self.rollup_tables)
         )
+        # One pool for the load, the index builds and the rollups, each started as soon as what
+        # it reads is written: the generations first, then their costliest index (full text,
+        # the longest statement of the build) on one connection while the other loads provider
+        # calls and metrics, builds the other indexes and runs the rollups' INSERT … SELECT …
+        # GROUP BY (the project's rebuild statements).
+        chunks = max(1, self.parallel)
+        tasks = [Task(f"load generations {k}", [sql]) for k, sql in enumerate(self._generations(chunks))]
+        loaded = {"generations_generation": {task.name for task in tasks}}
+        for table, statements in (
+            ("analytics_providercall", self._provider_calls(chunks)),
+            ("analytics_performancemetric", self._metrics()),
+        ):
+            load = [Task(f"load {table} {k}", [sql]) for k, sql in enumerate(statements)]
+            loaded[table] = {task.name for task in load}
+            tasks += load
+        index_tasks = [
+            Task(f"index {k}", [statement], loaded.get(table, set()))
+            for k, (table, statement) in enumerate(self._ordered_indexes(secondary))
+        ]
+        # The costliest index right after the generations' load, ahead of the other loads.
+        after_generations = len(loaded["generations_generation"])
+        tasks[after_generations:after_generations] = index_tasks[:1]
+        tasks += index_tasks[1:]
+        every_load = set().union(*loaded.values())
+        rollup_groups.sort(key=lambda group: -sum("generations_generation" in sql for sql, _ in group))
+        tasks += [Task(f"rollup {k}", group, every_load) for k, group in enumerate(rollup_groups)]
+        self._timed("load + indexes + rollups (2 connections)", lambda: self._run_tasks(tasks))
         for table in (
             *BIG_TABLES,
             "generations_generationrun",
@@ -904,31 +975,15 @@ class Builder:
             "generations_cacheentry",
         ):
             self._reset_sequence(table)
-        widened = self._rollup_statements()
-        rollup_groups = widened or []
-        self.rollup_tables = [self._target(group[0][0]) for group in rollup_groups]
-        rollup_secondary = self._timed(
-            "rollups: drop indexes", lambda: self._drop_secondary(self.rollup_tables)
-        )
-        # Foreign keys come back NOT VALID before any index build: adding one locks both tables
-        # against index builds, validating it does not (except its own table's).
-        self._timed("foreign keys (added NOT VALID)", lambda: self._add_foreign_keys(secondary))
-        # One pool for everything that only reads the loaded rows: the costliest index first
-        # (full text), the other indexes, the rollups' INSERT … SELECT … GROUP BY (the
-        # generations' first), the foreign keys' validation (the generations' last).
-        rollup_groups.sort(key=lambda group: -sum("generations_generation" in sql for sql, _ in group))
-        self._timed(
-            "indexes + rollups + validation (2 connections)",
-            lambda: self._run_groups(
-                [
-                    *[[task] for task in self._index_tasks(secondary)],
-                    *rollup_groups,
-                    *self._validate_tasks(secondary, "generations_generation"),
-                ]
-            ),
-        )
         if widened is None:
             self._timed("rollups (per organization)", self._rollups_per_organization)
+        # Foreign keys last: adding one locks its table and the referenced one against index
+        # builds. Added NOT VALID (instant), validated one table per connection at once.
+        self._timed("foreign keys (added NOT VALID)", lambda: self._add_foreign_keys(secondary))
+        self._timed(
+            "foreign keys (validated, 2 connections)",
+            lambda: self._run_groups(self._validate_tasks(secondary, "")),
+        )
         self._timed("unique constraints", lambda: [self._execute(sql) for sql in secondary.uniques])
         self._recreate_secondary(rollup_secondary, "rollup tables")
         # Statistics for the timed phase (and the visibility map, where VACUUM may run: not
