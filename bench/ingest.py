@@ -28,6 +28,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -243,6 +244,10 @@ def _copy_rows(connection, opts, prefix: str, copy_prefix: str) -> tuple[int, fl
     return len(copies), time.perf_counter() - started
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -270,8 +275,12 @@ def main() -> None:
         shutil.rmtree(pgdata, ignore_errors=True)
         from config.embedded_postgres import remove_embedded_database
 
-        # Stop and delete the throwaway server however the run ends (figures printed or not).
+        # Stop and delete the throwaway server however the run ends (figures printed or not):
+        # atexit covers a normal end, an error and Ctrl-C; SIGTERM and SIGHUP are made to end
+        # the run the same way (by default they would skip atexit and leave the server running).
         atexit.register(remove_embedded_database, pgdata)
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _interrupted)
         env.update(production_env(pgdata))
         os.environ.update(env)
         api_key, _ = prepare_database(pgdata)
@@ -308,7 +317,11 @@ def main() -> None:
     finally:
         if server is not None:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
     single_rate = args.single / single_s
     bulk_rows = args.bulk_batches * 1000

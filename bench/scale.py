@@ -26,11 +26,13 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import datetime
 import json
 import os
 import random
-import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -42,12 +44,44 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench._harness import production_env  # noqa: E402
-from bench.ingest import Client, payload, run_parallel, start_gunicorn, wait_healthy  # noqa: E402
+from bench.ingest import Client, payload, run_parallel, wait_healthy  # noqa: E402
+from bench.ingest import start_gunicorn as _start_gunicorn  # noqa: E402
 
 UTC = datetime.UTC
-REPORT_NAMES = ["cost", "volume", "failures", "cache", "retries", "keys", "models"]
+# The reports under /api/v1/reports/: analytics.reports.REPORTS plus rate-limits (set in main()).
+REPORT_NAMES = ["cost", "volume", "failures", "cache", "retries", "keys", "models", "rate-limits"]
 MARK_BEGIN = "<!-- scale-bench:begin -->"
 MARK_END = "<!-- scale-bench:end -->"
+
+
+# Every gunicorn this run starts, so an interrupted run (Ctrl-C, SIGTERM) stops them all.
+SERVERS = []
+
+
+def start_gunicorn(port: int, env: dict):
+    """``bench.ingest.start_gunicorn``, remembered for :func:`stop_servers`."""
+    server = _start_gunicorn(port, env)
+    SERVERS.append(server)
+    return server
+
+
+def stop_servers() -> None:
+    """Stop every gunicorn this run started (gracefully, then killed after 20 s)."""
+    import subprocess
+
+    for server in SERVERS:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _interrupted(signum, frame):
+    # SIGTERM / SIGHUP end the run like Ctrl-C: the finally blocks and atexit stop the servers.
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 class TimingClient(Client):
@@ -183,6 +217,12 @@ RAW_REPORTS = {
         "FROM analytics_providercall c WHERE c.organization_id = %s "
         "AND c.occurred_at >= %s AND c.occurred_at < %s GROUP BY 1"
     ),
+    "rate-limits": (
+        "SELECT c.user_ref, date_trunc('hour', c.occurred_at AT TIME ZONE 'UTC'), count(*), "
+        "count(*) FILTER (WHERE c.error_type = 'rate_limit') FROM analytics_providercall c "
+        "WHERE c.organization_id = %s AND c.user_ref IS NOT NULL "
+        "AND c.occurred_at >= %s AND c.occurred_at < %s GROUP BY 1, 2"
+    ),
     "models": (
         "SELECT COALESCE(m.name, g.model_name), count(*), count(*) FILTER (WHERE status = 'success'), "
         "sum(g.total_tokens), sum(g.cost_usd), sum(g.generation_time_ms) FROM generations_generation g "
@@ -190,6 +230,68 @@ RAW_REPORTS = {
         "AND g.created_at >= %s AND g.created_at < %s GROUP BY 1"
     ),
 }
+
+
+# --- every list endpoint ---------------------------------------------------------------------
+
+
+def list_endpoints() -> dict[str, tuple[str, list[str]]]:
+    """Every list endpoint the API mounts (URL names ending in ``-list``, no arguments), with
+    its filters (the view's FilterSet), read from the URL configuration: {path: (view name,
+    filter names)}."""
+    from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+
+    found = {}
+
+    def walk(patterns, namespace=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                inner = namespace
+                if pattern.namespace:
+                    inner = f"{namespace}{pattern.namespace}:"
+                walk(pattern.url_patterns, inner)
+            elif isinstance(pattern, URLPattern) and (pattern.name or "").endswith("-list"):
+                try:
+                    path = reverse(namespace + pattern.name)
+                except NoReverseMatch:  # a list under a parent's id: timed by hand, if at all
+                    continue
+                if not path.startswith("/api/"):
+                    continue
+                view = getattr(pattern.callback, "cls", None)
+                filterset = getattr(view, "filterset_class", None)
+                filters = list(filterset.base_filters) if filterset is not None else []
+                found[path] = (pattern.name, filters)
+
+    walk(get_resolver().url_patterns)
+    return found
+
+
+def discovered_gets(client, endpoints, known: set[str]) -> dict[str, str]:
+    """First page, page 21 of the cursor (where there is one) and each filter of every list
+    endpoint not already timed by hand; a filter's value is taken from the first row of the
+    first page when the row has a field of the filter's name (else it is not timed, and said)."""
+    gets = {}
+    for path, (_, filters) in sorted(endpoints.items()):
+        short = path.removeprefix("/api/v1/")
+        if path not in known:
+            gets[f"{short} first page"] = path
+        status, content, _ = client.request("GET", path)
+        body = json.loads(content) if status == 200 and content else {}
+        rows = body.get("results", body) if isinstance(body, dict) else body
+        first = rows[0] if isinstance(rows, list) and rows and isinstance(rows[0], dict) else {}
+        if isinstance(body, dict) and body.get("next") and f"{short} page 21 (cursor)" not in known:
+            gets[f"{short} page 21 (cursor)"] = deep_cursor(client, path, 20)
+        for name in filters:
+            value = first.get(name)
+            if isinstance(value, bool):
+                value = str(value).lower()
+            if value is None or isinstance(value, dict | list) or value == "":
+                gets[f"{short}?{name}= (no sample value)"] = None
+                continue
+            filtered = f"{path}?{urllib.parse.urlencode({name: value})}"
+            if filtered not in known:
+                gets[f"{short}?{name}=…"] = filtered
+    return gets
 
 
 # --- server tuning for the build ------------------------------------------------------------
@@ -339,26 +441,47 @@ def main() -> None:
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite docs/benchmarks.md")
     parser.add_argument("--keep", action="store_true", help="leave the database running afterwards")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--build-only", action="store_true", help="build the dataset, print the step timings, stop"
+    )
     args = parser.parse_args()
 
     pgdata = Path(args.pgdata)
-    shutil.rmtree(pgdata, ignore_errors=True)
+    from config.embedded_postgres import remove_embedded_database
+
+    remove_embedded_database(pgdata)  # a previous run's leftovers, server included
+    signal.signal(signal.SIGTERM, _interrupted)
+    signal.signal(signal.SIGHUP, _interrupted)
+    atexit.register(stop_servers)
+    if not args.keep:
+        # Stop and delete the throwaway server however the run ends (atexit runs last, after
+        # the finally below, and also when the interpreter exits on an unhandled exception).
+        atexit.register(remove_embedded_database, pgdata)
     env = dict(os.environ)
     env.update(production_env(pgdata, settings="bench.scale_settings"))
     os.environ.update(env)
     server = None
     results = Results()
     rng = random.Random(args.seed)
+    owner = contextlib.ExitStack()
     try:
         import django
 
         django.setup()
+        from tenancy import rls
+
+        # The bench is the operator: it migrates, builds every tenant's rows, drops and
+        # recreates indexes, reads raw tables across tenants. All of it as the tables' owner;
+        # the requests it times go through gunicorn, under the app role and row-level security.
+        owner.enter_context(rls.database_owner())
         from django.core.management import call_command
         from django.db import connection
 
+        from analytics.reports import REPORTS
         from providers.price_sync import price_sync
         from tenancy import services
 
+        REPORT_NAMES[:] = [*REPORTS, *(name for name in REPORT_NAMES if name not in REPORTS)]
         call_command("migrate", verbosity=0)
         price_sync()
         empty_org = services.organization_create(name="Empty table", slug="empty-table")
@@ -369,12 +492,18 @@ def main() -> None:
         wait_healthy(client)
         for i in range(20):  # warm both workers
             client.request("POST", "/api/v1/generations/", payload(f"warm-{i}", rng))
+        if args.build_only:
+            server.terminate()
+            server.wait(timeout=60)
+            server = None
+            empty = None
         results.note(f"CPU cores: {os.cpu_count()}; gunicorn 2 sync workers; rows: {args.rows:,}")
         results.note(f"{'section':<10} {'request':<58} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-        empty = ingest_phase(results, "empty", client, empty_org.pk, args, rng)
-        server.terminate()
-        server.wait(timeout=60)
-        server = None
+        if not args.build_only:
+            empty = ingest_phase(results, "empty", client, empty_org.pk, args, rng)
+            server.terminate()
+            server.wait(timeout=60)
+            server = None
 
         # --- build -------------------------------------------------------------------------
         from bench.scale_data import Builder
@@ -384,11 +513,8 @@ def main() -> None:
         print(f"building {args.rows:,} generations and provider calls …", flush=True)
         dataset = builder.build()
         began = time.perf_counter()
-        set_build_mode(False)
-        with connection.cursor() as cursor:
-            for table in ("generations_generation", "analytics_providercall", "analytics_performancemetric"):
-                cursor.execute(f"VACUUM (ANALYZE) {table}")
-        dataset.seconds["durable + vacuum"] = time.perf_counter() - began
+        set_build_mode(False)  # the builder vacuumed and analyzed; this checkpoints
+        dataset.seconds["durable + checkpoint"] = time.perf_counter() - began
         build_s = sum(v for k, v in dataset.seconds.items() if k != "total")
         with connection.cursor() as cursor:
             cursor.execute(
@@ -423,6 +549,9 @@ def main() -> None:
             f"generations ({counts[biggest] / max(rollup_rows, 1):.1f} generations per rollup row)"
         )
 
+        if args.build_only:
+            return
+
         # --- fixtures of the timing phase ---------------------------------------------------
         from providers.models import Budget
 
@@ -440,6 +569,7 @@ def main() -> None:
         wait_healthy(client)
         end = dataset.end
         day = datetime.timedelta(days=1)
+        endpoints = list_endpoints()
 
         def iso(moment):
             return urllib.parse.quote(moment.isoformat())
@@ -488,6 +618,7 @@ def main() -> None:
                 "generations/?run=…": f"/api/v1/generations/?run={run_id}",
                 "generations/?cost_status=unpriced": "/api/v1/generations/?cost_status=unpriced",
                 "generations/?kind=variant": "/api/v1/generations/?kind=variant",
+                "generations/?search=breakfast terrace": "/api/v1/generations/?search=breakfast+terrace",
                 "generations/{id}/ detail": f"/api/v1/generations/{detail_id}/",
                 f"generations/{{id}}/tree/ ({'500' if label == 'biggest' else '3'} nodes)": (
                     f"/api/v1/generations/{tree_root}/tree/"
@@ -511,12 +642,18 @@ def main() -> None:
             }
             gets["generations/ page 21 (cursor)"] = deep_cursor(tenant, "/api/v1/generations/", 20)
             gets["usage/ page 21 (cursor)"] = deep_cursor(tenant, "/api/v1/usage/", 20)
+            # Every other list endpoint the URL configuration mounts, each filter included.
+            known = {path for path in gets.values() if path} | set(gets)
+            gets.update(discovered_gets(tenant, endpoints, known))
             for days in (30, 90, 365):
                 first = (end - days * day).date()
                 last = (end - day).date()
                 for report in REPORT_NAMES:
                     gets[f"reports/{report}/ {days} d"] = f"/api/v1/reports/{report}/?from={first}&to={last}"
             for name, path in gets.items():
+                if path is None:
+                    results.add(label, name, None, "not timed: no row with a value for this filter")
+                    continue
                 status, content, _ = tenant.request("GET", path)
                 if status != 200:
                     results.add(label, name, None, f"HTTP {status}: {content[:120]!r}")
@@ -525,6 +662,9 @@ def main() -> None:
             for days in (30, 90, 365):
                 start_at = end - days * day
                 for report in REPORT_NAMES:
+                    if report not in RAW_REPORTS:
+                        results.add(label, f"raw GROUP BY {report} {days} d", None, "no raw twin written")
+                        continue
                     samples = []
                     for _ in range(max(3, args.repeat // 8)):
                         began = time.perf_counter()
@@ -637,17 +777,15 @@ def main() -> None:
         if not args.no_docs:
             write_docs(args, results, summary, dataset, build_s, total_generations, total_calls)
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=60)
+        stop_servers()
+        with contextlib.suppress(Exception):
+            owner.close()
         if not args.keep:
             from django.db import connections
 
-            connections.close_all()
-            from config.embedded_postgres import stop_embedded_database
-
-            stop_embedded_database(pgdata)
-            shutil.rmtree(pgdata, ignore_errors=True)
+            with contextlib.suppress(Exception):
+                connections.close_all()
+            remove_embedded_database(pgdata)
 
 
 def retention_phase(

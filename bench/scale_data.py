@@ -19,7 +19,7 @@ Shape (``rows`` = N):
 - trees: one root in 20 gets a revision and one in 60 a variant of that revision (so 1/16 of
   the rows are tree children), plus one 500-node tree in the biggest organization;
 - N provider calls, one per root generation (same organization, time, model, user) and a
-  retry for every 15th, 5 % failed,
+  retry for every ~15th (as many as reach N calls), 5 % failed,
   three provider-key fingerprints per organization;
 - a performance metric for one generation in five (30 % cache hits, some retries);
 - one campaign per organization (10 % of generations in it), ``rows / 100`` cache entries;
@@ -31,10 +31,12 @@ big tables, writes, then recreates them (foreign keys are re-added and validated
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import itertools
 import random
+import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -61,7 +63,28 @@ PARAGRAPH = (
     "the terrace, where the bread is baked at dawn and the coffee comes from a roaster two streets "
     "away. "
 )
+MAINTENANCE_WORK_MEM = "1GB"  # per connection: index builds sort in memory
+WORK_MEM = "1GB"  # per connection: the rollups' hash aggregates stay in memory
 BIG_TABLES = ("generations_generation", "analytics_providercall", "analytics_performancemetric")
+
+
+@dataclasses.dataclass
+class Task:
+    """Statements run in order on one connection, once the tasks named in ``needs`` are done."""
+
+    name: str
+    statements: list[tuple[str, list]]
+    needs: set[str] = dataclasses.field(default_factory=set)
+
+
+@dataclasses.dataclass
+class Secondary:
+    """What the load dropped: (table, CREATE INDEX) pairs, unique constraints to re-attach to
+    their indexes, and foreign keys as (table, ADD … NOT VALID, VALIDATE or None)."""
+
+    indexes: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    uniques: list[str] = dataclasses.field(default_factory=list)
+    foreign_keys: list[tuple[str, str, str | None]] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -192,23 +215,87 @@ class Builder:
 
     def _run_all(self, statements: list[tuple[str, list]]) -> None:
         """Run independent statements, on ``parallel`` connections when allowed."""
+        self._run_groups([[statement] for statement in statements])
+
+    def _run_groups(self, groups: list[list[tuple[str, list]]]) -> None:
+        """Run groups of statements: each group in order on one connection, the groups at once on
+        ``parallel`` connections (see :meth:`_run_tasks`)."""
+        self._run_tasks([Task(f"group {k}", group) for k, group in enumerate(groups)])
+
+    def _run_tasks(self, tasks: list[Task]) -> None:
+        """Run tasks on ``parallel`` autocommit connections: a free connection takes the first
+        task (in list order) whose ``needs`` are all done, and runs its statements in order. With
+        ``parallel`` 1, in list order on Django's connection (the list must be in dependency
+        order). A failure or an interrupt (Ctrl-C) cancels the statements still running, so the
+        caller's clean-up never waits for a long ``INSERT`` to end."""
         if self.parallel <= 1:
-            for sql, params in statements:
-                self._execute(sql, params)
+            for task in tasks:
+                for sql, params in task.statements:
+                    self._execute(sql, params)
             return
+        import threading
+
         import psycopg
 
         parameters = self.connection.get_connection_params()
+        pending = list(tasks)
+        names = {task.name for task in tasks}
+        done: set[str] = set()
+        failed: list[BaseException] = []
+        live = []
+        ready = threading.Condition()
 
-        def run(statement):
-            sql, params = statement
-            with psycopg.connect(**parameters, autocommit=True) as raw:
-                raw.execute("SET synchronous_commit = off")
-                raw.execute("SET maintenance_work_mem = '512MB'")
-                raw.execute(sql, params or None)
+        def take():
+            with ready:
+                while True:
+                    if failed:
+                        return None
+                    for task in pending:
+                        if not (task.needs & names) - done:
+                            pending.remove(task)
+                            return task
+                    if not pending:
+                        return None
+                    ready.wait()
 
-        with ThreadPoolExecutor(max_workers=self.parallel) as pool:
-            list(pool.map(run, statements))
+        def work():
+            try:
+                with psycopg.connect(**parameters, autocommit=True) as raw:
+                    live.append(raw)
+                    raw.execute("SET synchronous_commit = off")
+                    raw.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+                    raw.execute(f"SET work_mem = '{WORK_MEM}'")
+                    while (task := take()) is not None:
+                        for sql, params in task.statements:
+                            began = time.perf_counter()
+                            raw.execute(sql, params or None)
+                            seconds = time.perf_counter() - began
+                            if seconds > 5:
+                                self.log(f"    {seconds:6.1f} s  {' '.join(sql.split())[:110]}")
+                        with ready:
+                            done.add(task.name)
+                            ready.notify_all()
+            except BaseException as error:
+                with ready:
+                    failed.append(error)
+                    ready.notify_all()
+
+        pool = ThreadPoolExecutor(max_workers=self.parallel)
+        try:
+            for future in [pool.submit(work) for _ in range(self.parallel)]:
+                future.result()
+        except BaseException:
+            with ready:
+                failed.append(KeyboardInterrupt())
+                ready.notify_all()
+            for raw in list(live):
+                with contextlib.suppress(Exception):
+                    raw.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+        if failed:
+            raise failed[0]
 
     def _next_id(self, table: str) -> int:
         return self._fetch(f"SELECT COALESCE(max(id), 0) FROM {table}")[0][0]
@@ -221,29 +308,238 @@ class Builder:
 
     # --- secondary indexes and constraints --------------------------------------------------
 
-    def _drop_secondary(self) -> tuple[list[str], list[str], list[str]]:
-        """Drop the secondary indexes, unique and foreign-key constraints of the big tables;
-        return the statements that recreate them (indexes, unique constraints, foreign keys)."""
-        indexes, uniques, foreign_keys, drops = [], [], [], []
-        for table in BIG_TABLES:
-            for name, definition, kind in self._fetch(
-                "SELECT conname, pg_get_constraintdef(oid), contype FROM pg_constraint "
-                "WHERE conrelid = %s::regclass AND contype IN ('u', 'f')",
+    def _drop_secondary(self, tables: Iterable[str]) -> Secondary:
+        """Drop the secondary indexes and the unique and foreign-key constraints of ``tables``,
+        whatever the current schema has (read from ``pg_indexes`` and ``pg_constraint``, so an
+        index or a table another branch adds or drops is followed); return what recreates them.
+
+        Unique constraints come back as a ``CREATE UNIQUE INDEX`` (built with the other indexes,
+        in parallel) then ``ADD CONSTRAINT … USING INDEX`` (instant); foreign keys as ``NOT
+        VALID`` (instant) then ``VALIDATE CONSTRAINT``, which takes a lock that lets the
+        validations of different tables run at once."""
+        secondary = Secondary()
+        drops = []
+        for table in tables:
+            partitioned = self._fetch("SELECT relkind = 'p' FROM pg_class WHERE oid = %s::regclass", [table])[
+                0
+            ][0]
+            for name, definition, kind, index_definition, deferrable, deferred in self._fetch(
+                "SELECT conname, pg_get_constraintdef(oid), contype, pg_get_indexdef(conindid), "
+                "condeferrable, condeferred FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype IN ('u', 'f') ORDER BY contype DESC, conname",
                 [table],
             ):
                 drops.append(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-                target = uniques if kind == "u" else foreign_keys
-                target.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+                if kind == "u":
+                    timing = (" DEFERRABLE" if deferrable else "") + (
+                        " INITIALLY DEFERRED" if deferred else ""
+                    )
+                    secondary.indexes.append((table, index_definition))
+                    secondary.uniques.append(
+                        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" UNIQUE USING INDEX "{name}"{timing}'
+                    )
+                elif partitioned:
+                    # PostgreSQL 16 has no NOT VALID foreign key on a partitioned table.
+                    secondary.foreign_keys.append(
+                        (table, f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}', None)
+                    )
+                else:
+                    secondary.foreign_keys.append(
+                        (
+                            table,
+                            f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition} NOT VALID',
+                            f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"',
+                        )
+                    )
             for name, definition in self._fetch(
                 "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
                 "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
                 [table, table],
             ):
                 drops.append(f'DROP INDEX "{name}"')
-                indexes.append(definition)
+                secondary.indexes.append((table, definition))
         for statement in drops:
             self._execute(statement)
-        return indexes, uniques, foreign_keys
+        return secondary
+
+    def _ordered_indexes(self, secondary: Secondary) -> list[tuple[str, tuple[str, list]]]:
+        """(table, CREATE INDEX) pairs, costliest first: full-text (GIN/GiST) and expression
+        indexes, then by the rows the builder writes into the table, so the longest build starts
+        first."""
+        weight = {"generations_generation": 3, "analytics_providercall": 2, "analytics_performancemetric": 1}
+
+        def cost(item):
+            table, sql = item
+            special = " USING gin " in sql or " USING gist " in sql or "to_tsvector" in sql
+            return (not special, -weight.get(table, 0))
+
+        return [(table, (sql, [])) for table, sql in sorted(secondary.indexes, key=cost)]
+
+    def _index_tasks(self, secondary: Secondary) -> list[tuple[str, list]]:
+        """The CREATE INDEX statements, costliest first."""
+        return [statement for _, statement in self._ordered_indexes(secondary)]
+
+    def _validate_tasks(self, secondary: Secondary, last: str) -> list[list[tuple[str, list]]]:
+        """``VALIDATE CONSTRAINT`` of the foreign keys, one group per table (validations of one
+        table take the same lock; different tables' run at once), table ``last`` at the end: its
+        validations wait for the index builds on it to finish."""
+        by_table: dict[str, list[tuple[str, list]]] = {}
+        for table, _, validate in secondary.foreign_keys:
+            if validate:
+                by_table.setdefault(table, []).append((validate, []))
+        return [group for table, group in sorted(by_table.items(), key=lambda item: item[0] == last)]
+
+    def _add_foreign_keys(self, secondary: Secondary) -> None:
+        """Add the foreign keys back: ``NOT VALID`` (instant) where the validation follows, or
+        validated at once (partitioned tables)."""
+        for _, add, _ in secondary.foreign_keys:
+            self._execute(add)
+
+    def _recreate_secondary(self, secondary: Secondary, label: str) -> None:
+        """Rebuild what :meth:`_drop_secondary` dropped, in one go: indexes, unique
+        constraints on them, foreign keys (validated)."""
+        self._timed(f"{label}: indexes", lambda: self._run_all(self._index_tasks(secondary)))
+        self._timed(f"{label}: unique constraints", lambda: [self._execute(sql) for sql in secondary.uniques])
+        self._timed(f"{label}: foreign keys (added)", lambda: self._add_foreign_keys(secondary))
+        self._timed(
+            f"{label}: foreign keys (validated)",
+            lambda: self._run_groups(self._validate_tasks(secondary, "")),
+        )
+
+    def _run_all(self, statements: list[tuple[str, list]]) -> None:
+        """Run independent statements, on ``parallel`` connections when allowed."""
+        self._run_groups([[statement] for statement in statements])
+
+    def _run_groups(self, groups: list[list[tuple[str, list]]]) -> None:
+        """Run groups of statements: each group in order on one connection, the groups at once on
+        ``parallel`` autocommit connections (in order on Django's connection when ``parallel`` is
+        1). A failure or an interrupt (Ctrl-C) cancels the statements still running, so the
+        caller's clean-up never waits for a long ``INSERT`` to end."""
+        if self.parallel <= 1:
+            for group in groups:
+                for sql, params in group:
+                    self._execute(sql, params)
+            return
+        import psycopg
+
+        parameters = self.connection.get_connection_params()
+        live = []
+
+        def run(group):
+            with psycopg.connect(**parameters, autocommit=True) as raw:
+                live.append(raw)
+                raw.execute("SET synchronous_commit = off")
+                raw.execute(f"SET maintenance_work_mem = '{MAINTENANCE_WORK_MEM}'")
+                raw.execute(f"SET work_mem = '{WORK_MEM}'")
+                for sql, params in group:
+                    began = time.perf_counter()
+                    raw.execute(sql, params or None)
+                    if time.perf_counter() - began > 5:
+                        self.log(f"    {time.perf_counter() - began:6.1f} s  {' '.join(sql.split())[:110]}")
+                live.remove(raw)
+
+        pool = ThreadPoolExecutor(max_workers=self.parallel)
+        try:
+            for future in [pool.submit(run, group) for group in groups]:
+                future.result()
+        except BaseException:
+            for raw in list(live):
+                with contextlib.suppress(Exception):
+                    raw.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
+
+    def _next_id(self, table: str) -> int:
+        return self._fetch(f"SELECT COALESCE(max(id), 0) FROM {table}")[0][0]
+
+    def _reset_sequence(self, table: str) -> None:
+        self._execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(max(id), 1) "
+            f"FROM {table}))"
+        )
+
+    # --- secondary indexes and constraints --------------------------------------------------
+
+    def _drop_secondary(self, tables: Iterable[str]) -> Secondary:
+        """Drop the secondary indexes and the unique and foreign-key constraints of ``tables``,
+        whatever the current schema has (read from ``pg_indexes`` and ``pg_constraint``, so an
+        index or a table another branch adds or drops is followed); return what recreates them.
+
+        Unique constraints come back as a ``CREATE UNIQUE INDEX`` (built with the other indexes,
+        in parallel) then ``ADD CONSTRAINT … USING INDEX`` (instant); foreign keys as ``NOT
+        VALID`` (instant) then ``VALIDATE CONSTRAINT``, which takes a lock that lets the
+        validations of different tables run at once."""
+        secondary = Secondary()
+        drops = []
+        for table in tables:
+            partitioned = self._fetch("SELECT relkind = 'p' FROM pg_class WHERE oid = %s::regclass", [table])[
+                0
+            ][0]
+            for name, definition, kind, index_definition, deferrable, deferred in self._fetch(
+                "SELECT conname, pg_get_constraintdef(oid), contype, pg_get_indexdef(conindid), "
+                "condeferrable, condeferred FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype IN ('u', 'f') ORDER BY contype DESC, conname",
+                [table],
+            ):
+                drops.append(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                if kind == "u":
+                    timing = (" DEFERRABLE" if deferrable else "") + (
+                        " INITIALLY DEFERRED" if deferred else ""
+                    )
+                    secondary.indexes.append((table, index_definition))
+                    secondary.uniques.append(
+                        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" UNIQUE USING INDEX "{name}"{timing}'
+                    )
+                elif partitioned:
+                    # PostgreSQL 16 has no NOT VALID foreign key on a partitioned table.
+                    secondary.foreign_keys.append(
+                        (table, f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}', None)
+                    )
+                else:
+                    secondary.foreign_keys.append(
+                        (
+                            table,
+                            f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition} NOT VALID',
+                            f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"',
+                        )
+                    )
+            for name, definition in self._fetch(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
+                "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+                [table, table],
+            ):
+                drops.append(f'DROP INDEX "{name}"')
+                secondary.indexes.append((table, definition))
+        for statement in drops:
+            self._execute(statement)
+        return secondary
+
+    def _recreate_secondary(self, secondary: Secondary, label: str) -> None:
+        """Rebuild what :meth:`_drop_secondary` dropped: indexes on ``parallel`` connections
+        (the biggest tables' first, so the connections finish together), then the unique
+        constraints on their indexes, then the foreign keys, validated one table per connection."""
+        sizes = dict(
+            self._fetch(
+                "SELECT relname, pg_relation_size(oid) FROM pg_class WHERE relname = ANY(%s)",
+                [sorted({table for table, _ in secondary.indexes})],
+            )
+        )
+        ordered = sorted(secondary.indexes, key=lambda item: -sizes.get(item[0], 0))
+        self._timed(f"{label}: indexes", lambda: self._run_all([(sql, []) for _, sql in ordered]))
+        self._timed(f"{label}: unique constraints", lambda: [self._execute(sql) for sql in secondary.uniques])
+
+        def foreign_keys():
+            for _, add, _ in secondary.foreign_keys:
+                self._execute(add)
+            by_table: dict[str, list[str]] = {}
+            for table, _, validate in secondary.foreign_keys:
+                if validate:
+                    by_table.setdefault(table, []).append(validate)
+            groups = sorted(by_table.items(), key=lambda item: -sizes.get(item[0], 0) * len(item[1]))
+            self._run_groups([[(sql, []) for sql in group] for _, group in groups])
+
+        self._timed(f"{label}: foreign keys (validated)", foreign_keys)
 
     # --- the rows ---------------------------------------------------------------------------
 
@@ -433,7 +729,7 @@ class Builder:
 
     def _provider_calls(self, chunks: int) -> list[tuple[str, list]]:
         """One call per root generation (same organization, time, model, user), plus, to reach
-        ``rows`` calls, a retried call for every 15th root, a few seconds after the first."""
+        ``rows`` calls, a retried call for every ~15th root, a few seconds after the first."""
         from analytics.models import ProviderCall
 
         def overrides(generation: str, later: str) -> dict[str, str]:
@@ -468,12 +764,14 @@ class Builder:
             }
 
         statements = self._chunked(ProviderCall, overrides("i", "interval '0 seconds'"), chunks)
-        retries = min(self.rows - self.roots, self.roots // 15)
+        # As many retries as it takes to reach ``rows`` calls (every ~15th root at any size).
+        retries = min(self.rows - self.roots, self.roots)
         if retries > 0:
+            step = max(1, self.roots // retries)
             statements.append(
                 _insert(
                     ProviderCall,
-                    overrides(f"((i - {self.roots}) * 15)", "interval '4 seconds'"),
+                    overrides(f"((i - {self.roots}) * {step})", "interval '4 seconds'"),
                     f"generate_series({self.roots + 1}, {self.roots + retries}) AS s(i)",
                     self.connection,
                 )
@@ -569,7 +867,10 @@ class Builder:
         from generations.models import Generation
 
         rng = random.Random(self.seed)
-        base = self._next_id("generations_generation")
+        # After the ids the load gives roots, revisions and variants (written later, in parallel).
+        base = (
+            self.generation_base + self.roots + self.roots // 20 + (self.roots // 60 if self.verticals else 0)
+        )
         organization_id = self.organization_ids[0]
         moment = self.end - datetime.timedelta(days=3)
         depth = {0: 0}
@@ -629,21 +930,44 @@ class Builder:
         self.run_base = self._next_id("generations_generationrun")
         self.campaign_base = self._next_id("generations_campaign")
         self._timed("campaigns and runs", lambda: (self._campaigns(), self._runs()))
-        indexes, uniques, foreign_keys = self._timed("drop indexes", self._drop_secondary)
-        chunks = max(1, self.parallel)
-        self._timed(
-            "generations, provider calls, metrics",
-            lambda: self._run_all(
-                [*self._generations(chunks), *self._provider_calls(chunks), *self._metrics()]
-            ),
-        )
-        # Tree and cache rows go in before the indexes: they are few, and this keeps one path.
+        secondary = self._timed("drop indexes", lambda: self._drop_secondary(BIG_TABLES))
+        # The tree and the cache rows first (few; their ids follow the generated rows'), so the
+        # load below is the last write to the big tables before their indexes are built.
         self.tree_root_id, self.tree_deepest_id = self._timed("500-node tree", self._big_tree)
         self._timed("cache entries", self._cache_entries)
-        # Largest first, so the two connections finish together.
-        self._timed("create indexes", lambda: self._run_all([(sql, []) for sql in indexes]))
-        self._timed("unique constraints", lambda: [self._execute(sql) for sql in uniques])
-        self._timed("foreign keys", lambda: [self._execute(sql) for sql in foreign_keys])
+        widened = self._rollup_statements()
+        rollup_groups = widened or []
+        self.rollup_tables = [self._target(group[0][0]) for group in rollup_groups]
+        rollup_secondary = self._timed(
+            "rollups: drop indexes", lambda: self._drop_secondary(self.rollup_tables)
+        )
+        # One pool for the load, the index builds and the rollups, each started as soon as what
+        # it reads is written: the generations first, then their costliest index (full text,
+        # the longest statement of the build) on one connection while the other loads provider
+        # calls and metrics, builds the other indexes and runs the rollups' INSERT … SELECT …
+        # GROUP BY (the project's rebuild statements).
+        chunks = max(1, self.parallel)
+        tasks = [Task(f"load generations {k}", [sql]) for k, sql in enumerate(self._generations(chunks))]
+        loaded = {"generations_generation": {task.name for task in tasks}}
+        for table, statements in (
+            ("analytics_providercall", self._provider_calls(chunks)),
+            ("analytics_performancemetric", self._metrics()),
+        ):
+            load = [Task(f"load {table} {k}", [sql]) for k, sql in enumerate(statements)]
+            loaded[table] = {task.name for task in load}
+            tasks += load
+        index_tasks = [
+            Task(f"index {k}", [statement], loaded.get(table, set()))
+            for k, (table, statement) in enumerate(self._ordered_indexes(secondary))
+        ]
+        # The costliest index right after the generations' load, ahead of the other loads.
+        after_generations = len(loaded["generations_generation"])
+        tasks[after_generations:after_generations] = index_tasks[:1]
+        tasks += index_tasks[1:]
+        every_load = set().union(*loaded.values())
+        rollup_groups.sort(key=lambda group: -sum("generations_generation" in sql for sql, _ in group))
+        tasks += [Task(f"rollup {k}", group, every_load) for k, group in enumerate(rollup_groups)]
+        self._timed("load + indexes + rollups (2 connections)", lambda: self._run_tasks(tasks))
         for table in (
             *BIG_TABLES,
             "generations_generationrun",
@@ -651,15 +975,24 @@ class Builder:
             "generations_cacheentry",
         ):
             self._reset_sequence(table)
-        self._timed("analyze", lambda: self._execute("ANALYZE"))
-        self._timed("rollups", self._rollups)
-        # The rollup tables were empty when ANALYZE ran: without fresh statistics the planner
-        # reads them through the wrong index (seen in the first 1M run).
+        if widened is None:
+            self._timed("rollups (per organization)", self._rollups_per_organization)
+        # Foreign keys last: adding one locks its table and the referenced one against index
+        # builds. Added NOT VALID (instant), validated one table per connection at once.
+        self._timed("foreign keys (added NOT VALID)", lambda: self._add_foreign_keys(secondary))
         self._timed(
-            "analyze rollups",
-            lambda: self._execute(
-                "ANALYZE analytics_generationdailyrollup, analytics_providercalldailyrollup, "
-                "analytics_userhourlyrollup, analytics_modelperformance"
+            "foreign keys (validated, 2 connections)",
+            lambda: self._run_groups(self._validate_tasks(secondary, "")),
+        )
+        self._timed("unique constraints", lambda: [self._execute(sql) for sql in secondary.uniques])
+        self._recreate_secondary(rollup_secondary, "rollup tables")
+        # Statistics for the timed phase (and the visibility map, where VACUUM may run: not
+        # inside the tests' transaction).
+        analyze = "VACUUM (ANALYZE)" if self.parallel > 1 else "ANALYZE"
+        self._timed(
+            f"{analyze} (2 connections)",
+            lambda: self._run_all(
+                [(f"{analyze} {table}", []) for table in (*BIG_TABLES, *self.rollup_tables)]
             ),
         )
         self.seconds["total"] = time.perf_counter() - began
@@ -673,35 +1006,85 @@ class Builder:
             seconds=self.seconds,
         )
 
-    def _rollups(self) -> None:
-        """The four rollup tables from the raw rows, with the project's own rebuild SELECTs
-        (``analytics.rollups``), as one INSERT … SELECT … GROUP BY per table over every
-        organization at once: the per-organization ``rollup_rebuild`` answers the same but
-        takes a lock and eight statements per organization (70 s for 1,000 small tenants)."""
-        from django.db import transaction
+    def _rollup_statements(self) -> list[list[tuple[str, list]]] | None:
+        """The project's own rollup rebuild (``analytics.rollups.rollup_rebuild_organization``)
+        for the dataset's year, as statements widened to every organization of the dataset,
+        grouped by the table they write (each group in order; the groups are independent).
 
+        The rebuild is run once for a stand-in organization with its statements recorded, not
+        executed; every ``organization_id = %s`` bound to the stand-in becomes ``= ANY(%s)``
+        over the dataset's organizations, and the table lock (nothing else writes during the
+        build) is left out. So the build follows whatever shape the rollups have today, in a few
+        statements instead of eight per organization. None when the recording cannot be widened
+        (the rebuild changed in a way this does not understand): the caller then runs the
+        rebuild per organization."""
         from analytics import rollups
+        from tenancy.models import Organization
 
-        generations = "g.organization_id = ANY(%s) AND g.created_at >= %s AND g.created_at < %s"
-        calls = "c.organization_id = ANY(%s) AND c.occurred_at >= %s AND c.occurred_at < %s"
-        tables = [
-            (rollups.GENERATION_ROLLUP, rollups._generation_rollup_select(generations), 3),
-            (rollups.PROVIDER_CALL_ROLLUP, rollups._provider_call_rollup_select(calls), 3),
-            (rollups.USER_HOURLY, rollups._user_hourly_select(calls), 3),
-            (
-                rollups.MODEL_PERFORMANCE,
-                rollups._model_performance_select("g.organization_id = ANY(%s) AND g.run_id IS NOT NULL"),
-                1,
-            ),
-        ]
-        with transaction.atomic():
-            self._execute("SET LOCAL work_mem = '256MB'")
-            for spec, select, arity in tables:
-                self._execute(
-                    f"DELETE FROM {spec.table} WHERE organization_id = ANY(%s)", [self.organization_ids]
+        stand_in = -987654321
+        recorded: list[tuple[str, list]] = []
+
+        def record(execute, sql, params, many, context):
+            recorded.append((sql, list(params or [])))
+
+        last_day = (self.end - datetime.timedelta(days=1)).date()
+        try:
+            with self.connection.execute_wrapper(record):
+                rollups.rollup_rebuild_organization(
+                    organization=Organization(pk=stand_in), date_from=self.start.date(), date_to=last_day
                 )
-                params = [self.organization_ids, self.start, self.end][:arity]
-                self._execute(f"INSERT INTO {spec.table} ({rollups._columns(spec)}) {select}", params)
+        except Exception as error:  # a rebuild that reads what it wrote cannot be recorded
+            self.log(f"  rollups: recording the rebuild failed ({error!r}); per organization instead")
+            return None
+        groups: dict[str, list[tuple[str, list]]] = {}
+        for sql, params in recorded:
+            words = sql.split()
+            verb = words[0].upper() if words else ""
+            if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK", "LOCK", "SET"):
+                continue
+            target = re.match(r"\s*(?:INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+(\w+)", sql, re.IGNORECASE)
+            placeholders = re.findall(r"%s", sql)
+            if target is None or len(placeholders) != len(params):
+                self.log(f"  rollups: cannot widen {' '.join(words)[:80]!r}; per organization instead")
+                return None
+            # Walk the placeholders in order: each bound to the stand-in must follow
+            # "organization_id =", and becomes "organization_id = ANY(%s)" over the dataset.
+            text, widened, bound = "", [], iter(params)
+            for piece in re.split(r"(%s)", sql):
+                if piece != "%s":
+                    text += piece
+                    continue
+                value = next(bound)
+                if value == stand_in:
+                    head = re.search(r"\b((?:\w+\.)?organization_id)\s*=\s*$", text)
+                    if head is None:
+                        self.log(
+                            "  rollups: the stand-in is bound outside organization_id = %s; per organization"
+                        )
+                        return None
+                    text = text[: head.start()] + f"{head.group(1)} = ANY("
+                    piece = "%s)"
+                    value = self.organization_ids
+                text += piece
+                widened.append(value)
+            groups.setdefault(target.group(1), []).append((text, widened))
+        return list(groups.values())
+
+    @staticmethod
+    def _target(sql: str) -> str:
+        """The table an INSERT, DELETE or UPDATE writes."""
+        return re.match(r"\s*(?:INSERT\s+INTO|DELETE\s+FROM|UPDATE)\s+(\w+)", sql, re.IGNORECASE).group(1)
+
+    def _rollups_per_organization(self) -> None:
+        """The fallback: ``analytics.rollups.rollup_rebuild`` organization by organization."""
+        from analytics import rollups
+        from tenancy.models import Organization
+
+        rollups.rollup_rebuild(
+            date_from=self.start.date(),
+            date_to=(self.end - datetime.timedelta(days=1)).date(),
+            organizations=Organization.objects.filter(pk__in=self.organization_ids).order_by("pk"),
+        )
 
     def ranked_organizations(self) -> list[int]:
         """The organizations by generation count, biggest first (organizations without rows last)."""

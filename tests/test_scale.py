@@ -35,12 +35,27 @@ DAY = datetime.timedelta(days=1)
 pytestmark = pytest.mark.xdist_group("scale")
 
 
+def _schema() -> tuple[set, set]:
+    """Every index and constraint of the public schema (definition, and whether validated)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+        indexes = set(cursor.fetchall())
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), convalidated, "
+            "condeferrable, condeferred FROM pg_constraint WHERE connamespace = 'public'::regnamespace"
+        )
+        constraints = set(cursor.fetchall())
+    return indexes, constraints
+
+
 @pytest.fixture(scope="module")
 def dataset(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
         # The builder drops and recreates indexes and writes every tenant's rows: the owner's work.
         with rls.database_owner():
+            before = _schema()
             built = Builder(rows=ROWS, organizations=ORGANIZATIONS, log=lambda message: None).build()
+            built.schema_before, built.schema_after = before, _schema()
         yield built
         transaction.set_rollback(True)
 
@@ -69,6 +84,17 @@ def _counts(dataset) -> dict[int, int]:
             [dataset.organization_ids],
         )
     )
+
+
+def test_the_build_leaves_every_index_and_constraint_as_the_schema_has_them(dataset, db):
+    """Given the builder dropped the big and the rollup tables' indexes and constraints for the
+    load, then afterwards every one is back with the same definition, and every foreign key is
+    validated (none left NOT VALID)."""
+    indexes_before, constraints_before = dataset.schema_before
+    indexes_after, constraints_after = dataset.schema_after
+    assert indexes_after == indexes_before
+    assert constraints_after == constraints_before
+    assert all(validated for _, _, _, validated, _, _ in constraints_after)
 
 
 def test_the_dataset_is_skewed_and_shaped_as_promised(dataset, db):
