@@ -138,8 +138,8 @@ _ACTIVE = [GenerationStatus.PENDING, GenerationStatus.PROCESSING]
 _SUCCEEDED = [GenerationStatus.SUCCESS, GenerationStatus.PARTIAL]
 
 
-def run_list(*, organization: Organization) -> QuerySet[GenerationRun]:
-    """Runs with what they derive from their live generations, in the same query:
+def _run_figures() -> dict[str, Any]:
+    """What a run derives from its generations, as annotations of ``GenerationRun``:
     ``generation_count``, ``active_count``, ``succeeded_count``, ``cancelled_count``,
     ``models_completed``, ``models_reported``, ``total_cost_usd``, ``total_tokens``,
     ``unpriced_count``.
@@ -148,33 +148,68 @@ def run_list(*, organization: Organization) -> QuerySet[GenerationRun]:
     ``models_reported`` (a model that answered has reported, whatever became of its row); the
     counts and ``models_completed`` describe the live generations."""
     live = Q(generations__deleted_at__isnull=True)
-    return GenerationRun.objects.filter(organization=organization).annotate(
-        generation_count=Count("generations", filter=live),
-        active_count=Count("generations", filter=live & Q(generations__status__in=_ACTIVE)),
-        succeeded_count=Count("generations", filter=live & Q(generations__status__in=_SUCCEEDED)),
-        cancelled_count=Count("generations", filter=live & Q(generations__status=GenerationStatus.CANCELLED)),
-        unpriced_count=Count("generations", filter=live & Q(generations__cost_usd__isnull=True)),
-        models_completed=ArrayAgg(
+    return {
+        "generation_count": Count("generations", filter=live),
+        "active_count": Count("generations", filter=live & Q(generations__status__in=_ACTIVE)),
+        "succeeded_count": Count("generations", filter=live & Q(generations__status__in=_SUCCEEDED)),
+        "cancelled_count": Count(
+            "generations", filter=live & Q(generations__status=GenerationStatus.CANCELLED)
+        ),
+        "unpriced_count": Count("generations", filter=live & Q(generations__cost_usd__isnull=True)),
+        "models_completed": ArrayAgg(
             "generations__model_name",
             filter=live & Q(generations__status__in=_SUCCEEDED),
             distinct=True,
             default=[],
             order_by="generations__model_name",
         ),
-        total_cost_usd=Coalesce(Sum("generations__cost_usd"), Decimal(0)),
-        total_tokens=Coalesce(Sum("generations__total_tokens"), 0),
-        models_reported=ArrayAgg(
+        "total_cost_usd": Coalesce(Sum("generations__cost_usd"), Decimal(0)),
+        "total_tokens": Coalesce(Sum("generations__total_tokens"), 0),
+        "models_reported": ArrayAgg(
             "generations__model_name",
             filter=Q(generations__status__in=sorted(GenerationStatus.terminal())),
             distinct=True,
             default=[],
             order_by="generations__model_name",
         ),
-    )
+    }
+
+
+def run_list(*, organization: Organization) -> QuerySet[GenerationRun]:
+    """Live runs of the organization, without their figures: a list page is cut first and
+    :func:`run_figures_attach` then aggregates the page's runs only (aggregating before the
+    ``LIMIT`` grouped every run of the tenant on every request: 1.8 s at 8,000 runs)."""
+    return GenerationRun.objects.filter(organization=organization)
+
+
+def run_detail(*, organization: Organization) -> QuerySet[GenerationRun]:
+    """Runs with their figures (:func:`_run_figures`) annotated in the same query: for reading
+    one run (detail, the answer of a write), where the ``GROUP BY`` covers that run alone."""
+    return GenerationRun.objects.filter(organization=organization).annotate(**_run_figures())
+
+
+def run_figures_attach(*, organization: Organization, runs: list[GenerationRun]) -> list[GenerationRun]:
+    """Set :func:`_run_figures` on each of ``runs`` (a list page), in one query grouped over
+    these runs only (their generations through the ``run_id`` index); returns ``runs``."""
+    names = list(_run_figures())
+    figures = {
+        row["pk"]: row
+        for row in run_detail(organization=organization)
+        .filter(pk__in=[run.pk for run in runs])
+        .values("pk", *names)
+    }
+    for run in runs:
+        row = figures.get(run.pk)
+        if row is None:  # deleted between the page and this query: shown as it was, empty
+            row = {name: [] if name.startswith("models_") else 0 for name in names}
+            row["total_cost_usd"] = Decimal(0)
+        for name in names:
+            setattr(run, name, row[name])
+    return runs
 
 
 def run_status(run: GenerationRun) -> str:
-    """A run's status from the annotations of :func:`run_list`.
+    """A run's status from its figures (:func:`run_detail`, :func:`run_figures_attach`).
 
     No generation yet: pending; any still pending/processing, or a requested model that has not
     reported (no finished generation of it yet): running; once every requested model has

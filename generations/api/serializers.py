@@ -355,7 +355,8 @@ class TreeNodeSerializer(serializers.Serializer):
 
 
 class GenerationRunSerializer(serializers.ModelSerializer):
-    """A run with what it derives from its generations (``selectors.run_list`` annotations)."""
+    """A run with what it derives from its generations (``selectors.run_detail`` annotations, or
+    ``selectors.run_figures_attach`` on a list page)."""
 
     status = serializers.SerializerMethodField()
     models_completed = serializers.ListField(child=serializers.CharField(), read_only=True)
