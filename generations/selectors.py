@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_cte import CTE, with_cte
@@ -42,13 +42,24 @@ NODE_FIELDS = (
 LIST_DEFERRED = ("raw_request", "raw_response", "prompt", "parameters", "error_details")
 
 
+# What a list row shows of its relations (``GenerationListSerializer``), read as columns of the
+# row's own query (LEFT JOINs) instead of related model instances: a page of 50 builds 50
+# model instances, not 200 (building them was a fifth of a list request's time).
+LIST_RELATION_NAMES = {
+    "vertical_slug": F("vertical__slug"),
+    "model_canonical_name": F("model__name"),
+    "provider_slug": F("provider__slug"),
+}
+
+
+def _with_relation_names(queryset: QuerySet[Generation]) -> QuerySet[Generation]:
+    return queryset.annotate(**LIST_RELATION_NAMES)
+
+
 def generation_list(*, organization: Organization) -> QuerySet[Generation]:
-    """Live generations of the organization, newest first, with what the list shows joined in."""
-    return (
-        Generation.objects.filter(organization=organization)
-        .select_related(*_generation_relations())
-        .defer(*LIST_DEFERRED)
-    )
+    """Live generations of the organization, newest first, with the names the list shows of
+    their vertical, model and provider (:data:`LIST_RELATION_NAMES`)."""
+    return _with_relation_names(Generation.objects.filter(organization=organization)).defer(*LIST_DEFERRED)
 
 
 def generation_detail(*, organization: Organization) -> QuerySet[Generation]:
@@ -107,7 +118,8 @@ def _node(generation: Generation) -> dict[str, Any]:
 def generation_lineage(*, organization: Organization, generation: Generation) -> list[Generation]:
     """The path root → ``generation`` (both included), by a recursive CTE up ``parent``.
 
-    One query whatever the depth, relations the serializer reads included; soft-deleted
+    One query whatever the depth, the names of the relations the list serializer shows
+    included (:data:`LIST_RELATION_NAMES`); soft-deleted
     ancestors are included (the path is history).
     """
 
@@ -120,7 +132,7 @@ def generation_lineage(*, organization: Organization, generation: Generation) ->
     queryset = with_cte(
         cte, select=cte.join(Generation.all_objects.filter(organization=organization), id=cte.col.id)
     )
-    return list(queryset.select_related(*_generation_relations()).order_by("depth"))
+    return list(_with_relation_names(queryset).order_by("depth"))
 
 
 def generation_variants(*, organization: Organization, generation: Generation) -> QuerySet[Generation]:
@@ -128,8 +140,8 @@ def generation_variants(*, organization: Organization, generation: Generation) -
     version: one source piece adapted for hospitality, healthcare, tech and athletics."""
     queryset = Generation.objects.filter(
         organization=organization, parent=generation, kind=GenerationKind.VARIANT
-    ).select_related(*_generation_relations())
-    return queryset.order_by("vertical__slug", "version")
+    )
+    return _with_relation_names(queryset).order_by("vertical__slug", "version")
 
 
 # --- runs -------------------------------------------------------------------------------------

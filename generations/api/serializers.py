@@ -308,7 +308,19 @@ class GenerationSerializer(serializers.ModelSerializer):
 
 
 class GenerationListSerializer(GenerationSerializer):
-    """A list row: the large request/response JSON and the prompt are left to the detail view."""
+    """A list row: the large request/response JSON and the prompt are left to the detail view.
+
+    The vertical, model and provider are read from the names the list selectors annotate
+    (``selectors.LIST_RELATION_NAMES``), not from related instances: the same values."""
+
+    vertical = serializers.CharField(source="vertical_slug", read_only=True, allow_null=True)
+    resolved_model = serializers.CharField(
+        source="model_canonical_name",
+        read_only=True,
+        allow_null=True,
+        help_text="The canonical model the name meant.",
+    )
+    resolved_provider = serializers.CharField(source="provider_slug", read_only=True, allow_null=True)
 
     class Meta(GenerationSerializer.Meta):
         fields = [
