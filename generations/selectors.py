@@ -22,13 +22,11 @@ from providers.spending import SpendTotals
 from styleguides.models import PromptTemplateVersion, StyleGuideVersion, Vertical
 from tenancy.models import Organization
 
-# Columns a tree or lineage node shows; the heavy ones (content, prompt, raw JSON) stay unread.
+# Columns a tree node shows; the heavy ones (content, prompt, raw JSON) stay unread.
 NODE_FIELDS = (
     "id",
-    "organization_id",
     "request_id",
     "parent_id",
-    "root_id",
     "depth",
     "version",
     "kind",
@@ -78,39 +76,39 @@ def generation_tree(*, organization: Organization, generation: Generation) -> di
     by version. Soft-deleted nodes keep their place (``is_deleted``) so live descendants are
     not orphaned.
     """
+    # Plain rows, not model instances: a 500-node tree built 1,000 of them (nodes, verticals).
     nodes = list(
         Generation.all_objects.filter(organization=organization)
         .in_tree(generation.tree_root_id)
-        .select_related("vertical")
-        .only(*NODE_FIELDS, "vertical__slug")
         .order_by("depth", "version")
+        .values(*NODE_FIELDS, vertical_slug=F("vertical__slug"))
     )
-    by_id = {node.pk: _node(node) for node in nodes}
+    by_id = {node["id"]: _node(node) for node in nodes}
     root = None
     for node in nodes:
-        if node.parent_id is None:
-            root = by_id[node.pk]
-        elif node.parent_id in by_id:
-            by_id[node.parent_id]["children"].append(by_id[node.pk])
+        parent_id = node["parent_id"]
+        if parent_id is None:
+            root = by_id[node["id"]]
+        elif parent_id in by_id:
+            by_id[parent_id]["children"].append(by_id[node["id"]])
     return root or {}
 
 
-def _node(generation: Generation) -> dict[str, Any]:
-    vertical = generation.vertical
+def _node(row: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": generation.pk,
-        "request_id": generation.request_id,
-        "parent": generation.parent_id,
-        "depth": generation.depth,
-        "version": generation.version,
-        "kind": generation.kind,
-        "branch_name": generation.branch_name,
-        "status": generation.status,
-        "model": generation.model_name,
-        "content_type": generation.content_type,
-        "vertical": vertical.slug if vertical is not None else None,
-        "created_at": generation.created_at,
-        "is_deleted": generation.deleted_at is not None,
+        "id": row["id"],
+        "request_id": row["request_id"],
+        "parent": row["parent_id"],
+        "depth": row["depth"],
+        "version": row["version"],
+        "kind": row["kind"],
+        "branch_name": row["branch_name"],
+        "status": row["status"],
+        "model": row["model_name"],
+        "content_type": row["content_type"],
+        "vertical": row["vertical_slug"],
+        "created_at": row["created_at"],
+        "is_deleted": row["deleted_at"] is not None,
         "children": [],
     }
 
