@@ -423,3 +423,32 @@ def test_model_and_provider_filters_read_one_column_of_the_generations(api_clien
     assert ids == ["alias", "canonical", "other"]
     assert '"provider_id" =' in sql and "providers_provider" not in sql.split("WHERE")[1]
     assert listed("provider=mystery")[0] == ["unknown"]
+
+
+def test_generation_output_is_drfs_own_field_by_field(api_client, organization):
+    """Given generations with every kind of field set or empty (relations, datetimes, money,
+    JSON, choices), the serializers' fast output equals DRF's own ``to_representation``."""
+    from rest_framework import serializers
+
+    from generations.api.serializers import GenerationListSerializer, GenerationSerializer
+    from generations.selectors import generation_detail, generation_list
+
+    run = GenerationRunFactory(organization=organization)
+    campaign = CampaignFactory(organization=organization)
+    tech = vertical("tech")
+    response = api_client.post(
+        URL, body(request_id="full", run=run.pk, campaign=campaign.pk, vertical=tech.slug)
+    )
+    assert response.status_code == 201, response.content
+    root = response.json()["id"]
+    assert api_client.post(f"{URL}{root}/branch/", {"request_id": "child"}, format="json").status_code == 201
+    api_client.post(URL, {"request_id": "bare"}, format="json")
+    for serializer_class, rows in [
+        (GenerationSerializer, generation_detail(organization=organization)),
+        (GenerationListSerializer, generation_list(organization=organization)),
+    ]:
+        for row in rows:
+            serializer = serializer_class(row)
+            fast = serializer.to_representation(row)
+            assert fast == serializers.ModelSerializer.to_representation(serializer, row)
+            assert list(fast) == serializer_class.Meta.fields
