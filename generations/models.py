@@ -115,7 +115,8 @@ class GenerationRun(SoftDeleteModel, TenantModel):
     """One request (a business idea to name, a brief to draft) fanned out to several models.
 
     Only the request is stored; which models completed, the totals and the status are derived
-    from the run's generations when read (``selectors.run_list``), so they can never disagree.
+    from the run's generations when read (``selectors.run_detail``, ``run_figures_attach``), so
+    they can never disagree.
     """
 
     prompt = models.TextField(blank=True, help_text="The request every model of the run answers.")
@@ -176,6 +177,11 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
     is ``no_usage``, never $0.
     """
 
+    # No index of its own (db_index=False): every index of this table leads with organization_id,
+    # and generation_org_created_idx serves what the FK's single-column index would.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     request_id = models.CharField(max_length=200, help_text="The client's idempotency key.")
     request_fingerprint = models.CharField(
         max_length=64, blank=True, editable=False, help_text="SHA-256 of the body that created the row."
@@ -205,11 +211,23 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
         related_name="+",
         db_index=False,
     )
+    # No index: nothing reads generations by version; PROTECT's check runs only when a version
+    # is deleted (never: versions are immutable history).
     style_guide_version = models.ForeignKey(
-        "styleguides.StyleGuideVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "styleguides.StyleGuideVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     template_version = models.ForeignKey(
-        "styleguides.PromptTemplateVersion", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "styleguides.PromptTemplateVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     provider_name = models.CharField(
         max_length=50, blank=True, help_text="The provider as the client sent it."
@@ -340,15 +358,11 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
                 fields=["organization", "campaign", "-created_at"], name="generation_org_campaign_idx"
             ),
             models.Index(
-                fields=["organization", "model_name", "-created_at"], name="generation_org_model_name_idx"
-            ),
-            models.Index(
                 fields=["organization", "vertical", "-created_at"], name="generation_org_vertical_idx"
             ),
+            # ``?model=`` filters on model_id alone (api/filters.py), so one index serves a rare
+            # model; ``?provider=`` (a handful of providers, each common) walks org_created.
             models.Index(fields=["organization", "model", "-created_at"], name="generation_org_model_idx"),
-            models.Index(
-                fields=["organization", "provider", "-created_at"], name="generation_org_provider_idx"
-            ),
             # Failures are rare and read often (failure reports): a small index of them only.
             models.Index(
                 fields=["organization", "-created_at"],

@@ -801,14 +801,19 @@ def _count_cache_access(organization: Organization, *, hit: bool, cost_saved_usd
 def cache_entry_hit(*, organization: Organization, key: str) -> CacheEntry | None:
     """The live entry under ``key`` with its hit counted, or None (a miss, counted too).
 
-    The hit is one ``UPDATE … SET hit_count = hit_count + 1`` (``F()``), so concurrent hits are
-    each counted exactly once; an expired entry is a miss even before the purge removes it.
+    The hit is one ``UPDATE … SET hit_count = hit_count + 1 … RETURNING`` the row, so
+    concurrent hits are each counted exactly once and the entry is read by the same statement
+    (no second ``SELECT``); an expired entry is a miss even before the purge removes it.
     """
     now = timezone.now()
-    updated = CacheEntry.objects.filter(organization=organization, key=key, expires_at__gt=now).update(
-        hit_count=F("hit_count") + 1, last_accessed_at=now
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in CacheEntry._meta.concrete_fields)
+    # Through raw() so the columns pass the fields' database converters (jsonb → response).
+    hit = CacheEntry.objects.raw(
+        f"UPDATE {CacheEntry._meta.db_table} SET hit_count = hit_count + 1, last_accessed_at = %s "  # noqa: S608 - the model's own names
+        f"WHERE organization_id = %s AND key = %s AND expires_at > %s RETURNING {columns}",
+        [now, organization.pk, key, now],
     )
-    entry = CacheEntry.objects.filter(organization=organization, key=key).first() if updated else None
+    entry = next(iter(hit), None)
     _count_cache_access(
         organization, hit=entry is not None, cost_saved_usd=entry.cost_saved_usd if entry else Decimal(0)
     )

@@ -40,7 +40,8 @@ MAX_ENTRIES = 10_000
 
 class Catalogue:
     """Catalogue look-ups read once: providers by slug, models by (name, provider slug) —
-    misses included — and each model's price versions, newest first."""
+    misses included —, each model's price versions, newest first, and the model ids a list
+    filter value names."""
 
     def __init__(self, version: int | None = None):
         self.version = version
@@ -48,13 +49,15 @@ class Catalogue:
         self.providers: dict[str, Provider] | None = None
         self.models: dict[tuple[str, str], AIModel | None] = {}
         self.windows: dict[int, list[ModelPrice]] = {}
+        # Filter values (``generations/?model=``) → the ids of the models they name.
+        self.model_ids: dict[str, tuple[int, ...]] = {}
 
     def fresh_for(self, version: int) -> bool:
         """Whether this copy still answers for the catalogue at ``version``."""
         return (
             self.version == version
             and time.monotonic() - self.loaded_at < CATALOGUE_TTL_SECONDS
-            and len(self.models) + len(self.windows) < MAX_ENTRIES
+            and len(self.models) + len(self.windows) + len(self.model_ids) < MAX_ENTRIES
         )
 
 

@@ -8,6 +8,7 @@ import genai_prices
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from providers.catalogue_cache import catalogue_current
 from providers.models import (
     AIModel,
     AIPreference,
@@ -64,6 +65,26 @@ def model_resolve(*, name: str, provider: str | None = None) -> AIModel | None:
         if found is not None:
             return found
     return None
+
+
+def model_ids_named(name: str) -> tuple[int, ...]:
+    """Ids of the models ``name`` means to a list filter (``generations/?model=``): every model
+    whose canonical name it is, whatever its provider, and the model it resolves to as a name
+    or alias (:func:`model_resolve`). Empty when nobody knows the name.
+
+    Read once per process and catalogue version (``providers.catalogue_cache``), so a filtered
+    list pays no catalogue query once warm; the rows are then filtered on ``model_id`` alone.
+    """
+    from providers.metering import Meter  # metering imports this module
+
+    catalogue = catalogue_current()
+    if name not in catalogue.model_ids:
+        named = set(AIModel.objects.filter(name=name).values_list("pk", flat=True))
+        resolved = Meter().model(name)
+        if resolved is not None:
+            named.add(resolved.pk)
+        catalogue.model_ids[name] = tuple(sorted(named))
+    return catalogue.model_ids[name]
 
 
 def providers_list() -> QuerySet[Provider]:

@@ -39,6 +39,12 @@ class ProviderCall(MeteredUsage, TenantModel):
     ``client_cost_usd``) is kept apart from what Inkwell resolved and computed.
     """
 
+    # No index of its own (db_index=False): every index of this table leads with organization_id.
+    # (No key_fingerprint index either: the keys report reads rollups; ``usage/?key_fingerprint=``
+    # and a credential's budget walk provider_call_org_called_idx, a key being a tenant's few.)
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     request_id = models.CharField(max_length=200, help_text="The client's idempotency key.")
     request_fingerprint = models.CharField(
         max_length=64, blank=True, editable=False, help_text="SHA-256 of the body that created the row."
@@ -143,11 +149,6 @@ class ProviderCall(MeteredUsage, TenantModel):
                 fields=["organization", "user_ref", "-occurred_at"],
                 condition=Q(user_ref__isnull=False),
                 name="provider_call_user_idx",
-            ),
-            models.Index(
-                fields=["organization", "key_fingerprint", "-occurred_at"],
-                condition=~Q(key_fingerprint=""),
-                name="provider_call_key_idx",
             ),
             models.Index(
                 fields=["organization", "-occurred_at"],

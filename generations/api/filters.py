@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Q
 
 from generations.choices import ContentType, GenerationKind, GenerationStatus, TargetChannel
 from generations.models import SEARCH_TEXT_MAX_LENGTH, CacheEntry, Campaign, Generation, GenerationRun
 from providers.choices import CostStatus
+from providers.metering import Meter
+from providers.selectors import model_ids_named
 from tenancy.api.filters import TenantFilterSet, UTCIsoDateTimeFilter
 
 
@@ -24,9 +25,14 @@ class GenerationFilterSet(TenantFilterSet):
     target_channel = django_filters.ChoiceFilter(choices=TargetChannel.choices)
     cost_status = django_filters.ChoiceFilter(choices=CostStatus.choices)
     kind = django_filters.ChoiceFilter(choices=GenerationKind.choices)
-    provider = django_filters.CharFilter(method="filter_provider", help_text="Provider slug.")
+    provider = django_filters.CharFilter(
+        method="filter_provider",
+        help_text="Provider slug: the generations it served; an unknown slug matches it as sent.",
+    )
     model = django_filters.CharFilter(
-        method="filter_model", help_text="Model name as sent, or the canonical name it resolved to."
+        method="filter_model",
+        help_text="A model's canonical name or alias: its generations, whatever name they were sent "
+        "with; a name Inkwell does not know matches the name as sent.",
     )
     vertical = django_filters.CharFilter(field_name="vertical__slug", help_text="Vertical slug.")
     campaign = django_filters.NumberFilter(field_name="campaign_id")
@@ -70,11 +76,19 @@ class GenerationFilterSet(TenantFilterSet):
             "search",
         ]
 
+    # One column each, so one index (or the (organization, created_at) walk) serves the page: an
+    # OR across a join (``model__name = v OR model_name = v``) could use neither.
     def filter_provider(self, queryset, name, value):
-        return queryset.filter(Q(provider__slug=value) | Q(provider_name=value))
+        provider = Meter().provider(value)
+        if provider is None:  # a provider nobody knows: as sent
+            return queryset.filter(provider_name=value)
+        return queryset.filter(provider_id=provider.pk)
 
     def filter_model(self, queryset, name, value):
-        return queryset.filter(Q(model__name=value) | Q(model_name=value))
+        ids = model_ids_named(value)
+        if not ids:  # a model nobody knows: as sent
+            return queryset.filter(model_name=value)
+        return queryset.filter(model_id__in=ids)
 
     def filter_root(self, queryset, name, value):
         return queryset.in_tree(value)

@@ -30,6 +30,7 @@ from styleguides.models import (
 )
 from tenancy.api.fields import BoundedDateField, TenantPrimaryKeyRelatedField
 from tenancy.api.parsers import unstorable_text
+from tenancy.api.representation import FastRepresentationMixin
 
 MAX_CONTENT_CHARS = 1024 * 1024  # content and prompt: 1 MiB of text each, bulk or not
 MAX_INT32 = 2**31 - 1
@@ -224,8 +225,9 @@ class GenerationUpdateSerializer(GenerationResultFields):
         return super().validate(attrs)
 
 
-class GenerationSerializer(serializers.ModelSerializer):
-    """A generation as the API shows it: what was sent next to what Inkwell computed."""
+class GenerationSerializer(FastRepresentationMixin, serializers.ModelSerializer):
+    """A generation as the API shows it: what was sent next to what Inkwell computed (about 45
+    fields, so the output goes through ``FastRepresentationMixin``: same JSON, less per field)."""
 
     provider = serializers.CharField(source="provider_name", read_only=True)
     model = serializers.CharField(source="model_name", read_only=True)
@@ -300,7 +302,19 @@ class GenerationSerializer(serializers.ModelSerializer):
 
 
 class GenerationListSerializer(GenerationSerializer):
-    """A list row: the large request/response JSON and the prompt are left to the detail view."""
+    """A list row: the large request/response JSON and the prompt are left to the detail view.
+
+    The vertical, model and provider are read from the names the list selectors annotate
+    (``selectors.LIST_RELATION_NAMES``), not from related instances: the same values."""
+
+    vertical = serializers.CharField(source="vertical_slug", read_only=True, allow_null=True)
+    resolved_model = serializers.CharField(
+        source="model_canonical_name",
+        read_only=True,
+        allow_null=True,
+        help_text="The canonical model the name meant.",
+    )
+    resolved_provider = serializers.CharField(source="provider_slug", read_only=True, allow_null=True)
 
     class Meta(GenerationSerializer.Meta):
         fields = [
@@ -347,7 +361,8 @@ class TreeNodeSerializer(serializers.Serializer):
 
 
 class GenerationRunSerializer(serializers.ModelSerializer):
-    """A run with what it derives from its generations (``selectors.run_list`` annotations)."""
+    """A run with what it derives from its generations (``selectors.run_detail`` annotations, or
+    ``selectors.run_figures_attach`` on a list page)."""
 
     status = serializers.SerializerMethodField()
     models_completed = serializers.ListField(child=serializers.CharField(), read_only=True)

@@ -208,7 +208,15 @@ class GenerationRunViewSet(RestoreMixin, TenantModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return selectors.run_list(organization=self.organization)
+        if self.action == "list":
+            return selectors.run_list(organization=self.organization)
+        return selectors.run_detail(organization=self.organization)
+
+    def list(self, request, *args, **kwargs):
+        """A page of runs, cut before their figures are aggregated (for the page's runs only)."""
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        selectors.run_figures_attach(organization=self.organization, runs=page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     create_service = staticmethod(services.run_create)
 

@@ -17,6 +17,7 @@ from styleguides import services as style_guide_services
 from tenancy.models import AuditEvent
 from tests.api_cases import TenantCRUDAPITests
 from tests.generations.factories import CampaignFactory, GenerationFactory, GenerationRunFactory, vertical
+from tests.providers.factories import AIModelFactory, ProviderFactory
 from tests.styleguides.factories import StyleGuideFactory, make_template
 
 pytestmark = pytest.mark.django_db
@@ -380,3 +381,74 @@ def test_status_and_content_type_filters_select_without_distinct(api_client, org
     assert sorted(row["request_id"] for row in response.json()["results"]) == ["a", "b"]
     listing = [query["sql"] for query in queries.captured_queries if "generations_generation" in query["sql"]]
     assert listing and not any("DISTINCT" in sql for sql in listing)
+
+
+def _page_sql(queries) -> str:
+    (sql,) = [
+        query["sql"] for query in queries.captured_queries if 'FROM "generations_generation"' in query["sql"]
+    ]
+    return sql
+
+
+def test_model_and_provider_filters_read_one_column_of_the_generations(api_client, organization):
+    """Given generations sent with a model's name, its alias and a name nobody knows, when the
+    list is filtered by model or provider, then the known ones match through the resolved
+    model_id / provider_id alone (no join, no OR: one index serves the page) and the unknown
+    one by the name as sent."""
+    acme = ProviderFactory(slug="acme")
+    AIModelFactory(provider=acme, name="house-model", aliases=["house-alias"])
+    AIModelFactory(provider=acme, name="other-model")
+    for request_id, provider, model in [
+        ("canonical", "acme", "house-model"),
+        ("alias", "acme", "house-alias"),
+        ("other", "acme", "other-model"),
+        ("unknown", "mystery", "mystery-model"),
+    ]:
+        response = api_client.post(URL, body(request_id=request_id, provider=provider, model=model))
+        assert response.status_code == 201, response.content
+
+    def listed(query):
+        with CaptureQueriesContext(connection) as queries:
+            response = api_client.get(f"{URL}?{query}")
+        assert response.status_code == 200, response.content
+        return sorted(row["request_id"] for row in response.json()["results"]), _page_sql(queries)
+
+    for name in ("house-model", "house-alias"):
+        ids, sql = listed(f"model={name}")
+        assert ids == ["alias", "canonical"]
+        assert '"model_id" IN' in sql and "providers_aimodel" not in sql.split("WHERE")[1]
+    assert listed("model=mystery-model")[0] == ["unknown"]
+    assert listed("model=nobody-knows")[0] == []
+    ids, sql = listed("provider=acme")
+    assert ids == ["alias", "canonical", "other"]
+    assert '"provider_id" =' in sql and "providers_provider" not in sql.split("WHERE")[1]
+    assert listed("provider=mystery")[0] == ["unknown"]
+
+
+def test_generation_output_is_drfs_own_field_by_field(api_client, organization):
+    """Given generations with every kind of field set or empty (relations, datetimes, money,
+    JSON, choices), the serializers' fast output equals DRF's own ``to_representation``."""
+    from rest_framework import serializers
+
+    from generations.api.serializers import GenerationListSerializer, GenerationSerializer
+    from generations.selectors import generation_detail, generation_list
+
+    run = GenerationRunFactory(organization=organization)
+    campaign = CampaignFactory(organization=organization)
+    tech = vertical("tech")
+    response = api_client.post(
+        URL, body(request_id="full", run=run.pk, campaign=campaign.pk, vertical=tech.slug)
+    )
+    assert response.status_code == 201, response.content
+    root = response.json()["id"]
+    assert api_client.post(f"{URL}{root}/branch/", {"request_id": "child"}, format="json").status_code == 201
+    api_client.post(URL, {"request_id": "bare"}, format="json")
+    for serializer_class, rows in [
+        (GenerationSerializer, generation_detail(organization=organization)),
+        (GenerationListSerializer, generation_list(organization=organization)),
+    ]:
+        for row in rows:
+            serializer = serializer_class(row)
+            fast = serializer.to_representation(row)
+            assert fast == serializers.ModelSerializer.to_representation(serializer, row)
+            assert list(fast) == serializer_class.Meta.fields
