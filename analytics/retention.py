@@ -40,21 +40,25 @@ from analytics.choices import RetentionTarget
 from analytics.models import (
     ArchivedRecord,
     CleanupPreferences,
+    ModelPerformance,
     PerformanceMetric,
     ProviderCall,
     RetentionBatch,
 )
 from generations import retention_services
-from generations.models import Generation
+from generations.models import Generation, GenerationRun
+from tenancy import rls
 from tenancy.models import Organization
 
-# Order matters: generations go before the runs they may leave empty, and metrics of deleted
+# Order matters: provider calls go first, so an expired call is archived with its link to its
+# generation instead of being unlinked (an UPDATE of every index of the table) just before it is
+# deleted anyway; generations go before the runs they may leave empty, and metrics of deleted
 # generations are archived with them.
 TARGET_ORDER = (
+    RetentionTarget.PROVIDER_CALLS,
     RetentionTarget.FAILED_GENERATIONS,
     RetentionTarget.GENERATIONS,
     RetentionTarget.PERFORMANCE_METRICS,
-    RetentionTarget.PROVIDER_CALLS,
     RetentionTarget.EMPTY_RUNS,
 )
 DEFAULT_BATCH_SIZE = 10_000
@@ -354,3 +358,30 @@ def retention_apply(
             outcome.archived += archived
             outcome.batches += 1
     return plan
+
+
+# The tables retention deletes from: the targets' and the ones their deletions cascade to.
+COMPACTED_MODELS = (Generation, GenerationRun, ProviderCall, PerformanceMetric, ModelPerformance)
+
+
+def retention_compact() -> dict[str, tuple[int, int]]:
+    """Give the space retention freed back to the operating system: ``VACUUM (FULL, ANALYZE)``
+    of each table retention deletes from. Returns ``{table: (bytes before, bytes after)}``,
+    indexes included.
+
+    Plain VACUUM (autovacuum) only marks deleted rows' space reusable: new rows fill it, but the
+    files shrink only by empty pages at their very end, and retention deletes the *oldest* rows,
+    at the start. VACUUM FULL rewrites each table and its indexes and holds an ACCESS EXCLUSIVE
+    lock meanwhile: ingestion into that table waits until it ends, so run it in a quiet window,
+    not nightly (``docs/partitioning.md``: dropping monthly partitions removes the need).
+    """
+    sizes = {}
+    with rls.database_owner(), connection.cursor() as cursor:  # VACUUM is the owner's
+        for model in COMPACTED_MODELS:
+            table = model._meta.db_table
+            cursor.execute("SELECT pg_total_relation_size(%s)", [table])
+            before = cursor.fetchone()[0]
+            cursor.execute(f"VACUUM (FULL, ANALYZE) {qn(table)}")
+            cursor.execute("SELECT pg_total_relation_size(%s)", [table])
+            sizes[table] = (before, cursor.fetchone()[0])
+    return sizes
