@@ -117,26 +117,30 @@ class TargetOutcome:
     batches: int = 0
 
 
+def _targets(organizations: Iterable[Organization] | None, now: datetime.datetime):
+    """Each (organization, target, days, cutoff) a run goes through, in ``TARGET_ORDER``."""
+    for organization in organizations if organizations is not None else Organization.objects.order_by("pk"):
+        for target, days in retention_days(organization=organization).items():
+            yield organization, target, days, now - datetime.timedelta(days=days)
+
+
 def retention_plan(
     *, organizations: Iterable[Organization] | None = None, now: datetime.datetime | None = None
 ) -> list[TargetOutcome]:
     """What a run would expire now, per organization and target. Reads only."""
-    now = now or timezone.now()
     plan = []
-    for organization in organizations if organizations is not None else Organization.objects.order_by("pk"):
-        for target, days in retention_days(organization=organization).items():
-            cutoff = now - datetime.timedelta(days=days)
-            primary = expired_rows(organization=organization, target=target, cutoff=cutoff)
-            plan.append(
-                TargetOutcome(
-                    organization=organization.slug,
-                    target=target,
-                    days=days,
-                    cutoff=cutoff,
-                    expired=primary.count(),
-                    rows=_rows_removed_with(target, primary),
-                )
+    for organization, target, days, cutoff in _targets(organizations, now or timezone.now()):
+        primary = expired_rows(organization=organization, target=target, cutoff=cutoff)
+        plan.append(
+            TargetOutcome(
+                organization=organization.slug,
+                target=target,
+                days=days,
+                cutoff=cutoff,
+                expired=primary.count(),
+                rows=_rows_removed_with(target, primary),
             )
+        )
     return plan
 
 
@@ -241,10 +245,12 @@ def _archive_data_sql(model: type[models.Model], alias: str) -> str:
     return f"jsonb_build_object('model', '{model._meta.label_lower}', 'pk', {pk}, 'fields', {fields})"
 
 
-def _archive_and_delete(cursor, model: type[models.Model], keys: set, *, batch: RetentionBatch) -> int:
+def _archive_and_delete(
+    cursor, model: type[models.Model], keys: set, *, batch: RetentionBatch
+) -> tuple[int, datetime.datetime | None, datetime.datetime | None]:
     """Delete ``keys`` of ``model`` and archive exactly the deleted rows, in one statement:
     ``WITH doomed AS (DELETE … RETURNING *) INSERT INTO archive SELECT … FROM doomed``.
-    Returns the rows archived (= deleted)."""
+    Returns the rows archived (= deleted) and the oldest and newest of their moments."""
     archive = ArchivedRecord._meta.db_table
     cursor.execute(
         f"""
@@ -256,23 +262,24 @@ def _archive_and_delete(cursor, model: type[models.Model], keys: set, *, batch: 
             SELECT %s, %s, %s, doomed.{qn(model._meta.pk.column)}::text, {_moment_sql(model, "doomed")},
                    {_archive_data_sql(model, "doomed")}, %s
             FROM doomed
-            RETURNING 1
+            RETURNING occurred_at
         )
-        SELECT count(*) FROM archived
+        SELECT count(*), min(occurred_at), max(occurred_at) FROM archived
         """,  # noqa: S608 - quoted model names and fields
         [list(keys), batch.pk, batch.organization_id, model._meta.label_lower, batch.created_at],
     )
-    return cursor.fetchone()[0]
+    return cursor.fetchone()
 
 
 def _archive_batch(
     *, organization: Organization, target: str, cutoff: datetime.datetime, batch_size: int, on_batch
-) -> tuple[int, int]:
-    """One batch in one transaction; returns (primary rows, rows archived). (0, 0): none left.
+) -> tuple[int, int, int]:
+    """One batch in one transaction; returns (primary rows, rows of the target's table, rows
+    archived). (0, 0, 0): none left.
 
     A bounded number of queries whatever the batch size: the expired keys, one query per
-    relation and cascade level, one statement per model that deletes and archives, one update
-    per ``SET_NULL`` link, the batch row.
+    relation and cascade level, one update per ``SET_NULL`` link, one statement per model that
+    deletes and archives, the batch row and its time range.
     """
     with transaction.atomic(), connection.cursor() as cursor:
         primary = expired_rows(organization=organization, target=target, cutoff=cutoff)
@@ -284,23 +291,14 @@ def _archive_batch(
             .values_list("pk", flat=True)[:batch_size]
         )
         if not ids:
-            return 0, 0
+            return 0, 0, 0
         doomed = _Doomed(cursor, model, ids)
-        moment = _moment_sql(model, "expired")
-        cursor.execute(
-            f"SELECT min({moment}), max({moment}) FROM {qn(model._meta.db_table)} AS expired "  # noqa: S608
-            f"WHERE expired.{qn(model._meta.pk.column)} = ANY(%s)",
-            [list(doomed.rows[model])],
-        )
-        oldest_at, newest_at = cursor.fetchone()
         batch = RetentionBatch.objects.create(
             organization=organization,
             target=target,
             cutoff=cutoff,
             primary_rows=len(ids),
             archived_rows=doomed.count,
-            oldest_at=oldest_at,
-            newest_at=newest_at,
         )
         for related, field, keys in doomed.set_null:
             table, column = qn(related._meta.db_table), qn(field.column)
@@ -310,19 +308,23 @@ def _archive_batch(
                 sql += f" AND NOT ({qn(related._meta.pk.column)} = ANY(%s))"
                 params.append(list(doomed.rows[related]))
             cursor.execute(sql, params)
+        archived = 0
         # Dependents first (cascaded rows were found after the rows they depend on).
-        archived = sum(
-            _archive_and_delete(cursor, each, keys, batch=batch)
-            for each, keys in reversed(list(doomed.rows.items()))
-            if keys
-        )
+        for each, keys in reversed(list(doomed.rows.items())):
+            if not keys:
+                continue
+            count, oldest_at, newest_at = _archive_and_delete(cursor, each, keys, batch=batch)
+            archived += count
+            if each is model:  # the batch's time range is its target's rows' (tree nodes included)
+                batch.oldest_at, batch.newest_at = oldest_at, newest_at
         if archived != doomed.count:
             raise ArchiveMismatch(
                 f"Found {doomed.count} rows but archived and deleted {archived}; rolled back."
             )
+        batch.save(update_fields=["oldest_at", "newest_at"])
         if on_batch is not None:
             on_batch(batch)  # inside the transaction: a failure here rolls this batch back too
-    return len(ids), archived
+    return len(ids), len(doomed.rows[model]), archived
 
 
 def retention_apply(
@@ -339,25 +341,27 @@ def retention_apply(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
-    plan = retention_plan(organizations=organizations, now=now)
-    by_slug = {organization.slug: organization for organization in Organization.objects.all()}
-    for outcome in plan:
-        if not outcome.expired:
-            continue
-        organization = by_slug[outcome.organization]
+    # No counting first (that is retention_plan's job): a target with nothing expired costs one
+    # empty batch query.
+    done = []
+    for organization, target, days, cutoff in _targets(organizations, now or timezone.now()):
+        outcome = TargetOutcome(organization.slug, target, days, cutoff, expired=0, rows=0)
         while True:
-            primary_rows, archived = _archive_batch(
+            primary_rows, rows, archived = _archive_batch(
                 organization=organization,
-                target=outcome.target,
-                cutoff=outcome.cutoff,
+                target=target,
+                cutoff=cutoff,
                 batch_size=batch_size,
                 on_batch=on_batch,
             )
             if not primary_rows:
                 break
+            outcome.expired += primary_rows
+            outcome.rows += rows
             outcome.archived += archived
             outcome.batches += 1
-    return plan
+        done.append(outcome)
+    return done
 
 
 # The tables retention deletes from: the targets' and the ones their deletions cascade to.
