@@ -272,10 +272,19 @@ def _archive_and_delete(
 
 
 def _archive_batch(
-    *, organization: Organization, target: str, cutoff: datetime.datetime, batch_size: int, on_batch
-) -> tuple[int, int, int]:
-    """One batch in one transaction; returns (primary rows, rows of the target's table, rows
-    archived). (0, 0, 0): none left.
+    *,
+    organization: Organization,
+    target: str,
+    cutoff: datetime.datetime,
+    batch_size: int,
+    on_batch,
+    after=None,
+) -> tuple[list, int, int]:
+    """One batch in one transaction; returns (the primary keys expired, rows of the target's
+    table, rows archived). ([], 0, 0): none left. ``after``: the last key of the run's previous
+    batch; the scan starts past it instead of over the dead index entries of the rows already
+    deleted (a row it skipped because it was locked is left for the next run, as SKIP LOCKED
+    intends).
 
     A bounded number of queries whatever the batch size: the expired keys, one query per
     relation and cascade level, one update per ``SET_NULL`` link, one statement per model that
@@ -284,6 +293,8 @@ def _archive_batch(
     with transaction.atomic(), connection.cursor() as cursor:
         primary = expired_rows(organization=organization, target=target, cutoff=cutoff)
         model = primary.model
+        if after is not None:
+            primary = primary.filter(pk__gt=after)
         # SKIP LOCKED: a row an ingest is writing right now is left for the next run.
         ids = list(
             primary.order_by("pk")
@@ -291,7 +302,7 @@ def _archive_batch(
             .values_list("pk", flat=True)[:batch_size]
         )
         if not ids:
-            return 0, 0, 0
+            return [], 0, 0
         doomed = _Doomed(cursor, model, ids)
         batch = RetentionBatch.objects.create(
             organization=organization,
@@ -324,7 +335,7 @@ def _archive_batch(
         batch.save(update_fields=["oldest_at", "newest_at"])
         if on_batch is not None:
             on_batch(batch)  # inside the transaction: a failure here rolls this batch back too
-    return len(ids), len(doomed.rows[model]), archived
+    return ids, len(doomed.rows[model]), archived
 
 
 def retention_apply(
@@ -346,17 +357,20 @@ def retention_apply(
     done = []
     for organization, target, days, cutoff in _targets(organizations, now or timezone.now()):
         outcome = TargetOutcome(organization.slug, target, days, cutoff, expired=0, rows=0)
+        after = None
         while True:
-            primary_rows, rows, archived = _archive_batch(
+            ids, rows, archived = _archive_batch(
                 organization=organization,
                 target=target,
                 cutoff=cutoff,
                 batch_size=batch_size,
                 on_batch=on_batch,
+                after=after,
             )
-            if not primary_rows:
+            if not ids:
                 break
-            outcome.expired += primary_rows
+            after = ids[-1]  # ordered by key
+            outcome.expired += len(ids)
             outcome.rows += rows
             outcome.archived += archived
             outcome.batches += 1
