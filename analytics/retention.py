@@ -12,10 +12,14 @@ What expires (``cutoff`` = now - the target's days):
 - performance metrics and provider calls older than the cutoff (``created_at``, ``occurred_at``);
 - runs created before the cutoff that have no generation left.
 
-Each batch is one transaction: lock up to ``batch_size`` expired rows, collect everything their
-deletion cascades to (Django's ``Collector``: a tree's nodes, their metrics), copy every one of
-those rows into :class:`~analytics.models.ArchivedRecord`, delete them, check that exactly the
-archived rows were deleted, record a :class:`~analytics.models.RetentionBatch`, commit. A crash
+Each batch is one transaction: lock up to ``batch_size`` expired rows, find everything their
+deletion cascades to by the models' ``on_delete`` rules, as Django's ``Collector`` would (a
+tree's nodes, their metrics; provider calls lose their link), but set-based: one query per
+relation, never one per row. Each table's rows are then deleted and copied into
+:class:`~analytics.models.ArchivedRecord` by one statement (``WITH doomed AS (DELETE … RETURNING
+*) INSERT INTO archive SELECT … FROM doomed``, the JSON built in SQL), so exactly the deleted rows
+are archived; the batch checks that it removed every row it found, records a
+:class:`~analytics.models.RetentionBatch` and commits. A crash
 at any point rolls back the batch in flight; the batches before it are complete. Rows not
 expired are never selected, and a row is never both deleted and unarchived.
 """
@@ -23,39 +27,45 @@ expired are never selected, and a row is never both deleted and unarchived.
 from __future__ import annotations
 
 import datetime
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from django.core import serializers
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DEFAULT_DB_ALIAS, models, transaction
-from django.db.models import Q
-from django.db.models.deletion import Collector
+from django.core.exceptions import FieldDoesNotExist
+from django.db import connection, models, transaction
+from django.db.models import ProtectedError, Q, RestrictedError
+from django.db.models.deletion import get_candidate_relations_to_delete
 from django.utils import timezone
 
 from analytics.choices import RetentionTarget
 from analytics.models import (
     ArchivedRecord,
     CleanupPreferences,
+    ModelPerformance,
     PerformanceMetric,
     ProviderCall,
     RetentionBatch,
 )
 from generations import retention_services
-from generations.models import Generation
+from generations.models import Generation, GenerationRun
+from tenancy import rls
 from tenancy.models import Organization
 
-# Order matters: generations go before the runs they may leave empty, and metrics of deleted
+# Order matters: provider calls go first, so an expired call is archived with its link to its
+# generation instead of being unlinked (an UPDATE of every index of the table) just before it is
+# deleted anyway; generations go before the runs they may leave empty, and metrics of deleted
 # generations are archived with them.
 TARGET_ORDER = (
+    RetentionTarget.PROVIDER_CALLS,
     RetentionTarget.FAILED_GENERATIONS,
     RetentionTarget.GENERATIONS,
     RetentionTarget.PERFORMANCE_METRICS,
-    RetentionTarget.PROVIDER_CALLS,
     RetentionTarget.EMPTY_RUNS,
 )
-DEFAULT_BATCH_SIZE = 500
+DEFAULT_BATCH_SIZE = 10_000
+
+
+def qn(name: str) -> str:
+    return connection.ops.quote_name(name)
 
 
 class ArchiveMismatch(RuntimeError):
@@ -107,54 +117,184 @@ class TargetOutcome:
     batches: int = 0
 
 
+def _targets(organizations: Iterable[Organization] | None, now: datetime.datetime):
+    """Each (organization, target, days, cutoff) a run goes through, in ``TARGET_ORDER``."""
+    for organization in organizations if organizations is not None else Organization.objects.order_by("pk"):
+        for target, days in retention_days(organization=organization).items():
+            yield organization, target, days, now - datetime.timedelta(days=days)
+
+
 def retention_plan(
     *, organizations: Iterable[Organization] | None = None, now: datetime.datetime | None = None
 ) -> list[TargetOutcome]:
     """What a run would expire now, per organization and target. Reads only."""
-    now = now or timezone.now()
     plan = []
-    for organization in organizations if organizations is not None else Organization.objects.order_by("pk"):
-        for target, days in retention_days(organization=organization).items():
-            cutoff = now - datetime.timedelta(days=days)
-            primary = expired_rows(organization=organization, target=target, cutoff=cutoff)
-            plan.append(
-                TargetOutcome(
-                    organization=organization.slug,
-                    target=target,
-                    days=days,
-                    cutoff=cutoff,
-                    expired=primary.count(),
-                    rows=_rows_removed_with(target, primary),
-                )
+    for organization, target, days, cutoff in _targets(organizations, now or timezone.now()):
+        primary = expired_rows(organization=organization, target=target, cutoff=cutoff)
+        plan.append(
+            TargetOutcome(
+                organization=organization.slug,
+                target=target,
+                days=days,
+                cutoff=cutoff,
+                expired=primary.count(),
+                rows=_rows_removed_with(target, primary),
             )
+        )
     return plan
 
 
-def _occurred_at(instance: models.Model) -> datetime.datetime | None:
-    return getattr(instance, "occurred_at", None) or getattr(instance, "created_at", None)
+class _Doomed:
+    """What one batch removes, found the way Django's ``Collector`` would, but set-based: one
+    query per relation and cascade level, never one per row.
+
+    ``rows`` maps each model to the primary keys to archive and delete (the expired rows and
+    everything their deletion cascades to); ``set_null`` lists the ``(model, field, keys)``
+    links to clear; a ``PROTECT`` reference raises ``ProtectedError`` and a ``RESTRICT`` one
+    that the batch does not remove raises ``RestrictedError``, as ``Model.delete()`` would.
+    """
+
+    def __init__(self, cursor, model: type[models.Model], keys: list):
+        self.cursor = cursor
+        self.rows: dict[type[models.Model], set] = {}
+        self.set_null: list[tuple[type[models.Model], models.Field, set]] = []
+        restricted: list[tuple[type[models.Model], models.Field, set]] = []
+        pending = [(model, set(keys))]
+        while pending:
+            model, keys = pending.pop()
+            keys -= self.rows.setdefault(model, set())
+            if not keys:
+                continue
+            self.rows[model] |= keys
+            for relation in get_candidate_relations_to_delete(model._meta):
+                field, related = relation.field, relation.related_model
+                if not field.target_field.primary_key:
+                    raise NotImplementedError(f"{field} does not point at a primary key.")
+                on_delete = field.remote_field.on_delete
+                if on_delete is models.CASCADE:
+                    pending.append((related, set(self._referencing(related, field, keys))))
+                elif on_delete is models.SET_NULL:
+                    self.set_null.append((related, field, keys))
+                elif on_delete in (models.PROTECT, models.RESTRICT):
+                    restricted.append((related, field, keys))
+                elif on_delete is not models.DO_NOTHING:
+                    raise NotImplementedError(f"Retention does not handle {on_delete.__name__} ({field}).")
+        for related, field, keys in restricted:
+            referencing = set(self._referencing(related, field, keys))
+            if field.remote_field.on_delete is models.RESTRICT:
+                referencing -= self.rows.get(related, set())
+            if referencing:
+                error = ProtectedError if field.remote_field.on_delete is models.PROTECT else RestrictedError
+                raise error(
+                    f"{len(referencing)} {related._meta.label} row(s) reference expired rows through "
+                    f"{field.name} ({field.remote_field.on_delete.__name__}); the batch is rolled back.",
+                    set(),
+                )
+
+    def _referencing(self, related: type[models.Model], field: models.Field, keys: set) -> list:
+        pk = related._meta.pk.column
+        self.cursor.execute(
+            f"SELECT {qn(pk)} FROM {qn(related._meta.db_table)} "  # noqa: S608 - quoted model names
+            f"WHERE {qn(field.column)} = ANY(%s)",
+            [list(keys)],
+        )
+        return [row[0] for row in self.cursor.fetchall()]
+
+    @property
+    def count(self) -> int:
+        return sum(len(keys) for keys in self.rows.values())
 
 
-def _archive_data(instance: models.Model) -> dict:
-    data = serializers.serialize("python", [instance])[0]
-    for name in getattr(instance, "audit_secret_fields", ()):
-        if name in data["fields"]:
-            data["fields"][name] = "[secret]"  # never copy a secret out of its encrypted column
-    return json.loads(json.dumps(data, cls=DjangoJSONEncoder))
+def _moment_sql(model: type[models.Model], alias: str) -> str:
+    """When a row happened, in SQL: ``occurred_at``, else ``created_at``, else NULL."""
+    names = [name for name in ("occurred_at", "created_at") if _has_field(model, name)]
+    columns = [f"{alias}.{qn(model._meta.get_field(name).column)}" for name in names]
+    if not columns:
+        return "NULL::timestamptz"
+    return columns[0] if len(columns) == 1 else f"COALESCE({', '.join(columns)})"
 
 
-def _collected(collector: Collector) -> list[models.Model]:
-    rows = [instance for instances in collector.data.values() for instance in instances]
-    for queryset in collector.fast_deletes:
-        rows.extend(queryset)
-    return rows
+def _has_field(model: type[models.Model], name: str) -> bool:
+    try:
+        return model._meta.get_field(name).concrete
+    except FieldDoesNotExist:
+        return False
+
+
+def _archive_data_sql(model: type[models.Model], alias: str) -> str:
+    """The archived copy of a row, built in SQL in Django's serializer layout
+    (``{"model", "pk", "fields": {field name: value}}``; foreign keys by field name, decimals as
+    strings so no digit is lost, secret fields replaced)."""
+    secrets = set(getattr(model, "audit_secret_fields", ()))
+    pairs = []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        column = f"{alias}.{qn(field.column)}"
+        if field.name in secrets:
+            value = "to_jsonb('[secret]'::text)"  # never copy a secret out of its encrypted column
+        elif isinstance(field, models.DecimalField):
+            value = f"{column}::text"
+        else:
+            value = column
+        pairs.append(f"'{field.name}', {value}")
+    # jsonb_build_object takes at most 100 arguments: build the fields in chunks and merge.
+    chunks = [pairs[i : i + 40] for i in range(0, len(pairs), 40)] or [[]]
+    fields = " || ".join(f"jsonb_build_object({', '.join(chunk)})" for chunk in chunks)
+    pk = f"{alias}.{qn(model._meta.pk.column)}"
+    return f"jsonb_build_object('model', '{model._meta.label_lower}', 'pk', {pk}, 'fields', {fields})"
+
+
+def _archive_and_delete(
+    cursor, model: type[models.Model], keys: set, *, batch: RetentionBatch
+) -> tuple[int, datetime.datetime | None, datetime.datetime | None]:
+    """Delete ``keys`` of ``model`` and archive exactly the deleted rows, in one statement:
+    ``WITH doomed AS (DELETE … RETURNING *) INSERT INTO archive SELECT … FROM doomed``.
+    Returns the rows archived (= deleted) and the oldest and newest of their moments."""
+    archive = ArchivedRecord._meta.db_table
+    cursor.execute(
+        f"""
+        WITH doomed AS (
+            DELETE FROM {qn(model._meta.db_table)} WHERE {qn(model._meta.pk.column)} = ANY(%s) RETURNING *
+        ), archived AS (
+            INSERT INTO {qn(archive)}
+                (batch_id, organization_id, model_label, object_id, occurred_at, data, archived_at)
+            SELECT %s, %s, %s, doomed.{qn(model._meta.pk.column)}::text, {_moment_sql(model, "doomed")},
+                   {_archive_data_sql(model, "doomed")}, %s
+            FROM doomed
+            RETURNING occurred_at
+        )
+        SELECT count(*), min(occurred_at), max(occurred_at) FROM archived
+        """,  # noqa: S608 - quoted model names and fields
+        [list(keys), batch.pk, batch.organization_id, model._meta.label_lower, batch.created_at],
+    )
+    return cursor.fetchone()
 
 
 def _archive_batch(
-    *, organization: Organization, target: str, cutoff: datetime.datetime, batch_size: int, on_batch
-) -> tuple[int, int]:
-    """One batch in one transaction; returns (primary rows, rows archived). (0, 0): none left."""
-    with transaction.atomic():
+    *,
+    organization: Organization,
+    target: str,
+    cutoff: datetime.datetime,
+    batch_size: int,
+    on_batch,
+    after=None,
+) -> tuple[list, int, int]:
+    """One batch in one transaction; returns (the primary keys expired, rows of the target's
+    table, rows archived). ([], 0, 0): none left. ``after``: the last key of the run's previous
+    batch; the scan starts past it instead of over the dead index entries of the rows already
+    deleted (a row it skipped because it was locked is left for the next run, as SKIP LOCKED
+    intends).
+
+    A bounded number of queries whatever the batch size: the expired keys, one query per
+    relation and cascade level, one update per ``SET_NULL`` link, one statement per model that
+    deletes and archives, the batch row and its time range.
+    """
+    with transaction.atomic(), connection.cursor() as cursor:
         primary = expired_rows(organization=organization, target=target, cutoff=cutoff)
+        model = primary.model
+        if after is not None:
+            primary = primary.filter(pk__gt=after)
         # SKIP LOCKED: a row an ingest is writing right now is left for the next run.
         ids = list(
             primary.order_by("pk")
@@ -162,44 +302,40 @@ def _archive_batch(
             .values_list("pk", flat=True)[:batch_size]
         )
         if not ids:
-            return 0, 0
-        manager = primary.model._base_manager
-        collector = Collector(using=DEFAULT_DB_ALIAS, origin=None)
-        collector.collect(list(manager.filter(pk__in=ids)))
-        rows = _collected(collector)
-        times = [
-            moment
-            for moment in (_occurred_at(row) for row in rows if isinstance(row, primary.model))
-            if moment
-        ]
+            return [], 0, 0
+        doomed = _Doomed(cursor, model, ids)
         batch = RetentionBatch.objects.create(
             organization=organization,
             target=target,
             cutoff=cutoff,
             primary_rows=len(ids),
-            archived_rows=len(rows),
-            oldest_at=min(times, default=None),
-            newest_at=max(times, default=None),
+            archived_rows=doomed.count,
         )
-        ArchivedRecord.objects.bulk_create(
-            [
-                ArchivedRecord(
-                    batch=batch,
-                    organization=organization,
-                    model_label=row._meta.label_lower,
-                    object_id=str(row.pk),
-                    occurred_at=_occurred_at(row),
-                    data=_archive_data(row),
-                )
-                for row in rows
-            ]
-        )
-        deleted, _ = collector.delete()
-        if deleted != len(rows):
-            raise ArchiveMismatch(f"Archived {len(rows)} rows but deleting removed {deleted}; rolled back.")
+        for related, field, keys in doomed.set_null:
+            table, column = qn(related._meta.db_table), qn(field.column)
+            sql = f"UPDATE {table} SET {column} = NULL WHERE {column} = ANY(%s)"  # noqa: S608 - quoted names
+            params = [list(keys)]
+            if doomed.rows.get(related):  # rows this batch deletes anyway are archived as they are
+                sql += f" AND NOT ({qn(related._meta.pk.column)} = ANY(%s))"
+                params.append(list(doomed.rows[related]))
+            cursor.execute(sql, params)
+        archived = 0
+        # Dependents first (cascaded rows were found after the rows they depend on).
+        for each, keys in reversed(list(doomed.rows.items())):
+            if not keys:
+                continue
+            count, oldest_at, newest_at = _archive_and_delete(cursor, each, keys, batch=batch)
+            archived += count
+            if each is model:  # the batch's time range is its target's rows' (tree nodes included)
+                batch.oldest_at, batch.newest_at = oldest_at, newest_at
+        if archived != doomed.count:
+            raise ArchiveMismatch(
+                f"Found {doomed.count} rows but archived and deleted {archived}; rolled back."
+            )
+        batch.save(update_fields=["oldest_at", "newest_at"])
         if on_batch is not None:
             on_batch(batch)  # inside the transaction: a failure here rolls this batch back too
-    return len(ids), len(rows)
+    return ids, len(doomed.rows[model]), archived
 
 
 def retention_apply(
@@ -216,22 +352,54 @@ def retention_apply(
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
-    plan = retention_plan(organizations=organizations, now=now)
-    by_slug = {organization.slug: organization for organization in Organization.objects.all()}
-    for outcome in plan:
-        if not outcome.expired:
-            continue
-        organization = by_slug[outcome.organization]
+    # No counting first (that is retention_plan's job): a target with nothing expired costs one
+    # empty batch query.
+    done = []
+    for organization, target, days, cutoff in _targets(organizations, now or timezone.now()):
+        outcome = TargetOutcome(organization.slug, target, days, cutoff, expired=0, rows=0)
+        after = None
         while True:
-            primary_rows, archived = _archive_batch(
+            ids, rows, archived = _archive_batch(
                 organization=organization,
-                target=outcome.target,
-                cutoff=outcome.cutoff,
+                target=target,
+                cutoff=cutoff,
                 batch_size=batch_size,
                 on_batch=on_batch,
+                after=after,
             )
-            if not primary_rows:
+            if not ids:
                 break
+            after = ids[-1]  # ordered by key
+            outcome.expired += len(ids)
+            outcome.rows += rows
             outcome.archived += archived
             outcome.batches += 1
-    return plan
+        done.append(outcome)
+    return done
+
+
+# The tables retention deletes from: the targets' and the ones their deletions cascade to.
+COMPACTED_MODELS = (Generation, GenerationRun, ProviderCall, PerformanceMetric, ModelPerformance)
+
+
+def retention_compact() -> dict[str, tuple[int, int]]:
+    """Give the space retention freed back to the operating system: ``VACUUM (FULL, ANALYZE)``
+    of each table retention deletes from. Returns ``{table: (bytes before, bytes after)}``,
+    indexes included.
+
+    Plain VACUUM (autovacuum) only marks deleted rows' space reusable: new rows fill it, but the
+    files shrink only by empty pages at their very end, and retention deletes the *oldest* rows,
+    at the start. VACUUM FULL rewrites each table and its indexes and holds an ACCESS EXCLUSIVE
+    lock meanwhile: ingestion into that table waits until it ends, so run it in a quiet window,
+    not nightly (``docs/partitioning.md``: dropping monthly partitions removes the need).
+    """
+    sizes = {}
+    with rls.database_owner(), connection.cursor() as cursor:  # VACUUM is the owner's
+        for model in COMPACTED_MODELS:
+            table = model._meta.db_table
+            cursor.execute("SELECT pg_total_relation_size(%s)", [table])
+            before = cursor.fetchone()[0]
+            cursor.execute(f"VACUUM (FULL, ANALYZE) {qn(table)}")
+            cursor.execute("SELECT pg_total_relation_size(%s)", [table])
+            sizes[table] = (before, cursor.fetchone()[0])
+    return sizes

@@ -100,8 +100,10 @@ class RetentionBatch(models.Model):
 
 
 class ArchivedRecord(models.Model):
-    """A row removed by retention, kept as JSON (Django's serializer format) in the same
-    transaction as its delete, so no row is ever lost between archive and delete."""
+    """A row removed by retention, kept as JSON in Django's serializer layout (``model``,
+    ``pk``, ``fields`` by field name; decimals as strings, timestamps ISO 8601 to the
+    microsecond), written by the same statement as its delete, so no row is ever lost between
+    archive and delete."""
 
     # PROTECT: archives are dropped deliberately, with their batch.
     batch = models.ForeignKey(RetentionBatch, on_delete=models.PROTECT, related_name="records")

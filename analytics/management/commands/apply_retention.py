@@ -6,7 +6,7 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from analytics.models import ArchivedRecord
-from analytics.retention import DEFAULT_BATCH_SIZE, retention_apply, retention_plan
+from analytics.retention import DEFAULT_BATCH_SIZE, retention_apply, retention_compact, retention_plan
 from background.commands import ExclusiveCommand
 from tenancy.management.options import organizations_option
 from tenancy.rls import rls_bypass
@@ -24,11 +24,20 @@ class Command(ExclusiveCommand):
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
         parser.add_argument("--organization", help="Slug; default every organization.")
         parser.add_argument("--dry-run", action="store_true", help="Count what has expired; change nothing.")
+        parser.add_argument(
+            "--compact",
+            action="store_true",
+            help="Afterwards, VACUUM (FULL) the tables retention deletes from, so the disk space comes "
+            "back (plain VACUUM only makes it reusable). Locks each table while it is rewritten: "
+            "ingestion waits; run it in a quiet window.",
+        )
 
     @rls_bypass(reason="apply_retention: retention across organizations")
-    def handle(self, *args, batch_size, organization, dry_run, **options):
+    def handle(self, *args, batch_size, organization, dry_run, compact, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
+        if compact and organization:
+            raise CommandError("--compact rewrites whole tables: run it without --organization.")
         organizations = organizations_option(organization)
         plan = retention_plan(organizations=organizations)
         for outcome in plan:
@@ -55,3 +64,6 @@ class Command(ExclusiveCommand):
                 f"the archive is the table {table}."
             )
         )
+        if compact:
+            for table, (before, after) in retention_compact().items():
+                self.stdout.write(f"{table}: {before / 2**20:,.1f} MB -> {after / 2**20:,.1f} MB")

@@ -1,0 +1,244 @@
+"""Retention in SQL batches: a batch is a bounded number of queries whatever its size, every
+expired row and every row its deletion cascades to is archived exactly (each field reads back
+to the value the row held), links from kept rows are cleared, a protected reference rolls the
+batch back, and a ``kill -9`` in the middle of a run loses nothing."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.models import ProtectedError
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from analytics import retention
+from analytics.models import (
+    ArchivedRecord,
+    ModelPerformance,
+    PerformanceMetric,
+    ProviderCall,
+    RetentionBatch,
+)
+from generations.models import Generation, GenerationRun, ScheduledPost
+from tests.analytics.factories import PerformanceMetricFactory, ProviderCallFactory
+from tests.generations.factories import GenerationFactory, GenerationRunFactory
+from tests.generations.publishing_factories import webhook_account
+from tests.livesite import ROOT, DatabaseRelay, relayed_database_url
+
+pytestmark = pytest.mark.django_db
+NOW = timezone.now()
+MODELS = (Generation, GenerationRun, PerformanceMetric, ProviderCall, ModelPerformance)
+
+
+def ago(days: float) -> datetime.datetime:
+    return NOW - datetime.timedelta(days=days, microseconds=123_457)  # microseconds must survive
+
+
+def manager(model):
+    return getattr(model, "all_objects", model._base_manager)
+
+
+def expired_world(organization, trees: int) -> dict:
+    """``trees`` expired trees (root, revision, a metric on each node, a kept provider call
+    pointing at the revision), as many expired failed leaves, an old metric of a kept generation each,
+    old provider calls and empty old runs with their model figures. Returns what must be
+    archived (``doomed``: model -> rows) and the calls that must lose their link."""
+    doomed: dict[type, list] = {model: [] for model in MODELS}
+    unlinked = []
+    for i in range(trees):
+        root = GenerationFactory(organization=organization, created_at=ago(800), tree_last_version=2)
+        child = GenerationFactory(
+            organization=organization,
+            parent=root,
+            root=root,
+            depth=1,
+            version=2,
+            kind="revision",
+            created_at=ago(790),
+            cost_usd="0.001234",
+            cost_status="priced",
+        )
+        doomed[Generation] += [root, child]
+        doomed[PerformanceMetric] += [
+            PerformanceMetricFactory(generation=node, created_at=ago(790)) for node in (root, child)
+        ]
+        unlinked.append(ProviderCallFactory(organization=organization, occurred_at=ago(2), generation=child))
+        doomed[Generation].append(
+            GenerationFactory(organization=organization, status="failed", created_at=ago(45))
+        )
+        kept = GenerationFactory(organization=organization, created_at=ago(200))
+        doomed[PerformanceMetric].append(PerformanceMetricFactory(generation=kept, created_at=ago(120)))
+        doomed[ProviderCall].append(ProviderCallFactory(organization=organization, occurred_at=ago(400)))
+        run = GenerationRunFactory(organization=organization, created_at=ago(10))
+        doomed[GenerationRun].append(run)
+        doomed[ModelPerformance].append(
+            ModelPerformance.objects.create(
+                organization=organization, run=run, model_name=f"model-{i}", requests=1, cost_usd="0.5"
+            )
+        )
+    return {"doomed": doomed, "unlinked": unlinked}
+
+
+def snapshot(doomed: dict) -> dict[tuple[str, str], object]:
+    """Every doomed row as it is now, read back from the database."""
+    return {
+        (model._meta.label_lower, str(row.pk)): manager(model).get(pk=row.pk)
+        for model, rows in doomed.items()
+        for row in rows
+    }
+
+
+def test_a_batch_is_a_bounded_number_of_queries_whatever_its_size(organization, other_organization):
+    expired_world(organization, trees=2)
+    expired_world(other_organization, trees=20)
+
+    with CaptureQueriesContext(connection) as small:
+        small_done = retention.retention_apply(organizations=[organization])
+    with CaptureQueriesContext(connection) as large:
+        large_done = retention.retention_apply(organizations=[other_organization])
+
+    assert sum(outcome.archived for outcome in small_done) == 2 * 9
+    assert sum(outcome.archived for outcome in large_done) == 20 * 9
+    assert len(large.captured_queries) == len(small.captured_queries)
+    assert len(large.captured_queries) <= 100  # five targets, one batch each
+
+
+def test_every_expired_row_and_its_dependents_are_archived_exactly(organization):
+    world = expired_world(organization, trees=3)
+    before = snapshot(world["doomed"])
+    kept_rows = {model: set(manager(model).values_list("pk", flat=True)) for model in MODELS}
+    for model, rows in world["doomed"].items():
+        kept_rows[model] -= {row.pk for row in rows}
+
+    done = retention.retention_apply(batch_size=2)
+
+    records = {(r.model_label, r.object_id): r for r in ArchivedRecord.objects.all()}
+    assert records.keys() == before.keys()  # every doomed row once, nothing else
+    for key, instance in before.items():
+        record = records[key]
+        model = type(instance)
+        assert record.data["model"] == key[0] and str(record.data["pk"]) == key[1]
+        assert record.organization_id == instance.organization_id
+        expected_moment = getattr(instance, "occurred_at", None) or getattr(instance, "created_at", None)
+        assert record.occurred_at == expected_moment
+        fields = record.data["fields"]
+        for field in model._meta.concrete_fields:
+            if field.primary_key:
+                continue
+            assert field.to_python(fields[field.name]) == field.value_from_object(instance), (key, field.name)
+        assert not manager(model).filter(pk=instance.pk).exists()
+    for model, pks in kept_rows.items():
+        assert set(manager(model).values_list("pk", flat=True)) == pks, model
+    for call in world["unlinked"]:
+        call.refresh_from_db()
+        assert call.generation_id is None
+    batches = RetentionBatch.objects.all()
+    assert sum(b.archived_rows for b in batches) == len(before) == sum(o.archived for o in done)
+    assert {r.batch_id for r in records.values()} == {b.pk for b in batches}
+    tree_batches = batches.filter(target="generations")
+    assert min(b.oldest_at for b in tree_batches) == min(
+        i.created_at for i in world["doomed"][Generation] if i.status != "failed"
+    )
+
+
+def test_a_protected_reference_rolls_the_batch_back(organization):
+    old = GenerationFactory(organization=organization, created_at=ago(800))
+    metric = PerformanceMetricFactory(generation=old, created_at=ago(800))
+    account = webhook_account(organization, "https://hooks.example.com/in")
+    ScheduledPost.objects.create(organization=organization, account=account, generation=old, publish_at=NOW)
+
+    with pytest.raises(ProtectedError):
+        retention.retention_apply()
+
+    assert Generation.all_objects.filter(pk=old.pk).exists()
+    assert PerformanceMetric.objects.filter(pk=metric.pk).exists()
+    assert not ArchivedRecord.objects.exists() and not RetentionBatch.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_midway_then_run_again_loses_nothing(organization):
+    """kill -9 of ``apply_retention`` in another process between (or inside) batches: every row
+    is either still there or archived, never both, never neither; the next run finishes."""
+    world = expired_world(organization, trees=60)
+    before = set(snapshot(world["doomed"]))
+    relay = DatabaseRelay(connection.settings_dict)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": relayed_database_url(relay.port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "apply_retention", "--batch-size", "1", "--verbosity", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while RetentionBatch.objects.count() < 5:
+            assert process.poll() is None, "retention ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.01)  # polling for progress, not timing an assertion
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        relay.cut()
+
+    def present() -> set[tuple[str, str]]:
+        return {
+            (model._meta.label_lower, str(pk))
+            for model in MODELS
+            for pk in manager(model).values_list("pk", flat=True)
+        }
+
+    archived = set(ArchivedRecord.objects.values_list("model_label", "object_id"))
+    assert archived and archived < before
+    assert not archived & present()
+    assert before <= archived | present()
+
+    retention.retention_apply()
+
+    assert set(ArchivedRecord.objects.values_list("model_label", "object_id")) == before
+    assert not before & present()
+    assert ArchivedRecord.objects.count() == len(before)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_compact_gives_the_space_of_archived_rows_back(organization):
+    """Plain VACUUM leaves a table its size when retention deleted its oldest rows; ``--compact``
+    rewrites it: the generations table ends smaller than it was."""
+    for _ in range(300):
+        GenerationFactory(organization=organization, created_at=ago(800), content="x" * 1500)
+    GenerationFactory(organization=organization, created_at=ago(1), content="a live one")
+
+    def size() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_relation_size('generations_generation')")
+            return cursor.fetchone()[0]
+
+    before = size()
+    out = io.StringIO()
+    call_command("apply_retention", "--compact", "--verbosity", "0", stdout=out)
+
+    assert "generations_generation: " in out.getvalue()
+    assert size() < before
+    assert Generation.all_objects.count() == 1
+    assert ArchivedRecord.objects.filter(model_label="generations.generation").count() == 300
+
+
+def test_compact_refuses_one_organization(organization):
+    with pytest.raises(CommandError, match="without --organization"):
+        call_command("apply_retention", "--compact", "--organization", organization.slug)
+    assert not RetentionBatch.objects.exists()
