@@ -978,21 +978,43 @@ class Builder:
         if widened is None:
             self._timed("rollups (per organization)", self._rollups_per_organization)
         # Foreign keys last: adding one locks its table and the referenced one against index
-        # builds. Added NOT VALID (instant), validated one table per connection at once.
+        # builds. Added NOT VALID (instant), then one pool: the validations (one table's in
+        # order: they take the same lock; the generations' first, they take longest), the
+        # rollup tables' indexes, and VACUUM (ANALYZE) of each table once nothing else needs it
+        # (statistics and the visibility map for the timed phase; ANALYZE only inside the tests'
+        # transaction, where VACUUM cannot run).
         self._timed("foreign keys (added NOT VALID)", lambda: self._add_foreign_keys(secondary))
-        self._timed(
-            "foreign keys (validated, 2 connections)",
-            lambda: self._run_groups(self._validate_tasks(secondary, "")),
-        )
         self._timed("unique constraints", lambda: [self._execute(sql) for sql in secondary.uniques])
-        self._recreate_secondary(rollup_secondary, "rollup tables")
-        # Statistics for the timed phase (and the visibility map, where VACUUM may run: not
-        # inside the tests' transaction).
         analyze = "VACUUM (ANALYZE)" if self.parallel > 1 else "ANALYZE"
+        validations: dict[str, list[tuple[str, list]]] = {}
+        for table, _, validate in secondary.foreign_keys:
+            if validate:
+                validations.setdefault(table, []).append((validate, []))
+        finish = [
+            Task(f"validate {table}", group)
+            for table, group in sorted(
+                validations.items(), key=lambda item: item[0] != "generations_generation"
+            )
+        ]
+        rollup_indexes: dict[str, set[str]] = {}
+        for k, (table, statement) in enumerate(self._ordered_indexes(rollup_secondary)):
+            finish.append(Task(f"rollup index {k}", [statement]))
+            rollup_indexes.setdefault(table, set()).add(f"rollup index {k}")
+        finish += [
+            Task(f"vacuum {table}", [(f"{analyze} {table}", [])], {f"validate {table}"})
+            for table in BIG_TABLES
+        ]
+        finish += [
+            Task(f"vacuum {table}", [(f"{analyze} {table}", [])], rollup_indexes.get(table, set()))
+            for table in self.rollup_tables
+        ]
+        self._timed("validation + rollup indexes + vacuum (2 connections)", lambda: self._run_tasks(finish))
         self._timed(
-            f"{analyze} (2 connections)",
-            lambda: self._run_all(
-                [(f"{analyze} {table}", []) for table in (*BIG_TABLES, *self.rollup_tables)]
+            "rollup tables: constraints",
+            lambda: (
+                [self._execute(sql) for sql in rollup_secondary.uniques],
+                self._add_foreign_keys(rollup_secondary),
+                self._run_groups(self._validate_tasks(rollup_secondary, "")),
             ),
         )
         self.seconds["total"] = time.perf_counter() - began
