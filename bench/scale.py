@@ -450,6 +450,7 @@ def main() -> None:
     from config.embedded_postgres import remove_embedded_database
 
     remove_embedded_database(pgdata)  # a previous run's leftovers, server included
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
     signal.signal(signal.SIGTERM, _interrupted)
     signal.signal(signal.SIGHUP, _interrupted)
     atexit.register(stop_servers)
