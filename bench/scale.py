@@ -540,15 +540,15 @@ def main() -> None:
             f"generations table {table_size('generations_generation') / 2**30:.2f} GB, provider calls "
             f"{table_size('analytics_providercall') / 2**30:.2f} GB (with indexes)"
         )
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM analytics_generationdailyrollup WHERE organization_id = %s", [biggest]
+        # Each rollup table the build wrote (whatever their shape is today), rows of the biggest.
+        for table in builder.rollup_tables:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT count(*) FROM {table} WHERE organization_id = %s", [biggest])
+                rollup_rows = cursor.fetchone()[0]
+            results.note(
+                f"{table} of the biggest tenant: {rollup_rows:,} rows for {counts[biggest]:,} "
+                f"generations ({counts[biggest] / max(rollup_rows, 1):.1f} generations per rollup row)"
             )
-            rollup_rows = cursor.fetchone()[0]
-        results.note(
-            f"generation daily rollup of the biggest tenant: {rollup_rows:,} rows for {counts[biggest]:,} "
-            f"generations ({counts[biggest] / max(rollup_rows, 1):.1f} generations per rollup row)"
-        )
 
         if args.build_only:
             return

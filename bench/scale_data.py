@@ -26,7 +26,13 @@ Shape (``rows`` = N):
 - the rollups built from the raw rows with the project's own rebuild SELECTs (``analytics.rollups``).
 
 Loading drops the secondary indexes and the unique and foreign-key constraints of the three
-big tables, writes, then recreates them (foreign keys are re-added and validated).
+big tables and of the rollup tables (whatever ``pg_indexes`` and ``pg_constraint`` list today),
+then, on ``parallel`` connections, each task starting as soon as what it reads is written:
+generations, then their full-text index (the longest statement) while the other connection loads
+provider calls and metrics, builds the other indexes and runs the rollups (the statements of
+``analytics.rollups.rollup_rebuild_organization``, recorded once and widened to every
+organization); then foreign keys NOT VALID, validated per table alongside the rollup tables'
+indexes and ``VACUUM (ANALYZE)``. Each step's time is logged, and statements over 5 s.
 """
 
 from __future__ import annotations
