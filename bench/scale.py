@@ -308,6 +308,19 @@ BUILD_SETTINGS = {
 }
 
 
+def server_cpu_seconds(pgdata: Path) -> float:
+    """CPU seconds the PostgreSQL of ``pgdata`` has used: the postmaster's own and that of its
+    ended children (backends exit when the builder closes their connections), from /proc. A
+    figure the machine's other load does not change, unlike wall time; 0 where there is no /proc."""
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    # utime, stime, cutime, cstime are fields 14-17 of stat (1-based; 12-15 after the name).
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def set_build_mode(on: bool) -> None:
     from django.db import connection
 
@@ -512,10 +525,18 @@ def main() -> None:
         set_build_mode(True)
         builder = Builder(rows=args.rows, organizations=args.organizations, parallel=2, seed=args.seed)
         print(f"building {args.rows:,} generations and provider calls …", flush=True)
+        cpu_before = server_cpu_seconds(pgdata)
         dataset = builder.build()
         began = time.perf_counter()
         set_build_mode(False)  # the builder vacuumed and analyzed; this checkpoints
         dataset.seconds["durable + checkpoint"] = time.perf_counter() - began
+        cpu = server_cpu_seconds(pgdata) - cpu_before
+        print(
+            f"build: PostgreSQL used {cpu:,.0f} CPU s (its ended backends and itself) in "
+            f"{sum(v for k, v in dataset.seconds.items() if k != 'total'):,.0f} s; on an idle machine "
+            f"with {os.cpu_count()} cores the build needs at least {cpu / (os.cpu_count() or 1):,.0f} s",
+            flush=True,
+        )
         build_s = sum(v for k, v in dataset.seconds.items() if k != "total")
         with connection.cursor() as cursor:
             cursor.execute(
