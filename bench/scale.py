@@ -651,7 +651,7 @@ def main() -> None:
                 "usage/ first page": "/api/v1/usage/",
                 "usage/ page 21 (cursor)": None,
                 "usage/?success=false": "/api/v1/usage/?success=false",
-                "usage/?model_name=gpt-4o": "/api/v1/usage/?model_name=gpt-4o",
+                "usage/?model=gpt-4o": "/api/v1/usage/?model=gpt-4o",
                 f"usage/?user_ref={user_ref}": f"/api/v1/usage/?user_ref={user_ref}",
                 "metrics/ first page": "/api/v1/metrics/",
                 "campaigns/": "/api/v1/campaigns/",
