@@ -281,6 +281,7 @@ def main() -> None:
         atexit.register(remove_embedded_database, pgdata)
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, _interrupted)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
         env.update(production_env(pgdata))
         os.environ.update(env)
         api_key, _ = prepare_database(pgdata)

@@ -26,7 +26,13 @@ Shape (``rows`` = N):
 - the rollups built from the raw rows with the project's own rebuild SELECTs (``analytics.rollups``).
 
 Loading drops the secondary indexes and the unique and foreign-key constraints of the three
-big tables, writes, then recreates them (foreign keys are re-added and validated).
+big tables and of the rollup tables (whatever ``pg_indexes`` and ``pg_constraint`` list today),
+then, on ``parallel`` connections, each task starting as soon as what it reads is written:
+generations, then their full-text index (the longest statement) while the other connection loads
+provider calls and metrics, builds the other indexes and runs the rollups (the statements of
+``analytics.rollups.rollup_rebuild_organization``, recorded once and widened to every
+organization); then foreign keys NOT VALID, validated per table alongside the rollup tables'
+indexes and ``VACUUM (ANALYZE)``. Each step's time is logged, and statements over 5 s.
 """
 
 from __future__ import annotations
@@ -978,21 +984,43 @@ class Builder:
         if widened is None:
             self._timed("rollups (per organization)", self._rollups_per_organization)
         # Foreign keys last: adding one locks its table and the referenced one against index
-        # builds. Added NOT VALID (instant), validated one table per connection at once.
+        # builds. Added NOT VALID (instant), then one pool: the validations (one table's in
+        # order: they take the same lock; the generations' first, they take longest), the
+        # rollup tables' indexes, and VACUUM (ANALYZE) of each table once nothing else needs it
+        # (statistics and the visibility map for the timed phase; ANALYZE only inside the tests'
+        # transaction, where VACUUM cannot run).
         self._timed("foreign keys (added NOT VALID)", lambda: self._add_foreign_keys(secondary))
-        self._timed(
-            "foreign keys (validated, 2 connections)",
-            lambda: self._run_groups(self._validate_tasks(secondary, "")),
-        )
         self._timed("unique constraints", lambda: [self._execute(sql) for sql in secondary.uniques])
-        self._recreate_secondary(rollup_secondary, "rollup tables")
-        # Statistics for the timed phase (and the visibility map, where VACUUM may run: not
-        # inside the tests' transaction).
         analyze = "VACUUM (ANALYZE)" if self.parallel > 1 else "ANALYZE"
+        validations: dict[str, list[tuple[str, list]]] = {}
+        for table, _, validate in secondary.foreign_keys:
+            if validate:
+                validations.setdefault(table, []).append((validate, []))
+        finish = [
+            Task(f"validate {table}", group)
+            for table, group in sorted(
+                validations.items(), key=lambda item: item[0] != "generations_generation"
+            )
+        ]
+        rollup_indexes: dict[str, set[str]] = {}
+        for k, (table, statement) in enumerate(self._ordered_indexes(rollup_secondary)):
+            finish.append(Task(f"rollup index {k}", [statement]))
+            rollup_indexes.setdefault(table, set()).add(f"rollup index {k}")
+        finish += [
+            Task(f"vacuum {table}", [(f"{analyze} {table}", [])], {f"validate {table}"})
+            for table in BIG_TABLES
+        ]
+        finish += [
+            Task(f"vacuum {table}", [(f"{analyze} {table}", [])], rollup_indexes.get(table, set()))
+            for table in self.rollup_tables
+        ]
+        self._timed("validation + rollup indexes + vacuum (2 connections)", lambda: self._run_tasks(finish))
         self._timed(
-            f"{analyze} (2 connections)",
-            lambda: self._run_all(
-                [(f"{analyze} {table}", []) for table in (*BIG_TABLES, *self.rollup_tables)]
+            "rollup tables: constraints",
+            lambda: (
+                [self._execute(sql) for sql in rollup_secondary.uniques],
+                self._add_foreign_keys(rollup_secondary),
+                self._run_groups(self._validate_tasks(rollup_secondary, "")),
             ),
         )
         self.seconds["total"] = time.perf_counter() - began

@@ -11,17 +11,21 @@ from django.views.decorators.csrf import csrf_exempt
 
 from config.urls import handler404, handler500  # noqa: F401
 from config.urls import urlpatterns as product_urlpatterns
+from tenancy import rls
 
 _INSERT_SQL = None
 
 
 def floor_select(request):
     """One generation by (organization, request_id): the unique index's look-up."""
-    with connection.cursor() as cursor:
+    organization = int(request.GET["organization"])
+    # Under row-level security like the API: the one organization's rows admitted (the scope is
+    # set on the connection, as the API's authentication does).
+    with rls.rls_organizations([organization]), connection.cursor() as cursor:
         cursor.execute(
             "SELECT id, status, cost_usd, created_at FROM generations_generation "
             "WHERE organization_id = %s AND request_id = %s AND deleted_at IS NULL",
-            [int(request.GET["organization"]), request.GET["request_id"]],
+            [organization, request.GET["request_id"]],
         )
         row = cursor.fetchone()
     if row is None:
@@ -65,11 +69,9 @@ def floor_insert(request):
     usage = body.get("usage", {})
     inputs = usage.get("prompt_tokens") or usage.get("input_tokens") or usage.get("promptTokenCount") or 0
     outputs = usage.get("completion_tokens") or usage.get("output_tokens") or 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql,
-            [*params, int(request.GET["organization"]), body["request_id"], body["content"], inputs, outputs],
-        )
+    organization = int(request.GET["organization"])
+    with rls.rls_organizations([organization]), connection.cursor() as cursor:
+        cursor.execute(sql, [*params, organization, body["request_id"], body["content"], inputs, outputs])
         new_id = cursor.fetchone()[0]
     return HttpResponse(json.dumps({"id": new_id}), status=201, content_type="application/json")
 
