@@ -364,8 +364,16 @@ def report_run(
         row = {DIMENSION_OUTPUT[d]: _dimension_value(d, values[aliases[d]]) for d in dimensions}
         row.update(_finish(spec, {name: values[f"sum_{name}"] for name in measures}))
         output.append(row)
-    totals_values = rows.aggregate(**aggregates)
-    totals = _finish(spec, {name: totals_values[f"sum_{name}"] for name in measures})
+    if fetched and not truncated:
+        # Every group was fetched: the totals are their sums (and maxima), no second query.
+        totals_values = {name: sum(values[f"sum_{name}"] for values in fetched) for name in spec.sums[source]}
+        for name in spec.maxima:
+            present = [values[f"sum_{name}"] for values in fetched if values[f"sum_{name}"] is not None]
+            totals_values[name] = max(present, default=None)
+    else:
+        aggregated = rows.aggregate(**aggregates)
+        totals_values = {name: aggregated[f"sum_{name}"] for name in measures}
+    totals = _finish(spec, {name: totals_values[name] for name in measures})
     if not dimensions:
         output = [dict(totals)]
     return ReportResult(
@@ -426,8 +434,10 @@ def rate_limit_report(
                sum(requests) AS requests,
                sum(rate_limited) AS rate_limited,
                count(*) OVER () AS users_over_threshold
-          FROM {table}
-         WHERE organization_id = %s AND hour >= %s AND hour <= %s
+          FROM (SELECT user_ref, hour, sum(requests) AS requests, sum(rate_limited) AS rate_limited
+                  FROM {table}
+                 WHERE organization_id = %s AND hour >= %s AND hour <= %s
+                 GROUP BY user_ref, hour) AS hourly  -- the rollup's delta rows, summed per hour
          GROUP BY user_ref
         HAVING max(requests) > %s
          ORDER BY busiest_hour_requests DESC, user_ref
