@@ -1,0 +1,173 @@
+"""Append-only rollups: two writers of one organization, day and model do not wait on each
+other's rollup row; folding changes no report; a lowered latency brings the maximum down."""
+
+from __future__ import annotations
+
+import datetime
+import random
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+from analytics import reports, rollups
+from analytics.models import GenerationDailyRollup, ProviderCallDailyRollup, UserHourlyRollup
+from generations import services as generation_services
+from generations.models import CacheDailyStats, Generation
+from tenancy.rls import rls_bypass
+from tests.analytics.test_rollups import (
+    START,
+    at,  # noqa: F401 - fixture
+    ingest_random,
+    raw_call_groups,
+    raw_generation_groups,
+    raw_user_hours,
+    rollup_call_groups,
+    rollup_generation_groups,
+    rollup_user_hours,
+)
+from tests.concurrency import at_once
+from tests.factories import OrganizationFactory
+
+GROUP = {"model_name": "gpt-4o", "provider_name": "openai", "content_type": "blog", "user_ref": "ana"}
+
+
+def _record(organization, name: str, **values):
+    return generation_services.generation_record(
+        organization=organization,
+        values={"request_id": name, "status": "success", "input_tokens": 100, **GROUP, **values},
+        fingerprint=name,
+    ).instance
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_writer_of_the_same_group_does_not_wait_for_the_first_to_commit(organization, priced_models):
+    """The first writer holds its transaction open until the second has committed; the second
+    runs with a lock timeout, so a wait on the first's rollup row (the old upsert) fails it."""
+    first_wrote, second_done = threading.Event(), threading.Event()
+
+    def writer(index):
+        with rls_bypass(reason="test: concurrent ingestion"):
+            if index == 0:
+                with transaction.atomic():
+                    _record(organization, "first")
+                    first_wrote.set()
+                    assert second_done.wait(timeout=30), "the second writer never finished"
+                return "first"
+            try:
+                assert first_wrote.wait(timeout=30)
+                with transaction.atomic():
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET LOCAL lock_timeout = '2s'")
+                    _record(organization, "second")
+                return "second"
+            finally:
+                second_done.set()
+
+    assert at_once(2, writer) == ["first", "second"]
+
+    with rls_bypass(reason="test: check"):
+        assert GenerationDailyRollup.objects.count() == 2  # one delta row per writer, same group
+        assert rollup_generation_groups() == raw_generation_groups()
+        assert sum(GenerationDailyRollup.objects.values_list("requests", flat=True)) == 2
+
+
+QUESTIONS = [
+    ("cost", None, "generations"),
+    ("cost", ["user"], "generations"),
+    ("volume", ["day"], "provider_calls"),
+    ("failures", ["model", "content_type"], "provider_calls"),
+    ("retries", ["user", "content_type"], "generations"),
+    ("keys", ["model"], "provider_calls"),
+    ("models", None, "generations"),
+    ("cache", ["day"], "generations"),
+]
+
+
+def _answers(organizations):
+    answers = {}
+    for organization in organizations:
+        for report, group_by, source in QUESTIONS:
+            answers[organization.pk, report, str(group_by), source] = reports.report_run(
+                organization=organization,
+                report=report,
+                date_from=START.date(),
+                date_to=START.date() + datetime.timedelta(days=30),
+                group_by=group_by,
+                source=source,
+            ).as_dict()
+        answers[organization.pk, "rate-limits"] = reports.rate_limit_report(
+            organization=organization,
+            since=START,
+            until=START + datetime.timedelta(days=30),
+            threshold=1,
+        ).as_dict()
+    return answers
+
+
+@pytest.mark.django_db
+def test_reports_are_the_same_before_and_after_folding(priced_models, at):  # noqa: F811
+    organizations = [OrganizationFactory(slug=f"org-{n}") for n in range(2)]
+    ingest_random(organizations, random.Random(5), at, generations=150, calls=150)
+    # Deltas of the same groups: ingest the same shape again (finished, priced, with users).
+    before = _answers(organizations)
+    rows_before = GenerationDailyRollup.objects.count() + ProviderCallDailyRollup.objects.count()
+
+    result = rollups.rollups_fold(
+        organization=None, date_from=START.date(), date_to=START.date() + datetime.timedelta(days=30)
+    )
+
+    assert _answers(organizations) == before
+    assert rollup_generation_groups() == raw_generation_groups()
+    assert rollup_call_groups() == raw_call_groups()
+    assert rollup_user_hours() == raw_user_hours()
+    rows_after = GenerationDailyRollup.objects.count() + ProviderCallDailyRollup.objects.count()
+    assert rows_after < rows_before
+    assert result[GenerationDailyRollup._meta.db_table][1] == GenerationDailyRollup.objects.count()
+    # Folded: one row per group, and folding again changes nothing.
+    assert GenerationDailyRollup.objects.count() == len(rollup_generation_groups())
+    assert UserHourlyRollup.objects.count() == len(rollup_user_hours())
+    rollups.rollups_fold(organization=organizations[0], date_from=START.date(), date_to=START.date())
+    assert _answers(organizations) == before
+
+
+@pytest.mark.django_db
+def test_an_edit_that_lowers_a_time_lowers_the_maximum(organization, priced_models, at):  # noqa: F811
+    at(START)
+    # Still running: a finished generation's usage is final, a running one's time may change.
+    slow = _record(organization, "slow", status="processing", generation_time_ms=5000)
+    middle = _record(organization, "middle", status="processing", generation_time_ms=3000)
+
+    generation_services.generation_update(
+        organization=organization, generation=slow, values={"generation_time_ms": 1000}
+    )
+    assert rollup_generation_groups() == raw_generation_groups()
+    assert max(GenerationDailyRollup.objects.values_list("latency_ms_max", flat=True)) == 3000
+
+    generation_services.generation_update(
+        organization=organization,
+        generation=Generation.objects.get(pk=middle.pk),
+        values={"generation_time_ms": 2000},
+    )
+    rollups.rollups_fold(organization=organization, date_from=START.date(), date_to=START.date())
+    folded = GenerationDailyRollup.objects.get()
+    assert (folded.requests, folded.latency_ms_max, folded.latency_ms_sum) == (2, 2000, 3000)
+    assert rollup_generation_groups() == raw_generation_groups()
+
+
+@pytest.mark.django_db
+def test_cache_gets_write_a_delta_row_each_and_fold_into_one(api_client, organization):
+    stored = api_client.put(
+        "/api/v1/cache/k-1/", {"response": {"text": "hi"}, "ttl_seconds": 60}, format="json"
+    )
+    assert stored.status_code in (200, 201), stored.content
+    codes = [api_client.get(f"/api/v1/cache/{key}/").status_code for key in ("k-1", "missing", "k-1")]
+    assert codes == [200, 404, 200]
+    assert CacheDailyStats.objects.count() == 3  # one delta row per GET, no shared row
+    today = CacheDailyStats.objects.first().day
+
+    rollups.rollups_fold(organization=organization, date_from=today, date_to=today)
+
+    stats = CacheDailyStats.objects.get()
+    assert (stats.hits, stats.misses) == (2, 1)
+    assert api_client.get("/api/v1/cache/stats/").json()["hits"] == 2
