@@ -61,10 +61,12 @@ from analytics.choices import ERROR_TYPE_COLUMNS, ErrorType, RetentionTarget
 from analytics.models import (
     SLOW_CALL_MS,
     GenerationDailyRollup,
+    GenerationModelDailyRollup,
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
+    ProviderCallModelDailyRollup,
     RetentionBatch,
     UserHourlyRollup,
 )
@@ -92,7 +94,8 @@ class RollupTable:
     """How to write one rollup table: its group columns, summed columns and maxima.
 
     ``append_only`` tables get delta rows (no unique key); the others are upserted on their
-    unique group."""
+    unique group. ``coarser``: a table whose keys are a prefix of these (the same figures
+    without user and key), fed by every contribution to this one."""
 
     model: type
     keys: tuple[str, ...]
@@ -100,59 +103,64 @@ class RollupTable:
     maxes: tuple[str, ...] = ()
     stamps: tuple[str, ...] = ("updated_at",)
     append_only: bool = True
+    # A coarser rollup written with this one: the same measures over a prefix of the keys.
+    coarser: RollupTable | None = None
 
     @property
     def table(self) -> str:
         return self.model._meta.db_table
 
 
+GENERATION_SUMS = (
+    "requests",
+    "successes",
+    "partials",
+    "failures",
+    "cancelled",
+    *TOKEN_FIELDS,
+    "cost_usd",
+    "unpriced_requests",
+    "no_usage_requests",
+    "cache_hits",
+    "retries",
+    "retried_requests",
+    "latency_ms_sum",
+    "latency_count",
+)
+MODEL_KEYS = ("organization_id", "day", "provider_name", "model_name", "content_type")
+GENERATION_MODEL_ROLLUP = RollupTable(
+    model=GenerationModelDailyRollup, keys=MODEL_KEYS, sums=GENERATION_SUMS, maxes=("latency_ms_max",)
+)
 GENERATION_ROLLUP = RollupTable(
     model=GenerationDailyRollup,
-    keys=("organization_id", "day", "provider_name", "model_name", "content_type", "user_ref"),
-    sums=(
-        "requests",
-        "successes",
-        "partials",
-        "failures",
-        "cancelled",
-        *TOKEN_FIELDS,
-        "cost_usd",
-        "unpriced_requests",
-        "no_usage_requests",
-        "cache_hits",
-        "retries",
-        "retried_requests",
-        "latency_ms_sum",
-        "latency_count",
-    ),
+    keys=(*MODEL_KEYS, "user_ref"),
+    sums=GENERATION_SUMS,
     maxes=("latency_ms_max",),
+    coarser=GENERATION_MODEL_ROLLUP,
 )
 
+PROVIDER_CALL_SUMS = (
+    "requests",
+    "successes",
+    "failures",
+    *ERROR_TYPE_COLUMNS.values(),
+    *TOKEN_FIELDS,
+    "cost_usd",
+    "unpriced_requests",
+    "no_usage_requests",
+    "latency_ms_sum",
+    "latency_count",
+    "slow_requests",
+)
+PROVIDER_CALL_MODEL_ROLLUP = RollupTable(
+    model=ProviderCallModelDailyRollup, keys=MODEL_KEYS, sums=PROVIDER_CALL_SUMS, maxes=("latency_ms_max",)
+)
 PROVIDER_CALL_ROLLUP = RollupTable(
     model=ProviderCallDailyRollup,
-    keys=(
-        "organization_id",
-        "day",
-        "provider_name",
-        "model_name",
-        "content_type",
-        "user_ref",
-        "key_fingerprint",
-    ),
-    sums=(
-        "requests",
-        "successes",
-        "failures",
-        *ERROR_TYPE_COLUMNS.values(),
-        *TOKEN_FIELDS,
-        "cost_usd",
-        "unpriced_requests",
-        "no_usage_requests",
-        "latency_ms_sum",
-        "latency_count",
-        "slow_requests",
-    ),
+    keys=(*MODEL_KEYS, "user_ref", "key_fingerprint"),
+    sums=PROVIDER_CALL_SUMS,
     maxes=("latency_ms_max",),
+    coarser=PROVIDER_CALL_MODEL_ROLLUP,
 )
 
 USER_HOURLY = RollupTable(
@@ -213,8 +221,11 @@ class Contributions:
         # counted when created), so they are updated in place.
         self.adjusting = adjusting
         self.groups: dict[tuple, dict[str, Any]] = {}
+        self.coarser = Contributions(spec.coarser) if spec.coarser is not None else None
 
     def add(self, key: tuple, measures: dict[str, Any], *, sign: int = 1) -> None:
+        if self.coarser is not None:
+            self.coarser.add(key[: len(self.coarser.spec.keys)], measures, sign=sign)
         group = self.groups.setdefault(key, {name: 0 for name in self.spec.sums})
         for name in self.spec.sums:
             group[name] += sign * measures.get(name, 0)
@@ -247,6 +258,8 @@ class Contributions:
             _insert(self.spec, growing[start : start + _CHUNK]) for start in range(0, len(growing), _CHUNK)
         ]
         statements += [_update(self.spec, row) for row in changing]
+        if self.coarser is not None:
+            statements += self.coarser.statements()
         return statements
 
     def write(self) -> int:
@@ -480,20 +493,29 @@ def _recompute_latency_maxima(group: tuple, run_id: int | None) -> None:
         f"FROM {GENERATIONS} g LEFT JOIN {AI_MODELS} m ON m.id = g.model_id "
         f"LEFT JOIN {PROVIDERS} p ON p.id = g.provider_id"
     )
+    clamp = "(SELECT CASE WHEN m.v IS NULL THEN NULL ELSE LEAST(latency_ms_max, m.v) END FROM m)"
+    same_model_group = (
+        "organization_id = %s AND day = %s AND provider_name = %s AND model_name = %s "
+        "AND content_type = %s AND latency_ms_max IS NOT NULL"
+    )
+    in_day = "g.content_type = %s AND g.created_at >= %s AND g.created_at < %s"
     with connection.cursor() as cursor:
+        # The per-model group contains the per-user one: its lock covers both.
         cursor.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"{GENERATION_ROLLUP.table}|" + "|".join(str(part) for part in group)],
+            [f"{GENERATION_MODEL_ROLLUP.table}|" + "|".join(str(part) for part in group[:5])],
         )
         cursor.execute(
             f"WITH m AS (SELECT max(g.generation_time_ms) AS v {joins} WHERE {same_group} "
-            "AND g.content_type = %s AND COALESCE(g.user_ref, '') = %s "
-            "AND g.created_at >= %s AND g.created_at < %s) "
-            f"UPDATE {GENERATION_ROLLUP.table} SET latency_ms_max = "
-            "(SELECT CASE WHEN m.v IS NULL THEN NULL ELSE LEAST(latency_ms_max, m.v) END FROM m) "
-            "WHERE organization_id = %s AND day = %s AND provider_name = %s AND model_name = %s "
-            "AND content_type = %s AND user_ref = %s AND latency_ms_max IS NOT NULL",
-            [organization_id, provider, model, content_type, user_ref, start, end, *group],
+            f"AND {in_day} AND COALESCE(g.user_ref, '') = %s) "
+            f"UPDATE {GENERATION_ROLLUP.table} SET latency_ms_max = {clamp} "
+            f"WHERE {same_model_group} AND user_ref = %s",
+            [organization_id, provider, model, content_type, start, end, user_ref, *group],
+        )
+        cursor.execute(
+            f"WITH m AS (SELECT max(g.generation_time_ms) AS v {joins} WHERE {same_group} AND {in_day}) "
+            f"UPDATE {GENERATION_MODEL_ROLLUP.table} SET latency_ms_max = {clamp} WHERE {same_model_group}",
+            [organization_id, provider, model, content_type, start, end, *group[:5]],
         )
         if run_id is not None:
             cursor.execute(
@@ -784,6 +806,30 @@ def _bounds(first: datetime.date, last: datetime.date) -> tuple[datetime.datetim
     return start, end
 
 
+def coarser_select(spec: RollupTable, where: str) -> str:
+    """Aggregate ``spec``'s rows into its coarser table's (``where`` filters them)."""
+    coarser = spec.coarser
+    keys = ", ".join(coarser.keys)
+    aggregates = ", ".join(
+        [f"sum({name})" for name in coarser.sums]
+        + [f"max({name})" for name in (*coarser.maxes, *coarser.stamps)]
+    )
+    return f"SELECT {keys}, {aggregates} FROM {spec.table} WHERE {where} GROUP BY {keys}"
+
+
+def _rebuild_coarser(cursor, spec: RollupTable, organization, date_from, date_to) -> None:
+    """Replace the coarser table's rows of the range by an aggregation of ``spec``'s (just
+    rebuilt, so exact)."""
+    in_range = "organization_id = %s AND day >= %s AND day <= %s"
+    cursor.execute(
+        f"DELETE FROM {spec.coarser.table} WHERE {in_range}", [organization.pk, date_from, date_to]
+    )
+    cursor.execute(
+        f"INSERT INTO {spec.coarser.table} ({_columns(spec.coarser)}) {coarser_select(spec, in_range)}",
+        [organization.pk, date_from, date_to],
+    )
+
+
 @transaction.atomic
 def rollup_rebuild_organization(
     *, organization: Organization, date_from: datetime.date, date_to: datetime.date
@@ -797,8 +843,9 @@ def rollup_rebuild_organization(
         # Same order as ingestion takes them: generations' rollup, model performance, then the
         # provider calls' daily and per-user hourly rollups.
         cursor.execute(
-            f"LOCK TABLE {GENERATION_ROLLUP.table}, {MODEL_PERFORMANCE.table}, "
-            f"{PROVIDER_CALL_ROLLUP.table}, {USER_HOURLY.table} IN SHARE ROW EXCLUSIVE MODE"
+            f"LOCK TABLE {GENERATION_ROLLUP.table}, {GENERATION_MODEL_ROLLUP.table}, "
+            f"{MODEL_PERFORMANCE.table}, {PROVIDER_CALL_ROLLUP.table}, "
+            f"{PROVIDER_CALL_MODEL_ROLLUP.table}, {USER_HOURLY.table} IN SHARE ROW EXCLUSIVE MODE"
         )
         cursor.execute(
             f"DELETE FROM {GENERATION_ROLLUP.table} WHERE organization_id = %s AND day >= %s AND day <= %s",
@@ -812,6 +859,7 @@ def rollup_rebuild_organization(
             [organization.pk, start, end],
         )
         daily = cursor.rowcount
+        _rebuild_coarser(cursor, GENERATION_ROLLUP, organization, date_from, date_to)
         # A run's figures cover all its generations: every run with a generation in the range is
         # rebuilt whole, from all of its generations.
         runs_in_range = (
@@ -841,6 +889,7 @@ def rollup_rebuild_organization(
             [organization.pk, start, end],
         )
         calls = cursor.rowcount
+        _rebuild_coarser(cursor, PROVIDER_CALL_ROLLUP, organization, date_from, date_to)
         cursor.execute(
             f"DELETE FROM {USER_HOURLY.table} WHERE organization_id = %s AND hour >= %s AND hour < %s",
             [organization.pk, start, end],
@@ -915,7 +964,14 @@ def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
 
 # --- folding ------------------------------------------------------------------------------------
 
-FOLDED = (GENERATION_ROLLUP, PROVIDER_CALL_ROLLUP, USER_HOURLY, CACHE_STATS)
+FOLDED = (
+    GENERATION_ROLLUP,
+    GENERATION_MODEL_ROLLUP,
+    PROVIDER_CALL_ROLLUP,
+    PROVIDER_CALL_MODEL_ROLLUP,
+    USER_HOURLY,
+    CACHE_STATS,
+)
 
 
 def _fold_statement(spec: RollupTable, *, every_organization: bool = False) -> str:

@@ -659,6 +659,7 @@ class Builder:
             "analyze rollups",
             lambda: self._execute(
                 "ANALYZE analytics_generationdailyrollup, analytics_providercalldailyrollup, "
+                "analytics_generationmodeldailyrollup, analytics_providercallmodeldailyrollup, "
                 "analytics_userhourlyrollup, analytics_modelperformance"
             ),
         )
@@ -674,7 +675,7 @@ class Builder:
         )
 
     def _rollups(self) -> None:
-        """The four rollup tables from the raw rows, with the project's own rebuild SELECTs
+        """The six rollup tables from the raw rows, with the project's own rebuild SELECTs
         (``analytics.rollups``), as one INSERT … SELECT … GROUP BY per table over every
         organization at once: the per-organization ``rollup_rebuild`` answers the same but
         takes a lock and eight statements per organization (70 s for 1,000 small tenants)."""
@@ -684,9 +685,17 @@ class Builder:
 
         generations = "g.organization_id = ANY(%s) AND g.created_at >= %s AND g.created_at < %s"
         calls = "c.organization_id = ANY(%s) AND c.occurred_at >= %s AND c.occurred_at < %s"
+        owned = "organization_id = ANY(%s)"
         tables = [
             (rollups.GENERATION_ROLLUP, rollups._generation_rollup_select(generations), 3),
+            # The per-model rollups from the per-user ones, as a rebuild makes them.
+            (rollups.GENERATION_MODEL_ROLLUP, rollups.coarser_select(rollups.GENERATION_ROLLUP, owned), 1),
             (rollups.PROVIDER_CALL_ROLLUP, rollups._provider_call_rollup_select(calls), 3),
+            (
+                rollups.PROVIDER_CALL_MODEL_ROLLUP,
+                rollups.coarser_select(rollups.PROVIDER_CALL_ROLLUP, owned),
+                1,
+            ),
             (rollups.USER_HOURLY, rollups._user_hourly_select(calls), 3),
             (
                 rollups.MODEL_PERFORMANCE,

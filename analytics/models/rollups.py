@@ -47,8 +47,93 @@ class RollupMeasures(models.Model):
         abstract = True
 
 
-class GenerationDailyRollup(RollupMeasures):
-    """Generations per organization, UTC day, provider, model, content type and user reference.
+class GenerationMeasures(RollupMeasures):
+    """The generations' rollups' measures: outcomes, cache hits and retries on top."""
+
+    partials = models.BigIntegerField(default=0)
+    cancelled = models.BigIntegerField(default=0)
+    cache_hits = models.BigIntegerField(default=0)
+    retries = models.BigIntegerField(default=0)
+    retried_requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class ProviderCallMeasures(RollupMeasures):
+    """The provider calls' rollups' measures: failures by error type and slow calls on top."""
+
+    timeouts = models.BigIntegerField(default=0)
+    rate_limited = models.BigIntegerField(default=0)
+    server_errors = models.BigIntegerField(default=0)
+    auth_errors = models.BigIntegerField(default=0)
+    invalid_requests = models.BigIntegerField(default=0)
+    other_errors = models.BigIntegerField(default=0)
+    slow_requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class GenerationModelDailyRollup(GenerationMeasures):
+    """Generations per organization, UTC day, provider, model and content type: the
+    :class:`GenerationDailyRollup` without its user, so a day holds at most models by content
+    types groups however many users there are. Every report not grouped by user reads it, and
+    the weekly summaries. Append-only deltas like the others, written in the same statement.
+    """
+
+    # PROTECT: as on GenerationDailyRollup.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    provider_name = models.CharField(max_length=50, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["-day", "model_name"]
+        indexes = [
+            models.Index(
+                fields=["organization", "day", "provider_name", "model_name", "content_type"],
+                name="generation_model_rollup_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
+
+
+class ProviderCallModelDailyRollup(ProviderCallMeasures):
+    """Provider calls per organization, UTC day, provider, model and content type: the
+    :class:`ProviderCallDailyRollup` without user and key, what reports not grouped by user or
+    key read."""
+
+    # PROTECT: as on GenerationDailyRollup.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    provider_name = models.CharField(max_length=50, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["-day", "model_name"]
+        indexes = [
+            models.Index(
+                fields=["organization", "day", "provider_name", "model_name", "content_type"],
+                name="provider_call_model_rollup_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.model_name or '?'}: {self.requests} calls"
+
+
+class GenerationDailyRollup(GenerationMeasures):
+    """Generations per organization, UTC day, provider, model, content type and user reference:
+    what reports grouped by user read (the others read :class:`GenerationModelDailyRollup`).
 
     Append-only deltas written in the ingest transaction (``analytics.rollups``), so the sum of a
     group's rows always equals an aggregation of the generations (soft-deleted ones included:
@@ -66,11 +151,6 @@ class GenerationDailyRollup(RollupMeasures):
     model_name = models.CharField(max_length=200, blank=True)
     content_type = models.CharField(max_length=20, blank=True)
     user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
-    partials = models.BigIntegerField(default=0)
-    cancelled = models.BigIntegerField(default=0)
-    cache_hits = models.BigIntegerField(default=0)
-    retries = models.BigIntegerField(default=0)
-    retried_requests = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-day", "model_name"]
@@ -87,9 +167,11 @@ class GenerationDailyRollup(RollupMeasures):
         return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
 
 
-class ProviderCallDailyRollup(RollupMeasures):
+class ProviderCallDailyRollup(ProviderCallMeasures):
     """Provider calls per organization, UTC day, provider, model, content type (of the linked
-    generation), user reference and key fingerprint, kept exact like the generations' rollup.
+    generation), user reference and key fingerprint, kept exact like the generations' rollup:
+    what the keys report and reports grouped by user read (the others read
+    :class:`ProviderCallModelDailyRollup`).
 
     ``failures`` splits into the error-type columns; ``slow_requests`` counts calls whose API
     latency exceeded 5 s.
@@ -105,13 +187,6 @@ class ProviderCallDailyRollup(RollupMeasures):
     content_type = models.CharField(max_length=20, blank=True)
     user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
     key_fingerprint = models.CharField(max_length=64, blank=True)
-    timeouts = models.BigIntegerField(default=0)
-    rate_limited = models.BigIntegerField(default=0)
-    server_errors = models.BigIntegerField(default=0)
-    auth_errors = models.BigIntegerField(default=0)
-    invalid_requests = models.BigIntegerField(default=0)
-    other_errors = models.BigIntegerField(default=0)
-    slow_requests = models.BigIntegerField(default=0)
 
     class Meta:
         ordering = ["-day", "model_name"]

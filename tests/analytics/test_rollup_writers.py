@@ -11,7 +11,12 @@ import pytest
 from django.db import connection, transaction
 
 from analytics import reports, rollups
-from analytics.models import GenerationDailyRollup, ProviderCallDailyRollup, UserHourlyRollup
+from analytics.models import (
+    GenerationDailyRollup,
+    GenerationModelDailyRollup,
+    ProviderCallDailyRollup,
+    UserHourlyRollup,
+)
 from generations import services as generation_services
 from generations.models import CacheDailyStats, Generation
 from tenancy.rls import rls_bypass
@@ -20,10 +25,14 @@ from tests.analytics.test_rollups import (
     at,  # noqa: F401 - fixture
     ingest_random,
     raw_call_groups,
+    raw_call_model_groups,
     raw_generation_groups,
+    raw_model_groups,
     raw_user_hours,
     rollup_call_groups,
+    rollup_call_model_groups,
     rollup_generation_groups,
+    rollup_model_groups,
     rollup_user_hours,
 )
 from tests.concurrency import at_once
@@ -68,7 +77,9 @@ def test_a_second_writer_of_the_same_group_does_not_wait_for_the_first_to_commit
 
     with rls_bypass(reason="test: check"):
         assert GenerationDailyRollup.objects.count() == 2  # one delta row per writer, same group
+        assert GenerationModelDailyRollup.objects.count() == 2
         assert rollup_generation_groups() == raw_generation_groups()
+        assert rollup_model_groups() == raw_model_groups()
         assert sum(GenerationDailyRollup.objects.values_list("requests", flat=True)) == 2
 
 
@@ -112,6 +123,7 @@ def test_reports_are_the_same_before_and_after_folding(priced_models, at):  # no
     # Deltas of the same groups: ingest the same shape again (finished, priced, with users).
     before = _answers(organizations)
     rows_before = GenerationDailyRollup.objects.count() + ProviderCallDailyRollup.objects.count()
+    assert len(rollup_model_groups()) < len(rollup_generation_groups()), "the users fold away"
 
     result = rollups.rollups_fold(
         organization=None, date_from=START.date(), date_to=START.date() + datetime.timedelta(days=30)
@@ -120,6 +132,8 @@ def test_reports_are_the_same_before_and_after_folding(priced_models, at):  # no
     assert _answers(organizations) == before
     assert rollup_generation_groups() == raw_generation_groups()
     assert rollup_call_groups() == raw_call_groups()
+    assert rollup_call_model_groups() == raw_call_model_groups()
+    assert rollup_model_groups() == raw_model_groups()
     assert rollup_user_hours() == raw_user_hours()
     rows_after = GenerationDailyRollup.objects.count() + ProviderCallDailyRollup.objects.count()
     assert rows_after < rows_before
@@ -143,6 +157,7 @@ def test_an_edit_that_lowers_a_time_lowers_the_maximum(organization, priced_mode
     )
     assert rollup_generation_groups() == raw_generation_groups()
     assert max(GenerationDailyRollup.objects.values_list("latency_ms_max", flat=True)) == 3000
+    assert max(GenerationModelDailyRollup.objects.values_list("latency_ms_max", flat=True)) == 3000
 
     generation_services.generation_update(
         organization=organization,
@@ -152,7 +167,10 @@ def test_an_edit_that_lowers_a_time_lowers_the_maximum(organization, priced_mode
     rollups.rollups_fold(organization=organization, date_from=START.date(), date_to=START.date())
     folded = GenerationDailyRollup.objects.get()
     assert (folded.requests, folded.latency_ms_max, folded.latency_ms_sum) == (2, 2000, 3000)
+    per_model = GenerationModelDailyRollup.objects.get()
+    assert (per_model.requests, per_model.latency_ms_max, per_model.latency_ms_sum) == (2, 2000, 3000)
     assert rollup_generation_groups() == raw_generation_groups()
+    assert rollup_model_groups() == raw_model_groups()
 
 
 @pytest.mark.django_db

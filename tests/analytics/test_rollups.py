@@ -16,10 +16,12 @@ from django.utils import timezone
 from analytics import rollups, services
 from analytics.models import (
     GenerationDailyRollup,
+    GenerationModelDailyRollup,
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
+    ProviderCallModelDailyRollup,
     RetentionBatch,
     UserHourlyRollup,
 )
@@ -94,6 +96,39 @@ def _summed(
     return {tuple(row[key] for key in keys) + tuple(row[f"m_{name}"] for name in order) for row in grouped}
 
 
+GENERATION_MEASURES = (
+    "requests",
+    "successes",
+    "partials",
+    "failures",
+    "cancelled",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "total_tokens",
+    "cost_usd",
+    "unpriced_requests",
+    "cache_hits",
+    "retries",
+    "retried_requests",
+    "latency_ms_sum",
+    "latency_count",
+)
+CALL_MEASURES = (
+    "requests",
+    "successes",
+    "failures",
+    "rate_limited",
+    "timeouts",
+    "total_tokens",
+    "cost_usd",
+    "unpriced_requests",
+    "latency_ms_sum",
+    "slow_requests",
+)
+
+
 def rollup_generation_groups(organization=None) -> set[tuple]:
     rows = GenerationDailyRollup.objects.all()
     if organization is not None:
@@ -101,25 +136,7 @@ def rollup_generation_groups(organization=None) -> set[tuple]:
     return _summed(
         rows,
         ("organization_id", "day", "provider_name", "model_name", "content_type", "user_ref"),
-        (
-            "requests",
-            "successes",
-            "partials",
-            "failures",
-            "cancelled",
-            "input_tokens",
-            "output_tokens",
-            "cache_read_tokens",
-            "cache_write_tokens",
-            "total_tokens",
-            "cost_usd",
-            "unpriced_requests",
-            "cache_hits",
-            "retries",
-            "retried_requests",
-            "latency_ms_sum",
-            "latency_count",
-        ),
+        GENERATION_MEASURES,
         ("latency_ms_max",),
     )
 
@@ -166,18 +183,62 @@ def rollup_call_groups() -> set[tuple]:
                 "user_ref",
                 "key_fingerprint",
             ),
-            (
-                "requests",
-                "successes",
-                "failures",
-                "rate_limited",
-                "timeouts",
-                "total_tokens",
-                "cost_usd",
-                "unpriced_requests",
-                "latency_ms_sum",
-                "slow_requests",
-            ),
+            CALL_MEASURES,
+            ("latency_ms_max",),
+        )
+    }
+
+
+def _collapse(groups: set[tuple], *, keys: int, dropped: int, maximum: int) -> set[tuple]:
+    """Groups summed over the dimensions after the first ``keys`` (user, key): the per-model
+    rollup's groups. ``dropped`` dimensions go; the measure at ``maximum`` is a MAX."""
+    merged: dict[tuple, list] = {}
+    for group in groups:
+        key, measures = group[:keys], list(group[keys + dropped :])
+        if key not in merged:
+            merged[key] = measures
+            continue
+        for n, value in enumerate(measures):
+            current = merged[key][n]
+            if n == maximum % len(measures):
+                merged[key][n] = max((v for v in (current, value) if v is not None), default=None)
+            else:
+                merged[key][n] = current + value
+    return {(*key, *measures) for key, measures in merged.items()}
+
+
+def raw_model_groups(organization=None) -> set[tuple]:
+    """The generations' per-model rollup recomputed from raw rows."""
+    return _collapse(raw_generation_groups(organization), keys=5, dropped=1, maximum=-1)
+
+
+def rollup_model_groups(organization=None) -> set[tuple]:
+    rows = GenerationModelDailyRollup.objects.all()
+    if organization is not None:
+        rows = rows.filter(organization=organization)
+    return _model_rows(rows)
+
+
+def _model_rows(rows) -> set[tuple]:
+    return _summed(
+        rows,
+        ("organization_id", "day", "provider_name", "model_name", "content_type"),
+        GENERATION_MEASURES,
+        ("latency_ms_max",),
+    )
+
+
+def raw_call_model_groups() -> set[tuple]:
+    return _collapse(raw_call_groups(), keys=5, dropped=2, maximum=-2)
+
+
+def rollup_call_model_groups() -> set[tuple]:
+    return {
+        (*row[:-2], row[-1], row[-2])
+        for row in _summed(
+            ProviderCallModelDailyRollup.objects.all(),
+            ("organization_id", "day", "provider_name", "model_name", "content_type"),
+            CALL_MEASURES,
             ("latency_ms_max",),
         )
     }
@@ -338,7 +399,10 @@ def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, a
 
     assert GenerationDailyRollup.objects.count() > 50
     assert rollup_generation_groups() == raw_generation_groups()
+    assert rollup_model_groups() == raw_model_groups()
+    assert len(rollup_model_groups()) < len(rollup_generation_groups()), "the users fold away"
     assert rollup_call_groups() == raw_call_groups()
+    assert rollup_call_model_groups() == raw_call_model_groups()
     assert rollup_user_hours() == raw_user_hours()
     assert rollup_run_groups() == raw_run_groups()
     assert PerformanceMetric.objects.filter(cache_hit=True).exists()
@@ -348,9 +412,18 @@ def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, a
 def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
     organizations = [OrganizationFactory(slug=f"org-{n}") for n in range(2)]
     ingest_random(organizations, random.Random(7), at, generations=120, calls=120)
-    incremental = (rollup_generation_groups(), rollup_call_groups(), rollup_run_groups(), rollup_user_hours())
+    incremental = (
+        rollup_generation_groups(),
+        rollup_call_groups(),
+        rollup_run_groups(),
+        rollup_user_hours(),
+        rollup_model_groups(),
+        rollup_call_model_groups(),
+    )
     GenerationDailyRollup.objects.all().delete()
+    GenerationModelDailyRollup.objects.all().delete()
     ProviderCallDailyRollup.objects.all().delete()
+    ProviderCallModelDailyRollup.objects.all().delete()
     UserHourlyRollup.objects.all().delete()
     ModelPerformance.objects.all().delete()
 
@@ -362,6 +435,8 @@ def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
         rollup_call_groups(),
         rollup_run_groups(),
         rollup_user_hours(),
+        rollup_model_groups(),
+        rollup_call_model_groups(),
     ) == incremental
 
 
