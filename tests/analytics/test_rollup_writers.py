@@ -6,8 +6,10 @@ from __future__ import annotations
 import datetime
 import random
 import threading
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
 from analytics import reports, rollups
@@ -189,3 +191,48 @@ def test_cache_gets_write_a_delta_row_each_and_fold_into_one(api_client, organiz
     stats = CacheDailyStats.objects.get()
     assert (stats.hits, stats.misses) == (2, 1)
     assert api_client.get("/api/v1/cache/stats/").json()["hits"] == 2
+
+
+@pytest.mark.django_db
+def test_the_fold_command_counts_in_a_dry_run_then_folds(organization, priced_models, at):  # noqa: F811
+    at(START)
+    for name in ("a", "b", "c"):
+        _record(organization, name)
+    day = START.date().isoformat()
+
+    dry = StringIO()
+    call_command("fold_rollups", "--from", day, "--to", day, "--dry-run", stdout=dry)
+    assert "analytics_generationdailyrollup: would fold away 2 row(s) (dry run)." in dry.getvalue()
+    assert GenerationDailyRollup.objects.count() == 3
+
+    out = StringIO()
+    call_command("fold_rollups", "--from", day, "--to", day, "--per-organization", stdout=out, verbosity=0)
+    assert "Folded" in out.getvalue()
+    assert GenerationDailyRollup.objects.count() == GenerationModelDailyRollup.objects.count() == 1
+    assert rollup_generation_groups() == raw_generation_groups()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--from", "2026-03-02", "--to", "2026-03-01"], "--to is before --from."),
+        (["--from", "yesterday"], "Not a date"),
+        (["--organization", "nobody"], "No organization 'nobody'."),
+    ],
+)
+def test_the_fold_command_refuses_bad_input_and_writes_nothing(
+    organization,
+    priced_models,
+    at,  # noqa: F811
+    arguments,
+    message,
+):
+    at(START)
+    _record(organization, "a")
+    _record(organization, "b")
+
+    with pytest.raises(CommandError, match=message):
+        call_command("fold_rollups", *arguments)
+
+    assert GenerationDailyRollup.objects.count() == 2
