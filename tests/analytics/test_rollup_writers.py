@@ -11,6 +11,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from analytics import reports, rollups
 from analytics.models import (
@@ -236,3 +237,19 @@ def test_the_fold_command_refuses_bad_input_and_writes_nothing(
         call_command("fold_rollups", *arguments)
 
     assert GenerationDailyRollup.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_generation_in_a_run_is_counted_by_one_statement(organization, priced_models):
+    from generations.models import GenerationRun
+
+    run = GenerationRun.objects.create(organization=organization)
+    with CaptureQueriesContext(connection) as queries:
+        _record(organization, "in-a-run", run=run)
+
+    writes = [
+        q["sql"] for q in queries.captured_queries if "rollup" in q["sql"] or "modelperformance" in q["sql"]
+    ]
+    assert len(writes) == 1, writes  # per-user and per-model deltas and the run's upsert, together
+    assert "ON CONFLICT" in writes[0] and writes[0].startswith("WITH ")
+    assert rollup_model_groups() == raw_model_groups()
