@@ -27,8 +27,10 @@ def _fold_all(table, keys, sums, maxes, stamps):
     key_list = ", ".join(keys)
     aggregates = ", ".join([f"sum({n})" for n in sums] + [f"max({n})" for n in (*maxes, *stamps)])
     columns = ", ".join((*keys, *sums, *maxes, *stamps))
+    # Only groups with more than one row: the others keep their rows (and ids) as they are.
     return (
-        f"WITH d AS (DELETE FROM {table} RETURNING *) "  # noqa: S608 - constant names
+        f"WITH d AS (DELETE FROM {table} WHERE ({key_list}) IN "  # noqa: S608 - constant names
+        f"(SELECT {key_list} FROM {table} GROUP BY {key_list} HAVING count(*) > 1) RETURNING *) "
         f"INSERT INTO {table} ({columns}) SELECT {key_list}, {aggregates} FROM d GROUP BY {key_list}"
     )
 

@@ -33,7 +33,9 @@ class Migration(migrations.Migration):
         migrations.RunSQL(
             migrations.RunSQL.noop,
             reverse_sql=(
-                "WITH d AS (DELETE FROM generations_cachedailystats RETURNING *) "
+                "WITH d AS (DELETE FROM generations_cachedailystats WHERE (organization_id, day) IN "
+                "(SELECT organization_id, day FROM generations_cachedailystats GROUP BY 1, 2 "
+                "HAVING count(*) > 1) RETURNING *) "
                 "INSERT INTO generations_cachedailystats (organization_id, day, hits, misses, cost_saved_usd) "
                 "SELECT organization_id, day, sum(hits), sum(misses), sum(cost_saved_usd) FROM d "
                 "GROUP BY organization_id, day"
