@@ -273,12 +273,27 @@ def _sort_key(key: tuple) -> tuple:
     return tuple(str(part) for part in key)
 
 
+MAX_PARAMETERS = 65_535  # PostgreSQL's limit per statement (the wire protocol's Int16 count)
+
+
 def _execute(statements: Sequence[Statement]) -> None:
     """Run the statements as ONE: all but the last become data-modifying CTEs of the last
     (``WITH s0 AS (INSERT …), s1 AS (…) INSERT …``). They share one snapshot and write
-    different tables (or different rows), which is what a CTE chain allows."""
-    if not statements:
-        return
+    different tables (or different rows), which is what a CTE chain allows. A batch too large
+    for one statement's parameters (a re-pricing of thousands of rows) goes out in several."""
+    batch: list[Statement] = []
+    size = 0
+    for statement in statements:
+        if batch and size + len(statement[1]) > MAX_PARAMETERS:
+            _execute_together(batch)
+            batch, size = [], 0
+        batch.append(statement)
+        size += len(statement[1])
+    if batch:
+        _execute_together(batch)
+
+
+def _execute_together(statements: Sequence[Statement]) -> None:
     *first, (last_sql, last_params) = statements
     sql = last_sql
     params: list[Any] = []

@@ -253,3 +253,21 @@ def test_a_generation_in_a_run_is_counted_by_one_statement(organization, priced_
     assert len(writes) == 1, writes  # per-user and per-model deltas and the run's upsert, together
     assert "ON CONFLICT" in writes[0] and writes[0].startswith("WITH ")
     assert rollup_model_groups() == raw_model_groups()
+
+
+@pytest.mark.django_db
+def test_a_batch_too_large_for_one_statement_goes_out_in_several_and_counts_exactly(organization):
+    from analytics.models import ProviderCall
+    from tests.analytics.factories import ProviderCallFactory
+
+    # 2,500 users: 2,500 per-user groups of 30 columns, more parameters than one statement takes.
+    calls = ProviderCallFactory.build_batch(2500, organization=organization, occurred_at=START)
+    for n, call in enumerate(calls):
+        call.user_ref = f"user-{n}"
+    ProviderCall.objects.bulk_create(calls)
+
+    rollups.rollups_count_provider_calls(calls=calls)
+
+    assert rollup_call_groups() == raw_call_groups()
+    assert rollup_call_model_groups() == raw_call_model_groups()
+    assert rollup_user_hours() == raw_user_hours()
