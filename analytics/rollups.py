@@ -1033,19 +1033,25 @@ def rollups_fold(
     return result
 
 
-def rollups_unfolded(*, date_from: datetime.date, date_to: datetime.date) -> dict[str, int]:
-    """How many rows folding ``[date_from, date_to]`` would remove, per table (a dry run)."""
+def rollups_unfolded(
+    *, date_from: datetime.date, date_to: datetime.date, organization: Organization | None = None
+) -> dict[str, int]:
+    """How many rows folding ``[date_from, date_to]`` of ``organization`` (``None``: every
+    organization) would remove, per table (a dry run)."""
     hour_from, hour_to = _bounds(date_from, date_to)
     counts = {}
     with connection.cursor() as cursor:
         for spec in FOLDED:
             time = spec.keys[1]
-            bounds = [hour_from, hour_to] if time == "hour" else [date_from, date_to]
+            where = f"{time} >= %s AND {time} {'<' if time == 'hour' else '<='} %s"
+            params = [hour_from, hour_to] if time == "hour" else [date_from, date_to]
+            if organization is not None:
+                where += " AND organization_id = %s"
+                params.append(organization.pk)
             cursor.execute(
                 f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT {', '.join(spec.keys)} "
-                f"FROM {spec.table} WHERE {time} >= %s AND {time} {'<' if time == 'hour' else '<='} %s) k) "
-                f"FROM {spec.table} WHERE {time} >= %s AND {time} {'<' if time == 'hour' else '<='} %s",
-                [*bounds, *bounds],
+                f"FROM {spec.table} WHERE {where}) k) FROM {spec.table} WHERE {where}",
+                [*params, *params],
             )
             counts[spec.table] = cursor.fetchone()[0]
     return counts

@@ -48,15 +48,17 @@ class Command(ExclusiveCommand):
         date_to = date_to or max(date_from, today)
         if date_to < date_from:
             raise CommandError("--to is before --from.")
-        if dry_run:
-            counts = rollups_unfolded(date_from=date_from, date_to=date_to)
-            for table, count in counts.items():
-                self.stdout.write(f"{table}: would fold away {count} row(s) (dry run).")
-            return
+        found = None
         if organization:
             found = Organization.objects.filter(slug=organization).first()
             if found is None:
                 raise CommandError(f"No organization {organization!r}.")
+        if dry_run:
+            counts = rollups_unfolded(date_from=date_from, date_to=date_to, organization=found)
+            for table, count in counts.items():
+                self.stdout.write(f"{table}: would fold away {count} row(s) (dry run).")
+            return
+        if found is not None:
             targets: list[Organization | None] = [found]
         elif per_organization:
             targets = list(Organization.objects.order_by("pk"))
