@@ -19,10 +19,12 @@ from analytics.models import (
     ArchivedRecord,
     CleanupPreferences,
     GenerationDailyRollup,
+    GenerationModelDailyRollup,
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
+    ProviderCallModelDailyRollup,
     RetentionBatch,
     UserHourlyRollup,
     WeeklySummary,
@@ -214,6 +216,30 @@ class ProviderCallDailyRollupAdmin(ReadOnlyModelAdmin):
     ]
     list_filter = ["organization"]
     search_fields = ["model_name", "user_ref", "key_fingerprint"]
+    date_hierarchy = "day"
+
+
+@admin.register(GenerationModelDailyRollup)
+class GenerationModelDailyRollupAdmin(ReadOnlyAdmin):
+    list_display = [
+        "day",
+        "organization",
+        "provider_name",
+        "model_name",
+        "content_type",
+        "requests",
+        "cost_usd",
+    ]
+    list_filter = ["organization", "content_type"]
+    search_fields = ["model_name"]
+    date_hierarchy = "day"
+
+
+@admin.register(ProviderCallModelDailyRollup)
+class ProviderCallModelDailyRollupAdmin(ReadOnlyAdmin):
+    list_display = ["day", "organization", "provider_name", "model_name", "requests", "failures", "cost_usd"]
+    list_filter = ["organization"]
+    search_fields = ["model_name"]
     date_hierarchy = "day"
 
 

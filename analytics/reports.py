@@ -38,7 +38,13 @@ from django.db.models.functions import TruncMonth
 
 from analytics.choices import ERROR_TYPE_COLUMNS, GroupBy, ReportSource
 from analytics.errors import InvalidReportQuery
-from analytics.models import GenerationDailyRollup, ProviderCallDailyRollup, UserHourlyRollup
+from analytics.models import (
+    GenerationDailyRollup,
+    GenerationModelDailyRollup,
+    ProviderCallDailyRollup,
+    ProviderCallModelDailyRollup,
+    UserHourlyRollup,
+)
 from tenancy.models import Organization
 
 UTC = datetime.UTC
@@ -51,10 +57,17 @@ RATE = Decimal("0.0001")
 AVERAGE = Decimal("0.01")
 MONEY = Decimal("0.0000000001")
 TIME_DIMENSIONS = (GroupBy.DAY, GroupBy.MONTH)
+# Per source: the rollup per model (no user, no key: a few groups a day, what most questions
+# need) and the one per user (and key) for questions grouped by them.
 ROLLUPS = {
+    ReportSource.GENERATIONS: GenerationModelDailyRollup,
+    ReportSource.PROVIDER_CALLS: ProviderCallModelDailyRollup,
+}
+PER_USER_ROLLUPS = {
     ReportSource.GENERATIONS: GenerationDailyRollup,
     ReportSource.PROVIDER_CALLS: ProviderCallDailyRollup,
 }
+PER_USER_DIMENSIONS = (GroupBy.USER, "key")
 # The rollup column behind each dimension (day and month are computed from the time column).
 DIMENSION_COLUMNS = {
     GroupBy.MODEL: "model_name",
@@ -301,8 +314,17 @@ def _dimension_value(dimension: str, value: Any) -> Any:
     return _plain(value)
 
 
-def _rollup_rows(organization: Organization, source: str, date_from: datetime.date, date_to: datetime.date):
-    return ROLLUPS[source].objects.filter(organization=organization, day__gte=date_from, day__lte=date_to)
+def _rollup_rows(
+    organization: Organization,
+    source: str,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    dimensions: Sequence[str] = (),
+):
+    """The rollup rows a question reads: per model unless it groups by user or key."""
+    per_user = any(dimension in PER_USER_DIMENSIONS for dimension in dimensions)
+    model = (PER_USER_ROLLUPS if per_user else ROLLUPS)[source]
+    return model.objects.filter(organization=organization, day__gte=date_from, day__lte=date_to)
 
 
 def _finish(spec: ReportSpec, values: dict[str, Any]) -> dict[str, Any]:
@@ -347,7 +369,7 @@ def report_run(
     # Aggregates get their own names: Django refuses an annotation named like a model field.
     aggregates = {f"sum_{name}": Sum(name, default=0) for name in spec.sums[source]}
     aggregates.update({f"sum_{name}": Max(name) for name in spec.maxima})
-    rows = _rollup_rows(organization, source, date_from, date_to)
+    rows = _rollup_rows(organization, source, date_from, date_to, dimensions)
     aliases = {dimension: f"dimension_{dimension}" for dimension in dimensions}
     grouped = (
         rows.annotate(**{aliases[d]: _dimension_expression(source, d) for d in dimensions})
@@ -364,8 +386,16 @@ def report_run(
         row = {DIMENSION_OUTPUT[d]: _dimension_value(d, values[aliases[d]]) for d in dimensions}
         row.update(_finish(spec, {name: values[f"sum_{name}"] for name in measures}))
         output.append(row)
-    totals_values = rows.aggregate(**aggregates)
-    totals = _finish(spec, {name: totals_values[f"sum_{name}"] for name in measures})
+    if fetched and not truncated:
+        # Every group was fetched: the totals are their sums (and maxima), no second query.
+        totals_values = {name: sum(values[f"sum_{name}"] for values in fetched) for name in spec.sums[source]}
+        for name in spec.maxima:
+            present = [values[f"sum_{name}"] for values in fetched if values[f"sum_{name}"] is not None]
+            totals_values[name] = max(present, default=None)
+    else:
+        aggregated = rows.aggregate(**aggregates)
+        totals_values = {name: aggregated[f"sum_{name}"] for name in measures}
+    totals = _finish(spec, {name: totals_values[name] for name in measures})
     if not dimensions:
         output = [dict(totals)]
     return ReportResult(
@@ -426,8 +456,10 @@ def rate_limit_report(
                sum(requests) AS requests,
                sum(rate_limited) AS rate_limited,
                count(*) OVER () AS users_over_threshold
-          FROM {table}
-         WHERE organization_id = %s AND hour >= %s AND hour <= %s
+          FROM (SELECT user_ref, hour, sum(requests) AS requests, sum(rate_limited) AS rate_limited
+                  FROM {table}
+                 WHERE organization_id = %s AND hour >= %s AND hour <= %s
+                 GROUP BY user_ref, hour) AS hourly  -- the rollup's delta rows, summed per hour
          GROUP BY user_ref
         HAVING max(requests) > %s
          ORDER BY busiest_hour_requests DESC, user_ref

@@ -1,25 +1,44 @@
-"""Keeping the rollups exact: increments in the ingest transaction, and rebuilds from raw rows.
+"""Keeping the rollups exact: append-only deltas in the ingest transaction, folds, rebuilds.
 
-Increments
-----------
-Every ingest adds its rows' contributions to the rollups *in the same transaction*, with one
-``INSERT … ON CONFLICT DO UPDATE SET n = n + EXCLUDED.n`` per batch of groups. PostgreSQL
-locks the conflicting rollup row, so ten writers adding to the same group queue on it and every
-increment lands on the latest committed value; nothing is read-modify-written in Python. Groups
-are upserted in sorted order, so two writers touching the same groups lock them in the same
-order and cannot deadlock each other. A rolled-back ingest rolls its increments back with it.
+Deltas
+------
+Every ingest adds its rows' contributions to the daily/hourly rollups *in the same transaction*
+as **new rows** (one plain multi-row ``INSERT``, no unique key, no ``ON CONFLICT``): a group
+(organization, day, provider, …) may have many rows and its figures are their SUM. No writer
+ever updates a row another writer also needs, so concurrent writers of one organization never
+queue on a rollup row lock (they did, on the upsert's row, until commit). A rolled-back ingest
+rolls its rows back with it. Every reader aggregates, so answers are exact whether a group is
+folded or not. ``ModelPerformance`` (per run and model, read row by row by ``runs/``) keeps its
+unique key and ``INSERT … ON CONFLICT DO UPDATE``: only writers of one run share its row. All of
+an ingest's rollup writes go out as **one statement** (data-modifying CTEs chained by
+:func:`_execute`).
 
 A generation's status, tokens, cost and time may change after it was created (``updated`` in
-``generations_recorded``); its old contribution is subtracted and the new one added. Its
-dimensions (day, provider, model, content type, user) never change after creation. Soft delete
-and restore change nothing: the generation happened and its cost was incurred. The latency
-maximum only grows (``GREATEST``); a rebuild recomputes it exactly.
+``generations_recorded``): the old contribution goes in negated and the new one added, as one
+more delta row (so a single row may be negative; only a group's sums are bounded). Its
+dimensions (day, provider, model, content type, user) never change after creation, except by
+re-pricing (which moves a row's contribution between groups the same way) and GDPR purge (which
+relabels a user's rows anonymous). Soft delete and restore change nothing: the generation
+happened and its cost was incurred.
+
+Maxima are not additive. A delta row carries the maximum latency of its own rows; the group's is
+the MAX over its rows, exact while times only grow. When an edit lowers a time the group's rows
+are clamped to the maximum recomputed from the raw rows (:func:`_recompute_latency_maxima`,
+under a transaction-level advisory lock per group so two lowering edits see each other).
+
+Folds
+-----
+:func:`rollups_fold` compacts an organization's rows of a range of days into one row per group
+in ONE statement (``WITH d AS (DELETE … RETURNING *) INSERT … SELECT … FROM d GROUP BY …``): it
+sees one snapshot, so rows inserted while it runs are neither deleted nor counted, and a reader
+sees the rows before or after, both exact. Groups whose every figure sums to zero are dropped.
+Run nightly by ``manage.py rollup --fold`` (a Procrastinate periodic job).
 
 Rebuilds
 --------
 :func:`rollup_rebuild` replaces a range of days with an aggregation of the raw rows, under a
 ``SHARE ROW EXCLUSIVE`` lock on the rollup tables that waits for in-flight ingests to commit
-and holds new ones back until it commits, so no increment is lost or counted twice. Days whose
+and holds new ones back until it commits, so no delta is lost or counted twice. Days whose
 raw rows retention has already archived are skipped (their rollups are the only record left).
 """
 
@@ -42,15 +61,17 @@ from analytics.choices import ERROR_TYPE_COLUMNS, ErrorType, RetentionTarget
 from analytics.models import (
     SLOW_CALL_MS,
     GenerationDailyRollup,
+    GenerationModelDailyRollup,
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
+    ProviderCallModelDailyRollup,
     RetentionBatch,
     UserHourlyRollup,
 )
 from generations.choices import GenerationStatus, RecordedAction
-from generations.models import Generation
+from generations.models import CacheDailyStats, Generation
 from providers.choices import CostStatus
 from providers.models import AIModel, Provider
 from tenancy.models import Organization
@@ -70,66 +91,76 @@ TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_wri
 
 @dataclass(frozen=True)
 class RollupTable:
-    """How to upsert one rollup table: its group columns, summed columns and maxima."""
+    """How to write one rollup table: its group columns, summed columns and maxima.
+
+    ``append_only`` tables get delta rows (no unique key); the others are upserted on their
+    unique group. ``coarser``: a table whose keys are a prefix of these (the same figures
+    without user and key), fed by every contribution to this one."""
 
     model: type
     keys: tuple[str, ...]
     sums: tuple[str, ...]
     maxes: tuple[str, ...] = ()
     stamps: tuple[str, ...] = ("updated_at",)
+    append_only: bool = True
+    # A coarser rollup written with this one: the same measures over a prefix of the keys.
+    coarser: RollupTable | None = None
 
     @property
     def table(self) -> str:
         return self.model._meta.db_table
 
 
+GENERATION_SUMS = (
+    "requests",
+    "successes",
+    "partials",
+    "failures",
+    "cancelled",
+    *TOKEN_FIELDS,
+    "cost_usd",
+    "unpriced_requests",
+    "no_usage_requests",
+    "cache_hits",
+    "retries",
+    "retried_requests",
+    "latency_ms_sum",
+    "latency_count",
+)
+MODEL_KEYS = ("organization_id", "day", "provider_name", "model_name", "content_type")
+GENERATION_MODEL_ROLLUP = RollupTable(
+    model=GenerationModelDailyRollup, keys=MODEL_KEYS, sums=GENERATION_SUMS, maxes=("latency_ms_max",)
+)
 GENERATION_ROLLUP = RollupTable(
     model=GenerationDailyRollup,
-    keys=("organization_id", "day", "provider_name", "model_name", "content_type", "user_ref"),
-    sums=(
-        "requests",
-        "successes",
-        "partials",
-        "failures",
-        "cancelled",
-        *TOKEN_FIELDS,
-        "cost_usd",
-        "unpriced_requests",
-        "no_usage_requests",
-        "cache_hits",
-        "retries",
-        "retried_requests",
-        "latency_ms_sum",
-        "latency_count",
-    ),
+    keys=(*MODEL_KEYS, "user_ref"),
+    sums=GENERATION_SUMS,
     maxes=("latency_ms_max",),
+    coarser=GENERATION_MODEL_ROLLUP,
 )
 
+PROVIDER_CALL_SUMS = (
+    "requests",
+    "successes",
+    "failures",
+    *ERROR_TYPE_COLUMNS.values(),
+    *TOKEN_FIELDS,
+    "cost_usd",
+    "unpriced_requests",
+    "no_usage_requests",
+    "latency_ms_sum",
+    "latency_count",
+    "slow_requests",
+)
+PROVIDER_CALL_MODEL_ROLLUP = RollupTable(
+    model=ProviderCallModelDailyRollup, keys=MODEL_KEYS, sums=PROVIDER_CALL_SUMS, maxes=("latency_ms_max",)
+)
 PROVIDER_CALL_ROLLUP = RollupTable(
     model=ProviderCallDailyRollup,
-    keys=(
-        "organization_id",
-        "day",
-        "provider_name",
-        "model_name",
-        "content_type",
-        "user_ref",
-        "key_fingerprint",
-    ),
-    sums=(
-        "requests",
-        "successes",
-        "failures",
-        *ERROR_TYPE_COLUMNS.values(),
-        *TOKEN_FIELDS,
-        "cost_usd",
-        "unpriced_requests",
-        "no_usage_requests",
-        "latency_ms_sum",
-        "latency_count",
-        "slow_requests",
-    ),
+    keys=(*MODEL_KEYS, "user_ref", "key_fingerprint"),
+    sums=PROVIDER_CALL_SUMS,
     maxes=("latency_ms_max",),
+    coarser=PROVIDER_CALL_MODEL_ROLLUP,
 )
 
 USER_HOURLY = RollupTable(
@@ -156,6 +187,14 @@ MODEL_PERFORMANCE = RollupTable(
     ),
     maxes=("response_time_ms_max",),
     stamps=("created_at", "updated_at"),
+    append_only=False,
+)
+
+CACHE_STATS = RollupTable(
+    model=CacheDailyStats,
+    keys=("organization_id", "day"),
+    sums=("hits", "misses", "cost_saved_usd"),
+    stamps=(),
 )
 
 # Retention targets whose deletions make older days impossible to rebuild from raw rows.
@@ -165,10 +204,12 @@ REBUILD_FLOOR_TARGETS = (
     RetentionTarget.PERFORMANCE_METRICS,
     RetentionTarget.PROVIDER_CALLS,
 )
-_CHUNK = 500
+_CHUNK = 1000  # groups per INSERT: under PostgreSQL's 65,535 parameters
 
 
-# --- the upsert -------------------------------------------------------------------------------
+# --- writing ---------------------------------------------------------------------------------
+
+Statement = tuple[str, list[Any]]
 
 
 class Contributions:
@@ -176,11 +217,15 @@ class Contributions:
 
     def __init__(self, spec: RollupTable, *, adjusting: bool = False):
         self.spec = spec
-        # Adjusting: the groups exist already (a changed generation was counted when created).
+        # Adjusting (upserted tables only): the groups exist already (a changed generation was
+        # counted when created), so they are updated in place.
         self.adjusting = adjusting
         self.groups: dict[tuple, dict[str, Any]] = {}
+        self.coarser = Contributions(spec.coarser) if spec.coarser is not None else None
 
     def add(self, key: tuple, measures: dict[str, Any], *, sign: int = 1) -> None:
+        if self.coarser is not None:
+            self.coarser.add(key[: len(self.coarser.spec.keys)], measures, sign=sign)
         group = self.groups.setdefault(key, {name: 0 for name in self.spec.sums})
         for name in self.spec.sums:
             group[name] += sign * measures.get(name, 0)
@@ -190,13 +235,14 @@ class Contributions:
                 current = group.get(name)
                 group[name] = value if current is None else max(current, value)
 
-    def write(self) -> int:
-        """Write every non-empty group (sorted, for a stable lock order); returns their number.
+    def statements(self) -> list[Statement]:
+        """The SQL that writes every non-empty group, and forgets them.
 
-        New contributions are upserted. Adjustments (a generation that changed, whose old
-        contribution was counted when it was created) update their existing group in place:
-        PostgreSQL checks an upsert's proposed row against the CHECK constraints before it looks
-        for the conflict, and a delta row (one more success, no more requests) fails them.
+        Append-only tables: one ``INSERT`` of a delta row per group. Upserted tables: new
+        contributions are upserted (sorted, for a stable lock order); adjustments update their
+        existing group in place: PostgreSQL checks an upsert's proposed row against the CHECK
+        constraints before it looks for the conflict, and a delta row (one more success, no more
+        requests) fails them.
         """
         growing, changing = [], []
         for key in sorted(self.groups, key=_sort_key):
@@ -205,54 +251,86 @@ class Contributions:
             maxes = [group.get(name) for name in self.spec.maxes]
             if all(value == 0 for value in sums) and all(value is None for value in maxes):
                 continue
-            adjust = self.adjusting or any(value < 0 for value in sums)
+            adjust = not self.spec.append_only and (self.adjusting or any(value < 0 for value in sums))
             (changing if adjust else growing).append((*key, *sums, *maxes))
-        for start in range(0, len(growing), _CHUNK):
-            _upsert(self.spec, growing[start : start + _CHUNK])
-        for row in changing:
-            _update(self.spec, row)
         self.groups.clear()
-        return len(growing) + len(changing)
+        statements = [
+            _insert(self.spec, growing[start : start + _CHUNK]) for start in range(0, len(growing), _CHUNK)
+        ]
+        statements += [_update(self.spec, row) for row in changing]
+        if self.coarser is not None:
+            statements += self.coarser.statements()
+        return statements
+
+    def write(self) -> int:
+        """Write every non-empty group now; returns the statements run."""
+        statements = self.statements()
+        _execute(statements)
+        return len(statements)
 
 
 def _sort_key(key: tuple) -> tuple:
     return tuple(str(part) for part in key)
 
 
-def _upsert(spec: RollupTable, rows: Sequence[tuple]) -> None:
+MAX_PARAMETERS = 65_535  # PostgreSQL's limit per statement (the wire protocol's Int16 count)
+
+
+def _execute(statements: Sequence[Statement]) -> None:
+    """Run the statements as ONE: all but the last become data-modifying CTEs of the last
+    (``WITH s0 AS (INSERT …), s1 AS (…) INSERT …``). They share one snapshot and write
+    different tables (or different rows), which is what a CTE chain allows. A batch too large
+    for one statement's parameters (a re-pricing of thousands of rows) goes out in several."""
+    batch: list[Statement] = []
+    size = 0
+    for statement in statements:
+        if batch and size + len(statement[1]) > MAX_PARAMETERS:
+            _execute_together(batch)
+            batch, size = [], 0
+        batch.append(statement)
+        size += len(statement[1])
+    if batch:
+        _execute_together(batch)
+
+
+def _execute_together(statements: Sequence[Statement]) -> None:
+    *first, (last_sql, last_params) = statements
+    sql = last_sql
+    params: list[Any] = []
+    if first:
+        sql = "WITH " + ", ".join(f"s{n} AS ({text})" for n, (text, _) in enumerate(first)) + " " + last_sql
+        params = [value for _, values in first for value in values]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *last_params])
+
+
+def _insert(spec: RollupTable, rows: Sequence[tuple]) -> Statement:
     columns = (*spec.keys, *spec.sums, *spec.maxes, *spec.stamps)
     placeholders = (
         "(" + ", ".join(["%s"] * (len(columns) - len(spec.stamps)) + ["now()"] * len(spec.stamps)) + ")"
     )
-    assignments = [f"{name} = t.{name} + EXCLUDED.{name}" for name in spec.sums]
-    assignments += [f"{name} = GREATEST(t.{name}, EXCLUDED.{name})" for name in spec.maxes]
-    assignments.append("updated_at = EXCLUDED.updated_at")
-    sql = (
-        f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) VALUES "
-        + ", ".join([placeholders] * len(rows))
-        + f" ON CONFLICT ({', '.join(spec.keys)}) DO UPDATE SET "
-        + ", ".join(assignments)
+    sql = f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) VALUES " + ", ".join(
+        [placeholders] * len(rows)
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
+    if not spec.append_only:
+        assignments = [f"{name} = t.{name} + EXCLUDED.{name}" for name in spec.sums]
+        assignments += [f"{name} = GREATEST(t.{name}, EXCLUDED.{name})" for name in spec.maxes]
+        assignments.append("updated_at = EXCLUDED.updated_at")
+        sql += f" ON CONFLICT ({', '.join(spec.keys)}) DO UPDATE SET " + ", ".join(assignments)
+    return sql, [value for row in rows for value in row]
 
 
-def _update(spec: RollupTable, row: tuple) -> None:
+def _update(spec: RollupTable, row: tuple) -> Statement:
+    """Adjust an upserted table's existing group (a run/model's figures after an edit)."""
     keys = row[: len(spec.keys)]
     values = row[len(spec.keys) :]
     assignments = [f"{name} = {name} + %s" for name in spec.sums]
     assignments += [f"{name} = GREATEST({name}, %s)" for name in spec.maxes]
     where = " AND ".join(f"{name} = %s" for name in spec.keys)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {spec.table} SET {', '.join(assignments)}, updated_at = now() WHERE {where}",
-            [*values, *keys],
-        )
-        if cursor.rowcount != 1:
-            # Only rows written around the services (a raw import) can lack their group.
-            logger.warning(
-                "%s has no group %s to adjust; rebuild it with manage.py rollup.", spec.table, keys
-            )
+    return (
+        f"UPDATE {spec.table} SET {', '.join(assignments)}, updated_at = now() WHERE {where}",
+        [*values, *keys],
+    )
 
 
 # --- dimensions -------------------------------------------------------------------------------
@@ -402,18 +480,23 @@ def rollups_count_generations(
                     _performance_measures(measures),
                     sign=sign,
                 )
-    daily.write()
-    runs.write()
-    for group, run_id in lowered:
+    # One statement: the daily deltas and the run/model upserts together.
+    _execute([*daily.statements(), *runs.statements()])
+    for group, run_id in sorted(lowered, key=lambda item: _sort_key((*item[0], item[1]))):
         _recompute_latency_maxima(group, run_id)
 
 
 def _recompute_latency_maxima(group: tuple, run_id: int | None) -> None:
-    """Set the latency maxima of a daily group (and its run/model group) from the raw rows,
-    after a generation's time went down: ``GREATEST`` cannot lower a maximum.
+    """Bring the latency maxima of a daily group (and its run/model group) down to the maximum
+    of the raw rows, after a generation's time went down: a MAX over delta rows cannot drop.
 
-    Runs after the group's row was updated, so it holds that row's lock: a concurrent writer's
-    ``GREATEST`` lands after this, and committed rows are all seen (READ COMMITTED).
+    Every visible row of the group is clamped to the recomputed maximum (``LEAST``; NULL when
+    no generation of the group has a time). The group's true maximum is then exact: the edit's
+    own delta row carries the new time, so some row is at least the recomputed value. Rows of
+    concurrent, uncommitted ingests are not clamped and need not be: their times are real. Two
+    edits lowering times in one group would each compute without the other's uncommitted
+    change, so a transaction-level advisory lock per group makes the second wait for the first's
+    commit (its statement then sees it). The run/model row is unique: its row lock does that.
     """
     organization_id, day, provider, model, content_type, user_ref = group
     start, end = _bounds(day, day)
@@ -425,15 +508,29 @@ def _recompute_latency_maxima(group: tuple, run_id: int | None) -> None:
         f"FROM {GENERATIONS} g LEFT JOIN {AI_MODELS} m ON m.id = g.model_id "
         f"LEFT JOIN {PROVIDERS} p ON p.id = g.provider_id"
     )
+    clamp = "(SELECT CASE WHEN m.v IS NULL THEN NULL ELSE LEAST(latency_ms_max, m.v) END FROM m)"
+    same_model_group = (
+        "organization_id = %s AND day = %s AND provider_name = %s AND model_name = %s "
+        "AND content_type = %s AND latency_ms_max IS NOT NULL"
+    )
+    in_day = "g.content_type = %s AND g.created_at >= %s AND g.created_at < %s"
     with connection.cursor() as cursor:
+        # The per-model group contains the per-user one: its lock covers both.
         cursor.execute(
-            f"UPDATE {GENERATION_ROLLUP.table} SET latency_ms_max = "
-            f"(SELECT max(g.generation_time_ms) {joins} WHERE {same_group} "
-            "AND g.content_type = %s AND COALESCE(g.user_ref, '') = %s "
-            "AND g.created_at >= %s AND g.created_at < %s) "
-            "WHERE organization_id = %s AND day = %s AND provider_name = %s AND model_name = %s "
-            "AND content_type = %s AND user_ref = %s",
-            [organization_id, provider, model, content_type, user_ref, start, end, *group],
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            [f"{GENERATION_MODEL_ROLLUP.table}|" + "|".join(str(part) for part in group[:5])],
+        )
+        cursor.execute(
+            f"WITH m AS (SELECT max(g.generation_time_ms) AS v {joins} WHERE {same_group} "
+            f"AND {in_day} AND COALESCE(g.user_ref, '') = %s) "
+            f"UPDATE {GENERATION_ROLLUP.table} SET latency_ms_max = {clamp} "
+            f"WHERE {same_model_group} AND user_ref = %s",
+            [organization_id, provider, model, content_type, start, end, user_ref, *group],
+        )
+        cursor.execute(
+            f"WITH m AS (SELECT max(g.generation_time_ms) AS v {joins} WHERE {same_group} AND {in_day}) "
+            f"UPDATE {GENERATION_MODEL_ROLLUP.table} SET latency_ms_max = {clamp} WHERE {same_model_group}",
+            [organization_id, provider, model, content_type, start, end, *group[:5]],
         )
         if run_id is not None:
             cursor.execute(
@@ -506,8 +603,7 @@ def rollups_count_provider_calls(*, calls: Sequence[ProviderCall]) -> None:
                 (call.organization_id, _utc_hour(call.occurred_at), call.user_ref),
                 {"requests": 1, "rate_limited": int(call.error_type == ErrorType.RATE_LIMIT)},
             )
-    daily.write()
-    hourly.write()
+    _execute([*daily.statements(), *hourly.statements()])
 
 
 # --- re-pricing -----------------------------------------------------------------------------------
@@ -561,8 +657,7 @@ def rollups_reprice(
                     _performance_measures(old_measures),
                     _performance_measures(new_measures),
                 )
-        for contributions in (*daily, daily_in, *runs, runs_in):
-            contributions.write()
+        _execute([statement for c in (*daily, daily_in, *runs, runs_in) for statement in c.statements()])
     if calls:
         old_names = Names([old for old, _ in calls])
         new_names = Names([new for _, new in calls])
@@ -583,8 +678,7 @@ def rollups_reprice(
                 old_measures,
                 new_measures,
             )
-        for contributions in (same, out, into):
-            contributions.write()
+        _execute([statement for c in (same, out, into) for statement in c.statements()])
 
 
 # --- rebuild ------------------------------------------------------------------------------------
@@ -727,6 +821,30 @@ def _bounds(first: datetime.date, last: datetime.date) -> tuple[datetime.datetim
     return start, end
 
 
+def coarser_select(spec: RollupTable, where: str) -> str:
+    """Aggregate ``spec``'s rows into its coarser table's (``where`` filters them)."""
+    coarser = spec.coarser
+    keys = ", ".join(coarser.keys)
+    aggregates = ", ".join(
+        [f"sum({name})" for name in coarser.sums]
+        + [f"max({name})" for name in (*coarser.maxes, *coarser.stamps)]
+    )
+    return f"SELECT {keys}, {aggregates} FROM {spec.table} WHERE {where} GROUP BY {keys}"
+
+
+def _rebuild_coarser(cursor, spec: RollupTable, organization, date_from, date_to) -> None:
+    """Replace the coarser table's rows of the range by an aggregation of ``spec``'s (just
+    rebuilt, so exact)."""
+    in_range = "organization_id = %s AND day >= %s AND day <= %s"
+    cursor.execute(
+        f"DELETE FROM {spec.coarser.table} WHERE {in_range}", [organization.pk, date_from, date_to]
+    )
+    cursor.execute(
+        f"INSERT INTO {spec.coarser.table} ({_columns(spec.coarser)}) {coarser_select(spec, in_range)}",
+        [organization.pk, date_from, date_to],
+    )
+
+
 @transaction.atomic
 def rollup_rebuild_organization(
     *, organization: Organization, date_from: datetime.date, date_to: datetime.date
@@ -740,8 +858,9 @@ def rollup_rebuild_organization(
         # Same order as ingestion takes them: generations' rollup, model performance, then the
         # provider calls' daily and per-user hourly rollups.
         cursor.execute(
-            f"LOCK TABLE {GENERATION_ROLLUP.table}, {MODEL_PERFORMANCE.table}, "
-            f"{PROVIDER_CALL_ROLLUP.table}, {USER_HOURLY.table} IN SHARE ROW EXCLUSIVE MODE"
+            f"LOCK TABLE {GENERATION_ROLLUP.table}, {GENERATION_MODEL_ROLLUP.table}, "
+            f"{MODEL_PERFORMANCE.table}, {PROVIDER_CALL_ROLLUP.table}, "
+            f"{PROVIDER_CALL_MODEL_ROLLUP.table}, {USER_HOURLY.table} IN SHARE ROW EXCLUSIVE MODE"
         )
         cursor.execute(
             f"DELETE FROM {GENERATION_ROLLUP.table} WHERE organization_id = %s AND day >= %s AND day <= %s",
@@ -755,6 +874,7 @@ def rollup_rebuild_organization(
             [organization.pk, start, end],
         )
         daily = cursor.rowcount
+        _rebuild_coarser(cursor, GENERATION_ROLLUP, organization, date_from, date_to)
         # A run's figures cover all its generations: every run with a generation in the range is
         # rebuilt whole, from all of its generations.
         runs_in_range = (
@@ -784,6 +904,7 @@ def rollup_rebuild_organization(
             [organization.pk, start, end],
         )
         calls = cursor.rowcount
+        _rebuild_coarser(cursor, PROVIDER_CALL_ROLLUP, organization, date_from, date_to)
         cursor.execute(
             f"DELETE FROM {USER_HOURLY.table} WHERE organization_id = %s AND hour >= %s AND hour < %s",
             [organization.pk, start, end],
@@ -833,35 +954,104 @@ def rollup_rebuild(
 
 
 def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
-    """Move ``user_ref``'s rollup rows into the anonymous groups (``user_ref = ''``), adding to
-    what is there, so totals stay and the user disappears; their per-hour request counts (the
-    rate-limit report's, which counts users only) are deleted. Returns rows moved or deleted."""
+    """Relabel ``user_ref``'s daily rollup rows anonymous (``user_ref = ''``): they join the
+    anonymous groups as more delta rows, so totals stay and the user disappears; their per-hour
+    request counts (the rate-limit report's, which counts users only) are deleted. Returns rows
+    relabelled or deleted."""
     if not user_ref:
         raise ValueError("Name the user reference to anonymise.")
     moved = 0
-    for spec in (GENERATION_ROLLUP, PROVIDER_CALL_ROLLUP):
-        keys = [key if key != "user_ref" else "''" for key in spec.keys]
-        assignments = [f"{name} = t.{name} + EXCLUDED.{name}" for name in spec.sums]
-        assignments += [f"{name} = GREATEST(t.{name}, EXCLUDED.{name})" for name in spec.maxes]
-        with connection.cursor() as cursor:
+    with connection.cursor() as cursor:
+        for spec in (GENERATION_ROLLUP, PROVIDER_CALL_ROLLUP):
             cursor.execute(
-                f"INSERT INTO {spec.table} AS t ({_columns(spec)}) "
-                f"SELECT {', '.join((*keys, *spec.sums, *spec.maxes))}, now() FROM {spec.table} "
-                "WHERE organization_id = %s AND user_ref = %s "
-                f"ORDER BY {', '.join(spec.keys)} "
-                f"ON CONFLICT ({', '.join(spec.keys)}) DO UPDATE SET {', '.join(assignments)}, "
-                "updated_at = EXCLUDED.updated_at",
-                [organization.pk, user_ref],
-            )
-            cursor.execute(
-                f"DELETE FROM {spec.table} WHERE organization_id = %s AND user_ref = %s",
+                f"UPDATE {spec.table} SET user_ref = '', updated_at = now() "
+                "WHERE organization_id = %s AND user_ref = %s",
                 [organization.pk, user_ref],
             )
             moved += cursor.rowcount
-    with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {USER_HOURLY.table} WHERE organization_id = %s AND user_ref = %s",
             [organization.pk, user_ref],
         )
         moved += cursor.rowcount
     return moved
+
+
+# --- folding ------------------------------------------------------------------------------------
+
+FOLDED = (
+    GENERATION_ROLLUP,
+    GENERATION_MODEL_ROLLUP,
+    PROVIDER_CALL_ROLLUP,
+    PROVIDER_CALL_MODEL_ROLLUP,
+    USER_HOURLY,
+    CACHE_STATS,
+)
+
+
+def _fold_statement(spec: RollupTable, *, every_organization: bool = False) -> str:
+    """One statement that replaces the rows of a range by one row per group (see the module
+    docstring) and selects (rows before, rows after). Parameters: organization id (unless
+    ``every_organization``), first and last day (for the hourly rollup: first hour, and the hour
+    after the last day)."""
+    time = spec.keys[1]
+    where = f"{time} >= %s AND {time} {'<' if time == 'hour' else '<='} %s"
+    if not every_organization:
+        where = f"organization_id = %s AND {where}"
+    sums = ", ".join(f"sum({name})" for name in spec.sums)
+    maxes = "".join(f", max({name})" for name in spec.maxes)
+    stamps = "".join(f", max({name})" for name in spec.stamps)
+    not_empty = " OR ".join(
+        [f"sum({name}) <> 0" for name in spec.sums] + [f"max({name}) IS NOT NULL" for name in spec.maxes]
+    )
+    keys = ", ".join(spec.keys)
+    return (
+        f"WITH d AS (DELETE FROM {spec.table} WHERE {where} RETURNING *), "
+        f"i AS (INSERT INTO {spec.table} ({_columns(spec)}) "
+        f"SELECT {keys}, {sums}{maxes}{stamps} FROM d GROUP BY {keys} HAVING {not_empty} RETURNING 1) "
+        "SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM i)"
+    )
+
+
+def rollups_fold(
+    *, organization: Organization | None, date_from: datetime.date, date_to: datetime.date
+) -> dict[str, tuple[int, int]]:
+    """Compact ``organization``'s (``None``: every organization's) rollup rows of
+    ``[date_from, date_to]`` (UTC days) into one row per group, one statement per table.
+    Reports read the same figures before and after. Returns per table (rows before, rows after).
+    """
+    if date_to < date_from:
+        raise ValueError("date_to is before date_from.")
+    hour_from, hour_to = _bounds(date_from, date_to)
+    result = {}
+    with connection.cursor() as cursor:
+        for spec in FOLDED:
+            bounds = [hour_from, hour_to] if spec.keys[1] == "hour" else [date_from, date_to]
+            owner = [] if organization is None else [organization.pk]
+            cursor.execute(_fold_statement(spec, every_organization=organization is None), [*owner, *bounds])
+            result[spec.table] = cursor.fetchone()
+    return result
+
+
+def rollups_unfolded(
+    *, date_from: datetime.date, date_to: datetime.date, organization: Organization | None = None
+) -> dict[str, int]:
+    """How many rows folding ``[date_from, date_to]`` of ``organization`` (``None``: every
+    organization) would remove, per table (a dry run)."""
+    hour_from, hour_to = _bounds(date_from, date_to)
+    counts = {}
+    with connection.cursor() as cursor:
+        for spec in FOLDED:
+            time = spec.keys[1]
+            where = f"{time} >= %s AND {time} {'<' if time == 'hour' else '<='} %s"
+            params = [hour_from, hour_to] if time == "hour" else [date_from, date_to]
+            if organization is not None:
+                where += " AND organization_id = %s"
+                params.append(organization.pk)
+            cursor.execute(
+                f"SELECT count(*) - (SELECT count(*) FROM (SELECT DISTINCT {', '.join(spec.keys)} "
+                f"FROM {spec.table} WHERE {where}) k) FROM {spec.table} WHERE {where}",
+                [*params, *params],
+            )
+            counts[spec.table] = cursor.fetchone()[0]
+    return counts

@@ -27,7 +27,7 @@ from analytics import rollups
 from analytics.choices import ErrorType
 from analytics.models import (
     CleanupPreferences,
-    GenerationDailyRollup,
+    GenerationModelDailyRollup,
     PerformanceMetric,
     ProviderCall,
     WeeklySummary,
@@ -306,7 +306,7 @@ def _change(now: Decimal | int, before: Decimal | int) -> Decimal | None:
 
 
 def _week_totals(organization: Organization, week_start: datetime.date) -> dict[str, Any]:
-    rows = GenerationDailyRollup.objects.filter(
+    rows = GenerationModelDailyRollup.objects.filter(
         organization=organization, day__gte=week_start, day__lt=week_start + datetime.timedelta(days=7)
     )
     totals = rows.aggregate(

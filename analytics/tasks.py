@@ -17,6 +17,12 @@ periodic_command(
     arguments=_yesterday,
 )
 periodic_command(
+    command="fold_rollups",
+    cron="*/5 * * * *",
+    queue=JobQueue.ANALYTICS,
+    description="Every 5 minutes: fold yesterday's and today's rollup delta rows, one row per group.",
+)
+periodic_command(
     command="weekly_summaries",
     cron="0 5 * * 1",
     queue=JobQueue.ANALYTICS,

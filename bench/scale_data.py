@@ -972,7 +972,17 @@ class Builder:
         tasks += index_tasks[1:]
         every_load = set().union(*loaded.values())
         rollup_groups.sort(key=lambda group: -sum("generations_generation" in sql for sql, _ in group))
-        tasks += [Task(f"rollup {k}", group, every_load) for k, group in enumerate(rollup_groups)]
+        # A rollup derived from another (the per-model rollups are folded from the per-user
+        # ones) waits for the group that writes its source.
+        writers = {self._target(group[0][0]): f"rollup {k}" for k, group in enumerate(rollup_groups)}
+        for k, group in enumerate(rollup_groups):
+            own = self._target(group[0][0])
+            sources = {
+                name
+                for table, name in writers.items()
+                if table != own and any(re.search(rf"\b{table}\b", sql) for sql, _ in group)
+            }
+            tasks.append(Task(f"rollup {k}", group, every_load | sources))
         self._timed("load + indexes + rollups (2 connections)", lambda: self._run_tasks(tasks))
         for table in (
             *BIG_TABLES,

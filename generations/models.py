@@ -448,12 +448,16 @@ class CacheEntry(TenantModel):
 class CacheDailyStats(models.Model):
     """Hits, misses and cost saved per organization and day: what ``cache/stats/`` reports.
 
-    Counted at each GET (one upsert), so stats survive the purge of expired entries and a miss
-    on a key that never existed is counted too.
+    Counted at each GET (one plain INSERT of a delta row), so stats survive the purge of expired
+    entries and a miss on a key that never existed is counted too. Append-only like the analytics
+    rollups: a day may have many rows, its figures are their sums (no hot row per organization
+    and day for concurrent GETs to queue on); ``analytics.rollups.rollups_fold`` compacts them.
     """
 
     # CASCADE: counters mean nothing without their organization (which is deactivated, not deleted).
-    organization = models.ForeignKey("tenancy.Organization", on_delete=models.CASCADE, related_name="+")
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField()
     hits = models.BigIntegerField(default=0)
     misses = models.BigIntegerField(default=0)
@@ -463,12 +467,12 @@ class CacheDailyStats(models.Model):
         ordering = ["-day"]
         verbose_name_plural = "cache daily stats"
         constraints = [
-            models.UniqueConstraint(fields=["organization", "day"], name="cache_stats_unique_day_per_org"),
             models.CheckConstraint(
                 condition=Q(hits__gte=0) & Q(misses__gte=0) & Q(cost_saved_usd__gte=0),
                 name="cache_stats_not_negative",
             ),
         ]
+        indexes = [models.Index(fields=["organization", "day"], name="cache_stats_org_day_idx")]
 
     def __str__(self):
         return f"{self.organization_id} {self.day}: {self.hits} hits, {self.misses} misses"

@@ -786,14 +786,14 @@ def cache_entry_store(
 
 
 def _count_cache_access(organization: Organization, *, hit: bool, cost_saved_usd: Decimal) -> None:
-    today = timezone.now().date()
-    CacheDailyStats.objects.bulk_create(
-        [CacheDailyStats(organization=organization, day=today)], ignore_conflicts=True
-    )
-    CacheDailyStats.objects.filter(organization=organization, day=today).update(
-        hits=F("hits") + (1 if hit else 0),
-        misses=F("misses") + (0 if hit else 1),
-        cost_saved_usd=F("cost_saved_usd") + (cost_saved_usd if hit else 0),
+    """Count one cache GET in today's stats: one INSERT of a delta row, no upsert, so concurrent
+    GETs of one organization never wait on a shared row (the day's figures are the rows' sums)."""
+    CacheDailyStats.objects.create(
+        organization=organization,
+        day=timezone.now().date(),
+        hits=1 if hit else 0,
+        misses=0 if hit else 1,
+        cost_saved_usd=cost_saved_usd if hit else 0,
     )
 
 

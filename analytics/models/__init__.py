@@ -11,14 +11,18 @@ over years stay answerable after the raw rows are gone.
 
 - :class:`GenerationDailyRollup`: per organization, UTC day, provider, model, content type and
   user reference; counts generations (whatever their soft-delete state: the money was spent),
-  plus cache hits and retries from their performance metrics.
+  plus cache hits and retries from their performance metrics. Reports grouped by user read it.
+- :class:`GenerationModelDailyRollup`: the same without the user (at most models by content types
+  groups a day): every other report, and the weekly summaries.
 - :class:`ProviderCallDailyRollup`: per organization, UTC day, provider, model, content type,
-  user reference and key fingerprint.
+  user reference and key fingerprint (the keys report, reports grouped by user);
+  :class:`ProviderCallModelDailyRollup` without user and key (every other report).
 - :class:`UserHourlyRollup`: provider calls per organization, UTC hour and user, for the
   rate-limit report ("who made more than N requests in an hour"); narrow, so it stays small.
 
-A dimension that is unknown is stored as ``""`` in rollups (not NULL), so the unique
-constraint that the upserts target covers every row.
+All of them are append-only delta rows (``analytics.models.rollups``): a group's figures are
+the sum of its rows. A dimension that is unknown is stored as ``""`` (not NULL), so grouping
+and folding treat it as one group.
 
 Modules by concern: ``raw`` (the raw rows), ``rollups`` (rollups and summaries), ``archive``
 (retention preferences, batches and the archive).
@@ -42,7 +46,9 @@ from analytics.models.raw import (
 )
 from analytics.models.rollups import (
     GenerationDailyRollup,
+    GenerationModelDailyRollup,
     ProviderCallDailyRollup,
+    ProviderCallModelDailyRollup,
     RollupMeasures,
     UserHourlyRollup,
     WeeklySummary,
@@ -57,10 +63,12 @@ __all__ = [
     "ArchivedRecord",
     "CleanupPreferences",
     "GenerationDailyRollup",
+    "GenerationModelDailyRollup",
     "ModelPerformance",
     "PerformanceMetric",
     "ProviderCall",
     "ProviderCallDailyRollup",
+    "ProviderCallModelDailyRollup",
     "RetentionBatch",
     "RollupMeasures",
     "UserHourlyRollup",

@@ -1,5 +1,14 @@
 """Rollups and summaries that reports read: daily per generation and provider call, hourly per
-user, weekly summaries (kept exact at ingest by ``analytics.rollups``; they survive retention)."""
+user, weekly summaries (kept exact at ingest by ``analytics.rollups``; they survive retention).
+
+The daily and hourly rollups are **append-only delta tables**: a group (organization, day, …)
+may have many rows, each an ingest's (or an edit's, possibly negative) contribution, and its
+figures are the SUM of its rows (the MAX for maxima). No unique key, so concurrent writers of one
+organization never wait on each other's row lock; ``analytics.rollups.rollups_fold`` compacts a
+range into one row per group in a single statement. Every reader aggregates, so answers are the
+same folded or not. Consequently no CHECK constraint binds a row's measures (an edit's delta is
+negative): the sums per group are what stays non-negative (``tests/analytics/test_rollups.py``).
+"""
 
 from __future__ import annotations
 
@@ -38,54 +47,8 @@ class RollupMeasures(models.Model):
         abstract = True
 
 
-def _measures_not_negative(prefix: str, *extra: str) -> models.CheckConstraint:
-    names = (
-        "requests",
-        "successes",
-        "failures",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "total_tokens",
-        "cost_usd",
-        "unpriced_requests",
-        "latency_ms_sum",
-        "latency_count",
-        *extra,
-    )
-    condition = Q()
-    for name in names:
-        condition &= Q(**{f"{name}__gte": 0})
-    condition &= Q(successes__lte=F("requests")) & Q(failures__lte=F("requests"))
-    return models.CheckConstraint(condition=condition, name=f"{prefix}_measures_consistent")
-
-
-class DailyRollup(RollupMeasures):
-    """The group both daily rollups count by: organization, UTC day, provider, model, content
-    type and user reference (each rollup adds its own dimensions and measures)."""
-
-    # PROTECT: organizations are deactivated, never deleted out from under their history.
-    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
-    day = models.DateField()
-    provider_name = models.CharField(max_length=50, blank=True)
-    model_name = models.CharField(max_length=200, blank=True)
-    content_type = models.CharField(max_length=20, blank=True)
-    user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
-
-    class Meta:
-        abstract = True
-
-
-class GenerationDailyRollup(DailyRollup):
-    """Generations per organization, UTC day, provider, model, content type and user reference.
-
-    Updated in the ingest transaction with ``F()``-style increments (``analytics.rollups``), so
-    it always equals an aggregation of the generations (soft-deleted ones included: their cost
-    was incurred) and their performance metrics; ``manage.py rollup`` rebuilds a range.
-    ``successes`` + ``partials`` + ``failures`` + ``cancelled`` ≤ ``requests`` (the rest are
-    pending or processing).
-    """
+class GenerationMeasures(RollupMeasures):
+    """The generations' rollups' measures: outcomes, cache hits and retries on top."""
 
     partials = models.BigIntegerField(default=0)
     cancelled = models.BigIntegerField(default=0)
@@ -94,29 +57,12 @@ class GenerationDailyRollup(DailyRollup):
     retried_requests = models.BigIntegerField(default=0)
 
     class Meta:
-        ordering = ["-day", "model_name"]
-        constraints = [
-            # Also the index every report reads: organization and day lead.
-            models.UniqueConstraint(
-                fields=["organization", "day", "provider_name", "model_name", "content_type", "user_ref"],
-                name="generation_rollup_unique_group",
-            ),
-            _measures_not_negative("generation_rollup", "partials", "cancelled", "cache_hits", "retries"),
-        ]
-
-    def __str__(self):
-        return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
+        abstract = True
 
 
-class ProviderCallDailyRollup(DailyRollup):
-    """Provider calls per organization, UTC day, provider, model, content type (of the linked
-    generation), user reference and key fingerprint, kept exact like the generations' rollup.
+class ProviderCallMeasures(RollupMeasures):
+    """The provider calls' rollups' measures: failures by error type and slow calls on top."""
 
-    ``failures`` splits into the error-type columns; ``slow_requests`` counts calls whose API
-    latency exceeded 5 s.
-    """
-
-    key_fingerprint = models.CharField(max_length=64, blank=True)
     timeouts = models.BigIntegerField(default=0)
     rate_limited = models.BigIntegerField(default=0)
     server_errors = models.BigIntegerField(default=0)
@@ -126,9 +72,126 @@ class ProviderCallDailyRollup(DailyRollup):
     slow_requests = models.BigIntegerField(default=0)
 
     class Meta:
+        abstract = True
+
+
+class GenerationModelDailyRollup(GenerationMeasures):
+    """Generations per organization, UTC day, provider, model and content type: the
+    :class:`GenerationDailyRollup` without its user, so a day holds at most models by content
+    types groups however many users there are. Every report not grouped by user reads it, and
+    the weekly summaries. Append-only deltas like the others, written in the same statement.
+    """
+
+    # PROTECT: as on GenerationDailyRollup.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    provider_name = models.CharField(max_length=50, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=20, blank=True)
+
+    class Meta:
         ordering = ["-day", "model_name"]
-        constraints = [
-            models.UniqueConstraint(
+        indexes = [
+            models.Index(
+                fields=["organization", "day", "provider_name", "model_name", "content_type"],
+                name="generation_model_rollup_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
+
+
+class ProviderCallModelDailyRollup(ProviderCallMeasures):
+    """Provider calls per organization, UTC day, provider, model and content type: the
+    :class:`ProviderCallDailyRollup` without user and key, what reports not grouped by user or
+    key read."""
+
+    # PROTECT: as on GenerationDailyRollup.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    provider_name = models.CharField(max_length=50, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["-day", "model_name"]
+        indexes = [
+            models.Index(
+                fields=["organization", "day", "provider_name", "model_name", "content_type"],
+                name="provider_call_model_rollup_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.model_name or '?'}: {self.requests} calls"
+
+
+class GenerationDailyRollup(GenerationMeasures):
+    """Generations per organization, UTC day, provider, model, content type and user reference:
+    what reports grouped by user read (the others read :class:`GenerationModelDailyRollup`).
+
+    Append-only deltas written in the ingest transaction (``analytics.rollups``), so the sum of a
+    group's rows always equals an aggregation of the generations (soft-deleted ones included:
+    their cost was incurred) and their performance metrics; ``manage.py rollup`` rebuilds a range,
+    ``manage.py rollup --fold`` compacts one. Per group, ``successes`` + ``partials`` +
+    ``failures`` + ``cancelled`` ≤ ``requests`` (the rest are pending or processing).
+    """
+
+    # PROTECT: organizations are deactivated, never deleted out from under their history.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    provider_name = models.CharField(max_length=50, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=20, blank=True)
+    user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
+
+    class Meta:
+        ordering = ["-day", "model_name"]
+        # Every report reads by organization and day; the organization FK gets no index of its
+        # own (the planner preferred it and filtered the days).
+        indexes = [
+            models.Index(
+                fields=["organization", "day", "provider_name", "model_name", "content_type", "user_ref"],
+                name="generation_rollup_group_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
+
+
+class ProviderCallDailyRollup(ProviderCallMeasures):
+    """Provider calls per organization, UTC day, provider, model, content type (of the linked
+    generation), user reference and key fingerprint, kept exact like the generations' rollup:
+    what the keys report and reports grouped by user read (the others read
+    :class:`ProviderCallModelDailyRollup`).
+
+    ``failures`` splits into the error-type columns; ``slow_requests`` counts calls whose API
+    latency exceeded 5 s.
+    """
+
+    # PROTECT: as on GenerationDailyRollup.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    provider_name = models.CharField(max_length=50, blank=True)
+    model_name = models.CharField(max_length=200, blank=True)
+    content_type = models.CharField(max_length=20, blank=True)
+    user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
+    key_fingerprint = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-day", "model_name"]
+        indexes = [
+            models.Index(
                 fields=[
                     "organization",
                     "day",
@@ -138,18 +201,8 @@ class ProviderCallDailyRollup(DailyRollup):
                     "user_ref",
                     "key_fingerprint",
                 ],
-                name="provider_call_daily_rollup_unique_group",
-            ),
-            _measures_not_negative(
-                "provider_call_daily_rollup",
-                "timeouts",
-                "rate_limited",
-                "server_errors",
-                "auth_errors",
-                "invalid_requests",
-                "other_errors",
-                "slow_requests",
-            ),
+                name="provider_call_rollup_group_idx",
+            )
         ]
 
     def __str__(self):
@@ -161,7 +214,9 @@ class UserHourlyRollup(models.Model):
     ("who made more than N requests in an hour"). Calls without a user are not counted here."""
 
     # PROTECT: as on GenerationDailyRollup.
-    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     hour = models.DateTimeField(help_text="Start of the UTC hour.")
     user_ref = models.CharField(max_length=200)
     requests = models.BigIntegerField(default=0)
@@ -170,10 +225,9 @@ class UserHourlyRollup(models.Model):
 
     class Meta:
         ordering = ["-hour", "user_ref"]
+        indexes = [models.Index(fields=["organization", "hour", "user_ref"], name="user_hourly_rollup_idx")]
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "hour", "user_ref"], name="user_hourly_rollup_unique"
-            ),
+            # Hourly deltas only ever add calls: each row stays consistent on its own.
             models.CheckConstraint(
                 condition=Q(requests__gte=0) & Q(rate_limited__gte=0) & Q(rate_limited__lte=F("requests")),
                 name="user_hourly_rollup_counts_consistent",

@@ -7,8 +7,11 @@ the services or rebuild with ``analytics.rollups.rollup_rebuild``.
 from __future__ import annotations
 
 import hashlib
+from types import SimpleNamespace
 
 import factory
+from django.db import models
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from analytics.models import PerformanceMetric, ProviderCall
@@ -50,3 +53,24 @@ class PerformanceMetricFactory(factory.django.DjangoModelFactory):
     api_call_ms = 900
     cache_hit = False
     retry_count = 0
+
+
+def rollup_sums(model, **filters) -> SimpleNamespace:
+    """One group of an append-only rollup as a reader sees it: its delta rows' sums (maxima:
+    MAX), and each dimension that has a single value among them."""
+    rows = model.objects.filter(**filters)
+    measures, dimensions = [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.name == "updated_at":
+            continue
+        if isinstance(field, models.BigIntegerField | models.DecimalField) or field.name.endswith("_max"):
+            measures.append(field.name)
+        else:
+            dimensions.append(field.attname)
+    figures = rows.aggregate(**{name: Max(name) if name.endswith("_max") else Sum(name) for name in measures})
+    assert rows.exists(), f"no {model.__name__} rows for {filters}"
+    for name in dimensions:
+        values = set(rows.values_list(name, flat=True))
+        if len(values) == 1:
+            figures[name] = values.pop()
+    return SimpleNamespace(**figures)

@@ -15,7 +15,7 @@ from providers.credentials import fingerprint_of_digest
 from providers.metering import Meter, usage_from_tokens
 from providers.models import AIModel
 from tenancy.models import AuditEvent
-from tests.analytics.factories import ProviderCallFactory, fingerprint_of
+from tests.analytics.factories import ProviderCallFactory, fingerprint_of, rollup_sums
 from tests.api_cases import TenantReadAPITests
 from tests.generations.factories import GenerationFactory
 
@@ -78,9 +78,9 @@ def test_a_call_is_priced_at_occurred_at_and_counted_in_its_day(api_client, orga
     assert call.cost_usd == expected.cost_usd > 0
     assert response.json()["resolved_model"] == "gpt-4o"
     assert call.total_tokens == 12800
-    rollup = ProviderCallDailyRollup.objects.get()
+    rollup = rollup_sums(ProviderCallDailyRollup)
     assert rollup.day == datetime.date(2026, 3, 2)
-    hourly = UserHourlyRollup.objects.get()
+    hourly = rollup_sums(UserHourlyRollup)
     assert (hourly.hour, hourly.user_ref, hourly.requests) == (
         datetime.datetime(2026, 3, 2, 10, tzinfo=datetime.UTC),
         "user-7",
@@ -109,7 +109,7 @@ def test_the_same_body_again_answers_the_first_row_and_writes_nothing(api_client
     assert again.status_code == 200
     assert again.json() == first.json()
     assert written() == before
-    assert ProviderCallDailyRollup.objects.get().requests == 1
+    assert rollup_sums(ProviderCallDailyRollup).requests == 1
 
 
 def test_another_body_with_the_same_request_id_is_a_conflict(api_client, priced_models):
@@ -194,7 +194,7 @@ def test_an_unknown_model_is_unpriced_never_zero(api_client, priced_models):
     assert response.status_code == 201
     assert response.json()["cost_usd"] is None
     assert response.json()["cost_status"] == "unpriced"
-    rollup = ProviderCallDailyRollup.objects.get()
+    rollup = rollup_sums(ProviderCallDailyRollup)
     assert (rollup.unpriced_requests, rollup.cost_usd) == (1, 0)
 
 
@@ -216,7 +216,7 @@ def test_a_timeout_without_a_response_and_its_rollup_columns(api_client):
     )
 
     assert response.status_code == 201, response.content
-    rollup = ProviderCallDailyRollup.objects.get()
+    rollup = rollup_sums(ProviderCallDailyRollup)
     assert (rollup.failures, rollup.timeouts, rollup.slow_requests, rollup.latency_ms_max) == (
         1,
         1,
@@ -232,7 +232,7 @@ def test_a_call_of_a_generation_takes_its_content_type(api_client, organization)
 
     assert response.status_code == 201, response.content
     assert response.json()["content_type"] == "social"
-    assert ProviderCallDailyRollup.objects.get().content_type == "social"
+    assert rollup_sums(ProviderCallDailyRollup).content_type == "social"
 
 
 FUTURE = (timezone.now() + datetime.timedelta(days=1)).isoformat()

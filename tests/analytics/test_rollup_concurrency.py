@@ -16,12 +16,17 @@ from analytics.models import GenerationDailyRollup, ProviderCall, ProviderCallDa
 from generations.models import Generation
 from tenancy.choices import APIKeyRole
 from tenancy.rls import rls_bypass
+from tests.analytics.factories import rollup_sums
 from tests.analytics.test_rollups import (
     raw_call_groups,
+    raw_call_model_groups,
     raw_generation_groups,
+    raw_model_groups,
     raw_user_hours,
     rollup_call_groups,
+    rollup_call_model_groups,
     rollup_generation_groups,
+    rollup_model_groups,
     rollup_user_hours,
 )
 from tests.concurrency import at_once
@@ -82,11 +87,13 @@ def test_ten_concurrent_writers_keep_the_rollups_exact(plain_key, organization, 
     unique = WRITERS * (PER_WRITER - shared) + shared
     assert codes == {201: 2 * unique, 200: 2 * (WRITERS * PER_WRITER - unique)}, codes
     assert Generation.objects.count() == ProviderCall.objects.count() == unique
-    daily = GenerationDailyRollup.objects.get()  # every generation fell in one group
+    daily = rollup_sums(GenerationDailyRollup)  # every generation fell in one group
     assert daily.requests == unique
-    assert ProviderCallDailyRollup.objects.get().requests == unique
+    assert rollup_sums(ProviderCallDailyRollup).requests == unique
     assert rollup_generation_groups() == raw_generation_groups()
     assert rollup_call_groups() == raw_call_groups()
+    assert rollup_call_model_groups() == raw_call_model_groups()
+    assert rollup_model_groups() == raw_model_groups()
     assert rollup_user_hours() == raw_user_hours()
 
 
@@ -118,5 +125,7 @@ def test_a_rebuild_during_concurrent_writes_loses_and_doubles_nothing(plain_key,
     assert len(rebuilds) > 3, "the rebuilds ran while the writers wrote"
 
     assert rollup_call_groups() == raw_call_groups()
+    assert rollup_call_model_groups() == raw_call_model_groups()
+    assert rollup_model_groups() == raw_model_groups()
     assert rollup_user_hours() == raw_user_hours()
     assert rollup_generation_groups() == raw_generation_groups()

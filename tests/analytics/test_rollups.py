@@ -16,16 +16,18 @@ from django.utils import timezone
 from analytics import rollups, services
 from analytics.models import (
     GenerationDailyRollup,
+    GenerationModelDailyRollup,
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
+    ProviderCallModelDailyRollup,
     RetentionBatch,
     UserHourlyRollup,
 )
 from generations import services as generation_services
 from generations.models import Generation, GenerationRun
-from tests.analytics.factories import fingerprint_of
+from tests.analytics.factories import fingerprint_of, rollup_sums
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
@@ -83,37 +85,59 @@ def raw_generation_groups(organization=None) -> set[tuple]:
     return {tuple(row.values()) for row in grouped}
 
 
+def _summed(
+    rows, keys: tuple[str, ...], measures: tuple[str, ...], maxima: tuple[str, ...] = ()
+) -> set[tuple]:
+    """The rollup's groups: its append-only delta rows summed per group (maxima: MAX)."""
+    aggregates = {f"m_{name}": Sum(name) for name in measures}
+    aggregates.update({f"m_{name}": Max(name) for name in maxima})
+    order = [*measures, *maxima]
+    grouped = rows.values(*keys).annotate(**aggregates).order_by()
+    return {tuple(row[key] for key in keys) + tuple(row[f"m_{name}"] for name in order) for row in grouped}
+
+
+GENERATION_MEASURES = (
+    "requests",
+    "successes",
+    "partials",
+    "failures",
+    "cancelled",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "total_tokens",
+    "cost_usd",
+    "unpriced_requests",
+    "cache_hits",
+    "retries",
+    "retried_requests",
+    "latency_ms_sum",
+    "latency_count",
+)
+CALL_MEASURES = (
+    "requests",
+    "successes",
+    "failures",
+    "rate_limited",
+    "timeouts",
+    "total_tokens",
+    "cost_usd",
+    "unpriced_requests",
+    "latency_ms_sum",
+    "slow_requests",
+)
+
+
 def rollup_generation_groups(organization=None) -> set[tuple]:
     rows = GenerationDailyRollup.objects.all()
     if organization is not None:
         rows = rows.filter(organization=organization)
-    return set(
-        rows.values_list(
-            "organization_id",
-            "day",
-            "provider_name",
-            "model_name",
-            "content_type",
-            "user_ref",
-            "requests",
-            "successes",
-            "partials",
-            "failures",
-            "cancelled",
-            "input_tokens",
-            "output_tokens",
-            "cache_read_tokens",
-            "cache_write_tokens",
-            "total_tokens",
-            "cost_usd",
-            "unpriced_requests",
-            "cache_hits",
-            "retries",
-            "retried_requests",
-            "latency_ms_sum",
-            "latency_count",
-            "latency_ms_max",
-        )
+    return _summed(
+        rows,
+        ("organization_id", "day", "provider_name", "model_name", "content_type", "user_ref"),
+        GENERATION_MEASURES,
+        ("latency_ms_max",),
     )
 
 
@@ -146,28 +170,78 @@ def raw_call_groups() -> set[tuple]:
 
 
 def rollup_call_groups() -> set[tuple]:
-    return set(
-        ProviderCallDailyRollup.objects.values_list(
-            "organization_id",
-            "day",
-            "provider_name",
-            "model_name",
-            "content_type",
-            "user_ref",
-            "key_fingerprint",
-            "requests",
-            "successes",
-            "failures",
-            "rate_limited",
-            "timeouts",
-            "total_tokens",
-            "cost_usd",
-            "unpriced_requests",
-            "latency_ms_sum",
-            "latency_ms_max",
-            "slow_requests",
+    return {
+        (*row[:-2], row[-1], row[-2])  # the raw side puts the maximum before the slow count
+        for row in _summed(
+            ProviderCallDailyRollup.objects.all(),
+            (
+                "organization_id",
+                "day",
+                "provider_name",
+                "model_name",
+                "content_type",
+                "user_ref",
+                "key_fingerprint",
+            ),
+            CALL_MEASURES,
+            ("latency_ms_max",),
         )
+    }
+
+
+def _collapse(groups: set[tuple], *, keys: int, dropped: int, maximum: int) -> set[tuple]:
+    """Groups summed over the dimensions after the first ``keys`` (user, key): the per-model
+    rollup's groups. ``dropped`` dimensions go; the measure at ``maximum`` is a MAX."""
+    merged: dict[tuple, list] = {}
+    for group in groups:
+        key, measures = group[:keys], list(group[keys + dropped :])
+        if key not in merged:
+            merged[key] = measures
+            continue
+        for n, value in enumerate(measures):
+            current = merged[key][n]
+            if n == maximum % len(measures):
+                merged[key][n] = max((v for v in (current, value) if v is not None), default=None)
+            else:
+                merged[key][n] = current + value
+    return {(*key, *measures) for key, measures in merged.items()}
+
+
+def raw_model_groups(organization=None) -> set[tuple]:
+    """The generations' per-model rollup recomputed from raw rows."""
+    return _collapse(raw_generation_groups(organization), keys=5, dropped=1, maximum=-1)
+
+
+def rollup_model_groups(organization=None) -> set[tuple]:
+    rows = GenerationModelDailyRollup.objects.all()
+    if organization is not None:
+        rows = rows.filter(organization=organization)
+    return _model_rows(rows)
+
+
+def _model_rows(rows) -> set[tuple]:
+    return _summed(
+        rows,
+        ("organization_id", "day", "provider_name", "model_name", "content_type"),
+        GENERATION_MEASURES,
+        ("latency_ms_max",),
     )
+
+
+def raw_call_model_groups() -> set[tuple]:
+    return _collapse(raw_call_groups(), keys=5, dropped=2, maximum=-2)
+
+
+def rollup_call_model_groups() -> set[tuple]:
+    return {
+        (*row[:-2], row[-1], row[-2])
+        for row in _summed(
+            ProviderCallModelDailyRollup.objects.all(),
+            ("organization_id", "day", "provider_name", "model_name", "content_type"),
+            CALL_MEASURES,
+            ("latency_ms_max",),
+        )
+    }
 
 
 def raw_user_hours() -> set[tuple]:
@@ -181,10 +255,8 @@ def raw_user_hours() -> set[tuple]:
 
 
 def rollup_user_hours() -> set[tuple]:
-    return set(
-        UserHourlyRollup.objects.values_list(
-            "organization_id", "hour", "user_ref", "requests", "rate_limited"
-        )
+    return _summed(
+        UserHourlyRollup.objects.all(), ("organization_id", "hour", "user_ref"), ("requests", "rate_limited")
     )
 
 
@@ -327,7 +399,10 @@ def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, a
 
     assert GenerationDailyRollup.objects.count() > 50
     assert rollup_generation_groups() == raw_generation_groups()
+    assert rollup_model_groups() == raw_model_groups()
+    assert len(rollup_model_groups()) < len(rollup_generation_groups()), "the users fold away"
     assert rollup_call_groups() == raw_call_groups()
+    assert rollup_call_model_groups() == raw_call_model_groups()
     assert rollup_user_hours() == raw_user_hours()
     assert rollup_run_groups() == raw_run_groups()
     assert PerformanceMetric.objects.filter(cache_hit=True).exists()
@@ -337,9 +412,18 @@ def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, a
 def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
     organizations = [OrganizationFactory(slug=f"org-{n}") for n in range(2)]
     ingest_random(organizations, random.Random(7), at, generations=120, calls=120)
-    incremental = (rollup_generation_groups(), rollup_call_groups(), rollup_run_groups(), rollup_user_hours())
+    incremental = (
+        rollup_generation_groups(),
+        rollup_call_groups(),
+        rollup_run_groups(),
+        rollup_user_hours(),
+        rollup_model_groups(),
+        rollup_call_model_groups(),
+    )
     GenerationDailyRollup.objects.all().delete()
+    GenerationModelDailyRollup.objects.all().delete()
     ProviderCallDailyRollup.objects.all().delete()
+    ProviderCallModelDailyRollup.objects.all().delete()
     UserHourlyRollup.objects.all().delete()
     ModelPerformance.objects.all().delete()
 
@@ -351,6 +435,8 @@ def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
         rollup_call_groups(),
         rollup_run_groups(),
         rollup_user_hours(),
+        rollup_model_groups(),
+        rollup_call_model_groups(),
     ) == incremental
 
 
@@ -400,7 +486,7 @@ def test_a_rebuild_keeps_days_whose_raw_rows_retention_archived(organization, pr
     result = rollups.rollup_rebuild(date_from=START.date(), date_to=START.date() + datetime.timedelta(days=1))
 
     assert result.skipped == {organization.slug: (START.date(), START.date())}
-    assert GenerationDailyRollup.objects.get(organization=organization, day=START.date()).requests == 1
+    assert rollup_sums(GenerationDailyRollup, organization=organization, day=START.date()).requests == 1
 
 
 def test_the_same_generation_posted_twice_through_the_api_counts_once(
@@ -420,7 +506,7 @@ def test_the_same_generation_posted_twice_through_the_api_counts_once(
     second = api_client.post("/api/v1/generations/", payload, format="json")
 
     assert (first.status_code, second.status_code) == (201, 200)
-    rollup = GenerationDailyRollup.objects.get(organization=organization)
+    rollup = rollup_sums(GenerationDailyRollup, organization=organization)
     assert (rollup.requests, rollup.successes, rollup.input_tokens) == (1, 1, 1000)
     assert rollup.cost_usd == Generation.objects.get().cost_usd > 0
 
@@ -429,7 +515,7 @@ def test_finishing_a_pending_generation_moves_it_in_its_group(api_client, organi
     created = api_client.post(
         "/api/v1/generations/", {"request_id": "g-2", "model": "gpt-4o", "status": "pending"}, format="json"
     ).json()
-    rollup = GenerationDailyRollup.objects.get(organization=organization)
+    rollup = rollup_sums(GenerationDailyRollup, organization=organization)
     assert (rollup.requests, rollup.successes, rollup.unpriced_requests, rollup.latency_count) == (1, 0, 0, 0)
 
     response = api_client.patch(
@@ -439,7 +525,9 @@ def test_finishing_a_pending_generation_moves_it_in_its_group(api_client, organi
     )
 
     assert response.status_code == 200, response.content
-    rollup.refresh_from_db()
+    assert GenerationDailyRollup.objects.count() == 2, "the edit is one more delta row, no update"
+    rollups.rollups_fold(organization=organization, date_from=rollup.day, date_to=rollup.day)
+    rollup = rollup_sums(GenerationDailyRollup, organization=organization)
     assert (rollup.requests, rollup.successes, rollup.input_tokens, rollup.output_tokens) == (1, 1, 2000, 300)
     assert (rollup.latency_ms_sum, rollup.latency_count, rollup.latency_ms_max) == (4200, 1, 4200)
     assert rollup.cost_usd == Generation.objects.get().cost_usd > 0
@@ -466,4 +554,5 @@ def test_anonymising_a_user_merges_their_groups_into_the_anonymous_ones(organiza
     rollups.rollups_anonymise_user(organization=organization, user_ref="ana")
 
     assert GenerationDailyRollup.objects.aggregate(Sum("requests"), Sum("input_tokens")) == totals_before
-    assert dict(GenerationDailyRollup.objects.values_list("user_ref", "requests")) == {"": 3, "ben": 1}
+    by_user = GenerationDailyRollup.objects.values("user_ref").annotate(n=Sum("requests")).order_by()
+    assert {row["user_ref"]: row["n"] for row in by_user} == {"": 3, "ben": 1}

@@ -26,7 +26,14 @@ from tests.generations.factories import CacheEntryFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-COMMANDS = ["sync_model_prices", "purge_expired_cache", "rollup", "weekly_summaries", "apply_retention"]
+COMMANDS = [
+    "sync_model_prices",
+    "purge_expired_cache",
+    "rollup",
+    "fold_rollups",
+    "weekly_summaries",
+    "apply_retention",
+]
 
 
 def _expired_cache_entry(organization):
@@ -50,6 +57,7 @@ def test_every_operator_command_is_a_periodic_job_with_a_schedule():
     schedules = {name: spec.cron for name, spec in PERIODIC_COMMANDS.items()}
     assert schedules["purge_expired_cache"].split()[1] == "*"  # hourly
     assert schedules["weekly_summaries"].split()[4] == "1"  # Mondays
+    assert schedules["fold_rollups"].split()[0] == "*/5"  # every 5 minutes
 
 
 def test_each_periodic_job_runs_from_the_queue_and_shows_in_the_admin(organization, client, start_worker):
