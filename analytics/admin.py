@@ -220,7 +220,7 @@ class ProviderCallDailyRollupAdmin(ReadOnlyModelAdmin):
 
 
 @admin.register(GenerationModelDailyRollup)
-class GenerationModelDailyRollupAdmin(ReadOnlyAdmin):
+class GenerationModelDailyRollupAdmin(ReadOnlyModelAdmin):
     list_display = [
         "day",
         "organization",
@@ -236,7 +236,7 @@ class GenerationModelDailyRollupAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ProviderCallModelDailyRollup)
-class ProviderCallModelDailyRollupAdmin(ReadOnlyAdmin):
+class ProviderCallModelDailyRollupAdmin(ReadOnlyModelAdmin):
     list_display = ["day", "organization", "provider_name", "model_name", "requests", "failures", "cost_usd"]
     list_filter = ["organization"]
     search_fields = ["model_name"]

@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models, transaction
-from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
