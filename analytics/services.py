@@ -36,7 +36,6 @@ from providers.credentials import fingerprint_of_digest
 from providers.metering import Meter, check_occurred_at
 from tenancy import services as tenancy_services
 from tenancy.actors import SYSTEM, Actor
-from tenancy.choices import AuditAction
 from tenancy.errors import DomainError
 from tenancy.idempotency import IdempotentIngest, Recorded
 from tenancy.models import Organization
@@ -92,57 +91,59 @@ def provider_call_record(
     defaults to "a 2xx or 3xx status came back"; a failed call with no ``error_type`` gets the
     one its status implies (:func:`error_type_for`).
     """
-    values = dict(values)
-    replayed = PROVIDER_CALL_INGEST.replay(
-        organization=organization, key=values["request_id"], fingerprint=fingerprint
+
+    # No look-up first: a new request_id is one INSERT … ON CONFLICT (tenancy.idempotency).
+    def build() -> ProviderCall:
+        call_values = dict(values)
+        generation = call_values.get("generation")
+        if generation is not None and generation.organization_id != organization.pk:
+            raise DomainError(
+                "No such generation in this organization.", code="does_not_exist", attr="generation"
+            )
+        usage_payload = call_values.pop("usage", None)
+        total_tokens = call_values.pop("total_tokens", None)
+        tokens = {name: call_values.pop(name) for name in TOKEN_FIELDS if name in call_values}
+        if call_values.get("key_fingerprint"):
+            # The client sends the key's SHA-256 (all it can compute); stored and shown is the keyed
+            # fingerprint credentials carry, so budgets by credential match and no unsalted hash is kept.
+            call_values["key_fingerprint"] = fingerprint_of_digest(call_values["key_fingerprint"])
+        call = ProviderCall(organization=organization, recorded_by_key=actor.api_key, **call_values)
+        now = timezone.now()
+        if call.occurred_at is None:
+            call.occurred_at = now
+        check_occurred_at(occurred_at=call.occurred_at, now=now)
+        if not call.content_type and generation is not None:
+            call.content_type = generation.content_type
+        if call_values.get("success") is None:
+            call.success = call.status_code is not None and 200 <= call.status_code <= 399
+        if not call.success and not call.error_type:
+            call.error_type = error_type_for(call.status_code)
+
+        meter = Meter()
+        call.model = meter.model(call.model_name, call.provider_name)
+        # The provider the client named, when we know it (Azure reselling an OpenAI model is Azure).
+        call.provider = meter.provider(call.provider_name) or (call.model.provider if call.model else None)
+        if usage_payload is not None:
+            call.client_usage = usage_payload
+        meter.measure(
+            provider_name=call.provider_name,
+            model=call.model,
+            at=call.occurred_at,
+            usage_object=usage_payload,
+            tokens=tokens,
+            attr="usage" if usage_payload is not None else "cache_read_tokens",
+        ).apply(call)
+        if total_tokens is not None:
+            call.total_tokens = total_tokens
+        # Relations are instances resolved already (the generation inside the organization, the
+        # catalogue rows by the meter, the caller's key): validating them again costs a query each.
+        call.clean_fields(exclude=CALL_RELATION_FIELDS)
+        return call
+
+    recorded = PROVIDER_CALL_INGEST.record(
+        organization=organization, key=values["request_id"], fingerprint=fingerprint, build=build
     )
-    if replayed is not None:
-        return replayed
-
-    generation = values.get("generation")
-    if generation is not None and generation.organization_id != organization.pk:
-        raise DomainError(
-            "No such generation in this organization.", code="does_not_exist", attr="generation"
-        )
-    usage_payload = values.pop("usage", None)
-    total_tokens = values.pop("total_tokens", None)
-    tokens = {name: values.pop(name) for name in TOKEN_FIELDS if name in values}
-    if values.get("key_fingerprint"):
-        # The client sends the key's SHA-256 (all it can compute); stored and shown is the keyed
-        # fingerprint credentials carry, so budgets by credential match and no unsalted hash is kept.
-        values["key_fingerprint"] = fingerprint_of_digest(values["key_fingerprint"])
-    call = ProviderCall(organization=organization, recorded_by_key=actor.api_key, **values)
-    now = timezone.now()
-    if call.occurred_at is None:
-        call.occurred_at = now
-    check_occurred_at(occurred_at=call.occurred_at, now=now)
-    if not call.content_type and generation is not None:
-        call.content_type = generation.content_type
-    if values.get("success") is None:
-        call.success = call.status_code is not None and 200 <= call.status_code <= 399
-    if not call.success and not call.error_type:
-        call.error_type = error_type_for(call.status_code)
-
-    meter = Meter()
-    call.model = meter.model(call.model_name, call.provider_name)
-    # The provider the client named, when we know it (Azure reselling an OpenAI model is Azure).
-    call.provider = meter.provider(call.provider_name) or (call.model.provider if call.model else None)
-    if usage_payload is not None:
-        call.client_usage = usage_payload
-    meter.measure(
-        provider_name=call.provider_name,
-        model=call.model,
-        at=call.occurred_at,
-        usage_object=usage_payload,
-        tokens=tokens,
-        attr="usage" if usage_payload is not None else "cache_read_tokens",
-    ).apply(call)
-    if total_tokens is not None:
-        call.total_tokens = total_tokens
-    # Relations are instances resolved already (the generation inside the organization, the
-    # catalogue rows by the meter, the caller's key): validating them again costs a query each.
-    call.clean_fields(exclude=CALL_RELATION_FIELDS)
-    recorded = PROVIDER_CALL_INGEST.insert(call, fingerprint=fingerprint)
+    call = recorded.instance
     if not recorded.created:
         return recorded
 
@@ -169,25 +170,20 @@ def performance_metric_record(
         raise DomainError(
             "No such generation in this organization.", code="does_not_exist", attr="generation"
         )
-    replayed = METRIC_INGEST.replay(organization=organization, key=generation, fingerprint=fingerprint)
-    if replayed is not None:
-        return replayed
-    metric = PerformanceMetric(organization=organization, generation=generation, **values)
-    metric.clean_fields()
-    recorded = METRIC_INGEST.insert(metric, fingerprint=fingerprint)
+
+    def build() -> PerformanceMetric:
+        metric = PerformanceMetric(organization=organization, generation=generation, **values)
+        metric.clean_fields()
+        return metric
+
+    # No look-up first: a generation's first metrics are one INSERT … ON CONFLICT.
+    recorded = METRIC_INGEST.record(
+        organization=organization, key=generation, fingerprint=fingerprint, build=build
+    )
     if not recorded.created:
         return recorded
-    tenancy_services.audit_record(
-        organization=organization,
-        actor=actor,
-        action=AuditAction.CREATE,
-        instance=metric,
-        changes={
-            "generation": [None, generation.pk],
-            "cache_hit": [None, metric.cache_hit],
-            "retry_count": [None, metric.retry_count],
-        },
-    )
+    # Not audited: an ingested row records the key that wrote it (DESIGN §3).
+    metric = recorded.instance
     rollups.rollups_count_metric(metric=metric, generation=generation)
     return recorded
 
