@@ -121,12 +121,30 @@ class AuthenticationFailureThrottle(SimpleRateThrottle):
             recent_failures, self.remaining = rate_counter_hit(
                 key=self.key, duration=self.duration, increment=False
             )
-        return recent_failures >= self.num_requests
+        blocked = recent_failures >= self.num_requests
+        if blocked:
+            self._mark_blocked()
+        return blocked
 
     def record_failure(self) -> bool:
-        """Count one failure; True when the address is now over the limit."""
+        """Count one failure; True when the address is now over the limit (then also marked
+        blocked in Django's cache until the window ends, see :meth:`is_marked_blocked`)."""
         count, self.remaining = rate_counter_hit(key=self.key, duration=self.duration)
-        return count > self.num_requests
+        over = count > self.num_requests
+        if over:
+            self._mark_blocked()
+        return over
+
+    def _mark_blocked(self) -> None:
+        cache.set(f"{self.key}:blocked", True, timeout=max(1, math.ceil(self.remaining)))
+
+    def is_marked_blocked(self) -> bool:
+        """Whether this address went over the limit in this window, as far as Django's cache
+        knows (no query): the check for keys answered from the key cache, which skip the
+        database look-up that carries the exact count. A per-process cache only knows the
+        failures this process answered; guessing is stopped regardless, since a wrong key is
+        never in the key cache and always meets the exact count."""
+        return cache.get(f"{self.key}:blocked", False)
 
     def wait(self):
         return max(1, math.ceil(self.remaining))
