@@ -175,3 +175,26 @@ def test_a_cached_key_from_an_address_over_the_failure_limit_waits(api_client, s
     assert statuses == [401, 401, 429]
     assert_error(api_client.get(URL), 429, "throttled")
     cache.clear()
+
+
+def test_a_leased_throttle_never_admits_more_than_the_limit(
+    api_client, settings, monkeypatch, django_assert_num_queries
+):
+    """Database store, 300/min: the worker leases 3 requests at a time (one upsert per lease,
+    none for the two after it), and the 301st request of the window is a 429."""
+    import time
+
+    from tenancy import throttling
+
+    settings.API_THROTTLE_STORE = "database"
+    settings.API_THROTTLE_RATE = "300/min"
+    assert throttling.lease_size(300) == 3
+    now = (int(time.time()) // 60) * 60 + 1.0  # one window for the whole test
+    monkeypatch.setattr(throttling.time, "time", lambda: now)
+    assert api_client.get(URL).status_code == 200  # key cached; lease of 3 taken, 2 left
+    with django_assert_num_queries(1):  # the page only: from the lease
+        assert api_client.get(URL).status_code == 200
+    statuses = [api_client.get(URL).status_code for _ in range(300)]
+    assert statuses == [200] * 298 + [429] * 2
+    with django_assert_num_queries(1):  # spent: the upsert, nothing granted, no page
+        assert_error(api_client.get(URL), 429, "throttled")
