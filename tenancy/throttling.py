@@ -11,7 +11,7 @@ the window's allowance (:func:`lease_size`: 1% of the limit, at most 100, at lea
 same single upsert and hands it out in process, so a hot key costs one query per lease instead
 of one per request. The counter counts every leased request, so together the workers never
 admit more than the limit; a lease left unused when the window ends is lost, so a client near
-its limit may be throttled up to ``(lease - 1) × workers`` requests early (about 2% of the
+its limit may be throttled up to ``(lease - 1) * workers`` requests early (about 2% of the
 default 6,000/min on two workers). Limits under 200 a window lease one at a time: exact.
 Failed authentications are always counted one by one.
 """
