@@ -172,8 +172,10 @@ def performance_metric_record(
         )
 
     def build() -> PerformanceMetric:
-        metric = PerformanceMetric(organization=organization, generation=generation, **values)
-        metric.clean_fields()
+        metric = PerformanceMetric(
+            organization=organization, generation=generation, recorded_by_key=actor.api_key, **values
+        )
+        metric.clean_fields(exclude=["recorded_by_key"])  # the caller's own key: no query
         return metric
 
     # No look-up first: a generation's first metrics are one INSERT … ON CONFLICT.
@@ -182,7 +184,7 @@ def performance_metric_record(
     )
     if not recorded.created:
         return recorded
-    # Not audited: an ingested row records the key that wrote it (DESIGN §3).
+    # Not audited: the metric records the key that wrote it (DESIGN §3).
     metric = recorded.instance
     rollups.rollups_count_metric(metric=metric, generation=generation)
     return recorded
