@@ -12,6 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from analytics.models import ProviderCall, ProviderCallDailyRollup
 from providers.credentials import fingerprint_of
 from providers.models import ProviderCredential
+from tenancy import rls
 from tests.analytics.factories import ProviderCallFactory
 from tests.providers.factories import make_credential
 
@@ -23,9 +24,11 @@ UNKNOWN_KEY = "sk-test-never-stored-0123456789abcdef"
 
 
 def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
+    # As `migrate` runs: the tables' owner (later migrations of these apps change the schema).
+    with rls.database_owner():
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(targets)
 
 
 @pytest.fixture
