@@ -37,7 +37,6 @@ from providers.credentials import fingerprint_of_digest
 from providers.metering import Meter, check_occurred_at
 from tenancy import services as tenancy_services
 from tenancy.actors import SYSTEM, Actor
-from tenancy.choices import AuditAction
 from tenancy.errors import DomainError
 from tenancy.idempotency import IdempotentIngest, Recorded
 from tenancy.models import Organization
@@ -93,15 +92,17 @@ def provider_call_record(
     defaults to "a 2xx or 3xx status came back"; a failed call with no ``error_type`` gets the
     one its status implies (:func:`error_type_for`).
     """
-    replayed = PROVIDER_CALL_INGEST.replay(
-        organization=organization, key=values["request_id"], fingerprint=fingerprint
+
+    # No look-up first: a new request_id is one INSERT … ON CONFLICT (tenancy.idempotency).
+    def build() -> ProviderCall:
+        return _build_call(
+            organization=organization, actor=actor, values=values, meter=Meter(), now=timezone.now()
+        )
+
+    recorded = PROVIDER_CALL_INGEST.record(
+        organization=organization, key=values["request_id"], fingerprint=fingerprint, build=build
     )
-    if replayed is not None:
-        return replayed
-    call = _build_call(
-        organization=organization, actor=actor, values=values, meter=Meter(), now=timezone.now()
-    )
-    recorded = PROVIDER_CALL_INGEST.insert(call, fingerprint=fingerprint)
+    call = recorded.instance
     if not recorded.created:
         return recorded
 
@@ -237,25 +238,22 @@ def performance_metric_record(
         raise DomainError(
             "No such generation in this organization.", code="does_not_exist", attr="generation"
         )
-    replayed = METRIC_INGEST.replay(organization=organization, key=generation, fingerprint=fingerprint)
-    if replayed is not None:
-        return replayed
-    metric = PerformanceMetric(organization=organization, generation=generation, **values)
-    metric.clean_fields()
-    recorded = METRIC_INGEST.insert(metric, fingerprint=fingerprint)
+
+    def build() -> PerformanceMetric:
+        metric = PerformanceMetric(
+            organization=organization, generation=generation, recorded_by_key=actor.api_key, **values
+        )
+        metric.clean_fields(exclude=["recorded_by_key"])  # the caller's own key: no query
+        return metric
+
+    # No look-up first: a generation's first metrics are one INSERT … ON CONFLICT.
+    recorded = METRIC_INGEST.record(
+        organization=organization, key=generation, fingerprint=fingerprint, build=build
+    )
     if not recorded.created:
         return recorded
-    tenancy_services.audit_record(
-        organization=organization,
-        actor=actor,
-        action=AuditAction.CREATE,
-        instance=metric,
-        changes={
-            "generation": [None, generation.pk],
-            "cache_hit": [None, metric.cache_hit],
-            "retry_count": [None, metric.retry_count],
-        },
-    )
+    # Not audited: the metric records the key that wrote it (DESIGN §3).
+    metric = recorded.instance
     rollups.rollups_count_metric(metric=metric, generation=generation)
     return recorded
 

@@ -291,38 +291,41 @@ def generation_record(
     body (nothing written). A replay with another body is ``ConflictingReplay``, of a deleted
     generation ``DeletedReplay`` (``tenancy.idempotency``).
     """
-    replayed = GENERATION_INGEST.replay(
-        organization=organization, key=values["request_id"], fingerprint=fingerprint
-    )
-    if replayed is not None:
-        return replayed
-
     parent = values.get("parent")
     kind = values.get("kind") or (GenerationKind.REVISION if parent else GenerationKind.ORIGINAL)
-    if parent is not None:
-        if parent.organization_id != organization.pk:
-            raise InvalidTreeParent("No such generation in this organization.", attr="parent")
-        if kind == GenerationKind.ORIGINAL:
-            raise DomainError("A child is a revision or a variant of its parent.", attr="kind")
-        values = _check_child(parent=parent, kind=kind, values=values)
-    elif kind != GenerationKind.ORIGINAL:
-        raise DomainError("A revision or variant needs a parent.", attr="kind")
 
-    generation = _build(organization=organization, values=values, meter=Meter(), now=timezone.now())
-    generation.recorded_by_key = actor.api_key
-    # Relations are instances resolved inside the organization already; validating them again
-    # would cost a query each.
-    generation.clean_fields(exclude=RELATION_FIELDS)
-
-    def write():
-        # In the core's savepoint: if a concurrent request wins the request_id, the version
-        # reserved in the tree rolls back with the INSERT.
+    def build() -> Generation:
+        child_values = values
         if parent is not None:
-            first = _take_versions({parent.tree_root_id: 1})[parent.tree_root_id]
-            _attach(generation, parent=parent, kind=kind, version=first)
-        generation.save(force_insert=True)
+            if parent.organization_id != organization.pk:
+                raise InvalidTreeParent("No such generation in this organization.", attr="parent")
+            if kind == GenerationKind.ORIGINAL:
+                raise DomainError("A child is a revision or a variant of its parent.", attr="kind")
+            child_values = _check_child(parent=parent, kind=kind, values=values)
+        elif kind != GenerationKind.ORIGINAL:
+            raise DomainError("A revision or variant needs a parent.", attr="kind")
+        generation = _build(organization=organization, values=child_values, meter=Meter(), now=timezone.now())
+        generation.recorded_by_key = actor.api_key
+        # Relations are instances resolved inside the organization already; validating them
+        # again would cost a query each.
+        generation.clean_fields(exclude=RELATION_FIELDS)
+        return generation
 
-    recorded = GENERATION_INGEST.insert(generation, fingerprint=fingerprint, write=write)
+    def attach(generation: Generation) -> None:
+        # In the core's savepoint: if the request_id is taken, the version reserved in the tree
+        # rolls back with the INSERT that did nothing.
+        first = _take_versions({parent.tree_root_id: 1})[parent.tree_root_id]
+        _attach(generation, parent=parent, kind=kind, version=first)
+
+    # No look-up first: a new request_id is one INSERT … ON CONFLICT (tenancy.idempotency).
+    recorded = GENERATION_INGEST.record(
+        organization=organization,
+        key=values["request_id"],
+        fingerprint=fingerprint,
+        build=build,
+        before_insert=attach if parent is not None else None,
+    )
+    generation = recorded.instance
     if not recorded.created:
         return recorded
     # Not audited: an ingested row records the key that wrote it (DESIGN §3); edits, deletes,
@@ -474,7 +477,8 @@ def generation_bulk_record(
     ``parent_request_id`` (another item of the batch, or a live row). Items whose
     ``request_id`` is already recorded with the same body are replays (``created=False``); any
     error names its item as ``items.<index>.<field>``. Rows are written with one
-    COPY; one audit event and one ``generations_recorded`` signal cover the batch.
+    COPY (not audited: each row records the key that wrote it); one ``generations_recorded``
+    signal covers the batch.
     """
     if len(items) > MAX_BULK_ITEMS:
         raise DomainError(f"At most {MAX_BULK_ITEMS} items per request, got {len(items)}.", attr="items")

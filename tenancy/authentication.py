@@ -3,6 +3,19 @@
 Clients we do not write (OpenTelemetry exporters, the Langfuse SDK) cannot send our scheme, so
 the endpoints they call also accept the same key as ``Bearer <key>`` or as the password of HTTP
 Basic auth (the username is ignored). All three check the key the same way.
+
+A verified key is remembered by prefix in Django's cache for :data:`API_KEY_CACHE_SECONDS`
+(the row and its organization; the secret is still checked against the stored hash on every
+request), so an authenticated call costs no query. The entry is forgotten whenever the key or
+its organization is saved or deleted (revoked, rotated, expiry or role changed, organization
+deactivated: ``post_save``/``post_delete``, wired in ``tenancy.apps``), at once and again when
+the transaction commits. With the default per-process cache (``locmemcache://``) a revoked key
+stops working at once in the process that revoked it and **within** ``API_KEY_CACHE_SECONDS``
+**in the other workers**; with a shared cache (``CACHE_URL`` naming Redis) everywhere at once.
+Expiry is checked against the clock on every request, cached or not.
+
+``last_used_at`` is written at most once a minute per key and process (a conditional UPDATE
+that does nothing when another process wrote it in that minute).
 """
 
 from __future__ import annotations
@@ -11,14 +24,58 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+from django.core.cache import cache
+from django.db import transaction
 from rest_framework import authentication, exceptions
 
 from tenancy import rls
 from tenancy.models import OrganizationAPIKey
-from tenancy.services import api_key_touch
+from tenancy.services import api_key_touch, api_key_touch_due
 from tenancy.throttling import AuthenticationFailureThrottle
 
 KEYWORD = "Api-Key"
+# How long a verified key is answered from the cache: the most a revocation takes to reach a
+# worker that does not share the cache with the one that revoked (see the module docstring).
+API_KEY_CACHE_SECONDS = 60
+
+
+def _cache_key(prefix: str) -> str:
+    return f"tenancy:api-key:{prefix}"
+
+
+def api_key_cached(prefix: str) -> OrganizationAPIKey | None:
+    """The key row (with its organization) verified under ``prefix`` in the last minute."""
+    return cache.get(_cache_key(prefix))
+
+
+def api_key_remember(api_key: OrganizationAPIKey) -> None:
+    """Cache a verified, valid key row for :data:`API_KEY_CACHE_SECONDS`."""
+    cache.set(_cache_key(api_key.prefix), api_key, timeout=API_KEY_CACHE_SECONDS)
+
+
+def api_keys_forget(prefixes) -> None:
+    """Drop the cached rows of these keys now and, inside a transaction, again on commit (so a
+    request that read the old row meanwhile cannot leave it cached)."""
+    keys = [_cache_key(prefix) for prefix in prefixes]
+    if not keys:
+        return
+    cache.delete_many(keys)
+    if transaction.get_connection().in_atomic_block:
+        transaction.on_commit(lambda: cache.delete_many(keys))
+
+
+def api_key_changed(sender, instance: OrganizationAPIKey, **_signal_arguments) -> None:
+    """``post_save``/``post_delete`` of a key: revoked, rotated, expiry or role changed."""
+    api_keys_forget([instance.prefix])
+
+
+def organization_changed(sender, instance, **_signal_arguments) -> None:
+    """``post_save``/``post_delete`` of an organization (deactivated): forget all its keys."""
+    with rls.rls_bypass(reason="API key cache invalidation"):
+        prefixes = list(
+            OrganizationAPIKey.objects.filter(organization_id=instance.pk).values_list("prefix", flat=True)
+        )
+    api_keys_forget(prefixes)
 
 
 @dataclass(frozen=True)
@@ -72,6 +129,14 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
         prefix, dot, _ = key.partition(".")
         if not key or not dot:
             raise exceptions.AuthenticationFailed("Malformed API key.", code="invalid_api_key")
+        cached = api_key_cached(prefix)
+        if cached is not None and cached.is_valid(key) and not failures.is_marked_blocked():
+            self._check(cached, key)  # expiry is a matter of the clock
+            if api_key_touch_due(api_key=cached):
+                with rls.rls_bypass(reason="API key last use"):
+                    api_key_touch(api_key=cached)
+                api_key_remember(cached)
+            return APIKeyPrincipal(cached), cached
         # The organization is what this look-up finds out, so it runs before any is set.
         with rls.rls_bypass(reason="API key authentication"):
             # The address's failure count rides along in the key lookup (no extra query).
@@ -84,6 +149,7 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
                 raise exceptions.Throttled(wait=failures.wait(), detail="Too many failed authentications.")
             self._check(api_key, key)
             api_key_touch(api_key=api_key)
+        api_key_remember(api_key)
         return APIKeyPrincipal(api_key), api_key
 
     @staticmethod

@@ -13,12 +13,15 @@ ones included**, and guarantees:
 - the same key of a soft-deleted row is :class:`DeletedReplay` (409 ``deleted``) naming the
   restore URL: a deleted row is restored, never written a second time, so rollups, budgets and
   reports count one request;
-- two requests racing past the look-up meet the unique constraint: the loser's INSERT fails
-  inside a savepoint (only its own work rolls back) and it answers as a replay of the winner's row.
+- a new key is written by one statement, ``INSERT … ON CONFLICT ON CONSTRAINT <constraint> DO
+  NOTHING RETURNING …``: no look-up before it, no savepoint around it. Only when it returns
+  nothing (the key is taken: an earlier request, or a concurrent one that PostgreSQL made this
+  INSERT wait for until it committed) does one ``SELECT`` read the row to answer as above.
 
-Callers keep their own validation and building; they call :meth:`IdempotentIngest.replay`
-before building and :meth:`IdempotentIngest.insert` (or :meth:`~IdempotentIngest.retrying`
-around a bulk write) to write.
+Callers keep their own validation and building. Single rows: :meth:`IdempotentIngest.record`
+(build, then :meth:`~IdempotentIngest.insert`; a body that no longer builds is still answered
+as the replay it is). Batches: :meth:`~IdempotentIngest.replays` before building and
+:meth:`~IdempotentIngest.retrying` around the write.
 """
 
 from __future__ import annotations
@@ -29,10 +32,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connections, models, router, transaction
+from django.db.models.sql import InsertQuery
 
-from tenancy.errors import Conflict
+from tenancy.errors import Conflict, DomainError
 
 if TYPE_CHECKING:
     from tenancy.models import Organization
@@ -56,6 +61,10 @@ class DeletedReplay(Conflict):
     def __init__(self, detail: str, *, restore_url: str | None, attr: str | None = None):
         super().__init__(detail, attr=attr)
         self.restore_url = restore_url
+
+
+class _KeyTaken(Exception):
+    """Rolls back a savepoint whose INSERT found its key taken (not an error to anyone)."""
 
 
 @dataclass(frozen=True)
@@ -149,25 +158,91 @@ class IdempotentIngest(Generic[Row]):
         """Whether ``exc`` is another request winning this key (and not some other violation)."""
         return violated_constraint(exc) == self.constraint
 
-    def insert(
-        self, instance: Row, *, fingerprint: str, write: Callable[[], Any] | None = None
+    def record(
+        self,
+        *,
+        organization: Organization,
+        key: Any,
+        fingerprint: str,
+        build: Callable[[], Row],
+        before_insert: Callable[[Row], Any] | None = None,
     ) -> Recorded[Row]:
-        """Write a new ``instance`` (``write``, default ``save(force_insert=True)``) inside a
-        savepoint, stamped with ``fingerprint``. If a concurrent request took the key first,
-        only the savepoint rolls back and the answer is a replay of the winner's row."""
-        instance.request_fingerprint = fingerprint
+        """Build a row (``build``) and :meth:`insert` it: one statement for a new key.
+
+        The key is not looked up first. If building fails (a 4xx: the parent since deleted, a
+        model since retired), the key is looked up then, so a replay of a request that was
+        valid when first recorded still answers its row (or 409), as a look-up first would."""
         try:
-            with transaction.atomic():
-                if write is None:
-                    instance.save(force_insert=True)
-                else:
-                    write()
-        except IntegrityError as exc:
-            if not self.raced(exc):
-                raise
-            winner = self.rows(instance.organization_id).get(**{self.key: getattr(instance, self.key)})
-            return self.answer(winner, fingerprint)
-        return Recorded(instance, created=True)
+            instance = build()
+        except (DomainError, ValidationError):
+            replayed = self.replay(organization=organization, key=key, fingerprint=fingerprint)
+            if replayed is not None:
+                return replayed
+            raise
+        return self.insert(instance, fingerprint=fingerprint, before_insert=before_insert)
+
+    def insert(
+        self, instance: Row, *, fingerprint: str, before_insert: Callable[[Row], Any] | None = None
+    ) -> Recorded[Row]:
+        """Write a new ``instance`` stamped with ``fingerprint`` in one ``INSERT … ON CONFLICT
+        ON CONSTRAINT … DO NOTHING RETURNING``. If the key is taken (by an earlier request, or
+        a concurrent one PostgreSQL waited for), one SELECT answers as a replay of that row.
+
+        ``before_insert`` is work that must happen only if this row is written (a version
+        reserved in a tree): then the two run in a savepoint that rolls back when the key is
+        taken. Any other integrity error propagates."""
+        instance.request_fingerprint = fingerprint
+        if before_insert is None:
+            written = self._insert_unless_taken(instance)
+        else:
+            try:
+                with transaction.atomic():
+                    before_insert(instance)
+                    if not self._insert_unless_taken(instance):
+                        raise _KeyTaken
+                written = True
+            except _KeyTaken:
+                written = False
+        if written:
+            return Recorded(instance, created=True)
+        winner = self.rows(instance.organization_id).get(**{self.key: getattr(instance, self.key)})
+        return self.answer(winner, fingerprint)
+
+    def _insert_unless_taken(self, instance: Row) -> bool:
+        """INSERT ``instance`` unless its key is taken; True when written (pk and the other
+        database-returned fields set, as ``save(force_insert=True)`` would)."""
+        meta = self.model._meta
+        using = router.db_for_write(self.model, instance=instance)
+        connection = connections[using]
+        instance._prepare_related_fields_for_save(operation_name="save")
+        fields = [
+            field
+            for field in meta.local_concrete_fields
+            if not field.generated and (instance.pk is not None or field is not meta.auto_field)
+        ]
+        query = InsertQuery(self.model)
+        query.insert_values(fields, [instance])
+        compiler = query.get_compiler(using=using)
+        [(sql, params)] = compiler.as_sql()
+        returning = meta.db_returning_fields
+        quote = connection.ops.quote_name
+        sql = (
+            f"{sql} ON CONFLICT ON CONSTRAINT {quote(self.constraint)} DO NOTHING "
+            f"RETURNING {', '.join(quote(field.column) for field in returning)}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None:
+            return False
+        converters = compiler.get_converters([field.get_col(meta.db_table) for field in returning])
+        if converters:
+            row = next(iter(compiler.apply_converters([row], converters)))
+        for field, value in zip(returning, row, strict=True):
+            setattr(instance, field.attname, value)
+        instance._state.adding = False
+        instance._state.db = using
+        return True
 
     def retrying(self, write: Callable[[], Result]) -> Result:
         """Run a batch ``write`` (its look-ups and inserts) in a savepoint; if a concurrent

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tenancy.actors import SYSTEM, Actor
@@ -266,9 +267,23 @@ def api_key_revoke(*, api_key: OrganizationAPIKey, actor: Actor = SYSTEM) -> Org
     return api_key
 
 
+API_KEY_TOUCH_INTERVAL = datetime.timedelta(minutes=1)
+
+
+def api_key_touch_due(*, api_key: OrganizationAPIKey) -> bool:
+    """Whether this copy of the key last recorded a use more than a minute ago."""
+    return api_key.last_used_at is None or timezone.now() - api_key.last_used_at > API_KEY_TOUCH_INTERVAL
+
+
 def api_key_touch(*, api_key: OrganizationAPIKey) -> None:
-    """Record that a key was used, at most once a minute so hot keys do not write every call."""
+    """Record that a key was used, at most once a minute so hot keys do not write every call.
+
+    The UPDATE is conditional on the stored value being stale too, so workers that each hold
+    a copy of the key write once a minute between them, not once each."""
+    if not api_key_touch_due(api_key=api_key):
+        return
     now = timezone.now()
-    if api_key.last_used_at is None or now - api_key.last_used_at > datetime.timedelta(minutes=1):
-        OrganizationAPIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
-        api_key.last_used_at = now
+    OrganizationAPIKey.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - API_KEY_TOUCH_INTERVAL), pk=api_key.pk
+    ).update(last_used_at=now)
+    api_key.last_used_at = now

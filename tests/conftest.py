@@ -7,7 +7,7 @@ from rest_framework.test import APIClient
 
 from config.embedded_postgres import sweep_stale_scratch
 from providers import catalogue_cache
-from tenancy import rls, services
+from tenancy import rls, services, throttling
 from tenancy.choices import APIKeyRole
 from tests.factories import OrganizationFactory
 
@@ -46,10 +46,13 @@ def client_for_key(plain_key: str) -> APIClient:
 
 @pytest.fixture(autouse=True)
 def fresh_catalogue_cache():
-    """The process's catalogue copy never outlives a test: its rows were rolled back."""
+    """The process's catalogue copy never outlives a test: its rows were rolled back. Nor do
+    throttle leases (their counters were rolled back too)."""
     catalogue_cache._shared = None
+    throttling._leases.clear()
     yield
     catalogue_cache._shared = None
+    throttling._leases.clear()
 
 
 @pytest.fixture

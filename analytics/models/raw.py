@@ -174,6 +174,18 @@ class PerformanceMetric(TenantModel):
         "generations.Generation", on_delete=models.CASCADE, related_name="performance_metric"
     )
     request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
+    # Who wrote the row is its provenance: ingested metrics are not audited (DESIGN §3).
+    # SET_NULL: deleting a key never deletes a metric. No index: nothing looks metrics up by key.
+    recorded_by_key = models.ForeignKey(
+        "tenancy.OrganizationAPIKey",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        editable=False,
+        help_text="The organization API key that recorded this row (empty for staff and commands).",
+    )
     total_duration_ms = models.IntegerField(null=True, blank=True)
     prompt_preparation_ms = models.IntegerField(null=True, blank=True)
     api_call_ms = models.IntegerField(null=True, blank=True)

@@ -111,7 +111,9 @@ def test_a_metric_feeds_its_generations_rollup_group(api_client, organization):
     assert response.json()["retry_reasons"] == ["rate_limit", "timeout"]
     rollup = rollup_sums(GenerationDailyRollup, organization=organization)
     assert (rollup.requests, rollup.cache_hits, rollup.retries, rollup.retried_requests) == (1, 1, 2, 1)
-    assert AuditEvent.objects.filter(object_type="analytics.performancemetric", action="create").count() == 1
+    # Not audited: the metric records the key that wrote it (DESIGN §3).
+    assert not AuditEvent.objects.filter(object_type="analytics.performancemetric").exists()
+    assert PerformanceMetric.objects.get(generation=generation).recorded_by_key == api_client.api_key
 
 
 def test_the_same_metric_again_is_a_replay_and_another_body_a_conflict(api_client, organization):

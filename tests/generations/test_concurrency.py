@@ -44,6 +44,42 @@ def test_twenty_simultaneous_posts_of_one_request_id_make_one_row(plain_key, org
     assert len({response.json()["id"] for response in responses}) == 1
 
 
+def test_twenty_simultaneous_replays_of_one_child_make_one_row_and_take_one_version(plain_key, organization):
+    """The child's tree version is taken in the savepoint of its INSERT … ON CONFLICT: the 19
+    that find the request_id taken roll their version back, so the tree has no gap."""
+    root = GenerationFactory(organization=organization)
+
+    responses = at_once(
+        20,
+        lambda i: client_for_key(plain_key).post(
+            f"/api/v1/generations/{root.pk}/branch/",
+            {"request_id": "branch-race", "content": "same child", "status": "success"},
+            format="json",
+        ),
+    )
+
+    codes = Counter(response.status_code for response in responses)
+    assert codes == {201: 1, 200: 19}, [r.content for r in responses if r.status_code >= 500]
+    assert len({response.json()["id"] for response in responses}) == 1
+    child = Generation.objects.get(parent=root)
+    assert child.version == 2
+    root.refresh_from_db()
+    assert root.tree_last_version == 2
+
+
+def test_twenty_simultaneous_posts_with_two_bodies_make_one_row_and_409s(plain_key, organization):
+    def post(i):
+        body = {"request_id": "race-2", "model": "m", "content": f"body {i % 2}", "status": "success"}
+        return client_for_key(plain_key).post("/api/v1/generations/", body, format="json")
+
+    responses = at_once(20, post)
+
+    codes = Counter(response.status_code for response in responses)
+    assert codes[201] == 1 and codes[201] + codes[200] + codes[409] == 20, codes
+    assert codes[409] == 10  # the other body's ten, whichever body won
+    assert Generation.objects.filter(organization=organization, request_id="race-2").count() == 1
+
+
 def test_twenty_simultaneous_branches_of_one_node_get_distinct_versions(plain_key, organization):
     root = GenerationFactory(organization=organization)
 
