@@ -28,8 +28,8 @@ from django.db import transaction
 
 from analytics import rollups
 from analytics.models import ArchivedRecord, PerformanceMetric, ProviderCall
-from generations import retention_services as generation_retention
 from generations.models import Generation, GenerationRun
+from generations.services import retention as generation_retention
 from providers import services as provider_services
 from providers.models import AIPreference, Budget
 from tenancy import services as tenancy_services
@@ -39,7 +39,7 @@ from tenancy.models import AuditEvent, Organization
 
 PURGED = "[purged]"
 # Field values a purge writes, per model: content and personal fields, never tokens or costs
-# (generations' and runs' are theirs: generations.retention_services).
+# (generations' and runs' are theirs: generations.services.retention).
 PROVIDER_CALL_ERASED = {"user_ref": None, "error_message": ""}
 METRIC_ERASED = {"validation_errors": [], "cache_key": ""}
 ARCHIVE_ERASED = {

@@ -45,8 +45,8 @@ from analytics.models import (
     ProviderCall,
     RetentionBatch,
 )
-from generations import retention_services
 from generations.models import Generation, GenerationRun
+from generations.services import retention as generation_retention
 from tenancy import rls
 from tenancy.models import Organization
 
@@ -82,15 +82,15 @@ def retention_days(*, organization: Organization) -> dict[str, int]:
 def expired_rows(*, organization: Organization, target: str, cutoff: datetime.datetime) -> models.QuerySet:
     """The expired primary rows of ``target`` in ``organization`` (see the module docstring)."""
     if target == RetentionTarget.FAILED_GENERATIONS:
-        return retention_services.expired_failed_generations(organization=organization, cutoff=cutoff)
+        return generation_retention.expired_failed_generations(organization=organization, cutoff=cutoff)
     if target == RetentionTarget.GENERATIONS:
-        return retention_services.expired_generation_trees(organization=organization, cutoff=cutoff)
+        return generation_retention.expired_generation_trees(organization=organization, cutoff=cutoff)
     if target == RetentionTarget.PERFORMANCE_METRICS:
         return PerformanceMetric.objects.filter(organization=organization, created_at__lt=cutoff)
     if target == RetentionTarget.PROVIDER_CALLS:
         return ProviderCall.objects.filter(organization=organization, occurred_at__lt=cutoff)
     if target == RetentionTarget.EMPTY_RUNS:
-        return retention_services.expired_empty_runs(organization=organization, cutoff=cutoff)
+        return generation_retention.expired_empty_runs(organization=organization, cutoff=cutoff)
     raise ValueError(f"Unknown retention target {target!r}.")
 
 

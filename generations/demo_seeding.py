@@ -33,7 +33,7 @@ from generations.choices import (
     TargetChannel,
 )
 from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
-from generations.services import _next_ids
+from generations.services.copy_writer import next_ids
 from generations.signals import generations_recorded
 from providers.choices import CostStatus, GenerationMode
 from providers.metering import Meter
@@ -298,7 +298,7 @@ class _Seeder:
         bar = progress(total=count, desc=organization.slug, unit="gen")
         for _ in range(count):
             if not ids:
-                ids = _next_ids(min(self.batch_size, count))
+                ids = next_ids(min(self.batch_size, count))
             pk = ids.pop()
             if not pending_run_models and runs and rng.random() < 0.05:
                 run = rng.choice(runs)

@@ -19,3 +19,11 @@ class InvalidTreeParent(DomainError):
     """A parent that would make a cycle, or one the caller may not use."""
 
     code = "invalid_parent"
+
+
+class BulkItemError(DomainError):
+    """An item of a bulk request is invalid; ``attr`` is ``items.<index>.<field>``."""
+
+    def __init__(self, index: int, field: str, detail: str, *, code: str = "invalid"):
+        super().__init__(f"Item {index}: {detail}", code=code, attr=f"items.{index}.{field}")
+        self.index = index

@@ -1,7 +1,7 @@
 """What retention and the GDPR purge (``analytics.retention``, ``analytics.purge``) may do to
 generations and runs: the rules of which are expired, and the one write that erases a user.
 
-A module apart from ``generations.services`` (the ingest path) so the two change independently;
+A module of ``generations.services`` apart from ingestion, so the two change independently;
 analytics calls these instead of writing generations' rows itself.
 """
 
