@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -30,10 +30,9 @@ from analytics.api.serializers import (
     WeeklySummarySerializer,
 )
 from analytics.models import ModelPerformance, PerformanceMetric, ProviderCall, WeeklySummary
-from tenancy.api.viewsets import TenantRequestMixin, TenantViewSetMixin
+from tenancy.api.viewsets import IdempotentCreateMixin, TenantRequestMixin, TenantViewSetMixin
 from tenancy.choices import Role
 from tenancy.context import request_organization
-from tenancy.idempotency import request_fingerprint
 from tenancy.pagination import CreatedAtCursorPagination
 
 
@@ -59,7 +58,11 @@ class WeekCursorPagination(CreatedAtCursorPagination):
     )
 )
 class ProviderCallViewSet(
-    TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    IdempotentCreateMixin,
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Provider API calls (``usage/``): idempotent ingestion, lists with filters. Calls are a
     log: they are never edited, and leave only through retention."""
@@ -71,19 +74,8 @@ class ProviderCallViewSet(
 
     list_selector = staticmethod(selectors.provider_call_list)
 
-    def create(self, request, *args, **kwargs):
-        serializer = ProviderCallCreateSerializer(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        recorded = services.provider_call_record(
-            organization=self.organization,
-            actor=self.actor,
-            values=serializer.validated_data,
-            fingerprint=request_fingerprint(request.data),
-        )
-        return Response(
-            ProviderCallSerializer(recorded.instance).data,
-            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
-        )
+    create_serializer_class = ProviderCallCreateSerializer
+    record_service = staticmethod(services.provider_call_record)
 
 
 @extend_schema_view(
@@ -95,7 +87,11 @@ class ProviderCallViewSet(
     )
 )
 class PerformanceMetricViewSet(
-    TenantViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    IdempotentCreateMixin,
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Performance metrics of generations (``metrics/``)."""
 
@@ -105,24 +101,12 @@ class PerformanceMetricViewSet(
 
     list_selector = staticmethod(selectors.performance_metric_list)
 
-    def create(self, request, *args, **kwargs):
-        serializer = PerformanceMetricCreateSerializer(
-            data=request.data, context=self.get_serializer_context()
-        )
-        serializer.is_valid(raise_exception=True)
-        values = dict(serializer.validated_data)
-        generation = values.pop("generation")
-        recorded = services.performance_metric_record(
-            organization=self.organization,
-            actor=self.actor,
-            generation=generation,
-            values=values,
-            fingerprint=request_fingerprint(request.data),
-        )
-        return Response(
-            PerformanceMetricSerializer(recorded.instance).data,
-            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
-        )
+    create_serializer_class = PerformanceMetricCreateSerializer
+    record_service = staticmethod(services.performance_metric_record)
+
+    def record_arguments(self, validated_data) -> dict:
+        values = dict(validated_data)
+        return {"generation": values.pop("generation"), "values": values}
 
 
 class ModelPerformanceViewSet(TenantViewSetMixin, viewsets.ReadOnlyModelViewSet):

@@ -33,7 +33,7 @@ from generations.api.serializers import (
     TreeNodeSerializer,
 )
 from generations.models import CacheEntry, Campaign, Generation, GenerationRun
-from tenancy.api.viewsets import RestoreMixin, TenantModelViewSet, TenantViewSetMixin
+from tenancy.api.viewsets import IdempotentCreateMixin, RestoreMixin, TenantModelViewSet, TenantViewSetMixin
 from tenancy.errors import NotFound
 from tenancy.idempotency import request_fingerprint
 
@@ -55,6 +55,7 @@ from tenancy.idempotency import request_fingerprint
     ),
 )
 class GenerationViewSet(
+    IdempotentCreateMixin,
     TenantViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -77,19 +78,8 @@ class GenerationViewSet(
             return GenerationListSerializer
         return GenerationSerializer
 
-    def create(self, request, *args, **kwargs):
-        serializer = GenerationCreateSerializer(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        recorded = services.generation_record(
-            organization=self.organization,
-            actor=self.actor,
-            values=serializer.validated_data,
-            fingerprint=request_fingerprint(request.data),
-        )
-        return Response(
-            GenerationSerializer(recorded.instance).data,
-            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
-        )
+    create_serializer_class = GenerationCreateSerializer
+    record_service = staticmethod(services.generation_record)
 
     def partial_update(self, request, *args, **kwargs):
         generation = self.get_object()
@@ -170,10 +160,7 @@ class GenerationViewSet(
             values=serializer.validated_data,
             fingerprint=request_fingerprint({"branch_of": parent.pk, "body": request.data}),
         )
-        return Response(
-            GenerationSerializer(recorded.instance).data,
-            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
-        )
+        return self.recorded_response(recorded)
 
     @extend_schema(responses=GenerationListSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)

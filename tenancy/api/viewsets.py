@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from tenancy import services
 from tenancy.actors import Actor, actor_from_request
 from tenancy.context import request_organization, scope_to_organization
+from tenancy.idempotency import Recorded, request_fingerprint
 from tenancy.models import Organization, SoftDeleteModel
 
 
@@ -111,6 +112,42 @@ class TenantViewSetMixin(TenantRequestMixin):
             self.call_service(type(self).restore_service, instance)
         else:
             services.restore(organization=self.organization, actor=self.actor, instance=instance)
+
+
+class IdempotentCreateMixin:
+    """``POST`` records one row through the app's idempotent record service
+    (``tenancy.idempotency``): 201 with the new row, 200 with the first one when the same body
+    comes again (another body under the same key is the service's 409).
+
+    ``create_serializer_class`` validates the body; ``record_service`` is called with
+    ``organization=``, ``actor=``, ``fingerprint=`` (of the body as sent) and the arguments
+    :meth:`record_arguments` makes of the validated data (``values=`` unless overridden). The
+    answer is the row through ``serializer_class``. Goes with :class:`TenantViewSetMixin`.
+    """
+
+    create_serializer_class = None
+    record_service = None
+
+    def record_arguments(self, validated_data) -> dict:
+        """The record service's arguments besides organization, actor and fingerprint."""
+        return {"values": validated_data}
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.create_serializer_class(data=request.data, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        recorded = self.call_service(
+            type(self).record_service,
+            fingerprint=request_fingerprint(request.data),
+            **self.record_arguments(serializer.validated_data),
+        )
+        return self.recorded_response(recorded)
+
+    def recorded_response(self, recorded: Recorded) -> Response:
+        """The recorded row: 201 when this request created it, 200 for a replay."""
+        return Response(
+            self.serializer_class(recorded.instance).data,
+            status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK,
+        )
 
 
 class TenantModelViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
