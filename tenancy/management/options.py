@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.core.management.base import CommandError
 from django.db.models import QuerySet
 
@@ -18,3 +20,12 @@ def organizations_option(slug: str | None, *, default: QuerySet | None = None) -
     if not organizations:
         raise CommandError(f"No organization {slug!r}.")
     return organizations
+
+
+def day_option(value: str) -> datetime.date:
+    """The day a date option (``--from``, ``--to``, ``--week``) names, as ``YYYY-MM-DD``; anything
+    else is a ``CommandError`` quoting it. Usable as an argparse ``type``."""
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"Not a date (YYYY-MM-DD): {value!r}") from exc

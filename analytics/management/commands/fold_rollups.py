@@ -10,15 +10,9 @@ from tqdm import tqdm
 
 from analytics.rollups import rollups_fold, rollups_unfolded
 from background.commands import ExclusiveCommand
+from tenancy.management.options import day_option
 from tenancy.models import Organization
 from tenancy.rls import rls_bypass
-
-
-def _day(value: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"Not a date (YYYY-MM-DD): {value!r}") from exc
 
 
 class Command(ExclusiveCommand):
@@ -30,8 +24,8 @@ class Command(ExclusiveCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--from", dest="date_from", type=_day, help="Default: yesterday (UTC).")
-        parser.add_argument("--to", dest="date_to", type=_day, help="Default: today.")
+        parser.add_argument("--from", dest="date_from", type=day_option, help="Default: yesterday (UTC).")
+        parser.add_argument("--to", dest="date_to", type=day_option, help="Default: today.")
         parser.add_argument(
             "--organization", help="Slug; default every organization, all in one statement per table."
         )

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import datetime
-
 from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from analytics.rollups import rollup_rebuild
 from background.commands import ExclusiveCommand
-from tenancy.management.options import organizations_option
+from tenancy.management.options import day_option, organizations_option
 from tenancy.models import Organization
 from tenancy.rls import rls_bypass
-
-
-def _day(value: str) -> datetime.date:
-    try:
-        return datetime.date.fromisoformat(value)
-    except ValueError as exc:
-        raise CommandError(f"Not a date (YYYY-MM-DD): {value!r}") from exc
 
 
 class Command(ExclusiveCommand):
@@ -29,8 +20,8 @@ class Command(ExclusiveCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--from", dest="date_from", required=True, type=_day)
-        parser.add_argument("--to", dest="date_to", required=True, type=_day)
+        parser.add_argument("--from", dest="date_from", required=True, type=day_option)
+        parser.add_argument("--to", dest="date_to", required=True, type=day_option)
         parser.add_argument("--organization", help="Slug; default every organization.")
         parser.add_argument(
             "--dry-run", action="store_true", help="Say what would be rebuilt; write nothing."

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from analytics.services import week_start_of, weekly_summary_write
 from background.commands import ExclusiveCommand
-from tenancy.management.options import organizations_option
+from tenancy.management.options import day_option, organizations_option
 from tenancy.models import Organization
 from tenancy.rls import rls_bypass
 
@@ -34,14 +34,7 @@ class Command(ExclusiveCommand):
     def handle(self, *args, week, weeks, organization, dry_run, **options):
         if weeks < 1:
             raise CommandError("--weeks must be at least 1.")
-        try:
-            day = (
-                datetime.date.fromisoformat(week)
-                if week
-                else timezone.now().date() - datetime.timedelta(days=7)
-            )
-        except ValueError as exc:
-            raise CommandError(f"Not a date (YYYY-MM-DD): {week!r}") from exc
+        day = day_option(week) if week else timezone.now().date() - datetime.timedelta(days=7)
         last = week_start_of(day)
         starts = [last - datetime.timedelta(weeks=n) for n in range(weeks - 1, -1, -1)]
         organizations = organizations_option(
