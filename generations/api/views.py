@@ -216,8 +216,7 @@ class CampaignViewSet(RestoreMixin, TenantModelViewSet):
     filterset_class = CampaignFilterSet
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def get_queryset(self):
-        return selectors.campaign_list(organization=self.organization)
+    list_selector = staticmethod(selectors.campaign_list)
 
 
 KEY_PARAMETER = OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH, description="Cache key.")
@@ -246,8 +245,7 @@ class CacheEntryViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
     lookup_field = "key"
     lookup_value_regex = "[^/]{1,255}"
 
-    def get_queryset(self):
-        return selectors.cache_entry_list(organization=self.organization)
+    list_selector = staticmethod(selectors.cache_entry_list)
 
     def list(self, request):
         queryset = self.filter_queryset(self.get_queryset())
