@@ -425,16 +425,22 @@ def _performance_measures(measures: dict[str, Any]) -> dict[str, Any]:
 _GENERATION_VALUES = ("status", "cost_usd", "cost_status", "generation_time_ms", *TOKEN_FIELDS)
 
 
-def generation_group(generation: Generation, names: Names) -> tuple:
-    """The daily-rollup group of a generation."""
+def _daily_group(row: Generation | ProviderCall, at: datetime.datetime, names: Names) -> tuple:
+    """The group keys the generation and provider-call daily rollups share (``MODEL_KEYS`` and
+    ``user_ref``) of a row that happened ``at``."""
     return (
-        generation.organization_id,
-        _utc_day(generation.created_at),
-        names.provider(generation),
-        names.model(generation),
-        generation.content_type or "",
-        generation.user_ref or "",
+        row.organization_id,
+        _utc_day(at),
+        names.provider(row),
+        names.model(row),
+        row.content_type or "",
+        row.user_ref or "",
     )
+
+
+def generation_group(generation: Generation, names: Names) -> tuple:
+    """The daily-rollup group of a generation (by the day it was recorded)."""
+    return _daily_group(generation, generation.created_at, names)
 
 
 def rollups_count_generations(
@@ -559,16 +565,8 @@ def rollups_count_metric(*, metric: PerformanceMetric, generation: Generation) -
 
 
 def provider_call_group(call: ProviderCall, names: Names) -> tuple:
-    """The daily-rollup group of a provider call."""
-    return (
-        call.organization_id,
-        _utc_day(call.occurred_at),
-        names.provider(call),
-        names.model(call),
-        call.content_type or "",
-        call.user_ref or "",
-        call.key_fingerprint or "",
-    )
+    """The daily-rollup group of a provider call (by the day it was made), per credential too."""
+    return (*_daily_group(call, call.occurred_at, names), call.key_fingerprint or "")
 
 
 def _provider_call_measures(call: ProviderCall) -> dict[str, Any]:
@@ -684,15 +682,21 @@ def rollups_reprice(
 # --- rebuild ------------------------------------------------------------------------------------
 
 
+def _daily_group_sql(alias: str, at: str) -> str:
+    """:func:`_daily_group` in SQL, over rows ``alias`` joined to their model ``m`` and provider
+    ``p``, so that a rebuild groups rows exactly as counting them one by one does."""
+    return f"""{alias}.organization_id,
+               ({alias}.{at} AT TIME ZONE 'UTC')::date,
+               COALESCE(p.slug, {alias}.provider_name),
+               COALESCE(m.name, {alias}.model_name),
+               {alias}.content_type,
+               COALESCE({alias}.user_ref, '')"""
+
+
 def _generation_rollup_select(where: str) -> str:
     """Aggregate generations (and their metrics) into daily-rollup rows; ``where`` filters ``g``."""
     return f"""
-        SELECT g.organization_id,
-               (g.created_at AT TIME ZONE 'UTC')::date,
-               COALESCE(p.slug, g.provider_name),
-               COALESCE(m.name, g.model_name),
-               g.content_type,
-               COALESCE(g.user_ref, ''),
+        SELECT {_daily_group_sql("g", "created_at")},
                count(*),
                count(*) FILTER (WHERE g.status = '{GenerationStatus.SUCCESS.value}'),
                count(*) FILTER (WHERE g.status = '{GenerationStatus.PARTIAL.value}'),
@@ -725,12 +729,7 @@ def _provider_call_rollup_select(where: str) -> str:
         for error_type in ERROR_TYPE_COLUMNS
     )
     return f"""
-        SELECT c.organization_id,
-               (c.occurred_at AT TIME ZONE 'UTC')::date,
-               COALESCE(p.slug, c.provider_name),
-               COALESCE(m.name, c.model_name),
-               c.content_type,
-               COALESCE(c.user_ref, ''),
+        SELECT {_daily_group_sql("c", "occurred_at")},
                c.key_fingerprint,
                count(*),
                count(*) FILTER (WHERE c.success),
