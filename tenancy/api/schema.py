@@ -12,17 +12,26 @@ from rest_framework import serializers
 from tenancy.api.error_codes import error_code_choices
 
 
-class OrganizationAPIKeyScheme(OpenApiAuthenticationExtension):
-    target_class = "tenancy.authentication.OrganizationAPIKeyAuthentication"
-    name = "ApiKeyAuth"
+class APIKeyScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI security scheme of one of the ways an API key is sent: subclasses name the
+    authentication class (``target_class``), the scheme's ``name`` and its
+    ``security_definition``. This base targets nothing, so drf-spectacular never matches it."""
+
+    security_definition: dict = {}
 
     def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "`Api-Key <prefix>.<secret>`, an organization API key.",
-        }
+        return dict(self.security_definition)
+
+
+class OrganizationAPIKeyScheme(APIKeyScheme):
+    target_class = "tenancy.authentication.OrganizationAPIKeyAuthentication"
+    name = "ApiKeyAuth"
+    security_definition = {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "`Api-Key <prefix>.<secret>`, an organization API key.",
+    }
 
 
 # --- Error responses ----------------------------------------------------------------------------
@@ -118,25 +127,21 @@ def _model_field_allows_blank(field: serializers.Field) -> bool:
         return False
 
 
-class BearerAPIKeyScheme(OpenApiAuthenticationExtension):
+class BearerAPIKeyScheme(APIKeyScheme):
     target_class = "tenancy.authentication.BearerAPIKeyAuthentication"
     name = "BearerApiKeyAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "`Bearer <prefix>.<secret>`: the same API key, as OTLP exporters send it.",
-        }
+    security_definition = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "`Bearer <prefix>.<secret>`: the same API key, as OTLP exporters send it.",
+    }
 
 
-class BasicAPIKeyScheme(OpenApiAuthenticationExtension):
+class BasicAPIKeyScheme(APIKeyScheme):
     target_class = "tenancy.authentication.BasicAPIKeyAuthentication"
     name = "BasicApiKeyAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "basic",
-            "description": "HTTP Basic, the API key as password (any username): what the Langfuse SDK sends.",
-        }
+    security_definition = {
+        "type": "http",
+        "scheme": "basic",
+        "description": "HTTP Basic, the API key as password (any username): what the Langfuse SDK sends.",
+    }
