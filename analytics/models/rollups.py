@@ -75,14 +75,11 @@ class ProviderCallMeasures(RollupMeasures):
         abstract = True
 
 
-class GenerationModelDailyRollup(GenerationMeasures):
-    """Generations per organization, UTC day, provider, model and content type: the
-    :class:`GenerationDailyRollup` without its user, so a day holds at most models by content
-    types groups however many users there are. Every report not grouped by user reads it, and
-    the weekly summaries. Append-only deltas like the others, written in the same statement.
-    """
+class DailyModelGroup(models.Model):
+    """The group keys every daily rollup starts with (``analytics.rollups.MODEL_KEYS``):
+    organization, UTC day, provider, model and content type. The per-user rollups add theirs."""
 
-    # PROTECT: as on GenerationDailyRollup.
+    # PROTECT: organizations are deactivated, never deleted out from under their history.
     organization = models.ForeignKey(
         "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -92,7 +89,18 @@ class GenerationModelDailyRollup(GenerationMeasures):
     content_type = models.CharField(max_length=20, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-day", "model_name"]
+
+
+class GenerationModelDailyRollup(DailyModelGroup, GenerationMeasures):
+    """Generations per organization, UTC day, provider, model and content type: the
+    :class:`GenerationDailyRollup` without its user, so a day holds at most models by content
+    types groups however many users there are. Every report not grouped by user reads it, and
+    the weekly summaries. Append-only deltas like the others, written in the same statement.
+    """
+
+    class Meta(DailyModelGroup.Meta):
         indexes = [
             models.Index(
                 fields=["organization", "day", "provider_name", "model_name", "content_type"],
@@ -104,22 +112,12 @@ class GenerationModelDailyRollup(GenerationMeasures):
         return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
 
 
-class ProviderCallModelDailyRollup(ProviderCallMeasures):
+class ProviderCallModelDailyRollup(DailyModelGroup, ProviderCallMeasures):
     """Provider calls per organization, UTC day, provider, model and content type: the
     :class:`ProviderCallDailyRollup` without user and key, what reports not grouped by user or
     key read."""
 
-    # PROTECT: as on GenerationDailyRollup.
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    day = models.DateField()
-    provider_name = models.CharField(max_length=50, blank=True)
-    model_name = models.CharField(max_length=200, blank=True)
-    content_type = models.CharField(max_length=20, blank=True)
-
-    class Meta:
-        ordering = ["-day", "model_name"]
+    class Meta(DailyModelGroup.Meta):
         indexes = [
             models.Index(
                 fields=["organization", "day", "provider_name", "model_name", "content_type"],
@@ -131,7 +129,7 @@ class ProviderCallModelDailyRollup(ProviderCallMeasures):
         return f"{self.day} {self.model_name or '?'}: {self.requests} calls"
 
 
-class GenerationDailyRollup(GenerationMeasures):
+class GenerationDailyRollup(DailyModelGroup, GenerationMeasures):
     """Generations per organization, UTC day, provider, model, content type and user reference:
     what reports grouped by user read (the others read :class:`GenerationModelDailyRollup`).
 
@@ -142,18 +140,9 @@ class GenerationDailyRollup(GenerationMeasures):
     ``failures`` + ``cancelled`` ≤ ``requests`` (the rest are pending or processing).
     """
 
-    # PROTECT: organizations are deactivated, never deleted out from under their history.
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    day = models.DateField()
-    provider_name = models.CharField(max_length=50, blank=True)
-    model_name = models.CharField(max_length=200, blank=True)
-    content_type = models.CharField(max_length=20, blank=True)
     user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
 
-    class Meta:
-        ordering = ["-day", "model_name"]
+    class Meta(DailyModelGroup.Meta):
         # Every report reads by organization and day; the organization FK gets no index of its
         # own (the planner preferred it and filtered the days).
         indexes = [
@@ -167,7 +156,7 @@ class GenerationDailyRollup(GenerationMeasures):
         return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
 
 
-class ProviderCallDailyRollup(ProviderCallMeasures):
+class ProviderCallDailyRollup(DailyModelGroup, ProviderCallMeasures):
     """Provider calls per organization, UTC day, provider, model, content type (of the linked
     generation), user reference and key fingerprint, kept exact like the generations' rollup:
     what the keys report and reports grouped by user read (the others read
@@ -177,19 +166,10 @@ class ProviderCallDailyRollup(ProviderCallMeasures):
     latency exceeded 5 s.
     """
 
-    # PROTECT: as on GenerationDailyRollup.
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    day = models.DateField()
-    provider_name = models.CharField(max_length=50, blank=True)
-    model_name = models.CharField(max_length=200, blank=True)
-    content_type = models.CharField(max_length=20, blank=True)
     user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
     key_fingerprint = models.CharField(max_length=64, blank=True)
 
-    class Meta:
-        ordering = ["-day", "model_name"]
+    class Meta(DailyModelGroup.Meta):
         indexes = [
             models.Index(
                 fields=[
