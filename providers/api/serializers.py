@@ -165,7 +165,7 @@ class BudgetSerializer(serializers.ModelSerializer):
     credential = TenantPrimaryKeyRelatedField(
         queryset=ProviderCredential.objects.all(), allow_null=True, required=False
     )
-    user_ref = serializers.CharField(max_length=200, allow_null=True, required=False)
+    user_ref = serializers.CharField(max_length=200, allow_null=True, allow_blank=True, required=False)
     limit_usd = serializers.DecimalField(
         **MONEY, allow_null=True, required=False, min_value=Decimal("0.0000000001"), max_value=MAX_LIMIT_USD
     )
@@ -262,7 +262,7 @@ class AIPreferenceSerializer(serializers.ModelSerializer):
     """The organization's defaults (``user_ref`` null) or one user's; ``preferred_models`` are
     validated against the model catalogue (an unknown name is a 400 naming it)."""
 
-    user_ref = serializers.CharField(max_length=200, allow_null=True, required=False)
+    user_ref = serializers.CharField(max_length=200, allow_null=True, allow_blank=True, required=False)
     default_generation_mode = serializers.ChoiceField(choices=GenerationMode.choices, required=False)
     preferred_models = PreferredModelSerializer(many=True, required=False, max_length=50)
 
@@ -281,7 +281,7 @@ class AIPreferenceSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
     def validate_user_ref(self, value):
-        return value or None
+        return value or None  # "" means the organization's defaults, stored as null
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

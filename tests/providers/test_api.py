@@ -309,6 +309,16 @@ def test_budget_narrowed_to_own_credential_and_user(admin_api_client, organizati
     assert (budget.user_ref, budget.credential, budget.period) == ("alice", credential, "day")
 
 
+@pytest.mark.parametrize("url", ["/api/v1/budgets/", "/api/v1/ai-preferences/"])
+def test_an_empty_user_ref_means_every_user_stored_as_null(admin_api_client, organization, url):
+    """A client clearing the field sends "": the organization-wide row, not a 400."""
+    body = {"name": "cap", "period": "month", "limit_usd": "10"} if "budgets" in url else {}
+    response = admin_api_client.post(url, {**body, "user_ref": ""}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["user_ref"] is None
+
+
 @pytest.mark.parametrize(
     ("payload", "attr"),
     [
