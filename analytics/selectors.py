@@ -58,9 +58,8 @@ def provider_call_spend(
     Without a credential, calls linked to a generation are left out: the generations source
     counts that generation's cost, and a call must not be counted twice. A budget narrowed to a
     credential counts every call made with its key (the generations source counts none, having
-    no fingerprint). One aggregate over the partial index of unlinked calls, or the
-    ``(organization, occurred_at)`` one for a credential. Whole days of a credential's budget come
-    from the rollup instead (:func:`provider_call_whole_day_spend`).
+    no fingerprint). One aggregate over raw rows; whole days of a credential's budget come from
+    the rollup instead (:func:`provider_call_whole_day_spend`).
     """
     calls = ProviderCall.objects.filter(
         organization=organization, occurred_at__gte=since, occurred_at__lt=until
@@ -120,7 +119,7 @@ def provider_call_whole_day_spend(
 
     ``None`` otherwise: without a credential the source counts only calls *not* linked to a
     generation, which the rollup cannot tell apart (and a call becomes unlinked when retention
-    or a purge deletes its generation), so the source answers those from its partial index.
+    or a purge deletes its generation), so the source answers those from raw rows.
     """
     if not credential_fingerprint:
         return None

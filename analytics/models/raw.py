@@ -136,15 +136,6 @@ class ProviderCall(MeteredUsage, TenantModel):
         indexes = [
             # The time series: every list and the spend source read by organization and time.
             models.Index(fields=["organization", "-occurred_at"], name="provider_call_org_called_idx"),
-            # Budgets count calls not linked to a generation (the generation's cost counts those
-            # that are), a small share of the calls: this index holds only them, with what the
-            # spend source sums, so a month's check reads them and not every call.
-            models.Index(
-                fields=["organization", "occurred_at"],
-                include=["cost_usd", "user_ref"],
-                condition=Q(generation__isnull=True),
-                name="provider_call_unlinked_idx",
-            ),
             models.Index(
                 fields=["organization", "model_name", "-occurred_at"], name="provider_call_org_model_idx"
             ),
