@@ -10,7 +10,15 @@ from typing import Any
 from django.db.models import Count, QuerySet, Sum
 
 from analytics.choices import GroupBy
-from analytics.models import ModelPerformance, PerformanceMetric, ProviderCall, WeeklySummary
+from analytics.models import (
+    GenerationDailyRollup,
+    GenerationModelDailyRollup,
+    ModelPerformance,
+    PerformanceMetric,
+    ProviderCall,
+    ProviderCallDailyRollup,
+    WeeklySummary,
+)
 from analytics.reports import report_run
 from providers.spending import SpendTotals
 from tenancy.models import Organization
@@ -50,8 +58,8 @@ def provider_call_spend(
     Without a credential, calls linked to a generation are left out: the generations source
     counts that generation's cost, and a call must not be counted twice. A budget narrowed to a
     credential counts every call made with its key (the generations source counts none, having
-    no fingerprint). One aggregate over the ``(organization, occurred_at)`` index or the partial
-    key and user indexes.
+    no fingerprint). One aggregate over raw rows; whole days of a credential's budget come from
+    the rollup instead (:func:`provider_call_whole_day_spend`).
     """
     calls = ProviderCall.objects.filter(
         organization=organization, occurred_at__gte=since, occurred_at__lt=until
@@ -64,6 +72,63 @@ def provider_call_spend(
         calls = calls.filter(user_ref=user_ref)
     totals = calls.aggregate(cost_usd=Sum("cost_usd", default=Decimal(0)), requests=Count("id"))
     return SpendTotals(cost_usd=totals["cost_usd"], requests=totals["requests"])
+
+
+def _rollup_spend(rows: QuerySet) -> SpendTotals:
+    totals = rows.aggregate(cost_usd=Sum("cost_usd", default=Decimal(0)), requests=Sum("requests", default=0))
+    return SpendTotals(cost_usd=totals["cost_usd"], requests=totals["requests"])
+
+
+def generation_whole_day_spend(
+    *,
+    organization: Organization,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    user_ref: str | None = None,
+    credential_fingerprint: str | None = None,
+) -> SpendTotals:
+    """The generations spend source (``generations.selectors.generation_spend``) over the whole UTC
+    days ``[date_from, date_to)``, from the daily rollups: registered as its whole-day counterpart
+    in ``AnalyticsConfig.ready`` (generations may not import analytics).
+
+    Exact: the rollups bucket generations by the UTC day of ``created_at``, the column the source
+    filters on, and count every generation (soft-deleted ones too) with its current cost, written
+    in the transaction that writes or edits the row. The organization's figures come from the
+    per-model rollup (no user: a few rows a day), a user's from the per-user one; a credential
+    gets nothing, as from the source.
+    """
+    if credential_fingerprint:
+        return SpendTotals()
+    scope = {"organization": organization, "day__gte": date_from, "day__lt": date_to}
+    if user_ref:
+        return _rollup_spend(GenerationDailyRollup.objects.filter(user_ref=user_ref, **scope))
+    return _rollup_spend(GenerationModelDailyRollup.objects.filter(**scope))
+
+
+def provider_call_whole_day_spend(
+    *,
+    organization: Organization,
+    date_from: datetime.date,
+    date_to: datetime.date,
+    user_ref: str | None = None,
+    credential_fingerprint: str | None = None,
+) -> SpendTotals | None:
+    """:func:`provider_call_spend` over the whole UTC days ``[date_from, date_to)``, from the daily
+    rollup (bucketed by the UTC day of ``occurred_at``, as the source filters), for a budget
+    narrowed to a credential: the rollup keeps each call's key fingerprint and user.
+
+    ``None`` otherwise: without a credential the source counts only calls *not* linked to a
+    generation, which the rollup cannot tell apart (and a call becomes unlinked when retention
+    or a purge deletes its generation), so the source answers those from raw rows.
+    """
+    if not credential_fingerprint:
+        return None
+    rows = ProviderCallDailyRollup.objects.filter(
+        organization=organization, day__gte=date_from, day__lt=date_to, key_fingerprint=credential_fingerprint
+    )
+    if user_ref:
+        rows = rows.filter(user_ref=user_ref)
+    return _rollup_spend(rows)
 
 
 def dashboard_figures(

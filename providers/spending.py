@@ -14,8 +14,20 @@ count what those apps record. So they *register* a spend source here, usually in
 
 Each source counts only spending it owns (two sources must not both count the same call) over
 ``[since, until)``, narrowed to ``user_ref`` and/or ``credential_fingerprint`` when given, and
-never another organization's rows. Registering again under a name replaces that source, so
-analytics can later swap raw rows for rollups without touching budgets.
+never another organization's rows. Registering again under a name replaces that source.
+
+Whole days
+----------
+A month of raw rows is too many to sum on every check. A source may have a **whole-day
+counterpart** (:func:`register_whole_day_spend`, under the same name) that answers whole UTC days
+``[date_from, date_to)`` from daily rollups, usually registered by another app (analytics keeps the
+rollups; generations must not import it). :func:`spend_between` then asks the counterpart for the
+whole days inside the window and the source itself only for the partial days at its ends (today so
+far, a first day started mid-day). The counterpart must return exactly what the source would over
+those days (its rollups bucket by the UTC day of the very timestamp the source filters on, and are
+written in the rows' transaction), or ``None`` when it cannot answer a scope exactly: then the
+source answers the whole window from raw rows. Windows shorter than a day (request rates) never
+reach a counterpart.
 """
 
 from __future__ import annotations
@@ -54,7 +66,20 @@ class SpendSource(Protocol):
     ) -> SpendTotals: ...
 
 
+class WholeDaySpendSource(Protocol):
+    def __call__(
+        self,
+        *,
+        organization: Organization,
+        date_from: datetime.date,
+        date_to: datetime.date,
+        user_ref: str | None = None,
+        credential_fingerprint: str | None = None,
+    ) -> SpendTotals | None: ...
+
+
 _sources: dict[str, Callable[..., SpendTotals]] = {}
+_whole_days: dict[str, Callable[..., SpendTotals | None]] = {}
 
 
 def register_spend_source(source: SpendSource, *, name: str | None = None) -> None:
@@ -63,10 +88,22 @@ def register_spend_source(source: SpendSource, *, name: str | None = None) -> No
 
 
 def unregister_spend_source(name_or_source: str | SpendSource) -> None:
-    """Stop counting a source (by name or by the callable); unknown ones are ignored."""
+    """Stop counting a source (by name or by the callable); unknown ones are ignored. A whole-day
+    counterpart stays registered, unused until a source of its name is registered again."""
     for name, source in list(_sources.items()):
         if name == name_or_source or source is name_or_source:
             del _sources[name]
+
+
+def register_whole_day_spend(name: str, source: WholeDaySpendSource) -> None:
+    """Answer whole UTC days of the source registered as ``name`` with ``source`` (see the module
+    docstring); registering again replaces it."""
+    _whole_days[name] = source
+
+
+def unregister_whole_day_spend(name: str) -> None:
+    """Let the source ``name`` answer whole days from its raw rows again."""
+    _whole_days.pop(name, None)
 
 
 def registered_spend_sources() -> dict[str, SpendSource]:
@@ -84,15 +121,42 @@ def spend_between(
 ) -> SpendTotals:
     """What ``organization`` spent in ``[since, until)``, summed over every registered source.
 
-    The selector budgets read; narrowing by user or credential is passed to each source.
+    The selector budgets read; narrowing by user or credential is passed to each source. A source
+    with a whole-day counterpart answers only the partial days at the window's ends.
     """
+    scope = {
+        "organization": organization,
+        "user_ref": user_ref,
+        "credential_fingerprint": credential_fingerprint,
+    }
+    first_day, last_day = _whole_days_within(since, until)
     total = SpendTotals()
-    for source in _sources.values():
-        total += source(
-            organization=organization,
-            since=since,
-            until=until,
-            user_ref=user_ref,
-            credential_fingerprint=credential_fingerprint,
-        )
+    for name, source in _sources.items():
+        whole_days = _whole_days.get(name)
+        days = None
+        if whole_days is not None and first_day < last_day:
+            days = whole_days(date_from=first_day, date_to=last_day, **scope)
+        if days is None:
+            total += source(since=since, until=until, **scope)
+            continue
+        total += days
+        start, end = _midnight(first_day), _midnight(last_day)
+        if since < start:
+            total += source(since=since, until=start, **scope)
+        if end < until:
+            total += source(since=end, until=until, **scope)
     return total
+
+
+def _midnight(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.UTC)
+
+
+def _whole_days_within(
+    since: datetime.datetime, until: datetime.datetime
+) -> tuple[datetime.date, datetime.date]:
+    """The UTC days ``[first, last)`` that lie entirely inside ``[since, until)`` (empty when
+    ``first >= last``)."""
+    since, until = since.astimezone(datetime.UTC), until.astimezone(datetime.UTC)
+    first = since.date() if since == _midnight(since.date()) else since.date() + datetime.timedelta(days=1)
+    return first, until.date()

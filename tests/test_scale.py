@@ -230,6 +230,35 @@ def test_reports_over_a_year_in_bounded_queries(
     assert response.status_code == 200, response.content
 
 
+def test_budget_check_reads_the_month_from_the_rollups_in_bounded_queries(
+    dataset, biggest_client, django_assert_max_num_queries
+):
+    """A month's budget of the biggest tenant: whole days from the rollups, today from raw rows, in
+    a bounded number of queries, and the spend equals the raw rows' sum (soft-deleted included)."""
+    from providers.models import Budget
+
+    Budget.objects.create(
+        organization_id=dataset.biggest, name="monthly", limit_usd=10**6, max_requests_per_minute=10**6
+    )
+    # key + throttle counter, the budgets, the month (generations' whole days and today, calls
+    # without a generation), the last minute (generations, calls), the key's last_used_at: 9
+    # whatever the number of rows.
+    with django_assert_max_num_queries(9):
+        response = biggest_client.get("/api/v1/budgets/check/")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    checked_at = datetime.datetime.fromisoformat(body["checked_at"])
+    start = checked_at.astimezone(datetime.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    ((raw,),) = _raw(
+        "SELECT (SELECT COALESCE(sum(cost_usd), 0) FROM generations_generation WHERE organization_id = %s "
+        "AND created_at >= %s AND created_at < %s) + (SELECT COALESCE(sum(cost_usd), 0) FROM "
+        "analytics_providercall WHERE organization_id = %s AND generation_id IS NULL AND occurred_at >= %s "
+        "AND occurred_at < %s)",
+        [dataset.biggest, start, checked_at] * 2,
+    )
+    assert Decimal(body["spent_usd"]) == raw
+
+
 def test_single_post_in_at_most_four_queries(dataset, biggest_client, django_assert_max_num_queries):
     body = {
         "request_id": "scale-ci-single",

@@ -29,8 +29,11 @@ def recorded_spend(db):
     ``recorded_spend(organization, cost, at, user_ref=None, fingerprint=None, requests=1)``
     records a generation created at ``at`` costing ``cost`` or, with ``fingerprint``, a provider
     call made with that key (the only spending a credential's budget sees); ``requests`` rows,
-    the cost on the first.
+    the cost on the first. Each row's rollup deltas are written as ingestion writes them (budgets
+    read whole days from the rollups).
     """
+    from analytics.rollups import rollups_count_generations, rollups_count_provider_calls
+    from generations.choices import RecordedAction
     from tests.analytics.factories import ProviderCallFactory
     from tests.generations.factories import GenerationFactory
 
@@ -43,8 +46,12 @@ def recorded_spend(db):
                 "user_ref": user_ref,
             }
             if fingerprint:
-                ProviderCallFactory(occurred_at=at, key_fingerprint=fingerprint, **fields)
+                call = ProviderCallFactory(occurred_at=at, key_fingerprint=fingerprint, **fields)
+                rollups_count_provider_calls(calls=[call])
             else:
-                GenerationFactory(created_at=at, occurred_at=at, **fields)
+                generation = GenerationFactory(created_at=at, occurred_at=at, **fields)
+                rollups_count_generations(
+                    organization=organization, generations=[generation], action=RecordedAction.CREATED
+                )
 
     return record

@@ -34,3 +34,51 @@ def test_spend_between_sums_every_registered_source(organization):
         unregister_spend_source(second)
     assert total == SpendTotals(cost_usd=Decimal("2.00"), requests=3)
     assert calls == [(organization.pk, "u-1", None)]
+
+
+def test_a_whole_day_counterpart_answers_the_whole_days_and_the_source_the_partial_ends(organization):
+    from providers.spending import register_whole_day_spend, unregister_whole_day_spend
+
+    utc = datetime.UTC
+    raw, days = [], []
+
+    def source(*, organization, since, until, user_ref=None, credential_fingerprint=None):
+        raw.append((since, until))
+        return SpendTotals(cost_usd=Decimal("1"), requests=1)
+
+    def whole_days(*, organization, date_from, date_to, user_ref=None, credential_fingerprint=None):
+        days.append((date_from, date_to, credential_fingerprint))
+        return None if credential_fingerprint else SpendTotals(cost_usd=Decimal("10"), requests=10)
+
+    register_spend_source(source, name="test-split")
+    register_whole_day_spend("test-split", whole_days)
+    since = datetime.datetime(2026, 1, 30, 15, 0, tzinfo=utc)
+    until = datetime.datetime(2026, 2, 3, 9, 30, tzinfo=utc)
+    try:
+        total = spend_between(organization=organization, since=since, until=until)
+        midnight = datetime.datetime(2026, 2, 1, tzinfo=utc)
+        hour = spend_between(
+            organization=organization, since=midnight, until=midnight + datetime.timedelta(hours=1)
+        )
+        from_midnight = spend_between(organization=organization, since=midnight, until=until)
+        narrowed = spend_between(
+            organization=organization, since=since, until=until, credential_fingerprint="f"
+        )
+    finally:
+        unregister_spend_source("test-split")
+        unregister_whole_day_spend("test-split")
+
+    jan31, feb3 = datetime.date(2026, 1, 31), datetime.date(2026, 2, 3)
+    # Whole days Jan 31 to Feb 2 from the counterpart, the first afternoon and the last morning raw.
+    assert total == SpendTotals(cost_usd=Decimal("12"), requests=12)
+    assert hour == SpendTotals(cost_usd=Decimal("1"), requests=1)  # under a day: never the counterpart
+    assert from_midnight == SpendTotals(cost_usd=Decimal("11"), requests=11)  # no partial first day
+    assert narrowed == SpendTotals(cost_usd=Decimal("1"), requests=1)  # None: the source, whole window
+    assert days == [(jan31, feb3, None), (datetime.date(2026, 2, 1), feb3, None), (jan31, feb3, "f")]
+    assert raw == [
+        (since, datetime.datetime.combine(jan31, datetime.time(), tzinfo=utc)),
+        (datetime.datetime.combine(feb3, datetime.time(), tzinfo=utc), until),
+        (midnight, midnight + datetime.timedelta(hours=1)),
+        (datetime.datetime.combine(feb3, datetime.time(), tzinfo=utc), until),
+        (since, until),
+    ]

@@ -1,0 +1,253 @@
+"""Budgets read whole UTC days of spend from the rollups and only the partial days at a window's
+ends from raw rows: the answer equals the raw aggregate for any window and scope, and a check
+costs the same number of queries however many rows the period holds."""
+
+from __future__ import annotations
+
+import datetime
+import random
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.db.models import Count, Q, Sum
+from django.test.utils import CaptureQueriesContext
+
+from analytics import rollups, services
+from analytics.models import GenerationDailyRollup, ProviderCall
+from generations import services as generation_services
+from generations.models import Generation
+from providers.budgets import budget_check
+from providers.spending import SpendTotals, spend_between
+from tests.analytics.factories import fingerprint_of
+from tests.analytics.test_rollups import at  # noqa: F401 - fixture
+from tests.factories import OrganizationFactory
+from tests.providers.factories import BudgetFactory, make_credential
+
+pytestmark = pytest.mark.django_db
+
+UTC = datetime.UTC
+DAY = datetime.timedelta(days=1)
+# Data from mid-January to "now", mid-March: two month boundaries, and today's rows.
+FIRST = datetime.datetime(2026, 1, 20, tzinfo=UTC)
+NOW = datetime.datetime(2026, 3, 12, 13, 47, 5, 250_000, tzinfo=UTC)
+MODELS = [
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-sonnet-4-0"),
+    ("", "homegrown"),
+]
+USERS = [None, "ana", "ben"]
+KEYS = ["", fingerprint_of("key-a"), fingerprint_of("key-b")]
+
+
+def _moment(rng: random.Random, start: datetime.datetime, end: datetime.datetime) -> datetime.datetime:
+    """A moment in ``[start, end)``: often exactly midnight, or a second before, to test the edges."""
+    moment = start + datetime.timedelta(
+        microseconds=rng.randrange(int((end - start) / datetime.timedelta(microseconds=1)))
+    )
+    edge = rng.random()
+    if edge < 0.15:
+        moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    elif edge < 0.25:
+        moment = moment.replace(hour=23, minute=59, second=59, microsecond=999_999)
+    return min(max(moment, start), end - datetime.timedelta(microseconds=1))
+
+
+def ingest(organization, rng: random.Random, at, *, generations: int, calls: int, keys=KEYS) -> None:  # noqa: F811
+    """Generations and provider calls through the services, as clients record them: some pending
+    then completed later (their cost changes), some soft-deleted, calls with and without a
+    generation, and some of each today; then part of the history folded."""
+    created = []
+    for n in range(generations):
+        moment = _moment(rng, FIRST, NOW) if n % 5 else _moment(rng, NOW.replace(hour=0, minute=0), NOW)
+        at(moment)
+        provider, model = rng.choice(MODELS)
+        values = {
+            "request_id": f"gen-{n}",
+            "provider_name": provider,
+            "model_name": model,
+            "content_type": "blog",
+            "user_ref": rng.choice(USERS),
+            "status": rng.choice(["success"] * 4 + ["pending", "failed"]),
+            "input_tokens": rng.randrange(100, 20_000),
+            "output_tokens": rng.randrange(10, 2_000),
+            # When it happened may be hours before it was recorded: budgets count by created_at.
+            "occurred_at": moment - datetime.timedelta(hours=rng.choice([0, 0, 5, 30])),
+        }
+        created.append(
+            generation_services.generation_record(
+                organization=organization, values=values, fingerprint=f"g{n}"
+            ).instance
+        )
+    at(NOW)
+    for generation in created:
+        if generation.status == "pending" and rng.random() < 0.8:  # completing it prices it
+            generation_services.generation_update(
+                organization=organization,
+                generation=generation,
+                values={"status": "success", "input_tokens": rng.randrange(100, 9_000), "output_tokens": 300},
+            )
+        if rng.random() < 0.15:  # spend is spend: deleting refunds nothing
+            generation_services.generation_delete(organization=organization, generation=generation)
+    for n in range(calls):
+        provider, model = rng.choice(MODELS)
+        occurred = _moment(rng, FIRST, NOW) if n % 5 else _moment(rng, NOW.replace(hour=0, minute=0), NOW)
+        services.provider_call_record(
+            organization=organization,
+            values={
+                "request_id": f"call-{n}",
+                "endpoint": "/v1/chat/completions",
+                "provider_name": provider,
+                "model_name": model,
+                "input_tokens": rng.randrange(0, 9_000),
+                "output_tokens": rng.randrange(0, 900),
+                "status_code": 200,
+                "success": True,
+                "occurred_at": occurred,
+                "user_ref": rng.choice(USERS),
+                "key_fingerprint": rng.choice(keys),
+                "generation": rng.choice([None, None, rng.choice(created)]),
+            },
+            fingerprint=f"c{n}",
+        )
+    rollups.rollups_fold(
+        organization=organization, date_from=FIRST.date(), date_to=datetime.date(2026, 2, 20)
+    )
+
+
+def raw_spend(organization, since, until, *, user_ref=None, credential_fingerprint=None) -> SpendTotals:
+    """The raw aggregate budgets must equal: every generation created in the window (deleted or
+    not) and the calls not linked to one; for a credential, its calls only."""
+    totals = SpendTotals()
+    sums = {"cost_usd": Sum("cost_usd", default=Decimal(0)), "requests": Count("id")}
+    user = Q(user_ref=user_ref) if user_ref else Q()
+    if not credential_fingerprint:
+        generations = Generation.all_objects.filter(
+            user, organization=organization, created_at__gte=since, created_at__lt=until
+        )
+        totals += SpendTotals(**generations.aggregate(**sums))
+        calls = Q(generation__isnull=True)
+    else:
+        calls = Q(key_fingerprint=credential_fingerprint)
+    provider_calls = ProviderCall.objects.filter(
+        calls, user, organization=organization, occurred_at__gte=since, occurred_at__lt=until
+    )
+    return totals + SpendTotals(**provider_calls.aggregate(**sums))
+
+
+SCOPES = [
+    {},
+    {"user_ref": "ana"},
+    {"user_ref": "ben"},
+    {"credential_fingerprint": KEYS[1]},
+    {"credential_fingerprint": KEYS[2], "user_ref": "ana"},
+]
+
+
+def test_spend_equals_the_raw_aggregate_for_random_windows_and_scopes(catalogue, at):  # noqa: F811
+    organization, other = OrganizationFactory(slug="acme"), OrganizationFactory(slug="globex")
+    rng = random.Random(20260312)
+    ingest(organization, rng, at, generations=260, calls=160)
+    ingest(other, random.Random(5), at, generations=40, calls=20)  # never counted for acme
+    assert Generation.deleted_objects.filter(organization=organization).exists()
+    assert Generation.all_objects.filter(organization=organization, cost_usd__gt=0).exists()
+    assert ProviderCall.objects.filter(organization=organization, generation__isnull=False).exists()
+    assert GenerationDailyRollup.objects.filter(organization=organization, cost_usd__lt=0).exists(), (
+        "edits wrote deltas"
+    )
+
+    windows = [
+        (FIRST, NOW),  # everything
+        (datetime.datetime(2026, 3, 1, tzinfo=UTC), NOW),  # this month: whole days and today
+        (datetime.datetime(2026, 2, 1, tzinfo=UTC), datetime.datetime(2026, 3, 1, tzinfo=UTC)),  # one month
+        (NOW.replace(hour=0, minute=0, second=0, microsecond=0), NOW),  # today only
+        (NOW - datetime.timedelta(hours=1), NOW),  # an hour
+    ]
+    for _ in range(60):  # random windows: mid-day starts and ends, across month boundaries
+        since = _moment(rng, FIRST - 3 * DAY, NOW)
+        windows.append((since, _moment(rng, since, NOW + DAY) + datetime.timedelta(microseconds=1)))
+    nonzero = 0
+    for since, until in windows:
+        for scope in SCOPES:
+            expected = raw_spend(organization, since, until, **scope)
+            assert spend_between(organization=organization, since=since, until=until, **scope) == expected, (
+                since,
+                until,
+                scope,
+            )
+            nonzero += expected.cost_usd > 0
+    assert nonzero > len(windows) * len(SCOPES) // 2
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+def test_the_budget_check_spends_what_the_raw_rows_say(catalogue, at, period):  # noqa: F811
+    organization = OrganizationFactory(slug="acme")
+    credential = make_credential(organization)
+    ingest(
+        organization, random.Random(period), at, generations=150, calls=80, keys=["", credential.fingerprint]
+    )
+    budgets = [
+        BudgetFactory(organization=organization, period=period, limit_usd=Decimal("1000")),
+        BudgetFactory(organization=organization, period=period, limit_usd=Decimal("1000"), user_ref="ana"),
+        BudgetFactory(
+            organization=organization, period=period, limit_usd=Decimal("1000"), credential=credential
+        ),
+    ]
+
+    check = budget_check(organization=organization, user_ref="ana", credential=credential, at=NOW)
+
+    spent = {status.budget.pk: status.spent_usd for status in check.statuses}
+    start = check.statuses[0].period_start
+    assert spent == {
+        budgets[0].pk: raw_spend(organization, start, NOW).cost_usd,
+        budgets[1].pk: raw_spend(organization, start, NOW, user_ref="ana").cost_usd,
+        budgets[2].pk: raw_spend(
+            organization, start, NOW, credential_fingerprint=credential.fingerprint
+        ).cost_usd,
+    }
+
+
+def _check_queries(organization, credential) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        budget_check(organization=organization, user_ref="ana", credential=credential, at=NOW)
+    return len(queries)
+
+
+def test_a_check_costs_the_same_queries_however_many_rows_the_month_holds(catalogue, at):  # noqa: F811
+    organization = OrganizationFactory(slug="acme")
+    credential = make_credential(organization)
+    for user_ref, limit in ((None, "1000"), ("ana", "1000")):
+        BudgetFactory(organization=organization, period="month", limit_usd=Decimal(limit), user_ref=user_ref)
+    BudgetFactory(
+        organization=organization,
+        period="month",
+        limit_usd=Decimal("1000"),
+        credential=credential,
+        max_requests_per_minute=100,
+    )
+    ingest(organization, random.Random(1), at, generations=10, calls=5, keys=[credential.fingerprint])
+    few = _check_queries(organization, credential)
+
+    more = random.Random(3)
+    for n in range(300):  # thirty times the rows, on many more days
+        at(_moment(more, datetime.datetime(2026, 3, 1, tzinfo=UTC), NOW))
+        generation_services.generation_record(
+            organization=organization,
+            values={
+                "request_id": f"more-{n}",
+                "model_name": "gpt-4o",
+                "provider_name": "openai",
+                "status": "success",
+                "input_tokens": 500,
+                "user_ref": "ana",
+            },
+            fingerprint=f"more-{n}",
+        )
+    many = _check_queries(organization, credential)
+
+    assert many == few
+    # The budgets (1); the organization's and the user's months: generations' whole days and
+    # today, unlinked calls (3 each); the credential's month: its calls' whole days and today (2,
+    # generations answer nothing for a credential); its last minute (1 raw query).
+    assert many <= 10
