@@ -24,6 +24,7 @@ from analytics.models import (
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
+    ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
     RetentionBatch,
     UserHourlyRollup,
@@ -240,6 +241,22 @@ class ProviderCallModelDailyRollupAdmin(ReadOnlyModelAdmin):
     list_display = ["day", "organization", "provider_name", "model_name", "requests", "failures", "cost_usd"]
     list_filter = ["organization"]
     search_fields = ["model_name"]
+    date_hierarchy = "day"
+
+
+@admin.register(ProviderCallKeyDailyRollup)
+class ProviderCallKeyDailyRollupAdmin(ReadOnlyModelAdmin):
+    list_display = [
+        "day",
+        "organization",
+        "key_fingerprint",
+        "requests",
+        "failures",
+        "rate_limited",
+        "cost_usd",
+    ]
+    list_filter = ["organization"]
+    search_fields = ["key_fingerprint"]
     date_hierarchy = "day"
 
 

@@ -42,6 +42,7 @@ from analytics.models import (
     GenerationDailyRollup,
     GenerationModelDailyRollup,
     ProviderCallDailyRollup,
+    ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
     UserHourlyRollup,
 )
@@ -57,17 +58,17 @@ RATE = Decimal("0.0001")
 AVERAGE = Decimal("0.01")
 MONEY = Decimal("0.0000000001")
 TIME_DIMENSIONS = (GroupBy.DAY, GroupBy.MONTH)
-# Per source: the rollup per model (no user, no key: a few groups a day, what most questions
-# need) and the one per user (and key) for questions grouped by them.
+# Per source, narrowest first: a question reads the first rollup that has every column it needs.
+# The per-key rollup (a few rows a day: the keys report by key, day or month), the per-model
+# one (no user, no key: what most questions need), the per-user one (and key) for the rest.
 ROLLUPS = {
-    ReportSource.GENERATIONS: GenerationModelDailyRollup,
-    ReportSource.PROVIDER_CALLS: ProviderCallModelDailyRollup,
+    ReportSource.GENERATIONS: (GenerationModelDailyRollup, GenerationDailyRollup),
+    ReportSource.PROVIDER_CALLS: (
+        ProviderCallKeyDailyRollup,
+        ProviderCallModelDailyRollup,
+        ProviderCallDailyRollup,
+    ),
 }
-PER_USER_ROLLUPS = {
-    ReportSource.GENERATIONS: GenerationDailyRollup,
-    ReportSource.PROVIDER_CALLS: ProviderCallDailyRollup,
-}
-PER_USER_DIMENSIONS = (GroupBy.USER, "key")
 # The rollup column behind each dimension (day and month are computed from the time column).
 DIMENSION_COLUMNS = {
     GroupBy.MODEL: "model_name",
@@ -314,16 +315,26 @@ def _dimension_value(dimension: str, value: Any) -> Any:
     return _plain(value)
 
 
+def rollup_for(source: str, dimensions: Sequence[str], measures: Sequence[str]):
+    """The narrowest rollup of ``source`` holding the columns of ``dimensions`` and
+    ``measures`` (day and month come from every rollup's ``day``)."""
+    needed = {DIMENSION_COLUMNS[d] for d in dimensions if d not in TIME_DIMENSIONS} | set(measures)
+    for model in ROLLUPS[source]:
+        if needed <= {field.name for field in model._meta.concrete_fields}:
+            return model
+    raise LookupError(f"No {source} rollup has {sorted(needed)}.")
+
+
 def _rollup_rows(
     organization: Organization,
     source: str,
     date_from: datetime.date,
     date_to: datetime.date,
     dimensions: Sequence[str] = (),
+    measures: Sequence[str] = (),
 ):
-    """The rollup rows a question reads: per model unless it groups by user or key."""
-    per_user = any(dimension in PER_USER_DIMENSIONS for dimension in dimensions)
-    model = (PER_USER_ROLLUPS if per_user else ROLLUPS)[source]
+    """The rollup rows a question reads (:func:`rollup_for`)."""
+    model = rollup_for(source, dimensions, measures)
     return model.objects.filter(organization=organization, day__gte=date_from, day__lte=date_to)
 
 
@@ -369,7 +380,7 @@ def report_run(
     # Aggregates get their own names: Django refuses an annotation named like a model field.
     aggregates = {f"sum_{name}": Sum(name, default=0) for name in spec.sums[source]}
     aggregates.update({f"sum_{name}": Max(name) for name in spec.maxima})
-    rows = _rollup_rows(organization, source, date_from, date_to, dimensions)
+    rows = _rollup_rows(organization, source, date_from, date_to, dimensions, measures)
     aliases = {dimension: f"dimension_{dimension}" for dimension in dimensions}
     grouped = (
         rows.annotate(**{aliases[d]: _dimension_expression(source, d) for d in dimensions})

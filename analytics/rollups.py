@@ -66,6 +66,7 @@ from analytics.models import (
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
+    ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
     RetentionBatch,
     UserHourlyRollup,
@@ -94,8 +95,8 @@ class RollupTable:
     """How to write one rollup table: its group columns, summed columns and maxima.
 
     ``append_only`` tables get delta rows (no unique key); the others are upserted on their
-    unique group. ``coarser``: a table whose keys are a prefix of these (the same figures
-    without user and key), fed by every contribution to this one."""
+    unique group. ``coarser``: tables whose keys and sums are some of these (the same figures
+    without user and key, or per key only), fed by every contribution to this one."""
 
     model: type
     keys: tuple[str, ...]
@@ -103,8 +104,8 @@ class RollupTable:
     maxes: tuple[str, ...] = ()
     stamps: tuple[str, ...] = ("updated_at",)
     append_only: bool = True
-    # A coarser rollup written with this one: the same measures over a prefix of the keys.
-    coarser: RollupTable | None = None
+    # Coarser rollups written with this one: some of its measures over some of its keys.
+    coarser: tuple[RollupTable, ...] = ()
 
     @property
     def table(self) -> str:
@@ -136,7 +137,7 @@ GENERATION_ROLLUP = RollupTable(
     keys=(*MODEL_KEYS, "user_ref"),
     sums=GENERATION_SUMS,
     maxes=("latency_ms_max",),
-    coarser=GENERATION_MODEL_ROLLUP,
+    coarser=(GENERATION_MODEL_ROLLUP,),
 )
 
 PROVIDER_CALL_SUMS = (
@@ -155,12 +156,27 @@ PROVIDER_CALL_SUMS = (
 PROVIDER_CALL_MODEL_ROLLUP = RollupTable(
     model=ProviderCallModelDailyRollup, keys=MODEL_KEYS, sums=PROVIDER_CALL_SUMS, maxes=("latency_ms_max",)
 )
+# The keys report's measures per day and key: a few rows a day, whatever the models and users.
+PROVIDER_CALL_KEY_ROLLUP = RollupTable(
+    model=ProviderCallKeyDailyRollup,
+    keys=("organization_id", "day", "key_fingerprint"),
+    sums=(
+        "requests",
+        "successes",
+        "failures",
+        "rate_limited",
+        "total_tokens",
+        "cost_usd",
+        "unpriced_requests",
+        "no_usage_requests",
+    ),
+)
 PROVIDER_CALL_ROLLUP = RollupTable(
     model=ProviderCallDailyRollup,
     keys=(*MODEL_KEYS, "user_ref", "key_fingerprint"),
     sums=PROVIDER_CALL_SUMS,
     maxes=("latency_ms_max",),
-    coarser=PROVIDER_CALL_MODEL_ROLLUP,
+    coarser=(PROVIDER_CALL_MODEL_ROLLUP, PROVIDER_CALL_KEY_ROLLUP),
 )
 
 USER_HOURLY = RollupTable(
@@ -221,11 +237,15 @@ class Contributions:
         # counted when created), so they are updated in place.
         self.adjusting = adjusting
         self.groups: dict[tuple, dict[str, Any]] = {}
-        self.coarser = Contributions(spec.coarser) if spec.coarser is not None else None
+        # Each coarser table with the positions of its keys among these.
+        self.coarser = [
+            (Contributions(coarser), [spec.keys.index(name) for name in coarser.keys])
+            for coarser in spec.coarser
+        ]
 
     def add(self, key: tuple, measures: dict[str, Any], *, sign: int = 1) -> None:
-        if self.coarser is not None:
-            self.coarser.add(key[: len(self.coarser.spec.keys)], measures, sign=sign)
+        for coarser, positions in self.coarser:
+            coarser.add(tuple(key[position] for position in positions), measures, sign=sign)
         group = self.groups.setdefault(key, {name: 0 for name in self.spec.sums})
         for name in self.spec.sums:
             group[name] += sign * measures.get(name, 0)
@@ -258,8 +278,8 @@ class Contributions:
             _insert(self.spec, growing[start : start + _CHUNK]) for start in range(0, len(growing), _CHUNK)
         ]
         statements += [_update(self.spec, row) for row in changing]
-        if self.coarser is not None:
-            statements += self.coarser.statements()
+        for coarser, _ in self.coarser:
+            statements += coarser.statements()
         return statements
 
     def write(self) -> int:
@@ -820,9 +840,9 @@ def _bounds(first: datetime.date, last: datetime.date) -> tuple[datetime.datetim
     return start, end
 
 
-def coarser_select(spec: RollupTable, where: str) -> str:
-    """Aggregate ``spec``'s rows into its coarser table's (``where`` filters them)."""
-    coarser = spec.coarser
+def coarser_select(spec: RollupTable, coarser: RollupTable, where: str) -> str:
+    """Aggregate ``spec``'s rows into ``coarser``'s, one of its coarser tables (``where`` filters
+    them)."""
     keys = ", ".join(coarser.keys)
     aggregates = ", ".join(
         [f"sum({name})" for name in coarser.sums]
@@ -832,16 +852,15 @@ def coarser_select(spec: RollupTable, where: str) -> str:
 
 
 def _rebuild_coarser(cursor, spec: RollupTable, organization, date_from, date_to) -> None:
-    """Replace the coarser table's rows of the range by an aggregation of ``spec``'s (just
+    """Replace the coarser tables' rows of the range by an aggregation of ``spec``'s (just
     rebuilt, so exact)."""
     in_range = "organization_id = %s AND day >= %s AND day <= %s"
-    cursor.execute(
-        f"DELETE FROM {spec.coarser.table} WHERE {in_range}", [organization.pk, date_from, date_to]
-    )
-    cursor.execute(
-        f"INSERT INTO {spec.coarser.table} ({_columns(spec.coarser)}) {coarser_select(spec, in_range)}",
-        [organization.pk, date_from, date_to],
-    )
+    for coarser in spec.coarser:
+        cursor.execute(f"DELETE FROM {coarser.table} WHERE {in_range}", [organization.pk, date_from, date_to])
+        cursor.execute(
+            f"INSERT INTO {coarser.table} ({_columns(coarser)}) {coarser_select(spec, coarser, in_range)}",
+            [organization.pk, date_from, date_to],
+        )
 
 
 @transaction.atomic
@@ -859,7 +878,8 @@ def rollup_rebuild_organization(
         cursor.execute(
             f"LOCK TABLE {GENERATION_ROLLUP.table}, {GENERATION_MODEL_ROLLUP.table}, "
             f"{MODEL_PERFORMANCE.table}, {PROVIDER_CALL_ROLLUP.table}, "
-            f"{PROVIDER_CALL_MODEL_ROLLUP.table}, {USER_HOURLY.table} IN SHARE ROW EXCLUSIVE MODE"
+            f"{PROVIDER_CALL_MODEL_ROLLUP.table}, {PROVIDER_CALL_KEY_ROLLUP.table}, {USER_HOURLY.table} "
+            "IN SHARE ROW EXCLUSIVE MODE"
         )
         cursor.execute(
             f"DELETE FROM {GENERATION_ROLLUP.table} WHERE organization_id = %s AND day >= %s AND day <= %s",
@@ -983,6 +1003,7 @@ FOLDED = (
     GENERATION_MODEL_ROLLUP,
     PROVIDER_CALL_ROLLUP,
     PROVIDER_CALL_MODEL_ROLLUP,
+    PROVIDER_CALL_KEY_ROLLUP,
     USER_HOURLY,
     CACHE_STATS,
 )

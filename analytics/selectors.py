@@ -17,6 +17,7 @@ from analytics.models import (
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
+    ProviderCallKeyDailyRollup,
     WeeklySummary,
 )
 from analytics.reports import report_run
@@ -123,12 +124,13 @@ def provider_call_whole_day_spend(
     """
     if not credential_fingerprint:
         return None
-    rows = ProviderCallDailyRollup.objects.filter(
+    scope = dict(
         organization=organization, day__gte=date_from, day__lt=date_to, key_fingerprint=credential_fingerprint
     )
     if user_ref:
-        rows = rows.filter(user_ref=user_ref)
-    return _rollup_spend(rows)
+        return _rollup_spend(ProviderCallDailyRollup.objects.filter(user_ref=user_ref, **scope))
+    # Per key only: the narrow rollup (a row per day and key) has the same figures.
+    return _rollup_spend(ProviderCallKeyDailyRollup.objects.filter(**scope))
 
 
 def dashboard_figures(

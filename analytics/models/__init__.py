@@ -15,8 +15,9 @@ over years stay answerable after the raw rows are gone.
 - :class:`GenerationModelDailyRollup`: the same without the user (at most models by content types
   groups a day): every other report, and the weekly summaries.
 - :class:`ProviderCallDailyRollup`: per organization, UTC day, provider, model, content type,
-  user reference and key fingerprint (the keys report, reports grouped by user);
-  :class:`ProviderCallModelDailyRollup` without user and key (every other report).
+  user reference and key fingerprint (reports grouped by user, the keys report grouped by more
+  than time); :class:`ProviderCallModelDailyRollup` without user and key (every other report);
+  :class:`ProviderCallKeyDailyRollup` per day and key only, with the keys report's measures.
 - :class:`UserHourlyRollup`: provider calls per organization, UTC hour and user, for the
   rate-limit report ("who made more than N requests in an hour"); narrow, so it stays small.
 
@@ -48,6 +49,7 @@ from analytics.models.rollups import (
     GenerationDailyRollup,
     GenerationModelDailyRollup,
     ProviderCallDailyRollup,
+    ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
     RollupMeasures,
     UserHourlyRollup,
@@ -68,6 +70,7 @@ __all__ = [
     "PerformanceMetric",
     "ProviderCall",
     "ProviderCallDailyRollup",
+    "ProviderCallKeyDailyRollup",
     "ProviderCallModelDailyRollup",
     "RetentionBatch",
     "RollupMeasures",

@@ -18,6 +18,7 @@ from analytics.models import (
     GenerationDailyRollup,
     GenerationModelDailyRollup,
     ProviderCallDailyRollup,
+    ProviderCallKeyDailyRollup,
     UserHourlyRollup,
 )
 from generations import services as generation_services
@@ -28,11 +29,13 @@ from tests.analytics.test_rollups import (
     at,  # noqa: F401 - fixture
     ingest_random,
     raw_call_groups,
+    raw_call_key_groups,
     raw_call_model_groups,
     raw_generation_groups,
     raw_model_groups,
     raw_user_hours,
     rollup_call_groups,
+    rollup_call_key_groups,
     rollup_call_model_groups,
     rollup_generation_groups,
     rollup_model_groups,
@@ -93,6 +96,8 @@ QUESTIONS = [
     ("failures", ["model", "content_type"], "provider_calls"),
     ("retries", ["user", "content_type"], "generations"),
     ("keys", ["model"], "provider_calls"),
+    ("keys", None, "provider_calls"),
+    ("keys", ["day"], "provider_calls"),
     ("models", None, "generations"),
     ("cache", ["day"], "generations"),
 ]
@@ -136,6 +141,7 @@ def test_reports_are_the_same_before_and_after_folding(priced_models, at):  # no
     assert rollup_generation_groups() == raw_generation_groups()
     assert rollup_call_groups() == raw_call_groups()
     assert rollup_call_model_groups() == raw_call_model_groups()
+    assert rollup_call_key_groups() == raw_call_key_groups()
     assert rollup_model_groups() == raw_model_groups()
     assert rollup_user_hours() == raw_user_hours()
     rows_after = GenerationDailyRollup.objects.count() + ProviderCallDailyRollup.objects.count()
@@ -144,6 +150,7 @@ def test_reports_are_the_same_before_and_after_folding(priced_models, at):  # no
     # Folded: one row per group, and folding again changes nothing.
     assert GenerationDailyRollup.objects.count() == len(rollup_generation_groups())
     assert UserHourlyRollup.objects.count() == len(rollup_user_hours())
+    assert ProviderCallKeyDailyRollup.objects.count() == len(rollup_call_key_groups())
     rollups.rollups_fold(organization=organizations[0], date_from=START.date(), date_to=START.date())
     assert _answers(organizations) == before
 

@@ -21,6 +21,7 @@ from analytics.models import (
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
+    ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
     RetentionBatch,
     UserHourlyRollup,
@@ -244,6 +245,43 @@ def rollup_call_model_groups() -> set[tuple]:
     }
 
 
+KEY_MEASURES = (
+    "requests",
+    "successes",
+    "failures",
+    "rate_limited",
+    "total_tokens",
+    "cost_usd",
+    "unpriced_requests",
+    "no_usage_requests",
+)
+
+
+def raw_call_key_groups() -> set[tuple]:
+    """The per-key rollup recomputed from raw provider calls with the ORM."""
+    grouped = (
+        ProviderCall.objects.annotate(c_day=TruncDate("occurred_at", tzinfo=UTC))
+        .values("organization_id", "c_day", "key_fingerprint")
+        .annotate(
+            requests=Count("id"),
+            successes=_count(Q(success=True)),
+            failures=_count(Q(success=False)),
+            rate_limited=_count(Q(error_type="rate_limit")),
+            total_tokens=Coalesce(Sum("total_tokens"), Value(0)),
+            cost=Coalesce(Sum("cost_usd"), Value(Decimal(0))),
+            unpriced=_count(Q(cost_status="unpriced")),
+            no_usage=_count(Q(cost_status="no_usage")),
+        )
+    )
+    return {tuple(row.values()) for row in grouped}
+
+
+def rollup_call_key_groups() -> set[tuple]:
+    return _summed(
+        ProviderCallKeyDailyRollup.objects.all(), ("organization_id", "day", "key_fingerprint"), KEY_MEASURES
+    )
+
+
 def raw_user_hours() -> set[tuple]:
     grouped = (
         ProviderCall.objects.filter(user_ref__isnull=False)
@@ -403,6 +441,8 @@ def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, a
     assert len(rollup_model_groups()) < len(rollup_generation_groups()), "the users fold away"
     assert rollup_call_groups() == raw_call_groups()
     assert rollup_call_model_groups() == raw_call_model_groups()
+    assert rollup_call_key_groups() == raw_call_key_groups()
+    assert len(rollup_call_key_groups()) < len(rollup_call_groups()), "models and users fold away"
     assert rollup_user_hours() == raw_user_hours()
     assert rollup_run_groups() == raw_run_groups()
     assert PerformanceMetric.objects.filter(cache_hit=True).exists()
@@ -419,11 +459,13 @@ def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
         rollup_user_hours(),
         rollup_model_groups(),
         rollup_call_model_groups(),
+        rollup_call_key_groups(),
     )
     GenerationDailyRollup.objects.all().delete()
     GenerationModelDailyRollup.objects.all().delete()
     ProviderCallDailyRollup.objects.all().delete()
     ProviderCallModelDailyRollup.objects.all().delete()
+    ProviderCallKeyDailyRollup.objects.all().delete()
     UserHourlyRollup.objects.all().delete()
     ModelPerformance.objects.all().delete()
 
@@ -437,7 +479,9 @@ def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
         rollup_user_hours(),
         rollup_model_groups(),
         rollup_call_model_groups(),
+        rollup_call_key_groups(),
     ) == incremental
+    assert rollup_call_key_groups() == raw_call_key_groups()
 
 
 def test_a_rebuild_leaves_other_days_and_organizations_alone(priced_models, at):

@@ -20,6 +20,7 @@ from analytics.models import (
     ModelPerformance,
     ProviderCall,
     ProviderCallDailyRollup,
+    ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
 )
 from analytics.rollups import rollup_rebuild
@@ -44,6 +45,7 @@ def rollups() -> dict:
         GenerationModelDailyRollup,
         ProviderCallDailyRollup,
         ProviderCallModelDailyRollup,
+        ProviderCallKeyDailyRollup,
         ModelPerformance,
     ):
         groups: dict[tuple, dict] = {}
