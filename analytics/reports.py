@@ -459,25 +459,42 @@ def rate_limit_report(
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidReportQuery(f"limit must be between 1 and {MAX_LIMIT}.", attr="limit")
     table = UserHourlyRollup._meta.db_table
+    # The rollup's delta rows summed per user and hour once (a CTE: read twice), cast back to
+    # bigint so the hash aggregate keeps no numeric state per group; the users over the
+    # threshold from those sums; each one's busiest hour from the hours over the threshold only
+    # (a user's busiest hour is one of them), not by sorting every hour of every user
+    # (``array_agg(… ORDER BY …)`` did: 133 → 76 ms a year in the 1M bench, same answers).
     sql = f"""
-        SELECT user_ref,
-               max(requests) AS busiest_hour_requests,
-               (array_agg(hour ORDER BY requests DESC, hour))[1] AS busiest_hour,
-               count(*) FILTER (WHERE requests > %s) AS hours_over_threshold,
-               sum(requests) AS requests,
-               sum(rate_limited) AS rate_limited,
-               count(*) OVER () AS users_over_threshold
-          FROM (SELECT user_ref, hour, sum(requests) AS requests, sum(rate_limited) AS rate_limited
-                  FROM {table}
-                 WHERE organization_id = %s AND hour >= %s AND hour <= %s
-                 GROUP BY user_ref, hour) AS hourly  -- the rollup's delta rows, summed per hour
-         GROUP BY user_ref
-        HAVING max(requests) > %s
-         ORDER BY busiest_hour_requests DESC, user_ref
-         LIMIT %s
+        WITH hourly AS (
+            SELECT user_ref, hour, sum(requests)::bigint AS requests,
+                   sum(rate_limited)::bigint AS rate_limited
+              FROM {table}
+             WHERE organization_id = %s AND hour >= %s AND hour <= %s
+             GROUP BY user_ref, hour
+        ), users AS (
+            SELECT user_ref,
+                   max(requests) AS busiest_hour_requests,
+                   count(*) FILTER (WHERE requests > %s) AS hours_over_threshold,
+                   sum(requests) AS requests,
+                   sum(rate_limited) AS rate_limited,
+                   count(*) OVER () AS users_over_threshold
+              FROM hourly
+             GROUP BY user_ref
+            HAVING max(requests) > %s
+             ORDER BY busiest_hour_requests DESC, user_ref
+             LIMIT %s
+        ), busiest AS (
+            SELECT DISTINCT ON (user_ref) user_ref, hour
+              FROM hourly
+             WHERE requests > %s
+             ORDER BY user_ref, requests DESC, hour
+        )
+        SELECT u.*, b.hour AS busiest_hour
+          FROM users u JOIN busiest b USING (user_ref)
+         ORDER BY u.busiest_hour_requests DESC, u.user_ref
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [threshold, organization.pk, since, until, threshold, limit + 1])
+        cursor.execute(sql, [organization.pk, since, until, threshold, threshold, limit + 1, threshold])
         names = [column.name for column in cursor.description]
         fetched = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     output = []
