@@ -285,6 +285,11 @@ class ModelPerformance(TenantModel):
                 name="model_performance_counts_consistent",
             ),
         ]
+        # The list's cursor order (newest first, id breaking ties) under the tenant: the page is
+        # the index's first rows. Without it every row of the tenant was read and sorted.
+        indexes = [
+            models.Index(fields=["organization", "-created_at", "-id"], name="model_perf_org_created_idx")
+        ]
 
     def __str__(self):
         return f"{self.model_name or '?'} in run {self.run_id}"

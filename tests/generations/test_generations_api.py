@@ -310,6 +310,7 @@ def test_filters_narrow_the_list(api_client, organization, other_organization):
     assert ids("provider=openai") == ["a", "b", "c"]
     assert ids("user_ref=u1") == ["a"]
     assert ids("vertical=tech") == ["a"]
+    assert ids("vertical=no-such-vertical") == []  # an unknown slug matches nothing
     assert ids("cost_status=unpriced") == ["a", "b", "c"]
     since = (timezone.now() - datetime.timedelta(days=1)).isoformat()
     assert ids(f"created_after={since.replace('+', '%2B')}") == ["a", "b"]
