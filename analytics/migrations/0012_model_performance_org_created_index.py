@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0010_performance_metric_recorded_by_key"),
+        ("analytics", "0011_rollups_per_key"),
     ]
 
     operations = [
