@@ -265,6 +265,16 @@ def test_the_langfuse_sdk_records_a_generation(live_server, key, organization, p
     assert (row.user_ref, row.conversation_id) == ("guest-9", "stay-2026")
 
 
+def only_callback(monkeypatch, litellm, logger) -> None:
+    """Make ``logger`` LiteLLM's one callback for this test. LiteLLM copies ``callbacks`` into
+    its own lists once and keeps them: the loggers of earlier tests (bound to closed event
+    loops) would be called first and fail, whichever order the tests run in."""
+    lists = ("success_callback", "_async_success_callback", "failure_callback", "_async_failure_callback")
+    for name in lists:
+        monkeypatch.setattr(litellm, name, [])
+    monkeypatch.setattr(litellm, "callbacks", [logger])
+
+
 @pytest.mark.parametrize("log_format", ["json_array", "ndjson", "single"])
 def test_litellm_generic_api_callback_records_its_cost_next_to_ours(
     monkeypatch, live_server, key, organization, priced, log_format
@@ -292,7 +302,7 @@ def test_litellm_generic_api_callback_records_its_cost_next_to_ours(
             log_format=log_format,
         )
         logger.queued = asyncio.Event()
-        monkeypatch.setattr(litellm, "callbacks", [logger])
+        only_callback(monkeypatch, litellm, logger)
         for number in range(2):
             logger.queued.clear()
             await litellm.acompletion(
@@ -378,16 +388,7 @@ def test_litellm_generic_api_callback_records_an_embedding_as_a_provider_call(
             log_format="json_array",
         )
         logger.queued = asyncio.Event()
-        # LiteLLM copies ``callbacks`` into its own lists once and keeps them: the loggers of
-        # earlier tests (bound to closed event loops) would be called first and fail.
-        for name in (
-            "success_callback",
-            "_async_success_callback",
-            "failure_callback",
-            "_async_failure_callback",
-        ):
-            monkeypatch.setattr(litellm, name, [])
-        monkeypatch.setattr(litellm, "callbacks", [logger])
+        only_callback(monkeypatch, litellm, logger)
         await litellm.aembedding(
             model="text-embedding-3-small",
             input=["Sea-view rooms."],
