@@ -40,6 +40,66 @@ FILL = [
 ]
 
 
+def _measure_fields():
+    """The id and the measures both rollups share (``analytics.models.rollups``), as fresh
+    field instances for each ``CreateModel`` (a field belongs to one model)."""
+    return [
+        (
+            "id",
+            models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID"),
+        ),
+        ("requests", models.BigIntegerField(default=0)),
+        ("successes", models.BigIntegerField(default=0)),
+        ("failures", models.BigIntegerField(default=0)),
+        ("input_tokens", models.BigIntegerField(default=0)),
+        ("output_tokens", models.BigIntegerField(default=0)),
+        ("cache_read_tokens", models.BigIntegerField(default=0)),
+        ("cache_write_tokens", models.BigIntegerField(default=0)),
+        ("total_tokens", models.BigIntegerField(default=0)),
+        (
+            "cost_usd",
+            models.DecimalField(
+                decimal_places=10, default=0, help_text="Sum over priced rows.", max_digits=20
+            ),
+        ),
+        (
+            "unpriced_requests",
+            models.BigIntegerField(
+                default=0, help_text="Rows whose model or price is unknown (cost_status unpriced)."
+            ),
+        ),
+        (
+            "no_usage_requests",
+            models.BigIntegerField(
+                default=0, help_text="Rows that reported no usage (cost_status no_usage)."
+            ),
+        ),
+        ("latency_ms_sum", models.BigIntegerField(default=0)),
+        ("latency_count", models.BigIntegerField(default=0, help_text="Rows with a latency.")),
+        ("latency_ms_max", models.IntegerField(blank=True, null=True)),
+        ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+    ]
+
+
+def _key_fields():
+    """The grouping columns both rollups share (after their own measures)."""
+    return [
+        ("day", models.DateField()),
+        ("provider_name", models.CharField(blank=True, max_length=50)),
+        ("model_name", models.CharField(blank=True, max_length=200)),
+        ("content_type", models.CharField(blank=True, max_length=20)),
+        (
+            "organization",
+            models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="tenancy.organization",
+            ),
+        ),
+    ]
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("analytics", "0008_rollups_append_only"),
@@ -50,60 +110,13 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="GenerationModelDailyRollup",
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("requests", models.BigIntegerField(default=0)),
-                ("successes", models.BigIntegerField(default=0)),
-                ("failures", models.BigIntegerField(default=0)),
-                ("input_tokens", models.BigIntegerField(default=0)),
-                ("output_tokens", models.BigIntegerField(default=0)),
-                ("cache_read_tokens", models.BigIntegerField(default=0)),
-                ("cache_write_tokens", models.BigIntegerField(default=0)),
-                ("total_tokens", models.BigIntegerField(default=0)),
-                (
-                    "cost_usd",
-                    models.DecimalField(
-                        decimal_places=10, default=0, help_text="Sum over priced rows.", max_digits=20
-                    ),
-                ),
-                (
-                    "unpriced_requests",
-                    models.BigIntegerField(
-                        default=0, help_text="Rows whose model or price is unknown (cost_status unpriced)."
-                    ),
-                ),
-                (
-                    "no_usage_requests",
-                    models.BigIntegerField(
-                        default=0, help_text="Rows that reported no usage (cost_status no_usage)."
-                    ),
-                ),
-                ("latency_ms_sum", models.BigIntegerField(default=0)),
-                ("latency_count", models.BigIntegerField(default=0, help_text="Rows with a latency.")),
-                ("latency_ms_max", models.IntegerField(blank=True, null=True)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                *_measure_fields(),
                 ("partials", models.BigIntegerField(default=0)),
                 ("cancelled", models.BigIntegerField(default=0)),
                 ("cache_hits", models.BigIntegerField(default=0)),
                 ("retries", models.BigIntegerField(default=0)),
                 ("retried_requests", models.BigIntegerField(default=0)),
-                ("day", models.DateField()),
-                ("provider_name", models.CharField(blank=True, max_length=50)),
-                ("model_name", models.CharField(blank=True, max_length=200)),
-                ("content_type", models.CharField(blank=True, max_length=20)),
-                (
-                    "organization",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="tenancy.organization",
-                    ),
-                ),
+                *_key_fields(),
             ],
             options={
                 "ordering": ["-day", "model_name"],
@@ -118,42 +131,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name="ProviderCallModelDailyRollup",
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("requests", models.BigIntegerField(default=0)),
-                ("successes", models.BigIntegerField(default=0)),
-                ("failures", models.BigIntegerField(default=0)),
-                ("input_tokens", models.BigIntegerField(default=0)),
-                ("output_tokens", models.BigIntegerField(default=0)),
-                ("cache_read_tokens", models.BigIntegerField(default=0)),
-                ("cache_write_tokens", models.BigIntegerField(default=0)),
-                ("total_tokens", models.BigIntegerField(default=0)),
-                (
-                    "cost_usd",
-                    models.DecimalField(
-                        decimal_places=10, default=0, help_text="Sum over priced rows.", max_digits=20
-                    ),
-                ),
-                (
-                    "unpriced_requests",
-                    models.BigIntegerField(
-                        default=0, help_text="Rows whose model or price is unknown (cost_status unpriced)."
-                    ),
-                ),
-                (
-                    "no_usage_requests",
-                    models.BigIntegerField(
-                        default=0, help_text="Rows that reported no usage (cost_status no_usage)."
-                    ),
-                ),
-                ("latency_ms_sum", models.BigIntegerField(default=0)),
-                ("latency_count", models.BigIntegerField(default=0, help_text="Rows with a latency.")),
-                ("latency_ms_max", models.IntegerField(blank=True, null=True)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                *_measure_fields(),
                 ("timeouts", models.BigIntegerField(default=0)),
                 ("rate_limited", models.BigIntegerField(default=0)),
                 ("server_errors", models.BigIntegerField(default=0)),
@@ -161,19 +139,7 @@ class Migration(migrations.Migration):
                 ("invalid_requests", models.BigIntegerField(default=0)),
                 ("other_errors", models.BigIntegerField(default=0)),
                 ("slow_requests", models.BigIntegerField(default=0)),
-                ("day", models.DateField()),
-                ("provider_name", models.CharField(blank=True, max_length=50)),
-                ("model_name", models.CharField(blank=True, max_length=200)),
-                ("content_type", models.CharField(blank=True, max_length=20)),
-                (
-                    "organization",
-                    models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="tenancy.organization",
-                    ),
-                ),
+                *_key_fields(),
             ],
             options={
                 "ordering": ["-day", "model_name"],
