@@ -1,0 +1,72 @@
+"""Each report question reads the narrowest rollup that answers it: the per-key rollup
+(migration 0011) for the keys report unless it is grouped by user or model, the per-model
+rollups (migration 0009) for every question not grouped by user or key. A measure added to a
+report but not to its narrow rollup would still answer right, from the wide per-user rollup,
+only much slower; these tests catch that."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from analytics.choices import ReportSource
+from analytics.reports import REPORTS, report_run
+from tenancy.rls import rls_bypass
+
+DAY = datetime.date(2026, 1, 1)
+
+
+def _tables_read(organization, report, source, group_by):
+    with rls_bypass(reason="test: which rollup a report reads"), CaptureQueriesContext(connection) as queries:
+        report_run(
+            organization=organization,
+            report=report,
+            date_from=DAY,
+            date_to=DAY,
+            group_by=group_by,
+            source=source,
+            limit=10,
+        )
+    return {table for query in queries for table in _ROLLUP_TABLES if f'"{table}"' in query["sql"]}
+
+
+_ROLLUP_TABLES = (
+    "analytics_providercallkeydailyrollup",
+    "analytics_providercallmodeldailyrollup",
+    "analytics_providercalldailyrollup",
+    "analytics_generationmodeldailyrollup",
+    "analytics_generationdailyrollup",
+)
+
+
+@pytest.mark.parametrize("group_by", [[], ["day"], ["month"]])
+def test_the_keys_report_reads_the_per_key_rollup(organization, group_by):
+    assert _tables_read(organization, "keys", ReportSource.PROVIDER_CALLS, group_by) == {
+        "analytics_providercallkeydailyrollup"
+    }
+
+
+@pytest.mark.parametrize("group_by", [["user"], ["model", "month"]])
+def test_the_keys_report_by_user_or_model_reads_the_per_user_rollup(organization, group_by):
+    assert _tables_read(organization, "keys", ReportSource.PROVIDER_CALLS, group_by) == {
+        "analytics_providercalldailyrollup"
+    }
+
+
+PER_MODEL = {
+    ReportSource.GENERATIONS: "analytics_generationmodeldailyrollup",
+    ReportSource.PROVIDER_CALLS: "analytics_providercallmodeldailyrollup",
+}
+
+
+@pytest.mark.parametrize(
+    ("report", "source"),
+    [(spec.name, source) for spec in REPORTS.values() if spec.anchor is None for source in spec.sources],
+)
+def test_a_report_not_grouped_by_user_or_key_reads_the_per_model_rollup(organization, report, source):
+    assert _tables_read(organization, report, source, ["model", "provider", "content_type", "day"]) == {
+        PER_MODEL[source]
+    }
