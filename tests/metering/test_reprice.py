@@ -10,10 +10,11 @@ import io
 from decimal import Decimal
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db.models import Sum
 from django.urls import reverse
 
+from analytics import repricing
 from analytics.models import (
     GenerationDailyRollup,
     GenerationModelDailyRollup,
@@ -28,6 +29,7 @@ from generations.models import Generation
 from providers.models import AIModel, ModelPrice, Provider
 from providers.price_sync import BEGINNING
 from tenancy.models import AuditEvent
+from tenancy.rls import rls_bypass
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -315,3 +317,63 @@ def test_admin_action_reprices_the_selected_calls_models(client, organization, u
     assert "Re-priced 5 of 5 rows" in response.content.decode()
     assert Generation.all_objects.filter(cost_status="priced").count() == 3
     assert AuditEvent.objects.filter(action="reprice").exclude(user=None).exists()
+
+
+class Interrupted(Exception):
+    """Stands for a worker killed between two batches."""
+
+
+def test_an_interrupted_reprice_keeps_its_committed_batches_and_resumes_after_them(
+    organization, unpriced_history
+):
+    add_the_price()
+
+    def crash(_rows):
+        raise Interrupted
+
+    with rls_bypass(reason="test: reprice outside a request"), pytest.raises(Interrupted):
+        repricing.reprice_run(only_unpriced=True, batch_size=2, progress=crash)
+
+    # The first batch (two generations) committed with its audit event; nothing after it ran.
+    priced = list(Generation.all_objects.filter(cost_status="priced").order_by("pk"))
+    assert len(priced) == 2
+    assert Generation.all_objects.filter(cost_status="unpriced").count() == 1
+    assert not ProviderCall.objects.filter(cost_status="priced").exists()
+    assert AuditEvent.objects.filter(action="reprice").count() == 1
+
+    call_command(
+        "reprice",
+        "--only-unpriced",
+        "--start-after-generation",
+        str(priced[-1].pk),
+        stdout=(out := io.StringIO()),
+        verbosity=0,
+    )
+
+    assert "Changed 3 of 3 rows" in out.getvalue()
+    assert Generation.all_objects.filter(cost_status="priced").count() == 3
+    assert ProviderCall.objects.filter(cost_status="priced").count() == 2
+    moved = rollups()
+    rollup_rebuild(date_from=datetime.date(2026, 5, 1), date_to=datetime.date.today())
+    assert without_emptied_groups(rollups()) == without_emptied_groups(moved)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--batch-size", "0"],
+        ["--from", "2026-05-02", "--to", "2026-05-01"],
+        ["--from", "soon"],
+        ["--organization", "no-such-organization"],
+    ],
+)
+def test_reprice_command_bad_options_are_refused_and_change_nothing(
+    organization, unpriced_history, arguments
+):
+    add_the_price()
+
+    with pytest.raises(CommandError):
+        call_command("reprice", *arguments, stdout=io.StringIO(), verbosity=0)
+
+    assert not Generation.all_objects.filter(cost_status="priced").exists()
+    assert not AuditEvent.objects.filter(action="reprice").exists()
