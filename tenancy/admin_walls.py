@@ -183,14 +183,6 @@ class TenantWallsMixin:
             pk__in=organizations_with_role(request, model_roles(self.model)[0])
         )
 
-    def writable_organizations(self, request):
-        """Organizations the user may create or change rows of this model in."""
-        if request.user.is_superuser:
-            return Organization.objects.all()
-        return Organization.objects.filter(
-            pk__in=organizations_with_role(request, model_roles(self.model)[1])
-        )
-
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
         if obj is None and self._walls_apply(request):

@@ -142,43 +142,28 @@ def audited_save(
     return instance
 
 
-def _split_many_to_many(model: type[models.Model], fields: dict[str, Any]) -> tuple[dict, dict]:
-    names = {field.name for field in model._meta.many_to_many}
-    plain = {name: value for name, value in fields.items() if name not in names}
-    return plain, {name: value for name, value in fields.items() if name in names}
-
-
 @transaction.atomic
 def tenant_row_create(
     *, organization: Organization | None, actor: Actor, model: type[models.Model], **fields
 ) -> models.Model:
-    """Create a row of ``model`` owned by ``organization`` with ``fields`` (many-to-many ones
-    set after the save, a missing ``slug`` derived from ``name``), validated and audited: what an
-    app without richer rules uses."""
-    plain, many = _split_many_to_many(model, fields)
-    if not plain.get("slug") and plain.get("name") and any(f.name == "slug" for f in model._meta.fields):
-        plain["slug"] = slug_for(model, organization=organization, name=plain["name"])
-    instance = audited_save(
-        organization=organization, actor=actor, instance=model(organization=organization, **plain)
+    """Create a row of ``model`` owned by ``organization`` with ``fields`` (a missing ``slug``
+    derived from ``name``), validated and audited: what an app without richer rules uses."""
+    if not fields.get("slug") and fields.get("name") and any(f.name == "slug" for f in model._meta.fields):
+        fields["slug"] = slug_for(model, organization=organization, name=fields["name"])
+    return audited_save(
+        organization=organization, actor=actor, instance=model(organization=organization, **fields)
     )
-    for name, value in many.items():
-        getattr(instance, name).set(value)
-    return instance
 
 
 @transaction.atomic
 def tenant_row_update(
     *, organization: Organization | None, actor: Actor, instance: models.Model, **fields
 ) -> models.Model:
-    """Change ``fields`` of ``instance`` (many-to-many ones replaced), validated and audited."""
-    plain, many = _split_many_to_many(type(instance), fields)
+    """Change ``fields`` of ``instance``, validated and audited."""
     before = audit_snapshot(instance)
-    for name, value in plain.items():
+    for name, value in fields.items():
         setattr(instance, name, value)
-    audited_save(organization=organization, actor=actor, instance=instance, before=before)
-    for name, value in many.items():
-        getattr(instance, name).set(value)
-    return instance
+    return audited_save(organization=organization, actor=actor, instance=instance, before=before)
 
 
 @transaction.atomic

@@ -173,6 +173,37 @@ def test_tenant_cannot_build_on_another_tenants_guide(api_client, other_organiza
     assert snapshot() == before
 
 
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_tenant_cannot_put_a_rule_in_another_tenants_guide(
+    api_client, organization, other_organization, method
+):
+    """Issue 10: a row of A pointing at B's is refused, on create and on update alike."""
+    rule = BrandRuleFactory(guide=StyleGuideFactory(organization=organization))
+    theirs = StyleGuideFactory(organization=other_organization)
+    before = snapshot()
+    if method == "post":
+        payload = {
+            "guide": theirs.pk,
+            "name": "X",
+            "rule_type": "banned_term",
+            "parameters": {"terms": ["a"]},
+        }
+        response = api_client.post("/api/v1/brand-rules/", payload, format="json")
+    else:
+        response = api_client.patch(f"/api/v1/brand-rules/{rule.pk}/", {"guide": theirs.pk}, format="json")
+    assert_error(response, 400, attr="guide", code="does_not_exist")
+    assert snapshot() == before
+
+
+def test_tenant_cannot_move_its_guide_under_another_tenants(api_client, organization, other_organization):
+    mine = StyleGuideFactory(organization=organization)
+    theirs = StyleGuideFactory(organization=other_organization)
+    before = snapshot()
+    response = api_client.patch(f"/api/v1/style-guides/{mine.pk}/", {"parent": theirs.pk}, format="json")
+    assert_error(response, 400, attr="parent", code="does_not_exist")
+    assert snapshot() == before
+
+
 def test_tenant_can_build_on_a_global_guide(api_client, healthcare_guide):
     response = api_client.post(
         "/api/v1/style-guides/",

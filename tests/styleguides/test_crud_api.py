@@ -137,6 +137,19 @@ def test_series_cannot_point_at_another_tenants_pillar(api_client, other_organiz
     assert not ContentSeries.objects.filter(slug="x").exists()
 
 
+def test_series_cannot_be_moved_to_another_tenants_pillar(api_client, organization, other_organization):
+    mine = ContentSeriesFactory(
+        organization=organization, pillar=ContentPillarFactory(organization=organization)
+    )
+    theirs = ContentPillarFactory(organization=other_organization)
+    response = api_client.patch(f"/api/v1/content-series/{mine.pk}/", {"pillar": theirs.pk}, format="json")
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert (error["code"], error["attr"]) == ("does_not_exist", "pillar")
+    mine.refresh_from_db()
+    assert mine.pillar.organization_id == organization.pk
+
+
 def test_verticals_are_listed_and_looked_up_by_slug(api_client, seeded, django_assert_max_num_queries):
     api_client.get("/api/v1/verticals/")
     with django_assert_max_num_queries(6):

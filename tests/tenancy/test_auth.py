@@ -88,8 +88,14 @@ def test_staff_with_two_memberships_chooses_with_header(organization, other_orga
     MembershipFactory(user=user, organization=other_organization)
     client = APIClient()
     client.force_login(user)
+    Widget.objects.create(organization=organization, name="Acme's", slug="a")
+    Widget.objects.create(organization=other_organization, name="Globex's", slug="g")
     assert_error(client.get(URL), 403, "permission_denied")
-    assert client.get(URL, HTTP_X_ORGANIZATION="globex").status_code == 200
+    for slug, name in (("globex", "Globex's"), ("acme", "Acme's")):
+        response = client.get(URL, HTTP_X_ORGANIZATION=slug)
+        assert response.status_code == 200, response.content
+        # The header picks whose rows the session sees, not merely that it may see some.
+        assert [row["name"] for row in response.json()["results"]] == [name]
 
 
 def test_throttle_answers_429_in_json(api_client, settings):

@@ -131,6 +131,8 @@ def test_nesting_up_to_the_limit_is_accepted(api_client):
     raw = json.dumps(generation(metadata=json.loads(nested(60))))
     response = api_client.generic("POST", "/api/v1/generations/", raw, content_type="application/json")
     assert response.status_code == 201, response.content
+    # Stored whole, not truncated or flattened on the way in.
+    assert Generation.objects.get(pk=response.json()["id"]).metadata == json.loads(nested(60))
 
 
 @pytest.mark.parametrize(
