@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from analytics.models import ProviderCall
+from analytics.models import ModelPerformance, ProviderCall
 from generations.models import CacheEntry, Generation
 from styleguides.models import StyleGuide
 from tenancy.models import AuditEvent
@@ -276,6 +276,7 @@ def _foreign_rows(organization):
     pillar = ContentPillarFactory(organization=organization)
     gen = GenerationFactory(organization=organization)
     run = GenerationRunFactory(organization=organization)
+    ModelPerformance.objects.create(organization=organization, run=run, model_name="gpt-4o")
     ProviderCallFactory(organization=organization, generation=gen)
     PerformanceMetricFactory(organization=organization, generation=gen)
     BrandRuleFactory(guide=guide)
@@ -295,10 +296,14 @@ def _foreign_rows(organization):
 
 
 def test_foreign_id_filters_answer_the_same_for_another_tenants_id_and_a_missing_one(
-    other_organization, admin_api_client
+    organization, other_organization, admin_api_client
 ):
+    # The caller has rows of its own, matched by its own ids: an ignored filter would list them.
+    own = _foreign_rows(organization)
     foreign = _foreign_rows(other_organization)
     for (url, parameter), their_id in foreign.items():
+        mine = admin_api_client.get(url, {parameter: own[(url, parameter)]})
+        assert mine.status_code == 200 and mine.json()["results"], url
         theirs = admin_api_client.get(url, {parameter: their_id})
         missing = admin_api_client.get(url, {parameter: MISSING_ID})
         assert (theirs.status_code, theirs.json()["results"]) == (200, []), url
