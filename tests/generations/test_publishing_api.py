@@ -518,3 +518,22 @@ def test_admin_refuses_an_incomplete_webhook_account_on_the_form(
     errors = response.context["adminform"].form.errors
     assert any(message in messages for messages in errors.values()), errors
     assert not SocialAccount.all_objects.exists()
+
+
+def test_admin_adds_a_webhook_account_through_the_service(organization, superuser_client):
+    response = superuser_client.post(
+        "/admin/generations/socialaccount/add/",
+        {
+            "organization": organization.pk,
+            "platform": Platform.WEBHOOK,
+            "handle": "hooks",
+            "webhook_url": URL,
+            "is_active": "on",
+            "new_signing_secret": SIGNING_SECRET,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    account = SocialAccount.objects.get()
+    assert (account.organization, account.handle, account.webhook_url) == (organization, "hooks", URL)
+    assert services.account_secrets(account=account).signing_secret == SIGNING_SECRET
+    assert AuditEvent.objects.for_object(account).filter(user__username="root").count() == 1
