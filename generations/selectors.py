@@ -62,11 +62,8 @@ def generation_list(*, organization: Organization) -> QuerySet[Generation]:
 
 def generation_detail(*, organization: Organization) -> QuerySet[Generation]:
     """Live generations with every relation the detail view shows."""
-    return Generation.objects.filter(organization=organization).select_related(*_generation_relations())
-
-
-def _generation_relations() -> tuple[str, ...]:
-    return ("vertical", "model", "provider")
+    generations = Generation.objects.filter(organization=organization)
+    return generations.select_related("vertical", "model", "provider")
 
 
 def generation_tree(*, organization: Organization, generation: Generation) -> dict[str, Any]:

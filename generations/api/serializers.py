@@ -18,7 +18,7 @@ from generations.choices import (
     TargetChannel,
 )
 from generations.models import CacheEntry, Campaign, Generation, GenerationRun
-from generations.selectors import run_status
+from generations.selectors import LIST_DEFERRED, run_status
 from generations.services import MAX_BULK_ITEMS
 from providers.choices import GenerationMode
 from styleguides.models import (
@@ -317,11 +317,9 @@ class GenerationListSerializer(GenerationSerializer):
     resolved_provider = serializers.CharField(source="provider_slug", read_only=True, allow_null=True)
 
     class Meta(GenerationSerializer.Meta):
-        fields = [
-            name
-            for name in GenerationSerializer.Meta.fields
-            if name not in {"raw_request", "raw_response", "prompt", "parameters", "error_details"}
-        ]
+        # Exactly the columns the list selectors defer: one the list showed would be read
+        # with a query per row.
+        fields = [name for name in GenerationSerializer.Meta.fields if name not in LIST_DEFERRED]
         read_only_fields = fields
 
 

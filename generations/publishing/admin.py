@@ -96,8 +96,11 @@ class SocialAccountAdmin(InkwellModelAdmin):
             for field, name in SECRET_INPUTS.items()
             if form.cleaned_data.get(field)
         }
+        # The organization is the service's own argument, not one of the fields it sets.
         fields = {
-            name: getattr(obj, name) for name in SocialAccountForm.Meta.fields if name in form.cleaned_data
+            name: getattr(obj, name)
+            for name in SocialAccountForm.Meta.fields
+            if name in form.cleaned_data and name != "organization"
         }
         if not change:
             created = services.social_account_create(
@@ -108,7 +111,6 @@ class SocialAccountAdmin(InkwellModelAdmin):
             obj._state.adding = False
             return
         stored = SocialAccount.all_objects.get(pk=obj.pk)
-        fields.pop("organization", None)
         fields.pop("platform", None)
         services.social_account_update(
             organization=stored.organization,

@@ -490,3 +490,50 @@ def test_post_filters_take_any_offset_and_refuse_dates_outside_the_window(api_cl
     assert response.status_code == status, response.content
     if status == 400:
         assert response.json()["type"] == "validation_error"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"webhook_url": URL}, "A webhook account needs a signing secret."),
+        ({"new_signing_secret": SIGNING_SECRET}, "A webhook account needs its URL."),
+    ],
+)
+def test_admin_refuses_an_incomplete_webhook_account_on_the_form(
+    organization, superuser_client, data, message
+):
+    """The service would refuse it too (publisher.account_errors); the form must say so first,
+    or the admin's save would end in a 500."""
+    response = superuser_client.post(
+        "/admin/generations/socialaccount/add/",
+        {
+            "organization": organization.pk,
+            "platform": Platform.WEBHOOK,
+            "handle": "hooks",
+            "is_active": "on",
+            **data,
+        },
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert any(message in messages for messages in errors.values()), errors
+    assert not SocialAccount.all_objects.exists()
+
+
+def test_admin_adds_a_webhook_account_through_the_service(organization, superuser_client):
+    response = superuser_client.post(
+        "/admin/generations/socialaccount/add/",
+        {
+            "organization": organization.pk,
+            "platform": Platform.WEBHOOK,
+            "handle": "hooks",
+            "webhook_url": URL,
+            "is_active": "on",
+            "new_signing_secret": SIGNING_SECRET,
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    account = SocialAccount.objects.get()
+    assert (account.organization, account.handle, account.webhook_url) == (organization, "hooks", URL)
+    assert services.account_secrets(account=account).signing_secret == SIGNING_SECRET
+    assert AuditEvent.objects.for_object(account).filter(user__username="root").count() == 1
