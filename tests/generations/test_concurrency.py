@@ -156,3 +156,30 @@ def test_twenty_simultaneous_puts_of_a_new_cache_key_create_it_once(plain_key, o
     codes = Counter(response.status_code for response in responses)
     assert codes == {201: 1, 200: 19}, [r.content for r in responses if r.status_code >= 400]
     assert CacheEntry.objects.filter(organization=organization, key="fresh-key").count() == 1
+
+
+def test_twenty_simultaneous_posts_of_one_idempotency_key_schedule_one_post(plain_key, organization):
+    """The publishing queue's idempotency_key holds under a race as the ingest request_id does:
+    one 201, replays 200, never a 500 from the unique constraint."""
+    import datetime
+
+    from django.utils import timezone
+
+    from generations.publishing.models import ScheduledPost
+    from tests.generations.publishing_factories import webhook_account
+
+    account = webhook_account(organization, "https://hooks.example.com/in", secrets={"access_token": "t"})
+    payload = {
+        "account": account.pk,
+        "text": "Once",
+        "idempotency_key": "race-post-1",
+        "publish_at": (timezone.now() + datetime.timedelta(hours=1)).isoformat(),
+    }
+
+    responses = at_once(
+        20, lambda i: client_for_key(plain_key).post("/api/v1/scheduled-posts/", payload, format="json")
+    )
+
+    codes = Counter(response.status_code for response in responses)
+    assert codes == {201: 1, 200: 19}, [r.content for r in responses if r.status_code != 200][:3]
+    assert ScheduledPost.objects.filter(organization=organization, idempotency_key="race-post-1").count() == 1
