@@ -1,9 +1,14 @@
-"""Helpers the benchmarks share: the production environment a throwaway server runs with."""
+"""Helpers the benchmarks share: the production environment a throwaway server runs with, and
+starting, stopping and interrupting that server."""
 
 from __future__ import annotations
 
 import secrets
+import signal
+import subprocess
 from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def production_env(pgdata: Path, *, settings: str = "config.settings.production") -> dict[str, str]:
@@ -21,3 +26,45 @@ def production_env(pgdata: Path, *, settings: str = "config.settings.production"
         "CONN_MAX_AGE": "60",
         "LOG_LEVEL": "WARNING",
     }
+
+
+def start_gunicorn(port: int, env: dict) -> subprocess.Popen:
+    """gunicorn with 2 sync workers on ``127.0.0.1:port`` (what every bench measures through)."""
+    command = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "config.wsgi",
+        "--workers",
+        "2",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "--timeout",
+        "300",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 - our own fixed command line
+
+
+def stop_server(server: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop ``server`` gracefully (SIGTERM), killed when it has not exited after ``timeout`` s."""
+    if server.poll() is not None:
+        return
+    server.terminate()
+    try:
+        server.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def end_on_signals() -> None:
+    """Make SIGTERM and SIGHUP end the run like Ctrl-C (by default they would skip ``finally``
+    and atexit and leave the server running), and Ctrl-C work even when started in the
+    background."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupted)
+    signal.signal(signal.SIGINT, signal.default_int_handler)

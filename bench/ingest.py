@@ -28,8 +28,6 @@ import json
 import os
 import random
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -42,7 +40,7 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import production_env  # noqa: E402
+from bench._harness import end_on_signals, production_env, start_gunicorn, stop_server  # noqa: E402
 
 MODELS = [
     ("openai", "gpt-4o"),
@@ -172,22 +170,6 @@ def prepare_database(pgdata: Path) -> tuple[str, int]:
     return plain_key, organization.pk
 
 
-def start_gunicorn(port: int, env: dict) -> subprocess.Popen:
-    command = [
-        str(ROOT / ".venv/bin/gunicorn"),
-        "config.wsgi",
-        "--workers",
-        "2",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        "--timeout",
-        "300",
-    ]
-    return subprocess.Popen(command, cwd=ROOT, env=env)  # noqa: S603 - our own fixed command line
-
-
 def wait_healthy(client: Client, seconds: int = 60) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
@@ -244,10 +226,6 @@ def _copy_rows(connection, opts, prefix: str, copy_prefix: str) -> tuple[int, fl
     return len(copies), time.perf_counter() - started
 
 
-def _interrupted(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -279,9 +257,7 @@ def main() -> None:
         # atexit covers a normal end, an error and Ctrl-C; SIGTERM and SIGHUP are made to end
         # the run the same way (by default they would skip atexit and leave the server running).
         atexit.register(remove_embedded_database, pgdata)
-        for signum in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, _interrupted)
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
+        end_on_signals()
         env.update(production_env(pgdata))
         os.environ.update(env)
         api_key, _ = prepare_database(pgdata)
@@ -317,12 +293,7 @@ def main() -> None:
         copied, copy_s = copy_rows(bulk_prefix, f"c-{run_token}-")
     finally:
         if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+            stop_server(server)
 
     single_rate = args.single / single_s
     bulk_rows = args.bulk_batches * 1000

@@ -30,14 +30,8 @@ from urllib.parse import urlsplit
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import (  # noqa: E402 - after the sys.path line above
-    Client,
-    payload,
-    prepare_database,
-    production_env,
-    start_gunicorn,
-    wait_healthy,
-)
+from bench._harness import production_env, start_gunicorn, stop_server  # noqa: E402 - after sys.path
+from bench.ingest import Client, payload, prepare_database, wait_healthy  # noqa: E402
 
 
 def _attribute(key: str, value):
@@ -173,8 +167,7 @@ def main() -> None:
                 post(base_url, api_key, "/api/v1/otel/v1/traces", otlp_body, "application/x-protobuf")
             )
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
         from config.embedded_postgres import stop_embedded_database
 
         stop_embedded_database(str(pgdata))

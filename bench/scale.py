@@ -32,7 +32,6 @@ import datetime
 import json
 import os
 import random
-import signal
 import sys
 import tempfile
 import time
@@ -43,9 +42,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import production_env  # noqa: E402
+from bench._harness import end_on_signals, production_env, stop_server  # noqa: E402
+from bench._harness import start_gunicorn as _start_gunicorn  # noqa: E402
 from bench.ingest import Client, payload, run_parallel, wait_healthy  # noqa: E402
-from bench.ingest import start_gunicorn as _start_gunicorn  # noqa: E402
 
 UTC = datetime.UTC
 # The reports under /api/v1/reports/: analytics.reports.REPORTS plus rate-limits (set in main()).
@@ -59,7 +58,7 @@ SERVERS = []
 
 
 def start_gunicorn(port: int, env: dict):
-    """``bench.ingest.start_gunicorn``, remembered for :func:`stop_servers`."""
+    """``bench._harness.start_gunicorn``, remembered for :func:`stop_servers`."""
     server = _start_gunicorn(port, env)
     SERVERS.append(server)
     return server
@@ -67,21 +66,8 @@ def start_gunicorn(port: int, env: dict):
 
 def stop_servers() -> None:
     """Stop every gunicorn this run started (gracefully, then killed after 20 s)."""
-    import subprocess
-
     for server in SERVERS:
-        if server.poll() is None:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-
-
-def _interrupted(signum, frame):
-    # SIGTERM / SIGHUP end the run like Ctrl-C: the finally blocks and atexit stop the servers.
-    raise KeyboardInterrupt(f"signal {signum}")
+        stop_server(server, timeout=20)
 
 
 class TimingClient(Client):
@@ -463,9 +449,7 @@ def main() -> None:
     from config.embedded_postgres import remove_embedded_database
 
     remove_embedded_database(pgdata)  # a previous run's leftovers, server included
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background
-    signal.signal(signal.SIGTERM, _interrupted)
-    signal.signal(signal.SIGHUP, _interrupted)
+    end_on_signals()  # the finally blocks and atexit stop the servers
     atexit.register(stop_servers)
     if not args.keep:
         # Stop and delete the throwaway server however the run ends (atexit runs last, after
@@ -507,16 +491,14 @@ def main() -> None:
         for i in range(20):  # warm both workers
             client.request("POST", "/api/v1/generations/", payload(f"warm-{i}", rng))
         if args.build_only:
-            server.terminate()
-            server.wait(timeout=60)
+            stop_server(server, timeout=60)
             server = None
             empty = None
         results.note(f"CPU cores: {os.cpu_count()}; gunicorn 2 sync workers; rows: {args.rows:,}")
         results.note(f"{'section':<10} {'request':<58} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
         if not args.build_only:
             empty = ingest_phase(results, "empty", client, empty_org.pk, args, rng)
-            server.terminate()
-            server.wait(timeout=60)
+            stop_server(server, timeout=60)
             server = None
 
         # --- build -------------------------------------------------------------------------
@@ -731,8 +713,7 @@ def main() -> None:
         )
         results.add("writers", f"{args.writers} writers, one organization", one_lat, f"{one_rate:.0f} /s")
         results.add("writers", f"{args.writers} writers, 16 organizations", many_lat, f"{many_rate:.0f} /s")
-        server.terminate()
-        server.wait(timeout=60)
+        stop_server(server, timeout=60)
         server = None
 
         # --- in-process diagnosis: queries per request, EXPLAIN, index usage -----------------
