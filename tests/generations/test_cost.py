@@ -164,6 +164,24 @@ def test_an_alias_resolves_to_the_canonical_model_and_the_raw_name_is_kept(api_c
     assert data["cost_status"] == "priced"
 
 
+def test_list_rows_name_the_resolved_model_and_provider_as_the_detail_does(api_client, priced_models):
+    """The list reads these names from the selector's annotations, not from related rows: a
+    list selector that lost them would answer null here, silently."""
+    created = api_client.post(
+        URL,
+        {"request_id": "listed", "model": "claude-sonnet-4-20250514", "input_tokens": 10, "output_tokens": 1},
+    ).json()
+
+    row = next(row for row in api_client.get(URL).json()["results"] if row["id"] == created["id"])
+
+    assert (row["resolved_model"], row["resolved_provider"]) == ("claude-sonnet-4-0", "anthropic")
+    assert (row["resolved_model"], row["resolved_provider"], row["vertical"]) == (
+        created["resolved_model"],
+        created["resolved_provider"],
+        created["vertical"],
+    )
+
+
 def test_completing_a_pending_generation_prices_it(api_client, priced_models):
     created = api_client.post(URL, {"request_id": "later", "provider": "openai", "model": "gpt-4o"}).json()
     # Nothing reported yet: no usage, not a $0 cost.
