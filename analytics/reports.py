@@ -46,6 +46,7 @@ from analytics.models import (
     ProviderCallModelDailyRollup,
     UserHourlyRollup,
 )
+from analytics.rollups import PROVIDER_CALL_KEY_ROLLUP
 from tenancy.models import Organization
 
 UTC = datetime.UTC
@@ -189,18 +190,8 @@ REPORTS: dict[str, ReportSpec] = {
             name="keys",
             sources=(CALLS,),
             default_group_by=(),
-            sums={
-                CALLS: (
-                    "requests",
-                    "successes",
-                    "failures",
-                    "rate_limited",
-                    "total_tokens",
-                    "cost_usd",
-                    "unpriced_requests",
-                    "no_usage_requests",
-                )
-            },
+            # What the per-key rollup keeps, so this report by key, day or month always reads it.
+            sums={CALLS: PROVIDER_CALL_KEY_ROLLUP.sums},
             derived=("failure_rate",),
             sort="cost_usd",
             anchor="key",
