@@ -21,7 +21,7 @@ from analytics.models import (
     WeeklySummary,
 )
 from analytics.reports import report_run
-from providers.spending import SpendTotals
+from providers.spending import SpendScope, SpendTotals
 from tenancy.models import Organization
 
 
@@ -46,15 +46,10 @@ def weekly_summary_list(*, organization: Organization) -> QuerySet[WeeklySummary
 
 
 def provider_call_spend(
-    *,
-    organization: Organization,
-    since: datetime.datetime,
-    until: datetime.datetime,
-    user_ref: str | None = None,
-    credential_fingerprint: str | None = None,
+    scope: SpendScope, *, since: datetime.datetime, until: datetime.datetime
 ) -> SpendTotals:
-    """What the organization's provider calls in ``[since, until)`` cost and how many there
-    were: the spend source budgets count (registered in ``AnalyticsConfig.ready``).
+    """What the scope's provider calls in ``[since, until)`` cost and how many there were: the
+    spend source budgets count (registered in ``AnalyticsConfig.ready``).
 
     Without a credential, calls linked to a generation are left out: the generations source
     counts that generation's cost, and a call must not be counted twice. A budget narrowed to a
@@ -63,14 +58,14 @@ def provider_call_spend(
     the rollup instead (:func:`provider_call_whole_day_spend`).
     """
     calls = ProviderCall.objects.filter(
-        organization=organization, occurred_at__gte=since, occurred_at__lt=until
+        organization=scope.organization, occurred_at__gte=since, occurred_at__lt=until
     )
-    if credential_fingerprint:
-        calls = calls.filter(key_fingerprint=credential_fingerprint)
+    if scope.credential_fingerprint:
+        calls = calls.filter(key_fingerprint=scope.credential_fingerprint)
     else:
         calls = calls.filter(generation__isnull=True)
-    if user_ref:
-        calls = calls.filter(user_ref=user_ref)
+    if scope.user_ref:
+        calls = calls.filter(user_ref=scope.user_ref)
     totals = calls.aggregate(cost_usd=Sum("cost_usd", default=Decimal(0)), requests=Count("id"))
     return SpendTotals(cost_usd=totals["cost_usd"], requests=totals["requests"])
 
@@ -81,12 +76,7 @@ def _rollup_spend(rows: QuerySet) -> SpendTotals:
 
 
 def generation_whole_day_spend(
-    *,
-    organization: Organization,
-    date_from: datetime.date,
-    date_to: datetime.date,
-    user_ref: str | None = None,
-    credential_fingerprint: str | None = None,
+    scope: SpendScope, *, date_from: datetime.date, date_to: datetime.date
 ) -> SpendTotals:
     """The generations spend source (``generations.selectors.generation_spend``) over the whole UTC
     days ``[date_from, date_to)``, from the daily rollups: registered as its whole-day counterpart
@@ -98,21 +88,16 @@ def generation_whole_day_spend(
     per-model rollup (no user: a few rows a day), a user's from the per-user one; a credential
     gets nothing, as from the source.
     """
-    if credential_fingerprint:
+    if scope.credential_fingerprint:
         return SpendTotals()
-    scope = {"organization": organization, "day__gte": date_from, "day__lt": date_to}
-    if user_ref:
-        return _rollup_spend(GenerationDailyRollup.objects.filter(user_ref=user_ref, **scope))
-    return _rollup_spend(GenerationModelDailyRollup.objects.filter(**scope))
+    days = {"organization": scope.organization, "day__gte": date_from, "day__lt": date_to}
+    if scope.user_ref:
+        return _rollup_spend(GenerationDailyRollup.objects.filter(user_ref=scope.user_ref, **days))
+    return _rollup_spend(GenerationModelDailyRollup.objects.filter(**days))
 
 
 def provider_call_whole_day_spend(
-    *,
-    organization: Organization,
-    date_from: datetime.date,
-    date_to: datetime.date,
-    user_ref: str | None = None,
-    credential_fingerprint: str | None = None,
+    scope: SpendScope, *, date_from: datetime.date, date_to: datetime.date
 ) -> SpendTotals | None:
     """:func:`provider_call_spend` over the whole UTC days ``[date_from, date_to)``, from the daily
     rollup (bucketed by the UTC day of ``occurred_at``, as the source filters), for a budget
@@ -122,15 +107,18 @@ def provider_call_whole_day_spend(
     generation, which the rollup cannot tell apart (and a call becomes unlinked when retention
     or a purge deletes its generation), so the source answers those from raw rows.
     """
-    if not credential_fingerprint:
+    if not scope.credential_fingerprint:
         return None
-    scope = dict(
-        organization=organization, day__gte=date_from, day__lt=date_to, key_fingerprint=credential_fingerprint
+    days = dict(
+        organization=scope.organization,
+        day__gte=date_from,
+        day__lt=date_to,
+        key_fingerprint=scope.credential_fingerprint,
     )
-    if user_ref:
-        return _rollup_spend(ProviderCallDailyRollup.objects.filter(user_ref=user_ref, **scope))
+    if scope.user_ref:
+        return _rollup_spend(ProviderCallDailyRollup.objects.filter(user_ref=scope.user_ref, **days))
     # Per key only: the narrow rollup (a row per day and key) has the same figures.
-    return _rollup_spend(ProviderCallKeyDailyRollup.objects.filter(**scope))
+    return _rollup_spend(ProviderCallKeyDailyRollup.objects.filter(**days))
 
 
 def dashboard_figures(

@@ -18,7 +18,7 @@ from django_cte import CTE, with_cte
 
 from generations.choices import GenerationKind, GenerationStatus, RunStatus
 from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
-from providers.spending import SpendTotals
+from providers.spending import SpendScope, SpendTotals
 from styleguides.models import PromptTemplateVersion, StyleGuideVersion, Vertical
 from tenancy.models import Organization
 
@@ -340,28 +340,21 @@ def verticals_by_slug() -> dict[str, Vertical]:
 # --- spending, for providers' budgets -----------------------------------------------------------
 
 
-def generation_spend(
-    *,
-    organization: Organization,
-    since: datetime.datetime,
-    until: datetime.datetime,
-    user_ref: str | None = None,
-    credential_fingerprint: str | None = None,
-):
-    """What the organization's generations created in ``[since, until)`` cost, and how many there
-    were: the spend source budgets count (registered in ``GenerationsConfig.ready``). Soft-deleted
+def generation_spend(scope: SpendScope, *, since: datetime.datetime, until: datetime.datetime) -> SpendTotals:
+    """What the scope's generations created in ``[since, until)`` cost, and how many there were:
+    the spend source budgets count (registered in ``GenerationsConfig.ready``). Soft-deleted
     generations count: money spent stays spent, so deleting a row never refunds a budget.
 
     Generations do not record which provider credential paid for them, so a budget narrowed to a
     credential gets nothing from this source (analytics' provider calls carry the fingerprint).
     One aggregate over the ``(organization, created_at)`` index.
     """
-    if credential_fingerprint:
+    if scope.credential_fingerprint:
         return SpendTotals()
     rows = Generation.all_objects.filter(
-        organization=organization, created_at__gte=since, created_at__lt=until
+        organization=scope.organization, created_at__gte=since, created_at__lt=until
     )
-    if user_ref:
-        rows = rows.filter(user_ref=user_ref)
+    if scope.user_ref:
+        rows = rows.filter(user_ref=scope.user_ref)
     totals = rows.aggregate(cost_usd=Coalesce(Sum("cost_usd"), Decimal(0)), requests=Count("id"))
     return SpendTotals(cost_usd=totals["cost_usd"], requests=totals["requests"])

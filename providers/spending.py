@@ -4,17 +4,18 @@ Providers sits below generations and analytics (apps depend downward only), yet 
 count what those apps record. So they *register* a spend source here, usually in their
 ``AppConfig.ready()``::
 
-    from providers.spending import SpendTotals, register_spend_source
+    from providers.spending import SpendScope, SpendTotals, register_spend_source
 
-    def generation_spend(*, organization, since, until, user_ref=None, credential_fingerprint=None):
-        ...  # one aggregate query over the app's own rows
+    def generation_spend(scope: SpendScope, *, since, until):
+        ...  # one aggregate query over the app's own rows of scope.organization
         return SpendTotals(cost_usd=..., requests=...)
 
     register_spend_source(generation_spend, name="generations")
 
 Each source counts only spending it owns (two sources must not both count the same call) over
-``[since, until)``, narrowed to ``user_ref`` and/or ``credential_fingerprint`` when given, and
-never another organization's rows. Registering again under a name replaces that source.
+``[since, until)`` for a :class:`SpendScope`: the organization's rows, narrowed to the scope's
+``user_ref`` and/or ``credential_fingerprint`` when given, never another organization's rows.
+Registering again under a name replaces that source.
 
 Whole days
 ----------
@@ -54,27 +55,26 @@ class SpendTotals:
         return SpendTotals(cost_usd=self.cost_usd + other.cost_usd, requests=self.requests + other.requests)
 
 
+@dataclass(frozen=True)
+class SpendScope:
+    """Whose spending a budget counts: an organization's, narrowed to one user (``user_ref``)
+    and/or one provider credential (its ``credential_fingerprint``) when given. Every source is
+    asked with one, so the narrowing is stated once for all of them."""
+
+    organization: Organization
+    user_ref: str | None = None
+    credential_fingerprint: str | None = None
+
+
 class SpendSource(Protocol):
     def __call__(
-        self,
-        *,
-        organization: Organization,
-        since: datetime.datetime,
-        until: datetime.datetime,
-        user_ref: str | None = None,
-        credential_fingerprint: str | None = None,
+        self, scope: SpendScope, *, since: datetime.datetime, until: datetime.datetime
     ) -> SpendTotals: ...
 
 
 class WholeDaySpendSource(Protocol):
     def __call__(
-        self,
-        *,
-        organization: Organization,
-        date_from: datetime.date,
-        date_to: datetime.date,
-        user_ref: str | None = None,
-        credential_fingerprint: str | None = None,
+        self, scope: SpendScope, *, date_from: datetime.date, date_to: datetime.date
     ) -> SpendTotals | None: ...
 
 
@@ -124,27 +124,23 @@ def spend_between(
     The selector budgets read; narrowing by user or credential is passed to each source. A source
     with a whole-day counterpart answers only the partial days at the window's ends.
     """
-    scope = {
-        "organization": organization,
-        "user_ref": user_ref,
-        "credential_fingerprint": credential_fingerprint,
-    }
+    scope = SpendScope(organization, user_ref, credential_fingerprint)
     first_day, last_day = _whole_days_within(since, until)
     total = SpendTotals()
     for name, source in _sources.items():
         whole_days = _whole_days.get(name)
         days = None
         if whole_days is not None and first_day < last_day:
-            days = whole_days(date_from=first_day, date_to=last_day, **scope)
+            days = whole_days(scope, date_from=first_day, date_to=last_day)
         if days is None:
-            total += source(since=since, until=until, **scope)
+            total += source(scope, since=since, until=until)
             continue
         total += days
         start, end = _midnight(first_day), _midnight(last_day)
         if since < start:
-            total += source(since=since, until=start, **scope)
+            total += source(scope, since=since, until=start)
         if end < until:
-            total += source(since=end, until=until, **scope)
+            total += source(scope, since=end, until=until)
     return total
 
 

@@ -15,11 +15,11 @@ pytestmark = pytest.mark.django_db
 def test_spend_between_sums_every_registered_source(organization):
     calls = []
 
-    def first(*, organization, since, until, user_ref=None, credential_fingerprint=None):
-        calls.append((organization.pk, user_ref, credential_fingerprint))
+    def first(scope, *, since, until):
+        calls.append((scope.organization.pk, scope.user_ref, scope.credential_fingerprint))
         return SpendTotals(cost_usd=Decimal("1.25"), requests=2)
 
-    def second(**kwargs):
+    def second(scope, **window):
         return SpendTotals(cost_usd=Decimal("0.75"), requests=1)
 
     register_spend_source(first, name="test-first")
@@ -42,13 +42,13 @@ def test_a_whole_day_counterpart_answers_the_whole_days_and_the_source_the_parti
     utc = datetime.UTC
     raw, days = [], []
 
-    def source(*, organization, since, until, user_ref=None, credential_fingerprint=None):
+    def source(scope, *, since, until):
         raw.append((since, until))
         return SpendTotals(cost_usd=Decimal("1"), requests=1)
 
-    def whole_days(*, organization, date_from, date_to, user_ref=None, credential_fingerprint=None):
-        days.append((date_from, date_to, credential_fingerprint))
-        return None if credential_fingerprint else SpendTotals(cost_usd=Decimal("10"), requests=10)
+    def whole_days(scope, *, date_from, date_to):
+        days.append((date_from, date_to, scope.credential_fingerprint))
+        return None if scope.credential_fingerprint else SpendTotals(cost_usd=Decimal("10"), requests=10)
 
     register_spend_source(source, name="test-split")
     register_whole_day_spend("test-split", whole_days)
