@@ -129,8 +129,16 @@ class DashboardForm(forms.Form):
         return cleaned
 
 
+class RollupAdmin(ReadOnlyModelAdmin):
+    """A rollup: one organization's figures per period (a day unless the rollup says otherwise),
+    written only by the rollup jobs, so staff browse it by period and organization."""
+
+    list_filter = ["organization"]
+    date_hierarchy = "day"
+
+
 @admin.register(GenerationDailyRollup)
-class GenerationDailyRollupAdmin(AdminPagesMixin, ReadOnlyModelAdmin):
+class GenerationDailyRollupAdmin(AdminPagesMixin, RollupAdmin):
     """Daily rollups of generations, and the cost dashboard built on them."""
 
     list_display = [
@@ -147,7 +155,6 @@ class GenerationDailyRollupAdmin(AdminPagesMixin, ReadOnlyModelAdmin):
     ]
     list_filter = ["organization", "content_type"]
     search_fields = ["model_name", "user_ref"]
-    date_hierarchy = "day"
     change_list_template = "admin/analytics/rollup_change_list.html"
 
     admin_pages = [("dashboard/", "dashboard_view", "analytics_dashboard")]
@@ -202,7 +209,7 @@ class GenerationDailyRollupAdmin(AdminPagesMixin, ReadOnlyModelAdmin):
 
 
 @admin.register(ProviderCallDailyRollup)
-class ProviderCallDailyRollupAdmin(ReadOnlyModelAdmin):
+class ProviderCallDailyRollupAdmin(RollupAdmin):
     list_display = [
         "day",
         "organization",
@@ -215,13 +222,11 @@ class ProviderCallDailyRollupAdmin(ReadOnlyModelAdmin):
         "rate_limited",
         "cost_usd",
     ]
-    list_filter = ["organization"]
     search_fields = ["model_name", "user_ref", "key_fingerprint"]
-    date_hierarchy = "day"
 
 
 @admin.register(GenerationModelDailyRollup)
-class GenerationModelDailyRollupAdmin(ReadOnlyModelAdmin):
+class GenerationModelDailyRollupAdmin(RollupAdmin):
     list_display = [
         "day",
         "organization",
@@ -233,19 +238,16 @@ class GenerationModelDailyRollupAdmin(ReadOnlyModelAdmin):
     ]
     list_filter = ["organization", "content_type"]
     search_fields = ["model_name"]
-    date_hierarchy = "day"
 
 
 @admin.register(ProviderCallModelDailyRollup)
-class ProviderCallModelDailyRollupAdmin(ReadOnlyModelAdmin):
+class ProviderCallModelDailyRollupAdmin(RollupAdmin):
     list_display = ["day", "organization", "provider_name", "model_name", "requests", "failures", "cost_usd"]
-    list_filter = ["organization"]
     search_fields = ["model_name"]
-    date_hierarchy = "day"
 
 
 @admin.register(ProviderCallKeyDailyRollup)
-class ProviderCallKeyDailyRollupAdmin(ReadOnlyModelAdmin):
+class ProviderCallKeyDailyRollupAdmin(RollupAdmin):
     list_display = [
         "day",
         "organization",
@@ -255,21 +257,18 @@ class ProviderCallKeyDailyRollupAdmin(ReadOnlyModelAdmin):
         "rate_limited",
         "cost_usd",
     ]
-    list_filter = ["organization"]
     search_fields = ["key_fingerprint"]
-    date_hierarchy = "day"
 
 
 @admin.register(UserHourlyRollup)
-class UserHourlyRollupAdmin(ReadOnlyModelAdmin):
+class UserHourlyRollupAdmin(RollupAdmin):
     list_display = ["hour", "organization", "user_ref", "requests", "rate_limited"]
-    list_filter = ["organization"]
     search_fields = ["user_ref"]
     date_hierarchy = "hour"
 
 
 @admin.register(WeeklySummary)
-class WeeklySummaryAdmin(ReadOnlyModelAdmin):
+class WeeklySummaryAdmin(RollupAdmin):
     list_display = [
         "week_start",
         "organization",
@@ -280,7 +279,6 @@ class WeeklySummaryAdmin(ReadOnlyModelAdmin):
         "cost_change_pct",
         "failure_rate_change",
     ]
-    list_filter = ["organization"]
     date_hierarchy = "week_start"
 
 
