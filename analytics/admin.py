@@ -129,6 +129,11 @@ class DashboardForm(forms.Form):
         return cleaned
 
 
+# What a model rollup's list starts with: its period, owner, provider and model
+# (``DailyModelGroup``'s group keys; the generations' rollups show the content type too).
+MODEL_GROUP_COLUMNS = ("day", "organization", "provider_name", "model_name")
+
+
 class RollupAdmin(ReadOnlyModelAdmin):
     """A rollup: one organization's figures per period (a day unless the rollup says otherwise),
     written only by the rollup jobs, so staff browse it by period and organization."""
@@ -142,10 +147,7 @@ class GenerationDailyRollupAdmin(AdminPagesMixin, RollupAdmin):
     """Daily rollups of generations, and the cost dashboard built on them."""
 
     list_display = [
-        "day",
-        "organization",
-        "provider_name",
-        "model_name",
+        *MODEL_GROUP_COLUMNS,
         "content_type",
         "user_ref",
         "requests",
@@ -211,10 +213,7 @@ class GenerationDailyRollupAdmin(AdminPagesMixin, RollupAdmin):
 @admin.register(ProviderCallDailyRollup)
 class ProviderCallDailyRollupAdmin(RollupAdmin):
     list_display = [
-        "day",
-        "organization",
-        "provider_name",
-        "model_name",
+        *MODEL_GROUP_COLUMNS,
         "user_ref",
         "key_fingerprint",
         "requests",
@@ -228,10 +227,7 @@ class ProviderCallDailyRollupAdmin(RollupAdmin):
 @admin.register(GenerationModelDailyRollup)
 class GenerationModelDailyRollupAdmin(RollupAdmin):
     list_display = [
-        "day",
-        "organization",
-        "provider_name",
-        "model_name",
+        *MODEL_GROUP_COLUMNS,
         "content_type",
         "requests",
         "cost_usd",
@@ -242,7 +238,7 @@ class GenerationModelDailyRollupAdmin(RollupAdmin):
 
 @admin.register(ProviderCallModelDailyRollup)
 class ProviderCallModelDailyRollupAdmin(RollupAdmin):
-    list_display = ["day", "organization", "provider_name", "model_name", "requests", "failures", "cost_usd"]
+    list_display = [*MODEL_GROUP_COLUMNS, "requests", "failures", "cost_usd"]
     search_fields = ["model_name"]
 
 
