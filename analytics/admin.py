@@ -129,15 +129,25 @@ class DashboardForm(forms.Form):
         return cleaned
 
 
+# What a model rollup's list starts with: its period, owner, provider and model
+# (``DailyModelGroup``'s group keys; the generations' rollups show the content type too).
+MODEL_GROUP_COLUMNS = ("day", "organization", "provider_name", "model_name")
+
+
+class RollupAdmin(ReadOnlyModelAdmin):
+    """A rollup: one organization's figures per period (a day unless the rollup says otherwise),
+    written only by the rollup jobs, so staff browse it by period and organization."""
+
+    list_filter = ["organization"]
+    date_hierarchy = "day"
+
+
 @admin.register(GenerationDailyRollup)
-class GenerationDailyRollupAdmin(AdminPagesMixin, ReadOnlyModelAdmin):
+class GenerationDailyRollupAdmin(AdminPagesMixin, RollupAdmin):
     """Daily rollups of generations, and the cost dashboard built on them."""
 
     list_display = [
-        "day",
-        "organization",
-        "provider_name",
-        "model_name",
+        *MODEL_GROUP_COLUMNS,
         "content_type",
         "user_ref",
         "requests",
@@ -147,7 +157,6 @@ class GenerationDailyRollupAdmin(AdminPagesMixin, ReadOnlyModelAdmin):
     ]
     list_filter = ["organization", "content_type"]
     search_fields = ["model_name", "user_ref"]
-    date_hierarchy = "day"
     change_list_template = "admin/analytics/rollup_change_list.html"
 
     admin_pages = [("dashboard/", "dashboard_view", "analytics_dashboard")]
@@ -202,12 +211,9 @@ class GenerationDailyRollupAdmin(AdminPagesMixin, ReadOnlyModelAdmin):
 
 
 @admin.register(ProviderCallDailyRollup)
-class ProviderCallDailyRollupAdmin(ReadOnlyModelAdmin):
+class ProviderCallDailyRollupAdmin(RollupAdmin):
     list_display = [
-        "day",
-        "organization",
-        "provider_name",
-        "model_name",
+        *MODEL_GROUP_COLUMNS,
         "user_ref",
         "key_fingerprint",
         "requests",
@@ -215,37 +221,29 @@ class ProviderCallDailyRollupAdmin(ReadOnlyModelAdmin):
         "rate_limited",
         "cost_usd",
     ]
-    list_filter = ["organization"]
     search_fields = ["model_name", "user_ref", "key_fingerprint"]
-    date_hierarchy = "day"
 
 
 @admin.register(GenerationModelDailyRollup)
-class GenerationModelDailyRollupAdmin(ReadOnlyModelAdmin):
+class GenerationModelDailyRollupAdmin(RollupAdmin):
     list_display = [
-        "day",
-        "organization",
-        "provider_name",
-        "model_name",
+        *MODEL_GROUP_COLUMNS,
         "content_type",
         "requests",
         "cost_usd",
     ]
     list_filter = ["organization", "content_type"]
     search_fields = ["model_name"]
-    date_hierarchy = "day"
 
 
 @admin.register(ProviderCallModelDailyRollup)
-class ProviderCallModelDailyRollupAdmin(ReadOnlyModelAdmin):
-    list_display = ["day", "organization", "provider_name", "model_name", "requests", "failures", "cost_usd"]
-    list_filter = ["organization"]
+class ProviderCallModelDailyRollupAdmin(RollupAdmin):
+    list_display = [*MODEL_GROUP_COLUMNS, "requests", "failures", "cost_usd"]
     search_fields = ["model_name"]
-    date_hierarchy = "day"
 
 
 @admin.register(ProviderCallKeyDailyRollup)
-class ProviderCallKeyDailyRollupAdmin(ReadOnlyModelAdmin):
+class ProviderCallKeyDailyRollupAdmin(RollupAdmin):
     list_display = [
         "day",
         "organization",
@@ -255,21 +253,18 @@ class ProviderCallKeyDailyRollupAdmin(ReadOnlyModelAdmin):
         "rate_limited",
         "cost_usd",
     ]
-    list_filter = ["organization"]
     search_fields = ["key_fingerprint"]
-    date_hierarchy = "day"
 
 
 @admin.register(UserHourlyRollup)
-class UserHourlyRollupAdmin(ReadOnlyModelAdmin):
+class UserHourlyRollupAdmin(RollupAdmin):
     list_display = ["hour", "organization", "user_ref", "requests", "rate_limited"]
-    list_filter = ["organization"]
     search_fields = ["user_ref"]
     date_hierarchy = "hour"
 
 
 @admin.register(WeeklySummary)
-class WeeklySummaryAdmin(ReadOnlyModelAdmin):
+class WeeklySummaryAdmin(RollupAdmin):
     list_display = [
         "week_start",
         "organization",
@@ -280,7 +275,6 @@ class WeeklySummaryAdmin(ReadOnlyModelAdmin):
         "cost_change_pct",
         "failure_rate_change",
     ]
-    list_filter = ["organization"]
     date_hierarchy = "week_start"
 
 

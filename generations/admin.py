@@ -20,7 +20,7 @@ from generations.models import (
     GenerationRun,
     content_matches,
 )
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor
+from tenancy.admin_mixins import InkwellModelAdmin, ReadOnlyModelAdmin, admin_actor
 
 
 class GenerationAdminForm(forms.ModelForm):
@@ -108,42 +108,6 @@ class GenerationAdmin(InkwellModelAdmin):
         "Words in the content (full text: 'hotels' finds 'hotel'), or a request id, model, user or agent."
     )
     show_full_result_count = False  # no COUNT(*) over millions of rows per page
-    readonly_fields = [
-        "organization",
-        "request_id",
-        "user_ref",
-        "campaign",
-        "run",
-        "content_type",
-        "agent_name",
-        "target_channel",
-        "provider_name",
-        "model_name",
-        "provider",
-        "model",
-        "price",
-        "style_guide_version_link",
-        "template_version_link",
-        "vertical",
-        "usage_and_cost",
-        "client_usage",
-        "client_cost_usd",
-        "generation_time_ms",
-        "completed_at",
-        "error_message",
-        "error_details",
-        "tree",
-        "prompt",
-        "content",
-        "content_format",
-        "parameters",
-        "metadata",
-        "raw_request",
-        "raw_response",
-        "created_at",
-        "updated_at",
-        "deleted_at",
-    ]
     fieldsets = [
         (None, {"fields": ["organization", "request_id", "status", "user_ref", "campaign", "run"]}),
         (
@@ -194,6 +158,13 @@ class GenerationAdmin(InkwellModelAdmin):
                 ],
             },
         ),
+    ]
+    # Everything on the page is read-only but what the form edits (the status).
+    readonly_fields = [
+        name
+        for _, options in fieldsets
+        for name in options["fields"]
+        if name not in GenerationAdminForm.Meta.fields
     ]
 
     def get_search_results(self, request, queryset, search_term):
@@ -307,17 +278,13 @@ class CacheEntryAdmin(InkwellModelAdmin):
 
 
 @admin.register(CacheDailyStats)
-class CacheDailyStatsAdmin(InkwellModelAdmin):
+class CacheDailyStatsAdmin(ReadOnlyModelAdmin):
+    """The cache's per-day counts, written by cache reads and folded by the rollup jobs: a
+    record like the analytics rollups, so nobody adds, edits or deletes one here."""
+
     list_display = ["day", "organization", "hits", "misses", "cost_saved_usd"]
     list_filter = ["organization"]
-    list_select_related = ["organization"]
     date_hierarchy = "day"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
 
 
 # The publishing queue's admin lives with its models (generations.publishing).

@@ -154,20 +154,15 @@ class ScheduledPostAdmin(InkwellModelAdmin):
     ordering = ["-publish_at", "-id"]
     actions = ["cancel_selected", "retry_selected"]
     raw_id_fields = ["generation"]
+    # A post's page shows all of it read-only (posts are history: the worker and the actions
+    # change them): its organization, the post's own fields in model order, its timestamps.
     readonly_fields = [
         "organization",
-        "account",
-        "generation",
-        "text",
-        "publish_at",
-        "status",
-        "attempts",
-        "max_attempts",
-        "next_attempt_at",
-        "last_error",
-        "published_at",
-        "external_id",
-        "idempotency_key",
+        *(
+            field.name
+            for field in ScheduledPost._meta.fields
+            if not field.primary_key and field.name not in {"organization", "created_at", "updated_at"}
+        ),
         "created_at",
         "updated_at",
     ]
