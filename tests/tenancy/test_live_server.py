@@ -11,6 +11,7 @@ from django.db import connection
 
 from tenancy import services
 from tenancy.choices import APIKeyRole
+from tenancy.models import RateCounter
 from tests.factories import OrganizationFactory
 from tests.livesite import DatabaseRelay, Gunicorn, relayed_database_url
 
@@ -59,7 +60,13 @@ def test_two_workers_share_one_throttle(server):
 
 def test_failed_authentication_is_throttled_per_address(server):
     good = new_key()
-    statuses = [server.request("GET", "/api/v1/widgets/", key=f"guess.{n:040d}")[0] for n in range(12)]
+    for _attempt in range(2):  # a second try only if the first straddled a minute boundary
+        window = int(time.time() // 60)
+        statuses = [server.request("GET", "/api/v1/widgets/", key=f"guess.{n:040d}")[0] for n in range(12)]
+        if int(time.time() // 60) == window:
+            break
+        # The new window already counts the first try's tail: start it again from nothing.
+        RateCounter.objects.filter(key__startswith="throttle:auth_failure:").delete()
     assert statuses == [401] * 10 + [429] * 2
     # Past the limit, even a right key from that address waits: guessing cannot go on.
     status, headers, body = server.request("GET", "/api/v1/widgets/", key=good)
