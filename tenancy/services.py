@@ -157,13 +157,21 @@ def tenant_row_create(
 
 @transaction.atomic
 def tenant_row_update(
-    *, organization: Organization | None, actor: Actor, instance: models.Model, **fields
+    *,
+    organization: Organization | None,
+    actor: Actor,
+    instance: models.Model,
+    action: str | None = None,
+    **fields,
 ) -> models.Model:
-    """Change ``fields`` of ``instance``, validated and audited."""
+    """Change ``fields`` of ``instance``, validated and audited (as ``action`` when given, such
+    as a revoke, else as an update)."""
     before = audit_snapshot(instance)
     for name, value in fields.items():
         setattr(instance, name, value)
-    return audited_save(organization=organization, actor=actor, instance=instance, before=before)
+    return audited_save(
+        organization=organization, actor=actor, instance=instance, before=before, action=action
+    )
 
 
 def _audit_deleted_at(
