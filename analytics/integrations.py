@@ -11,29 +11,14 @@ others land.
 
 from __future__ import annotations
 
-from typing import Any
-
 from analytics import services
 from analytics.api.serializers import ProviderCallCreateSerializer
-from generations.integrations.recording import BatchOutcome, batch_record
-from tenancy.actors import SYSTEM, Actor
-from tenancy.models import Organization
+from generations.integrations.recording import BatchRecorder
 
-
-def provider_call_batch_record(
-    *, organization: Organization, actor: Actor = SYSTEM, items: list[dict[str, Any]]
-) -> BatchOutcome:
-    """Validate and record ``items`` (``POST usage/`` bodies) with partial success: the
-    ``usage/`` serializer, then ``services.provider_call_bulk_record`` in chunks of its limit
-    (``generations.integrations.recording.batch_record``: a refused item is set aside with its
-    reason and the chunk recorded without it; a replay with the same body writes nothing)."""
-    return batch_record(
-        items=items,
-        # One validator for every item, as ``many=True`` uses its child. Items name no
-        # generation, so the serializer needs no request to scope one.
-        validator=ProviderCallCreateSerializer(),
-        write=lambda *, values, fingerprints: services.provider_call_bulk_record(
-            organization=organization, actor=actor, items=values, fingerprints=fingerprints
-        ),
-        chunk_size=services.MAX_BULK_CALLS,
-    )
+# ``POST usage/`` bodies, recorded with ``provider_call_record``'s rules in bulk. Items name no
+# generation, so the serializer needs no request to scope one.
+provider_call_batch_record = BatchRecorder(
+    serializer_class=ProviderCallCreateSerializer,
+    bulk_record=services.provider_call_bulk_record,
+    chunk_size=services.MAX_BULK_CALLS,
+)

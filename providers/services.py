@@ -84,18 +84,15 @@ def credential_update(
     unknown = set(fields) - {"name", "expires_at", "status"}
     if unknown:
         raise DomainError(f"Cannot change {', '.join(sorted(unknown))} here.", attr=sorted(unknown)[0])
-    before = audit.audit_snapshot(credential)
-    for name, value in fields.items():
-        setattr(credential, name, value)
     revoking = (
-        fields.get("status") == CredentialStatus.REVOKED and before["status"] != CredentialStatus.REVOKED
+        fields.get("status") == CredentialStatus.REVOKED and credential.status != CredentialStatus.REVOKED
     )
-    return audit.audited_save(
+    return audit.tenant_row_update(
         organization=organization,
         actor=actor,
         instance=credential,
-        before=before,
         action=AuditAction.REVOKE if revoking else None,
+        **fields,
     )
 
 

@@ -157,26 +157,42 @@ def tenant_row_create(
 
 @transaction.atomic
 def tenant_row_update(
-    *, organization: Organization | None, actor: Actor, instance: models.Model, **fields
+    *,
+    organization: Organization | None,
+    actor: Actor,
+    instance: models.Model,
+    action: str | None = None,
+    **fields,
 ) -> models.Model:
-    """Change ``fields`` of ``instance``, validated and audited."""
+    """Change ``fields`` of ``instance``, validated and audited (as ``action`` when given, such
+    as a revoke, else as an update)."""
     before = audit_snapshot(instance)
     for name, value in fields.items():
         setattr(instance, name, value)
-    return audited_save(organization=organization, actor=actor, instance=instance, before=before)
+    return audited_save(
+        organization=organization, actor=actor, instance=instance, before=before, action=action
+    )
+
+
+def _audit_deleted_at(
+    organization: Organization | None, actor: Actor, instance: models.Model, action: str, *, before
+) -> None:
+    """Audit a soft delete or a restore: the change of ``deleted_at`` from ``before``."""
+    changes = [moment.isoformat() if moment else None for moment in (before, instance.deleted_at)]
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action=action,
+        instance=instance,
+        changes={"deleted_at": changes},
+    )
 
 
 @transaction.atomic
 def soft_delete(*, organization: Organization | None, actor: Actor, instance: models.Model) -> None:
     """Soft-delete a row and audit it."""
     instance.delete()
-    audit_record(
-        organization=organization,
-        actor=actor,
-        action=AuditAction.DELETE,
-        instance=instance,
-        changes={"deleted_at": [None, instance.deleted_at.isoformat()]},
-    )
+    _audit_deleted_at(organization, actor, instance, AuditAction.DELETE, before=None)
 
 
 @transaction.atomic
@@ -188,13 +204,7 @@ def restore(*, organization: Organization | None, actor: Actor, instance: models
     """
     deleted_at = instance.deleted_at
     instance.restore()
-    audit_record(
-        organization=organization,
-        actor=actor,
-        action=AuditAction.RESTORE,
-        instance=instance,
-        changes={"deleted_at": [deleted_at.isoformat() if deleted_at else None, None]},
-    )
+    _audit_deleted_at(organization, actor, instance, AuditAction.RESTORE, before=deleted_at)
 
 
 @transaction.atomic

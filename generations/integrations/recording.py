@@ -3,14 +3,15 @@
 OTLP and LiteLLM clients send many calls at once and cannot fix one bad call by hand, so (unlike
 ``POST generations/bulk/``, which is all or nothing) a bad item here is rejected alone, with a
 reason, while the rest of the batch is recorded. Validation is the owning API's serializer and
-writing its bulk service (:func:`batch_record`): for generations the bulk item serializer and
-``services.generation_bulk_record``; for provider calls (embeddings) analytics passes its own
-(``analytics.integrations``). No second ingestion path.
+writing its bulk service, paired in a :class:`BatchRecorder`: for generations the bulk item
+serializer and ``services.generation_bulk_record``; for provider calls (embeddings) analytics
+declares its own (``analytics.integrations``). No second ingestion path.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -142,19 +143,35 @@ def batch_record(
     return outcome
 
 
-def generation_batch_record(
-    *, organization: Organization, actor: Actor = SYSTEM, items: list[dict[str, Any]]
-) -> BatchOutcome:
-    """Validate and record ``items`` (bodies as ``POST generations/bulk/`` takes them): the API's
-    bulk item serializer, then ``generation_bulk_record`` in chunks of its limit (see
-    :func:`batch_record`)."""
-    return batch_record(
-        items=items,
-        # One validator for every item, as ``many=True`` uses its child: building a
-        # serializer's fields costs more than validating an item with them.
-        validator=GenerationBulkItemSerializer(),
-        write=lambda *, values, fingerprints: services.generation_bulk_record(
-            organization=organization, actor=actor, items=values, fingerprints=fingerprints
-        ),
-        chunk_size=services.MAX_BULK_ITEMS,
-    )
+@dataclass(frozen=True)
+class BatchRecorder:
+    """One owner's partial-success recording, called as a service with ``organization``,
+    ``actor`` and ``items``: its API's item serializer validates, its all-or-nothing bulk service
+    writes, in chunks of that service's limit (:func:`batch_record`)."""
+
+    serializer_class: type[Serializer]
+    bulk_record: Callable[..., list[Recorded]]
+    chunk_size: int
+
+    def __call__(
+        self, *, organization: Organization, actor: Actor = SYSTEM, items: list[dict[str, Any]]
+    ) -> BatchOutcome:
+        """Validate and record ``items`` for ``organization`` with partial success."""
+        return batch_record(
+            items=items,
+            # One validator for every item, as ``many=True`` uses its child: building a
+            # serializer's fields costs more than validating an item with them.
+            validator=self.serializer_class(),
+            write=lambda *, values, fingerprints: self.bulk_record(
+                organization=organization, actor=actor, items=values, fingerprints=fingerprints
+            ),
+            chunk_size=self.chunk_size,
+        )
+
+
+# Generations in bodies as ``POST generations/bulk/`` takes them.
+generation_batch_record = BatchRecorder(
+    serializer_class=GenerationBulkItemSerializer,
+    bulk_record=services.generation_bulk_record,
+    chunk_size=services.MAX_BULK_ITEMS,
+)

@@ -1,9 +1,11 @@
 """What a brand-rule type declares, and the helpers its parameter validation shares.
 
 A rule type is one module in this package holding one :class:`RuleKind` subclass decorated
-with :func:`styleguides.rules.register`. It declares, once: its stored name and label, how its
-``parameters`` are validated and normalised, how a text is checked against it, the plain admin
-fields an editor fills in instead of JSON, and which of them shows a parameter error.
+with :func:`styleguides.rules.register`. It declares, once: its ``RuleType`` member (the stored
+name, the label and the display order come from it), how its ``parameters`` are validated and
+normalised, how a text is checked against it, the plain admin fields an editor fills in instead
+of JSON, and which of them shows a parameter error. A type that looks for a list of words or
+phrases starts from :class:`TermListKind`.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import regex
 from django import forms
 from django.core.exceptions import ValidationError
+
+from styleguides.choices import RuleType
 
 if TYPE_CHECKING:  # pragma: no cover
     from styleguides.compliance import EffectiveRule, Violation, _Checker
@@ -33,6 +37,9 @@ class RuleKind:
     ``check``. The admin, the compliance check, the model's choices and the JS that shows only
     the fields a type uses all read these declarations."""
 
+    #: the ``RuleType`` member this type is: ``type``, ``label`` and ``position`` are derived
+    #: from it (a type outside ``RuleType``, such as a test's throwaway one, sets them itself)
+    rule_type: ClassVar[RuleType | None] = None
     #: the value stored in ``BrandRule.rule_type``
     type: ClassVar[str]
     label: ClassVar[str]
@@ -41,8 +48,17 @@ class RuleKind:
     admin_fields: ClassVar[dict[str, forms.Field]] = {}
     #: the admin field a parameter error is shown next to
     error_field: ClassVar[str]
-    #: where the type sits in choices and in the admin (lower first)
+    #: where the type sits in choices and in the admin (lower first): a ``RuleType`` member's
+    #: place in that enumeration
     position: ClassVar[int] = 100
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Only the class that names the member: a subclass of a type (``MinLength`` of
+        # ``MaxLength``) names its own.
+        if "rule_type" in cls.__dict__ and cls.rule_type is not None:
+            cls.type, cls.label = cls.rule_type.value, cls.rule_type.label
+            cls.position = 10 * (list(RuleType).index(cls.rule_type) + 1)
 
     def validate(self, parameters: dict) -> dict:
         """Return ``parameters`` normalised (defaults filled in) or raise ``ValidationError`` on
@@ -160,3 +176,72 @@ WHOLE_WORD_FIELD = forms.BooleanField(
     required=False, initial=True, help_text='Whole words only ("cure" does not match "secure").'
 )
 LIMIT_FIELD = forms.IntegerField(required=False, min_value=1)
+
+
+# --- A base for the types that look for words or phrases -----------------------------------
+
+
+class TermListKind(RuleKind):
+    """A type that looks for a list of words or phrases (``banned_term``, ``required_phrase``):
+    the list, whether capitals must match and whether only whole words count, with their admin
+    fields, validation and patterns, declared once. The admin's ``terms`` field edits the list
+    whichever parameter stores it; a subclass adds its own parameters through
+    ``option_parameters`` and :meth:`validate_options`."""
+
+    #: the parameter holding the list, and the one a client may send a single entry in instead
+    list_parameter: ClassVar[str] = "terms"
+    single_parameter: ClassVar[str] = "term"
+    #: the subclass's own parameters, normalised by :meth:`validate_options`
+    option_parameters: ClassVar[frozenset[str]] = frozenset()
+    admin_fields = {
+        "terms": TERMS_FIELD,
+        "case_sensitive": CASE_SENSITIVE_FIELD,
+        "whole_word": WHOLE_WORD_FIELD,
+    }
+    error_field = "terms"
+
+    def validate(self, parameters):
+        require_keys(
+            parameters,
+            {
+                self.list_parameter,
+                self.single_parameter,
+                "case_sensitive",
+                "whole_word",
+                *self.option_parameters,
+            },
+        )
+        options = self.validate_options(parameters)
+        return {
+            self.list_parameter: terms(parameters, self.list_parameter, self.single_parameter),
+            **options,
+            "case_sensitive": boolean(parameters, "case_sensitive", False),
+            "whole_word": boolean(parameters, "whole_word", True),
+        }
+
+    def validate_options(self, parameters: dict) -> dict:
+        """The subclass's ``option_parameters`` normalised (checked before the list)."""
+        return {}
+
+    def patterns(self, parameters: dict) -> list[tuple[str, regex.Pattern]]:
+        """Each entry of the stored list with the pattern that finds it in a text."""
+        return [
+            (
+                entry,
+                term_pattern(
+                    entry, case_sensitive=parameters["case_sensitive"], whole_word=parameters["whole_word"]
+                ),
+            )
+            for entry in parameters[self.list_parameter]
+        ]
+
+    def parameters_from_form(self, cleaned):
+        raw = super().parameters_from_form(cleaned)
+        raw.pop("terms", None)
+        return {**raw, self.list_parameter: split_terms(cleaned.get("terms"))}
+
+    def form_initial(self, parameters):
+        return {
+            **super().form_initial(parameters),
+            "terms": ", ".join(parameters.get(self.list_parameter) or []),
+        }

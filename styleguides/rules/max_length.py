@@ -16,11 +16,9 @@ UNIT_FIELD = forms.ChoiceField(required=False, choices=LengthUnit.choices, initi
 
 @register
 class MaxLength(RuleKind):
-    type = RuleType.MAX_LENGTH.value
-    label = RuleType.MAX_LENGTH.label
+    rule_type = RuleType.MAX_LENGTH
     admin_fields = {"limit": LIMIT_FIELD, "unit": UNIT_FIELD}
     error_field = "limit"
-    position = 30
 
     def validate(self, parameters):
         require_keys(parameters, {"limit", "unit"})

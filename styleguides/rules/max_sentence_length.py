@@ -12,15 +12,13 @@ from styleguides.rules.base import RuleKind, positive_int, require_keys
 
 @register
 class MaxSentenceLength(RuleKind):
-    type = RuleType.MAX_SENTENCE_LENGTH.value
-    label = RuleType.MAX_SENTENCE_LENGTH.label
+    rule_type = RuleType.MAX_SENTENCE_LENGTH
     admin_fields = {
         "max_words": forms.IntegerField(
             required=False, min_value=1, help_text="Longest sentence allowed, in words."
         )
     }
     error_field = "max_words"
-    position = 60
 
     def validate(self, parameters):
         require_keys(parameters, {"max_words"})

@@ -11,9 +11,7 @@ from styleguides.rules.max_length import MaxLength
 
 @register
 class MinLength(MaxLength):
-    type = RuleType.MIN_LENGTH.value
-    label = RuleType.MIN_LENGTH.label
-    position = 40
+    rule_type = RuleType.MIN_LENGTH
 
     def check(self, checker, rule, statistics):
         p = rule.parameters

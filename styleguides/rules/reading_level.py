@@ -12,8 +12,7 @@ from styleguides.rules.base import RuleKind, grade, parameter_error, require_key
 
 @register
 class ReadingLevel(RuleKind):
-    type = RuleType.READING_LEVEL.value
-    label = RuleType.READING_LEVEL.label
+    rule_type = RuleType.READING_LEVEL
     admin_fields = {
         "max_grade": forms.FloatField(
             required=False, min_value=0, max_value=30, help_text="US school grade."
@@ -21,7 +20,6 @@ class ReadingLevel(RuleKind):
         "min_grade": forms.FloatField(required=False, min_value=0, max_value=30),
     }
     error_field = "max_grade"
-    position = 70
 
     def validate(self, parameters):
         require_keys(parameters, {"max_grade", "min_grade"})

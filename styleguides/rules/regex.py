@@ -23,15 +23,13 @@ from styleguides.rules.base import (
 
 @register
 class Regex(RuleKind):
-    type = RuleType.REGEX.value
-    label = RuleType.REGEX.label
+    rule_type = RuleType.REGEX
     admin_fields = {
         "pattern": forms.CharField(required=False, help_text="A regular expression."),
         "ignore_case": forms.BooleanField(required=False),
         "mode": forms.ChoiceField(required=False, choices=RegexMode.choices, initial=RegexMode.FORBID),
     }
     error_field = "pattern"
-    position = 50
 
     def validate(self, parameters):
         require_keys(parameters, {"pattern", "ignore_case", "mode"})
