@@ -302,30 +302,23 @@ def prompt_template_create(
     organization: Organization | None,
     actor: Actor = SYSTEM,
     name: str,
-    user_template: str,
     slug: str = "",
-    system_template: str = "",
-    variables: list | None = None,
     content_type: str = "",
     description: str = "",
-    notes: str = "",
     labels: list[str] | None = None,
+    **body,
 ) -> PromptTemplate:
     """Create a template with its version 1 (and point ``labels`` at it, if given); the slug is
-    derived from the name when not given."""
+    derived from the name when not given. ``body`` is version 1's ``user_template`` and optional
+    ``system_template``, ``variables`` and ``notes``, as :func:`prompt_template_version_create`
+    takes them."""
     slug = slug or slug_for(PromptTemplate, organization=organization, name=name)
     template = PromptTemplate(organization=organization, name=name, slug=slug, description=description)
     if content_type:
         template.content_type = content_type
     tenancy_services.audited_save(organization=organization, actor=actor, instance=template)
     version = prompt_template_version_create(
-        organization=organization,
-        actor=actor,
-        template=template,
-        system_template=system_template,
-        user_template=user_template,
-        variables=variables,
-        notes=notes,
+        organization=organization, actor=actor, template=template, **body
     )
     for label in labels or []:
         prompt_template_label_set(
