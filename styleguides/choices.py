@@ -21,18 +21,6 @@ class StyleGuideStatus(models.TextChoices):
     ARCHIVED = "archived", "Archived"
 
 
-class RuleType(models.TextChoices):
-    """What a brand rule checks. ``styleguides.compliance`` documents each type's parameters."""
-
-    BANNED_TERM = "banned_term", "Banned term"
-    REQUIRED_PHRASE = "required_phrase", "Required phrase"
-    MAX_LENGTH = "max_length", "Maximum length"
-    MIN_LENGTH = "min_length", "Minimum length"
-    REGEX = "regex", "Pattern (regular expression)"
-    MAX_SENTENCE_LENGTH = "max_sentence_length", "Maximum sentence length"
-    READING_LEVEL = "reading_level", "Reading level"
-
-
 class Severity(models.TextChoices):
     """An error fails a check; a warning is reported but the text still passes."""
 

@@ -5,7 +5,6 @@ Every occurrence is a violation. Whole-word matching uses Unicode letter and dig
 
 from __future__ import annotations
 
-from styleguides.choices import RuleType
 from styleguides.rules import register
 from styleguides.rules.base import (
     CASE_SENSITIVE_FIELD,
@@ -22,8 +21,8 @@ from styleguides.rules.base import (
 
 @register
 class BannedTerm(RuleKind):
-    type = RuleType.BANNED_TERM.value
-    label = RuleType.BANNED_TERM.label
+    type = "banned_term"
+    label = "Banned term"
     admin_fields = {
         "terms": TERMS_FIELD,
         "case_sensitive": CASE_SENSITIVE_FIELD,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 
-from styleguides.choices import RuleType
 from styleguides.flesch_kincaid import sentence_spans, word_spans
 from styleguides.rules import register
 from styleguides.rules.base import RuleKind, positive_int, require_keys
@@ -12,8 +11,8 @@ from styleguides.rules.base import RuleKind, positive_int, require_keys
 
 @register
 class MaxSentenceLength(RuleKind):
-    type = RuleType.MAX_SENTENCE_LENGTH.value
-    label = RuleType.MAX_SENTENCE_LENGTH.label
+    type = "max_sentence_length"
+    label = "Maximum sentence length"
     admin_fields = {
         "max_words": forms.IntegerField(
             required=False, min_value=1, help_text="Longest sentence allowed, in words."

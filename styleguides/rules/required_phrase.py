@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from django import forms
 
-from styleguides.choices import RuleType
 from styleguides.rules import register
 from styleguides.rules.base import (
     CASE_SENSITIVE_FIELD,
@@ -25,8 +24,8 @@ from styleguides.rules.base import (
 
 @register
 class RequiredPhrase(RuleKind):
-    type = RuleType.REQUIRED_PHRASE.value
-    label = RuleType.REQUIRED_PHRASE.label
+    type = "required_phrase"
+    label = "Required phrase"
     admin_fields = {
         "terms": TERMS_FIELD,
         "match": forms.ChoiceField(
