@@ -3,15 +3,6 @@
 from django.db import models
 
 
-class ProviderSlug(models.TextChoices):
-    """The providers Inkwell knows out of the box (rows are seeded by ``fixtures/providers.json``)."""
-
-    OPENAI = "openai", "OpenAI"
-    ANTHROPIC = "anthropic", "Anthropic"
-    GOOGLE = "google", "Google"
-    PERPLEXITY = "perplexity", "Perplexity"
-
-
 class CostStatus(models.TextChoices):
     """Whether a cost could be computed, never a silent $0: ``priced`` (cost computed from the
     usage and the price valid then), ``unpriced`` (the model or its price at that moment is
