@@ -18,12 +18,12 @@ class HttpMethod(models.TextChoices):
 class ErrorType(models.TextChoices):
     """Why a provider call failed (blank on success)."""
 
-    TIMEOUT = "timeout", "Timeout"
+    TIMEOUT = "timeout"
     RATE_LIMIT = "rate_limit", "Rate limited"
     SERVER_ERROR = "server_error", "Provider server error"
     AUTH = "auth", "Authentication"
     INVALID_REQUEST = "invalid_request", "Invalid request"
-    OTHER = "other", "Other"
+    OTHER = "other"
 
 
 # The rollup column that counts each error type.
@@ -40,15 +40,15 @@ ERROR_TYPE_COLUMNS = {
 class ReportSource(models.TextChoices):
     """Which rollup a report reads: generations (daily) or provider calls (hourly)."""
 
-    GENERATIONS = "generations", "Generations"
+    GENERATIONS = "generations"
     PROVIDER_CALLS = "provider_calls", "Provider calls"
 
 
 class GroupBy(models.TextChoices):
     """The dimensions a report can be grouped by (``group_by=model,month``)."""
 
-    MODEL = "model", "Model"
-    PROVIDER = "provider", "Provider"
+    MODEL = "model"
+    PROVIDER = "provider"
     CONTENT_TYPE = "content_type", "Content type"
     USER = "user", "User reference"
     DAY = "day", "Day (UTC)"
@@ -59,7 +59,7 @@ class RetentionTarget(models.TextChoices):
     """The kinds of raw rows the retention policy expires, each with its own age limit."""
 
     FAILED_GENERATIONS = "failed_generations", "Failed generations"
-    GENERATIONS = "generations", "Generations"
+    GENERATIONS = "generations"
     PROVIDER_CALLS = "provider_calls", "Provider calls"
     PERFORMANCE_METRICS = "performance_metrics", "Performance metrics"
     EMPTY_RUNS = "empty_runs", "Runs with no generations"

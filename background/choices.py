@@ -12,12 +12,12 @@ class JobQueue(models.TextChoices):
     wait behind a night of rollups.
     """
 
-    PUBLISHING = "publishing", "Publishing"
+    PUBLISHING = "publishing"
     GENERATION = "generation", "Content generation"
-    EMAIL = "email", "Email"
+    EMAIL = "email"
     STRATEGY = "strategy", "Strategy generation"
     ANALYTICS = "analytics", "Analytics collection"
-    MAINTENANCE = "maintenance", "Maintenance"
+    MAINTENANCE = "maintenance"
 
     @property
     def priority(self) -> int:

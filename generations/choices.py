@@ -14,21 +14,21 @@ ContentType = TemplateContentType
 class TargetChannel(models.TextChoices):
     """Where the content will be published."""
 
-    BLOG = "blog", "Blog"
+    BLOG = "blog"
     LINKEDIN = "linkedin", "LinkedIn"
-    X = "x", "X"
-    INSTAGRAM = "instagram", "Instagram"
-    FACEBOOK = "facebook", "Facebook"
-    EMAIL = "email", "Email"
+    X = "x"
+    INSTAGRAM = "instagram"
+    FACEBOOK = "facebook"
+    EMAIL = "email"
     AMAZON_LISTING = "amazon_listing", "Amazon listing"
-    WEB = "web", "Web"
-    OTHER = "other", "Other"
+    WEB = "web"
+    OTHER = "other"
 
 
 class ContentFormat(models.TextChoices):
     """How ``Generation.content`` is encoded."""
 
-    MARKDOWN = "markdown", "Markdown"
+    MARKDOWN = "markdown"
     HTML = "html", "HTML"
     JSON = "json", "JSON"
     PLAIN = "plain", "Plain text"
@@ -37,12 +37,12 @@ class ContentFormat(models.TextChoices):
 class GenerationStatus(models.TextChoices):
     """Life cycle of a generation. It only moves forward: see :meth:`can_move`."""
 
-    PENDING = "pending", "Pending"
-    PROCESSING = "processing", "Processing"
-    SUCCESS = "success", "Success"
-    PARTIAL = "partial", "Partial"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending"
+    PROCESSING = "processing"
+    SUCCESS = "success"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @classmethod
     def terminal(cls) -> frozenset[str]:
@@ -71,26 +71,26 @@ class GenerationStatus(models.TextChoices):
 class GenerationKind(models.TextChoices):
     """A node's relation to its parent in a generation tree."""
 
-    ORIGINAL = "original", "Original"  # a root: no parent
-    REVISION = "revision", "Revision"  # a new version of the parent, same vertical
-    VARIANT = "variant", "Variant"  # the parent adapted for another vertical
+    ORIGINAL = "original"  # a root: no parent
+    REVISION = "revision"  # a new version of the parent, same vertical
+    VARIANT = "variant"  # the parent adapted for another vertical
 
 
 class RunStatus(models.TextChoices):
     """Status of a run, derived from its generations (never stored)."""
 
-    PENDING = "pending", "Pending"  # no generation yet
-    RUNNING = "running", "Running"  # some generation still pending or processing
-    COMPLETED = "completed", "Completed"  # every requested model succeeded
-    PARTIAL = "partial", "Partial"  # finished, some models succeeded
-    FAILED = "failed", "Failed"  # finished, none succeeded
-    CANCELLED = "cancelled", "Cancelled"  # finished, every generation cancelled
+    PENDING = "pending"  # no generation yet
+    RUNNING = "running"  # some generation still pending or processing
+    COMPLETED = "completed"  # every requested model succeeded
+    PARTIAL = "partial"  # finished, some models succeeded
+    FAILED = "failed"  # finished, none succeeded
+    CANCELLED = "cancelled"  # finished, every generation cancelled
 
 
 class RecordedAction(models.TextChoices):
     """What happened to the generations a ``generations_recorded`` signal carries."""
 
-    CREATED = "created", "Created"
-    UPDATED = "updated", "Updated"
-    DELETED = "deleted", "Deleted"
-    RESTORED = "restored", "Restored"
+    CREATED = "created"
+    UPDATED = "updated"
+    DELETED = "deleted"
+    RESTORED = "restored"

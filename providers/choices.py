@@ -3,46 +3,37 @@
 from django.db import models
 
 
-class ProviderSlug(models.TextChoices):
-    """The providers Inkwell knows out of the box (rows are seeded by ``fixtures/providers.json``)."""
-
-    OPENAI = "openai", "OpenAI"
-    ANTHROPIC = "anthropic", "Anthropic"
-    GOOGLE = "google", "Google"
-    PERPLEXITY = "perplexity", "Perplexity"
-
-
 class CostStatus(models.TextChoices):
     """Whether a cost could be computed, never a silent $0: ``priced`` (cost computed from the
     usage and the price valid then), ``unpriced`` (the model or its price at that moment is
     unknown, or the price cannot read this usage), ``no_usage`` (no usage was reported at all)."""
 
-    PRICED = "priced", "Priced"
-    UNPRICED = "unpriced", "Unpriced"
+    PRICED = "priced"
+    UNPRICED = "unpriced"
     NO_USAGE = "no_usage", "No usage reported"
 
 
 class CredentialStatus(models.TextChoices):
     """A provider credential is usable while active; a revoked one is kept for its history."""
 
-    ACTIVE = "active", "Active"
-    REVOKED = "revoked", "Revoked"
+    ACTIVE = "active"
+    REVOKED = "revoked"
 
 
 class BudgetPeriod(models.TextChoices):
     """The calendar window (UTC) a budget's USD limit applies to."""
 
-    DAY = "day", "Day"
+    DAY = "day"
     WEEK = "week", "Week (from Monday)"
-    MONTH = "month", "Month"
+    MONTH = "month"
 
 
 class GenerationMode(models.TextChoices):
     """The default style a content service generates in when the request names none."""
 
-    CREATIVE = "creative", "Creative"
-    PROFESSIONAL = "professional", "Professional"
-    BRANDABLE = "brandable", "Brandable"
+    CREATIVE = "creative"
+    PROFESSIONAL = "professional"
+    BRANDABLE = "brandable"
     TECH_FOCUSED = "tech-focused", "Tech-focused"
 
 

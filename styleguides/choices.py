@@ -8,7 +8,7 @@ from django.db import models
 class StyleGuideKind(models.TextChoices):
     """What a style guide describes."""
 
-    BRAND = "brand", "Brand"
+    BRAND = "brand"
     VERTICAL = "vertical", "Vertical (industry)"
     WRITING_STYLE = "writing_style", "Writing style"
 
@@ -16,35 +16,23 @@ class StyleGuideKind(models.TextChoices):
 class StyleGuideStatus(models.TextChoices):
     """Where a guide is in its life: drafted, published (has a live version), or retired."""
 
-    DRAFT = "draft", "Draft"
-    PUBLISHED = "published", "Published"
-    ARCHIVED = "archived", "Archived"
-
-
-class RuleType(models.TextChoices):
-    """What a brand rule checks. ``styleguides.compliance`` documents each type's parameters."""
-
-    BANNED_TERM = "banned_term", "Banned term"
-    REQUIRED_PHRASE = "required_phrase", "Required phrase"
-    MAX_LENGTH = "max_length", "Maximum length"
-    MIN_LENGTH = "min_length", "Minimum length"
-    REGEX = "regex", "Pattern (regular expression)"
-    MAX_SENTENCE_LENGTH = "max_sentence_length", "Maximum sentence length"
-    READING_LEVEL = "reading_level", "Reading level"
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
 
 
 class Severity(models.TextChoices):
     """An error fails a check; a warning is reported but the text still passes."""
 
-    ERROR = "error", "Error"
-    WARNING = "warning", "Warning"
+    ERROR = "error"
+    WARNING = "warning"
 
 
 class LengthUnit(models.TextChoices):
     """What ``max_length`` / ``min_length`` rules count."""
 
-    CHARACTERS = "characters", "Characters"
-    WORDS = "words", "Words"
+    CHARACTERS = "characters"
+    WORDS = "words"
 
 
 class RegexMode(models.TextChoices):
@@ -63,7 +51,7 @@ class TemplateContentType(models.TextChoices):
     AMAZON = "amazon", "Amazon listing"
     COMPETITOR = "competitor", "Competitor analysis"
     NAME = "name", "Name ideas"
-    TEMPLATE = "template", "Template"
-    CHAT = "chat", "Chat"
-    INSIGHTS = "insights", "Insights"
-    OTHER = "other", "Other"
+    TEMPLATE = "template"
+    CHAT = "chat"
+    INSIGHTS = "insights"
+    OTHER = "other"

@@ -27,10 +27,12 @@ from typing import Any
 import regex
 from django.core.exceptions import ValidationError
 
-from styleguides.choices import LengthUnit, RuleType, Severity
+from styleguides.choices import LengthUnit, Severity
 from styleguides.flesch_kincaid import TextStatistics, text_statistics, word_spans
 from styleguides.rules import rule_kind
+from styleguides.rules.banned_term import BannedTerm
 from styleguides.rules.base import parameter_error
+from styleguides.rules.required_phrase import RequiredPhrase
 from styleguides.text_safety import refuse_nul
 
 GRAPHEME = regex.compile(r"\X")
@@ -129,7 +131,7 @@ def term_rules_of_lists(
     rules = [
         EffectiveRule(
             name=f"Banned term: {term}",
-            rule_type=RuleType.BANNED_TERM,
+            rule_type=BannedTerm.type,
             parameters={"terms": [term], "case_sensitive": False, "whole_word": True},
             severity=Severity.ERROR,
             guide_id=guide_id,
@@ -139,7 +141,7 @@ def term_rules_of_lists(
     rules += [
         EffectiveRule(
             name=f"Required term: {term}",
-            rule_type=RuleType.REQUIRED_PHRASE,
+            rule_type=RequiredPhrase.type,
             parameters={"phrases": [term], "match": "all", "case_sensitive": False, "whole_word": True},
             severity=Severity.WARNING,
             guide_id=guide_id,

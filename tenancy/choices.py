@@ -6,10 +6,10 @@ from django.db import models
 class Role(models.TextChoices):
     """What a member or an API key may do inside its organization, weakest last."""
 
-    OWNER = "owner", "Owner"
-    ADMIN = "admin", "Admin"
-    EDITOR = "editor", "Editor"
-    VIEWER = "viewer", "Viewer"
+    OWNER = "owner"
+    ADMIN = "admin"
+    EDITOR = "editor"
+    VIEWER = "viewer"
 
     @classmethod
     def rank(cls, role: str) -> int:
@@ -29,17 +29,17 @@ class APIKeyRole(models.TextChoices):
 class AuditAction(models.TextChoices):
     """Kinds of event the audit log records."""
 
-    CREATE = "create", "Create"
-    UPDATE = "update", "Update"
+    CREATE = "create"
+    UPDATE = "update"
     DELETE = "delete", "Soft delete"
-    RESTORE = "restore", "Restore"
+    RESTORE = "restore"
     HARD_DELETE = "hard_delete", "Hard delete"
-    PUBLISH = "publish", "Publish"
+    PUBLISH = "publish"
     ROTATE = "rotate", "Rotate secret"
-    REVOKE = "revoke", "Revoke"
-    REPRICE = "reprice", "Reprice"
+    REVOKE = "revoke"
+    REPRICE = "reprice"
     PURGE = "purge", "Purge personal data"
-    OTHER = "other", "Other"
+    OTHER = "other"
 
 
 class ErrorCode(models.TextChoices):
@@ -61,7 +61,7 @@ class ErrorCode(models.TextChoices):
     RANGE_TOO_LONG = "range_too_long", "Date range too long"
     UNKNOWN_MODEL = "unknown_model", "Unknown model"
     INACTIVE_MODEL = "inactive_model", "Inactive model"
-    INACTIVE = "inactive", "Inactive"
+    INACTIVE = "inactive"
     UNKNOWN_SNIPPET = "unknown_snippet", "Unknown context snippet"
     INCLUDE_CYCLE = "include_cycle", "Template includes itself"
     SANDBOX_VIOLATION = "sandbox_violation", "Refused by the template sandbox"

@@ -8,11 +8,11 @@ from django.db import models
 class Platform(models.TextChoices):
     """Where a social account lives. Only platforms with a registered publisher take posts."""
 
-    WEBHOOK = "webhook", "Webhook"
+    WEBHOOK = "webhook"
     LINKEDIN = "linkedin", "LinkedIn"
-    X = "x", "X"
-    INSTAGRAM = "instagram", "Instagram"
-    FACEBOOK = "facebook", "Facebook"
+    X = "x"
+    INSTAGRAM = "instagram"
+    FACEBOOK = "facebook"
 
 
 class PostStatus(models.TextChoices):
@@ -21,11 +21,11 @@ class PostStatus(models.TextChoices):
     ``failed`` and ``cancelled`` go back to ``scheduled`` only through an explicit retry.
     """
 
-    SCHEDULED = "scheduled", "Scheduled"
-    PUBLISHING = "publishing", "Publishing"
-    PUBLISHED = "published", "Published"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    SCHEDULED = "scheduled"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
 
     @classmethod
     def cancellable(cls) -> frozenset[str]:

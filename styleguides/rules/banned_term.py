@@ -5,14 +5,15 @@ Every occurrence is a violation. Whole-word matching uses Unicode letter and dig
 
 from __future__ import annotations
 
-from styleguides.choices import RuleType
 from styleguides.rules import register
 from styleguides.rules.base import TermListKind
 
 
 @register
 class BannedTerm(TermListKind):
-    rule_type = RuleType.BANNED_TERM
+    type = "banned_term"
+    label = "Banned term"
+    position = 10
 
     def check(self, checker, rule, statistics):
         return [

@@ -1,8 +1,8 @@
 """What a brand-rule type declares, and the helpers its parameter validation shares.
 
 A rule type is one module in this package holding one :class:`RuleKind` subclass decorated
-with :func:`styleguides.rules.register`. It declares, once: its ``RuleType`` member (the stored
-name, the label and the display order come from it), how its ``parameters`` are validated and
+with :func:`styleguides.rules.register`. It declares, once: its stored
+name, its label and its display order, how its ``parameters`` are validated and
 normalised, how a text is checked against it, the plain admin fields an editor fills in instead
 of JSON, and which of them shows a parameter error. A type that looks for a list of words or
 phrases starts from :class:`TermListKind`.
@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import regex
 from django import forms
 from django.core.exceptions import ValidationError
-
-from styleguides.choices import RuleType
 
 if TYPE_CHECKING:  # pragma: no cover
     from styleguides.compliance import EffectiveRule, Violation, _Checker
@@ -37,9 +35,6 @@ class RuleKind:
     ``check``. The admin, the compliance check, the model's choices and the JS that shows only
     the fields a type uses all read these declarations."""
 
-    #: the ``RuleType`` member this type is: ``type``, ``label`` and ``position`` are derived
-    #: from it (a type outside ``RuleType``, such as a test's throwaway one, sets them itself)
-    rule_type: ClassVar[RuleType | None] = None
     #: the value stored in ``BrandRule.rule_type``
     type: ClassVar[str]
     label: ClassVar[str]
@@ -48,17 +43,8 @@ class RuleKind:
     admin_fields: ClassVar[dict[str, forms.Field]] = {}
     #: the admin field a parameter error is shown next to
     error_field: ClassVar[str]
-    #: where the type sits in choices and in the admin (lower first): a ``RuleType`` member's
-    #: place in that enumeration
+    #: where the type sits in choices and in the admin (lower first)
     position: ClassVar[int] = 100
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        # Only the class that names the member: a subclass of a type (``MinLength`` of
-        # ``MaxLength``) names its own.
-        if "rule_type" in cls.__dict__ and cls.rule_type is not None:
-            cls.type, cls.label = cls.rule_type.value, cls.rule_type.label
-            cls.position = 10 * (list(RuleType).index(cls.rule_type) + 1)
 
     def validate(self, parameters: dict) -> dict:
         """Return ``parameters`` normalised (defaults filled in) or raise ``ValidationError`` on

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django import forms
 
-from styleguides.choices import LengthUnit, RuleType
+from styleguides.choices import LengthUnit
 from styleguides.rules import register
 from styleguides.rules.base import LIMIT_FIELD, RuleKind, choice, positive_int, require_keys
 
@@ -16,7 +16,9 @@ UNIT_FIELD = forms.ChoiceField(required=False, choices=LengthUnit.choices, initi
 
 @register
 class MaxLength(RuleKind):
-    rule_type = RuleType.MAX_LENGTH
+    type = "max_length"
+    label = "Maximum length"
+    position = 30
     admin_fields = {"limit": LIMIT_FIELD, "unit": UNIT_FIELD}
     error_field = "limit"
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django import forms
 
-from styleguides.choices import RuleType
 from styleguides.flesch_kincaid import sentence_spans, word_spans
 from styleguides.rules import register
 from styleguides.rules.base import RuleKind, positive_int, require_keys
@@ -12,7 +11,9 @@ from styleguides.rules.base import RuleKind, positive_int, require_keys
 
 @register
 class MaxSentenceLength(RuleKind):
-    rule_type = RuleType.MAX_SENTENCE_LENGTH
+    type = "max_sentence_length"
+    label = "Maximum sentence length"
+    position = 60
     admin_fields = {
         "max_words": forms.IntegerField(
             required=False, min_value=1, help_text="Longest sentence allowed, in words."

@@ -4,14 +4,15 @@ Same parameters, admin fields and validation as ``max_length``; only the check d
 
 from __future__ import annotations
 
-from styleguides.choices import RuleType
 from styleguides.rules import register
 from styleguides.rules.max_length import MaxLength
 
 
 @register
 class MinLength(MaxLength):
-    rule_type = RuleType.MIN_LENGTH
+    type = "min_length"
+    label = "Minimum length"
+    position = 40
 
     def check(self, checker, rule, statistics):
         p = rule.parameters

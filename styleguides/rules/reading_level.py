@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from django import forms
 
-from styleguides.choices import RuleType
 from styleguides.rules import register
 from styleguides.rules.base import RuleKind, grade, parameter_error, require_keys
 
 
 @register
 class ReadingLevel(RuleKind):
-    rule_type = RuleType.READING_LEVEL
+    type = "reading_level"
+    label = "Reading level"
+    position = 70
     admin_fields = {
         "max_grade": forms.FloatField(
             required=False, min_value=0, max_value=30, help_text="US school grade."

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django import forms
 
-from styleguides.choices import RegexMode, RuleType
+from styleguides.choices import RegexMode
 from styleguides.rules import register
 from styleguides.rules.base import (
     MAX_PATTERN_LENGTH,
@@ -23,7 +23,9 @@ from styleguides.rules.base import (
 
 @register
 class Regex(RuleKind):
-    rule_type = RuleType.REGEX
+    type = "regex"
+    label = "Pattern (regular expression)"
+    position = 50
     admin_fields = {
         "pattern": forms.CharField(required=False, help_text="A regular expression."),
         "ignore_case": forms.BooleanField(required=False),

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from django import forms
 
-from styleguides.choices import RuleType
 from styleguides.rules import register
 from styleguides.rules.base import TermListKind, parameter_error
 
 
 @register
 class RequiredPhrase(TermListKind):
-    rule_type = RuleType.REQUIRED_PHRASE
+    type = "required_phrase"
+    label = "Required phrase"
+    position = 20
     list_parameter, single_parameter = "phrases", "phrase"
     option_parameters = frozenset({"match"})
     admin_fields = {

@@ -4,8 +4,9 @@ row has versions, so factories never produce states the app could not)."""
 import factory
 
 from styleguides import services
-from styleguides.choices import RuleType, Severity, StyleGuideKind
+from styleguides.choices import Severity, StyleGuideKind
 from styleguides.models import BrandRule, ContentPillar, ContentSeries, StyleGuide
+from styleguides.rules.banned_term import BannedTerm
 from tests.factories import OrganizationFactory
 
 
@@ -28,7 +29,7 @@ class BrandRuleFactory(factory.django.DjangoModelFactory):
     guide = factory.SubFactory(StyleGuideFactory)
     organization = factory.LazyAttribute(lambda rule: rule.guide.organization)
     name = factory.Sequence(lambda n: f"Rule {n}")
-    rule_type = RuleType.BANNED_TERM
+    rule_type = BannedTerm.type
     parameters = factory.LazyFunction(
         lambda: {"terms": ["synergy"], "case_sensitive": False, "whole_word": True}
     )
