@@ -91,16 +91,7 @@ class AIModelAdminForm(forms.ModelForm):
 
     class Meta:
         model = AIModel
-        fields = [
-            "provider",
-            "name",
-            "display_name",
-            "aliases",
-            "context_window",
-            "max_output_tokens",
-            "is_active",
-            "is_deprecated",
-        ]
+        fields = list(AIModel.CATALOGUE_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -82,6 +82,18 @@ class AIModel(TimeStampedModel):
     is_active = models.BooleanField(default=True)
     is_deprecated = models.BooleanField(default=False)
 
+    # What describes a model in the catalogue, in the order staff edit it and the API shows it.
+    CATALOGUE_FIELDS = (
+        "provider",
+        "name",
+        "display_name",
+        "aliases",
+        "context_window",
+        "max_output_tokens",
+        "is_active",
+        "is_deprecated",
+    )
+
     objects = AIModelManager()
 
     class Meta:
