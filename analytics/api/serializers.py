@@ -35,16 +35,20 @@ from analytics.reports import (
 )
 from generations.choices import ContentType
 from generations.models import Generation
+from providers.api.serializers import (
+    METERED_NAME_FIELDS,
+    METERED_USAGE_FIELDS,
+    MeteredUsageSerializer,
+    model_name_field,
+    provider_name_field,
+    refuse_usage_with_token_fields,
+    token_count_field,
+)
 from tenancy.api.fields import BoundedDateField, BoundedDateTimeField, TenantPrimaryKeyRelatedField
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
 MAX_INT32 = 2**31 - 1
-TOKEN_INPUTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens")
 # A call reported as made in the future is a clock problem, not a call: a little skew is fine.
-
-
-def _tokens(**kwargs):
-    return serializers.IntegerField(min_value=0, max_value=2**62, required=False, **kwargs)
 
 
 def _milliseconds(**kwargs):
@@ -83,21 +87,13 @@ class ProviderCallCreateSerializer(serializers.Serializer):
     )
     endpoint = serializers.CharField(max_length=500)
     method = serializers.ChoiceField(choices=HttpMethod.choices, default=HttpMethod.POST)
-    provider = serializers.CharField(
-        source="provider_name", max_length=50, required=False, allow_blank=True, help_text="Provider slug."
-    )
-    model = serializers.CharField(
-        source="model_name",
-        max_length=200,
-        required=False,
-        allow_blank=True,
-        help_text="Model name or alias.",
-    )
-    input_tokens = _tokens()
-    output_tokens = _tokens()
-    cache_read_tokens = _tokens()
-    cache_write_tokens = _tokens()
-    total_tokens = _tokens(help_text="Defaults to input + output.")
+    provider = provider_name_field()
+    model = model_name_field()
+    input_tokens = token_count_field()
+    output_tokens = token_count_field()
+    cache_read_tokens = token_count_field()
+    cache_write_tokens = token_count_field()
+    total_tokens = token_count_field(help_text="Defaults to input + output.")
     usage = serializers.DictField(
         required=False,
         help_text="The provider's own usage object, or its whole response body (any provider "
@@ -133,32 +129,14 @@ class ProviderCallCreateSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        sent = sorted(set(TOKEN_INPUTS) & set(attrs))
-        if "usage" in attrs and sent:
-            raise serializers.ValidationError(
-                {"usage": f"Send a provider usage object or token fields, not both ({', '.join(sent)})."}
-            )
+        refuse_usage_with_token_fields(attrs)
         if attrs.get("success") and attrs.get("error_type"):
             raise serializers.ValidationError({"error_type": "A successful call has no error type."})
         return attrs
 
 
-class ProviderCallSerializer(serializers.ModelSerializer):
+class ProviderCallSerializer(MeteredUsageSerializer):
     """A provider call as the API shows it: what was sent next to what Inkwell computed."""
-
-    provider = serializers.CharField(source="provider_name", read_only=True)
-    model = serializers.CharField(source="model_name", read_only=True)
-    # Null when Inkwell does not know the provider or model the client named.
-    resolved_provider = serializers.SlugRelatedField(
-        source="provider", slug_field="slug", read_only=True, allow_null=True
-    )
-    resolved_model = serializers.SlugRelatedField(
-        source="model",
-        slug_field="name",
-        read_only=True,
-        allow_null=True,
-        help_text="The canonical model the name meant.",
-    )
 
     class Meta:
         model = ProviderCall
@@ -169,20 +147,8 @@ class ProviderCallSerializer(serializers.ModelSerializer):
             "content_type",
             "endpoint",
             "method",
-            "provider",
-            "model",
-            "resolved_provider",
-            "resolved_model",
-            "input_tokens",
-            "output_tokens",
-            "cache_read_tokens",
-            "cache_write_tokens",
-            "total_tokens",
-            "usage",
-            "client_usage",
-            "client_cost_usd",
-            "cost_usd",
-            "cost_status",
+            *METERED_NAME_FIELDS,
+            *METERED_USAGE_FIELDS,
             "api_latency_ms",
             "total_request_time_ms",
             "status_code",

@@ -33,7 +33,7 @@ from generations.api.serializers import (
     TreeNodeSerializer,
 )
 from generations.models import CacheEntry, Campaign, Generation, GenerationRun
-from tenancy.api.viewsets import IdempotentCreateMixin, RestoreMixin, TenantModelViewSet, TenantViewSetMixin
+from tenancy.api.viewsets import RestoreMixin, TenantIngestViewSet, TenantModelViewSet, TenantViewSetMixin
 from tenancy.errors import NotFound
 from tenancy.idempotency import request_fingerprint
 
@@ -54,14 +54,7 @@ from tenancy.idempotency import request_fingerprint
         "content and usage (its cost is computed then).",
     ),
 )
-class GenerationViewSet(
-    IdempotentCreateMixin,
-    TenantViewSetMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class GenerationViewSet(mixins.DestroyModelMixin, TenantIngestViewSet):
     """Generations: idempotent ingestion, bulk, trees (branch, lineage, tree, variants)."""
 
     queryset = Generation.objects.all()
@@ -166,9 +159,7 @@ class GenerationViewSet(
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def lineage(self, request, pk=None):
         """The path from the tree's root to this generation, root first (one recursive query)."""
-        generation = self.get_object()
-        path = selectors.generation_lineage(organization=self.organization, generation=generation)
-        return Response(GenerationListSerializer(path, many=True).data)
+        return self.related_generations(selectors.generation_lineage)
 
     @extend_schema(responses=TreeNodeSerializer, filters=False)
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
@@ -181,9 +172,12 @@ class GenerationViewSet(
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def variants(self, request, pk=None):
         """This generation's variants, ordered by vertical (one query)."""
-        generation = self.get_object()
-        variants = selectors.generation_variants(organization=self.organization, generation=generation)
-        return Response(GenerationListSerializer(variants, many=True).data)
+        return self.related_generations(selectors.generation_variants)
+
+    def related_generations(self, selector) -> Response:
+        """List rows of the generations ``selector`` finds for the one in the URL, in its order."""
+        rows = selector(organization=self.organization, generation=self.get_object())
+        return Response(GenerationListSerializer(rows, many=True).data)
 
 
 class GenerationRunViewSet(RestoreMixin, TenantModelViewSet):
