@@ -264,10 +264,7 @@ class BudgetAdmin(InkwellModelAdmin):
         "organization",
         "user_ref",
         "credential",
-        "period",
-        "limit_usd",
-        "max_requests_per_minute",
-        "max_requests_per_hour",
+        *Budget.LIMIT_FIELDS,
         "is_active",
     ]
     list_filter = ["period", "is_active", "organization"]

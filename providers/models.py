@@ -371,6 +371,9 @@ class Budget(SoftDeleteModel, TenantModel):
     max_requests_per_hour = models.PositiveIntegerField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
 
+    # The limits and the period the USD one counts over, as staff and the API list them.
+    LIMIT_FIELDS = ("period", "limit_usd", "max_requests_per_minute", "max_requests_per_hour")
+
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [

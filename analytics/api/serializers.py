@@ -35,15 +35,7 @@ from analytics.reports import (
 )
 from generations.choices import ContentType
 from generations.models import Generation
-from providers.api.serializers import (
-    METERED_NAME_FIELDS,
-    METERED_USAGE_FIELDS,
-    MeteredUsageSerializer,
-    model_name_field,
-    provider_name_field,
-    refuse_usage_with_token_fields,
-    token_count_field,
-)
+from providers.api import metered
 from tenancy.api.fields import BoundedDateField, BoundedDateTimeField, TenantPrimaryKeyRelatedField
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
@@ -87,13 +79,13 @@ class ProviderCallCreateSerializer(serializers.Serializer):
     )
     endpoint = serializers.CharField(max_length=500)
     method = serializers.ChoiceField(choices=HttpMethod.choices, default=HttpMethod.POST)
-    provider = provider_name_field()
-    model = model_name_field()
-    input_tokens = token_count_field()
-    output_tokens = token_count_field()
-    cache_read_tokens = token_count_field()
-    cache_write_tokens = token_count_field()
-    total_tokens = token_count_field(help_text="Defaults to input + output.")
+    provider = metered.provider_field()
+    model = metered.model_field()
+    input_tokens = metered.token_field()
+    output_tokens = metered.token_field()
+    cache_read_tokens = metered.token_field()
+    cache_write_tokens = metered.token_field()
+    total_tokens = metered.token_field(help_text="Defaults to input + output.")
     usage = serializers.DictField(
         required=False,
         help_text="The provider's own usage object, or its whole response body (any provider "
@@ -129,13 +121,13 @@ class ProviderCallCreateSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        refuse_usage_with_token_fields(attrs)
+        metered.refuse_usage_with_tokens(attrs)
         if attrs.get("success") and attrs.get("error_type"):
             raise serializers.ValidationError({"error_type": "A successful call has no error type."})
         return attrs
 
 
-class ProviderCallSerializer(MeteredUsageSerializer):
+class ProviderCallSerializer(metered.MeteredUsageSerializer):
     """A provider call as the API shows it: what was sent next to what Inkwell computed."""
 
     class Meta:
@@ -147,8 +139,8 @@ class ProviderCallSerializer(MeteredUsageSerializer):
             "content_type",
             "endpoint",
             "method",
-            *METERED_NAME_FIELDS,
-            *METERED_USAGE_FIELDS,
+            *metered.NAME_FIELDS,
+            *metered.USAGE_FIELDS,
             "api_latency_ms",
             "total_request_time_ms",
             "status_code",

@@ -49,8 +49,6 @@ class WeekCursorPagination(CreatedAtCursorPagination):
 
 @extend_schema_view(
     create=extend_schema(
-        request=ProviderCallCreateSerializer,
-        responses={201: ProviderCallSerializer, 200: ProviderCallSerializer},
         description="Record a provider API call. Idempotent by `request_id`: the same body again "
         "answers 200 with the first row and writes nothing; another body with that `request_id` is "
         "a 409. Send our token fields or the provider's own `usage` object.",
@@ -73,8 +71,6 @@ class ProviderCallViewSet(TenantIngestViewSet):
 
 @extend_schema_view(
     create=extend_schema(
-        request=PerformanceMetricCreateSerializer,
-        responses={201: PerformanceMetricSerializer, 200: PerformanceMetricSerializer},
         description="Record a generation's performance metrics (one per generation). The same body "
         "again answers 200 and writes nothing; another body for that generation is a 409.",
     )

@@ -20,15 +20,7 @@ from generations.choices import (
 from generations.models import CacheEntry, Campaign, Generation, GenerationRun
 from generations.selectors import LIST_DEFERRED, run_status
 from generations.services import MAX_BULK_ITEMS
-from providers.api.serializers import (
-    METERED_NAME_FIELDS,
-    METERED_USAGE_FIELDS,
-    MeteredUsageSerializer,
-    model_name_field,
-    provider_name_field,
-    refuse_usage_with_token_fields,
-    token_count_field,
-)
+from providers.api import metered
 from providers.choices import GenerationMode
 from styleguides.models import (
     ContentPillar,
@@ -78,11 +70,11 @@ class GenerationResultFields(serializers.Serializer):
         required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_CONTENT_CHARS
     )
     content_format = serializers.ChoiceField(choices=ContentFormat.choices, required=False)
-    input_tokens = token_count_field()
-    output_tokens = token_count_field()
-    cache_read_tokens = token_count_field()
-    cache_write_tokens = token_count_field()
-    total_tokens = token_count_field(help_text="Defaults to input + output.")
+    input_tokens = metered.token_field()
+    output_tokens = metered.token_field()
+    cache_read_tokens = metered.token_field()
+    cache_write_tokens = metered.token_field()
+    total_tokens = metered.token_field(help_text="Defaults to input + output.")
     usage = serializers.DictField(
         required=False,
         validators=[no_nul_characters],
@@ -103,7 +95,7 @@ class GenerationResultFields(serializers.Serializer):
     branch_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
     def validate(self, attrs):
-        refuse_usage_with_token_fields(attrs)
+        metered.refuse_usage_with_tokens(attrs)
         return attrs
 
 
@@ -125,8 +117,8 @@ class GenerationCreateSerializer(GenerationResultFields):
     template_version = TenantPrimaryKeyRelatedField(
         queryset=PromptTemplateVersion.objects.all(), allow_global=True, required=False, allow_null=True
     )
-    provider = provider_name_field()
-    model = model_name_field()
+    provider = metered.provider_field()
+    model = metered.model_field()
     target_channel = serializers.ChoiceField(choices=TargetChannel.choices, required=False, allow_blank=True)
     prompt = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_CONTENT_CHARS
@@ -215,7 +207,7 @@ class GenerationUpdateSerializer(GenerationResultFields):
         return super().validate(attrs)
 
 
-class GenerationSerializer(FastRepresentationMixin, MeteredUsageSerializer):
+class GenerationSerializer(FastRepresentationMixin, metered.MeteredUsageSerializer):
     """A generation as the API shows it: what was sent next to what Inkwell computed (about 45
     fields, so the output goes through ``FastRepresentationMixin``: same JSON, less per field)."""
 
@@ -235,7 +227,7 @@ class GenerationSerializer(FastRepresentationMixin, MeteredUsageSerializer):
             "vertical",
             "style_guide_version",
             "template_version",
-            *METERED_NAME_FIELDS,
+            *metered.NAME_FIELDS,
             "target_channel",
             "prompt",
             "parameters",
@@ -244,7 +236,7 @@ class GenerationSerializer(FastRepresentationMixin, MeteredUsageSerializer):
             "raw_response",
             "content",
             "content_format",
-            *METERED_USAGE_FIELDS,
+            *metered.USAGE_FIELDS,
             "generation_time_ms",
             "status",
             "error_message",

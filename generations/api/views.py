@@ -40,8 +40,6 @@ from tenancy.idempotency import request_fingerprint
 
 @extend_schema_view(
     create=extend_schema(
-        request=GenerationCreateSerializer,
-        responses={201: GenerationSerializer, 200: GenerationSerializer},
         description="Record a generation. Idempotent by `request_id`, deleted generations included: "
         "the same body again answers 200 with the first row and writes nothing; another body with "
         "that `request_id` is a 409 `conflicting_replay`; the `request_id` of a deleted generation "

@@ -11,7 +11,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from providers.choices import BudgetCheckReason, BudgetPeriod, CredentialStatus, GenerationMode
-from providers.metering import TOKEN_COLUMNS
 from providers.models import (
     MAX_LIMIT_USD,
     MAX_REQUESTS_LIMIT,
@@ -77,74 +76,6 @@ class AIModelSerializer(serializers.ModelSerializer):
         # `current_prices` is prefetched by providers.selectors.ai_models_with_current_price.
         prices = getattr(model, "current_prices", None) or []
         return ModelPriceSerializer(prices[0]).data if prices else None
-
-
-# --- Metered calls: generations and provider calls ----------------------------------------------
-
-# The token columns a client may send instead of a provider ``usage`` object.
-TOKEN_INPUTS = (*TOKEN_COLUMNS, "total_tokens")
-# ``provider``/``model`` as the client sent them, then what Inkwell resolved them to.
-METERED_NAME_FIELDS = ("provider", "model", "resolved_provider", "resolved_model")
-# What a ``MeteredUsage`` row used and cost: the client's figures next to Inkwell's.
-METERED_USAGE_FIELDS = (
-    *TOKEN_INPUTS,
-    "usage",
-    "client_usage",
-    "client_cost_usd",
-    "cost_usd",
-    "cost_status",
-)
-
-
-def token_count_field(**kwargs) -> serializers.IntegerField:
-    """An input token count (``input_tokens`` …): whole, not negative, optional."""
-    return serializers.IntegerField(min_value=0, max_value=2**62, required=False, **kwargs)
-
-
-def provider_name_field() -> serializers.CharField:
-    """The input ``provider`` of a metered call: the name as sent, kept in ``provider_name``."""
-    return serializers.CharField(
-        source="provider_name", max_length=50, required=False, allow_blank=True, help_text="Provider slug."
-    )
-
-
-def model_name_field() -> serializers.CharField:
-    """The input ``model`` of a metered call: the name or alias as sent, kept in ``model_name``."""
-    return serializers.CharField(
-        source="model_name",
-        max_length=200,
-        required=False,
-        allow_blank=True,
-        help_text="Model name or alias.",
-    )
-
-
-def refuse_usage_with_token_fields(attrs: dict) -> None:
-    """A metered call's usage comes one way: a provider ``usage`` object or our token fields."""
-    sent = sorted(set(TOKEN_INPUTS) & set(attrs))
-    if "usage" in attrs and sent:
-        raise serializers.ValidationError(
-            {"usage": f"Send a provider usage object or token fields, not both ({', '.join(sent)})."}
-        )
-
-
-class MeteredUsageSerializer(serializers.ModelSerializer):
-    """Output of a ``MeteredUsage`` row (a generation, a provider call): ``provider`` and ``model``
-    as the client sent them, ``resolved_provider``/``resolved_model`` as Inkwell knows them (null
-    when it does not know the name). ``Meta.fields`` places them with ``METERED_NAME_FIELDS``."""
-
-    provider = serializers.CharField(source="provider_name", read_only=True)
-    model = serializers.CharField(source="model_name", read_only=True)
-    resolved_provider = serializers.SlugRelatedField(
-        source="provider", slug_field="slug", read_only=True, allow_null=True
-    )
-    resolved_model = serializers.SlugRelatedField(
-        source="model",
-        slug_field="name",
-        read_only=True,
-        allow_null=True,
-        help_text="The canonical model the name meant.",
-    )
 
 
 # --- Credentials ---------------------------------------------------------------------------------
@@ -253,10 +184,7 @@ class BudgetSerializer(serializers.ModelSerializer):
             "name",
             "user_ref",
             "credential",
-            "period",
-            "limit_usd",
-            "max_requests_per_minute",
-            "max_requests_per_hour",
+            *Budget.LIMIT_FIELDS,
             "is_active",
             "created_at",
             "updated_at",
