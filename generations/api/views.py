@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -51,8 +50,11 @@ from tenancy.idempotency import request_fingerprint
         description="Move the status forward and, until the generation is finished, fill its "
         "content and usage (its cost is computed then).",
     ),
+    restore=extend_schema(
+        description="Bring back a soft-deleted generation (a live one answers 200 unchanged)."
+    ),
 )
-class GenerationViewSet(mixins.DestroyModelMixin, TenantIngestViewSet):
+class GenerationViewSet(RestoreMixin, TenantIngestViewSet, mixins.DestroyModelMixin):
     """Generations: idempotent ingestion, bulk, trees (branch, lineage, tree, variants)."""
 
     queryset = Generation.objects.all()
@@ -71,32 +73,19 @@ class GenerationViewSet(mixins.DestroyModelMixin, TenantIngestViewSet):
 
     create_serializer_class = GenerationCreateSerializer
     record_service = staticmethod(services.generation_record)
+    # Called by the tenant mixin's perform_destroy, which comes before DRF's DestroyModelMixin
+    # (the order of TenantModelViewSet): DELETE is a soft delete.
+    delete_service = staticmethod(services.generation_delete)
+    restore_service = staticmethod(services.generation_restore)
+    service_instance_argument = "generation"
 
     def partial_update(self, request, *args, **kwargs):
         generation = self.get_object()
         serializer = GenerationUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        generation = services.generation_update(
-            organization=self.organization,
-            actor=self.actor,
-            generation=generation,
-            values=serializer.validated_data,
+        generation = self.call_service(
+            services.generation_update, generation=generation, values=serializer.validated_data
         )
-        return Response(GenerationSerializer(generation).data)
-
-    def perform_destroy(self, instance):
-        services.generation_delete(organization=self.organization, actor=self.actor, generation=instance)
-
-    @extend_schema(request=None, responses=GenerationSerializer)
-    @action(detail=True, methods=["post"])
-    def restore(self, request, pk=None):
-        """Bring back a soft-deleted generation (a live one answers 200 unchanged)."""
-        generation = get_object_or_404(Generation.all_objects.filter(organization=self.organization), pk=pk)
-        self.check_object_permissions(request, generation)
-        if generation.is_deleted:
-            services.generation_restore(
-                organization=self.organization, actor=self.actor, generation=generation
-            )
         return Response(GenerationSerializer(generation).data)
 
     @extend_schema(
@@ -144,9 +133,8 @@ class GenerationViewSet(mixins.DestroyModelMixin, TenantIngestViewSet):
         parent = self.get_object()
         serializer = GenerationBranchSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        recorded = services.generation_branch(
-            organization=self.organization,
-            actor=self.actor,
+        recorded = self.call_service(
+            services.generation_branch,
             parent=parent,
             values=serializer.validated_data,
             fingerprint=request_fingerprint({"branch_of": parent.pk, "body": request.data}),
