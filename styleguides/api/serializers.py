@@ -7,6 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from styleguides.choices import StyleGuideStatus
+from styleguides.compliance import EffectiveRule, Violation
 from styleguides.models import (
     BrandRule,
     ContentPillar,
@@ -18,7 +19,9 @@ from styleguides.models import (
     StyleGuideVersion,
     Vertical,
 )
+from styleguides.services import RenderedPrompt
 from styleguides.versioning import guide_has_unpublished_changes
+from tenancy.api.dataclass_serializers import dataclass_serializer
 from tenancy.api.fields import TenantPrimaryKeyRelatedField
 
 # Slugs are derived from names when left out (``tenancy.slugs``).
@@ -197,16 +200,12 @@ class CheckInputSerializer(serializers.Serializer):
     )
 
 
-class ViolationSerializer(serializers.Serializer):
-    rule = serializers.CharField()
-    rule_type = serializers.CharField()
-    severity = serializers.CharField()
-    message = serializers.CharField()
-    start = serializers.IntegerField(allow_null=True, help_text="Offset of the first character at fault.")
-    end = serializers.IntegerField(allow_null=True, help_text="Offset just past the last one.")
-    excerpt = serializers.CharField()
-    rule_id = serializers.IntegerField(allow_null=True)
-    guide_id = serializers.IntegerField(allow_null=True)
+ViolationSerializer = dataclass_serializer(
+    "ViolationSerializer",
+    Violation,
+    start=serializers.IntegerField(allow_null=True, help_text="Offset of the first character at fault."),
+    end=serializers.IntegerField(allow_null=True, help_text="Offset just past the last one."),
+)
 
 
 class TextStatisticsSerializer(serializers.Serializer):
@@ -226,14 +225,9 @@ class CheckResultSerializer(serializers.Serializer):
     draft = serializers.BooleanField()
 
 
-class EffectiveRuleSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    rule_type = serializers.CharField()
-    parameters = serializers.JSONField()
-    severity = serializers.CharField()
-    message = serializers.CharField()
-    rule_id = serializers.IntegerField(allow_null=True)
-    guide_id = serializers.IntegerField(allow_null=True)
+EffectiveRuleSerializer = dataclass_serializer(
+    "EffectiveRuleSerializer", EffectiveRule, parameters=serializers.JSONField()
+)
 
 
 class EffectiveGuideSerializer(serializers.Serializer):
@@ -341,19 +335,7 @@ class RenderInputSerializer(serializers.Serializer):
     label = serializers.CharField(required=False, max_length=50, help_text="Or ?label= in the URL.")
 
 
-class RenderedPromptSerializer(serializers.Serializer):
-    system = serializers.CharField()
-    user = serializers.CharField()
-    template_id = serializers.IntegerField()
-    template_version_id = serializers.IntegerField()
-    template_version = serializers.IntegerField()
-    label = serializers.CharField(allow_null=True)
-    variables = serializers.DictField()
-    style_guide_id = serializers.IntegerField(allow_null=True)
-    style_guide_version_id = serializers.IntegerField(allow_null=True)
-    style_guide_version_ids = serializers.ListField(child=serializers.IntegerField())
-    vertical_id = serializers.IntegerField(allow_null=True)
-    snippet_version_ids = serializers.ListField(child=serializers.IntegerField())
+RenderedPromptSerializer = dataclass_serializer("RenderedPromptSerializer", RenderedPrompt)
 
 
 class ContextSnippetSerializer(VersionedSerializer):

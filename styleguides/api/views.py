@@ -154,22 +154,7 @@ class StyleGuideViewSet(OwnedRowViewSet):
         guide = self.get_object()
         draft = request.query_params.get("draft", "").lower() in ("1", "true", "yes")
         effective = selectors.effective_style_guide(guide=guide, draft=draft)
-        payload = {
-            "guide_id": effective.guide_id,
-            "draft": effective.draft,
-            "version_ids": effective.version_ids,
-            "name": effective.name,
-            "kind": effective.kind,
-            "vertical_id": effective.vertical_id,
-            "tone": effective.tone,
-            "audience": effective.audience,
-            "reading_level": effective.reading_level,
-            "body": effective.body,
-            "banned_terms": effective.banned_terms,
-            "required_terms": effective.required_terms,
-            "rules": [asdict(rule) for rule in effective.rules],
-        }
-        return Response(payload)
+        return Response(EffectiveGuideSerializer(effective).data)
 
 
 class BrandRuleViewSet(TenantModelViewSet):
