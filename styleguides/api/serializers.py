@@ -9,6 +9,7 @@ from rest_framework import serializers
 from styleguides.choices import StyleGuideStatus
 from styleguides.compliance import EffectiveRule, Violation
 from styleguides.models import (
+    GUIDE_TERM_FIELDS,
     BrandRule,
     ContentPillar,
     ContentSeries,
@@ -24,6 +25,8 @@ from styleguides.versioning import guide_has_unpublished_changes
 from tenancy.api.dataclass_serializers import dataclass_serializer
 from tenancy.api.fields import TenantPrimaryKeyRelatedField
 
+# What a guide says, shown alike for its draft and each published version: body, voice, words.
+GUIDE_WRITING_FIELDS = ("body", "tone", "audience", "reading_level", *GUIDE_TERM_FIELDS)
 # Slugs are derived from names when left out (``tenancy.slugs``).
 SLUG_FROM_NAME = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
 
@@ -116,12 +119,7 @@ class StyleGuideSerializer(VersionedSerializer):
             "name",
             "slug",
             "summary",
-            "body",
-            "tone",
-            "audience",
-            "reading_level",
-            "banned_terms",
-            "required_terms",
+            *GUIDE_WRITING_FIELDS,
             "status",
             "latest_version",
             "has_unpublished_changes",
@@ -150,12 +148,7 @@ class StyleGuideVersionSerializer(serializers.ModelSerializer):
             "kind",
             "vertical",
             "parent",
-            "body",
-            "tone",
-            "audience",
-            "reading_level",
-            "banned_terms",
-            "required_terms",
+            *GUIDE_WRITING_FIELDS,
             "rules",
             "content_hash",
             "notes",
