@@ -67,8 +67,10 @@ class FromFieldMixin:
         return ordered
 
 
-class ProviderCallCreateSerializer(serializers.Serializer):
+class ProviderCallCreateSerializer(metered.UsageInputSerializer):
     """``POST usage/``: one provider API call, idempotent by ``request_id``."""
+
+    usage_inputs_before = "api_latency_ms"
 
     request_id = serializers.CharField(max_length=200)
     generation = TenantPrimaryKeyRelatedField(
@@ -81,18 +83,6 @@ class ProviderCallCreateSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=HttpMethod.choices, default=HttpMethod.POST)
     provider = metered.provider_field()
     model = metered.model_field()
-    input_tokens = metered.token_field()
-    output_tokens = metered.token_field()
-    cache_read_tokens = metered.token_field()
-    cache_write_tokens = metered.token_field()
-    total_tokens = metered.token_field(help_text="Defaults to input + output.")
-    usage = serializers.DictField(
-        required=False,
-        help_text="The provider's own usage object, or its whole response body (any provider "
-        "genai-prices reads: OpenAI chat or Responses, Anthropic, Google `usageMetadata`, Bedrock, "
-        "Groq, Mistral …), instead of the token fields.",
-    )
-    client_cost_usd = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True)
     api_latency_ms = _milliseconds()
     total_request_time_ms = _milliseconds()
     status_code = serializers.IntegerField(
@@ -121,7 +111,7 @@ class ProviderCallCreateSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        metered.refuse_usage_with_tokens(attrs)
+        attrs = super().validate(attrs)
         if attrs.get("success") and attrs.get("error_type"):
             raise serializers.ValidationError({"error_type": "A successful call has no error type."})
         return attrs

@@ -62,28 +62,22 @@ def _json_value(**kwargs):
     return serializers.JSONField(validators=[no_nul_characters], **kwargs)
 
 
-class GenerationResultFields(serializers.Serializer):
+class GenerationResultFields(metered.UsageInputSerializer):
     """What a generation produced and what it consumed: shared by create, bulk, branch, update."""
+
+    usage_inputs_before = "generation_time_ms"
 
     status = serializers.ChoiceField(choices=GenerationStatus.choices, default=GenerationStatus.PENDING)
     content = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_CONTENT_CHARS
     )
     content_format = serializers.ChoiceField(choices=ContentFormat.choices, required=False)
-    input_tokens = metered.token_field()
-    output_tokens = metered.token_field()
-    cache_read_tokens = metered.token_field()
-    cache_write_tokens = metered.token_field()
-    total_tokens = metered.token_field(help_text="Defaults to input + output.")
     usage = serializers.DictField(
         required=False,
         validators=[no_nul_characters],
-        help_text="The provider's own usage object, or its whole response body (any provider "
-        "genai-prices reads: OpenAI chat or Responses, Anthropic, Google `usageMetadata`, Bedrock, "
-        "Groq, Mistral …), instead of the token fields. Without it (and without token fields) "
-        "the usage is read from `raw_response`.",
+        help_text=f"{metered.USAGE_HELP} Without it (and without token fields) the usage is read from "
+        "`raw_response`.",
     )
-    client_cost_usd = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True)
     generation_time_ms = serializers.IntegerField(
         min_value=0, max_value=MAX_INT32, required=False, allow_null=True
     )
@@ -93,10 +87,6 @@ class GenerationResultFields(serializers.Serializer):
     raw_response = _json_value(required=False, allow_null=True)
     completed_at = serializers.DateTimeField(required=False, allow_null=True)
     branch_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
-
-    def validate(self, attrs):
-        metered.refuse_usage_with_tokens(attrs)
-        return attrs
 
 
 class GenerationCreateSerializer(GenerationResultFields):
