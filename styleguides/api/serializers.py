@@ -36,6 +36,10 @@ class OwnedSerializer(serializers.ModelSerializer):
 
     is_global = serializers.SerializerMethodField()
 
+    # Subclasses' Meta extend this one: the timestamps are the server's.
+    class Meta:
+        read_only_fields = ["created_at", "updated_at"]
+
     def get_is_global(self, obj) -> bool:
         return obj.organization_id is None
 
@@ -44,6 +48,10 @@ class VersionedSerializer(OwnedSerializer):
     """An owned row with numbered versions: its latest number (annotated by the selectors)."""
 
     latest_version = serializers.SerializerMethodField()
+
+    # Versioned rows (guides, templates, snippets) have slugs, derived from the name when left out.
+    class Meta(OwnedSerializer.Meta):
+        extra_kwargs = SLUG_FROM_NAME
 
     def get_latest_version(self, obj) -> int | None:
         return getattr(obj, "latest_version", None)
@@ -69,7 +77,7 @@ class BrandRuleSerializer(OwnedSerializer):
 
     guide = TenantPrimaryKeyRelatedField(queryset=StyleGuide.objects.all(), allow_global=True)
 
-    class Meta:
+    class Meta(OwnedSerializer.Meta):
         model = BrandRule
         fields = [
             "id",
@@ -84,7 +92,6 @@ class BrandRuleSerializer(OwnedSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
 
 
 class NestedBrandRuleSerializer(BrandRuleSerializer):
@@ -107,9 +114,8 @@ class StyleGuideSerializer(VersionedSerializer):
     has_unpublished_changes = serializers.SerializerMethodField()
     rules = NestedBrandRuleSerializer(many=True, read_only=True)
 
-    class Meta:
+    class Meta(VersionedSerializer.Meta):
         model = StyleGuide
-        extra_kwargs = SLUG_FROM_NAME
         fields = [
             "id",
             "is_global",
@@ -127,7 +133,6 @@ class StyleGuideSerializer(VersionedSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
 
     def get_has_unpublished_changes(self, obj) -> bool:
         return guide_has_unpublished_changes(obj, latest_hash=obj.latest_version_hash)
@@ -262,9 +267,8 @@ class PromptTemplateSerializer(VersionedSerializer):
     variables = TemplateVariableSerializer(many=True, write_only=True, required=False)
     notes = serializers.CharField(write_only=True, required=False, allow_blank=True)
 
-    class Meta:
+    class Meta(VersionedSerializer.Meta):
         model = PromptTemplate
-        extra_kwargs = SLUG_FROM_NAME
         fields = [
             "id",
             "is_global",
@@ -281,7 +285,6 @@ class PromptTemplateSerializer(VersionedSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
 
     def validate(self, attrs):
         if self.instance is None and not attrs.get("user_template"):
@@ -332,9 +335,8 @@ RenderedPromptSerializer = dataclass_serializer("RenderedPromptSerializer", Rend
 
 
 class ContextSnippetSerializer(VersionedSerializer):
-    class Meta:
+    class Meta(VersionedSerializer.Meta):
         model = ContextSnippet
-        extra_kwargs = SLUG_FROM_NAME
         fields = [
             "id",
             "is_global",
@@ -346,7 +348,6 @@ class ContextSnippetSerializer(VersionedSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
 
 
 class ContentPillarSerializer(serializers.ModelSerializer):
