@@ -150,6 +150,16 @@ class IdempotentCreateMixin:
         )
 
 
+class GlobalReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    """Global rows (providers, models, verticals): belong to no organization, read-only to every
+    caller. The rows come from the app's selector, ``list_selector``, called without arguments."""
+
+    list_selector = None
+
+    def get_queryset(self):
+        return type(self).list_selector()
+
+
 class TenantModelViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
     """List, retrieve, create, update and (soft) delete inside the caller's organization."""
 
