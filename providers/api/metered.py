@@ -22,8 +22,6 @@ USAGE_FIELDS = (
     "cost_usd",
     "cost_status",
 )
-
-
 # The provider usage object's help; an endpoint that reads usage from more places says so after it.
 USAGE_HELP = (
     "The provider's own usage object, or its whole response body (any provider "
