@@ -91,16 +91,7 @@ class AIModelAdminForm(forms.ModelForm):
 
     class Meta:
         model = AIModel
-        fields = [
-            "provider",
-            "name",
-            "display_name",
-            "aliases",
-            "context_window",
-            "max_output_tokens",
-            "is_active",
-            "is_deprecated",
-        ]
+        fields = list(AIModel.CATALOGUE_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -273,10 +264,7 @@ class BudgetAdmin(InkwellModelAdmin):
         "organization",
         "user_ref",
         "credential",
-        "period",
-        "limit_usd",
-        "max_requests_per_minute",
-        "max_requests_per_hour",
+        *Budget.LIMIT_FIELDS,
         "is_active",
     ]
     list_filter = ["period", "is_active", "organization"]

@@ -82,6 +82,18 @@ class AIModel(TimeStampedModel):
     is_active = models.BooleanField(default=True)
     is_deprecated = models.BooleanField(default=False)
 
+    # What describes a model in the catalogue, in the order staff edit it and the API shows it.
+    CATALOGUE_FIELDS = (
+        "provider",
+        "name",
+        "display_name",
+        "aliases",
+        "context_window",
+        "max_output_tokens",
+        "is_active",
+        "is_deprecated",
+    )
+
     objects = AIModelManager()
 
     class Meta:
@@ -358,6 +370,9 @@ class Budget(SoftDeleteModel, TenantModel):
     max_requests_per_minute = models.PositiveIntegerField(null=True, blank=True)
     max_requests_per_hour = models.PositiveIntegerField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
+
+    # The limits and the period the USD one counts over, as staff and the API list them.
+    LIMIT_FIELDS = ("period", "limit_usd", "max_requests_per_minute", "max_requests_per_hour")
 
     class Meta:
         ordering = ["-created_at", "-id"]

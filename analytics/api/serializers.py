@@ -35,16 +35,12 @@ from analytics.reports import (
 )
 from generations.choices import ContentType
 from generations.models import Generation
+from providers.api import metered
 from tenancy.api.fields import BoundedDateField, BoundedDateTimeField, TenantPrimaryKeyRelatedField
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
 MAX_INT32 = 2**31 - 1
-TOKEN_INPUTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens")
 # A call reported as made in the future is a clock problem, not a call: a little skew is fine.
-
-
-def _tokens(**kwargs):
-    return serializers.IntegerField(min_value=0, max_value=2**62, required=False, **kwargs)
 
 
 def _milliseconds(**kwargs):
@@ -71,8 +67,10 @@ class FromFieldMixin:
         return ordered
 
 
-class ProviderCallCreateSerializer(serializers.Serializer):
+class ProviderCallCreateSerializer(metered.UsageInputSerializer):
     """``POST usage/``: one provider API call, idempotent by ``request_id``."""
+
+    usage_inputs_before = "api_latency_ms"
 
     request_id = serializers.CharField(max_length=200)
     generation = TenantPrimaryKeyRelatedField(
@@ -83,28 +81,8 @@ class ProviderCallCreateSerializer(serializers.Serializer):
     )
     endpoint = serializers.CharField(max_length=500)
     method = serializers.ChoiceField(choices=HttpMethod.choices, default=HttpMethod.POST)
-    provider = serializers.CharField(
-        source="provider_name", max_length=50, required=False, allow_blank=True, help_text="Provider slug."
-    )
-    model = serializers.CharField(
-        source="model_name",
-        max_length=200,
-        required=False,
-        allow_blank=True,
-        help_text="Model name or alias.",
-    )
-    input_tokens = _tokens()
-    output_tokens = _tokens()
-    cache_read_tokens = _tokens()
-    cache_write_tokens = _tokens()
-    total_tokens = _tokens(help_text="Defaults to input + output.")
-    usage = serializers.DictField(
-        required=False,
-        help_text="The provider's own usage object, or its whole response body (any provider "
-        "genai-prices reads: OpenAI chat or Responses, Anthropic, Google `usageMetadata`, Bedrock, "
-        "Groq, Mistral …), instead of the token fields.",
-    )
-    client_cost_usd = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True)
+    provider = metered.provider_field()
+    model = metered.model_field()
     api_latency_ms = _milliseconds()
     total_request_time_ms = _milliseconds()
     status_code = serializers.IntegerField(
@@ -133,32 +111,14 @@ class ProviderCallCreateSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        sent = sorted(set(TOKEN_INPUTS) & set(attrs))
-        if "usage" in attrs and sent:
-            raise serializers.ValidationError(
-                {"usage": f"Send a provider usage object or token fields, not both ({', '.join(sent)})."}
-            )
+        attrs = super().validate(attrs)
         if attrs.get("success") and attrs.get("error_type"):
             raise serializers.ValidationError({"error_type": "A successful call has no error type."})
         return attrs
 
 
-class ProviderCallSerializer(serializers.ModelSerializer):
+class ProviderCallSerializer(metered.MeteredUsageSerializer):
     """A provider call as the API shows it: what was sent next to what Inkwell computed."""
-
-    provider = serializers.CharField(source="provider_name", read_only=True)
-    model = serializers.CharField(source="model_name", read_only=True)
-    # Null when Inkwell does not know the provider or model the client named.
-    resolved_provider = serializers.SlugRelatedField(
-        source="provider", slug_field="slug", read_only=True, allow_null=True
-    )
-    resolved_model = serializers.SlugRelatedField(
-        source="model",
-        slug_field="name",
-        read_only=True,
-        allow_null=True,
-        help_text="The canonical model the name meant.",
-    )
 
     class Meta:
         model = ProviderCall
@@ -169,20 +129,8 @@ class ProviderCallSerializer(serializers.ModelSerializer):
             "content_type",
             "endpoint",
             "method",
-            "provider",
-            "model",
-            "resolved_provider",
-            "resolved_model",
-            "input_tokens",
-            "output_tokens",
-            "cache_read_tokens",
-            "cache_write_tokens",
-            "total_tokens",
-            "usage",
-            "client_usage",
-            "client_cost_usd",
-            "cost_usd",
-            "cost_status",
+            *metered.NAME_FIELDS,
+            *metered.USAGE_FIELDS,
             "api_latency_ms",
             "total_request_time_ms",
             "status_code",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, viewsets
+from rest_framework import viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -30,9 +30,8 @@ from analytics.api.serializers import (
     WeeklySummarySerializer,
 )
 from analytics.models import ModelPerformance, PerformanceMetric, ProviderCall, WeeklySummary
-from tenancy.api.viewsets import IdempotentCreateMixin, TenantRequestMixin, TenantViewSetMixin
+from tenancy.api.viewsets import TenantIngestViewSet, TenantRequestMixin, TenantViewSetMixin
 from tenancy.choices import Role
-from tenancy.context import request_organization
 from tenancy.pagination import CreatedAtCursorPagination
 
 
@@ -50,20 +49,12 @@ class WeekCursorPagination(CreatedAtCursorPagination):
 
 @extend_schema_view(
     create=extend_schema(
-        request=ProviderCallCreateSerializer,
-        responses={201: ProviderCallSerializer, 200: ProviderCallSerializer},
         description="Record a provider API call. Idempotent by `request_id`: the same body again "
         "answers 200 with the first row and writes nothing; another body with that `request_id` is "
         "a 409. Send our token fields or the provider's own `usage` object.",
     )
 )
-class ProviderCallViewSet(
-    IdempotentCreateMixin,
-    TenantViewSetMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+class ProviderCallViewSet(TenantIngestViewSet):
     """Provider API calls (``usage/``): idempotent ingestion, lists with filters. Calls are a
     log: they are never edited, and leave only through retention."""
 
@@ -80,19 +71,11 @@ class ProviderCallViewSet(
 
 @extend_schema_view(
     create=extend_schema(
-        request=PerformanceMetricCreateSerializer,
-        responses={201: PerformanceMetricSerializer, 200: PerformanceMetricSerializer},
         description="Record a generation's performance metrics (one per generation). The same body "
         "again answers 200 and writes nothing; another body for that generation is a 409.",
     )
 )
-class PerformanceMetricViewSet(
-    IdempotentCreateMixin,
-    TenantViewSetMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
+class PerformanceMetricViewSet(TenantIngestViewSet):
     """Performance metrics of generations (``metrics/``)."""
 
     queryset = PerformanceMetric.objects.all()
@@ -199,19 +182,35 @@ REPORT_PARAMETERS = [
 ]
 
 
-class ReportView(APIView):
+class QueryReportView(TenantRequestMixin, APIView):
+    """A report of the caller's organization: ``GET`` reads the query string through
+    ``query_serializer_class`` (a bad value is a 400 naming it) and answers what
+    :meth:`run_report` makes of it. Subclasses document their parameters with
+    ``extend_schema_view(get=…)``."""
+
+    query_serializer_class = None
+
+    def get(self, request):
+        query = self.query_serializer_class(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(self.run_report(query.validated_data).as_dict())
+
+    def run_report(self, params: dict):
+        """The report for the validated query ``params`` (an object with ``as_dict()``)."""
+        raise NotImplementedError
+
+
+@extend_schema_view(get=extend_schema(parameters=REPORT_PARAMETERS, responses=ReportSerializer))
+class ReportView(QueryReportView):
     """One report (``reports/<name>/``), answered from the rollups of the caller's organization.
     A range over 400 days, ``to`` before ``from`` or an unknown ``group_by`` is a 400."""
 
     report = ""
+    query_serializer_class = ReportQuerySerializer
 
-    @extend_schema(parameters=REPORT_PARAMETERS, responses=ReportSerializer)
-    def get(self, request):
-        query = ReportQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        result = reports.report_run(
-            organization=request_organization(request),
+    def run_report(self, params: dict):
+        return reports.report_run(
+            organization=self.organization,
             report=self.report,
             date_from=params["from"],
             date_to=params["to"],
@@ -219,7 +218,6 @@ class ReportView(APIView):
             source=params.get("source"),
             limit=params["limit"],
         )
-        return Response(result.as_dict())
 
 
 @extend_schema_view(
@@ -239,11 +237,8 @@ class CacheReportView(ReportView):
     report = "cache"
 
 
-class RateLimitReportView(APIView):
-    """``reports/rate-limits/``: users who made more than ``threshold`` provider calls in one
-    clock hour (UTC), by default in the current and previous hour ("the last hour")."""
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         parameters=[
             OpenApiParameter("from", OpenApiTypes.DATETIME, description="Default: an hour before `to`."),
             OpenApiParameter("to", OpenApiTypes.DATETIME, description="Default: now."),
@@ -255,16 +250,19 @@ class RateLimitReportView(APIView):
         ],
         responses=ReportSerializer,
     )
-    def get(self, request):
-        query = RateLimitQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        result = reports.rate_limit_report(
-            organization=request_organization(request),
+)
+class RateLimitReportView(QueryReportView):
+    """``reports/rate-limits/``: users who made more than ``threshold`` provider calls in one
+    clock hour (UTC), by default in the current and previous hour ("the last hour")."""
+
+    query_serializer_class = RateLimitQuerySerializer
+
+    def run_report(self, params: dict):
+        return reports.rate_limit_report(
+            organization=self.organization,
             since=params["from"],
             until=params["to"],
             threshold=params["threshold"],
             group_by=params.get("group_by") or "",
             limit=params["limit"],
         )
-        return Response(result.as_dict())

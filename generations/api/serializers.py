@@ -20,6 +20,7 @@ from generations.choices import (
 from generations.models import CacheEntry, Campaign, Generation, GenerationRun
 from generations.selectors import LIST_DEFERRED, run_status
 from generations.services import MAX_BULK_ITEMS
+from providers.api import metered
 from providers.choices import GenerationMode
 from styleguides.models import (
     ContentPillar,
@@ -35,13 +36,6 @@ from tenancy.api.representation import FastRepresentationMixin
 MAX_CONTENT_CHARS = 1024 * 1024  # content and prompt: 1 MiB of text each, bulk or not
 MAX_INT32 = 2**31 - 1
 MONEY = {"max_digits": 20, "decimal_places": 10}
-TOKEN_INPUTS = frozenset(
-    {"input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "total_tokens"}
-)
-
-
-def _tokens(**kwargs):
-    return serializers.IntegerField(min_value=0, max_value=2**62, required=False, **kwargs)
 
 
 def no_nul_characters(value) -> None:
@@ -68,28 +62,22 @@ def _json_value(**kwargs):
     return serializers.JSONField(validators=[no_nul_characters], **kwargs)
 
 
-class GenerationResultFields(serializers.Serializer):
+class GenerationResultFields(metered.UsageInputSerializer):
     """What a generation produced and what it consumed: shared by create, bulk, branch, update."""
+
+    usage_inputs_before = "generation_time_ms"
 
     status = serializers.ChoiceField(choices=GenerationStatus.choices, default=GenerationStatus.PENDING)
     content = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_CONTENT_CHARS
     )
     content_format = serializers.ChoiceField(choices=ContentFormat.choices, required=False)
-    input_tokens = _tokens()
-    output_tokens = _tokens()
-    cache_read_tokens = _tokens()
-    cache_write_tokens = _tokens()
-    total_tokens = _tokens(help_text="Defaults to input + output.")
     usage = serializers.DictField(
         required=False,
         validators=[no_nul_characters],
-        help_text="The provider's own usage object, or its whole response body (any provider "
-        "genai-prices reads: OpenAI chat or Responses, Anthropic, Google `usageMetadata`, Bedrock, "
-        "Groq, Mistral …), instead of the token fields. Without it (and without token fields) "
-        "the usage is read from `raw_response`.",
+        help_text=f"{metered.USAGE_HELP} Without it (and without token fields) the usage is read from "
+        "`raw_response`.",
     )
-    client_cost_usd = serializers.DecimalField(**MONEY, min_value=0, required=False, allow_null=True)
     generation_time_ms = serializers.IntegerField(
         min_value=0, max_value=MAX_INT32, required=False, allow_null=True
     )
@@ -99,14 +87,6 @@ class GenerationResultFields(serializers.Serializer):
     raw_response = _json_value(required=False, allow_null=True)
     completed_at = serializers.DateTimeField(required=False, allow_null=True)
     branch_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
-
-    def validate(self, attrs):
-        sent = sorted(TOKEN_INPUTS & set(attrs))
-        if "usage" in attrs and sent:
-            raise serializers.ValidationError(
-                {"usage": f"Send a provider usage object or token fields, not both ({', '.join(sent)})."}
-            )
-        return attrs
 
 
 class GenerationCreateSerializer(GenerationResultFields):
@@ -127,16 +107,8 @@ class GenerationCreateSerializer(GenerationResultFields):
     template_version = TenantPrimaryKeyRelatedField(
         queryset=PromptTemplateVersion.objects.all(), allow_global=True, required=False, allow_null=True
     )
-    provider = serializers.CharField(
-        source="provider_name", max_length=50, required=False, allow_blank=True, help_text="Provider slug."
-    )
-    model = serializers.CharField(
-        source="model_name",
-        max_length=200,
-        required=False,
-        allow_blank=True,
-        help_text="Model name or alias.",
-    )
+    provider = metered.provider_field()
+    model = metered.model_field()
     target_channel = serializers.ChoiceField(choices=TargetChannel.choices, required=False, allow_blank=True)
     prompt = serializers.CharField(
         required=False, allow_blank=True, trim_whitespace=False, max_length=MAX_CONTENT_CHARS
@@ -225,24 +197,12 @@ class GenerationUpdateSerializer(GenerationResultFields):
         return super().validate(attrs)
 
 
-class GenerationSerializer(FastRepresentationMixin, serializers.ModelSerializer):
+class GenerationSerializer(FastRepresentationMixin, metered.MeteredUsageSerializer):
     """A generation as the API shows it: what was sent next to what Inkwell computed (about 45
     fields, so the output goes through ``FastRepresentationMixin``: same JSON, less per field)."""
 
-    provider = serializers.CharField(source="provider_name", read_only=True)
-    model = serializers.CharField(source="model_name", read_only=True)
-    # Null: no vertical sent; a provider or model name Inkwell does not know.
+    # Null: no vertical sent.
     vertical = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
-    resolved_model = serializers.SlugRelatedField(
-        source="model",
-        slug_field="name",
-        read_only=True,
-        allow_null=True,
-        help_text="The canonical model the name meant.",
-    )
-    resolved_provider = serializers.SlugRelatedField(
-        source="provider", slug_field="slug", read_only=True, allow_null=True
-    )
 
     class Meta:
         model = Generation
@@ -257,10 +217,7 @@ class GenerationSerializer(FastRepresentationMixin, serializers.ModelSerializer)
             "vertical",
             "style_guide_version",
             "template_version",
-            "provider",
-            "model",
-            "resolved_provider",
-            "resolved_model",
+            *metered.NAME_FIELDS,
             "target_channel",
             "prompt",
             "parameters",
@@ -269,16 +226,7 @@ class GenerationSerializer(FastRepresentationMixin, serializers.ModelSerializer)
             "raw_response",
             "content",
             "content_format",
-            "input_tokens",
-            "output_tokens",
-            "cache_read_tokens",
-            "cache_write_tokens",
-            "total_tokens",
-            "usage",
-            "client_usage",
-            "client_cost_usd",
-            "cost_usd",
-            "cost_status",
+            *metered.USAGE_FIELDS,
             "generation_time_ms",
             "status",
             "error_message",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
@@ -33,15 +32,13 @@ from generations.api.serializers import (
     TreeNodeSerializer,
 )
 from generations.models import CacheEntry, Campaign, Generation, GenerationRun
-from tenancy.api.viewsets import IdempotentCreateMixin, RestoreMixin, TenantModelViewSet, TenantViewSetMixin
+from tenancy.api.viewsets import RestoreMixin, TenantIngestViewSet, TenantModelViewSet, TenantViewSetMixin
 from tenancy.errors import NotFound
 from tenancy.idempotency import request_fingerprint
 
 
 @extend_schema_view(
     create=extend_schema(
-        request=GenerationCreateSerializer,
-        responses={201: GenerationSerializer, 200: GenerationSerializer},
         description="Record a generation. Idempotent by `request_id`, deleted generations included: "
         "the same body again answers 200 with the first row and writes nothing; another body with "
         "that `request_id` is a 409 `conflicting_replay`; the `request_id` of a deleted generation "
@@ -53,15 +50,11 @@ from tenancy.idempotency import request_fingerprint
         description="Move the status forward and, until the generation is finished, fill its "
         "content and usage (its cost is computed then).",
     ),
+    restore=extend_schema(
+        description="Bring back a soft-deleted generation (a live one answers 200 unchanged)."
+    ),
 )
-class GenerationViewSet(
-    IdempotentCreateMixin,
-    TenantViewSetMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
-):
+class GenerationViewSet(RestoreMixin, TenantIngestViewSet, mixins.DestroyModelMixin):
     """Generations: idempotent ingestion, bulk, trees (branch, lineage, tree, variants)."""
 
     queryset = Generation.objects.all()
@@ -80,32 +73,19 @@ class GenerationViewSet(
 
     create_serializer_class = GenerationCreateSerializer
     record_service = staticmethod(services.generation_record)
+    # Called by the tenant mixin's perform_destroy, which comes before DRF's DestroyModelMixin
+    # (the order of TenantModelViewSet): DELETE is a soft delete.
+    delete_service = staticmethod(services.generation_delete)
+    restore_service = staticmethod(services.generation_restore)
+    service_instance_argument = "generation"
 
     def partial_update(self, request, *args, **kwargs):
         generation = self.get_object()
         serializer = GenerationUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        generation = services.generation_update(
-            organization=self.organization,
-            actor=self.actor,
-            generation=generation,
-            values=serializer.validated_data,
+        generation = self.call_service(
+            services.generation_update, generation=generation, values=serializer.validated_data
         )
-        return Response(GenerationSerializer(generation).data)
-
-    def perform_destroy(self, instance):
-        services.generation_delete(organization=self.organization, actor=self.actor, generation=instance)
-
-    @extend_schema(request=None, responses=GenerationSerializer)
-    @action(detail=True, methods=["post"])
-    def restore(self, request, pk=None):
-        """Bring back a soft-deleted generation (a live one answers 200 unchanged)."""
-        generation = get_object_or_404(Generation.all_objects.filter(organization=self.organization), pk=pk)
-        self.check_object_permissions(request, generation)
-        if generation.is_deleted:
-            services.generation_restore(
-                organization=self.organization, actor=self.actor, generation=generation
-            )
         return Response(GenerationSerializer(generation).data)
 
     @extend_schema(
@@ -153,9 +133,8 @@ class GenerationViewSet(
         parent = self.get_object()
         serializer = GenerationBranchSerializer(data=request.data, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
-        recorded = services.generation_branch(
-            organization=self.organization,
-            actor=self.actor,
+        recorded = self.call_service(
+            services.generation_branch,
             parent=parent,
             values=serializer.validated_data,
             fingerprint=request_fingerprint({"branch_of": parent.pk, "body": request.data}),
@@ -166,9 +145,7 @@ class GenerationViewSet(
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def lineage(self, request, pk=None):
         """The path from the tree's root to this generation, root first (one recursive query)."""
-        generation = self.get_object()
-        path = selectors.generation_lineage(organization=self.organization, generation=generation)
-        return Response(GenerationListSerializer(path, many=True).data)
+        return self.related_generations(selectors.generation_lineage)
 
     @extend_schema(responses=TreeNodeSerializer, filters=False)
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
@@ -181,9 +158,12 @@ class GenerationViewSet(
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def variants(self, request, pk=None):
         """This generation's variants, ordered by vertical (one query)."""
-        generation = self.get_object()
-        variants = selectors.generation_variants(organization=self.organization, generation=generation)
-        return Response(GenerationListSerializer(variants, many=True).data)
+        return self.related_generations(selectors.generation_variants)
+
+    def related_generations(self, selector) -> Response:
+        """List rows of the generations ``selector`` finds for the one in the URL, in its order."""
+        rows = selector(organization=self.organization, generation=self.get_object())
+        return Response(GenerationListSerializer(rows, many=True).data)
 
 
 class GenerationRunViewSet(RestoreMixin, TenantModelViewSet):

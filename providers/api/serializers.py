@@ -68,18 +68,7 @@ class AIModelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AIModel
-        fields = [
-            "id",
-            "provider",
-            "name",
-            "display_name",
-            "aliases",
-            "context_window",
-            "max_output_tokens",
-            "is_active",
-            "is_deprecated",
-            "current_price",
-        ]
+        fields = ["id", *AIModel.CATALOGUE_FIELDS, "current_price"]
         read_only_fields = fields
 
     @extend_schema_field(ModelPriceSerializer(allow_null=True))
@@ -158,6 +147,18 @@ class CredentialRotateSerializer(serializers.Serializer):
 # --- Budgets -------------------------------------------------------------------------------------
 
 
+class OptionalUserRefField(serializers.CharField):
+    """``user_ref`` of a row for one user or for the whole organization: null, left out or ``""``
+    (stored as null) means the organization-wide row."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=200, allow_null=True, allow_blank=True, required=False, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        # CharField answers "" before to_internal_value runs, so the mapping goes here.
+        return super().run_validation(data) or None
+
+
 class BudgetSerializer(serializers.ModelSerializer):
     """A USD limit per period and/or request-rate limits, for the organization or narrowed to
     a ``user_ref`` and/or a ``credential`` (an id of the caller's organization)."""
@@ -165,7 +166,7 @@ class BudgetSerializer(serializers.ModelSerializer):
     credential = TenantPrimaryKeyRelatedField(
         queryset=ProviderCredential.objects.all(), allow_null=True, required=False
     )
-    user_ref = serializers.CharField(max_length=200, allow_null=True, allow_blank=True, required=False)
+    user_ref = OptionalUserRefField()
     limit_usd = serializers.DecimalField(
         **MONEY, allow_null=True, required=False, min_value=Decimal("0.0000000001"), max_value=MAX_LIMIT_USD
     )
@@ -183,18 +184,12 @@ class BudgetSerializer(serializers.ModelSerializer):
             "name",
             "user_ref",
             "credential",
-            "period",
-            "limit_usd",
-            "max_requests_per_minute",
-            "max_requests_per_hour",
+            *Budget.LIMIT_FIELDS,
             "is_active",
             "created_at",
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-
-    def validate_user_ref(self, value):
-        return value or None  # "" means "every user", stored as null
 
 
 class BudgetCheckQuerySerializer(serializers.Serializer):
@@ -262,7 +257,7 @@ class AIPreferenceSerializer(serializers.ModelSerializer):
     """The organization's defaults (``user_ref`` null) or one user's; ``preferred_models`` are
     validated against the model catalogue (an unknown name is a 400 naming it)."""
 
-    user_ref = serializers.CharField(max_length=200, allow_null=True, allow_blank=True, required=False)
+    user_ref = OptionalUserRefField()
     default_generation_mode = serializers.ChoiceField(choices=GenerationMode.choices, required=False)
     preferred_models = PreferredModelSerializer(many=True, required=False, max_length=50)
 
@@ -279,9 +274,6 @@ class AIPreferenceSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
-
-    def validate_user_ref(self, value):
-        return value or None  # "" means the organization's defaults, stored as null
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

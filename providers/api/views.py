@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -26,35 +26,29 @@ from providers.api.serializers import (
     ProviderSerializer,
 )
 from providers.budgets import budget_check
-from providers.models import AIModel, AIPreference, Budget, Provider, ProviderCredential
-from tenancy.api.viewsets import RestoreMixin, TenantModelViewSet
+from providers.models import AIPreference, Budget, ProviderCredential
+from tenancy.api.viewsets import GlobalReadOnlyViewSet, RestoreMixin, TenantModelViewSet
 from tenancy.choices import Role
 from tenancy.errors import NotFound
 
 
-class ProviderViewSet(viewsets.ReadOnlyModelViewSet):
+class ProviderViewSet(GlobalReadOnlyViewSet):
     """The AI providers Inkwell knows. Global and read-only; looked up by slug."""
 
-    queryset = Provider.objects.all()
+    list_selector = staticmethod(selectors.providers_list)
     serializer_class = ProviderSerializer
     lookup_field = "slug"
     search_fields = ["slug", "name"]
 
-    def get_queryset(self):
-        return selectors.providers_list()
 
-
-class AIModelViewSet(viewsets.ReadOnlyModelViewSet):
+class AIModelViewSet(GlobalReadOnlyViewSet):
     """Models of every provider with the price valid now. Global and read-only."""
 
-    queryset = AIModel.objects.all()
+    list_selector = staticmethod(selectors.ai_models_with_current_price)
     serializer_class = AIModelSerializer
     filterset_class = AIModelFilterSet
     search_fields = ["name", "display_name"]
     lookup_value_regex = "[0-9]+"
-
-    def get_queryset(self):
-        return selectors.ai_models_with_current_price()
 
 
 class ProviderCredentialViewSet(RestoreMixin, TenantModelViewSet):

@@ -7,7 +7,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from styleguides.choices import StyleGuideStatus
+from styleguides.compliance import EffectiveRule, Violation
 from styleguides.models import (
+    GUIDE_TERM_FIELDS,
     BrandRule,
     ContentPillar,
     ContentSeries,
@@ -18,9 +20,13 @@ from styleguides.models import (
     StyleGuideVersion,
     Vertical,
 )
+from styleguides.services import RenderedPrompt
 from styleguides.versioning import guide_has_unpublished_changes
+from tenancy.api.dataclass_serializers import dataclass_serializer
 from tenancy.api.fields import TenantPrimaryKeyRelatedField
 
+# What a guide says, shown alike for its draft and each published version: body, voice, words.
+GUIDE_WRITING_FIELDS = ("body", "tone", "audience", "reading_level", *GUIDE_TERM_FIELDS)
 # Slugs are derived from names when left out (``tenancy.slugs``).
 SLUG_FROM_NAME = {"slug": {"required": False, "help_text": "Derived from the name when left out."}}
 
@@ -30,6 +36,10 @@ class OwnedSerializer(serializers.ModelSerializer):
 
     is_global = serializers.SerializerMethodField()
 
+    # Subclasses' Meta extend this one: the timestamps are the server's.
+    class Meta:
+        read_only_fields = ["created_at", "updated_at"]
+
     def get_is_global(self, obj) -> bool:
         return obj.organization_id is None
 
@@ -38,6 +48,10 @@ class VersionedSerializer(OwnedSerializer):
     """An owned row with numbered versions: its latest number (annotated by the selectors)."""
 
     latest_version = serializers.SerializerMethodField()
+
+    # Versioned rows (guides, templates, snippets) have slugs, derived from the name when left out.
+    class Meta(OwnedSerializer.Meta):
+        extra_kwargs = SLUG_FROM_NAME
 
     def get_latest_version(self, obj) -> int | None:
         return getattr(obj, "latest_version", None)
@@ -63,7 +77,7 @@ class BrandRuleSerializer(OwnedSerializer):
 
     guide = TenantPrimaryKeyRelatedField(queryset=StyleGuide.objects.all(), allow_global=True)
 
-    class Meta:
+    class Meta(OwnedSerializer.Meta):
         model = BrandRule
         fields = [
             "id",
@@ -78,7 +92,6 @@ class BrandRuleSerializer(OwnedSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
 
 
 class NestedBrandRuleSerializer(BrandRuleSerializer):
@@ -101,9 +114,8 @@ class StyleGuideSerializer(VersionedSerializer):
     has_unpublished_changes = serializers.SerializerMethodField()
     rules = NestedBrandRuleSerializer(many=True, read_only=True)
 
-    class Meta:
+    class Meta(VersionedSerializer.Meta):
         model = StyleGuide
-        extra_kwargs = SLUG_FROM_NAME
         fields = [
             "id",
             "is_global",
@@ -113,12 +125,7 @@ class StyleGuideSerializer(VersionedSerializer):
             "name",
             "slug",
             "summary",
-            "body",
-            "tone",
-            "audience",
-            "reading_level",
-            "banned_terms",
-            "required_terms",
+            *GUIDE_WRITING_FIELDS,
             "status",
             "latest_version",
             "has_unpublished_changes",
@@ -126,7 +133,6 @@ class StyleGuideSerializer(VersionedSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
 
     def get_has_unpublished_changes(self, obj) -> bool:
         return guide_has_unpublished_changes(obj, latest_hash=obj.latest_version_hash)
@@ -147,12 +153,7 @@ class StyleGuideVersionSerializer(serializers.ModelSerializer):
             "kind",
             "vertical",
             "parent",
-            "body",
-            "tone",
-            "audience",
-            "reading_level",
-            "banned_terms",
-            "required_terms",
+            *GUIDE_WRITING_FIELDS,
             "rules",
             "content_hash",
             "notes",
@@ -197,16 +198,12 @@ class CheckInputSerializer(serializers.Serializer):
     )
 
 
-class ViolationSerializer(serializers.Serializer):
-    rule = serializers.CharField()
-    rule_type = serializers.CharField()
-    severity = serializers.CharField()
-    message = serializers.CharField()
-    start = serializers.IntegerField(allow_null=True, help_text="Offset of the first character at fault.")
-    end = serializers.IntegerField(allow_null=True, help_text="Offset just past the last one.")
-    excerpt = serializers.CharField()
-    rule_id = serializers.IntegerField(allow_null=True)
-    guide_id = serializers.IntegerField(allow_null=True)
+ViolationSerializer = dataclass_serializer(
+    "ViolationSerializer",
+    Violation,
+    start=serializers.IntegerField(allow_null=True, help_text="Offset of the first character at fault."),
+    end=serializers.IntegerField(allow_null=True, help_text="Offset just past the last one."),
+)
 
 
 class TextStatisticsSerializer(serializers.Serializer):
@@ -226,14 +223,9 @@ class CheckResultSerializer(serializers.Serializer):
     draft = serializers.BooleanField()
 
 
-class EffectiveRuleSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    rule_type = serializers.CharField()
-    parameters = serializers.JSONField()
-    severity = serializers.CharField()
-    message = serializers.CharField()
-    rule_id = serializers.IntegerField(allow_null=True)
-    guide_id = serializers.IntegerField(allow_null=True)
+EffectiveRuleSerializer = dataclass_serializer(
+    "EffectiveRuleSerializer", EffectiveRule, parameters=serializers.JSONField()
+)
 
 
 class EffectiveGuideSerializer(serializers.Serializer):
@@ -275,9 +267,8 @@ class PromptTemplateSerializer(VersionedSerializer):
     variables = TemplateVariableSerializer(many=True, write_only=True, required=False)
     notes = serializers.CharField(write_only=True, required=False, allow_blank=True)
 
-    class Meta:
+    class Meta(VersionedSerializer.Meta):
         model = PromptTemplate
-        extra_kwargs = SLUG_FROM_NAME
         fields = [
             "id",
             "is_global",
@@ -294,7 +285,6 @@ class PromptTemplateSerializer(VersionedSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
 
     def validate(self, attrs):
         if self.instance is None and not attrs.get("user_template"):
@@ -341,25 +331,12 @@ class RenderInputSerializer(serializers.Serializer):
     label = serializers.CharField(required=False, max_length=50, help_text="Or ?label= in the URL.")
 
 
-class RenderedPromptSerializer(serializers.Serializer):
-    system = serializers.CharField()
-    user = serializers.CharField()
-    template_id = serializers.IntegerField()
-    template_version_id = serializers.IntegerField()
-    template_version = serializers.IntegerField()
-    label = serializers.CharField(allow_null=True)
-    variables = serializers.DictField()
-    style_guide_id = serializers.IntegerField(allow_null=True)
-    style_guide_version_id = serializers.IntegerField(allow_null=True)
-    style_guide_version_ids = serializers.ListField(child=serializers.IntegerField())
-    vertical_id = serializers.IntegerField(allow_null=True)
-    snippet_version_ids = serializers.ListField(child=serializers.IntegerField())
+RenderedPromptSerializer = dataclass_serializer("RenderedPromptSerializer", RenderedPrompt)
 
 
 class ContextSnippetSerializer(VersionedSerializer):
-    class Meta:
+    class Meta(VersionedSerializer.Meta):
         model = ContextSnippet
-        extra_kwargs = SLUG_FROM_NAME
         fields = [
             "id",
             "is_global",
@@ -371,7 +348,6 @@ class ContextSnippetSerializer(VersionedSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["created_at", "updated_at"]
 
 
 class ContentPillarSerializer(serializers.ModelSerializer):

@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -49,23 +49,19 @@ from styleguides.models import (
     ContextSnippet,
     PromptTemplate,
     StyleGuide,
-    Vertical,
 )
-from tenancy.api.viewsets import RestoreMixin, TenantModelViewSet
+from tenancy.api.viewsets import GlobalReadOnlyViewSet, RestoreMixin, TenantModelViewSet
 from tenancy.errors import NotFound
 
 
-class VerticalViewSet(viewsets.ReadOnlyModelViewSet):
+class VerticalViewSet(GlobalReadOnlyViewSet):
     """The industries Inkwell writes for (global, read-only), looked up by slug."""
 
-    queryset = Vertical.objects.all()
+    list_selector = staticmethod(selectors.verticals)
     serializer_class = VerticalSerializer
     lookup_field = "slug"
     lookup_value_regex = "[-a-z0-9_]+"
     search_fields = ["name", "slug"]
-
-    def get_queryset(self):
-        return selectors.verticals()
 
 
 class OwnedRowViewSet(RestoreMixin, TenantModelViewSet):
@@ -154,22 +150,7 @@ class StyleGuideViewSet(OwnedRowViewSet):
         guide = self.get_object()
         draft = request.query_params.get("draft", "").lower() in ("1", "true", "yes")
         effective = selectors.effective_style_guide(guide=guide, draft=draft)
-        payload = {
-            "guide_id": effective.guide_id,
-            "draft": effective.draft,
-            "version_ids": effective.version_ids,
-            "name": effective.name,
-            "kind": effective.kind,
-            "vertical_id": effective.vertical_id,
-            "tone": effective.tone,
-            "audience": effective.audience,
-            "reading_level": effective.reading_level,
-            "body": effective.body,
-            "banned_terms": effective.banned_terms,
-            "required_terms": effective.required_terms,
-            "rules": [asdict(rule) for rule in effective.rules],
-        }
-        return Response(payload)
+        return Response(EffectiveGuideSerializer(effective).data)
 
 
 class BrandRuleViewSet(TenantModelViewSet):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
@@ -150,8 +150,29 @@ class IdempotentCreateMixin:
         )
 
 
+class GlobalReadOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    """Global rows (providers, models, verticals): belong to no organization, read-only to every
+    caller. The rows come from the app's selector, ``list_selector``, called without arguments."""
+
+    list_selector = None
+
+    def get_queryset(self):
+        return type(self).list_selector()
+
+
 class TenantModelViewSet(TenantViewSetMixin, viewsets.ModelViewSet):
     """List, retrieve, create, update and (soft) delete inside the caller's organization."""
+
+
+class TenantIngestViewSet(
+    IdempotentCreateMixin,
+    TenantViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Rows clients record and do not edit (generations, provider calls, metrics): an idempotent
+    ``POST`` (:class:`IdempotentCreateMixin`), list and retrieve inside the caller's organization."""
 
 
 class RestoreMixin:

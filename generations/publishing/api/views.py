@@ -71,16 +71,15 @@ class ScheduledPostViewSet(TenantModelViewSet):
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel a scheduled post before it is published (409 once it is being published)."""
-        post = services.scheduled_post_cancel(
-            organization=self.organization, actor=self.actor, post=self.get_object()
-        )
-        return Response(self.get_serializer(post).data)
+        return self.post_moved_by(services.scheduled_post_cancel)
 
     @extend_schema(request=None, responses=ScheduledPostSerializer)
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Schedule a failed or cancelled post again, now, with fresh attempts."""
-        post = services.scheduled_post_retry(
-            organization=self.organization, actor=self.actor, post=self.get_object()
-        )
+        return self.post_moved_by(services.scheduled_post_retry)
+
+    def post_moved_by(self, service) -> Response:
+        """The post in the URL after ``service`` (a state change of the publishing services)."""
+        post = self.call_service(service, post=self.get_object())
         return Response(self.get_serializer(post).data)
