@@ -374,6 +374,10 @@ def retention_apply(
             outcome.rows += rows
             outcome.archived += archived
             outcome.batches += 1
+            if len(ids) < batch_size:
+                # The scan ran out of expired rows: asking again would only repeat it (a row
+                # skipped as locked is left for the next run either way).
+                break
         done.append(outcome)
     return done
 

@@ -21,6 +21,7 @@ from generations.models import (
     content_matches,
 )
 from tenancy.admin_mixins import InkwellModelAdmin, ReadOnlyModelAdmin, admin_actor
+from tenancy.admin_walls import model_roles, organizations_with_role
 
 
 class GenerationAdminForm(forms.ModelForm):
@@ -173,7 +174,14 @@ class GenerationAdmin(InkwellModelAdmin):
         search_term = search_term.strip()
         if not search_term or len(search_term) > SEARCH_TEXT_MAX_LENGTH:
             return by_fields, may_have_duplicates
-        return by_fields | queryset.filter(content_matches(search_term)), may_have_duplicates
+        # A superuser searches every organization; other staff their own, named to the index.
+        organization_ids = (
+            None
+            if request.user.is_superuser
+            else organizations_with_role(request, model_roles(self.model)[0])
+        )
+        by_content = queryset.filter(content_matches(search_term, organization_ids=organization_ids))
+        return by_fields | by_content, may_have_duplicates
 
     def has_add_permission(self, request):
         return False  # generations are recorded by services through the API

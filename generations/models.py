@@ -22,6 +22,10 @@ cannot compute. None of their strengths (moving subtrees, sibling order) is need
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.fields.array import ArrayOverlap
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchConfig, SearchQuery, SearchVectorExact, SearchVectorField
 from django.db import models
@@ -44,9 +48,10 @@ MONEY = {"max_digits": 20, "decimal_places": 10}
 
 # Full-text search of generation content. English: the content Inkwell stores is marketing copy
 # in English, so stemming ("hotels" finds "hotel") and dropping stop words is what a reader
-# expects. The GIN index is on this very expression (``generation_content_search_idx``), and
-# PostgreSQL uses an expression index only for a query that repeats the expression exactly:
-# ``GenerationQuerySet.search`` is therefore the one way to search content.
+# expects. The GIN index is on these very expressions (``generation_org_search_idx``:
+# the organization as a one-element array, then the vector), and PostgreSQL uses an expression
+# index only for a query that repeats the expression exactly: ``GenerationQuerySet.search`` is
+# therefore the one way to search content.
 CONTENT_SEARCH_CONFIG = "english"
 SEARCH_TEXT_MAX_LENGTH = 200
 
@@ -71,11 +76,35 @@ def content_search_vector() -> ContentSearchVector:
     return ContentSearchVector()
 
 
-def content_matches(text: str) -> SearchVectorExact:
-    """The condition ``content_search_vector() @@ websearch_to_tsquery('english', text)``, for
-    ``filter()`` or a ``Q``; it is matched in WHERE only, never computed for the SELECT list."""
+class OrganizationArray(Func):
+    """``ARRAY[organization_id]``: the organization in a form a GIN index holds without the
+    ``btree_gin`` extension (the embedded PostgreSQL of tests and benches ships without it).
+
+    In the search index beside the content's vector, GIN intersects the organization's posting
+    list with the words' (``&&`` below), so a small tenant's search reads its own matches, not
+    every tenant's.
+    """
+
+    template = "ARRAY[%(expressions)s]"
+    output_field = ArrayField(models.BigIntegerField())
+
+    def __init__(self):
+        super().__init__(F("organization"))
+
+
+def content_matches(text: str, *, organization_ids: Collection[int] | None) -> Q:
+    """The condition ``content_search_vector() @@ websearch_to_tsquery('english', text)`` in
+    ``organization_ids`` (None: every organization, for superusers), for ``filter()`` or a ``Q``;
+    it is matched in WHERE only, never computed for the SELECT list.
+
+    The organization is stated as ``ARRAY[organization_id] && ARRAY[ids]`` although the caller's
+    queryset is already scoped: only that form is a condition on the index's first column.
+    """
     query = SearchQuery(text, search_type="websearch", config=CONTENT_SEARCH_CONFIG)
-    return SearchVectorExact(content_search_vector(), query)
+    condition = Q(SearchVectorExact(content_search_vector(), query))
+    if organization_ids is not None:
+        condition &= Q(ArrayOverlap(OrganizationArray(), list(organization_ids)))
+    return condition
 
 
 class Campaign(SoftDeleteModel, TenantModel):
@@ -160,13 +189,14 @@ class GenerationQuerySet(SoftDeleteQuerySet):
     def failed(self):
         return self.filter(status=GenerationStatus.FAILED)
 
-    def search(self, text: str):
-        """Generations whose content matches ``text``, read through the content GIN index.
+    def search(self, text: str, *, organization_ids: Collection[int] | None):
+        """Generations of ``organization_ids`` (None: all) whose content matches ``text``, read
+        through the content GIN index.
 
         ``text`` is web-search syntax (``websearch_to_tsquery``: words, "quoted phrases", ``or``,
         ``-word``), which never raises a syntax error, whatever a user types.
         """
-        return self.filter(content_matches(text))
+        return self.filter(content_matches(text, organization_ids=organization_ids))
 
 
 class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
@@ -398,8 +428,10 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
                 condition=~Q(conversation_id=""),
                 name="generation_conversation_idx",
             ),
-            # Search by content (``?search=``, the admin search): see CONTENT_SEARCH_CONFIG.
-            GinIndex(content_search_vector(), name="generation_content_search_idx"),
+            # Search by content (``?search=``, the admin search): see CONTENT_SEARCH_CONFIG. A GIN
+            # index serves a condition on any subset of its columns, so a search of every
+            # organization (a superuser's admin search) reads it too.
+            GinIndex(OrganizationArray(), content_search_vector(), name="generation_org_search_idx"),
         ]
 
     def __str__(self):

@@ -12,6 +12,7 @@ from providers.metering import Meter
 from providers.selectors import model_ids_named
 from styleguides.models import Vertical
 from tenancy.api.filters import TenantFilterSet, UTCIsoDateTimeFilter
+from tenancy.context import request_organization
 
 
 class GenerationFilterSet(TenantFilterSet):
@@ -105,7 +106,8 @@ class GenerationFilterSet(TenantFilterSet):
         return queryset.in_tree(value)
 
     def filter_search(self, queryset, name, value):
-        return queryset.search(value)
+        organization = request_organization(self.request)
+        return queryset.search(value, organization_ids=[organization.pk])
 
 
 class GenerationRunFilterSet(TenantFilterSet):

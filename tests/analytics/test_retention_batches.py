@@ -112,6 +112,17 @@ def test_a_batch_is_a_bounded_number_of_queries_whatever_its_size(organization, 
     assert len(large.captured_queries) <= 100  # five targets, one batch each
 
 
+def test_a_target_whose_first_batch_is_short_is_not_scanned_again(organization):
+    """A batch smaller than ``batch_size`` exhausted the scan: no second, empty batch query."""
+    expired_world(organization, trees=2)
+
+    with CaptureQueriesContext(connection) as run:
+        retention.retention_apply(organizations=[organization])
+
+    batch_queries = [q["sql"] for q in run.captured_queries if "SKIP LOCKED" in q["sql"]]
+    assert len(batch_queries) == 5  # one per target
+
+
 def test_every_expired_row_and_its_dependents_are_archived_exactly(organization):
     world = expired_world(organization, trees=3)
     before = snapshot(world["doomed"])

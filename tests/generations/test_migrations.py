@@ -102,3 +102,27 @@ def test_the_tree_version_constraint_moves_to_organization_first_and_back(back_t
 
     migrate([("generations", "0010_generation_version_unique_per_org_tree")])
     assert _unique_constraints_of_generations() == latest
+
+
+def _generation_indexes() -> set[str]:
+    with connection.cursor() as cursor:
+        return set(connection.introspection.get_constraints(cursor, "generations_generation"))
+
+
+def _overlap_is_leakproof() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT proleakproof FROM pg_proc WHERE oid = 'pg_catalog.arrayoverlap'::regproc")
+        return cursor.fetchone()[0]
+
+
+def test_the_search_index_gains_the_organization_and_migrating_back_restores_the_old_one(back_to_latest):
+    """``0014_org_content_search_index`` replaces the content-only GIN index and marks ``&&``
+    LEAKPROOF; back at 0013 the old index and the unmarked function return."""
+    assert "generation_org_search_idx" in _generation_indexes()
+    assert "generation_content_search_idx" not in _generation_indexes()
+    assert _overlap_is_leakproof()
+
+    migrate([("generations", "0013_list_order_indexes")])
+    assert "generation_content_search_idx" in _generation_indexes()
+    assert "generation_org_search_idx" not in _generation_indexes()
+    assert not _overlap_is_leakproof()
