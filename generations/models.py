@@ -39,6 +39,7 @@ from tenancy.models import (
     SoftDeleteQuerySet,
     TenantModel,
     history_reference,
+    null_or_at_least,
     per_user_index,
     unique_request_id,
     unique_while_alive,
@@ -262,7 +263,7 @@ class Generation(MeteredUsage, SoftDeleteModel, IngestedRequestModel):
             ),
             *usage_and_cost_constraints(prefix="generation", subject="generation"),
             models.CheckConstraint(
-                condition=Q(generation_time_ms__isnull=True) | Q(generation_time_ms__gte=0),
+                condition=null_or_at_least(0, "generation_time_ms"),
                 name="generation_time_not_negative",
                 violation_error_message="Generation time cannot be negative.",
             ),

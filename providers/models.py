@@ -15,10 +15,12 @@ from django.utils import timezone
 from providers.choices import BudgetPeriod, CostStatus, CredentialStatus, GenerationMode
 from providers.crypto import EncryptedSecretField
 from tenancy.models import (
+    GlobalSlugModel,
     SoftDeleteModel,
     TenantModel,
     TimeStampedModel,
     history_reference,
+    null_or_at_least,
     unique_while_alive,
 )
 
@@ -31,32 +33,17 @@ MAX_REQUESTS_LIMIT = 10_000_000
 # --- Global catalogue: providers, models, prices --------------------------------------------
 
 
-class ProviderManager(models.Manager):
-    def get_by_natural_key(self, slug):
-        return self.get(slug=slug)
-
-
-class Provider(TimeStampedModel):
+class Provider(GlobalSlugModel):
     """An AI provider (openai, anthropic, google, perplexity). Global: no organization.
 
     The slug is the natural key (fixtures, API filters) and matches genai-prices' provider id.
     """
 
-    slug = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=100)
     pricing_url = models.URLField(blank=True)
     is_active = models.BooleanField(default=True)
 
-    objects = ProviderManager()
-
     class Meta:
         ordering = ["slug"]
-
-    def __str__(self):
-        return self.name
-
-    def natural_key(self):
-        return (self.slug,)
 
 
 class AIModelQuerySet(models.QuerySet):
@@ -117,6 +104,16 @@ class AIModel(TimeStampedModel):
         super().save(*args, **kwargs)
 
 
+# ModelPrice's common price units as plain columns (USD per million tokens, per 1,000 requests).
+PRICE_COLUMNS = (
+    "input_usd_per_mtok",
+    "output_usd_per_mtok",
+    "cache_read_usd_per_mtok",
+    "cache_write_usd_per_mtok",
+    "usd_per_k_requests",
+)
+
+
 class ModelPriceQuerySet(models.QuerySet):
     def valid_at(self, at):
         """Prices whose window ``[valid_from, valid_to)`` contains ``at``."""
@@ -159,13 +156,7 @@ class ModelPrice(TimeStampedModel):
 
     objects = ModelPriceQuerySet.as_manager()
 
-    PRICE_FIELDS = (
-        "input_usd_per_mtok",
-        "output_usd_per_mtok",
-        "cache_read_usd_per_mtok",
-        "cache_write_usd_per_mtok",
-        "usd_per_k_requests",
-    )
+    PRICE_FIELDS = PRICE_COLUMNS
     # genai-prices price key of each convenience column.
     COLUMN_UNITS = {
         "input_usd_per_mtok": "input_mtok",
@@ -187,11 +178,7 @@ class ModelPrice(TimeStampedModel):
                 name="modelprice_window_not_empty",
             ),
             models.CheckConstraint(
-                condition=(Q(input_usd_per_mtok__isnull=True) | Q(input_usd_per_mtok__gte=0))
-                & (Q(output_usd_per_mtok__isnull=True) | Q(output_usd_per_mtok__gte=0))
-                & (Q(cache_read_usd_per_mtok__isnull=True) | Q(cache_read_usd_per_mtok__gte=0))
-                & (Q(cache_write_usd_per_mtok__isnull=True) | Q(cache_write_usd_per_mtok__gte=0))
-                & (Q(usd_per_k_requests__isnull=True) | Q(usd_per_k_requests__gte=0)),
+                condition=null_or_at_least(0, *PRICE_COLUMNS),
                 name="modelprice_prices_not_negative",
             ),
         ]

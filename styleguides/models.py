@@ -28,7 +28,14 @@ from django.utils import timezone
 
 from styleguides.choices import Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
 from styleguides.rules import rule_kind, rule_type_choices
-from tenancy.models import AliveManager, SoftDeleteModel, TenantModel, TimeStampedModel, unique_while_alive
+from tenancy.models import (
+    AliveManager,
+    GlobalSlugModel,
+    SoftDeleteModel,
+    TenantModel,
+    TimeStampedModel,
+    unique_while_alive,
+)
 
 READING_LEVEL_RANGE = (1, 20)
 
@@ -150,34 +157,16 @@ def version_constraints(model_name: str, versioned: str) -> list:
 # --- Verticals ------------------------------------------------------------------------------
 
 
-class VerticalManager(models.Manager):
-    def get_by_natural_key(self, slug):
-        return self.get(slug=slug)
+class Vertical(GlobalSlugModel):
+    """An industry Inkwell writes for (hospitality, healthcare, tech, athletics), seeded by
+    ``manage.py loaddata verticals``."""
 
-
-class Vertical(TimeStampedModel):
-    """An industry Inkwell writes for (hospitality, healthcare, tech, athletics).
-
-    Global platform data seeded by ``manage.py loaddata verticals``; its slug is its natural key,
-    so loading the fixture again updates rows instead of duplicating them.
-    """
-
-    slug = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=100)
     description = models.TextField()
     default_tone = models.CharField(max_length=200, help_text="How content for this industry sounds.")
     audience = models.CharField(max_length=300, help_text="Who usually reads content in this industry.")
 
-    objects = VerticalManager()
-
     class Meta:
         ordering = ["name"]
-
-    def __str__(self):
-        return self.name
-
-    def natural_key(self):
-        return (self.slug,)
 
 
 # --- Style guides ---------------------------------------------------------------------------

@@ -112,6 +112,40 @@ def unique_while_alive(*fields: str, name: str, **options) -> models.UniqueConst
     return models.UniqueConstraint(fields=fields, condition=Q(deleted_at__isnull=True), name=name, **options)
 
 
+class SlugKeyManager(models.Manager):
+    """Finds a row by its natural key, the slug."""
+
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
+
+class GlobalSlugModel(TimeStampedModel):
+    """Global platform data (providers, verticals) named by a unique slug, its natural key: seed
+    fixtures loaded again update the rows instead of duplicating them."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+
+    objects = SlugKeyManager()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+def null_or_at_least(minimum, *fields: str) -> Q:
+    """A check constraint's condition: each of ``fields`` is null or at least ``minimum``."""
+    condition = Q()
+    for field in fields:
+        condition &= Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": minimum})
+    return condition
+
+
 class TenantModel(TimeStampedModel):
     """A row owned by exactly one organization; every query of it is scoped by that FK."""
 

@@ -15,6 +15,7 @@ from tenancy.models import (
     IngestedRequestModel,
     KeyRecordedModel,
     TenantModel,
+    null_or_at_least,
     per_user_index,
     unique_request_id,
 )
@@ -22,6 +23,14 @@ from tenancy.models import (
 # A provider call slower than this is "slow": the seeds' slow-call report and partial index.
 SLOW_CALL_MS = 5000
 SHA256_HEX = r"^[0-9a-f]{64}$"
+# Where a generation's time went, in milliseconds (PerformanceMetric.DURATION_FIELDS).
+METRIC_DURATIONS = (
+    "total_duration_ms",
+    "prompt_preparation_ms",
+    "api_call_ms",
+    "response_processing_ms",
+    "save_ms",
+)
 
 
 class ProviderCall(MeteredUsage, IngestedRequestModel):
@@ -84,8 +93,7 @@ class ProviderCall(MeteredUsage, IngestedRequestModel):
             ),
             *usage_and_cost_constraints(prefix="provider_call", subject="call"),
             models.CheckConstraint(
-                condition=(Q(api_latency_ms__isnull=True) | Q(api_latency_ms__gte=0))
-                & (Q(total_request_time_ms__isnull=True) | Q(total_request_time_ms__gte=0)),
+                condition=null_or_at_least(0, "api_latency_ms", "total_request_time_ms"),
                 name="provider_call_latency_not_negative",
                 violation_error_message="Latencies cannot be negative.",
             ),
@@ -160,31 +168,20 @@ class PerformanceMetric(KeyRecordedModel, TenantModel):
     retry_count = models.IntegerField(default=0)
     retry_reasons = models.JSONField(default=list, blank=True)
 
-    DURATION_FIELDS = (
-        "total_duration_ms",
-        "prompt_preparation_ms",
-        "api_call_ms",
-        "response_processing_ms",
-        "save_ms",
-    )
+    DURATION_FIELDS = METRIC_DURATIONS
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(total_duration_ms__isnull=True) | Q(total_duration_ms__gte=0))
-                & (Q(prompt_preparation_ms__isnull=True) | Q(prompt_preparation_ms__gte=0))
-                & (Q(api_call_ms__isnull=True) | Q(api_call_ms__gte=0))
-                & (Q(response_processing_ms__isnull=True) | Q(response_processing_ms__gte=0))
-                & (Q(save_ms__isnull=True) | Q(save_ms__gte=0)),
+                condition=null_or_at_least(0, *METRIC_DURATIONS),
                 name="metric_durations_not_negative",
                 violation_error_message="Durations cannot be negative.",
             ),
             models.CheckConstraint(
-                condition=(Q(memory_mb__isnull=True) | Q(memory_mb__gte=0))
-                & (Q(cpu_percent__isnull=True) | Q(cpu_percent__gte=0))
-                & (Q(content_length_chars__isnull=True) | Q(content_length_chars__gte=0))
-                & (Q(content_word_count__isnull=True) | Q(content_word_count__gte=0))
+                condition=null_or_at_least(
+                    0, "memory_mb", "cpu_percent", "content_length_chars", "content_word_count"
+                )
                 & Q(retry_count__gte=0),
                 name="metric_measures_not_negative",
                 violation_error_message="Measures cannot be negative.",
