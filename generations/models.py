@@ -29,7 +29,7 @@ from django.db.models import F, Func, Q
 
 from generations.choices import ContentFormat, ContentType, GenerationKind, GenerationStatus, TargetChannel
 from providers.choices import GenerationMode
-from providers.models import MeteredUsage
+from providers.models import MONEY, MeteredUsage
 from providers.usage_constraints import usage_and_cost_constraints
 from tenancy.models import (
     AliveManager,
@@ -44,8 +44,6 @@ from tenancy.models import (
     unique_request_id,
     unique_while_alive,
 )
-
-MONEY = {"max_digits": 20, "decimal_places": 10}
 
 # Full-text search of generation content. English: the content Inkwell stores is marketing copy
 # in English, so stemming ("hotels" finds "hotel") and dropping stop words is what a reader

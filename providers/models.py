@@ -235,10 +235,10 @@ class MeteredUsage(TokenCounts):
 
     ``provider_name`` and ``model_name`` are the names the client sent; ``provider`` and
     ``model`` what they resolved to in the catalogue (null when nobody knows them: the row is
-    kept, unpriced). ``usage`` is the full normalised usage, every genai-prices unit the call reported
-    (``input_audio_tokens``, ``output_image_tokens``, ``web_searches`` …); the token columns
-    (:class:`TokenCounts`) repeat its common units for filters, rollups and reports. What the client sent
-    (``client_usage``, ``client_cost_usd``) is kept apart from what Inkwell computed
+    kept, unpriced). ``usage`` is the full normalised usage, every genai-prices unit the call
+    reported (``input_audio_tokens``, ``output_image_tokens``, ``web_searches`` …); the token
+    columns (:class:`TokenCounts`) repeat its common units for filters, rollups and reports.
+    What the client sent (``client_usage``, ``client_cost_usd``) is kept apart from what Inkwell computed
     (``cost_usd``, with ``cost_status`` and the ``price`` row used) by
     ``providers.metering`` at the price valid at ``occurred_at``. ``cost_usd`` is set exactly
     when ``cost_status`` is ``priced``: an unknown price or a missing usage is never a silent $0.
