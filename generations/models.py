@@ -33,18 +33,21 @@ from django.db.models import F, Func, Q
 
 from generations.choices import ContentFormat, ContentType, GenerationKind, GenerationStatus, TargetChannel
 from providers.choices import GenerationMode
-from providers.models import MeteredUsage
+from providers.models import MONEY, MeteredUsage
 from providers.usage_constraints import usage_and_cost_constraints
 from tenancy.models import (
     AliveManager,
     DeletedManager,
+    IngestedRequestModel,
     SoftDeleteModel,
     SoftDeleteQuerySet,
     TenantModel,
+    history_reference,
+    null_or_at_least,
+    per_user_index,
+    unique_request_id,
     unique_while_alive,
 )
-
-MONEY = {"max_digits": 20, "decimal_places": 10}
 
 # Full-text search of generation content. English: the content Inkwell stores is marketing copy
 # in English, so stemming ("hotels" finds "hotel") and dropping stop words is what a reader
@@ -168,11 +171,7 @@ class GenerationRun(SoftDeleteModel, TenantModel):
             models.Index(fields=["organization", "-created_at", "-id"], name="run_org_created_id_idx"),
             # ``?user_ref=`` of one among hundreds of users: walking the tenant's runs in order
             # read all of them (8,443 in 2.8 ms at 1M generations) for a rare or unknown user.
-            models.Index(
-                fields=["organization", "user_ref", "-created_at", "-id"],
-                condition=Q(user_ref__isnull=False),
-                name="run_org_user_created_idx",
-            ),
+            per_user_index("-created_at", "-id", name="run_org_user_created_idx"),
         ]
 
     def __str__(self):
@@ -199,7 +198,7 @@ class GenerationQuerySet(SoftDeleteQuerySet):
         return self.filter(content_matches(text, organization_ids=organization_ids))
 
 
-class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
+class Generation(MeteredUsage, SoftDeleteModel, IngestedRequestModel):
     """One generated piece of content, everything about how it was made, and its place in a tree.
 
     Guarantees (enforced by the database, mirrored by ``services`` for readable errors):
@@ -219,20 +218,6 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
     is ``no_usage``, never $0.
     """
 
-    # No index of its own (db_index=False): every index of this table leads with organization_id,
-    # and generation_org_created_idx serves what the FK's single-column index would.
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    request_id = models.CharField(max_length=200, help_text="The client's idempotency key.")
-    request_fingerprint = models.CharField(
-        max_length=64, blank=True, editable=False, help_text="SHA-256 of the body that created the row."
-    )
-    # Null (not "") when the client names no user: most rows have none, and the per-user index
-    # is partial on ``user_ref IS NOT NULL``; analytics reads "no user" as NULL too.
-    user_ref = models.CharField(  # noqa: DJ001
-        max_length=200, null=True, blank=True, help_text="The client's user id."
-    )
     # SET_NULL: campaigns and runs are soft-deleted; should one ever be purged for good, its
     # generations (and their costs) stay.
     campaign = models.ForeignKey(
@@ -243,52 +228,11 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
     )
     content_type = models.CharField(max_length=20, choices=ContentType.choices, default=ContentType.OTHER)
     agent_name = models.CharField(max_length=100, blank=True)
-    # PROTECT: verticals are platform data and style guide / template versions are immutable
-    # history; none may disappear from under a generation that cites it.
-    vertical = models.ForeignKey(
-        "styleguides.Vertical",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-    # No index: nothing reads generations by version; PROTECT's check runs only when a version
-    # is deleted (never: versions are immutable history).
-    style_guide_version = models.ForeignKey(
-        "styleguides.StyleGuideVersion",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-    template_version = models.ForeignKey(
-        "styleguides.PromptTemplateVersion",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-    provider_name = models.CharField(
-        max_length=50, blank=True, help_text="The provider as the client sent it."
-    )
-    model_name = models.CharField(max_length=200, blank=True, help_text="The model as the client sent it.")
-    # What the raw names resolved to (null when nobody knows them: the row is kept, unpriced).
-    # PROTECT: the catalogue is global history; a model cited by generations is deprecated, not
-    # deleted. Indexed with organization first (below), not alone.
-    provider = models.ForeignKey(
-        "providers.Provider",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-    model = models.ForeignKey(
-        "providers.AIModel", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
-    )
+    # Verticals are platform data, style guide and template versions immutable history. Nothing
+    # reads generations by version; ``?vertical=`` reads generation_org_vertical_idx.
+    vertical = history_reference("styleguides.Vertical")
+    style_guide_version = history_reference("styleguides.StyleGuideVersion")
+    template_version = history_reference("styleguides.PromptTemplateVersion")
     target_channel = models.CharField(max_length=20, choices=TargetChannel.choices, blank=True)
     prompt = models.TextField(blank=True)
     parameters = models.JSONField(default=dict, blank=True)
@@ -339,12 +283,7 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            # Not partial: a deleted generation keeps its request_id, so a replay cannot write twice.
-            models.UniqueConstraint(
-                fields=["organization", "request_id"],
-                name="generation_unique_request_id_per_org",
-                violation_error_message="This request_id was already recorded in this organization.",
-            ),
+            unique_request_id("generation_unique_request_id_per_org"),
             # Organization first, as every tenant constraint (tests/test_conventions.py); the tree
             # query (``organization = … AND (id = root OR root_id = root)``) uses it, or root's own index.
             models.UniqueConstraint(
@@ -352,7 +291,7 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
             ),
             *usage_and_cost_constraints(prefix="generation", subject="generation"),
             models.CheckConstraint(
-                condition=Q(generation_time_ms__isnull=True) | Q(generation_time_ms__gte=0),
+                condition=null_or_at_least(0, "generation_time_ms"),
                 name="generation_time_not_negative",
                 violation_error_message="Generation time cannot be negative.",
             ),
@@ -412,11 +351,7 @@ class Generation(MeteredUsage, SoftDeleteModel, TenantModel):
                 name="generation_failed_idx",
             ),
             # Most generations carry no user; per-user queries read this small index.
-            models.Index(
-                fields=["organization", "user_ref", "-created_at"],
-                condition=Q(user_ref__isnull=False),
-                name="generation_user_idx",
-            ),
+            per_user_index("-created_at", name="generation_user_idx"),
             # Only traced calls carry these; ``?trace_id=`` and ``?conversation_id=`` read them.
             models.Index(
                 fields=["organization", "trace_id", "created_at"],

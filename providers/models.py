@@ -14,7 +14,15 @@ from django.utils import timezone
 
 from providers.choices import BudgetPeriod, CostStatus, CredentialStatus, GenerationMode
 from providers.crypto import EncryptedSecretField
-from tenancy.models import SoftDeleteModel, TenantModel, TimeStampedModel, unique_while_alive
+from tenancy.models import (
+    GlobalSlugModel,
+    SoftDeleteModel,
+    TenantModel,
+    TimeStampedModel,
+    history_reference,
+    null_or_at_least,
+    unique_while_alive,
+)
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
 # A budget above a billion dollars, or a rate above ten million requests, is a typo, not a plan.
@@ -25,32 +33,17 @@ MAX_REQUESTS_LIMIT = 10_000_000
 # --- Global catalogue: providers, models, prices --------------------------------------------
 
 
-class ProviderManager(models.Manager):
-    def get_by_natural_key(self, slug):
-        return self.get(slug=slug)
-
-
-class Provider(TimeStampedModel):
+class Provider(GlobalSlugModel):
     """An AI provider (openai, anthropic, google, perplexity). Global: no organization.
 
     The slug is the natural key (fixtures, API filters) and matches genai-prices' provider id.
     """
 
-    slug = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=100)
     pricing_url = models.URLField(blank=True)
     is_active = models.BooleanField(default=True)
 
-    objects = ProviderManager()
-
     class Meta:
         ordering = ["slug"]
-
-    def __str__(self):
-        return self.name
-
-    def natural_key(self):
-        return (self.slug,)
 
 
 class AIModelQuerySet(models.QuerySet):
@@ -123,6 +116,16 @@ class AIModel(TimeStampedModel):
         super().save(*args, **kwargs)
 
 
+# ModelPrice's common price units as plain columns (USD per million tokens, per 1,000 requests).
+PRICE_COLUMNS = (
+    "input_usd_per_mtok",
+    "output_usd_per_mtok",
+    "cache_read_usd_per_mtok",
+    "cache_write_usd_per_mtok",
+    "usd_per_k_requests",
+)
+
+
 class ModelPriceQuerySet(models.QuerySet):
     def valid_at(self, at):
         """Prices whose window ``[valid_from, valid_to)`` contains ``at``."""
@@ -165,13 +168,7 @@ class ModelPrice(TimeStampedModel):
 
     objects = ModelPriceQuerySet.as_manager()
 
-    PRICE_FIELDS = (
-        "input_usd_per_mtok",
-        "output_usd_per_mtok",
-        "cache_read_usd_per_mtok",
-        "cache_write_usd_per_mtok",
-        "usd_per_k_requests",
-    )
+    PRICE_FIELDS = PRICE_COLUMNS
     # genai-prices price key of each convenience column.
     COLUMN_UNITS = {
         "input_usd_per_mtok": "input_mtok",
@@ -193,11 +190,7 @@ class ModelPrice(TimeStampedModel):
                 name="modelprice_window_not_empty",
             ),
             models.CheckConstraint(
-                condition=(Q(input_usd_per_mtok__isnull=True) | Q(input_usd_per_mtok__gte=0))
-                & (Q(output_usd_per_mtok__isnull=True) | Q(output_usd_per_mtok__gte=0))
-                & (Q(cache_read_usd_per_mtok__isnull=True) | Q(cache_read_usd_per_mtok__gte=0))
-                & (Q(cache_write_usd_per_mtok__isnull=True) | Q(cache_write_usd_per_mtok__gte=0))
-                & (Q(usd_per_k_requests__isnull=True) | Q(usd_per_k_requests__gte=0)),
+                condition=null_or_at_least(0, *PRICE_COLUMNS),
                 name="modelprice_prices_not_negative",
             ),
         ]
@@ -232,28 +225,47 @@ class ModelPrice(TimeStampedModel):
         return self.price_units()
 
 
-class MeteredUsage(models.Model):
-    """What a metered call used and cost: the one shape Generation and ProviderCall share.
+class TokenCounts(models.Model):
+    """Tokens by kind: what one metered call used, or (in analytics' rollups) the sum over many.
 
-    ``usage`` is the full normalised usage, every genai-prices unit the call reported
-    (``input_audio_tokens``, ``output_image_tokens``, ``web_searches`` …); the token columns
-    repeat its common units for filters, rollups and reports (``input_tokens`` counts every
-    input token, cached ones included, as genai-prices does). What the client sent
-    (``client_usage``, ``client_cost_usd``) is kept apart from what Inkwell computed
+    ``input_tokens`` counts every input token, cached ones included, as genai-prices does.
+    """
+
+    input_tokens = models.BigIntegerField(default=0)
+    output_tokens = models.BigIntegerField(default=0)
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class MeteredUsage(TokenCounts):
+    """Which model a metered call used, what it used and what it cost: the one shape Generation
+    and ProviderCall share.
+
+    ``provider_name`` and ``model_name`` are the names the client sent; ``provider`` and
+    ``model`` what they resolved to in the catalogue (null when nobody knows them: the row is
+    kept, unpriced). ``usage`` is the full normalised usage, every genai-prices unit the call
+    reported (``input_audio_tokens``, ``output_image_tokens``, ``web_searches`` …); the token
+    columns (:class:`TokenCounts`) repeat its common units for filters, rollups and reports.
+    What the client sent (``client_usage``, ``client_cost_usd``) is kept apart from what Inkwell computed
     (``cost_usd``, with ``cost_status`` and the ``price`` row used) by
     ``providers.metering`` at the price valid at ``occurred_at``. ``cost_usd`` is set exactly
     when ``cost_status`` is ``priced``: an unknown price or a missing usage is never a silent $0.
     Children add ``usage_and_cost_constraints`` to their Meta (named after their table).
     """
 
+    provider_name = models.CharField(
+        max_length=50, blank=True, help_text="The provider as the client sent it."
+    )
+    model_name = models.CharField(max_length=200, blank=True, help_text="The model as the client sent it.")
+    provider = history_reference("providers.Provider")
+    model = history_reference("providers.AIModel")
     occurred_at = models.DateTimeField(
         default=timezone.now, help_text="When the call happened; it is priced at the price valid then."
     )
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cache_read_tokens = models.BigIntegerField(default=0)
-    cache_write_tokens = models.BigIntegerField(default=0)
-    total_tokens = models.BigIntegerField(default=0)
     usage = models.JSONField(
         default=dict, blank=True, help_text="Every usage unit, normalised (genai-prices' unit names)."
     )
@@ -275,18 +287,6 @@ class MeteredUsage(models.Model):
         related_name="+",
         db_index=False,
         help_text="The price the cost was computed with.",
-    )
-    # Who wrote the row is its provenance: ingested rows are not audited one by one (DESIGN §3).
-    # SET_NULL: deleting a key never deletes spend. No index: reports group by key through the
-    # provider-call key fingerprint, nothing looks rows up by this column.
-    recorded_by_key = models.ForeignKey(
-        "tenancy.OrganizationAPIKey",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-        help_text="The organization API key that recorded this row (empty for staff and commands).",
     )
 
     class Meta:

@@ -28,7 +28,14 @@ from django.utils import timezone
 
 from styleguides.choices import Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
 from styleguides.rules import rule_kind, rule_type_choices
-from tenancy.models import AliveManager, SoftDeleteModel, TenantModel, TimeStampedModel, unique_while_alive
+from tenancy.models import (
+    AliveManager,
+    GlobalSlugModel,
+    SoftDeleteModel,
+    TenantModel,
+    TimeStampedModel,
+    unique_while_alive,
+)
 
 READING_LEVEL_RANGE = (1, 20)
 
@@ -46,44 +53,22 @@ def _owner_scope(organization_slug: str) -> Q:
     return Q(organization__slug=organization_slug) if organization_slug else Q(organization__isnull=True)
 
 
+def owner_field(help_text: str = "") -> models.ForeignKey:
+    """The ``organization`` of a row an organization owns, or of a global row (null) that every
+    organization reads."""
+    # PROTECT: organizations are deactivated, never deleted out from under their rows.
+    return models.ForeignKey(
+        "tenancy.Organization",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=help_text,
+    )
+
+
 class ImmutableRowError(Exception):
     """A version row was asked to change after it was written."""
-
-
-class ImmutableVersionModel(models.Model):
-    """A row written once and never updated (published versions).
-
-    The model refuses to save an existing row; the migration adds a trigger so even a raw
-    ``UPDATE`` that changes a value fails in the database. Deleting is left to the retention and
-    purge paths (and cascades from a hard-deleted parent).
-    """
-
-    # Copied from the versioned row, so versions are scoped (and could be sharded) by organization alone.
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    version = models.PositiveIntegerField()
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args, **kwargs):
-        if not self._state.adding:
-            raise ImmutableRowError(f"{self._meta.verbose_name} rows are immutable once written.")
-        super().save(*args, **kwargs)
-
-
-def version_constraints(model_name: str, versioned: str) -> list:
-    """A version model's rules: numbers are unique per ``versioned`` row and count from 1."""
-    return [
-        models.UniqueConstraint(
-            fields=["organization", versioned, "version"],
-            name=f"{model_name}_unique_number",
-            nulls_distinct=False,  # global rows (no organization) are unique too
-        ),
-        models.CheckConstraint(condition=Q(version__gte=1), name=f"{model_name}_number_positive"),
-    ]
 
 
 class VersionManager(models.Manager):
@@ -98,37 +83,90 @@ class VersionManager(models.Manager):
         )
 
 
+class OwnedChildModel(models.Model):
+    """A row that is part of an owned or global parent (a guide's rule, a template's label, a
+    version): it copies the parent's ``organization`` (null under a global parent), so it is
+    scoped, and could be sharded, by organization alone."""
+
+    organization = owner_field()
+
+    class Meta:
+        abstract = True
+
+
+def unique_per_owner(*fields: str, name: str) -> models.UniqueConstraint:
+    """``fields`` are unique within the row's organization, and among the global rows too."""
+    return models.UniqueConstraint(fields=["organization", *fields], name=name, nulls_distinct=False)
+
+
+class ImmutableVersionModel(OwnedChildModel):
+    """A row written once and never updated (published versions), numbered per the row it is a
+    version of: the foreign key each subclass names in ``versioned``.
+
+    The model refuses to save an existing row; the migration adds a trigger so even a raw
+    ``UPDATE`` that changes a value fails in the database. Deleting is left to the retention and
+    purge paths (and cascades from a hard-deleted parent). A version's natural key is its
+    versioned row's followed by its number (serializers order the dump by the foreign key).
+    """
+
+    version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    versioned: str  # the name of the foreign key to the versioned row
+    objects = VersionManager()
+
+    class Meta:
+        abstract = True
+        get_latest_by = "version"
+
+    def __str__(self):
+        return f"{getattr(self, self.versioned)} v{self.version}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRowError(f"{self._meta.verbose_name} rows are immutable once written.")
+        super().save(*args, **kwargs)
+
+    def natural_key(self):
+        return (*getattr(self, self.versioned).natural_key(), self.version)
+
+
+class AuthoredVersionModel(ImmutableVersionModel):
+    """A version an editor writes (a template's or a snippet's): the hash of its content and who
+    wrote it, the user and a label that outlives them."""
+
+    content_hash = models.CharField(max_length=64)
+    # SET_NULL: the label keeps who wrote it (the immutability trigger allows this one change).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_label = models.CharField(max_length=200, blank=True)
+
+    class Meta(ImmutableVersionModel.Meta):
+        abstract = True
+
+
+def version_constraints(model_name: str, versioned: str) -> list:
+    """A version model's rules: numbers are unique per ``versioned`` row and count from 1."""
+    return [
+        unique_per_owner(versioned, "version", name=f"{model_name}_unique_number"),
+        models.CheckConstraint(condition=Q(version__gte=1), name=f"{model_name}_number_positive"),
+    ]
+
+
 # --- Verticals ------------------------------------------------------------------------------
 
 
-class VerticalManager(models.Manager):
-    def get_by_natural_key(self, slug):
-        return self.get(slug=slug)
+class Vertical(GlobalSlugModel):
+    """An industry Inkwell writes for (hospitality, healthcare, tech, athletics), seeded by
+    ``manage.py loaddata verticals``."""
 
-
-class Vertical(TimeStampedModel):
-    """An industry Inkwell writes for (hospitality, healthcare, tech, athletics).
-
-    Global platform data seeded by ``manage.py loaddata verticals``; its slug is its natural key,
-    so loading the fixture again updates rows instead of duplicating them.
-    """
-
-    slug = models.SlugField(max_length=50, unique=True)
-    name = models.CharField(max_length=100)
     description = models.TextField()
     default_tone = models.CharField(max_length=200, help_text="How content for this industry sounds.")
     audience = models.CharField(max_length=300, help_text="Who usually reads content in this industry.")
 
-    objects = VerticalManager()
-
     class Meta:
         ordering = ["name"]
-
-    def __str__(self):
-        return self.name
-
-    def natural_key(self):
-        return (self.slug,)
 
 
 # --- Style guides ---------------------------------------------------------------------------
@@ -159,8 +197,8 @@ class OwnedSlugManager(AliveManager):
 class OwnedSlugModel(SoftDeleteModel, TimeStampedModel):
     """A soft-deletable row an organization owns, or a global one every organization can use
     (``organization`` null), named and found by its slug: style guides, prompt templates and
-    context snippets. Each declares its ``organization`` (with its own help text) and its
-    slug's uniqueness (``unique_while_alive``)."""
+    context snippets. Each declares its ``organization`` (``owner_field``, with its own help
+    text). Slugs are unique per organization among live rows, and among the global rows."""
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=100)
@@ -170,6 +208,11 @@ class OwnedSlugModel(SoftDeleteModel, TimeStampedModel):
     class Meta:
         abstract = True
         ordering = ["name", "id"]
+        constraints = [
+            unique_while_alive(
+                "organization", "slug", name="%(class)s_unique_slug_per_org", nulls_distinct=False
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -190,15 +233,7 @@ class StyleGuide(OwnedSlugModel):
     guide merges the chain, the child winning (``styleguides.inheritance``).
     """
 
-    # PROTECT: organizations are deactivated, never deleted out from under their guides.
-    organization = models.ForeignKey(
-        "tenancy.Organization",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="Empty for a global guide every organization can read.",
-    )
+    organization = owner_field("Empty for a global guide every organization can read.")
     kind = models.CharField(max_length=20, choices=StyleGuideKind.choices, default=StyleGuideKind.BRAND)
     # PROTECT: a vertical that guides point at is platform data that must not vanish.
     vertical = models.ForeignKey(
@@ -244,9 +279,7 @@ class StyleGuide(OwnedSlugModel):
 
     class Meta(OwnedSlugModel.Meta):
         constraints = [
-            unique_while_alive(
-                "organization", "slug", name="styleguide_unique_slug_per_org", nulls_distinct=False
-            ),
+            *OwnedSlugModel.Meta.constraints,
             models.CheckConstraint(
                 condition=~Q(kind=StyleGuideKind.VERTICAL) | Q(vertical__isnull=False),
                 name="styleguide_vertical_kind_has_vertical",
@@ -322,21 +355,15 @@ class StyleGuideVersion(ImmutableVersionModel):
     published_by_label = models.CharField(max_length=200, blank=True)
     published_at = models.DateTimeField(default=timezone.now)
 
-    versioned = "guide"  # for VersionManager
-    objects = VersionManager()
+    versioned = "guide"
 
-    class Meta:
+    class Meta(ImmutableVersionModel.Meta):
         ordering = ["guide", "-version"]
         constraints = version_constraints("styleguideversion", "guide")
-        get_latest_by = "version"
 
     def __str__(self):
+        # The name as published, not the guide's current one.
         return f"{self.name} v{self.version}"
-
-    def natural_key(self):
-        return (*self.guide.natural_key(), self.version)
-
-    natural_key.dependencies = ["styleguides.styleguide"]
 
 
 class BrandRuleManager(models.Manager):
@@ -344,7 +371,7 @@ class BrandRuleManager(models.Manager):
         return self.get(guide=StyleGuide.objects.get_by_natural_key(organization_slug, guide_slug), name=name)
 
 
-class BrandRule(TimeStampedModel):
+class BrandRule(OwnedChildModel, TimeStampedModel):
     """One machine-checkable rule of a guide; ``styleguides.compliance`` documents each type's
     ``parameters`` and validates them on save (a bad regex is refused here, not at check time).
 
@@ -352,10 +379,6 @@ class BrandRule(TimeStampedModel):
     child rule switches the inherited one off.
     """
 
-    # Copied from the guide, so rules are scoped by organization like every tenant table.
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     # CASCADE: a rule belongs to its guide; published versions keep their own copy of it.
     guide = models.ForeignKey(StyleGuide, on_delete=models.CASCADE, related_name="rules")
     name = models.CharField(max_length=100, help_text="A short name shown with each violation.")
@@ -372,13 +395,7 @@ class BrandRule(TimeStampedModel):
 
     class Meta:
         ordering = ["guide", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "guide", "name"],
-                name="brandrule_unique_name_per_guide",
-                nulls_distinct=False,  # global rows (no organization) are unique too
-            ),
-        ]
+        constraints = [unique_per_owner("guide", "name", name="brandrule_unique_name_per_guide")]
 
     def __str__(self):
         return self.name
@@ -406,29 +423,14 @@ class PromptTemplate(OwnedSlugModel):
     ``?label=production`` and editors move the label when a new version is ready.
     """
 
-    # PROTECT: organizations are deactivated, never deleted out from under their templates.
-    organization = models.ForeignKey(
-        "tenancy.Organization",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="Empty for a global template every organization can use.",
-    )
+    organization = owner_field("Empty for a global template every organization can use.")
     content_type = models.CharField(
         max_length=20, choices=TemplateContentType.choices, default=TemplateContentType.OTHER
     )
     description = models.TextField(blank=True)
 
-    class Meta(OwnedSlugModel.Meta):
-        constraints = [
-            unique_while_alive(
-                "organization", "slug", name="prompttemplate_unique_slug_per_org", nulls_distinct=False
-            ),
-        ]
 
-
-class PromptTemplateVersion(ImmutableVersionModel):
+class PromptTemplateVersion(AuthoredVersionModel):
     """An immutable version of a template: Jinja2 system and user bodies and declared variables.
 
     ``variables`` is a list of ``{"name", "required", "description", "default"}``. Rendering
@@ -442,28 +444,12 @@ class PromptTemplateVersion(ImmutableVersionModel):
     user_template = models.TextField(help_text="Jinja2 body of the user message.")
     variables = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True, help_text="What changed in this version.")
-    content_hash = models.CharField(max_length=64)
-    # SET_NULL: the label keeps who wrote it (the immutability trigger allows this one change).
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_by_label = models.CharField(max_length=200, blank=True)
 
-    versioned = "template"  # for VersionManager
-    objects = VersionManager()
+    versioned = "template"
 
-    class Meta:
+    class Meta(ImmutableVersionModel.Meta):
         ordering = ["template", "-version"]
         constraints = version_constraints("prompttemplateversion", "template")
-        get_latest_by = "version"
-
-    def __str__(self):
-        return f"{self.template} v{self.version}"
-
-    def natural_key(self):
-        return (*self.template.natural_key(), self.version)
-
-    natural_key.dependencies = ["styleguides.prompttemplate"]
 
     def clean(self):
         from styleguides.prompt_rendering import validate_template_version
@@ -474,12 +460,9 @@ class PromptTemplateVersion(ImmutableVersionModel):
         )
 
 
-class PromptTemplateLabel(TimeStampedModel):
+class PromptTemplateLabel(OwnedChildModel, TimeStampedModel):
     """A movable name (``production``, ``staging``) pointing at one version of a template."""
 
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
     # CASCADE: a label means nothing without its template.
     template = models.ForeignKey(PromptTemplate, on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(max_length=50, validators=[label_name_validator])
@@ -488,13 +471,7 @@ class PromptTemplateLabel(TimeStampedModel):
 
     class Meta:
         ordering = ["template", "name"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "template", "name"],
-                name="prompttemplatelabel_unique_name",
-                nulls_distinct=False,  # global rows (no organization) are unique too
-            ),
-        ]
+        constraints = [unique_per_owner("template", "name", name="prompttemplatelabel_unique_name")]
 
     def __str__(self):
         return f"{self.name} → v{self.version.version}"
@@ -511,25 +488,10 @@ class ContextSnippet(OwnedSlugModel):
     :class:`ContextSnippetVersion`; rendering uses the latest one and reports its id.
     """
 
-    # PROTECT: organizations are deactivated, never deleted out from under their snippets.
-    organization = models.ForeignKey(
-        "tenancy.Organization",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="Empty for a global snippet every organization can include.",
-    )
+    organization = owner_field("Empty for a global snippet every organization can include.")
     slug = models.SlugField(max_length=100, help_text='Templates include it with {% include "slug" %}.')
     description = models.CharField(max_length=300, blank=True)
     body = models.TextField(help_text="Text (Jinja2 allowed) inserted where a template includes it.")
-
-    class Meta(OwnedSlugModel.Meta):
-        constraints = [
-            unique_while_alive(
-                "organization", "slug", name="contextsnippet_unique_slug_per_org", nulls_distinct=False
-            ),
-        ]
 
     def clean(self):
         from styleguides.prompt_rendering import validate_snippet_body
@@ -538,25 +500,18 @@ class ContextSnippet(OwnedSlugModel):
         validate_snippet_body(self.body)
 
 
-class ContextSnippetVersion(ImmutableVersionModel):
+class ContextSnippetVersion(AuthoredVersionModel):
     """An immutable version of a snippet's body."""
 
     # CASCADE: a version is part of its snippet (snippets are soft-deleted in normal use).
     snippet = models.ForeignKey(ContextSnippet, on_delete=models.CASCADE, related_name="versions")
     body = models.TextField()
-    content_hash = models.CharField(max_length=64)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_by_label = models.CharField(max_length=200, blank=True)
 
-    class Meta:
+    versioned = "snippet"
+
+    class Meta(ImmutableVersionModel.Meta):
         ordering = ["snippet", "-version"]
         constraints = version_constraints("contextsnippetversion", "snippet")
-        get_latest_by = "version"
-
-    def __str__(self):
-        return f"{self.snippet} v{self.version}"
 
 
 # --- Content pillars and series -------------------------------------------------------------

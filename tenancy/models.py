@@ -112,6 +112,40 @@ def unique_while_alive(*fields: str, name: str, **options) -> models.UniqueConst
     return models.UniqueConstraint(fields=fields, condition=Q(deleted_at__isnull=True), name=name, **options)
 
 
+class SlugKeyManager(models.Manager):
+    """Finds a row by its natural key, the slug."""
+
+    def get_by_natural_key(self, slug):
+        return self.get(slug=slug)
+
+
+class GlobalSlugModel(TimeStampedModel):
+    """Global platform data (providers, verticals) named by a unique slug, its natural key: seed
+    fixtures loaded again update the rows instead of duplicating them."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+
+    objects = SlugKeyManager()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self):
+        return self.name
+
+    def natural_key(self):
+        return (self.slug,)
+
+
+def null_or_at_least(minimum, *fields: str) -> Q:
+    """A check constraint's condition: each of ``fields`` is null or at least ``minimum``."""
+    condition = Q()
+    for field in fields:
+        condition &= Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": minimum})
+    return condition
+
+
 class TenantModel(TimeStampedModel):
     """A row owned by exactly one organization; every query of it is scoped by that FK."""
 
@@ -121,6 +155,85 @@ class TenantModel(TimeStampedModel):
 
     class Meta:
         abstract = True
+
+
+def history_reference(to: str, **options) -> models.ForeignKey:
+    """An optional foreign key from a large tenant table to global or immutable history (the
+    model catalogue, verticals, published versions).
+
+    PROTECT: history is deactivated or deprecated, never deleted from under the rows that cite
+    it. No index of its own: every index of such a table leads with ``organization_id``.
+    """
+    return models.ForeignKey(
+        to, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False, **options
+    )
+
+
+class KeyRecordedModel(models.Model):
+    """A row a service ingests through the API, naming the organization API key that wrote it.
+
+    Who wrote the row is its provenance: ingested rows are not audited one by one (DESIGN §3).
+    """
+
+    # SET_NULL: deleting a key never deletes what it recorded (spend, metrics). No index: reports
+    # group spend by the provider-call key fingerprint; nothing looks rows up by this column.
+    recorded_by_key = models.ForeignKey(
+        "tenancy.OrganizationAPIKey",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        editable=False,
+        help_text="The organization API key that recorded this row (empty for staff and commands).",
+    )
+
+    class Meta:
+        abstract = True
+
+
+class IngestedRequestModel(KeyRecordedModel, TenantModel):
+    """A row a content service records with its own idempotency key, ``request_id``, once per
+    organization (``tenancy.idempotency``; the Meta adds :func:`unique_request_id`), naming the
+    client's user when there is one.
+
+    Such tables are large and every index of them leads with ``organization_id``, so the
+    organization FK has no index of its own.
+    """
+
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    request_id = models.CharField(max_length=200, help_text="The client's idempotency key.")
+    request_fingerprint = models.CharField(
+        max_length=64, blank=True, editable=False, help_text="SHA-256 of the body that created the row."
+    )
+    # Null (not "") when the client names no user: most rows have none, per-user indexes are
+    # partial on ``user_ref IS NOT NULL``, and analytics reads "no user" as NULL too.
+    user_ref = models.CharField(  # noqa: DJ001
+        max_length=200, null=True, blank=True, help_text="The client's user id."
+    )
+
+    class Meta:
+        abstract = True
+
+
+def per_user_index(*newest_first: str, name: str) -> models.Index:
+    """The index of one user's rows of a tenant, newest first (``newest_first``: the ordering
+    columns): partial, since most rows name no user (``user_ref`` null)."""
+    return models.Index(
+        fields=["organization", "user_ref", *newest_first], condition=Q(user_ref__isnull=False), name=name
+    )
+
+
+def unique_request_id(name: str) -> models.UniqueConstraint:
+    """``(organization, request_id)`` is unique over every row, soft-deleted ones included: a
+    request is recorded once, ever (a deleted one is restored, not written again)."""
+    return models.UniqueConstraint(
+        fields=["organization", "request_id"],
+        name=name,
+        violation_error_message="This request_id was already recorded in this organization.",
+    )
 
 
 # --- Tenancy models -------------------------------------------------------------------------

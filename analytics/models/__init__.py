@@ -38,7 +38,6 @@ from analytics.models.archive import (
 )
 from analytics.models.raw import (
     MONEY,
-    RATE,
     SHA256_HEX,
     SLOW_CALL_MS,
     ModelPerformance,
@@ -46,6 +45,7 @@ from analytics.models.raw import (
     ProviderCall,
 )
 from analytics.models.rollups import (
+    RATE,
     GenerationDailyRollup,
     GenerationModelDailyRollup,
     ProviderCallDailyRollup,

@@ -6,11 +6,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 from analytics.choices import RetentionTarget
-from tenancy.models import TenantModel
+from tenancy.models import TenantModel, null_or_at_least
 
 RETENTION_FIELDS = {
     RetentionTarget.GENERATIONS: "generations_days",
@@ -42,11 +41,7 @@ class CleanupPreferences(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["organization"], name="cleanup_preferences_one_per_org"),
             models.CheckConstraint(
-                condition=(Q(generations_days__isnull=True) | Q(generations_days__gte=1))
-                & (Q(failed_generations_days__isnull=True) | Q(failed_generations_days__gte=1))
-                & (Q(provider_calls_days__isnull=True) | Q(provider_calls_days__gte=1))
-                & (Q(performance_metrics_days__isnull=True) | Q(performance_metrics_days__gte=1))
-                & (Q(empty_runs_days__isnull=True) | Q(empty_runs_days__gte=1)),
+                condition=null_or_at_least(1, *RETENTION_FIELDS.values()),
                 name="cleanup_preferences_at_least_a_day",
                 violation_error_message="Keep rows at least one day.",
             ),

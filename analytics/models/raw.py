@@ -7,19 +7,33 @@ from django.db import models
 from django.db.models import F, Q
 
 from analytics.choices import ErrorType, HttpMethod
+from analytics.models.rollups import RequestOutcomes
 from generations.choices import ContentType
-from providers.models import MeteredUsage
+from providers.models import MONEY, MeteredUsage
 from providers.usage_constraints import usage_and_cost_constraints
-from tenancy.models import TenantModel
+from tenancy.models import (
+    IngestedRequestModel,
+    KeyRecordedModel,
+    TenantModel,
+    null_or_at_least,
+    per_user_index,
+    unique_request_id,
+)
 
-MONEY = {"max_digits": 20, "decimal_places": 10}
-RATE = {"max_digits": 9, "decimal_places": 4}
 # A provider call slower than this is "slow": the seeds' slow-call report and partial index.
 SLOW_CALL_MS = 5000
 SHA256_HEX = r"^[0-9a-f]{64}$"
+# Where a generation's time went, in milliseconds (PerformanceMetric.DURATION_FIELDS).
+METRIC_DURATIONS = (
+    "total_duration_ms",
+    "prompt_preparation_ms",
+    "api_call_ms",
+    "response_processing_ms",
+    "save_ms",
+)
 
 
-class ProviderCall(MeteredUsage, TenantModel):
+class ProviderCall(MeteredUsage, IngestedRequestModel):
     """One provider API call, as a content service reports it.
 
     Guarantees (in the database; ``services.provider_call_record`` mirrors them as 400s):
@@ -39,16 +53,6 @@ class ProviderCall(MeteredUsage, TenantModel):
     ``client_cost_usd``) is kept apart from what Inkwell resolved and computed.
     """
 
-    # No index of its own (db_index=False): every index of this table leads with organization_id.
-    # (No key_fingerprint index either: the keys report reads rollups; ``usage/?key_fingerprint=``
-    # and a credential's budget walk provider_call_org_called_idx, a key being a tenant's few.)
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    request_id = models.CharField(max_length=200, help_text="The client's idempotency key.")
-    request_fingerprint = models.CharField(
-        max_length=64, blank=True, editable=False, help_text="SHA-256 of the body that created the row."
-    )
     # SET_NULL: generations are hard-deleted by retention and GDPR purges; the call, and what it
     # cost, stays on record. No index of its own beyond the FK's: look-ups by generation are rare.
     generation = models.ForeignKey(
@@ -63,23 +67,6 @@ class ProviderCall(MeteredUsage, TenantModel):
     content_type = models.CharField(max_length=20, choices=ContentType.choices, blank=True)
     endpoint = models.CharField(max_length=500, help_text="The provider API path, e.g. /v1/chat/completions.")
     method = models.CharField(max_length=6, choices=HttpMethod.choices, default=HttpMethod.POST)
-    # PROTECT: providers and models are platform history, deactivated rather than deleted.
-    # No index: nothing queries calls by these ids; reports read the rollups.
-    provider = models.ForeignKey(
-        "providers.Provider",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-    )
-    model = models.ForeignKey(
-        "providers.AIModel", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
-    )
-    provider_name = models.CharField(
-        max_length=50, blank=True, help_text="The provider as the client sent it."
-    )
-    model_name = models.CharField(max_length=200, blank=True, help_text="The model as the client sent it.")
 
     api_latency_ms = models.IntegerField(null=True, blank=True, help_text="Time the provider took.")
     total_request_time_ms = models.IntegerField(
@@ -89,10 +76,8 @@ class ProviderCall(MeteredUsage, TenantModel):
     success = models.BooleanField()
     error_type = models.CharField(max_length=20, choices=ErrorType.choices, blank=True)
     error_message = models.TextField(blank=True)
-    # Null (not "") when there is no user, as on generations.
-    user_ref = models.CharField(  # noqa: DJ001
-        max_length=200, null=True, blank=True, help_text="The client's user id."
-    )
+    # No index: the keys report reads rollups; ``usage/?key_fingerprint=`` and a credential's
+    # budget walk provider_call_org_called_idx, a key being a tenant's few.
     key_fingerprint = models.CharField(
         max_length=64, blank=True, help_text="SHA-256 hex of the provider API key used."
     )
@@ -100,11 +85,7 @@ class ProviderCall(MeteredUsage, TenantModel):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "request_id"],
-                name="provider_call_unique_request_id_per_org",
-                violation_error_message="This request_id was already recorded in this organization.",
-            ),
+            unique_request_id("provider_call_unique_request_id_per_org"),
             models.CheckConstraint(
                 condition=Q(status_code__isnull=True) | Q(status_code__gte=100, status_code__lte=599),
                 name="provider_call_status_code_http",
@@ -112,8 +93,7 @@ class ProviderCall(MeteredUsage, TenantModel):
             ),
             *usage_and_cost_constraints(prefix="provider_call", subject="call"),
             models.CheckConstraint(
-                condition=(Q(api_latency_ms__isnull=True) | Q(api_latency_ms__gte=0))
-                & (Q(total_request_time_ms__isnull=True) | Q(total_request_time_ms__gte=0)),
+                condition=null_or_at_least(0, "api_latency_ms", "total_request_time_ms"),
                 name="provider_call_latency_not_negative",
                 violation_error_message="Latencies cannot be negative.",
             ),
@@ -145,11 +125,7 @@ class ProviderCall(MeteredUsage, TenantModel):
                 condition=Q(success=False),
                 name="provider_call_errors_idx",
             ),
-            models.Index(
-                fields=["organization", "user_ref", "-occurred_at"],
-                condition=Q(user_ref__isnull=False),
-                name="provider_call_user_idx",
-            ),
+            per_user_index("-occurred_at", name="provider_call_user_idx"),
             models.Index(
                 fields=["organization", "-occurred_at"],
                 condition=Q(api_latency_ms__gt=SLOW_CALL_MS),
@@ -161,7 +137,7 @@ class ProviderCall(MeteredUsage, TenantModel):
         return f"{self.request_id} ({self.status_code or self.error_type or 'ok'})"
 
 
-class PerformanceMetric(TenantModel):
+class PerformanceMetric(KeyRecordedModel, TenantModel):
     """How one generation performed: where the time went, resources, content size, validation,
     cache and retries. One per generation; posting it again is an idempotent replay.
 
@@ -174,18 +150,6 @@ class PerformanceMetric(TenantModel):
         "generations.Generation", on_delete=models.CASCADE, related_name="performance_metric"
     )
     request_fingerprint = models.CharField(max_length=64, blank=True, editable=False)
-    # Who wrote the row is its provenance: ingested metrics are not audited (DESIGN §3).
-    # SET_NULL: deleting a key never deletes a metric. No index: nothing looks metrics up by key.
-    recorded_by_key = models.ForeignKey(
-        "tenancy.OrganizationAPIKey",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        db_index=False,
-        editable=False,
-        help_text="The organization API key that recorded this row (empty for staff and commands).",
-    )
     total_duration_ms = models.IntegerField(null=True, blank=True)
     prompt_preparation_ms = models.IntegerField(null=True, blank=True)
     api_call_ms = models.IntegerField(null=True, blank=True)
@@ -204,31 +168,20 @@ class PerformanceMetric(TenantModel):
     retry_count = models.IntegerField(default=0)
     retry_reasons = models.JSONField(default=list, blank=True)
 
-    DURATION_FIELDS = (
-        "total_duration_ms",
-        "prompt_preparation_ms",
-        "api_call_ms",
-        "response_processing_ms",
-        "save_ms",
-    )
+    DURATION_FIELDS = METRIC_DURATIONS
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(total_duration_ms__isnull=True) | Q(total_duration_ms__gte=0))
-                & (Q(prompt_preparation_ms__isnull=True) | Q(prompt_preparation_ms__gte=0))
-                & (Q(api_call_ms__isnull=True) | Q(api_call_ms__gte=0))
-                & (Q(response_processing_ms__isnull=True) | Q(response_processing_ms__gte=0))
-                & (Q(save_ms__isnull=True) | Q(save_ms__gte=0)),
+                condition=null_or_at_least(0, *METRIC_DURATIONS),
                 name="metric_durations_not_negative",
                 violation_error_message="Durations cannot be negative.",
             ),
             models.CheckConstraint(
-                condition=(Q(memory_mb__isnull=True) | Q(memory_mb__gte=0))
-                & (Q(cpu_percent__isnull=True) | Q(cpu_percent__gte=0))
-                & (Q(content_length_chars__isnull=True) | Q(content_length_chars__gte=0))
-                & (Q(content_word_count__isnull=True) | Q(content_word_count__gte=0))
+                condition=null_or_at_least(
+                    0, "memory_mb", "cpu_percent", "content_length_chars", "content_word_count"
+                )
                 & Q(retry_count__gte=0),
                 name="metric_measures_not_negative",
                 violation_error_message="Measures cannot be negative.",
@@ -242,7 +195,7 @@ class PerformanceMetric(TenantModel):
         return f"Metrics of generation {self.generation_id}"
 
 
-class ModelPerformance(TenantModel):
+class ModelPerformance(RequestOutcomes, TenantModel):
     """How one model did within one multi-model run: kept exact from the run's generations.
 
     ``requests`` counts the model's generations in the run, ``items_generated`` those that
@@ -253,10 +206,7 @@ class ModelPerformance(TenantModel):
     run = models.ForeignKey("generations.GenerationRun", on_delete=models.CASCADE, related_name="+")
     provider_name = models.CharField(max_length=50, blank=True)
     model_name = models.CharField(max_length=200, blank=True)
-    requests = models.BigIntegerField(default=0)
-    successes = models.BigIntegerField(default=0)
     items_generated = models.BigIntegerField(default=0)
-    failures = models.BigIntegerField(default=0)
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)

@@ -16,21 +16,43 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from analytics.models.raw import MONEY, RATE
+from analytics.choices import ERROR_TYPE_COLUMNS
+from providers.models import MONEY, TokenCounts
 from tenancy.models import TenantModel
 
+RATE = {"max_digits": 9, "decimal_places": 4}
 
-class RollupMeasures(models.Model):
-    """Measures both rollups share (counts, tokens by kind, cost, latency)."""
+
+class RollupRow(models.Model):
+    """A row of an organization's rollup: ``updated_at`` is when it was written (or folded)."""
+
+    # PROTECT: organizations are deactivated, never deleted out from under their history.
+    # No index of its own: every report reads by organization and time, through the rollup's
+    # group index (with one of its own, the planner preferred it and filtered the days).
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class RequestOutcomes(models.Model):
+    """How many requests a row counts (a rollup group's, a week's, a model's in a run) and how
+    many of them succeeded or failed (the rest were pending, partial or cancelled)."""
 
     requests = models.BigIntegerField(default=0)
     successes = models.BigIntegerField(default=0)
     failures = models.BigIntegerField(default=0)
-    input_tokens = models.BigIntegerField(default=0)
-    output_tokens = models.BigIntegerField(default=0)
-    cache_read_tokens = models.BigIntegerField(default=0)
-    cache_write_tokens = models.BigIntegerField(default=0)
-    total_tokens = models.BigIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class RollupMeasures(RequestOutcomes, TokenCounts):
+    """Measures both rollups share (counts, tokens by kind, cost, latency)."""
+
     cost_usd = models.DecimalField(**MONEY, default=0, help_text="Sum over priced rows.")
     unpriced_requests = models.BigIntegerField(
         default=0, help_text="Rows whose model or price is unknown (cost_status unpriced)."
@@ -41,7 +63,6 @@ class RollupMeasures(models.Model):
     latency_ms_sum = models.BigIntegerField(default=0)
     latency_count = models.BigIntegerField(default=0, help_text="Rows with a latency.")
     latency_ms_max = models.IntegerField(null=True, blank=True)
-    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         abstract = True
@@ -49,6 +70,8 @@ class RollupMeasures(models.Model):
 
 class GenerationMeasures(RollupMeasures):
     """The generations' rollups' measures: outcomes, cache hits and retries on top."""
+
+    counted = "generations"  # for str()
 
     partials = models.BigIntegerField(default=0)
     cancelled = models.BigIntegerField(default=0)
@@ -61,28 +84,32 @@ class GenerationMeasures(RollupMeasures):
 
 
 class ProviderCallMeasures(RollupMeasures):
-    """The provider calls' rollups' measures: failures by error type and slow calls on top."""
+    """The provider calls' rollups' measures: failures by error type (a column per entry of
+    ``analytics.choices.ERROR_TYPE_COLUMNS``: ``timeouts``, ``rate_limited`` …) and slow calls on
+    top."""
 
-    timeouts = models.BigIntegerField(default=0)
-    rate_limited = models.BigIntegerField(default=0)
-    server_errors = models.BigIntegerField(default=0)
-    auth_errors = models.BigIntegerField(default=0)
-    invalid_requests = models.BigIntegerField(default=0)
-    other_errors = models.BigIntegerField(default=0)
     slow_requests = models.BigIntegerField(default=0)
+
+    counted = "calls"  # for str()
 
     class Meta:
         abstract = True
 
 
-class DailyModelGroup(models.Model):
-    """The group keys every daily rollup starts with (``analytics.rollups.MODEL_KEYS``):
-    organization, UTC day, provider, model and content type. The per-user rollups add theirs."""
+# The error-type columns come from the registry the rollup writers and reports read, so an error
+# type is declared once (its migration follows from it).
+for _column in ERROR_TYPE_COLUMNS.values():
+    ProviderCallMeasures.add_to_class(_column, models.BigIntegerField(default=0))
 
-    # PROTECT: organizations are deactivated, never deleted out from under their history.
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
+
+MODEL_GROUP = ("organization", "day", "provider_name", "model_name", "content_type")
+
+
+class DailyModelGroup(RollupRow):
+    """The group keys every daily rollup starts with (``MODEL_GROUP``, as
+    ``analytics.rollups.MODEL_KEYS``): organization, UTC day, provider, model and content type.
+    The per-user rollups add theirs; :meth:`group_index` is the index reports read them through."""
+
     day = models.DateField()
     provider_name = models.CharField(max_length=50, blank=True)
     model_name = models.CharField(max_length=200, blank=True)
@@ -91,6 +118,14 @@ class DailyModelGroup(models.Model):
     class Meta:
         abstract = True
         ordering = ["-day", "model_name"]
+
+    def __str__(self):
+        return f"{self.day} {self.model_name or '?'}: {self.requests} {self.counted}"
+
+    @staticmethod
+    def group_index(*more_keys: str, name: str) -> models.Index:
+        """The index on the group keys, in order: every report reads by organization and day."""
+        return models.Index(fields=[*MODEL_GROUP, *more_keys], name=name)
 
 
 class GenerationModelDailyRollup(DailyModelGroup, GenerationMeasures):
@@ -101,15 +136,7 @@ class GenerationModelDailyRollup(DailyModelGroup, GenerationMeasures):
     """
 
     class Meta(DailyModelGroup.Meta):
-        indexes = [
-            models.Index(
-                fields=["organization", "day", "provider_name", "model_name", "content_type"],
-                name="generation_model_rollup_idx",
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
+        indexes = [DailyModelGroup.group_index(name="generation_model_rollup_idx")]
 
 
 class ProviderCallModelDailyRollup(DailyModelGroup, ProviderCallMeasures):
@@ -118,15 +145,7 @@ class ProviderCallModelDailyRollup(DailyModelGroup, ProviderCallMeasures):
     key read."""
 
     class Meta(DailyModelGroup.Meta):
-        indexes = [
-            models.Index(
-                fields=["organization", "day", "provider_name", "model_name", "content_type"],
-                name="provider_call_model_rollup_idx",
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.day} {self.model_name or '?'}: {self.requests} calls"
+        indexes = [DailyModelGroup.group_index(name="provider_call_model_rollup_idx")]
 
 
 class GenerationDailyRollup(DailyModelGroup, GenerationMeasures):
@@ -143,17 +162,7 @@ class GenerationDailyRollup(DailyModelGroup, GenerationMeasures):
     user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
 
     class Meta(DailyModelGroup.Meta):
-        # Every report reads by organization and day; the organization FK gets no index of its
-        # own (the planner preferred it and filtered the days).
-        indexes = [
-            models.Index(
-                fields=["organization", "day", "provider_name", "model_name", "content_type", "user_ref"],
-                name="generation_rollup_group_idx",
-            )
-        ]
-
-    def __str__(self):
-        return f"{self.day} {self.model_name or '?'}: {self.requests} generations"
+        indexes = [DailyModelGroup.group_index("user_ref", name="generation_rollup_group_idx")]
 
 
 class ProviderCallDailyRollup(DailyModelGroup, ProviderCallMeasures):
@@ -171,25 +180,11 @@ class ProviderCallDailyRollup(DailyModelGroup, ProviderCallMeasures):
 
     class Meta(DailyModelGroup.Meta):
         indexes = [
-            models.Index(
-                fields=[
-                    "organization",
-                    "day",
-                    "provider_name",
-                    "model_name",
-                    "content_type",
-                    "user_ref",
-                    "key_fingerprint",
-                ],
-                name="provider_call_rollup_group_idx",
-            )
+            DailyModelGroup.group_index("user_ref", "key_fingerprint", name="provider_call_rollup_group_idx")
         ]
 
-    def __str__(self):
-        return f"{self.day} {self.model_name or '?'}: {self.requests} calls"
 
-
-class ProviderCallKeyDailyRollup(models.Model):
+class ProviderCallKeyDailyRollup(RollupRow, RequestOutcomes):
     """Provider calls per organization, UTC day and key fingerprint, with only the measures the
     keys report sums: what that report reads when it is not also grouped by user, model,
     provider or content type (then it reads :class:`ProviderCallDailyRollup`). The per-user
@@ -198,21 +193,13 @@ class ProviderCallKeyDailyRollup(models.Model):
     the others, written in the same statement (``analytics.rollups.PROVIDER_CALL_KEY_ROLLUP``).
     """
 
-    # PROTECT: as on GenerationDailyRollup.
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
     day = models.DateField()
     key_fingerprint = models.CharField(max_length=64, blank=True, help_text="Empty: no key reported.")
-    requests = models.BigIntegerField(default=0)
-    successes = models.BigIntegerField(default=0)
-    failures = models.BigIntegerField(default=0)
     rate_limited = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
     cost_usd = models.DecimalField(**MONEY, default=0, help_text="Sum over priced rows.")
     unpriced_requests = models.BigIntegerField(default=0)
     no_usage_requests = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-day", "key_fingerprint"]
@@ -226,19 +213,14 @@ class ProviderCallKeyDailyRollup(models.Model):
         return f"{self.day} {self.key_fingerprint[:12] or '?'}: {self.requests} calls"
 
 
-class UserHourlyRollup(models.Model):
+class UserHourlyRollup(RollupRow):
     """Provider calls per organization, UTC hour and user: what the rate-limit report reads
     ("who made more than N requests in an hour"). Calls without a user are not counted here."""
 
-    # PROTECT: as on GenerationDailyRollup.
-    organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
-    )
     hour = models.DateTimeField(help_text="Start of the UTC hour.")
     user_ref = models.CharField(max_length=200)
     requests = models.BigIntegerField(default=0)
     rate_limited = models.BigIntegerField(default=0)
-    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-hour", "user_ref"]
@@ -256,15 +238,12 @@ class UserHourlyRollup(models.Model):
         return f"{self.hour:%Y-%m-%d %H:00} {self.user_ref}: {self.requests} calls"
 
 
-class WeeklySummary(TenantModel):
+class WeeklySummary(RequestOutcomes, TenantModel):
     """One organization's week (Monday to Sunday, UTC) at a glance, and how it changed against
     the week before. Written by ``manage.py weekly_summaries`` from the daily rollups; writing
     a week again replaces its row."""
 
     week_start = models.DateField(help_text="The Monday the week starts on.")
-    requests = models.BigIntegerField(default=0)
-    successes = models.BigIntegerField(default=0)
-    failures = models.BigIntegerField(default=0)
     failure_rate = models.DecimalField(**RATE, null=True, blank=True)
     cost_usd = models.DecimalField(**MONEY, default=0)
     unpriced_requests = models.BigIntegerField(default=0)
