@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("generations", "0013_list_order_indexes"),
+        ("generations", "0014_org_content_search_index"),
         ("tenancy", "0003_row_level_security"),
     ]
 
