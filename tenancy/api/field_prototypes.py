@@ -1,16 +1,21 @@
-"""Model serializer fields built once per class, copied per instance.
+"""Serializer fields built once per class and cloned cheaply per instance.
 
-DRF builds a ``ModelSerializer``'s fields on every instantiation: it deep-copies the declared
-fields and derives every other one from the model (field kwargs; validators, from the model's
-constraints among others: the generation model has 51). For the generation's ~50-field output
-that build was about a third of a ``POST generations/``, since every request instantiates its
-serializers anew.
+DRF builds a serializer's fields on every instantiation: it deep-copies the declared fields
+(each copy re-made from its arguments, those deep-copied too: choices, querysets) and, for a
+``ModelSerializer``, derives every other field from the model (field kwargs; validators, from the
+model's constraints among others: the generation model has 51). A ``POST generations/`` makes
+two serializers of ~50 fields each, and that was about half of its Python time.
 
-:func:`install_field_prototypes` makes ``ModelSerializer.get_fields`` build once per serializer
-class (the *prototypes*, never bound to a serializer) and give each instance a deep copy, which
-is what DRF itself does with declared fields: an instance may still change its own fields
-(``self.fields[name].read_only = True``), and ``get_fields`` overrides that call ``super()``
-keep working. What the build makes depends only on the class's declaration and its model.
+:func:`install_field_prototypes` makes ``get_fields`` build once per serializer class (the
+*prototypes*: the declared fields, plus what a ``ModelSerializer`` derives; never bound to a
+serializer) and give each instance its own clones. A leaf field is cloned with a shallow copy:
+the clone is bound to the instance, and an instance may still set its own fields' attributes
+(``self.fields[name].read_only = True``); what it shares with the prototype (validators,
+choices, error messages) nobody changes in place, as DRF's own copy already shares validators.
+A field holding other fields (nested serializers, lists and dicts of a child: the child is
+bound to its parent) or a queryset (which keeps a result cache once evaluated) is copied DRF's
+way. ``get_fields`` overrides that call ``super()`` keep working. What a class builds depends only
+on its declaration and its model.
 """
 
 from __future__ import annotations
@@ -20,6 +25,24 @@ import copy
 from rest_framework import serializers
 
 _PROTOTYPES = "_inkwell_field_prototypes"
+# Copied DRF's way (re-made from their arguments, deep-copied).
+_DEEP = (
+    serializers.BaseSerializer,
+    serializers.ListField,
+    serializers.DictField,
+    serializers.RelatedField,
+    serializers.ManyRelatedField,
+)
+
+
+def _clone(field: serializers.Field) -> serializers.Field:
+    if isinstance(field, _DEEP) or hasattr(field, "child"):
+        return copy.deepcopy(field)
+    return copy.copy(field)
+
+
+def _declared_prototypes(serializer) -> dict:
+    return serializer._declared_fields
 
 
 def _built_once(build):
@@ -30,7 +53,7 @@ def _built_once(build):
         if prototypes is None:
             prototypes = build(self)
             setattr(cls, _PROTOTYPES, prototypes)
-        return copy.deepcopy(prototypes)
+        return {name: _clone(field) for name, field in prototypes.items()}
 
     get_fields.__doc__ = build.__doc__
     get_fields.builds_once = True
@@ -38,6 +61,9 @@ def _built_once(build):
 
 
 def install_field_prototypes() -> None:
-    """Build each model serializer class's fields once (called from ``TenancyConfig.ready``)."""
-    if not getattr(serializers.ModelSerializer.get_fields, "builds_once", False):
-        serializers.ModelSerializer.get_fields = _built_once(serializers.ModelSerializer.get_fields)
+    """Build each serializer class's fields once (called from ``TenancyConfig.ready``)."""
+    if getattr(serializers.Serializer.get_fields, "builds_once", False):
+        return
+    # A plain serializer's prototypes are its declared fields (DRF keeps them unbound).
+    serializers.Serializer.get_fields = _built_once(_declared_prototypes)
+    serializers.ModelSerializer.get_fields = _built_once(serializers.ModelSerializer.get_fields)
