@@ -13,9 +13,9 @@ the clone is bound to the instance, and an instance may still set its own fields
 (``self.fields[name].read_only = True``); what it shares with the prototype (validators,
 choices, error messages) nobody changes in place, as DRF's own copy already shares validators.
 A field holding other fields (nested serializers, lists and dicts of a child: the child is
-bound to its parent) or a queryset (which keeps a result cache once evaluated) is copied DRF's
-way. ``get_fields`` overrides that call ``super()`` keep working. What a class builds depends only
-on its declaration and its model.
+bound to its parent), a queryset (which keeps a result cache once evaluated) or choices read
+from a callable is copied DRF's way. ``get_fields`` overrides that call ``super()`` keep
+working. What a class builds depends only on its declaration, its model and such callables.
 """
 
 from __future__ import annotations
@@ -35,8 +35,17 @@ _DEEP = (
 )
 
 
+def _lazy_choices(field: serializers.Field) -> bool:
+    """Choices from a callable (a model field's registry, ``BrandRule.rule_type``): DRF's copy
+    reads them again, so a type registered later is a valid choice."""
+    if not isinstance(field, serializers.ChoiceField):
+        return False
+    choices = field._kwargs.get("choices", field._args[0] if field._args else None)
+    return not isinstance(choices, list | tuple | dict)
+
+
 def _clone(field: serializers.Field) -> serializers.Field:
-    if isinstance(field, _DEEP) or hasattr(field, "child"):
+    if isinstance(field, _DEEP) or hasattr(field, "child") or _lazy_choices(field):
         return copy.deepcopy(field)
     return copy.copy(field)
 
