@@ -9,9 +9,11 @@ class TenancyConfig(AppConfig):
     def ready(self):
         # Registers the OpenAPI description of the Api-Key authentication scheme.
         from tenancy.api import schema  # noqa: F401
+        from tenancy.api.field_prototypes import install_field_prototypes
         from tenancy.api.strict import install_strict_serializers
 
         install_strict_serializers()
+        install_field_prototypes()
 
         # Tables made by any migration (or syncdb) after tenancy's own get the app role's grants.
         post_migrate.connect(_grant_app_role, sender=self, dispatch_uid="tenancy_grant_app_role")

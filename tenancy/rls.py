@@ -22,9 +22,13 @@ Who sets what:
 
 The settings are session GUCs switched at these boundaries and restored on the way out (the
 app runs in autocommit, so a ``SET LOCAL`` would last one statement); a new connection starts
-with none. Superusers and ``BYPASSRLS`` roles skip every policy, ``FORCE`` or not, so the app
-runs as :func:`app_role` (``inkwell_app`` by default: no login, no superuser, no BYPASSRLS, DML
-only): the database backend (``tenancy.db_backend``) does ``SET ROLE`` on each new connection.
+with none. A switch only records the scope; the database backend writes it into the session
+just before the next statement, and only when the session holds another one, so switching
+costs a statement only where a query follows and the scope changed.
+
+Superusers and ``BYPASSRLS`` roles skip every policy, ``FORCE`` or not, so the app runs as
+:func:`app_role` (``inkwell_app`` by default: no login, no superuser, no BYPASSRLS, DML only):
+the database backend (``tenancy.db_backend``) does ``SET ROLE`` on each new connection.
 ``migrate`` and ``flush`` run as the connecting user (the tables' owner) in :func:`database_owner`.
 
 ``app.rls_bypass`` can be set by any SQL the app runs; this wall stops forgotten filters, not
@@ -83,31 +87,36 @@ def current_scope(using: str = DEFAULT_DB_ALIAS) -> RowScope:
 
 
 def _apply(connection, scope: RowScope) -> None:
-    """Put ``scope`` into the session's GUCs (one statement, not logged as an app query).
+    """Make ``scope`` the one the connection's next statement runs under.
 
-    Not connected yet: remembered, and applied by :func:`on_new_connection`, so a request that
-    never touches the database (the schema, static pages) never opens a connection for it."""
-    if not _is_postgresql(connection):
-        return
-    if connection.connection is None:
+    Only remembered here: :func:`before_statement` writes it into the session's GUCs just before
+    the next statement goes out, if it differs from what the session holds. A request that
+    switches to its organization and back to nothing (the middleware) without a query in
+    between costs no statement, and one whose connection last served the same organization
+    costs none at all; a request that never touches the database opens no connection for it."""
+    if _is_postgresql(connection):
         connection._inkwell_row_scope = scope
-        return
-    if getattr(connection, "_inkwell_row_scope", None) == scope and not getattr(
-        connection, "_inkwell_row_scope_dirty", False
-    ):
+
+
+def before_statement(connection) -> None:
+    """Write the wanted scope into the session unless it holds it already (one statement, not
+    logged as an app query). Called by the database backend for every cursor, so no statement
+    of Django's runs under a scope other than the one the code is in; raw psycopg use of
+    ``connection.connection`` must open a Django cursor (or call this) first."""
+    raw = connection.connection
+    scope = getattr(connection, "_inkwell_row_scope", NOTHING)
+    if raw is None or connection.alias == NO_DB_ALIAS:
+        return  # not connected; or Django's maintenance connection, which creates test databases
+    if getattr(connection, "_inkwell_session_scope", None) == scope:
         return
     from psycopg import pq
 
-    raw = connection.connection
     if raw.info.transaction_status == pq.TransactionStatus.INERROR:
-        # The transaction is aborted; its rollback restores the GUCs set before it. Remember the
-        # wanted scope and apply it for real on the next switch.
-        connection._inkwell_row_scope = scope
-        connection._inkwell_row_scope_dirty = True
+        # The transaction is aborted: every statement fails until its rollback, which restores
+        # the GUCs set before it; the write happens on the first statement after that.
         return
     _write_gucs(raw, scope)
-    connection._inkwell_row_scope = scope
-    connection._inkwell_row_scope_dirty = False
+    connection._inkwell_session_scope = scope
 
 
 def _write_gucs(raw, scope: RowScope) -> None:
@@ -177,9 +186,9 @@ def _set_role(connection, role: str | None) -> None:
 
 
 def on_new_connection(connection) -> None:
-    """A new session: run as the app role (unless in :func:`database_owner`) and apply the scope
-    the code is in (none: the session admits no tenant row)."""
-    connection._inkwell_row_scope_dirty = False
+    """A new session: run as the app role (unless in :func:`database_owner`); it holds no scope
+    (admits no tenant row) until :func:`before_statement` writes the one the code is in."""
+    connection._inkwell_session_scope = NOTHING
     role = app_role()
     if role and not _owner_depth and connection.alias != NO_DB_ALIAS:
         from psycopg import errors
@@ -190,23 +199,12 @@ def on_new_connection(connection) -> None:
             # No such role in this cluster: tenancy's row-level security migration, which creates
             # it with the policies, has not run here, so there are no policies to apply yet.
             logger.warning("Database role %r does not exist yet; run `manage.py migrate`.", role)
-    scope = getattr(connection, "_inkwell_row_scope", NOTHING)
-    if scope != NOTHING and connection.alias != NO_DB_ALIAS:
-        _write_gucs(connection.connection, scope)
-
-
-def after_savepoint_rollback(connection) -> None:
-    """A rolled-back savepoint also rolls back GUCs set inside it; put the current scope back."""
-    if getattr(connection, "_inkwell_row_scope", NOTHING) != NOTHING or getattr(
-        connection, "_inkwell_row_scope_dirty", False
-    ):
-        connection._inkwell_row_scope_dirty = True
-        _apply(connection, connection._inkwell_row_scope)
 
 
 def after_rollback(connection) -> None:
-    """A rolled-back transaction restores GUCs to its start; re-apply on the next switch."""
-    connection._inkwell_row_scope_dirty = True
+    """A rolled-back transaction or savepoint also rolls back GUCs set inside it: what the
+    session holds is unknown, so the next statement writes the scope again."""
+    connection._inkwell_session_scope = None
 
 
 @contextlib.contextmanager

@@ -3,8 +3,8 @@
 DRF's ``Serializer.to_representation`` walks every field of every row through a generator,
 ``Field.get_attribute`` (a source walk, callable checks, exception handling) and, for each
 datetime, a look-up of the current time zone. For a list page of 50 rows and 40 fields that was
-about a third of the request. :class:`FastRepresentationMixin` decides once per serializer how
-to read each field and then does only that per row:
+about a third of the request. :class:`FastRepresentationMixin` decides once per serializer
+class how to read each field and then does only that per row:
 
 - a read-only primary-key relation (``PrimaryKeyRelatedField``): the row's ``<name>_id`` column;
 - a datetime in DRF's ISO 8601 output: converted to the current time zone (read once per row)
@@ -15,6 +15,10 @@ to read each field and then does only that per row:
 
 A field falls back to DRF's path whenever the fast path is not known to give the same answer
 (naive datetimes, another output format, a field time zone).
+
+The fields that read the rows are built once per class too, where their output cannot depend on
+the request: a serializer made to answer one row (a create, a detail) used to build and copy its
+~50 fields for that one row.
 """
 
 from __future__ import annotations
@@ -33,16 +37,52 @@ from rest_framework.settings import api_settings
 _GENERIC, _ATTRIBUTE, _PRIMARY_KEY, _DATETIME = range(4)
 
 
+# Field classes whose output depends on their own arguments only, never on the request or the
+# serializer they are bound to: one bound copy can read every row. Exact classes, since a
+# subclass may read its context (DRF's file and hyperlinked fields do).
+_CONTEXT_FREE = frozenset(
+    {
+        serializers.BigIntegerField,
+        serializers.BooleanField,
+        serializers.CharField,
+        serializers.ChoiceField,
+        serializers.DateField,
+        serializers.DateTimeField,
+        serializers.DecimalField,
+        serializers.DurationField,
+        serializers.EmailField,
+        serializers.FloatField,
+        serializers.IntegerField,
+        serializers.JSONField,
+        serializers.PrimaryKeyRelatedField,
+        serializers.ReadOnlyField,
+        serializers.SlugRelatedField,
+        serializers.TimeField,
+        serializers.URLField,
+        serializers.UUIDField,
+    }
+)
+
+
 class FastRepresentationMixin:
-    """For a ``ModelSerializer``: ``to_representation`` through a per-field plan made once."""
+    """For a ``ModelSerializer``: ``to_representation`` through a per-field plan made once per
+    serializer class, from the fields the class declares.
+
+    The plan holds the fields of one instance made for it; a row is read with those wherever
+    the field's class is context-free (``_CONTEXT_FREE``), so a serializer made to show a row
+    (a create's answer, a detail) builds no fields of its own. Any other field is the
+    instance's own. Fields an instance changes after construction are not seen: a serializer
+    that needs other fields is another subclass.
+    """
 
     def _representation_plan(self) -> list[tuple[int, str, str, Any]]:
-        plan = getattr(self, "_fast_plan", None)
+        cls = type(self)
+        plan = cls.__dict__.get("_fast_plan")
         if plan is not None:
             return plan
         model = self.Meta.model
         plan = []
-        for field in self._readable_fields:
+        for field in cls()._readable_fields:
             kind, attribute = _GENERIC, ""
             source = field.source
             if "." not in source and source != "*":
@@ -63,14 +103,15 @@ class FastRepresentationMixin:
                         kind = _DATETIME
                     elif not model_field.is_relation:
                         kind = _ATTRIBUTE
-            plan.append((kind, field.field_name, attribute, field))
-        self._fast_plan = plan
+            plan.append((kind, field.field_name, attribute, field if type(field) in _CONTEXT_FREE else None))
+        cls._fast_plan = plan
         return plan
 
     def to_representation(self, instance):
         row: dict[str, Any] = {}
         zone = None
-        for kind, name, attribute, field in self._representation_plan():
+        for kind, name, attribute, shared in self._representation_plan():
+            field = shared if shared is not None else self.fields[name]
             if kind in (_PRIMARY_KEY, _ATTRIBUTE):
                 value = getattr(instance, attribute)
                 if value is None or kind == _PRIMARY_KEY:

@@ -131,6 +131,33 @@ def test_requests_without_an_organization_see_no_tenant_row(widgets, client):
     assert client.get("/api/v1/unscoped-widget-names/").status_code in (401, 403)
 
 
+def test_a_scope_is_written_before_the_next_statement_and_only_when_it_changes(
+    widgets, organization, monkeypatch
+):
+    written = []
+    write = rls._write_gucs
+    monkeypatch.setattr(rls, "_write_gucs", lambda raw, scope: (written.append(scope), write(raw, scope)))
+    with rls.rls_nothing():
+        _raw_names()
+        written.clear()
+        # Given a switch with no statement in it, when it ends, then nothing was written.
+        with rls.rls_organizations([organization.pk]):
+            pass
+        assert written == []
+        # Given statements under an organization, then the scope was written once, before the first.
+        with rls.rls_organizations([organization.pk]):
+            assert _raw_names() == ["acme widget"]
+            assert _raw_names() == ["acme widget"]
+        assert len(written) == 1
+        # When the same organization comes again (the next request of its connection), nothing is
+        # written; the statement after it is back to no tenant row.
+        with rls.rls_organizations([organization.pk]):
+            assert _raw_names() == ["acme widget"]
+        assert len(written) == 1
+        assert _raw_names() == []
+        assert written[1:] == [rls.NOTHING]
+
+
 def test_a_savepoint_rollback_keeps_the_scope(widgets, organization):
     with rls.rls_organizations([organization.pk]):
         try:

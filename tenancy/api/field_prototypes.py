@@ -1,0 +1,78 @@
+"""Serializer fields built once per class and cloned cheaply per instance.
+
+DRF builds a serializer's fields on every instantiation: it deep-copies the declared fields
+(each copy re-made from its arguments, those deep-copied too: choices, querysets) and, for a
+``ModelSerializer``, derives every other field from the model (field kwargs; validators, from the
+model's constraints among others: the generation model has 51). A ``POST generations/`` makes
+two serializers of ~50 fields each, and that was about half of its Python time.
+
+:func:`install_field_prototypes` makes ``get_fields`` build once per serializer class (the
+*prototypes*: the declared fields, plus what a ``ModelSerializer`` derives; never bound to a
+serializer) and give each instance its own clones. A leaf field is cloned with a shallow copy:
+the clone is bound to the instance, and an instance may still set its own fields' attributes
+(``self.fields[name].read_only = True``); what it shares with the prototype (validators,
+choices, error messages) nobody changes in place, as DRF's own copy already shares validators.
+A field holding other fields (nested serializers, lists and dicts of a child: the child is
+bound to its parent), a queryset (which keeps a result cache once evaluated) or choices read
+from a callable is copied DRF's way. ``get_fields`` overrides that call ``super()`` keep
+working. What a class builds depends only on its declaration, its model and such callables.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from rest_framework import serializers
+
+_PROTOTYPES = "_inkwell_field_prototypes"
+# Copied DRF's way (re-made from their arguments, deep-copied).
+_DEEP = (
+    serializers.BaseSerializer,
+    serializers.ListField,
+    serializers.DictField,
+    serializers.RelatedField,
+    serializers.ManyRelatedField,
+)
+
+
+def _lazy_choices(field: serializers.Field) -> bool:
+    """Choices from a callable (a model field's registry, ``BrandRule.rule_type``): DRF's copy
+    reads them again, so a type registered later is a valid choice."""
+    if not isinstance(field, serializers.ChoiceField):
+        return False
+    choices = field._kwargs.get("choices", field._args[0] if field._args else None)
+    return not isinstance(choices, list | tuple | dict)
+
+
+def _clone(field: serializers.Field) -> serializers.Field:
+    if isinstance(field, _DEEP) or hasattr(field, "child") or _lazy_choices(field):
+        return copy.deepcopy(field)
+    return copy.copy(field)
+
+
+def _declared_prototypes(serializer) -> dict:
+    return serializer._declared_fields
+
+
+def _built_once(build):
+    def get_fields(self):
+        cls = type(self)
+        # The class's own namespace: a subclass declares other fields and builds its own.
+        prototypes = cls.__dict__.get(_PROTOTYPES)
+        if prototypes is None:
+            prototypes = build(self)
+            setattr(cls, _PROTOTYPES, prototypes)
+        return {name: _clone(field) for name, field in prototypes.items()}
+
+    get_fields.__doc__ = build.__doc__
+    get_fields.builds_once = True
+    return get_fields
+
+
+def install_field_prototypes() -> None:
+    """Build each serializer class's fields once (called from ``TenancyConfig.ready``)."""
+    if getattr(serializers.Serializer.get_fields, "builds_once", False):
+        return
+    # A plain serializer's prototypes are its declared fields (DRF keeps them unbound).
+    serializers.Serializer.get_fields = _built_once(_declared_prototypes)
+    serializers.ModelSerializer.get_fields = _built_once(serializers.ModelSerializer.get_fields)
