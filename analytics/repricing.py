@@ -19,7 +19,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
 from tenancy.models import Organization
 from tenancy.services import audit_record
+from tenancy.transactions import rolled_back_if
 
 DEFAULT_BATCH_SIZE = 500
 # What re-pricing may change on a row.
@@ -64,10 +64,6 @@ class RepriceReport:
             "batches": self.batches,
             "last_id": dict(self.last_id),
         }
-
-
-class _DryRunRollback(Exception):
-    pass
 
 
 def _copy(row):
@@ -231,31 +227,26 @@ def reprice_run(
         date_to=date_to,
         only_unpriced=only_unpriced,
     )
-    try:
-        # Without a dry run each batch commits on its own; a dry run rolls them all back.
-        with transaction.atomic() if dry_run else contextlib.nullcontext():
-            for label, model, queryset in tables:
-                last = start_after.get(label, 0)
-                while True:
-                    read_before = report.examined
-                    next_last = _reprice_batch(
-                        model=model,
-                        queryset=queryset,
-                        after_id=last,
-                        batch_size=batch_size,
-                        actor=actor,
-                        report=report,
-                    )
-                    if next_last is None:
-                        break
-                    last = next_last
-                    report.last_id[label] = last
-                    if progress is not None:
-                        progress(report.examined - read_before)
-            if dry_run:
-                raise _DryRunRollback
-    except _DryRunRollback:
-        pass
+    # Without a dry run each batch commits on its own; a dry run rolls them all back.
+    with rolled_back_if(dry_run):
+        for label, model, queryset in tables:
+            last = start_after.get(label, 0)
+            while True:
+                read_before = report.examined
+                next_last = _reprice_batch(
+                    model=model,
+                    queryset=queryset,
+                    after_id=last,
+                    batch_size=batch_size,
+                    actor=actor,
+                    report=report,
+                )
+                if next_last is None:
+                    break
+                last = next_last
+                report.last_id[label] = last
+                if progress is not None:
+                    progress(report.examined - read_before)
     return report
 
 

@@ -28,6 +28,7 @@ from providers.crypto import KeyRing, SecretUnreadable, decrypt_secret, encrypte
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
 from tenancy.services import audit_record
+from tenancy.transactions import rolled_back_if
 
 BATCH_SIZE = 200
 MAX_NAMED_ROWS = 20
@@ -45,10 +46,6 @@ class RotationReport:
     seconds: float = 0.0
     to_version: str = ""
     dry_run: bool = False
-
-
-class _DryRunRollback(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -158,14 +155,7 @@ def encryption_key_rotate(
                 report.rotated += done
                 advance(done)
 
-    if dry_run:
-        try:
-            with transaction.atomic():
-                rotate_all()
-                raise _DryRunRollback
-        except _DryRunRollback:
-            pass
-    else:
+    with rolled_back_if(dry_run):
         rotate_all()
     if not dry_run and report.rotated:
         audit_record(

@@ -35,6 +35,7 @@ from providers.models import AIModel, ModelPrice, Provider
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
 from tenancy.services import audit_record
+from tenancy.transactions import rolled_back_if
 
 # Prices with no start date apply since forever; windows need a real start.
 BEGINNING = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
@@ -297,10 +298,6 @@ def _window_text(start: datetime.datetime, end: datetime.datetime | None) -> str
     return f"[{start.isoformat()}, {end.isoformat() if end else '…'})"
 
 
-class _DryRunRollback(Exception):
-    pass
-
-
 def price_sync(
     *,
     now: datetime.datetime | None = None,
@@ -317,33 +314,28 @@ def price_sync(
     now = now or timezone.now()
     catalogue = snapshot_catalogue() if catalogue is None else catalogue
     report = SyncReport()
-    try:
-        with transaction.atomic():
-            _sync(now=now, catalogue=catalogue, report=report, progress=progress)
-            if report.changed and not dry_run:
-                audit_record(
-                    organization=None,
-                    actor=actor,
-                    action=AuditAction.UPDATE,
-                    object_type="providers.modelprice",
-                    object_id="sync",
-                    changes={
-                        "source": [None, SOURCE],
-                        "providers_created": [None, report.providers_created],
-                        "models_created": [None, report.models_created],
-                        "models_updated": [None, report.models_updated],
-                        "prices_created": [None, report.prices_created],
-                        "prices_closed": [None, report.prices_closed],
-                        "prices_deleted": [None, report.prices_deleted],
-                    },
-                )
-            if not dry_run:
-                # bulk_create sends no post_save: say so once for the whole sync.
-                catalogue_changed()
-            if dry_run:
-                raise _DryRunRollback
-    except _DryRunRollback:
-        pass
+    with rolled_back_if(dry_run), transaction.atomic():
+        _sync(now=now, catalogue=catalogue, report=report, progress=progress)
+        if report.changed and not dry_run:
+            audit_record(
+                organization=None,
+                actor=actor,
+                action=AuditAction.UPDATE,
+                object_type="providers.modelprice",
+                object_id="sync",
+                changes={
+                    "source": [None, SOURCE],
+                    "providers_created": [None, report.providers_created],
+                    "models_created": [None, report.models_created],
+                    "models_updated": [None, report.models_updated],
+                    "prices_created": [None, report.prices_created],
+                    "prices_closed": [None, report.prices_closed],
+                    "prices_deleted": [None, report.prices_deleted],
+                },
+            )
+        if not dry_run:
+            # bulk_create sends no post_save: say so once for the whole sync.
+            catalogue_changed()
     return report
 
 
