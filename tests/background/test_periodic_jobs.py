@@ -52,19 +52,23 @@ def _finished(job_id: int):
     return lambda: ProcrastinateJob.objects.filter(pk=job_id, status__in=["succeeded", "failed"]).first()
 
 
-def _periodic_page_with_its_last_jobs(client) -> tuple[str, dict[str, int]]:
-    """The periodic jobs page and, per task, the id of the latest job when it was drawn (drawn
-    again if the worker deferred a job meanwhile, so the ids match what the page saw)."""
-    while True:
-        before = ProcrastinateJob.objects.order_by("-id").values_list("id", flat=True).first()
-        page = client.get("/admin/procrastinate/procrastinatejob/periodic/")
-        assert page.status_code == 200
-        if ProcrastinateJob.objects.order_by("-id").values_list("id", flat=True).first() == before:
-            break
+def _last_jobs() -> dict[str, int]:
     last = {}
     for task_name, job_id in ProcrastinateJob.objects.order_by("id").values_list("task_name", "id"):
         last[task_name] = job_id
-    return page.content.decode(), last
+    return last
+
+
+def _periodic_page_with_its_last_jobs(client) -> tuple[str, dict[str, int]]:
+    """The periodic jobs page and, per task, the id of the latest job when it was drawn (drawn
+    again if the worker deferred a job meanwhile, so the ids match what the page saw)."""
+    for _attempt in range(5):
+        before = _last_jobs()
+        page = client.get("/admin/procrastinate/procrastinatejob/periodic/")
+        assert page.status_code == 200
+        if _last_jobs() == before:
+            return page.content.decode(), before
+    raise AssertionError("the worker kept deferring jobs while the page was drawn")
 
 
 def test_every_operator_command_is_a_periodic_job_with_a_schedule():
