@@ -1,5 +1,5 @@
 """The real clients, offline, against the live test server: the official OpenAI instrumentation,
-OpenLLMetry's Anthropic instrumentation, the Langfuse SDK and LiteLLM's generic_api callback.
+OpenLLMetry's OpenAI and Anthropic instrumentations, the Langfuse SDK and LiteLLM's generic_api callback.
 
 Provider calls go to a fake provider server in a thread (recorded responses); telemetry goes to
 Inkwell through each client's own exporter. Nothing leaves the machine.
@@ -155,7 +155,9 @@ def test_openai_instrumentation_exports_one_generation_with_exact_tokens_and_cos
     # gen_ai.usage.cache_read.input_tokens) serves the Responses API wrappers, which 2.4b0's
     # OpenAIInstrumentor does not install. So the whole prompt is priced at the input rate here;
     # a span that does carry the attribute is priced at the cache-read rate
-    # (test_otlp.py::test_openai_v2_chat_span_carrying_cache_reads_prices_them_at_the_cache_read_rate).
+    # (test_otlp.py::test_openai_v2_chat_span_carrying_cache_reads_prices_them_at_the_cache_read_rate),
+    # and OpenLLMetry's OpenAI instrumentation, which exports it, gets the exact cached cost of
+    # this same completion (test_openllmetry_openai_instrumentation_prices_the_cached_prompt_tokens_exactly).
     assert (row.input_tokens, row.output_tokens, row.cache_read_tokens) == (2048, 12, 0)
     assert row.cost_usd == genai_cost("openai", "gpt-4o-mini", input_tokens=2048, output_tokens=12)
     assert row.cost_status == "priced"
@@ -163,6 +165,36 @@ def test_openai_instrumentation_exports_one_generation_with_exact_tokens_and_cos
     assert row.agent_name == "hotel-writer"
     assert row.metadata["response_id"] == "chatcmpl-AbC123"
     assert (row.prompt, row.content) == ("", "")  # content capture is off by default
+
+
+def test_openllmetry_openai_instrumentation_prices_the_cached_prompt_tokens_exactly(
+    live_server, key, organization, priced
+):
+    # The same recorded chat completion (1,920 of its 2,048 prompt tokens read from OpenAI's
+    # prompt cache) through OpenLLMetry's OpenAI instrumentation, which, unlike openai-v2 2.4b0,
+    # copies prompt_tokens_details.cached_tokens onto the chat span: the cache reads are priced
+    # at the cache-read rate and the rest of the prompt at the input rate.
+    from opentelemetry.instrumentation.openai import OpenAIInstrumentor
+
+    provider = tracer_provider(live_server, key)
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        with fake_provider({"/v1/chat/completions": OPENAI_COMPLETION}) as (base_url, calls):
+            _ask_openai(base_url)
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+    assert len(calls) == 1
+    row = Generation.objects.get(organization=organization)
+    assert (row.provider_name, row.model.name) == ("openai", "gpt-4o-mini")
+    assert (row.input_tokens, row.output_tokens, row.cache_read_tokens) == (2048, 12, 1920)
+    assert row.cost_usd == genai_cost(
+        "openai", "gpt-4o-mini", input_tokens=2048, output_tokens=12, cache_read_tokens=1920
+    )
+    assert row.cost_usd < genai_cost("openai", "gpt-4o-mini", input_tokens=2048, output_tokens=12)
+    assert row.cost_status == "priced"
 
 
 def test_openai_instrumentation_with_content_capture_sends_the_messages(
