@@ -91,7 +91,7 @@ def credential_update(
         organization=organization,
         actor=actor,
         instance=credential,
-        action=AuditAction.REVOKE if revoking else None,
+        audit_action=AuditAction.REVOKE if revoking else None,
         **fields,
     )
 

@@ -21,10 +21,16 @@ Who sets what:
   test fixtures run in :func:`rls_bypass` with a reason that names them.
 
 The settings are session GUCs switched at these boundaries and restored on the way out (the
-app runs in autocommit, so a ``SET LOCAL`` would last one statement); a new connection starts
-with none. A switch only records the scope; the database backend writes it into the session
-just before the next statement, and only when the session holds another one, so switching
-costs a statement only where a query follows and the scope changed.
+app runs in autocommit, so a ``SET LOCAL`` would last one statement). Outside a transaction a
+switch only records the scope; the database backend writes it into the session just before the
+next statement (Django's execute hook, a new cursor, a cursor's ``copy``/``callproc``/``stream``),
+and only when the session holds other settings, so switching costs a statement only where a
+query follows and the scope changed. Inside a transaction a switch is written at once, both
+ways: a server-side cursor there (``.iterator()``) is read by FETCHes that no hook sees, and
+the policies are evaluated as its rows are fetched, so a lazy switch would let them run under a
+scope the code has left. (Outside a transaction Django declares such cursors ``WITH HOLD``: the
+rows are computed when it is opened.) A connection new to Django (or handed back by a pool)
+holds unknown settings until the first write.
 
 Superusers and ``BYPASSRLS`` roles skip every policy, ``FORCE`` or not, so the app runs as
 :func:`app_role` (``inkwell_app`` by default: no login, no superuser, no BYPASSRLS, DML only):
@@ -65,6 +71,13 @@ class RowScope:
     def bypass(self) -> bool:
         return bool(self.bypass_reason)
 
+    @property
+    def session_settings(self) -> tuple[tuple[int, ...], bool]:
+        """What the session's GUCs hold for this scope: two bypasses with different reasons
+        admit the same rows and need no second write (the reason stays on the scope, for
+        :func:`current_scope` and logging)."""
+        return self.organization_ids, self.bypass
+
 
 NOTHING = RowScope()
 
@@ -89,34 +102,42 @@ def current_scope(using: str = DEFAULT_DB_ALIAS) -> RowScope:
 def _apply(connection, scope: RowScope) -> None:
     """Make ``scope`` the one the connection's next statement runs under.
 
-    Only remembered here: :func:`before_statement` writes it into the session's GUCs just before
-    the next statement goes out, if it differs from what the session holds. A request that
-    switches to its organization and back to nothing (the middleware) without a query in
-    between costs no statement, and one whose connection last served the same organization
-    costs none at all; a request that never touches the database opens no connection for it."""
+    Outside a transaction only remembered here: :func:`before_statement` writes it into the
+    session's GUCs just before the next statement goes out, if it differs from what the session
+    holds. A request that switches to its organization and back to nothing (the middleware)
+    without a query in between costs no statement, and one whose connection last served the same
+    organization costs none at all; a request that never touches the database opens no
+    connection for it. Inside a transaction it is written now (see the module docstring)."""
     if _is_postgresql(connection):
         connection._inkwell_row_scope = scope
+        if connection.in_atomic_block:
+            before_statement(connection)
 
 
 def before_statement(connection) -> None:
-    """Write the wanted scope into the session unless it holds it already (one statement, not
-    logged as an app query). Called by the database backend for every cursor, so no statement
-    of Django's runs under a scope other than the one the code is in; raw psycopg use of
+    """Write the wanted scope into the session unless it holds its settings already (one
+    statement, not logged as an app query; a database error is Django's, as from any statement).
+    Called by the database backend for every cursor and statement it sees, so no statement of
+    Django's runs under a scope other than the one the code is in; raw psycopg use of
     ``connection.connection`` must open a Django cursor (or call this) first."""
     raw = connection.connection
     scope = getattr(connection, "_inkwell_row_scope", NOTHING)
     if raw is None or connection.alias == NO_DB_ALIAS:
         return  # not connected; or Django's maintenance connection, which creates test databases
-    if getattr(connection, "_inkwell_session_scope", None) == scope:
+    if getattr(connection, "_inkwell_session_settings", None) == scope.session_settings:
         return
     from psycopg import pq
 
-    if raw.info.transaction_status == pq.TransactionStatus.INERROR:
+    status = raw.info.transaction_status
+    if status == pq.TransactionStatus.INERROR:
         # The transaction is aborted: every statement fails until its rollback, which restores
         # the GUCs set before it; the write happens on the first statement after that.
         return
-    _write_gucs(raw, scope)
-    connection._inkwell_session_scope = scope
+    if status == pq.TransactionStatus.ACTIVE:
+        return  # a COPY is under way: nothing else can be sent; the statement after it writes
+    with connection.wrap_database_errors:
+        _write_gucs(raw, scope)
+    connection._inkwell_session_settings = scope.session_settings
 
 
 def _write_gucs(raw, scope: RowScope) -> None:
@@ -186,9 +207,13 @@ def _set_role(connection, role: str | None) -> None:
 
 
 def on_new_connection(connection) -> None:
-    """A new session: run as the app role (unless in :func:`database_owner`); it holds no scope
-    (admits no tenant row) until :func:`before_statement` writes the one the code is in."""
-    connection._inkwell_session_scope = NOTHING
+    """A new connection to Django: run as the app role (unless in :func:`database_owner`). What
+    its session holds is unknown (a connection pool, Django's ``OPTIONS["pool"]`` or PgBouncer in
+    session mode, may hand back a session its last user left in a bypass), so
+    :func:`before_statement` writes the scope the code is in before its first statement. (A
+    pooler in transaction mode, which moves sessions between transactions, cannot carry session
+    settings at all.)"""
+    connection._inkwell_session_settings = None
     role = app_role()
     if role and not _owner_depth and connection.alias != NO_DB_ALIAS:
         from psycopg import errors
@@ -204,7 +229,7 @@ def on_new_connection(connection) -> None:
 def after_rollback(connection) -> None:
     """A rolled-back transaction or savepoint also rolls back GUCs set inside it: what the
     session holds is unknown, so the next statement writes the scope again."""
-    connection._inkwell_session_scope = None
+    connection._inkwell_session_settings = None
 
 
 @contextlib.contextmanager

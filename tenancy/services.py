@@ -161,16 +161,17 @@ def tenant_row_update(
     organization: Organization | None,
     actor: Actor,
     instance: models.Model,
-    action: str | None = None,
+    audit_action: str | None = None,
     **fields,
 ) -> models.Model:
-    """Change ``fields`` of ``instance``, validated and audited (as ``action`` when given, such
-    as a revoke, else as an update)."""
+    """Change ``fields`` of ``instance``, validated and audited (as ``audit_action`` when given,
+    such as a revoke, else as an update). Named apart from ``fields`` so a model may have a field
+    called ``action``."""
     before = audit_snapshot(instance)
     for name, value in fields.items():
         setattr(instance, name, value)
     return audited_save(
-        organization=organization, actor=actor, instance=instance, before=before, action=action
+        organization=organization, actor=actor, instance=instance, before=before, action=audit_action
     )
 
 

@@ -15,13 +15,18 @@ choices, error messages) nobody changes in place, as DRF's own copy already shar
 A field holding other fields (nested serializers, lists and dicts of a child: the child is
 bound to its parent), a queryset (which keeps a result cache once evaluated) or choices read
 from a callable is copied DRF's way. ``get_fields`` overrides that call ``super()`` keep
-working. What a class builds depends only on its declaration, its model and such callables.
+working. What a class builds depends only on its declaration, its model, such callables and
+DRF's settings (``URL_FIELD_NAME`` decides which field a ``ModelSerializer`` builds as its URL):
+a change of ``REST_FRAMEWORK`` (``override_settings`` in a test) forgets every class's prototypes,
+as DRF reloads its ``api_settings`` then.
 """
 
 from __future__ import annotations
 
 import copy
+import weakref
 
+from django.core.signals import setting_changed
 from rest_framework import serializers
 
 _PROTOTYPES = "_inkwell_field_prototypes"
@@ -54,6 +59,21 @@ def _declared_prototypes(serializer) -> dict:
     return serializer._declared_fields
 
 
+# Classes holding prototypes, so a settings change can forget them (weak: test-made classes go).
+_built_classes: weakref.WeakSet = weakref.WeakSet()
+
+
+def forget_field_prototypes(*, setting: str, **_signal_arguments) -> None:
+    """Drop every class's prototypes (``setting_changed`` receiver for ``REST_FRAMEWORK``): the
+    next instance of each builds them again from the settings now in force."""
+    if setting != "REST_FRAMEWORK":
+        return
+    for cls in list(_built_classes):
+        if _PROTOTYPES in cls.__dict__:
+            delattr(cls, _PROTOTYPES)
+    _built_classes.clear()
+
+
 def _built_once(build):
     def get_fields(self):
         cls = type(self)
@@ -62,6 +82,7 @@ def _built_once(build):
         if prototypes is None:
             prototypes = build(self)
             setattr(cls, _PROTOTYPES, prototypes)
+            _built_classes.add(cls)
         return {name: _clone(field) for name, field in prototypes.items()}
 
     get_fields.__doc__ = build.__doc__
@@ -76,3 +97,4 @@ def install_field_prototypes() -> None:
     # A plain serializer's prototypes are its declared fields (DRF keeps them unbound).
     serializers.Serializer.get_fields = _built_once(_declared_prototypes)
     serializers.ModelSerializer.get_fields = _built_once(serializers.ModelSerializer.get_fields)
+    setting_changed.connect(forget_field_prototypes, dispatch_uid="inkwell_forget_field_prototypes")

@@ -9,13 +9,15 @@ bypass by name, and the migrations go down and up again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
-from django.db.utils import ProgrammingError
+from django.db import connection, connections, transaction
+from django.db.utils import DatabaseError, ProgrammingError
 from django.utils import timezone
+from psycopg import sql
 
 from generations.models import CacheEntry
 from styleguides.models import StyleGuide
@@ -36,6 +38,52 @@ def _raw_names():
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM testapp_widget ORDER BY name")
         return [name for (name,) in cursor.fetchall()]
+
+
+ACME = ["acme 1", "acme 2", "acme 3"]
+GLOBEX = ["globex 1", "globex 2", "globex 3"]
+COPY_NAMES = "COPY (SELECT name FROM testapp_widget ORDER BY name) TO STDOUT"
+
+
+@pytest.fixture
+def interleaved(organization, other_organization):
+    """Three widgets of each organization stored alternately, so a scan that has passed A's first
+    row and goes on under B's scope meets B's rows next."""
+    for number in (1, 2, 3):
+        Widget.objects.create(organization=organization, name=f"acme {number}", slug=f"a{number}")
+        Widget.objects.create(organization=other_organization, name=f"globex {number}", slug=f"g{number}")
+
+
+def _copied_names(cursor):
+    with cursor.copy(COPY_NAMES) as copy:
+        return [name for (name,) in copy.rows()]
+
+
+def _create_names_function(cursor):
+    """A session-private function that reads the widgets (as its caller: the policies apply)."""
+    cursor.execute(
+        "CREATE OR REPLACE FUNCTION pg_temp.widget_names() RETURNS SETOF text LANGUAGE sql "
+        "AS 'SELECT name FROM testapp_widget ORDER BY name'"
+    )
+
+
+def _names_by_procedure(cursor):
+    # A procedure call goes through psycopg's cursor, not Django's execute hook.
+    cursor.callproc(sql.Identifier("pg_temp", "widget_names"))
+    return [name for (name,) in cursor.fetchall()]
+
+
+@contextlib.contextmanager
+def _second_connection(alias, **settings):
+    """Another connection of this backend under its own alias (so ``using=alias`` scopes it)."""
+    wrapper = type(connections["default"])({**connection.settings_dict, **settings}, alias)
+    connections[alias] = wrapper
+    try:
+        yield wrapper
+    finally:
+        wrapper.close()
+        wrapper.close_pool()
+        del connections[alias]
 
 
 def test_the_app_runs_as_a_role_that_cannot_skip_the_policies():
@@ -131,12 +179,20 @@ def test_requests_without_an_organization_see_no_tenant_row(widgets, client):
     assert client.get("/api/v1/unscoped-widget-names/").status_code in (401, 403)
 
 
-def test_a_scope_is_written_before_the_next_statement_and_only_when_it_changes(
-    widgets, organization, monkeypatch
-):
+def _record_writes(monkeypatch) -> list:
+    """The scopes written into the session from now on (the writes still happen)."""
     written = []
     write = rls._write_gucs
     monkeypatch.setattr(rls, "_write_gucs", lambda raw, scope: (written.append(scope), write(raw, scope)))
+    return written
+
+
+# Outside a transaction, as a request runs: there a switch is written lazily.
+@pytest.mark.django_db(transaction=True)
+def test_a_scope_is_written_before_the_next_statement_and_only_when_it_changes(
+    widgets, organization, monkeypatch
+):
+    written = _record_writes(monkeypatch)
     with rls.rls_nothing():
         _raw_names()
         written.clear()
@@ -156,6 +212,128 @@ def test_a_scope_is_written_before_the_next_statement_and_only_when_it_changes(
         assert len(written) == 1
         assert _raw_names() == []
         assert written[1:] == [rls.NOTHING]
+
+
+def test_inside_a_transaction_a_switch_is_written_at_once_both_ways(widgets, organization, monkeypatch):
+    written = _record_writes(monkeypatch)
+    organization_scope = rls.RowScope(organization_ids=(organization.pk,))
+    with rls.rls_nothing():
+        assert _raw_names() == []
+        written.clear()
+        with rls.rls_organizations([organization.pk]):
+            assert written == [organization_scope]
+        assert written == [organization_scope, rls.NOTHING]
+        assert _raw_names() == []
+        assert len(written) == 2
+
+
+def test_bypasses_for_other_reasons_need_no_second_write(widgets, monkeypatch):
+    # Given the session in the fixtures' bypass, when another bypass runs statements, then the
+    # session is not written again; the reason of the scope in force stays readable.
+    written = _record_writes(monkeypatch)
+    assert _raw_names() == ["acme widget", "globex widget"]
+    with rls.rls_bypass(reason="test: another bypass"):
+        assert _raw_names() == ["acme widget", "globex widget"]
+        assert rls.current_scope().bypass_reason == "test: another bypass"
+    assert written == []
+
+
+def test_an_iterator_open_across_an_inner_scope_reads_only_its_organizations_rows(
+    interleaved, organization, other_organization
+):
+    # Given a server-side cursor opened for A in a transaction, which evaluates the policy as
+    # its rows are fetched (no ORDER BY: a sort would read every row at the first fetch)
+    with rls.rls_organizations([organization.pk]):
+        names = Widget.all_objects.order_by().values_list("name", flat=True).iterator(chunk_size=1)
+        first = next(names)
+        # when a scope for B runs a statement and ends
+        with rls.rls_organizations([other_organization.pk]):
+            assert Widget.all_objects.count() == 3
+        # then the cursor's next fetches run under A: A's rows only.
+        assert sorted([first, *names]) == ACME
+
+
+def test_a_copy_or_procedure_after_an_inner_scope_runs_under_the_outer_scope(
+    interleaved, organization, other_organization
+):
+    with rls.rls_organizations([organization.pk]), connection.cursor() as cursor:
+        _create_names_function(cursor)
+        with rls.rls_organizations([other_organization.pk]):
+            assert Widget.all_objects.count() == 3
+        assert _copied_names(cursor) == ACME
+        with rls.rls_organizations([other_organization.pk]):
+            assert Widget.all_objects.count() == 3
+        assert _names_by_procedure(cursor) == ACME
+
+
+def test_one_open_cursor_follows_every_switch_of_scope(interleaved, organization, other_organization):
+    def names(cursor):
+        cursor.execute("SELECT name FROM testapp_widget ORDER BY name")
+        return [name for (name,) in cursor.fetchall()]
+
+    with rls.rls_organizations([organization.pk]), connection.cursor() as cursor:
+        assert names(cursor) == ACME
+        with rls.rls_organizations([other_organization.pk]):
+            # A COPY first thing after the switch, then statements through Django's hook.
+            assert _copied_names(cursor) == GLOBEX
+            assert names(cursor) == GLOBEX
+        assert names(cursor) == ACME
+        with rls.rls_nothing():
+            assert names(cursor) == []
+        assert _copied_names(cursor) == ACME
+
+
+# Outside a transaction, where switches are written lazily: COPY and procedure calls, which
+# Django's execute hook does not see, still run under the scope the code is in.
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_copy_or_procedure_runs_under_the_scope_the_code_is_in(
+    interleaved, organization, other_organization
+):
+    with rls.rls_organizations([organization.pk]), connection.cursor() as cursor:
+        _create_names_function(cursor)
+        assert _copied_names(cursor) == ACME
+        with rls.rls_organizations([other_organization.pk]):
+            assert _copied_names(cursor) == GLOBEX
+            assert _names_by_procedure(cursor) == GLOBEX
+        assert _copied_names(cursor) == ACME
+        with rls.rls_organizations([other_organization.pk]):
+            assert Widget.all_objects.count() == 3
+        assert _names_by_procedure(cursor) == ACME
+
+
+def test_a_connection_handed_back_by_a_pool_gets_the_scope_written_again():
+    alias = "rls-pooled"
+    pool = {"pool": {"min_size": 1, "max_size": 1}}
+    with _second_connection(
+        alias, CONN_MAX_AGE=0, OPTIONS={**connection.settings_dict["OPTIONS"], **pool}
+    ) as pooled:
+        # Given a pooled session its last user left in a bypass
+        with (
+            rls.rls_bypass(reason="test: the pooled session's last user", using=alias),
+            pooled.cursor() as cursor,
+        ):
+            cursor.execute("SELECT 1")
+        pooled.close()
+        # when the pool hands it to code that admits nothing, then the bypass is off.
+        with pooled.cursor() as cursor:
+            cursor.execute("SELECT current_setting(%s, true)", [rls.GUC_BYPASS])
+            assert cursor.fetchone() == ("off",)
+
+
+def test_a_connection_lost_before_the_scope_is_written_is_a_django_database_error(
+    organization, other_organization
+):
+    alias = "rls-lost"
+    with _second_connection(alias) as other:
+        with rls.rls_organizations([organization.pk], using=alias):
+            cursor = other.cursor()
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        # The server ends that session (a restart, an idle timeout); only the owner may end it.
+        with rls.database_owner(), connection.cursor() as owner:
+            owner.execute("SELECT pg_terminate_backend(%s, 10000)", [pid])
+        with rls.rls_organizations([other_organization.pk], using=alias), pytest.raises(DatabaseError):
+            cursor.execute("SELECT 1")  # the execute hook writes B's scope first
 
 
 def test_a_savepoint_rollback_keeps_the_scope(widgets, organization):
