@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from django.utils import timezone
+
 from tenancy.models import Organization
 
 
@@ -122,7 +124,8 @@ def spend_between(
     """What ``organization`` spent in ``[since, until)``, summed over every registered source.
 
     The selector budgets read; narrowing by user or credential is passed to each source. A source
-    with a whole-day counterpart answers only the partial days at the window's ends.
+    with a whole-day counterpart answers only the partial days at the window's ends, which are
+    cut at UTC midnights: ``since`` and ``until`` must be aware (a naive one is a ``ValueError``).
     """
     scope = SpendScope(organization, user_ref, credential_fingerprint)
     first_day, last_day = _whole_days_within(since, until)
@@ -152,7 +155,11 @@ def _whole_days_within(
     since: datetime.datetime, until: datetime.datetime
 ) -> tuple[datetime.date, datetime.date]:
     """The UTC days ``[first, last)`` that lie entirely inside ``[since, until)`` (empty when
-    ``first >= last``)."""
+    ``first >= last``). Both ends must be aware (any zone; they are compared in UTC): a naive
+    one is refused, since ``astimezone`` would silently read it as the server's local time."""
+    for name, moment in (("since", since), ("until", until)):
+        if timezone.is_naive(moment):
+            raise ValueError(f"{name} must be an aware datetime (UTC), not naive: {moment!r}")
     since, until = since.astimezone(datetime.UTC), until.astimezone(datetime.UTC)
     first = since.date() if since == _midnight(since.date()) else since.date() + datetime.timedelta(days=1)
     return first, until.date()
