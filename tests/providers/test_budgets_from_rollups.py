@@ -13,104 +13,30 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.test.utils import CaptureQueriesContext
 
-from analytics import rollups, services
+from analytics import rollups
 from analytics.models import GenerationDailyRollup, ProviderCall
 from generations import services as generation_services
 from generations.models import Generation
 from providers.budgets import budget_check
 from providers.spending import SpendTotals, spend_between
-from tests.analytics.factories import fingerprint_of
-from tests.analytics.test_rollups import at  # noqa: F401 - fixture
+from tests.analytics.random_ingestion import DAY, KEYS, ingest_random, random_moment
 from tests.factories import OrganizationFactory
 from tests.providers.factories import BudgetFactory, make_credential
 
 pytestmark = pytest.mark.django_db
 
 UTC = datetime.UTC
-DAY = datetime.timedelta(days=1)
 # Data from mid-January to "now", mid-March: two month boundaries, and today's rows.
 FIRST = datetime.datetime(2026, 1, 20, tzinfo=UTC)
 NOW = datetime.datetime(2026, 3, 12, 13, 47, 5, 250_000, tzinfo=UTC)
-MODELS = [
-    ("openai", "gpt-4o"),
-    ("openai", "gpt-4o-mini"),
-    ("anthropic", "claude-sonnet-4-0"),
-    ("", "homegrown"),
-]
-USERS = [None, "ana", "ben"]
-KEYS = ["", fingerprint_of("key-a"), fingerprint_of("key-b")]
 
 
-def _moment(rng: random.Random, start: datetime.datetime, end: datetime.datetime) -> datetime.datetime:
-    """A moment in ``[start, end)``: often exactly midnight, or a second before, to test the edges."""
-    moment = start + datetime.timedelta(
-        microseconds=rng.randrange(int((end - start) / datetime.timedelta(microseconds=1)))
+def ingest(organization, rng: random.Random, at, *, generations: int, calls: int, keys=KEYS) -> None:
+    """Random ingestion of ``organization``'s rows from ``FIRST`` to ``NOW`` (today's too), then
+    part of the history folded: budgets read folded and unfolded rollups alike."""
+    ingest_random(
+        [organization], rng, at, generations=generations, calls=calls, start=FIRST, end=NOW, keys=keys
     )
-    edge = rng.random()
-    if edge < 0.15:
-        moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    elif edge < 0.25:
-        moment = moment.replace(hour=23, minute=59, second=59, microsecond=999_999)
-    return min(max(moment, start), end - datetime.timedelta(microseconds=1))
-
-
-def ingest(organization, rng: random.Random, at, *, generations: int, calls: int, keys=KEYS) -> None:  # noqa: F811
-    """Generations and provider calls through the services, as clients record them: some pending
-    then completed later (their cost changes), some soft-deleted, calls with and without a
-    generation, and some of each today; then part of the history folded."""
-    created = []
-    for n in range(generations):
-        moment = _moment(rng, FIRST, NOW) if n % 5 else _moment(rng, NOW.replace(hour=0, minute=0), NOW)
-        at(moment)
-        provider, model = rng.choice(MODELS)
-        values = {
-            "request_id": f"gen-{n}",
-            "provider_name": provider,
-            "model_name": model,
-            "content_type": "blog",
-            "user_ref": rng.choice(USERS),
-            "status": rng.choice(["success"] * 4 + ["pending", "failed"]),
-            "input_tokens": rng.randrange(100, 20_000),
-            "output_tokens": rng.randrange(10, 2_000),
-            # When it happened may be hours before it was recorded: budgets count by created_at.
-            "occurred_at": moment - datetime.timedelta(hours=rng.choice([0, 0, 5, 30])),
-        }
-        created.append(
-            generation_services.generation_record(
-                organization=organization, values=values, fingerprint=f"g{n}"
-            ).instance
-        )
-    at(NOW)
-    for generation in created:
-        if generation.status == "pending" and rng.random() < 0.8:  # completing it prices it
-            generation_services.generation_update(
-                organization=organization,
-                generation=generation,
-                values={"status": "success", "input_tokens": rng.randrange(100, 9_000), "output_tokens": 300},
-            )
-        if rng.random() < 0.15:  # spend is spend: deleting refunds nothing
-            generation_services.generation_delete(organization=organization, generation=generation)
-    for n in range(calls):
-        provider, model = rng.choice(MODELS)
-        occurred = _moment(rng, FIRST, NOW) if n % 5 else _moment(rng, NOW.replace(hour=0, minute=0), NOW)
-        services.provider_call_record(
-            organization=organization,
-            values={
-                "request_id": f"call-{n}",
-                "endpoint": "/v1/chat/completions",
-                "provider_name": provider,
-                "model_name": model,
-                "input_tokens": rng.randrange(0, 9_000),
-                "output_tokens": rng.randrange(0, 900),
-                "status_code": 200,
-                "success": True,
-                "occurred_at": occurred,
-                "user_ref": rng.choice(USERS),
-                "key_fingerprint": rng.choice(keys),
-                "generation": rng.choice([None, None, rng.choice(created)]),
-            },
-            fingerprint=f"c{n}",
-        )
     rollups.rollups_fold(
         organization=organization, date_from=FIRST.date(), date_to=datetime.date(2026, 2, 20)
     )
@@ -145,7 +71,7 @@ SCOPES = [
 ]
 
 
-def test_spend_equals_the_raw_aggregate_for_random_windows_and_scopes(catalogue, at):  # noqa: F811
+def test_spend_equals_the_raw_aggregate_for_random_windows_and_scopes(catalogue, at):
     organization, other = OrganizationFactory(slug="acme"), OrganizationFactory(slug="globex")
     rng = random.Random(20260312)
     ingest(organization, rng, at, generations=260, calls=160)
@@ -165,8 +91,8 @@ def test_spend_equals_the_raw_aggregate_for_random_windows_and_scopes(catalogue,
         (NOW - datetime.timedelta(hours=1), NOW),  # an hour
     ]
     for _ in range(60):  # random windows: mid-day starts and ends, across month boundaries
-        since = _moment(rng, FIRST - 3 * DAY, NOW)
-        windows.append((since, _moment(rng, since, NOW + DAY) + datetime.timedelta(microseconds=1)))
+        since = random_moment(rng, FIRST - 3 * DAY, NOW)
+        windows.append((since, random_moment(rng, since, NOW + DAY) + datetime.timedelta(microseconds=1)))
     nonzero = 0
     for since, until in windows:
         for scope in SCOPES:
@@ -181,7 +107,7 @@ def test_spend_equals_the_raw_aggregate_for_random_windows_and_scopes(catalogue,
 
 
 @pytest.mark.parametrize("period", ["day", "week", "month"])
-def test_the_budget_check_spends_what_the_raw_rows_say(catalogue, at, period):  # noqa: F811
+def test_the_budget_check_spends_what_the_raw_rows_say(catalogue, at, period):
     organization = OrganizationFactory(slug="acme")
     credential = make_credential(organization)
     ingest(
@@ -214,7 +140,7 @@ def _check_queries(organization, credential) -> int:
     return len(queries)
 
 
-def test_a_check_costs_the_same_queries_however_many_rows_the_month_holds(catalogue, at):  # noqa: F811
+def test_a_check_costs_the_same_queries_however_many_rows_the_month_holds(catalogue, at):
     organization = OrganizationFactory(slug="acme")
     credential = make_credential(organization)
     for user_ref, limit in ((None, "1000"), ("ana", "1000")):
@@ -231,7 +157,7 @@ def test_a_check_costs_the_same_queries_however_many_rows_the_month_holds(catalo
 
     more = random.Random(3)
     for n in range(300):  # thirty times the rows, on many more days
-        at(_moment(more, datetime.datetime(2026, 3, 1, tzinfo=UTC), NOW))
+        at(random_moment(more, datetime.datetime(2026, 3, 1, tzinfo=UTC), NOW))
         generation_services.generation_record(
             organization=organization,
             values={
