@@ -600,6 +600,7 @@ class Builder:
                 "occurred_at": called,
                 "request_id": "'scale-c-' || i",
                 "generation_id": f"{self.generation_base} + {generation}",
+                "recorded_with_generation": "true",
                 "content_type": e["content_type"],
                 "endpoint": "'/v1/chat/completions'",
                 "method": "'POST'",

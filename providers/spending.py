@@ -25,10 +25,15 @@ counterpart** (:func:`register_whole_day_spend`, under the same name) that answe
 rollups; generations must not import it). :func:`spend_between` then asks the counterpart for the
 whole days inside the window and the source itself only for the partial days at its ends (today so
 far, a first day started mid-day). The counterpart must return exactly what the source would over
-those days (its rollups bucket by the UTC day of the very timestamp the source filters on, and are
-written in the rows' transaction), or ``None`` when it cannot answer a scope exactly: then the
-source answers the whole window from raw rows. Windows shorter than a day (request rates) never
-reach a counterpart.
+those days while their raw rows are all on record (its rollups bucket by the UTC day of the very
+timestamp the source filters on, and are written in the rows' transaction), or ``None`` when it
+cannot answer a scope exactly: then the source answers the whole window from raw rows. Windows
+shorter than a day (request rates) never reach a counterpart.
+
+Spent stays spent: once retention archives and deletes old raw rows, the rollups (which it never
+touches) still count them, and so do budgets, reading those days from the rollups; a budget's
+window starts at a UTC midnight and its one partial day is today's, whose rows retention (a day
+at least) keeps. Soft-deleted rows count like any other.
 """
 
 from __future__ import annotations

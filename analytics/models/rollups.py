@@ -99,6 +99,14 @@ class ProviderCallMeasures(RollupMeasures):
     top."""
 
     slow_requests = models.BigIntegerField(default=0)
+    # What budgets count of the calls themselves: a call recorded with a generation is counted
+    # through that generation's cost (``ProviderCall.recorded_with_generation``, kept when
+    # retention or a purge unlinks the call, so it is never counted twice), and a call retention
+    # archives stays counted here: spent stays spent.
+    standalone_requests = models.BigIntegerField(default=0, help_text="Calls recorded without a generation.")
+    standalone_cost_usd = models.DecimalField(
+        **MONEY, default=0, help_text="What the calls recorded without a generation cost."
+    )
 
     counted = "calls"  # for str()
 

@@ -115,6 +115,8 @@ CALL_MEASURES = (
     "total_tokens",
     "cost_usd",
     "unpriced_requests",
+    "standalone_requests",
+    "standalone_cost_usd",
     "latency_ms_sum",
     "slow_requests",
 )
@@ -152,6 +154,11 @@ def raw_call_groups() -> set[tuple]:
             total_tokens=Sum("total_tokens"),
             cost=Coalesce(Sum("cost_usd"), Value(Decimal(0))),
             unpriced=_count(Q(cost_usd__isnull=True)),
+            # What budgets count of the calls themselves: those recorded without a generation.
+            standalone=_count(Q(recorded_with_generation=False)),
+            standalone_cost=Coalesce(
+                Sum("cost_usd", filter=Q(recorded_with_generation=False)), Value(Decimal(0))
+            ),
             latency_sum=Coalesce(Sum("api_latency_ms"), Value(0)),
             latency_max=Max("api_latency_ms"),
             slow=_count(Q(api_latency_ms__gt=5000)),
