@@ -152,6 +152,8 @@ PROVIDER_CALL_SUMS = (
     "latency_ms_sum",
     "latency_count",
     "slow_requests",
+    "standalone_requests",
+    "standalone_cost_usd",
 )
 PROVIDER_CALL_MODEL_ROLLUP = RollupTable(
     model=ProviderCallModelDailyRollup, keys=MODEL_KEYS, sums=PROVIDER_CALL_SUMS, maxes=("latency_ms_max",)
@@ -603,6 +605,11 @@ def _provider_call_measures(call: ProviderCall) -> dict[str, Any]:
         latency_ms_max=call.api_latency_ms,
         slow_requests=int((call.api_latency_ms or 0) > SLOW_CALL_MS),
     )
+    standalone = not call.recorded_with_generation  # budgets count a linked call's generation
+    measures.update(
+        standalone_requests=int(standalone),
+        standalone_cost_usd=measures["cost_usd"] if standalone else Decimal(0),
+    )
     if not call.success:
         measures[ERROR_TYPE_COLUMNS[call.error_type]] = 1
     return measures
@@ -763,6 +770,8 @@ def _provider_call_rollup_select(where: str) -> str:
                COALESCE(sum(c.api_latency_ms), 0),
                count(c.api_latency_ms),
                count(*) FILTER (WHERE c.api_latency_ms > {SLOW_CALL_MS}),
+               count(*) FILTER (WHERE NOT c.recorded_with_generation),
+               COALESCE(sum(c.cost_usd) FILTER (WHERE NOT c.recorded_with_generation), 0),
                max(c.api_latency_ms),
                now()
           FROM {PROVIDER_CALLS} c

@@ -18,6 +18,7 @@ from analytics.models import (
     ProviderCall,
     ProviderCallDailyRollup,
     ProviderCallKeyDailyRollup,
+    ProviderCallModelDailyRollup,
     WeeklySummary,
 )
 from analytics.reports import report_run
@@ -51,11 +52,13 @@ def provider_call_spend(
     """What the scope's provider calls in ``[since, until)`` cost and how many there were: the
     spend source budgets count (registered in ``AnalyticsConfig.ready``).
 
-    Without a credential, calls linked to a generation are left out: the generations source
-    counts that generation's cost, and a call must not be counted twice. A budget narrowed to a
+    Without a credential, calls recorded with a generation are left out, linked still or not
+    (retention and purges delete generations): the generations source counts that generation's
+    cost, and a call must not be counted twice. A budget narrowed to a
     credential counts every call made with its key (the generations source counts none, having
-    no fingerprint). One aggregate over raw rows; whole days of a credential's budget come from
-    the rollup instead (:func:`provider_call_whole_day_spend`).
+    no fingerprint). One aggregate over raw rows, which budgets ask only for the partial days at a
+    window's ends: whole days come from the rollups (:func:`provider_call_whole_day_spend`), which
+    keep counting the calls retention archives.
     """
     calls = ProviderCall.objects.filter(
         organization=scope.organization, occurred_at__gte=since, occurred_at__lt=until
@@ -63,15 +66,16 @@ def provider_call_spend(
     if scope.credential_fingerprint:
         calls = calls.filter(key_fingerprint=scope.credential_fingerprint)
     else:
-        calls = calls.filter(generation__isnull=True)
+        calls = calls.filter(recorded_with_generation=False)
     if scope.user_ref:
         calls = calls.filter(user_ref=scope.user_ref)
     totals = calls.aggregate(cost_usd=Sum("cost_usd", default=Decimal(0)), requests=Count("id"))
     return SpendTotals(cost_usd=totals["cost_usd"], requests=totals["requests"])
 
 
-def _rollup_spend(rows: QuerySet) -> SpendTotals:
-    totals = rows.aggregate(cost_usd=Sum("cost_usd", default=Decimal(0)), requests=Sum("requests", default=0))
+def _rollup_spend(rows: QuerySet, *, cost: str = "cost_usd", requests: str = "requests") -> SpendTotals:
+    """The rollup rows' summed ``cost`` and ``requests`` measures."""
+    totals = rows.aggregate(cost_usd=Sum(cost, default=Decimal(0)), requests=Sum(requests, default=0))
     return SpendTotals(cost_usd=totals["cost_usd"], requests=totals["requests"])
 
 
@@ -98,25 +102,29 @@ def generation_whole_day_spend(
 
 def provider_call_whole_day_spend(
     scope: SpendScope, *, date_from: datetime.date, date_to: datetime.date
-) -> SpendTotals | None:
+) -> SpendTotals:
     """:func:`provider_call_spend` over the whole UTC days ``[date_from, date_to)``, from the daily
-    rollup (bucketed by the UTC day of ``occurred_at``, as the source filters), for a budget
-    narrowed to a credential: the rollup keeps each call's key fingerprint and user.
+    rollups (bucketed by the UTC day of ``occurred_at``, as the source filters).
 
-    ``None`` otherwise: without a credential the source counts only calls *not* linked to a
-    generation, which the rollup cannot tell apart (and a call becomes unlinked when retention
-    or a purge deletes its generation), so the source answers those from raw rows.
+    A credential's budget counts every call made with its key: the per-key rollup (the per-user
+    one with a user). Otherwise only the calls recorded without a generation count (a linked
+    call's cost is its generation's): the rollups' ``standalone_*`` measures, fixed when the call
+    was recorded. So whole days stay counted after retention archives the raw calls, and a call
+    retention unlinks from its deleted generation is not counted a second time (spent stays
+    spent); the organization's figures come from the per-model rollup, a user's from the
+    per-user one.
     """
-    if not scope.credential_fingerprint:
-        return None
-    days = dict(
-        organization=scope.organization,
-        day__gte=date_from,
-        day__lt=date_to,
-        key_fingerprint=scope.credential_fingerprint,
-    )
+    days = {"organization": scope.organization, "day__gte": date_from, "day__lt": date_to}
     if scope.user_ref:
-        return _rollup_spend(ProviderCallDailyRollup.objects.filter(user_ref=scope.user_ref, **days))
+        days["user_ref"] = scope.user_ref
+    if not scope.credential_fingerprint:
+        rollup = ProviderCallDailyRollup if scope.user_ref else ProviderCallModelDailyRollup
+        return _rollup_spend(
+            rollup.objects.filter(**days), cost="standalone_cost_usd", requests="standalone_requests"
+        )
+    days["key_fingerprint"] = scope.credential_fingerprint
+    if scope.user_ref:
+        return _rollup_spend(ProviderCallDailyRollup.objects.filter(**days))
     # Per key only: the narrow rollup (a row per day and key) has the same figures.
     return _rollup_spend(ProviderCallKeyDailyRollup.objects.filter(**days))
 

@@ -192,6 +192,7 @@ def _build_call(
     if call.occurred_at is None:
         call.occurred_at = now
     check_occurred_at(occurred_at=call.occurred_at, now=now)
+    call.recorded_with_generation = generation is not None
     if not call.content_type and generation is not None:
         call.content_type = generation.content_type
     if values.get("success") is None:

@@ -21,7 +21,7 @@ from generations.models import (
     content_matches,
 )
 from tenancy.admin_mixins import InkwellModelAdmin, ReadOnlyModelAdmin, admin_actor
-from tenancy.admin_walls import model_roles, organizations_with_role
+from tenancy.admin_walls import staff_organization_ids
 
 
 class GenerationAdminForm(forms.ModelForm):
@@ -174,12 +174,8 @@ class GenerationAdmin(InkwellModelAdmin):
         search_term = search_term.strip()
         if not search_term or len(search_term) > SEARCH_TEXT_MAX_LENGTH:
             return by_fields, may_have_duplicates
-        # A superuser searches every organization; other staff their own, named to the index.
-        organization_ids = (
-            None
-            if request.user.is_superuser
-            else organizations_with_role(request, model_roles(self.model)[0])
-        )
+        # A superuser searches every organization (None); other staff their own, named to the index.
+        organization_ids = staff_organization_ids(request, self.model)
         by_content = queryset.filter(content_matches(search_term, organization_ids=organization_ids))
         return by_fields | by_content, may_have_duplicates
 

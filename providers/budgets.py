@@ -2,7 +2,8 @@
 
 Spending comes from ``providers.spending`` (the sources generations and analytics register),
 so a check counts every recorded generation and provider call of the organization, and only
-the organization's own.
+the organization's own. Spent stays spent: soft-deleted rows count, and rows retention archived
+still count through the daily rollups (``providers.spending``'s module docstring).
 """
 
 from __future__ import annotations

@@ -25,10 +25,15 @@ counterpart** (:func:`register_whole_day_spend`, under the same name) that answe
 rollups; generations must not import it). :func:`spend_between` then asks the counterpart for the
 whole days inside the window and the source itself only for the partial days at its ends (today so
 far, a first day started mid-day). The counterpart must return exactly what the source would over
-those days (its rollups bucket by the UTC day of the very timestamp the source filters on, and are
-written in the rows' transaction), or ``None`` when it cannot answer a scope exactly: then the
-source answers the whole window from raw rows. Windows shorter than a day (request rates) never
-reach a counterpart.
+those days while their raw rows are all on record (its rollups bucket by the UTC day of the very
+timestamp the source filters on, and are written in the rows' transaction), or ``None`` when it
+cannot answer a scope exactly: then the source answers the whole window from raw rows. Windows
+shorter than a day (request rates) never reach a counterpart.
+
+Spent stays spent: once retention archives and deletes old raw rows, the rollups (which it never
+touches) still count them, and so do budgets, reading those days from the rollups; a budget's
+window starts at a UTC midnight and its one partial day is today's, whose rows retention (a day
+at least) keeps. Soft-deleted rows count like any other.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
+
+from django.utils import timezone
 
 from tenancy.models import Organization
 
@@ -122,7 +129,8 @@ def spend_between(
     """What ``organization`` spent in ``[since, until)``, summed over every registered source.
 
     The selector budgets read; narrowing by user or credential is passed to each source. A source
-    with a whole-day counterpart answers only the partial days at the window's ends.
+    with a whole-day counterpart answers only the partial days at the window's ends, which are
+    cut at UTC midnights: ``since`` and ``until`` must be aware (a naive one is a ``ValueError``).
     """
     scope = SpendScope(organization, user_ref, credential_fingerprint)
     first_day, last_day = _whole_days_within(since, until)
@@ -152,7 +160,11 @@ def _whole_days_within(
     since: datetime.datetime, until: datetime.datetime
 ) -> tuple[datetime.date, datetime.date]:
     """The UTC days ``[first, last)`` that lie entirely inside ``[since, until)`` (empty when
-    ``first >= last``)."""
+    ``first >= last``). Both ends must be aware (any zone; they are compared in UTC): a naive
+    one is refused, since ``astimezone`` would silently read it as the server's local time."""
+    for name, moment in (("since", since), ("until", until)):
+        if timezone.is_naive(moment):
+            raise ValueError(f"{name} must be an aware datetime (UTC), not naive: {moment!r}")
     since, until = since.astimezone(datetime.UTC), until.astimezone(datetime.UTC)
     first = since.date() if since == _midnight(since.date()) else since.date() + datetime.timedelta(days=1)
     return first, until.date()

@@ -7,6 +7,7 @@ from rest_framework_api_key.models import APIKey
 
 from tenancy import services
 from tenancy.admin_mixins import InkwellModelAdmin, ReadOnlyModelAdmin, admin_actor
+from tenancy.admin_walls import organizations_with_role, sees_everything
 from tenancy.choices import AuditAction, Role
 from tenancy.models import AuditEvent, Membership, Organization, OrganizationAPIKey
 
@@ -22,20 +23,19 @@ if admin.site.is_registered(APIKey):
 class MembershipAdminForm(forms.ModelForm):
     """Only an organization's owners (and superusers) make or unmake owners there."""
 
-    request_user = None  # set per request by the admin below
+    request = None  # set per request by the admin below
 
     def clean(self):
         cleaned = super().clean()
-        user = self.request_user
-        if user is None or user.is_superuser:
+        if self.request is None or sees_everything(self.request.user):
             return cleaned
         organization = cleaned.get("organization") or getattr(self.instance, "organization", None)
         touches_owner = cleaned.get("role") == Role.OWNER or (
             self.instance.pk is not None and self.instance.role == Role.OWNER
         )
-        is_owner = (
-            organization is not None
-            and Membership.objects.filter(user=user, organization=organization, role=Role.OWNER).exists()
+        # The user's roles as the walls read them: in active organizations only.
+        is_owner = organization is not None and organization.pk in organizations_with_role(
+            self.request, Role.OWNER
         )
         if touches_owner and not is_owner:
             raise forms.ValidationError("Only the organization's owners can make or change an owner.")
@@ -43,18 +43,16 @@ class MembershipAdminForm(forms.ModelForm):
 
 
 class _MembershipFormForRequest:
-    """Hands the request's user to :class:`MembershipAdminForm`."""
+    """Hands the request to :class:`MembershipAdminForm`."""
 
     form = MembershipAdminForm
 
     def get_form(self, request, obj=None, **kwargs):
-        return type(
-            "MembershipForm", (super().get_form(request, obj, **kwargs),), {"request_user": request.user}
-        )
+        return type("MembershipForm", (super().get_form(request, obj, **kwargs),), {"request": request})
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
-        formset.form = type("MembershipForm", (formset.form,), {"request_user": request.user})
+        formset.form = type("MembershipForm", (formset.form,), {"request": request})
         return formset
 
 

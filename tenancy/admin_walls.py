@@ -78,6 +78,27 @@ def model_roles(model) -> tuple[str, str]:
     return MODEL_ROLES.get(model._meta.label_lower, DEFAULT_ROLES)
 
 
+def sees_everything(user) -> bool:
+    """Whether the walls stand aside for ``user``: an active superuser."""
+    return user.is_active and user.is_superuser
+
+
+def staff_organization_ids(request, model, *, write: bool = False) -> list[int] | None:
+    """Ids of the organizations whose ``model`` rows the request's user may see (``write``:
+    change), by his role in each: the one answer the walls, search and organization choices use.
+
+    ``None`` for an active superuser (every organization, inactive ones too); for other staff,
+    only active organizations (:func:`staff_roles`); nothing for a user who is not active staff.
+    """
+    user = request.user
+    if sees_everything(user):
+        return None
+    if not (user.is_active and user.is_staff):
+        return []
+    view_role, write_role = model_roles(model)
+    return organizations_with_role(request, write_role if write else view_role)
+
+
 def organization_field(model):
     """The model's ``organization`` foreign key to :class:`Organization`, or None."""
     try:
@@ -111,14 +132,13 @@ def wall_queryset(queryset, request, *, write: bool = False, organizations=None)
     ``organizations`` overrides which organization ids count (for organization choices that
     depend on the model being edited)."""
     user = request.user
-    if user.is_active and user.is_superuser:
+    if sees_everything(user):
         return queryset
     if not (user.is_active and user.is_staff):
         return queryset.none()
     model = queryset.model
-    view_role, write_role = model_roles(model)
     if organizations is None:
-        organizations = organizations_with_role(request, write_role if write else view_role)
+        organizations = staff_organization_ids(request, model, write=write)
     if model is Organization:
         return queryset.filter(pk__in=organizations)
     if _is_user_model(model):
@@ -136,7 +156,8 @@ def wall_queryset(queryset, request, *, write: bool = False, organizations=None)
 
 
 def may_see(request, model, obj) -> bool:
-    if request.user.is_superuser:
+    organizations = staff_organization_ids(request, model)
+    if organizations is None:
         return True
     organization_id = organization_id_of(obj)
     if organization_id is None:
@@ -145,17 +166,17 @@ def may_see(request, model, obj) -> bool:
             and organization_field(model).null
             and model._meta.label_lower not in PRIVATE_GLOBAL_ROWS
         )
-    return organization_id in organizations_with_role(request, model_roles(model)[0])
+    return organization_id in organizations
 
 
 def may_change(request, model, obj) -> bool:
     """Whether the user may write ``model`` rows of ``obj``'s organization (``obj`` is the row, or
     an inline's parent); global rows and organizations' existence are the superusers'."""
-    if request.user.is_superuser:
+    writable = staff_organization_ids(request, model, write=True)
+    if writable is None:
         return True
     if is_global_model(model) or _is_user_model(model):
         return False
-    writable = organizations_with_role(request, model_roles(model)[1])
     if obj is None:
         return bool(writable)
     return organization_id_of(obj) in writable
@@ -169,7 +190,7 @@ class TenantWallsMixin:
     """The walls for a ModelAdmin or an inline; mixed in by :class:`InkwellAdminSite`."""
 
     def _walls_apply(self, request) -> bool:
-        return not request.user.is_superuser
+        return not sees_everything(request.user)
 
     # --- rows ----------------------------------------------------------------------------
     def get_queryset(self, request):
@@ -177,11 +198,10 @@ class TenantWallsMixin:
 
     def staff_organizations(self, request):
         """Organizations whose rows of this model the user may see (all, for superusers)."""
-        if request.user.is_superuser:
+        organizations = staff_organization_ids(request, self.model)
+        if organizations is None:
             return Organization.objects.all()
-        return Organization.objects.filter(
-            pk__in=organizations_with_role(request, model_roles(self.model)[0])
-        )
+        return Organization.objects.filter(pk__in=organizations)
 
     def get_object(self, request, object_id, from_field=None):
         obj = super().get_object(request, object_id, from_field)
@@ -220,7 +240,7 @@ class TenantWallsMixin:
         if queryset is None:
             queryset = db_field.remote_field.model._default_manager.all()
         if db_field.remote_field.model is Organization:
-            writable = organizations_with_role(request, model_roles(self.model)[1])
+            writable = staff_organization_ids(request, self.model, write=True)
             return wall_queryset(queryset, request, organizations=writable)
         return wall_queryset(queryset, request)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from config.embedded_postgres import sweep_stale_scratch
@@ -53,6 +54,17 @@ def fresh_catalogue_cache():
     yield
     catalogue_cache._shared = None
     throttling._leases.clear()
+
+
+@pytest.fixture
+def at(monkeypatch):
+    """``at(moment)`` makes ``timezone.now()`` answer ``moment`` (rows stamp their time, rollups
+    and budgets their day, from it)."""
+
+    def travel(moment):
+        monkeypatch.setattr(timezone, "now", lambda: moment)
+
+    return travel
 
 
 @pytest.fixture

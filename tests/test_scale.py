@@ -241,9 +241,9 @@ def test_budget_check_reads_the_month_from_the_rollups_in_bounded_queries(
         organization_id=dataset.biggest, name="monthly", limit_usd=10**6, max_requests_per_minute=10**6
     )
     # key + throttle counter, the budgets, the month (generations' whole days and today, calls
-    # without a generation), the last minute (generations, calls), the key's last_used_at: 9
-    # whatever the number of rows.
-    with django_assert_max_num_queries(9):
+    # recorded without a generation: their whole days and today), the last minute (generations,
+    # calls), the key's last_used_at: 10 whatever the number of rows.
+    with django_assert_max_num_queries(10):
         response = biggest_client.get("/api/v1/budgets/check/")
     assert response.status_code == 200, response.content
     body = response.json()
@@ -252,8 +252,8 @@ def test_budget_check_reads_the_month_from_the_rollups_in_bounded_queries(
     ((raw,),) = _raw(
         "SELECT (SELECT COALESCE(sum(cost_usd), 0) FROM generations_generation WHERE organization_id = %s "
         "AND created_at >= %s AND created_at < %s) + (SELECT COALESCE(sum(cost_usd), 0) FROM "
-        "analytics_providercall WHERE organization_id = %s AND generation_id IS NULL AND occurred_at >= %s "
-        "AND occurred_at < %s)",
+        "analytics_providercall WHERE organization_id = %s AND NOT recorded_with_generation "
+        "AND occurred_at >= %s AND occurred_at < %s)",
         [dataset.biggest, start, checked_at] * 2,
     )
     assert Decimal(body["spent_usd"]) == raw

@@ -62,6 +62,12 @@ class ProviderCall(MeteredUsage, IngestedRequestModel):
         blank=True,
         related_name="provider_calls",
     )
+    # Whether the call was recorded with a generation, kept when the link is lost: budgets count
+    # such a call through its generation's cost, before and after retention or a purge deletes
+    # that generation (which only nulls ``generation``), so it is never counted twice.
+    recorded_with_generation = models.BooleanField(
+        default=False, editable=False, help_text="Recorded with a generation: its cost is counted there."
+    )
     # Copied from the linked generation at ingestion (or sent by the client), so rollups and
     # reports need no join and stay right after the generation is purged.
     content_type = models.CharField(max_length=20, choices=ContentType.choices, blank=True)

@@ -83,23 +83,35 @@ class GenerationMeasures(RollupMeasures):
         abstract = True
 
 
+def with_error_type_columns(measures: type[models.Model]) -> type[models.Model]:
+    """``measures`` with a counter column per error type of ``ERROR_TYPE_COLUMNS``, the registry
+    the rollup writers and reports read, so an error type is declared once (its migration
+    follows from it). A class decorator: the columns are added after the class body's own."""
+    for column in ERROR_TYPE_COLUMNS.values():
+        measures.add_to_class(column, models.BigIntegerField(default=0))
+    return measures
+
+
+@with_error_type_columns
 class ProviderCallMeasures(RollupMeasures):
     """The provider calls' rollups' measures: failures by error type (a column per entry of
     ``analytics.choices.ERROR_TYPE_COLUMNS``: ``timeouts``, ``rate_limited`` …) and slow calls on
     top."""
 
     slow_requests = models.BigIntegerField(default=0)
+    # What budgets count of the calls themselves: a call recorded with a generation is counted
+    # through that generation's cost (``ProviderCall.recorded_with_generation``, kept when
+    # retention or a purge unlinks the call, so it is never counted twice), and a call retention
+    # archives stays counted here: spent stays spent.
+    standalone_requests = models.BigIntegerField(default=0, help_text="Calls recorded without a generation.")
+    standalone_cost_usd = models.DecimalField(
+        **MONEY, default=0, help_text="What the calls recorded without a generation cost."
+    )
 
     counted = "calls"  # for str()
 
     class Meta:
         abstract = True
-
-
-# The error-type columns come from the registry the rollup writers and reports read, so an error
-# type is declared once (its migration follows from it).
-for _column in ERROR_TYPE_COLUMNS.values():
-    ProviderCallMeasures.add_to_class(_column, models.BigIntegerField(default=0))
 
 
 MODEL_GROUP = ("organization", "day", "provider_name", "model_name", "content_type")

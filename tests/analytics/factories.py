@@ -42,6 +42,9 @@ class ProviderCallFactory(factory.django.DjangoModelFactory):
     total_request_time_ms = 900
     occurred_at = factory.LazyFunction(timezone.now)
     cost_status = CostStatus.UNPRICED
+    generation = None
+    # As ingestion records it (analytics.services): whether the call came with a generation.
+    recorded_with_generation = factory.LazyAttribute(lambda call: call.generation is not None)
 
 
 class PerformanceMetricFactory(factory.django.DjangoModelFactory):

@@ -11,9 +11,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 from analytics.models import ProviderCallKeyDailyRollup
 from tenancy import rls
+from tests.analytics.random_ingestion import ingest_random
 from tests.analytics.test_rollups import (
-    at,  # noqa: F401 - fixture
-    ingest_random,
     raw_call_key_groups,
     rollup_call_key_groups,
 )
@@ -42,11 +41,7 @@ def back_to_the_latest_afterwards():
         migrate(list(MigrationExecutor(connection).loader.graph.leaf_nodes()))
 
 
-def test_the_per_key_rollup_is_filled_from_the_per_user_one(
-    back_to_the_latest_afterwards,
-    priced_models,
-    at,  # noqa: F811
-):
+def test_the_per_key_rollup_is_filled_from_the_per_user_one(back_to_the_latest_afterwards, priced_models, at):
     organizations = [OrganizationFactory(slug=f"org-{n}") for n in range(2)]
     ingest_random(organizations, random.Random(3), at, generations=20, calls=120)
     with rls.rls_bypass(reason="test: check"):

@@ -24,10 +24,8 @@ from analytics.models import (
 from generations import services as generation_services
 from generations.models import CacheDailyStats, Generation
 from tenancy.rls import rls_bypass
+from tests.analytics.random_ingestion import START, ingest_random
 from tests.analytics.test_rollups import (
-    START,
-    at,  # noqa: F401 - fixture
-    ingest_random,
     raw_call_groups,
     raw_call_key_groups,
     raw_call_model_groups,
@@ -125,7 +123,7 @@ def _answers(organizations):
 
 
 @pytest.mark.django_db
-def test_reports_are_the_same_before_and_after_folding(priced_models, at):  # noqa: F811
+def test_reports_are_the_same_before_and_after_folding(priced_models, at):
     organizations = [OrganizationFactory(slug=f"org-{n}") for n in range(2)]
     ingest_random(organizations, random.Random(5), at, generations=150, calls=150)
     # Deltas of the same groups: ingest the same shape again (finished, priced, with users).
@@ -156,7 +154,7 @@ def test_reports_are_the_same_before_and_after_folding(priced_models, at):  # no
 
 
 @pytest.mark.django_db
-def test_an_edit_that_lowers_a_time_lowers_the_maximum(organization, priced_models, at):  # noqa: F811
+def test_an_edit_that_lowers_a_time_lowers_the_maximum(organization, priced_models, at):
     at(START)
     # Still running: a finished generation's usage is final, a running one's time may change.
     slow = _record(organization, "slow", status="processing", generation_time_ms=5000)
@@ -202,7 +200,7 @@ def test_cache_gets_write_a_delta_row_each_and_fold_into_one(api_client, organiz
 
 
 @pytest.mark.django_db
-def test_the_fold_command_counts_in_a_dry_run_then_folds(organization, priced_models, at):  # noqa: F811
+def test_the_fold_command_counts_in_a_dry_run_then_folds(organization, priced_models, at):
     at(START)
     for name in ("a", "b", "c"):
         _record(organization, name)
@@ -230,11 +228,7 @@ def test_the_fold_command_counts_in_a_dry_run_then_folds(organization, priced_mo
     ],
 )
 def test_the_fold_command_refuses_bad_input_and_writes_nothing(
-    organization,
-    priced_models,
-    at,  # noqa: F811
-    arguments,
-    message,
+    organization, priced_models, at, arguments, message
 ):
     at(START)
     _record(organization, "a")

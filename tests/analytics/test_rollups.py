@@ -11,9 +11,8 @@ from decimal import Decimal
 import pytest
 from django.db.models import Case, Count, IntegerField, Max, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate, TruncHour
-from django.utils import timezone
 
-from analytics import rollups, services
+from analytics import rollups
 from analytics.models import (
     GenerationDailyRollup,
     GenerationModelDailyRollup,
@@ -27,22 +26,13 @@ from analytics.models import (
     UserHourlyRollup,
 )
 from generations import services as generation_services
-from generations.models import Generation, GenerationRun
-from tests.analytics.factories import fingerprint_of, rollup_sums
+from generations.models import Generation
+from tests.analytics.factories import rollup_sums
+from tests.analytics.random_ingestion import START, ingest_random
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
-START = datetime.datetime(2026, 2, 1, tzinfo=UTC)
-MODELS = [
-    ("openai", "gpt-4o"),
-    ("openai", "gpt-4o-mini"),
-    ("anthropic", "claude-sonnet-4-0"),
-    ("", "homegrown"),
-]
-USERS = [None, "ana", "ben", "chloé"]
-STATUSES = ["success"] * 6 + ["failed", "partial", "cancelled", "pending"]
-KEYS = ["", fingerprint_of("key-a"), fingerprint_of("key-b")]
 
 
 def _count(condition: Q):
@@ -125,6 +115,8 @@ CALL_MEASURES = (
     "total_tokens",
     "cost_usd",
     "unpriced_requests",
+    "standalone_requests",
+    "standalone_cost_usd",
     "latency_ms_sum",
     "slow_requests",
 )
@@ -162,6 +154,11 @@ def raw_call_groups() -> set[tuple]:
             total_tokens=Sum("total_tokens"),
             cost=Coalesce(Sum("cost_usd"), Value(Decimal(0))),
             unpriced=_count(Q(cost_usd__isnull=True)),
+            # What budgets count of the calls themselves: those recorded without a generation.
+            standalone=_count(Q(recorded_with_generation=False)),
+            standalone_cost=Coalesce(
+                Sum("cost_usd", filter=Q(recorded_with_generation=False)), Value(Decimal(0))
+            ),
             latency_sum=Coalesce(Sum("api_latency_ms"), Value(0)),
             latency_max=Max("api_latency_ms"),
             slow=_count(Q(api_latency_ms__gt=5000)),
@@ -337,96 +334,6 @@ def rollup_run_groups() -> set[tuple]:
             "response_time_ms_max",
         )
     )
-
-
-@pytest.fixture
-def at(monkeypatch):
-    """``at(moment)`` makes ``timezone.now()`` answer ``moment`` (generations stamp their day)."""
-
-    def travel(moment):
-        monkeypatch.setattr(timezone, "now", lambda: moment)
-
-    return travel
-
-
-def ingest_random(organizations, rng: random.Random, at, *, generations: int, calls: int):
-    """Generations (some in runs, some pending then finished, some replayed, some soft-deleted),
-    their metrics and provider calls, all through the services."""
-    runs = {
-        org.pk: [GenerationRun.objects.create(organization=org) for _ in range(3)] for org in organizations
-    }
-    created = []
-    for n in range(generations):
-        organization = rng.choice(organizations)
-        provider, model = rng.choice(MODELS)
-        at(START + datetime.timedelta(days=rng.randrange(10), minutes=rng.randrange(1440)))
-        values = {
-            "request_id": f"gen-{n}",
-            "provider_name": provider,
-            "model_name": model,
-            "content_type": rng.choice(["blog", "social", "name"]),
-            "user_ref": rng.choice(USERS),
-            "status": rng.choice(STATUSES),
-            "input_tokens": rng.randrange(100, 20_000),
-            "output_tokens": rng.randrange(10, 2_000),
-            "generation_time_ms": rng.choice([None, rng.randrange(100, 9_000)]),
-            "run": rng.choice([None, *runs[organization.pk]]),
-        }
-        recorded = generation_services.generation_record(
-            organization=organization, values=values, fingerprint=f"fp-{n}"
-        )
-        if rng.random() < 0.1:  # a replay writes nothing and counts nothing
-            generation_services.generation_record(
-                organization=organization, values=values, fingerprint=f"fp-{n}"
-            )
-        created.append(recorded.instance)
-    at(START + datetime.timedelta(days=20))
-    for generation in created:
-        if generation.status == "pending" and rng.random() < 0.7:
-            generation_services.generation_update(
-                organization=generation.organization,
-                generation=generation,
-                values={
-                    "status": rng.choice(["success", "failed"]),
-                    "input_tokens": rng.randrange(100, 5_000),
-                    "output_tokens": rng.randrange(10, 500),
-                    "generation_time_ms": rng.randrange(100, 12_000),
-                },
-            )
-        if rng.random() < 0.5:
-            retries = rng.choice([0, 0, 1, 3])
-            services.performance_metric_record(
-                organization=generation.organization,
-                generation=generation,
-                values={"cache_hit": rng.random() < 0.3, "retry_count": retries, "total_duration_ms": 900},
-                fingerprint=f"metric-{generation.pk}",
-            )
-        if rng.random() < 0.05:
-            generation_services.generation_delete(organization=generation.organization, generation=generation)
-    for n in range(calls):
-        organization = rng.choice(organizations)
-        provider, model = rng.choice(MODELS)
-        status_code = rng.choice([200] * 8 + [429, 500, None])
-        services.provider_call_record(
-            organization=organization,
-            values={
-                "request_id": f"call-{n}",
-                "endpoint": "/v1/chat/completions",
-                "provider_name": provider,
-                "model_name": model,
-                "input_tokens": rng.randrange(0, 9_000),
-                "output_tokens": rng.randrange(0, 900),
-                "api_latency_ms": rng.choice([None, rng.randrange(50, 12_000)]),
-                "status_code": status_code,
-                "success": None if status_code is not None else False,
-                "error_type": "" if status_code is not None else "timeout",
-                "occurred_at": START + datetime.timedelta(minutes=rng.randrange(10 * 1440)),
-                "user_ref": rng.choice(USERS),
-                "key_fingerprint": rng.choice(KEYS),
-            },
-            fingerprint=f"call-fp-{n}",
-        )
-    return created
 
 
 def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, at):

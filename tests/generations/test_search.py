@@ -127,3 +127,24 @@ def test_staff_admin_search_finds_only_their_organizations_content(client, organ
     html = client.get("/admin/generations/generation/", {"q": "hotels"}).content.decode()
     assert ">sea<" in html and ">city<" in html
     assert ">theirs<" not in html and ">clinic<" not in html
+
+
+@pytest.mark.usefixtures("copy")
+def test_staff_admin_search_finds_nothing_of_an_organization_that_was_deactivated(
+    client, organization, other_organization
+):
+    """Given an editor of both organizations, one of which is then deactivated."""
+    user = UserFactory(username="editor", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_generation"))
+    MembershipFactory(user=user, organization=organization)
+    MembershipFactory(user=user, organization=other_organization)
+    other_organization.is_active = False
+    other_organization.save(update_fields=["is_active"])
+    client.force_login(user)
+
+    html = client.get("/admin/generations/generation/", {"q": "hotel"}).content.decode()
+    by_request_id = client.get("/admin/generations/generation/", {"q": "theirs"}).content.decode()
+
+    assert ">sea<" in html and ">city<" in html  # the active organization's content
+    assert ">theirs<" not in html  # nothing of the inactive one, by its content…
+    assert ">theirs<" not in by_request_id  # …or by the field search

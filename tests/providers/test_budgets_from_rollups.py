@@ -13,107 +13,46 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.test.utils import CaptureQueriesContext
 
-from analytics import rollups, services
-from analytics.models import GenerationDailyRollup, ProviderCall
+from analytics import rollups
+from analytics.models import CleanupPreferences, GenerationDailyRollup, ProviderCall
+from analytics.retention import retention_apply
 from generations import services as generation_services
 from generations.models import Generation
 from providers.budgets import budget_check
+from providers.credentials import fingerprint_of_digest
+from providers.models import ProviderCredential
 from providers.spending import SpendTotals, spend_between
 from tests.analytics.factories import fingerprint_of
-from tests.analytics.test_rollups import at  # noqa: F401 - fixture
+from tests.analytics.random_ingestion import DAY, KEYS, ingest_random, random_moment
 from tests.factories import OrganizationFactory
 from tests.providers.factories import BudgetFactory, make_credential
 
 pytestmark = pytest.mark.django_db
 
 UTC = datetime.UTC
-DAY = datetime.timedelta(days=1)
 # Data from mid-January to "now", mid-March: two month boundaries, and today's rows.
 FIRST = datetime.datetime(2026, 1, 20, tzinfo=UTC)
 NOW = datetime.datetime(2026, 3, 12, 13, 47, 5, 250_000, tzinfo=UTC)
-MODELS = [
-    ("openai", "gpt-4o"),
-    ("openai", "gpt-4o-mini"),
-    ("anthropic", "claude-sonnet-4-0"),
-    ("", "homegrown"),
-]
-USERS = [None, "ana", "ben"]
-KEYS = ["", fingerprint_of("key-a"), fingerprint_of("key-b")]
 
 
-def _moment(rng: random.Random, start: datetime.datetime, end: datetime.datetime) -> datetime.datetime:
-    """A moment in ``[start, end)``: often exactly midnight, or a second before, to test the edges."""
-    moment = start + datetime.timedelta(
-        microseconds=rng.randrange(int((end - start) / datetime.timedelta(microseconds=1)))
+def ingest(organization, rng: random.Random, at, *, generations: int, calls: int, keys=KEYS) -> None:
+    """Random ingestion of ``organization``'s rows from ``FIRST`` to ``NOW`` (today's too), then
+    part of the history folded: budgets read folded and unfolded rollups alike."""
+    ingest_random(
+        [organization], rng, at, generations=generations, calls=calls, start=FIRST, end=NOW, keys=keys
     )
-    edge = rng.random()
-    if edge < 0.15:
-        moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)
-    elif edge < 0.25:
-        moment = moment.replace(hour=23, minute=59, second=59, microsecond=999_999)
-    return min(max(moment, start), end - datetime.timedelta(microseconds=1))
-
-
-def ingest(organization, rng: random.Random, at, *, generations: int, calls: int, keys=KEYS) -> None:  # noqa: F811
-    """Generations and provider calls through the services, as clients record them: some pending
-    then completed later (their cost changes), some soft-deleted, calls with and without a
-    generation, and some of each today; then part of the history folded."""
-    created = []
-    for n in range(generations):
-        moment = _moment(rng, FIRST, NOW) if n % 5 else _moment(rng, NOW.replace(hour=0, minute=0), NOW)
-        at(moment)
-        provider, model = rng.choice(MODELS)
-        values = {
-            "request_id": f"gen-{n}",
-            "provider_name": provider,
-            "model_name": model,
-            "content_type": "blog",
-            "user_ref": rng.choice(USERS),
-            "status": rng.choice(["success"] * 4 + ["pending", "failed"]),
-            "input_tokens": rng.randrange(100, 20_000),
-            "output_tokens": rng.randrange(10, 2_000),
-            # When it happened may be hours before it was recorded: budgets count by created_at.
-            "occurred_at": moment - datetime.timedelta(hours=rng.choice([0, 0, 5, 30])),
-        }
-        created.append(
-            generation_services.generation_record(
-                organization=organization, values=values, fingerprint=f"g{n}"
-            ).instance
-        )
-    at(NOW)
-    for generation in created:
-        if generation.status == "pending" and rng.random() < 0.8:  # completing it prices it
-            generation_services.generation_update(
-                organization=organization,
-                generation=generation,
-                values={"status": "success", "input_tokens": rng.randrange(100, 9_000), "output_tokens": 300},
-            )
-        if rng.random() < 0.15:  # spend is spend: deleting refunds nothing
-            generation_services.generation_delete(organization=organization, generation=generation)
-    for n in range(calls):
-        provider, model = rng.choice(MODELS)
-        occurred = _moment(rng, FIRST, NOW) if n % 5 else _moment(rng, NOW.replace(hour=0, minute=0), NOW)
-        services.provider_call_record(
-            organization=organization,
-            values={
-                "request_id": f"call-{n}",
-                "endpoint": "/v1/chat/completions",
-                "provider_name": provider,
-                "model_name": model,
-                "input_tokens": rng.randrange(0, 9_000),
-                "output_tokens": rng.randrange(0, 900),
-                "status_code": 200,
-                "success": True,
-                "occurred_at": occurred,
-                "user_ref": rng.choice(USERS),
-                "key_fingerprint": rng.choice(keys),
-                "generation": rng.choice([None, None, rng.choice(created)]),
-            },
-            fingerprint=f"c{n}",
-        )
     rollups.rollups_fold(
         organization=organization, date_from=FIRST.date(), date_to=datetime.date(2026, 2, 20)
     )
+
+
+def credential_and_key(organization) -> tuple[ProviderCredential, str]:
+    """A credential of ``organization`` and what its calls send as ``key_fingerprint``: the
+    SHA-256 of its key (stored as the keyed fingerprint the credential carries)."""
+    api_key = "sk-test-budgets-9f3c2a7b1e5d4c6a"
+    credential = make_credential(organization, api_key=api_key)
+    assert fingerprint_of_digest(fingerprint_of(api_key)) == credential.fingerprint
+    return credential, fingerprint_of(api_key)
 
 
 def raw_spend(organization, since, until, *, user_ref=None, credential_fingerprint=None) -> SpendTotals:
@@ -127,7 +66,7 @@ def raw_spend(organization, since, until, *, user_ref=None, credential_fingerpri
             user, organization=organization, created_at__gte=since, created_at__lt=until
         )
         totals += SpendTotals(**generations.aggregate(**sums))
-        calls = Q(generation__isnull=True)
+        calls = Q(recorded_with_generation=False)
     else:
         calls = Q(key_fingerprint=credential_fingerprint)
     provider_calls = ProviderCall.objects.filter(
@@ -140,12 +79,13 @@ SCOPES = [
     {},
     {"user_ref": "ana"},
     {"user_ref": "ben"},
-    {"credential_fingerprint": KEYS[1]},
-    {"credential_fingerprint": KEYS[2], "user_ref": "ana"},
+    # Clients send the key's SHA-256; calls store (and credentials carry) its keyed fingerprint.
+    {"credential_fingerprint": fingerprint_of_digest(KEYS[1])},
+    {"credential_fingerprint": fingerprint_of_digest(KEYS[2]), "user_ref": "ana"},
 ]
 
 
-def test_spend_equals_the_raw_aggregate_for_random_windows_and_scopes(catalogue, at):  # noqa: F811
+def test_spend_equals_the_raw_aggregate_for_random_windows_and_scopes(catalogue, at):
     organization, other = OrganizationFactory(slug="acme"), OrganizationFactory(slug="globex")
     rng = random.Random(20260312)
     ingest(organization, rng, at, generations=260, calls=160)
@@ -165,28 +105,27 @@ def test_spend_equals_the_raw_aggregate_for_random_windows_and_scopes(catalogue,
         (NOW - datetime.timedelta(hours=1), NOW),  # an hour
     ]
     for _ in range(60):  # random windows: mid-day starts and ends, across month boundaries
-        since = _moment(rng, FIRST - 3 * DAY, NOW)
-        windows.append((since, _moment(rng, since, NOW + DAY) + datetime.timedelta(microseconds=1)))
-    nonzero = 0
+        since = random_moment(rng, FIRST - 3 * DAY, NOW)
+        windows.append((since, random_moment(rng, since, NOW + DAY) + datetime.timedelta(microseconds=1)))
+    nonzero = [0] * len(SCOPES)
     for since, until in windows:
-        for scope in SCOPES:
+        for n, scope in enumerate(SCOPES):
             expected = raw_spend(organization, since, until, **scope)
             assert spend_between(organization=organization, since=since, until=until, **scope) == expected, (
                 since,
                 until,
                 scope,
             )
-            nonzero += expected.cost_usd > 0
-    assert nonzero > len(windows) * len(SCOPES) // 2
+            nonzero[n] += expected.cost_usd > 0
+    # Most windows of every scope spent something: the equalities say something.
+    assert all(count > len(windows) // 2 for count in nonzero), nonzero
 
 
 @pytest.mark.parametrize("period", ["day", "week", "month"])
-def test_the_budget_check_spends_what_the_raw_rows_say(catalogue, at, period):  # noqa: F811
+def test_the_budget_check_spends_what_the_raw_rows_say(catalogue, at, period):
     organization = OrganizationFactory(slug="acme")
-    credential = make_credential(organization)
-    ingest(
-        organization, random.Random(period), at, generations=150, calls=80, keys=["", credential.fingerprint]
-    )
+    credential, key = credential_and_key(organization)
+    ingest(organization, random.Random(period), at, generations=150, calls=80, keys=["", key])
     budgets = [
         BudgetFactory(organization=organization, period=period, limit_usd=Decimal("1000")),
         BudgetFactory(organization=organization, period=period, limit_usd=Decimal("1000"), user_ref="ana"),
@@ -206,6 +145,7 @@ def test_the_budget_check_spends_what_the_raw_rows_say(catalogue, at, period):  
             organization, start, NOW, credential_fingerprint=credential.fingerprint
         ).cost_usd,
     }
+    assert all(spent.values()), spent  # every scope has spent something: the equality says something
 
 
 def _check_queries(organization, credential) -> int:
@@ -214,9 +154,9 @@ def _check_queries(organization, credential) -> int:
     return len(queries)
 
 
-def test_a_check_costs_the_same_queries_however_many_rows_the_month_holds(catalogue, at):  # noqa: F811
+def test_a_check_costs_the_same_queries_however_many_rows_the_month_holds(catalogue, at):
     organization = OrganizationFactory(slug="acme")
-    credential = make_credential(organization)
+    credential, key = credential_and_key(organization)
     for user_ref, limit in ((None, "1000"), ("ana", "1000")):
         BudgetFactory(organization=organization, period="month", limit_usd=Decimal(limit), user_ref=user_ref)
     BudgetFactory(
@@ -226,12 +166,12 @@ def test_a_check_costs_the_same_queries_however_many_rows_the_month_holds(catalo
         credential=credential,
         max_requests_per_minute=100,
     )
-    ingest(organization, random.Random(1), at, generations=10, calls=5, keys=[credential.fingerprint])
+    ingest(organization, random.Random(1), at, generations=10, calls=5, keys=[key])
     few = _check_queries(organization, credential)
 
     more = random.Random(3)
     for n in range(300):  # thirty times the rows, on many more days
-        at(_moment(more, datetime.datetime(2026, 3, 1, tzinfo=UTC), NOW))
+        at(random_moment(more, datetime.datetime(2026, 3, 1, tzinfo=UTC), NOW))
         generation_services.generation_record(
             organization=organization,
             values={
@@ -247,7 +187,49 @@ def test_a_check_costs_the_same_queries_however_many_rows_the_month_holds(catalo
     many = _check_queries(organization, credential)
 
     assert many == few
-    # The budgets (1); the organization's and the user's months: generations' whole days and
-    # today, unlinked calls (3 each); the credential's month: its calls' whole days and today (2,
-    # generations answer nothing for a credential); its last minute (1 raw query).
-    assert many <= 10
+    # The budgets (1); the organization's and the user's months: generations' and calls
+    # recorded without one, each their whole days and today (4 each); the credential's month:
+    # its calls' whole days and today (2, generations answer nothing for a credential); its last
+    # minute (1 raw query).
+    assert many <= 12
+
+
+def _spent(organization, credential) -> dict[int, Decimal]:
+    check = budget_check(organization=organization, user_ref="ana", credential=credential, at=NOW)
+    return {status.budget.pk: status.spent_usd for status in check.statuses}
+
+
+def test_spent_stays_spent_when_retention_archives_the_rows_and_unlinks_calls(catalogue, at):
+    """Given a month of generations and provider calls (some linked, some of a credential) and
+    budgets of every period and scope, when retention archives the old generations (their calls
+    lose their link), then the old calls too, the budgets' spent does not move."""
+    organization = OrganizationFactory(slug="acme")
+    credential, key = credential_and_key(organization)
+    ingest(organization, random.Random(29), at, generations=160, calls=140, keys=["", key])
+    for period in ("day", "week", "month"):
+        BudgetFactory(organization=organization, period=period, limit_usd=Decimal("1000"))
+    BudgetFactory(organization=organization, period="month", limit_usd=Decimal("1000"), user_ref="ana")
+    BudgetFactory(organization=organization, period="month", limit_usd=Decimal("1000"), credential=credential)
+    before = _spent(organization, credential)
+    linked = set(
+        ProviderCall.objects.filter(organization=organization, generation__isnull=False).values_list(
+            "pk", flat=True
+        )
+    )
+    generations = Generation.all_objects.filter(organization=organization).count()
+    old_days = {"generations_days": 3, "failed_generations_days": 3, "performance_metrics_days": 3}
+
+    # The generations go first, the calls stay (a longer retention): linked calls lose the link.
+    CleanupPreferences.objects.create(organization=organization, provider_calls_days=30, **old_days)
+    retention_apply(organizations=[organization], now=NOW)
+    unlinked = ProviderCall.objects.filter(pk__in=linked, generation__isnull=True)
+    assert Generation.all_objects.filter(organization=organization).count() < generations / 2
+    assert unlinked.filter(occurred_at__gte=datetime.datetime(2026, 3, 1, tzinfo=UTC)).exists()
+    assert _spent(organization, credential) == before
+
+    # Then the calls: this month's old calls are archived too.
+    CleanupPreferences.objects.filter(organization=organization).update(provider_calls_days=3)
+    retention_apply(organizations=[organization], now=NOW)
+    assert not ProviderCall.objects.filter(organization=organization, occurred_at__lt=NOW - 3 * DAY).exists()
+    assert _spent(organization, credential) == before
+    assert all(spent > 0 for spent in before.values()), before

@@ -82,3 +82,48 @@ def test_a_whole_day_counterpart_answers_the_whole_days_and_the_source_the_parti
         (datetime.datetime.combine(feb3, datetime.time(), tzinfo=utc), until),
         (since, until),
     ]
+
+
+@pytest.mark.parametrize("naive", ["since", "until"])
+def test_a_naive_window_end_is_refused_rather_than_read_as_local_time(organization, naive):
+    aware = {
+        "since": datetime.datetime(2026, 1, 30, 15, 0, tzinfo=datetime.UTC),
+        "until": datetime.datetime(2026, 2, 3, 9, 30, tzinfo=datetime.UTC),
+    }
+    aware[naive] = aware[naive].replace(tzinfo=None)
+
+    with pytest.raises(ValueError, match=f"{naive} must be an aware datetime"):
+        spend_between(organization=organization, **aware)
+
+
+def test_a_window_in_another_zone_is_cut_at_utc_midnights(organization):
+    from providers.spending import register_whole_day_spend, unregister_whole_day_spend
+
+    raw, days = [], []
+
+    def source(scope, *, since, until):
+        raw.append((since, until))
+        return SpendTotals()
+
+    def whole_days(scope, *, date_from, date_to):
+        days.append((date_from, date_to))
+        return SpendTotals()
+
+    register_spend_source(source, name="test-zones")
+    register_whole_day_spend("test-zones", whole_days)
+    plus_two = datetime.timezone(datetime.timedelta(hours=2))
+    # 01:00 at UTC+2 on Feb 1 is 23:00 UTC on Jan 31; 01:00 at UTC+2 on Feb 4 is 23:00 UTC Feb 3.
+    since = datetime.datetime(2026, 2, 1, 1, 0, tzinfo=plus_two)
+    until = datetime.datetime(2026, 2, 4, 1, 0, tzinfo=plus_two)
+    try:
+        spend_between(organization=organization, since=since, until=until)
+    finally:
+        unregister_spend_source("test-zones")
+        unregister_whole_day_spend("test-zones")
+
+    utc = datetime.UTC
+    assert days == [(datetime.date(2026, 2, 1), datetime.date(2026, 2, 3))]
+    assert raw == [
+        (since, datetime.datetime(2026, 2, 1, tzinfo=utc)),
+        (datetime.datetime(2026, 2, 3, tzinfo=utc), until),
+    ]

@@ -1,6 +1,8 @@
 """Admin for editors: filters, search, inline rules with plain fields, publish action and button,
 the check tool, version diffs, restore from the trash, and staff scope."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Permission
 
@@ -262,6 +264,45 @@ def test_rules_edited_inline_keep_their_settings(editor_client, organization):
     assert response.status_code == 302
     rule.refresh_from_db()
     assert rule.parameters == {"limit": 140, "unit": "characters"}
+    assert AuditEvent.objects.for_object(rule).filter(action="update").exists()
+
+
+def test_a_required_phrase_rule_edits_its_phrases_through_the_terms_field(editor_client, organization):
+    """Given a required-phrase rule, whose list parameter is ``phrases`` (not ``terms``)."""
+    guide = StyleGuideFactory(organization=organization)
+    rule = BrandRuleFactory(
+        guide=guide,
+        name="Book direct",
+        rule_type="required_phrase",
+        parameters={"phrases": ["book direct"], "match": "all", "case_sensitive": False, "whole_word": True},
+    )
+    page = editor_client.get(f"{CHANGELIST}{guide.pk}/change/").content.decode()
+    # The admin shows the phrases in its terms field.
+    assert re.search(r'<textarea name="rules-0-terms"[^>]*>\s*book direct</textarea>', page)
+
+    data = guide_form(organization, name=guide.name, slug=guide.slug)
+    data.update(inline_management(total=1, initial=1))
+    data.update(
+        rule_form(
+            0,
+            id=rule.pk,
+            guide=guide.pk,
+            name="Book direct",
+            rule_type="required_phrase",
+            terms="book direct, best rate guaranteed",
+            match="any",
+        )
+    )
+    response = editor_client.post(f"{CHANGELIST}{guide.pk}/change/", data)
+
+    assert response.status_code == 302, response.context["inline_admin_formsets"][0].formset.errors
+    rule.refresh_from_db()
+    assert rule.parameters == {
+        "phrases": ["book direct", "best rate guaranteed"],
+        "match": "any",
+        "case_sensitive": False,
+        "whole_word": True,
+    }
     assert AuditEvent.objects.for_object(rule).filter(action="update").exists()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
+from typing import TypeVar
 
 import pytest
 from django.db import connection
@@ -18,6 +20,7 @@ from tests.livesite import DatabaseRelay, Gunicorn, relayed_database_url
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RATE = 60
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +45,24 @@ def new_key(role=APIKeyRole.EDITOR) -> str:
     return plain
 
 
-def test_two_workers_share_one_throttle(server):
-    key = new_key()
-    for _attempt in range(2):  # a second try only if the first straddled a minute boundary
+def within_one_window(attempt: Callable[[], T]) -> T:
+    """``attempt()``'s answer from a run inside one throttle window (a minute): a run that
+    straddled a minute boundary is run again, once (``attempt`` starts from nothing each time: a
+    new key, or the counters cleared). Two runs in a row cannot both straddle one."""
+    for _attempt in range(2):
         window = int(time.time() // 60)
-        statuses = [server.request("GET", "/api/v1/widgets/", key=key)[0] for _ in range(2 * RATE + 10)]
+        answer = attempt()
         if int(time.time() // 60) == window:
-            break
+            return answer
+    raise AssertionError("two runs in a row straddled a minute boundary: each took over a minute?")
+
+
+def test_two_workers_share_one_throttle(server):
+    def attempt():
         key = new_key()
+        return key, [server.request("GET", "/api/v1/widgets/", key=key)[0] for _ in range(2 * RATE + 10)]
+
+    key, statuses = within_one_window(attempt)
     assert Counter(statuses) == {200: RATE, 429: RATE + 10}
     status, headers, body = server.request("GET", "/api/v1/widgets/", key=key)
     assert status == 429 and int(headers["Retry-After"]) >= 1
@@ -60,15 +73,15 @@ def test_two_workers_share_one_throttle(server):
 
 def test_failed_authentication_is_throttled_per_address(server):
     good = new_key()
-    for _attempt in range(2):  # a second try only if the first straddled a minute boundary
-        window = int(time.time() // 60)
+
+    def attempt():
+        # A second run's window already counts the first run's tail: start from nothing.
+        RateCounter.objects.filter(key__startswith="throttle:auth_failure:").delete()
         statuses = [server.request("GET", "/api/v1/widgets/", key=f"guess.{n:040d}")[0] for n in range(12)]
         # Past the limit, even a right key from that address waits: guessing cannot go on.
-        status, headers, body = server.request("GET", "/api/v1/widgets/", key=good)
-        if int(time.time() // 60) == window:
-            break
-        # The new window already counts the first try's tail: start it again from nothing.
-        RateCounter.objects.filter(key__startswith="throttle:auth_failure:").delete()
+        return statuses, server.request("GET", "/api/v1/widgets/", key=good)
+
+    statuses, (status, headers, body) = within_one_window(attempt)
     assert statuses == [401] * 10 + [429] * 2
     assert status == 429 and int(headers["Retry-After"]) >= 1
     assert body["errors"][0]["code"] == "throttled"

@@ -1,0 +1,69 @@
+"""``analytics.0014``: provider calls remember whether they were recorded with a generation, and
+the provider-call rollups count the others' spend (``standalone_*``), filled from the raw calls;
+the migration reverses (the columns go, and come back with the same figures)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from analytics.models import ProviderCall, ProviderCallModelDailyRollup
+from tenancy import rls
+from tests.analytics.random_ingestion import ingest_random
+from tests.analytics.test_rollups import (
+    raw_call_groups,
+    raw_call_model_groups,
+    rollup_call_groups,
+    rollup_call_model_groups,
+)
+from tests.factories import OrganizationFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+BEFORE = [("analytics", "0013_provider_call_recorded_by_key_not_editable")]
+AFTER = [("analytics", "0014_provider_call_rollups_standalone_spend")]
+
+
+def migrate(targets):
+    # As the tables' owner, as manage.py migrate runs; then the app role's grants made again.
+    with rls.database_owner():
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(targets)
+        rls.grant_app_role()
+
+
+@pytest.fixture
+def back_to_the_latest_afterwards():
+    try:
+        yield
+    finally:
+        migrate(list(MigrationExecutor(connection).loader.graph.leaf_nodes()))
+
+
+def _columns(table: str) -> set[str]:
+    with connection.cursor() as cursor:
+        return {column.name for column in connection.introspection.get_table_description(cursor, table)}
+
+
+def test_the_flag_and_the_standalone_spend_are_filled_from_the_raw_calls(
+    back_to_the_latest_afterwards, priced_models, at
+):
+    organizations = [OrganizationFactory(slug=f"org-{n}") for n in range(2)]
+    ingest_random(organizations, random.Random(14), at, generations=40, calls=150)
+    with rls.rls_bypass(reason="test: check"):
+        written = rollup_call_groups(), rollup_call_model_groups()
+        assert written == (raw_call_groups(), raw_call_model_groups())
+        flags = dict(ProviderCall.objects.values_list("pk", "recorded_with_generation"))
+        assert set(flags.values()) == {True, False}
+
+    migrate(BEFORE)
+    assert "recorded_with_generation" not in _columns("analytics_providercall")
+    assert "standalone_cost_usd" not in _columns(ProviderCallModelDailyRollup._meta.db_table)
+    migrate(AFTER)
+
+    with rls.rls_bypass(reason="test: check"):
+        assert dict(ProviderCall.objects.values_list("pk", "recorded_with_generation")) == flags
+        assert (rollup_call_groups(), rollup_call_model_groups()) == written
