@@ -17,8 +17,8 @@ deletion cascades to by the models' ``on_delete`` rules, as Django's ``Collector
 tree's nodes, their metrics; provider calls lose their link), but set-based: one query per
 relation, never one per row. Each table's rows are then deleted and copied into
 :class:`~analytics.models.ArchivedRecord` by one statement (``WITH doomed AS (DELETE … RETURNING
-*) INSERT INTO archive SELECT … FROM doomed``, the JSON built in SQL), so exactly the deleted rows
-are archived; the batch checks that it removed every row it found, records a
+*) INSERT INTO archive SELECT … FROM doomed``, the JSON built in SQL by one ``to_jsonb`` per row),
+so exactly the deleted rows are archived; the batch checks that it removed every row it found, records a
 :class:`~analytics.models.RetentionBatch` and commits. A crash
 at any point rolls back the batch in flight; the batches before it are complete. Rows not
 expired are never selected, and a row is never both deleted and unarchived.
@@ -72,9 +72,8 @@ class ArchiveMismatch(RuntimeError):
     """The delete removed other rows than were archived: the batch is rolled back."""
 
 
-def retention_days(*, organization: Organization) -> dict[str, int]:
-    """Days each target is kept for ``organization`` (its preferences, else the platform's)."""
-    preferences = CleanupPreferences.objects.filter(organization=organization).first()
+def _days_of(preferences: CleanupPreferences | None, organization: Organization) -> dict[str, int]:
+    """Days each target is kept for ``organization``: its ``preferences``, else the platform's."""
     preferences = preferences or CleanupPreferences(organization=organization)
     return {target: preferences.days(target) for target in TARGET_ORDER}
 
@@ -118,9 +117,17 @@ class TargetOutcome:
 
 
 def _targets(organizations: Iterable[Organization] | None, now: datetime.datetime):
-    """Each (organization, target, days, cutoff) a run goes through, in ``TARGET_ORDER``."""
-    for organization in organizations if organizations is not None else Organization.objects.order_by("pk"):
-        for target, days in retention_days(organization=organization).items():
+    """Each (organization, target, days, cutoff) a run goes through, in ``TARGET_ORDER``. The
+    organizations' preferences are read by one query, not one per organization."""
+    if organizations is None:
+        organizations = Organization.objects.order_by("pk")
+    organizations = list(organizations)
+    preferences = {
+        each.organization_id: each
+        for each in CleanupPreferences.objects.filter(organization__in=[o.pk for o in organizations])
+    }
+    for organization in organizations:
+        for target, days in _days_of(preferences.get(organization.pk), organization).items():
             yield organization, target, days, now - datetime.timedelta(days=days)
 
 
@@ -221,28 +228,29 @@ def _has_field(model: type[models.Model], name: str) -> bool:
         return False
 
 
-def _archive_data_sql(model: type[models.Model], alias: str) -> str:
-    """The archived copy of a row, built in SQL in Django's serializer layout
-    (``{"model", "pk", "fields": {field name: value}}``; foreign keys by field name, decimals as
-    strings so no digit is lost, secret fields replaced)."""
+def _archive_fields_sql(model: type[models.Model], alias: str) -> str:
+    """A ``LATERAL`` subquery naming ``fields``: one column per concrete field of ``alias``'s row
+    but the key, named by the field's name, so ``to_jsonb(fields)`` is the row in Django's
+    serializer layout (foreign keys by field name, decimals as strings so no digit is lost, secret
+    fields replaced).
+
+    One ``to_jsonb`` of a named row, not ``jsonb_build_object`` of ~40 name/value pairs merged
+    in chunks: the same JSON (compared row by row at 1M) at about half the CPU for generations.
+    """
     secrets = set(getattr(model, "audit_secret_fields", ()))
-    pairs = []
+    columns = []
     for field in model._meta.concrete_fields:
         if field.primary_key:
             continue
         column = f"{alias}.{qn(field.column)}"
         if field.name in secrets:
-            value = "to_jsonb('[secret]'::text)"  # never copy a secret out of its encrypted column
+            value = "'[secret]'::text"  # never copy a secret out of its encrypted column
         elif isinstance(field, models.DecimalField):
             value = f"{column}::text"
         else:
             value = column
-        pairs.append(f"'{field.name}', {value}")
-    # jsonb_build_object takes at most 100 arguments: build the fields in chunks and merge.
-    chunks = [pairs[i : i + 40] for i in range(0, len(pairs), 40)] or [[]]
-    fields = " || ".join(f"jsonb_build_object({', '.join(chunk)})" for chunk in chunks)
-    pk = f"{alias}.{qn(model._meta.pk.column)}"
-    return f"jsonb_build_object('model', '{model._meta.label_lower}', 'pk', {pk}, 'fields', {fields})"
+        columns.append(f"{value} AS {qn(field.name)}")
+    return f"LATERAL (SELECT {', '.join(columns)}) AS fields"
 
 
 def _archive_and_delete(
@@ -252,21 +260,29 @@ def _archive_and_delete(
     ``WITH doomed AS (DELETE … RETURNING *) INSERT INTO archive SELECT … FROM doomed``.
     Returns the rows archived (= deleted) and the oldest and newest of their moments."""
     archive = ArchivedRecord._meta.db_table
+    pk = qn(model._meta.pk.column)
     cursor.execute(
         f"""
         WITH doomed AS (
-            DELETE FROM {qn(model._meta.db_table)} WHERE {qn(model._meta.pk.column)} = ANY(%s) RETURNING *
+            DELETE FROM {qn(model._meta.db_table)} WHERE {pk} = ANY(%s) RETURNING *
         ), archived AS (
             INSERT INTO {qn(archive)}
                 (batch_id, organization_id, model_label, object_id, occurred_at, data, archived_at)
-            SELECT %s, %s, %s, doomed.{qn(model._meta.pk.column)}::text, {_moment_sql(model, "doomed")},
-                   {_archive_data_sql(model, "doomed")}, %s
-            FROM doomed
+            SELECT %s, %s, %s, doomed.{pk}::text, {_moment_sql(model, "doomed")},
+                   jsonb_build_object('model', %s::text, 'pk', doomed.{pk}, 'fields', to_jsonb(fields)), %s
+            FROM doomed, {_archive_fields_sql(model, "doomed")}
             RETURNING occurred_at
         )
         SELECT count(*), min(occurred_at), max(occurred_at) FROM archived
         """,  # noqa: S608 - quoted model names and fields
-        [list(keys), batch.pk, batch.organization_id, model._meta.label_lower, batch.created_at],
+        [
+            list(keys),
+            batch.pk,
+            batch.organization_id,
+            model._meta.label_lower,
+            model._meta.label_lower,
+            batch.created_at,
+        ],
     )
     return cursor.fetchone()
 

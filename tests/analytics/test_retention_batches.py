@@ -23,6 +23,7 @@ from django.utils import timezone
 from analytics import retention
 from analytics.models import (
     ArchivedRecord,
+    CleanupPreferences,
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
@@ -30,6 +31,7 @@ from analytics.models import (
 )
 from generations.models import Generation, GenerationRun, ScheduledPost
 from tests.analytics.factories import PerformanceMetricFactory, ProviderCallFactory
+from tests.factories import OrganizationFactory
 from tests.generations.factories import GenerationFactory, GenerationRunFactory
 from tests.generations.publishing_factories import webhook_account
 from tests.livesite import ROOT, DatabaseRelay, relayed_database_url
@@ -121,6 +123,22 @@ def test_a_target_whose_first_batch_is_short_is_not_scanned_again(organization):
 
     batch_queries = [q["sql"] for q in run.captured_queries if "SKIP LOCKED" in q["sql"]]
     assert len(batch_queries) == 5  # one per target
+
+
+def test_the_organizations_retention_preferences_are_read_by_one_query(organization, other_organization):
+    """However many organizations a run goes through, their cleanup preferences cost one query."""
+    CleanupPreferences.objects.create(organization=other_organization, provider_calls_days=10)
+    third = OrganizationFactory(slug="third")
+    ProviderCallFactory(organization=other_organization, occurred_at=ago(20))
+    ProviderCallFactory(organization=third, occurred_at=ago(20))  # kept: the platform keeps a year
+
+    with CaptureQueriesContext(connection) as run:
+        done = retention.retention_apply()
+
+    preference_queries = [q for q in run.captured_queries if "analytics_cleanuppreferences" in q["sql"]]
+    assert len(preference_queries) == 1
+    archived = {o.organization: o.archived for o in done if o.target == "provider_calls"}
+    assert archived == {organization.slug: 0, other_organization.slug: 1, "third": 0}
 
 
 def test_every_expired_row_and_its_dependents_are_archived_exactly(organization):
