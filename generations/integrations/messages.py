@@ -20,9 +20,12 @@ def json_value(value: Any) -> Any:
     is not JSON, or nests deeper than an API body may (``API_MAX_JSON_DEPTH``; past ~1,000 levels
     the decoder itself gives up), stays text: it is what the client sent, and never a 500."""
     if isinstance(value, str) and value[:1] in ("[", "{"):
+        max_depth = settings.API_MAX_JSON_DEPTH
         try:
             decoded = json.loads(value)
-            unstorable_text(decoded, max_depth=settings.API_MAX_JSON_DEPTH)
+            # JSON nests at most as deep as it has opening brackets: most messages need no walk.
+            if value.count("[") + value.count("{") > max_depth:
+                unstorable_text(decoded, max_depth=max_depth)
         except (ValueError, RecursionError, ParseError):
             return value
         return decoded
