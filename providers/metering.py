@@ -37,13 +37,18 @@ from genai_prices.validation import validate_priced_units
 
 from providers.catalogue_cache import Catalogue, catalogue_current
 from providers.choices import CostStatus
-from providers.models import AIModel, ModelPrice, Provider
+from providers.models import MONEY, AIModel, ModelPrice, Provider
 from providers.selectors import model_resolve
 from tenancy.errors import DomainError
 
 # Clients' clocks run a little ahead of ours; a call "from the future" beyond this is a mistake.
 MAX_CLOCK_SKEW = datetime.timedelta(minutes=5)
 COST_QUANTUM = Decimal("1e-10")  # cost_usd columns are numeric(20, 10)
+# What the columns hold: token counts are bigint, costs numeric(20, 10) (under $10^10). A usage
+# past them cannot be true; refused here, so every write path (the bulk COPY included, which
+# skips ``full_clean``) answers a 400 naming the usage instead of a database error.
+MAX_TOKEN_COUNT = 2**63 - 1
+MAX_COST_USD = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 # Providers whose shapes most other APIs copy: a usage object of a provider genai-prices does
 # not know is read as one of these (its tokens are kept; it stays unpriced without a price).
@@ -569,6 +574,10 @@ class Meter:
             )
         units = {key: _jsonable(value) for key, value in reported.items()}
         total = columns["input_tokens"] + columns["output_tokens"]
+        if total > MAX_TOKEN_COUNT:
+            raise UnreadableUsage(
+                f"input_tokens + output_tokens exceed {MAX_TOKEN_COUNT}, which cannot be true.", attr=attr
+            )
         price = self.price_at(model, at)
         cost = None
         if price is not None:
@@ -581,6 +590,12 @@ class Meter:
         if cost is None:
             return Metered(
                 units, **columns, total_tokens=total, cost_usd=None, cost_status=CostStatus.UNPRICED
+            )
+        if cost >= MAX_COST_USD:
+            raise UnreadableUsage(
+                f"This usage would cost ${cost:.2f} at {model}'s price, which cannot be true "
+                f"(one call costs less than ${MAX_COST_USD:,}).",
+                attr=attr,
             )
         # Rounded as the numeric(20, 10) column rounds (half away from zero), so the row in
         # memory, the one counted in rollups and the one stored are the same number.

@@ -17,6 +17,7 @@ from rest_framework import exceptions
 from rest_framework.views import APIView
 
 from generations.integrations import langfuse, litellm, otlp
+from generations.integrations.client_values import ItemRejected
 from generations.integrations.provider_calls import provider_call_batch_record, provider_call_item
 from generations.integrations.recording import BatchOutcome, Rejection, generation_batch_record
 from tenancy.actors import actor_from_request
@@ -144,7 +145,7 @@ class LiteLLMCallbackView(IntegrationView):
         for index, payload in enumerate(payloads):
             try:
                 item = litellm.payload_item(payload)
-            except litellm.PayloadRejected as exc:
+            except ItemRejected as exc:
                 rejected.append(Rejection(index, f"#{index}", str(exc)))
                 continue
             if litellm.is_embedding(payload):

@@ -34,14 +34,18 @@ from tenancy.api.parsers import unstorable_text
 from tenancy.api.representation import FastRepresentationMixin
 
 MAX_CONTENT_CHARS = 1024 * 1024  # content and prompt: 1 MiB of text each, bulk or not
+MAX_ERROR_MESSAGE_CHARS = 10_000
 MAX_INT32 = 2**31 - 1
 MONEY = {"max_digits": 20, "decimal_places": 10}
 
 
 def no_nul_characters(value) -> None:
-    """PostgreSQL's jsonb cannot store U+0000; refuse it anywhere in a JSON value (keys too)."""
+    """PostgreSQL's jsonb cannot store U+0000 (nor UTF-8 a lone surrogate); refuse them anywhere
+    in a JSON value (keys too)."""
     if unstorable_text(value, max_depth=None):
-        raise serializers.ValidationError("JSON strings cannot contain the NUL character (U+0000).")
+        raise serializers.ValidationError(
+            "JSON strings cannot contain the NUL character (U+0000) or a lone UTF-16 surrogate."
+        )
 
 
 def _hex_id(digits: int, help_text: str):
@@ -81,7 +85,9 @@ class GenerationResultFields(metered.UsageInputSerializer):
     generation_time_ms = serializers.IntegerField(
         min_value=0, max_value=MAX_INT32, required=False, allow_null=True
     )
-    error_message = serializers.CharField(required=False, allow_blank=True, max_length=10_000)
+    error_message = serializers.CharField(
+        required=False, allow_blank=True, max_length=MAX_ERROR_MESSAGE_CHARS
+    )
     error_details = _json_object()
     metadata = _json_object()
     raw_response = _json_value(required=False, allow_null=True)

@@ -12,6 +12,8 @@ import datetime
 import json
 from typing import Any
 
+from generations.integrations.client_values import ItemRejected, token_count
+
 OBSERVATION_TYPE = "langfuse.observation.type"
 MODEL = "langfuse.observation.model.name"
 MODEL_PARAMETERS = "langfuse.observation.model.parameters"
@@ -43,21 +45,23 @@ def is_embedding(attributes: dict[str, Any]) -> bool:
 
 def _count(details: dict[str, Any], keys) -> int | None:
     for key in keys:
-        value = details.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return int(value)
+        if details.get(key) is not None:
+            return token_count(details[key], f"usage_details {key}")
     return None
 
 
 def usage(attributes: dict[str, Any]) -> dict[str, int]:
-    """Our token fields from ``usage_details`` (empty when the span has none)."""
+    """Our token fields from ``usage_details`` (empty when the span has none); a
+    ``usage_details`` that is not a JSON object of token counts rejects the span."""
     raw = attributes.get(USAGE_DETAILS)
+    if raw is None:
+        return {}
     try:
         details = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        return {}
+    except (ValueError, RecursionError):
+        details = None
     if not isinstance(details, dict):
-        return {}
+        raise ItemRejected(f"{USAGE_DETAILS} is not a JSON object of token counts ({str(raw)[:100]!r}).")
     values = {
         "input_tokens": _count(details, INPUT_KEYS),
         "output_tokens": _count(details, OUTPUT_KEYS),
@@ -72,14 +76,15 @@ def usage(attributes: dict[str, Any]) -> dict[str, int]:
 
 
 def completion_start(attributes: dict[str, Any]) -> datetime.datetime | None:
-    """When the first chunk arrived (``completion_start_time``, a JSON-quoted ISO string)."""
+    """When the first chunk arrived (``completion_start_time``, a JSON-quoted ISO string); one
+    that is not an ISO 8601 time rejects the span."""
     raw = attributes.get(COMPLETION_START_TIME)
-    if not isinstance(raw, str):
+    if raw is None:
         return None
     try:
-        moment = datetime.datetime.fromisoformat(raw.strip('"'))
-    except ValueError:
-        return None
+        moment = datetime.datetime.fromisoformat(str(raw).strip('"'))
+    except ValueError as exc:
+        raise ItemRejected(f"{COMPLETION_START_TIME} {str(raw)[:100]!r} is not an ISO 8601 time.") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 

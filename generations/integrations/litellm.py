@@ -21,22 +21,30 @@ recorded as a provider call (``provider_calls.provider_call_item``), not a gener
 
 from __future__ import annotations
 
-import datetime
 import json
 import uuid
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
 
-from generations.api.serializers import MAX_CONTENT_CHARS
+from generations.api.serializers import MAX_CONTENT_CHARS, MAX_ERROR_MESSAGE_CHARS
 from generations.choices import ContentFormat, GenerationStatus
+from generations.integrations.client_values import (
+    ItemRejected,
+    identifier,
+    milliseconds,
+    moment,
+    money,
+    token_count,
+)
 from generations.integrations.messages import message_text, transcript
 from generations.integrations.recording import accepts_occurred_at
 from tenancy.api.parsers import check_json_value
 from tenancy.errors import DomainError
 
 REQUEST_ID_PREFIX = "litellm"
+# ``StandardLoggingPayloadStatus``: anything else is not a payload we understand.
+STATUSES = {"success": GenerationStatus.SUCCESS, "failure": GenerationStatus.FAILED}
 EMBEDDING_CALL_TYPES = frozenset({"embedding", "aembedding"})
 # Metadata of the LiteLLM proxy's key and team worth keeping (never the key itself: LiteLLM
 # sends only its hash and alias).
@@ -61,7 +69,7 @@ class UnreadableLogs(DomainError):
     code = "unreadable_payload"
 
 
-class PayloadRejected(ValueError):
+class PayloadRejected(ItemRejected):
     """One payload that cannot be mapped; rejected alone."""
 
 
@@ -92,13 +100,7 @@ def parse_body(body: bytes) -> list[Any]:
 
 
 def _int(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise PayloadRejected(f"Token count {value!r} is not a whole number.")
-    return value
+    return token_count(value, "Token count")
 
 
 def _usage(payload: dict[str, Any], metadata: dict[str, Any], hidden: dict[str, Any]) -> dict[str, int]:
@@ -125,17 +127,15 @@ def _usage(payload: dict[str, Any], metadata: dict[str, Any], hidden: dict[str, 
     return values
 
 
-def _moment(epoch: Any) -> datetime.datetime | None:
-    if not isinstance(epoch, int | float) or isinstance(epoch, bool) or epoch <= 0:
-        return None
-    return datetime.datetime.fromtimestamp(epoch, tz=datetime.UTC)
+def _choice_text(choice: Any) -> str:
+    if isinstance(choice, dict):
+        return message_text(choice.get("message") or choice.get("text"))
+    return message_text(choice)
 
 
 def _answer(response: Any) -> str:
     if isinstance(response, dict) and isinstance(response.get("choices"), list):
-        return "\n\n".join(
-            message_text(choice.get("message") or choice.get("text")) for choice in response["choices"]
-        )
+        return "\n\n".join(text for text in map(_choice_text, response["choices"]) if text)
     return message_text(response)
 
 
@@ -158,42 +158,55 @@ def payload_item(payload: Any) -> dict[str, Any]:
         raise PayloadRejected("A logging payload is a JSON object.")
     call_id = payload.get("id") or payload.get("litellm_call_id")
     if not call_id or not isinstance(call_id, str):
-        raise PayloadRejected("The payload has no id.")
+        raise PayloadRejected("The payload has no id (a string).")
     metadata = payload.get("metadata") if isinstance(payload.get("metadata"), dict) else {}
     hidden = payload.get("hidden_params") if isinstance(payload.get("hidden_params"), dict) else {}
-    failed = payload.get("status") == "failure"
-    cache_hit = bool(payload.get("cache_hit"))
+    status = payload.get("status") or "success"
+    status = STATUSES.get(status) if isinstance(status, str) else None
+    if status is None:
+        raise PayloadRejected(f"status {payload.get('status')!r} is neither 'success' nor 'failure'.")
+    failed = status == GenerationStatus.FAILED
+    cache_hit = payload.get("cache_hit")
+    if cache_hit not in (None, True, False):
+        raise PayloadRejected(f"cache_hit {cache_hit!r} is neither true nor false.")
+    cache_hit = bool(cache_hit)
     item: dict[str, Any] = {
-        "request_id": f"{REQUEST_ID_PREFIX}:{call_id}"[:200],
-        "provider": str(payload.get("custom_llm_provider") or "").lower()[:50],
-        "model": str(hidden.get("litellm_model_name") or payload.get("model") or "")[:200],
-        "status": GenerationStatus.FAILED if failed else GenerationStatus.SUCCESS,
+        # Never cut to fit: two long ids sharing a prefix would be one call (the serializer
+        # refuses a request_id that is too long, naming it).
+        "request_id": f"{REQUEST_ID_PREFIX}:{call_id}",
+        "provider": (identifier(payload.get("custom_llm_provider"), "custom_llm_provider") or "").lower(),
+        "model": identifier(hidden.get("litellm_model_name") or payload.get("model"), "model") or "",
+        "status": status,
         "trace_id": _trace_id(payload.get("trace_id")),
         "content_format": ContentFormat.PLAIN,
     }
     usage = _usage(payload, metadata, hidden)
     # LiteLLM served a cache hit from its own cache: no provider call, nothing to bill.
     item.update({name: 0 for name in usage} if cache_hit else usage)
-    cost = payload.get("response_cost")
+    cost = money(payload.get("response_cost"), "response_cost")
     if cost is not None:
-        try:
-            item["client_cost_usd"] = str(Decimal(str(cost)).quantize(Decimal("1e-10")))
-        except (InvalidOperation, ValueError) as exc:
-            raise PayloadRejected(f"response_cost {cost!r} is not a number.") from exc
+        item["client_cost_usd"] = str(cost)
     parameters = payload.get("model_parameters") if isinstance(payload.get("model_parameters"), dict) else {}
     # The proxy names the end user; the SDK only passes on the request's OpenAI ``user``.
-    end_user = payload.get("end_user") or metadata.get("user_api_key_end_user_id") or parameters.get("user")
+    end_user = identifier(
+        payload.get("end_user") or metadata.get("user_api_key_end_user_id") or parameters.get("user"),
+        "end_user",
+    )
     if end_user:
-        item["user_ref"] = str(end_user)[:200]
-    if payload.get("session_id"):
-        item["conversation_id"] = str(payload["session_id"])[:200]
-    started, ended = _moment(payload.get("startTime")), _moment(payload.get("endTime"))
-    if started and ended and ended >= started:
+        item["user_ref"] = end_user
+    session = identifier(payload.get("session_id"), "session_id")
+    if session:
+        item["conversation_id"] = session
+    started, ended = moment(payload.get("startTime"), "startTime"), moment(payload.get("endTime"), "endTime")
+    if started and ended and ended < started:
+        raise PayloadRejected("endTime is before startTime.")
+    if started and ended:
         item["generation_time_ms"] = round((ended - started).total_seconds() * 1000)
     if ended:
         item["completed_at"] = ended.isoformat()
-    if started and accepts_occurred_at():
-        item["occurred_at"] = started.isoformat()
+    if (started or ended) and accepts_occurred_at():
+        # Priced at the moment the call happened; without a start, it happened by its end.
+        item["occurred_at"] = (started or ended).isoformat()
     messages = payload.get("messages")
     if messages:
         item["raw_request"] = {"messages": messages}
@@ -205,10 +218,11 @@ def payload_item(payload: Any) -> dict[str, Any]:
     if parameters:
         item["parameters"] = parameters
     if failed:
-        information = payload.get("error_information") or {}
+        information = payload.get("error_information")
+        information = information if isinstance(information, dict) else {}
         item["error_message"] = str(
             payload.get("error_str") or information.get("error_message") or "LiteLLM reported a failure."
-        )[:10_000]
+        )[:MAX_ERROR_MESSAGE_CHARS]
         item["error_details"] = {
             key: value
             for key, value in information.items()
@@ -223,9 +237,11 @@ def payload_item(payload: Any) -> dict[str, Any]:
         extra["cached_usage"] = usage
     if started:
         extra["started_at"] = started.isoformat()
-    first_chunk = _moment(payload.get("completionStartTime"))
+    first_chunk = moment(payload.get("completionStartTime"), "completionStartTime")
     if started and first_chunk and payload.get("stream"):
-        extra["time_to_first_chunk_ms"] = round((first_chunk - started).total_seconds() * 1000)
+        extra["time_to_first_chunk_ms"] = milliseconds(
+            (first_chunk - started).total_seconds(), "completionStartTime after startTime"
+        )
     for key in ("model_group", "model_id", "api_base", "request_tags", "litellm_call_id", "trace_id"):
         if payload.get(key) not in (None, "", []):
             extra[key] = payload[key]

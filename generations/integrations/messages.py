@@ -7,16 +7,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
+from rest_framework.exceptions import ParseError
+
+from tenancy.api.parsers import unstorable_text
+
 TEXT_KEYS = ("content", "text", "parts", "message")
 
 
 def json_value(value: Any) -> Any:
-    """A string holding a JSON array or object, decoded; anything else as it is."""
+    """A string holding a JSON array or object, decoded; anything else as it is. A string that
+    is not JSON, or nests deeper than an API body may (``API_MAX_JSON_DEPTH``; past ~1,000 levels
+    the decoder itself gives up), stays text: it is what the client sent, and never a 500."""
     if isinstance(value, str) and value[:1] in ("[", "{"):
+        max_depth = settings.API_MAX_JSON_DEPTH
         try:
-            return json.loads(value)
-        except ValueError:
+            decoded = json.loads(value)
+            # JSON nests at most as deep as it has opening brackets: most messages need no walk.
+            if value.count("[") + value.count("{") > max_depth:
+                unstorable_text(decoded, max_depth=max_depth)
+        except (ValueError, RecursionError, ParseError):
             return value
+        return decoded
     return value
 
 

@@ -26,7 +26,7 @@ import json
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from google.protobuf import json_format
@@ -38,9 +38,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
-from generations.api.serializers import MAX_CONTENT_CHARS
+from generations.api.serializers import MAX_CONTENT_CHARS, MAX_ERROR_MESSAGE_CHARS
 from generations.choices import ContentFormat, GenerationStatus
 from generations.integrations import langfuse
+from generations.integrations.client_values import ItemRejected, identifier, milliseconds, money, token_count
 from generations.integrations.messages import json_value, message_text, transcript
 from generations.integrations.provider_calls import provider_call_item
 from generations.integrations.recording import accepts_occurred_at
@@ -119,23 +120,42 @@ class ExportTooLarge(DomainError):
 # --- decoding -----------------------------------------------------------------------------------
 
 
+GZIP_ENCODINGS = frozenset({"gzip", "x-gzip"})  # RFC 9110 §8.4.1.3: x-gzip is gzip
+# Exporters write one member; a few are legal, thousands of empty ones only cost us CPU.
+MAX_GZIP_MEMBERS = 64
+
+
 def inflate(body: bytes, *, encoding: str, limit: int) -> bytes:
-    """The body without its ``Content-Encoding`` (gzip or none), refusing more than ``limit`` bytes."""
+    """The body without its ``Content-Encoding`` (gzip or none), refusing more than ``limit`` bytes.
+
+    A gzip body may hold several members one after the other (RFC 1952); each is inflated in
+    turn, the limit counting them all. Bytes after the last member that are not one are refused,
+    rather than dropped unread."""
     encoding = (encoding or "identity").strip().lower()
     if encoding in ("", "identity"):
         return body
-    if encoding != "gzip":
+    if encoding not in GZIP_ENCODINGS:
         raise UnreadableExport(f"Unsupported Content-Encoding {encoding!r}; send gzip or none.")
-    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-    try:
-        data = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        raise UnreadableExport(f"The gzip body cannot be decompressed: {exc}.") from exc
-    if len(data) > limit or inflater.unconsumed_tail:
-        raise ExportTooLarge(f"The body inflates past the limit of {limit} bytes.")
-    if not inflater.eof:
-        raise UnreadableExport("The gzip body is truncated.")
-    return data
+    parts: list[bytes] = []
+    size = 0
+    remaining = body
+    while True:
+        if len(parts) == MAX_GZIP_MEMBERS:
+            raise UnreadableExport(f"The gzip body has more than {MAX_GZIP_MEMBERS} members.")
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        try:
+            part = inflater.decompress(remaining, limit - size + 1)
+        except zlib.error as exc:
+            raise UnreadableExport(f"The gzip body cannot be decompressed: {exc}.") from exc
+        size += len(part)
+        if size > limit or inflater.unconsumed_tail:
+            raise ExportTooLarge(f"The body inflates past the limit of {limit} bytes.")
+        if not inflater.eof:
+            raise UnreadableExport("The gzip body is truncated.")
+        parts.append(part)
+        remaining = inflater.unused_data
+        if not remaining:
+            return b"".join(parts)
 
 
 def _hex_to_base64(value: Any) -> Any:
@@ -270,35 +290,33 @@ def is_generation(attributes: dict[str, Any]) -> bool:
     return any(attributes.get(key) for key in MODEL_KEYS)
 
 
-class SpanRejected(ValueError):
+class SpanRejected(ItemRejected):
     """A generation span that cannot be mapped (bad ids, unreadable numbers); rejected alone."""
 
 
 def _tokens(attributes: dict[str, Any], keys, name: str) -> int | None:
-    value = _first(attributes, keys)
-    if value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise SpanRejected(f"{name} is not a whole number of tokens ({value!r}).")
-    return value
+    return token_count(_first(attributes, keys), name)
 
 
 def _money(value: Any) -> Decimal | None:
-    if value is None:
-        return None
     if isinstance(value, dict):  # Langfuse's cost_details: {"input": …, "output": …, "total": …}
+        if not value:
+            return None
         if "total" in value:
-            value = value["total"]
-        else:
-            value = sum((_money(part) or Decimal(0)) for part in value.values())
-    try:
-        return Decimal(str(value)).quantize(Decimal("1e-10"))
-    except (InvalidOperation, ValueError) as exc:
-        raise SpanRejected(f"The client cost {value!r} is not a number.") from exc
+            return _money(value["total"])
+        return sum((_money(part) or Decimal(0)) for part in value.values())
+    return money(value, "The client cost")
+
+
+def _client_cost(attributes: dict[str, Any]) -> Decimal | None:
+    """The cost the client reported (kept apart from ours): a reported $0 is a cost, too."""
+    for key in CLIENT_COST_KEYS:
+        if attributes.get(key) is not None:
+            return _money(attributes[key])
+    details = json_value(attributes.get(langfuse.COST_DETAILS))
+    if isinstance(details, str):  # not a JSON object: a bare amount, or nothing we can read
+        return money(details, langfuse.COST_DETAILS)
+    return _money(details)
 
 
 def _moment(unix_nano: int) -> datetime.datetime | None:
@@ -428,11 +446,12 @@ def _usage(attributes: dict[str, Any]) -> dict[str, Any]:
 def _usage_details(attributes: dict[str, Any]) -> dict[str, int]:
     details: dict[str, int] = {}
     for key, name in DETAIL_TOKEN_KEYS.items():
-        if isinstance(attributes.get(key), int) and name not in details:
-            details[name] = attributes[key]
+        count = token_count(attributes.get(key), key)
+        if count is not None and name not in details:
+            details[name] = count
     for key, value in attributes.items():
-        if key.startswith(MODALITY_PREFIXES) and isinstance(value, int):
-            details[key.removeprefix("gen_ai.usage.").replace(".", "_")] = value
+        if key.startswith(MODALITY_PREFIXES):
+            details[key.removeprefix("gen_ai.usage.").replace(".", "_")] = token_count(value, key)
     return details
 
 
@@ -462,17 +481,19 @@ def _error(span: Span) -> dict[str, Any]:
                 if key.startswith("exception.")
             }
             break
-    values["error_message"] = values["error_message"] or "The span ended with an error status."
+    # The message as far as the column holds it (a stack trace in it must not cost the call).
+    message = values["error_message"] or "The span ended with an error status."
+    values["error_message"] = message[:MAX_ERROR_MESSAGE_CHARS]
     return values
 
 
 def _hex(raw: bytes, length: int, name: str, *, required: bool = True) -> str:
     if not raw:
         if required:
-            raise SpanRejected(f"The span has no {name}.")
+            raise SpanRejected(f"The span has no {name} (OTLP/JSON writes it as {2 * length} hex digits).")
         return ""
     if len(raw) != length or not any(raw):
-        raise SpanRejected(f"The span's {name} is not {length} non-zero bytes.")
+        raise SpanRejected(f"The span's {name} is not {length} bytes, not all zero.")
     return raw.hex()
 
 
@@ -491,14 +512,17 @@ def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, A
     trace_id = _hex(span.trace_id, 16, "trace id")
     span_id = _hex(span.span_id, 8, "span id")
     started, ended = _moment(span.start_time_unix_nano), _moment(span.end_time_unix_nano)
-    provider = _first(attributes, PROVIDER_KEYS)
+    if started and ended and ended < started:
+        raise SpanRejected("The span ends before it starts.")
+    provider = identifier(_first(attributes, PROVIDER_KEYS), "The provider")
     item: dict[str, Any] = {
         "request_id": request_id_for(trace_id, span_id),
         "trace_id": trace_id,
         "span_id": span_id,
         "parent_span_id": _hex(span.parent_span_id, 8, "parent span id", required=False),
-        "provider": str(provider or "").lower()[:50],
-        "model": str(_first(attributes, MODEL_KEYS) or "")[:200],
+        "provider": (provider or "").lower(),
+        "model": identifier(_first(attributes, MODEL_KEYS), "The model") or "",
+        # A label of the whole service, not an identity: cut to fit rather than lose its calls.
         "agent_name": str(attributes.get("gen_ai.agent.name") or context.resource.get("service.name") or "")[
             :100
         ],
@@ -506,25 +530,26 @@ def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, A
         **_content(attributes, span),
         **_error(span),
     }
-    user = _first(attributes, USER_KEYS)
+    user = identifier(_first(attributes, USER_KEYS), "The user id")
     if user is not None:
-        item["user_ref"] = str(user)[:200]
-    conversation = _first(attributes, CONVERSATION_KEYS)
+        item["user_ref"] = user
+    conversation = identifier(_first(attributes, CONVERSATION_KEYS), "The conversation id")
     if conversation is not None:
-        item["conversation_id"] = str(conversation)[:200]
-    cost = _money(_first(attributes, CLIENT_COST_KEYS) or json_value(attributes.get(langfuse.COST_DETAILS)))
+        item["conversation_id"] = conversation
+    cost = _client_cost(attributes)
     if cost is not None:
         item["client_cost_usd"] = str(cost)
     parameters = _parameters(attributes)
     if parameters:
         item["parameters"] = parameters
-    if started and ended and ended >= started:
+    if started and ended:
         item["generation_time_ms"] = round((span.end_time_unix_nano - span.start_time_unix_nano) / 1e6)
     if ended:
         item["completed_at"] = ended.isoformat()
-    if started and accepts_occurred_at():
-        # The metering core prices a call at the moment it happened, where it accepts one.
-        item["occurred_at"] = started.isoformat()
+    if (started or ended) and accepts_occurred_at():
+        # The metering core prices a call at the moment it happened, where it accepts one; a
+        # span without a start time happened by its end.
+        item["occurred_at"] = (started or ended).isoformat()
     metadata: dict[str, Any] = {
         "source": "otlp",
         "span_name": span.name,
@@ -544,12 +569,11 @@ def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, A
         if attributes.get(key) not in (None, ""):
             metadata[name] = attributes[key]
     ttfc = attributes.get("gen_ai.response.time_to_first_chunk")
-    if isinstance(ttfc, int | float):
-        metadata["time_to_first_chunk_ms"] = round(ttfc * 1000)
-    elif ttfc is None and started and langfuse.completion_start(attributes):
-        metadata["time_to_first_chunk_ms"] = round(
-            (langfuse.completion_start(attributes) - started).total_seconds() * 1000
-        )
+    first_chunk = langfuse.completion_start(attributes)
+    if ttfc is None and started and first_chunk:
+        ttfc = (first_chunk - started).total_seconds()
+    if ttfc is not None:
+        metadata["time_to_first_chunk_ms"] = milliseconds(ttfc, "The time to the first chunk")
     details = _usage_details(attributes)
     if details:
         metadata["usage_details"] = details
@@ -572,6 +596,9 @@ class MappedExport:
 def map_export(export: ExportTraceServiceRequest) -> MappedExport:
     """Map every span of an export; one unreadable span never stops the others."""
     mapped = MappedExport(items=[], dropped=0, rejected=[], total=0)
+    # Generations and provider calls are recorded apart, each batch refusing a request id sent
+    # twice with different bodies; a span id sent once as each kind of call is caught here.
+    kinds: dict[str, bool] = {}
     for context in spans_of(export):
         mapped.total += 1
         attributes = attributes_of(context.span.attributes)
@@ -581,11 +608,13 @@ def map_export(export: ExportTraceServiceRequest) -> MappedExport:
             continue
         try:
             item = span_item(context, attributes)
+            if kinds.setdefault(item["request_id"], embedding) != embedding:
+                raise SpanRejected("The span was sent twice in this export, as two kinds of call.")
             if embedding:
                 mapped.provider_calls.append(provider_call_item(item))
             else:
                 mapped.items.append(item)
-        except SpanRejected as exc:
+        except ItemRejected as exc:
             key = context.span.span_id.hex() or f"span {mapped.total - 1}"
             mapped.rejected.append((key, str(exc)))
     return mapped

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from contextlib import contextmanager
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +13,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import genai_prices
 from google.protobuf import json_format
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -98,3 +102,73 @@ def fake_provider(routes: dict[str, dict]):
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# --- spans the SDK would not write ----------------------------------------------------------------
+# The SDK's API refuses some attribute values (key-value lists, bytes) and always sets ids and
+# times; an exporter of another language or a broken one may send anything the protocol allows.
+
+
+def any_value(value) -> AnyValue:
+    """``value`` as an OTLP ``AnyValue`` of the matching kind (lists as arrays, dicts as kvlists)."""
+    result = AnyValue()
+    if isinstance(value, bool):
+        result.bool_value = value
+    elif isinstance(value, int):
+        result.int_value = value
+    elif isinstance(value, float):
+        result.double_value = value
+    elif isinstance(value, str):
+        result.string_value = value
+    elif isinstance(value, bytes):
+        result.bytes_value = value
+    elif isinstance(value, list):
+        result.array_value.values.extend(any_value(item) for item in value)
+    elif isinstance(value, dict):
+        result.kvlist_value.values.extend(KeyValue(key=k, value=any_value(v)) for k, v in value.items())
+    return result
+
+
+RAW_CHAT_ATTRIBUTES = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o",
+    "gen_ai.usage.input_tokens": 1000,
+    "gen_ai.usage.output_tokens": 100,
+}
+_raw_spans = iter(range(1, 10**9))
+
+
+def raw_span(attributes=None, **fields) -> Span:
+    """A protobuf chat span (a fresh trace and span id, started 2 s ago, 1 s long) with
+    ``attributes`` over :data:`RAW_CHAT_ATTRIBUTES` (a ``None`` value removes one) and any span
+    field overridden."""
+    number = next(_raw_spans)
+    now = time.time_ns()
+    values = {
+        "name": "chat gpt-4o",
+        "trace_id": bytes.fromhex(f"{number:032x}"),
+        "span_id": bytes.fromhex(f"{number:016x}"),
+        "start_time_unix_nano": now - 2 * 10**9,
+        "end_time_unix_nano": now - 10**9,
+        **fields,
+    }
+    span = Span(**values)
+    for key, value in {**RAW_CHAT_ATTRIBUTES, **(attributes or {})}.items():
+        if value is not None:
+            span.attributes.append(KeyValue(key=key, value=any_value(value)))
+    return span
+
+
+def raw_export(*spans: Span, service_name: str = "writer-agent") -> bytes:
+    """An ``ExportTraceServiceRequest`` of these spans under one resource, as protobuf."""
+    message = ExportTraceServiceRequest()
+    resource_spans = message.resource_spans.add()
+    resource_spans.resource.attributes.append(KeyValue(key="service.name", value=any_value(service_name)))
+    resource_spans.scope_spans.add().spans.extend(spans)
+    return message.SerializeToString()
+
+
+def request_id_of(span: Span) -> str:
+    """The request id Inkwell gives a raw span."""
+    return f"otel:{span.trace_id.hex()}:{span.span_id.hex()}"

@@ -63,6 +63,8 @@ def test_a_thousand_valid_items_write_a_thousand_rows_in_few_queries(
         ({"campaign": 999999}, "items.537.campaign", "does_not_exist"),
         ({"parent_request_id": "nobody"}, "items.537.parent_request_id", "does_not_exist"),
         ({"kind": "revision"}, "items.537.kind", "invalid"),
+        # Each count fits its column, their sum does not (the bulk COPY skips full_clean).
+        ({"input_tokens": 2**62, "output_tokens": 2**62}, "items.537.input_tokens", "invalid_usage"),
     ],
 )
 def test_one_bad_item_writes_nothing_and_is_named(api_client, organization, bad, attr, code):
@@ -190,3 +192,33 @@ def test_references_to_another_organization_are_refused_by_index(api_client, oth
         assert response.status_code == 400, response.content
         assert response.json()["errors"][0]["attr"] == attr
     assert Generation.objects.exclude(organization=other_organization).count() == 0
+
+
+def test_a_usage_costing_more_than_the_column_holds_is_refused_by_index(api_client, organization):
+    from tests.generations.otel_support import sync_prices
+
+    sync_prices()
+    items = [item(n, model="gpt-4o", provider="openai") for n in range(3)]
+    items[2]["input_tokens"] = 2**61  # $5.8 trillion at gpt-4o's price: numeric(20, 10) holds < $10^10
+
+    response = api_client.post(URL, {"items": items})
+
+    assert response.status_code == 400, response.content[:500]
+    [error] = response.json()["errors"]
+    assert (error["attr"], error["code"]) == ("items.2.input_tokens", "invalid_usage")
+    assert "cannot be true" in error["detail"]
+    assert Generation.all_objects.count() == 0
+
+
+def test_a_provider_usage_object_past_the_columns_is_refused_by_index(api_client):
+    items = [item(n) for n in range(3)]
+    for name in ("input_tokens", "output_tokens"):
+        del items[1][name]
+    items[1]["usage"] = {"prompt_tokens": 2**70, "completion_tokens": 1}
+
+    response = api_client.post(URL, {"items": items})
+
+    assert response.status_code == 400, response.content[:500]
+    [error] = response.json()["errors"]
+    assert (error["attr"], error["code"]) == ("items.1.usage", "invalid_usage")
+    assert Generation.all_objects.count() == 0

@@ -130,6 +130,31 @@ def test_five_simultaneous_identical_bulks_write_each_row_once(plain_key, organi
     assert len(ids) == 1
 
 
+def test_eight_simultaneous_replays_of_one_otlp_export_write_and_count_each_span_once(
+    plain_key, organization
+):
+    """An exporter that times out and retries while the first attempt still runs: the spans'
+    (trace id, span id) keep one row each, and the rollups count each call once."""
+    from django.db.models import Sum
+
+    from analytics.models import GenerationDailyRollup
+    from tests.generations.otel_support import raw_export, raw_span
+
+    body = raw_export(*(raw_span({"gen_ai.request.model": "an-unknown-model"}) for _ in range(50)))
+
+    responses = at_once(
+        8,
+        lambda i: client_for_key(plain_key).generic(
+            "POST", "/api/v1/otel/v1/traces", body, content_type="application/x-protobuf"
+        ),
+    )
+
+    assert [response.status_code for response in responses] == [200] * 8
+    assert Generation.objects.filter(organization=organization).count() == 50
+    rollups = GenerationDailyRollup.objects.filter(organization=organization)
+    assert rollups.aggregate(requests=Sum("requests"))["requests"] == 50
+
+
 def test_twenty_simultaneous_replays_of_a_deleted_generations_request_write_nothing(plain_key, organization):
     payload = {"request_id": "gone-1", "model": "an-unknown-model", "content": "once", "status": "success"}
     client = client_for_key(plain_key)

@@ -211,3 +211,102 @@ def test_another_tenant_sees_none_of_it(api_client, other_api_client, priced):
     assert (
         other_api_client.get("/api/v1/generations/", {"conversation_id": "stay-2026"}).json()["results"] == []
     )
+
+
+NAN_START = b'[{"id": "nan-start", "model": "claude-sonnet-4-0", "startTime": NaN}]'
+NAN_FIRST_CHUNK = (
+    b'[{"id": "nan-chunk", "model": "claude-sonnet-4-0", "startTime": 1764460800, '
+    b'"completionStartTime": NaN, "stream": true}]'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param(NAN_START, "startTime", id="nan-start"),
+        pytest.param([payload(id="inf-start", startTime=1e20)], "startTime", id="start-past-the-calendar"),
+        pytest.param([payload(id="text-start", startTime="yesterday")], "startTime", id="text-start"),
+        pytest.param(NAN_FIRST_CHUNK, "completionStartTime", id="nan-first-chunk"),
+        pytest.param(
+            [payload(id="backwards", startTime=1764460801, endTime=1764460800)],
+            "endTime is before startTime",
+            id="end-before-start",
+        ),
+        pytest.param(
+            [payload(id="fraction", metadata={"usage_object": {"prompt_tokens": 10.5}})],
+            "whole number",
+            id="fractional-tokens",
+        ),
+        pytest.param(
+            b'[{"id": "nan-tokens", "model": "claude-sonnet-4-0", "prompt_tokens": NaN}]',
+            "whole number",
+            id="nan-tokens",
+        ),
+        pytest.param(
+            [payload(id="huge", metadata={"usage_object": {"prompt_tokens": 2**61, "completion_tokens": 1}})],
+            "cannot be true",
+            id="cost-past-the-column",
+        ),
+        pytest.param(
+            b'[{"id": "nan-cost", "model": "claude-sonnet-4-0", "response_cost": NaN}]',
+            "not an amount",
+            id="nan-cost",
+        ),
+        pytest.param([payload(id="free", response_cost="free")], "not an amount", id="text-cost"),
+        pytest.param([payload(id="x" * 193)], "request_id", id="id-longer-than-the-column"),
+        pytest.param(
+            [payload(id="long-user", end_user="u" * 201)], "user_ref", id="user-longer-than-the-column"
+        ),
+        pytest.param([payload(id="dict-user", end_user={"id": 1})], "not a string", id="user-not-a-string"),
+        pytest.param([payload(id="long-model", model="m" * 201)], "model", id="model-longer-than-the-column"),
+        pytest.param([payload(id="odd-status", status="partial")], "status", id="unknown-status"),
+        pytest.param([payload(id="text-hit", cache_hit="false")], "cache_hit", id="cache-hit-as-text"),
+    ],
+)
+def test_a_payload_that_cannot_be_true_is_rejected_alone_and_writes_nothing(api_client, priced, body, reason):
+    response = post(api_client, body)
+
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert (answer["created"], answer["rejected"]) == (0, 1)
+    assert reason in answer["errors"][0]["detail"]
+    assert Generation.all_objects.count() == 0
+
+
+def test_two_long_ids_sharing_a_prefix_are_never_one_call(api_client, priced):
+    """Cutting ids to the column would make the second a replay of the first (a lost call)."""
+    body = post(api_client, [payload(id="x" * 200 + "a"), payload(id="x" * 200 + "b")]).json()
+    assert (body["created"], body["replayed"], body["rejected"]) == (0, 0, 2)
+    assert Generation.all_objects.count() == 0
+
+
+def test_odd_shapes_of_optional_fields_do_not_cost_the_call(api_client, organization, priced):
+    batch = [
+        payload(id="info-text", status="failure", error_str=None, error_information="boom", response=None),
+        payload(id="choices-text", response={"choices": ["plain", None, {"message": "hi"}]}),
+        payload(id="no-usage", metadata={}, prompt_tokens=None, completion_tokens=None),
+        payload(id="unknown-model", model="acme-large-9", custom_llm_provider="acme"),
+        payload(id="long-error", status="failure", error_str="e" * 20_000, response=None),
+    ]
+
+    body = post(api_client, batch).json()
+
+    assert (body["created"], body["rejected"]) == (5, 0), body
+    rows = {row.request_id.removeprefix("litellm:"): row for row in Generation.objects.all()}
+    assert rows["info-text"].error_message == "LiteLLM reported a failure."
+    assert rows["choices-text"].content == "plain\n\nhi"
+    assert (rows["no-usage"].cost_status, rows["unknown-model"].cost_status) == ("no_usage", "unpriced")
+    assert len(rows["long-error"].error_message) == 10_000
+
+
+def test_ndjson_with_blank_lines_and_crlf_is_read(api_client, organization, priced):
+    lines = [json.dumps(payload(id=f"line-{n}")) for n in range(3)]
+    body = ("\r\n\r\n" + "\r\n   \r\n".join(lines) + "\n\n").encode()
+
+    assert post(api_client, body, "application/x-ndjson").json()["created"] == 3
+
+
+def test_a_batch_past_the_bulk_limit_lands_in_chunks(api_client, organization, priced):
+    body = post(api_client, [payload(id=f"many-{n}") for n in range(2500)]).json()
+    assert (body["created"], body["rejected"]) == (2500, 0)
+    assert Generation.objects.filter(organization=organization).count() == 2500

@@ -5,17 +5,26 @@ is rejected alone; bad bodies are 4xx with nothing written; tenants never see ea
 from __future__ import annotations
 
 import base64
+import datetime
 import gzip
 import json
 from decimal import Decimal
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.trace import Status, StatusCode
 
 from analytics.models import ProviderCall
 from generations.models import Generation
-from tests.generations.otel_support import SpanRecorder, genai_cost, sync_prices
+from tests.generations.otel_support import (
+    SpanRecorder,
+    genai_cost,
+    raw_export,
+    raw_span,
+    request_id_of,
+    sync_prices,
+)
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/otel/v1/traces"
@@ -470,3 +479,439 @@ def test_other_spans_are_counted_not_recorded_and_embeddings_are_provider_calls(
     assert Generation.all_objects.count() == 0
     # Embeddings are provider calls (tests/generations/test_otlp_embeddings.py).
     assert ProviderCall.objects.get().model_name == "text-embedding-3-small"
+
+
+# --- what exporters may send that no SDK of ours writes ----------------------------------------
+
+HUGE = 2**62
+NAN, INF = float("nan"), float("inf")
+LONE_SURROGATE_OUTPUT = '[{"role": "assistant", "parts": [{"type": "text", "content": "\\ud800"}]}]'
+
+
+@pytest.mark.parametrize(
+    ("attributes", "fields", "reason"),
+    [
+        pytest.param({"gen_ai.usage.input_tokens": "²"}, {}, "not a whole number", id="unicode-digit-string"),
+        pytest.param({"gen_ai.usage.input_tokens": 100.5}, {}, "not a whole number", id="fractional-double"),
+        pytest.param({"gen_ai.usage.input_tokens": NAN}, {}, "not a whole number", id="nan-tokens"),
+        pytest.param({"gen_ai.usage.output_tokens": INF}, {}, "not a whole number", id="infinite-tokens"),
+        pytest.param({"gen_ai.usage.input_tokens": [1, 2]}, {}, "not a whole number", id="array-tokens"),
+        pytest.param({"gen_ai.usage.input_tokens": -1}, {}, "input_tokens", id="negative-tokens"),
+        pytest.param(
+            {"gen_ai.usage.input_tokens": HUGE, "gen_ai.usage.output_tokens": HUGE},
+            {},
+            "cannot be true",
+            id="token-sum-past-bigint",
+        ),
+        pytest.param({"gen_ai.usage.input_tokens": 2**61}, {}, "cannot be true", id="cost-past-the-column"),
+        pytest.param(
+            {"gen_ai.usage.reasoning.output_tokens": 1.5}, {}, "not a whole number", id="fractional-detail"
+        ),
+        pytest.param({"gen_ai.response.time_to_first_chunk": NAN}, {}, "duration", id="nan-first-chunk"),
+        pytest.param(
+            {"gen_ai.response.time_to_first_chunk": -3.0}, {}, "duration", id="negative-first-chunk"
+        ),
+        pytest.param({"gen_ai.usage.cost": NAN}, {}, "not an amount", id="nan-client-cost"),
+        pytest.param({"gen_ai.usage.cost": INF}, {}, "not an amount", id="infinite-client-cost"),
+        pytest.param({"llm.cost.total": "free"}, {}, "not an amount", id="text-client-cost"),
+        pytest.param({"gen_ai.usage.cost": -0.5}, {}, "client_cost_usd", id="negative-client-cost"),
+        pytest.param(
+            {"langfuse.observation.usage_details": "{bad"}, {}, "usage_details", id="langfuse-usage-bad"
+        ),
+        pytest.param(
+            {"langfuse.observation.usage_details": "[1]"}, {}, "usage_details", id="langfuse-usage-list"
+        ),
+        pytest.param(
+            {"gen_ai.usage.input_tokens": None, "langfuse.observation.usage_details": '{"input": NaN}'},
+            {},
+            "not a whole number",
+            id="langfuse-usage-nan",
+        ),
+        pytest.param(
+            {"gen_ai.usage.input_tokens": None, "langfuse.observation.usage_details": '{"input": 12.7}'},
+            {},
+            "not a whole number",
+            id="langfuse-usage-fraction",
+        ),
+        pytest.param(
+            {"langfuse.observation.cost_details": "{bad"}, {}, "cost_details", id="langfuse-cost-bad"
+        ),
+        pytest.param(
+            {"langfuse.observation.completion_start_time": '"2026-13-45"'},
+            {},
+            "ISO 8601",
+            id="langfuse-first-chunk-bad",
+        ),
+        pytest.param({"user.id": {"name": "x"}}, {}, "not a string", id="kvlist-user"),
+        pytest.param({"user.id": "u" * 201}, {}, "user_ref", id="user-longer-than-the-column"),
+        pytest.param({"gen_ai.conversation.id": "c" * 201}, {}, "conversation_id", id="long-conversation"),
+        pytest.param({"gen_ai.request.model": "m" * 201}, {}, "model", id="model-longer-than-the-column"),
+        pytest.param({"gen_ai.request.model": "gpt\x00"}, {}, "model", id="nul-in-model"),
+        pytest.param({"gen_ai.request.stop": "a\x00"}, {}, "parameters", id="nul-in-parameter"),
+        pytest.param(
+            {"gen_ai.output.messages": LONE_SURROGATE_OUTPUT},
+            {},
+            "content",
+            id="lone-surrogate-in-output",
+        ),
+        pytest.param({}, {"end_time_unix_nano": 1}, "ends before it starts", id="end-before-start"),
+        pytest.param(
+            {},
+            {"start_time_unix_nano": 2**64 - 2, "end_time_unix_nano": 2**64 - 1},
+            "future",
+            id="start-in-the-future",
+        ),
+        pytest.param({}, {"trace_id": b"\x01" * 8}, "trace id", id="short-trace-id"),
+        pytest.param({}, {"trace_id": b"\x00" * 16}, "trace id", id="zero-trace-id"),
+        pytest.param({}, {"span_id": b"\x00" * 8}, "span id", id="zero-span-id"),
+        pytest.param({}, {"span_id": b"\x01" * 16}, "span id", id="long-span-id"),
+        pytest.param({}, {"parent_span_id": b"\x01" * 3}, "parent span id", id="short-parent-id"),
+    ],
+)
+def test_a_span_that_cannot_be_true_is_rejected_alone_and_writes_nothing(
+    api_client, priced, attributes, fields, reason
+):
+    response = post(api_client, raw_export(raw_span(attributes, **fields)))
+
+    assert response.status_code == 200, response.content
+    result = answer(response)
+    assert result.partial_success.rejected_spans == 1
+    assert reason in result.partial_success.error_message
+    assert Generation.all_objects.count() == 0
+
+
+def test_an_embeddings_span_past_the_columns_is_rejected_too(api_client, priced):
+    """The provider-call bulk service meters through the same core, which refuses a usage the
+    columns cannot hold (a database error before)."""
+    huge = raw_span({"gen_ai.operation.name": "embeddings", "gen_ai.usage.input_tokens": 2**61})
+
+    result = answer(post(api_client, raw_export(huge)))
+
+    assert result.partial_success.rejected_spans == 1
+    assert "cannot be true" in result.partial_success.error_message
+    assert ProviderCall.objects.count() == 0
+
+
+def test_json_too_deep_to_decode_stays_text_and_the_call_lands(api_client, organization, priced):
+    deep = raw_span({"gen_ai.input.messages": "[" * 100_000 + "]" * 100_000})
+    past_the_limit = raw_span({"llm.invocation_parameters": '{"a":' * 200 + "1" + "}" * 200})
+
+    result = answer(post(api_client, raw_export(deep, past_the_limit)))
+
+    assert result.partial_success.rejected_spans == 0
+    rows = Generation.objects.filter(organization=organization)
+    assert rows.count() == 2
+    assert all(row.cost_status == "priced" and row.parameters == {} for row in rows)
+
+
+def test_a_long_error_message_is_cut_to_the_column_not_lost(api_client, organization, priced):
+    from opentelemetry.proto.trace.v1.trace_pb2 import Status as StatusMessage
+
+    failed = raw_span(status=StatusMessage(code=StatusMessage.STATUS_CODE_ERROR, message="x" * 20_000))
+
+    assert answer(post(api_client, raw_export(failed))).partial_success.rejected_spans == 0
+
+    row = Generation.objects.get(organization=organization)
+    assert (row.status, len(row.error_message), row.cost_status) == ("failed", 10_000, "priced")
+
+
+def test_a_client_cost_of_zero_is_kept_as_zero(api_client, organization, priced):
+    post(api_client, raw_export(raw_span({"gen_ai.usage.cost": 0.0})))
+
+    row = Generation.objects.get(organization=organization)
+    assert row.client_cost_usd == Decimal(0)
+    assert row.cost_usd > 0
+
+
+def test_any_value_kinds_and_strings_for_numbers_are_read(api_client, organization, priced):
+    span = raw_span(
+        {
+            "gen_ai.usage.input_tokens": "1000",  # OTLP/JSON's int64 as a string
+            "gen_ai.usage.output_tokens": 100.0,  # a double with no fraction
+            "user.id": 42,
+            "gen_ai.response.finish_reasons": ["stop"],
+            "gen_ai.request.stop_sequences": [],
+            "gen_ai.request.seed": 2**63 - 1,
+            "gen_ai.request.logit_bias": {"50256": -100},
+            "gen_ai.response.id": b"\x01\x02",
+        }
+    )
+
+    assert answer(post(api_client, raw_export(span))).partial_success.rejected_spans == 0
+
+    row = Generation.objects.get(organization=organization)
+    assert (row.input_tokens, row.output_tokens, row.user_ref) == (1000, 100, "42")
+    assert row.cost_usd == genai_cost("openai", "gpt-4o", input_tokens=1000, output_tokens=100)
+    assert row.parameters == {"stop_sequences": [], "seed": 2**63 - 1, "logit_bias": {"50256": -100}}
+    assert (row.metadata["finish_reasons"], row.metadata["response_id"]) == (["stop"], "0102")
+
+
+def test_unknown_provider_and_model_are_unpriced_not_an_error(api_client, organization, priced):
+    span = raw_span({"gen_ai.provider.name": "acme-ai", "gen_ai.request.model": "acme-large-9"})
+
+    assert answer(post(api_client, raw_export(span))).partial_success.rejected_spans == 0
+
+    row = Generation.objects.get(organization=organization)
+    assert (row.cost_status, row.cost_usd, row.input_tokens) == ("unpriced", None, 1000)
+
+
+def test_a_model_named_only_by_llm_model_name_is_a_priced_generation(api_client, organization, priced):
+    span = raw_span(
+        {
+            "gen_ai.operation.name": None,
+            "gen_ai.provider.name": None,
+            "gen_ai.request.model": None,
+            "llm.model_name": "gpt-4o",
+        }
+    )
+
+    post(api_client, raw_export(span, service_name=""))
+
+    row = Generation.objects.get(organization=organization)
+    assert (row.model.name, row.cost_status, row.agent_name) == ("gpt-4o", "priced", "")
+
+
+def test_a_span_without_a_start_time_is_priced_at_its_end(api_client, organization, priced):
+    no_start = raw_span(start_time_unix_nano=0)
+    no_times = raw_span(start_time_unix_nano=0, end_time_unix_nano=0)
+
+    assert answer(post(api_client, raw_export(no_start, no_times))).partial_success.rejected_spans == 0
+
+    ended = Generation.objects.get(request_id=request_id_of(no_start))
+    assert ended.occurred_at == ended.completed_at
+    assert ended.occurred_at.timestamp() == pytest.approx(no_start.end_time_unix_nano / 1e9, abs=1e-3)
+    assert ended.generation_time_ms is None and "started_at" not in ended.metadata
+    assert Generation.objects.get(request_id=request_id_of(no_times)).cost_status == "priced"
+
+
+def test_a_span_id_sent_as_a_generation_and_as_embeddings_in_one_export_is_rejected_once(
+    api_client, organization, priced
+):
+    chat = raw_span()
+    embeddings = raw_span(
+        {"gen_ai.operation.name": "embeddings"}, trace_id=chat.trace_id, span_id=chat.span_id
+    )
+    repeated = raw_span()
+    again = Span()
+    again.CopyFrom(repeated)
+
+    result = answer(post(api_client, raw_export(chat, embeddings, repeated, again)))
+
+    assert result.partial_success.rejected_spans == 1
+    assert "two kinds of call" in result.partial_success.error_message
+    assert Generation.objects.filter(organization=organization).count() == 2
+    assert ProviderCall.objects.count() == 0
+
+
+def test_otlp_json_with_snake_case_keys_and_uppercase_hex_ids_is_read(api_client, organization, priced):
+    span = {
+        "trace_id": "0102030405060708090A0B0C0D0E0F10",
+        "span_id": "0A0B0C0D0E0F0102",
+        "name": "chat",
+        "start_time_unix_nano": str(raw_span().start_time_unix_nano),
+        "end_time_unix_nano": str(raw_span().end_time_unix_nano),
+        "attributes": [
+            {"key": "gen_ai.operation.name", "value": {"string_value": "chat"}},
+            {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+            {"key": "gen_ai.usage.input_tokens", "value": {"int_value": "1000"}},
+        ],
+        "unknown_field": 1,
+    }
+    body = {"resource_spans": [{"resource": {}, "scope_spans": [{"spans": [span]}]}]}
+
+    response = post(api_client, json.dumps(body).encode(), "application/json")
+
+    assert response.json() == {}
+    row = Generation.objects.get(organization=organization)
+    assert (row.trace_id, row.span_id, row.input_tokens) == (
+        "0102030405060708090a0b0c0d0e0f10",
+        "0a0b0c0d0e0f0102",
+        1000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("span_id", "reason"),
+    [("zz0b0c0d0e0f0102", "span id"), ("123", "span id"), (None, "span id"), ("AQIDBAUGBwg=", "span id")],
+)
+def test_otlp_json_ids_that_are_not_hex_reject_the_span_alone(api_client, span_id, reason):
+    good = {"traceId": "0102030405060708090a0b0c0d0e0f10", "spanId": "0102030405060708", "name": "chat"}
+    attributes = [{"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}}]
+    spans = [{**good, "attributes": attributes}, {**good, "spanId": span_id, "attributes": attributes}]
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+
+    response = post(api_client, json.dumps(body).encode(), "application/json")
+
+    assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
+    assert reason in response.json()["partialSuccess"]["errorMessage"]
+    assert Generation.objects.count() == 1
+
+
+def test_gzip_members_and_x_gzip_are_read(api_client, organization, priced):
+    body = raw_export(raw_span(), raw_span())
+    half = len(body) // 2
+
+    two_members = post(
+        api_client, gzip.compress(body[:half]) + gzip.compress(body[half:]), HTTP_CONTENT_ENCODING="gzip"
+    )
+    x_gzip = post(api_client, gzip.compress(raw_export(raw_span())), HTTP_CONTENT_ENCODING="x-gzip")
+
+    assert (two_members.status_code, x_gzip.status_code) == (200, 200)
+    assert Generation.objects.filter(organization=organization).count() == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "encoding", "status"),
+    [
+        pytest.param(gzip.compress(b"") + b"garbage", "gzip", 400, id="bytes-after-the-last-member"),
+        pytest.param(gzip.compress(b"") * 65, "gzip", 400, id="too-many-members"),
+        pytest.param(b"x", "deflate", 400, id="deflate"),
+    ],
+)
+def test_gzip_bodies_we_cannot_read_whole_are_refused(api_client, body, encoding, status):
+    response = post(api_client, body, HTTP_CONTENT_ENCODING=encoding)
+    assert response.status_code == status
+    assert response.json()["errors"][0]["code"] == "unreadable_export"
+    assert Generation.all_objects.count() == 0
+
+
+def test_an_empty_protobuf_export_is_an_empty_success(api_client):
+    response = post(api_client, b"")
+    assert response.status_code == 200
+    assert answer(response).partial_success.rejected_spans == 0
+    assert Generation.all_objects.count() == 0
+
+
+@pytest.mark.parametrize("path", [URL, "/api/public/otel/v1/traces", "/api/public/projects"])
+def test_a_revoked_key_or_an_inactive_organization_is_401_on_every_path(
+    path, organization, other_organization, make_api_client
+):
+    from rest_framework.test import APIClient
+
+    from tenancy.services import api_key_revoke
+
+    revoked = make_api_client(organization)
+    api_key_revoke(api_key=revoked.api_key)
+    inactive = make_api_client(other_organization)
+    other_organization.is_active = False
+    other_organization.save()
+    for key in (revoked.plain_key, inactive.plain_key):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"pk-lf:{key}".encode()).decode())
+        if path.endswith("projects"):
+            response = client.get(path)
+        else:
+            response = client.generic("POST", path, raw_export(raw_span()), content_type=PROTOBUF)
+        assert response.status_code == 401, response.content
+    assert Generation.all_objects.count() == 0
+
+
+METERED_COLUMNS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "total_tokens",
+    "usage",
+    "cost_usd",
+    "cost_status",
+    "price_id",
+    "model_id",
+    "occurred_at",
+)
+
+
+def test_every_integration_meters_exactly_as_a_native_post_of_the_same_usage(
+    api_client, organization, priced
+):
+    """The same Anthropic call (24,500 input tokens of which 20,000 cache reads and 1,500 cache
+    writes, 500 output) sent natively, as a GenAI-conventions span, as a Langfuse observation
+    (disjoint usage keys) and as a LiteLLM payload: the metering core gives each the same tokens,
+    units, price and cost; each client's own cost is kept beside ours, not instead of it."""
+    model = {"gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-sonnet-4-0"}
+    conventions = raw_span(
+        {
+            **model,
+            "gen_ai.usage.input_tokens": 24500,
+            "gen_ai.usage.output_tokens": 500,
+            "gen_ai.usage.cache_read.input_tokens": 20000,
+            "gen_ai.usage.cache_creation.input_tokens": 1500,
+            "gen_ai.usage.cost": 0.5,
+        }
+    )
+    langfuse = raw_span(
+        {
+            "gen_ai.operation.name": None,
+            "gen_ai.provider.name": "anthropic",
+            "gen_ai.request.model": None,
+            "gen_ai.usage.input_tokens": None,
+            "gen_ai.usage.output_tokens": None,
+            "langfuse.observation.type": "generation",
+            "langfuse.observation.model.name": "claude-sonnet-4-0",
+            "langfuse.observation.usage_details": json.dumps(
+                {
+                    "input": 3000,
+                    "output": 500,
+                    "cache_read_input_tokens": 20000,
+                    "cache_creation_input_tokens": 1500,
+                }
+            ),
+            "langfuse.observation.cost_details": json.dumps({"input": 0.25, "output": 0.5}),
+        },
+        start_time_unix_nano=conventions.start_time_unix_nano,
+        end_time_unix_nano=conventions.end_time_unix_nano,
+    )
+    started = conventions.start_time_unix_nano / 1e9
+    litellm_payload = {
+        "id": "exactness-1",
+        "model": "claude-sonnet-4-0",
+        "custom_llm_provider": "anthropic",
+        "startTime": started,
+        "endTime": conventions.end_time_unix_nano / 1e9,
+        "response_cost": 0.125,
+        "metadata": {
+            "usage_object": {
+                "prompt_tokens": 24500,
+                "completion_tokens": 500,
+                "cache_read_input_tokens": 20000,
+                "cache_creation_input_tokens": 1500,
+            }
+        },
+    }
+    native = api_client.post(
+        "/api/v1/generations/",
+        {
+            "request_id": "native-1",
+            "provider": "anthropic",
+            "model": "claude-sonnet-4-0",
+            "input_tokens": 24500,
+            "output_tokens": 500,
+            "cache_read_tokens": 20000,
+            "cache_write_tokens": 1500,
+            "occurred_at": datetime.datetime.fromtimestamp(started, tz=datetime.UTC).isoformat(),
+            "status": "success",
+        },
+        format="json",
+    )
+    assert native.status_code == 201, native.content
+
+    assert answer(post(api_client, raw_export(conventions, langfuse))).partial_success.rejected_spans == 0
+    litellm_response = api_client.post("/api/v1/integrations/litellm/", [litellm_payload], format="json")
+    assert litellm_response.json()["created"] == 1
+
+    expected = Generation.objects.values(*METERED_COLUMNS).get(request_id="native-1")
+    assert expected["cost_status"] == "priced"
+    assert expected["cost_usd"] == genai_cost(
+        "anthropic",
+        "claude-sonnet-4-0",
+        input_tokens=24500,
+        output_tokens=500,
+        cache_read_tokens=20000,
+        cache_write_tokens=1500,
+    )
+    client_costs = {}
+    for request_id in (request_id_of(conventions), request_id_of(langfuse), "litellm:exactness-1"):
+        row = Generation.objects.get(organization=organization, request_id=request_id)
+        assert Generation.objects.values(*METERED_COLUMNS).get(pk=row.pk) == expected, request_id
+        client_costs[request_id] = row.client_cost_usd
+    assert list(client_costs.values()) == [Decimal("0.5"), Decimal("0.75"), Decimal("0.125")]
