@@ -27,6 +27,7 @@ from analytics.models import (
     ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
     RetentionBatch,
+    UserDailyRollup,
     UserHourlyRollup,
     WeeklySummary,
 )
@@ -261,6 +262,13 @@ class UserHourlyRollupAdmin(RollupAdmin):
     list_display = ["hour", "organization", "user_ref", "requests", "rate_limited"]
     search_fields = ["user_ref"]
     date_hierarchy = "hour"
+
+
+@admin.register(UserDailyRollup)
+class UserDailyRollupAdmin(RollupAdmin):
+    list_display = ["day", "organization", "user_ref", "requests", "rate_limited", "busiest_hour_bound"]
+    search_fields = ["user_ref"]
+    date_hierarchy = "day"
 
 
 @admin.register(WeeklySummary)

@@ -32,6 +32,8 @@ Folds
 in ONE statement (``WITH d AS (DELETE … RETURNING *) INSERT … SELECT … FROM d GROUP BY …``): it
 sees one snapshot, so rows inserted while it runs are neither deleted nor counted, and a reader
 sees the rows before or after, both exact. Groups whose every figure sums to zero are dropped.
+The per-user daily rollup is the exception: its fold recomputes the range from the hourly rows
+in one statement, because the busiest hour of a day is not a sum of its rows' figures.
 Run nightly by ``manage.py rollup --fold`` (a Procrastinate periodic job).
 
 Rebuilds
@@ -69,6 +71,7 @@ from analytics.models import (
     ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
     RetentionBatch,
+    UserDailyRollup,
     UserHourlyRollup,
 )
 from generations.choices import GenerationStatus, RecordedAction
@@ -185,6 +188,15 @@ USER_HOURLY = RollupTable(
     model=UserHourlyRollup,
     keys=("organization_id", "hour", "user_ref"),
     sums=("requests", "rate_limited"),
+)
+# Per user and day, with a bound on the day's busiest hour (``UserDailyRollup``): a delta adds
+# its calls to the bound (they may all have fallen in the busiest hour); a fold or rebuild
+# replaces the day's rows by one holding the busiest hour's exact count, from the hourly rows
+# (``_user_daily_select``), not by summing the bounds.
+USER_DAILY = RollupTable(
+    model=UserDailyRollup,
+    keys=("organization_id", "day", "user_ref"),
+    sums=("requests", "rate_limited", "busiest_hour_bound"),
 )
 
 MODEL_PERFORMANCE = RollupTable(
@@ -616,19 +628,23 @@ def _provider_call_measures(call: ProviderCall) -> dict[str, Any]:
 
 
 def rollups_count_provider_calls(*, calls: Sequence[ProviderCall]) -> None:
-    """Add provider calls to the daily rollup and, per user, to the hourly one (in the caller's
-    transaction)."""
+    """Add provider calls to the daily rollup and, per user, to the hourly and per-user daily
+    ones (in the caller's transaction)."""
     names = Names(calls)
     daily = Contributions(PROVIDER_CALL_ROLLUP)
     hourly = Contributions(USER_HOURLY)
+    user_daily = Contributions(USER_DAILY)
     for call in calls:
         daily.add(provider_call_group(call, names), _provider_call_measures(call))
         if call.user_ref:
-            hourly.add(
-                (call.organization_id, _utc_hour(call.occurred_at), call.user_ref),
-                {"requests": 1, "rate_limited": int(call.error_type == ErrorType.RATE_LIMIT)},
+            counts = {"requests": 1, "rate_limited": int(call.error_type == ErrorType.RATE_LIMIT)}
+            hourly.add((call.organization_id, _utc_hour(call.occurred_at), call.user_ref), counts)
+            # Each call may have fallen in the day's busiest hour: it raises the bound by one.
+            user_daily.add(
+                (call.organization_id, _utc_day(call.occurred_at), call.user_ref),
+                {**counts, "busiest_hour_bound": 1},
             )
-    _execute([*daily.statements(), *hourly.statements()])
+    _execute([*daily.statements(), *hourly.statements(), *user_daily.statements()])
 
 
 # --- re-pricing -----------------------------------------------------------------------------------
@@ -796,6 +812,29 @@ def _user_hourly_select(where: str) -> str:
     """
 
 
+def _user_daily_columns() -> str:
+    """The columns :func:`_user_daily_select` gives: ``USER_DAILY``'s, and ``folded`` (deltas
+    leave it to its database default, false)."""
+    return f"{_columns(USER_DAILY)}, folded"
+
+
+def _user_daily_select(where: str) -> str:
+    """``USER_DAILY``'s rows from the hourly rollup's rows (``where`` filters them by
+    organization and hour): each user-day's sums, and its busiest hour's exact count as the
+    bound, marked folded. Its columns: :func:`_user_daily_columns`."""
+    return f"""
+        SELECT organization_id, (hour AT TIME ZONE 'UTC')::date, user_ref,
+               sum(requests), sum(rate_limited), max(requests), now(), true
+          FROM (SELECT organization_id, hour, user_ref, sum(requests) AS requests,
+                       sum(rate_limited) AS rate_limited
+                  FROM {USER_HOURLY.table}
+                 WHERE {where}
+                 GROUP BY organization_id, hour, user_ref) hourly
+         GROUP BY 1, 2, 3
+        HAVING sum(requests) <> 0
+    """
+
+
 def _model_performance_select(where: str) -> str:
     return f"""
         SELECT g.organization_id, g.run_id,
@@ -887,8 +926,8 @@ def rollup_rebuild_organization(
         cursor.execute(
             f"LOCK TABLE {GENERATION_ROLLUP.table}, {GENERATION_MODEL_ROLLUP.table}, "
             f"{MODEL_PERFORMANCE.table}, {PROVIDER_CALL_ROLLUP.table}, "
-            f"{PROVIDER_CALL_MODEL_ROLLUP.table}, {PROVIDER_CALL_KEY_ROLLUP.table}, {USER_HOURLY.table} "
-            "IN SHARE ROW EXCLUSIVE MODE"
+            f"{PROVIDER_CALL_MODEL_ROLLUP.table}, {PROVIDER_CALL_KEY_ROLLUP.table}, {USER_HOURLY.table}, "
+            f"{USER_DAILY.table} IN SHARE ROW EXCLUSIVE MODE"
         )
         cursor.execute(
             f"DELETE FROM {GENERATION_ROLLUP.table} WHERE organization_id = %s AND day >= %s AND day <= %s",
@@ -942,6 +981,16 @@ def rollup_rebuild_organization(
             + _user_hourly_select(calls_in_range),
             [organization.pk, start, end],
         )
+        # From the hourly rows just rebuilt: the per-user days with their busiest hours.
+        cursor.execute(
+            f"DELETE FROM {USER_DAILY.table} WHERE organization_id = %s AND day >= %s AND day <= %s",
+            [organization.pk, date_from, date_to],
+        )
+        cursor.execute(
+            f"INSERT INTO {USER_DAILY.table} ({_user_daily_columns()}) "
+            + _user_daily_select("organization_id = %s AND hour >= %s AND hour < %s"),
+            [organization.pk, start, end],
+        )
     return daily, calls, runs
 
 
@@ -984,8 +1033,8 @@ def rollup_rebuild(
 def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
     """Relabel ``user_ref``'s daily rollup rows anonymous (``user_ref = ''``): they join the
     anonymous groups as more delta rows, so totals stay and the user disappears; their per-hour
-    request counts (the rate-limit report's, which counts users only) are deleted. Returns rows
-    relabelled or deleted."""
+    and per-day request counts (the rate-limit report's, which counts users only) are deleted.
+    Returns rows relabelled or deleted."""
     if not user_ref:
         raise ValueError("Name the user reference to anonymise.")
     moved = 0
@@ -997,11 +1046,12 @@ def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
                 [organization.pk, user_ref],
             )
             moved += cursor.rowcount
-        cursor.execute(
-            f"DELETE FROM {USER_HOURLY.table} WHERE organization_id = %s AND user_ref = %s",
-            [organization.pk, user_ref],
-        )
-        moved += cursor.rowcount
+        for spec in (USER_HOURLY, USER_DAILY):
+            cursor.execute(
+                f"DELETE FROM {spec.table} WHERE organization_id = %s AND user_ref = %s",
+                [organization.pk, user_ref],
+            )
+            moved += cursor.rowcount
     return moved
 
 
@@ -1014,6 +1064,7 @@ FOLDED = (
     PROVIDER_CALL_MODEL_ROLLUP,
     PROVIDER_CALL_KEY_ROLLUP,
     USER_HOURLY,
+    USER_DAILY,
     CACHE_STATS,
 )
 
@@ -1042,6 +1093,21 @@ def _fold_statement(spec: RollupTable, *, every_organization: bool = False) -> s
     )
 
 
+def _user_daily_fold_statement(*, every_organization: bool = False) -> str:
+    """The per-user daily rollup's fold: its rows of the range replaced by rows recomputed from
+    the hourly rollup's (:func:`_user_daily_select`), in one statement and so one snapshot: a
+    delta committed after it started is in neither what it deletes nor what it reads, and stays
+    as it is. Parameters: organization id (unless ``every_organization``), first and last day,
+    organization id again, first hour and the hour after the last day."""
+    owner = "" if every_organization else "organization_id = %s AND "
+    return (
+        f"WITH d AS (DELETE FROM {USER_DAILY.table} WHERE {owner}day >= %s AND day <= %s RETURNING 1), "
+        f"i AS (INSERT INTO {USER_DAILY.table} ({_user_daily_columns()}) "
+        f"{_user_daily_select(f'{owner}hour >= %s AND hour < %s')} RETURNING 1) "
+        "SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM i)"
+    )
+
+
 def rollups_fold(
     *, organization: Organization | None, date_from: datetime.date, date_to: datetime.date
 ) -> dict[str, tuple[int, int]]:
@@ -1053,12 +1119,25 @@ def rollups_fold(
         raise ValueError("date_to is before date_from.")
     hour_from, hour_to = _bounds(date_from, date_to)
     result = {}
+    owner = [] if organization is None else [organization.pk]
     with connection.cursor() as cursor:
         for spec in FOLDED:
+            if spec is USER_DAILY:
+                continue
             bounds = [hour_from, hour_to] if spec.keys[1] == "hour" else [date_from, date_to]
-            owner = [] if organization is None else [organization.pk]
             cursor.execute(_fold_statement(spec, every_organization=organization is None), [*owner, *bounds])
             result[spec.table] = cursor.fetchone()
+        # Its inserts do not come from the rows it deletes: two folds of one range at once would
+        # both insert. A transaction-level advisory lock makes the second wait, and its fold
+        # (a statement of its own, so a snapshot taken after the first committed) then replaces
+        # the first's rows by the same ones.
+        with transaction.atomic():
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [USER_DAILY.table])
+            cursor.execute(
+                _user_daily_fold_statement(every_organization=organization is None),
+                [*owner, date_from, date_to, *owner, hour_from, hour_to],
+            )
+            result[USER_DAILY.table] = cursor.fetchone()
     return result
 
 

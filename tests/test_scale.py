@@ -414,3 +414,22 @@ def test_reports_equal_the_raw_group_by(dataset, make_api_client, report, tenant
         for row in rows
     }
     assert answered == expected
+
+
+@pytest.mark.parametrize("tenant", ["biggest", "median"])
+def test_the_rate_limit_report_equals_the_raw_group_by(dataset, make_api_client, tenant):
+    """Given the per-user rollups the build made, when the rate-limit report is asked over a year
+    at thresholds from none to the busiest hour's, then it equals the same question asked of the
+    raw provider calls."""
+    from tests.analytics.test_reports import assert_rate_limits_equal_raw, raw_rate_limits
+
+    counts = _counts(dataset)
+    ranked = [pk for pk in dataset.organization_ids if counts.get(pk)]
+    organization = Organization.objects.get(pk=ranked[0] if tenant == "biggest" else ranked[len(ranked) // 2])
+    client = make_api_client(organization)
+    first, last = _year(dataset)
+    since, until = f"{first}T00:00:00Z", f"{last}T23:00:00Z"
+    busiest = max((row[0] for row in raw_rate_limits(organization, since, until, 0).values()), default=1)
+
+    for threshold in sorted({0, busiest // 2, busiest - 1, busiest}):
+        assert_rate_limits_equal_raw(client, organization, since, until, threshold)

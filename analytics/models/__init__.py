@@ -20,6 +20,9 @@ over years stay answerable after the raw rows are gone.
   :class:`ProviderCallKeyDailyRollup` per day and key only, with the keys report's measures.
 - :class:`UserHourlyRollup`: provider calls per organization, UTC hour and user, for the
   rate-limit report ("who made more than N requests in an hour"); narrow, so it stays small.
+- :class:`UserDailyRollup`: the same per UTC day, with a bound on each day's busiest hour, so
+  the rate-limit report opens the hourly rows only of the user-days that may be over its
+  threshold.
 
 All of them are append-only delta rows (``analytics.models.rollups``): a group's figures are
 the sum of its rows. A dimension that is unknown is stored as ``""`` (not NULL), so grouping
@@ -52,6 +55,7 @@ from analytics.models.rollups import (
     ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
     RollupMeasures,
+    UserDailyRollup,
     UserHourlyRollup,
     WeeklySummary,
 )
@@ -74,6 +78,7 @@ __all__ = [
     "ProviderCallModelDailyRollup",
     "RetentionBatch",
     "RollupMeasures",
+    "UserDailyRollup",
     "UserHourlyRollup",
     "WeeklySummary",
     "retention_default_days",

@@ -1,5 +1,5 @@
-"""Rollups and summaries that reports read: daily per generation and provider call, hourly per
-user, weekly summaries (kept exact at ingest by ``analytics.rollups``; they survive retention).
+"""Rollups and summaries that reports read: daily per generation and provider call, hourly and
+daily per user, weekly summaries (kept exact at ingest by ``analytics.rollups``; they survive retention).
 
 The daily and hourly rollups are **append-only delta tables**: a group (organization, day, …)
 may have many rows, each an ingest's (or an edit's, possibly negative) contribution, and its
@@ -248,6 +248,74 @@ class UserHourlyRollup(RollupRow):
 
     def __str__(self):
         return f"{self.hour:%Y-%m-%d %H:00} {self.user_ref}: {self.requests} calls"
+
+
+class UserDailyRollup(RollupRow):
+    """Provider calls per organization, UTC day and user, with a bound on the day's busiest
+    hour: what the rate-limit report reads first, so it opens the hourly rollup
+    (:class:`UserHourlyRollup`) only for the user-days that may hold an hour over its threshold.
+
+    Append-only deltas like the others, written with the hourly rows. ``requests`` and
+    ``rate_limited`` sum to the day's exact counts. ``busiest_hour_bound`` sums to an upper
+    bound of the day's busiest hour: a folded (or rebuilt) row holds the busiest hour's exact
+    count, recomputed from the hourly rows, and every call added since adds 1, whichever hour it
+    fell in. Exact once folded, never below the truth. Calls without a user are not counted.
+    """
+
+    day = models.DateField()
+    user_ref = models.CharField(max_length=200)
+    requests = models.BigIntegerField(default=0)
+    rate_limited = models.BigIntegerField(default=0)
+    busiest_hour_bound = models.BigIntegerField(
+        default=0, help_text="Summed per day: at least the requests of the day's busiest hour."
+    )
+    folded = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Written by a fold or rebuild: the only row of its day, its bound exact.",
+    )
+
+    class Meta:
+        ordering = ["-day", "user_ref"]
+        # The rate-limit report never reads every user-day of its range. A user-day may be over
+        # its threshold if one of its rows is (they only add: the folded rows, through
+        # ``user_daily_rollup_busiest_idx``) or if the sum of its rows is, which takes two rows,
+        # so one not folded (``user_daily_rollup_unfolded_idx``, a few days' worth). A user's
+        # totals come through ``user_daily_rollup_user_idx``. Folds, rebuilds and purges read
+        # ``user_daily_rollup_idx``.
+        indexes = [
+            models.Index(fields=["organization", "day", "user_ref"], name="user_daily_rollup_idx"),
+            models.Index(
+                fields=["organization", "busiest_hour_bound", "day"],
+                include=["user_ref"],
+                name="user_daily_rollup_busiest_idx",
+            ),
+            models.Index(
+                fields=["organization", "day", "user_ref"],
+                condition=Q(folded=False),
+                name="user_daily_rollup_unfolded_idx",
+            ),
+            models.Index(
+                fields=["organization", "user_ref", "day"],
+                include=["requests", "rate_limited"],
+                name="user_daily_rollup_user_idx",
+            ),
+        ]
+        constraints = [
+            # Deltas only ever add calls (like the hourly rollup's): each row stays consistent.
+            models.CheckConstraint(
+                condition=Q(requests__gte=0)
+                & Q(rate_limited__gte=0)
+                & Q(rate_limited__lte=F("requests"))
+                & Q(busiest_hour_bound__gte=0)
+                & Q(busiest_hour_bound__lte=F("requests")),
+                name="user_daily_rollup_counts_consistent",
+            ),
+            models.CheckConstraint(condition=~Q(user_ref=""), name="user_daily_rollup_has_user"),
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.user_ref}: {self.requests} calls"
 
 
 class WeeklySummary(RequestOutcomes, TenantModel):

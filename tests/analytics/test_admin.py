@@ -21,6 +21,7 @@ from analytics.models import (
     ProviderCall,
     ProviderCallDailyRollup,
     RetentionBatch,
+    UserDailyRollup,
     UserHourlyRollup,
     WeeklySummary,
 )
@@ -124,6 +125,7 @@ def test_the_rollup_list_links_to_the_dashboard(superuser_client):
         GenerationDailyRollup,
         ProviderCallDailyRollup,
         UserHourlyRollup,
+        UserDailyRollup,
         WeeklySummary,
         RetentionBatch,
         ArchivedRecord,

@@ -18,6 +18,7 @@ from analytics.models import (
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
+    UserDailyRollup,
     UserHourlyRollup,
 )
 from analytics.purge import user_ref_digest
@@ -139,6 +140,7 @@ def test_the_user_is_erased_and_their_costs_stay_anonymous(people, organization)
     assert not GenerationDailyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
     assert not ProviderCallDailyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
     assert not UserHourlyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
+    assert not UserDailyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
     archived = ArchivedRecord.objects.get(model_label="generations.generation")
     assert archived.data["fields"]["user_ref"] is None and archived.data["fields"]["content"] == ""
     scope = AuditEvent.objects.filter(organization=organization).exclude(action="purge")

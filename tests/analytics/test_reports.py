@@ -15,8 +15,9 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 
+from analytics import services as analytics_services
 from analytics.models import PerformanceMetric, ProviderCall
-from analytics.rollups import rollup_rebuild
+from analytics.rollups import rollup_rebuild, rollups_fold
 from generations.models import Generation
 from providers.models import AIModel
 from providers.price_sync import price_sync, snapshot_catalogue
@@ -398,15 +399,10 @@ def test_time_groups_come_out_in_order(client):
     assert days == sorted(days) and len(days) == DAYS
 
 
-@pytest.mark.parametrize("threshold", [3, 10, 40])
-def test_the_rate_limit_report_equals_the_raw_sql_answer(client, acme, threshold):
-    since, until = "2026-03-03T13:30:00Z", "2026-03-03T15:10:00Z"
-
-    response = client.get(
-        "/api/v1/reports/rate-limits/", {"from": since, "to": until, "threshold": threshold}
-    )
-
-    assert response.status_code == 200, response.content
+def raw_rate_limits(organization, since: str, until: str, threshold: int) -> dict[str, list]:
+    """The rate-limit report's answer from the raw provider calls of the clock hours from
+    ``since``'s to ``until``'s: per user over the threshold, [busiest hour's requests, requests,
+    rate-limited, hours over the threshold, busiest hour (the earliest of equals)]."""
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -415,23 +411,36 @@ def test_the_rate_limit_report_equals_the_raw_sql_answer(client, acme, threshold
                        count(*) FILTER (WHERE c.error_type = 'rate_limit') AS rate_limited
                   FROM analytics_providercall c
                  WHERE c.organization_id = %s AND c.user_ref IS NOT NULL
-                   AND c.occurred_at >= '2026-03-03T13:00:00Z' AND c.occurred_at < '2026-03-03T16:00:00Z'
+                   AND c.occurred_at >= date_trunc('hour', %s::timestamptz)
+                   AND c.occurred_at < date_trunc('hour', %s::timestamptz) + interval '1 hour'
                  GROUP BY 1, 2
+            ), ranked AS (
+                SELECT *, row_number() OVER (PARTITION BY user_ref ORDER BY requests DESC, hour) AS rank
+                  FROM hourly
             )
             SELECT user_ref, max(requests), sum(requests), sum(rate_limited),
-                   count(*) FILTER (WHERE requests > %s)
-              FROM hourly GROUP BY user_ref HAVING max(requests) > %s
+                   count(*) FILTER (WHERE requests > %s), min(hour) FILTER (WHERE rank = 1)
+              FROM ranked GROUP BY user_ref HAVING max(requests) > %s
             """,
-            [acme.pk, threshold, threshold],
+            [organization.pk, since, until, threshold, threshold],
         )
-        expected = {row[0]: list(row[1:]) for row in cursor.fetchall()}
-    assert expected or threshold == 40, "a low threshold finds busy users in the data set"
+        return {row[0]: [*row[1:5], row[5].astimezone(UTC).isoformat()] for row in cursor.fetchall()}
+
+
+def assert_rate_limits_equal_raw(client, organization, since: str, until: str, threshold: int) -> dict:
+    """Ask the report through the API and compare it with :func:`raw_rate_limits`."""
+    response = client.get(
+        "/api/v1/reports/rate-limits/", {"from": since, "to": until, "threshold": threshold}
+    )
+    assert response.status_code == 200, response.content
+    expected = raw_rate_limits(organization, since, until, threshold)
     got = {
         row["user_ref"]: [
             row["busiest_hour_requests"],
             row["requests"],
             row["rate_limited"],
             row["hours_over_threshold"],
+            row["busiest_hour"],
         ]
         for row in response.json()["rows"]
     }
@@ -439,6 +448,75 @@ def test_the_rate_limit_report_equals_the_raw_sql_answer(client, acme, threshold
     assert response.json()["totals"] == {"users_over_threshold": len(expected)}
     busiest = [row["busiest_hour_requests"] for row in response.json()["rows"]]
     assert busiest == sorted(busiest, reverse=True)
+    return expected
+
+
+# Ranges: within one day; whole days only; partial days at both ends around whole days; from an
+# hour to the next midnight's hour; the data set's 120 days.
+RATE_LIMIT_RANGES = [
+    pytest.param("2026-03-03T13:30:00Z", "2026-03-03T15:10:00Z", id="hours-of-one-day"),
+    pytest.param("2026-03-01T00:00:00Z", "2026-03-04T23:00:00Z", id="whole-days"),
+    pytest.param("2026-02-27T05:00:00Z", "2026-03-05T18:59:00Z", id="partial-days-around-whole-ones"),
+    pytest.param("2026-03-03T14:00:00Z", "2026-03-04T00:00:00Z", id="to-the-next-midnight"),
+    pytest.param("2026-01-01T00:00:00Z", "2026-04-30T23:59:00Z", id="all-120-days"),
+]
+
+
+@pytest.mark.parametrize(("since", "until"), RATE_LIMIT_RANGES)
+@pytest.mark.parametrize("threshold", [0, 1, 3, 10, 40])
+def test_the_rate_limit_report_equals_the_raw_sql_answer(client, acme, since, until, threshold):
+    expected = assert_rate_limits_equal_raw(client, acme, since, until, threshold)
+
+    if threshold in (3, 10) and since.startswith("2026-03-03T13"):
+        assert expected, "a low threshold finds the busy users of the 14:00 burst"
+
+
+@pytest.mark.parametrize(("since", "until"), RATE_LIMIT_RANGES)
+def test_the_rate_limit_report_is_exact_at_the_busiest_hours_boundary(client, acme, since, until):
+    busiest = max(row[0] for row in raw_rate_limits(acme, since, until, 0).values())
+
+    assert assert_rate_limits_equal_raw(client, acme, since, until, busiest - 1), "just under: reported"
+    assert not assert_rate_limits_equal_raw(client, acme, since, until, busiest), "at it: not over it"
+
+
+def test_the_rate_limit_report_counts_calls_not_yet_folded_and_after_a_fold(client, acme):
+    """Calls recorded after the rebuild are delta rows: the per-day bound counts every one of
+    them, and the report still equals the raw answer, unfolded and folded."""
+    quiet_day = datetime.datetime(2026, 2, 10, tzinfo=UTC)
+    for n, (hour, user) in enumerate([(7, "ana")] * 4 + [(8, "ana")] * 3 + [(7, "ben")] * 2 + [(23, "ben")]):
+        record_provider_call(acme, n, quiet_day + datetime.timedelta(hours=hour, minutes=n), user)
+    ranges = [
+        ("2026-02-10T00:00:00Z", "2026-02-10T23:00:00Z"),
+        ("2026-02-09T12:00:00Z", "2026-02-11T03:00:00Z"),
+        ("2026-02-10T08:00:00Z", "2026-02-10T23:00:00Z"),
+    ]
+    for threshold in (1, 2, 3, 4):
+        for since, until in ranges:
+            assert_rate_limits_equal_raw(client, acme, since, until, threshold)
+
+    rollups_fold(organization=acme, date_from=quiet_day.date(), date_to=quiet_day.date())
+
+    for threshold in (1, 2, 3, 4):
+        for since, until in ranges:
+            assert_rate_limits_equal_raw(client, acme, since, until, threshold)
+
+
+def record_provider_call(organization, n: int, moment: datetime.datetime, user: str) -> None:
+    """One provider call through the ingestion service (its rollup deltas included)."""
+    with rls_bypass(reason="test: a provider call recorded after the data set"):
+        analytics_services.provider_call_record(
+            organization=organization,
+            values={
+                "request_id": f"late-{n}",
+                "endpoint": "/v1/chat/completions",
+                "provider_name": "openai",
+                "model_name": "gpt-4o",
+                "status_code": 429 if n % 2 else 200,
+                "occurred_at": moment,
+                "user_ref": user,
+            },
+            fingerprint=f"late-{n}",
+        )
 
 
 BAD_QUERIES = [

@@ -12,7 +12,7 @@ import pytest
 from django.db.models import Case, Count, IntegerField, Max, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncDate, TruncHour
 
-from analytics import rollups
+from analytics import rollups, services
 from analytics.models import (
     GenerationDailyRollup,
     GenerationModelDailyRollup,
@@ -23,6 +23,7 @@ from analytics.models import (
     ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
     RetentionBatch,
+    UserDailyRollup,
     UserHourlyRollup,
 )
 from generations import services as generation_services
@@ -295,6 +296,40 @@ def rollup_user_hours() -> set[tuple]:
     )
 
 
+def raw_user_days() -> dict[tuple, tuple[int, int, int]]:
+    """Per organization, UTC day and user: requests, rate-limited requests and the busiest
+    hour's requests, from the raw provider calls."""
+    days: dict[tuple, tuple[int, int, int]] = {}
+    for organization_id, hour, user_ref, requests, rate_limited in raw_user_hours():
+        key = (organization_id, hour.astimezone(UTC).date(), user_ref)
+        total, limited, busiest = days.get(key, (0, 0, 0))
+        days[key] = (total + requests, limited + rate_limited, max(busiest, requests))
+    return days
+
+
+def rollup_user_days() -> dict[tuple, tuple[int, int, int]]:
+    """The per-user daily rollup's groups: (requests, rate-limited, bound on the busiest hour)."""
+    summed = _summed(
+        UserDailyRollup.objects.all(),
+        ("organization_id", "day", "user_ref"),
+        ("requests", "rate_limited", "busiest_hour_bound"),
+    )
+    return {row[:3]: row[3:] for row in summed}
+
+
+def assert_user_days_bound_the_busiest_hours(*, exact: bool) -> None:
+    """Each user-day's requests and rate-limited requests are the raw ones, and its bound is at
+    least its busiest hour's requests (``exact``: equal, as after a fold or rebuild)."""
+    raw, rolled = raw_user_days(), rollup_user_days()
+    assert rolled.keys() == raw.keys()
+    for key, (requests, rate_limited, busiest) in raw.items():
+        assert rolled[key][:2] == (requests, rate_limited), key
+        if exact:
+            assert rolled[key][2] == busiest, key
+        else:
+            assert busiest <= rolled[key][2] <= requests, key
+
+
 def raw_run_groups() -> set[tuple]:
     grouped = (
         Generation.all_objects.filter(run__isnull=False)
@@ -351,6 +386,7 @@ def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, a
     assert rollup_call_key_groups() == raw_call_key_groups()
     assert len(rollup_call_key_groups()) < len(rollup_call_groups()), "models and users fold away"
     assert rollup_user_hours() == raw_user_hours()
+    assert_user_days_bound_the_busiest_hours(exact=False)
     assert rollup_run_groups() == raw_run_groups()
     assert PerformanceMetric.objects.filter(cache_hit=True).exists()
     assert Generation.deleted_objects.exists(), "soft-deleted generations still count: their cost was spent"
@@ -374,6 +410,7 @@ def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
     ProviderCallModelDailyRollup.objects.all().delete()
     ProviderCallKeyDailyRollup.objects.all().delete()
     UserHourlyRollup.objects.all().delete()
+    UserDailyRollup.objects.all().delete()
     ModelPerformance.objects.all().delete()
 
     for _ in range(2):
@@ -389,6 +426,45 @@ def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
         rollup_call_key_groups(),
     ) == incremental
     assert rollup_call_key_groups() == raw_call_key_groups()
+    assert_user_days_bound_the_busiest_hours(exact=True)
+
+
+def test_a_fold_makes_the_busiest_hour_bounds_exact_and_later_calls_raise_them(
+    organization, priced_models, at
+):
+    def call(n: int, moment: datetime.datetime, user: str = "ana") -> None:
+        services.provider_call_record(
+            organization=organization,
+            values={
+                "request_id": f"call-{n}",
+                "endpoint": "/v1/chat/completions",
+                "provider_name": "openai",
+                "model_name": "gpt-4o",
+                "status_code": 429 if n % 3 == 0 else 200,
+                "occurred_at": moment,
+                "user_ref": user,
+            },
+            fingerprint=f"call-{n}",
+        )
+
+    # ana: 3 calls at 09:00, 2 at 10:00, 1 at 23:00; ben: 1 at 09:00.
+    for n, hour in enumerate([9, 9, 9, 10, 10, 23]):
+        call(n, START + datetime.timedelta(hours=hour, minutes=n))
+    call(6, START + datetime.timedelta(hours=9), user="ben")
+    assert rollup_user_days()[(organization.pk, START.date(), "ana")][2] == 6, "unfolded: every call"
+    assert_user_days_bound_the_busiest_hours(exact=False)
+
+    for _ in range(2):  # idempotent
+        folded = rollups.rollups_fold(organization=organization, date_from=START.date(), date_to=START.date())
+        assert folded[UserDailyRollup._meta.db_table][1] == 2
+        assert_user_days_bound_the_busiest_hours(exact=True)
+    assert rollup_user_days()[(organization.pk, START.date(), "ana")] == (6, 2, 3)
+
+    call(7, START + datetime.timedelta(hours=23, minutes=30))  # 23:00 now has 2: still under 09:00
+    assert rollup_user_days()[(organization.pk, START.date(), "ana")] == (7, 2, 4)
+    assert_user_days_bound_the_busiest_hours(exact=False)
+    rollups.rollups_fold(organization=None, date_from=START.date(), date_to=START.date())
+    assert rollup_user_days()[(organization.pk, START.date(), "ana")] == (7, 2, 3)
 
 
 def test_a_rebuild_leaves_other_days_and_organizations_alone(priced_models, at):
