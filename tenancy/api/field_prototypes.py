@@ -12,13 +12,17 @@ serializer) and give each instance its own clones. A leaf field is cloned with a
 the clone is bound to the instance, and an instance may still set its own fields' attributes
 (``self.fields[name].read_only = True``); what it shares with the prototype (validators,
 choices, error messages) nobody changes in place, as DRF's own copy already shares validators.
-A field holding other fields (nested serializers, lists and dicts of a child: the child is
-bound to its parent), a queryset (which keeps a result cache once evaluated) or choices read
-from a callable is copied DRF's way. ``get_fields`` overrides that call ``super()`` keep
-working. What a class builds depends only on its declaration, its model, such callables and
-DRF's settings (``URL_FIELD_NAME`` decides which field a ``ModelSerializer`` builds as its URL):
-a change of ``REST_FRAMEWORK`` (``override_settings`` in a test) forgets every class's prototypes,
-as DRF reloads its ``api_settings`` then.
+A list or dict field gets a clone of its child too, bound to the clone (the child finds its
+serializer through ``parent``); a related field gets its own queryset (``.all()``: a queryset
+keeps its result cache once evaluated). DRF's copy re-makes a field from its arguments and
+deep-copies them (a queryset's query, every choice): several times the cost of these clones,
+for the same fields. Nested serializers, many-related fields (a field holding a field it
+binds to itself) and choices read from a callable are still copied DRF's way. ``get_fields``
+overrides that call ``super()`` keep working. What a class builds depends only on its
+declaration, its model, such callables and DRF's settings (``URL_FIELD_NAME`` decides which
+field a ``ModelSerializer`` builds as its URL): a change of ``REST_FRAMEWORK``
+(``override_settings`` in a test) forgets every class's prototypes, as DRF reloads its
+``api_settings`` then.
 """
 
 from __future__ import annotations
@@ -27,17 +31,12 @@ import copy
 import weakref
 
 from django.core.signals import setting_changed
+from django.db.models import QuerySet
 from rest_framework import serializers
 
 _PROTOTYPES = "_inkwell_field_prototypes"
 # Copied DRF's way (re-made from their arguments, deep-copied).
-_DEEP = (
-    serializers.BaseSerializer,
-    serializers.ListField,
-    serializers.DictField,
-    serializers.RelatedField,
-    serializers.ManyRelatedField,
-)
+_DEEP = (serializers.BaseSerializer, serializers.ManyRelatedField)
 
 
 def _lazy_choices(field: serializers.Field) -> bool:
@@ -50,9 +49,22 @@ def _lazy_choices(field: serializers.Field) -> bool:
 
 
 def _clone(field: serializers.Field) -> serializers.Field:
-    if isinstance(field, _DEEP) or hasattr(field, "child") or _lazy_choices(field):
+    if isinstance(field, _DEEP) or _lazy_choices(field):
         return copy.deepcopy(field)
-    return copy.copy(field)
+    # ``copy.copy`` without its generic protocol (``__reduce_ex__``, ``copyreg``): fields have no
+    # ``__slots__`` and no ``__copy__``, so this is the same copy of the instance dictionary.
+    clone = object.__new__(type(field))
+    clone.__dict__.update(field.__dict__)
+    child = getattr(field, "child", None)
+    if isinstance(child, serializers.Field):
+        # ListField, DictField, HStoreField: the child is bound to its field (``field_name`` "",
+        # already set on the prototype's child), and reaches the serializer through it.
+        clone.child = _clone(child)
+        clone.child.parent = clone
+    queryset = getattr(field, "queryset", None)
+    if isinstance(queryset, QuerySet):
+        clone.queryset = queryset.all()
+    return clone
 
 
 def _declared_prototypes(serializer) -> dict:

@@ -118,6 +118,37 @@ class TestInsert:
             GENERATION_INGEST.insert(bad, fingerprint="f")
         assert not Generation.all_objects.filter(request_id="neg").exists()
 
+    def test_an_insert_stores_every_value_and_null_for_the_columns_it_leaves_out(
+        self, organization, django_assert_num_queries
+    ):
+        # Given two rows of one shape: empty nullable columns (no database default) left out
+        first = GenerationFactory.build(organization=organization, request_id="a", user_ref=None)
+        second = GenerationFactory.build(organization=organization, request_id="b", user_ref=None)
+
+        # When both are inserted: one statement each, the same text
+        with django_assert_num_queries(2) as queries:
+            GENERATION_INGEST.insert(first, fingerprint="f")
+            GENERATION_INGEST.insert(second, fingerprint="g")
+
+        # Then the rows read back exactly as built
+        assert queries[0]["sql"].split(" VALUES ")[0] == queries[1]["sql"].split(" VALUES ")[0]
+        assert '"user_ref"' not in queries[0]["sql"]
+        for built in (first, second):
+            stored = Generation.all_objects.get(pk=built.pk)
+            for field in Generation._meta.concrete_fields:
+                assert getattr(stored, field.attname) == getattr(built, field.attname), field.name
+            assert stored.user_ref is None and stored.request_fingerprint in ("f", "g")
+
+    def test_an_expression_value_is_inserted_through_djangos_compiler(self, organization):
+        from django.db.models.functions import Now
+
+        row = GenerationFactory.build(organization=organization, request_id="x", completed_at=Now())
+
+        recorded = GENERATION_INGEST.insert(row, fingerprint="f")
+
+        assert recorded.created
+        assert Generation.all_objects.get(pk=row.pk).completed_at is not None
+
     def test_a_metric_is_keyed_by_its_generation(self, organization):
         generation = GenerationFactory(organization=organization)
         PerformanceMetricFactory(generation=generation, request_fingerprint="f")
