@@ -165,8 +165,10 @@ def row_scope(scope: RowScope, using: str = DEFAULT_DB_ALIAS):
     """Run the block with ``scope``, then restore whatever applied before."""
     connection = connections[using]
     previous = getattr(connection, "_inkwell_row_scope", NOTHING)
-    _apply(connection, scope)
     try:
+        # Entered inside the try: inside a transaction the write happens now and may fail (the
+        # connection dropped); the scope is already recorded, and must not outlive the error.
+        _apply(connection, scope)
         yield scope
     finally:
         _apply(connection, previous)

@@ -55,12 +55,21 @@ def _clone(field: serializers.Field) -> serializers.Field:
     # ``__slots__`` and no ``__copy__``, so this is the same copy of the instance dictionary.
     clone = object.__new__(type(field))
     clone.__dict__.update(field.__dict__)
+    # The containers an instance may change in place (``field.validators.append``, an error
+    # message) are its own, as after DRF's copy; the validators and messages in them are shared.
+    if "_validators" in clone.__dict__:
+        clone._validators = list(clone._validators)
+    clone.error_messages = dict(field.error_messages)
     child = getattr(field, "child", None)
     if isinstance(child, serializers.Field):
         # ListField, DictField, HStoreField: the child is bound to its field (``field_name`` "",
-        # already set on the prototype's child), and reaches the serializer through it.
+        # already set on the prototype's child), and reaches the serializer through it. A child
+        # copied DRF's way comes back unbound: bind it as the field's ``__init__`` did.
         clone.child = _clone(child)
-        clone.child.parent = clone
+        if isinstance(child, _DEEP) or _lazy_choices(child):
+            clone.child.bind(field_name="", parent=clone)
+        else:
+            clone.child.parent = clone
     queryset = getattr(field, "queryset", None)
     if isinstance(queryset, QuerySet):
         clone.queryset = queryset.all()

@@ -336,6 +336,27 @@ def test_a_connection_lost_before_the_scope_is_written_is_a_django_database_erro
             cursor.execute("SELECT 1")  # the execute hook writes B's scope first
 
 
+def test_a_scope_whose_write_fails_does_not_outlive_the_error(organization):
+    alias = "rls-lost-in-transaction"
+    with _second_connection(alias) as other, rls.rls_organizations([organization.pk], using=alias):
+        before = rls.current_scope(using=alias)
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        with rls.database_owner(), connection.cursor() as owner:
+            owner.execute("SELECT pg_terminate_backend(%s, 10000)", [pid])
+        # Inside a transaction a switch is written at once; here the write fails (the session
+        # is gone), and the bypass must not stay recorded for the reconnected session.
+        with (
+            pytest.raises(DatabaseError),
+            transaction.atomic(using=alias),
+            rls.rls_bypass(reason="test: entered as the session dies", using=alias),
+        ):
+            pass
+        assert rls.current_scope(using=alias) == before
+        assert not rls.current_scope(using=alias).bypass
+
+
 def test_a_savepoint_rollback_keeps_the_scope(widgets, organization):
     with rls.rls_organizations([organization.pk]):
         try:
