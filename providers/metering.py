@@ -55,6 +55,16 @@ TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_wr
 COMPATIBLE_READERS = ("openai", "anthropic", "google")
 
 
+def cost_rounded(amount: Decimal) -> Decimal:
+    """``amount`` at the cost columns' precision, rounded as numeric(20, 10) rounds (half away
+    from zero), so an amount in memory, the one counted in rollups and the one stored are the
+    same number. Every cost we keep (ours and the client's) is rounded here.
+
+    Raises :class:`decimal.InvalidOperation` for an amount with more digits than the context
+    holds (far past any column)."""
+    return amount.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP)
+
+
 class UnreadableUsage(DomainError):
     """A usage we cannot read or that cannot be true (no reader understands it, wrong types,
     negative numbers, more cached tokens than input tokens)."""
@@ -597,13 +607,11 @@ class Meter:
                 f"(one call costs less than ${MAX_COST_USD:,}).",
                 attr=attr,
             )
-        # Rounded as the numeric(20, 10) column rounds (half away from zero), so the row in
-        # memory, the one counted in rollups and the one stored are the same number.
         return Metered(
             units,
             **columns,
             total_tokens=total,
-            cost_usd=cost.quantize(COST_QUANTUM, rounding=ROUND_HALF_UP),
+            cost_usd=cost_rounded(cost),
             cost_status=CostStatus.PRICED,
             price=price,
         )

@@ -76,15 +76,16 @@ def usage(attributes: dict[str, Any]) -> dict[str, int]:
 
 
 def completion_start(attributes: dict[str, Any]) -> datetime.datetime | None:
-    """When the first chunk arrived (``completion_start_time``, a JSON-quoted ISO string); one
-    that is not an ISO 8601 time rejects the span."""
+    """When the first chunk arrived (``completion_start_time``, a JSON-quoted ISO string); None
+    when absent or not an ISO 8601 time: it only gives the time to the first chunk, metadata
+    that is left out rather than costing the span."""
     raw = attributes.get(COMPLETION_START_TIME)
     if raw is None:
         return None
     try:
         moment = datetime.datetime.fromisoformat(str(raw).strip('"'))
-    except ValueError as exc:
-        raise ItemRejected(f"{COMPLETION_START_TIME} {str(raw)[:100]!r} is not an ISO 8601 time.") from exc
+    except ValueError:
+        return None
     return moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)
 
 

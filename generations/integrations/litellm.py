@@ -30,7 +30,13 @@ from django.conf import settings
 from generations.api.serializers import MAX_CONTENT_CHARS, MAX_ERROR_MESSAGE_CHARS
 from generations.choices import ContentFormat, GenerationStatus
 from generations.integrations.client_values import (
+    CONVERSATION_CHARS,
+    MODEL_CHARS,
+    PROVIDER_CHARS,
+    REQUEST_ID_CHARS,
+    USER_CHARS,
     ItemRejected,
+    fitted,
     identifier,
     milliseconds,
     moment,
@@ -156,6 +162,14 @@ def payload_item(payload: Any) -> dict[str, Any]:
     """The generation item of one ``StandardLoggingPayload``; :class:`PayloadRejected` if unreadable."""
     if not isinstance(payload, dict):
         raise PayloadRejected("A logging payload is a JSON object.")
+    if "modelParameters" in payload and isinstance(payload.get("startTime"), str):
+        # ``litellm.generic_api_use_v1`` (``_get_v1_logging_payload``) sends str() of every
+        # value: its usage is a Python repr and its times are naive local datetimes, so neither
+        # the tokens nor the moment that prices them can be read.
+        raise PayloadRejected(
+            "This is LiteLLM's legacy generic_api_use_v1 payload (every value as text, usage as a "
+            "Python repr); set litellm.generic_api_use_v1 = False to send StandardLoggingPayloads."
+        )
     call_id = payload.get("id") or payload.get("litellm_call_id")
     if not call_id or not isinstance(call_id, str):
         raise PayloadRejected("The payload has no id (a string).")
@@ -171,11 +185,17 @@ def payload_item(payload: Any) -> dict[str, Any]:
         raise PayloadRejected(f"cache_hit {cache_hit!r} is neither true nor false.")
     cache_hit = bool(cache_hit)
     item: dict[str, Any] = {
-        # Never cut to fit: two long ids sharing a prefix would be one call (the serializer
-        # refuses a request_id that is too long, naming it).
-        "request_id": f"{REQUEST_ID_PREFIX}:{call_id}",
-        "provider": (identifier(payload.get("custom_llm_provider"), "custom_llm_provider") or "").lower(),
-        "model": identifier(hidden.get("litellm_model_name") or payload.get("model"), "model") or "",
+        # Never cut to fit: two long ids sharing a prefix would be one call. Shortened with a
+        # hash of the whole id instead, the same way on every replay.
+        "request_id": fitted(f"{REQUEST_ID_PREFIX}:{call_id}", REQUEST_ID_CHARS),
+        "provider": identifier(
+            payload.get("custom_llm_provider"), "custom_llm_provider", max_length=PROVIDER_CHARS, lower=True
+        )
+        or "",
+        "model": identifier(
+            hidden.get("litellm_model_name") or payload.get("model"), "model", max_length=MODEL_CHARS
+        )
+        or "",
         "status": status,
         "trace_id": _trace_id(payload.get("trace_id")),
         "content_format": ContentFormat.PLAIN,
@@ -191,17 +211,21 @@ def payload_item(payload: Any) -> dict[str, Any]:
     end_user = identifier(
         payload.get("end_user") or metadata.get("user_api_key_end_user_id") or parameters.get("user"),
         "end_user",
+        max_length=USER_CHARS,
     )
     if end_user:
         item["user_ref"] = end_user
-    session = identifier(payload.get("session_id"), "session_id")
+    session = identifier(payload.get("session_id"), "session_id", max_length=CONVERSATION_CHARS)
     if session:
         item["conversation_id"] = session
     started, ended = moment(payload.get("startTime"), "startTime"), moment(payload.get("endTime"), "endTime")
     if started and ended and ended < started:
-        raise PayloadRejected("endTime is before startTime.")
-    if started and ended:
-        item["generation_time_ms"] = round((ended - started).total_seconds() * 1000)
+        # A clock stepped back: the call is kept, priced at its start, without an end or a
+        # duration (neither can be true).
+        ended = None
+    duration = milliseconds((ended - started).total_seconds()) if started and ended else None
+    if duration is not None:
+        item["generation_time_ms"] = duration
     if ended:
         item["completed_at"] = ended.isoformat()
     if (started or ended) and accepts_occurred_at():
@@ -237,11 +261,17 @@ def payload_item(payload: Any) -> dict[str, Any]:
         extra["cached_usage"] = usage
     if started:
         extra["started_at"] = started.isoformat()
-    first_chunk = moment(payload.get("completionStartTime"), "completionStartTime")
-    if started and first_chunk and payload.get("stream"):
-        extra["time_to_first_chunk_ms"] = milliseconds(
-            (first_chunk - started).total_seconds(), "completionStartTime after startTime"
-        )
+    # Metadata only: a completionStartTime that is no time, or gives no duration we can keep,
+    # leaves the time to the first chunk out and keeps the call.
+    try:
+        first_chunk = moment(payload.get("completionStartTime"), "completionStartTime")
+    except ItemRejected:
+        first_chunk = None
+    first_chunk_ms = (
+        milliseconds((first_chunk - started).total_seconds()) if started and first_chunk else None
+    )
+    if first_chunk_ms is not None and payload.get("stream"):
+        extra["time_to_first_chunk_ms"] = first_chunk_ms
     for key in ("model_group", "model_id", "api_base", "request_tags", "litellm_call_id", "trace_id"):
         if payload.get(key) not in (None, "", []):
             extra[key] = payload[key]

@@ -41,7 +41,20 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from generations.api.serializers import MAX_CONTENT_CHARS, MAX_ERROR_MESSAGE_CHARS
 from generations.choices import ContentFormat, GenerationStatus
 from generations.integrations import langfuse
-from generations.integrations.client_values import ItemRejected, identifier, milliseconds, money, token_count
+from generations.integrations.client_values import (
+    AGENT_NAME_CHARS,
+    CONVERSATION_CHARS,
+    MAX_COUNT_CHARS,
+    MODEL_CHARS,
+    PROVIDER_CHARS,
+    USER_CHARS,
+    ItemRejected,
+    fitted,
+    identifier,
+    milliseconds,
+    money,
+    token_count,
+)
 from generations.integrations.messages import json_value, message_text, transcript
 from generations.integrations.provider_calls import provider_call_item
 from generations.integrations.recording import accepts_occurred_at
@@ -332,7 +345,8 @@ def _flattened_messages(attributes: dict[str, Any], prefix: str) -> list[dict[st
         if not key.startswith(prefix):
             continue
         number, _, field_name = key[len(prefix) :].partition(".")
-        if number.isdigit() and field_name:
+        # ASCII and bounded: int() refuses other digits ("²") and strings past 4,300 digits.
+        if number.isascii() and number.isdigit() and len(number) <= MAX_COUNT_CHARS and field_name:
             messages.setdefault(int(number), {})[field_name.removeprefix("message.")] = json_value(value)
     return [messages[number] for number in sorted(messages)]
 
@@ -513,27 +527,33 @@ def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, A
     span_id = _hex(span.span_id, 8, "span id")
     started, ended = _moment(span.start_time_unix_nano), _moment(span.end_time_unix_nano)
     if started and ended and ended < started:
-        raise SpanRejected("The span ends before it starts.")
-    provider = identifier(_first(attributes, PROVIDER_KEYS), "The provider")
+        # Its clock stepped back: the call is kept, priced at its start, without an end or a
+        # duration (neither can be true).
+        ended = None
     item: dict[str, Any] = {
         "request_id": request_id_for(trace_id, span_id),
         "trace_id": trace_id,
         "span_id": span_id,
         "parent_span_id": _hex(span.parent_span_id, 8, "parent span id", required=False),
-        "provider": (provider or "").lower(),
-        "model": identifier(_first(attributes, MODEL_KEYS), "The model") or "",
-        # A label of the whole service, not an identity: cut to fit rather than lose its calls.
-        "agent_name": str(attributes.get("gen_ai.agent.name") or context.resource.get("service.name") or "")[
-            :100
-        ],
+        "provider": identifier(
+            _first(attributes, PROVIDER_KEYS), "The provider", max_length=PROVIDER_CHARS, lower=True
+        )
+        or "",
+        "model": identifier(_first(attributes, MODEL_KEYS), "The model", max_length=MODEL_CHARS) or "",
+        "agent_name": fitted(
+            str(attributes.get("gen_ai.agent.name") or context.resource.get("service.name") or ""),
+            AGENT_NAME_CHARS,
+        ),
         **_usage(attributes),
         **_content(attributes, span),
         **_error(span),
     }
-    user = identifier(_first(attributes, USER_KEYS), "The user id")
+    user = identifier(_first(attributes, USER_KEYS), "The user id", max_length=USER_CHARS)
     if user is not None:
         item["user_ref"] = user
-    conversation = identifier(_first(attributes, CONVERSATION_KEYS), "The conversation id")
+    conversation = identifier(
+        _first(attributes, CONVERSATION_KEYS), "The conversation id", max_length=CONVERSATION_CHARS
+    )
     if conversation is not None:
         item["conversation_id"] = conversation
     cost = _client_cost(attributes)
@@ -542,8 +562,11 @@ def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, A
     parameters = _parameters(attributes)
     if parameters:
         item["parameters"] = parameters
+    duration = None
     if started and ended:
-        item["generation_time_ms"] = round((span.end_time_unix_nano - span.start_time_unix_nano) / 1e6)
+        duration = milliseconds(Decimal(span.end_time_unix_nano - span.start_time_unix_nano) / 10**9)
+    if duration is not None:
+        item["generation_time_ms"] = duration
     if ended:
         item["completed_at"] = ended.isoformat()
     if (started or ended) and accepts_occurred_at():
@@ -572,8 +595,10 @@ def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, A
     first_chunk = langfuse.completion_start(attributes)
     if ttfc is None and started and first_chunk:
         ttfc = (first_chunk - started).total_seconds()
-    if ttfc is not None:
-        metadata["time_to_first_chunk_ms"] = milliseconds(ttfc, "The time to the first chunk")
+    # Metadata only: one that is not a duration we can keep is left out, the call is kept.
+    first_chunk_ms = milliseconds(ttfc)
+    if first_chunk_ms is not None:
+        metadata["time_to_first_chunk_ms"] = first_chunk_ms
     details = _usage_details(attributes)
     if details:
         metadata["usage_details"] = details

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from generations.integrations.client_values import fitted
 from generations.models import Generation
 from tests.generations.otel_support import genai_cost, sync_prices
 
@@ -220,18 +221,31 @@ NAN_FIRST_CHUNK = (
 )
 
 
+# What ``litellm.generic_api_use_v1 = True`` posts (``GenericAPILogger._get_v1_logging_payload``,
+# LiteLLM 1.110.2): str() of every value, the usage a Python repr, the times naive datetimes.
+LEGACY_V1 = {
+    "id": "chatcmpl-legacy",
+    "call_type": "acompletion",
+    "cache_hit": "None",
+    "startTime": "2026-11-30 09:00:00.250000",
+    "endTime": "2026-11-30 09:00:01.750000",
+    "model": "claude-sonnet-4-0",
+    "user": "",
+    "modelParameters": "{'temperature': 0.4}",
+    "messages": "[{'role': 'user', 'content': 'Describe the rooms.'}]",
+    "response": "ModelResponse(id='chatcmpl-legacy', choices=[...])",
+    "usage": "Usage(completion_tokens=40, prompt_tokens=20620, total_tokens=20660)",
+    "metadata": "{}",
+    "cost": "0.0123456",
+}
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
         pytest.param(NAN_START, "startTime", id="nan-start"),
         pytest.param([payload(id="inf-start", startTime=1e20)], "startTime", id="start-past-the-calendar"),
         pytest.param([payload(id="text-start", startTime="yesterday")], "startTime", id="text-start"),
-        pytest.param(NAN_FIRST_CHUNK, "completionStartTime", id="nan-first-chunk"),
-        pytest.param(
-            [payload(id="backwards", startTime=1764460801, endTime=1764460800)],
-            "endTime is before startTime",
-            id="end-before-start",
-        ),
         pytest.param(
             [payload(id="fraction", metadata={"usage_object": {"prompt_tokens": 10.5}})],
             "whole number",
@@ -253,12 +267,16 @@ NAN_FIRST_CHUNK = (
             id="nan-cost",
         ),
         pytest.param([payload(id="free", response_cost="free")], "not an amount", id="text-cost"),
-        pytest.param([payload(id="x" * 193)], "request_id", id="id-longer-than-the-column"),
         pytest.param(
-            [payload(id="long-user", end_user="u" * 201)], "user_ref", id="user-longer-than-the-column"
+            [payload(id="long-cost", response_cost="1" * 5000)], "5000 characters", id="cost-string-too-long"
+        ),
+        pytest.param(
+            [payload(id="long-count", metadata={"usage_object": {"prompt_tokens": "9" * 5000}})],
+            "5000 digits",
+            id="tokens-past-int-parsing",
         ),
         pytest.param([payload(id="dict-user", end_user={"id": 1})], "not a string", id="user-not-a-string"),
-        pytest.param([payload(id="long-model", model="m" * 201)], "model", id="model-longer-than-the-column"),
+        pytest.param([LEGACY_V1], "generic_api_use_v1", id="legacy-v1-payload"),
         pytest.param([payload(id="odd-status", status="partial")], "status", id="unknown-status"),
         pytest.param([payload(id="text-hit", cache_hit="false")], "cache_hit", id="cache-hit-as-text"),
     ],
@@ -273,11 +291,72 @@ def test_a_payload_that_cannot_be_true_is_rejected_alone_and_writes_nothing(api_
     assert Generation.all_objects.count() == 0
 
 
-def test_two_long_ids_sharing_a_prefix_are_never_one_call(api_client, priced):
-    """Cutting ids to the column would make the second a replay of the first (a lost call)."""
-    body = post(api_client, [payload(id="x" * 200 + "a"), payload(id="x" * 200 + "b")]).json()
-    assert (body["created"], body["replayed"], body["rejected"]) == (0, 0, 2)
-    assert Generation.all_objects.count() == 0
+def test_two_long_ids_sharing_a_prefix_are_never_one_call(api_client, organization, priced):
+    """Cutting ids to the column would make the second a replay of the first (a lost call);
+    rejecting them would lose both. Each is kept under a prefix, '…' and a hash of the whole id,
+    the same on a replay."""
+    batch = [
+        payload(id="x" * 200 + "a", end_user="u" * 200 + "a", session_id="s" * 300, model="m" * 201),
+        payload(id="x" * 200 + "b", end_user="u" * 200 + "b"),
+    ]
+
+    assert post(api_client, batch).json() == {"created": 2, "replayed": 0, "rejected": 0, "errors": []}
+    assert post(api_client, batch).json() == {"created": 0, "replayed": 2, "rejected": 0, "errors": []}
+
+    rows = {row.request_id: row for row in Generation.objects.filter(organization=organization)}
+    a, b = rows[fitted("litellm:" + "x" * 200 + "a", 200)], rows[fitted("litellm:" + "x" * 200 + "b", 200)]
+    assert (a.user_ref, b.user_ref) == (fitted("u" * 200 + "a", 200), fitted("u" * 200 + "b", 200))
+    assert a.user_ref != b.user_ref and len(a.user_ref) == 200
+    assert a.conversation_id == fitted("s" * 300, 200)
+    # A model name past the column matches no catalogue model: unpriced, never $0.
+    assert (a.model_name, a.cost_status, b.cost_status) == (fitted("m" * 201, 200), "unpriced", "priced")
+
+
+@pytest.mark.parametrize(
+    ("changes", "duration_ms", "first_chunk_ms"),
+    [
+        pytest.param({}, 1500, None, id="not-streamed-no-first-chunk"),
+        pytest.param({"stream": True}, 1500, 1500, id="streamed-first-chunk-kept"),
+        pytest.param({"startTime": 1764460801, "endTime": 1764460800}, None, None, id="end-before-start"),
+        pytest.param({"endTime": 1e11}, None, None, id="duration-past-the-column"),
+        pytest.param(
+            {"stream": True, "completionStartTime": 1764460700}, 1500, None, id="first-chunk-before-start"
+        ),
+        pytest.param(
+            {"stream": True, "completionStartTime": 1e306}, 1500, None, id="first-chunk-past-calendar"
+        ),
+        pytest.param({"stream": True, "completionStartTime": "soon"}, 1500, None, id="first-chunk-as-text"),
+    ],
+)
+def test_times_that_only_describe_the_call_are_left_out_and_the_call_lands(
+    api_client, organization, priced, changes, duration_ms, first_chunk_ms
+):
+    """A clock stepping back, or a first-chunk time that gives no duration, is metadata: it is
+    left out, the call is kept and priced, and the answer reports no error."""
+    assert post(api_client, [payload(**changes)]).json() == {
+        "created": 1,
+        "replayed": 0,
+        "rejected": 0,
+        "errors": [],
+    }
+    row = Generation.objects.get(organization=organization)
+    assert (row.generation_time_ms, row.metadata.get("time_to_first_chunk_ms")) == (
+        duration_ms,
+        first_chunk_ms,
+    )
+    assert row.cost_status == "priced"
+
+
+def test_nan_first_chunk_is_left_out(api_client, organization, priced):
+    assert post(api_client, NAN_FIRST_CHUNK).json()["created"] == 1
+    assert "time_to_first_chunk_ms" not in Generation.objects.get(organization=organization).metadata
+
+
+def test_the_client_cost_is_rounded_as_the_cost_columns_round(api_client, organization, priced):
+    """Half away from zero, as the metering core rounds ours (half-even would store 2e-10)."""
+    post(api_client, [payload(response_cost="0.00000000025")])
+
+    assert Generation.objects.get(organization=organization).client_cost_usd == Decimal("3E-10")
 
 
 def test_odd_shapes_of_optional_fields_do_not_cost_the_call(api_client, organization, priced):

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from analytics.models import ProviderCall
 from generations.models import Generation
+from providers.metering import cost_rounded
 from tests.generations.otel_support import PRICED_MODELS, fake_provider, genai_cost, sync_prices
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -354,7 +355,7 @@ def test_litellm_generic_api_callback_records_its_cost_next_to_ours(
     by_id = {payload["id"]: payload for payload in sent}
     for row in rows:
         payload = by_id[row.request_id.removeprefix("litellm:")]
-        assert row.client_cost_usd == Decimal(str(payload["response_cost"])).quantize(Decimal("1e-10"))
+        assert row.client_cost_usd == cost_rounded(Decimal(str(payload["response_cost"])))
         assert row.client_cost_usd > 0
         assert (row.input_tokens, row.output_tokens) == (
             payload["prompt_tokens"],
@@ -368,6 +369,56 @@ def test_litellm_generic_api_callback_records_its_cost_next_to_ours(
         assert row.user_ref == "guest-3"
         assert row.metadata["source"] == "litellm"
         assert row.metadata["trace_id"] == payload["trace_id"]
+
+
+def test_litellm_legacy_v1_payloads_are_refused_with_a_reason_naming_the_setting(
+    monkeypatch, live_server, key, organization, priced, api_client
+):
+    """``litellm.generic_api_use_v1`` posts str() of every value (usage as a Python repr,
+    naive local times): no token count or pricing moment can be read, so the payload is
+    refused with a reason that says how to send a StandardLoggingPayload instead."""
+    import asyncio
+
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no network
+    import litellm
+    from litellm.integrations.generic_api.generic_api_callback import GenericAPILogger
+
+    monkeypatch.setattr(litellm, "generic_api_use_v1", True)
+    sent: list[dict] = []
+
+    class Logger(GenericAPILogger):
+        """The real callback; remembers the batch it sends."""
+
+        async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+            await super().async_log_success_event(kwargs, response_obj, start_time, end_time)
+            self.queued.set()
+
+        async def async_send_batch(self):
+            sent.extend(self.log_queue)
+            await super().async_send_batch()
+
+    async def run():
+        logger = Logger(
+            endpoint=f"{live_server.url}/api/v1/integrations/litellm/",
+            headers={"Authorization": f"Api-Key {key}"},
+        )
+        logger.queued = asyncio.Event()
+        only_callback(monkeypatch, litellm, logger)
+        await litellm.acompletion(
+            model="gpt-4o-mini",
+            messages=[{"role": "user", "content": "Name a hotel."}],
+            mock_response="The Gull's Rest",
+        )
+        await asyncio.wait_for(logger.queued.wait(), timeout=30)
+        await logger.flush_queue()
+
+    asyncio.run(run())
+
+    assert len(sent) == 1 and isinstance(sent[0]["startTime"], str)
+    assert Generation.all_objects.count() == 0
+    answer = api_client.post("/api/v1/integrations/litellm/", sent, format="json").json()
+    assert (answer["created"], answer["rejected"]) == (0, 1)
+    assert "generic_api_use_v1" in answer["errors"][0]["detail"]
 
 
 def test_openai_instrumentation_exports_embeddings_as_one_provider_call(

@@ -16,6 +16,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.trace import Status, StatusCode
 
 from analytics.models import ProviderCall
+from generations.integrations.client_values import fitted
 from generations.models import Generation
 from tests.generations.otel_support import (
     SpanRecorder,
@@ -507,10 +508,13 @@ LONE_SURROGATE_OUTPUT = '[{"role": "assistant", "parts": [{"type": "text", "cont
         pytest.param(
             {"gen_ai.usage.reasoning.output_tokens": 1.5}, {}, "not a whole number", id="fractional-detail"
         ),
-        pytest.param({"gen_ai.response.time_to_first_chunk": NAN}, {}, "duration", id="nan-first-chunk"),
         pytest.param(
-            {"gen_ai.response.time_to_first_chunk": -3.0}, {}, "duration", id="negative-first-chunk"
+            {"gen_ai.usage.input_tokens": "9" * 5000}, {}, "5000 digits", id="tokens-past-int-parsing"
         ),
+        pytest.param(
+            {"gen_ai.usage.output_tokens": "1" * 21}, {}, "21 digits", id="tokens-longer-than-a-bigint"
+        ),
+        pytest.param({"gen_ai.usage.cost": "1" * 5000}, {}, "5000 characters", id="cost-string-too-long"),
         pytest.param({"gen_ai.usage.cost": NAN}, {}, "not an amount", id="nan-client-cost"),
         pytest.param({"gen_ai.usage.cost": INF}, {}, "not an amount", id="infinite-client-cost"),
         pytest.param({"llm.cost.total": "free"}, {}, "not an amount", id="text-client-cost"),
@@ -534,18 +538,18 @@ LONE_SURROGATE_OUTPUT = '[{"role": "assistant", "parts": [{"type": "text", "cont
             id="langfuse-usage-fraction",
         ),
         pytest.param(
-            {"langfuse.observation.cost_details": "{bad"}, {}, "cost_details", id="langfuse-cost-bad"
+            {
+                "gen_ai.usage.input_tokens": None,
+                "langfuse.observation.usage_details": '{"input": "' + "9" * 5000 + '"}',
+            },
+            {},
+            "5000 digits",
+            id="langfuse-usage-past-int-parsing",
         ),
         pytest.param(
-            {"langfuse.observation.completion_start_time": '"2026-13-45"'},
-            {},
-            "ISO 8601",
-            id="langfuse-first-chunk-bad",
+            {"langfuse.observation.cost_details": "{bad"}, {}, "cost_details", id="langfuse-cost-bad"
         ),
         pytest.param({"user.id": {"name": "x"}}, {}, "not a string", id="kvlist-user"),
-        pytest.param({"user.id": "u" * 201}, {}, "user_ref", id="user-longer-than-the-column"),
-        pytest.param({"gen_ai.conversation.id": "c" * 201}, {}, "conversation_id", id="long-conversation"),
-        pytest.param({"gen_ai.request.model": "m" * 201}, {}, "model", id="model-longer-than-the-column"),
         pytest.param({"gen_ai.request.model": "gpt\x00"}, {}, "model", id="nul-in-model"),
         pytest.param({"gen_ai.request.stop": "a\x00"}, {}, "parameters", id="nul-in-parameter"),
         pytest.param(
@@ -554,7 +558,6 @@ LONE_SURROGATE_OUTPUT = '[{"role": "assistant", "parts": [{"type": "text", "cont
             "content",
             id="lone-surrogate-in-output",
         ),
-        pytest.param({}, {"end_time_unix_nano": 1}, "ends before it starts", id="end-before-start"),
         pytest.param(
             {},
             {"start_time_unix_nano": 2**64 - 2, "end_time_unix_nano": 2**64 - 1},
@@ -578,6 +581,86 @@ def test_a_span_that_cannot_be_true_is_rejected_alone_and_writes_nothing(
     assert result.partial_success.rejected_spans == 1
     assert reason in result.partial_success.error_message
     assert Generation.all_objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("attributes", "kept"),
+    [
+        pytest.param({"gen_ai.response.time_to_first_chunk": NAN}, {}, id="nan-first-chunk"),
+        pytest.param({"gen_ai.response.time_to_first_chunk": -3.0}, {}, id="negative-first-chunk"),
+        pytest.param({"gen_ai.response.time_to_first_chunk": 1e306}, {}, id="first-chunk-past-overflow"),
+        pytest.param({"gen_ai.response.time_to_first_chunk": 2**63 - 1}, {}, id="first-chunk-huge-int"),
+        pytest.param({"gen_ai.response.time_to_first_chunk": "soon"}, {}, id="first-chunk-as-text"),
+        pytest.param(
+            {"langfuse.observation.completion_start_time": '"2026-13-45"'}, {}, id="langfuse-first-chunk-bad"
+        ),
+        pytest.param(
+            {"gen_ai.response.time_to_first_chunk": 0.25},
+            {"time_to_first_chunk_ms": 250},
+            id="a-good-first-chunk-is-kept",
+        ),
+        pytest.param({f"gen_ai.prompt.{'9' * 5000}.role": "user"}, {}, id="message-index-past-int-parsing"),
+        pytest.param({"gen_ai.prompt.².role": "user"}, {}, id="message-index-unicode-digit"),
+    ],
+)
+def test_metadata_that_cannot_be_true_is_left_out_and_the_call_lands(
+    api_client, organization, priced, attributes, kept
+):
+    """A time to the first chunk describes the call: a bad one is dropped, and the answer does
+    not report it as an error (nothing was rejected). A message index no int() reads (a unicode
+    digit, past 4,300 digits) is no message, not a 500."""
+    span = raw_span(attributes)
+
+    result = answer(post(api_client, raw_export(span)))
+
+    assert (result.partial_success.rejected_spans, result.partial_success.error_message) == (0, "")
+    row = Generation.objects.get(organization=organization)
+    assert (row.cost_status, row.generation_time_ms) == ("priced", 1000)
+    first_chunk = {key: row.metadata[key] for key in ("time_to_first_chunk_ms",) if key in row.metadata}
+    assert first_chunk == kept
+
+
+def test_a_span_that_ends_before_it_starts_is_kept_without_a_duration(api_client, organization, priced):
+    """A clock stepping back between start and end must not lose a billed call: the end and
+    the duration are left out, the call priced at its start."""
+    start = 1764460800 * 10**9
+    span = raw_span(start_time_unix_nano=start, end_time_unix_nano=start - 10**9)
+
+    result = answer(post(api_client, raw_export(span)))
+
+    assert (result.partial_success.rejected_spans, result.partial_success.error_message) == (0, "")
+    row = Generation.objects.get(organization=organization)
+    assert row.generation_time_ms is None
+    assert row.cost_status == "priced"
+    assert row.completed_at >= row.occurred_at  # the recording time, not the span's impossible end
+    assert row.occurred_at == datetime.datetime.fromtimestamp(1764460800, tz=datetime.UTC)
+
+
+def test_ids_longer_than_their_columns_are_shortened_by_a_hash_never_merged(api_client, organization, priced):
+    """Two users (conversations, models) sharing their first 200 characters stay two, each
+    stored as a prefix, '…' and a hash of the whole id, the same on a replay; a model name
+    that long matches no catalogue model and is unpriced, never $0."""
+    first = raw_span(
+        {
+            "user.id": "u" * 200 + "1",
+            "gen_ai.conversation.id": "c" * 200 + "1",
+            "gen_ai.provider.name": "P" * 51,
+        }
+    )
+    second = raw_span({"user.id": "u" * 200 + "2", "gen_ai.request.model": "m" * 500})
+    body = raw_export(first, second)
+
+    assert answer(post(api_client, body)).partial_success.rejected_spans == 0
+    assert answer(post(api_client, body)).partial_success.rejected_spans == 0  # a replay
+
+    rows = {row.request_id: row for row in Generation.objects.filter(organization=organization)}
+    assert len(rows) == 2
+    one, two = rows[request_id_of(first)], rows[request_id_of(second)]
+    assert one.user_ref == fitted("u" * 200 + "1", 200) != two.user_ref == fitted("u" * 200 + "2", 200)
+    assert (len(one.user_ref), one.user_ref[:183], one.user_ref[183]) == (200, "u" * 183, "…")
+    assert one.conversation_id == fitted("c" * 200 + "1", 200)
+    assert one.provider_name == fitted("p" * 51, 50)
+    assert (two.model_name, two.cost_status, two.cost_usd) == (fitted("m" * 500, 200), "unpriced", None)
 
 
 def test_an_embeddings_span_past_the_columns_is_rejected_too(api_client, priced):
