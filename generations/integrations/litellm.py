@@ -44,7 +44,7 @@ from generations.integrations.client_values import (
     token_count,
 )
 from generations.integrations.messages import message_text, transcript
-from generations.integrations.recording import accepts_occurred_at
+from generations.integrations.recording import call_time_fields
 from tenancy.api.parsers import check_json_value
 from tenancy.errors import DomainError
 
@@ -219,18 +219,7 @@ def payload_item(payload: Any) -> dict[str, Any]:
     if session:
         item["conversation_id"] = session
     started, ended = moment(payload.get("startTime"), "startTime"), moment(payload.get("endTime"), "endTime")
-    if started and ended and ended < started:
-        # A clock stepped back: the call is kept, priced at its start, without an end or a
-        # duration (neither can be true).
-        ended = None
-    duration = milliseconds((ended - started).total_seconds()) if started and ended else None
-    if duration is not None:
-        item["generation_time_ms"] = duration
-    if ended:
-        item["completed_at"] = ended.isoformat()
-    if (started or ended) and accepts_occurred_at():
-        # Priced at the moment the call happened; without a start, it happened by its end.
-        item["occurred_at"] = (started or ended).isoformat()
+    item.update(call_time_fields(started, ended))
     messages = payload.get("messages")
     if messages:
         item["raw_request"] = {"messages": messages}

@@ -57,7 +57,7 @@ from generations.integrations.client_values import (
 )
 from generations.integrations.messages import json_value, message_text, transcript
 from generations.integrations.provider_calls import provider_call_item
-from generations.integrations.recording import accepts_occurred_at
+from generations.integrations.recording import call_time_fields
 from tenancy.errors import DomainError
 
 PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
@@ -526,10 +526,6 @@ def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, A
     trace_id = _hex(span.trace_id, 16, "trace id")
     span_id = _hex(span.span_id, 8, "span id")
     started, ended = _moment(span.start_time_unix_nano), _moment(span.end_time_unix_nano)
-    if started and ended and ended < started:
-        # Its clock stepped back: the call is kept, priced at its start, without an end or a
-        # duration (neither can be true).
-        ended = None
     item: dict[str, Any] = {
         "request_id": request_id_for(trace_id, span_id),
         "trace_id": trace_id,
@@ -562,17 +558,11 @@ def span_item(context: SpanInContext, attributes: dict[str, Any]) -> dict[str, A
     parameters = _parameters(attributes)
     if parameters:
         item["parameters"] = parameters
-    duration = None
-    if started and ended:
-        duration = milliseconds(Decimal(span.end_time_unix_nano - span.start_time_unix_nano) / 10**9)
-    if duration is not None:
-        item["generation_time_ms"] = duration
-    if ended:
-        item["completed_at"] = ended.isoformat()
-    if (started or ended) and accepts_occurred_at():
-        # The metering core prices a call at the moment it happened, where it accepts one; a
-        # span without a start time happened by its end.
-        item["occurred_at"] = (started or ended).isoformat()
+    item.update(
+        call_time_fields(
+            started, ended, seconds=Decimal(span.end_time_unix_nano - span.start_time_unix_nano) / 10**9
+        )
+    )
     metadata: dict[str, Any] = {
         "source": "otlp",
         "span_name": span.name,

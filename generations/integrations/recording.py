@@ -10,6 +10,7 @@ declares its own (``analytics.integrations``). No second ingestion path.
 
 from __future__ import annotations
 
+import datetime
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from rest_framework.serializers import Serializer
 
 from generations import services
 from generations.api.serializers import GenerationBulkItemSerializer
+from generations.integrations import client_values
 from tenancy.actors import SYSTEM, Actor
 from tenancy.errors import DomainError
 from tenancy.idempotency import Recorded, request_fingerprint
@@ -59,6 +61,30 @@ def accepts_occurred_at() -> bool:
     """Whether generations take the moment a call happened (``occurred_at``) yet; adapters send
     the span's start then, so the call is priced at the price valid when it ran."""
     return "occurred_at" in GenerationBulkItemSerializer().fields
+
+
+def call_time_fields(
+    started: datetime.datetime | None, ended: datetime.datetime | None, *, seconds: Any = None
+) -> dict[str, Any]:
+    """The item's time fields from a call's start and end as the client reported them:
+    ``generation_time_ms``, ``completed_at`` and ``occurred_at`` (the call is priced at its start;
+    without one, it happened by its end). A call that ends before it starts (a clock stepped
+    back) keeps its start, without an end or a duration: neither can be true. ``seconds`` is the
+    duration where the client gives it more exactly than the two moments (OTLP's nanoseconds)."""
+    if started and ended and ended < started:
+        ended = None
+    fields: dict[str, Any] = {}
+    if started and ended:
+        duration = client_values.milliseconds(
+            (ended - started).total_seconds() if seconds is None else seconds
+        )
+        if duration is not None:
+            fields["generation_time_ms"] = duration
+    if ended:
+        fields["completed_at"] = ended.isoformat()
+    if (started or ended) and accepts_occurred_at():
+        fields["occurred_at"] = (started or ended).isoformat()
+    return fields
 
 
 def first_error(errors: Any, path: str = "") -> str:
