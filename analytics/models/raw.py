@@ -65,8 +65,13 @@ class ProviderCall(MeteredUsage, IngestedRequestModel):
     # Whether the call was recorded with a generation, kept when the link is lost: budgets count
     # such a call through its generation's cost, before and after retention or a purge deletes
     # that generation (which only nulls ``generation``), so it is never counted twice.
+    # The column's default too (``db_default``): rows that code not knowing the flag inserts
+    # (during a deploy) get false, not a NOT NULL error.
     recorded_with_generation = models.BooleanField(
-        default=False, editable=False, help_text="Recorded with a generation: its cost is counted there."
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text="Recorded with a generation: its cost is counted there.",
     )
     # Copied from the linked generation at ingestion (or sent by the client), so rollups and
     # reports need no join and stay right after the generation is purged.

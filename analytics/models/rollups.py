@@ -102,10 +102,13 @@ class ProviderCallMeasures(RollupMeasures):
     # What budgets count of the calls themselves: a call recorded with a generation is counted
     # through that generation's cost (``ProviderCall.recorded_with_generation``, kept when
     # retention or a purge unlinks the call, so it is never counted twice), and a call retention
-    # archives stays counted here: spent stays spent.
-    standalone_requests = models.BigIntegerField(default=0, help_text="Calls recorded without a generation.")
+    # archives stays counted here: spent stays spent. Column defaults too (``db_default``): the
+    # rollup writers of code not knowing the columns (during a deploy) insert rows without them.
+    standalone_requests = models.BigIntegerField(
+        default=0, db_default=0, help_text="Calls recorded without a generation."
+    )
     standalone_cost_usd = models.DecimalField(
-        **MONEY, default=0, help_text="What the calls recorded without a generation cost."
+        **MONEY, default=0, db_default=0, help_text="What the calls recorded without a generation cost."
     )
 
     counted = "calls"  # for str()

@@ -27,7 +27,7 @@ HAVING sum(requests) <> 0
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0015_archive_foreign_keys_without_index"),
+        ("analytics", "0016_archive_foreign_keys_without_index"),
         ("tenancy", "0003_row_level_security"),
     ]
 
