@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from analytics.choices import ErrorType, HttpMethod
 from analytics.models.rollups import RequestOutcomes
 from generations.choices import ContentType
-from providers.models import MONEY, MeteredUsage
+from providers.models import MONEY_SUM, MeteredUsage
 from providers.usage_constraints import usage_and_cost_constraints
 from tenancy.models import (
     IngestedRequestModel,
@@ -221,7 +221,7 @@ class ModelPerformance(RequestOutcomes, TenantModel):
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
-    cost_usd = models.DecimalField(**MONEY, default=0)
+    cost_usd = models.DecimalField(**MONEY_SUM, default=0)
     unpriced_requests = models.BigIntegerField(default=0)
     response_time_ms_sum = models.BigIntegerField(default=0)
     response_time_count = models.BigIntegerField(default=0)
