@@ -10,6 +10,9 @@ groups' other figures do not move; a later ``fold_rollups`` compacts them; calls
 already archived stay uncounted, as they were). The last id is read again after every range,
 so calls the previous release writes meanwhile are covered too; run it before the new code
 serves (the usual ``migrate``, then deploy), as the new code counts its own calls at ingest.
+Calls the previous release writes after the last range, until the deploy ends, keep false and
+add no standalone spend; after a long deploy, set the flag of those with a generation and run
+``manage.py rollup --from … --to …`` over the deploy's days (a rebuild from the raw calls).
 
 Each range also moves a marker (a table of this migration's own, dropped at the end) in the
 same transaction, so an interrupted run resumes at the first range not committed instead of
