@@ -463,7 +463,6 @@ def rate_limit_report(
         )
     else:
         whole_start = whole_end = end
-    hourly, daily = UserHourlyRollup._meta.db_table, UserDailyRollup._meta.db_table
     # Only the user-days that may hold an hour over the threshold are opened: the day's busiest
     # hour is at least as busy as any of its hours, and its bound (``UserDailyRollup``: the sum
     # of the day's rows, which only add) at least that. A day is over the threshold if one of its

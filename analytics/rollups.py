@@ -1034,11 +1034,17 @@ def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
     """Relabel ``user_ref``'s daily rollup rows anonymous (``user_ref = ''``): they join the
     anonymous groups as more delta rows, so totals stay and the user disappears; their per-hour
     and per-day request counts (the rate-limit report's, which counts users only) are deleted.
-    Returns rows relabelled or deleted."""
+    Under the fold lock, so a fold running meanwhile cannot bring them back. Returns rows
+    relabelled or deleted."""
     if not user_ref:
         raise ValueError("Name the user reference to anonymise.")
     moved = 0
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # A fold running meanwhile would put the user's rows back: its statement's snapshot,
+        # taken before this commits, still holds them (the per-user daily fold recomputes its
+        # rows from that snapshot's hourly rows), or these statements' snapshots, taken before
+        # the fold commits, do not hold the rows it inserts. Folds take this lock too.
+        _lock_folds(cursor)
         for spec in (GENERATION_ROLLUP, PROVIDER_CALL_ROLLUP):
             cursor.execute(
                 f"UPDATE {spec.table} SET user_ref = '', updated_at = now() "
@@ -1067,6 +1073,16 @@ FOLDED = (
     USER_DAILY,
     CACHE_STATS,
 )
+
+
+def _lock_folds(cursor) -> None:
+    """Wait for, then hold until the transaction ends, the lock that serialises folds with each
+    other and with :func:`rollups_anonymise_user`: each of them deletes rows and inserts rows
+    computed from a snapshot, and two at once lose each other's changes (see both). Exclusive
+    for all: folds run from one periodic job anyway, a purge is rare and may wait for one fold
+    statement, and a transaction holding a shared lock that later asked for the exclusive one
+    could deadlock with another doing the same."""
+    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [USER_DAILY.table])
 
 
 def _fold_statement(spec: RollupTable, *, every_organization: bool = False) -> str:
@@ -1112,8 +1128,9 @@ def rollups_fold(
     *, organization: Organization | None, date_from: datetime.date, date_to: datetime.date
 ) -> dict[str, tuple[int, int]]:
     """Compact ``organization``'s (``None``: every organization's) rollup rows of
-    ``[date_from, date_to]`` (UTC days) into one row per group, one statement per table.
-    Reports read the same figures before and after. Returns per table (rows before, rows after).
+    ``[date_from, date_to]`` (UTC days) into one row per group, one statement per table, each
+    in a transaction of its own under the fold lock (:func:`_lock_folds`). Reports read the same
+    figures before and after. Returns per table (rows before, rows after).
     """
     if date_to < date_from:
         raise ValueError("date_to is before date_from.")
@@ -1125,14 +1142,17 @@ def rollups_fold(
             if spec is USER_DAILY:
                 continue
             bounds = [hour_from, hour_to] if spec.keys[1] == "hour" else [date_from, date_to]
-            cursor.execute(_fold_statement(spec, every_organization=organization is None), [*owner, *bounds])
-            result[spec.table] = cursor.fetchone()
+            with transaction.atomic():
+                _lock_folds(cursor)
+                cursor.execute(
+                    _fold_statement(spec, every_organization=organization is None), [*owner, *bounds]
+                )
+                result[spec.table] = cursor.fetchone()
         # Its inserts do not come from the rows it deletes: two folds of one range at once would
-        # both insert. A transaction-level advisory lock makes the second wait, and its fold
-        # (a statement of its own, so a snapshot taken after the first committed) then replaces
-        # the first's rows by the same ones.
+        # both insert. The lock makes the second wait, and its fold (a statement of its own, so
+        # a snapshot taken after the first committed) then replaces the first's rows by the same.
         with transaction.atomic():
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [USER_DAILY.table])
+            _lock_folds(cursor)
             cursor.execute(
                 _user_daily_fold_statement(every_organization=organization is None),
                 [*owner, date_from, date_to, *owner, hour_from, hour_to],

@@ -37,18 +37,26 @@ from genai_prices.validation import validate_priced_units
 
 from providers.catalogue_cache import Catalogue, catalogue_current
 from providers.choices import CostStatus
-from providers.models import MONEY, AIModel, ModelPrice, Provider
+from providers.models import AIModel, ModelPrice, Provider
 from providers.selectors import model_resolve
 from tenancy.errors import DomainError
 
 # Clients' clocks run a little ahead of ours; a call "from the future" beyond this is a mistake.
 MAX_CLOCK_SKEW = datetime.timedelta(minutes=5)
 COST_QUANTUM = Decimal("1e-10")  # cost_usd columns are numeric(20, 10)
-# What the columns hold: token counts are bigint, costs numeric(20, 10) (under $10^10). A usage
-# past them cannot be true; refused here, so every write path (the bulk COPY included, which
-# skips ``full_clean``) answers a 400 naming the usage instead of a database error.
-MAX_TOKEN_COUNT = 2**63 - 1
-MAX_COST_USD = Decimal(10) ** (MONEY["max_digits"] - MONEY["decimal_places"])
+# What one call may count: a usage past these cannot be true; refused here, so every write path
+# (the bulk COPY included, which skips ``full_clean``) answers a 400 naming the usage instead of
+# a database error. Generous (a thousand times the largest context windows, ~10^6 tokens; a
+# million dollars) but bounded well below the columns (bigint tokens, numeric(20, 10) cost):
+# the rollups store SUMS of calls in columns like those, and a fold writes a day's group as one
+# row in one statement for every tenant, so one group past its column would stop the fold for
+# all. At most 6,000 requests a minute per API key (``API_THROTTLE_RATE``) of at most 1,000
+# calls each is 8.64e9 calls a key and day: at 10^9 tokens each, under bigint's 9.2e18, and at
+# $10^6 each under the rollups' cost sums (``providers.models.MONEY_SUM``, below $10^20) for
+# more than ten thousand keys. Token sums stay bigint: one key's most cannot overflow a group,
+# a day of several keys at full throttle sending only billion-token calls is not plausible.
+MAX_TOKEN_COUNT = 10**9
+MAX_COST_USD = Decimal(10) ** 6
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 # Providers whose shapes most other APIs copy: a usage object of a provider genai-prices does
 # not know is read as one of these (its tokens are kept; it stays unpriced without a price).
@@ -584,9 +592,11 @@ class Meter:
             )
         units = {key: _jsonable(value) for key, value in reported.items()}
         total = columns["input_tokens"] + columns["output_tokens"]
+        # The total bounds the rest (cached tokens are input tokens).
         if total > MAX_TOKEN_COUNT:
             raise UnreadableUsage(
-                f"input_tokens + output_tokens exceed {MAX_TOKEN_COUNT}, which cannot be true.", attr=attr
+                f"input_tokens + output_tokens exceed {MAX_TOKEN_COUNT:,} in one call, which cannot be true.",
+                attr=attr,
             )
         price = self.price_at(model, at)
         cost = None
@@ -601,9 +611,15 @@ class Meter:
             return Metered(
                 units, **columns, total_tokens=total, cost_usd=None, cost_status=CostStatus.UNPRICED
             )
+        # Rounded as the numeric(20, 10) column rounds (half away from zero), so the row in
+        # memory, the one counted in rollups and the one stored are the same number; the cap
+        # applies to that number (a cost just under it may round up to it). Compared before
+        # rounding too: quantize needs the digits of the whole number.
+        if cost < MAX_COST_USD:
+            cost = cost_rounded(cost)
         if cost >= MAX_COST_USD:
             raise UnreadableUsage(
-                f"This usage would cost ${cost:.2f} at {model}'s price, which cannot be true "
+                f"This usage would cost ${cost:,.2f} at {model}'s price, which cannot be true "
                 f"(one call costs less than ${MAX_COST_USD:,}).",
                 attr=attr,
             )
@@ -611,7 +627,7 @@ class Meter:
             units,
             **columns,
             total_tokens=total,
-            cost_usd=cost_rounded(cost),
+            cost_usd=cost,
             cost_status=CostStatus.PRICED,
             price=price,
         )

@@ -25,6 +25,10 @@ from tenancy.models import (
 )
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
+# A sum of many calls' costs (rollups, a run's figures, weekly summaries): below $10^20, so no
+# plausible day of calls overflows one group (``providers.metering.MAX_COST_USD`` says why).
+# numeric's storage is variable-length: the wider bound costs nothing per row.
+MONEY_SUM = {"max_digits": 30, "decimal_places": 10}
 # A budget above a billion dollars, or a rate above ten million requests, is a typo, not a plan.
 MAX_LIMIT_USD = Decimal("1000000000")
 MAX_REQUESTS_LIMIT = 10_000_000

@@ -40,7 +40,6 @@ from analytics.models.archive import (
     retention_default_days,
 )
 from analytics.models.raw import (
-    MONEY,
     SHA256_HEX,
     SLOW_CALL_MS,
     ModelPerformance,
@@ -61,7 +60,6 @@ from analytics.models.rollups import (
 )
 
 __all__ = [
-    "MONEY",
     "RATE",
     "RETENTION_FIELDS",
     "SHA256_HEX",

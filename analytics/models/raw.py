@@ -9,7 +9,7 @@ from django.db.models import F, Q
 from analytics.choices import ErrorType, HttpMethod
 from analytics.models.rollups import RequestOutcomes
 from generations.choices import ContentType
-from providers.models import MONEY, MeteredUsage
+from providers.models import MONEY_SUM, MeteredUsage
 from providers.usage_constraints import usage_and_cost_constraints
 from tenancy.models import (
     IngestedRequestModel,
@@ -65,8 +65,13 @@ class ProviderCall(MeteredUsage, IngestedRequestModel):
     # Whether the call was recorded with a generation, kept when the link is lost: budgets count
     # such a call through its generation's cost, before and after retention or a purge deletes
     # that generation (which only nulls ``generation``), so it is never counted twice.
+    # The column's default too (``db_default``): rows that code not knowing the flag inserts
+    # (during a deploy) get false, not a NOT NULL error.
     recorded_with_generation = models.BooleanField(
-        default=False, editable=False, help_text="Recorded with a generation: its cost is counted there."
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text="Recorded with a generation: its cost is counted there.",
     )
     # Copied from the linked generation at ingestion (or sent by the client), so rollups and
     # reports need no join and stay right after the generation is purged.
@@ -216,7 +221,7 @@ class ModelPerformance(RequestOutcomes, TenantModel):
     input_tokens = models.BigIntegerField(default=0)
     output_tokens = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
-    cost_usd = models.DecimalField(**MONEY, default=0)
+    cost_usd = models.DecimalField(**MONEY_SUM, default=0)
     unpriced_requests = models.BigIntegerField(default=0)
     response_time_ms_sum = models.BigIntegerField(default=0)
     response_time_count = models.BigIntegerField(default=0)

@@ -17,7 +17,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from analytics.choices import ERROR_TYPE_COLUMNS
-from providers.models import MONEY, TokenCounts
+from providers.models import MONEY_SUM, TokenCounts
 from tenancy.models import TenantModel
 
 RATE = {"max_digits": 9, "decimal_places": 4}
@@ -53,7 +53,7 @@ class RequestOutcomes(models.Model):
 class RollupMeasures(RequestOutcomes, TokenCounts):
     """Measures both rollups share (counts, tokens by kind, cost, latency)."""
 
-    cost_usd = models.DecimalField(**MONEY, default=0, help_text="Sum over priced rows.")
+    cost_usd = models.DecimalField(**MONEY_SUM, default=0, help_text="Sum over priced rows.")
     unpriced_requests = models.BigIntegerField(
         default=0, help_text="Rows whose model or price is unknown (cost_status unpriced)."
     )
@@ -102,10 +102,13 @@ class ProviderCallMeasures(RollupMeasures):
     # What budgets count of the calls themselves: a call recorded with a generation is counted
     # through that generation's cost (``ProviderCall.recorded_with_generation``, kept when
     # retention or a purge unlinks the call, so it is never counted twice), and a call retention
-    # archives stays counted here: spent stays spent.
-    standalone_requests = models.BigIntegerField(default=0, help_text="Calls recorded without a generation.")
+    # archives stays counted here: spent stays spent. Column defaults too (``db_default``): the
+    # rollup writers of code not knowing the columns (during a deploy) insert rows without them.
+    standalone_requests = models.BigIntegerField(
+        default=0, db_default=0, help_text="Calls recorded without a generation."
+    )
     standalone_cost_usd = models.DecimalField(
-        **MONEY, default=0, help_text="What the calls recorded without a generation cost."
+        **MONEY_SUM, default=0, db_default=0, help_text="What the calls recorded without a generation cost."
     )
 
     counted = "calls"  # for str()
@@ -209,7 +212,7 @@ class ProviderCallKeyDailyRollup(RollupRow, RequestOutcomes):
     key_fingerprint = models.CharField(max_length=64, blank=True, help_text="Empty: no key reported.")
     rate_limited = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
-    cost_usd = models.DecimalField(**MONEY, default=0, help_text="Sum over priced rows.")
+    cost_usd = models.DecimalField(**MONEY_SUM, default=0, help_text="Sum over priced rows.")
     unpriced_requests = models.BigIntegerField(default=0)
     no_usage_requests = models.BigIntegerField(default=0)
 
@@ -260,6 +263,11 @@ class UserDailyRollup(RollupRow):
     bound of the day's busiest hour: a folded (or rebuilt) row holds the busiest hour's exact
     count, recomputed from the hourly rows, and every call added since adds 1, whichever hour it
     fell in. Exact once folded, never below the truth. Calls without a user are not counted.
+
+    After deploying ``analytics.0017`` (which creates and fills it), one ``fold_rollups`` run
+    over the deploy's days makes them exact: the previous release, serving meanwhile, wrote
+    hourly rows only, and the fold recomputes those days from the hourly rollup. The periodic
+    run (yesterday and today) does it; a deploy that began earlier needs ``--from``.
     """
 
     day = models.DateField()
@@ -325,12 +333,12 @@ class WeeklySummary(RequestOutcomes, TenantModel):
 
     week_start = models.DateField(help_text="The Monday the week starts on.")
     failure_rate = models.DecimalField(**RATE, null=True, blank=True)
-    cost_usd = models.DecimalField(**MONEY, default=0)
+    cost_usd = models.DecimalField(**MONEY_SUM, default=0)
     unpriced_requests = models.BigIntegerField(default=0)
     total_tokens = models.BigIntegerField(default=0)
     top_models = models.JSONField(default=list, blank=True, help_text="Up to five models by cost.")
     previous_requests = models.BigIntegerField(default=0)
-    previous_cost_usd = models.DecimalField(**MONEY, default=0)
+    previous_cost_usd = models.DecimalField(**MONEY_SUM, default=0)
     previous_failure_rate = models.DecimalField(**RATE, null=True, blank=True)
     requests_change_pct = models.DecimalField(**RATE, null=True, blank=True, help_text="Null: no prior week.")
     cost_change_pct = models.DecimalField(**RATE, null=True, blank=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from providers.metering import TOKEN_COLUMNS
+from providers.metering import MAX_TOKEN_COUNT, TOKEN_COLUMNS, UnreadableUsage
 from providers.models import MONEY
 
 # The token columns a client may send instead of a provider ``usage`` object.
@@ -88,6 +88,13 @@ class UsageInputSerializer(serializers.Serializer):
         if "usage" in attrs and sent:
             raise serializers.ValidationError(
                 {"usage": f"Send a provider usage object or token fields, not both ({', '.join(sent)})."}
+            )
+        # Metering bounds the counts it reads; a client's total is stored as sent, and summed by
+        # the rollups like the others (see ``MAX_TOKEN_COUNT``).
+        if (attrs.get("total_tokens") or 0) > MAX_TOKEN_COUNT:
+            raise serializers.ValidationError(
+                {"total_tokens": f"More than {MAX_TOKEN_COUNT:,} tokens in one call cannot be true."},
+                code=UnreadableUsage.code,
             )
         return attrs
 

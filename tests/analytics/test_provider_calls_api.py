@@ -8,13 +8,22 @@ from decimal import Decimal
 
 import genai_prices
 import pytest
+from django.db.models import Sum
 from django.utils import timezone
 
-from analytics.models import ProviderCall, ProviderCallDailyRollup, UserHourlyRollup
+from analytics import rollups, services
+from analytics.models import (
+    ProviderCall,
+    ProviderCallDailyRollup,
+    ProviderCallModelDailyRollup,
+    UserHourlyRollup,
+)
 from providers.credentials import fingerprint_of_digest
-from providers.metering import Meter, usage_from_tokens
+from providers.metering import MAX_TOKEN_COUNT, Meter, usage_from_tokens
 from providers.models import AIModel
+from providers.services import model_price_change
 from tenancy.models import AuditEvent
+from tenancy.rls import rls_bypass
 from tests.analytics.factories import ProviderCallFactory, fingerprint_of, rollup_sums
 from tests.api_cases import TenantReadAPITests
 from tests.generations.factories import GenerationFactory
@@ -326,3 +335,109 @@ def test_a_price_change_reaches_the_next_call_at_once(api_client, priced_models,
     response = api_client.post(URL, body(request_id="call-2"), format="json")
 
     assert response.json()["cost_status"] == "unpriced"
+
+
+# --- what one call may count: bounded, so no rollup group's sums overflow ---------------------
+
+# The most a price column holds, per million input tokens: 100 input tokens cost
+# $999,999.99999999999999, which the cost column rounds to the $10^6 no call may cost.
+MOST_EXPENSIVE = Decimal("9999999999.9999999999")
+
+
+@pytest.fixture
+def expensive_gpt_4o(priced_models):
+    """gpt-4o priced at :data:`MOST_EXPENSIVE` from now on, output tokens free."""
+    model_price_change(
+        model=AIModel.objects.get(name="gpt-4o"),
+        prices={"input_usd_per_mtok": MOST_EXPENSIVE, "output_usd_per_mtok": Decimal(0)},
+    )
+
+
+def now_body(**overrides):
+    """:func:`body` happening now (at the price set now), without cached tokens."""
+    return body(occurred_at=..., cache_read_tokens=..., **overrides)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"input_tokens": MAX_TOKEN_COUNT + 1, "output_tokens": 0}, id="input-past-the-cap"),
+        pytest.param({"input_tokens": 6 * 10**8, "output_tokens": 4 * 10**8 + 1}, id="sum-past-the-cap"),
+        pytest.param(
+            {"usage": {"prompt_tokens": 1, "completion_tokens": MAX_TOKEN_COUNT}}, id="usage-object"
+        ),
+        pytest.param({"input_tokens": 100, "output_tokens": 0}, id="cost-rounding-up-to-the-cap"),
+        pytest.param({"input_tokens": 1000, "output_tokens": 0}, id="cost-past-the-cap"),
+    ],
+)
+def test_a_call_past_what_one_call_may_count_is_refused_and_writes_nothing(
+    api_client, expensive_gpt_4o, overrides
+):
+    if "usage" in overrides:
+        overrides |= {"input_tokens": ..., "output_tokens": ...}
+    before = written()
+
+    response = api_client.post(URL, now_body(**overrides), format="json")
+
+    assert response.status_code == 400, response.content
+    [error] = response.json()["errors"]
+    assert error["code"] == "invalid_usage"
+    assert "cannot be true" in error["detail"]
+    assert written() == before
+
+
+def test_a_client_total_past_the_cap_is_refused_and_writes_nothing(api_client, priced_models):
+    before = written()
+
+    response = api_client.post(URL, body(total_tokens=MAX_TOKEN_COUNT + 1), format="json")
+
+    assert response.status_code == 400, response.content
+    [error] = response.json()["errors"]
+    assert (error["attr"], error["code"]) == ("total_tokens", "invalid_usage")
+    assert written() == before
+
+
+def test_a_call_at_the_caps_is_recorded(api_client, expensive_gpt_4o):
+    most_tokens = api_client.post(
+        URL, now_body(request_id="tokens", input_tokens=0, output_tokens=MAX_TOKEN_COUNT), format="json"
+    )
+    most_cost = api_client.post(
+        URL, now_body(request_id="cost", input_tokens=99, output_tokens=0), format="json"
+    )
+
+    assert most_tokens.status_code == most_cost.status_code == 201, (most_tokens.content, most_cost.content)
+    assert most_tokens.json()["total_tokens"] == MAX_TOKEN_COUNT
+    assert Decimal(most_cost.json()["cost_usd"]) == Decimal("990000")  # $989,999.99999999999999 rounded
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_day_of_calls_at_the_caps_folds(organization, expensive_gpt_4o):
+    """11,000 calls of one group, each at the most tokens and nearly the most cost: their cost
+    sums past $10^10 (what one call's column holds) and the fold writes it as one row."""
+    for batch in range(11):
+        items = [
+            {
+                "request_id": f"max-{batch}-{n}",
+                "endpoint": "/v1/chat/completions",
+                "provider_name": "openai",
+                "model_name": "gpt-4o",
+                "input_tokens": 99,
+                "output_tokens": MAX_TOKEN_COUNT - 99,
+                "success": True,
+            }
+            for n in range(1000)
+        ]
+        with rls_bypass(reason="test: many calls at the caps"):
+            services.provider_call_bulk_record(
+                organization=organization, items=items, fingerprints=[item["request_id"] for item in items]
+            )
+    today = timezone.now().date()
+
+    with rls_bypass(reason="test: fold"):
+        rollups.rollups_fold(organization=organization, date_from=today, date_to=today)
+        raw = ProviderCall.objects.aggregate(cost=Sum("cost_usd"), tokens=Sum("total_tokens"))
+        [row] = ProviderCallModelDailyRollup.objects.filter(organization=organization)
+
+    assert raw == {"cost": Decimal("990000") * 11000, "tokens": MAX_TOKEN_COUNT * 11000}
+    assert (row.requests, row.cost_usd, row.total_tokens) == (11000, raw["cost"], raw["tokens"])
+    assert ProviderCallDailyRollup.objects.filter(organization=organization).count() == 1

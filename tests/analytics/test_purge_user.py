@@ -4,14 +4,19 @@ audited without naming the user."""
 
 from __future__ import annotations
 
+import datetime
 import io
+import threading
+import time
 from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
+from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
-from analytics import retention, services
+from analytics import retention, rollups, services
 from analytics.models import (
     ArchivedRecord,
     GenerationDailyRollup,
@@ -21,12 +26,14 @@ from analytics.models import (
     UserDailyRollup,
     UserHourlyRollup,
 )
-from analytics.purge import user_ref_digest
+from analytics.purge import user_purge_organization, user_ref_digest
 from generations import services as generation_services
 from generations.models import Generation, GenerationRun
 from providers.models import AIPreference, Budget
 from tenancy import services as tenancy_services
 from tenancy.models import AuditEvent
+from tenancy.rls import rls_bypass
+from tests.concurrency import at_once
 
 pytestmark = pytest.mark.django_db
 ANA = "ana@example.com"
@@ -149,6 +156,55 @@ def test_the_user_is_erased_and_their_costs_stay_anonymous(people, organization)
     assert event.object_id == user_ref_digest(ANA) and ANA not in str(event.changes)
     assert event.changes["generations"] == [None, 3]
     assert "acme: " in out.getvalue()
+
+
+def _until_waiting(pid: int) -> None:
+    """Return once backend ``pid`` waits for a lock (pg_locks is live, not a snapshot)."""
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = %s AND NOT granted)", [pid])
+            if cursor.fetchone()[0]:
+                return
+    raise AssertionError("the purge never waited for the fold")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_fold_running_meanwhile_does_not_bring_the_purged_user_back(people, organization):
+    """Given a fold that has replaced the rollup rows but not committed, when a purge starts,
+    then it waits for the fold, and its statements see the folded rows: none of the user's is
+    left (its statements' snapshots, taken before the fold committed, did not hold them)."""
+    totals = money()
+    today = timezone.now().date()
+    purger: dict[str, int] = {}
+    folded, connected = threading.Event(), threading.Event()
+
+    def run(index):
+        with rls_bypass(reason="test: a fold and a purge at once"):
+            if index == 0:
+                with transaction.atomic():
+                    rollups.rollups_fold(
+                        organization=None,
+                        date_from=today - datetime.timedelta(days=1),
+                        date_to=today + datetime.timedelta(days=1),
+                    )
+                    folded.set()
+                    assert connected.wait(timeout=30)
+                    _until_waiting(purger["pid"])  # commits only once the purge waits
+                return "folded"
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                purger["pid"] = cursor.fetchone()[0]
+            connected.set()
+            assert folded.wait(timeout=30)
+            user_purge_organization(organization=organization, user_ref=ANA)
+            return "purged"
+
+    assert at_once(2, run) == ["folded", "purged"]
+
+    assert money() == totals
+    for model in (GenerationDailyRollup, ProviderCallDailyRollup, UserHourlyRollup, UserDailyRollup):
+        assert not model.objects.filter(organization=organization, user_ref=ANA).exists(), model
 
 
 def test_other_users_and_organizations_are_untouched(people, organization):

@@ -1,4 +1,4 @@
-"""``analytics.0016``: the per-user daily rollup is filled from the hourly one (each day's sums
+"""``analytics.0017``: the per-user daily rollup is filled from the hourly one (each day's sums
 and its busiest hour's exact count), and the migration reverses (the table goes, and comes back
 with the same figures)."""
 
@@ -17,8 +17,8 @@ from tests.analytics.test_rollups import assert_user_days_bound_the_busiest_hour
 from tests.factories import OrganizationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
-BEFORE = [("analytics", "0015_archive_foreign_keys_without_index")]
-AFTER = [("analytics", "0016_rollups_user_daily")]
+BEFORE = [("analytics", "0016_archive_foreign_keys_without_index")]
+AFTER = [("analytics", "0017_rollups_user_daily")]
 
 
 def test_the_per_user_daily_rollup_is_filled_from_the_hourly_one(

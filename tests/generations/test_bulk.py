@@ -199,7 +199,7 @@ def test_a_usage_costing_more_than_the_column_holds_is_refused_by_index(api_clie
 
     sync_prices()
     items = [item(n, model="gpt-4o", provider="openai") for n in range(3)]
-    items[2]["input_tokens"] = 2**61  # $5.8 trillion at gpt-4o's price: numeric(20, 10) holds < $10^10
+    items[2]["input_tokens"] = 2**61  # past what one call may count, and $5.8 trillion at gpt-4o's price
 
     response = api_client.post(URL, {"items": items})
 

@@ -3,7 +3,13 @@ every hourly row of its range (265,851 a year for the biggest tenant of the 10M 
 reads one row per user and day and opens the hourly rows only of the user-days whose busiest
 hour may be over its threshold. Filled from the hourly rollup (exact: each day's sums, and its
 busiest hour's exact count, so every filled row is as if folded); row-level security like every
-tenant table. Reverse drops it."""
+tenant table. Reverse drops it.
+
+The previous release, still serving while this runs and until the deploy ends, writes hourly
+rows only: its calls are missing from this rollup. One ``manage.py fold_rollups`` run after the
+deploy recomputes the days from the hourly rollup, counts and busiest-hour bounds exact again:
+the periodic one (every 5 minutes, yesterday and today) does it by itself, a deploy that began
+before yesterday needs one run with ``--from``."""
 
 import django.db.models.deletion
 import django.utils.timezone
@@ -27,7 +33,7 @@ HAVING sum(requests) <> 0
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("analytics", "0015_archive_foreign_keys_without_index"),
+        ("analytics", "0016_archive_foreign_keys_without_index"),
         ("tenancy", "0003_row_level_security"),
     ]
 
