@@ -135,3 +135,15 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid.split("::", 1)[0] in HEAVY_MODULES:
             item.add_marker(pytest.mark.heavy)
+
+
+@pytest.fixture
+def back_to_the_latest_afterwards():
+    """For tests of data migrations: whatever state a test migrates to, the database is back at
+    the latest migrations afterwards."""
+    from tests.migrations_support import migrate_to_latest
+
+    try:
+        yield
+    finally:
+        migrate_to_latest()

@@ -7,7 +7,6 @@ import random
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from analytics.models import ProviderCallKeyDailyRollup
 from tenancy import rls
@@ -17,28 +16,11 @@ from tests.analytics.test_rollups import (
     rollup_call_key_groups,
 )
 from tests.factories import OrganizationFactory
+from tests.migrations_support import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = [("analytics", "0010_performance_metric_recorded_by_key")]
 AFTER = [("analytics", "0011_rollups_per_key")]
-
-
-def migrate(targets):
-    # As the tables' owner, as manage.py migrate runs; then the app role's grants on the table
-    # made again, as its post_migrate does.
-    with rls.database_owner():
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(targets)
-        rls.grant_app_role()
-
-
-@pytest.fixture
-def back_to_the_latest_afterwards():
-    try:
-        yield
-    finally:
-        migrate(list(MigrationExecutor(connection).loader.graph.leaf_nodes()))
 
 
 def test_the_per_key_rollup_is_filled_from_the_per_user_one(back_to_the_latest_afterwards, priced_models, at):

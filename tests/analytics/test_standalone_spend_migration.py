@@ -10,7 +10,6 @@ import random
 
 import pytest
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from analytics.models import ProviderCall, ProviderCallModelDailyRollup
 from tenancy import rls
@@ -22,29 +21,13 @@ from tests.analytics.test_rollups import (
     rollup_call_model_groups,
 )
 from tests.factories import OrganizationFactory
+from tests.migrations_support import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = [("analytics", "0013_provider_call_recorded_by_key_not_editable")]
 COLUMNS = [("analytics", "0014_provider_call_rollups_standalone_spend")]
 AFTER = [("analytics", "0015_provider_call_standalone_spend_backfill")]
 BACKFILL = importlib.import_module("analytics.migrations.0015_provider_call_standalone_spend_backfill")
-
-
-def migrate(targets):
-    # As the tables' owner, as manage.py migrate runs; then the app role's grants made again.
-    with rls.database_owner():
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(targets)
-        rls.grant_app_role()
-
-
-@pytest.fixture
-def back_to_the_latest_afterwards():
-    try:
-        yield
-    finally:
-        migrate(list(MigrationExecutor(connection).loader.graph.leaf_nodes()))
 
 
 def _columns(table: str) -> set[str]:

@@ -12,9 +12,9 @@ from django.db import connection
 from analytics.models import UserDailyRollup
 from tenancy import rls
 from tests.analytics.random_ingestion import ingest_random
-from tests.analytics.test_key_rollup_migration import back_to_the_latest_afterwards, migrate  # noqa: F401
 from tests.analytics.test_rollups import assert_user_days_bound_the_busiest_hours, rollup_user_days
 from tests.factories import OrganizationFactory
+from tests.migrations_support import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = [("analytics", "0016_archive_foreign_keys_without_index")]
@@ -22,7 +22,7 @@ AFTER = [("analytics", "0017_rollups_user_daily")]
 
 
 def test_the_per_user_daily_rollup_is_filled_from_the_hourly_one(
-    back_to_the_latest_afterwards,  # noqa: F811
+    back_to_the_latest_afterwards,
     priced_models,
     at,
 ):

@@ -5,23 +5,14 @@ from __future__ import annotations
 
 import pytest
 from django.db import IntegrityError, connection, transaction
-from django.db.migrations.executor import MigrationExecutor
 
 from generations.models import Generation
-from tenancy import rls
 from tests.generations.factories import GenerationFactory
+from tests.migrations_support import migrate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BEFORE = [("generations", "0003_generation_metered_usage_occurred_at")]
 AFTER = [("generations", "0004_request_id_unique_deleted_included")]
-
-
-def migrate(targets):
-    # As ``manage.py migrate`` does: schema changes are the tables' owner's, not the app role's.
-    with rls.database_owner():
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(targets)
 
 
 def set_request_id(pk: int, request_id: str) -> None:
@@ -30,14 +21,8 @@ def set_request_id(pk: int, request_id: str) -> None:
         cursor.execute("UPDATE generations_generation SET request_id = %s WHERE id = %s", [request_id, pk])
 
 
-@pytest.fixture
-def back_to_latest():
-    yield
-    migrate([key for key in MigrationExecutor(connection).loader.graph.leaf_nodes()])
-
-
 def test_deleted_duplicates_get_a_request_id_of_their_own_and_the_migration_reverses(
-    back_to_latest, organization, other_organization
+    back_to_the_latest_afterwards, organization, other_organization
 ):
     # Given a request recorded, deleted and recorded again twice (the old constraint allowed it),
     # and a request whose every row was deleted: rows made now, renamed once the schema is back
@@ -88,7 +73,7 @@ def _unique_constraints_of_generations() -> dict[str, list[str]]:
     }
 
 
-def test_the_tree_version_constraint_moves_to_organization_first_and_back(back_to_latest):
+def test_the_tree_version_constraint_moves_to_organization_first_and_back(back_to_the_latest_afterwards):
     """``0010_generation_version_unique_per_org_tree``: ``(root, version)`` becomes
     ``(organization, root, version)``, and migrating back restores the old one."""
     latest = _unique_constraints_of_generations()
@@ -115,7 +100,9 @@ def _overlap_is_leakproof() -> bool:
         return cursor.fetchone()[0]
 
 
-def test_the_search_index_gains_the_organization_and_migrating_back_restores_the_old_one(back_to_latest):
+def test_the_search_index_gains_the_organization_and_migrating_back_restores_the_old_one(
+    back_to_the_latest_afterwards,
+):
     """``0014_org_content_search_index`` replaces the content-only GIN index and marks ``&&``
     LEAKPROOF; back at 0013 the old index and the unmarked function return."""
     assert "generation_org_search_idx" in _generation_indexes()

@@ -6,14 +6,12 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from analytics.models import ProviderCall, ProviderCallDailyRollup
 from providers.credentials import fingerprint_of
 from providers.models import ProviderCredential
-from tenancy import rls
 from tests.analytics.factories import ProviderCallFactory
+from tests.migrations_support import migrate
 from tests.providers.factories import make_credential
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,22 +19,6 @@ BARE = [("analytics", "0005_provider_call_recorded_by_key"), ("providers", "0004
 KEYED = [("analytics", "0006_key_fingerprint_hmac"), ("providers", "0005_credential_fingerprint_hmac")]
 API_KEY = "sk-test-migration-0123456789abcdef"
 UNKNOWN_KEY = "sk-test-never-stored-0123456789abcdef"
-
-
-def migrate(targets):
-    # As the tables' owner, as manage.py migrate runs: later migrations' reverse is DDL on them.
-    with rls.database_owner():
-        executor = MigrationExecutor(connection)
-        executor.loader.build_graph()
-        executor.migrate(targets)
-
-
-@pytest.fixture
-def back_to_the_latest_afterwards():
-    try:
-        yield
-    finally:
-        migrate(list(MigrationExecutor(connection).loader.graph.leaf_nodes()))
 
 
 def sha256(key: str) -> str:
