@@ -7,6 +7,7 @@ Inkwell through each client's own exporter. Nothing leaves the machine.
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 
 import pytest
@@ -99,6 +100,19 @@ def tracer_provider(live_server, key) -> TracerProvider:
     return provider
 
 
+@contextlib.contextmanager
+def instrumented(instrumentor, live_server, key):
+    """An OpenLLMetry instrumentor installed around the block, exporting to Inkwell; uninstalled
+    and its spans flushed afterwards."""
+    provider = tracer_provider(live_server, key)
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        yield
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+
 @pytest.fixture
 def openai_instrumented(monkeypatch, live_server, key):
     from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
@@ -177,15 +191,11 @@ def test_openllmetry_openai_instrumentation_prices_the_cached_prompt_tokens_exac
     # at the cache-read rate and the rest of the prompt at the input rate.
     from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
-    provider = tracer_provider(live_server, key)
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        with fake_provider({"/v1/chat/completions": OPENAI_COMPLETION}) as (base_url, calls):
-            _ask_openai(base_url)
-    finally:
-        instrumentor.uninstrument()
-        provider.shutdown()
+    with (
+        instrumented(OpenAIInstrumentor(), live_server, key),
+        fake_provider({"/v1/chat/completions": OPENAI_COMPLETION}) as (base_url, calls),
+    ):
+        _ask_openai(base_url)
 
     assert len(calls) == 1
     row = Generation.objects.get(organization=organization)
@@ -221,21 +231,17 @@ def test_openllmetry_anthropic_instrumentation_prices_cache_reads_and_writes_exa
     import anthropic
     from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
 
-    provider = tracer_provider(live_server, key)
-    instrumentor = AnthropicInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        with fake_provider({"/v1/messages": ANTHROPIC_MESSAGE}) as (base_url, calls):
-            client = anthropic.Anthropic(base_url=base_url, api_key="sk-ant-test", max_retries=0)
-            client.messages.create(
-                model="claude-sonnet-4-0",
-                max_tokens=256,
-                system=[{"type": "text", "text": "House style…", "cache_control": {"type": "ephemeral"}}],
-                messages=[{"role": "user", "content": "Describe the rooms."}],
-            )
-    finally:
-        instrumentor.uninstrument()
-        provider.shutdown()
+    with (
+        instrumented(AnthropicInstrumentor(), live_server, key),
+        fake_provider({"/v1/messages": ANTHROPIC_MESSAGE}) as (base_url, calls),
+    ):
+        client = anthropic.Anthropic(base_url=base_url, api_key="sk-ant-test", max_retries=0)
+        client.messages.create(
+            model="claude-sonnet-4-0",
+            max_tokens=256,
+            system=[{"type": "text", "text": "House style…", "cache_control": {"type": "ephemeral"}}],
+            messages=[{"role": "user", "content": "Describe the rooms."}],
+        )
 
     assert len(calls) == 1
     row = Generation.objects.get(organization=organization)
