@@ -50,6 +50,7 @@ raw rows retention has already archived are skipped (their rollups are the only 
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,7 @@ from generations.choices import GenerationStatus, RecordedAction
 from generations.models import CacheDailyStats, Generation
 from providers.choices import CostStatus
 from providers.models import AIModel, Provider
+from tenancy.idempotency import WrittenWith
 from tenancy.models import Organization
 
 # Table names and statuses the raw SQL below uses, from the models and choices themselves.
@@ -269,14 +271,15 @@ class Contributions:
                 current = group.get(name)
                 group[name] = value if current is None else max(current, value)
 
-    def statements(self) -> list[Statement]:
+    def statements(self, only_if: str | None = None) -> list[Statement]:
         """The SQL that writes every non-empty group, and forgets them.
 
         Append-only tables: one ``INSERT`` of a delta row per group. Upserted tables: new
         contributions are upserted (sorted, for a stable lock order); adjustments update their
         existing group in place: PostgreSQL checks an upsert's proposed row against the CHECK
         constraints before it looks for the conflict, and a delta row (one more success, no more
-        requests) fails them.
+        requests) fails them. ``only_if``: an SQL condition every statement holds, so it writes
+        nothing when the condition is false (see :func:`_insert`).
         """
         growing, changing = [], []
         for key in sorted(self.groups, key=_sort_key):
@@ -289,11 +292,12 @@ class Contributions:
             (changing if adjust else growing).append((*key, *sums, *maxes))
         self.groups.clear()
         statements = [
-            _insert(self.spec, growing[start : start + _CHUNK]) for start in range(0, len(growing), _CHUNK)
+            _insert(self.spec, growing[start : start + _CHUNK], only_if)
+            for start in range(0, len(growing), _CHUNK)
         ]
-        statements += [_update(self.spec, row) for row in changing]
+        statements += [_update(self.spec, row, only_if) for row in changing]
         for coarser, _ in self.coarser:
-            statements += coarser.statements()
+            statements += coarser.statements(only_if)
         return statements
 
     def write(self) -> int:
@@ -338,14 +342,22 @@ def _execute_together(statements: Sequence[Statement]) -> None:
         cursor.execute(sql, [*params, *last_params])
 
 
-def _insert(spec: RollupTable, rows: Sequence[tuple]) -> Statement:
+def _insert(spec: RollupTable, rows: Sequence[tuple], only_if: str | None = None) -> Statement:
+    """``INSERT`` the rows into ``spec``'s table (upserted unless append-only). With ``only_if``
+    (an SQL condition, such as "the generation's INSERT in this statement wrote its row") the
+    rows come from a ``SELECT … WHERE only_if``: a ``VALUES`` list cannot hold a condition, and a
+    subquery's values need their column types spelled (a NULL alone would be text)."""
     columns = (*spec.keys, *spec.sums, *spec.maxes, *spec.stamps)
-    placeholders = (
-        "(" + ", ".join(["%s"] * (len(columns) - len(spec.stamps)) + ["now()"] * len(spec.stamps)) + ")"
-    )
-    sql = f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) VALUES " + ", ".join(
-        [placeholders] * len(rows)
-    )
+    values = _placeholders(spec) if only_if else ["%s"] * (len(columns) - len(spec.stamps))
+    placeholders = "(" + ", ".join([*values, *["now()"] * len(spec.stamps)]) + ")"
+    rows_sql = ", ".join([placeholders] * len(rows))
+    if only_if:
+        sql = (
+            f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) "
+            f"SELECT * FROM (VALUES {rows_sql}) AS v WHERE {only_if}"
+        )
+    else:
+        sql = f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) VALUES {rows_sql}"
     if not spec.append_only:
         assignments = [f"{name} = t.{name} + EXCLUDED.{name}" for name in spec.sums]
         assignments += [f"{name} = GREATEST(t.{name}, EXCLUDED.{name})" for name in spec.maxes]
@@ -354,13 +366,28 @@ def _insert(spec: RollupTable, rows: Sequence[tuple]) -> Statement:
     return sql, [value for row in rows for value in row]
 
 
-def _update(spec: RollupTable, row: tuple) -> Statement:
+# Text columns are cast to text, not varchar(n): an explicit cast to varchar(n) cuts a longer
+# value where the INSERT's own assignment refuses it.
+_CAST_AS = {"CharField": "text", "TextField": "text", "DecimalField": "numeric"}
+
+
+@functools.cache
+def _placeholders(spec: RollupTable) -> tuple[str, ...]:
+    """``%s::type`` of each column of ``spec`` but its stamps, for :func:`_insert`'s ``SELECT``."""
+    casts = []
+    for name in (*spec.keys, *spec.sums, *spec.maxes):
+        field = spec.model._meta.get_field(name)
+        casts.append(f"%s::{_CAST_AS.get(field.get_internal_type()) or field.cast_db_type(connection)}")
+    return tuple(casts)
+
+
+def _update(spec: RollupTable, row: tuple, only_if: str | None = None) -> Statement:
     """Adjust an upserted table's existing group (a run/model's figures after an edit)."""
     keys = row[: len(spec.keys)]
     values = row[len(spec.keys) :]
     assignments = [f"{name} = {name} + %s" for name in spec.sums]
     assignments += [f"{name} = GREATEST({name}, %s)" for name in spec.maxes]
-    where = " AND ".join(f"{name} = %s" for name in spec.keys)
+    where = " AND ".join([*(f"{name} = %s" for name in spec.keys), *([only_if] if only_if else [])])
     return (
         f"UPDATE {spec.table} SET {', '.join(assignments)}, updated_at = now() WHERE {where}",
         [*values, *keys],
@@ -483,12 +510,15 @@ def rollups_count_generations(
     generations: Sequence[Generation],
     action: str,
     previous: dict[int, dict[str, Any]] | None = None,
+    written_with: WrittenWith | None = None,
 ) -> None:
     """Add ``generations`` to the daily rollup and to their runs' model performance.
 
     ``action`` is ``generations_recorded``'s: ``created`` adds each row, ``updated`` adds the
     difference against ``previous[id]`` (the counted fields before the change); ``deleted``
-    and ``restored`` change nothing. Runs in the caller's transaction.
+    and ``restored`` change nothing. Runs in the caller's transaction; or, given
+    ``written_with`` (a generation not yet inserted), adds its statements there, to be written
+    in the generation's own INSERT statement and only if that writes the row.
     """
     if action not in (RecordedAction.CREATED, RecordedAction.UPDATED) or not generations:
         return
@@ -520,6 +550,12 @@ def rollups_count_generations(
                     _performance_measures(measures),
                     sign=sign,
                 )
+    if written_with is not None:
+        if lowered:
+            raise ValueError("A generation not yet written has no latency maximum to lower.")
+        condition = written_with.condition
+        written_with.statements += [*daily.statements(condition), *runs.statements(condition)]
+        return
     # One statement: the daily deltas and the run/model upserts together.
     _execute([*daily.statements(), *runs.statements()])
     for group, run_id in sorted(lowered, key=lambda item: _sort_key((*item[0], item[1]))):
@@ -627,9 +663,12 @@ def _provider_call_measures(call: ProviderCall) -> dict[str, Any]:
     return measures
 
 
-def rollups_count_provider_calls(*, calls: Sequence[ProviderCall]) -> None:
+def rollups_count_provider_calls(
+    *, calls: Sequence[ProviderCall], written_with: WrittenWith | None = None
+) -> None:
     """Add provider calls to the daily rollup and, per user, to the hourly and per-user daily
-    ones (in the caller's transaction)."""
+    ones (in the caller's transaction; or, given ``written_with``, a call not yet inserted, in
+    the statement that inserts it, as :func:`rollups_count_generations`)."""
     names = Names(calls)
     daily = Contributions(PROVIDER_CALL_ROLLUP)
     hourly = Contributions(USER_HOURLY)
@@ -644,6 +683,14 @@ def rollups_count_provider_calls(*, calls: Sequence[ProviderCall]) -> None:
                 (call.organization_id, _utc_day(call.occurred_at), call.user_ref),
                 {**counts, "busiest_hour_bound": 1},
             )
+    if written_with is not None:
+        condition = written_with.condition
+        written_with.statements += [
+            *daily.statements(condition),
+            *hourly.statements(condition),
+            *user_daily.statements(condition),
+        ]
+        return
     _execute([*daily.statements(), *hourly.statements(), *user_daily.statements()])
 
 

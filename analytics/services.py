@@ -4,7 +4,8 @@ preferences and weekly summaries.
 Every function takes ``organization`` first, runs in one transaction, audits what people change
 (ingested calls record the key that wrote them instead, DESIGN §3) and
 adds its rows to the rollups in that same transaction (``analytics.rollups``), so a report never
-sees a row its rollup has not counted, or the reverse.
+sees a row its rollup has not counted, or the reverse. A single provider call is one statement
+instead: its INSERT carries its rollup writes (``tenancy.idempotency.WrittenWith``).
 
 Idempotency is ``tenancy.idempotency``'s, as for generations: a provider call's key is its
 ``request_id``, a performance metric's the generation it describes (one metric per generation);
@@ -38,7 +39,7 @@ from providers.metering import Meter, check_occurred_at
 from tenancy import services as tenancy_services
 from tenancy.actors import SYSTEM, Actor
 from tenancy.errors import DomainError
-from tenancy.idempotency import IdempotentIngest, Recorded
+from tenancy.idempotency import IdempotentIngest, Recorded, WrittenWith
 from tenancy.models import Organization
 
 PROVIDER_CALL_INGEST = IdempotentIngest(
@@ -73,7 +74,6 @@ def error_type_for(status_code: int | None) -> str:
 # --- provider calls ---------------------------------------------------------------------------
 
 
-@transaction.atomic
 def provider_call_record(
     *,
     organization: Organization,
@@ -99,16 +99,21 @@ def provider_call_record(
             organization=organization, actor=actor, values=values, meter=Meter(), now=timezone.now()
         )
 
-    recorded = PROVIDER_CALL_INGEST.record(
-        organization=organization, key=values["request_id"], fingerprint=fingerprint, build=build
-    )
-    call = recorded.instance
-    if not recorded.created:
-        return recorded
+    def counted_with(call: ProviderCall) -> WrittenWith:
+        written_with = WrittenWith()
+        rollups.rollups_count_provider_calls(calls=[call], written_with=written_with)
+        return written_with
 
-    # Not audited: an ingested row records the key that wrote it (DESIGN §3).
-    rollups.rollups_count_provider_calls(calls=[call])
-    return recorded
+    # One statement, no transaction of its own: the INSERT with its rollup writes, which happen
+    # only if it writes the row. Not audited: an ingested row records the key that wrote it
+    # (DESIGN §3).
+    return PROVIDER_CALL_INGEST.record(
+        organization=organization,
+        key=values["request_id"],
+        fingerprint=fingerprint,
+        build=build,
+        written_with=counted_with,
+    )
 
 
 MAX_BULK_CALLS = 1000

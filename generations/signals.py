@@ -16,8 +16,15 @@
       ``cache_read_tokens``, ``cache_write_tokens``, ``total_tokens``, ``generation_time_ms``,
       ``completed_at`` before the change); ``{}`` otherwise.
 
-    A replayed request (same ``request_id``, same body) writes nothing and sends nothing.
-    Receivers must not call back into generations' services. The one receiver is
+    - ``written_with``: ``None``, or a :class:`tenancy.idempotency.WrittenWith` when the
+      generations are built but not yet inserted (a single POST without a parent): then a
+      receiver writes nothing itself and adds its writes to it, as statements holding its
+      ``condition``; they go out in the generation's own ``INSERT`` statement and happen only if
+      that writes the row. Such a send may be a replay's, which the INSERT finds (nothing is
+      written), so a receiver does nothing else.
+
+    A replayed request (same ``request_id``, same body) writes nothing. Receivers must not call
+    back into generations' services. The one receiver is
     ``analytics.receivers.count_recorded_generations`` (connected in ``analytics/apps.py``).
 """
 

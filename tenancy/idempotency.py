@@ -68,6 +68,31 @@ class _KeyTaken(Exception):
     """Rolls back a savepoint whose INSERT found its key taken (not an error to anyone)."""
 
 
+@dataclass
+class WrittenWith:
+    """Writes to other tables that must happen exactly when a new row is written (analytics'
+    rollup deltas of a generation), sent in the row's own statement.
+
+    :meth:`IdempotentIngest.insert` makes its ``INSERT … ON CONFLICT DO NOTHING RETURNING`` the
+    first data-modifying CTE of one statement (named ``inserted_row``) and each of
+    ``statements`` a CTE after it. A statement must hold ``condition`` (true only if the INSERT
+    wrote the row), so when the key is taken nothing is written. One statement commits or fails
+    as a whole, so a single ingestion needs no transaction of its own (no BEGIN, no COMMIT)."""
+
+    condition: str = "EXISTS (SELECT FROM inserted_row)"
+    statements: list[tuple[str, Sequence[Any]]] = dataclasses.field(default_factory=list)
+
+    def around(self, sql: str, params: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``sql`` (the INSERT … RETURNING) with the statements after it; returns its rows."""
+        if not self.statements:
+            return sql, list(params)
+        after = ", ".join(f"written_with_{n} AS ({text})" for n, (text, _) in enumerate(self.statements))
+        return (
+            f"WITH inserted_row AS ({sql}), {after} SELECT * FROM inserted_row",  # noqa: S608 - our SQL
+            [*params, *(value for _, values in self.statements for value in values)],
+        )
+
+
 @dataclass(frozen=True)
 class Recorded(Generic[Row]):
     """An ingestion's outcome: the row, and whether this call created it (201) or not (200)."""
@@ -176,6 +201,7 @@ class IdempotentIngest(Generic[Row]):
         fingerprint: str,
         build: Callable[[], Row],
         before_insert: Callable[[Row], Any] | None = None,
+        written_with: Callable[[Row], WrittenWith] | None = None,
     ) -> Recorded[Row]:
         """Build a row (``build``) and :meth:`insert` it: one statement for a new key.
 
@@ -189,10 +215,17 @@ class IdempotentIngest(Generic[Row]):
             if replayed is not None:
                 return replayed
             raise
-        return self.insert(instance, fingerprint=fingerprint, before_insert=before_insert)
+        return self.insert(
+            instance, fingerprint=fingerprint, before_insert=before_insert, written_with=written_with
+        )
 
     def insert(
-        self, instance: Row, *, fingerprint: str, before_insert: Callable[[Row], Any] | None = None
+        self,
+        instance: Row,
+        *,
+        fingerprint: str,
+        before_insert: Callable[[Row], Any] | None = None,
+        written_with: Callable[[Row], WrittenWith] | None = None,
     ) -> Recorded[Row]:
         """Write a new ``instance`` stamped with ``fingerprint`` in one ``INSERT … ON CONFLICT
         ON CONSTRAINT … DO NOTHING RETURNING``. If the key is taken (by an earlier request, or
@@ -200,11 +233,15 @@ class IdempotentIngest(Generic[Row]):
 
         ``before_insert`` is work that must happen only if this row is written (a version
         reserved in a tree): then the two run in a savepoint that rolls back when the key is
-        taken. Any other integrity error propagates."""
+        taken. ``written_with`` gives, for the built row, the writes that go in the same
+        statement (:class:`WrittenWith`); not with ``before_insert``. Any other integrity error
+        propagates."""
         instance.request_fingerprint = fingerprint
         if before_insert is None:
-            written = self._insert_unless_taken(instance)
+            written = self._insert_unless_taken(instance, written_with(instance) if written_with else None)
         else:
+            if written_with is not None:
+                raise ValueError("written_with goes without before_insert: that needs a savepoint.")
             try:
                 with transaction.atomic():
                     before_insert(instance)
@@ -218,9 +255,10 @@ class IdempotentIngest(Generic[Row]):
         winner = self.rows(instance.organization_id).get(**{self.key: getattr(instance, self.key)})
         return self.answer(winner, fingerprint)
 
-    def _insert_unless_taken(self, instance: Row) -> bool:
+    def _insert_unless_taken(self, instance: Row, written_with: WrittenWith | None = None) -> bool:
         """INSERT ``instance`` unless its key is taken; True when written (pk and the other
-        database-returned fields set, as ``save(force_insert=True)`` would)."""
+        database-returned fields set, as ``save(force_insert=True)`` would), with the writes of
+        ``written_with`` in the same statement."""
         meta = self.model._meta
         using = router.db_for_write(self.model, instance=instance)
         connection = connections[using]
@@ -253,6 +291,8 @@ class IdempotentIngest(Generic[Row]):
             ]
             sql = self._insert_sql(connection, tuple(field for field, _ in sent), returning)
             params = [value for _, value in sent]
+        if written_with is not None:
+            sql, params = written_with.around(sql, params)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()

@@ -12,7 +12,9 @@
 Every function takes ``organization`` first, runs in one transaction, audits what people
 change (``tenancy.services.audit_record``: edits, deletes, restores; ingested rows record the
 key that wrote them instead, DESIGN §3) and sends ``generations_recorded`` inside that transaction
-so analytics' rollups commit with the rows they count.
+so analytics' rollups commit with the rows they count. A single generation without a parent is
+one statement instead: the signal's receivers add their writes to its INSERT
+(``tenancy.idempotency.WrittenWith``), which makes them only if it writes the row.
 """
 
 from generations.errors import BulkItemError

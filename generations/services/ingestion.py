@@ -32,7 +32,7 @@ from generations.signals import generations_recorded
 from providers.metering import Meter, check_occurred_at
 from tenancy.actors import SYSTEM, Actor
 from tenancy.errors import DomainError
-from tenancy.idempotency import IdempotentIngest, Recorded
+from tenancy.idempotency import IdempotentIngest, Recorded, WrittenWith
 from tenancy.models import Organization
 
 GENERATION_INGEST = IdempotentIngest(
@@ -120,9 +120,11 @@ def _build(
     return generation
 
 
-def send_recorded(organization, generations, action, previous=None) -> None:
+def send_recorded(organization, generations, action, previous=None, written_with=None) -> None:
     """Send ``generations_recorded`` for ``generations`` (none: nothing sent), inside the caller's
-    transaction so analytics' rollups commit with the rows they count."""
+    transaction so analytics' rollups commit with the rows they count. With ``written_with``
+    (a :class:`~tenancy.idempotency.WrittenWith`; generations built, not yet inserted) the
+    receivers add their writes to it instead, for the statement that inserts the rows."""
     if generations:
         generations_recorded.send(
             sender=Generation,
@@ -130,10 +132,10 @@ def send_recorded(organization, generations, action, previous=None) -> None:
             generations=list(generations),
             action=action,
             previous=previous or {},
+            written_with=written_with,
         )
 
 
-@transaction.atomic
 def generation_record(
     *,
     organization: Organization,
@@ -176,19 +178,35 @@ def generation_record(
         attach_child(generation, parent=parent, kind=kind, version=first)
 
     # No look-up first: a new request_id is one INSERT … ON CONFLICT (tenancy.idempotency).
-    recorded = GENERATION_INGEST.record(
-        organization=organization,
-        key=values["request_id"],
-        fingerprint=fingerprint,
-        build=build,
-        before_insert=attach if parent is not None else None,
-    )
-    generation = recorded.instance
-    if not recorded.created:
-        return recorded
     # Not audited: an ingested row records the key that wrote it (DESIGN §3); edits, deletes,
     # restores and re-pricing are.
-    send_recorded(organization, [generation], RecordedAction.CREATED)
+    if parent is None:
+        # One statement and no transaction of its own: the INSERT, with the writes the
+        # ``generations_recorded`` receivers add (analytics' rollup deltas), which happen only if
+        # the INSERT writes the row (a replay writes nothing).
+        def counted_with(generation: Generation) -> WrittenWith:
+            written_with = WrittenWith()
+            send_recorded(organization, [generation], RecordedAction.CREATED, written_with=written_with)
+            return written_with
+
+        return GENERATION_INGEST.record(
+            organization=organization,
+            key=values["request_id"],
+            fingerprint=fingerprint,
+            build=build,
+            written_with=counted_with,
+        )
+    # A child also takes a version of its tree, in a savepoint with its INSERT.
+    with transaction.atomic():
+        recorded = GENERATION_INGEST.record(
+            organization=organization,
+            key=values["request_id"],
+            fingerprint=fingerprint,
+            build=build,
+            before_insert=attach,
+        )
+        if recorded.created:
+            send_recorded(organization, [recorded.instance], RecordedAction.CREATED)
     return recorded
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from django.db.models import Sum
 
+from analytics.models import GenerationDailyRollup, GenerationModelDailyRollup, ModelPerformance
 from generations.models import CacheEntry, Generation
 from tenancy.choices import APIKeyRole
 from tests.concurrency import at_once
 from tests.conftest import client_for_key
-from tests.generations.factories import CacheEntryFactory, GenerationFactory
+from tests.generations.factories import CacheEntryFactory, GenerationFactory, GenerationRunFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,6 +44,32 @@ def test_twenty_simultaneous_posts_of_one_request_id_make_one_row(plain_key, org
     assert codes == {201: 1, 200: 19}, [r.content for r in responses if r.status_code >= 500]
     assert Generation.objects.filter(organization=organization, request_id="race-1").count() == 1
     assert len({response.json()["id"] for response in responses}) == 1
+    # Each request's rollup writes rode in its own INSERT statement: only the winner's happened.
+    counted = GenerationDailyRollup.objects.filter(organization=organization)
+    assert counted.aggregate(requests=Sum("requests"))["requests"] == 1
+
+
+def test_twenty_simultaneous_posts_of_one_request_id_in_a_run_count_it_once_in_the_run(
+    plain_key, organization
+):
+    run = GenerationRunFactory(organization=organization)
+    payload = {
+        "request_id": "race-run",
+        "model": "an-unknown-model",
+        "content": "Same body from every thread.",
+        "run": run.pk,
+        "status": "success",
+    }
+
+    responses = at_once(
+        20, lambda i: client_for_key(plain_key).post("/api/v1/generations/", payload, format="json")
+    )
+
+    assert Counter(response.status_code for response in responses) == {201: 1, 200: 19}
+    performance = ModelPerformance.objects.get(organization=organization, run=run)
+    assert (performance.requests, performance.successes) == (1, 1)
+    counted = GenerationModelDailyRollup.objects.filter(organization=organization)
+    assert counted.aggregate(requests=Sum("requests"))["requests"] == 1
 
 
 def test_twenty_simultaneous_replays_of_one_child_make_one_row_and_take_one_version(plain_key, organization):
