@@ -45,7 +45,7 @@ from styleguides.versioning import (
     guide_snapshot,
     version_snapshot,
 )
-from tenancy.admin_mixins import AdminPagesMixin, InkwellModelAdmin, admin_actor
+from tenancy.admin_mixins import AdminPagesMixin, InkwellModelAdmin, admin_actor, adopt_created
 
 
 class OwnerListFilter(admin.SimpleListFilter):
@@ -601,8 +601,7 @@ class PromptTemplateAdmin(InkwellModelAdmin):
                 variables=form.cleaned_data.get("variables", []),
                 notes=form.cleaned_data.get("version_notes", ""),
             )
-            obj.pk = template.pk
-            obj._state.adding = False
+            adopt_created(obj, template)
             return
         super().save_model(request, obj, form, change)
         if form.body_changed():
@@ -655,8 +654,7 @@ class ContextSnippetAdmin(InkwellModelAdmin):
             created = services.context_snippet_create(
                 organization=obj.organization, actor=admin_actor(request), **fields
             )
-            obj.pk = created.pk
-            obj._state.adding = False
+            adopt_created(obj, created)
 
 
 @admin.register(ContentPillar)
