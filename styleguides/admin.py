@@ -502,6 +502,15 @@ class PromptTemplateAdminForm(forms.ModelForm):
                 self.add_error(field if field in self.fields else None, errors)
         return cleaned
 
+    def version_body(self) -> dict:
+        """The bodies, variables and notes of the version a save writes, as the services take them."""
+        return {
+            "system_template": self.cleaned_data.get("system_template", ""),
+            "user_template": self.cleaned_data["user_template"],
+            "variables": self.cleaned_data.get("variables", []),
+            "notes": self.cleaned_data.get("version_notes", ""),
+        }
+
     def body_changed(self) -> bool:
         latest = self.latest_version
         if latest is None:
@@ -596,10 +605,7 @@ class PromptTemplateAdmin(InkwellModelAdmin):
                 slug=obj.slug,
                 content_type=obj.content_type,
                 description=obj.description,
-                system_template=form.cleaned_data.get("system_template", ""),
-                user_template=form.cleaned_data["user_template"],
-                variables=form.cleaned_data.get("variables", []),
-                notes=form.cleaned_data.get("version_notes", ""),
+                **form.version_body(),
             )
             adopt_created(obj, template)
             return
@@ -609,10 +615,7 @@ class PromptTemplateAdmin(InkwellModelAdmin):
                 organization=obj.organization,
                 actor=actor,
                 template=obj,
-                system_template=form.cleaned_data.get("system_template", ""),
-                user_template=form.cleaned_data["user_template"],
-                variables=form.cleaned_data.get("variables", []),
-                notes=form.cleaned_data.get("version_notes", ""),
+                **form.version_body(),
             )
 
     def save_formset(self, request, form, formset, change):
