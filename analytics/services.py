@@ -71,6 +71,14 @@ def error_type_for(status_code: int | None) -> str:
     return ErrorType.OTHER
 
 
+def _check_own_generation(generation: Generation, organization: Organization) -> None:
+    """Refuse a generation of another organization as an unknown id would be (no leak)."""
+    if generation.organization_id != organization.pk:
+        raise DomainError(
+            "No such generation in this organization.", code="does_not_exist", attr="generation"
+        )
+
+
 # --- provider calls ---------------------------------------------------------------------------
 
 
@@ -182,10 +190,8 @@ def _build_call(
     :func:`provider_call_record` for what they hold and the defaults applied)."""
     values = dict(values)
     generation = values.get("generation")
-    if generation is not None and generation.organization_id != organization.pk:
-        raise DomainError(
-            "No such generation in this organization.", code="does_not_exist", attr="generation"
-        )
+    if generation is not None:
+        _check_own_generation(generation, organization)
     usage_payload = values.pop("usage", None)
     total_tokens = values.pop("total_tokens", None)
     tokens = {name: values.pop(name) for name in TOKEN_FIELDS if name in values}
@@ -240,10 +246,7 @@ def performance_metric_record(
 ) -> Recorded:
     """Record the performance metrics of one generation (one per generation, idempotent) and
     add its cache hit and retries to the generation's daily rollup group."""
-    if generation.organization_id != organization.pk:
-        raise DomainError(
-            "No such generation in this organization.", code="does_not_exist", attr="generation"
-        )
+    _check_own_generation(generation, organization)
 
     def build() -> PerformanceMetric:
         metric = PerformanceMetric(

@@ -24,7 +24,7 @@ from providers.models import (
     Provider,
     ProviderCredential,
 )
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, secret_input
+from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, adopt_created, secret_input
 from tenancy.choices import AuditAction
 from tenancy.errors import DomainError
 from tenancy.services import audit_record
@@ -226,9 +226,7 @@ class ProviderCredentialAdmin(InkwellModelAdmin):
                 api_key=new_key,
                 expires_at=obj.expires_at,
             )
-            for field in created._meta.concrete_fields:
-                setattr(obj, field.attname, getattr(created, field.attname))
-            obj._state.adding = False
+            adopt_created(obj, created)
             return
         stored = ProviderCredential.all_objects.get(pk=obj.pk)
         services.credential_update(

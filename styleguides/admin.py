@@ -45,7 +45,7 @@ from styleguides.versioning import (
     guide_snapshot,
     version_snapshot,
 )
-from tenancy.admin_mixins import AdminPagesMixin, InkwellModelAdmin, admin_actor
+from tenancy.admin_mixins import AdminPagesMixin, InkwellModelAdmin, admin_actor, adopt_created
 
 
 class OwnerListFilter(admin.SimpleListFilter):
@@ -502,6 +502,15 @@ class PromptTemplateAdminForm(forms.ModelForm):
                 self.add_error(field if field in self.fields else None, errors)
         return cleaned
 
+    def version_body(self) -> dict:
+        """The bodies, variables and notes of the version a save writes, as the services take them."""
+        return {
+            "system_template": self.cleaned_data.get("system_template", ""),
+            "user_template": self.cleaned_data["user_template"],
+            "variables": self.cleaned_data.get("variables", []),
+            "notes": self.cleaned_data.get("version_notes", ""),
+        }
+
     def body_changed(self) -> bool:
         latest = self.latest_version
         if latest is None:
@@ -596,13 +605,9 @@ class PromptTemplateAdmin(InkwellModelAdmin):
                 slug=obj.slug,
                 content_type=obj.content_type,
                 description=obj.description,
-                system_template=form.cleaned_data.get("system_template", ""),
-                user_template=form.cleaned_data["user_template"],
-                variables=form.cleaned_data.get("variables", []),
-                notes=form.cleaned_data.get("version_notes", ""),
+                **form.version_body(),
             )
-            obj.pk = template.pk
-            obj._state.adding = False
+            adopt_created(obj, template)
             return
         super().save_model(request, obj, form, change)
         if form.body_changed():
@@ -610,10 +615,7 @@ class PromptTemplateAdmin(InkwellModelAdmin):
                 organization=obj.organization,
                 actor=actor,
                 template=obj,
-                system_template=form.cleaned_data.get("system_template", ""),
-                user_template=form.cleaned_data["user_template"],
-                variables=form.cleaned_data.get("variables", []),
-                notes=form.cleaned_data.get("version_notes", ""),
+                **form.version_body(),
             )
 
     def save_formset(self, request, form, formset, change):
@@ -655,8 +657,7 @@ class ContextSnippetAdmin(InkwellModelAdmin):
             created = services.context_snippet_create(
                 organization=obj.organization, actor=admin_actor(request), **fields
             )
-            obj.pk = created.pk
-            obj._state.adding = False
+            adopt_created(obj, created)
 
 
 @admin.register(ContentPillar)

@@ -35,6 +35,15 @@ def admin_actor(request) -> Actor:
     return Actor(user=request.user, request_id=getattr(request, "request_id", ""))
 
 
+def adopt_created(obj, created) -> None:
+    """Make an add form's unsaved ``obj`` the row a create service wrote (``created``): the admin
+    logs, names and redirects to ``obj`` after ``save_model``, so it must be the stored row,
+    with the values the service set (key columns, status, timestamps) rather than the form's."""
+    for field in created._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(created, field.attname))
+    obj._state.adding = False
+
+
 class AdminPagesMixin:
     """A ModelAdmin's own pages beyond Django's (a dashboard, a guide's check page): list them in
     ``admin_pages`` as ``(route, view method name, URL name)``; each is routed before the

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from generations.publishing import services
 from generations.publishing.choices import Platform, PostStatus
 from generations.publishing.models import ScheduledPost, SocialAccount
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, secret_input
+from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, adopt_created, secret_input
 from tenancy.errors import DomainError
 
 SECRET_INPUTS = {
@@ -106,9 +106,7 @@ class SocialAccountAdmin(InkwellModelAdmin):
             created = services.social_account_create(
                 organization=obj.organization, actor=admin_actor(request), secrets=secrets, **fields
             )
-            for field in created._meta.concrete_fields:
-                setattr(obj, field.attname, getattr(created, field.attname))
-            obj._state.adding = False
+            adopt_created(obj, created)
             return
         stored = SocialAccount.all_objects.get(pk=obj.pk)
         fields.pop("platform", None)
@@ -204,8 +202,7 @@ class ScheduledPostAdmin(InkwellModelAdmin):
             publish_at=obj.publish_at,
             max_attempts=obj.max_attempts,
         )
-        obj.pk = post.pk
-        obj._state.adding = False
+        adopt_created(obj, post)
 
     def _each(self, request, queryset, service, verb: str) -> None:
         done, refused = 0, []
