@@ -50,13 +50,14 @@ raw rows retention has already archived are skipped (their rollups are the only 
 from __future__ import annotations
 
 import datetime
-import functools
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Max
 
@@ -345,40 +346,33 @@ def _execute_together(statements: Sequence[Statement]) -> None:
 def _insert(spec: RollupTable, rows: Sequence[tuple], only_if: str | None = None) -> Statement:
     """``INSERT`` the rows into ``spec``'s table (upserted unless append-only). With ``only_if``
     (an SQL condition, such as "the generation's INSERT in this statement wrote its row") the
-    rows come from a ``SELECT … WHERE only_if``: a ``VALUES`` list cannot hold a condition, and a
-    subquery's values need their column types spelled (a NULL alone would be text)."""
+    rows come from a ``SELECT … WHERE only_if`` over one JSON parameter read as the table's own
+    row type: a ``VALUES`` list cannot hold a condition, and one parameter keeps the statement
+    that carries them small enough for psycopg to reuse its parsing (at most 50 parameters)."""
     columns = (*spec.keys, *spec.sums, *spec.maxes, *spec.stamps)
-    values = _placeholders(spec) if only_if else ["%s"] * (len(columns) - len(spec.stamps))
-    placeholders = "(" + ", ".join([*values, *["now()"] * len(spec.stamps)]) + ")"
-    rows_sql = ", ".join([placeholders] * len(rows))
     if only_if:
+        valued = columns[: len(columns) - len(spec.stamps)]
+        data = json.dumps([dict(zip(valued, row, strict=True)) for row in rows], cls=DjangoJSONEncoder)
         sql = (
             f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) "
-            f"SELECT * FROM (VALUES {rows_sql}) AS v WHERE {only_if}"
+            f"SELECT {', '.join([*valued, *['now()'] * len(spec.stamps)])} "
+            f"FROM jsonb_populate_recordset(NULL::{spec.table}, %s::jsonb) WHERE {only_if}"
         )
+        params = [data]
     else:
-        sql = f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) VALUES {rows_sql}"
+        placeholders = (
+            "(" + ", ".join(["%s"] * (len(columns) - len(spec.stamps)) + ["now()"] * len(spec.stamps)) + ")"
+        )
+        sql = f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) VALUES " + ", ".join(
+            [placeholders] * len(rows)
+        )
+        params = [value for row in rows for value in row]
     if not spec.append_only:
         assignments = [f"{name} = t.{name} + EXCLUDED.{name}" for name in spec.sums]
         assignments += [f"{name} = GREATEST(t.{name}, EXCLUDED.{name})" for name in spec.maxes]
         assignments.append("updated_at = EXCLUDED.updated_at")
         sql += f" ON CONFLICT ({', '.join(spec.keys)}) DO UPDATE SET " + ", ".join(assignments)
-    return sql, [value for row in rows for value in row]
-
-
-# Text columns are cast to text, not varchar(n): an explicit cast to varchar(n) cuts a longer
-# value where the INSERT's own assignment refuses it.
-_CAST_AS = {"CharField": "text", "TextField": "text", "DecimalField": "numeric"}
-
-
-@functools.cache
-def _placeholders(spec: RollupTable) -> tuple[str, ...]:
-    """``%s::type`` of each column of ``spec`` but its stamps, for :func:`_insert`'s ``SELECT``."""
-    casts = []
-    for name in (*spec.keys, *spec.sums, *spec.maxes):
-        field = spec.model._meta.get_field(name)
-        casts.append(f"%s::{_CAST_AS.get(field.get_internal_type()) or field.cast_db_type(connection)}")
-    return tuple(casts)
+    return sql, params
 
 
 def _update(spec: RollupTable, row: tuple, only_if: str | None = None) -> Statement:
