@@ -111,6 +111,43 @@ RAW_BODIES = [
         "invalid_text",
         "response.text",
     ),
+    # JSON has no infinity, but Python reads a number past a float's range as ``inf``: an id
+    # lookup would overflow (a 500), a text field would store "inf", jsonb would refuse it.
+    (
+        "post",
+        "/api/v1/metrics/",
+        '{"generation": 1e999999, "total_duration_ms": 5}',
+        "invalid_number",
+        "generation",
+    ),
+    (
+        "post",
+        "/api/v1/brand-rules/",
+        '{"guide": -1e400, "name": "r", "rule_type": "banned_term"}',
+        "invalid_number",
+        "guide",
+    ),
+    (
+        "post",
+        "/api/v1/generations/",
+        '{"request_id": 1e400, "content_type": "blog"}',
+        "invalid_number",
+        "request_id",
+    ),
+    (
+        "post",
+        "/api/v1/generations/bulk/",
+        '{"items": [{"request_id": "r", "metadata": {"n": [1, 1e999]}}]}',
+        "invalid_number",
+        "items.0.metadata.n.1",
+    ),
+    (
+        "put",
+        "/api/v1/cache/k/",
+        '{"response": {"n": 1e999}, "ttl_seconds": 60}',
+        "invalid_number",
+        "response.n",
+    ),
 ]
 
 
