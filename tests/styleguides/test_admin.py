@@ -385,6 +385,40 @@ def test_template_admin_saves_versions_and_refuses_syntax_errors(superuser_clien
     assert "production → v1" in superuser_client.get(TEMPLATES).content.decode()
 
 
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ('[{"name": "topic", "required": false, "default": NaN}]', "not finite"),
+        ('[{"name": "topic", "required": false, "default": Infinity}]', "not finite"),
+        ('[{"name": "topic", "required": false, "default": -1e999}]', "not finite"),
+        ('[{"name": "topic", "required": false, "default": ' + "[" * 3000 + "]" * 3000 + "}]", "too deep"),
+        ('[{"name": "topic", "required": false, "default": ' + "[" * 100 + "]" * 100 + "}]", "deeper than"),
+    ],
+    ids=["nan", "infinity", "overflow", "past-the-decoder", "past-the-api-limit"],
+)
+def test_template_variables_jsonb_cannot_hold_are_a_form_error(
+    superuser_client, organization, variables, message
+):
+    """Python's json reads NaN, Infinity and 1e999, which jsonb refuses (a 500), and gives up past
+    ~1,000 levels (RecursionError, a 500): the form says what is wrong and nothing is saved."""
+    from styleguides.models import PromptTemplate
+
+    response = superuser_client.post(f"{TEMPLATES}add/", template_form(organization, variables=variables))
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not PromptTemplate.all_objects.exists()
+
+
+def test_variables_that_are_not_finite_are_refused_by_the_service(organization):
+    from django.core.exceptions import ValidationError
+
+    from styleguides.prompt_rendering import validate_variables
+
+    with pytest.raises(ValidationError, match="finite"):
+        validate_variables([{"name": "topic", "required": False, "default": float("nan")}])
+
+
 def test_snippet_admin_writes_a_version_per_body_change(superuser_client, organization):
     from styleguides.models import ContextSnippet
 
