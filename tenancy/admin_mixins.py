@@ -17,6 +17,7 @@ from tenancy.admin_money import MoneyColumnsMixin
 from tenancy.admin_walls import TenantWallsMixin, wall_queryset
 from tenancy.api.parsers import DEFAULT_MAX_DEPTH, unstorable_text
 from tenancy.choices import AuditAction
+from tenancy.errors import DomainError
 from tenancy.models import Organization, SoftDeleteModel
 
 
@@ -210,7 +211,11 @@ class InkwellModelAdmin(TenantWallsMixin, MoneyColumnsMixin, admin.ModelAdmin):
         actor = admin_actor(request)
         count = 0
         for obj in rows:
-            act(obj, actor)
+            try:
+                act(obj, actor)
+            except DomainError as exc:  # a rule refused this row (a restore whose slug is taken)
+                self.message_user(request, f"“{obj}”: {exc.detail}", messages.ERROR)
+                continue
             count += 1
         self.message_user(request, done.format(count=count), messages.SUCCESS)
 

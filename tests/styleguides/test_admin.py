@@ -238,6 +238,40 @@ def test_deleted_guide_waits_in_the_trash_and_can_be_restored(editor_client, org
     assert not guide.is_deleted
 
 
+def test_a_slug_a_live_guide_holds_is_a_form_error_not_a_500(editor_client, organization):
+    """The partial unique constraint names ``deleted_at``, which the form leaves out: Django would
+    skip it, and the service's ``full_clean`` raised past the admin."""
+    StyleGuideFactory(organization=organization, name="Live", slug="voice")
+
+    response = editor_client.post(f"{CHANGELIST}add/", guide_form(organization, slug="voice"))
+
+    assert response.status_code == 200
+    assert "Another live row already has this slug in this organization." in response.content.decode()
+    assert StyleGuide.all_objects.filter(organization=organization).count() == 1
+
+
+def test_restoring_a_guide_whose_slug_was_taken_says_so_and_restores_the_others(editor_client, organization):
+    taken = StyleGuideFactory(organization=organization, name="Old voice", slug="voice")
+    free = StyleGuideFactory(organization=organization, name="Old tone", slug="tone")
+    taken.delete()
+    free.delete()
+    StyleGuideFactory(organization=organization, name="New voice", slug="voice")
+
+    response = editor_client.post(
+        f"{CHANGELIST}?deleted=yes",
+        {"action": "restore_selected", "_selected_action": [taken.pk, free.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "cannot be restored: Another live row already has this slug in this organization." in page
+    assert "Restored 1 row(s)." in page
+    taken.refresh_from_db()
+    free.refresh_from_db()
+    assert taken.is_deleted and not free.is_deleted
+
+
 def test_staff_cannot_edit_or_publish_a_global_guide(editor_client, healthcare_guide):
     before = StyleGuideVersion.objects.filter(guide=healthcare_guide).count()
     assert editor_client.post(f"{CHANGELIST}{healthcare_guide.pk}/publish/").status_code == 403
