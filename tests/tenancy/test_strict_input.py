@@ -6,6 +6,7 @@ edge of the calendar, NUL in a path, unknown body fields and unknown query param
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -347,3 +348,36 @@ def test_foreign_id_filters_answer_the_same_for_another_tenants_id_and_a_missing
         assert (missing.status_code, missing.json()["results"]) == (200, []), url
         bad = admin_api_client.get(url, {parameter: "x"})
         assert bad.status_code == 400, url
+
+
+def _cursor(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("url", ["/api/v1/generations/", "/api/v1/usage/", "/api/v1/weekly-summaries/"])
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        ("page_size", "0"),
+        ("page_size", "-1"),
+        ("page_size", "ten"),
+        ("cursor", "garbage"),
+        ("cursor", _cursor("p=not-a-date")),
+        ("cursor", _cursor("o=-5")),
+    ],
+    ids=[
+        "size-zero",
+        "size-negative",
+        "size-text",
+        "cursor-garbage",
+        "cursor-bad-position",
+        "cursor-bad-offset",
+    ],
+)
+def test_a_page_size_or_cursor_that_cannot_be_one_is_a_400_naming_it(admin_api_client, url, parameter, value):
+    response = admin_api_client.get(url, {parameter: value})
+
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert error["attr"] == parameter
+    assert error["detail"]
