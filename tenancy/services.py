@@ -191,9 +191,25 @@ def _audit_deleted_at(
     )
 
 
+def _lock_deleted_at(instance: models.Model) -> None:
+    """Lock ``instance``'s row and read its ``deleted_at`` as committed: two requests deleting (or
+    restoring) one row at once act once, the second finding it done."""
+    instance.deleted_at = (
+        type(instance)
+        ._base_manager.select_for_update()
+        .filter(pk=instance.pk)
+        .values_list("deleted_at", flat=True)
+        .first()
+    )
+
+
 @transaction.atomic
 def soft_delete(*, organization: Organization | None, actor: Actor, instance: models.Model) -> None:
-    """Soft-delete a row and audit it."""
+    """Soft-delete a row and audit it; a row already deleted stays as it was (one audit event, and
+    its ``deleted_at`` keeps the moment it was deleted)."""
+    _lock_deleted_at(instance)
+    if instance.deleted_at is not None:
+        return
     instance.delete()
     _audit_deleted_at(organization, actor, instance, AuditAction.DELETE, before=None)
 
@@ -205,9 +221,13 @@ def restore(*, organization: Organization | None, actor: Actor, instance: models
     A partial unique constraint may refuse it (a live row took the slug meanwhile): that is a
     :class:`~tenancy.errors.Conflict` (409) saying which, checked first so that the admin's
     restore action can report it too; a race past the check still meets the database constraint
-    (an IntegrityError, a 409 through the API exception handler).
+    (an IntegrityError, a 409 through the API exception handler). Restoring a live row does
+    nothing (no audit event).
     """
+    _lock_deleted_at(instance)
     deleted_at = instance.deleted_at
+    if deleted_at is None:
+        return
     instance.deleted_at = None
     try:
         instance.validate_constraints()
