@@ -348,7 +348,7 @@ def _reported(usage: gp.Usage) -> dict[str, Any]:
     return {key: value for key, value in usage.__dict__.items() if value is not None}
 
 
-def _read_with(provider: gp.Provider, payload: Mapping) -> gp.Usage | None:
+def _read_with(provider: gp.Provider, payload: Mapping, attr: str = "usage") -> gp.Usage | None:
     """The best reading of ``payload`` by one of ``provider``'s extractors, or None.
 
     Every flavour is tried on the payload as a whole response and as a bare usage object; the
@@ -361,11 +361,18 @@ def _read_with(provider: gp.Provider, payload: Mapping) -> gp.Usage | None:
         reading = _READINGS[key]
         if reading is None:
             return None
+        if isinstance(reading, str):
+            raise UnreadableUsage(reading, attr=attr)
         extractor, depth = reading
         try:
             return extractor.extract(_placed(payload, _root_path(extractor)[:depth]))[1]
         except (ValueError, TypeError, KeyError, LookupError):
             pass  # cannot happen for an equal shape; read it the long way all the same
+    refusal = _unbillable_count(provider, payload)
+    if refusal is not None:
+        if key is not None:
+            _remember(key, refusal)
+        raise UnreadableUsage(refusal, attr=attr)
     best: tuple[int, gp.Usage, tuple[gp.UsageExtractor, int]] | None = None
     for extractor in provider.extractors or ():
         for depth, data in _placements(extractor, payload):
@@ -377,10 +384,44 @@ def _read_with(provider: gp.Provider, payload: Mapping) -> gp.Usage | None:
             if score and (best is None or score > best[0]):
                 best = (score, usage, (extractor, depth))
     if key is not None:
-        if len(_READINGS) >= MAX_SHAPES:
-            _READINGS.clear()
-        _READINGS[key] = best[2] if best else None
+        _remember(key, best[2] if best else None)
     return best[1] if best else None
+
+
+def _remember(key: tuple[int, Any], reading: tuple[gp.UsageExtractor, int] | str | None) -> None:
+    if len(_READINGS) >= MAX_SHAPES:
+        _READINGS.clear()
+    _READINGS[key] = reading
+
+
+def _unbillable_count(provider: gp.Provider, payload: Mapping) -> str | None:
+    """Why a token count the payload holds where one of ``provider``'s readers looks for it is not
+    a whole number ≥ 0 (say ``"completion_tokens": "3"`` or ``"cached_tokens": -20``), or None.
+
+    The reader that finds such a value gives up, and a poorer one (OpenAI's embeddings reader,
+    which knows only ``prompt_tokens``) would otherwise win: the call stored with its output
+    tokens silently dropped. A count the call is billed by that is not one refuses the usage.
+    Depends only on the payload's shape (:func:`_shape`), so its answer is remembered with it."""
+    for extractor in provider.extractors or ():
+        root = _root_path(extractor)
+        if not all(isinstance(step, str) for step in root):
+            continue
+        for _, data in _placements(extractor, payload):
+            usage_object = _walk(data, root)
+            if not isinstance(usage_object, Mapping):
+                continue
+            for mapping in extractor.mappings:
+                path = [mapping.path] if isinstance(mapping.path, str) else list(mapping.path)
+                if not mapping.dest.endswith("_tokens") or not all(isinstance(step, str) for step in path):
+                    continue  # seconds and requests may be fractional; modality lists are read apart
+                value = _walk(usage_object, path)
+                if value is None:
+                    continue
+                if isinstance(value, Decimal | float) and math.isfinite(value) and value == int(value):
+                    value = int(value)
+                if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                    return f"Usage {'.'.join(path)} must be a whole number ≥ 0, not {value!r}."
+    return None
 
 
 def _root_path(extractor: gp.UsageExtractor) -> list:
@@ -390,8 +431,9 @@ def _root_path(extractor: gp.UsageExtractor) -> list:
 # Which extractor and placement read a payload of a given shape (``_shape``), per provider.
 # Which flavour reads a payload best depends on its keys, the strings it matches on (Google's
 # modality names), the kind of each number and whether it is negative, never on the counts
-# themselves: trying every flavour once per shape, not once per row, gives the same reading.
-_READINGS: dict[tuple[int, Any], tuple[gp.UsageExtractor, int] | None] = {}
+# themselves: trying every flavour once per shape, not once per row, gives the same reading. A
+# shape refused by :func:`_unbillable_count` is remembered as the refusal's text.
+_READINGS: dict[tuple[int, Any], tuple[gp.UsageExtractor, int] | str | None] = {}
 MAX_SHAPES = 4096
 _SHAPE_MAX_NODES = 200
 _SHAPE_MAX_STRING = 64
@@ -460,7 +502,7 @@ def read_usage(*, provider_slugs: Sequence[str], payload: Any, attr: str = "usag
         if provider.id in tried:
             continue
         tried.append(provider.id)
-        usage = _read_with(provider, payload)
+        usage = _read_with(provider, payload, attr)
         if usage is not None:
             for key, value in _reported(usage).items():
                 if key.endswith("_tokens"):

@@ -45,7 +45,13 @@ from styleguides.versioning import (
     guide_snapshot,
     version_snapshot,
 )
-from tenancy.admin_mixins import AdminPagesMixin, InkwellModelAdmin, admin_actor, adopt_created
+from tenancy.admin_mixins import (
+    AdminPagesMixin,
+    InkwellModelAdmin,
+    StorableJSONField,
+    admin_actor,
+    adopt_created,
+)
 
 
 class OwnerListFilter(admin.SimpleListFilter):
@@ -89,7 +95,7 @@ class BrandRuleForm(forms.ModelForm):
     map of which fields each type shows, for ``brand_rules.js``.
     """
 
-    parameters = forms.JSONField(required=False, widget=forms.HiddenInput)
+    parameters = StorableJSONField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = BrandRule
@@ -464,7 +470,7 @@ class PromptTemplateAdminForm(forms.ModelForm):
     user_template = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 12, "cols": 100, "class": "vLargeTextField"})
     )
-    variables = forms.JSONField(
+    variables = StorableJSONField(
         required=False,
         initial=list,
         widget=forms.Textarea(attrs={"rows": 6, "cols": 100}),

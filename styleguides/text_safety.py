@@ -16,6 +16,9 @@ from tenancy.api.parsers import unstorable_text
 
 def refuse_nul(value: Any, *, attr: str) -> None:
     """Raise a ``ValidationError`` on ``attr`` when ``value`` holds a NUL character (or a lone
-    surrogate)."""
-    if unstorable_text(value, max_depth=None):
+    surrogate), or a number jsonb cannot store (NaN, Infinity: Python's ``json`` reads them)."""
+    found = unstorable_text(value, max_depth=None, finite_numbers=True)
+    if found and found[1] == "number":
+        raise ValidationError({attr: "Numbers must be finite: NaN and Infinity cannot be stored."})
+    if found:
         raise ValidationError({attr: "Text cannot contain NUL (\\x00) characters."})

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.forms.fields import InvalidJSONInput
 from django.urls import path
+from rest_framework.exceptions import ParseError
 
 from tenancy import services
 from tenancy.actors import Actor
 from tenancy.admin_money import MoneyColumnsMixin
 from tenancy.admin_walls import TenantWallsMixin, wall_queryset
+from tenancy.api.parsers import DEFAULT_MAX_DEPTH, unstorable_text
 from tenancy.choices import AuditAction
+from tenancy.errors import DomainError
 from tenancy.models import Organization, SoftDeleteModel
 
 
@@ -29,6 +36,54 @@ def secret_input(label: str) -> forms.CharField:
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Write-only: encrypted, never shown again. Leave blank to keep the current value.",
     )
+
+
+class StorableJSONField(forms.JSONField):
+    """Django's JSON form field, refusing with a form error (never a 500) what the API's parser
+    refuses: nesting past ``API_MAX_JSON_DEPTH`` (Python's decoder raises ``RecursionError`` past
+    ~1,000 levels), NaN and Infinity (Python reads them, and ``1e999`` as ``inf``, but jsonb
+    cannot store them) and a NUL or lone surrogate in a string. Every admin's JSON field uses it
+    (``InkwellModelAdmin.formfield_overrides``), and the forms that declare their own."""
+
+    def to_python(self, value):
+        try:
+            converted = super().to_python(value)
+        except RecursionError:
+            raise ValidationError("This JSON nests too deeply.", code="invalid") from None
+        refusal = self.refusal(converted)
+        if refusal:
+            raise ValidationError(refusal, code="invalid")
+        return converted
+
+    def bound_data(self, data, initial):
+        # A refused value is shown again as the text that was typed (Django's own decode would
+        # recurse past the stack again, and re-encoding a deep value may too).
+        try:
+            value = super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)
+        if data is not None and not self.disabled and self.refusal(value):
+            return InvalidJSONInput(data)
+        return value
+
+    @staticmethod
+    def refusal(value) -> str | None:
+        """Why ``value`` (decoded JSON) cannot be stored, or None."""
+        try:
+            found = unstorable_text(
+                value,
+                max_depth=getattr(settings, "API_MAX_JSON_DEPTH", DEFAULT_MAX_DEPTH),
+                finite_numbers=True,
+            )
+        except ParseError as exc:
+            return str(exc.detail)
+        if not found:
+            return None
+        path, kind = found
+        where = ".".join(map(str, path)) or "the top level"
+        if kind == "number":
+            return f"The number at {where} is not finite (NaN, Infinity or too large); JSON cannot hold it."
+        return f"A text at {where} holds a NUL character or a lone surrogate, which cannot be stored."
 
 
 def admin_actor(request) -> Actor:
@@ -97,7 +152,10 @@ class InkwellModelAdmin(TenantWallsMixin, MoneyColumnsMixin, admin.ModelAdmin):
     - Tenant walls (``tenancy.admin_walls``): staff who are not superusers see and change only
       their organizations' rows, by role, and global rows read-only.
     - USD columns show a sensible precision (``tenancy.admin_money``); the API stays exact.
+    - JSON fields refuse what jsonb cannot store with a form error (:class:`StorableJSONField`).
     """
+
+    formfield_overrides = {models.JSONField: {"form_class": StorableJSONField}}
 
     def _is_soft(self) -> bool:
         return issubclass(self.model, SoftDeleteModel)
@@ -162,7 +220,11 @@ class InkwellModelAdmin(TenantWallsMixin, MoneyColumnsMixin, admin.ModelAdmin):
         actor = admin_actor(request)
         count = 0
         for obj in rows:
-            act(obj, actor)
+            try:
+                act(obj, actor)
+            except DomainError as exc:  # a rule refused this row (a restore whose slug is taken)
+                self.message_user(request, f"“{obj}”: {exc.detail}", messages.ERROR)
+                continue
             count += 1
         self.message_user(request, done.format(count=count), messages.SUCCESS)
 

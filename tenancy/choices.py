@@ -56,6 +56,7 @@ class ErrorCode(models.TextChoices):
     UNKNOWN_FIELD = "unknown_field", "Unknown body field"
     UNKNOWN_PARAMETER = "unknown_parameter", "Unknown query parameter"
     INVALID_TEXT = "invalid_text", "NUL or a lone surrogate in text"
+    INVALID_NUMBER = "invalid_number", "A JSON number too large to be finite"
     OUT_OF_BOUNDS = "out_of_bounds", "Date outside the API's window"
     INVALID_RANGE = "invalid_range", "`from` after `to`"
     RANGE_TOO_LONG = "range_too_long", "Date range too long"

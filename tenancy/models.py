@@ -92,6 +92,15 @@ class SoftDeleteModel(models.Model):
         self.deleted_at = None
         self.save(update_fields=["deleted_at"])
 
+    def validate_constraints(self, exclude=None):
+        # ``deleted_at`` is never a form field, so a ModelForm excludes it, and Django skips every
+        # constraint whose condition names an excluded field: each ``unique_while_alive``. The
+        # admin then met the duplicate only in the service's ``full_clean`` (a 500). The row's own
+        # ``deleted_at`` is always known, so the partial constraints are checked with it.
+        if exclude:
+            exclude = set(exclude) - {"deleted_at"}
+        super().validate_constraints(exclude=exclude)
+
     def hard_delete(self):
         """Remove the row for good, cascading as Django's delete() does."""
         return super().delete()

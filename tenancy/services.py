@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Q
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import APIKeyRole, AuditAction, Role
+from tenancy.errors import Conflict
 from tenancy.models import AuditEvent, Membership, Organization, OrganizationAPIKey
 from tenancy.slugs import slug_for, unique_slug
 
@@ -189,9 +191,25 @@ def _audit_deleted_at(
     )
 
 
+def _lock_deleted_at(instance: models.Model) -> None:
+    """Lock ``instance``'s row and read its ``deleted_at`` as committed: two requests deleting (or
+    restoring) one row at once act once, the second finding it done."""
+    instance.deleted_at = (
+        type(instance)
+        ._base_manager.select_for_update()
+        .filter(pk=instance.pk)
+        .values_list("deleted_at", flat=True)
+        .first()
+    )
+
+
 @transaction.atomic
 def soft_delete(*, organization: Organization | None, actor: Actor, instance: models.Model) -> None:
-    """Soft-delete a row and audit it."""
+    """Soft-delete a row and audit it; a row already deleted stays as it was (one audit event, and
+    its ``deleted_at`` keeps the moment it was deleted)."""
+    _lock_deleted_at(instance)
+    if instance.deleted_at is not None:
+        return
     instance.delete()
     _audit_deleted_at(organization, actor, instance, AuditAction.DELETE, before=None)
 
@@ -200,10 +218,24 @@ def soft_delete(*, organization: Organization | None, actor: Actor, instance: mo
 def restore(*, organization: Organization | None, actor: Actor, instance: models.Model) -> None:
     """Restore a soft-deleted row and audit it.
 
-    A partial unique constraint may refuse it (a live row took the slug meanwhile): the
-    IntegrityError surfaces as a 409 through the API exception handler.
+    A partial unique constraint may refuse it (a live row took the slug meanwhile): that is a
+    :class:`~tenancy.errors.Conflict` (409) saying which, checked first so that the admin's
+    restore action can report it too; a race past the check still meets the database constraint
+    (an IntegrityError, a 409 through the API exception handler). Restoring a live row does
+    nothing (no audit event).
     """
+    _lock_deleted_at(instance)
     deleted_at = instance.deleted_at
+    if deleted_at is None:
+        return
+    instance.deleted_at = None
+    try:
+        instance.validate_constraints()
+    except ValidationError as exc:
+        instance.deleted_at = deleted_at
+        raise Conflict(
+            f"{instance._meta.verbose_name} {instance.pk} cannot be restored: {' '.join(exc.messages)}"
+        ) from None
     instance.restore()
     _audit_deleted_at(organization, actor, instance, AuditAction.RESTORE, before=deleted_at)
 

@@ -13,6 +13,10 @@ One rule for every adapter, by what a value is for:
 - **What only describes it** (durations, the time to the first chunk): a value that cannot be
   one (negative, not a number, past the column) is left out, and the call is kept. A clock
   stepping back between a span's start and end must not cost the client a billed call.
+- **What JSON cannot hold** (NaN or Infinity in a request parameter, a tag or a message, which
+  Python's ``json`` reads and jsonb refuses): kept as its text, ``"NaN"`` or ``"Infinity"``
+  (:func:`storable_numbers`), as JSON nested too deep stays text. A billed value was read (and,
+  if not finite, rejected) before; as text it is refused by the item's validation all the same.
 - **Who and what it was for** (user, conversation, model, provider, request ids): kept whole
   when it fits its column, else shortened by :func:`fitted` to a prefix, ``…`` and a hash of the
   whole value, so two long ids never become one and the call is never lost for its id's length.
@@ -160,3 +164,40 @@ def identifier(value: Any, name: str, *, max_length: int, lower: bool = False) -
     else:
         raise ItemRejected(f"{name} {_shown(value)} is not a string.")
     return fitted(text.lower() if lower else text, max_length)
+
+
+def storable_numbers(value: Any) -> Any:
+    """``value`` (JSON as Python reads it) with every NaN or infinite float replaced by its JSON
+    text (``"NaN"``, ``"Infinity"``, ``"-Infinity"``); ``value`` itself when it has none.
+    Iterative: a payload's depth costs no Python stack."""
+    if not _has_non_finite(value):
+        return value
+    root: list[Any] = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
+    while stack:
+        container, key = stack.pop()
+        node = container[key]
+        if isinstance(node, float) and not math.isfinite(node):
+            container[key] = "NaN" if math.isnan(node) else ("Infinity" if node > 0 else "-Infinity")
+        elif isinstance(node, dict):
+            copied = dict(node)
+            container[key] = copied
+            stack.extend((copied, name) for name in copied)
+        elif isinstance(node, list):
+            copied = list(node)
+            container[key] = copied
+            stack.extend((copied, index) for index in range(len(copied)))
+    return root[0]
+
+
+def _has_non_finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return True
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False

@@ -128,6 +128,9 @@ def batch_record(
     seen: dict[str, str] = {}
     for index, item in enumerate(items):
         key = str(item.get("request_id", f"#{index}"))
+        # NaN or Infinity in what describes the call (a parameter, a tag, a message): kept as text,
+        # never a jsonb error that would cost the whole batch (client_values.storable_numbers).
+        item = client_values.storable_numbers(item)
         try:
             values = validator.run_validation(item)
         except ValidationError as exc:

@@ -2,13 +2,14 @@
 reaching a 500.
 
 Python's ``json`` happily returns values PostgreSQL cannot store (a NUL in a string, a lone
-UTF-16 surrogate such as ``"\\ud800"``) and recurses once per nesting level (``RecursionError``
-past ~1,000). Every parsed body is walked once, iteratively, and refused with a 400 naming the
-path of the first bad value.
+UTF-16 surrogate such as ``"\\ud800"``, a number such as ``1e999`` read as the float
+``inf``) and recurses once per nesting level (``RecursionError`` past ~1,000). Every parsed
+body is walked once, iteratively, and refused with a 400 naming the path of the first bad value.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 from django.conf import settings
@@ -32,18 +33,27 @@ def _describe(path: list) -> str:
 def _refuse_text(path: list, what: str):
     """A value-level problem: a validation error on its dotted path (``items.0.metadata.note``,
     the convention of nested serializer errors)."""
+    attr = ".".join(str(part) for part in path) or "non_field_errors"
+    if what == "number":
+        # JSON has no infinity: Python reads 1e999 as ``inf``, which an id lookup cannot turn into
+        # an integer (OverflowError), a text field would store as "inf" and jsonb refuses.
+        detail = f"The number at {_describe(path)} is too large to be a finite number."
+        raise ValidationError({attr: [ErrorDetail(detail, code="invalid_number")]})
     detail = (
         f"A {what} at {_describe(path)} contains a NUL character or a lone UTF-16 surrogate, "
         "which cannot be stored."
     )
-    attr = ".".join(str(part) for part in path) or "non_field_errors"
     raise ValidationError({attr: [ErrorDetail(detail, code="invalid_text")]})
 
 
-def unstorable_text(value, *, max_depth: int | None = DEFAULT_MAX_DEPTH) -> tuple[list, str] | None:
+def unstorable_text(
+    value, *, max_depth: int | None = DEFAULT_MAX_DEPTH, finite_numbers: bool = False
+) -> tuple[list, str] | None:
     """The path and kind (``"key"`` or ``"text"``) of the first string in ``value`` (a string, or
     JSON made of dicts and lists) holding a NUL or a lone surrogate, or None when all can be
-    stored. Raises ``ParseError`` when ``value`` nests deeper than ``max_depth`` (None: no limit).
+    stored. With ``finite_numbers``, also the path of the first number that is not finite
+    (kind ``"number"``: ``1e999`` parses as ``inf``). Raises ``ParseError`` when ``value`` nests
+    deeper than ``max_depth`` (None: no limit).
     Iterative, so depth costs no Python stack.
 
     The one walker for what PostgreSQL cannot store: the parser below, the JSON fields of
@@ -62,28 +72,34 @@ def unstorable_text(value, *, max_depth: int | None = DEFAULT_MAX_DEPTH) -> tupl
             stack.extend((child, depth + 1, [*path, index]) for index, child in enumerate(node))
         elif isinstance(node, str) and _UNSTORABLE.search(node):
             return path, "text"
+        elif finite_numbers and isinstance(node, float) and not math.isfinite(node):
+            return path, "number"
     return None
 
 
-def check_json_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH) -> None:
+def check_json_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH, finite_numbers: bool = False) -> None:
     """Raise ``ParseError`` when ``value`` nests deeper than ``max_depth``, and a
     ``ValidationError`` naming the path when a string (key or value) holds a NUL or a lone
-    surrogate."""
-    found = unstorable_text(value, max_depth=max_depth)
+    surrogate (``invalid_text``) or, with ``finite_numbers``, a number is not finite
+    (``invalid_number``)."""
+    found = unstorable_text(value, max_depth=max_depth, finite_numbers=finite_numbers)
     if found:
         _refuse_text(*found)
 
 
 class StrictJSONParser(parsers.JSONParser):
-    """DRF's JSON parser with a nesting limit (``API_MAX_JSON_DEPTH``, default 64) and no
-    NUL or lone surrogate in any string. ``DEFAULT_PARSER_CLASSES`` names only this class."""
+    """DRF's JSON parser with a nesting limit (``API_MAX_JSON_DEPTH``, default 64), no
+    NUL or lone surrogate in any string and no number too large to be finite.
+    ``DEFAULT_PARSER_CLASSES`` names only this class."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError as exc:  # the C scanner gives up long before our limit matters
             raise ParseError("JSON nests too deeply.") from exc
-        check_json_value(data, max_depth=getattr(settings, "API_MAX_JSON_DEPTH", DEFAULT_MAX_DEPTH))
+        check_json_value(
+            data, max_depth=getattr(settings, "API_MAX_JSON_DEPTH", DEFAULT_MAX_DEPTH), finite_numbers=True
+        )
         return data
 
 

@@ -14,6 +14,7 @@ from django.db.models import Sum
 from analytics.models import GenerationDailyRollup, GenerationModelDailyRollup, ModelPerformance
 from generations.models import CacheEntry, Generation
 from tenancy.choices import APIKeyRole
+from tenancy.models import AuditEvent
 from tests.concurrency import at_once
 from tests.conftest import client_for_key
 from tests.generations.factories import CacheEntryFactory, GenerationFactory, GenerationRunFactory
@@ -236,3 +237,38 @@ def test_twenty_simultaneous_posts_of_one_idempotency_key_schedule_one_post(plai
     codes = Counter(response.status_code for response in responses)
     assert codes == {201: 1, 200: 19}, [r.content for r in responses if r.status_code != 200][:3]
     assert ScheduledPost.objects.filter(organization=organization, idempotency_key="race-post-1").count() == 1
+
+
+def test_ten_simultaneous_deletes_then_restores_of_one_generation_each_act_and_audit_once(
+    plain_key, organization
+):
+    generation = GenerationFactory(organization=organization)
+    url = f"/api/v1/generations/{generation.pk}/"
+
+    deletes = at_once(10, lambda i: client_for_key(plain_key).delete(url))
+    deleted_at = Generation.all_objects.get(pk=generation.pk).deleted_at
+    restores = at_once(10, lambda i: client_for_key(plain_key).post(f"{url}restore/"))
+
+    assert {response.status_code for response in deletes} <= {204, 404}
+    assert {response.status_code for response in restores} == {200}
+    audited = Counter(
+        AuditEvent.objects.filter(
+            object_type="generations.generation",
+            object_id=str(generation.pk),
+            action__in=["delete", "restore"],
+        ).values_list("action", flat=True)
+    )
+    assert audited == {"delete": 1, "restore": 1}
+    assert deleted_at is not None
+    assert Generation.objects.filter(pk=generation.pk).exists()
+
+
+def test_restoring_a_live_generation_changes_and_audits_nothing(plain_key, organization):
+    generation = GenerationFactory(organization=organization)
+
+    response = client_for_key(plain_key).post(f"/api/v1/generations/{generation.pk}/restore/")
+
+    assert response.status_code == 200
+    assert not AuditEvent.objects.filter(
+        object_type="generations.generation", object_id=str(generation.pk)
+    ).exists()

@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import genai_prices
 import pytest
 
+from analytics.models import ProviderCall
 from generations.models import Generation
 from providers.price_sync import price_sync, snapshot_catalogue
 
@@ -217,6 +218,45 @@ def test_unreadable_or_impossible_usage_is_400_and_writes_nothing(api_client, pr
     assert response.status_code == 400, response.content
     assert response.json()["errors"][0]["attr"] == attr
     assert Generation.all_objects.count() == 0
+
+
+@pytest.mark.parametrize("url", [URL, "/api/v1/usage/"])
+@pytest.mark.parametrize(
+    ("provider", "model", "usage", "named"),
+    [
+        # The chat reader gives up on the negative cached count; OpenAI's embeddings reader, which
+        # knows only prompt_tokens, read the rest: the call was stored with no output tokens.
+        (
+            "openai",
+            "gpt-4o",
+            {"prompt_tokens": 10, "completion_tokens": 3, "prompt_tokens_details": {"cached_tokens": -20}},
+            "prompt_tokens_details.cached_tokens",
+        ),
+        (
+            "google",
+            "gemini-2.5-flash",
+            {"usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": "3"}},
+            "candidatesTokenCount",
+        ),
+        ("openai", "gpt-4o", {"prompt_tokens": 10, "completion_tokens": 2.5}, "completion_tokens"),
+    ],
+    ids=["negative-cached-tokens", "count-as-text", "fractional-count"],
+)
+def test_a_token_count_that_is_not_one_refuses_the_usage_instead_of_dropping_it(
+    api_client, priced_models, url, provider, model, usage, named
+):
+    body = {"request_id": "bad-count", "provider": provider, "model": model, "usage": usage}
+    if url.endswith("usage/"):
+        body["endpoint"] = "/v1/chat/completions"
+
+    response = api_client.post(url, body, format="json")
+
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert (error["code"], error["attr"]) == ("invalid_usage", "usage")
+    assert named in error["detail"]
+    assert Generation.all_objects.count() == 0
+    assert ProviderCall.objects.count() == 0
 
 
 def test_a_priced_bulk_looks_each_price_up_once(api_client, priced_models, django_assert_max_num_queries):

@@ -389,3 +389,28 @@ def test_a_batch_past_the_bulk_limit_lands_in_chunks(api_client, organization, p
     body = post(api_client, [payload(id=f"many-{n}") for n in range(2500)]).json()
     assert (body["created"], body["rejected"]) == (2500, 0)
     assert Generation.objects.filter(organization=organization).count() == 2500
+
+
+def test_nan_or_infinity_in_what_describes_a_call_is_kept_as_text_and_the_call_recorded(
+    api_client, organization, priced
+):
+    """LiteLLM writes with Python's json, which writes NaN and Infinity; jsonb refuses them (the
+    whole batch was a 500). What only describes the call keeps them as text."""
+    body = json.dumps([payload(id="nan-parameters")])
+    for sent, written in [
+        ('"temperature": 0.4', '"temperature": NaN'),
+        ('"request_tags": ["blog"]', '"request_tags": ["blog", -Infinity]'),
+        ('"content": "Sea-view rooms."', '"content": 1e999'),
+    ]:
+        assert sent in body
+        body = body.replace(sent, written)
+
+    response = post(api_client, body.encode())
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"created": 1, "replayed": 0, "rejected": 0, "errors": []}
+    row = Generation.objects.get(organization=organization)
+    assert row.parameters["temperature"] == "NaN"
+    assert row.metadata["request_tags"] == ["blog", "-Infinity"]
+    assert row.raw_response["choices"][0]["message"]["content"] == "Infinity"
+    assert row.cost_usd > 0

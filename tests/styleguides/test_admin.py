@@ -238,6 +238,40 @@ def test_deleted_guide_waits_in_the_trash_and_can_be_restored(editor_client, org
     assert not guide.is_deleted
 
 
+def test_a_slug_a_live_guide_holds_is_a_form_error_not_a_500(editor_client, organization):
+    """The partial unique constraint names ``deleted_at``, which the form leaves out: Django would
+    skip it, and the service's ``full_clean`` raised past the admin."""
+    StyleGuideFactory(organization=organization, name="Live", slug="voice")
+
+    response = editor_client.post(f"{CHANGELIST}add/", guide_form(organization, slug="voice"))
+
+    assert response.status_code == 200
+    assert "Another live row already has this slug in this organization." in response.content.decode()
+    assert StyleGuide.all_objects.filter(organization=organization).count() == 1
+
+
+def test_restoring_a_guide_whose_slug_was_taken_says_so_and_restores_the_others(editor_client, organization):
+    taken = StyleGuideFactory(organization=organization, name="Old voice", slug="voice")
+    free = StyleGuideFactory(organization=organization, name="Old tone", slug="tone")
+    taken.delete()
+    free.delete()
+    StyleGuideFactory(organization=organization, name="New voice", slug="voice")
+
+    response = editor_client.post(
+        f"{CHANGELIST}?deleted=yes",
+        {"action": "restore_selected", "_selected_action": [taken.pk, free.pk]},
+        follow=True,
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "cannot be restored: Another live row already has this slug in this organization." in page
+    assert "Restored 1 row(s)." in page
+    taken.refresh_from_db()
+    free.refresh_from_db()
+    assert taken.is_deleted and not free.is_deleted
+
+
 def test_staff_cannot_edit_or_publish_a_global_guide(editor_client, healthcare_guide):
     before = StyleGuideVersion.objects.filter(guide=healthcare_guide).count()
     assert editor_client.post(f"{CHANGELIST}{healthcare_guide.pk}/publish/").status_code == 403
@@ -383,6 +417,40 @@ def test_template_admin_saves_versions_and_refuses_syntax_errors(superuser_clien
     assert list(template.versions.values_list("version", "notes")) == [(2, "Length"), (1, "")]
     assert template.labels.get(name="production").version == version
     assert "production → v1" in superuser_client.get(TEMPLATES).content.decode()
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ('[{"name": "topic", "required": false, "default": NaN}]', "not finite"),
+        ('[{"name": "topic", "required": false, "default": Infinity}]', "not finite"),
+        ('[{"name": "topic", "required": false, "default": -1e999}]', "not finite"),
+        ('[{"name": "topic", "required": false, "default": ' + "[" * 3000 + "]" * 3000 + "}]", "too deep"),
+        ('[{"name": "topic", "required": false, "default": ' + "[" * 100 + "]" * 100 + "}]", "deeper than"),
+    ],
+    ids=["nan", "infinity", "overflow", "past-the-decoder", "past-the-api-limit"],
+)
+def test_template_variables_jsonb_cannot_hold_are_a_form_error(
+    superuser_client, organization, variables, message
+):
+    """Python's json reads NaN, Infinity and 1e999, which jsonb refuses (a 500), and gives up past
+    ~1,000 levels (RecursionError, a 500): the form says what is wrong and nothing is saved."""
+    from styleguides.models import PromptTemplate
+
+    response = superuser_client.post(f"{TEMPLATES}add/", template_form(organization, variables=variables))
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not PromptTemplate.all_objects.exists()
+
+
+def test_variables_that_are_not_finite_are_refused_by_the_service(organization):
+    from django.core.exceptions import ValidationError
+
+    from styleguides.prompt_rendering import validate_variables
+
+    with pytest.raises(ValidationError, match="finite"):
+        validate_variables([{"name": "topic", "required": False, "default": float("nan")}])
 
 
 def test_snippet_admin_writes_a_version_per_body_change(superuser_client, organization):

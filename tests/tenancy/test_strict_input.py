@@ -6,6 +6,7 @@ edge of the calendar, NUL in a path, unknown body fields and unknown query param
 
 from __future__ import annotations
 
+import base64
 import json
 
 import pytest
@@ -110,6 +111,43 @@ RAW_BODIES = [
         '{"response": {"text": "a\\u0000b"}, "ttl_seconds": 60}',
         "invalid_text",
         "response.text",
+    ),
+    # JSON has no infinity, but Python reads a number past a float's range as ``inf``: an id
+    # lookup would overflow (a 500), a text field would store "inf", jsonb would refuse it.
+    (
+        "post",
+        "/api/v1/metrics/",
+        '{"generation": 1e999999, "total_duration_ms": 5}',
+        "invalid_number",
+        "generation",
+    ),
+    (
+        "post",
+        "/api/v1/brand-rules/",
+        '{"guide": -1e400, "name": "r", "rule_type": "banned_term"}',
+        "invalid_number",
+        "guide",
+    ),
+    (
+        "post",
+        "/api/v1/generations/",
+        '{"request_id": 1e400, "content_type": "blog"}',
+        "invalid_number",
+        "request_id",
+    ),
+    (
+        "post",
+        "/api/v1/generations/bulk/",
+        '{"items": [{"request_id": "r", "metadata": {"n": [1, 1e999]}}]}',
+        "invalid_number",
+        "items.0.metadata.n.1",
+    ),
+    (
+        "put",
+        "/api/v1/cache/k/",
+        '{"response": {"n": 1e999}, "ttl_seconds": 60}',
+        "invalid_number",
+        "response.n",
     ),
 ]
 
@@ -310,3 +348,36 @@ def test_foreign_id_filters_answer_the_same_for_another_tenants_id_and_a_missing
         assert (missing.status_code, missing.json()["results"]) == (200, []), url
         bad = admin_api_client.get(url, {parameter: "x"})
         assert bad.status_code == 400, url
+
+
+def _cursor(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("url", ["/api/v1/generations/", "/api/v1/usage/", "/api/v1/weekly-summaries/"])
+@pytest.mark.parametrize(
+    ("parameter", "value"),
+    [
+        ("page_size", "0"),
+        ("page_size", "-1"),
+        ("page_size", "ten"),
+        ("cursor", "garbage"),
+        ("cursor", _cursor("p=not-a-date")),
+        ("cursor", _cursor("o=-5")),
+    ],
+    ids=[
+        "size-zero",
+        "size-negative",
+        "size-text",
+        "cursor-garbage",
+        "cursor-bad-position",
+        "cursor-bad-offset",
+    ],
+)
+def test_a_page_size_or_cursor_that_cannot_be_one_is_a_400_naming_it(admin_api_client, url, parameter, value):
+    response = admin_api_client.get(url, {parameter: value})
+
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert error["attr"] == parameter
+    assert error["detail"]
