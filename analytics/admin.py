@@ -19,6 +19,7 @@ from analytics.models import (
     ArchivedRecord,
     CleanupPreferences,
     GenerationDailyRollup,
+    GenerationDayRollup,
     GenerationModelDailyRollup,
     ModelPerformance,
     PerformanceMetric,
@@ -235,6 +236,11 @@ class GenerationModelDailyRollupAdmin(RollupAdmin):
     ]
     list_filter = ["organization", "content_type"]
     search_fields = ["model_name"]
+
+
+@admin.register(GenerationDayRollup)
+class GenerationDayRollupAdmin(RollupAdmin):
+    list_display = ["day", "organization", "requests", "failures", "cost_usd"]
 
 
 @admin.register(ProviderCallModelDailyRollup)

@@ -40,6 +40,7 @@ from analytics.choices import ERROR_TYPE_COLUMNS, GroupBy, ReportSource
 from analytics.errors import InvalidReportQuery
 from analytics.models import (
     GenerationDailyRollup,
+    GenerationDayRollup,
     GenerationModelDailyRollup,
     ProviderCallDailyRollup,
     ProviderCallKeyDailyRollup,
@@ -61,10 +62,11 @@ AVERAGE = Decimal("0.01")
 MONEY = Decimal("0.0000000001")
 TIME_DIMENSIONS = (GroupBy.DAY, GroupBy.MONTH)
 # Per source, narrowest first: a question reads the first rollup that has every column it needs.
-# The per-key rollup (a few rows a day: the keys report by key, day or month), the per-model
-# one (no user, no key: what most questions need), the per-user one (and key) for the rest.
+# The per-day rollup (one row a day: questions by day, month or nothing else), the per-key one
+# (a few rows a day: the keys report by key, day or month), the per-model one (no user, no key:
+# what most questions need), the per-user one (and key) for the rest.
 ROLLUPS = {
-    ReportSource.GENERATIONS: (GenerationModelDailyRollup, GenerationDailyRollup),
+    ReportSource.GENERATIONS: (GenerationDayRollup, GenerationModelDailyRollup, GenerationDailyRollup),
     ReportSource.PROVIDER_CALLS: (
         ProviderCallKeyDailyRollup,
         ProviderCallModelDailyRollup,

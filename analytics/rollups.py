@@ -65,6 +65,7 @@ from analytics.choices import ERROR_TYPE_COLUMNS, ErrorType, RetentionTarget
 from analytics.models import (
     SLOW_CALL_MS,
     GenerationDailyRollup,
+    GenerationDayRollup,
     GenerationModelDailyRollup,
     ModelPerformance,
     PerformanceMetric,
@@ -102,7 +103,8 @@ class RollupTable:
 
     ``append_only`` tables get delta rows (no unique key); the others are upserted on their
     unique group. ``coarser``: tables whose keys and sums are some of these (the same figures
-    without user and key, or per key only), fed by every contribution to this one."""
+    without user and key, per key only, or per day only), fed by every contribution to this one
+    (and theirs by it in turn) and rebuilt from its rows."""
 
     model: type
     keys: tuple[str, ...]
@@ -135,8 +137,18 @@ GENERATION_SUMS = (
     "latency_count",
 )
 MODEL_KEYS = ("organization_id", "day", "provider_name", "model_name", "content_type")
+# Per organization and day only: what reports grouped by day or month alone read (one row a day
+# once folded, whatever the models and users). Fed by the per-model contributions, and rebuilt
+# from that rollup's rows.
+GENERATION_DAY_ROLLUP = RollupTable(
+    model=GenerationDayRollup, keys=("organization_id", "day"), sums=GENERATION_SUMS
+)
 GENERATION_MODEL_ROLLUP = RollupTable(
-    model=GenerationModelDailyRollup, keys=MODEL_KEYS, sums=GENERATION_SUMS, maxes=("latency_ms_max",)
+    model=GenerationModelDailyRollup,
+    keys=MODEL_KEYS,
+    sums=GENERATION_SUMS,
+    maxes=("latency_ms_max",),
+    coarser=(GENERATION_DAY_ROLLUP,),
 )
 GENERATION_ROLLUP = RollupTable(
     model=GenerationDailyRollup,
@@ -942,7 +954,7 @@ def coarser_select(spec: RollupTable, coarser: RollupTable, where: str) -> str:
 
 def _rebuild_coarser(cursor, spec: RollupTable, organization, date_from, date_to) -> None:
     """Replace the coarser tables' rows of the range by an aggregation of ``spec``'s (just
-    rebuilt, so exact)."""
+    rebuilt, so exact), then their own coarser tables' from theirs."""
     in_range = "organization_id = %s AND day >= %s AND day <= %s"
     for coarser in spec.coarser:
         cursor.execute(f"DELETE FROM {coarser.table} WHERE {in_range}", [organization.pk, date_from, date_to])
@@ -950,6 +962,7 @@ def _rebuild_coarser(cursor, spec: RollupTable, organization, date_from, date_to
             f"INSERT INTO {coarser.table} ({_columns(coarser)}) {coarser_select(spec, coarser, in_range)}",
             [organization.pk, date_from, date_to],
         )
+        _rebuild_coarser(cursor, coarser, organization, date_from, date_to)
 
 
 @transaction.atomic
@@ -966,7 +979,7 @@ def rollup_rebuild_organization(
         # provider calls' daily and per-user hourly rollups.
         cursor.execute(
             f"LOCK TABLE {GENERATION_ROLLUP.table}, {GENERATION_MODEL_ROLLUP.table}, "
-            f"{MODEL_PERFORMANCE.table}, {PROVIDER_CALL_ROLLUP.table}, "
+            f"{GENERATION_DAY_ROLLUP.table}, {MODEL_PERFORMANCE.table}, {PROVIDER_CALL_ROLLUP.table}, "
             f"{PROVIDER_CALL_MODEL_ROLLUP.table}, {PROVIDER_CALL_KEY_ROLLUP.table}, {USER_HOURLY.table}, "
             f"{USER_DAILY.table} IN SHARE ROW EXCLUSIVE MODE"
         )
@@ -1107,6 +1120,7 @@ def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
 FOLDED = (
     GENERATION_ROLLUP,
     GENERATION_MODEL_ROLLUP,
+    GENERATION_DAY_ROLLUP,
     PROVIDER_CALL_ROLLUP,
     PROVIDER_CALL_MODEL_ROLLUP,
     PROVIDER_CALL_KEY_ROLLUP,

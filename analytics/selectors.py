@@ -12,7 +12,7 @@ from django.db.models import Count, QuerySet, Sum
 from analytics.choices import GroupBy
 from analytics.models import (
     GenerationDailyRollup,
-    GenerationModelDailyRollup,
+    GenerationDayRollup,
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
@@ -89,15 +89,15 @@ def generation_whole_day_spend(
     Exact: the rollups bucket generations by the UTC day of ``created_at``, the column the source
     filters on, and count every generation (soft-deleted ones too) with its current cost, written
     in the transaction that writes or edits the row. The organization's figures come from the
-    per-model rollup (no user: a few rows a day), a user's from the per-user one; a credential
-    gets nothing, as from the source.
+    per-day rollup (a row a day once folded), a user's from the per-user one; a credential gets
+    nothing, as from the source.
     """
     if scope.credential_fingerprint:
         return SpendTotals()
     days = {"organization": scope.organization, "day__gte": date_from, "day__lt": date_to}
     if scope.user_ref:
         return _rollup_spend(GenerationDailyRollup.objects.filter(user_ref=scope.user_ref, **days))
-    return _rollup_spend(GenerationModelDailyRollup.objects.filter(**days))
+    return _rollup_spend(GenerationDayRollup.objects.filter(**days))
 
 
 def provider_call_whole_day_spend(

@@ -14,6 +14,8 @@ over years stay answerable after the raw rows are gone.
   plus cache hits and retries from their performance metrics. Reports grouped by user read it.
 - :class:`GenerationModelDailyRollup`: the same without the user (at most models by content types
   groups a day): every other report, and the weekly summaries.
+- :class:`GenerationDayRollup`: the same per organization and day only (reports grouped by day
+  or month alone, organization budgets).
 - :class:`ProviderCallDailyRollup`: per organization, UTC day, provider, model, content type,
   user reference and key fingerprint (reports grouped by user, the keys report grouped by more
   than time); :class:`ProviderCallModelDailyRollup` without user and key (every other report);
@@ -49,6 +51,7 @@ from analytics.models.raw import (
 from analytics.models.rollups import (
     RATE,
     GenerationDailyRollup,
+    GenerationDayRollup,
     GenerationModelDailyRollup,
     ProviderCallDailyRollup,
     ProviderCallKeyDailyRollup,
@@ -67,6 +70,7 @@ __all__ = [
     "ArchivedRecord",
     "CleanupPreferences",
     "GenerationDailyRollup",
+    "GenerationDayRollup",
     "GenerationModelDailyRollup",
     "ModelPerformance",
     "PerformanceMetric",

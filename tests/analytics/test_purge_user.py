@@ -20,6 +20,7 @@ from analytics import retention, rollups, services
 from analytics.models import (
     ArchivedRecord,
     GenerationDailyRollup,
+    GenerationDayRollup,
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
@@ -103,6 +104,7 @@ def people(organization, other_organization, priced_models):
 def money() -> tuple:
     return (
         GenerationDailyRollup.objects.aggregate(c=Sum("cost_usd"), n=Sum("requests"), t=Sum("total_tokens")),
+        GenerationDayRollup.objects.aggregate(c=Sum("cost_usd"), n=Sum("requests"), t=Sum("total_tokens")),
         ProviderCallDailyRollup.objects.aggregate(c=Sum("cost_usd"), n=Sum("requests")),
         Generation.all_objects.aggregate(c=Sum("cost_usd"))["c"],
         ProviderCall.objects.aggregate(c=Sum("cost_usd"))["c"],

@@ -1,6 +1,8 @@
-"""Each report question reads the narrowest rollup that answers it: the per-key rollup
-(migration 0011) for the keys report unless it is grouped by user or model, the per-model
-rollups (migration 0009) for every question not grouped by user or key. A measure added to a
+"""Each report question reads the narrowest rollup that answers it: the per-day rollup of
+generations (migration 0019) for every question grouped by day or month alone (or not at all)
+that needs no latency maximum, the per-key rollup (migration 0011) for the keys report unless it
+is grouped by user or model, the per-model rollups (migration 0009) for every other question not
+grouped by user or key. A measure added to a
 report but not to its narrow rollup would still answer right, from the wide per-user rollup,
 only much slower; these tests catch that."""
 
@@ -34,6 +36,7 @@ def _tables_read(organization, report, source, group_by):
 
 
 _ROLLUP_TABLES = (
+    "analytics_generationdayrollup",
     "analytics_providercallkeydailyrollup",
     "analytics_providercallmodeldailyrollup",
     "analytics_providercalldailyrollup",
@@ -69,4 +72,21 @@ PER_MODEL = {
 def test_a_report_not_grouped_by_user_or_key_reads_the_per_model_rollup(organization, report, source):
     assert _tables_read(organization, report, source, ["model", "provider", "content_type", "day"]) == {
         PER_MODEL[source]
+    }
+
+
+@pytest.mark.parametrize("group_by", [[], ["day"], ["month"]])
+@pytest.mark.parametrize(
+    "report",
+    [spec.name for spec in REPORTS.values() if ReportSource.GENERATIONS in spec.sources and not spec.maxima],
+)
+def test_a_generations_report_by_time_alone_reads_the_per_day_rollup(organization, report, group_by):
+    assert _tables_read(organization, report, ReportSource.GENERATIONS, group_by) == {
+        "analytics_generationdayrollup"
+    }
+
+
+def test_the_models_report_by_day_reads_the_per_model_rollup_for_its_latency_maximum(organization):
+    assert _tables_read(organization, "models", ReportSource.GENERATIONS, ["day"]) == {
+        PER_MODEL[ReportSource.GENERATIONS]
     }

@@ -16,8 +16,9 @@ import pytest
 from django.db import connection, transaction
 
 from analytics import services as analytics_services
-from analytics.models import PerformanceMetric, ProviderCall
+from analytics.models import GenerationDayRollup, PerformanceMetric, ProviderCall
 from analytics.rollups import rollup_rebuild, rollups_fold
+from generations import services as generation_services
 from generations.models import Generation
 from providers.models import AIModel
 from providers.price_sync import price_sync, snapshot_catalogue
@@ -346,13 +347,17 @@ CASES = [
     pytest.param("models", {"group_by": "provider,model"}, id="model-performance-by-provider"),
     pytest.param("models", {"source": "provider_calls"}, id="call-model-performance"),
     pytest.param("cost", {"group_by": ""}, id="totals-only"),
+    # By time alone: the generations' per-day rollup (analytics 0019) answers these.
+    pytest.param("cost", {"group_by": "day"}, id="cost-per-day"),
+    pytest.param("failures", {"group_by": "month"}, id="failures-per-month"),
+    pytest.param("cache", {"group_by": ""}, id="cache-totals"),
+    pytest.param("retries", {"group_by": "day"}, id="retries-per-day"),
+    pytest.param("volume", {"group_by": "month"}, id="volume-per-month"),
 ]
 
 
-@pytest.mark.parametrize(("report", "params"), CASES)
-def test_each_report_equals_the_raw_sql_answer(client, acme, dataset, report, params):
-    assert dataset["rows"] >= 5000
-    first, last = FIRST_DAY + datetime.timedelta(days=3), LAST_DAY - datetime.timedelta(days=2)
+def assert_report_equals_raw(client, organization, report: str, params: dict, first, last) -> dict:
+    """The report through the API equals its question asked of the raw tables, rows and totals."""
     response = client.get(
         f"/api/v1/reports/{report}/", {"from": first.isoformat(), "to": last.isoformat(), **params}
     )
@@ -362,11 +367,72 @@ def test_each_report_equals_the_raw_sql_answer(client, acme, dataset, report, pa
     dimensions = answer["group_by"]
     assert answer["rows"], "the data set answers every question"
     columns = [name for name in answer["rows"][0] if name not in dimensions]
-    raw = raw_report(answer["source"], acme, dimensions, columns, first, last)
+    raw = raw_report(answer["source"], organization, dimensions, columns, first, last)
     assert normalised(answer["rows"], dimensions) == normalised(raw, dimensions)
     assert not answer["truncated"]
-    totals = raw_report(answer["source"], acme, [], columns, first, last)[0]
+    totals = raw_report(answer["source"], organization, [], columns, first, last)[0]
     assert normalised([answer["totals"]], []) == normalised([totals], [])
+    return answer
+
+
+@pytest.mark.parametrize(("report", "params"), CASES)
+def test_each_report_equals_the_raw_sql_answer(client, acme, dataset, report, params):
+    assert dataset["rows"] >= 5000
+    first, last = FIRST_DAY + datetime.timedelta(days=3), LAST_DAY - datetime.timedelta(days=2)
+
+    assert_report_equals_raw(client, acme, report, params, first, last)
+
+
+BY_TIME_ALONE = [
+    ("failures", {}),
+    ("volume", {"group_by": "month"}),
+    ("cost", {"group_by": "day"}),
+    ("cache", {"group_by": ""}),
+]
+
+
+def test_reports_by_time_alone_stay_exact_over_unfolded_deltas_and_after_a_fold(client, acme, at):
+    """The rebuilt days hold one folded per-day row each; generations recorded since (and an edit
+    of one) add delta rows to some of them, which the reports sum with the folded rows; folding
+    the days again changes no answer."""
+    busy = FIRST_DAY + datetime.timedelta(days=10)
+    at(datetime.datetime.combine(busy, datetime.time(12), tzinfo=UTC))
+    recorded = [
+        generation_services.generation_record(
+            organization=acme,
+            values={
+                "request_id": f"tail-{n}",
+                "model_name": "gpt-4o",
+                "provider_name": "openai",
+                "status": status,
+                "input_tokens": 1000 * n,
+                "output_tokens": 10,
+            },
+            fingerprint=f"tail-{n}",
+        ).instance
+        for n, status in enumerate(["failed", "success", "failed", "pending"])
+    ]
+    generation_services.generation_update(
+        organization=acme, generation=recorded[3], values={"status": "failed"}
+    )
+    assert GenerationDayRollup.objects.filter(organization=acme, day=busy).count() == 6, "1 folded + 5 deltas"
+    first, last = FIRST_DAY, LAST_DAY
+
+    before = [
+        assert_report_equals_raw(client, acme, report, params, first, last)
+        for report, params in BY_TIME_ALONE
+    ]
+    failures = next(row for row in before[0]["rows"] if row["day"] == busy.isoformat())
+    assert failures["failures"] >= 3
+
+    rollups_fold(organization=acme, date_from=first, date_to=last)
+
+    assert GenerationDayRollup.objects.filter(organization=acme, day=busy).count() == 1
+    after = [
+        assert_report_equals_raw(client, acme, report, params, first, last)
+        for report, params in BY_TIME_ALONE
+    ]
+    assert after == before
 
 
 def test_reports_never_include_another_organizations_rows(client, acme, dataset):
@@ -550,3 +616,4 @@ def test_a_400_day_range_is_accepted(client):
     response = client.get("/api/v1/reports/cost/", {"from": "2025-12-01", "to": "2027-01-04"})
 
     assert response.status_code == 200, response.content
+

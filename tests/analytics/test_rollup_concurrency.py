@@ -20,11 +20,13 @@ from tests.analytics.factories import rollup_sums
 from tests.analytics.test_rollups import (
     raw_call_groups,
     raw_call_model_groups,
+    raw_day_groups,
     raw_generation_groups,
     raw_model_groups,
     raw_user_hours,
     rollup_call_groups,
     rollup_call_model_groups,
+    rollup_day_groups,
     rollup_generation_groups,
     rollup_model_groups,
     rollup_user_hours,
@@ -94,6 +96,7 @@ def test_ten_concurrent_writers_keep_the_rollups_exact(plain_key, organization, 
     assert rollup_call_groups() == raw_call_groups()
     assert rollup_call_model_groups() == raw_call_model_groups()
     assert rollup_model_groups() == raw_model_groups()
+    assert rollup_day_groups() == raw_day_groups()
     assert rollup_user_hours() == raw_user_hours()
 
 
@@ -127,5 +130,6 @@ def test_a_rebuild_during_concurrent_writes_loses_and_doubles_nothing(plain_key,
     assert rollup_call_groups() == raw_call_groups()
     assert rollup_call_model_groups() == raw_call_model_groups()
     assert rollup_model_groups() == raw_model_groups()
+    assert rollup_day_groups() == raw_day_groups()
     assert rollup_user_hours() == raw_user_hours()
     assert rollup_generation_groups() == raw_generation_groups()

@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from analytics import reports, rollups
 from analytics.models import (
     GenerationDailyRollup,
+    GenerationDayRollup,
     GenerationModelDailyRollup,
     ProviderCallDailyRollup,
     ProviderCallKeyDailyRollup,
@@ -29,12 +30,14 @@ from tests.analytics.test_rollups import (
     raw_call_groups,
     raw_call_key_groups,
     raw_call_model_groups,
+    raw_day_groups,
     raw_generation_groups,
     raw_model_groups,
     raw_user_hours,
     rollup_call_groups,
     rollup_call_key_groups,
     rollup_call_model_groups,
+    rollup_day_groups,
     rollup_generation_groups,
     rollup_model_groups,
     rollup_user_hours,
@@ -81,9 +84,10 @@ def test_a_second_writer_of_the_same_group_does_not_wait_for_the_first_to_commit
 
     with rls_bypass(reason="test: check"):
         assert GenerationDailyRollup.objects.count() == 2  # one delta row per writer, same group
-        assert GenerationModelDailyRollup.objects.count() == 2
+        assert GenerationModelDailyRollup.objects.count() == GenerationDayRollup.objects.count() == 2
         assert rollup_generation_groups() == raw_generation_groups()
         assert rollup_model_groups() == raw_model_groups()
+        assert rollup_day_groups() == raw_day_groups()
         assert sum(GenerationDailyRollup.objects.values_list("requests", flat=True)) == 2
 
 
@@ -98,6 +102,9 @@ QUESTIONS = [
     ("keys", ["day"], "provider_calls"),
     ("models", None, "generations"),
     ("cache", ["day"], "generations"),
+    ("failures", None, "generations"),
+    ("volume", ["month"], "generations"),
+    ("retries", [], "generations"),
 ]
 
 
@@ -141,6 +148,7 @@ def test_reports_are_the_same_before_and_after_folding(priced_models, at):
     assert rollup_call_model_groups() == raw_call_model_groups()
     assert rollup_call_key_groups() == raw_call_key_groups()
     assert rollup_model_groups() == raw_model_groups()
+    assert rollup_day_groups() == raw_day_groups()
     assert rollup_user_hours() == raw_user_hours()
     rows_after = GenerationDailyRollup.objects.count() + ProviderCallDailyRollup.objects.count()
     assert rows_after < rows_before
@@ -149,6 +157,7 @@ def test_reports_are_the_same_before_and_after_folding(priced_models, at):
     assert GenerationDailyRollup.objects.count() == len(rollup_generation_groups())
     assert UserHourlyRollup.objects.count() == len(rollup_user_hours())
     assert ProviderCallKeyDailyRollup.objects.count() == len(rollup_call_key_groups())
+    assert GenerationDayRollup.objects.count() == len(rollup_day_groups())
     rollups.rollups_fold(organization=organizations[0], date_from=START.date(), date_to=START.date())
     assert _answers(organizations) == before
 
@@ -179,6 +188,7 @@ def test_an_edit_that_lowers_a_time_lowers_the_maximum(organization, priced_mode
     assert (per_model.requests, per_model.latency_ms_max, per_model.latency_ms_sum) == (2, 2000, 3000)
     assert rollup_generation_groups() == raw_generation_groups()
     assert rollup_model_groups() == raw_model_groups()
+    assert rollup_day_groups() == raw_day_groups()
 
 
 @pytest.mark.django_db
@@ -209,13 +219,20 @@ def test_the_fold_command_counts_in_a_dry_run_then_folds(organization, priced_mo
     dry = StringIO()
     call_command("fold_rollups", "--from", day, "--to", day, "--dry-run", stdout=dry)
     assert "analytics_generationdailyrollup: would fold away 2 row(s) (dry run)." in dry.getvalue()
+    assert "analytics_generationdayrollup: would fold away 2 row(s) (dry run)." in dry.getvalue()
     assert GenerationDailyRollup.objects.count() == 3
 
     out = StringIO()
     call_command("fold_rollups", "--from", day, "--to", day, "--per-organization", stdout=out, verbosity=0)
     assert "Folded" in out.getvalue()
-    assert GenerationDailyRollup.objects.count() == GenerationModelDailyRollup.objects.count() == 1
+    assert (
+        GenerationDailyRollup.objects.count()
+        == GenerationModelDailyRollup.objects.count()
+        == GenerationDayRollup.objects.count()
+        == 1
+    )
     assert rollup_generation_groups() == raw_generation_groups()
+    assert rollup_day_groups() == raw_day_groups()
 
 
 @pytest.mark.django_db
@@ -251,9 +268,11 @@ def test_a_generation_in_a_run_is_counted_by_one_statement(organization, priced_
     writes = [
         q["sql"] for q in queries.captured_queries if "rollup" in q["sql"] or "modelperformance" in q["sql"]
     ]
-    assert len(writes) == 1, writes  # per-user and per-model deltas and the run's upsert, together
+    assert len(writes) == 1, writes  # per-user, per-model, per-day deltas and the run's upsert, together
     assert "ON CONFLICT" in writes[0] and writes[0].startswith("WITH ")
+    assert "analytics_generationdayrollup" in writes[0]
     assert rollup_model_groups() == raw_model_groups()
+    assert rollup_day_groups() == raw_day_groups()
 
 
 @pytest.mark.django_db

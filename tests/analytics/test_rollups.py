@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce, TruncDate, TruncHour
 from analytics import rollups, services
 from analytics.models import (
     GenerationDailyRollup,
+    GenerationDayRollup,
     GenerationModelDailyRollup,
     ModelPerformance,
     PerformanceMetric,
@@ -227,6 +228,20 @@ def _model_rows(rows) -> set[tuple]:
     )
 
 
+def raw_day_groups(organization=None) -> set[tuple]:
+    """The generations' per-day rollup recomputed from raw rows (it keeps no latency maximum)."""
+    return {
+        group[:-1] for group in _collapse(raw_generation_groups(organization), keys=2, dropped=4, maximum=-1)
+    }
+
+
+def rollup_day_groups(organization=None) -> set[tuple]:
+    rows = GenerationDayRollup.objects.all()
+    if organization is not None:
+        rows = rows.filter(organization=organization)
+    return _summed(rows, ("organization_id", "day"), GENERATION_MEASURES)
+
+
 def raw_call_model_groups() -> set[tuple]:
     return _collapse(raw_call_groups(), keys=5, dropped=2, maximum=-2)
 
@@ -381,6 +396,8 @@ def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, a
     assert rollup_generation_groups() == raw_generation_groups()
     assert rollup_model_groups() == raw_model_groups()
     assert len(rollup_model_groups()) < len(rollup_generation_groups()), "the users fold away"
+    assert rollup_day_groups() == raw_day_groups()
+    assert len(rollup_day_groups()) < len(rollup_model_groups()), "the models fold away"
     assert rollup_call_groups() == raw_call_groups()
     assert rollup_call_model_groups() == raw_call_model_groups()
     assert rollup_call_key_groups() == raw_call_key_groups()
@@ -401,11 +418,13 @@ def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
         rollup_run_groups(),
         rollup_user_hours(),
         rollup_model_groups(),
+        rollup_day_groups(),
         rollup_call_model_groups(),
         rollup_call_key_groups(),
     )
     GenerationDailyRollup.objects.all().delete()
     GenerationModelDailyRollup.objects.all().delete()
+    GenerationDayRollup.objects.all().delete()
     ProviderCallDailyRollup.objects.all().delete()
     ProviderCallModelDailyRollup.objects.all().delete()
     ProviderCallKeyDailyRollup.objects.all().delete()
@@ -422,9 +441,11 @@ def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
         rollup_run_groups(),
         rollup_user_hours(),
         rollup_model_groups(),
+        rollup_day_groups(),
         rollup_call_model_groups(),
         rollup_call_key_groups(),
     ) == incremental
+    assert rollup_day_groups() == raw_day_groups()
     assert rollup_call_key_groups() == raw_call_key_groups()
     assert_user_days_bound_the_busiest_hours(exact=True)
 
