@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime
 import random
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.db import connection, transaction
 
 from analytics import services as analytics_services
 from analytics.models import GenerationDayRollup, PerformanceMetric, ProviderCall
+from analytics.reports import _ratio
 from analytics.rollups import rollup_rebuild, rollups_fold
 from generations import services as generation_services
 from generations.models import Generation
@@ -617,3 +618,17 @@ def test_a_400_day_range_is_accepted(client):
 
     assert response.status_code == 200, response.content
 
+
+def test_derived_figures_in_integers_equal_decimal_division_rounded_half_up():
+    """``_ratio`` computes counts' rates in integers: the same text as Decimal division
+    quantized half up, ties and all; Decimals (money) and negative sums take the Decimal route."""
+    rng = random.Random(12)
+    pairs = [(part, whole) for whole in (1, 2, 8, 16, 200, 20_000) for part in range(0, 3 * whole + 1, 1)]
+    pairs += [(rng.randrange(0, 10**15), rng.randrange(1, 10**12)) for _ in range(20_000)]
+    pairs += [(-1, 3), (7, -2), (Decimal("1.5"), 7), (Decimal("0E-10"), 3)]
+    for places in (4, 2, 10):
+        quantum = Decimal(1).scaleb(-places)
+        for part, whole in pairs:
+            expected = format((Decimal(part) / Decimal(whole)).quantize(quantum, rounding=ROUND_HALF_UP), "f")
+            assert _ratio(part, whole, places) == expected, (part, whole, places)
+    assert _ratio(5, 0) is None
