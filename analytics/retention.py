@@ -27,6 +27,8 @@ expired are never selected, and a row is never both deleted and unarchived.
 from __future__ import annotations
 
 import datetime
+import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -49,6 +51,8 @@ from generations.models import Generation, GenerationRun
 from generations.services import retention as generation_retention
 from tenancy import rls
 from tenancy.models import Organization
+
+logger = logging.getLogger(__name__)
 
 # Order matters: provider calls go first, so an expired call is archived with its link to its
 # generation instead of being unlinked (an UPDATE of every index of the table) just before it is
@@ -402,10 +406,41 @@ def retention_apply(
 COMPACTED_MODELS = (Generation, GenerationRun, ProviderCall, PerformanceMetric, ModelPerformance)
 
 
-def retention_compact() -> dict[str, tuple[int, int]]:
+# How long compacting waits for snapshots older than retention's deletes before rewriting anyway.
+SNAPSHOT_WAIT_SECONDS = 60.0
+
+
+def _wait_for_older_snapshots(cursor, timeout: float) -> list[int]:
+    """Wait until every other session of this database that holds a snapshot now has let it go
+    (ended, or moved on to a newer one), for at most ``timeout`` seconds; return the pids still
+    holding theirs.
+
+    VACUUM FULL copies every deleted row that some snapshot may still see, so one taken before
+    retention's deletes committed (a long report, or an autoanalyze of the archive table retention
+    just filled) would leave the rewritten table its old size. Snapshots taken after this call
+    starts see those rows as gone, so waiting out the present ones is enough (as CREATE INDEX
+    CONCURRENTLY waits for older snapshots).
+    """
+    query = (
+        "SELECT pid, backend_xmin::text FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL"
+    )
+    cursor.execute(query)
+    holding = dict(cursor.fetchall())
+    deadline = time.monotonic() + timeout
+    while holding and time.monotonic() < deadline:
+        time.sleep(0.05)
+        cursor.execute(query)
+        now = dict(cursor.fetchall())
+        holding = {pid: xmin for pid, xmin in holding.items() if now.get(pid) == xmin}
+    return sorted(holding)
+
+
+def retention_compact(snapshot_wait: float = SNAPSHOT_WAIT_SECONDS) -> dict[str, tuple[int, int]]:
     """Give the space retention freed back to the operating system: ``VACUUM (FULL, ANALYZE)``
     of each table retention deletes from. Returns ``{table: (bytes before, bytes after)}``,
-    indexes included.
+    indexes included. First waits (up to ``snapshot_wait`` seconds) for other sessions'
+    snapshots that may predate the deletes, which would keep the deleted rows in the rewrite.
 
     Plain VACUUM (autovacuum) only marks deleted rows' space reusable: new rows fill it, but the
     files shrink only by empty pages at their very end, and retention deletes the *oldest* rows,
@@ -415,6 +450,13 @@ def retention_compact() -> dict[str, tuple[int, int]]:
     """
     sizes = {}
     with rls.database_owner(), connection.cursor() as cursor:  # VACUUM is the owner's
+        if still_holding := _wait_for_older_snapshots(cursor, snapshot_wait):
+            logger.warning(
+                "retention compact: sessions %s still hold a snapshot after %.0f s; the rows "
+                "they may see stay in the rewritten tables",
+                still_holding,
+                snapshot_wait,
+            )
         for model in COMPACTED_MODELS:
             table = model._meta.db_table
             cursor.execute("SELECT pg_total_relation_size(%s)", [table])

@@ -5,6 +5,7 @@ batch back, and a ``kill -9`` in the middle of a run loses nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import os
@@ -19,6 +20,7 @@ from django.db import connection
 from django.db.models import ProtectedError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from psycopg import IsolationLevel
 
 from analytics import retention
 from analytics.models import (
@@ -30,7 +32,9 @@ from analytics.models import (
     RetentionBatch,
 )
 from generations.models import Generation, GenerationRun, ScheduledPost
+from tenancy import rls
 from tests.analytics.factories import PerformanceMetricFactory, ProviderCallFactory
+from tests.concurrency import second_connection
 from tests.factories import OrganizationFactory
 from tests.generations.factories import GenerationFactory, GenerationRunFactory
 from tests.generations.publishing_factories import webhook_account
@@ -193,6 +197,17 @@ def test_a_protected_reference_rolls_the_batch_back(organization):
     assert not ArchivedRecord.objects.exists() and not RetentionBatch.objects.exists()
 
 
+def _other_sessions() -> set[int]:
+    """The pids of the other client sessions of this database (read as the owner: the app role
+    is not shown other roles' sessions)."""
+    with rls.database_owner(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        return {pid for (pid,) in cursor.fetchall()}
+
+
 @pytest.mark.django_db(transaction=True)
 def test_killed_midway_then_run_again_loses_nothing(organization):
     """kill -9 of ``apply_retention`` in another process between (or inside) batches: every row
@@ -218,12 +233,20 @@ def test_killed_midway_then_run_again_loses_nothing(organization):
             assert process.poll() is None, "retention ended before it could be killed"
             assert time.monotonic() < deadline
             time.sleep(0.01)  # polling for progress, not timing an assertion
+        killed = _other_sessions()
         process.send_signal(signal.SIGKILL)
         process.wait()
     finally:
         if process.poll() is None:
             process.kill()
         relay.cut()
+    # The server ends a dead client's session (rolling its batch back and releasing its row
+    # locks) only once it notices the socket closed; until then the next run would skip the
+    # rows it holds (SKIP LOCKED), as retention means to.
+    deadline = time.monotonic() + 60
+    while killed & _other_sessions():
+        assert time.monotonic() < deadline, "the killed run's session outlived its socket"
+        time.sleep(0.01)  # polling for the server to notice, not timing an assertion
 
     def present() -> set[tuple[str, str]]:
         return {
@@ -249,7 +272,6 @@ def no_autoanalyze():
     """Autovacuum off for the generations table during the test: an autoanalyze of the rows it
     just wrote holds a snapshot, and VACUUM FULL keeps every row a snapshot may still see, so the
     table would not shrink (seen on a server with autovacuum on)."""
-    from tenancy import rls
 
     def autovacuum(enabled: bool) -> None:
         with rls.database_owner(), connection.cursor() as cursor:
@@ -261,8 +283,9 @@ def no_autoanalyze():
 
 
 def _snapshot_holders() -> list[tuple]:
-    """Other sessions of this database holding a snapshot (they keep deleted rows alive)."""
-    with connection.cursor() as cursor:
+    """Other sessions of this database holding a snapshot (they keep deleted rows alive); read as
+    the owner, since the app role is not shown other sessions' snapshots."""
+    with rls.database_owner(), connection.cursor() as cursor:
         cursor.execute(
             "SELECT pid, backend_type, state, left(query, 80) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL"
@@ -288,9 +311,51 @@ def test_compact_gives_the_space_of_archived_rows_back(organization, no_autoanal
     call_command("apply_retention", "--compact", "--verbosity", "0", stdout=out)
 
     assert "generations_generation: " in out.getvalue()
-    assert size() < before, f"sessions holding a snapshot: {_snapshot_holders()}"
     assert Generation.all_objects.count() == 1
     assert ArchivedRecord.objects.filter(model_label="generations.generation").count() == 300
+    assert size() < before, f"sessions holding a snapshot: {_snapshot_holders()}"
+
+
+@contextlib.contextmanager
+def _snapshot_held_elsewhere():
+    """Another session of this database in a REPEATABLE READ transaction that has taken its
+    snapshot (as a long report would); yields its pid and ends the transaction on exit."""
+    options = {**connection.settings_dict["OPTIONS"], "isolation_level": IsolationLevel.REPEATABLE_READ}
+    with second_connection("snapshot_holder", OPTIONS=options) as holder:
+        holder.set_autocommit(False)
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")  # the transaction's snapshot is taken here
+            yield cursor.fetchone()[0]
+        holder.rollback()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_compact_waits_for_a_snapshot_older_than_the_deletes(organization, no_autoanalyze, caplog):
+    """A snapshot taken before retention deleted rows keeps them through VACUUM FULL: compacting
+    waits for such snapshots (bounded by ``snapshot_wait``) and says when one outlived the wait."""
+    for _ in range(300):
+        GenerationFactory(organization=organization, created_at=ago(800), content="x" * 1500)
+
+    def size() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_relation_size('generations_generation')")
+            return cursor.fetchone()[0]
+
+    before = size()
+    with _snapshot_held_elsewhere() as holder:
+        retention.retention_apply()
+        assert Generation.all_objects.count() == 0
+        with rls.database_owner(), connection.cursor() as cursor:  # sees other roles' snapshots
+            assert retention._wait_for_older_snapshots(cursor, timeout=0) == [holder]
+        with caplog.at_level("WARNING", logger="analytics.retention"):
+            retention.retention_compact(snapshot_wait=0)
+        assert str(holder) in caplog.text
+        assert size() == before  # the holder may still read every deleted row
+
+    with rls.database_owner(), connection.cursor() as cursor:
+        assert holder not in retention._wait_for_older_snapshots(cursor, timeout=0)
+    retention.retention_compact()
+    assert size() < before
 
 
 def test_compact_refuses_one_organization(organization):

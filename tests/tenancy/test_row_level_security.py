@@ -9,12 +9,11 @@ bypass by name, and the migrations go down and up again.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.utils import DatabaseError, ProgrammingError
 from django.utils import timezone
 from psycopg import sql
@@ -22,6 +21,7 @@ from psycopg import sql
 from generations.models import CacheEntry
 from styleguides.models import StyleGuide
 from tenancy import rls
+from tests.concurrency import second_connection
 from tests.generations.factories import CacheEntryFactory
 from tests.testapp.models import Widget
 
@@ -71,19 +71,6 @@ def _names_by_procedure(cursor):
     # A procedure call goes through psycopg's cursor, not Django's execute hook.
     cursor.callproc(sql.Identifier("pg_temp", "widget_names"))
     return [name for (name,) in cursor.fetchall()]
-
-
-@contextlib.contextmanager
-def _second_connection(alias, **settings):
-    """Another connection of this backend under its own alias (so ``using=alias`` scopes it)."""
-    wrapper = type(connections["default"])({**connection.settings_dict, **settings}, alias)
-    connections[alias] = wrapper
-    try:
-        yield wrapper
-    finally:
-        wrapper.close()
-        wrapper.close_pool()
-        del connections[alias]
 
 
 def test_the_app_runs_as_a_role_that_cannot_skip_the_policies():
@@ -304,7 +291,7 @@ def test_outside_a_transaction_a_copy_or_procedure_runs_under_the_scope_the_code
 def test_a_connection_handed_back_by_a_pool_gets_the_scope_written_again():
     alias = "rls-pooled"
     pool = {"pool": {"min_size": 1, "max_size": 1}}
-    with _second_connection(
+    with second_connection(
         alias, CONN_MAX_AGE=0, OPTIONS={**connection.settings_dict["OPTIONS"], **pool}
     ) as pooled:
         # Given a pooled session its last user left in a bypass
@@ -324,7 +311,7 @@ def test_a_connection_lost_before_the_scope_is_written_is_a_django_database_erro
     organization, other_organization
 ):
     alias = "rls-lost"
-    with _second_connection(alias) as other:
+    with second_connection(alias) as other:
         with rls.rls_organizations([organization.pk], using=alias):
             cursor = other.cursor()
             cursor.execute("SELECT pg_backend_pid()")
@@ -338,7 +325,7 @@ def test_a_connection_lost_before_the_scope_is_written_is_a_django_database_erro
 
 def test_a_scope_whose_write_fails_does_not_outlive_the_error(organization):
     alias = "rls-lost-in-transaction"
-    with _second_connection(alias) as other, rls.rls_organizations([organization.pk], using=alias):
+    with second_connection(alias) as other, rls.rls_organizations([organization.pk], using=alias):
         before = rls.current_scope(using=alias)
         with other.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
