@@ -39,7 +39,7 @@ from providers.metering import Meter, check_occurred_at
 from tenancy import services as tenancy_services
 from tenancy.actors import SYSTEM, Actor
 from tenancy.errors import DomainError
-from tenancy.idempotency import IdempotentIngest, Recorded, WrittenWith
+from tenancy.idempotency import IdempotentIngest, Recorded
 from tenancy.models import Organization
 
 PROVIDER_CALL_INGEST = IdempotentIngest(
@@ -107,11 +107,6 @@ def provider_call_record(
             organization=organization, actor=actor, values=values, meter=Meter(), now=timezone.now()
         )
 
-    def counted_with(call: ProviderCall) -> WrittenWith:
-        written_with = WrittenWith()
-        rollups.rollups_count_provider_calls(calls=[call], written_with=written_with)
-        return written_with
-
     # One statement, no transaction of its own: the INSERT with its rollup writes, which happen
     # only if it writes the row. Not audited: an ingested row records the key that wrote it
     # (DESIGN §3).
@@ -120,7 +115,9 @@ def provider_call_record(
         key=values["request_id"],
         fingerprint=fingerprint,
         build=build,
-        written_with=counted_with,
+        add_writes=lambda call, written_with: rollups.rollups_count_provider_calls(
+            calls=[call], written_with=written_with
+        ),
     )
 
 

@@ -201,7 +201,7 @@ class IdempotentIngest(Generic[Row]):
         fingerprint: str,
         build: Callable[[], Row],
         before_insert: Callable[[Row], Any] | None = None,
-        written_with: Callable[[Row], WrittenWith] | None = None,
+        add_writes: Callable[[Row, WrittenWith], Any] | None = None,
     ) -> Recorded[Row]:
         """Build a row (``build``) and :meth:`insert` it: one statement for a new key.
 
@@ -216,7 +216,7 @@ class IdempotentIngest(Generic[Row]):
                 return replayed
             raise
         return self.insert(
-            instance, fingerprint=fingerprint, before_insert=before_insert, written_with=written_with
+            instance, fingerprint=fingerprint, before_insert=before_insert, add_writes=add_writes
         )
 
     def insert(
@@ -225,7 +225,7 @@ class IdempotentIngest(Generic[Row]):
         *,
         fingerprint: str,
         before_insert: Callable[[Row], Any] | None = None,
-        written_with: Callable[[Row], WrittenWith] | None = None,
+        add_writes: Callable[[Row, WrittenWith], Any] | None = None,
     ) -> Recorded[Row]:
         """Write a new ``instance`` stamped with ``fingerprint`` in one ``INSERT … ON CONFLICT
         ON CONSTRAINT … DO NOTHING RETURNING``. If the key is taken (by an earlier request, or
@@ -233,15 +233,18 @@ class IdempotentIngest(Generic[Row]):
 
         ``before_insert`` is work that must happen only if this row is written (a version
         reserved in a tree): then the two run in a savepoint that rolls back when the key is
-        taken. ``written_with`` gives, for the built row, the writes that go in the same
-        statement (:class:`WrittenWith`); not with ``before_insert``. Any other integrity error
+        taken. ``add_writes(instance, written_with)`` adds to a :class:`WrittenWith` the writes
+        that go in the row's own statement; not with ``before_insert``. Any other integrity error
         propagates."""
         instance.request_fingerprint = fingerprint
         if before_insert is None:
-            written = self._insert_unless_taken(instance, written_with(instance) if written_with else None)
+            written_with = WrittenWith()
+            if add_writes is not None:
+                add_writes(instance, written_with)
+            written = self._insert_unless_taken(instance, written_with)
         else:
-            if written_with is not None:
-                raise ValueError("written_with goes without before_insert: that needs a savepoint.")
+            if add_writes is not None:
+                raise ValueError("add_writes goes without before_insert: that needs a savepoint.")
             try:
                 with transaction.atomic():
                     before_insert(instance)

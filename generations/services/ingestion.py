@@ -32,7 +32,7 @@ from generations.signals import generations_recorded
 from providers.metering import Meter, check_occurred_at
 from tenancy.actors import SYSTEM, Actor
 from tenancy.errors import DomainError
-from tenancy.idempotency import IdempotentIngest, Recorded, WrittenWith
+from tenancy.idempotency import IdempotentIngest, Recorded
 from tenancy.models import Organization
 
 GENERATION_INGEST = IdempotentIngest(
@@ -184,17 +184,14 @@ def generation_record(
         # One statement and no transaction of its own: the INSERT, with the writes the
         # ``generations_recorded`` receivers add (analytics' rollup deltas), which happen only if
         # the INSERT writes the row (a replay writes nothing).
-        def counted_with(generation: Generation) -> WrittenWith:
-            written_with = WrittenWith()
-            send_recorded(organization, [generation], RecordedAction.CREATED, written_with=written_with)
-            return written_with
-
         return GENERATION_INGEST.record(
             organization=organization,
             key=values["request_id"],
             fingerprint=fingerprint,
             build=build,
-            written_with=counted_with,
+            add_writes=lambda generation, written_with: send_recorded(
+                organization, [generation], RecordedAction.CREATED, written_with=written_with
+            ),
         )
     # A child also takes a version of its tree, in a savepoint with its INSERT.
     with transaction.atomic():

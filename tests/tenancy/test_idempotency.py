@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from analytics.services import METRIC_INGEST, PROVIDER_CALL_INGEST
 from generations.models import Generation
 from generations.services import GENERATION_INGEST
-from tenancy.idempotency import ConflictingReplay, DeletedReplay, WrittenWith, request_fingerprint
+from tenancy.idempotency import ConflictingReplay, DeletedReplay, request_fingerprint
 from tests.analytics.factories import PerformanceMetricFactory, ProviderCallFactory
 from tests.generations.factories import GenerationFactory
 
@@ -152,47 +152,43 @@ class TestInsert:
     def test_writes_made_with_a_row_go_in_its_statement_and_only_when_it_is_written(
         self, organization, django_assert_num_queries
     ):
-        def touch(row):
+        def touch(row, written_with):
             # A write of another table that must happen exactly when the row is written.
-            return WrittenWith(
-                statements=[
-                    (
-                        f"UPDATE tenancy_organization SET name = name || %s WHERE id = %s "
-                        f"AND {WrittenWith.condition}",
-                        ["+", organization.pk],
-                    )
-                ]
+            written_with.statements.append(
+                (
+                    f"UPDATE tenancy_organization SET name = name || %s WHERE id = %s "
+                    f"AND {written_with.condition}",
+                    ["+", organization.pk],
+                )
             )
 
         first = GenerationFactory.build(organization=organization, request_id="w")
         with django_assert_num_queries(1):
-            assert GENERATION_INGEST.insert(first, fingerprint="f", written_with=touch).created
+            assert GENERATION_INGEST.insert(first, fingerprint="f", add_writes=touch).created
         assert first.pk is not None and first.request_fingerprint == "f"
 
         # A replay: its INSERT writes nothing, so neither does the statement's other write.
         again = GenerationFactory.build(organization=organization, request_id="w", request_fingerprint="f")
-        recorded = GENERATION_INGEST.insert(again, fingerprint="f", written_with=touch)
+        recorded = GENERATION_INGEST.insert(again, fingerprint="f", add_writes=touch)
 
         assert (recorded.instance.pk, recorded.created) == (first.pk, False)
         organization.refresh_from_db()
         assert organization.name.endswith("+") and not organization.name.endswith("++")
 
     def test_a_failing_write_made_with_a_row_leaves_the_row_unwritten(self, organization):
-        def impossible(row):
+        def impossible(row, written_with):
             # A rollup row without its day: NOT NULL refuses it, and the whole statement fails.
-            return WrittenWith(
-                statements=[
-                    (
-                        f"INSERT INTO analytics_generationmodeldailyrollup (organization_id) "
-                        f"SELECT %s WHERE {WrittenWith.condition}",
-                        [organization.pk],
-                    )
-                ]
+            written_with.statements.append(
+                (
+                    f"INSERT INTO analytics_generationmodeldailyrollup (organization_id) "
+                    f"SELECT %s WHERE {written_with.condition}",
+                    [organization.pk],
+                )
             )
 
         row = GenerationFactory.build(organization=organization, request_id="lost")
         with pytest.raises(IntegrityError), transaction.atomic():
-            GENERATION_INGEST.insert(row, fingerprint="f", written_with=impossible)
+            GENERATION_INGEST.insert(row, fingerprint="f", add_writes=impossible)
 
         assert not Generation.all_objects.filter(request_id="lost").exists()
 
