@@ -411,36 +411,40 @@ SNAPSHOT_WAIT_SECONDS = 60.0
 
 
 def _wait_for_older_snapshots(cursor, timeout: float) -> list[int]:
-    """Wait until every other session of this database that holds a snapshot now has let it go
-    (ended, or moved on to a newer one), for at most ``timeout`` seconds; return the pids still
-    holding theirs.
+    """Wait until no other session of the server holds a transaction or a snapshot older than
+    this call, for at most ``timeout`` seconds; return the pids of those still holding one.
 
-    VACUUM FULL copies every deleted row that some snapshot may still see, so one taken before
-    retention's deletes committed (a long report, or an autoanalyze of the archive table retention
-    just filled) would leave the rewritten table its old size. Snapshots taken after this call
-    starts see those rows as gone, so waiting out the present ones is enough (as CREATE INDEX
-    CONCURRENTLY waits for older snapshots).
+    VACUUM FULL copies every deleted row that a snapshot may still see. Its own snapshot's
+    horizon counts every transaction running on the *server* when it starts, whatever its
+    database (unlike plain VACUUM), so a long report anywhere, or an autoanalyze of the archive
+    table retention just filled, would leave the rewritten table its old size. Every row
+    retention deleted was deleted by a transaction older than this call, so waiting out the
+    sessions older than it is enough (as CREATE INDEX CONCURRENTLY waits for older snapshots).
+    Sessions of roles this one may not see (without ``pg_read_all_stats``) are not waited for.
     """
+    cursor.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint")
+    (start,) = cursor.fetchone()
+    # age(x) is how many transaction ids ago x was: older than the start is "more than the start's".
     query = (
-        "SELECT pid, backend_xmin::text FROM pg_stat_activity WHERE datname = current_database() "
-        "AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL"
+        "SELECT pid FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+        "AND greatest(age(backend_xmin), age(backend_xid)) "
+        "> pg_snapshot_xmax(pg_current_snapshot())::text::bigint - %s"
     )
-    cursor.execute(query)
-    holding = dict(cursor.fetchall())
     deadline = time.monotonic() + timeout
-    while holding and time.monotonic() < deadline:
+    while True:
+        cursor.execute(query, [start])
+        holding = sorted(pid for (pid,) in cursor.fetchall())
+        if not holding or time.monotonic() >= deadline:
+            return holding
         time.sleep(0.05)
-        cursor.execute(query)
-        now = dict(cursor.fetchall())
-        holding = {pid: xmin for pid, xmin in holding.items() if now.get(pid) == xmin}
-    return sorted(holding)
 
 
 def retention_compact(snapshot_wait: float = SNAPSHOT_WAIT_SECONDS) -> dict[str, tuple[int, int]]:
     """Give the space retention freed back to the operating system: ``VACUUM (FULL, ANALYZE)``
     of each table retention deletes from. Returns ``{table: (bytes before, bytes after)}``,
-    indexes included. First waits (up to ``snapshot_wait`` seconds) for other sessions'
-    snapshots that may predate the deletes, which would keep the deleted rows in the rewrite.
+    indexes included. First waits (up to ``snapshot_wait`` seconds) for the server's
+    transactions and snapshots older than the deletes, which would keep deleted rows in the
+    rewrite (:func:`_wait_for_older_snapshots`).
 
     Plain VACUUM (autovacuum) only marks deleted rows' space reusable: new rows fill it, but the
     files shrink only by empty pages at their very end, and retention deletes the *oldest* rows,
