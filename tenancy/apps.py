@@ -10,12 +10,14 @@ class TenancyConfig(AppConfig):
         # Registers the OpenAPI description of the Api-Key authentication scheme.
         from tenancy.api import schema  # noqa: F401
         from tenancy.api.field_prototypes import install_field_prototypes
+        from tenancy.api.fields import install_bounded_dates
         from tenancy.api.parsers import install_fast_surrogate_check
         from tenancy.api.strict import install_strict_serializers
 
         install_strict_serializers()
         install_field_prototypes()
         install_fast_surrogate_check()
+        install_bounded_dates()
 
         # Tables made by any migration (or syncdb) after tenancy's own get the app role's grants.
         post_migrate.connect(_grant_app_role, sender=self, dispatch_uid="tenancy_grant_app_role")

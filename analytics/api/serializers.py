@@ -36,7 +36,7 @@ from analytics.reports import (
 from generations.choices import ContentType
 from generations.models import Generation
 from providers.api import metered
-from tenancy.api.fields import BoundedDateField, BoundedDateTimeField, TenantPrimaryKeyRelatedField
+from tenancy.api.fields import BoundedDateTimeField, TenantPrimaryKeyRelatedField
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
 MAX_INT32 = 2**31 - 1
@@ -325,7 +325,7 @@ class ReportQuerySerializer(FromFieldMixin, serializers.Serializer):
     """The query string of a report: ``from``/``to`` (UTC days, both included; default the last
     30 days), ``group_by`` (comma-separated), ``source`` and ``limit``."""
 
-    to = BoundedDateField(required=False, help_text="Last UTC day (default today).")
+    to = serializers.DateField(required=False, help_text="Last UTC day (default today).")
     group_by = serializers.CharField(
         required=False,
         allow_blank=True,
@@ -335,7 +335,7 @@ class ReportQuerySerializer(FromFieldMixin, serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)
 
     def from_field(self):
-        return BoundedDateField(required=False, help_text="First UTC day.")
+        return serializers.DateField(required=False, help_text="First UTC day.")
 
     def validate_group_by(self, value):
         try:

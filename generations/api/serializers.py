@@ -29,7 +29,7 @@ from styleguides.models import (
     StyleGuideVersion,
     Vertical,
 )
-from tenancy.api.fields import BoundedDateField, TenantPrimaryKeyRelatedField
+from tenancy.api.fields import TenantPrimaryKeyRelatedField
 from tenancy.api.parsers import unstorable_text
 from tenancy.api.representation import FastRepresentationMixin
 
@@ -440,8 +440,8 @@ class CacheStatsPeriodSerializer(serializers.Serializer):
 
     def get_fields(self):
         return {
-            "from": BoundedDateField(required=False),
-            "to": BoundedDateField(required=False),
+            "from": serializers.DateField(required=False),
+            "to": serializers.DateField(required=False),
         }
 
     def validate(self, attrs):

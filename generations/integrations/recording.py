@@ -23,6 +23,7 @@ from generations import services
 from generations.api.serializers import GenerationBulkItemSerializer
 from generations.integrations import client_values
 from tenancy.actors import SYSTEM, Actor
+from tenancy.api.fields import date_out_of_bounds
 from tenancy.errors import DomainError
 from tenancy.idempotency import Recorded, request_fingerprint
 from tenancy.models import Organization
@@ -69,9 +70,10 @@ def call_time_fields(
     """The item's time fields from a call's start and end as the client reported them:
     ``generation_time_ms``, ``completed_at`` and ``occurred_at`` (the call is priced at its start;
     without one, it happened by its end). A call that ends before it starts (a clock stepped
-    back) keeps its start, without an end or a duration: neither can be true. ``seconds`` is the
+    back), or whose end lies outside the API's dates (``tenancy.api.fields.date_out_of_bounds``),
+    keeps its start, without an end or a duration: neither can be true. ``seconds`` is the
     duration where the client gives it more exactly than the two moments (OTLP's nanoseconds)."""
-    if started and ended and ended < started:
+    if ended and ((started and ended < started) or date_out_of_bounds(ended)):
         ended = None
     fields: dict[str, Any] = {}
     if started and ended:

@@ -1,9 +1,11 @@
 """Serializer fields shared by every app: ids resolved inside the caller's organization, dates
-inside the calendar the API accepts."""
+inside the calendar the API accepts (every date and moment a body sends, through
+:func:`install_bounded_dates`)."""
 
 import datetime
 
 from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
 
 from tenancy.context import request_organization, scope_to_organization
 
@@ -43,33 +45,48 @@ def date_out_of_bounds(value) -> str | None:
     return None
 
 
-class BoundedDateField(serializers.DateField):
-    """A date inside ``EARLIEST_DATE``…``LATEST_DATE`` (400 outside, never an overflow)."""
+OUT_OF_BOUNDS = "out_of_bounds"
 
-    default_error_messages = {"out_of_bounds": "{message}"}
+_date_to_internal_value = serializers.DateField.to_internal_value
+_datetime_to_internal_value = serializers.DateTimeField.to_internal_value
 
+
+def _bounded(parse):
     def to_internal_value(self, value):
-        day = super().to_internal_value(value)
-        message = date_out_of_bounds(day)
+        try:
+            parsed = parse(self, value)
+        except ValidationError as error:
+            # DRF's own "Datetime value out of range." (year 1 shifted below year 1 by its offset).
+            if any(getattr(detail, "code", None) == "overflow" for detail in error.detail):
+                raise ValidationError(date_out_of_bounds(datetime.date.min), code=OUT_OF_BOUNDS) from None
+            raise
+        message = date_out_of_bounds(parsed)
         if message:
-            self.fail("out_of_bounds", message=message)
-        return day
+            raise ValidationError(message, code=OUT_OF_BOUNDS)
+        return parsed
+
+    return to_internal_value
+
+
+def install_bounded_dates() -> None:
+    """Every DRF ``DateField`` and ``DateTimeField`` of the API (declared, or made by a
+    ``ModelSerializer`` from a model field) refuses a value outside ``EARLIEST_DATE``…
+    ``LATEST_DATE`` with a 400 ``out_of_bounds``, as the filters and report windows do: a
+    generation of year 1 or 9999 is a typo, and one a report, a budget or retention would
+    misread. Called once from ``TenancyConfig.ready``; output is unchanged."""
+    serializers.DateField.to_internal_value = _bounded(_date_to_internal_value)
+    serializers.DateTimeField.to_internal_value = _bounded(_datetime_to_internal_value)
 
 
 class BoundedDateTimeField(serializers.DateTimeField):
-    """A moment inside ``EARLIEST_DATE``…``LATEST_DATE``; a bare date means its first moment (UTC)."""
-
-    default_error_messages = {"out_of_bounds": "{message}"}
+    """A moment in the API's window (as every ``DateTimeField``, :func:`install_bounded_dates`)
+    that may also be written as a bare date, meaning its first moment (UTC)."""
 
     def to_internal_value(self, value):
         if isinstance(value, str) and len(value) == 10:
-            day = BoundedDateField().to_internal_value(value)
+            day = serializers.DateField().to_internal_value(value)
             return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
         try:
-            moment = super().to_internal_value(value)
+            return super().to_internal_value(value)
         except OverflowError:
-            self.fail("out_of_bounds", message=date_out_of_bounds(datetime.date.min))
-        message = date_out_of_bounds(moment)
-        if message:
-            self.fail("out_of_bounds", message=message)
-        return moment
+            raise ValidationError(date_out_of_bounds(datetime.date.min), code=OUT_OF_BOUNDS) from None
