@@ -9,12 +9,15 @@ body is walked once, iteratively, and refused with a 400 naming the path of the 
 
 from __future__ import annotations
 
+import codecs
+import json
 import math
 import re
 
 from django.conf import settings
 from rest_framework import parsers
 from rest_framework.exceptions import ErrorDetail, ParseError, ValidationError
+from rest_framework.utils import json as drf_json
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
 # Deeper than any payload of ours (a provider usage object nests 4-5 levels).
@@ -87,14 +90,33 @@ def check_json_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH, finite_number
         _refuse_text(*found)
 
 
+def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
+    """``json``'s ``object_pairs_hook``: an object, unless a key appears twice in it."""
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        seen = set()
+        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise ParseError(f"JSON parse error - the key {json.dumps(repeated)} appears twice in one object.")
+    return data
+
+
 class StrictJSONParser(parsers.JSONParser):
-    """DRF's JSON parser with a nesting limit (``API_MAX_JSON_DEPTH``, default 64), no
+    """DRF's JSON parser with a nesting limit (``API_MAX_JSON_DEPTH``, default 64), no key twice
+    in one object (``{"model": "a", "model": "b"}`` would record whichever the parser kept), no
     NUL or lone surrogate in any string and no number too large to be finite.
-    ``DEFAULT_PARSER_CLASSES`` names only this class."""
+    ``DEFAULT_PARSER_CLASSES`` names only this class. (The integration endpoints read their
+    exporters' bodies themselves, as those clients send them.)"""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        encoding = parsers.get_encoding(parser_context or {})
         try:
-            data = super().parse(stream, media_type, parser_context)
+            data = json.load(
+                codecs.getreader(encoding)(stream),
+                parse_constant=drf_json.strict_constant if self.strict else None,
+                object_pairs_hook=_object_without_repeated_keys,
+            )
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from exc
         except RecursionError as exc:  # the C scanner gives up long before our limit matters
             raise ParseError("JSON nests too deeply.") from exc
         check_json_value(

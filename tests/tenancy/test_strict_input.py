@@ -84,6 +84,22 @@ RAW_BODIES = [
         None,
     ),
     ("post", "/api/v1/generations/bulk/", "[" * 100_000 + "]" * 100_000, "parse_error", None),
+    # A key twice in one object: which value to record would be the parser's guess.
+    (
+        "post",
+        "/api/v1/generations/",
+        '{"request_id": "r", "model": "gpt-4o", "model": "claude-sonnet-4-0"}',
+        "parse_error",
+        None,
+    ),
+    (
+        "post",
+        "/api/v1/generations/bulk/",
+        '{"items": [{"request_id": "r", "metadata": {"a": 1, "b": 2, "a": 3}}]}',
+        "parse_error",
+        None,
+    ),
+    ("post", "/api/v1/campaigns/", '{"name": "A", "name": "B"}', "parse_error", None),
     (
         "post",
         "/api/v1/generations/",
@@ -163,6 +179,21 @@ def test_json_the_database_cannot_hold_is_a_400(api_client, method, url, raw, co
     assert (error["code"], error["attr"]) == (code, attr)
     assert error["detail"]
     assert written() == before
+
+
+def test_a_repeated_key_is_named_in_the_error(api_client):
+    raw = '{"request_id": "r", "metadata": {"tone": "warm", "tone": "cold"}}'
+    response = api_client.generic("POST", "/api/v1/generations/", raw, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert '"tone" appears twice' in response.json()["errors"][0]["detail"]
+    assert not Generation.all_objects.exists()
+
+
+def test_the_same_key_in_two_objects_is_no_repeat(api_client):
+    raw = '{"request_id": "r", "metadata": {"a": {"k": 1}, "b": {"k": 2}}}'
+    response = api_client.generic("POST", "/api/v1/generations/", raw, content_type="application/json")
+    assert response.status_code == 201, response.content
 
 
 def test_nesting_up_to_the_limit_is_accepted(api_client):
