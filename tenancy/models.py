@@ -160,7 +160,12 @@ class TenantModel(TimeStampedModel):
 
     # PROTECT: organizations are deactivated, never deleted out from under their data.
     # Editable for admin forms; API serializers never list it (the caller's key decides it).
-    organization = models.ForeignKey("tenancy.Organization", on_delete=models.PROTECT, related_name="+")
+    # No index of its own: every tenant table has one led by ``organization`` that serves its
+    # lists and the row-level policy (``tests/test_conventions.py`` holds each to it), so a
+    # single-column copy only cost every write.
+    organization = models.ForeignKey(
+        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
 
     class Meta:
         abstract = True
