@@ -283,38 +283,39 @@ def no_autoanalyze():
     autovacuum(True)
 
 
-def _snapshot_holders() -> list[tuple]:
-    """Other sessions of this database holding a snapshot (they keep deleted rows alive); read as
-    the owner, since the app role is not shown other sessions' snapshots."""
+def _generations_size() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size('generations_generation')")
+        return cursor.fetchone()[0]
+
+
+def _older_than_now() -> list[int]:
+    """Sessions of the server holding a transaction or snapshot older than now (as the owner:
+    the app role is not shown other roles' sessions)."""
     with rls.database_owner(), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid, backend_type, state, left(query, 80) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_xmin IS NOT NULL"
-        )
-        return cursor.fetchall()
+        return retention._wait_for_older_snapshots(cursor, timeout=0)
+
+
+@pytest.fixture
+def bulky_expired_generations(organization, no_autoanalyze):
+    """300 generations of ~1.5 KB each, past every retention period: 75 pages to give back."""
+    for _ in range(300):
+        GenerationFactory(organization=organization, created_at=ago(800), content="x" * 1500)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_compact_gives_the_space_of_archived_rows_back(organization, no_autoanalyze):
+def test_compact_gives_the_space_of_archived_rows_back(organization, bulky_expired_generations):
     """Plain VACUUM leaves a table its size when retention deleted its oldest rows; ``--compact``
     rewrites it: the generations table ends smaller than it was."""
-    for _ in range(300):
-        GenerationFactory(organization=organization, created_at=ago(800), content="x" * 1500)
     GenerationFactory(organization=organization, created_at=ago(1), content="a live one")
-
-    def size() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_relation_size('generations_generation')")
-            return cursor.fetchone()[0]
-
-    before = size()
+    before = _generations_size()
     out = io.StringIO()
     call_command("apply_retention", "--compact", "--verbosity", "0", stdout=out)
 
     assert "generations_generation: " in out.getvalue()
     assert Generation.all_objects.count() == 1
     assert ArchivedRecord.objects.filter(model_label="generations.generation").count() == 300
-    assert size() < before, f"sessions holding a snapshot: {_snapshot_holders()}"
+    assert _generations_size() < before, f"sessions holding older snapshots: {_older_than_now()}"
 
 
 @contextlib.contextmanager
@@ -333,7 +334,8 @@ def _snapshot_held_elsewhere():
 @contextlib.contextmanager
 def _transaction_in_another_database():
     """A transaction with a transaction id, open in another database of the same server (as a
-    second tenant database's long write would be); yields its pid, rolled back on exit."""
+    second tenant database's long write would be); yields its pid, rolled back on exit. VACUUM
+    FULL's horizon counts every transaction of the server, whatever its database."""
     with psycopg.connect(**{**connection.get_connection_params(), "dbname": "postgres"}) as other:
         pid = other.execute("SELECT pg_backend_pid()").fetchone()[0]
         other.execute("SELECT pg_current_xact_id()")  # takes a transaction id
@@ -341,58 +343,25 @@ def _transaction_in_another_database():
         other.rollback()
 
 
+@pytest.mark.parametrize("held", [_snapshot_held_elsewhere, _transaction_in_another_database])
 @pytest.mark.django_db(transaction=True)
-def test_compact_waits_for_a_transaction_in_another_database(organization, no_autoanalyze, caplog):
-    """VACUUM FULL's horizon counts every transaction running on the server, whatever its
-    database: one that began before the deletes keeps the deleted rows in the rewrite, so
-    compacting waits for it too."""
-    for _ in range(300):
-        GenerationFactory(organization=organization, created_at=ago(800), content="x" * 1500)
-
-    def size() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_relation_size('generations_generation')")
-            return cursor.fetchone()[0]
-
-    before = size()
-    with _transaction_in_another_database() as elsewhere:
-        retention.retention_apply()
-        with caplog.at_level("WARNING", logger="analytics.retention"):
-            retention.retention_compact(snapshot_wait=0)
-        assert str(elsewhere) in caplog.text
-        assert size() == before
-
-    retention.retention_compact()
-    assert size() < before
-
-
-@pytest.mark.django_db(transaction=True)
-def test_compact_waits_for_a_snapshot_older_than_the_deletes(organization, no_autoanalyze, caplog):
-    """A snapshot taken before retention deleted rows keeps them through VACUUM FULL: compacting
-    waits for such snapshots (bounded by ``snapshot_wait``) and says when one outlived the wait."""
-    for _ in range(300):
-        GenerationFactory(organization=organization, created_at=ago(800), content="x" * 1500)
-
-    def size() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_relation_size('generations_generation')")
-            return cursor.fetchone()[0]
-
-    before = size()
-    with _snapshot_held_elsewhere() as holder:
+def test_compact_waits_for_what_is_older_than_the_deletes(bulky_expired_generations, caplog, held):
+    """A snapshot or transaction that began before retention deleted rows keeps them through
+    VACUUM FULL: compacting waits for it (bounded by ``snapshot_wait``) and says when one
+    outlived the wait."""
+    before = _generations_size()
+    with held() as holder:
         retention.retention_apply()
         assert Generation.all_objects.count() == 0
-        with rls.database_owner(), connection.cursor() as cursor:  # sees other roles' snapshots
-            assert holder in retention._wait_for_older_snapshots(cursor, timeout=0)
+        assert holder in _older_than_now()
         with caplog.at_level("WARNING", logger="analytics.retention"):
             retention.retention_compact(snapshot_wait=0)
         assert str(holder) in caplog.text
-        assert size() == before  # the holder may still read every deleted row
+        assert _generations_size() == before  # the holder may still read every deleted row
 
-    with rls.database_owner(), connection.cursor() as cursor:
-        assert holder not in retention._wait_for_older_snapshots(cursor, timeout=0)
+    assert holder not in _older_than_now()
     retention.retention_compact()
-    assert size() < before
+    assert _generations_size() < before
 
 
 def test_compact_refuses_one_organization(organization):
