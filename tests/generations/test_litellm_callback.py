@@ -9,6 +9,7 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from generations.integrations.client_values import fitted
 from generations.models import Generation
@@ -345,6 +346,18 @@ def test_times_that_only_describe_the_call_are_left_out_and_the_call_lands(
         first_chunk_ms,
     )
     assert row.cost_status == "priced"
+
+
+def test_an_end_time_outside_the_api_dates_is_left_out_and_the_call_lands(api_client, organization, priced):
+    """An end in year 5138 (1e11 seconds) is outside the dates the API accepts: the call keeps its
+    start and price, without that end or a duration (as with an end before the start); it is
+    completed when recorded, as any finished call that reports no end."""
+    before = timezone.now()
+    assert post(api_client, [payload(endTime=1e11)]).json()["created"] == 1
+
+    row = Generation.objects.get(organization=organization)
+    assert (row.generation_time_ms, row.cost_status) == (None, "priced")
+    assert before <= row.completed_at <= timezone.now()
 
 
 def test_nan_first_chunk_is_left_out(api_client, organization, priced):
