@@ -86,7 +86,4 @@ class BoundedDateTimeField(serializers.DateTimeField):
         if isinstance(value, str) and len(value) == 10:
             day = serializers.DateField().to_internal_value(value)
             return datetime.datetime.combine(day, datetime.time.min, tzinfo=datetime.UTC)
-        try:
-            return super().to_internal_value(value)
-        except OverflowError:
-            raise ValidationError(date_out_of_bounds(datetime.date.min), code=OUT_OF_BOUNDS) from None
+        return super().to_internal_value(value)

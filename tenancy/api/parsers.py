@@ -13,6 +13,7 @@ import codecs
 import json
 import math
 import re
+from collections import Counter
 
 from django.conf import settings
 from rest_framework import parsers
@@ -93,9 +94,8 @@ def check_json_value(value, *, max_depth: int = DEFAULT_MAX_DEPTH, finite_number
 def _object_without_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
     """``json``'s ``object_pairs_hook``: an object, unless a key appears twice in it."""
     data = dict(pairs)
-    if len(data) != len(pairs):
-        seen = set()
-        repeated = next(key for key, _ in pairs if key in seen or seen.add(key))
+    if len(data) != len(pairs):  # the rare case pays for finding which key
+        repeated = next(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
         raise ParseError(f"JSON parse error - the key {json.dumps(repeated)} appears twice in one object.")
     return data
 
