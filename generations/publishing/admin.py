@@ -7,12 +7,15 @@ job is queued) and then only cancelled or retried, like through the API.
 
 from __future__ import annotations
 
+import copy
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.forms.models import construct_instance
 
 from generations.publishing import services
-from generations.publishing.choices import Platform, PostStatus
+from generations.publishing.choices import PostStatus
 from generations.publishing.models import ScheduledPost, SocialAccount
 from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, adopt_created, secret_input
 from tenancy.errors import DomainError
@@ -52,10 +55,15 @@ class SocialAccountForm(forms.ModelForm):
                     cleaned[field] = services.secret_clean(name, cleaned[field])
                 except DomainError as exc:
                     self.add_error(field, exc.detail)
-        platform = cleaned.get("platform") or self.instance.platform
-        has_secret = bool(self.instance.signing_secret_encrypted or cleaned.get("new_signing_secret"))
-        if platform == Platform.WEBHOOK and not has_secret:
-            self.add_error("new_signing_secret", "A webhook account needs a signing secret.")
+        # The service refuses what its platform's publisher lacks; ask the same rule here, on a copy
+        # carrying the typed secrets, so the form says it instead of the save failing.
+        candidate = construct_instance(self, copy.copy(self.instance))
+        for field, name in SECRET_INPUTS.items():
+            if cleaned.get(field):
+                services.set_secret(candidate, name, cleaned[field])
+        input_for = {name: field for field, name in SECRET_INPUTS.items()}
+        for name, message in services.platform_errors(candidate).items():
+            self.add_error(input_for.get(name, name), message)
         return cleaned
 
 

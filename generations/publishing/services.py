@@ -66,7 +66,7 @@ def secret_clean(name: str, value: str) -> str:
     return value
 
 
-def _set_secret(account: SocialAccount, name: str, value: str | None) -> None:
+def set_secret(account: SocialAccount, name: str, value: str | None) -> None:
     """Store secret ``name`` (cleaned; None clears it) on the account; only the access token is
     fingerprinted (deliveries are traced by it)."""
     store_secret(
@@ -88,9 +88,15 @@ def account_secrets(*, account: SocialAccount) -> AccountSecrets:
     return AccountSecrets(**values)
 
 
-def _check_account(account: SocialAccount) -> None:
+def platform_errors(account: SocialAccount) -> dict[str, str]:
+    """Field → message for what ``account`` lacks to publish on its platform (its publisher's
+    rule; none for a platform without one). The admin form asks the same question before saving."""
     publisher = publisher_for(account.platform)
-    errors = publisher.account_errors(account) if publisher else {}
+    return publisher.account_errors(account) if publisher else {}
+
+
+def _check_account(account: SocialAccount) -> None:
+    errors = platform_errors(account)
     try:
         account.full_clean()
     except ValidationError as exc:
@@ -111,7 +117,7 @@ def social_account_create(
     A platform without a publisher may hold accounts (connected ahead of time) but takes no posts."""
     account = SocialAccount(organization=organization, **fields)
     for name, value in (secrets or {}).items():
-        _set_secret(account, name, value)
+        set_secret(account, name, value)
     _check_account(account)
     return audit.audited_save(organization=organization, actor=actor, instance=account)
 
@@ -133,7 +139,7 @@ def social_account_update(
     for name, value in fields.items():
         setattr(account, name, value)
     for name, value in (secrets or {}).items():
-        _set_secret(account, name, value)
+        set_secret(account, name, value)
     _check_account(account)
     return audit.audited_save(
         organization=organization,
