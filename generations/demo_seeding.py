@@ -240,7 +240,7 @@ class _Seeder:
         finished = status in GenerationStatus.terminal()
         self.report.per_status[status] += 1
         self.report.unpriced += metered.cost_status == CostStatus.UNPRICED
-        return Generation(
+        generation = Generation(
             pk=pk,
             organization=organization,
             request_id=f"demo-{self.token}-{pk}",
@@ -263,15 +263,6 @@ class _Seeder:
             else f"# {topic.capitalize()}\n\n{'Lorem ipsum dolor sit amet. ' * rng.randint(3, 30)}",
             content_format=ContentFormat.MARKDOWN,
             occurred_at=created_at,
-            usage=metered.usage,
-            input_tokens=metered.input_tokens,
-            output_tokens=metered.output_tokens,
-            cache_read_tokens=metered.cache_read_tokens,
-            cache_write_tokens=metered.cache_write_tokens,
-            total_tokens=metered.total_tokens,
-            cost_usd=metered.cost_usd,
-            cost_status=metered.cost_status,
-            price=metered.price,
             generation_time_ms=rng.randint(400, 45000) if finished else None,
             status=status,
             error_message="Provider timed out after 60 s" if status == GenerationStatus.FAILED else "",
@@ -283,6 +274,8 @@ class _Seeder:
             kind=kind,
             created_at=created_at,
         )
+        metered.apply(generation)
+        return generation
 
     # --- one organization --------------------------------------------------------------------
 

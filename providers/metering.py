@@ -22,7 +22,7 @@ import datetime
 import math
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -684,14 +684,4 @@ class Meter:
             usage = usage_from_tokens(**{name: getattr(row, name) for name in TOKEN_COLUMNS})
         metered = self.cost(usage=usage, model=row.model, at=row.occurred_at)
         # The client's total, when it sent one, stays the row's total.
-        return Metered(
-            metered.usage,
-            metered.input_tokens,
-            metered.output_tokens,
-            metered.cache_read_tokens,
-            metered.cache_write_tokens,
-            row.total_tokens,
-            metered.cost_usd,
-            metered.cost_status,
-            metered.price,
-        )
+        return replace(metered, total_tokens=row.total_tokens)
