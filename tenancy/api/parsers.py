@@ -21,6 +21,8 @@ from rest_framework.exceptions import ErrorDetail, ParseError, ValidationError
 from rest_framework.utils import json as drf_json
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
+from tenancy.api.strict import JSONBody, JSONBodyList
+
 # Deeper than any payload of ours (a provider usage object nests 4-5 levels).
 DEFAULT_MAX_DEPTH = 64
 # NUL cannot be stored in PostgreSQL text or jsonb; surrogates cannot be encoded as UTF-8.
@@ -122,6 +124,11 @@ class StrictJSONParser(parsers.JSONParser):
         check_json_value(
             data, max_depth=getattr(settings, "API_MAX_JSON_DEPTH", DEFAULT_MAX_DEPTH), finite_numbers=True
         )
+        # Marked as read from JSON: serializers then hold each value to its JSON type.
+        if isinstance(data, dict):
+            return JSONBody(data)
+        if isinstance(data, list):
+            return JSONBodyList(data)
         return data
 
 

@@ -73,15 +73,58 @@ def _fail_listing_choices(self, key, **kwargs):
     _choice_field_fail(self, key, **kwargs)
 
 
+class JSONBody(dict):
+    """A request body's top-level object as :class:`~tenancy.api.parsers.StrictJSONParser` read it:
+    every value in it has the type the client wrote in JSON. Serializers given one check types."""
+
+
+class JSONBodyList(list):
+    """A request body's top-level array as the parser read it (see :class:`JSONBody`)."""
+
+
+def from_json_body(field: serializers.Field) -> bool:
+    """Whether ``field`` is validating a value of a JSON request body (not a query string, nor
+    a dict our own code built, such as an integration's translation of a span)."""
+    return isinstance(getattr(field.root, "initial_data", None), JSONBody | JSONBodyList)
+
+
+# JSON's type of each kind of field, as the schema publishes it: a string field takes a string, a
+# boolean true or false, an integer a whole number (not 1.0, "1" or true), a number any number.
+# DRF coerces (0 to "0", "yes" to true, "7" to 7): a body that says otherwise is a client's mistake
+# the API answers instead of recording something the client did not write. Decimal fields
+# (money) take a string or a number, as their documentation says.
+_JSON_TYPES = {
+    serializers.CharField: (str,),
+    serializers.BooleanField: (bool,),
+    serializers.IntegerField: (int,),
+    serializers.FloatField: (int, float),
+}
+
+
+def _typed(field_class: type, accepted: tuple[type, ...]):
+    parse = field_class.to_internal_value
+    excluded = () if bool in accepted else (bool,)
+
+    def to_internal_value(self, data):
+        if (not isinstance(data, accepted) or isinstance(data, excluded)) and from_json_body(self):
+            self.fail("invalid")
+        return parse(self, data)
+
+    return to_internal_value
+
+
 def install_strict_serializers() -> None:
-    """Make every DRF serializer refuse unknown keys, and every choice error list the valid
-    values (called once from ``TenancyConfig.ready``).
+    """Make every DRF serializer refuse unknown keys, every field of a JSON body refuse a value
+    of another JSON type, and every choice error list the valid values (called once from
+    ``TenancyConfig.ready``).
 
     DRF has no setting for either; wrapping the one method every serializer's validation passes
     through is the single place that covers nested and list serializers too.
     """
     serializers.Serializer.to_internal_value = _strict_to_internal_value
     serializers.ChoiceField.fail = _fail_listing_choices
+    for field_class, accepted in _JSON_TYPES.items():
+        field_class.to_internal_value = _typed(field_class, accepted)
 
 
 class _DocumentedQueryParameters:

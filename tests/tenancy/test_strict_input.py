@@ -412,3 +412,58 @@ def test_a_page_size_or_cursor_that_cannot_be_one_is_a_400_naming_it(admin_api_c
     error = response.json()["errors"][0]
     assert error["attr"] == parameter
     assert error["detail"]
+
+
+WRONG_JSON_TYPES = [
+    # (url, body, the field named): what DRF would coerce (0 → "0", "yes" → true, "7" → 7, 7.0 → 7)
+    ("/api/v1/generations/", generation(user_ref=12345), "user_ref"),
+    ("/api/v1/generations/", generation(prompt=["p"]), "prompt"),
+    ("/api/v1/generations/", generation(generation_time_ms="1200"), "generation_time_ms"),
+    ("/api/v1/generations/", generation(generation_time_ms=1200.0), "generation_time_ms"),
+    (
+        "/api/v1/generations/bulk/",
+        {"items": [generation(), generation(request_id="r2", content=7)]},
+        "items.1.content",
+    ),
+    ("/api/v1/usage/", provider_call(success="true"), "success"),
+    ("/api/v1/usage/", provider_call(success=1), "success"),
+    ("/api/v1/campaigns/", {"name": "Spring", "description": 0}, "description"),
+    ("/api/v1/runs/", {"prompt": "p", "content_type": "blog", "user_ref": 0}, "user_ref"),
+]
+
+
+@pytest.mark.parametrize(("url", "payload", "attr"), WRONG_JSON_TYPES)
+def test_a_value_of_another_json_type_is_a_400_naming_the_field(api_client, url, payload, attr):
+    before = written()
+
+    response = api_client.post(url, payload, format="json")
+
+    assert response.status_code == 400, response.content
+    errors = response.json()["errors"]
+    assert [(e["attr"], e["code"]) for e in errors] == [(attr, "invalid")]
+    assert written() == before
+
+
+def test_a_boolean_of_another_json_type_is_refused_on_update_and_changes_nothing(
+    admin_api_client, organization
+):
+    budget = BudgetFactory(organization=organization, is_active=True)
+
+    response = admin_api_client.patch(f"/api/v1/budgets/{budget.pk}/", {"is_active": 0}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["attr"] == "is_active"
+    budget.refresh_from_db()
+    assert budget.is_active is True
+
+
+def test_the_json_types_are_what_the_body_says_and_query_strings_keep_their_text(api_client):
+    """The same kinds of fields read from a query string (always text) still parse it."""
+    created = api_client.post(
+        "/api/v1/generations/", generation(generation_time_ms=1200, user_ref="u-7"), format="json"
+    )
+    assert created.status_code == 201, created.content
+    assert (created.json()["generation_time_ms"], created.json()["user_ref"]) == (1200, "u-7")
+
+    assert api_client.get("/api/v1/reports/cost/?limit=5").status_code == 200
+    assert api_client.get("/api/v1/usage/?slow=true").status_code == 200
