@@ -55,6 +55,7 @@ class ErrorCode(models.TextChoices):
     DELETED = "deleted", "A replay of a deleted row"
     UNKNOWN_FIELD = "unknown_field", "Unknown body field"
     UNKNOWN_PARAMETER = "unknown_parameter", "Unknown query parameter"
+    REPEATED_PARAMETER = "repeated_parameter", "Query parameter given more than once"
     INVALID_TEXT = "invalid_text", "NUL or a lone surrogate in text"
     INVALID_NUMBER = "invalid_number", "A JSON number too large to be finite"
     OUT_OF_BOUNDS = "out_of_bounds", "Date outside the API's window"

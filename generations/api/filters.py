@@ -11,7 +11,7 @@ from providers.choices import CostStatus
 from providers.metering import Meter
 from providers.selectors import model_ids_named
 from styleguides.models import Vertical
-from tenancy.api.filters import TenantFilterSet, UTCIsoDateTimeFilter
+from tenancy.api.filters import ForeignIdFilter, TenantFilterSet, UTCIsoDateTimeFilter
 from tenancy.context import request_organization
 
 
@@ -38,10 +38,10 @@ class GenerationFilterSet(TenantFilterSet):
         "with; a name Inkwell does not know matches the name as sent.",
     )
     vertical = django_filters.CharFilter(method="filter_vertical", help_text="Vertical slug.")
-    campaign = django_filters.NumberFilter(field_name="campaign_id")
-    run = django_filters.NumberFilter(field_name="run_id")
-    root = django_filters.NumberFilter(method="filter_root", help_text="Every node of this tree.")
-    parent = django_filters.NumberFilter(field_name="parent_id")
+    campaign = ForeignIdFilter(field_name="campaign_id")
+    run = ForeignIdFilter(field_name="run_id")
+    root = ForeignIdFilter(method="filter_root", help_text="Every node of this tree.")
+    parent = ForeignIdFilter(field_name="parent_id")
     user_ref = django_filters.CharFilter()
     request_id = django_filters.CharFilter()
     trace_id = django_filters.CharFilter(help_text="Every call of one trace (order by created_at).")

@@ -54,13 +54,19 @@ def _invalid_choice_message(field: forms.ChoiceField) -> str:
     return f'"%(value)s" is not a valid choice. Valid choices: {valid.replace("%", "%%")}.'
 
 
+# What a boolean filter takes (as JSON writes them, and Python's spelling).
+BOOLEANS = frozenset({"true", "false", "True", "False"})
+
+
 class TenantFilterSet(django_filters.FilterSet):
     """Base of every API FilterSet.
 
     - foreign keys named in ``Meta.fields`` become :class:`ForeignIdFilter`;
     - a choice filter's invalid value is a 400 that lists the valid values;
     - every date or moment must lie in the API's window (``tenancy.api.fields.EARLIEST_DATE`` …
-      ``LATEST_DATE``), so a year-1 date is a 400, not an ``OverflowError``.
+      ``LATEST_DATE``), so a year-1 date is a 400, not an ``OverflowError``;
+    - a boolean is ``true`` or ``false``: django-filter reads anything else (``1``, ``yes``,
+      ``null``) as "no filter" and answers every row, which is not what was asked.
     """
 
     FILTER_DEFAULTS = {
@@ -76,6 +82,10 @@ class TenantFilterSet(django_filters.FilterSet):
                 field.error_messages["invalid_choice"] = _invalid_choice_message(field)
         if not super().is_valid():
             return False
+        for name, field in self.form.fields.items():
+            raw = self.form.data.get(self.form.add_prefix(name))
+            if isinstance(field, forms.NullBooleanField) and raw not in (None, "") and raw not in BOOLEANS:
+                self.form.add_error(name, forms.ValidationError("Enter true or false.", code="invalid"))
         for name, value in list(self.form.cleaned_data.items()):
             if isinstance(value, datetime.date):
                 message = date_out_of_bounds(value)

@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.http import JsonResponse, QueryDict
 from rest_framework import serializers
 from rest_framework.exceptions import ErrorDetail, ValidationError
 
+from tenancy.choices import ErrorCode
+
 # Always accepted: DRF's renderer override (``?format=json``, ``?format=api``).
 ALWAYS_ALLOWED_QUERY_PARAMETERS = frozenset({"format"})
-UNKNOWN_FIELD = "unknown_field"
-UNKNOWN_PARAMETER = "unknown_parameter"
+UNKNOWN_FIELD = ErrorCode.UNKNOWN_FIELD.value
+UNKNOWN_PARAMETER = ErrorCode.UNKNOWN_PARAMETER.value
+REPEATED_PARAMETER = ErrorCode.REPEATED_PARAMETER.value
 
 
 def unknown_input_fields(serializer: serializers.Serializer, data: Mapping) -> list[str]:
@@ -113,6 +117,17 @@ def _typed(field_class: type, accepted: tuple[type, ...]):
     return to_internal_value
 
 
+_related_run_validation = serializers.RelatedField.run_validation
+
+
+def _related_without_blank(self, data=serializers.empty):
+    # DRF reads "" as null for every related field (a form's empty select); in JSON a client
+    # that means no row sends null, and "" for a slug or an id is a mistake to name.
+    if isinstance(data, str) and data == "" and from_json_body(self):
+        raise ValidationError("Send null for no value, not an empty string.", code="blank")
+    return _related_run_validation(self, data)
+
+
 def install_strict_serializers() -> None:
     """Make every DRF serializer refuse unknown keys, every field of a JSON body refuse a value
     of another JSON type, and every choice error list the valid values (called once from
@@ -125,6 +140,16 @@ def install_strict_serializers() -> None:
     serializers.ChoiceField.fail = _fail_listing_choices
     for field_class, accepted in _JSON_TYPES.items():
         field_class.to_internal_value = _typed(field_class, accepted)
+    serializers.RelatedField.run_validation = _related_without_blank
+
+
+@dataclass(frozen=True)
+class QueryParameters:
+    """An operation's documented query parameters: all of them, and those that take a list
+    (``?model=a&model=b``); any other may be given once."""
+
+    names: frozenset[str]
+    lists: frozenset[str]
 
 
 class _DocumentedQueryParameters:
@@ -139,7 +164,7 @@ class _DocumentedQueryParameters:
         self._lock = threading.Lock()
         self._generator = None
         self._endpoints: dict[tuple, tuple] | None = None
-        self._names: dict[tuple, frozenset[str] | None] = {}
+        self._names: dict[tuple, QueryParameters | None] = {}
 
     def _enumerate(self) -> dict[tuple, tuple]:
         from drf_spectacular.generators import SchemaGenerator
@@ -161,10 +186,14 @@ class _DocumentedQueryParameters:
         operation = view.schema.get_operation(path, path_regex, prefix, method, self._generator.registry)
         if not operation:
             return None
-        return frozenset(p["name"] for p in operation.get("parameters", []) if p.get("in") == "query")
+        query = [p for p in operation.get("parameters", []) if p.get("in") == "query"]
+        return QueryParameters(
+            names=frozenset(p["name"] for p in query),
+            lists=frozenset(p["name"] for p in query if p.get("schema", {}).get("type") == "array"),
+        )
 
-    def for_view(self, view_class, action, method) -> frozenset[str] | None:
-        """The documented names, or None for a view the schema does not describe."""
+    def for_view(self, view_class, action, method) -> QueryParameters | None:
+        """The documented parameters, or None for a view the schema does not describe."""
         key = (view_class, action, method)
         if key in self._names:
             return self._names[key]
@@ -205,21 +234,26 @@ class StrictQueryParametersMiddleware:
         documented = documented_query_parameters.for_view(view_class, action, lookup_method)
         if documented is None:
             return None
-        unknown = [name for name in request.GET if name not in documented | ALWAYS_ALLOWED_QUERY_PARAMETERS]
-        if not unknown:
-            return None
-        accepted = ", ".join(sorted(documented)) or "none"
-        return JsonResponse(
+        accepted = ", ".join(sorted(documented.names)) or "none"
+        errors = [
             {
-                "type": "validation_error",
-                "errors": [
-                    {
-                        "code": UNKNOWN_PARAMETER,
-                        "detail": f"Unknown query parameter `{name}`. This endpoint takes: {accepted}.",
-                        "attr": name,
-                    }
-                    for name in unknown
-                ],
-            },
-            status=400,
-        )
+                "code": UNKNOWN_PARAMETER,
+                "detail": f"Unknown query parameter `{name}`. This endpoint takes: {accepted}.",
+                "attr": name,
+            }
+            for name in request.GET
+            if name not in documented.names | ALWAYS_ALLOWED_QUERY_PARAMETERS
+        ]
+        # ``?status=failed&status=success`` would filter by whichever one the filter read: say so.
+        errors += [
+            {
+                "code": REPEATED_PARAMETER,
+                "detail": f"`{name}` is given {len(request.GET.getlist(name))} times; it takes one value.",
+                "attr": name,
+            }
+            for name in request.GET
+            if name not in documented.lists and len(request.GET.getlist(name)) > 1
+        ]
+        if not errors:
+            return None
+        return JsonResponse({"type": "validation_error", "errors": errors}, status=400)

@@ -467,3 +467,55 @@ def test_the_json_types_are_what_the_body_says_and_query_strings_keep_their_text
 
     assert api_client.get("/api/v1/reports/cost/?limit=5").status_code == 200
     assert api_client.get("/api/v1/usage/?slow=true").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "attr", "code"),
+    [
+        # django-filter read these as "no filter" and answered every row.
+        ("/api/v1/usage/?slow=1", "slow", "invalid"),
+        ("/api/v1/usage/?slow=null", "slow", "invalid"),
+        ("/api/v1/style-guides/?is_global=yes", "is_global", "invalid"),
+        ("/api/v1/generations/?root=0.5", "root", "invalid"),
+        ("/api/v1/generations/?campaign=1.5", "campaign", "invalid"),
+        # The filter would read one of the two values; which one is not the client's choice.
+        ("/api/v1/generations/?page_size=5&page_size=6", "page_size", "repeated_parameter"),
+        ("/api/v1/usage/?success=true&success=false", "success", "repeated_parameter"),
+        ("/api/v1/reports/cost/?group_by=model&group_by=day", "group_by", "repeated_parameter"),
+    ],
+)
+def test_a_query_value_the_filter_would_not_apply_is_a_400(api_client, url, attr, code):
+    response = api_client.get(url)
+
+    assert response.status_code == 400, response.content
+    assert [(e["attr"], e["code"]) for e in response.json()["errors"]] == [(attr, code)]
+
+
+def test_list_parameters_may_repeat_and_booleans_take_true_or_false(api_client, organization):
+    for status in ("failed", "success", "pending"):
+        GenerationFactory(organization=organization, status=status)
+
+    both = api_client.get("/api/v1/generations/?status=failed&status=success")
+
+    assert both.status_code == 200, both.content
+    assert sorted(row["status"] for row in both.json()["results"]) == ["failed", "success"]
+    for value in ("true", "false", "True", ""):
+        assert api_client.get(f"/api/v1/usage/?slow={value}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("url", "payload", "attr"),
+    [
+        ("/api/v1/style-guides/", {"kind": "brand", "vertical": "", "name": "G", "slug": "g"}, "vertical"),
+        ("/api/v1/generations/", generation(campaign=""), "campaign"),
+    ],
+)
+def test_an_empty_string_for_a_related_row_is_a_400_not_null(admin_api_client, url, payload, attr):
+    """DRF reads "" as null for related fields (a form's empty select); JSON has null for that."""
+    before = written()
+
+    response = admin_api_client.post(url, payload, format="json")
+
+    assert response.status_code == 400, response.content
+    assert [(e["attr"], e["code"]) for e in response.json()["errors"]] == [(attr, "blank")]
+    assert written() == before
