@@ -13,7 +13,14 @@ from django_filters.fields import IsoDateTimeField
 from tenancy.api.fields import date_out_of_bounds
 
 
-class ForeignIdFilter(django_filters.NumberFilter):
+class IntegerFilter(django_filters.NumberFilter):
+    """A whole number (django-filter's ``NumberFilter`` takes any decimal: ``?status_code=0.5``
+    would compare an integer column with 0.5 and answer nothing instead of a 400)."""
+
+    field_class = forms.IntegerField
+
+
+class ForeignIdFilter(IntegerFilter):
     """Filter by a related row's id without looking the row up.
 
     django-filter's default for a foreign key validates the id against every row of the related
@@ -22,8 +29,6 @@ class ForeignIdFilter(django_filters.NumberFilter):
     so a missing id and another tenant's id both answer an empty list (the list is already scoped
     to the caller's organization).
     """
-
-    field_class = forms.IntegerField
 
 
 class UTCIsoDateTimeField(IsoDateTimeField):
@@ -61,7 +66,8 @@ BOOLEANS = frozenset({"true", "false", "True", "False"})
 class TenantFilterSet(django_filters.FilterSet):
     """Base of every API FilterSet.
 
-    - foreign keys named in ``Meta.fields`` become :class:`ForeignIdFilter`;
+    - foreign keys named in ``Meta.fields`` become :class:`ForeignIdFilter`, integer columns
+      :class:`IntegerFilter`;
     - a choice filter's invalid value is a 400 that lists the valid values;
     - every date or moment must lie in the API's window (``tenancy.api.fields.EARLIEST_DATE`` …
       ``LATEST_DATE``), so a year-1 date is a 400, not an ``OverflowError``;
@@ -71,6 +77,11 @@ class TenantFilterSet(django_filters.FilterSet):
 
     FILTER_DEFAULTS = {
         **django_filters.FilterSet.FILTER_DEFAULTS,
+        **{
+            field_class: {"filter_class": IntegerFilter}
+            for field_class in django_filters.FilterSet.FILTER_DEFAULTS
+            if issubclass(field_class, models.IntegerField)
+        },
         models.ForeignKey: {"filter_class": ForeignIdFilter},
         models.OneToOneField: {"filter_class": ForeignIdFilter},
         models.DateTimeField: {"filter_class": UTCIsoDateTimeFilter},

@@ -478,6 +478,7 @@ def test_the_json_types_are_what_the_body_says_and_query_strings_keep_their_text
         ("/api/v1/style-guides/?is_global=yes", "is_global", "invalid"),
         ("/api/v1/generations/?root=0.5", "root", "invalid"),
         ("/api/v1/generations/?campaign=1.5", "campaign", "invalid"),
+        ("/api/v1/usage/?status_code=0.5", "status_code", "invalid"),
         # The filter would read one of the two values; which one is not the client's choice.
         ("/api/v1/generations/?page_size=5&page_size=6", "page_size", "repeated_parameter"),
         ("/api/v1/usage/?success=true&success=false", "success", "repeated_parameter"),
