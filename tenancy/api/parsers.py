@@ -21,7 +21,7 @@ from rest_framework.exceptions import ErrorDetail, ParseError, ValidationError
 from rest_framework.utils import json as drf_json
 from rest_framework.validators import ProhibitSurrogateCharactersValidator
 
-from tenancy.api.strict import JSONBody, JSONBodyList
+from tenancy.api.strict import JSONBody
 
 # Deeper than any payload of ours (a provider usage object nests 4-5 levels).
 DEFAULT_MAX_DEPTH = 64
@@ -124,12 +124,9 @@ class StrictJSONParser(parsers.JSONParser):
         check_json_value(
             data, max_depth=getattr(settings, "API_MAX_JSON_DEPTH", DEFAULT_MAX_DEPTH), finite_numbers=True
         )
-        # Marked as read from JSON: serializers then hold each value to its JSON type.
-        if isinstance(data, dict):
-            return JSONBody(data)
-        if isinstance(data, list):
-            return JSONBodyList(data)
-        return data
+        # Marked as read from JSON: serializers then hold each value to its JSON type. (Every
+        # endpoint takes an object; a top-level array or scalar is refused as DRF words it.)
+        return JSONBody(data) if isinstance(data, dict) else data
 
 
 _drf_surrogate_check = ProhibitSurrogateCharactersValidator.__call__

@@ -82,14 +82,10 @@ class JSONBody(dict):
     every value in it has the type the client wrote in JSON. Serializers given one check types."""
 
 
-class JSONBodyList(list):
-    """A request body's top-level array as the parser read it (see :class:`JSONBody`)."""
-
-
 def from_json_body(field: serializers.Field) -> bool:
     """Whether ``field`` is validating a value of a JSON request body (not a query string, nor
     a dict our own code built, such as an integration's translation of a span)."""
-    return isinstance(getattr(field.root, "initial_data", None), JSONBody | JSONBodyList)
+    return isinstance(getattr(field.root, "initial_data", None), JSONBody)
 
 
 # JSON's type of each kind of field, as the schema publishes it: a string field takes a string, a

@@ -520,3 +520,12 @@ def test_an_empty_string_for_a_related_row_is_a_400_not_null(admin_api_client, u
     assert response.status_code == 400, response.content
     assert [(e["attr"], e["code"]) for e in response.json()["errors"]] == [(attr, "blank")]
     assert written() == before
+
+
+@pytest.mark.parametrize(("raw", "got"), [("[]", "list"), ('"x"', "str"), ("7", "int")])
+def test_a_body_that_is_not_an_object_is_a_400_in_json_words(api_client, raw, got):
+    response = api_client.generic("POST", "/api/v1/generations/", raw, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["detail"] == f"Invalid data. Expected a dictionary, but got {got}."
+    assert not Generation.all_objects.exists()
