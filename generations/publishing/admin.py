@@ -63,7 +63,11 @@ class SocialAccountForm(forms.ModelForm):
                 services.set_secret(candidate, name, cleaned[field])
         input_for = {name: field for field, name in SECRET_INPUTS.items()}
         for name, message in services.platform_errors(candidate).items():
-            self.add_error(input_for.get(name, name), message)
+            field = input_for.get(name, name)
+            if field not in self.fields:
+                self.add_error(None, message)
+            elif field not in self.errors:  # a bad URL is said once, not also "needs its URL"
+                self.add_error(field, message)
         return cleaned
 
 

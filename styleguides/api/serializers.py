@@ -176,15 +176,10 @@ class CheckVersionField(serializers.Field):
     def to_internal_value(self, data):
         if data == "draft":
             return data
-        if isinstance(data, bool):
+        # A JSON whole number: "1" or 1.9 would be read as version 1, which is not what was sent.
+        if isinstance(data, bool) or not isinstance(data, int) or data < 1:
             self.fail("invalid")
-        try:
-            number = int(data)
-        except (TypeError, ValueError):
-            self.fail("invalid")
-        if number < 1:
-            self.fail("invalid")
-        return number
+        return data
 
     def to_representation(self, value):
         return value
@@ -319,6 +314,13 @@ class PromptTemplateVersionSerializer(serializers.ModelSerializer):
 class LabelInputSerializer(serializers.Serializer):
     name = serializers.RegexField(r"^[a-z0-9][a-z0-9_-]*$", max_length=50)
     version = serializers.IntegerField(min_value=1)
+
+
+class RenderQuerySerializer(serializers.Serializer):
+    """``?version=`` or ``?label=`` of a render: what the body may say instead."""
+
+    version = serializers.IntegerField(required=False, min_value=1)
+    label = serializers.CharField(required=False, max_length=50)
 
 
 class RenderInputSerializer(serializers.Serializer):

@@ -38,6 +38,7 @@ from styleguides.api.serializers import (
     PublishInputSerializer,
     RenderedPromptSerializer,
     RenderInputSerializer,
+    RenderQuerySerializer,
     StyleGuideSerializer,
     StyleGuideVersionSerializer,
     VerticalSerializer,
@@ -50,6 +51,7 @@ from styleguides.models import (
     PromptTemplate,
     StyleGuide,
 )
+from tenancy.api.filters import query_boolean
 from tenancy.api.viewsets import GlobalReadOnlyViewSet, RestoreMixin, TenantModelViewSet
 from tenancy.errors import NotFound
 
@@ -148,7 +150,7 @@ class StyleGuideViewSet(OwnedRowViewSet):
     def effective(self, request, pk=None):
         """The guide merged with the guides it inherits from, the child winning."""
         guide = self.get_object()
-        draft = request.query_params.get("draft", "").lower() in ("1", "true", "yes")
+        draft = query_boolean(request.query_params, "draft")
         effective = selectors.effective_style_guide(guide=guide, draft=draft)
         return Response(EffectiveGuideSerializer(effective).data)
 
@@ -241,20 +243,22 @@ class PromptTemplateViewSet(OwnedRowViewSet):
         optional style guide and vertical: the system and user prompts, and exactly which template,
         guide and snippet versions made them. Writes nothing."""
         template = self.get_object()
-        payload = dict(request.data) if isinstance(request.data, dict) else {}
-        for name in ("label", "version"):
-            if name not in payload and request.query_params.get(name):
-                payload[name] = request.query_params[name]
-        data = RenderInputSerializer(data=payload, context=self.get_serializer_context())
-        data.is_valid(raise_exception=True)
+        # The body as sent (its values hold their JSON types); the URL's version or label (text)
+        # apply where the body names neither.
+        body = RenderInputSerializer(data=request.data, context=self.get_serializer_context())
+        body.is_valid(raise_exception=True)
+        given = {name: value for name, value in request.query_params.items() if value}
+        query = RenderQuerySerializer(data=given)
+        query.is_valid(raise_exception=True)
+        values = {**query.validated_data, **body.validated_data}
         rendered = services.template_render(
             organization=self.organization,
             template=template,
-            variables=data.validated_data.get("variables", {}),
-            version=data.validated_data.get("version"),
-            label=data.validated_data.get("label"),
-            style_guide=data.validated_data.get("style_guide"),
-            vertical=data.validated_data.get("vertical"),
+            variables=values.get("variables", {}),
+            version=values.get("version"),
+            label=values.get("label"),
+            style_guide=values.get("style_guide"),
+            vertical=values.get("vertical"),
         )
         return Response(asdict(rendered))
 

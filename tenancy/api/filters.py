@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 
 import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 
 from tenancy.api.fields import date_out_of_bounds
 
 
+@extend_schema_field(OpenApiTypes.INT)  # not "number": django-filter's NumberFilter documents any decimal
 class IntegerFilter(django_filters.NumberFilter):
     """A whole number (django-filter's ``NumberFilter`` takes any decimal: ``?status_code=0.5``
     would compare an integer column with 0.5 and answer nothing instead of a 400)."""
@@ -59,8 +65,18 @@ def _invalid_choice_message(field: forms.ChoiceField) -> str:
     return f'"%(value)s" is not a valid choice. Valid choices: {valid.replace("%", "%%")}.'
 
 
-# What a boolean filter takes (as JSON writes them, and Python's spelling).
+# What a boolean query parameter takes (as JSON writes them, and Python's spelling).
 BOOLEANS = frozenset({"true", "false", "True", "False"})
+BOOLEAN_ERROR = "Enter true or false."
+
+
+def query_boolean(query: Mapping[str, str], name: str) -> bool:
+    """A boolean query parameter a view reads itself (filters check theirs in
+    :class:`TenantFilterSet`): absent or empty is false, anything but true or false a 400."""
+    raw = query.get(name) or ""
+    if raw and raw not in BOOLEANS:
+        raise serializers.ValidationError({name: [ErrorDetail(BOOLEAN_ERROR, code="invalid")]})
+    return raw.lower() == "true"
 
 
 class TenantFilterSet(django_filters.FilterSet):
@@ -91,12 +107,12 @@ class TenantFilterSet(django_filters.FilterSet):
         for field in self.form.fields.values():
             if isinstance(field, forms.ChoiceField):
                 field.error_messages["invalid_choice"] = _invalid_choice_message(field)
-        if not super().is_valid():
-            return False
+        super().is_valid()
+        # Checked whatever else is wrong, so one answer names every bad parameter.
         for name, field in self.form.fields.items():
             raw = self.form.data.get(self.form.add_prefix(name))
             if isinstance(field, forms.NullBooleanField) and raw not in (None, "") and raw not in BOOLEANS:
-                self.form.add_error(name, forms.ValidationError("Enter true or false.", code="invalid"))
+                self.form.add_error(name, forms.ValidationError(BOOLEAN_ERROR, code="invalid"))
         for name, value in list(self.form.cleaned_data.items()):
             if isinstance(value, datetime.date):
                 message = date_out_of_bounds(value)

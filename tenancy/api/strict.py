@@ -1,6 +1,6 @@
-"""Strict input: an unknown body field or query parameter is a 400 naming it, on every endpoint.
+"""Strict input: what the client sent is what is read, or a 400 naming it, on every endpoint.
 
-Two mechanisms, both installed once for the whole API (nothing to add per serializer or view):
+Installed once for the whole API (nothing to add per serializer or view):
 
 - **Bodies** (and query strings read through a serializer): every DRF ``Serializer`` refuses keys
   that are not among its writable fields, before validating anything. Nested serializers and the
@@ -8,10 +8,15 @@ Two mechanisms, both installed once for the whole API (nothing to add per serial
   path (``items.3.usageMetadata``). A serializer that must take free-form keys says
   ``strict_input = False``; one that wants to say more about a refused key sets
   ``unknown_field_hints = {name: detail}``.
+- **JSON types**: in a body the parser marked :class:`JSONBody`, a string, boolean, integer,
+  number or id field takes only that JSON type, and a related field no ``""`` (DRF would coerce
+  ``0`` to ``"0"``, ``"yes"`` to true, ``"7"`` or ``7.0`` to 7, ``""`` to null). Query strings are
+  text and are parsed as text.
 - **Query parameters**: an API request may carry only the query parameters the OpenAPI schema
   documents for its operation (filters, search, ordering, pagination, and each view's
-  ``extend_schema(parameters=…)``), plus ``format``. Read from drf-spectacular itself, so the
-  documented contract and the accepted input cannot drift apart.
+  ``extend_schema(parameters=…)``), plus ``format``, each once unless the schema makes it a list.
+  Read from drf-spectacular itself, so the documented contract and the accepted input cannot
+  drift apart.
 """
 
 from __future__ import annotations
@@ -93,21 +98,24 @@ def from_json_body(field: serializers.Field) -> bool:
 # DRF coerces (0 to "0", "yes" to true, "7" to 7): a body that says otherwise is a client's mistake
 # the API answers instead of recording something the client did not write. Decimal fields
 # (money) take a string or a number, as their documentation says.
+# Each with the key of the field's own error message for a value of the wrong kind.
 _JSON_TYPES = {
-    serializers.CharField: (str,),
-    serializers.BooleanField: (bool,),
-    serializers.IntegerField: (int,),
-    serializers.FloatField: (int, float),
+    serializers.CharField: ((str,), "invalid"),
+    serializers.BooleanField: ((bool,), "invalid"),
+    serializers.IntegerField: ((int,), "invalid"),
+    serializers.FloatField: ((int, float), "invalid"),
+    # An id: "5" or 5.0 would find row 5.
+    serializers.PrimaryKeyRelatedField: ((int,), "incorrect_type"),
 }
 
 
-def _typed(field_class: type, accepted: tuple[type, ...]):
+def _typed(field_class: type, accepted: tuple[type, ...], error: str):
     parse = field_class.to_internal_value
     excluded = () if bool in accepted else (bool,)
 
     def to_internal_value(self, data):
         if (not isinstance(data, accepted) or isinstance(data, excluded)) and from_json_body(self):
-            self.fail("invalid")
+            self.fail(error, data_type=type(data).__name__)
         return parse(self, data)
 
     return to_internal_value
@@ -129,13 +137,13 @@ def install_strict_serializers() -> None:
     of another JSON type, and every choice error list the valid values (called once from
     ``TenancyConfig.ready``).
 
-    DRF has no setting for either; wrapping the one method every serializer's validation passes
+    DRF has no setting for any of these; wrapping the one method every serializer's validation passes
     through is the single place that covers nested and list serializers too.
     """
     serializers.Serializer.to_internal_value = _strict_to_internal_value
     serializers.ChoiceField.fail = _fail_listing_choices
-    for field_class, accepted in _JSON_TYPES.items():
-        field_class.to_internal_value = _typed(field_class, accepted)
+    for field_class, (accepted, error) in _JSON_TYPES.items():
+        field_class.to_internal_value = _typed(field_class, accepted, error)
     serializers.RelatedField.run_validation = _related_without_blank
 
 
@@ -248,7 +256,7 @@ class StrictQueryParametersMiddleware:
                 "attr": name,
             }
             for name in request.GET
-            if name not in documented.lists and len(request.GET.getlist(name)) > 1
+            if name in documented.names - documented.lists and len(request.GET.getlist(name)) > 1
         ]
         if not errors:
             return None

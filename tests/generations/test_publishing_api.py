@@ -520,6 +520,25 @@ def test_admin_refuses_an_incomplete_webhook_account_on_the_form(
     assert not SocialAccount.all_objects.exists()
 
 
+def test_admin_says_a_bad_webhook_url_once(organization, superuser_client):
+    """The form's own URL check speaks for the field; the publisher's "needs its URL" would
+    only repeat it."""
+    response = superuser_client.post(
+        "/admin/generations/socialaccount/add/",
+        {
+            "organization": organization.pk,
+            "platform": Platform.WEBHOOK,
+            "handle": "hooks",
+            "webhook_url": "not a url",
+            "new_signing_secret": SIGNING_SECRET,
+            "is_active": "on",
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["webhook_url"] == ["Enter a valid URL."]
+    assert not SocialAccount.all_objects.exists()
+
+
 def test_admin_adds_a_webhook_account_through_the_service(organization, superuser_client):
     response = superuser_client.post(
         "/admin/generations/socialaccount/add/",

@@ -327,7 +327,14 @@ def test_check_works_on_global_guides_and_for_viewer_keys(viewer_api_client, hea
 
 @pytest.mark.parametrize(
     ("payload", "attr"),
-    [({}, "text"), ({"text": "x", "version": "latest"}, "version"), ({"text": "x", "version": 0}, "version")],
+    [
+        ({}, "text"),
+        ({"text": "x", "version": "latest"}, "version"),
+        ({"text": "x", "version": 0}, "version"),
+        # Read as version 1 before: a number in a string, a fraction truncated.
+        ({"text": "x", "version": "1"}, "version"),
+        ({"text": "x", "version": 1.9}, "version"),
+    ],
 )
 def test_check_endpoint_refuses_bad_input(api_client, guide, payload, attr):
     response = api_client.post(f"/api/v1/style-guides/{guide.pk}/check/", payload, format="json")

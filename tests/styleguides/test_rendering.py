@@ -298,6 +298,31 @@ def test_render_endpoint_by_label_and_version_in_the_url(api_client, organizatio
 
 
 @pytest.mark.parametrize(
+    ("query", "body", "attr", "code"),
+    [
+        ("", {"version": "1"}, "version", "invalid"),
+        ("", {"version": 1.0}, "version", "invalid"),
+        ("", {"label": 5}, "label", "invalid"),
+        ("", {"vertical": ""}, "vertical", "blank"),
+        ("", {"style_guide": ""}, "style_guide", "blank"),
+        ("?version=two", {}, "version", "invalid"),
+    ],
+)
+def test_render_holds_the_body_to_its_json_types_and_the_url_to_its_text(
+    api_client, organization, query, body, attr, code
+):
+    """The URL's ``?version=`` is text (``?version=2`` works, above); the body's is JSON."""
+    template = make_template(organization, user_template="one {{ topic }}")
+    response = api_client.post(
+        f"/api/v1/templates/{template.pk}/render/{query}",
+        {"variables": {"topic": "t"}, **body},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert [(e["attr"], e["code"]) for e in response.json()["errors"]] == [(attr, code)]
+
+
+@pytest.mark.parametrize(
     ("variables", "expected"),
     [
         ({}, [("variables", "Missing required variable(s): topic.")]),

@@ -415,32 +415,35 @@ def test_a_page_size_or_cursor_that_cannot_be_one_is_a_400_naming_it(admin_api_c
 
 
 WRONG_JSON_TYPES = [
-    # (url, body, the field named): what DRF would coerce (0 → "0", "yes" → true, "7" → 7, 7.0 → 7)
-    ("/api/v1/generations/", generation(user_ref=12345), "user_ref"),
-    ("/api/v1/generations/", generation(prompt=["p"]), "prompt"),
-    ("/api/v1/generations/", generation(generation_time_ms="1200"), "generation_time_ms"),
-    ("/api/v1/generations/", generation(generation_time_ms=1200.0), "generation_time_ms"),
+    # (url, body, the field named, its code): what DRF would coerce (0 → "0", "yes" → true, "7" → 7, 7.0 → 7)
+    ("/api/v1/generations/", generation(user_ref=12345), "user_ref", "invalid"),
+    ("/api/v1/generations/", generation(prompt=["p"]), "prompt", "invalid"),
+    ("/api/v1/generations/", generation(generation_time_ms="1200"), "generation_time_ms", "invalid"),
+    ("/api/v1/generations/", generation(generation_time_ms=1200.0), "generation_time_ms", "invalid"),
     (
         "/api/v1/generations/bulk/",
         {"items": [generation(), generation(request_id="r2", content=7)]},
         "items.1.content",
+        "invalid",
     ),
-    ("/api/v1/usage/", provider_call(success="true"), "success"),
-    ("/api/v1/usage/", provider_call(success=1), "success"),
-    ("/api/v1/campaigns/", {"name": "Spring", "description": 0}, "description"),
-    ("/api/v1/runs/", {"prompt": "p", "content_type": "blog", "user_ref": 0}, "user_ref"),
+    ("/api/v1/usage/", provider_call(success="true"), "success", "invalid"),
+    ("/api/v1/usage/", provider_call(success=1), "success", "invalid"),
+    ("/api/v1/campaigns/", {"name": "Spring", "description": 0}, "description", "invalid"),
+    ("/api/v1/generations/", generation(parent="5"), "parent", "incorrect_type"),
+    ("/api/v1/generations/", generation(parent=5.0), "parent", "incorrect_type"),
+    ("/api/v1/runs/", {"prompt": "p", "content_type": "blog", "user_ref": 0}, "user_ref", "invalid"),
 ]
 
 
-@pytest.mark.parametrize(("url", "payload", "attr"), WRONG_JSON_TYPES)
-def test_a_value_of_another_json_type_is_a_400_naming_the_field(api_client, url, payload, attr):
+@pytest.mark.parametrize(("url", "payload", "attr", "code"), WRONG_JSON_TYPES)
+def test_a_value_of_another_json_type_is_a_400_naming_the_field(api_client, url, payload, attr, code):
     before = written()
 
     response = api_client.post(url, payload, format="json")
 
     assert response.status_code == 400, response.content
     errors = response.json()["errors"]
-    assert [(e["attr"], e["code"]) for e in errors] == [(attr, "invalid")]
+    assert [(e["attr"], e["code"]) for e in errors] == [(attr, code)]
     assert written() == before
 
 
@@ -483,6 +486,8 @@ def test_the_json_types_are_what_the_body_says_and_query_strings_keep_their_text
         ("/api/v1/generations/?page_size=5&page_size=6", "page_size", "repeated_parameter"),
         ("/api/v1/usage/?success=true&success=false", "success", "repeated_parameter"),
         ("/api/v1/reports/cost/?group_by=model&group_by=day", "group_by", "repeated_parameter"),
+        # Unknown is what matters about a parameter that is also repeated.
+        ("/api/v1/usage/?colour=red&colour=blue", "colour", "unknown_parameter"),
     ],
 )
 def test_a_query_value_the_filter_would_not_apply_is_a_400(api_client, url, attr, code):
@@ -529,3 +534,22 @@ def test_a_body_that_is_not_an_object_is_a_400_in_json_words(api_client, raw, go
     assert response.status_code == 400, response.content
     assert response.json()["errors"][0]["detail"] == f"Invalid data. Expected a dictionary, but got {got}."
     assert not Generation.all_objects.exists()
+
+
+def test_every_bad_filter_value_is_named_in_one_answer(api_client):
+    response = api_client.get("/api/v1/usage/?slow=1&status_code=0.5")
+
+    assert response.status_code == 400, response.content
+    assert sorted(e["attr"] for e in response.json()["errors"]) == ["slow", "status_code"]
+
+
+def test_a_boolean_a_view_reads_itself_takes_true_or_false(api_client, organization):
+    guide = StyleGuideFactory(organization=organization)
+    url = f"/api/v1/style-guides/{guide.pk}/effective/"
+
+    refused = api_client.get(f"{url}?draft=maybe")
+
+    assert refused.status_code == 400, refused.content
+    assert [(e["attr"], e["code"]) for e in refused.json()["errors"]] == [("draft", "invalid")]
+    for value in ("true", "false", ""):
+        assert api_client.get(f"{url}?draft={value}").status_code == 200
