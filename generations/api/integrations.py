@@ -18,7 +18,11 @@ from rest_framework.views import APIView
 
 from generations.integrations import langfuse, litellm, otlp
 from generations.integrations.client_values import ItemRejected
-from generations.integrations.provider_calls import provider_call_batch_record, provider_call_item
+from generations.integrations.provider_calls import (
+    check_one_kind,
+    provider_call_batch_record,
+    provider_call_item,
+)
 from generations.integrations.recording import BatchOutcome, Rejection, generation_batch_record
 from tenancy.actors import actor_from_request
 from tenancy.api.errors import error_response
@@ -142,13 +146,16 @@ class LiteLLMCallbackView(IntegrationView):
             )
         payloads = litellm.parse_body(self.body(request))
         items, provider_calls, rejected = [], [], []
+        kinds: dict[str, bool] = {}
         for index, payload in enumerate(payloads):
             try:
                 item = litellm.payload_item(payload)
+                embedding = litellm.is_embedding(payload)
+                check_one_kind(kinds, item["request_id"], embedding=embedding)
             except ItemRejected as exc:
                 rejected.append(Rejection(index, f"#{index}", str(exc)))
                 continue
-            if litellm.is_embedding(payload):
+            if embedding:
                 provider_calls.append(provider_call_item(item))
             else:
                 items.append(item)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import math
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -70,6 +71,15 @@ def _shown(value: Any) -> str:
     return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}…"
 
 
+class BytesText(str):
+    """An OTLP ``bytesValue`` as hex text: kept as text, never read as a number (``99 99 99``
+    would otherwise be 999,999 tokens)."""
+
+
+# A number as JSON writes one (Python's Decimal would also take " 1_0 " as 10).
+_AMOUNT = re.compile(r"-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+
+
 def token_count(value: Any, name: str) -> int | None:
     """A whole number of tokens: an int, a float with no fraction (JSON and some SDKs write
     counts as doubles) or a string of at most 20 ASCII digits (OTLP/JSON writes int64 as
@@ -78,7 +88,7 @@ def token_count(value: Any, name: str) -> int | None:
         return None
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    if isinstance(value, str) and not isinstance(value, BytesText) and value.isascii() and value.isdigit():
         if len(value) > MAX_COUNT_CHARS:
             raise ItemRejected(f"{name} has {len(value)} digits, more than any token count.")
         return int(value)
@@ -89,19 +99,24 @@ def token_count(value: Any, name: str) -> int | None:
 
 def money(value: Any, name: str) -> Decimal | None:
     """An amount in USD, rounded as the cost columns round (the metering core's
-    :func:`~providers.metering.cost_rounded`; the sign and size are the serializer's to check);
-    :class:`ItemRejected` for anything that is not a finite number of at most 40 characters."""
+    :func:`~providers.metering.cost_rounded`; the sign and size are the serializer's to check,
+    so a negative amount is not rounded); :class:`ItemRejected` for anything that is not a finite
+    number of at most 40 characters written as JSON writes numbers."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise ItemRejected(f"{name} {_shown(value)} is not a number.")
     if isinstance(value, str) and len(value) > MAX_AMOUNT_CHARS:
         raise ItemRejected(f"{name} is {len(value)} characters long, not an amount in USD.")
+    if isinstance(value, str) and (isinstance(value, BytesText) or not _AMOUNT.fullmatch(value)):
+        raise ItemRejected(f"{name} {_shown(value)} is not an amount in USD.")
     try:
         amount = Decimal(str(value))
         if not amount.is_finite():
             raise InvalidOperation
-        return cost_rounded(amount)
+        # A negative amount is left as sent for the serializer to refuse: rounded, a tiny one
+        # (-1e-11) would become a zero cost.
+        return amount if amount < 0 else cost_rounded(amount)
     except (InvalidOperation, ValueError) as exc:  # not a number, or more digits than any cost has
         raise ItemRejected(f"{name} {_shown(value)} is not an amount in USD.") from exc
 

@@ -155,7 +155,9 @@ def _trace_id(value: Any) -> str:
 
 def is_embedding(payload: Any) -> bool:
     """Whether a payload logs an embeddings call (a provider call, not a generation)."""
-    return isinstance(payload, dict) and payload.get("call_type") in EMBEDDING_CALL_TYPES
+    call_type = payload.get("call_type") if isinstance(payload, dict) else None
+    # Only a string names a call type (a list or an object sent there is not hashable).
+    return isinstance(call_type, str) and call_type in EMBEDDING_CALL_TYPES
 
 
 def payload_item(payload: Any) -> dict[str, Any]:

@@ -48,6 +48,7 @@ from generations.integrations.client_values import (
     MODEL_CHARS,
     PROVIDER_CHARS,
     USER_CHARS,
+    BytesText,
     ItemRejected,
     fitted,
     identifier,
@@ -56,7 +57,7 @@ from generations.integrations.client_values import (
     token_count,
 )
 from generations.integrations.messages import json_value, message_text, transcript
-from generations.integrations.provider_calls import provider_call_item
+from generations.integrations.provider_calls import check_one_kind, provider_call_item
 from generations.integrations.recording import call_time_fields
 from tenancy.errors import DomainError
 
@@ -244,7 +245,7 @@ def any_value(value: AnyValue) -> Any:
     if kind == "kvlist_value":
         return attributes_of(value.kvlist_value.values)
     if kind == "bytes_value":
-        return value.bytes_value.hex()
+        return BytesText(value.bytes_value.hex())
     return getattr(value, kind)
 
 
@@ -280,9 +281,14 @@ def _first(attributes: dict[str, Any], keys) -> Any:
     return None
 
 
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def is_embedding(attributes: dict[str, Any]) -> bool:
     """Whether a span records an embeddings call (a provider call, not a generation)."""
-    if attributes.get("gen_ai.operation.name") in EMBEDDING_OPERATIONS:
+    # An attribute may hold a list or a map (unhashable): only a string names an operation.
+    if _text(attributes.get("gen_ai.operation.name")) in EMBEDDING_OPERATIONS:
         return True
     if str(attributes.get("openinference.span.kind", "")).upper() == "EMBEDDING":
         return True
@@ -291,8 +297,7 @@ def is_embedding(attributes: dict[str, Any]) -> bool:
 
 def is_generation(attributes: dict[str, Any]) -> bool:
     """Whether a span records an LLM call that generates (see the module docstring)."""
-    operation = attributes.get("gen_ai.operation.name")
-    if operation in GENERATION_OPERATIONS:
+    if _text(attributes.get("gen_ai.operation.name")) in GENERATION_OPERATIONS:
         return True
     if is_embedding(attributes):
         return False
@@ -366,9 +371,18 @@ def _event_messages(span: Span) -> tuple[list[Any], list[Any]]:
         elif name == "gen_ai.choice":
             outputs.append(json_value(attributes.get("message", attributes.get("body", attributes))))
         elif name == "gen_ai.client.inference.operation.details":
-            inputs.extend(json_value(attributes.get("gen_ai.input.messages")) or [])
-            outputs.extend(json_value(attributes.get("gen_ai.output.messages")) or [])
+            inputs.extend(_message_list(attributes.get("gen_ai.input.messages")))
+            outputs.extend(_message_list(attributes.get("gen_ai.output.messages")))
     return inputs, outputs
+
+
+def _message_list(value: Any) -> list[Any]:
+    """An event's messages: the conventions' JSON array; one object or one text is one message
+    (not its keys or its characters); a number or a boolean is no message."""
+    value = json_value(value)
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, dict | str) and value else []
 
 
 TEXT_MESSAGE_KEYS = frozenset({"role", "parts", "finish_reason"})
@@ -611,9 +625,7 @@ class MappedExport:
 def map_export(export: ExportTraceServiceRequest) -> MappedExport:
     """Map every span of an export; one unreadable span never stops the others."""
     mapped = MappedExport(items=[], dropped=0, rejected=[], total=0)
-    # Generations and provider calls are recorded apart, each batch refusing a request id sent
-    # twice with different bodies; a span id sent once as each kind of call is caught here.
-    kinds: dict[str, bool] = {}
+    kinds: dict[str, bool] = {}  # check_one_kind
     for context in spans_of(export):
         mapped.total += 1
         attributes = attributes_of(context.span.attributes)
@@ -623,8 +635,7 @@ def map_export(export: ExportTraceServiceRequest) -> MappedExport:
             continue
         try:
             item = span_item(context, attributes)
-            if kinds.setdefault(item["request_id"], embedding) != embedding:
-                raise SpanRejected("The span was sent twice in this export, as two kinds of call.")
+            check_one_kind(kinds, item["request_id"], embedding=embedding)
             if embedding:
                 mapped.provider_calls.append(provider_call_item(item))
             else:

@@ -27,6 +27,7 @@ from generations.choices import GenerationStatus
 from tenancy.actors import SYSTEM, Actor
 from tenancy.models import Organization
 
+from .client_values import ItemRejected
 from .recording import BatchOutcome, Rejection
 
 # What an adapter's provider call names as its endpoint: the operation, since a span or a
@@ -77,6 +78,15 @@ def provider_call_batch_record(
             ]
         )
     return _recorder(organization=organization, actor=actor, items=items)
+
+
+def check_one_kind(kinds: dict[str, bool], request_id: str, *, embedding: bool) -> None:
+    """Refuse a request id this batch already sent as the other kind of call (``kinds``: id →
+    embedding, filled as the batch is read). Generations and provider calls are recorded apart,
+    each refusing an id sent twice with different bodies; an id sent once as each would be
+    billed twice."""
+    if kinds.setdefault(request_id, embedding) != embedding:
+        raise ItemRejected("The call was sent twice in this request, as two kinds of call.")
 
 
 def provider_call_item(

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from analytics.models import ProviderCall
 from generations.integrations.client_values import fitted
 from generations.models import Generation
 from tests.generations.otel_support import genai_cost, sync_prices
@@ -169,16 +170,23 @@ def test_bad_payloads_are_rejected_alone(api_client, organization, priced):
         payload(id=None, litellm_call_id=None),
         payload(id="negative", response_cost=-1),
         payload(id="bad-tokens", metadata={"usage_object": {"prompt_tokens": "many"}}),
+        # Rounded to the column, a zero cost; Python's Decimal reads " 1_0 " as 10.
+        payload(id="tiny-negative", response_cost="-0.00000000001"),
+        payload(id="underscores", response_cost=" 1_0 "),
+        # A call type that is not a string names none (unhashable: was a 500 for the whole batch).
+        payload(id="listed-call-type", call_type=["embedding"]),
         payload(id="good-2"),
     ]
 
     body = post(api_client, batch).json()
 
-    assert (body["created"], body["rejected"]) == (2, 4)
+    assert (body["created"], body["rejected"]) == (3, 6)
     details = " ".join(error["detail"] for error in body["errors"])
     assert "JSON object" in details and "no id" in details and "client_cost_usd" in details
+    assert "' 1_0 ' is not an amount" in details
     assert set(Generation.objects.values_list("request_id", flat=True)) == {
         "litellm:good-1",
+        "litellm:listed-call-type",
         "litellm:good-2",
     }
 
@@ -427,3 +435,16 @@ def test_nan_or_infinity_in_what_describes_a_call_is_kept_as_text_and_the_call_r
     assert row.metadata["request_tags"] == ["blog", "-Infinity"]
     assert row.raw_response["choices"][0]["message"]["content"] == "Infinity"
     assert row.cost_usd > 0
+
+
+def test_one_id_sent_as_a_chat_and_as_an_embedding_is_billed_once(api_client, organization, priced):
+    """Recorded apart (a generation, a provider call), the two would both count in spend."""
+    chat = payload(id="dup")
+    embedding = payload(id="dup", call_type="embedding", model="text-embedding-3-small")
+
+    body = post(api_client, [chat, embedding]).json()
+
+    assert (body["created"], body["rejected"]) == (1, 1)
+    assert "two kinds of call" in body["errors"][0]["detail"]
+    assert Generation.objects.filter(organization=organization, request_id="litellm:dup").exists()
+    assert not ProviderCall.objects.filter(organization=organization).exists()

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 from opentelemetry.trace import Status, StatusCode
 
@@ -20,6 +21,7 @@ from generations.integrations.client_values import fitted
 from generations.models import Generation
 from tests.generations.otel_support import (
     SpanRecorder,
+    any_value,
     genai_cost,
     raw_export,
     raw_span,
@@ -519,6 +521,15 @@ LONE_SURROGATE_OUTPUT = '[{"role": "assistant", "parts": [{"type": "text", "cont
         pytest.param({"gen_ai.usage.cost": INF}, {}, "not an amount", id="infinite-client-cost"),
         pytest.param({"llm.cost.total": "free"}, {}, "not an amount", id="text-client-cost"),
         pytest.param({"gen_ai.usage.cost": -0.5}, {}, "client_cost_usd", id="negative-client-cost"),
+        # Rounded to the column, it was a zero cost.
+        pytest.param({"llm.cost.total": "-0.00000000001"}, {}, "client_cost_usd", id="tiny-negative-cost"),
+        # Python's Decimal reads " 1_0 " as 10.
+        pytest.param({"llm.cost.total": " 1_0 "}, {}, "not an amount", id="cost-with-underscores"),
+        # Bytes read as hex: 99 99 99 was 999,999 tokens.
+        pytest.param(
+            {"gen_ai.usage.input_tokens": b"\x99\x99\x99"}, {}, "not a whole number", id="tokens-as-bytes"
+        ),
+        pytest.param({"gen_ai.usage.cost": b"\x01"}, {}, "not an amount", id="cost-as-bytes"),
         pytest.param(
             {"langfuse.observation.usage_details": "{bad"}, {}, "usage_details", id="langfuse-usage-bad"
         ),
@@ -601,6 +612,9 @@ def test_a_span_that_cannot_be_true_is_rejected_alone_and_writes_nothing(
         ),
         pytest.param({f"gen_ai.prompt.{'9' * 5000}.role": "user"}, {}, id="message-index-past-int-parsing"),
         pytest.param({"gen_ai.prompt.².role": "user"}, {}, id="message-index-unicode-digit"),
+        # Not a string: no operation is named (a list or a map is unhashable: was a 500).
+        pytest.param({"gen_ai.operation.name": ["chat"]}, {}, id="operation-as-a-list"),
+        pytest.param({"gen_ai.operation.name": {"name": "chat"}}, {}, id="operation-as-a-map"),
     ],
 )
 def test_metadata_that_cannot_be_true_is_left_out_and_the_call_lands(
@@ -998,3 +1012,32 @@ def test_every_integration_meters_exactly_as_a_native_post_of_the_same_usage(
         assert Generation.objects.values(*METERED_COLUMNS).get(pk=row.pk) == expected, request_id
         client_costs[request_id] = row.client_cost_usd
     assert list(client_costs.values()) == [Decimal("0.5"), Decimal("0.75"), Decimal("0.125")]
+
+
+@pytest.mark.parametrize(
+    ("value", "messages"),
+    [
+        pytest.param(
+            '[{"role": "user", "content": "hi"}]', [{"role": "user", "content": "hi"}], id="json-array"
+        ),
+        pytest.param("hello", ["hello"], id="text-is-one-message-not-its-letters"),
+        pytest.param({"role": "user"}, [{"role": "user"}], id="a-map-is-one-message-not-its-keys"),
+        pytest.param(5, None, id="a-number-is-no-message"),
+        pytest.param(True, None, id="a-boolean-is-no-message"),
+    ],
+)
+def test_the_operation_details_events_messages_are_read_whole(
+    api_client, organization, priced, value, messages
+):
+    """Any value in the event lands the call (a number was a 500) and is never split."""
+    span = raw_span()
+    event = span.events.add(
+        name="gen_ai.client.inference.operation.details", time_unix_nano=span.end_time_unix_nano
+    )
+    event.attributes.append(KeyValue(key="gen_ai.input.messages", value=any_value(value)))
+
+    result = answer(post(api_client, raw_export(span)))
+
+    assert result.partial_success.rejected_spans == 0, result.partial_success.error_message
+    row = Generation.objects.get(organization=organization)
+    assert (row.raw_request or {}).get("messages") == messages
