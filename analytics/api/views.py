@@ -67,6 +67,7 @@ class ProviderCallViewSet(TenantIngestViewSet):
 
     create_serializer_class = ProviderCallCreateSerializer
     record_service = staticmethod(services.provider_call_record)
+    ingest = services.PROVIDER_CALL_INGEST
 
 
 @extend_schema_view(

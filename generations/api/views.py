@@ -73,6 +73,7 @@ class GenerationViewSet(RestoreMixin, TenantIngestViewSet, mixins.DestroyModelMi
 
     create_serializer_class = GenerationCreateSerializer
     record_service = staticmethod(services.generation_record)
+    ingest = services.GENERATION_INGEST
     # Called by the tenant mixin's perform_destroy, which comes before DRF's DestroyModelMixin
     # (the order of TenantModelViewSet): DELETE is a soft delete.
     delete_service = staticmethod(services.generation_delete)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
@@ -127,6 +129,9 @@ class IdempotentCreateMixin:
 
     create_serializer_class = None
     record_service = None
+    # The service's IdempotentIngest: a body that no longer validates because a row it names was
+    # deleted since (a parent, a campaign) is still the replay of what it recorded then.
+    ingest = None
 
     def record_arguments(self, validated_data) -> dict:
         """The record service's arguments besides organization, actor and fingerprint."""
@@ -134,13 +139,31 @@ class IdempotentCreateMixin:
 
     def create(self, request, *args, **kwargs):
         serializer = self.create_serializer_class(data=request.data, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
+        fingerprint = request_fingerprint(request.data)
+        if not serializer.is_valid():
+            replayed = self.replay_of_invalid(serializer, fingerprint)
+            if replayed is None:
+                raise ValidationError(serializer.errors)
+            return self.recorded_response(replayed)
         recorded = self.call_service(
             type(self).record_service,
-            fingerprint=request_fingerprint(request.data),
+            fingerprint=fingerprint,
             **self.record_arguments(serializer.validated_data),
         )
         return self.recorded_response(recorded)
+
+    def replay_of_invalid(self, serializer, fingerprint: str) -> Recorded | None:
+        """The first answer to a body that does not validate now but was recorded before (the
+        same body: 200 with its row; another body or a deleted row: the ingest's 409), or None.
+        Only a failed validation pays for the look-up."""
+        ingest = type(self).ingest
+        if ingest is None or ingest.key in serializer.errors:
+            return None
+        try:
+            key = serializer.fields[ingest.key].run_validation(serializer.initial_data.get(ingest.key))
+        except (ValidationError, DjangoValidationError, KeyError, AttributeError):
+            return None
+        return ingest.replay(organization=self.organization, key=key, fingerprint=fingerprint)
 
     def recorded_response(self, recorded: Recorded) -> Response:
         """The recorded row: 201 when this request created it, 200 for a replay."""

@@ -9,7 +9,7 @@ from django.db.models import Sum
 from analytics.models import GenerationDailyRollup
 from generations.models import Generation
 from tenancy.models import AuditEvent
-from tests.generations.factories import GenerationFactory
+from tests.generations.factories import CampaignFactory, GenerationFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/generations/"
@@ -127,3 +127,29 @@ def test_the_database_refuses_a_second_row_for_a_deleted_request_id(organization
     GenerationFactory(organization=organization, request_id="kept").delete()
     with pytest.raises(IntegrityError), transaction.atomic():
         GenerationFactory(organization=organization, request_id="kept")
+
+
+@pytest.mark.parametrize("named", ["parent", "campaign"])
+def test_a_retry_naming_a_row_deleted_since_answers_the_first_row(api_client, organization, named):
+    """The retry of a request that succeeded is that request's answer, even when a row it names
+    is deleted in between: a 400 would tell the client the call failed (it would re-send it
+    without the row)."""
+    if named == "parent":
+        target = api_client.post(URL, body(request_id="root"), format="json").json()["id"]
+        url = f"{URL}{target}/"
+    else:
+        target = CampaignFactory(organization=organization).pk
+        url = f"/api/v1/campaigns/{target}/"
+    first = api_client.post(URL, body(request_id="child", **{named: target}), format="json")
+    assert first.status_code == 201, first.content
+    assert api_client.delete(url).status_code == 204
+    requests = rollup_requests(organization)
+
+    again = api_client.post(URL, body(request_id="child", **{named: target}), format="json")
+    other = api_client.post(URL, body(request_id="child", content="Other", **{named: target}), format="json")
+    new = api_client.post(URL, body(request_id="new", **{named: target}), format="json")
+
+    assert (again.status_code, again.json()["id"]) == (200, first.json()["id"])
+    assert other.status_code == 409, other.content
+    assert (new.status_code, new.json()["errors"][0]["attr"]) == (400, named)
+    assert rollup_requests(organization) == requests
