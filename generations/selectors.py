@@ -20,6 +20,7 @@ from generations.choices import GenerationKind, GenerationStatus, RunStatus
 from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
 from providers.spending import SpendScope, SpendTotals
 from styleguides.models import PromptTemplateVersion, StyleGuideVersion, Vertical
+from tenancy.errors import DomainError
 from tenancy.models import Organization
 
 # Columns a tree node shows; the heavy ones (content, prompt, raw JSON) stay unread.
@@ -273,6 +274,8 @@ def cache_stats(
     """Hits, misses, hit rate and cost saved from the daily counters (two small queries)."""
     until = until or timezone.now().date()
     since = since or until - datetime.timedelta(days=29)
+    if since > until:  # checked once the defaults are known: a future `from` alone is after today
+        raise DomainError("`from` is after `to` (today when not given).", code="invalid_range", attr="from")
     totals = CacheDailyStats.objects.filter(
         organization=organization, day__gte=since, day__lte=until
     ).aggregate(

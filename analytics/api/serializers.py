@@ -329,7 +329,8 @@ class ReportQuerySerializer(FromFieldMixin, serializers.Serializer):
     group_by = serializers.CharField(
         required=False,
         allow_blank=True,
-        help_text="Comma-separated: model, provider, content_type, user, day, month.",
+        help_text="Comma-separated: model, provider, content_type, user, day, month. "
+        "Empty (`group_by=`): one row, the totals.",
     )
     source = serializers.ChoiceField(choices=ReportSource.choices, required=False)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT)

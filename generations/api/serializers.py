@@ -443,8 +443,3 @@ class CacheStatsPeriodSerializer(serializers.Serializer):
             "from": serializers.DateField(required=False),
             "to": serializers.DateField(required=False),
         }
-
-    def validate(self, attrs):
-        if "from" in attrs and "to" in attrs and attrs["from"] > attrs["to"]:
-            raise serializers.ValidationError({"from": "Must not be after `to`."})
-        return attrs

@@ -219,6 +219,9 @@ def test_nesting_up_to_the_limit_is_accepted(api_client):
         ("get", "/api/v1/reports/rate-limits/?from=0001-01-01", "out_of_bounds", "from"),
         ("get", "/api/v1/cache/stats/?to=0001-01-01", "out_of_bounds", "to"),
         ("get", "/api/v1/cache/stats/?from=9999-12-31", "out_of_bounds", "from"),
+        # Alone, a `from` after today is after the default `to` (was a 200 with since > until).
+        ("get", "/api/v1/cache/stats/?from=2999-12-31", "invalid_range", "from"),
+        ("get", "/api/v1/cache/stats/?from=2026-02-02&to=2026-02-01", "invalid_range", "from"),
         ("get", "/api/v1/weekly-summaries/?week_from=0001-01-01", "out_of_bounds", "week_from"),
         ("get", "/api/v1/generations/?created_after=0001-01-01T00:00:00%2B01:00", "invalid", "created_after"),
         ("get", "/api/v1/usage/?called_after=0001-01-01T00:00:00", "out_of_bounds", "called_after"),
