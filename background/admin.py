@@ -25,6 +25,14 @@ class JobAdmin(AdminPagesMixin, ProcrastinateJobAdmin):
 
     admin_pages = [("periodic/", "periodic_view", "background_periodic_jobs")]
 
+    # The queue is the platform's: every organization's jobs, their arguments naming rows. Its
+    # operators are superusers; an organization's staff see their posts' state on the posts.
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
     def periodic_view(self, request):
         if not self.has_view_permission(request):
             raise PermissionDenied

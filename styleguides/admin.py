@@ -305,7 +305,14 @@ class StyleGuideAdmin(AdminPagesMixin, InkwellModelAdmin):
             raise PermissionDenied
         change_url = reverse("admin:styleguides_styleguide_change", args=[guide.pk])
         if request.method == "POST":
-            self._publish(request, guide, notes=request.POST.get("notes", "").strip())
+            try:
+                # A form field's own checks (no NUL, which PostgreSQL cannot store), as the API's.
+                notes = forms.CharField(required=False).clean(request.POST.get("notes", ""))
+            except ValidationError as exc:
+                message = f"Not published: the notes {' '.join(exc.messages)}"
+                self.message_user(request, message, messages.ERROR)
+            else:
+                self._publish(request, guide, notes=notes)
             return HttpResponseRedirect(change_url)
         latest = selectors.style_guide_versions(guide=guide).first()
         before = guide_as_text(version_snapshot(latest)) if latest else ""

@@ -29,6 +29,7 @@ from django.http import Http404
 from django.urls import NoReverseMatch, reverse
 
 from tenancy import rls
+from tenancy.admin_input import AdminInputGuardsMixin
 from tenancy.choices import Role
 from tenancy.models import Membership, Organization
 
@@ -186,8 +187,9 @@ class WalledRelatedOnlyFieldListFilter(RelatedOnlyFieldListFilter):
     """A relation's filter offering only the related rows the walled changelist references."""
 
 
-class TenantWallsMixin:
-    """The walls for a ModelAdmin or an inline; mixed in by :class:`InkwellAdminSite`."""
+class TenantWallsMixin(AdminInputGuardsMixin):
+    """The walls for a ModelAdmin or an inline; mixed in by :class:`InkwellAdminSite`, with the
+    guards against input the database cannot take (``tenancy.admin_input``)."""
 
     def _walls_apply(self, request) -> bool:
         return not sees_everything(request.user)

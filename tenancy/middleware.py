@@ -4,8 +4,10 @@ import re
 import uuid
 
 from django.conf import settings
+from django.http import HttpResponseBadRequest
 
 from tenancy.api.errors import error_response
+from tenancy.context import ORGANIZATION_HEADER
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
@@ -57,26 +59,37 @@ class RequestBodyLimitMiddleware:
 
 
 class UnstorableTextMiddleware:
-    """Answers 400 when an API path or query string holds a NUL character.
+    """Answers 400 when a path, a query string or the ``X-Organization`` header holds a NUL
+    character, on every page (the API as JSON, the admin as text).
 
-    PostgreSQL cannot store or compare NUL in text (``DataError``), so a cache key ``a%00b`` or
-    ``?search=%00`` would otherwise reach the database and fail there with a 500. Bodies get the
-    same check in the JSON parser (``tenancy.api.parsers``).
+    PostgreSQL cannot store or compare NUL in text (``DataError``), so a cache key ``a%00b``,
+    ``?search=%00``, an admin filter ``?name=%00`` or an API key id ``%00`` in an admin URL would
+    otherwise reach the database and fail there with a 500. Bodies get the same check in the JSON
+    parser (``tenancy.api.parsers``) and in every form field.
     """
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        problem = self._problem(request)
+        if problem is None:
+            return self.get_response(request)
+        detail, attr = problem
         if request.path.startswith("/api/"):
-            if "\x00" in request.path:
-                return error_response(400, "invalid", "The path contains a NUL character.")
-            for name, values in request.GET.lists():
-                if "\x00" in name or any("\x00" in value for value in values):
-                    return error_response(
-                        400, "invalid", f"Query parameter {name!r} contains a NUL character.", name
-                    )
-        return self.get_response(request)
+            return error_response(400, "invalid", detail, attr)
+        return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
+
+    @staticmethod
+    def _problem(request) -> tuple[str, str | None] | None:
+        if "\x00" in request.path:
+            return "The path contains a NUL character.", None
+        for name, values in request.GET.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                return f"Query parameter {name!r} contains a NUL character.", name
+        if "\x00" in request.META.get(ORGANIZATION_HEADER, ""):
+            return "The X-Organization header contains a NUL character.", None
+        return None
 
 
 class APIJSONErrorsMiddleware:
