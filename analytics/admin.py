@@ -34,6 +34,7 @@ from analytics.models import (
 )
 from analytics.reports import DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS, check_range
 from tenancy.admin_mixins import AdminPagesMixin, InkwellModelAdmin, ReadOnlyModelAdmin, admin_actor
+from tenancy.api.fields import date_out_of_bounds
 from tenancy.models import Organization
 
 
@@ -123,6 +124,11 @@ class DashboardForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        for name in ("date_from", "date_to"):
+            # The API's window: a dashboard of year 1 or 9999 shows nothing true.
+            message = date_out_of_bounds(cleaned[name]) if cleaned.get(name) else None
+            if message:
+                self.add_error(name, message)
         if cleaned.get("date_from") and cleaned.get("date_to"):
             try:
                 check_range(cleaned["date_from"], cleaned["date_to"])

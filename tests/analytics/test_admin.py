@@ -190,6 +190,21 @@ def test_the_dashboard_opened_with_only_an_organization_uses_the_default_period(
 
 
 @pytest.mark.parametrize(
+    ("date_from", "date_to"), [("0001-01-01", "0001-01-31"), ("9999-12-01", "9999-12-31")]
+)
+def test_the_dashboard_refuses_dates_outside_the_apis_window(
+    superuser_client, organization, date_from, date_to
+):
+    response = superuser_client.get(
+        DASHBOARD, {"organization": organization.pk, "date_from": date_from, "date_to": date_to}
+    )
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert "1970-01-01" in errors["date_from"][0] and "1970-01-01" in errors["date_to"][0]
+
+
+@pytest.mark.parametrize(
     ("amount", "shown"),
     [
         ("0", "$0.00"),
