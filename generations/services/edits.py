@@ -21,9 +21,18 @@ from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
 from tenancy.models import Organization
 
-# What a finished generation may no longer change: its result and what it cost.
+# What a finished generation may no longer change: its result and what it cost. The provider's
+# response is both: its usage is metered again when it changes.
 RESULT_FIELDS = frozenset(
-    {"content", "content_format", *TOKEN_FIELDS, "total_tokens", "client_cost_usd", "generation_time_ms"}
+    {
+        "content",
+        "content_format",
+        "raw_response",
+        *TOKEN_FIELDS,
+        "total_tokens",
+        "client_cost_usd",
+        "generation_time_ms",
+    }
 )
 
 
@@ -107,7 +116,7 @@ def generation_update(
     check_occurred_at(
         occurred_at=generation.occurred_at, now=generation.occurred_at, completed_at=generation.completed_at
     )
-    if changes_result or "raw_response" in values:
+    if changes_result:
         sent_tokens = any(name in values for name in TOKEN_FIELDS)
         meter = Meter()
         if usage_payload is None and not sent_tokens and generation.usage:

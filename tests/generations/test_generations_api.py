@@ -200,6 +200,13 @@ def test_status_moves_through_processing(api_client):
         ("failed", {"status": "success"}, 400, "invalid_transition"),
         ("success", {"content": "rewritten"}, 409, "generation_finished"),
         ("success", {"output_tokens": 5}, 409, "generation_finished"),
+        # Its usage would be metered again: a closed generation's cost went from null to $0.75.
+        (
+            "success",
+            {"raw_response": {"usage": {"prompt_tokens": 100000, "completion_tokens": 50000}}},
+            409,
+            "generation_finished",
+        ),
         ("pending", {"parent": 1}, 400, "unknown_field"),
         ("pending", {"request_id": "other"}, 400, "unknown_field"),
         ("pending", {"status": "done"}, 400, "invalid_choice"),
