@@ -207,6 +207,12 @@ def _build_call(
         call.success = call.status_code is not None and 200 <= call.status_code <= 399
     if not call.success and not call.error_type:
         call.error_type = error_type_for(call.status_code)
+    if call.success and call.error_type:
+        # The serializer says so when ``success`` is sent; here it follows from the status.
+        raise DomainError(
+            f"A successful call (status {call.status_code}) has no error type; send success: false.",
+            attr="error_type",
+        )
 
     call.model = meter.model(call.model_name, call.provider_name)
     # The provider the client named, when we know it (Azure reselling an OpenAI model is Azure).

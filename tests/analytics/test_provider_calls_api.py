@@ -258,6 +258,10 @@ FUTURE = (timezone.now() + datetime.timedelta(days=1)).isoformat()
         pytest.param({"cache_read_tokens": 20000}, "cache_read_tokens", id="cache-reads-over-input"),
         pytest.param({"key_fingerprint": "sk-live-abcdef0123456789"}, "key_fingerprint", id="raw-key"),
         pytest.param({"success": True, "error_type": "timeout"}, "error_type", id="success-with-error"),
+        # Success follows from the status: was the database's constraint_violation, unnamed.
+        pytest.param(
+            {"status_code": 200, "error_type": "rate_limit"}, "error_type", id="2xx-with-error-type"
+        ),
         pytest.param({"usage": {"prompt_tokens": 1}}, "usage", id="usage-and-tokens"),
         pytest.param({"user_ref": ""}, "user_ref", id="empty-user"),
         pytest.param({"occurred_at": FUTURE}, "occurred_at", id="future"),
