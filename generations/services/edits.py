@@ -13,7 +13,13 @@ from django.utils import timezone
 from generations.choices import GenerationStatus, RecordedAction
 from generations.errors import GenerationFinished, StatusRegression
 from generations.models import Generation
-from generations.services.ingestion import RELATION_FIELDS, TOKEN_FIELDS, meter_generation, send_recorded
+from generations.services.ingestion import (
+    RELATION_FIELDS,
+    TOKEN_FIELDS,
+    keep_client_total,
+    meter_generation,
+    send_recorded,
+)
 from generations.signals import COUNTED_FIELDS
 from providers.metering import Meter, check_occurred_at
 from tenancy import services as tenancy_services
@@ -122,8 +128,7 @@ def generation_update(
         if usage_payload is None and not sent_tokens and generation.usage:
             # Only the status or content changed: the usage reported before stands.
             meter.remeasure(generation).apply(generation)
-            if total_tokens is not None:
-                generation.total_tokens = total_tokens
+            keep_client_total(generation, total_tokens)
         else:
             meter_generation(
                 generation,

@@ -70,8 +70,21 @@ def meter_generation(
         attr=f"{attr_prefix}usage" if usage_payload is not None else f"{attr_prefix}input_tokens",
     )
     metered.apply(generation)
-    if total_tokens is not None:
-        generation.total_tokens = total_tokens
+    keep_client_total(generation, total_tokens, attr_prefix=attr_prefix)
+
+
+def keep_client_total(generation: Generation, total_tokens: int | None, *, attr_prefix: str = "") -> None:
+    """The client's ``total_tokens`` (None: the metered one stands), which cannot be less than
+    the input and output tokens it totals (a 400 naming it, not a report that does not add up)."""
+    if total_tokens is None:
+        return
+    counted = generation.input_tokens + generation.output_tokens
+    if total_tokens < counted:
+        raise DomainError(
+            f"total_tokens {total_tokens} is less than the input and output tokens ({counted}).",
+            attr=f"{attr_prefix}total_tokens",
+        )
+    generation.total_tokens = total_tokens
 
 
 def _build(

@@ -250,6 +250,8 @@ def test_bad_changes_are_refused_and_change_nothing(
         ({"metadata": {"note": "nul \x00 inside"}}, 400, "metadata.note"),
         ({"raw_request": {"nul\x00key": 1}}, 400, "raw_request"),
         ({"content": "nul \x00 in text"}, 400, "content"),
+        # A total below the tokens it totals (was stored as sent; reports then did not add up).
+        ({"total_tokens": 3}, 400, "total_tokens"),
     ],
 )
 def test_bad_input_is_a_clear_4xx_and_writes_nothing(api_client, organization, overrides, status_code, attr):
@@ -462,3 +464,14 @@ def test_generation_output_is_drfs_own_field_by_field(api_client, organization):
             fast = serializer.to_representation(row)
             assert fast == serializers.ModelSerializer.to_representation(serializer, row)
             assert list(fast) == serializer_class.Meta.fields
+
+
+def test_a_total_below_its_parts_is_refused_in_a_bulk_item_and_an_edit(api_client, organization):
+    bulk = api_client.post(f"{URL}bulk/", {"items": [body(), body(request_id="req-2", total_tokens=3)]})
+    assert (bulk.status_code, bulk.json()["errors"][0]["attr"]) == (400, "items.1.total_tokens")
+    assert Generation.all_objects.count() == 0
+
+    pending = api_client.post(URL, body(status="pending", input_tokens=10, output_tokens=5)).json()["id"]
+    edit = api_client.patch(f"{URL}{pending}/", {"total_tokens": 4})
+    assert (edit.status_code, edit.json()["errors"][0]["attr"]) == (400, "total_tokens")
+    assert api_client.patch(f"{URL}{pending}/", {"total_tokens": 20}).json()["total_tokens"] == 20
