@@ -26,7 +26,7 @@ from providers.selectors import model_resolve
 from tenancy import services as audit
 from tenancy.actors import SYSTEM, Actor
 from tenancy.choices import AuditAction
-from tenancy.errors import DomainError
+from tenancy.errors import Conflict, DomainError
 from tenancy.models import Organization
 
 MIN_API_KEY_LENGTH = 16
@@ -100,7 +100,10 @@ def credential_update(
 def credential_rotate(
     *, organization: Organization, actor: Actor = SYSTEM, credential: ProviderCredential, api_key: str
 ) -> ProviderCredential:
-    """Replace a credential's API key (the provider-side key changed); audited as a rotation."""
+    """Replace a credential's API key (the provider-side key changed); audited as a rotation.
+    A revoked credential is final: 409, nothing stored."""
+    if credential.status == CredentialStatus.REVOKED:
+        raise Conflict("This credential is revoked, which is final; add a new one.", attr="status")
     api_key = api_key_clean(api_key)
     before = audit.audit_snapshot(credential)
     store_secret(

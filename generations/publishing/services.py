@@ -273,6 +273,8 @@ def scheduled_post_retry(*, organization: Organization, actor: Actor = SYSTEM, p
         raise InvalidPostTransition(f"A {locked.status} post cannot be retried.", attr="status")
     if publisher_for(locked.account.platform) is None or locked.account.is_deleted:
         raise DomainError("This post's account cannot take posts any more.", attr="account")
+    if not locked.account.is_active:  # as a new post on it would be: it could only fail again
+        raise DomainError("This account is inactive; activate it first.", code="inactive", attr="account")
     before = audit.audit_snapshot(locked)
     now = timezone.now()
     locked.status = PostStatus.SCHEDULED

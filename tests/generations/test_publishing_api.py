@@ -556,3 +556,17 @@ def test_admin_adds_a_webhook_account_through_the_service(organization, superuse
     assert (account.organization, account.handle, account.webhook_url) == (organization, "hooks", URL)
     assert services.account_secrets(account=account).signing_secret == SIGNING_SECRET
     assert AuditEvent.objects.for_object(account).filter(user__username="root").count() == 1
+
+
+def test_a_post_on_an_inactive_account_is_not_retried(api_client, account):
+    """As a new post on it is refused: a retried one could only fail again."""
+    post, _ = services.scheduled_post_create(organization=account.organization, account=account, text="x")
+    api_client.post(f"/api/v1/scheduled-posts/{post.pk}/cancel/")
+    SocialAccount.objects.filter(pk=account.pk).update(is_active=False)
+    jobs = publish_jobs()
+
+    response = api_client.post(f"/api/v1/scheduled-posts/{post.pk}/retry/")
+
+    assert (response.status_code, response.json()["errors"][0]["code"]) == (400, "inactive")
+    assert ScheduledPost.objects.get(pk=post.pk).status == PostStatus.CANCELLED
+    assert publish_jobs() == jobs

@@ -558,3 +558,16 @@ def test_viewer_key_writes_are_403_and_write_nothing(
     assert response.status_code == 403
     assert response.json()["errors"][0]["code"] == "permission_denied"
     assert rows_and_audit(model) == before
+
+
+def test_a_revoked_credential_cannot_be_rotated(admin_api_client, organization):
+    """Revoking is final: a rotation would store a new key on a credential nothing may use."""
+    credential = make_credential(organization)
+    revoked = admin_api_client.patch(f"/api/v1/credentials/{credential.pk}/", {"status": "revoked"})
+    assert revoked.status_code == 200, revoked.content
+    before = ProviderCredential.objects.filter(pk=credential.pk).values().get()
+
+    response = admin_api_client.post(f"/api/v1/credentials/{credential.pk}/rotate/", {"api_key": API_KEY})
+
+    assert response.status_code == 409, response.content
+    assert ProviderCredential.objects.filter(pk=credential.pk).values().get() == before
