@@ -132,9 +132,23 @@ def grade(parameters: dict, name: str) -> float | None:
     return value
 
 
+# Counted repetitions (``a{1000000}``) are unrolled when compiled: a 13-character pattern could
+# take gigabytes. Their bounds, multiplied together, stay under this (conservative: nesting is
+# not told apart, so ``a{100}b{100}`` counts as 10,000).
+MAX_COUNTED_REPETITION = 10_000
+_COUNTED = regex.compile(r"(?<!\\)\{(\d*)(?:,(\d*))?\}")
+
+
 def compile_pattern(pattern: str, *, ignore_case: bool = False) -> regex.Pattern:
     """Compile a tenant's pattern, Unicode-aware; raises ``ValidationError`` naming the problem."""
     flags = regex.UNICODE | (regex.IGNORECASE if ignore_case else 0)
+    product = 1
+    for low, high in _COUNTED.findall(pattern):
+        product *= max(int(number[:7]) if number else 0 for number in (low, high)) or 1
+        if product > MAX_COUNTED_REPETITION:
+            raise parameter_error(
+                f"Counted repetitions ({{n}}, {{n,m}}) multiply to more than {MAX_COUNTED_REPETITION:,}."
+            )
     try:
         return regex.compile(pattern, flags)
     except (regex.error, ValueError, TypeError, OverflowError, RecursionError) as exc:

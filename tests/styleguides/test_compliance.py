@@ -225,6 +225,10 @@ def test_regex_require_mode_and_case_options():
         ("regex", {"pattern": "[z-a]"}, "Invalid regular expression"),
         ("regex", {"pattern": "a*"}, "matches empty text"),
         ("regex", {"pattern": ""}, "non-empty"),
+        # Unrolled when compiled: gigabytes from 13 characters (a worker's memory).
+        ("regex", {"pattern": "a{1000000000}"}, "multiply to more than"),
+        ("regex", {"pattern": "(a{200}){200}"}, "multiply to more than"),
+        ("regex", {"pattern": "x{3,99999999999999999999}"}, "multiply to more than"),
         ("banned_term", {"terms": []}, "non-empty list"),
         ("banned_term", {"terms": ["ok", ""]}, "non-empty text"),
         ("banned_term", {"terms": ["x"], "colour": "red"}, "Unknown parameter"),
@@ -349,3 +353,9 @@ def test_check_of_another_tenants_guide_is_404(other_api_client, guide):
         ).status_code
         == 404
     )
+
+
+def test_counted_repetitions_within_the_bound_are_kept():
+    parameters = validate_rule_parameters("regex", {"pattern": r"[A-Z]{2}\d{4,6}(-\d{1,3}){0,2}"})
+    rule = EffectiveRule("Codes", "regex", parameters, "error")
+    assert check_text("Order AB12345-12 shipped.", [rule]).passed is False
