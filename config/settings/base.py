@@ -307,3 +307,6 @@ PUBLISHING_BACKOFF_BASE_SECONDS = env.float("PUBLISHING_BACKOFF_BASE_SECONDS", d
 PUBLISHING_BACKOFF_MAX_SECONDS = env.float("PUBLISHING_BACKOFF_MAX_SECONDS", default=3600.0)
 PUBLISHING_BACKOFF_JITTER = env.float("PUBLISHING_BACKOFF_JITTER", default=0.25)
 PUBLISHING_REQUEST_TIMEOUT_SECONDS = env.float("PUBLISHING_REQUEST_TIMEOUT_SECONDS", default=10.0)
+# Webhooks to loopback, private, link-local or reserved addresses are refused (a request from
+# inside the network whose answer the organization reads); local development and tests allow them.
+PUBLISHING_ALLOW_PRIVATE_TARGETS = env.bool("PUBLISHING_ALLOW_PRIVATE_TARGETS", default=False)

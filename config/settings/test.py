@@ -35,3 +35,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ROOT_URLCONF = "tests.testapp.api"
+# The publishing tests deliver to a real receiver on 127.0.0.1 (the refusal has its own tests).
+PUBLISHING_ALLOW_PRIVATE_TARGETS = True

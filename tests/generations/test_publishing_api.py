@@ -570,3 +570,55 @@ def test_a_post_on_an_inactive_account_is_not_retried(api_client, account):
     assert (response.status_code, response.json()["errors"][0]["code"]) == (400, "inactive")
     assert ScheduledPost.objects.get(pk=post.pk).status == PostStatus.CANCELLED
     assert publish_jobs() == jobs
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:5432/",
+        "http://169.254.169.254/latest/meta-data/",  # cloud metadata
+        "http://10.0.0.7/hook",
+        "http://[::1]:8000/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://localhost:8000/",
+        "http://api.localhost/",
+        "http://0.0.0.0/",
+    ],
+)
+def test_a_webhook_to_a_local_or_private_address_is_refused(admin_api_client, settings, url):
+    """The request would leave from inside our network, and its answer is shown to the tenant."""
+    settings.PUBLISHING_ALLOW_PRIVATE_TARGETS = False
+
+    response = admin_api_client.post(
+        "/api/v1/social-accounts/",
+        {"platform": "webhook", "handle": "hooks", "webhook_url": url, "signing_secret": SIGNING_SECRET},
+        format="json",
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["attr"] == "webhook_url"
+    assert not SocialAccount.all_objects.exists()
+
+
+def test_a_delivery_to_a_name_that_now_means_a_private_address_fails_without_a_request(
+    organization, settings, monkeypatch
+):
+    """Saved with a public name, looked up again at delivery: refused there, nothing sent."""
+    from generations.publishing.publishers import AccountSecrets, Outcome, publisher_for, webhook
+
+    settings.PUBLISHING_ALLOW_PRIVATE_TARGETS = False
+    account = webhook_account(organization, "https://hooks.example.com/inkwell")
+    post, _ = services.scheduled_post_create(organization=organization, account=account, text="x")
+    monkeypatch.setattr(
+        webhook.socket, "getaddrinfo", lambda *args, **kwargs: [(2, 1, 6, "", ("10.1.2.3", 0))]
+    )
+    sent = []
+    monkeypatch.setattr(webhook.httpx, "post", lambda *args, **kwargs: sent.append(args))
+
+    delivery = publisher_for(Platform.WEBHOOK).publish(
+        post, secrets=AccountSecrets(None, None, "s"), attempt=1
+    )
+
+    assert delivery.outcome == Outcome.FAIL
+    assert "private address" in delivery.error
+    assert sent == []

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import logging
+import socket
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
@@ -26,6 +29,39 @@ from generations.publishing.publishers.base import AccountSecrets, Delivery, Out
 
 logger = logging.getLogger(__name__)
 MAX_ERROR_BODY = 1000
+LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+
+
+def _private(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    return not ip.is_global or ip.is_multicast
+
+
+def private_target(url: str, *, resolve: bool) -> str | None:
+    """Why ``url`` may not be delivered to, or None. A webhook posts from inside our network and
+    its answer is shown to the account's organization (``last_error``), so a loopback, private,
+    link-local (cloud metadata at 169.254.169.254) or reserved address is refused unless
+    ``PUBLISHING_ALLOW_PRIVATE_TARGETS`` (tests, local development). ``resolve``: also look the
+    host name up (at delivery; saving an account checks literal addresses and local names only)."""
+    if settings.PUBLISHING_ALLOW_PRIVATE_TARGETS:
+        return None
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    refused = "The webhook URL points at a local or private address, which Inkwell does not post to."
+    if not host or host in LOCAL_NAMES or host.endswith(".localhost"):
+        return refused
+    try:
+        return refused if _private(host) else None
+    except ValueError:
+        pass  # a name, not an address
+    if not resolve:
+        return None
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
+    except (OSError, UnicodeError):
+        return None  # unreachable anyway: the delivery fails and is retried
+    return refused if any(_private(address) for address in addresses) else None
 
 
 def webhook_signature(body: bytes, secret: str) -> str:
@@ -70,11 +106,17 @@ class WebhookPublisher(Publisher):
         errors = {}
         if not account.webhook_url:
             errors["webhook_url"] = "A webhook account needs its URL."
+        elif refusal := private_target(account.webhook_url, resolve=False):
+            errors["webhook_url"] = refusal
         if not account.signing_secret_encrypted:
             errors["signing_secret"] = "A webhook account needs a signing secret."  # noqa: S105 - a message
         return errors
 
     def publish(self, post, *, secrets: AccountSecrets, attempt: int) -> Delivery:
+        # Looked up again at each delivery: a name may point elsewhere since the account was saved.
+        refusal = private_target(post.account.webhook_url, resolve=True)
+        if refusal:
+            return Delivery(Outcome.FAIL, error=refusal)
         body = webhook_body(post)
         headers = {
             "Content-Type": "application/json",
