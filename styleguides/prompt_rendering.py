@@ -156,16 +156,113 @@ def static_loop_iterations(ast) -> int:
     return walk(ast, 1)
 
 
+# A width or precision in a format (``'%0100000000d'``, ``'{:>100000000}'``) builds that many
+# characters before anything is emitted.
+_FORMAT_SIZE = regex.compile(r"(?:%[-#0 +]*|\{[^{}]*:[^{}]*?)(\d{6,})")
+
+
+def _too_long(length: int) -> None:
+    if length > MAX_REPEAT_LENGTH:
+        raise SecurityError(f"Text longer than {MAX_REPEAT_LENGTH} characters is not built in templates.")
+
+
+def _check_format(template: Any) -> None:
+    if isinstance(template, str) and any(
+        int(digits) > MAX_REPEAT_LENGTH for digits in _FORMAT_SIZE.findall(template)
+    ):
+        raise SecurityError(f"Widths over {MAX_REPEAT_LENGTH} are not allowed in templates.")
+
+
+def _joined_length(items: Any, separator: Any) -> int | None:
+    if not isinstance(separator, str) or not isinstance(items, str | list | tuple):
+        return None
+    return len(separator) * max(len(items) - 1, 0) + sum(len(item) for item in items if isinstance(item, str))
+
+
+def _replaced_length(text: Any, old: Any, new: Any, count: Any = -1) -> int | None:
+    if not (isinstance(text, str) and isinstance(old, str) and isinstance(new, str)):
+        return None
+    found = len(text) + 1 if old == "" else text.count(old)
+    if isinstance(count, int) and count >= 0:
+        found = min(found, count)
+    return len(text) + found * max(len(new) - len(old), 0)
+
+
+def _size_of_call(name: str, obj: Any, args: tuple) -> int | None:
+    """The length a string-building call would produce, when it can be known beforehand."""
+    if name in ("center", "ljust", "rjust", "zfill") and args and isinstance(args[0], int):
+        return args[0]
+    if name == "join" and args:
+        return _joined_length(args[0], obj)
+    if name == "replace" and len(args) >= 2:
+        return _replaced_length(obj, *args[:3])
+    if name in ("format", "format_map"):
+        _check_format(obj)
+    if name == "expandtabs" and isinstance(obj, str):
+        return obj.count("\t") * (args[0] if args and isinstance(args[0], int) else 8) + len(obj)
+    return None
+
+
+def _bounded_filters(filters: dict[str, Callable]) -> dict[str, Callable]:
+    """Jinja's string-building filters, refusing beforehand an answer longer than the budget."""
+    join, replace, center, format_, indent = (
+        filters["join"],
+        filters["replace"],
+        filters["center"],
+        filters["format"],
+        filters["indent"],
+    )
+
+    def bounded_join(eval_ctx, value, d="", attribute=None):
+        items = list(value) if not isinstance(value, str | list | tuple) and attribute is None else value
+        length = _joined_length(items, d)
+        if length is not None:
+            _too_long(length)
+        return join(eval_ctx, items, d, attribute)
+
+    def bounded_replace(eval_ctx, s, old, new, count=None):
+        length = _replaced_length(s, old, new, -1 if count is None else count)
+        if length is not None:
+            _too_long(length)
+        return replace(eval_ctx, s, old, new, count)
+
+    def bounded_center(value, width=80):
+        if isinstance(width, int):
+            _too_long(width)
+        return center(value, width)
+
+    def bounded_format(value, *args, **kwargs):
+        _check_format(value)
+        return format_(value, *args, **kwargs)
+
+    def bounded_indent(s, width=4, first=False, blank=False):
+        if isinstance(width, int) and isinstance(s, str):
+            _too_long(len(s) + width * (s.count("\n") + 1))
+        return indent(s, width, first, blank)
+
+    for name, bounded in (("join", bounded_join), ("replace", bounded_replace)):
+        bounded.jinja_pass_arg = join.jinja_pass_arg if name == "join" else replace.jinja_pass_arg
+    return {
+        **filters,
+        "join": bounded_join,
+        "replace": bounded_replace,
+        "center": bounded_center,
+        "format": bounded_format,
+        "indent": bounded_indent,
+    }
+
+
 class PromptSandbox(ImmutableSandboxedEnvironment):
     """Jinja2's immutable sandbox with bounded repetition and powers, no default globals, and a
     per-render budget: every ``for`` iterable is wrapped in a counter at compile time, and every
     sandboxed call is counted and checks the clock."""
 
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.budget = RenderBudget()
+        self.filters = _bounded_filters(self.filters)
 
     def _generate(self, source, name, filename, defer_init=False):
         if any(node.name == LOOP_GUARD for node in source.find_all(nodes.Name)):
@@ -177,12 +274,31 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
 
     def call(__self, __context, __obj, *args, **kwargs):
         __self.budget.count_call()
+        if isinstance(getattr(__obj, "__self__", None), str):  # a string's own method
+            length = _size_of_call(__obj.__name__, __obj.__self__, args)
+            if length is not None:
+                _too_long(length)
         return super().call(__context, __obj, *args, **kwargs)
+
+    def wrap_str_format(self, value):
+        # ``'{:>100000000}'.format(…)``: the sandbox formats strings through this wrapper, not
+        # through ``call``.
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+
+        def bounded(*args, **kwargs):
+            _check_format(value.__self__)
+            return wrapped(*args, **kwargs)
+
+        return bounded
 
     def call_binop(self, context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
             if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
                 raise SecurityError(f"Exponents above {MAX_EXPONENT} are not allowed in templates.")
+        elif operator == "%":
+            _check_format(left)
         elif operator == "*":
             for sequence, times in ((left, right), (right, left)):
                 repeatable = isinstance(sequence, str | list | tuple) and isinstance(times, int)

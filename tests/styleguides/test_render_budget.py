@@ -73,6 +73,15 @@ COSTLY_AT_RENDER = [
     ),
     # Output far beyond the limit, built from small pieces.
     ("{% for i in range(n) %}{{ 'y' * 99000 }}{% endfor %}", {"n": 1000}),
+    # One string built huge before anything is emitted (a MemoryError, a 500, before).
+    ("{{ ('x' * n)|join('y' * n)|length }}", {"n": 100000}),
+    ("{{ 'a'|center(n)|length }}", {"n": 10**10}),
+    ("{{ ('%0' ~ n ~ 'd')|format(1)|length }}", {"n": 100000000}),
+    ("{{ ('%' ~ n ~ 's') % 'a' }}", {"n": 100000000}),
+    ("{{ ('{:>' ~ n ~ '}').format('a')|length }}", {"n": 100000000}),
+    ("{{ ('x' * 1000)|replace('', 'y' * 100)|length }}", {"n": 0}),
+    ("{{ 'a'.center(n)|length }}", {"n": 10**9}),
+    ("{{ ('y' * 1000).join(['x'] * 1000)|length }}", {"n": 0}),
 ]
 
 
