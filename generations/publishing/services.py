@@ -192,6 +192,8 @@ def scheduled_post_create(
     (``created`` False); the same key with another body is a 409.
     """
     now = timezone.now()
+    # Left out, it is "now", which a retry of the same request cannot repeat: not compared.
+    compared_at = publish_at is not None
     publish_at = publish_at or now
     if account.organization_id != organization.pk or account.is_deleted:
         raise DomainError("No such account.", code="does_not_exist", attr="account")
@@ -226,7 +228,10 @@ def scheduled_post_create(
             organization=organization, idempotency_key=idempotency_key
         ).first()
         if existing is not None:
-            if _same_request(existing, {**fields, "max_attempts": max_attempts}):
+            sent = {**fields, "max_attempts": max_attempts}
+            if not compared_at:
+                del sent["publish_at"]
+            if _same_request(existing, sent):
                 return existing, False
             raise Conflict(
                 f"idempotency_key {idempotency_key!r} was used for post {existing.pk} with another body.",

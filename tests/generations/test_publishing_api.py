@@ -299,6 +299,18 @@ def test_an_idempotency_key_replays_the_first_post_and_refuses_another_body(api_
     assert ScheduledPost.objects.count() == 1 and publish_jobs() == 1
 
 
+def test_a_publish_now_post_retried_with_its_key_replays_the_first(api_client, account):
+    """Left out, publish_at is "now": a retry moments later is the same request, not a 409."""
+    payload = {"account": account.pk, "text": "Now", "idempotency_key": "now-1"}
+    first = api_client.post("/api/v1/scheduled-posts/", payload)
+    again = api_client.post("/api/v1/scheduled-posts/", payload)
+    other = api_client.post("/api/v1/scheduled-posts/", {**payload, "text": "Other"})
+
+    assert (first.status_code, again.status_code, other.status_code) == (201, 200, 409)
+    assert again.json()["id"] == first.json()["id"]
+    assert ScheduledPost.objects.count() == 1 and publish_jobs() == 1
+
+
 def test_cancel_and_retry_follow_the_life_cycle_and_are_audited(api_client, account):
     post, _ = services.scheduled_post_create(organization=account.organization, account=account, text="x")
     assert api_client.post(f"/api/v1/scheduled-posts/{post.pk}/retry/").status_code == 409
