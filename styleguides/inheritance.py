@@ -21,9 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from styleguides.compliance import EffectiveRule, term_rules_of_lists
-from styleguides.models import StyleGuide, StyleGuideVersion, guide_content
+from styleguides.models import MAX_INHERITANCE_DEPTH, StyleGuide, StyleGuideVersion, guide_content
 
-MAX_DEPTH = 10
+MAX_DEPTH = MAX_INHERITANCE_DEPTH
 BODY_SEPARATOR = "\n\n---\n\n"
 
 

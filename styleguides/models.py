@@ -38,6 +38,8 @@ from tenancy.models import (
 )
 
 READING_LEVEL_RANGE = (1, 20)
+# Guides merged for one effective guide (itself and its ancestors): deeper chains are refused.
+MAX_INHERITANCE_DEPTH = 10
 
 label_name_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9_-]*$", "Use lowercase letters, digits, '-' and '_' (for example 'production')."
@@ -319,6 +321,11 @@ class StyleGuide(OwnedSlugModel):
                 raise ValidationError({"parent": "This parent would make the guides inherit in a circle."})
             seen.add(ancestor.pk)
             ancestor = ancestor.parent
+        if len(seen) > MAX_INHERITANCE_DEPTH:
+            # A merge reads this many guides: the ones above would be left out without a word.
+            raise ValidationError(
+                {"parent": f"A guide may build on at most {MAX_INHERITANCE_DEPTH - 1} guides above it."}
+            )
 
 
 class StyleGuideVersion(ImmutableVersionModel):

@@ -130,6 +130,24 @@ def test_a_guide_cannot_inherit_in_a_circle_or_from_another_tenant(organization,
     assert first.parent_id is None
 
 
+def test_a_chain_deeper_than_the_merge_reads_is_refused_when_saved(admin_api_client, organization):
+    """The effective guide merges at most MAX_INHERITANCE_DEPTH guides: an 11th would be saved
+    and then silently left out of every merge."""
+    from styleguides.models import MAX_INHERITANCE_DEPTH
+
+    parent = None
+    for level in range(MAX_INHERITANCE_DEPTH):
+        parent = StyleGuideFactory(organization=organization, parent=parent, name=f"Level {level}")
+
+    response = admin_api_client.post(
+        "/api/v1/style-guides/", {"name": "Too deep", "kind": "brand", "parent": parent.pk}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["attr"] == "parent"
+    assert not StyleGuide.objects.filter(name="Too deep").exists()
+
+
 # --- API ------------------------------------------------------------------------------------
 
 
