@@ -189,15 +189,14 @@ def _replaced_length(text: Any, old: Any, new: Any, count: Any = -1) -> int | No
 
 
 def _size_of_call(name: str, obj: Any, args: tuple) -> int | None:
-    """The length a string-building call would produce, when it can be known beforehand."""
+    """The length a string-building call would produce, when it can be known beforehand
+    (``str.format`` is bounded where the sandbox wraps it, :meth:`PromptSandbox.wrap_str_format`)."""
     if name in ("center", "ljust", "rjust", "zfill") and args and isinstance(args[0], int):
         return args[0]
     if name == "join" and args:
         return _joined_length(args[0], obj)
     if name == "replace" and len(args) >= 2:
         return _replaced_length(obj, *args[:3])
-    if name in ("format", "format_map"):
-        _check_format(obj)
     if name == "expandtabs" and isinstance(obj, str):
         return obj.count("\t") * (args[0] if args and isinstance(args[0], int) else 8) + len(obj)
     return None
@@ -240,8 +239,9 @@ def _bounded_filters(filters: dict[str, Callable]) -> dict[str, Callable]:
             _too_long(len(s) + width * (s.count("\n") + 1))
         return indent(s, width, first, blank)
 
-    for name, bounded in (("join", bounded_join), ("replace", bounded_replace)):
-        bounded.jinja_pass_arg = join.jinja_pass_arg if name == "join" else replace.jinja_pass_arg
+    # Both take the evaluation context first, as the filters they wrap.
+    bounded_join.jinja_pass_arg = join.jinja_pass_arg
+    bounded_replace.jinja_pass_arg = replace.jinja_pass_arg
     return {
         **filters,
         "join": bounded_join,
