@@ -12,33 +12,16 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from analytics import repricing, selectors
+from analytics import models, repricing, selectors
 from analytics.charts import cost_per_day_chart
 from analytics.errors import InvalidReportQuery
-from analytics.models import (
-    ArchivedRecord,
-    CleanupPreferences,
-    GenerationDailyRollup,
-    GenerationDayRollup,
-    GenerationModelDailyRollup,
-    ModelPerformance,
-    PerformanceMetric,
-    ProviderCall,
-    ProviderCallDailyRollup,
-    ProviderCallKeyDailyRollup,
-    ProviderCallModelDailyRollup,
-    RetentionBatch,
-    UserDailyRollup,
-    UserHourlyRollup,
-    WeeklySummary,
-)
 from analytics.reports import DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS, check_range
 from tenancy.admin_mixins import AdminPagesMixin, InkwellModelAdmin, ReadOnlyModelAdmin, admin_actor
 from tenancy.api.fields import date_out_of_bounds
 from tenancy.models import Organization
 
 
-@admin.register(ProviderCall)
+@admin.register(models.ProviderCall)
 class ProviderCallAdmin(ReadOnlyModelAdmin):
     list_display = [
         "occurred_at",
@@ -87,7 +70,7 @@ class ProviderCallAdmin(ReadOnlyModelAdmin):
         )
 
 
-@admin.register(PerformanceMetric)
+@admin.register(models.PerformanceMetric)
 class PerformanceMetricAdmin(ReadOnlyModelAdmin):
     list_display = [
         "generation",
@@ -103,7 +86,7 @@ class PerformanceMetricAdmin(ReadOnlyModelAdmin):
     raw_id_fields = ["generation"]
 
 
-@admin.register(ModelPerformance)
+@admin.register(models.ModelPerformance)
 class ModelPerformanceAdmin(ReadOnlyModelAdmin):
     list_display = ["run", "organization", "provider_name", "model_name", "requests", "successes", "cost_usd"]
     list_filter = ["organization"]
@@ -150,7 +133,7 @@ class RollupAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "day"
 
 
-@admin.register(GenerationDailyRollup)
+@admin.register(models.GenerationDailyRollup)
 class GenerationDailyRollupAdmin(AdminPagesMixin, RollupAdmin):
     """Daily rollups of generations, and the cost dashboard built on them."""
 
@@ -218,7 +201,7 @@ class GenerationDailyRollupAdmin(AdminPagesMixin, RollupAdmin):
         return super().changelist_view(request, extra_context)
 
 
-@admin.register(ProviderCallDailyRollup)
+@admin.register(models.ProviderCallDailyRollup)
 class ProviderCallDailyRollupAdmin(RollupAdmin):
     list_display = [
         *MODEL_GROUP_COLUMNS,
@@ -232,7 +215,7 @@ class ProviderCallDailyRollupAdmin(RollupAdmin):
     search_fields = ["model_name", "user_ref", "key_fingerprint"]
 
 
-@admin.register(GenerationModelDailyRollup)
+@admin.register(models.GenerationModelDailyRollup)
 class GenerationModelDailyRollupAdmin(RollupAdmin):
     list_display = [
         *MODEL_GROUP_COLUMNS,
@@ -244,18 +227,18 @@ class GenerationModelDailyRollupAdmin(RollupAdmin):
     search_fields = ["model_name"]
 
 
-@admin.register(GenerationDayRollup)
+@admin.register(models.GenerationDayRollup)
 class GenerationDayRollupAdmin(RollupAdmin):
     list_display = ["day", "organization", "requests", "failures", "cost_usd"]
 
 
-@admin.register(ProviderCallModelDailyRollup)
+@admin.register(models.ProviderCallModelDailyRollup)
 class ProviderCallModelDailyRollupAdmin(RollupAdmin):
     list_display = [*MODEL_GROUP_COLUMNS, "requests", "failures", "cost_usd"]
     search_fields = ["model_name"]
 
 
-@admin.register(ProviderCallKeyDailyRollup)
+@admin.register(models.ProviderCallKeyDailyRollup)
 class ProviderCallKeyDailyRollupAdmin(RollupAdmin):
     list_display = [
         "day",
@@ -269,21 +252,21 @@ class ProviderCallKeyDailyRollupAdmin(RollupAdmin):
     search_fields = ["key_fingerprint"]
 
 
-@admin.register(UserHourlyRollup)
+@admin.register(models.UserHourlyRollup)
 class UserHourlyRollupAdmin(RollupAdmin):
     list_display = ["hour", "organization", "user_ref", "requests", "rate_limited"]
     search_fields = ["user_ref"]
     date_hierarchy = "hour"
 
 
-@admin.register(UserDailyRollup)
+@admin.register(models.UserDailyRollup)
 class UserDailyRollupAdmin(RollupAdmin):
     list_display = ["day", "organization", "user_ref", "requests", "rate_limited", "busiest_hour_bound"]
     search_fields = ["user_ref"]
     date_hierarchy = "day"
 
 
-@admin.register(WeeklySummary)
+@admin.register(models.WeeklySummary)
 class WeeklySummaryAdmin(RollupAdmin):
     list_display = [
         "week_start",
@@ -298,7 +281,7 @@ class WeeklySummaryAdmin(RollupAdmin):
     date_hierarchy = "week_start"
 
 
-@admin.register(CleanupPreferences)
+@admin.register(models.CleanupPreferences)
 class CleanupPreferencesAdmin(InkwellModelAdmin):
     """An organization's retention: each field may only shorten the platform's default; every
     save is validated and audited."""
@@ -315,13 +298,13 @@ class CleanupPreferencesAdmin(InkwellModelAdmin):
     list_select_related = ["organization"]
 
 
-@admin.register(RetentionBatch)
+@admin.register(models.RetentionBatch)
 class RetentionBatchAdmin(ReadOnlyModelAdmin):
     list_display = ["created_at", "organization", "target", "primary_rows", "archived_rows", "cutoff"]
     list_filter = ["target", "organization"]
 
 
-@admin.register(ArchivedRecord)
+@admin.register(models.ArchivedRecord)
 class ArchivedRecordAdmin(ReadOnlyModelAdmin):
     list_display = ["archived_at", "organization", "model_label", "object_id", "occurred_at"]
     list_filter = ["model_label", "organization"]

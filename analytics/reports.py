@@ -34,18 +34,9 @@ from typing import Any
 
 from django.db import connection
 
+from analytics import models
 from analytics.choices import ERROR_TYPE_COLUMNS, GroupBy, ReportSource
 from analytics.errors import InvalidReportQuery
-from analytics.models import (
-    GenerationDailyRollup,
-    GenerationDayRollup,
-    GenerationModelDailyRollup,
-    ProviderCallDailyRollup,
-    ProviderCallKeyDailyRollup,
-    ProviderCallModelDailyRollup,
-    UserDailyRollup,
-    UserHourlyRollup,
-)
 from analytics.rollups import PROVIDER_CALL_KEY_ROLLUP
 from tenancy.models import Organization
 
@@ -63,11 +54,15 @@ TIME_DIMENSIONS = (GroupBy.DAY, GroupBy.MONTH)
 # (a few rows a day: the keys report by key, day or month), the per-model one (no user, no key:
 # what most questions need), the per-user one (and key) for the rest.
 ROLLUPS = {
-    ReportSource.GENERATIONS: (GenerationDayRollup, GenerationModelDailyRollup, GenerationDailyRollup),
+    ReportSource.GENERATIONS: (
+        models.GenerationDayRollup,
+        models.GenerationModelDailyRollup,
+        models.GenerationDailyRollup,
+    ),
     ReportSource.PROVIDER_CALLS: (
-        ProviderCallKeyDailyRollup,
-        ProviderCallModelDailyRollup,
-        ProviderCallDailyRollup,
+        models.ProviderCallKeyDailyRollup,
+        models.ProviderCallModelDailyRollup,
+        models.ProviderCallDailyRollup,
     ),
 }
 # The rollup column behind each dimension (day and month are computed from the time column).
@@ -546,7 +541,7 @@ def rate_limit_report(
     # A user's calls in a day or hour fit an integer: summed as integers, an aggregate keeps a
     # bigint, not the numeric a sum of bigints keeps.
     # (Reading every hourly row of a year: 470 ms for the 10M bench's biggest tenant.)
-    hourly, daily = UserHourlyRollup._meta.db_table, UserDailyRollup._meta.db_table
+    hourly, daily = models.UserHourlyRollup._meta.db_table, models.UserDailyRollup._meta.db_table
     sql = f"""
         WITH candidate_days AS MATERIALIZED (
             SELECT user_ref, day::timestamp AT TIME ZONE 'UTC' AS day_start,

@@ -9,41 +9,33 @@ from typing import Any
 
 from django.db.models import Count, QuerySet, Sum
 
+from analytics import models
 from analytics.choices import GroupBy
-from analytics.models import (
-    GenerationDailyRollup,
-    GenerationDayRollup,
-    ModelPerformance,
-    PerformanceMetric,
-    ProviderCall,
-    ProviderCallDailyRollup,
-    ProviderCallKeyDailyRollup,
-    ProviderCallModelDailyRollup,
-    WeeklySummary,
-)
 from analytics.reports import report_run
 from providers.spending import SpendScope, SpendTotals
 from tenancy.models import Organization
 
 
-def provider_call_list(*, organization: Organization) -> QuerySet[ProviderCall]:
+def provider_call_list(*, organization: Organization) -> QuerySet[models.ProviderCall]:
     """The organization's provider calls, newest first, with their resolved provider and model."""
-    return ProviderCall.objects.filter(organization=organization).select_related("provider", "model")
+    return models.ProviderCall.objects.filter(organization=organization).select_related("provider", "model")
 
 
-def performance_metric_list(*, organization: Organization) -> QuerySet[PerformanceMetric]:
+def performance_metric_list(*, organization: Organization) -> QuerySet[models.PerformanceMetric]:
     """The organization's performance metrics, newest first."""
-    return PerformanceMetric.objects.filter(organization=organization)
+    return models.PerformanceMetric.objects.filter(organization=organization)
 
 
-def model_performance_list(*, organization: Organization) -> QuerySet[ModelPerformance]:
+def model_performance_list(*, organization: Organization) -> QuerySet[models.ModelPerformance]:
     """How each model did in each of the organization's runs, newest run first."""
-    return ModelPerformance.objects.filter(organization=organization).order_by("-run_id", "model_name", "id")
+    return models.ModelPerformance.objects.filter(organization=organization).order_by(
+        "-run_id", "model_name", "id"
+    )
 
 
-def weekly_summary_list(*, organization: Organization) -> QuerySet[WeeklySummary]:
+def weekly_summary_list(*, organization: Organization) -> QuerySet[models.WeeklySummary]:
     """The organization's weekly summaries, latest week first."""
-    return WeeklySummary.objects.filter(organization=organization)
+    return models.WeeklySummary.objects.filter(organization=organization)
 
 
 def provider_call_spend(
@@ -60,7 +52,7 @@ def provider_call_spend(
     window's ends: whole days come from the rollups (:func:`provider_call_whole_day_spend`), which
     keep counting the calls retention archives.
     """
-    calls = ProviderCall.objects.filter(
+    calls = models.ProviderCall.objects.filter(
         organization=scope.organization, occurred_at__gte=since, occurred_at__lt=until
     )
     if scope.credential_fingerprint:
@@ -96,8 +88,8 @@ def generation_whole_day_spend(
         return SpendTotals()
     days = {"organization": scope.organization, "day__gte": date_from, "day__lt": date_to}
     if scope.user_ref:
-        return _rollup_spend(GenerationDailyRollup.objects.filter(user_ref=scope.user_ref, **days))
-    return _rollup_spend(GenerationDayRollup.objects.filter(**days))
+        return _rollup_spend(models.GenerationDailyRollup.objects.filter(user_ref=scope.user_ref, **days))
+    return _rollup_spend(models.GenerationDayRollup.objects.filter(**days))
 
 
 def provider_call_whole_day_spend(
@@ -118,15 +110,15 @@ def provider_call_whole_day_spend(
     if scope.user_ref:
         days["user_ref"] = scope.user_ref
     if not scope.credential_fingerprint:
-        rollup = ProviderCallDailyRollup if scope.user_ref else ProviderCallModelDailyRollup
+        rollup = models.ProviderCallDailyRollup if scope.user_ref else models.ProviderCallModelDailyRollup
         return _rollup_spend(
             rollup.objects.filter(**days), cost="standalone_cost_usd", requests="standalone_requests"
         )
     days["key_fingerprint"] = scope.credential_fingerprint
     if scope.user_ref:
-        return _rollup_spend(ProviderCallDailyRollup.objects.filter(**days))
+        return _rollup_spend(models.ProviderCallDailyRollup.objects.filter(**days))
     # Per key only: the narrow rollup (a row per day and key) has the same figures.
-    return _rollup_spend(ProviderCallKeyDailyRollup.objects.filter(**days))
+    return _rollup_spend(models.ProviderCallKeyDailyRollup.objects.filter(**days))
 
 
 def dashboard_figures(

@@ -13,24 +13,15 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from providers import services
+from providers import models, services
 from providers.choices import CredentialStatus
-from providers.models import (
-    AIModel,
-    AIPreference,
-    Budget,
-    ModelPrice,
-    PreferredModel,
-    Provider,
-    ProviderCredential,
-)
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, adopt_created, secret_input
+from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, adopt_created, field_values, secret_input
 from tenancy.choices import AuditAction
 from tenancy.errors import DomainError
 from tenancy.services import audit_record
 
 
-@admin.register(Provider)
+@admin.register(models.Provider)
 class ProviderAdmin(InkwellModelAdmin):
     list_display = ["slug", "name", "is_active", "pricing_url"]
     list_filter = ["is_active"]
@@ -40,14 +31,14 @@ class ProviderAdmin(InkwellModelAdmin):
 class ModelPriceInline(admin.TabularInline):
     """A model's price versions, newest first; edited on the price's own page (audited)."""
 
-    model = ModelPrice
+    model = models.ModelPrice
     extra = 0
     can_delete = False
     show_change_link = True
     fields = [
         "valid_from",
         "valid_to",
-        *ModelPrice.PRICE_FIELDS,
+        *models.ModelPrice.PRICE_FIELDS,
         "tiers",
         "units",
         "source",
@@ -90,8 +81,8 @@ class AIModelAdminForm(forms.ModelForm):
     usd_per_k_requests = _price_field(PRICE_FIELD_LABELS["usd_per_k_requests"])
 
     class Meta:
-        model = AIModel
-        fields = list(AIModel.CATALOGUE_FIELDS)
+        model = models.AIModel
+        fields = list(models.AIModel.CATALOGUE_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -101,7 +92,7 @@ class AIModelAdminForm(forms.ModelForm):
                 self.fields[column].initial = getattr(current, column)
 
 
-@admin.register(AIModel)
+@admin.register(models.AIModel)
 class AIModelAdmin(InkwellModelAdmin):
     list_display = [
         "name",
@@ -136,13 +127,13 @@ class AIModelAdmin(InkwellModelAdmin):
             )
 
 
-@admin.register(ModelPrice)
+@admin.register(models.ModelPrice)
 class ModelPriceAdmin(InkwellModelAdmin):
     list_display = [
         "model",
         "valid_from",
         "valid_to",
-        *ModelPrice.PRICE_FIELDS,
+        *models.ModelPrice.PRICE_FIELDS,
         "unit_count",
         "source",
     ]
@@ -154,12 +145,12 @@ class ModelPriceAdmin(InkwellModelAdmin):
     readonly_fields = ["units_table"]
 
     @admin.display(description="Units")
-    def unit_count(self, obj: ModelPrice) -> int:
+    def unit_count(self, obj: models.ModelPrice) -> int:
         """How many genai-prices units this version prices (audio, images, searches …)."""
         return len(obj.price_units())
 
     @admin.display(description="Every price unit (USD per unit)")
-    def units_table(self, obj: ModelPrice):
+    def units_table(self, obj: models.ModelPrice):
         """Every unit this version prices, as genai-prices names them, tiers included."""
         rows = []
         for key, value in sorted(obj.price_units().items()):
@@ -177,7 +168,7 @@ class ProviderCredentialForm(forms.ModelForm):
     new_api_key = secret_input("New API key")
 
     class Meta:
-        model = ProviderCredential
+        model = models.ProviderCredential
         fields = ["organization", "provider", "name", "status", "expires_at"]
 
     def clean_new_api_key(self):
@@ -192,7 +183,7 @@ class ProviderCredentialForm(forms.ModelForm):
         return value
 
 
-@admin.register(ProviderCredential)
+@admin.register(models.ProviderCredential)
 class ProviderCredentialAdmin(InkwellModelAdmin):
     form = ProviderCredentialForm
     list_display = ["name", "organization", "provider", "status", "last4", "short_fingerprint", "expires_at"]
@@ -221,14 +212,12 @@ class ProviderCredentialAdmin(InkwellModelAdmin):
             created = services.credential_create(
                 organization=obj.organization,
                 actor=actor,
-                provider=obj.provider,
-                name=obj.name,
                 api_key=new_key,
-                expires_at=obj.expires_at,
+                **field_values(obj, "provider", "name", "expires_at"),
             )
             adopt_created(obj, created)
             return
-        stored = ProviderCredential.all_objects.get(pk=obj.pk)
+        stored = models.ProviderCredential.all_objects.get(pk=obj.pk)
         services.credential_update(
             organization=stored.organization,
             actor=actor,
@@ -255,14 +244,14 @@ class ProviderCredentialAdmin(InkwellModelAdmin):
         )
 
 
-@admin.register(Budget)
+@admin.register(models.Budget)
 class BudgetAdmin(InkwellModelAdmin):
     list_display = [
         "name",
         "organization",
         "user_ref",
         "credential",
-        *Budget.LIMIT_FIELDS,
+        *models.Budget.LIMIT_FIELDS,
         "is_active",
     ]
     list_filter = ["period", "is_active", "organization"]
@@ -271,20 +260,20 @@ class BudgetAdmin(InkwellModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "credential" and not request.user.is_superuser:
-            kwargs["queryset"] = ProviderCredential.objects.filter(
+            kwargs["queryset"] = models.ProviderCredential.objects.filter(
                 organization__in=self.staff_organizations(request)
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class PreferredModelInline(admin.TabularInline):
-    model = PreferredModel
+    model = models.PreferredModel
     extra = 1
     fields = ["model", "weight", "position"]
     autocomplete_fields = ["model"]
 
 
-@admin.register(AIPreference)
+@admin.register(models.AIPreference)
 class AIPreferenceAdmin(InkwellModelAdmin):
     list_display = [
         "__str__",

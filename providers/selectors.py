@@ -8,20 +8,12 @@ import genai_prices
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
+from providers import models
 from providers.catalogue_cache import catalogue_current
-from providers.models import (
-    AIModel,
-    AIPreference,
-    Budget,
-    ModelPrice,
-    PreferredModel,
-    Provider,
-    ProviderCredential,
-)
 from tenancy.models import Organization
 
 
-def model_resolve(*, name: str, provider: str | None = None) -> AIModel | None:
+def model_resolve(*, name: str, provider: str | None = None) -> models.AIModel | None:
     """The model a name means: its canonical name or one of its aliases, case-insensitive.
 
     With ``provider`` (a slug), only that provider's models, or the models genai-prices says
@@ -36,9 +28,9 @@ def model_resolve(*, name: str, provider: str | None = None) -> AIModel | None:
         return None
     slug = provider.strip().lower() if provider else None
     snapshot = genai_prices.data_snapshot.get_snapshot()
-    all_models = AIModel.objects.select_related("provider")
-    models = all_models.filter(provider__slug=slug) if slug else all_models
-    exact = list(models.filter(Q(name__iexact=wanted) | Q(aliases__contains=[wanted]))[:100])
+    all_models = models.AIModel.objects.select_related("provider")
+    candidates = all_models.filter(provider__slug=slug) if slug else all_models
+    exact = list(candidates.filter(Q(name__iexact=wanted) | Q(aliases__contains=[wanted]))[:100])
     if exact:
         inferred = None
         if not slug and len(exact) > 1:
@@ -79,7 +71,7 @@ def model_ids_named(name: str) -> tuple[int, ...]:
 
     catalogue = catalogue_current()
     if name not in catalogue.model_ids:
-        named = set(AIModel.objects.filter(name=name).values_list("pk", flat=True))
+        named = set(models.AIModel.objects.filter(name=name).values_list("pk", flat=True))
         resolved = Meter().model(name)
         if resolved is not None:
             named.add(resolved.pk)
@@ -87,46 +79,48 @@ def model_ids_named(name: str) -> tuple[int, ...]:
     return catalogue.model_ids[name]
 
 
-def providers_list() -> QuerySet[Provider]:
+def providers_list() -> QuerySet[models.Provider]:
     """Every provider, by slug."""
-    return Provider.objects.order_by("slug")
+    return models.Provider.objects.order_by("slug")
 
 
-def ai_models_with_current_price(*, at: datetime.datetime | None = None) -> QuerySet[AIModel]:
+def ai_models_with_current_price(*, at: datetime.datetime | None = None) -> QuerySet[models.AIModel]:
     """Models with their provider and, in ``current_prices``, the price valid at ``at`` (now)."""
     at = at or timezone.now()
     return (
-        AIModel.objects.select_related("provider")
+        models.AIModel.objects.select_related("provider")
         .prefetch_related(
-            Prefetch("prices", queryset=ModelPrice.objects.valid_at(at), to_attr="current_prices")
+            Prefetch("prices", queryset=models.ModelPrice.objects.valid_at(at), to_attr="current_prices")
         )
         .order_by("provider__slug", "name")
     )
 
 
-def credentials_for(*, organization: Organization) -> QuerySet[ProviderCredential]:
+def credentials_for(*, organization: Organization) -> QuerySet[models.ProviderCredential]:
     """The organization's live credentials with their provider."""
-    return ProviderCredential.objects.filter(organization=organization).select_related("provider")
+    return models.ProviderCredential.objects.filter(organization=organization).select_related("provider")
 
 
-def budgets_for(*, organization: Organization) -> QuerySet[Budget]:
+def budgets_for(*, organization: Organization) -> QuerySet[models.Budget]:
     """The organization's live budgets with their credential."""
-    return Budget.objects.filter(organization=organization).select_related("credential")
+    return models.Budget.objects.filter(organization=organization).select_related("credential")
 
 
-def ai_preferences_for(*, organization: Organization) -> QuerySet[AIPreference]:
+def ai_preferences_for(*, organization: Organization) -> QuerySet[models.AIPreference]:
     """The organization's live AI preferences with their preferred models, in order."""
-    return AIPreference.objects.filter(organization=organization).prefetch_related(
+    return models.AIPreference.objects.filter(organization=organization).prefetch_related(
         Prefetch(
             "preferred_models",
-            queryset=PreferredModel.objects.select_related("model__provider").order_by("position", "id"),
+            queryset=models.PreferredModel.objects.select_related("model__provider").order_by(
+                "position", "id"
+            ),
         )
     )
 
 
 def ai_preference_effective(
     *, organization: Organization, user_ref: str | None = None
-) -> AIPreference | None:
+) -> models.AIPreference | None:
     """The preference that applies to ``user_ref``: theirs if they have one, else the
     organization's (``user_ref`` null), else None."""
     preferences = ai_preferences_for(organization=organization)

@@ -23,21 +23,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from styleguides import rules, selectors, services
+from styleguides import models, rules, selectors, services
 from styleguides.choices import StyleGuideStatus
 from styleguides.compliance import highlight_segments, validate_rule_parameters
-from styleguides.models import (
-    BrandRule,
-    ContentPillar,
-    ContentSeries,
-    ContextSnippet,
-    PromptTemplate,
-    PromptTemplateLabel,
-    PromptTemplateVersion,
-    StyleGuide,
-    StyleGuideVersion,
-    Vertical,
-)
 from styleguides.prompt_rendering import validate_template_version
 from styleguides.versioning import (
     guide_as_text,
@@ -51,6 +39,7 @@ from tenancy.admin_mixins import (
     StorableJSONField,
     admin_actor,
     adopt_created,
+    field_values,
 )
 
 
@@ -76,7 +65,7 @@ def _owner(obj) -> str:
     return obj.organization.name if obj.organization_id else "Global"
 
 
-@admin.register(Vertical)
+@admin.register(models.Vertical)
 class VerticalAdmin(InkwellModelAdmin):
     list_display = ["name", "slug", "default_tone", "audience"]
     search_fields = ["name", "slug", "description"]
@@ -98,7 +87,7 @@ class BrandRuleForm(forms.ModelForm):
     parameters = StorableJSONField(required=False, widget=forms.HiddenInput)
 
     class Meta:
-        model = BrandRule
+        model = models.BrandRule
         fields = ["name", "rule_type", "severity", "is_active", "message", "parameters"]
         widgets = {"message": forms.TextInput(attrs={"size": 60})}
 
@@ -133,7 +122,7 @@ def brand_rule_form() -> type[BrandRuleForm]:
 
 
 class BrandRuleInline(admin.StackedInline):
-    model = BrandRule
+    model = models.BrandRule
     form = BrandRuleForm
     extra = 0
 
@@ -151,7 +140,7 @@ class BrandRuleInline(admin.StackedInline):
 
 
 class StyleGuideVersionInline(admin.TabularInline):
-    model = StyleGuideVersion
+    model = models.StyleGuideVersion
     fk_name = "guide"
     extra = 0
     can_delete = False
@@ -187,7 +176,7 @@ class StyleGuideVersionInline(admin.TabularInline):
         )
 
 
-@admin.register(StyleGuide)
+@admin.register(models.StyleGuide)
 class StyleGuideAdmin(AdminPagesMixin, InkwellModelAdmin):
     list_display = [
         "name",
@@ -229,7 +218,7 @@ class StyleGuideAdmin(AdminPagesMixin, InkwellModelAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "parent":
-            kwargs["queryset"] = StyleGuide.objects.filter(
+            kwargs["queryset"] = models.StyleGuide.objects.filter(
                 Q(organization__isnull=True) | Q(organization__in=self.staff_organizations(request))
             ).order_by("name")
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
@@ -273,7 +262,7 @@ class StyleGuideAdmin(AdminPagesMixin, InkwellModelAdmin):
         ("<int:object_id>/diff/", "diff_view", "styleguides_styleguide_diff"),
     ]
 
-    def _guide_or_404(self, request, object_id) -> StyleGuide:
+    def _guide_or_404(self, request, object_id) -> models.StyleGuide:
         return get_object_or_404(self.get_queryset(request), pk=object_id)
 
     def _context(self, request, guide, title, **extra):
@@ -287,7 +276,7 @@ class StyleGuideAdmin(AdminPagesMixin, InkwellModelAdmin):
         }
 
     # --- publish --------------------------------------------------------------------------
-    def _publish(self, request, guide, notes: str = "") -> StyleGuideVersion | None:
+    def _publish(self, request, guide, notes: str = "") -> models.StyleGuideVersion | None:
         try:
             version = services.style_guide_publish(
                 organization=guide.organization, actor=admin_actor(request), guide=guide, notes=notes
@@ -421,7 +410,7 @@ class StyleGuideAdmin(AdminPagesMixin, InkwellModelAdmin):
 
     # --- inline rules go through the audited services -------------------------------------
     def save_formset(self, request, form, formset, change):
-        if formset.model is not BrandRule:
+        if formset.model is not models.BrandRule:
             return super().save_formset(request, form, formset, change)
         guide = form.instance
         actor = admin_actor(request)
@@ -486,7 +475,7 @@ class PromptTemplateAdminForm(forms.ModelForm):
     version_notes = forms.CharField(required=False, help_text="What changed (saved with the new version).")
 
     class Meta:
-        model = PromptTemplate
+        model = models.PromptTemplate
         fields = ["organization", "name", "slug", "content_type", "description"]
 
     def __init__(self, *args, **kwargs):
@@ -536,7 +525,7 @@ class PromptTemplateAdminForm(forms.ModelForm):
 
 
 class PromptTemplateVersionInline(admin.TabularInline):
-    model = PromptTemplateVersion
+    model = models.PromptTemplateVersion
     extra = 0
     can_delete = False
     fields = ["version", "created_at", "author", "notes"]
@@ -556,7 +545,7 @@ class PromptTemplateVersionInline(admin.TabularInline):
 
 
 class PromptTemplateLabelInline(admin.TabularInline):
-    model = PromptTemplateLabel
+    model = models.PromptTemplateLabel
     extra = 0
     fields = ["name", "version"]
     verbose_name_plural = "Labels (services ask for ?label=production)"
@@ -564,11 +553,11 @@ class PromptTemplateLabelInline(admin.TabularInline):
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "version":
             template_id = request.resolver_match.kwargs.get("object_id")
-            kwargs["queryset"] = PromptTemplateVersion.objects.filter(template_id=template_id or 0)
+            kwargs["queryset"] = models.PromptTemplateVersion.objects.filter(template_id=template_id or 0)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
-@admin.register(PromptTemplate)
+@admin.register(models.PromptTemplate)
 class PromptTemplateAdmin(InkwellModelAdmin):
     form = PromptTemplateAdminForm
     list_display = ["name", "slug", "content_type", "owner", "latest", "label_list", "updated_at"]
@@ -614,10 +603,7 @@ class PromptTemplateAdmin(InkwellModelAdmin):
             template = services.prompt_template_create(
                 organization=obj.organization,
                 actor=actor,
-                name=obj.name,
-                slug=obj.slug,
-                content_type=obj.content_type,
-                description=obj.description,
+                **field_values(obj, "name", "slug", "content_type", "description"),
                 **form.version_body(),
             )
             adopt_created(obj, template)
@@ -632,7 +618,7 @@ class PromptTemplateAdmin(InkwellModelAdmin):
             )
 
     def save_formset(self, request, form, formset, change):
-        if formset.model is not PromptTemplateLabel:
+        if formset.model is not models.PromptTemplateLabel:
             return super().save_formset(request, form, formset, change)
         template = form.instance
         for label in formset.save(commit=False):
@@ -647,7 +633,7 @@ class PromptTemplateAdmin(InkwellModelAdmin):
             label.delete()
 
 
-@admin.register(ContextSnippet)
+@admin.register(models.ContextSnippet)
 class ContextSnippetAdmin(InkwellModelAdmin):
     list_display = ["name", "slug", "owner", "description", "updated_at"]
     list_filter = [OwnerListFilter]
@@ -660,9 +646,9 @@ class ContextSnippetAdmin(InkwellModelAdmin):
         return _owner(snippet)
 
     def save_model(self, request, obj, form, change):
-        fields = {name: getattr(obj, name) for name in ("name", "slug", "description", "body")}
+        fields = field_values(obj, "name", "slug", "description", "body")
         if change:
-            current = ContextSnippet.all_objects.get(pk=obj.pk)
+            current = models.ContextSnippet.all_objects.get(pk=obj.pk)
             services.context_snippet_update(
                 organization=obj.organization, actor=admin_actor(request), instance=current, **fields
             )
@@ -673,7 +659,7 @@ class ContextSnippetAdmin(InkwellModelAdmin):
             adopt_created(obj, created)
 
 
-@admin.register(ContentPillar)
+@admin.register(models.ContentPillar)
 class ContentPillarAdmin(InkwellModelAdmin):
     list_display = ["name", "slug", "organization", "updated_at"]
     list_filter = ["organization"]
@@ -681,7 +667,7 @@ class ContentPillarAdmin(InkwellModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
 
 
-@admin.register(ContentSeries)
+@admin.register(models.ContentSeries)
 class ContentSeriesAdmin(InkwellModelAdmin):
     list_display = ["name", "slug", "pillar", "organization", "updated_at"]
     list_filter = ["organization", "pillar"]

@@ -8,21 +8,9 @@ from __future__ import annotations
 
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 
+from styleguides import models
 from styleguides.errors import VersionNotFound
 from styleguides.inheritance import EffectiveGuide, GuideLayer, guide_chain
-from styleguides.models import (
-    BrandRule,
-    ContentPillar,
-    ContentSeries,
-    ContextSnippet,
-    ContextSnippetVersion,
-    PromptTemplate,
-    PromptTemplateLabel,
-    PromptTemplateVersion,
-    StyleGuide,
-    StyleGuideVersion,
-    Vertical,
-)
 from styleguides.prompt_rendering import SnippetSource
 from tenancy.context import scope_to_organization
 from tenancy.models import Organization
@@ -36,16 +24,16 @@ def readable_by(queryset: QuerySet, organization: Organization | None) -> QueryS
     return scope_to_organization(queryset, organization, include_global=True)
 
 
-def verticals() -> QuerySet[Vertical]:
+def verticals() -> QuerySet[models.Vertical]:
     """Every vertical (global platform data)."""
-    return Vertical.objects.all()
+    return models.Vertical.objects.all()
 
 
 def _latest_guide_version():
-    return StyleGuideVersion.objects.filter(guide=OuterRef("pk")).order_by("-version")
+    return models.StyleGuideVersion.objects.filter(guide=OuterRef("pk")).order_by("-version")
 
 
-def with_latest_version(queryset: QuerySet[StyleGuide]) -> QuerySet[StyleGuide]:
+def with_latest_version(queryset: QuerySet[models.StyleGuide]) -> QuerySet[models.StyleGuide]:
     """Annotate guides with their latest published version's number and content hash, and load
     what comparing the draft with it reads (vertical, parent, organization)."""
     return queryset.select_related("vertical", "parent__organization", "organization").annotate(
@@ -54,21 +42,25 @@ def with_latest_version(queryset: QuerySet[StyleGuide]) -> QuerySet[StyleGuide]:
     )
 
 
-def style_guides_for(*, organization: Organization | None, queryset=None) -> QuerySet[StyleGuide]:
+def style_guides_for(*, organization: Organization | None, queryset=None) -> QuerySet[models.StyleGuide]:
     """Live guides the organization may read (its own and global ones), with their vertical,
     parent and rules loaded and their latest published version's number and hash annotated."""
-    queryset = StyleGuide.objects.all() if queryset is None else queryset
+    queryset = models.StyleGuide.objects.all() if queryset is None else queryset
     return with_latest_version(readable_by(queryset, organization)).prefetch_related(
-        Prefetch("rules", queryset=BrandRule.objects.order_by("id"))
+        Prefetch("rules", queryset=models.BrandRule.objects.order_by("id"))
     )
 
 
-def style_guide_versions(*, guide: StyleGuide) -> QuerySet[StyleGuideVersion]:
+def style_guide_versions(*, guide: models.StyleGuide) -> QuerySet[models.StyleGuideVersion]:
     """A guide's published versions, newest first."""
-    return StyleGuideVersion.objects.filter(guide=guide).select_related("published_by").order_by("-version")
+    return (
+        models.StyleGuideVersion.objects.filter(guide=guide)
+        .select_related("published_by")
+        .order_by("-version")
+    )
 
 
-def style_guide_version_get(*, guide: StyleGuide, version: int) -> StyleGuideVersion:
+def style_guide_version_get(*, guide: models.StyleGuide, version: int) -> models.StyleGuideVersion:
     """One published version of a guide by number; a 400 naming it when there is none."""
     found = style_guide_versions(guide=guide).filter(version=version).first()
     if found is None:
@@ -76,20 +68,22 @@ def style_guide_version_get(*, guide: StyleGuide, version: int) -> StyleGuideVer
     return found
 
 
-def effective_style_guide(*, guide: StyleGuide, draft: bool = False) -> EffectiveGuide:
+def effective_style_guide(*, guide: models.StyleGuide, draft: bool = False) -> EffectiveGuide:
     """The guide merged with its ancestors (``styleguides.inheritance``): published versions by
     default, the current drafts with ``draft=True``. Three queries however long the chain."""
-    chain = guide_chain(StyleGuide.all_objects.select_related("parent__parent__parent").get(pk=guide.pk))
+    chain = guide_chain(
+        models.StyleGuide.all_objects.select_related("parent__parent__parent").get(pk=guide.pk)
+    )
     ids = [member.pk for member in chain]
     if draft:
-        rules_by_guide: dict[int, list[BrandRule]] = {pk: [] for pk in ids}
-        for rule in BrandRule.objects.filter(guide_id__in=ids).order_by("id"):
+        rules_by_guide: dict[int, list[models.BrandRule]] = {pk: [] for pk in ids}
+        for rule in models.BrandRule.objects.filter(guide_id__in=ids).order_by("id"):
             rules_by_guide[rule.guide_id].append(rule)
         layers = [GuideLayer.of_draft(member, rules_by_guide[member.pk]) for member in reversed(chain)]
     else:
         latest = {
             version.guide_id: version
-            for version in StyleGuideVersion.objects.filter(guide_id__in=ids)
+            for version in models.StyleGuideVersion.objects.filter(guide_id__in=ids)
             .order_by("guide_id", "-version")
             .distinct("guide_id")
         }
@@ -100,7 +94,7 @@ def effective_style_guide(*, guide: StyleGuide, draft: bool = False) -> Effectiv
 
 
 def _latest_template_version():
-    return PromptTemplateVersion.objects.filter(template=OuterRef("pk")).order_by("-version")
+    return models.PromptTemplateVersion.objects.filter(template=OuterRef("pk")).order_by("-version")
 
 
 def latest_template_version_number() -> Subquery:
@@ -108,33 +102,34 @@ def latest_template_version_number() -> Subquery:
     return Subquery(_latest_template_version().values("version")[:1])
 
 
-def prompt_templates_for(*, organization: Organization | None) -> QuerySet[PromptTemplate]:
+def prompt_templates_for(*, organization: Organization | None) -> QuerySet[models.PromptTemplate]:
     """Live templates the organization may use, with labels loaded and the latest version number."""
     return (
-        readable_by(PromptTemplate.objects.all(), organization)
+        readable_by(models.PromptTemplate.objects.all(), organization)
         .prefetch_related(
             Prefetch(
-                "labels", queryset=PromptTemplateLabel.objects.select_related("version").order_by("name")
+                "labels",
+                queryset=models.PromptTemplateLabel.objects.select_related("version").order_by("name"),
             )
         )
         .annotate(latest_version=latest_template_version_number())
     )
 
 
-def prompt_template_versions(*, template: PromptTemplate) -> QuerySet[PromptTemplateVersion]:
+def prompt_template_versions(*, template: models.PromptTemplate) -> QuerySet[models.PromptTemplateVersion]:
     """A template's versions, newest first."""
-    return PromptTemplateVersion.objects.filter(template=template).order_by("-version")
+    return models.PromptTemplateVersion.objects.filter(template=template).order_by("-version")
 
 
 def prompt_template_version_resolve(
-    *, template: PromptTemplate, version: int | None = None, label: str | None = None
-) -> PromptTemplateVersion:
+    *, template: models.PromptTemplate, version: int | None = None, label: str | None = None
+) -> models.PromptTemplateVersion:
     """The version a render asks for: by number, by label, or else the latest one."""
     if version is not None and label:
         raise VersionNotFound("Ask for a version or a label, not both.", attr="version")
     if label:
         found = (
-            PromptTemplateLabel.objects.select_related("version")
+            models.PromptTemplateLabel.objects.select_related("version")
             .filter(template=template, name=label)
             .first()
         )
@@ -153,10 +148,10 @@ def prompt_template_version_resolve(
     return chosen
 
 
-def context_snippets_for(*, organization: Organization | None) -> QuerySet[ContextSnippet]:
+def context_snippets_for(*, organization: Organization | None) -> QuerySet[models.ContextSnippet]:
     """Live snippets the organization may include, with their latest version number."""
-    latest = ContextSnippetVersion.objects.filter(snippet=OuterRef("pk")).order_by("-version")
-    return readable_by(ContextSnippet.objects.all(), organization).annotate(
+    latest = models.ContextSnippetVersion.objects.filter(snippet=OuterRef("pk")).order_by("-version")
+    return readable_by(models.ContextSnippet.objects.all(), organization).annotate(
         latest_version=Subquery(latest.values("version")[:1])
     )
 
@@ -165,8 +160,8 @@ def snippet_sources(*, organization: Organization | None, slugs: set[str]) -> di
     """The latest version of each named snippet, the organization's own winning over a global one
     of the same slug. One query."""
     versions = (
-        ContextSnippetVersion.objects.filter(
-            snippet__in=readable_by(ContextSnippet.objects.all(), organization),
+        models.ContextSnippetVersion.objects.filter(
+            snippet__in=readable_by(models.ContextSnippet.objects.all(), organization),
             snippet__slug__in=slugs,
         )
         .select_related("snippet")
@@ -182,11 +177,11 @@ def snippet_sources(*, organization: Organization | None, slugs: set[str]) -> di
     return found
 
 
-def content_pillars_for(*, organization: Organization) -> QuerySet[ContentPillar]:
+def content_pillars_for(*, organization: Organization) -> QuerySet[models.ContentPillar]:
     """The organization's live content pillars."""
-    return ContentPillar.objects.filter(organization=organization)
+    return models.ContentPillar.objects.filter(organization=organization)
 
 
-def content_series_for(*, organization: Organization) -> QuerySet[ContentSeries]:
+def content_series_for(*, organization: Organization) -> QuerySet[models.ContentSeries]:
     """The organization's live content series, with their pillar."""
-    return ContentSeries.objects.filter(organization=organization).select_related("pillar")
+    return models.ContentSeries.objects.filter(organization=organization).select_related("pillar")
