@@ -3,7 +3,8 @@
 Every consumer reads it: ``styleguides.compliance`` (validating parameters, checking a text),
 ``BrandRule.rule_type``'s choices, the API filter, the admin form's plain fields and
 ``static/styleguides/brand_rules.js`` (the field map arrives in a data attribute). Adding a type
-is adding one module here with a :class:`RuleKind` subclass decorated with :func:`register`.
+is adding one module here with a :class:`RuleKind` subclass decorated with
+:func:`register` (its stored name, label and position).
 """
 
 from __future__ import annotations
@@ -17,14 +18,20 @@ _REGISTRY: dict[str, RuleKind] = {}
 _discovered = False
 
 
-def register(kind_class: type[RuleKind]) -> type[RuleKind]:
-    """Class decorator: make ``kind_class`` a rule type (its ``type`` must be new)."""
-    if kind_class.type in _REGISTRY and type(_REGISTRY[kind_class.type]) is not kind_class:
-        raise ValueError(f"Rule type '{kind_class.type}' is already registered.")
-    if kind_class.error_field not in kind_class.admin_fields:
-        raise ValueError(f"Rule type '{kind_class.type}': error_field is not one of its admin_fields.")
-    _REGISTRY[kind_class.type] = kind_class()
-    return kind_class
+def register(rule_type: str, label: str, *, position: int = 100):
+    """Class decorator: make the decorated :class:`RuleKind` the rule type stored as
+    ``rule_type`` (new), shown as ``label``, at ``position`` in choices and the admin."""
+
+    def decorate(kind_class: type[RuleKind]) -> type[RuleKind]:
+        if rule_type in _REGISTRY and type(_REGISTRY[rule_type]) is not kind_class:
+            raise ValueError(f"Rule type '{rule_type}' is already registered.")
+        if kind_class.error_field not in kind_class.admin_fields:
+            raise ValueError(f"Rule type '{rule_type}': error_field is not one of its admin_fields.")
+        kind_class.type, kind_class.label, kind_class.position = rule_type, label, position
+        _REGISTRY[rule_type] = kind_class()
+        return kind_class
+
+    return decorate
 
 
 def unregister(rule_type: str) -> None:

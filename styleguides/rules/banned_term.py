@@ -9,12 +9,8 @@ from styleguides.rules import register
 from styleguides.rules.base import TermListKind
 
 
-@register
+@register("banned_term", "Banned term", position=10)
 class BannedTerm(TermListKind):
-    type = "banned_term"
-    label = "Banned term"
-    position = 10
-
     def check(self, checker, rule, statistics):
         return [
             checker.violation(rule, f'Avoid "{match.group()}".', *match.span())

@@ -31,11 +31,12 @@ _AFTER = r"(?![\p{L}\p{N}_])"
 
 
 class RuleKind:
-    """One brand-rule type: subclass, set the class attributes, implement ``validate`` and
+    """One brand-rule type: subclass, register it with its stored name, label and position
+    (:func:`styleguides.rules.register`), set the class attributes, implement ``validate`` and
     ``check``. The admin, the compliance check, the model's choices and the JS that shows only
     the fields a type uses all read these declarations."""
 
-    #: the value stored in ``BrandRule.rule_type``
+    #: the value stored in ``BrandRule.rule_type``, and the label: set by ``register``
     type: ClassVar[str]
     label: ClassVar[str]
     #: the plain admin fields of this type, by name; a name shared with another type (``terms``,
@@ -43,7 +44,7 @@ class RuleKind:
     admin_fields: ClassVar[dict[str, forms.Field]] = {}
     #: the admin field a parameter error is shown next to
     error_field: ClassVar[str]
-    #: where the type sits in choices and in the admin (lower first)
+    #: where the type sits in choices and in the admin (lower first; set by ``register``)
     position: ClassVar[int] = 100
 
     def validate(self, parameters: dict) -> dict:

@@ -14,11 +14,8 @@ from styleguides.rules.base import LIMIT_FIELD, RuleKind, choice, positive_int, 
 UNIT_FIELD = forms.ChoiceField(required=False, choices=LengthUnit.choices, initial=LengthUnit.CHARACTERS)
 
 
-@register
+@register("max_length", "Maximum length", position=30)
 class MaxLength(RuleKind):
-    type = "max_length"
-    label = "Maximum length"
-    position = 30
     admin_fields = {"limit": LIMIT_FIELD, "unit": UNIT_FIELD}
     error_field = "limit"
 

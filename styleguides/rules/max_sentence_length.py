@@ -9,11 +9,8 @@ from styleguides.rules import register
 from styleguides.rules.base import RuleKind, positive_int, require_keys
 
 
-@register
+@register("max_sentence_length", "Maximum sentence length", position=60)
 class MaxSentenceLength(RuleKind):
-    type = "max_sentence_length"
-    label = "Maximum sentence length"
-    position = 60
     admin_fields = {
         "max_words": forms.IntegerField(
             required=False, min_value=1, help_text="Longest sentence allowed, in words."

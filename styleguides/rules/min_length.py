@@ -8,12 +8,8 @@ from styleguides.rules import register
 from styleguides.rules.max_length import MaxLength
 
 
-@register
+@register("min_length", "Minimum length", position=40)
 class MinLength(MaxLength):
-    type = "min_length"
-    label = "Minimum length"
-    position = 40
-
     def check(self, checker, rule, statistics):
         p = rule.parameters
         count, limit = checker.length(p["unit"]), p["limit"]

@@ -9,11 +9,8 @@ from styleguides.rules import register
 from styleguides.rules.base import RuleKind, grade, parameter_error, require_keys
 
 
-@register
+@register("reading_level", "Reading level", position=70)
 class ReadingLevel(RuleKind):
-    type = "reading_level"
-    label = "Reading level"
-    position = 70
     admin_fields = {
         "max_grade": forms.FloatField(
             required=False, min_value=0, max_value=30, help_text="US school grade."

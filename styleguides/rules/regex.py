@@ -21,11 +21,8 @@ from styleguides.rules.base import (
 )
 
 
-@register
+@register("regex", "Pattern (regular expression)", position=50)
 class Regex(RuleKind):
-    type = "regex"
-    label = "Pattern (regular expression)"
-    position = 50
     admin_fields = {
         "pattern": forms.CharField(required=False, help_text="A regular expression."),
         "ignore_case": forms.BooleanField(required=False),

@@ -11,11 +11,8 @@ from styleguides.rules import register
 from styleguides.rules.base import TermListKind, parameter_error
 
 
-@register
+@register("required_phrase", "Required phrase", position=20)
 class RequiredPhrase(TermListKind):
-    type = "required_phrase"
-    label = "Required phrase"
-    position = 20
     list_parameter, single_parameter = "phrases", "phrase"
     option_parameters = frozenset({"match"})
     admin_fields = {

@@ -22,8 +22,6 @@ pytestmark = pytest.mark.django_db
 class NoExclamations(RuleKind):
     """Throwaway type: at most ``max_marks`` exclamation marks."""
 
-    type = "no_exclamations"
-    label = "No exclamation marks"
     admin_fields = {"max_marks": forms.IntegerField(required=False, min_value=0)}
     error_field = "max_marks"
 
@@ -40,11 +38,16 @@ class NoExclamations(RuleKind):
         return [checker.violation(rule, "Too excited.", *span) for span in marks[allowed:]]
 
 
+def register_throwaway() -> type[RuleKind]:
+    """Register :class:`NoExclamations` as a rule type, as a module of ``styleguides/rules`` would."""
+    return rules.register("no_exclamations", "No exclamation marks")(NoExclamations)
+
+
 @pytest.fixture
 def throwaway_type():
-    rules.register(NoExclamations)
+    register_throwaway()
     yield NoExclamations
-    rules.unregister(NoExclamations.type)
+    rules.unregister("no_exclamations")
 
 
 def test_registered_type_is_validated_and_checked(throwaway_type):
