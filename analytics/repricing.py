@@ -127,7 +127,7 @@ def _reprice_row(row, old, meter: Meter) -> bool:
     return _stored(row) != before
 
 
-def _reprice_batch(*, model, queryset, after_id: int, batch_size: int, actor: Actor, report: RepriceReport):
+def _reprice_batch(model, queryset, after_id: int, *, batch_size: int, actor: Actor, report: RepriceReport):
     """One batch of one table: returns the last id read, or None when there was nothing left."""
     with transaction.atomic():
         rows = list(
@@ -234,12 +234,7 @@ def reprice_run(
             while True:
                 read_before = report.examined
                 next_last = _reprice_batch(
-                    model=model,
-                    queryset=queryset,
-                    after_id=last,
-                    batch_size=batch_size,
-                    actor=actor,
-                    report=report,
+                    model, queryset, last, batch_size=batch_size, actor=actor, report=report
                 )
                 if next_last is None:
                     break

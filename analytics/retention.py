@@ -292,10 +292,10 @@ def _archive_and_delete(
 
 
 def _archive_batch(
-    *,
     organization: Organization,
     target: str,
     cutoff: datetime.datetime,
+    *,
     batch_size: int,
     on_batch,
     after=None,
@@ -380,12 +380,7 @@ def retention_apply(
         after = None
         while True:
             ids, rows, archived = _archive_batch(
-                organization=organization,
-                target=target,
-                cutoff=cutoff,
-                batch_size=batch_size,
-                on_batch=on_batch,
-                after=after,
+                organization, target, cutoff, after=after, batch_size=batch_size, on_batch=on_batch
             )
             if not ids:
                 break
