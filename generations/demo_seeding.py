@@ -16,9 +16,9 @@ from __future__ import annotations
 import datetime
 import random
 import uuid
-from collections import defaultdict
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
@@ -110,17 +110,9 @@ CAMPAIGNS = [
 ]
 
 
-@dataclass
-class SeedReport:
-    organizations: int = 0
-    campaigns: int = 0
-    runs: int = 0
-    generations: int = 0
-    revisions: int = 0
-    variants: int = 0
-    unpriced: int = 0
-    cache_entries: int = 0
-    per_status: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+class SeedReport(Counter):
+    """What a seeding created, by kind: ``organizations``, ``campaigns``, ``runs``,
+    ``generations`` (of which ``revisions``, ``variants`` and ``unpriced``) and ``cache_entries``."""
 
 
 @dataclass
@@ -181,7 +173,7 @@ class _Seeder:
                 )
             )
         Campaign.objects.bulk_create(rows)
-        self.report.campaigns += len(rows)
+        self.report["campaigns"] += len(rows)
         return rows
 
     def runs(self, organization, count: int) -> list[GenerationRun]:
@@ -198,11 +190,11 @@ class _Seeder:
             for _ in range(count)
         ]
         GenerationRun.objects.bulk_create(rows)
-        self.report.runs += len(rows)
+        self.report["runs"] += len(rows)
         return rows
 
     def generation(
-        self, organization, *, pk: int, parent: _Node | None, campaign, run, model_name: str, created_at
+        self, organization, pk: int, parent: _Node | None, campaign, run, *, model_name: str, created_at
     ) -> Generation:
         rng = self.rng
         content_type = parent.content_type if parent else self.pick(TYPE_WEIGHTS)
@@ -238,8 +230,7 @@ class _Seeder:
         )
         topic = rng.choice(TOPICS)
         finished = status in GenerationStatus.terminal()
-        self.report.per_status[status] += 1
-        self.report.unpriced += metered.cost_status == CostStatus.UNPRICED
+        self.report["unpriced"] += metered.cost_status == CostStatus.UNPRICED
         generation = Generation(
             pk=pk,
             organization=organization,
@@ -313,19 +304,13 @@ class _Seeder:
                     created_at = self.now - datetime.timedelta(days=rng.uniform(0, 365))
             campaign = rng.choice(campaigns) if rng.random() < 0.5 else None
             row = self.generation(
-                organization,
-                pk=pk,
-                parent=parent,
-                campaign=campaign,
-                run=run,
-                model_name=model_name,
-                created_at=created_at,
+                organization, pk, parent, campaign, run, model_name=model_name, created_at=created_at
             )
             if parent is not None:
                 last_version[parent.root_id] = last_version.get(parent.root_id, 1) + 1
                 row.version = last_version[parent.root_id]
-                self.report.revisions += row.kind == GenerationKind.REVISION
-                self.report.variants += row.kind == GenerationKind.VARIANT
+                self.report["revisions"] += row.kind == GenerationKind.REVISION
+                self.report["variants"] += row.kind == GenerationKind.VARIANT
             nodes.append(
                 _Node(
                     id=pk,
@@ -367,7 +352,7 @@ class _Seeder:
                 action=RecordedAction.CREATED,
                 previous={},
             )
-        self.report.generations += len(batch)
+        self.report["generations"] += len(batch)
 
     @staticmethod
     def _close_trees(last_version: dict[int, int]) -> None:
@@ -415,7 +400,7 @@ class _Seeder:
                 )
             )
         CacheDailyStats.objects.bulk_create(stats, ignore_conflicts=True)
-        self.report.cache_entries += len(entries)
+        self.report["cache_entries"] += len(entries)
 
 
 def seed_demo(
@@ -440,7 +425,7 @@ def seed_demo(
         organization = Organization.objects.filter(slug=slug).first() or tenancy_services.organization_create(
             name=f"Demo organization {number}", slug=slug
         )
-        report.organizations += 1
+        report["organizations"] += 1
         seeder.organization(organization, generations, progress)
     return report
 

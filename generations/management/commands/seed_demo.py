@@ -46,10 +46,10 @@ class Command(BaseCommand):
             batch_size=batch_size,
             progress=lambda **kwargs: tqdm(disable=quiet, **kwargs),
         )
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Created {report.generations} generations ({report.revisions} revisions, {report.variants} "
-                f"variants, {report.unpriced} unpriced) in {report.organizations} organization(s), "
-                f"{report.campaigns} campaigns, {report.runs} runs, {report.cache_entries} cache entries."
-            )
-        )
+        # A kind the run created none of reads 0 (a Counter).
+        summary = (
+            "Created {generations} generations ({revisions} revisions, {variants} variants, {unpriced} "
+            "unpriced) in {organizations} organization(s), {campaigns} campaigns, {runs} runs, "
+            "{cache_entries} cache entries."
+        ).format_map(report)
+        self.stdout.write(self.style.SUCCESS(summary))
