@@ -90,6 +90,12 @@ def admin_actor(request) -> Actor:
     return Actor(user=request.user, request_id=getattr(request, "request_id", ""))
 
 
+def field_values(obj, *names: str) -> dict:
+    """The values an admin form put on its unsaved ``obj`` for ``names``: the keyword arguments a
+    service takes (the form validated them; the service writes them)."""
+    return {name: getattr(obj, name) for name in names}
+
+
 def adopt_created(obj, created) -> None:
     """Make an add form's unsaved ``obj`` the row a create service wrote (``created``): the admin
     logs, names and redirects to ``obj`` after ``save_model``, so it must be the stored row,

@@ -56,11 +56,7 @@ class ProviderCall(MeteredUsage, IngestedRequestModel):
     # SET_NULL: generations are hard-deleted by retention and GDPR purges; the call, and what it
     # cost, stays on record. No index of its own beyond the FK's: look-ups by generation are rare.
     generation = models.ForeignKey(
-        "generations.Generation",
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="provider_calls",
+        "generations.Generation", models.SET_NULL, null=True, blank=True, related_name="provider_calls"
     )
     # Whether the call was recorded with a generation, kept when the link is lost: budgets count
     # such a call through its generation's cost, before and after retention or a purge deletes

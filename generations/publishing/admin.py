@@ -17,7 +17,7 @@ from django.forms.models import construct_instance
 from generations.publishing import services
 from generations.publishing.choices import PostStatus
 from generations.publishing.models import ScheduledPost, SocialAccount
-from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, adopt_created, secret_input
+from tenancy.admin_mixins import InkwellModelAdmin, admin_actor, adopt_created, field_values, secret_input
 from tenancy.errors import DomainError
 
 SECRET_INPUTS = {
@@ -109,11 +109,8 @@ class SocialAccountAdmin(InkwellModelAdmin):
             if form.cleaned_data.get(field)
         }
         # The organization is the service's own argument, not one of the fields it sets.
-        fields = {
-            name: getattr(obj, name)
-            for name in SocialAccountForm.Meta.fields
-            if name in form.cleaned_data and name != "organization"
-        }
+        named = [name for name in SocialAccountForm.Meta.fields if name in form.cleaned_data]
+        fields = field_values(obj, *(name for name in named if name != "organization"))
         if not change:
             created = services.social_account_create(
                 organization=obj.organization, actor=admin_actor(request), secrets=secrets, **fields
