@@ -178,8 +178,10 @@ def brand_rule_create(
 def brand_rule_update(
     *, organization: Organization | None, actor: Actor = SYSTEM, instance: BrandRule, **fields
 ) -> BrandRule:
-    """Change a rule of a guide's draft (published versions keep their own copy)."""
-    fields.pop("guide", None)  # a rule stays on its guide
+    """Change a rule of a guide's draft (published versions keep their own copy). A rule stays on
+    its guide: naming a guide is refused (``ValidationError`` on ``guide``), never ignored."""
+    if "guide" in fields:
+        raise ValidationError({"guide": "A rule stays on its guide; add a rule to the other guide instead."})
     return owned_row_update(organization=organization, actor=actor, instance=instance, **fields)
 
 
@@ -336,8 +338,17 @@ def prompt_template_update(
 ) -> PromptTemplate:
     """Edit a template's name, slug, content type or description; a changed body
     (``system_template``, ``user_template``, ``variables``, with ``notes``) is saved as the next
-    version, the parts not given taken from the latest one (earlier versions never change)."""
+    version, the parts not given taken from the latest one (earlier versions never change).
+    ``notes`` without a body field is refused (``ValidationError`` on ``notes``): they describe a
+    new version, and without one there is nothing to keep them on."""
     body = {name: fields.pop(name) for name in (*TEMPLATE_BODY_FIELDS, "notes") if name in fields}
+    if "notes" in body and not set(body) & set(TEMPLATE_BODY_FIELDS):
+        raise ValidationError(
+            {
+                "notes": "Notes are saved with a new version: send them with system_template, "
+                "user_template or variables (or POST templates/{id}/versions/)."
+            }
+        )
     template = owned_row_update(organization=organization, actor=actor, instance=instance, **fields)
     if set(body) & set(TEMPLATE_BODY_FIELDS):
         latest = selectors.prompt_template_versions(template=template).first()

@@ -73,9 +73,13 @@ class VerticalSlugField(serializers.SlugRelatedField):
 
 class BrandRuleSerializer(OwnedSerializer):
     """A rule of a guide. ``parameters`` depend on ``rule_type`` (see ``styleguides.compliance``);
-    they are validated when the rule is saved, so an invalid regex is a 400 and nothing is written."""
+    they are validated when the rule is saved, so an invalid regex is a 400 and nothing is written.
+    ``guide`` is fixed once the rule is created."""
 
     guide = TenantPrimaryKeyRelatedField(queryset=StyleGuide.objects.all(), allow_global=True)
+
+    # On update `guide` is read-only; strict input refuses it with this pointer.
+    unknown_field_hints = {"guide": "A rule stays on its guide; add a rule to the other guide instead."}
 
     class Meta(OwnedSerializer.Meta):
         model = BrandRule
@@ -92,6 +96,13 @@ class BrandRuleSerializer(OwnedSerializer):
             "created_at",
             "updated_at",
         ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance is not None and "guide" in self.fields:
+            # A rule never moves (its guide's published versions and its overrides of inherited
+            # rules are by guide): refused by name, where it used to be ignored with a 200.
+            self.fields["guide"].read_only = True
 
 
 class NestedBrandRuleSerializer(BrandRuleSerializer):

@@ -4,7 +4,14 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from styleguides import services
-from styleguides.models import BrandRule, ContextSnippet, PromptTemplate, StyleGuide, StyleGuideVersion
+from styleguides.models import (
+    BrandRule,
+    ContextSnippet,
+    PromptTemplate,
+    PromptTemplateVersion,
+    StyleGuide,
+    StyleGuideVersion,
+)
 from tenancy.models import AuditEvent
 from tests.styleguides.factories import BrandRuleFactory, StyleGuideFactory, make_snippet, make_template
 
@@ -177,7 +184,8 @@ def test_tenant_cannot_build_on_another_tenants_guide(api_client, other_organiza
 def test_tenant_cannot_put_a_rule_in_another_tenants_guide(
     api_client, organization, other_organization, method
 ):
-    """Issue 10: a row of A pointing at B's is refused, on create and on update alike."""
+    """Issue 10: a row of A pointing at B's is refused, on create and on update alike (on update
+    before any look-up: a rule never changes guide)."""
     rule = BrandRuleFactory(guide=StyleGuideFactory(organization=organization))
     theirs = StyleGuideFactory(organization=other_organization)
     before = snapshot()
@@ -191,7 +199,7 @@ def test_tenant_cannot_put_a_rule_in_another_tenants_guide(
         response = api_client.post("/api/v1/brand-rules/", payload, format="json")
     else:
         response = api_client.patch(f"/api/v1/brand-rules/{rule.pk}/", {"guide": theirs.pk}, format="json")
-    assert_error(response, 400, attr="guide", code="does_not_exist")
+    assert_error(response, 400, attr="guide", code="does_not_exist" if method == "post" else "unknown_field")
     assert snapshot() == before
 
 
@@ -253,3 +261,56 @@ def test_nul_characters_in_json_are_a_400_not_a_database_error(api_client, organ
     )
     assert_error(template, 400, attr="variables.0.default")
     assert snapshot() == before
+
+
+def test_moving_a_rule_to_another_guide_is_refused_by_name_and_changes_nothing(api_client, organization):
+    """A rule stays on its guide: a PATCH naming another guide used to answer 200 and keep the rule
+    where it was; now ``guide`` is read-only on update (400 naming it), nothing is written."""
+    rule = BrandRuleFactory(guide=StyleGuideFactory(organization=organization))
+    other_guide = StyleGuideFactory(organization=organization)
+    before = snapshot()
+
+    response = api_client.patch(
+        f"/api/v1/brand-rules/{rule.pk}/", {"guide": other_guide.pk, "severity": "warning"}, format="json"
+    )
+
+    assert_error(response, 400, attr="guide", code="unknown_field")
+    assert "stays on its guide" in response.json()["errors"][0]["detail"]
+    assert snapshot() == before
+
+
+def test_the_rule_update_service_refuses_to_move_a_rule(organization):
+    rule = BrandRuleFactory(guide=StyleGuideFactory(organization=organization))
+    other_guide = StyleGuideFactory(organization=organization)
+    before = snapshot()
+    with pytest.raises(ValidationError) as caught:
+        services.brand_rule_update(organization=organization, instance=rule, guide=other_guide)
+    assert "guide" in caught.value.message_dict
+    assert snapshot() == before
+
+
+def test_template_notes_without_a_new_version_are_refused_and_change_nothing(api_client, organization):
+    """Notes describe a version: a PATCH with notes alone used to answer 200 and store nothing
+    (no version was written to hold them); now it is a 400 naming ``notes``."""
+    template = make_template(organization)
+    before = snapshot(), list(PromptTemplateVersion.objects.values())
+
+    response = api_client.patch(
+        f"/api/v1/templates/{template.pk}/", {"notes": "Tightened the tone", "name": "Renamed"}, format="json"
+    )
+
+    assert_error(response, 400, attr="notes")
+    assert "user_template" in response.json()["errors"][0]["detail"]
+    assert (snapshot(), list(PromptTemplateVersion.objects.values())) == before
+
+
+def test_template_notes_with_a_new_body_are_kept_on_the_new_version(api_client, organization):
+    template = make_template(organization)
+    response = api_client.patch(
+        f"/api/v1/templates/{template.pk}/",
+        {"user_template": "Write briefly about {{ topic }}.", "notes": "Shorter"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    latest = PromptTemplateVersion.objects.filter(template=template).latest()
+    assert (latest.version, latest.notes) == (2, "Shorter")
