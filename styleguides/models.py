@@ -321,11 +321,38 @@ class StyleGuide(OwnedSlugModel):
                 raise ValidationError({"parent": "This parent would make the guides inherit in a circle."})
             seen.add(ancestor.pk)
             ancestor = ancestor.parent
-        if len(seen) > MAX_INHERITANCE_DEPTH:
+        # The guides built on this one inherit the new chain too: the deepest of them is the
+        # longest chain this parent makes.
+        above, below = len(seen) - 1, self.descendant_generations()
+        if above + 1 + below > MAX_INHERITANCE_DEPTH:
             # A merge reads this many guides: the ones above would be left out without a word.
             raise ValidationError(
-                {"parent": f"A guide may build on at most {MAX_INHERITANCE_DEPTH - 1} guides above it."}
+                {
+                    "parent": f"A chain of guides may be at most {MAX_INHERITANCE_DEPTH} long: with this "
+                    f"parent it would be {above + 1 + below} ({above} above this guide, {below} "
+                    "generation(s) built on it below)."
+                }
             )
+
+    def descendant_generations(self) -> int:
+        """How many generations of guides build on this one (0 when none does), counted up to
+        one past ``MAX_INHERITANCE_DEPTH``: one query per generation.
+
+        Soft-deleted guides count (a restore brings one back without validating its chain), and
+        so do other organizations' (a global guide's children are tenants'; only the platform,
+        which sees every row, edits a global guide).
+        """
+        if self.pk is None:
+            return 0  # being created: nothing builds on it yet
+        generations, frontier = 0, [self.pk]
+        while generations <= MAX_INHERITANCE_DEPTH:
+            frontier = list(
+                StyleGuide.all_objects.filter(parent_id__in=frontier).values_list("pk", flat=True)
+            )
+            if not frontier:
+                break
+            generations += 1
+        return generations
 
 
 class StyleGuideVersion(ImmutableVersionModel):

@@ -2,9 +2,10 @@
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from styleguides import selectors, services
-from styleguides.models import ImmutableRowError, StyleGuide, StyleGuideVersion
+from styleguides.models import MAX_INHERITANCE_DEPTH, ImmutableRowError, StyleGuide, StyleGuideVersion
 from tenancy.actors import Actor
 from tenancy.models import AuditEvent
 from tests.factories import UserFactory
@@ -146,6 +147,51 @@ def test_a_chain_deeper_than_the_merge_reads_is_refused_when_saved(admin_api_cli
     assert response.status_code == 400, response.content
     assert response.json()["errors"][0]["attr"] == "parent"
     assert not StyleGuide.objects.filter(name="Too deep").exists()
+
+
+def _chain(organization, length: int, name: str) -> list[StyleGuide]:
+    """``length`` guides, each built on the one before: root first."""
+    guides, parent = [], None
+    for level in range(length):
+        parent = StyleGuideFactory(organization=organization, parent=parent, name=f"{name} {level}")
+        guides.append(parent)
+    return guides
+
+
+@pytest.mark.parametrize("soft_deleted_leaf", [False, True], ids=["live", "soft-deleted leaf"])
+def test_reparenting_a_guide_whose_descendants_would_pass_the_depth_is_refused(
+    api_client, organization, soft_deleted_leaf
+):
+    """The deepest guide below the one moved counts too: 4 above + the 7 of the moved subtree make
+    a chain of 11, which the merge would cut without a word. A soft-deleted guide counts, as a
+    restore brings it back without this check."""
+    above = _chain(organization, 4, "Above")
+    moved, *below = _chain(organization, MAX_INHERITANCE_DEPTH - 4 + 1, "Moved")
+    if soft_deleted_leaf:
+        StyleGuide.all_objects.filter(pk=below[-1].pk).update(deleted_at=timezone.now())
+    before = (list(StyleGuide.all_objects.order_by("pk").values()), AuditEvent.objects.count())
+
+    response = api_client.patch(f"/api/v1/style-guides/{moved.pk}/", {"parent": above[-1].pk}, format="json")
+
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert error["attr"] == "parent"
+    assert f"at most {MAX_INHERITANCE_DEPTH}" in error["detail"]
+    assert (list(StyleGuide.all_objects.order_by("pk").values()), AuditEvent.objects.count()) == before
+
+
+def test_reparenting_a_subtree_that_stays_within_the_depth_is_accepted(api_client, organization):
+    above = _chain(organization, 4, "Above")
+    moved, *below = _chain(organization, MAX_INHERITANCE_DEPTH - 4, "Moved")
+
+    response = api_client.patch(f"/api/v1/style-guides/{moved.pk}/", {"parent": above[-1].pk}, format="json")
+
+    assert response.status_code == 200, response.content
+    moved.refresh_from_db()
+    assert moved.parent_id == above[-1].pk
+    # Editing a guide deep in the chain, its place unchanged, is still fine.
+    response = api_client.patch(f"/api/v1/style-guides/{below[-1].pk}/", {"tone": "Dry"}, format="json")
+    assert response.status_code == 200, response.content
 
 
 # --- API ------------------------------------------------------------------------------------
