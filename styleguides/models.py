@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from styleguides.choices import Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
 from styleguides.rules import rule_kind, rule_type_choices
+from styleguides.rules.base import term_list
 from tenancy.models import (
     AliveManager,
     GlobalSlugModel,
@@ -304,6 +305,9 @@ class StyleGuide(OwnedSlugModel):
 
     def clean(self):
         super().clean()
+        for name in GUIDE_TERM_FIELDS:
+            # The limits of a rule's term list: these lists are checked as rules too.
+            setattr(self, name, term_list(getattr(self, name), name=name, field=name))
         if self.status == StyleGuideStatus.PUBLISHED and (
             self.pk is None or not StyleGuideVersion.objects.filter(guide_id=self.pk).exists()
         ):

@@ -102,19 +102,32 @@ def choice(parameters: dict, name: str, choices: type, default: str) -> str:
 
 
 def terms(parameters: dict, plural: str, singular: str) -> list[str]:
+    """A rule's non-empty list of words or phrases (``plural``, or one entry as ``singular``),
+    checked and normalised by :func:`term_list`; errors are on ``parameters``."""
     raw = parameters.get(plural)
     if raw is None and singular in parameters:
         raw = [parameters[singular]]
     if not isinstance(raw, list) or not raw:
         raise parameter_error(f"'{plural}' must be a non-empty list of words or phrases.")
+    return term_list(raw, name=plural, field="parameters")
+
+
+def term_list(raw: Any, *, name: str, field: str) -> list[str]:
+    """A list of words or phrases, wherever one is stored (a rule's ``terms`` or ``phrases``, a
+    guide's ``banned_terms`` and ``required_terms``): at most ``MAX_TERMS`` entries, each
+    non-empty text of at most ``MAX_TERM_LENGTH`` characters. Returns the entries stripped and in
+    NFC (the form a checked text is compared in); raises ``ValidationError`` on ``field``,
+    naming the list as ``name``. An empty list is valid here."""
+    if not isinstance(raw, list):
+        raise ValidationError({field: f"'{name}' must be a list of words or phrases."})
     if len(raw) > MAX_TERMS:
-        raise parameter_error(f"'{plural}' may hold at most {MAX_TERMS} entries.")
+        raise ValidationError({field: f"'{name}' may hold at most {MAX_TERMS} entries."})
     found = []
     for term in raw:
         if not isinstance(term, str) or not term.strip():
-            raise parameter_error(f"Every entry of '{plural}' must be non-empty text.")
+            raise ValidationError({field: f"Every entry of '{name}' must be non-empty text."})
         if len(term) > MAX_TERM_LENGTH:
-            raise parameter_error(f"'{term[:20]}…' is longer than {MAX_TERM_LENGTH} characters.")
+            raise ValidationError({field: f"'{term[:20]}…' is longer than {MAX_TERM_LENGTH} characters."})
         found.append(unicodedata.normalize("NFC", term.strip()))
     return found
 

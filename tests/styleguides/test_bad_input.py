@@ -12,6 +12,7 @@ from styleguides.models import (
     StyleGuide,
     StyleGuideVersion,
 )
+from styleguides.rules.base import MAX_TERM_LENGTH, MAX_TERMS
 from tenancy.models import AuditEvent
 from tests.styleguides.factories import BrandRuleFactory, StyleGuideFactory, make_snippet, make_template
 
@@ -314,3 +315,52 @@ def test_template_notes_with_a_new_body_are_kept_on_the_new_version(api_client, 
     assert response.status_code == 200, response.content
     latest = PromptTemplateVersion.objects.filter(template=template).latest()
     assert (latest.version, latest.notes) == (2, "Shorter")
+
+
+TOO_MANY_TERMS = [f"term {n}" for n in range(MAX_TERMS + 1)]
+
+
+@pytest.mark.parametrize("field", ["banned_terms", "required_terms"])
+@pytest.mark.parametrize(
+    ("terms", "attr", "detail"),
+    [
+        (TOO_MANY_TERMS, None, f"at most {MAX_TERMS} entries"),
+        (["x" * (MAX_TERM_LENGTH + 1)], ".0", "no more than 100 characters"),
+        (["ok", "  "], ".1", "blank"),
+    ],
+    ids=["too many", "too long", "blank"],
+)
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_a_guides_term_lists_have_the_limits_of_a_rules(
+    api_client, organization, field, terms, attr, detail, method
+):
+    """A guide's own banned and required terms are checked as rules are, so they are held to the
+    rules' limits (before: any number of terms was stored and checked on every text)."""
+    guide = StyleGuideFactory(organization=organization)
+    before = snapshot()
+    if method == "post":
+        response = api_client.post("/api/v1/style-guides/", {"name": "Wordy", field: terms}, format="json")
+    else:
+        response = api_client.patch(f"/api/v1/style-guides/{guide.pk}/", {field: terms}, format="json")
+    assert_error(response, 400, attr=field + (attr or ""))
+    assert detail in response.json()["errors"][0]["detail"]
+    assert snapshot() == before
+
+
+def test_a_guides_term_lists_at_the_limit_are_stored_normalised(api_client, organization):
+    terms = [f"term {n}" for n in range(MAX_TERMS - 1)] + [" cafe\u0301 "]
+    payload = {"name": "Full", "banned_terms": terms, "required_terms": terms}
+    response = api_client.post("/api/v1/style-guides/", payload, format="json")
+    assert response.status_code == 201, response.content
+    guide = StyleGuide.objects.get(pk=response.json()["id"])
+    assert len(guide.banned_terms) == len(guide.required_terms) == MAX_TERMS
+    assert guide.banned_terms[-1] == "caf\u00e9"  # as a checked text is compared: NFC
+
+
+def test_the_guide_services_refuse_too_many_terms_by_field(organization):
+    guide = StyleGuideFactory(organization=organization)
+    with pytest.raises(ValidationError) as caught:
+        services.owned_row_update(organization=organization, instance=guide, required_terms=TOO_MANY_TERMS)
+    assert list(caught.value.message_dict) == ["required_terms"]
+    guide.refresh_from_db()
+    assert guide.required_terms == []
