@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from generations.api.urls import langfuse_urlpatterns
+from tenancy.api.routing import api_include
 
 api_v1 = [
     path("", include("tenancy.api.urls")),
@@ -20,7 +21,8 @@ api_v1 = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include(api_v1)),
+    # Resolved by the path's first segment: the apps' routes all sit at this prefix.
+    api_include("api/v1/", api_v1),
     # The Langfuse SDK's fixed paths (LANGFUSE_BASE_URL=<inkwell>): OTLP export and auth check.
     path("api/public/", include(langfuse_urlpatterns)),
 ]
