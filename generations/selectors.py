@@ -6,12 +6,13 @@ Every selector takes ``organization`` first and never returns another tenant's r
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models import CharField, Count, F, Func, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_cte import CTE, with_cte
@@ -146,6 +147,59 @@ _ACTIVE = [GenerationStatus.PENDING, GenerationStatus.PROCESSING]
 _SUCCEEDED = [GenerationStatus.SUCCESS, GenerationStatus.PARTIAL]
 
 
+class RequestedModelAnswered(Func):
+    """The name, among a run's ``models_requested``, that one of its generations answers: the
+    one spelled as the generation's model name, else the first that names the model metering
+    resolved the generation to at ingestion (``Generation.model``: its canonical name or one of
+    its aliases). Case-insensitive, like the catalogue's own matching
+    (``providers.selectors.model_resolve``); NULL when the generation answers none of them.
+
+    Compared in SQL with the model each generation already carries (one LEFT JOIN of the
+    figures query), so a page of runs costs no query more: resolving the requested names
+    through the catalogue instead cost a query per name on a cold process, past the list's
+    pinned query count (``tests/test_scale.py``).
+    """
+
+    # The exact spelling first: a run that requested both ``gpt-4o`` and its dated alias gets
+    # each generation counted against the name it was sent as, so both can report.
+    # ``models_requested`` is any JSON in the admin: what is not a list requests nothing, rather
+    # than failing every read of the run. Aliases are stored lower-cased (``AIModel.save``).
+    template = (
+        "(SELECT requested.name FROM jsonb_array_elements_text("
+        "CASE WHEN jsonb_typeof(%(requested)s) = 'array' THEN %(requested)s ELSE '[]'::jsonb END"
+        ") WITH ORDINALITY AS requested(name, position) "
+        "WHERE lower(requested.name) IN (lower(%(recorded)s), lower(%(canonical)s)) "
+        "OR lower(requested.name) = ANY(%(aliases)s) "
+        "ORDER BY lower(requested.name) <> lower(%(recorded)s), requested.position LIMIT 1)"
+    )
+    output_field = CharField()
+
+    def __init__(self, *, requested: str, recorded: str, canonical: str, aliases: str):
+        super().__init__(F(requested), F(recorded), F(canonical), F(aliases))
+
+    def as_sql(self, compiler, connection, **extra_context):
+        """The template with each column compiled once, its parameters in the order of use."""
+        names = ("requested", "recorded", "canonical", "aliases")
+        compiled = dict(zip(names, map(compiler.compile, self.get_source_expressions()), strict=True))
+        params = [param for name in re.findall(r"%\((\w+)\)s", self.template) for param in compiled[name][1]]
+        return self.template % {name: sql for name, (sql, _) in compiled.items()}, params
+
+
+def _run_model_name() -> Coalesce:
+    """How a run names the model of one of its generations: the requested name it answers
+    (:class:`RequestedModelAnswered`), else the name it was recorded with. So ``GPT-4o`` or an
+    alias the catalogue knows counts as the ``gpt-4o`` the run requested, and
+    ``models_reported`` covers ``models_requested`` exactly when every requested model has
+    answered."""
+    answered = RequestedModelAnswered(
+        requested="models_requested",
+        recorded="generations__model_name",
+        canonical="generations__model__name",
+        aliases="generations__model__aliases",
+    )
+    return Coalesce(answered, F("generations__model_name"))
+
+
 def _run_figures() -> dict[str, Any]:
     """What a run derives from its generations, as annotations of ``GenerationRun``:
     ``generation_count``, ``active_count``, ``succeeded_count``, ``cancelled_count``,
@@ -154,7 +208,8 @@ def _run_figures() -> dict[str, Any]:
 
     Cost and tokens count soft-deleted generations too (money spent stays spent), and so does
     ``models_reported`` (a model that answered has reported, whatever became of its row); the
-    counts and ``models_completed`` describe the live generations."""
+    counts and ``models_completed`` describe the live generations. The two model lists name a
+    model as the run requested it (:func:`_run_model_name`)."""
     live = Q(generations__deleted_at__isnull=True)
     return {
         "generation_count": Count("generations", filter=live),
@@ -165,20 +220,20 @@ def _run_figures() -> dict[str, Any]:
         ),
         "unpriced_count": Count("generations", filter=live & Q(generations__cost_usd__isnull=True)),
         "models_completed": ArrayAgg(
-            "generations__model_name",
+            _run_model_name(),
             filter=live & Q(generations__status__in=_SUCCEEDED),
             distinct=True,
             default=[],
-            order_by="generations__model_name",
+            order_by=_run_model_name(),
         ),
         "total_cost_usd": Coalesce(Sum("generations__cost_usd"), Decimal(0)),
         "total_tokens": Coalesce(Sum("generations__total_tokens"), 0),
         "models_reported": ArrayAgg(
-            "generations__model_name",
+            _run_model_name(),
             filter=Q(generations__status__in=sorted(GenerationStatus.terminal())),
             distinct=True,
             default=[],
-            order_by="generations__model_name",
+            order_by=_run_model_name(),
         ),
     }
 
@@ -220,7 +275,9 @@ def run_status(run: GenerationRun) -> str:
     """A run's status from its figures (:func:`run_detail`, :func:`run_figures_attach`).
 
     No generation yet: pending; any still pending/processing, or a requested model that has not
-    reported (no finished generation of it yet): running; once every requested model has
+    reported (no finished generation of it yet, under any case or alias of its name: the
+    figures name models as requested, :func:`_run_model_name`): running; once every requested
+    model has
     reported: completed when every requested model succeeded, partial when some did, cancelled
     when all were cancelled, failed otherwise.
     """

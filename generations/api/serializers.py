@@ -321,8 +321,9 @@ class GenerationRunSerializer(serializers.ModelSerializer):
     models_reported = serializers.ListField(
         child=serializers.CharField(),
         read_only=True,
-        help_text="Models with a finished generation (succeeded, partial, failed or cancelled); "
-        "the run is `running` until every requested model is here.",
+        help_text="Models with a finished generation (succeeded, partial, failed or cancelled), "
+        "named as in `models_requested` when the generation was sent under another case or an "
+        "alias of a requested model; the run is `running` until every requested model is here.",
     )
     generation_count = serializers.IntegerField(read_only=True)
     total_tokens = serializers.IntegerField(read_only=True)

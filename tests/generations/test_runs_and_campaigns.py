@@ -6,10 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from generations.models import Campaign, GenerationRun
+from generations.models import Campaign, Generation, GenerationRun
+from providers import catalogue_cache
 from styleguides.models import ContentPillar
 from tests.api_cases import TenantCRUDAPITests
 from tests.generations.factories import CampaignFactory, GenerationFactory, GenerationRunFactory
+from tests.providers.factories import AIModelFactory, ProviderFactory
 from tests.styleguides.factories import ContentPillarFactory, ContentSeriesFactory
 
 pytestmark = pytest.mark.django_db
@@ -148,6 +150,118 @@ def test_run_list_is_one_query_whatever_the_runs(api_client, organization, djang
     with django_assert_max_num_queries(4):
         response = api_client.get("/api/v1/runs/")
     assert [row["status"] for row in response.json()["results"]] == ["partial"] * 5
+
+
+@pytest.fixture
+def gpt_4o(db):
+    """The catalogue's ``gpt-4o`` (with a dated alias) and ``gpt-4o-mini``, as price sync lists them."""
+    openai = ProviderFactory(slug="openai")
+    AIModelFactory(provider=openai, name="gpt-4o-mini")
+    return AIModelFactory(provider=openai, name="gpt-4o", aliases=["gpt-4o-2024-08-06"])
+
+
+def record(api_client, run, model, *, status="success", provider="openai") -> Generation:
+    """One generation of ``run`` recorded through the API (metering resolves its model)."""
+    response = api_client.post(
+        "/api/v1/generations/",
+        {
+            "request_id": f"run-{run.pk}-{model}-{status}",
+            "run": run.pk,
+            "provider": provider,
+            "model": model,
+            "status": status,
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    return Generation.objects.get(pk=response.json()["id"])
+
+
+@pytest.mark.parametrize(
+    ("requested", "recorded"),
+    [
+        ("gpt-4o", "GPT-4o"),  # another case
+        ("gpt-4o", "gpt-4o-2024-08-06"),  # an alias the catalogue knows
+        ("gpt-4o-2024-08-06", "gpt-4o"),  # the canonical name of the requested alias
+        ("GPT-4O-2024-08-06", "Gpt-4o"),  # both
+        ("house-model", "House-Model"),  # a model the catalogue does not list: by the name alone
+    ],
+)
+def test_a_run_counts_a_generation_of_a_requested_model_under_another_name(
+    api_client, organization, gpt_4o, requested, recorded
+):
+    # Given a run of two models, one answered under another spelling of its requested name
+    run = GenerationRunFactory(organization=organization, models_requested=[requested, "claude-sonnet-4-0"])
+    record(api_client, run, "claude-sonnet-4-0", provider="anthropic")
+    generation = record(api_client, run, recorded)
+    assert generation.model == (gpt_4o if "gpt" in requested.lower() else None)
+
+    # When the run is read, alone or in the list
+    detail = api_client.get(f"/api/v1/runs/{run.pk}/").json()
+    (listed,) = api_client.get("/api/v1/runs/").json()["results"]
+
+    # Then it has finished (it used to stay running), naming its models as it requested them
+    expected = sorted([requested, "claude-sonnet-4-0"])
+    for data in (detail, listed):
+        assert data["status"] == "completed"
+        assert data["models_reported"] == data["models_completed"] == expected
+
+
+def test_a_run_that_requested_two_names_of_one_model_waits_for_both(api_client, organization, gpt_4o):
+    # Given a run comparing gpt-4o with its dated snapshot, and gpt-4o's answer
+    run = GenerationRunFactory(organization=organization, models_requested=["gpt-4o", "gpt-4o-2024-08-06"])
+    record(api_client, run, "gpt-4o")
+
+    # Then the snapshot has not answered yet: one generation does not count for both names
+    data = api_client.get(f"/api/v1/runs/{run.pk}/").json()
+    assert (data["status"], data["models_reported"]) == ("running", ["gpt-4o"])
+
+    # When the snapshot answers, in another case, the run completes
+    record(api_client, run, "GPT-4o-2024-08-06")
+    data = api_client.get(f"/api/v1/runs/{run.pk}/").json()
+    assert (data["status"], data["models_reported"]) == ("completed", ["gpt-4o", "gpt-4o-2024-08-06"])
+
+
+def test_a_generation_of_a_model_the_run_did_not_request_keeps_its_name(api_client, organization, gpt_4o):
+    # Given a run of gpt-4o answered by another model of the same provider
+    run = GenerationRunFactory(organization=organization, models_requested=["gpt-4o"])
+    record(api_client, run, "GPT-4o-Mini", status="failed")
+
+    # Then gpt-4o has not reported: the run is running, the answer listed as it was sent
+    data = api_client.get(f"/api/v1/runs/{run.pk}/").json()
+    assert (data["status"], data["models_reported"]) == ("running", ["GPT-4o-Mini"])
+
+
+def test_a_run_whose_requested_models_are_not_a_list_still_reads(api_client, organization):
+    # Given a run whose models_requested an admin saved as a JSON object, with a generation
+    run = GenerationRunFactory(organization=organization, models_requested={"gpt-4o": True})
+    GenerationFactory(organization=organization, run=run, model_name="gpt-4o", status="success")
+
+    # Then reading it answers (the figures query does not fail on the object), naming the model as sent
+    response = api_client.get(f"/api/v1/runs/{run.pk}/")
+    assert response.status_code == 200, response.content
+    assert response.json()["models_reported"] == ["gpt-4o"]
+
+
+def test_run_list_resolves_requested_names_without_a_query_per_name(
+    api_client, organization, gpt_4o, django_assert_max_num_queries
+):
+    # Given a page of runs each requesting a different spelling, answered under yet another
+    spellings = [("gpt-4o", "GPT-4o"), ("GPT-4o", "gpt-4o-2024-08-06"), ("gpt-4o-2024-08-06", "gpt-4O")]
+    spellings += [(f"model-{n}", f"MODEL-{n}") for n in range(4)]
+    for requested, recorded in spellings:
+        run = GenerationRunFactory(organization=organization, models_requested=[requested, "gpt-4o-mini"])
+        record(api_client, run, recorded)
+        record(api_client, run, "gpt-4o-mini")
+    api_client.get("/api/v1/runs/")  # the API key's cache and the throttle's lease
+
+    # When the list is read by a process whose catalogue copy is cold
+    catalogue_cache._shared = None
+    with django_assert_max_num_queries(4):
+        response = api_client.get("/api/v1/runs/")
+
+    # Then every run has completed, the same bound as any page of runs: no catalogue query
+    assert [row["status"] for row in response.json()["results"]] == ["completed"] * len(spellings)
 
 
 def test_a_generation_may_name_its_run(api_client, organization):
