@@ -14,28 +14,48 @@ as a whole-word, case-insensitive ``banned_term`` error, each required term as a
 Spans are ``[start, end)`` offsets into the checked text after Unicode NFC normalisation (what
 almost every client sends anyway), so ``text[start:end]`` is the offending part. A text passes
 when it has no violation of severity ``error``; warnings are reported but do not fail it.
+
+Time budget
+-----------
+Tenants write patterns, and a guide may hold many: each runs with its own time limit, and the
+whole check with ``settings.STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS`` (default
+``DEFAULT_CHECK_TIME_BUDGET_SECONDS``). Once the budget is spent, a rule whose cost the tenant
+decides (a ``regex``) is not run, or is stopped, and is listed in ``skipped_rules``; the result
+is then not ``complete``, and it does not pass if a skipped rule has severity ``error`` (it could
+have failed the text). The other rules' cost is bounded by their parameters and the text's
+length, so they always run.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import regex
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from styleguides.choices import LengthUnit, Severity
 from styleguides.flesch_kincaid import TextStatistics, text_statistics, word_spans
 from styleguides.rules import rule_kind
 from styleguides.rules.banned_term import BannedTerm
-from styleguides.rules.base import parameter_error
+from styleguides.rules.base import OutOfTime, parameter_error
 from styleguides.rules.required_phrase import RequiredPhrase
 from styleguides.text_safety import refuse_nul
 
 GRAPHEME = regex.compile(r"\X")
+# Eight patterns at their own limit: a check answers well within a request's patience.
+DEFAULT_CHECK_TIME_BUDGET_SECONDS = 2.0
+
+
+def check_time_budget_seconds() -> float:
+    """How long one check may run its rules: ``settings.STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS``,
+    else ``DEFAULT_CHECK_TIME_BUDGET_SECONDS``."""
+    return getattr(settings, "STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS", DEFAULT_CHECK_TIME_BUDGET_SECONDS)
 
 
 # --- Parameters -----------------------------------------------------------------------------
@@ -88,9 +108,31 @@ class Violation:
     guide_id: int | None
 
 
+@dataclass(frozen=True)
+class SkippedRule:
+    """A rule the check did not run to the end because its time budget was spent."""
+
+    rule: str
+    rule_type: str
+    severity: str
+    rule_id: int | None
+    guide_id: int | None
+
+    @classmethod
+    def of(cls, rule: EffectiveRule) -> SkippedRule:
+        return cls(
+            rule=rule.name,
+            rule_type=rule.rule_type,
+            severity=rule.severity,
+            rule_id=rule.rule_id,
+            guide_id=rule.guide_id,
+        )
+
+
 @dataclass
 class CheckResult:
-    """Every violation (in text order, span-less ones last), the verdict and the text's statistics."""
+    """Every violation (in text order, span-less ones last), the verdict, the text's statistics,
+    and the rules not run for lack of time (in the order they came)."""
 
     passed: bool
     violations: list[Violation]
@@ -98,6 +140,12 @@ class CheckResult:
     characters: int
     guide_version_ids: list[int] = field(default_factory=list)
     draft: bool = False
+    skipped_rules: list[SkippedRule] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every rule was run (the time budget was not spent first)."""
+        return not self.skipped_rules
 
     @property
     def error_count(self) -> int:
@@ -121,6 +169,8 @@ class CheckResult:
             },
             "guide_version_ids": self.guide_version_ids,
             "draft": self.draft,
+            "complete": self.complete,
+            "skipped_rules": [asdict(skipped) for skipped in self.skipped_rules],
         }
 
 
@@ -152,12 +202,22 @@ def term_rules_of_lists(
 
 
 class _Checker:
-    """The text being checked, with its grapheme and word offsets computed once for every rule."""
+    """The text being checked, with its grapheme and word offsets computed once for every rule,
+    and the moment (``time.monotonic()``) the check's time budget ends."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, *, deadline: float):
         self.text = text
+        self.deadline = deadline
         self._graphemes: list[int] | None = None
         self._words: list[tuple[int, int]] | None = None
+
+    def time_limit(self, own_limit: float) -> float:
+        """How long a costly step may run: ``own_limit``, or what is left of the budget when
+        less. Raises :class:`~styleguides.rules.base.OutOfTime` when nothing is left."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise OutOfTime
+        return min(own_limit, left)
 
     @property
     def grapheme_starts(self) -> list[int]:
@@ -194,21 +254,33 @@ class _Checker:
         return kind.check(self, rule, statistics) if kind is not None else []
 
 
-def check_text(text: str, rules: Iterable[EffectiveRule]) -> CheckResult:
-    """Check ``text`` against ``rules``; every violation with its span, and a pass/fail verdict."""
-    text = unicodedata.normalize("NFC", text)
-    checker = _Checker(text)
-    statistics = text_statistics(text)
+def check_text(
+    text: str, rules: Iterable[EffectiveRule], *, time_budget_seconds: float | None = None
+) -> CheckResult:
+    """Check ``text`` against ``rules``; every violation with its span, and a pass/fail verdict.
+
+    The rules share ``time_budget_seconds`` (default :func:`check_time_budget_seconds`), counted
+    from this call: a rule that could not run within it is listed in ``skipped_rules`` (see the
+    module docstring), and the text passes only if none of those has severity ``error``.
+    """
+    budget = check_time_budget_seconds() if time_budget_seconds is None else time_budget_seconds
+    checker = _Checker(unicodedata.normalize("NFC", text), deadline=time.monotonic() + budget)
+    statistics = text_statistics(checker.text)
     violations: list[Violation] = []
+    skipped: list[SkippedRule] = []
     for rule in rules:
-        violations += checker.check(rule, statistics)
+        try:
+            violations += checker.check(rule, statistics)
+        except OutOfTime:
+            skipped.append(SkippedRule.of(rule))
     violations.sort(key=lambda v: (v.start is None, v.start or 0, v.end or 0, v.rule))
-    passed = not any(violation.severity == Severity.ERROR for violation in violations)
+    passed = not any(item.severity == Severity.ERROR for item in (*violations, *skipped))
     return CheckResult(
         passed=passed,
         violations=violations,
         statistics=statistics,
         characters=len(checker.grapheme_starts),
+        skipped_rules=skipped,
     )
 
 

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from styleguides.choices import StyleGuideStatus
-from styleguides.compliance import EffectiveRule, Violation
+from styleguides.compliance import DEFAULT_CHECK_TIME_BUDGET_SECONDS, EffectiveRule, SkippedRule, Violation
 from styleguides.models import (
     GUIDE_TERM_FIELDS,
     BrandRule,
@@ -219,14 +219,29 @@ class TextStatisticsSerializer(serializers.Serializer):
     reading_grade = serializers.FloatField(allow_null=True)
 
 
+SkippedRuleSerializer = dataclass_serializer("SkippedRuleSerializer", SkippedRule)
+
+
 class CheckResultSerializer(serializers.Serializer):
-    passed = serializers.BooleanField(help_text="True when no violation has severity 'error'.")
+    passed = serializers.BooleanField(
+        help_text="True when no violation has severity 'error' and no 'error' rule was skipped."
+    )
     error_count = serializers.IntegerField()
     warning_count = serializers.IntegerField()
     violations = ViolationSerializer(many=True)
     statistics = TextStatisticsSerializer()
     guide_version_ids = serializers.ListField(child=serializers.IntegerField())
     draft = serializers.BooleanField()
+    complete = serializers.BooleanField(
+        help_text="False when the check's time budget ran out before every rule was run: "
+        "those not run are in skipped_rules."
+    )
+    skipped_rules = SkippedRuleSerializer(
+        many=True,
+        help_text=f"Rules not run because the check's time budget ({DEFAULT_CHECK_TIME_BUDGET_SECONDS:g} s "
+        "unless configured) was spent on slow patterns: only 'regex' rules are ever skipped. Check "
+        "again with a shorter text, or simplify the patterns.",
+    )
 
 
 EffectiveRuleSerializer = dataclass_serializer(

@@ -130,7 +130,13 @@ class StyleGuideViewSet(OwnedRowViewSet):
     @action(detail=True, methods=["post"], permission_classes=[MayComputeOnReadableRows])
     def check(self, request, pk=None):
         """Check a text against the guide's rules, inherited ones included: every violation with
-        its rule, severity, message and span, and a pass/fail verdict. Writes nothing."""
+        its rule, severity, message and span, and a pass/fail verdict. Writes nothing.
+
+        The check has a time budget (``STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS``, 2 s by default)
+        shared by its rules' patterns. Past it, the remaining ``regex`` rules are not run: the
+        answer is still 200 with every other rule's violations, ``complete`` is false, the rules
+        not run are in ``skipped_rules``, and the text does not pass if one of them is an error
+        rule (it could have failed it)."""
         guide = self.get_object()
         data = CheckInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -24,10 +24,17 @@ if TYPE_CHECKING:  # pragma: no cover
 MAX_TERMS = 200
 MAX_TERM_LENGTH = 100
 MAX_PATTERN_LENGTH = 500
+# One pattern's own limit; the check's overall budget may leave it less (``_Checker.time_limit``).
 REGEX_TIMEOUT_SECONDS = 0.25
 # Letters, digits and the underscore are "word" characters for whole-word matching.
 _BEFORE = r"(?<![\p{L}\p{N}_])"
 _AFTER = r"(?![\p{L}\p{N}_])"
+
+
+class OutOfTime(Exception):
+    """The check's time budget was spent before a rule could finish (raised by
+    ``_Checker.time_limit``, or by a rule stopped at the budget's end): the check reports the rule
+    as skipped instead of checked."""
 
 
 class RuleKind:
@@ -53,7 +60,11 @@ class RuleKind:
         raise NotImplementedError
 
     def check(self, checker: _Checker, rule: EffectiveRule, statistics: TextStatistics) -> list[Violation]:
-        """Every violation of ``rule`` in ``checker.text`` (``checker.violation(...)`` builds one)."""
+        """Every violation of ``rule`` in ``checker.text`` (``checker.violation(...)`` builds one).
+
+        A step whose cost the tenant decides (running their pattern) asks
+        ``checker.time_limit(own_limit)`` how long it may take and raises :class:`OutOfTime`
+        when stopped short by that budget; the check then lists the rule as skipped."""
         raise NotImplementedError
 
     def parameters_from_form(self, cleaned: dict) -> dict:

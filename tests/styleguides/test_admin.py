@@ -207,6 +207,22 @@ def test_check_tool_highlights_violations_including_inherited_rules(
     assert '<mark class="sg-warning"' in html
 
 
+def test_check_tool_names_the_rules_it_ran_out_of_time_for(editor_client, organization, settings):
+    settings.STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS = 0
+    guide = StyleGuideFactory(organization=organization)
+    BrandRuleFactory(
+        guide=guide,
+        name="Discount codes",
+        rule_type="regex",
+        parameters={"pattern": r"[A-Z]{4}\d{2}", "ignore_case": False, "mode": "forbid"},
+    )
+    response = editor_client.post(f"{CHANGELIST}{guide.pk}/check/", {"text": "SAVE20", "against": "draft"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Does not pass" in html
+    assert 'id="sg-skipped"' in html and "Discount codes (error)" in html
+
+
 def test_diff_compares_two_versions_and_the_draft(editor_client, organization):
     from styleguides import services
 

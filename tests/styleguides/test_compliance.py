@@ -1,6 +1,7 @@
 """The compliance check: a table of texts against rules of every type (inherited ones included),
 with exact spans; parameter validation when rules are saved; the API endpoint."""
 
+import time
 import unicodedata
 
 import pytest
@@ -10,6 +11,7 @@ from styleguides import services
 from styleguides.compliance import EffectiveRule, check_text, highlight_segments, validate_rule_parameters
 from styleguides.flesch_kincaid import grade_level, sentence_spans, syllable_count
 from styleguides.models import BrandRule
+from tenancy.models import AuditEvent
 from tests.styleguides.factories import StyleGuideFactory
 
 pytestmark = pytest.mark.django_db
@@ -359,3 +361,74 @@ def test_counted_repetitions_within_the_bound_are_kept():
     parameters = validate_rule_parameters("regex", {"pattern": r"[A-Z]{2}\d{4,6}(-\d{1,3}){0,2}"})
     rule = EffectiveRule("Codes", "regex", parameters, "error")
     assert check_text("Order AB12345-12 shipped.", [rule]).passed is False
+
+
+# --- The check's time budget ----------------------------------------------------------------
+
+# Backtracks exponentially on a run of "a"s not followed by the end: each search takes the
+# pattern's whole time limit (REGEX_TIMEOUT_SECONDS).
+CATASTROPHIC = r"(a|aa)+$"
+
+
+def test_a_check_stops_running_patterns_when_its_time_budget_is_spent(
+    api_client, organization, guide, settings
+):
+    """Twelve patterns of 0.25 s each made one check take 3 s (40 made it 10 s). With a budget
+    of 0.6 s, the first patterns run to their own limit, the rest are not run: the answer comes
+    within the budget, lists them in ``skipped_rules``, says ``complete: false``, and does not
+    pass (a skipped error rule could have failed the text). Every other rule still runs."""
+    settings.STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS = 0.6
+    patterns = [add_rule(guide, f"Pattern {n:02}", "regex", {"pattern": CATASTROPHIC}) for n in range(12)]
+    events = AuditEvent.objects.count()
+
+    started = time.monotonic()
+    response = api_client.post(
+        f"/api/v1/style-guides/{guide.pk}/check/",
+        {"text": "Book direct: it will cure you. " + "a" * 40 + "b", "version": "draft"},
+        format="json",
+    )
+    elapsed = time.monotonic() - started
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert elapsed < 1.5
+    assert body["complete"] is False
+    assert body["passed"] is False
+    skipped = body["skipped_rules"]
+    assert 8 <= len(skipped) <= 11
+    assert skipped == [
+        {
+            "rule": rule.name,
+            "rule_type": "regex",
+            "severity": "error",
+            "rule_id": rule.pk,
+            "guide_id": guide.pk,
+        }
+        for rule in patterns[-len(skipped) :]
+    ]
+    ran = {violation["rule"] for violation in body["violations"]}
+    assert "No cure" in ran  # the cheap rules all ran
+    assert not ran & {rule["rule"] for rule in skipped}
+    assert AuditEvent.objects.count() == events
+
+
+def test_a_check_within_its_budget_is_complete(api_client, guide):
+    response = api_client.post(
+        f"/api/v1/style-guides/{guide.pk}/check/", {"text": "Book direct.", "version": "draft"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert (response.json()["complete"], response.json()["skipped_rules"]) == (True, [])
+
+
+@pytest.mark.parametrize(("severity", "passed"), [("warning", True), ("error", False)])
+def test_only_a_skipped_error_rule_fails_the_text(severity, passed):
+    rules = [
+        EffectiveRule("Pattern", "regex", validate_rule_parameters("regex", {"pattern": "cure"}), severity),
+        EffectiveRule(
+            "No hype", "banned_term", validate_rule_parameters("banned_term", {"terms": ["hype"]}), "error"
+        ),
+    ]
+    result = check_text("A cure.", rules, time_budget_seconds=0)
+    assert result.violations == []
+    assert [skipped.rule for skipped in result.skipped_rules] == ["Pattern"]
+    assert (result.complete, result.passed) == (False, passed)
