@@ -149,12 +149,19 @@ class CredentialRotateSerializer(serializers.Serializer):
 
 class OptionalUserRefField(serializers.CharField):
     """``user_ref`` of a row for one user or for the whole organization: null, left out or ``""``
-    (stored as null) means the organization-wide row."""
+    (stored as null) means the organization-wide row. Only spaces is refused: it names no user,
+    and reading it as "everyone" would widen a budget or preference the client meant for one."""
+
+    default_error_messages = {
+        "blank": "A user reference cannot be only spaces; leave it out or send null for everyone."
+    }
 
     def __init__(self, **kwargs):
         super().__init__(max_length=200, allow_null=True, allow_blank=True, required=False, **kwargs)
 
     def run_validation(self, data=serializers.empty):
+        if isinstance(data, str) and data and not data.strip():
+            self.fail("blank")
         # CharField answers "" before to_internal_value runs, so the mapping goes here.
         return super().run_validation(data) or None
 
@@ -192,8 +199,13 @@ class BudgetSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
-class BudgetCheckQuerySerializer(serializers.Serializer):
+class UserRefQuerySerializer(serializers.Serializer):
+    """``?user_ref=``: a user reference as stored (at most 200 characters); empty means none."""
+
     user_ref = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+
+class BudgetCheckQuerySerializer(UserRefQuerySerializer):
     credential = TenantPrimaryKeyRelatedField(queryset=ProviderCredential.all_objects.all(), required=False)
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -24,6 +23,7 @@ from providers.api.serializers import (
     CredentialRotateSerializer,
     ProviderCredentialSerializer,
     ProviderSerializer,
+    UserRefQuerySerializer,
 )
 from providers.budgets import budget_check
 from providers.models import AIPreference, Budget, ProviderCredential
@@ -136,14 +136,16 @@ class AIPreferenceViewSet(RestoreMixin, TenantModelViewSet):
     service_instance_argument = "preference"
 
     @extend_schema(
-        parameters=[OpenApiParameter("user_ref", OpenApiTypes.STR, required=False)],
+        parameters=[UserRefQuerySerializer],
         responses=AIPreferenceSerializer,
         description="The preference that applies to `user_ref`: theirs, else the organization's (404: none).",
     )
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def effective(self, request):
+        query = UserRefQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         preference = selectors.ai_preference_effective(
-            organization=self.organization, user_ref=request.query_params.get("user_ref") or None
+            organization=self.organization, user_ref=query.validated_data.get("user_ref") or None
         )
         if preference is None:
             raise NotFound("No AI preference applies.")

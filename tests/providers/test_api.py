@@ -571,3 +571,30 @@ def test_a_revoked_credential_cannot_be_rotated(admin_api_client, organization):
 
     assert response.status_code == 409, response.content
     assert ProviderCredential.objects.filter(pk=credential.pk).values().get() == before
+
+
+@pytest.mark.parametrize(
+    ("url", "payload"),
+    [
+        ("/api/v1/budgets/", {"name": "spaces", "user_ref": "   ", "limit_usd": "10"}),
+        ("/api/v1/ai-preferences/", {"user_ref": " \t "}),
+    ],
+)
+def test_a_user_ref_of_only_spaces_is_refused_not_read_as_everyone(
+    admin_api_client, organization, url, payload
+):
+    response = admin_api_client.post(url, payload, format="json")
+    assert response.status_code == 400, response.content
+    assert [(error["attr"], error["code"]) for error in response.json()["errors"]] == [("user_ref", "blank")]
+    assert not Budget.all_objects.filter(organization=organization).exists()
+    assert not AIPreference.all_objects.filter(organization=organization).exists()
+
+
+def test_effective_preference_refuses_a_user_ref_longer_than_any_stored(api_client, organization):
+    AIPreferenceFactory(organization=organization, user_ref=None)
+    response = api_client.get("/api/v1/ai-preferences/effective/", {"user_ref": "u" * 201})
+    assert response.status_code == 400
+    assert [(error["attr"], error["code"]) for error in response.json()["errors"]] == [
+        ("user_ref", "max_length")
+    ]
+    assert api_client.get("/api/v1/ai-preferences/effective/", {"user_ref": "u" * 200}).status_code == 200
