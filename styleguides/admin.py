@@ -502,6 +502,13 @@ class PromptTemplateAdminForm(forms.ModelForm):
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 self.add_error(field if field in self.fields else None, errors)
+        if self.instance.pk and cleaned.get("version_notes") and not self.errors and not self.body_changed():
+            # Notes are kept on the version a changed prompt writes: with none written they
+            # would be dropped while the page says the template was saved.
+            self.add_error(
+                "version_notes",
+                "Notes are saved with a new version: change the prompt too, or leave them empty.",
+            )
         return cleaned
 
     def version_body(self) -> dict:

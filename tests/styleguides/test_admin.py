@@ -416,6 +416,13 @@ def test_template_admin_saves_versions_and_refuses_syntax_errors(superuser_clien
     )
     assert unchanged.status_code == 302
     assert template.versions.count() == 1  # metadata edits make no new version
+    notes_alone = superuser_client.post(
+        f"{TEMPLATES}{template.pk}/change/", template_form(organization, description="e", version_notes="Why")
+    )
+    assert notes_alone.status_code == 200  # notes no version would keep: a form error, not dropped
+    assert "Notes are saved with a new version" in notes_alone.content.decode()
+    template.refresh_from_db()
+    assert (template.description, template.versions.count()) == ("d", 1)
 
     version = template.versions.get()
     changed = template_form(
