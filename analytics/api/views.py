@@ -192,9 +192,7 @@ class QueryReportView(TenantRequestMixin, APIView):
     query_serializer_class = None
 
     def get(self, request):
-        query = self.query_serializer_class(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        return Response(self.run_report(query.validated_data).as_dict())
+        return Response(self.run_report(self.validated_query(self.query_serializer_class)).as_dict())
 
     def run_report(self, params: dict):
         """The report for the validated query ``params`` (an object with ``as_dict()``)."""

@@ -267,11 +267,8 @@ class CacheEntryViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
         """Response-cache hits, misses, hit rate and cost saved over a period: lookups of
         ``GET cache/{key}/``. (``reports/cache/`` counts something else, ``reported_cache_hits``:
         generations whose performance metric reported ``cache_hit``.)"""
-        period = CacheStatsPeriodSerializer(data=request.query_params)
-        period.is_valid(raise_exception=True)
+        period = self.validated_query(CacheStatsPeriodSerializer)
         stats = selectors.cache_stats(
-            organization=self.organization,
-            since=period.validated_data.get("from"),
-            until=period.validated_data.get("to"),
+            organization=self.organization, since=period.get("from"), until=period.get("to")
         )
         return Response(CacheStatsSerializer(stats).data)

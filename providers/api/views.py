@@ -111,12 +111,11 @@ class BudgetViewSet(RestoreMixin, TenantModelViewSet):
     )
     @action(detail=False, methods=["get"], url_path="check", filter_backends=[], pagination_class=None)
     def check(self, request):
-        query = BudgetCheckQuerySerializer(data=request.query_params, context=self.get_serializer_context())
-        query.is_valid(raise_exception=True)
+        query = self.validated_query(BudgetCheckQuerySerializer)
         result = budget_check(
             organization=self.organization,
-            user_ref=query.validated_data.get("user_ref") or None,
-            credential=query.validated_data.get("credential"),
+            user_ref=query.get("user_ref") or None,
+            credential=query.get("credential"),
         )
         return Response(BudgetCheckSerializer(result).data)
 
@@ -142,10 +141,9 @@ class AIPreferenceViewSet(RestoreMixin, TenantModelViewSet):
     )
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def effective(self, request):
-        query = UserRefQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
+        user_ref = self.validated_query(UserRefQuerySerializer).get("user_ref")
         preference = selectors.ai_preference_effective(
-            organization=self.organization, user_ref=query.validated_data.get("user_ref") or None
+            organization=self.organization, user_ref=user_ref or None
         )
         if preference is None:
             raise NotFound("No AI preference applies.")

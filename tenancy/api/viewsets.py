@@ -28,6 +28,14 @@ class TenantRequestMixin:
     def actor(self) -> Actor:
         return actor_from_request(self.request)
 
+    def validated_query(self, serializer_class) -> dict:
+        """The request's query string validated by ``serializer_class`` (a bad value is a 400
+        naming it), with the view's context, so related fields are scoped to the caller."""
+        context = self.get_serializer_context() if hasattr(self, "get_serializer_context") else {}
+        query = serializer_class(data=self.request.query_params, context={"request": self.request, **context})
+        query.is_valid(raise_exception=True)
+        return query.validated_data
+
 
 class TenantViewSetMixin(TenantRequestMixin):
     """Scopes every query to the caller's organization and writes through the app's services.
