@@ -53,8 +53,9 @@ DEFAULT_CHECK_TIME_BUDGET_SECONDS = 2.0
 
 
 def check_time_budget_seconds() -> float:
-    """How long one check may run its rules: ``settings.STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS``,
-    else ``DEFAULT_CHECK_TIME_BUDGET_SECONDS``."""
+    """How long one check may run its rules: ``settings.STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS``
+    (declared in ``config.settings.base``, from the environment), else
+    ``DEFAULT_CHECK_TIME_BUDGET_SECONDS``."""
     return getattr(settings, "STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS", DEFAULT_CHECK_TIME_BUDGET_SECONDS)
 
 
