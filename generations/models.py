@@ -28,6 +28,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.fields.array import ArrayOverlap
 from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchConfig, SearchQuery, SearchVectorExact, SearchVectorField
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, Q
 
@@ -57,6 +58,28 @@ from tenancy.models import (
 # therefore the one way to search content.
 CONTENT_SEARCH_CONFIG = "english"
 SEARCH_TEXT_MAX_LENGTH = 200
+
+# A run's requested models: what the API takes and the admin may save.
+MAX_REQUESTED_MODELS = 50
+MODEL_NAME_MAX_LENGTH = 200
+
+
+def validate_models_requested(value) -> None:
+    """``GenerationRun.models_requested`` is a list of at most ``MAX_REQUESTED_MODELS`` model
+    names, each text of 1 to ``MODEL_NAME_MAX_LENGTH`` characters. The API's serializer says the
+    same with its fields; this holds it for the admin's free JSON (a list of objects there made
+    every read of the run's status fail)."""
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_REQUESTED_MODELS
+        or not all(isinstance(name, str) and 0 < len(name.strip()) <= MODEL_NAME_MAX_LENGTH for name in value)
+    ):
+        raise ValidationError(
+            f"A list of at most {MAX_REQUESTED_MODELS} model names, each text of 1 to "
+            f"{MODEL_NAME_MAX_LENGTH} characters.",
+            # Not "invalid": a model form would show its own "Enter a valid JSON." for that code.
+            code="invalid_models",
+        )
 
 
 class ContentSearchVector(Func):
@@ -157,7 +180,12 @@ class GenerationRun(SoftDeleteModel, TenantModel):
         max_length=20, choices=GenerationMode.choices, default=GenerationMode.PROFESSIONAL
     )
     deep_thinking = models.BooleanField(default=False)
-    models_requested = models.JSONField(default=list, blank=True, help_text="Model names, as requested.")
+    models_requested = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_models_requested],
+        help_text="Model names, as requested.",
+    )
     # Null, not "", when there is no user: as on Generation.
     user_ref = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
     error_details = models.JSONField(default=dict, blank=True)

@@ -17,7 +17,14 @@ from generations.choices import (
     RunStatus,
     TargetChannel,
 )
-from generations.models import CacheEntry, Campaign, Generation, GenerationRun
+from generations.models import (
+    MAX_REQUESTED_MODELS,
+    MODEL_NAME_MAX_LENGTH,
+    CacheEntry,
+    Campaign,
+    Generation,
+    GenerationRun,
+)
 from generations.selectors import LIST_DEFERRED, run_status
 from generations.services import MAX_BULK_ITEMS
 from providers.api import metered
@@ -331,7 +338,9 @@ class GenerationRunSerializer(serializers.ModelSerializer):
     unpriced_count = serializers.IntegerField(read_only=True)
     mode = serializers.ChoiceField(choices=GenerationMode.choices, required=False)
     models_requested = serializers.ListField(
-        child=serializers.CharField(max_length=200), required=False, max_length=50
+        child=serializers.CharField(max_length=MODEL_NAME_MAX_LENGTH),
+        required=False,
+        max_length=MAX_REQUESTED_MODELS,
     )
     user_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=False)
     error_details = _json_object()

@@ -158,3 +158,48 @@ def test_variants_tree_in_admin_counts_queries(superuser_client, organization, d
     with django_assert_max_num_queries(25):
         assert superuser_client.get(change_url(root)).status_code == 200
     assert Generation.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    "models_requested",
+    ['[{"name": "gpt-4o"}]', '"gpt-4o"', '["gpt-4o", ["nested"]]', '[""]', '["   "]', f'["{"m" * 201}"]'],
+    ids=["objects", "text", "nested list", "empty name", "spaces", "name too long"],
+)
+def test_a_runs_requested_models_must_be_a_list_of_names_in_the_admin(
+    superuser_client, organization, models_requested
+):
+    run = GenerationRunFactory(organization=organization, models_requested=["gpt-4o"])
+    url = f"/admin/generations/generationrun/{run.pk}/change/"
+    form = {
+        "organization": organization.pk,
+        "prompt": run.prompt,
+        "content_type": run.content_type,
+        "mode": run.mode,
+        "models_requested": models_requested,
+        "user_ref": "",
+        "error_details": "{}",
+    }
+    response = superuser_client.post(url, form)
+    assert response.status_code == 200  # the form again, with its error
+    assert "A list of at most 50 model names" in response.content.decode()
+    run.refresh_from_db()
+    assert run.models_requested == ["gpt-4o"]
+    # The run still reads (its status compares these names as a set).
+    assert superuser_client.get(url).status_code == 200
+
+
+def test_a_runs_requested_models_saved_in_the_admin_as_a_list_of_names(superuser_client, organization):
+    run = GenerationRunFactory(organization=organization, models_requested=["gpt-4o"])
+    form = {
+        "organization": organization.pk,
+        "prompt": run.prompt,
+        "content_type": run.content_type,
+        "mode": run.mode,
+        "models_requested": '["gpt-4o", "claude-sonnet-4-5"]',
+        "user_ref": "",
+        "error_details": "{}",
+    }
+    response = superuser_client.post(f"/admin/generations/generationrun/{run.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    run.refresh_from_db()
+    assert run.models_requested == ["gpt-4o", "claude-sonnet-4-5"]
