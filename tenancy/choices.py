@@ -62,6 +62,7 @@ class ErrorCode(models.TextChoices):
     INVALID_RANGE = "invalid_range", "`from` after `to`"
     RANGE_TOO_LONG = "range_too_long", "Date range too long"
     UNKNOWN_MODEL = "unknown_model", "Unknown model"
+    INVALID_MODELS = "invalid_models", "Not a list of model names"
     INACTIVE_MODEL = "inactive_model", "Inactive model"
     INACTIVE = "inactive"
     UNKNOWN_SNIPPET = "unknown_snippet", "Unknown context snippet"
