@@ -450,6 +450,6 @@ class CacheStatsPeriodSerializer(serializers.Serializer):
 
     def get_fields(self):
         return {
-            "from": serializers.DateField(required=False),
-            "to": serializers.DateField(required=False),
+            "from": serializers.DateField(required=False, help_text="First day (default: 29 days ago)."),
+            "to": serializers.DateField(required=False, help_text="Last day (default: today)."),
         }

@@ -32,7 +32,13 @@ from generations.api.serializers import (
     TreeNodeSerializer,
 )
 from generations.models import CacheEntry, Campaign, Generation, GenerationRun
-from tenancy.api.viewsets import RestoreMixin, TenantIngestViewSet, TenantModelViewSet, TenantViewSetMixin
+from tenancy.api.viewsets import (
+    RestoreMixin,
+    TenantIngestViewSet,
+    TenantModelViewSet,
+    TenantViewSetMixin,
+    query_action,
+)
 from tenancy.errors import NotFound
 from tenancy.idempotency import request_fingerprint
 
@@ -254,15 +260,7 @@ class CacheEntryViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
             raise NotFound("No cache entry under this key.")
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("from", OpenApiTypes.DATE, description="First day (default: 29 days ago)."),
-            OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (default: today)."),
-        ],
-        responses=CacheStatsSerializer,
-        filters=False,
-    )
-    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    @query_action(CacheStatsPeriodSerializer, CacheStatsSerializer)
     def stats(self, request):
         """Response-cache hits, misses, hit rate and cost saved over a period: lookups of
         ``GET cache/{key}/``. (``reports/cache/`` counts something else, ``reported_cache_hits``:

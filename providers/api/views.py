@@ -27,7 +27,7 @@ from providers.api.serializers import (
 )
 from providers.budgets import budget_check
 from providers.models import AIPreference, Budget, ProviderCredential
-from tenancy.api.viewsets import GlobalReadOnlyViewSet, RestoreMixin, TenantModelViewSet
+from tenancy.api.viewsets import GlobalReadOnlyViewSet, RestoreMixin, TenantModelViewSet, query_action
 from tenancy.choices import Role
 from tenancy.errors import NotFound
 
@@ -102,15 +102,11 @@ class BudgetViewSet(RestoreMixin, TenantModelViewSet):
     update_service = staticmethod(services.budget_update)
     service_instance_argument = "budget"
 
-    @extend_schema(
-        parameters=[BudgetCheckQuerySerializer],
-        responses=BudgetCheckSerializer,
-        description="May the organization (this user, this credential) spend now? Every active "
-        "budget that applies is checked against recorded spending of the current period and "
-        "the requests of the last minute and hour.",
-    )
-    @action(detail=False, methods=["get"], url_path="check", filter_backends=[], pagination_class=None)
+    @query_action(BudgetCheckQuerySerializer, BudgetCheckSerializer)
     def check(self, request):
+        """May the organization (this user, this credential) spend now? Every active budget that
+        applies is checked against recorded spending of the current period and the requests of
+        the last minute and hour."""
         query = self.validated_query(BudgetCheckQuerySerializer)
         result = budget_check(
             organization=self.organization,
@@ -134,13 +130,9 @@ class AIPreferenceViewSet(RestoreMixin, TenantModelViewSet):
     update_service = staticmethod(services.ai_preference_update)
     service_instance_argument = "preference"
 
-    @extend_schema(
-        parameters=[UserRefQuerySerializer],
-        responses=AIPreferenceSerializer,
-        description="The preference that applies to `user_ref`: theirs, else the organization's (404: none).",
-    )
-    @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
+    @query_action(UserRefQuerySerializer, AIPreferenceSerializer)
     def effective(self, request):
+        """The preference that applies to `user_ref`: theirs, else the organization's (404: none)."""
         user_ref = self.validated_query(UserRefQuerySerializer).get("user_ref")
         preference = selectors.ai_preference_effective(
             organization=self.organization, user_ref=user_ref or None

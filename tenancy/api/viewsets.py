@@ -17,6 +17,23 @@ from tenancy.idempotency import Recorded, request_fingerprint
 from tenancy.models import Organization, SoftDeleteModel
 
 
+def query_action(query_serializer, responses, **action_kwargs):
+    """Decorator of a GET action on the collection that answers one object for a query string
+    (``budgets/check/``, ``cache/stats/``): its schema documents ``query_serializer``'s fields as
+    the parameters and no list filters (the method's docstring is the description), its routing
+    skips the filter backends and pagination. The method reads the query with
+    ``self.validated_query(query_serializer)``."""
+
+    def decorate(method):
+        routed = action(
+            detail=False, methods=["get"], filter_backends=[], pagination_class=None, **action_kwargs
+        )
+        documented = extend_schema(parameters=[query_serializer], responses=responses, filters=False)
+        return documented(routed(method))
+
+    return decorate
+
+
 class TenantRequestMixin:
     """The caller's organization and actor, for any DRF view (viewsets and plain ``APIView``s)."""
 
