@@ -234,6 +234,8 @@ SPECTACULAR_SETTINGS = {
         "GenerationKindEnum": "generations.choices.GenerationKind.choices",
         "GenerationModeEnum": "providers.choices.GenerationMode.choices",
         "StyleGuideKindEnum": "styleguides.choices.StyleGuideKind.choices",
+        # Credentials are documented twice (create and update bodies): one name for their status.
+        "CredentialStatusEnum": "providers.choices.CredentialStatus.choices",
         "ValidationErrorEnum": "drf_standardized_errors.openapi_serializers.ValidationErrorEnum.choices",
         "ClientErrorEnum": "drf_standardized_errors.openapi_serializers.ClientErrorEnum.choices",
         "ServerErrorEnum": "drf_standardized_errors.openapi_serializers.ServerErrorEnum.choices",

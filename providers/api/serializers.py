@@ -24,6 +24,7 @@ from providers.models import (
 )
 from providers.services import MAX_API_KEY_LENGTH
 from tenancy.api.fields import TenantPrimaryKeyRelatedField
+from tenancy.api.strict import CreateOnlyFieldsMixin
 
 # --- Catalogue (read-only) ----------------------------------------------------------------------
 
@@ -92,7 +93,7 @@ def _api_key_field(**kwargs) -> serializers.CharField:
     )
 
 
-class ProviderCredentialSerializer(serializers.ModelSerializer):
+class ProviderCredentialSerializer(CreateOnlyFieldsMixin, serializers.ModelSerializer):
     """Create with ``provider`` (slug), ``name`` and ``api_key``; update ``name``, ``expires_at``
     or ``status`` (revoking is final). The key is replaced only by ``POST {id}/rotate/``."""
 
@@ -117,13 +118,8 @@ class ProviderCredentialSerializer(serializers.ModelSerializer):
             "expires_at",
         ]
         read_only_fields = ["id", "fingerprint", "last4", "created_at", "updated_at", "rotated_at"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance is not None:
-            # On update the provider is fixed and the key changes only through rotate/.
-            self.fields["provider"].read_only = True
-            self.fields["api_key"].read_only = True
+        # The provider is what the key is for; the key changes only through rotate/.
+        create_only_fields = ["provider", "api_key"]
 
     # On update `api_key` is read-only; strict input refuses it with this pointer.
     unknown_field_hints = {"api_key": "Replace the key with POST credentials/{id}/rotate/."}

@@ -24,6 +24,7 @@ from styleguides.services import RenderedPrompt
 from styleguides.versioning import guide_has_unpublished_changes
 from tenancy.api.dataclass_serializers import dataclass_serializer
 from tenancy.api.fields import TenantPrimaryKeyRelatedField
+from tenancy.api.strict import CreateOnlyFieldsMixin
 
 # What a guide says, shown alike for its draft and each published version: body, voice, words.
 GUIDE_WRITING_FIELDS = ("body", "tone", "audience", "reading_level", *GUIDE_TERM_FIELDS)
@@ -71,7 +72,7 @@ class VerticalSlugField(serializers.SlugRelatedField):
         super().__init__(slug_field="slug", **kwargs)
 
 
-class BrandRuleSerializer(OwnedSerializer):
+class BrandRuleSerializer(CreateOnlyFieldsMixin, OwnedSerializer):
     """A rule of a guide. ``parameters`` depend on ``rule_type`` (see ``styleguides.compliance``);
     they are validated when the rule is saved, so an invalid regex is a 400 and nothing is written.
     ``guide`` is fixed once the rule is created."""
@@ -96,13 +97,9 @@ class BrandRuleSerializer(OwnedSerializer):
             "created_at",
             "updated_at",
         ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance is not None and "guide" in self.fields:
-            # A rule never moves (its guide's published versions and its overrides of inherited
-            # rules are by guide): refused by name, where it used to be ignored with a 200.
-            self.fields["guide"].read_only = True
+        # A rule never moves: its guide's published versions and its overrides of inherited
+        # rules are by guide.
+        create_only_fields = ["guide"]
 
 
 class NestedBrandRuleSerializer(BrandRuleSerializer):

@@ -11,6 +11,7 @@ from drf_standardized_errors.openapi_serializers import ClientErrorEnum, ServerE
 from rest_framework import serializers
 
 from tenancy.api.error_codes import error_code_choices
+from tenancy.api.strict import CreateOnlyFieldsMixin, update_serializer
 
 
 class APIKeyScheme(OpenApiAuthenticationExtension):
@@ -119,7 +120,12 @@ class InkwellAutoSchema(AutoSchema):
         # (201 new, 200 replayed): derived here so each endpoint documents only its meaning.
         if self._is_idempotent_create():
             return self.view.create_serializer_class
-        return super().get_request_serializer()
+        serializer = super().get_request_serializer()
+        # An update body cannot carry the fields fixed at creation (CreateOnlyFieldsMixin).
+        serializer_class = serializer if isinstance(serializer, type) else type(serializer)
+        if self.method in ("PUT", "PATCH") and issubclass(serializer_class, CreateOnlyFieldsMixin):
+            return update_serializer(serializer_class)
+        return serializer
 
     def get_response_serializers(self):
         if self._is_idempotent_create():

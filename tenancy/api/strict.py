@@ -21,6 +21,7 @@ Installed once for the whole API (nothing to add per serializer or view):
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -60,6 +61,32 @@ def _strict_to_internal_value(self, data):
                 }
             )
     return _serializer_to_internal_value(self, data)
+
+
+class CreateOnlyFieldsMixin:
+    """A serializer whose ``Meta.create_only_fields`` are given when a row is created and never
+    changed after: on an update they are read-only, so strict input refuses them by name (a 400
+    ``unknown_field``, with the serializer's ``unknown_field_hints``) instead of a 200 that changed
+    nothing, and the schema documents the update body without them
+    (:func:`update_serializer`, read by ``tenancy.api.schema.InkwellAutoSchema``)."""
+
+    # True on the class the schema documents updates with (no instance there).
+    documents_update = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance is not None or self.documents_update:
+            for name in self.Meta.create_only_fields:
+                if name in self.fields:  # a nested variant may leave one out
+                    self.fields[name].read_only = True
+
+
+@functools.cache
+def update_serializer(serializer_class: type) -> type:
+    """``serializer_class`` as an update reads a body: a subclass whose create-only fields are
+    read-only, named ``<Name>Update`` so PUT and PATCH get their own schema components."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    return type(f"{name}UpdateSerializer", (serializer_class,), {"documents_update": True})
 
 
 def _unknown_detail(serializer, name: str) -> str:

@@ -12,6 +12,7 @@ from generations.publishing.choices import Platform
 from generations.publishing.models import MAX_POST_TEXT, ScheduledPost, SocialAccount
 from generations.publishing.services import MAX_SECRET_LENGTH, SECRET_FIELDS
 from tenancy.api.fields import TenantPrimaryKeyRelatedField
+from tenancy.api.strict import CreateOnlyFieldsMixin
 
 
 def _secret_field(help_text: str) -> serializers.CharField:
@@ -25,7 +26,7 @@ def _secret_field(help_text: str) -> serializers.CharField:
     )
 
 
-class SocialAccountSerializer(serializers.ModelSerializer):
+class SocialAccountSerializer(CreateOnlyFieldsMixin, serializers.ModelSerializer):
     """An account on a platform. ``platform`` is fixed once created."""
 
     platform = serializers.ChoiceField(choices=Platform.choices)
@@ -61,12 +62,8 @@ class SocialAccountSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         # Uniqueness is checked by the service (full_clean), scoped to the caller's organization.
+        create_only_fields = ["platform"]
         validators = []
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance is not None:
-            self.fields["platform"].read_only = True
 
     def split(self) -> tuple[dict, dict]:
         """``(fields, secrets)`` of the validated data, for the services."""
