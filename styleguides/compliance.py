@@ -18,8 +18,8 @@ when it has no violation of severity ``error``; warnings are reported but do not
 Time budget
 -----------
 Tenants write patterns, and a guide may hold many: each runs with its own time limit, and the
-whole check with ``settings.STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS`` (default
-``DEFAULT_CHECK_TIME_BUDGET_SECONDS``). Once the budget is spent, a rule whose cost the tenant
+whole check with ``settings.STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS`` (2 s unless the
+environment says otherwise, ``config.settings.base``). Once the budget is spent, a rule whose cost the tenant
 decides (a ``regex``) is not run, or is stopped, and is listed in ``skipped_rules``; the result
 is then not ``complete``, and it does not pass if a skipped rule has severity ``error`` (it could
 have failed the text). The other rules' cost is bounded by their parameters and the text's
@@ -48,15 +48,6 @@ from styleguides.rules.required_phrase import RequiredPhrase
 from styleguides.text_safety import refuse_nul
 
 GRAPHEME = regex.compile(r"\X")
-# Eight patterns at their own limit: a check answers well within a request's patience.
-DEFAULT_CHECK_TIME_BUDGET_SECONDS = 2.0
-
-
-def check_time_budget_seconds() -> float:
-    """How long one check may run its rules: ``settings.STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS``
-    (declared in ``config.settings.base``, from the environment), else
-    ``DEFAULT_CHECK_TIME_BUDGET_SECONDS``."""
-    return getattr(settings, "STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS", DEFAULT_CHECK_TIME_BUDGET_SECONDS)
 
 
 # --- Parameters -----------------------------------------------------------------------------
@@ -260,11 +251,14 @@ def check_text(
 ) -> CheckResult:
     """Check ``text`` against ``rules``; every violation with its span, and a pass/fail verdict.
 
-    The rules share ``time_budget_seconds`` (default :func:`check_time_budget_seconds`), counted
-    from this call: a rule that could not run within it is listed in ``skipped_rules`` (see the
-    module docstring), and the text passes only if none of those has severity ``error``.
+    The rules share ``time_budget_seconds`` (default: the setting
+    ``STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS``), counted from this call: a rule that could not run
+    within it is listed in ``skipped_rules`` (see the module docstring), and the text passes only
+    if none of those has severity ``error``.
     """
-    budget = check_time_budget_seconds() if time_budget_seconds is None else time_budget_seconds
+    budget = (
+        settings.STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS if time_budget_seconds is None else time_budget_seconds
+    )
     checker = _Checker(unicodedata.normalize("NFC", text), deadline=time.monotonic() + budget)
     statistics = text_statistics(checker.text)
     violations: list[Violation] = []

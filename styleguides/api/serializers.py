@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from styleguides.choices import StyleGuideStatus
-from styleguides.compliance import DEFAULT_CHECK_TIME_BUDGET_SECONDS, EffectiveRule, SkippedRule, Violation
+from styleguides.compliance import EffectiveRule, SkippedRule, Violation
 from styleguides.models import (
     GUIDE_TERM_FIELDS,
     BrandRule,
@@ -235,8 +235,8 @@ class CheckResultSerializer(serializers.Serializer):
     )
     skipped_rules = SkippedRuleSerializer(
         many=True,
-        help_text=f"Rules not run because the check's time budget ({DEFAULT_CHECK_TIME_BUDGET_SECONDS:g} s "
-        "unless configured) was spent on slow patterns: only 'regex' rules are ever skipped. Check "
+        help_text="Rules not run because the check's time budget (STYLEGUIDES_CHECK_TIME_BUDGET_SECONDS, "
+        "2 s by default) was spent on slow patterns: only 'regex' rules are ever skipped. Check "
         "again with a shorter text, or simplify the patterns.",
     )
 
