@@ -164,6 +164,10 @@ def style_guide_publish(
 # --- Brand rules ----------------------------------------------------------------------------
 
 
+# Why a rule cannot be moved, said by the service and by the API when an update names a guide.
+RULE_STAYS_ON_ITS_GUIDE = "A rule stays on its guide; add a rule to the other guide instead."
+
+
 @transaction.atomic
 def brand_rule_create(
     *, organization: Organization | None, actor: Actor = SYSTEM, guide: StyleGuide, **fields
@@ -181,7 +185,7 @@ def brand_rule_update(
     """Change a rule of a guide's draft (published versions keep their own copy). A rule stays on
     its guide: naming a guide is refused (``ValidationError`` on ``guide``), never ignored."""
     if "guide" in fields:
-        raise ValidationError({"guide": "A rule stays on its guide; add a rule to the other guide instead."})
+        raise ValidationError({"guide": RULE_STAYS_ON_ITS_GUIDE})
     return owned_row_update(organization=organization, actor=actor, instance=instance, **fields)
 
 

@@ -20,7 +20,7 @@ from styleguides.models import (
     StyleGuideVersion,
     Vertical,
 )
-from styleguides.services import RenderedPrompt
+from styleguides.services import RULE_STAYS_ON_ITS_GUIDE, RenderedPrompt
 from styleguides.versioning import guide_has_unpublished_changes
 from tenancy.api.dataclass_serializers import dataclass_serializer
 from tenancy.api.fields import TenantPrimaryKeyRelatedField
@@ -80,7 +80,7 @@ class BrandRuleSerializer(CreateOnlyFieldsMixin, OwnedSerializer):
     guide = TenantPrimaryKeyRelatedField(queryset=StyleGuide.objects.all(), allow_global=True)
 
     # On update `guide` is read-only; strict input refuses it with this pointer.
-    unknown_field_hints = {"guide": "A rule stays on its guide; add a rule to the other guide instead."}
+    unknown_field_hints = {"guide": RULE_STAYS_ON_ITS_GUIDE}
 
     class Meta(OwnedSerializer.Meta):
         model = BrandRule
