@@ -261,12 +261,11 @@ class CacheEntryViewSet(TenantViewSetMixin, viewsets.GenericViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @query_action(CacheStatsPeriodSerializer, CacheStatsSerializer)
-    def stats(self, request):
+    def stats(self, request, query):
         """Response-cache hits, misses, hit rate and cost saved over a period: lookups of
         ``GET cache/{key}/``. (``reports/cache/`` counts something else, ``reported_cache_hits``:
         generations whose performance metric reported ``cache_hit``.)"""
-        period = self.validated_query(CacheStatsPeriodSerializer)
         stats = selectors.cache_stats(
-            organization=self.organization, since=period.get("from"), until=period.get("to")
+            organization=self.organization, since=query.get("from"), until=query.get("to")
         )
         return Response(CacheStatsSerializer(stats).data)

@@ -103,11 +103,10 @@ class BudgetViewSet(RestoreMixin, TenantModelViewSet):
     service_instance_argument = "budget"
 
     @query_action(BudgetCheckQuerySerializer, BudgetCheckSerializer)
-    def check(self, request):
+    def check(self, request, query):
         """May the organization (this user, this credential) spend now? Every active budget that
         applies is checked against recorded spending of the current period and the requests of
         the last minute and hour."""
-        query = self.validated_query(BudgetCheckQuerySerializer)
         result = budget_check(
             organization=self.organization,
             user_ref=query.get("user_ref") or None,
@@ -131,11 +130,10 @@ class AIPreferenceViewSet(RestoreMixin, TenantModelViewSet):
     service_instance_argument = "preference"
 
     @query_action(UserRefQuerySerializer, AIPreferenceSerializer)
-    def effective(self, request):
+    def effective(self, request, query):
         """The preference that applies to `user_ref`: theirs, else the organization's (404: none)."""
-        user_ref = self.validated_query(UserRefQuerySerializer).get("user_ref")
         preference = selectors.ai_preference_effective(
-            organization=self.organization, user_ref=user_ref or None
+            organization=self.organization, user_ref=query.get("user_ref") or None
         )
         if preference is None:
             raise NotFound("No AI preference applies.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -21,15 +23,19 @@ def query_action(query_serializer, responses, **action_kwargs):
     """Decorator of a GET action on the collection that answers one object for a query string
     (``budgets/check/``, ``cache/stats/``): its schema documents ``query_serializer``'s fields as
     the parameters and no list filters (the method's docstring is the description), its routing
-    skips the filter backends and pagination. The method reads the query with
-    ``self.validated_query(query_serializer)``."""
+    skips the filter backends and pagination. The method is called with the validated query
+    (``self.validated_query(query_serializer)``) as ``query``."""
 
     def decorate(method):
+        @functools.wraps(method)
+        def answer(self, request, *args, **kwargs):
+            return method(self, request, *args, query=self.validated_query(query_serializer), **kwargs)
+
         routed = action(
             detail=False, methods=["get"], filter_backends=[], pagination_class=None, **action_kwargs
         )
         documented = extend_schema(parameters=[query_serializer], responses=responses, filters=False)
-        return documented(routed(method))
+        return documented(routed(answer))
 
     return decorate
 
