@@ -433,3 +433,55 @@ def test_the_rate_limit_report_equals_the_raw_group_by(dataset, make_api_client,
 
     for threshold in sorted({0, busiest // 2, busiest - 1, busiest}):
         assert_rate_limits_equal_raw(client, organization, since, until, threshold)
+
+
+# --- keys first ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        (
+            "/api/v1/usage/?key_fingerprint={key}",
+            "SELECT id FROM analytics_providercall WHERE organization_id = %s AND key_fingerprint = %s "
+            "ORDER BY occurred_at DESC, id DESC",
+        ),
+        (
+            "/api/v1/generations/?search=breakfast+terrace",
+            "SELECT id FROM generations_generation WHERE organization_id = %s AND deleted_at IS NULL "
+            "AND to_tsvector('english', content) @@ websearch_to_tsquery('english', 'breakfast terrace') "
+            "ORDER BY created_at DESC, id DESC",
+        ),
+    ],
+)
+def test_a_page_is_limited_on_its_own_table_before_the_joins_and_pages_hold_the_raw_order(
+    dataset, make_api_client, django_assert_max_num_queries, path, raw
+):
+    """Given the median tenant, when its calls by one key (or its generations by a search) are
+    read page by page, then each page's statement limits the list's own table first (the joins
+    are made for the page's rows only: a misjudged filter cannot make them join every match) and
+    the pages together hold exactly the raw ordered rows, each once."""
+    counts = _counts(dataset)
+    ranked = [pk for pk in dataset.organization_ids if counts.get(pk)]
+    organization = Organization.objects.get(pk=ranked[len(ranked) // 2])
+    key = _raw(
+        "SELECT key_fingerprint FROM analytics_providercall WHERE organization_id = %s LIMIT 1",
+        [organization.pk],
+    )[0][0]
+    client = make_api_client(organization)
+    expected = [row[0] for row in _raw(raw, [organization.pk, key][: raw.count("%s")])]
+    assert expected, "the median tenant has matching rows"
+
+    page, seen, statements = path.format(key=key) + "&page_size=7", [], []
+    while page:
+        with django_assert_max_num_queries(LIST_QUERIES + 1) as captured:
+            body = client.get(page).json()
+        statements += [query["sql"] for query in captured.captured_queries]
+        seen += [row["id"] for row in body["results"]]
+        page = body["next"]
+
+    assert seen == expected
+    pages = [sql for sql in statements if "LIMIT 8" in sql]
+    assert pages
+    for sql in pages:  # the one limit is the keys' subquery's: the outer read has none
+        assert sql.count("LIMIT") == 1 and '"id" IN (SELECT' in sql and sql.endswith("DESC"), sql
