@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db import connection
@@ -85,28 +85,24 @@ DIMENSION_OUTPUT = {
 }
 
 
-def ratio_sql(part: str, whole: str, places: int = RATE) -> str:
-    """``part / whole`` in SQL, rounded half up (away from zero) to ``places`` decimal places and
-    written fixed point as text ("0.0540"); NULL when ``whole`` is 0. Exact, whatever the sizes:
-    the quotient is an integer division (``div`` truncates, it never rounds) of the sums scaled by
-    ``10**places``, then shifted back by a multiplication, so no digit is rounded twice. ``part``
-    and ``whole`` are SQL expressions (integers or numerics: money sums keep their scale).
-
-    In the statement, not in Python: a report of 365 days is 365 rows a request, and the
-    derived figures were most of their shaping."""
-    scale = 10**places
-    unit = format(Decimal(1).scaleb(-places), "f")
-    part, whole = f"({part})::numeric", f"({whole})::numeric"  # numeric: no bigint overflow
-    return (
-        f"CASE WHEN {whole} = 0 THEN NULL ELSE (sign({part}) * sign({whole}) * "
-        f"div(2 * abs({part}) * {scale} + abs({whole}), 2 * abs({whole})) * {unit})::text END"
-    )
+def _ratio(part, whole, places: int = RATE) -> str | None:
+    """``part / whole`` rounded half up to ``places`` decimal places, written fixed point
+    ("0.0540"); None when ``whole`` is 0."""
+    if not whole:
+        return None
+    if type(part) is int and type(whole) is int and part >= 0 and whole > 0:
+        # Counts (most figures): the same answer exactly, in integers (floor(part / whole *
+        # 10**places + 1/2)), cheaper than Decimal division and quantize, done once per row.
+        digits = str((2 * part * 10**places + whole) // (2 * whole)).rjust(places + 1, "0")
+        return f"{digits[:-places]}.{digits[-places:]}"
+    quantum = Decimal(1).scaleb(-places)
+    return format((Decimal(part) / Decimal(whole)).quantize(quantum, rounding=ROUND_HALF_UP), "f")
 
 
 @dataclass(frozen=True)
 class Ratio:
     """A derived figure: ``numerator / (denominator - minus…)`` of a group's sums, rounded half up
-    to ``places`` decimal places (:func:`ratio_sql`)."""
+    to ``places`` decimal places (:func:`_ratio`)."""
 
     numerator: str
     denominator: str
@@ -346,24 +342,48 @@ def _aggregate_sql(model, name: str, *, maximum: bool) -> str:
     return f"COALESCE(sum({name}), 0)"
 
 
-def _figures_sql(spec: ReportSpec, model, measures: Sequence[str]) -> tuple[list[str], list[str]]:
-    """What a report's statement selects after the dimensions, and the output name of each: the
-    measures' sums (or maxima), money as fixed-point text ("0.0000000000", never "0E-10"), then
-    the spec's derived figures over those sums (:func:`ratio_sql`). Every figure leaves
-    PostgreSQL as the API writes it, so a fetched row becomes an output row by its names alone.
-    (PostgreSQL computes an aggregate a statement repeats once.)"""
-    sums = {name: _aggregate_sql(model, name, maximum=name in spec.maxima) for name in measures}
-    selected = [
-        f"{sql}::text" if model._meta.get_field(name).get_internal_type() == "DecimalField" else sql
-        for name, sql in sums.items()
+def _shaper(spec: ReportSpec, model, dimensions: Sequence[str], measures: Sequence[str]):
+    """A function turning one fetched row (the dimensions as :func:`_dimension_sql` selects them,
+    then the measures) into an output row: the values under their output names, money written
+    fixed point ("0.0000000000", never "0E-10"), then the derived figures.
+
+    Decided once per question, not per value: which columns are money (counts are ints already)
+    and where each derived figure's sums are."""
+    names = [DIMENSION_OUTPUT[d] for d in dimensions] + [MEASURE_OUTPUT.get(m, m) for m in measures]
+    texts = [
+        MEASURE_OUTPUT.get(m, m)
+        for m in measures
+        if model._meta.get_field(m).get_internal_type() == "DecimalField"
     ]
-    names = [MEASURE_OUTPUT.get(name, name) for name in measures]
-    for name in spec.derived:
-        ratio = DERIVED[name]
-        whole = " - ".join([sums[ratio.denominator], *(sums[measure] for measure in ratio.minus)])
-        selected.append(ratio_sql(sums[ratio.numerator], whole, ratio.places))
-        names.append(name)
-    return selected, names
+    offset = len(dimensions)
+
+    def position(measure: str) -> int:
+        return offset + measures.index(measure)
+
+    derived = [
+        (
+            name,
+            position(DERIVED[name].numerator),
+            position(DERIVED[name].denominator),
+            [position(measure) for measure in DERIVED[name].minus],
+            DERIVED[name].places,
+        )
+        for name in spec.derived
+    ]
+
+    def shape(values: Sequence[Any]) -> dict[str, Any]:
+        row = dict(zip(names, values, strict=False))  # as long as each other: one statement's
+        for name in texts:
+            if row[name] is not None:
+                row[name] = format(row[name], "f")
+        for name, numerator, denominator, minus, places in derived:
+            whole = values[denominator]
+            for subtracted in minus:
+                whole -= values[subtracted]
+            row[name] = _ratio(values[numerator], whole, places)
+        return row
+
+    return shape
 
 
 def _fetch(sql: str, params: Sequence[Any]) -> list[tuple]:
@@ -386,10 +406,10 @@ def report_run(
     rollups. ``group_by`` None means the report's default; ``[]`` means one row of totals.
 
     One statement over the narrowest rollup that answers (:func:`rollup_for`), grouped by the
-    dimensions, busiest first within each day or month, with the totals as its grand-total
-    grouping set: exact however many groups ``limit`` leaves out. Written here rather than by
-    the ORM, for the per-row cost: PostgreSQL sums, derives and formats every figure
-    (:func:`_figures_sql`), and Python only names the values."""
+    dimensions, busiest first within each day or month; the totals are the groups' sums when
+    every group was fetched, else a second statement. Written here rather than by the ORM, for
+    the per-row cost: the rows come back as tuples of ints (:func:`_aggregate_sql`) and are
+    shaped by a plan made once per question (:func:`_shaper`)."""
     spec = REPORTS.get(report)
     if spec is None:
         raise InvalidReportQuery(f"No report {report!r}.", attr="report")
@@ -410,36 +430,40 @@ def report_run(
 
     measures = (*spec.sums[source], *spec.maxima)
     model = rollup_for(source, dimensions, measures)
-    figures, names = _figures_sql(spec, model, measures)
+    aggregates = ", ".join(_aggregate_sql(model, name, maximum=name in spec.maxima) for name in measures)
     rows = (
         f"FROM {connection.ops.quote_name(model._meta.db_table)} "
         "WHERE organization_id = %s AND day >= %s AND day <= %s"
     )
     params = [organization.pk, date_from, date_to]
-    output: list[dict[str, Any]] = []
-    truncated = False
+    fetched: list[tuple] = []
     if dimensions:
         keys = {d: _dimension_sql(d) for d in dimensions}
+        selected = ", ".join(output for _, output in keys.values())
         group = ", ".join(expression for expression, _ in keys.values())
-        selected = [shown for _, shown in keys.values()]
-        # The grand total's row says so in the last column, and sorts first.
-        is_total = len(selected) + len(figures) + 1
-        order = [f"{is_total} DESC"]
-        order += [keys[d][0] for d in dimensions if d in TIME_DIMENSIONS]
+        order = [keys[d][0] for d in dimensions if d in TIME_DIMENSIONS]
         order.append(f"{len(dimensions) + 1 + measures.index(spec.sort)} DESC")
         order += [keys[d][0] for d in dimensions if d not in TIME_DIMENSIONS]
-        total, *groups = _fetch(
-            f"SELECT {', '.join([*selected, *figures])}, GROUPING({group}) <> 0 {rows} "
-            f"GROUP BY GROUPING SETS (({group}), ()) ORDER BY {', '.join(order)} LIMIT %s",
-            [*params, limit + 2],
+        fetched = _fetch(
+            f"SELECT {selected}, {aggregates} {rows} GROUP BY {group} ORDER BY {', '.join(order)} LIMIT %s",
+            [*params, limit + 1],
         )
-        columns = [*(DIMENSION_OUTPUT[d] for d in dimensions), *names]
-        truncated = len(groups) > limit
-        # zip stops at the names: the total flag is left out.
-        output = [dict(zip(columns, values, strict=False)) for values in groups[:limit]]
-        totals = dict(zip(names, total[len(dimensions) : -1], strict=True))
+    truncated = len(fetched) > limit
+    if fetched and not truncated:
+        # Every group was fetched: the totals are their sums (and maxima), no second query.
+        columns = list(zip(*fetched, strict=True))[len(dimensions) :]
+        totals_values = tuple(
+            max((value for value in column if value is not None), default=None)
+            if name in spec.maxima
+            else sum(column)
+            for name, column in zip(measures, columns, strict=True)
+        )
     else:
-        totals = dict(zip(names, _fetch(f"SELECT {', '.join(figures)} {rows}", params)[0], strict=True))
+        totals_values = _fetch(f"SELECT {aggregates} {rows}", params)[0]
+    shape = _shaper(spec, model, dimensions, measures)
+    output = [shape(values) for values in fetched[:limit]]
+    totals = _shaper(spec, model, (), measures)(totals_values)
+    if not dimensions:
         output = [dict(totals)]
     return ReportResult(
         report=report,
