@@ -31,7 +31,6 @@ from django.contrib.postgres.search import SearchConfig, SearchQuery, SearchVect
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func, Q
-from django.db.models.lookups import Exact
 
 from generations.choices import ContentFormat, ContentType, GenerationKind, GenerationStatus, TargetChannel
 from providers.choices import GenerationMode
@@ -53,19 +52,12 @@ from tenancy.models import (
 
 # Full-text search of generation content. English: the content Inkwell stores is marketing copy
 # in English, so stemming ("hotels" finds "hotel") and dropping stop words is what a reader
-# expects. The GIN indexes are on these very expressions (``generation_search_NN_idx``: the
-# organization as a one-element array, then the vector), and PostgreSQL uses an expression
-# index only for a query that repeats the expression exactly: ``content_matches`` (and
-# ``GenerationQuerySet.search`` on it) is therefore the one way to search content.
+# expects. The GIN index is on these very expressions (``generation_org_search_idx``:
+# the organization as a one-element array, then the vector), and PostgreSQL uses an expression
+# index only for a query that repeats the expression exactly: ``GenerationQuerySet.search`` is
+# therefore the one way to search content.
 CONTENT_SEARCH_CONFIG = "english"
 SEARCH_TEXT_MAX_LENGTH = 200
-# The search index is split by organization into this many partial GIN indexes, one per
-# ``organization_id % SEARCH_INDEX_BUCKETS``. A word's posting list in one holds the rows of its
-# bucket's organizations only, and a tenant's rows are spread over the whole table, so a search of
-# common words reads (and decodes) about every page of those words' lists: in one index over
-# every tenant, 3,560 pages and ~25 ms for a tenant of 2,029 rows at 10M generations; in one of 8
-# buckets, 616 pages and ~9 ms. Changing the number is a migration of every bucket's index.
-SEARCH_INDEX_BUCKETS = 16
 
 # A run's requested models: what the API takes and the admin may save.
 MAX_REQUESTED_MODELS = 50
@@ -126,35 +118,18 @@ class OrganizationArray(Func):
         super().__init__(F("organization"))
 
 
-def search_bucket(bucket: int) -> Exact:
-    """``organization_id % SEARCH_INDEX_BUCKETS = bucket``: the predicate of one bucket's search
-    index, written as the query must repeat it for PostgreSQL to read that index."""
-    return Exact(F("organization") % SEARCH_INDEX_BUCKETS, bucket)
-
-
 def content_matches(text: str, *, organization_ids: Collection[int] | None) -> Q:
     """The condition ``content_search_vector() @@ websearch_to_tsquery('english', text)`` in
     ``organization_ids`` (None: every organization, for superusers), for ``filter()`` or a ``Q``;
     it is matched in WHERE only, never computed for the SELECT list.
 
-    One branch per bucket of the organizations (:data:`SEARCH_INDEX_BUCKETS`): its predicate
-    names the bucket's index, and ``ARRAY[organization_id] && ARRAY[ids]`` (although the caller's
-    queryset is already scoped) is a condition on that index's first column. Every organization
-    is an OR of every bucket, which PostgreSQL reads as one bitmap of all the indexes.
+    The organization is stated as ``ARRAY[organization_id] && ARRAY[ids]`` although the caller's
+    queryset is already scoped: only that form is a condition on the index's first column.
     """
     query = SearchQuery(text, search_type="websearch", config=CONTENT_SEARCH_CONFIG)
-    buckets: dict[int, list[int] | None] = {}
-    if organization_ids is None:
-        buckets = dict.fromkeys(range(SEARCH_INDEX_BUCKETS))
-    else:
-        for organization_id in organization_ids:
-            buckets.setdefault(organization_id % SEARCH_INDEX_BUCKETS, []).append(organization_id)
-    condition = Q(pk__in=[])  # no organization: no match
-    for bucket, ids in sorted(buckets.items()):
-        branch = Q(search_bucket(bucket), SearchVectorExact(content_search_vector(), query))
-        if ids is not None:
-            branch &= Q(ArrayOverlap(OrganizationArray(), ids))
-        condition |= branch
+    condition = Q(SearchVectorExact(content_search_vector(), query))
+    if organization_ids is not None:
+        condition &= Q(ArrayOverlap(OrganizationArray(), list(organization_ids)))
     return condition
 
 
@@ -416,18 +391,10 @@ class Generation(MeteredUsage, SoftDeleteModel, IngestedRequestModel):
                 condition=~Q(conversation_id=""),
                 name="generation_conversation_idx",
             ),
-            # Search by content (``?search=``, the admin search): see CONTENT_SEARCH_CONFIG and
-            # SEARCH_INDEX_BUCKETS. A GIN index serves a condition on any subset of its columns,
-            # so a search of every organization (a superuser's admin search) reads them too.
-            *(
-                GinIndex(
-                    OrganizationArray(),
-                    content_search_vector(),
-                    condition=Q(search_bucket(bucket)),
-                    name=f"generation_search_{bucket:02d}_idx",
-                )
-                for bucket in range(SEARCH_INDEX_BUCKETS)
-            ),
+            # Search by content (``?search=``, the admin search): see CONTENT_SEARCH_CONFIG. A GIN
+            # index serves a condition on any subset of its columns, so a search of every
+            # organization (a superuser's admin search) reads it too.
+            GinIndex(OrganizationArray(), content_search_vector(), name="generation_org_search_idx"),
         ]
 
     def __str__(self):

@@ -100,21 +100,14 @@ def _overlap_is_leakproof() -> bool:
         return cursor.fetchone()[0]
 
 
-def test_the_search_index_gains_the_organization_then_buckets_and_migrating_back_restores_each(
+def test_the_search_index_gains_the_organization_and_migrating_back_restores_the_old_one(
     back_to_the_latest_afterwards,
 ):
     """``0014_org_content_search_index`` replaces the content-only GIN index and marks ``&&``
-    LEAKPROOF; ``0018_search_index_by_organization_bucket`` splits it into one partial index per
-    bucket of organizations. Back at 0017 the single index returns; back at 0013 the old
-    content-only index and the unmarked function."""
-    buckets = {f"generation_search_{bucket:02d}_idx" for bucket in range(16)}
-    assert buckets <= _generation_indexes()
-    assert "generation_org_search_idx" not in _generation_indexes()
-    assert _overlap_is_leakproof()
-
-    migrate([("generations", "0017_run_models_requested_validated")])
+    LEAKPROOF; back at 0013 the old index and the unmarked function return."""
     assert "generation_org_search_idx" in _generation_indexes()
-    assert not buckets & _generation_indexes()
+    assert "generation_content_search_idx" not in _generation_indexes()
+    assert _overlap_is_leakproof()
 
     migrate([("generations", "0013_list_order_indexes")])
     assert "generation_content_search_idx" in _generation_indexes()
