@@ -160,6 +160,19 @@ def test_variants_tree_in_admin_counts_queries(superuser_client, organization, d
     assert Generation.objects.count() == 3
 
 
+def _run_form(run, models_requested: str) -> dict:
+    """The admin change form of ``run`` as it stands, with ``models_requested`` as typed."""
+    return {
+        "organization": run.organization_id,
+        "prompt": run.prompt,
+        "content_type": run.content_type,
+        "mode": run.mode,
+        "models_requested": models_requested,
+        "user_ref": "",
+        "error_details": "{}",
+    }
+
+
 @pytest.mark.parametrize(
     "models_requested",
     ['[{"name": "gpt-4o"}]', '"gpt-4o"', '["gpt-4o", ["nested"]]', '[""]', '["   "]', f'["{"m" * 201}"]'],
@@ -170,16 +183,7 @@ def test_a_runs_requested_models_must_be_a_list_of_names_in_the_admin(
 ):
     run = GenerationRunFactory(organization=organization, models_requested=["gpt-4o"])
     url = f"/admin/generations/generationrun/{run.pk}/change/"
-    form = {
-        "organization": organization.pk,
-        "prompt": run.prompt,
-        "content_type": run.content_type,
-        "mode": run.mode,
-        "models_requested": models_requested,
-        "user_ref": "",
-        "error_details": "{}",
-    }
-    response = superuser_client.post(url, form)
+    response = superuser_client.post(url, _run_form(run, models_requested))
     assert response.status_code == 200  # the form again, with its error
     assert "A list of at most 50 model names" in response.content.decode()
     run.refresh_from_db()
@@ -190,16 +194,10 @@ def test_a_runs_requested_models_must_be_a_list_of_names_in_the_admin(
 
 def test_a_runs_requested_models_saved_in_the_admin_as_a_list_of_names(superuser_client, organization):
     run = GenerationRunFactory(organization=organization, models_requested=["gpt-4o"])
-    form = {
-        "organization": organization.pk,
-        "prompt": run.prompt,
-        "content_type": run.content_type,
-        "mode": run.mode,
-        "models_requested": '["gpt-4o", "claude-sonnet-4-5"]',
-        "user_ref": "",
-        "error_details": "{}",
-    }
-    response = superuser_client.post(f"/admin/generations/generationrun/{run.pk}/change/", form)
+    response = superuser_client.post(
+        f"/admin/generations/generationrun/{run.pk}/change/",
+        _run_form(run, '["gpt-4o", "claude-sonnet-4-5"]'),
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     run.refresh_from_db()
     assert run.models_requested == ["gpt-4o", "claude-sonnet-4-5"]
