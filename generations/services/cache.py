@@ -72,23 +72,34 @@ def cache_entry_hit(*, organization: Organization, key: str) -> CacheEntry | Non
     """
     now = timezone.now()
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in CacheEntry._meta.concrete_fields)
+    fields = CacheEntry._meta.concrete_fields
+    columns = ", ".join(quote(field.column) for field in fields)
     stats = CacheDailyStats._meta
     names = ("organization", "day", "hits", "misses", "cost_saved_usd")
     counters = ", ".join(quote(stats.get_field(name).column) for name in names)
-    # Through raw() so the columns pass the fields' database converters (jsonb → response).
-    hit = CacheEntry.objects.raw(
-        f"WITH hit AS (UPDATE {quote(CacheEntry._meta.db_table)} "  # noqa: S608 - the models' own names
-        "SET hit_count = hit_count + 1, last_accessed_at = %s "
-        f"WHERE organization_id = %s AND key = %s AND expires_at > %s RETURNING {columns}), "
-        f"counted AS (INSERT INTO {quote(stats.db_table)} ({counters}) "
-        "SELECT %s, %s, count(*), 1 - count(*), coalesce(sum(cost_saved_usd), 0) FROM hit "
-        # In the INSERT, which runs on a hit and on a miss alike (one aggregate row either way).
-        "HAVING set_config('synchronous_commit', 'off', true) IS NOT NULL) "
-        f"SELECT {columns} FROM hit",
-        [now, organization.pk, key, now, organization.pk, now.date()],
-    )
-    return next(iter(hit), None)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH hit AS (UPDATE {quote(CacheEntry._meta.db_table)} "  # noqa: S608 - the models' own names
+            "SET hit_count = hit_count + 1, last_accessed_at = %s "
+            f"WHERE organization_id = %s AND key = %s AND expires_at > %s RETURNING {columns}), "
+            f"counted AS (INSERT INTO {quote(stats.db_table)} ({counters}) "
+            "SELECT %s, %s, count(*), 1 - count(*), coalesce(sum(cost_saved_usd), 0) FROM hit "
+            # In the INSERT, which runs on a hit and on a miss alike (one aggregate row either way).
+            "HAVING set_config('synchronous_commit', 'off', true) IS NOT NULL) "
+            f"SELECT {columns} FROM hit",
+            [now, organization.pk, key, now, organization.pk, now.date()],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    # The row as a query would load it: each value through its field's database converters
+    # (jsonb → the response). ``raw()`` does the same with a third of a GET's Python around it.
+    values = []
+    for field, value in zip(fields, row, strict=True):
+        for converter in field.get_db_converters(connection):
+            value = converter(value, field, connection)
+        values.append(value)
+    return CacheEntry.from_db(connection.alias, [field.attname for field in fields], values)
 
 
 @transaction.atomic
