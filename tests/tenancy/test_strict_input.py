@@ -84,6 +84,14 @@ RAW_BODIES = [
         None,
     ),
     ("post", "/api/v1/generations/bulk/", "[" * 100_000 + "]" * 100_000, "parse_error", None),
+    # One level past the limit (the body itself is the first level).
+    (
+        "post",
+        "/api/v1/generations/",
+        '{"request_id": "r", "metadata": ' + nested(64) + "}",
+        "parse_error",
+        None,
+    ),
     # A key twice in one object: which value to record would be the parser's guess.
     (
         "post",
@@ -113,6 +121,21 @@ RAW_BODIES = [
         '{"items": [{"request_id": "r", "metadata": {"k\\u0000": 1}}]}',
         "invalid_text",
         "items.0.metadata",
+    ),
+    # Escapes in upper case, and in a key of the top-level object.
+    (
+        "post",
+        "/api/v1/generations/",
+        '{"request_id": "r", "content_type": "blog", "content": "x\\uD83D"}',
+        "invalid_text",
+        "content",
+    ),
+    (
+        "post",
+        "/api/v1/generations/",
+        '{"request_id": "r", "content_type": "blog", "metadata": {"\\u0000": 1}}',
+        "invalid_text",
+        "metadata",
     ),
     (
         "put",
@@ -158,6 +181,14 @@ RAW_BODIES = [
         "invalid_number",
         "items.0.metadata.n.1",
     ),
+    # Past the largest finite float by a little, without an exponent of three digits.
+    (
+        "post",
+        "/api/v1/generations/",
+        '{"request_id": "r", "content_type": "blog", "metadata": {"n": 1.8e308}}',
+        "invalid_number",
+        "metadata.n",
+    ),
     (
         "put",
         "/api/v1/cache/k/",
@@ -194,6 +225,20 @@ def test_the_same_key_in_two_objects_is_no_repeat(api_client):
     raw = '{"request_id": "r", "metadata": {"a": {"k": 1}, "b": {"k": 2}}}'
     response = api_client.generic("POST", "/api/v1/generations/", raw, content_type="application/json")
     assert response.status_code == 201, response.content
+
+
+def test_text_that_only_looks_unstorable_is_stored_as_sent(api_client):
+    """Brackets inside strings and an escaped backslash before ``u0000`` are ordinary text: the
+    walk of the parsed body finds nothing to refuse in them."""
+    content = "[" * 80 + "{" * 80 + " a literal \\u0000, and 1e999 as text"
+    raw = json.dumps(generation(content=content, metadata={"ratio": 2.5e-3}))
+    assert "\\\\u0000" in raw  # sent as an escaped backslash followed by u0000
+
+    response = api_client.generic("POST", "/api/v1/generations/", raw, content_type="application/json")
+
+    assert response.status_code == 201, response.content
+    stored = Generation.objects.get(pk=response.json()["id"])
+    assert (stored.content, stored.metadata) == (content, {"ratio": 0.0025})
 
 
 def test_nesting_up_to_the_limit_is_accepted(api_client):
