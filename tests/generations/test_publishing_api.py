@@ -603,25 +603,112 @@ def test_a_webhook_to_a_local_or_private_address_is_refused(admin_api_client, se
     assert not SocialAccount.all_objects.exists()
 
 
+@pytest.fixture
+def receiver():
+    """A webhook endpoint on 127.0.0.1 that records what reaches it."""
+    from tests.background.harness import Receiver
+
+    listening = Receiver()
+    yield listening
+    listening.close()
+
+
+def _deliver(post):
+    from generations.publishing.publishers import AccountSecrets, publisher_for
+
+    return publisher_for(Platform.WEBHOOK).publish(post, secrets=AccountSecrets(None, None, "s"), attempt=1)
+
+
+def _resolving(monkeypatch, *answers: str):
+    """Name look-ups answer ``answers`` in turn, the last one repeating (a DNS server that
+    rebinds: public for the first question, private after); returns the questions asked."""
+    from generations.publishing.publishers import webhook
+
+    asked = []
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        address = answers[min(len(asked), len(answers) - 1)]
+        asked.append(host)
+        return [(2, 1, 6, "", (address, port or 0))]
+
+    monkeypatch.setattr(webhook.socket, "getaddrinfo", getaddrinfo)
+    return asked
+
+
 def test_a_delivery_to_a_name_that_now_means_a_private_address_fails_without_a_request(
-    organization, settings, monkeypatch
+    organization, settings, monkeypatch, receiver
 ):
     """Saved with a public name, looked up again at delivery: refused there, nothing sent."""
-    from generations.publishing.publishers import AccountSecrets, Outcome, publisher_for, webhook
+    from generations.publishing.publishers import Outcome
+
+    settings.PUBLISHING_ALLOW_PRIVATE_TARGETS = False
+    port = receiver.server.server_address[1]
+    account = webhook_account(organization, f"http://hooks.example.com:{port}/inkwell")
+    post, _ = services.scheduled_post_create(organization=organization, account=account, text="x")
+    _resolving(monkeypatch, "127.0.0.1")
+
+    delivery = _deliver(post)
+
+    assert delivery.outcome == Outcome.FAIL
+    assert "private address" in delivery.error
+    assert receiver.deliveries == []
+
+
+def test_a_name_that_rebinds_to_a_private_address_after_the_check_is_not_connected_to(
+    organization, settings, monkeypatch, receiver
+):
+    """DNS rebinding: the name answers a public address to the delivery's check and the
+    receiver's private one a moment later. The connection is opened only to an address that was
+    vetted when connecting, so the private one is refused there and nothing reaches it."""
+    from generations.publishing.publishers import Outcome
+
+    settings.PUBLISHING_ALLOW_PRIVATE_TARGETS = False
+    port = receiver.server.server_address[1]
+    account = webhook_account(organization, f"http://hooks.example.com:{port}/inkwell")
+    post, _ = services.scheduled_post_create(organization=organization, account=account, text="x")
+    asked = _resolving(monkeypatch, "93.184.215.14", "127.0.0.1")
+
+    delivery = _deliver(post)
+
+    assert asked == ["hooks.example.com", "hooks.example.com"]  # the check, then the connection
+    assert delivery.outcome == Outcome.FAIL
+    assert "private address" in delivery.error
+    assert receiver.deliveries == []
+
+
+def test_a_delivery_connects_to_the_address_it_vetted_not_to_the_name(organization, settings, monkeypatch):
+    """The socket is opened to the public address the look-up answered (a second look-up by
+    the HTTP library could answer another); unreachable here, so the delivery is retried."""
+    import httpcore
+
+    from generations.publishing.publishers import Outcome
 
     settings.PUBLISHING_ALLOW_PRIVATE_TARGETS = False
     account = webhook_account(organization, "https://hooks.example.com/inkwell")
     post, _ = services.scheduled_post_create(organization=organization, account=account, text="x")
-    monkeypatch.setattr(
-        webhook.socket, "getaddrinfo", lambda *args, **kwargs: [(2, 1, 6, "", ("10.1.2.3", 0))]
-    )
-    sent = []
-    monkeypatch.setattr(webhook.httpx, "post", lambda *args, **kwargs: sent.append(args))
+    _resolving(monkeypatch, "93.184.215.14")
+    connected = []
 
-    delivery = publisher_for(Platform.WEBHOOK).publish(
-        post, secrets=AccountSecrets(None, None, "s"), attempt=1
-    )
+    def connect_tcp(self, host, port, *args, **kwargs):
+        connected.append((host, port))
+        raise httpcore.ConnectError("unreachable from the test")
 
-    assert delivery.outcome == Outcome.FAIL
-    assert "private address" in delivery.error
-    assert sent == []
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", connect_tcp)
+
+    delivery = _deliver(post)
+
+    assert connected == [("93.184.215.14", 443)]
+    assert delivery.outcome == Outcome.RETRY
+
+
+def test_a_webhook_on_a_private_address_is_delivered_where_allowed(organization, receiver):
+    """Tests and local development allow private targets: the name is connected to as given."""
+    from generations.publishing.publishers import Outcome
+
+    account = webhook_account(organization, receiver.url)
+    post, _ = services.scheduled_post_create(organization=organization, account=account, text="x")
+
+    delivery = _deliver(post)
+
+    assert delivery.outcome == Outcome.PUBLISHED
+    assert [d.json["id"] for d in receiver.deliveries] == [post.pk]

@@ -20,6 +20,7 @@ import logging
 import socket
 from urllib.parse import urlsplit
 
+import httpcore
 import httpx
 from django.conf import settings
 
@@ -30,6 +31,7 @@ from generations.publishing.publishers.base import AccountSecrets, Delivery, Out
 logger = logging.getLogger(__name__)
 MAX_ERROR_BODY = 1000
 LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+REFUSED = "The webhook URL points at a local or private address, which Inkwell does not post to."
 
 
 def _private(address: str) -> bool:
@@ -48,11 +50,10 @@ def private_target(url: str, *, resolve: bool) -> str | None:
     if settings.PUBLISHING_ALLOW_PRIVATE_TARGETS:
         return None
     host = (urlsplit(url).hostname or "").rstrip(".").lower()
-    refused = "The webhook URL points at a local or private address, which Inkwell does not post to."
     if not host or host in LOCAL_NAMES or host.endswith(".localhost"):
-        return refused
+        return REFUSED
     try:
-        return refused if _private(host) else None
+        return REFUSED if _private(host) else None
     except ValueError:
         pass  # a name, not an address
     if not resolve:
@@ -61,7 +62,49 @@ def private_target(url: str, *, resolve: bool) -> str | None:
         addresses = {info[4][0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
     except (OSError, UnicodeError):
         return None  # unreachable anyway: the delivery fails and is retried
-    return refused if any(_private(address) for address in addresses) else None
+    return REFUSED if any(_private(address) for address in addresses) else None
+
+
+class PrivateTarget(Exception):
+    """The webhook's host name resolved to a local or private address when connecting."""
+
+
+class _PublicOnlyBackend(httpcore.SyncBackend):
+    """httpcore's network backend, connecting only to public addresses: the host name is
+    resolved here, every address it has is vetted, and the socket is opened to a vetted
+    address, not to the name. A name checked at delivery (:func:`private_target`) could
+    otherwise answer the connection's own look-up with another address (DNS rebinding: public
+    for the check, 169.254.169.254 a moment later). TLS still verifies the certificate against
+    the name (httpcore passes the origin's host to the handshake, not the address)."""
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        if settings.PUBLISHING_ALLOW_PRIVATE_TARGETS:
+            return super().connect_tcp(host, port, timeout, local_address, socket_options)
+        try:
+            found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError) as exc:
+            raise httpcore.ConnectError(f"{host} could not be looked up.") from exc
+        addresses = list(dict.fromkeys(info[4][0] for info in found))
+        if not addresses or any(_private(address) for address in addresses):
+            raise PrivateTarget(REFUSED)
+        for address in addresses[:-1]:
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except httpcore.ConnectError:
+                continue  # the next address, as socket.create_connection tries each
+        return super().connect_tcp(addresses[-1], port, timeout, local_address, socket_options)
+
+
+class _PublicOnlyTransport(httpx.HTTPTransport):
+    """httpx's transport over :class:`_PublicOnlyBackend`. No proxy from the environment: the
+    addresses vetted must be the ones connected to."""
+
+    def __init__(self):
+        super().__init__(trust_env=False)
+        # httpx builds its pool without a way to name the network backend; httpcore's pool takes one.
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=_PublicOnlyBackend()
+        )
 
 
 def webhook_signature(body: bytes, secret: str) -> str:
@@ -128,13 +171,14 @@ class WebhookPublisher(Publisher):
         if secrets.access_token:
             headers["Authorization"] = f"Bearer {secrets.access_token}"
         try:
-            response = httpx.post(
-                post.account.webhook_url,
-                content=body,
-                headers=headers,
+            with httpx.Client(
+                transport=_PublicOnlyTransport(),
                 timeout=settings.PUBLISHING_REQUEST_TIMEOUT_SECONDS,
                 follow_redirects=False,
-            )
+            ) as client:
+                response = client.post(post.account.webhook_url, content=body, headers=headers)
+        except PrivateTarget as exc:
+            return Delivery(Outcome.FAIL, error=str(exc))
         except httpx.TimeoutException:
             return Delivery(Outcome.RETRY, error="The webhook did not answer in time.")
         except httpx.HTTPError as exc:
