@@ -1,9 +1,10 @@
-"""Run-once locks: PostgreSQL session advisory locks named by a string.
+"""Locks named by a string: PostgreSQL advisory locks.
 
-A lock is held by a database session, so it is released when the holder finishes, and also when
-its process dies (the server ends the session): a crashed job never leaves a lock behind.
-Keys are the pair (``NAMESPACE``, ``hashtext(name)``), so they cannot collide with the one-key
-advisory locks another program on the same database may take.
+A run-once lock (:func:`run_exclusively`) is held by a database session, so it is released when
+the holder finishes, and also when its process dies (the server ends the session): a crashed job
+never leaves a lock behind. A transaction lock (:func:`lock_until_commit`) is released when the
+transaction ends, however it ends. Keys are the pair (``NAMESPACE``, ``hashtext(name)``), so they
+cannot collide with the one-key advisory locks another program on the same database may take.
 """
 
 from __future__ import annotations
@@ -32,6 +33,13 @@ def run_exclusively(name: str) -> Iterator[bool]:
         if acquired:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", [NAMESPACE, name])
+
+
+def lock_until_commit(name: str) -> None:
+    """Wait for the lock ``name`` and hold it until the current transaction ends (commit or
+    rollback). Outside a transaction it would be released at once: call it inside one."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [NAMESPACE, name])
 
 
 def is_locked(name: str) -> bool:

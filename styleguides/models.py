@@ -26,6 +26,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from background.locks import lock_until_commit
 from styleguides.choices import Severity, StyleGuideKind, StyleGuideStatus, TemplateContentType
 from styleguides.rules import rule_kind, rule_type_choices
 from styleguides.rules.base import term_list
@@ -314,7 +315,12 @@ class StyleGuide(OwnedSlugModel):
             raise ValidationError({"status": "Publish the guide to make it 'published'."})
         if self.parent_id is None:
             return
-        parent = self.parent
+        # Who inherits from whom changes one guide at a time per organization (global guides
+        # among themselves: they build only on each other), until the change commits: two
+        # concurrent edits (A under B, B under A) would each pass the circle check below against
+        # the other's old parent, and together make a circle (or a chain past the limit).
+        lock_until_commit(f"styleguide-inheritance:{self.organization_id or 'global'}")
+        parent = StyleGuide.all_objects.get(pk=self.parent_id)  # as committed now, not as cached
         if parent.organization_id is not None and parent.organization_id != self.organization_id:
             raise ValidationError(
                 {"parent": "A guide can only build on a global guide or one of its own organization."}
