@@ -348,6 +348,25 @@ def _reported(usage: gp.Usage) -> dict[str, Any]:
     return {key: value for key, value in usage.__dict__.items() if value is not None}
 
 
+def _parts_within_wholes(reported: Mapping[str, Any], attr: str) -> None:
+    """Raise :class:`UnreadableUsage` when a reported unit exceeds a reported unit that contains
+    it (genai-prices' unit hierarchy: reasoning tokens are output tokens, cached reads are input
+    tokens, input audio seconds are audio seconds …): such usage cannot be true, and the part
+    would be priced as more than the whole. Checked when usage is recorded, not when stored rows
+    are re-priced."""
+    registry = _get_registry()
+    for key, value in reported.items():
+        if key not in registry.units:
+            continue
+        for whole in sorted(registry.ancestor_usage_keys(key)):
+            if whole in reported and value > reported[whole]:
+                raise UnreadableUsage(
+                    f"{key} ({value:,}) cannot exceed {whole} ({reported[whole]:,}): "
+                    f"{key} are counted within {whole}.",
+                    attr=attr,
+                )
+
+
 def _read_with(provider: gp.Provider, payload: Mapping, attr: str = "usage") -> gp.Usage | None:
     """The best reading of ``payload`` by one of ``provider``'s extractors, or None.
 
@@ -620,6 +639,7 @@ class Meter:
             usage = None
         if usage is None:
             return Metered({}, 0, 0, 0, 0, 0, None, CostStatus.NO_USAGE)
+        _parts_within_wholes(_reported(usage), attr)
         return self.cost(usage=usage, model=model, at=at, attr=attr)
 
     def cost(self, *, usage: gp.Usage, model: AIModel | None, at: datetime.datetime, attr: str = "usage"):

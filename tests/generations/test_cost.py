@@ -224,6 +224,61 @@ def test_unreadable_or_impossible_usage_is_400_and_writes_nothing(api_client, pr
 @pytest.mark.parametrize(
     ("provider", "model", "usage", "named"),
     [
+        (
+            "openai",
+            "o3",
+            {
+                "prompt_tokens": 10,
+                "completion_tokens": 5,
+                "completion_tokens_details": {"reasoning_tokens": 50},
+            },
+            "output_reasoning_tokens (50) cannot exceed output_tokens (5)",
+        ),
+        (
+            "openai",
+            "gpt-4o",
+            {"input_tokens": 10, "output_tokens": 5, "input_tokens_details": {"cached_tokens": 11}},
+            "cache_read_tokens (11) cannot exceed input_tokens (10)",
+        ),
+    ],
+    ids=["reasoning-over-output", "responses-cached-over-input"],
+)
+def test_a_part_reported_above_its_whole_is_400_and_writes_nothing(
+    api_client, priced_models, url, provider, model, usage, named
+):
+    """Reasoning tokens are output tokens, cached tokens input tokens: a usage saying otherwise
+    cannot be true, and pricing it would charge the part beyond the whole."""
+    body = {"request_id": "part-over-whole", "provider": provider, "model": model, "usage": usage}
+    if url != URL:
+        body["endpoint"] = "/v1/chat/completions"
+
+    response = api_client.post(url, body, format="json")
+
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert (error["attr"], named in error["detail"]) == ("usage", True), error
+    assert (Generation.all_objects.count(), ProviderCall.objects.count()) == (0, 0)
+
+
+def test_gemini_thoughts_beyond_the_candidates_count_are_output_and_accepted(api_client, priced_models):
+    """Gemini counts thinking apart from the answer (thoughtsTokenCount beside
+    candidatesTokenCount): genai-prices adds it to the output, so reasoning stays within output."""
+    usage = {"usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "thoughtsTokenCount": 50}}
+
+    response = api_client.post(
+        URL,
+        {"request_id": "thinking", "provider": "google", "model": "gemini-2.5-flash", "usage": usage},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert (response.json()["input_tokens"], response.json()["output_tokens"]) == (10, 55)
+
+
+@pytest.mark.parametrize("url", [URL, "/api/v1/usage/"])
+@pytest.mark.parametrize(
+    ("provider", "model", "usage", "named"),
+    [
         # The chat reader gives up on the negative cached count; OpenAI's embeddings reader, which
         # knows only prompt_tokens, read the rest: the call was stored with no output tokens.
         (
