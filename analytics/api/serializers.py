@@ -36,7 +36,7 @@ from analytics.reports import (
 from generations.choices import ContentType
 from generations.models import Generation
 from providers.api import metered
-from tenancy.api.fields import BoundedDateTimeField, TenantPrimaryKeyRelatedField
+from tenancy.api.fields import BoundedDateTimeField, RequestIdField, TenantPrimaryKeyRelatedField
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
 MAX_INT32 = 2**31 - 1
@@ -72,7 +72,7 @@ class ProviderCallCreateSerializer(metered.UsageInputSerializer):
 
     usage_inputs_before = "api_latency_ms"
 
-    request_id = serializers.CharField(max_length=200)
+    request_id = RequestIdField()
     generation = TenantPrimaryKeyRelatedField(
         queryset=Generation.all_objects.all(), required=False, allow_null=True, help_text="Generation id."
     )

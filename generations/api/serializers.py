@@ -36,7 +36,7 @@ from styleguides.models import (
     StyleGuideVersion,
     Vertical,
 )
-from tenancy.api.fields import TenantPrimaryKeyRelatedField
+from tenancy.api.fields import RequestIdField, TenantPrimaryKeyRelatedField
 from tenancy.api.parsers import unstorable_text
 from tenancy.api.representation import FastRepresentationMixin
 
@@ -105,7 +105,7 @@ class GenerationResultFields(metered.UsageInputSerializer):
 class GenerationCreateSerializer(GenerationResultFields):
     """``POST generations/``: one generation, idempotent by ``request_id``."""
 
-    request_id = serializers.CharField(max_length=200)
+    request_id = RequestIdField()
     user_ref = serializers.CharField(max_length=200, required=False, allow_null=True, allow_blank=False)
     campaign = TenantPrimaryKeyRelatedField(queryset=Campaign.objects.all(), required=False, allow_null=True)
     run = TenantPrimaryKeyRelatedField(queryset=GenerationRun.objects.all(), required=False, allow_null=True)
@@ -160,7 +160,7 @@ class GenerationBulkItemSerializer(GenerationCreateSerializer):
         source="style_guide_version_id", required=False, allow_null=True
     )
     template_version = serializers.IntegerField(source="template_version_id", required=False, allow_null=True)
-    parent_request_id = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    parent_request_id = RequestIdField(required=False, allow_blank=True)
 
 
 class GenerationBulkSerializer(serializers.Serializer):
@@ -173,7 +173,7 @@ class GenerationBranchSerializer(GenerationCreateSerializer):
     """``POST generations/{id}/branch/``: a child of the generation in the URL. Unset fields are
     inherited from the parent; ``request_id`` is optional (a new one is made)."""
 
-    request_id = serializers.CharField(max_length=200, required=False)
+    request_id = RequestIdField(required=False)
     content_type = serializers.ChoiceField(choices=ContentType.choices, required=False)
     parent = None
 

@@ -1,6 +1,6 @@
-"""Serializer fields shared by every app: ids resolved inside the caller's organization, dates
-inside the calendar the API accepts (every date and moment a body sends, through
-:func:`install_bounded_dates`)."""
+"""Serializer fields shared by every app: ids resolved inside the caller's organization, request
+ids compared exactly, dates inside the calendar the API accepts (every date and moment a body
+sends, through :func:`install_bounded_dates`)."""
 
 import datetime
 
@@ -28,6 +28,27 @@ class TenantPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         request = self.context.get("request")
         organization = request_organization(request) if request is not None else None
         return scope_to_organization(queryset, organization, include_global=self.allow_global)
+
+
+class RequestIdField(serializers.CharField):
+    """A client's request id, the key its row is recorded under (idempotency): kept exactly as
+    sent. Whitespace at either end is refused (400) rather than trimmed, as DRF's ``CharField``
+    would: a trimmed key silently made ``"r-1 "`` the replay of ``"r-1"``, and the row's
+    ``request_id`` differed from the one the client keeps."""
+
+    default_error_messages = {
+        "padded": "A request id is compared exactly: remove the whitespace at its start or end.",
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 200)
+        super().__init__(trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value != value.strip():
+            self.fail("padded")
+        return value
 
 
 # Every date an API caller can send lies in this window. Outside it, date arithmetic (a report's

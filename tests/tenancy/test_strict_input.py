@@ -601,3 +601,49 @@ def test_a_boolean_a_view_reads_itself_takes_true_or_false(api_client, organizat
     assert [(e["attr"], e["code"]) for e in refused.json()["errors"]] == [("draft", "invalid")]
     for value in ("true", "false", ""):
         assert api_client.get(f"{url}?draft={value}").status_code == 200
+
+
+@pytest.mark.parametrize("request_id", [" r-1", "r-1 ", "r-1\n", "\tr-1", "   "])
+@pytest.mark.parametrize(
+    ("url", "body", "attr"),
+    [
+        ("/api/v1/generations/", lambda rid: generation(request_id=rid), "request_id"),
+        ("/api/v1/usage/", lambda rid: provider_call(request_id=rid), "request_id"),
+        (
+            "/api/v1/generations/bulk/",
+            lambda rid: {"items": [generation(request_id=rid)]},
+            "items.0.request_id",
+        ),
+        (
+            "/api/v1/generations/bulk/",
+            lambda rid: {
+                "items": [generation(request_id="p"), generation(request_id="c", parent_request_id=rid)]
+            },
+            "items.1.parent_request_id",
+        ),
+    ],
+    ids=["generation", "provider-call", "bulk-item", "bulk-parent"],
+)
+def test_a_request_id_with_whitespace_at_an_end_is_a_400_not_trimmed(api_client, url, body, attr, request_id):
+    """A request id is the key a row is recorded under: trimmed, ``"r-1 "`` would have been
+    answered as the replay of ``"r-1"``, and the row's key would differ from the client's."""
+    before = written()
+
+    response = api_client.post(url, body(request_id), format="json")
+
+    assert response.status_code == 400, response.content
+    error = response.json()["errors"][0]
+    assert error["attr"] == attr
+    assert error["code"] in {"padded", "blank"}, error
+    assert written() == before
+
+
+def test_a_request_id_with_whitespace_inside_is_kept_exactly(api_client):
+    first = api_client.post("/api/v1/generations/", generation(request_id="order 42"), format="json")
+    branch = api_client.post(
+        f"/api/v1/generations/{first.json()['id']}/branch/", {"request_id": " b"}, format="json"
+    )
+
+    assert first.status_code == 201, first.content
+    assert Generation.objects.get(pk=first.json()["id"]).request_id == "order 42"
+    assert (branch.status_code, branch.json()["errors"][0]["code"]) == (400, "padded")
