@@ -1,7 +1,9 @@
 """Property-based API fuzzing with schemathesis against our own OpenAPI schema.
 
 Every operation is called with generated inputs through the real WSGI app, with a real API key,
-on the real database; no input may produce a server error, and every answer must keep the
+on the real database: inputs the schema allows (positive mode) and inputs it forbids (negative
+mode: wrong types, missing required fields, values out of range). No input may produce a server
+error, and every answer must keep the
 published contract: a documented status code and content type, documented headers, and a body
 that validates against the schema (nullable fields, enums, and every error code, which the schema
 enumerates from one registry: ``tenancy.api.error_codes``).
@@ -27,6 +29,9 @@ from tests.factories import OrganizationFactory
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
+schema.config.generation.update(
+    modes=[schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
+)
 
 
 @pytest.fixture
