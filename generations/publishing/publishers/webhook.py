@@ -8,6 +8,10 @@ An account with an OAuth access token also sends it as ``Authorization: Bearer``
 2xx is published (a JSON ``id`` in the answer is kept as the external id); 429, 5xx, timeouts
 and connection errors are retried (a ``Retry-After`` in seconds is honoured); any other answer
 fails the post with the answer in ``last_error``.
+
+Deliveries connect directly, to an address vetted when connecting (never a local or private
+one, unless ``PUBLISHING_ALLOW_PRIVATE_TARGETS``); a proxy named by ``HTTP_PROXY``/``HTTPS_PROXY``
+is not used, since the address it would connect to could not be vetted.
 """
 
 from __future__ import annotations
