@@ -9,7 +9,7 @@ from tenancy.api.filters import TenantFilterSet, UTCIsoDateTimeFilter
 
 
 class ProviderCallFilterSet(TenantFilterSet):
-    """Filters of ``usage/``: by provider and model as sent, outcome, user, key and time."""
+    """Filters of ``usage/``: by provider and model as sent, outcome, user, key, trace and time."""
 
     provider = django_filters.CharFilter(field_name="provider_name")
     model = django_filters.CharFilter(field_name="model_name")
@@ -30,6 +30,7 @@ class ProviderCallFilterSet(TenantFilterSet):
             "user_ref",
             "key_fingerprint",
             "cost_status",
+            "trace_id",
         ]
 
     def filter_slow(self, queryset, name, value):

@@ -36,7 +36,15 @@ from analytics.reports import (
 from generations.choices import ContentType
 from generations.models import Generation
 from providers.api import metered
-from tenancy.api.fields import BoundedDateTimeField, RequestIdField, TenantPrimaryKeyRelatedField
+from tenancy.api.fields import (
+    PARENT_SPAN_ID_HELP,
+    SPAN_ID_HELP,
+    TRACE_ID_HELP,
+    BoundedDateTimeField,
+    RequestIdField,
+    TenantPrimaryKeyRelatedField,
+    hex_id_field,
+)
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
 MAX_INT32 = 2**31 - 1
@@ -109,6 +117,9 @@ class ProviderCallCreateSerializer(metered.UsageInputSerializer):
             "invalid": "Send the SHA-256 hex digest of the key (64 characters 0-9a-f), not the key."
         },
     )
+    trace_id = hex_id_field(32, TRACE_ID_HELP)
+    span_id = hex_id_field(16, SPAN_ID_HELP)
+    parent_span_id = hex_id_field(16, PARENT_SPAN_ID_HELP)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
@@ -140,6 +151,9 @@ class ProviderCallSerializer(metered.MeteredUsageSerializer):
             "occurred_at",
             "user_ref",
             "key_fingerprint",
+            "trace_id",
+            "span_id",
+            "parent_span_id",
             "created_at",
         ]
         read_only_fields = fields

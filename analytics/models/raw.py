@@ -88,6 +88,19 @@ class ProviderCall(MeteredUsage, IngestedRequestModel):
     key_fingerprint = models.CharField(
         max_length=64, blank=True, help_text="SHA-256 hex of the provider API key used."
     )
+    # The client's W3C trace context, as a generation keeps it: a call joins the trace it ran in
+    # (``usage/?trace_id=``; an OTLP export's embeddings spans carry theirs). ``db_default`` so
+    # the rows that code not knowing these columns inserts during a deploy get "", not an error;
+    # ``default`` so a new row holds "" in Python too and is inserted as a plain value.
+    trace_id = models.CharField(
+        max_length=32, blank=True, default="", db_default="", help_text="The client's trace id (32 hex)."
+    )
+    span_id = models.CharField(
+        max_length=16, blank=True, default="", db_default="", help_text="The client's span id (16 hex)."
+    )
+    parent_span_id = models.CharField(
+        max_length=16, blank=True, default="", db_default="", help_text="The span this call ran under."
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -137,6 +150,12 @@ class ProviderCall(MeteredUsage, IngestedRequestModel):
                 fields=["organization", "-occurred_at"],
                 condition=Q(api_latency_ms__gt=SLOW_CALL_MS),
                 name="provider_call_slow_idx",
+            ),
+            # Only traced calls carry one; ``usage/?trace_id=`` reads it.
+            models.Index(
+                fields=["organization", "trace_id", "occurred_at"],
+                condition=~Q(trace_id=""),
+                name="provider_call_trace_idx",
             ),
         ]
 

@@ -36,7 +36,14 @@ from styleguides.models import (
     StyleGuideVersion,
     Vertical,
 )
-from tenancy.api.fields import RequestIdField, TenantPrimaryKeyRelatedField
+from tenancy.api.fields import (
+    PARENT_SPAN_ID_HELP,
+    SPAN_ID_HELP,
+    TRACE_ID_HELP,
+    RequestIdField,
+    TenantPrimaryKeyRelatedField,
+    hex_id_field,
+)
 from tenancy.api.parsers import unstorable_text
 from tenancy.api.representation import FastRepresentationMixin
 
@@ -53,16 +60,6 @@ def no_nul_characters(value) -> None:
         raise serializers.ValidationError(
             "JSON strings cannot contain the NUL character (U+0000) or a lone UTF-16 surrogate."
         )
-
-
-def _hex_id(digits: int, help_text: str):
-    return serializers.RegexField(
-        rf"^[0-9a-f]{{{digits}}}$",
-        required=False,
-        allow_blank=True,
-        help_text=help_text,
-        error_messages={"invalid": f"Expected {digits} lowercase hexadecimal digits."},
-    )
 
 
 def _json_object(**kwargs):
@@ -139,9 +136,9 @@ class GenerationCreateSerializer(GenerationResultFields):
         required=False,
         help_text="With a parent: revision (default) or variant for another vertical.",
     )
-    trace_id = _hex_id(32, "The client's trace id: 32 lowercase hex digits (W3C trace context).")
-    span_id = _hex_id(16, "The client's span id: 16 lowercase hex digits.")
-    parent_span_id = _hex_id(16, "The span this call ran under: 16 lowercase hex digits.")
+    trace_id = hex_id_field(32, TRACE_ID_HELP)
+    span_id = hex_id_field(16, SPAN_ID_HELP)
+    parent_span_id = hex_id_field(16, PARENT_SPAN_ID_HELP)
     conversation_id = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="Conversation or session id."
     )

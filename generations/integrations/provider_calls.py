@@ -98,8 +98,8 @@ def provider_call_item(
     ``litellm.payload_item``); an embeddings call keeps what a provider call has: the request id
     (so retries stay idempotent), provider and model as sent, our token fields, the client's cost,
     the user, the moment it started (``metadata.started_at``: it is priced then), its duration
-    and outcome. Content, parameters and trace fields have no column on a provider call; the
-    trace and span ids stay readable in the request id.
+    and outcome, and its trace context (trace, span and parent span ids). Content and parameters
+    have no column on a provider call.
     """
     item: dict[str, Any] = {
         "request_id": generation_item["request_id"],
@@ -108,7 +108,7 @@ def provider_call_item(
         "model": generation_item.get("model", ""),
         **{name: generation_item[name] for name in TOKEN_FIELDS if name in generation_item},
     }
-    for name in ("client_cost_usd", "user_ref"):
+    for name in ("client_cost_usd", "user_ref", "trace_id", "span_id", "parent_span_id"):
         if generation_item.get(name) is not None:
             item[name] = generation_item[name]
     started = (generation_item.get("metadata") or {}).get("started_at") or generation_item.get("occurred_at")

@@ -51,6 +51,22 @@ class RequestIdField(serializers.CharField):
         return value
 
 
+def hex_id_field(digits: int, help_text: str) -> serializers.RegexField:
+    """An optional W3C trace-context id (trace: 32, span: 16 lowercase hex digits), or blank."""
+    return serializers.RegexField(
+        rf"^[0-9a-f]{{{digits}}}$",
+        required=False,
+        allow_blank=True,
+        help_text=help_text,
+        error_messages={"invalid": f"Expected {digits} lowercase hexadecimal digits."},
+    )
+
+
+TRACE_ID_HELP = "The client's trace id: 32 lowercase hex digits (W3C trace context)."
+SPAN_ID_HELP = "The client's span id: 16 lowercase hex digits."
+PARENT_SPAN_ID_HELP = "The span this call ran under: 16 lowercase hex digits."
+
+
 # Every date an API caller can send lies in this window. Outside it, date arithmetic (a report's
 # default `from` is 29 days before `to`; a day's end is the next midnight) and time-zone
 # conversion overflow Python's calendar (years 1-9999), and no AI generation predates 1970.

@@ -445,3 +445,44 @@ def test_a_day_of_calls_at_the_caps_folds(organization, expensive_gpt_4o):
     assert raw == {"cost": Decimal("990000") * 11000, "tokens": MAX_TOKEN_COUNT * 11000}
     assert (row.requests, row.cost_usd, row.total_tokens) == (11000, raw["cost"], raw["tokens"])
     assert ProviderCallDailyRollup.objects.filter(organization=organization).count() == 1
+
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+def test_a_call_keeps_its_trace_context_and_is_listed_by_trace(api_client, other_api_client):
+    """A call joins the trace it ran in, as a generation does: kept as sent, shown, and
+    ``usage/?trace_id=`` lists the trace's calls (only the caller's)."""
+    traced = body(
+        request_id="traced", trace_id=TRACE, span_id="00f067aa0ba902b7", parent_span_id="a3ce929d0e0e4736"
+    )
+    created = api_client.post(URL, traced, format="json")
+    api_client.post(URL, body(request_id="untraced"), format="json")
+    other_api_client.post(URL, body(request_id="theirs", trace_id=TRACE), format="json")
+
+    assert created.status_code == 201, created.content
+    assert {name: created.json()[name] for name in ("trace_id", "span_id", "parent_span_id")} == {
+        "trace_id": TRACE,
+        "span_id": "00f067aa0ba902b7",
+        "parent_span_id": "a3ce929d0e0e4736",
+    }
+    listed = api_client.get(URL, {"trace_id": TRACE}).json()["results"]
+    assert [row["request_id"] for row in listed] == ["traced"]
+    assert ProviderCall.objects.get(request_id="untraced").trace_id == ""
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("trace_id", "4BF92F3577B34DA6A3CE929D0E0E4736"),  # upper case
+        ("trace_id", TRACE[:-1]),  # 31 digits
+        ("span_id", "00f067aa0ba902b7ff"),  # 18 digits
+        ("parent_span_id", "not-a-span-id-00"),
+    ],
+)
+def test_a_trace_or_span_id_that_is_not_lowercase_hex_of_its_length_is_a_400(api_client, field, value):
+    response = api_client.post(URL, body(**{field: value}), format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["attr"] == field
+    assert not ProviderCall.objects.exists()

@@ -110,6 +110,8 @@ def test_an_embeddings_span_becomes_one_provider_call_priced_like_a_native_usage
     assert (call.success, call.error_type, call.user_ref) == (True, "", "reader-7")
     assert call.occurred_at.timestamp() == pytest.approx(span.start_time / 1e9, abs=1e-3)
     assert call.total_request_time_ms is not None
+    context = span.get_span_context()
+    assert (call.trace_id, call.span_id) == (f"{context.trace_id:032x}", f"{context.span_id:016x}")
     # Counted where reports read, in the write's transaction, as any provider call.
     assert ProviderCallDailyRollup.objects.get(organization=organization).requests == 1
     # The chat span beside it is still a generation; the embedding is not one.
