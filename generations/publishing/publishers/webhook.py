@@ -100,15 +100,15 @@ class _PublicOnlyBackend(httpcore.SyncBackend):
 
 
 class _PublicOnlyTransport(httpx.HTTPTransport):
-    """httpx's transport over :class:`_PublicOnlyBackend`. No proxy from the environment: the
-    addresses vetted must be the ones connected to."""
+    """httpx's transport over :class:`_PublicOnlyBackend`. A client given a transport uses no
+    proxy from the environment (the addresses vetted must be the ones connected to); the
+    certificate authorities still come from it (``SSL_CERT_FILE``/``SSL_CERT_DIR``), as before."""
 
     def __init__(self):
-        super().__init__(trust_env=False)
+        ssl_context = httpx.create_ssl_context()
+        super().__init__(verify=ssl_context)
         # httpx builds its pool without a way to name the network backend; httpcore's pool takes one.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False), network_backend=_PublicOnlyBackend()
-        )
+        self._pool = httpcore.ConnectionPool(ssl_context=ssl_context, network_backend=_PublicOnlyBackend())
 
 
 def webhook_signature(body: bytes, secret: str) -> str:
