@@ -37,13 +37,10 @@ from generations.choices import ContentType
 from generations.models import Generation
 from providers.api import metered
 from tenancy.api.fields import (
-    PARENT_SPAN_ID_HELP,
-    SPAN_ID_HELP,
-    TRACE_ID_HELP,
     BoundedDateTimeField,
     RequestIdField,
     TenantPrimaryKeyRelatedField,
-    hex_id_field,
+    TraceContextFields,
 )
 
 MONEY = {"max_digits": 20, "decimal_places": 10}
@@ -75,7 +72,7 @@ class FromFieldMixin:
         return ordered
 
 
-class ProviderCallCreateSerializer(metered.UsageInputSerializer):
+class ProviderCallCreateSerializer(metered.UsageInputSerializer, TraceContextFields):
     """``POST usage/``: one provider API call, idempotent by ``request_id``."""
 
     usage_inputs_before = "api_latency_ms"
@@ -117,9 +114,6 @@ class ProviderCallCreateSerializer(metered.UsageInputSerializer):
             "invalid": "Send the SHA-256 hex digest of the key (64 characters 0-9a-f), not the key."
         },
     )
-    trace_id = hex_id_field(32, TRACE_ID_HELP)
-    span_id = hex_id_field(16, SPAN_ID_HELP)
-    parent_span_id = hex_id_field(16, PARENT_SPAN_ID_HELP)
 
     def validate(self, attrs):
         attrs = super().validate(attrs)

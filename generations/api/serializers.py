@@ -37,12 +37,9 @@ from styleguides.models import (
     Vertical,
 )
 from tenancy.api.fields import (
-    PARENT_SPAN_ID_HELP,
-    SPAN_ID_HELP,
-    TRACE_ID_HELP,
     RequestIdField,
     TenantPrimaryKeyRelatedField,
-    hex_id_field,
+    TraceContextFields,
 )
 from tenancy.api.parsers import unstorable_text
 from tenancy.api.representation import FastRepresentationMixin
@@ -99,7 +96,7 @@ class GenerationResultFields(metered.UsageInputSerializer):
     branch_name = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
 
-class GenerationCreateSerializer(GenerationResultFields):
+class GenerationCreateSerializer(GenerationResultFields, TraceContextFields):
     """``POST generations/``: one generation, idempotent by ``request_id``."""
 
     request_id = RequestIdField()
@@ -136,9 +133,6 @@ class GenerationCreateSerializer(GenerationResultFields):
         required=False,
         help_text="With a parent: revision (default) or variant for another vertical.",
     )
-    trace_id = hex_id_field(32, TRACE_ID_HELP)
-    span_id = hex_id_field(16, SPAN_ID_HELP)
-    parent_span_id = hex_id_field(16, PARENT_SPAN_ID_HELP)
     conversation_id = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="Conversation or session id."
     )

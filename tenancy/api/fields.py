@@ -51,8 +51,7 @@ class RequestIdField(serializers.CharField):
         return value
 
 
-def hex_id_field(digits: int, help_text: str) -> serializers.RegexField:
-    """An optional W3C trace-context id (trace: 32, span: 16 lowercase hex digits), or blank."""
+def _hex_id(digits: int, help_text: str) -> serializers.RegexField:
     return serializers.RegexField(
         rf"^[0-9a-f]{{{digits}}}$",
         required=False,
@@ -62,9 +61,13 @@ def hex_id_field(digits: int, help_text: str) -> serializers.RegexField:
     )
 
 
-TRACE_ID_HELP = "The client's trace id: 32 lowercase hex digits (W3C trace context)."
-SPAN_ID_HELP = "The client's span id: 16 lowercase hex digits."
-PARENT_SPAN_ID_HELP = "The span this call ran under: 16 lowercase hex digits."
+class TraceContextFields(serializers.Serializer):
+    """The W3C trace context a client sends with a recorded call (a generation, a provider
+    call): each id optional, blank or lowercase hex of its length."""
+
+    trace_id = _hex_id(32, "The client's trace id: 32 lowercase hex digits (W3C trace context).")
+    span_id = _hex_id(16, "The client's span id: 16 lowercase hex digits.")
+    parent_span_id = _hex_id(16, "The span this call ran under: 16 lowercase hex digits.")
 
 
 # Every date an API caller can send lies in this window. Outside it, date arithmetic (a report's
