@@ -27,13 +27,16 @@ expired are never selected, and a row is never both deleted and unarchived.
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models import ProtectedError, Q, RestrictedError
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.utils import timezone
@@ -66,6 +69,8 @@ TARGET_ORDER = (
     RetentionTarget.EMPTY_RUNS,
 )
 DEFAULT_BATCH_SIZE = 10_000
+# apply_retention's connections: the nightly run uses two cores of the database server.
+DEFAULT_WORKERS = 2
 
 
 def qn(name: str) -> str:
@@ -358,42 +363,149 @@ def _archive_batch(
     return ids, len(doomed.rows[model]), archived
 
 
+def _drain(
+    organization: Organization,
+    target: str,
+    cutoff: datetime.datetime,
+    outcome: TargetOutcome,
+    *,
+    batch_size: int,
+    on_batch,
+    stop: threading.Event,
+    tally: threading.Lock,
+) -> None:
+    """Archive ``target``'s expired rows of ``organization`` batch after batch until none is
+    left (or ``stop`` is set), adding to ``outcome``. Several workers may drain one target at
+    once: each batch locks its rows with SKIP LOCKED, so they take disjoint batches (a tree's
+    nodes and metrics go with its root, locked by one worker), and a worker whose batch came
+    back short has seen every expired row that no one else holds."""
+    after = None
+    while not stop.is_set():
+        ids, rows, archived = _archive_batch(
+            organization, target, cutoff, after=after, batch_size=batch_size, on_batch=on_batch
+        )
+        if not ids:
+            return
+        after = ids[-1]  # ordered by key
+        with tally:
+            outcome.expired += len(ids)
+            outcome.rows += rows
+            outcome.archived += archived
+            outcome.batches += 1
+        if len(ids) < batch_size:
+            # The scan ran out of expired rows: asking again would only repeat it (a row
+            # skipped as locked is left for the next run either way).
+            return
+
+
+class _Workers:
+    """``count - 1`` threads beside the caller's, each with its own database connection (in the
+    caller's row scope), kept for the whole run so a connection is opened once, not per target.
+    :meth:`run` runs one call on every worker, the caller included, and waits for all of them;
+    the first error stops the others after their current batch (committed or rolled back whole)
+    and is raised."""
+
+    def __init__(self, count: int):
+        self.scope = rls.current_scope()
+        self.inboxes: list[queue.SimpleQueue] = []
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.threads = []
+        for number in range(1, count):
+            inbox: queue.SimpleQueue = queue.SimpleQueue()
+            thread = threading.Thread(
+                target=self._serve, args=(inbox,), name=f"retention-{number}", daemon=True
+            )
+            thread.start()
+            self.inboxes.append(inbox)
+            self.threads.append(thread)
+
+    def _serve(self, inbox: queue.SimpleQueue) -> None:
+        try:
+            with rls.row_scope(self.scope):
+                while (call := inbox.get()) is not None:
+                    try:
+                        call()
+                    except BaseException as error:  # handed to the caller, which raises it
+                        self.outbox.put(error)
+                    else:
+                        self.outbox.put(None)
+        finally:
+            connections.close_all()  # this thread's connection, opened by its first batch
+
+    def run(self, call: Callable[[], None], stop: threading.Event) -> None:
+        def guarded() -> None:
+            try:
+                call()
+            except BaseException:
+                stop.set()  # the other workers stop after the batch they are in
+                raise
+
+        for inbox in self.inboxes:
+            inbox.put(guarded)
+        errors = []
+        try:
+            guarded()
+        except BaseException as error:
+            errors.append(error)
+        for _ in self.inboxes:
+            if (error := self.outbox.get()) is not None:
+                errors.append(error)
+        if errors:
+            raise errors[0]
+
+    def close(self) -> None:
+        for inbox in self.inboxes:
+            inbox.put(None)
+        for thread in self.threads:
+            thread.join()
+
+
 def retention_apply(
     *,
     organizations: Iterable[Organization] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     now: datetime.datetime | None = None,
     on_batch: Callable[[RetentionBatch], None] | None = None,
+    workers: int = 1,
 ) -> list[TargetOutcome]:
     """Archive and delete every expired row, batch by batch (see the module docstring).
 
-    ``on_batch(batch)`` runs at the end of each batch's transaction (progress bars; tests
-    raise from it to simulate a crash). Returns one outcome per organization and target.
+    ``workers`` connections archive each target's batches side by side (the targets still go
+    one after another, in ``TARGET_ORDER``): the work is the database's, so on a server with
+    cores to spare two workers archive about 1.5 times as many rows a second as one
+    (``bench/retention.py --workers``). ``on_batch(batch)`` runs at the end of each batch's
+    transaction, in the worker's thread (progress bars; tests raise from it to simulate a
+    crash). Returns one outcome per organization and target.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
+    if workers < 1:
+        raise ValueError("workers must be at least 1.")
     # No counting first (that is retention_plan's job): a target with nothing expired costs one
-    # empty batch query.
+    # empty batch query per worker.
     done = []
-    for organization, target, days, cutoff in _targets(organizations, now or timezone.now()):
-        outcome = TargetOutcome(organization.slug, target, days, cutoff, expired=0, rows=0)
-        after = None
-        while True:
-            ids, rows, archived = _archive_batch(
-                organization, target, cutoff, after=after, batch_size=batch_size, on_batch=on_batch
+    pool = _Workers(workers)
+    stop, tally = threading.Event(), threading.Lock()
+    try:
+        for organization, target, days, cutoff in _targets(organizations, now or timezone.now()):
+            outcome = TargetOutcome(organization.slug, target, days, cutoff, expired=0, rows=0)
+            pool.run(
+                functools.partial(
+                    _drain,
+                    organization,
+                    target,
+                    cutoff,
+                    outcome,
+                    batch_size=batch_size,
+                    on_batch=on_batch,
+                    stop=stop,
+                    tally=tally,
+                ),
+                stop,
             )
-            if not ids:
-                break
-            after = ids[-1]  # ordered by key
-            outcome.expired += len(ids)
-            outcome.rows += rows
-            outcome.archived += archived
-            outcome.batches += 1
-            if len(ids) < batch_size:
-                # The scan ran out of expired rows: asking again would only repeat it (a row
-                # skipped as locked is left for the next run either way).
-                break
-        done.append(outcome)
+            done.append(outcome)
+    finally:
+        pool.close()
     return done
 
 

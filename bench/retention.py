@@ -25,6 +25,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def main() -> None:
     parser.add_argument("--organizations", type=int, default=10)
     parser.add_argument("--days", type=int, default=30, help="the shortened retention of every tenant")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the code's")
+    parser.add_argument("--workers", type=int, default=None, help="default: apply_retention's")
     parser.add_argument("--seconds", type=float, default=600, help="time box of the retention run")
     parser.add_argument("--compact", action="store_true", help="also measure VACUUM (FULL)")
     parser.add_argument("--profile", action="store_true", help="print the statements that took longest")
@@ -132,6 +134,7 @@ def main() -> None:
             expected = sum(outcome.rows for outcome in plan)
             before = sizes()
             committed = {"rows": 0, "batches": 0}
+            counting = threading.Lock()  # on_batch runs in each worker's thread
             began = time.perf_counter()
 
             class TimeUp(Exception):
@@ -141,10 +144,12 @@ def main() -> None:
                 # Raising rolls this batch back, so it is counted only when it commits.
                 if time.perf_counter() - began > args.seconds:
                     raise TimeUp
-                committed["rows"] += batch.archived_rows
-                committed["batches"] += 1
+                with counting:
+                    committed["rows"] += batch.archived_rows
+                    committed["batches"] += 1
 
-            options = {"on_batch": on_batch}
+            workers = args.workers or retention.DEFAULT_WORKERS
+            options = {"on_batch": on_batch, "workers": workers}
             if args.batch_size:
                 options["batch_size"] = args.batch_size
             with connection.cursor() as cursor:
@@ -179,8 +184,9 @@ def main() -> None:
         )
         print(
             f"retention: {rows:,} of {expected:,} expected rows archived in {elapsed:.1f} s "
-            f"({committed['batches']} batches) = {rows / elapsed:,.0f} rows/s"
-            f"{' (time box hit)' if stopped else ''}; CPU (this process + its PostgreSQL backend) "
+            f"({committed['batches']} batches, {workers} worker(s)) = {rows / elapsed:,.0f} rows/s"
+            f"{' (time box hit)' if stopped else ''}; CPU (this process + its first PostgreSQL backend"
+            f"{', the other workers not counted' if workers > 1 else ''}) "
             f"{cpu:.1f} s = {rows / cpu:,.0f} rows per CPU second"
         )
         mb = 2**20

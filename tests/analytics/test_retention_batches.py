@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import psycopg
@@ -147,13 +148,42 @@ def test_the_organizations_retention_preferences_are_read_by_one_query(organizat
 
 
 def test_every_expired_row_and_its_dependents_are_archived_exactly(organization):
-    world = expired_world(organization, trees=3)
+    assert_archived_exactly(expired_world(organization, trees=3), batch_size=2)
+
+
+@pytest.mark.django_db(transaction=True)  # the other workers' connections see committed rows only
+def test_workers_side_by_side_archive_every_row_exactly_once(organization):
+    """Three connections taking batches of two: every expired row is archived once (the batches
+    are disjoint: SKIP LOCKED), with its dependents, and every batch is recorded."""
+    world = expired_world(organization, trees=12)
+    together = threading.Barrier(3, timeout=30)  # each worker holds its first batch until all do
+    threads = set()
+
+    def on_batch(batch):
+        if threading.current_thread().name not in threads:
+            threads.add(threading.current_thread().name)
+            together.wait()
+
+    done = assert_archived_exactly(world, batch_size=2, workers=3, on_batch=on_batch)
+
+    assert len(threads) == 3  # three batches were in flight at once, and disjoint
+
+    by_target = {outcome.target: outcome for outcome in done}
+    assert by_target["provider_calls"].expired == 12
+    assert by_target["generations"].expired == 12 and by_target["generations"].rows == 24
+    assert sum(outcome.batches for outcome in done) == RetentionBatch.objects.count()
+    assert max(outcome.batches for outcome in done) >= 6
+
+
+def assert_archived_exactly(world: dict, **options) -> list:
+    """Run retention with ``options``; assert every doomed row of ``world`` was archived once, as
+    it was, and deleted, and nothing else; return the outcomes."""
     before = snapshot(world["doomed"])
     kept_rows = {model: set(manager(model).values_list("pk", flat=True)) for model in MODELS}
     for model, rows in world["doomed"].items():
         kept_rows[model] -= {row.pk for row in rows}
 
-    done = retention.retention_apply(batch_size=2)
+    done = retention.retention_apply(**options)
 
     records = {(r.model_label, r.object_id): r for r in ArchivedRecord.objects.all()}
     assert records.keys() == before.keys()  # every doomed row once, nothing else
@@ -182,6 +212,55 @@ def test_every_expired_row_and_its_dependents_are_archived_exactly(organization)
     assert min(b.oldest_at for b in tree_batches) == min(
         i.created_at for i in world["doomed"][Generation] if i.status != "failed"
     )
+    return done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_worker_stops_the_others_and_loses_nothing(organization):
+    """One worker's batch fails (its on_batch raises, as a crash would): that batch rolls back,
+    the other workers stop after the batch they are in, the error reaches the caller, and every
+    row is either archived or still there; the next run finishes."""
+    world = expired_world(organization, trees=12)
+    before = set(snapshot(world["doomed"]))
+    failed = threading.Event()
+
+    def on_batch(batch):
+        if threading.current_thread() is threading.main_thread():
+            # Holds its first batch (rows locked, uncommitted) until the other worker has failed
+            # on one of its own: the failure always happens mid-target, whatever the timing.
+            assert failed.wait(timeout=30)
+        else:
+            failed.set()
+            raise RuntimeError("worker down")
+
+    with pytest.raises(RuntimeError, match="worker down"):
+        retention.retention_apply(batch_size=2, workers=2, on_batch=on_batch)
+
+    assert failed.is_set()
+    archived = set(ArchivedRecord.objects.values_list("model_label", "object_id"))
+    present = {
+        (model._meta.label_lower, str(pk))
+        for model in MODELS
+        for pk in manager(model).values_list("pk", flat=True)
+    }
+    assert not archived & present and before <= archived | present
+    # The run stopped in its first target: no generation was reached.
+    assert not any(label == "generations.generation" for label, _ in archived)
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("retention-")]
+
+    retention.retention_apply(workers=2)
+
+    assert set(ArchivedRecord.objects.values_list("model_label", "object_id")) == before
+
+
+def test_workers_must_be_at_least_one(organization):
+    expired_world(organization, trees=1)
+
+    with pytest.raises(ValueError, match="workers"):
+        retention.retention_apply(workers=0)
+    with pytest.raises(CommandError, match="--workers"):
+        call_command("apply_retention", "--workers", "0")
+    assert not ArchivedRecord.objects.exists() and not RetentionBatch.objects.exists()
 
 
 def test_a_protected_reference_rolls_the_batch_back(organization):
@@ -210,9 +289,11 @@ def _other_sessions() -> set[int]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_killed_midway_then_run_again_loses_nothing(organization):
-    """kill -9 of ``apply_retention`` in another process between (or inside) batches: every row
-    is either still there or archived, never both, never neither; the next run finishes."""
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_killed_midway_then_run_again_loses_nothing(organization, workers):
+    """kill -9 of ``apply_retention`` in another process between (or inside) batches, with one
+    worker or several: every row is either still there or archived, never both, never neither;
+    the next run finishes."""
     world = expired_world(organization, trees=60)
     before = set(snapshot(world["doomed"]))
     relay = DatabaseRelay(connection.settings_dict)
@@ -222,7 +303,17 @@ def test_killed_midway_then_run_again_loses_nothing(organization):
         "DATABASE_URL": relayed_database_url(relay.port),
     }
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "apply_retention", "--batch-size", "1", "--verbosity", "0"],
+        [
+            sys.executable,
+            "manage.py",
+            "apply_retention",
+            "--batch-size",
+            "1",
+            "--workers",
+            workers,
+            "--verbosity",
+            "0",
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

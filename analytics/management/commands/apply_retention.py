@@ -6,7 +6,13 @@ from django.core.management.base import CommandError
 from tqdm import tqdm
 
 from analytics.models import ArchivedRecord
-from analytics.retention import DEFAULT_BATCH_SIZE, retention_apply, retention_compact, retention_plan
+from analytics.retention import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_WORKERS,
+    retention_apply,
+    retention_compact,
+    retention_plan,
+)
 from background.commands import ExclusiveCommand
 from tenancy.management.options import organizations_option
 from tenancy.rls import rls_bypass
@@ -22,6 +28,13 @@ class Command(ExclusiveCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=DEFAULT_WORKERS,
+            help="Database connections archiving side by side (default %(default)s): each takes its own "
+            "batches of a target, so a crash still rolls back only the batches in flight.",
+        )
         parser.add_argument("--organization", help="Slug; default every organization.")
         parser.add_argument("--dry-run", action="store_true", help="Count what has expired; change nothing.")
         parser.add_argument(
@@ -33,9 +46,11 @@ class Command(ExclusiveCommand):
         )
 
     @rls_bypass(reason="apply_retention: retention across organizations")
-    def handle(self, *args, batch_size, organization, dry_run, compact, **options):
+    def handle(self, *args, batch_size, workers, organization, dry_run, compact, **options):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
+        if workers < 1:
+            raise CommandError("--workers must be at least 1.")
         if compact and organization:
             raise CommandError("--compact rewrites whole tables: run it without --organization.")
         organizations = organizations_option(organization)
@@ -54,6 +69,7 @@ class Command(ExclusiveCommand):
             done = retention_apply(
                 organizations=organizations,
                 batch_size=batch_size,
+                workers=workers,
                 on_batch=lambda batch: progress.update(batch.primary_rows),
             )
         archived = sum(outcome.archived for outcome in done)
