@@ -105,51 +105,6 @@ def test_every_table_with_an_organization_is_behind_the_wall():
     assert unwalled == []
 
 
-def _policies() -> dict[str, tuple[str, str]]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT tablename, qual, with_check FROM pg_policies "
-            "WHERE schemaname = current_schema() AND policyname = %s",
-            [rls.POLICY_NAME],
-        )
-        return {table: (qual, check) for table, qual, check in cursor.fetchall()}
-
-
-def _reads_settings_once(qual: str) -> bool:
-    # As PostgreSQL writes the policy back: "( SELECT current_setting(…" and "( SELECT (string_to_array(…".
-    return "SELECT current_setting('app.rls_bypass'" in qual and "SELECT (string_to_array(" in qual
-
-
-def test_the_walls_read_the_settings_once_per_statement_and_check_writes_row_by_row(widgets, organization):
-    """Every wall's USING reads the session's settings in subqueries (evaluated once per
-    statement); WITH CHECK reads them directly (a write checks one or a few rows). Tenancy 0004
-    goes back to the per-row form and forth again, table by table, keeping each one's column
-    and global rows."""
-    policies = _policies()
-    assert len(policies) >= 30
-    assert all(_reads_settings_once(qual) and "SELECT" not in check for qual, check in policies.values())
-    assert "IS NULL" in policies["styleguides_styleguide"][0]
-    assert "(id = ANY" in policies["tenancy_organization"][0]
-    with rls.rls_organizations([organization.pk]), connection.cursor() as cursor:
-        cursor.execute("EXPLAIN SELECT name FROM testapp_widget")
-        plan = "\n".join(line for (line,) in cursor.fetchall())
-    assert "InitPlan" in plan
-
-    with rls.database_owner(), connection.schema_editor(atomic=False) as editor:
-        rls.read_settings_once(editor, once=False)
-    per_row = _policies()
-    assert not any(_reads_settings_once(qual) for qual, _ in per_row.values())
-    assert {table: check for table, (_, check) in per_row.items()} == {
-        table: check for table, (_, check) in policies.items()
-    }
-    with rls.rls_organizations([organization.pk]):
-        assert _raw_names() == ["acme widget"]
-
-    with rls.database_owner(), connection.schema_editor(atomic=False) as editor:
-        rls.read_settings_once(editor, once=True)
-    assert _policies() == policies
-
-
 def test_an_unscoped_query_in_an_organizations_context_sees_only_its_rows(
     widgets, organization, other_organization
 ):
