@@ -471,11 +471,11 @@ def retention_apply(
     """Archive and delete every expired row, batch by batch (see the module docstring).
 
     ``workers`` connections archive each target's batches side by side (the targets still go
-    one after another, in ``TARGET_ORDER``): the work is the database's, so on a server with
-    cores to spare two workers archive about 1.5 times as many rows a second as one
-    (``bench/retention.py --workers``). ``on_batch(batch)`` runs at the end of each batch's
-    transaction, in the worker's thread (progress bars; tests raise from it to simulate a
-    crash). Returns one outcome per organization and target.
+    one after another, in ``TARGET_ORDER``): the work is the database's, so on 2 cores two
+    workers archive about 1.4 times as many rows a second as one, and more are no better
+    (``docs/scale-plan.md``; ``bench/retention.py --workers``). ``on_batch(batch)`` runs at the
+    end of each batch's transaction, in the worker's thread (progress bars; tests raise from it
+    to simulate a crash). Returns one outcome per organization and target.
     """
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1.")
