@@ -43,6 +43,7 @@ from tenancy.models import (
     SoftDeleteModel,
     SoftDeleteQuerySet,
     TenantModel,
+    TraceContextModel,
     history_reference,
     null_or_at_least,
     per_user_index,
@@ -226,7 +227,7 @@ class GenerationQuerySet(SoftDeleteQuerySet):
         return self.filter(content_matches(text, organization_ids=organization_ids))
 
 
-class Generation(MeteredUsage, SoftDeleteModel, IngestedRequestModel):
+class Generation(MeteredUsage, SoftDeleteModel, IngestedRequestModel, TraceContextModel):
     """One generated piece of content, everything about how it was made, and its place in a tree.
 
     Guarantees (enforced by the database, mirrored by ``services`` for readable errors):
@@ -295,11 +296,7 @@ class Generation(MeteredUsage, SoftDeleteModel, IngestedRequestModel):
     kind = models.CharField(max_length=10, choices=GenerationKind.choices, default=GenerationKind.ORIGINAL)
     branch_name = models.CharField(max_length=100, blank=True)
 
-    # Where the call sat in the client's own tracing (OpenTelemetry ids as lowercase hex, as
-    # W3C trace context writes them): kept so one agent's calls can be listed in order.
-    trace_id = models.CharField(max_length=32, blank=True, help_text="The client's trace id (32 hex).")
-    span_id = models.CharField(max_length=16, blank=True, help_text="The client's span id (16 hex).")
-    parent_span_id = models.CharField(max_length=16, blank=True, help_text="The span this call ran under.")
+    # The trace context's three ids come from TraceContextModel.
     conversation_id = models.CharField(
         max_length=200, blank=True, help_text="The client's conversation or session id."
     )

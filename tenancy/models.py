@@ -232,6 +232,27 @@ class IngestedRequestModel(KeyRecordedModel, TenantModel):
         abstract = True
 
 
+class TraceContextModel(models.Model):
+    """Where a recorded call sat in the client's own tracing: its W3C trace context (OpenTelemetry
+    ids as lowercase hex), so one agent's calls can be listed in order (``?trace_id=``).
+    Generations and provider calls keep it alike (``tenancy.api.fields.TraceContextFields``
+    validates it). ``db_default`` so rows inserted by code that does not know these columns yet
+    (during a deploy) get "", not an error."""
+
+    trace_id = models.CharField(
+        max_length=32, blank=True, default="", db_default="", help_text="The client's trace id (32 hex)."
+    )
+    span_id = models.CharField(
+        max_length=16, blank=True, default="", db_default="", help_text="The client's span id (16 hex)."
+    )
+    parent_span_id = models.CharField(
+        max_length=16, blank=True, default="", db_default="", help_text="The span this call ran under."
+    )
+
+    class Meta:
+        abstract = True
+
+
 def per_user_index(*newest_first: str, name: str) -> models.Index:
     """The index of one user's rows of a tenant, newest first (``newest_first``: the ordering
     columns): partial, since most rows name no user (``user_ref`` null)."""

@@ -15,6 +15,7 @@ from tenancy.models import (
     IngestedRequestModel,
     KeyRecordedModel,
     TenantModel,
+    TraceContextModel,
     null_or_at_least,
     per_user_index,
     unique_request_id,
@@ -33,7 +34,7 @@ METRIC_DURATIONS = (
 )
 
 
-class ProviderCall(MeteredUsage, IngestedRequestModel):
+class ProviderCall(MeteredUsage, IngestedRequestModel, TraceContextModel):
     """One provider API call, as a content service reports it.
 
     Guarantees (in the database; ``services.provider_call_record`` mirrors them as 400s):
@@ -87,19 +88,6 @@ class ProviderCall(MeteredUsage, IngestedRequestModel):
     # budget walk provider_call_org_called_idx, a key being a tenant's few.
     key_fingerprint = models.CharField(
         max_length=64, blank=True, help_text="SHA-256 hex of the provider API key used."
-    )
-    # The client's W3C trace context, as a generation keeps it: a call joins the trace it ran in
-    # (``usage/?trace_id=``; an OTLP export's embeddings spans carry theirs). ``db_default`` so
-    # the rows that code not knowing these columns inserts during a deploy get "", not an error;
-    # ``default`` so a new row holds "" in Python too and is inserted as a plain value.
-    trace_id = models.CharField(
-        max_length=32, blank=True, default="", db_default="", help_text="The client's trace id (32 hex)."
-    )
-    span_id = models.CharField(
-        max_length=16, blank=True, default="", db_default="", help_text="The client's span id (16 hex)."
-    )
-    parent_span_id = models.CharField(
-        max_length=16, blank=True, default="", db_default="", help_text="The span this call ran under."
     )
 
     class Meta:
