@@ -6,6 +6,7 @@ operational data).
 from __future__ import annotations
 
 import datetime
+import functools
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +52,27 @@ def cache_entry_store(
     return CacheEntry.objects.update_or_create(organization=organization, key=key, defaults=values)
 
 
+@functools.cache
+def _hit_sql(vendor: str) -> str:
+    """The text of :func:`cache_entry_hit`'s statement, made once: only its parameters change
+    from one GET to the next (``vendor`` keys the cache by the connection's quoting)."""
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in CacheEntry._meta.concrete_fields)
+    stats = CacheDailyStats._meta
+    names = ("organization", "day", "hits", "misses", "cost_saved_usd")
+    counters = ", ".join(quote(stats.get_field(name).column) for name in names)
+    return (
+        f"WITH hit AS (UPDATE {quote(CacheEntry._meta.db_table)} "  # noqa: S608 - the models' own names
+        "SET hit_count = hit_count + 1, last_accessed_at = %s "
+        f"WHERE organization_id = %s AND key = %s AND expires_at > %s RETURNING {columns}), "
+        f"counted AS (INSERT INTO {quote(stats.db_table)} ({counters}) "
+        "SELECT %s, %s, count(*), 1 - count(*), coalesce(sum(cost_saved_usd), 0) FROM hit "
+        # In the INSERT, which runs on a hit and on a miss alike (one aggregate row either way).
+        "HAVING set_config('synchronous_commit', 'off', true) IS NOT NULL) "
+        f"SELECT {columns} FROM hit"
+    )
+
+
 def cache_entry_hit(*, organization: Organization, key: str) -> CacheEntry | None:
     """The live entry under ``key`` with its hit counted, or None (a miss, counted too).
 
@@ -71,22 +93,10 @@ def cache_entry_hit(*, organization: Organization, key: str) -> CacheEntry | Non
     ``hit_count`` and the stats delta together (one transaction), never one without the other.
     """
     now = timezone.now()
-    quote = connection.ops.quote_name
     fields = CacheEntry._meta.concrete_fields
-    columns = ", ".join(quote(field.column) for field in fields)
-    stats = CacheDailyStats._meta
-    names = ("organization", "day", "hits", "misses", "cost_saved_usd")
-    counters = ", ".join(quote(stats.get_field(name).column) for name in names)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH hit AS (UPDATE {quote(CacheEntry._meta.db_table)} "  # noqa: S608 - the models' own names
-            "SET hit_count = hit_count + 1, last_accessed_at = %s "
-            f"WHERE organization_id = %s AND key = %s AND expires_at > %s RETURNING {columns}), "
-            f"counted AS (INSERT INTO {quote(stats.db_table)} ({counters}) "
-            "SELECT %s, %s, count(*), 1 - count(*), coalesce(sum(cost_saved_usd), 0) FROM hit "
-            # In the INSERT, which runs on a hit and on a miss alike (one aggregate row either way).
-            "HAVING set_config('synchronous_commit', 'off', true) IS NOT NULL) "
-            f"SELECT {columns} FROM hit",
+            _hit_sql(connection.vendor),
             [now, organization.pk, key, now, organization.pk, now.date()],
         )
         row = cursor.fetchone()
