@@ -1,11 +1,13 @@
 """Helpers the benchmarks share: the production environment a throwaway server runs with, and
-starting, stopping and interrupting that server."""
+starting, stopping and interrupting that server, and a request to the WSGI application in-process."""
 
 from __future__ import annotations
 
+import io
 import secrets
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,3 +70,40 @@ def end_on_signals() -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupted)
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def wsgi_call(
+    application, method: str, path: str, *, api_key: str, query: str = "", body: bytes = b""
+) -> tuple[str, bytes]:
+    """One request to a WSGI ``application`` in this process, as gunicorn's worker would make
+    it, without sockets (``bench/profile_post.py``, ``profile_report.py``, ``gc_pauses.py``):
+    authenticated with ``api_key``, a JSON ``body`` when given. Returns (status line, body)."""
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": query,
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+        "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_AUTHORIZATION": f"Api-Key {api_key}",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+    if body:
+        environ["CONTENT_TYPE"] = "application/json"
+        environ["CONTENT_LENGTH"] = str(len(body))
+    statuses: list[str] = []
+    response = application(environ, lambda status, headers, exc_info=None: statuses.append(status))
+    try:
+        content = b"".join(response)
+    finally:
+        response.close()
+    return statuses[0], content

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import gc
-import io
 import os
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import end_on_signals, production_env  # noqa: E402
+from bench._harness import end_on_signals, production_env, wsgi_call  # noqa: E402
 
 
 def main() -> None:
@@ -59,30 +58,8 @@ def main() -> None:
         from config.wsgi import application
 
     def get() -> str:
-        environ = {
-            "REQUEST_METHOD": "GET",
-            "PATH_INFO": args.path,
-            "SCRIPT_NAME": "",
-            "QUERY_STRING": "",
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "127.0.0.1:8000",
-            "HTTP_AUTHORIZATION": f"Api-Key {api_key}",
-            "wsgi.input": io.BytesIO(b""),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-            "wsgi.version": (1, 0),
-        }
-        statuses = []
-        response = application(environ, lambda status, headers, exc_info=None: statuses.append(status))
-        b"".join(response)
-        response.close()
-        return statuses[0]
+        status, _ = wsgi_call(application, "GET", args.path, api_key=api_key)
+        return status
 
     status = get()  # the first request's one-off work is not what is measured
     if not status.startswith("200"):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import cProfile
-import io
 import json
 import os
 import pstats
@@ -33,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import end_on_signals, production_env  # noqa: E402
+from bench._harness import end_on_signals, production_env, wsgi_call  # noqa: E402
 
 
 def main() -> None:
@@ -67,35 +66,10 @@ def main() -> None:
     token = uuid.uuid4().hex[:8]
     statuses: dict[str, int] = {}
 
-    def start_response(status, headers, exc_info=None):
-        statuses[status] = statuses.get(status, 0) + 1
-
     def post(request_id: str) -> None:
         body = json.dumps(payload(request_id, rng)).encode()
-        environ = {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": "/api/v1/generations/",
-            "SCRIPT_NAME": "",
-            "QUERY_STRING": "",
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "CONTENT_TYPE": "application/json",
-            "CONTENT_LENGTH": str(len(body)),
-            "HTTP_HOST": "127.0.0.1:8000",
-            "HTTP_AUTHORIZATION": f"Api-Key {api_key}",
-            "wsgi.input": io.BytesIO(body),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": False,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-            "wsgi.version": (1, 0),
-        }
-        response = application(environ, start_response)
-        b"".join(response)
-        response.close()
+        status, _ = wsgi_call(application, "POST", "/api/v1/generations/", api_key=api_key, body=body)
+        statuses[status] = statuses.get(status, 0) + 1
 
     for i in range(args.warm):
         post(f"warm-{token}-{i}")

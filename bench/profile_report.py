@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime
-import io
 import os
 import pstats
 import statistics
@@ -34,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import production_env  # noqa: E402
+from bench._harness import production_env, wsgi_call  # noqa: E402
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -136,33 +135,12 @@ def main() -> None:
 
     application = get_wsgi_application()
     query = f"from={first}&to={last}" + (f"&group_by={args.group_by}" if args.group_by is not None else "")
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": f"/api/v1/reports/{args.report}/",
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": query,
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "HTTP_AUTHORIZATION": f"Api-Key {api_key}",
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
+    path = f"/api/v1/reports/{args.report}/"
     statuses: list[str] = []
 
-    def start_response(status, headers, exc_info=None):
-        statuses.append(status)
-
     def http():
-        response = application({**environ, "wsgi.input": io.BytesIO(b"")}, start_response)
-        body = b"".join(response)
-        response.close()
+        status, body = wsgi_call(application, "GET", path, api_key=api_key, query=query)
+        statuses.append(status)
         return body
 
     body = http()
