@@ -30,6 +30,21 @@ timestamp the source filters on, and are written in the rows' transaction), or `
 cannot answer a scope exactly: then the source answers the whole window from raw rows. Windows
 shorter than a day (request rates) never reach a counterpart.
 
+Today
+-----
+A budget's window ends now, so its last day is today so far: the day's whole rollup minus what
+was recorded after ``until``, which is nothing or next to nothing (rows stamped at most
+:data:`~providers.metering.MAX_CLOCK_SKEW` ahead). Reading today's raw rows instead would
+aggregate every row the organization recorded since midnight, on every check: at 23:00 the
+biggest tenant of the 10-million-row bench holds ~6,000 generations a day, 10-20 ms a source.
+So when the window ends today, and the part of the day after ``until`` is shorter than the part
+before it, :func:`spend_between` answers today from the rollup and subtracts the raw rows in
+``[until, tomorrow)``. Exact as the whole days are: today's rows are all on record (retention
+keeps a day at least), and its rollup holds exactly them. The raw rows are read before the
+rollup, so a row committed between the two reads is counted (it is spending that happened just
+now), never subtracted without having been added. Past days' partial ends stay raw: a day
+retention has begun to archive has a rollup that still counts what it deleted.
+
 Spent stays spent: once retention archives and deletes old raw rows, the rollups (which it never
 touches) still count them, and so do budgets, reading those days from the rollups; a budget's
 window starts at a UTC midnight and its one partial day is today's, whose rows retention (a day
@@ -46,6 +61,7 @@ from typing import Protocol
 
 from django.utils import timezone
 
+from providers.metering import MAX_CLOCK_SKEW
 from tenancy.models import Organization
 
 
@@ -134,11 +150,16 @@ def spend_between(
     """
     scope = SpendScope(organization, user_ref, credential_fingerprint)
     first_day, last_day = _whole_days_within(since, until)
+    today_after = _today_after(since, until)
+    if today_after is not None:
+        last_day += datetime.timedelta(days=1)  # today is read whole, what came after until taken off
     total = SpendTotals()
     for name, source in _sources.items():
         whole_days = _whole_days.get(name)
         days = None
         if whole_days is not None and first_day < last_day:
+            # Read first (the module docstring: a row committed in between is counted once).
+            after = source(scope, since=until, until=today_after) if today_after is not None else None
             days = whole_days(scope, date_from=first_day, date_to=last_day)
         if days is None:
             total += source(scope, since=since, until=until)
@@ -147,9 +168,26 @@ def spend_between(
         start, end = _midnight(first_day), _midnight(last_day)
         if since < start:
             total += source(scope, since=since, until=start)
-        if end < until:
+        if after is not None:
+            total = SpendTotals(total.cost_usd - after.cost_usd, total.requests - after.requests)
+        elif end < until:
             total += source(scope, since=end, until=until)
     return total
+
+
+def _today_after(since: datetime.datetime, until: datetime.datetime) -> datetime.datetime | None:
+    """Tomorrow's midnight when the window ``[since, until)`` ends today (UTC) after a start
+    before today, and less of today lies after ``until`` (up to now and the clock skew rows may
+    be stamped with) than before it: today is then cheaper read whole from the rollups, minus the
+    raw rows of ``[until, tomorrow)`` (the module docstring). Otherwise None."""
+    now = timezone.now()
+    today = _midnight(now.astimezone(datetime.UTC).date())
+    until = until.astimezone(datetime.UTC)
+    if not today < until < today + datetime.timedelta(days=1) or since > today:
+        return None
+    if max(now + MAX_CLOCK_SKEW - until, datetime.timedelta(0)) >= until - today:
+        return None
+    return today + datetime.timedelta(days=1)
 
 
 def _midnight(day: datetime.date) -> datetime.datetime:

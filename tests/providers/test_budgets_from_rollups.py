@@ -13,15 +13,16 @@ from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.test.utils import CaptureQueriesContext
 
-from analytics import rollups
+from analytics import rollups, services
 from analytics.models import CleanupPreferences, GenerationDailyRollup, ProviderCall
 from analytics.retention import retention_apply
 from generations import services as generation_services
 from generations.models import Generation
+from providers import spending
 from providers.budgets import budget_check
 from providers.credentials import fingerprint_of_digest
 from providers.models import ProviderCredential
-from providers.spending import SpendTotals, spend_between
+from providers.spending import SpendTotals, registered_spend_sources, spend_between
 from tests.analytics.factories import fingerprint_of
 from tests.analytics.random_ingestion import DAY, KEYS, ingest_random, random_moment
 from tests.factories import OrganizationFactory
@@ -233,3 +234,65 @@ def test_spent_stays_spent_when_retention_archives_the_rows_and_unlinks_calls(ca
     assert not ProviderCall.objects.filter(organization=organization, occurred_at__lt=NOW - 3 * DAY).exists()
     assert _spent(organization, credential) == before
     assert all(spent > 0 for spent in before.values()), before
+
+
+def test_today_is_its_rollup_less_what_was_recorded_after_the_window(catalogue, at, monkeypatch):
+    """Given rows all over today (and a call stamped minutes ahead, within the clock skew), a
+    window ending late today reads today whole from the rollups and asks the raw sources only
+    for what lies after its end; one ending early today, or on a past day, reads that day's
+    raw rows up to its end. Every answer equals the raw aggregate, for every scope."""
+    organization = OrganizationFactory(slug="acme")
+    ingest(organization, random.Random(41), at, generations=200, calls=120)
+    at(NOW)
+    services.provider_call_record(
+        organization=organization,
+        values={
+            "request_id": "ahead",
+            "endpoint": "/v1/chat/completions",
+            "provider_name": "openai",
+            "model_name": "gpt-4o",
+            "input_tokens": 4_000,
+            "output_tokens": 400,
+            "status_code": 200,
+            "occurred_at": NOW + datetime.timedelta(minutes=4),
+            "key_fingerprint": KEYS[1],
+        },
+        fingerprint="ahead",
+    )
+    asked: list[tuple[datetime.datetime, datetime.datetime]] = []
+    for name, source in registered_spend_sources().items():
+
+        def spy(scope, *, since, until, source=source):
+            asked.append((since, until))
+            return source(scope, since=since, until=until)
+
+        monkeypatch.setitem(spending._sources, name, spy)
+
+    midnight = NOW.replace(hour=0, minute=0, second=0, microsecond=0)
+    tomorrow = midnight + DAY
+    month = midnight.replace(day=1)
+    windows = {
+        # late today, now included: today from its rollup, less [until, tomorrow)
+        (month, NOW): {(NOW, tomorrow)},
+        (month, NOW - datetime.timedelta(hours=3)): {(NOW - datetime.timedelta(hours=3), tomorrow)},
+        (midnight, NOW - datetime.timedelta(minutes=1)): {(NOW - datetime.timedelta(minutes=1), tomorrow)},
+        # early today: fewer raw rows before the end than after it
+        (month, midnight + datetime.timedelta(hours=2)): {(midnight, midnight + datetime.timedelta(hours=2))},
+        # a past day: its raw rows up to the end (retention may have begun to archive that day)
+        (month, midnight - datetime.timedelta(hours=2)): {
+            (midnight - DAY, midnight - datetime.timedelta(hours=2))
+        },
+    }
+    for (since, until), raw_windows in windows.items():
+        for scope in SCOPES:
+            asked.clear()
+            expected = raw_spend(organization, since, until, **scope)
+            assert spend_between(organization=organization, since=since, until=until, **scope) == expected, (
+                since,
+                until,
+                scope,
+            )
+            assert set(asked) <= raw_windows, (since, until, scope, asked)
+    # The call stamped ahead is in today's rollup, and was taken off with what came after NOW.
+    key = fingerprint_of_digest(KEYS[1])
+    assert raw_spend(organization, NOW, tomorrow, credential_fingerprint=key).requests == 1
