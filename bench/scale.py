@@ -4,19 +4,19 @@
     .venv/bin/python bench/scale.py --rows 1000000        # scaled down
     .venv/bin/python bench/scale.py --rows 100000 --no-docs
 
-1. Starts a throwaway embedded PostgreSQL (``--pgdata``, deleted first and last), migrates it,
-   syncs prices, and, before any bulk data exists, times single and bulk ingestion into the
-   *empty* tables through gunicorn (2 workers, production settings, persistent connections).
+1. Starts a throwaway embedded PostgreSQL (``--pgdata``, deleted first and last), migrates it
+   and syncs prices.
 2. Builds the dataset with ``bench/scale_data.py`` (SQL ``generate_series`` on two connections,
    indexes dropped during the load and recreated, fsync and synchronous commit off for the
    build only, then back on, checkpointed, vacuumed), and prints the build rate.
 3. Times, for the biggest organization and a median one, every list endpoint (first page, page
    21 of the cursor, each filter), detail, tree and lineage (of a 500-node tree in the biggest),
    every report over 30, 90 and 365 days and the same report as a raw ``GROUP BY``, cache GET,
-   budget check, health, single and bulk ingestion into the full table against psycopg COPY,
-   16 concurrent writers of one organization against 16 of 16 organizations, the retention
-   archive rate, and the **floor**: bare Django views (``bench/scale_urls.py``) doing one indexed
-   SELECT and one INSERT into the same table.
+   budget check, health, single and bulk ingestion into the full table against psycopg COPY
+   and, in alternating slices at the same moments, into the *empty* tables of a second database
+   on the same server (its own gunicorn, 2 workers), 16 concurrent writers of one organization
+   against 16 of 16 organizations, the retention archive rate, and the **floor**: bare Django
+   views (``bench/scale_urls.py``) doing one indexed SELECT and one INSERT into the same table.
 4. Counts the queries of one request of each kind in-process and EXPLAINs (ANALYZE, BUFFERS) the
    slowest query of each, lists index usage of the big tables (``pg_stat_user_indexes``), and
    writes the results table into docs/benchmarks.md between the ``scale-bench`` markers
@@ -39,6 +39,8 @@ import threading
 import time
 import urllib.parse
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench._harness import end_on_signals, production_env, stop_server  # noqa: E402
 from bench._harness import start_gunicorn as _start_gunicorn  # noqa: E402
-from bench.ingest import Client, payload, run_parallel, wait_healthy  # noqa: E402
+from bench.ingest import Client, copy_rows, payload, run_parallel, wait_healthy  # noqa: E402
 
 UTC = datetime.UTC
 # The reports under /api/v1/reports/: analytics.reports.REPORTS plus rate-limits (set in main()).
@@ -177,25 +179,24 @@ def throughput(count: int, clients: int, call) -> tuple[float, list[float]]:
 
 
 def alternating_throughput(
-    count: int, clients: int, first, second, *, rounds: int = 6
-) -> tuple[tuple[float, list[float]], tuple[float, list[float]]]:
-    """:func:`throughput` of ``first`` and of ``second``, ``count`` calls each, in ``rounds``
-    alternating slices (first, second, first, …), each rate over the sum of its own slices: on
+    count: int, clients: int, *calls, rounds: int = 6
+) -> list[tuple[float, list[float]]]:
+    """:func:`throughput` of each of ``calls``, ``count`` calls each, in ``rounds`` alternating
+    slices (first, second, …, first, second, …), each rate over the sum of its own slices: on
     a shared box whose speed drifts within minutes (2.8x within one run), two phases timed one
     after the other compare the box's moods as much as the two requests."""
-    tallies = [{"seconds": 0.0, "latencies": []} for _ in range(2)]
+    tallies = [{"seconds": 0.0, "latencies": []} for _ in calls]
     bounds = [count * step // rounds for step in range(rounds + 1)]
     for start, stop in itertools.pairwise(bounds):
         if stop == start:
             continue
-        for call, tally in zip((first, second), tallies, strict=True):
+        for call, tally in zip(calls, tallies, strict=True):
             rate, latencies = throughput(
                 stop - start, clients, lambda i, call=call, start=start: call(start + i)
             )
             tally["seconds"] += (stop - start) / rate
             tally["latencies"].extend(latencies)
-    first_figures, second_figures = ((count / tally["seconds"], tally["latencies"]) for tally in tallies)
-    return first_figures, second_figures
+    return [(count / tally["seconds"], tally["latencies"]) for tally in tallies]
 
 
 # --- raw GROUP BY twins of the reports ------------------------------------------------------
@@ -419,41 +420,125 @@ def make_key(organization_id: int) -> str:
     return plain
 
 
-def ingest_phase(results: Results, label: str, client, organization_id: int, args, rng) -> dict:
-    """Single POSTs, the floor INSERT, and bulk vs COPY into the current table."""
-    from bench.ingest import copy_rows
+@dataclass
+class IngestTarget:
+    """A table ingestion is timed into: a gunicorn's client with an organization's key, and a
+    COPY of rows already written (``copy(prefix, copy_prefix) -> (rows, seconds)``)."""
 
+    client: TimingClient
+    organization_id: int
+    copy: Callable[[str, str], tuple[int, float]]
+
+
+def ingest_phases(results: Results, targets: dict[str, IngestTarget], args, rng) -> dict[str, dict]:
+    """Single POSTs, the floor INSERT, and bulk vs COPY into each target's table (the empty one
+    and the full one), the targets' requests alternating slice by slice so that every rate, and
+    each ratio between them, is taken over the same minutes of the box."""
     token = uuid.uuid4().hex[:8]
-    figures = {}
-    singles = [payload(f"s-{label}-{token}-{i}", rng) for i in range(args.single)]
-    floors = [payload(f"f-{label}-{token}-{i}", rng) for i in range(args.single)]
-    (rate, latencies), (floor_rate, floor_latencies) = alternating_throughput(
-        args.single,
-        4,
-        lambda i: client.request("POST", "/api/v1/generations/", singles[i]),
-        lambda i: client.request(
-            "POST", f"/floor/insert/?organization={organization_id}", floors[i], auth=False
-        ),
-    )
-    figures["single"] = rate
-    results.add(label, "single POST generations/ (4 clients)", latencies, f"{rate:.0f} generations/s")
-    figures["floor_insert"] = floor_rate
-    results.add(
-        label, "floor INSERT (bare Django view, 4 clients)", floor_latencies, f"{floor_rate:.0f} rows/s"
-    )
-    prefix = f"b-{label}-{token}-"
-    batches = [
-        {"items": [payload(f"{prefix}{b}-{i}", rng) for i in range(1000)]} for b in range(args.bulk_batches)
-    ]
-    rate, latencies = throughput(
-        args.bulk_batches, 2, lambda b: client.request("POST", "/api/v1/generations/bulk/", batches[b])
-    )
-    figures["bulk"] = rate * 1000
-    results.add(label, "bulk POST of 1,000 (2 clients)", latencies, f"{rate * 1000:.0f} generations/s")
-    copied, seconds = copy_rows(prefix, f"c-{label}-{token}-")
-    figures["copy"] = copied / seconds
-    results.add(label, "psycopg COPY of the bulk rows", None, f"{copied / seconds:.0f} rows/s")
+    figures: dict[str, dict] = {label: {} for label in targets}
+    calls = []
+    for label, target in targets.items():
+        singles = [payload(f"s-{label}-{token}-{i}", rng) for i in range(args.single)]
+        floors = [payload(f"f-{label}-{token}-{i}", rng) for i in range(args.single)]
+        calls.append(lambda i, c=target.client, b=singles: c.request("POST", "/api/v1/generations/", b[i]))
+        floor = f"/floor/insert/?organization={target.organization_id}"
+        calls.append(lambda i, c=target.client, b=floors, f=floor: c.request("POST", f, b[i], auth=False))
+    rates = iter(alternating_throughput(args.single, 4, *calls))
+    for label in targets:
+        (rate, latencies), (floor_rate, floor_latencies) = next(rates), next(rates)
+        figures[label]["single"] = rate
+        results.add(label, "single POST generations/ (4 clients)", latencies, f"{rate:.0f} generations/s")
+        figures[label]["floor_insert"] = floor_rate
+        results.add(
+            label, "floor INSERT (bare Django view, 4 clients)", floor_latencies, f"{floor_rate:.0f} rows/s"
+        )
+    prefixes = {label: f"b-{label}-{token}-" for label in targets}
+    calls = []
+    for label, target in targets.items():
+        batches = [
+            {"items": [payload(f"{prefixes[label]}{b}-{i}", rng) for i in range(1000)]}
+            for b in range(args.bulk_batches)
+        ]
+        calls.append(
+            lambda b, c=target.client, batches=batches: c.request(
+                "POST", "/api/v1/generations/bulk/", batches[b]
+            )
+        )
+    bulk_rates = alternating_throughput(args.bulk_batches, 2, *calls, rounds=max(1, args.bulk_batches // 2))
+    for (label, target), (rate, latencies) in zip(targets.items(), bulk_rates, strict=True):
+        figures[label]["bulk"] = rate * 1000
+        results.add(label, "bulk POST of 1,000 (2 clients)", latencies, f"{rate * 1000:.0f} generations/s")
+        copied, seconds = target.copy(prefixes[label], f"c-{label}-{token}-")
+        figures[label]["copy"] = copied / seconds
+        results.add(label, "psycopg COPY of the bulk rows", None, f"{copied / seconds:.0f} rows/s")
     return figures
+
+
+EMPTY_DATABASE = "inkwell_scale_empty"
+
+
+class _PlainConnection:
+    """What ``bench.ingest._copy_rows`` reads of a Django connection (``cursor()`` and the
+    psycopg ``connection``), over a plain psycopg connection to another database."""
+
+    def __init__(self, **params):
+        import psycopg
+
+        self.connection = psycopg.connect(**params)
+
+    def cursor(self):
+        return self.connection.cursor()
+
+
+def empty_database(env: dict, port: int) -> tuple[IngestTarget, Callable[[], None]]:
+    """A second database on the bench's server, migrated and priced, with one organization and
+    its key (``bench.ingest.prepare_database``, in a subprocess pointed at it), served by its own
+    gunicorn on ``port``: the empty tables ingestion into the full ones is compared with, timed
+    at the same moments on the same server. Returns its target and a clean-up (stops the
+    server, drops the database)."""
+    import subprocess
+
+    from django.db import connection
+
+    from bench.ingest import _copy_rows
+    from generations.models import Generation
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS {EMPTY_DATABASE} WITH (FORCE)")
+        cursor.execute(f"CREATE DATABASE {EMPTY_DATABASE}")
+    params = connection.settings_dict
+    where = {"host": params["HOST"], **({"port": params["PORT"]} if params["PORT"] else {})}
+    query = urllib.parse.urlencode(where)
+    empty_env = {**env, "DATABASE_URL": f"postgres://{params['USER']}@/{EMPTY_DATABASE}?{query}"}
+    prepared = subprocess.run(
+        [sys.executable, "-c", "from bench.ingest import prepare_database; print(*prepare_database(None))"],
+        cwd=ROOT,
+        env=empty_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key, organization_id = prepared.stdout.split()[-2:]
+    server = start_gunicorn(port, empty_env)
+    client = TimingClient(f"http://127.0.0.1:{port}", key)
+    wait_healthy(client)
+    for i in range(20):  # warm both workers
+        client.request("POST", "/api/v1/generations/", payload(f"warm-{i}", random.Random(i)))
+    plain = {**where, "dbname": EMPTY_DATABASE, "user": params["USER"]}
+
+    def copy(prefix: str, copy_prefix: str) -> tuple[int, float]:
+        raw = _PlainConnection(**plain)
+        try:
+            return _copy_rows(raw, Generation._meta, prefix, copy_prefix)
+        finally:
+            raw.connection.close()
+
+    def clean_up() -> None:
+        stop_server(server, timeout=60)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {EMPTY_DATABASE} WITH (FORCE)")
+
+    return IngestTarget(client, int(organization_id), copy), clean_up
 
 
 def main() -> None:
@@ -525,20 +610,8 @@ def main() -> None:
         base_url = f"http://127.0.0.1:{args.port}"
         client = TimingClient(base_url, make_key(empty_org.pk))
         connection.close()
-        server = start_gunicorn(args.port, env)
-        wait_healthy(client)
-        for i in range(20):  # warm both workers
-            client.request("POST", "/api/v1/generations/", payload(f"warm-{i}", rng))
-        if args.build_only:
-            stop_server(server, timeout=60)
-            server = None
-            empty = None
         results.note(f"CPU cores: {os.cpu_count()}; gunicorn 2 sync workers; rows: {args.rows:,}")
         results.note(f"{'section':<10} {'request':<58} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-        if not args.build_only:
-            empty = ingest_phase(results, "empty", client, empty_org.pk, args, rng)
-            stop_server(server, timeout=60)
-            server = None
 
         # --- build -------------------------------------------------------------------------
         from bench.scale_data import Builder
@@ -745,7 +818,20 @@ def main() -> None:
             for name, samples in timed_side_by_side(compared, max(args.repeat, 100)).items():
                 results.add("server" if name == "health/" else label, name, samples)
 
-        full = ingest_phase(results, "full", TimingClient(base_url, keys[biggest]), biggest, args, rng)
+        empty_target, empty_clean_up = empty_database(env, args.port + 1)
+        try:
+            figures = ingest_phases(
+                results,
+                {
+                    "empty": empty_target,
+                    "full": IngestTarget(TimingClient(base_url, keys[biggest]), biggest, copy_rows),
+                },
+                args,
+                rng,
+            )
+        finally:
+            empty_clean_up()
+        empty, full = figures["empty"], figures["full"]
 
         # 16 writers of one organization vs 16 writers of 16 organizations.
         token = uuid.uuid4().hex[:8]
