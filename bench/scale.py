@@ -217,7 +217,10 @@ RAW_REPORTS = {
         "AND g.created_at >= %s AND g.created_at < %s GROUP BY 1"
     ),
     "failures": (
-        "SELECT (g.created_at AT TIME ZONE 'UTC')::date, count(*), count(*) FILTER (WHERE status = 'failed') "
+        # The report's measures for generations: requests and each outcome, by day.
+        "SELECT (g.created_at AT TIME ZONE 'UTC')::date, count(*), "
+        "count(*) FILTER (WHERE status = 'success'), count(*) FILTER (WHERE status = 'partial'), "
+        "count(*) FILTER (WHERE status = 'failed'), count(*) FILTER (WHERE status = 'cancelled') "
         "FROM generations_generation g WHERE g.organization_id = %s "
         "AND g.created_at >= %s AND g.created_at < %s GROUP BY 1"
     ),
