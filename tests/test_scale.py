@@ -233,16 +233,17 @@ def test_reports_over_a_year_in_bounded_queries(
 def test_budget_check_reads_the_month_from_the_rollups_in_bounded_queries(
     dataset, biggest_client, django_assert_max_num_queries
 ):
-    """A month's budget of the biggest tenant: whole days from the rollups, today from raw rows, in
-    a bounded number of queries, and the spend equals the raw rows' sum (soft-deleted included)."""
+    """A month's budget of the biggest tenant: whole days from the rollups, today from its rollup
+    less the raw rows after the check (or, in a day's first minutes, from its raw rows), in a
+    bounded number of queries, and the spend equals the raw rows' sum (soft-deleted included)."""
     from providers.models import Budget
 
     Budget.objects.create(
         organization_id=dataset.biggest, name="monthly", limit_usd=10**6, max_requests_per_minute=10**6
     )
     # key + throttle counter, the budgets, the month (generations' whole days and today, calls
-    # recorded without a generation: their whole days and today), the last minute (generations,
-    # calls), the key's last_used_at: 10 whatever the number of rows.
+    # recorded without a generation: their whole days and today, two queries each either way),
+    # the last minute (generations, calls), the key's last_used_at: 10 whatever the number of rows.
     with django_assert_max_num_queries(10):
         response = biggest_client.get("/api/v1/budgets/check/")
     assert response.status_code == 200, response.content
