@@ -28,7 +28,8 @@ far, a first day started mid-day). The counterpart must return exactly what the 
 those days while their raw rows are all on record (its rollups bucket by the UTC day of the very
 timestamp the source filters on, and are written in the rows' transaction), or ``None`` when it
 cannot answer a scope exactly: then the source answers the whole window from raw rows. Windows
-shorter than a day (request rates) never reach a counterpart.
+shorter than a day that do not start at today's midnight (request rates: the last minute, the
+last hour) never reach a counterpart.
 
 Today
 -----
@@ -156,7 +157,7 @@ def spend_between(
     total = SpendTotals()
     for name, source in _sources.items():
         whole_days = _whole_days.get(name)
-        days = None
+        days = after = None
         if whole_days is not None and first_day < last_day:
             # Read first (the module docstring: a row committed in between is counted once).
             after = source(scope, since=until, until=today_after) if today_after is not None else None
@@ -176,15 +177,18 @@ def spend_between(
 
 
 def _today_after(since: datetime.datetime, until: datetime.datetime) -> datetime.datetime | None:
-    """Tomorrow's midnight when the window ``[since, until)`` ends today (UTC) after a start
-    before today, and less of today lies after ``until`` (up to now and the clock skew rows may
-    be stamped with) than before it: today is then cheaper read whole from the rollups, minus the
-    raw rows of ``[until, tomorrow)`` (the module docstring). Otherwise None."""
+    """Tomorrow's midnight when the window ``[since, until)`` ends today (UTC), starts at today's
+    midnight or a day or more before ``until`` (not a request rate's window), and less of today
+    lies after ``until`` (up to now and the clock skew rows may be stamped with) than before it:
+    today is then cheaper read whole from the rollups, minus the raw rows of ``[until,
+    tomorrow)`` (the module docstring). Otherwise None."""
     now = timezone.now()
     today = _midnight(now.astimezone(datetime.UTC).date())
     until = until.astimezone(datetime.UTC)
     if not today < until < today + datetime.timedelta(days=1) or since > today:
         return None
+    if since < today and until - since < datetime.timedelta(days=1):
+        return None  # a request rate's window across midnight: a few raw rows, one query
     if max(now + MAX_CLOCK_SKEW - until, datetime.timedelta(0)) >= until - today:
         return None
     return today + datetime.timedelta(days=1)
