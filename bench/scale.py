@@ -436,7 +436,8 @@ class IngestTarget:
 def ingest_phases(results: Results, targets: dict[str, IngestTarget], args, rng) -> dict[str, dict]:
     """Single POSTs, the floor INSERT, and bulk vs COPY into each target's table (the empty one
     and the full one), the targets' requests alternating slice by slice so that every rate, and
-    each ratio between them, is taken over the same minutes of the box."""
+    each ratio between them, is taken over the same minutes of the box (the COPYs, a few seconds
+    each, run one after the other at the end)."""
     token = uuid.uuid4().hex[:8]
     figures: dict[str, dict] = {label: {} for label in targets}
     calls = []
@@ -511,23 +512,43 @@ def empty_database(env: dict, port: int) -> tuple[IngestTarget, Callable[[], Non
         cursor.execute(f"CREATE DATABASE {EMPTY_DATABASE}")
     params = connection.settings_dict
     where = {"host": params["HOST"], **({"port": params["PORT"]} if params["PORT"] else {})}
-    query = urllib.parse.urlencode(where)
-    empty_env = {**env, "DATABASE_URL": f"postgres://{params['USER']}@/{EMPTY_DATABASE}?{query}"}
-    prepared = subprocess.run(
-        [sys.executable, "-c", "from bench.ingest import prepare_database; print(*prepare_database(None))"],
-        cwd=ROOT,
-        env=empty_env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key, organization_id = prepared.stdout.split()[-2:]
-    server = start_gunicorn(port, empty_env)
-    client = TimingClient(f"http://127.0.0.1:{port}", key)
-    wait_healthy(client)
-    for i in range(20):  # warm both workers
-        client.request("POST", "/api/v1/generations/", payload(f"warm-{i}", random.Random(i)))
-    plain = {**where, "dbname": EMPTY_DATABASE, "user": params["USER"]}
+    login = urllib.parse.quote(params["USER"], safe="")
+    if params["PASSWORD"]:
+        login += ":" + urllib.parse.quote(params["PASSWORD"], safe="")
+    url = f"postgres://{login}@/{EMPTY_DATABASE}?{urllib.parse.urlencode(where)}"
+    empty_env = {**env, "DATABASE_URL": url}
+    server = None
+
+    def clean_up() -> None:
+        if server is not None:
+            stop_server(server, timeout=60)
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {EMPTY_DATABASE} WITH (FORCE)")
+
+    try:
+        prepared = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from bench.ingest import prepare_database; print(*prepare_database(None))",
+            ],
+            cwd=ROOT,
+            env=empty_env,
+            capture_output=True,
+            text=True,
+        )
+        if prepared.returncode:
+            raise SystemExit(f"preparing the empty database failed:\n{prepared.stderr[-3000:]}")
+        key, organization_id = prepared.stdout.split()[-2:]
+        server = start_gunicorn(port, empty_env)
+        client = TimingClient(f"http://127.0.0.1:{port}", key)
+        wait_healthy(client)
+        for i in range(20):  # warm both workers
+            client.request("POST", "/api/v1/generations/", payload(f"warm-{i}", random.Random(i)))
+    except BaseException:
+        clean_up()
+        raise
+    plain = {**where, "dbname": EMPTY_DATABASE, "user": params["USER"], "password": params["PASSWORD"]}
 
     def copy(prefix: str, copy_prefix: str) -> tuple[int, float]:
         raw = _PlainConnection(**plain)
@@ -535,11 +556,6 @@ def empty_database(env: dict, port: int) -> tuple[IngestTarget, Callable[[], Non
             return _copy_rows(raw, Generation._meta, prefix, copy_prefix)
         finally:
             raw.connection.close()
-
-    def clean_up() -> None:
-        stop_server(server, timeout=60)
-        with connection.cursor() as cursor:
-            cursor.execute(f"DROP DATABASE IF EXISTS {EMPTY_DATABASE} WITH (FORCE)")
 
     return IngestTarget(client, int(organization_id), copy), clean_up
 
@@ -609,9 +625,10 @@ def main() -> None:
         REPORT_NAMES[:] = [*REPORTS, *(name for name in REPORT_NAMES if name not in REPORTS)]
         call_command("migrate", verbosity=0)
         price_sync()
-        empty_org = services.organization_create(name="Empty table", slug="empty-table")
+        # An organization of no rows, whose key checks the server is up and times health/.
+        probe_org = services.organization_create(name="Bench probe", slug="bench-probe")
         base_url = f"http://127.0.0.1:{args.port}"
-        client = TimingClient(base_url, make_key(empty_org.pk))
+        client = TimingClient(base_url, make_key(probe_org.pk))
         connection.close()
         results.note(f"CPU cores: {os.cpu_count()}; gunicorn 2 sync workers; rows: {args.rows:,}")
         results.note(f"{'section':<10} {'request':<58} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
