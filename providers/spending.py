@@ -37,7 +37,7 @@ A budget's window ends now, so its last day is today so far: the day's whole rol
 was recorded after ``until``, which is nothing or next to nothing (rows stamped at most
 :data:`~providers.metering.MAX_CLOCK_SKEW` ahead). Reading today's raw rows instead would
 aggregate every row the organization recorded since midnight, on every check: at 23:00 the
-biggest tenant of the 10-million-row bench holds ~6,000 generations a day, 10-20 ms a source.
+biggest tenant of the 10-million-row bench holds ~6,000 generations a day, 7-10 ms a source.
 So when the window ends today, and the part of the day after ``until`` is shorter than the part
 before it, :func:`spend_between` answers today from the rollup and subtracts the raw rows in
 ``[until, tomorrow)``. Exact as the whole days are: today's rows are all on record (retention
@@ -77,6 +77,11 @@ class SpendTotals:
         if not isinstance(other, SpendTotals):
             return NotImplemented
         return SpendTotals(cost_usd=self.cost_usd + other.cost_usd, requests=self.requests + other.requests)
+
+    def __sub__(self, other: SpendTotals) -> SpendTotals:
+        if not isinstance(other, SpendTotals):
+            return NotImplemented
+        return SpendTotals(cost_usd=self.cost_usd - other.cost_usd, requests=self.requests - other.requests)
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,7 @@ def spend_between(
         if since < start:
             total += source(scope, since=since, until=start)
         if after is not None:
-            total = SpendTotals(total.cost_usd - after.cost_usd, total.requests - after.requests)
+            total -= after
         elif end < until:
             total += source(scope, since=end, until=until)
     return total
