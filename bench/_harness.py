@@ -1,5 +1,6 @@
-"""Helpers the benchmarks share: the production environment a throwaway server runs with, and
-starting, stopping and interrupting that server, and a request to the WSGI application in-process."""
+"""Helpers the benchmarks share: the production environment a throwaway server runs with,
+starting, stopping and interrupting that server, a request to the WSGI application in-process,
+and the percentiles every bench prints."""
 
 from __future__ import annotations
 
@@ -107,3 +108,9 @@ def wsgi_call(
     finally:
         response.close()
     return statuses[0], content
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The ``q`` quantile (0-1) of ``samples``: the sample nearest that rank, none interpolated."""
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

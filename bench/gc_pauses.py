@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import end_on_signals, production_env, wsgi_call  # noqa: E402
+from bench._harness import end_on_signals, percentile, production_env, wsgi_call  # noqa: E402
 
 
 def main() -> None:
@@ -80,22 +80,21 @@ def main() -> None:
         get()
         latencies.append(time.perf_counter() - began)
     gc.callbacks.remove(record)
-    latencies.sort()
 
     def ms(seconds: float) -> str:
         return f"{seconds * 1000:.1f}"
 
     print(
         f"{args.requests} x GET {args.path} ({'not frozen' if args.no_freeze else 'frozen by config.wsgi'}, "
-        f"{gc.get_freeze_count():,} objects frozen): p50 {ms(latencies[len(latencies) // 2])} "
-        f"p95 {ms(latencies[int(len(latencies) * 0.95)])} p99 {ms(latencies[int(len(latencies) * 0.99)])} "
-        f"max {ms(latencies[-1])} ms"
+        f"{gc.get_freeze_count():,} objects frozen): p50 {ms(percentile(latencies, 0.5))} "
+        f"p95 {ms(percentile(latencies, 0.95))} p99 {ms(percentile(latencies, 0.99))} "
+        f"max {ms(max(latencies))} ms"
     )
     for generation, each in pauses.items():
         if each:
             print(
                 f"generation {generation}: {len(each)} collections, pause p50 "
-                f"{ms(sorted(each)[len(each) // 2])} ms, max {ms(max(each))} ms"
+                f"{ms(percentile(each, 0.5))} ms, max {ms(max(each))} ms"
             )
 
 

@@ -33,12 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import production_env, wsgi_call  # noqa: E402
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+from bench._harness import percentile, production_env, wsgi_call  # noqa: E402
 
 
 def timed(call, repeat: int) -> tuple[list[float], list[float]]:

@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import end_on_signals, production_env, stop_server  # noqa: E402
+from bench._harness import end_on_signals, percentile, production_env, stop_server  # noqa: E402
 from bench._harness import start_gunicorn as _start_gunicorn  # noqa: E402
 from bench.ingest import Client, copy_rows, payload, run_parallel, wait_healthy  # noqa: E402
 
@@ -95,12 +95,7 @@ class TimingClient(Client):
 
 def percentiles(seconds: list[float]) -> tuple[float, float, float]:
     """p50, p95, p99 in milliseconds."""
-    ordered = sorted(seconds)
-
-    def at(q):
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
-
-    return at(0.50), at(0.95), at(0.99)
+    return tuple(percentile(seconds, q) * 1000 for q in (0.50, 0.95, 0.99))
 
 
 class Results:
