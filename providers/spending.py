@@ -156,22 +156,22 @@ def spend_between(
     """
     scope = SpendScope(organization, user_ref, credential_fingerprint)
     first_day, last_day = _whole_days_within(since, until)
-    today_after = _today_after(since, until)
-    if today_after is not None:
-        last_day += datetime.timedelta(days=1)  # today is read whole, what came after until taken off
+    if _reads_today_whole(since, until):
+        last_day += datetime.timedelta(days=1)
+    start, end = _midnight(first_day), _midnight(last_day)
     total = SpendTotals()
     for name, source in _sources.items():
         whole_days = _whole_days.get(name)
         days = after = None
         if whole_days is not None and first_day < last_day:
-            # Read first (the module docstring: a row committed in between is counted once).
-            after = source(scope, since=until, until=today_after) if today_after is not None else None
+            # Today read whole ends past ``until``: what came after is read before the rollups
+            # (the module docstring: a row committed in between is counted, never only taken off).
+            after = source(scope, since=until, until=end) if end > until else None
             days = whole_days(scope, date_from=first_day, date_to=last_day)
         if days is None:
             total += source(scope, since=since, until=until)
             continue
         total += days
-        start, end = _midnight(first_day), _midnight(last_day)
         if since < start:
             total += source(scope, since=since, until=start)
         if after is not None:
@@ -181,22 +181,19 @@ def spend_between(
     return total
 
 
-def _today_after(since: datetime.datetime, until: datetime.datetime) -> datetime.datetime | None:
-    """Tomorrow's midnight when the window ``[since, until)`` ends today (UTC), starts at today's
-    midnight or a day or more before ``until`` (not a request rate's window), and less of today
-    lies after ``until`` (up to now and the clock skew rows may be stamped with) than before it:
-    today is then cheaper read whole from the rollups, minus the raw rows of ``[until,
-    tomorrow)`` (the module docstring). Otherwise None."""
+def _reads_today_whole(since: datetime.datetime, until: datetime.datetime) -> bool:
+    """Whether the window ``[since, until)`` reads today (UTC) whole from the rollups, less the
+    raw rows of ``[until, tomorrow)`` (the module docstring): when it ends today, starts at
+    today's midnight or a day or more before ``until`` (not a request rate's window), and less of
+    today lies after ``until`` (up to now and the clock skew rows may be stamped with) than
+    before it."""
     now = timezone.now()
     today = _midnight(now.astimezone(datetime.UTC).date())
-    until = until.astimezone(datetime.UTC)
     if not today < until < today + datetime.timedelta(days=1) or since > today:
-        return None
+        return False
     if since < today and until - since < datetime.timedelta(days=1):
-        return None  # a request rate's window across midnight: a few raw rows, one query
-    if max(now + MAX_CLOCK_SKEW - until, datetime.timedelta(0)) >= until - today:
-        return None
-    return today + datetime.timedelta(days=1)
+        return False  # a request rate's window across midnight: a few raw rows, one query
+    return max(now + MAX_CLOCK_SKEW - until, datetime.timedelta(0)) < until - today
 
 
 def _midnight(day: datetime.date) -> datetime.datetime:
