@@ -122,6 +122,20 @@ def admins_outside_the_scoped_base(registry) -> list[str]:
     )
 
 
+def keys_not_restricting_deletes(model_list) -> list[str]:
+    """The database's foreign keys into ``model_list``'s tables whose ``ON DELETE`` is not
+    ``RESTRICT`` (``tenancy.foreign_keys``: Django recreates a key as ``NO ACTION`` when it alters
+    the field)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+            "WHERE contype = 'f' AND confdeltype <> 'r' AND confrelid::regclass::text = ANY(%s) "
+            "ORDER BY 1, 2",
+            [[model._meta.db_table for model in model_list]],
+        )
+        return [f"{table}.{name}" for table, name in cursor.fetchall()]
+
+
 # --- The conventions ---------------------------------------------------------------------------
 
 
@@ -149,6 +163,16 @@ def test_every_tenant_table_has_an_index_led_by_organization_id():
 def test_every_model_admin_inherits_the_scoped_base(label):
     model = apps.get_model(label)
     assert admins_outside_the_scoped_base({model: admin.site._registry[model]}) == []
+
+
+@pytest.mark.django_db
+def test_every_key_into_a_table_retention_deletes_from_restricts_deletes():
+    # Retention deletes these tables' rows by the hundred thousand; NO ACTION would double the
+    # database's checks of each deleted row (tenancy/foreign_keys.py). A new key (or an AlterField
+    # of one) needs a SetDeleteAction("…", "…", "RESTRICT") in its app's migrations.
+    from analytics.retention import COMPACTED_MODELS
+
+    assert keys_not_restricting_deletes(COMPACTED_MODELS) == []
 
 
 # --- The checks themselves catch a broken convention --------------------------------------------
@@ -198,3 +222,13 @@ def test_an_admin_outside_the_scoped_base_is_reported():
     assert admins_outside_the_scoped_base({Vertical: admin.ModelAdmin(Vertical, admin.site)}) == [
         "styleguides.Vertical: ModelAdmin"
     ]
+
+
+@pytest.mark.django_db
+def test_a_key_that_does_not_restrict_deletes_is_reported():
+    from analytics.models import RetentionBatch
+
+    # The archive's key to its batch is Django's NO ACTION: nothing deletes batches.
+    reported = keys_not_restricting_deletes([RetentionBatch])
+    assert len(reported) == 1
+    assert reported[0].startswith("analytics_archivedrecord.")
