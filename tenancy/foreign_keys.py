@@ -16,6 +16,9 @@ it fits only where the referencing rows are gone by then: a statement that delet
 nodes together passes, and deleting a referenced row before its referencing ones in a later
 statement fails with an ``IntegrityError``. The checks of inserts and updates of the
 referencing table stay deferred, as the constraint is still ``DEFERRABLE INITIALLY DEFERRED``.
+Django's ``Collector`` deletes a model's rows in statements of 100, newest key first, so an ORM
+delete of a big tree still passes: a node is always newer than the node it points at (checked
+with a tree of 121 nodes). Retention deletes a tree's nodes in one statement.
 
 A later ``AlterField`` of such a key makes Django recreate its constraint as ``NO ACTION``:
 ``tests/test_conventions.py`` lists the keys that must say ``RESTRICT``.
