@@ -81,6 +81,20 @@ def test_a_tree_deleted_in_one_statement_passes_and_a_root_alone_is_refused(orga
 
 
 @pytest.mark.django_db
+def test_an_orm_delete_of_a_tree_of_more_than_a_hundred_nodes_passes(organization):
+    # Django deletes in statements of 100 rows, newest key first: the nodes go before their root.
+    root = GenerationFactory(organization=organization, tree_last_version=102)
+    for version in range(2, 103):
+        GenerationFactory(
+            organization=organization, parent=root, root=root, depth=1, version=version, kind="revision"
+        )
+
+    Generation.all_objects.filter(pk=root.pk).hard_delete()
+
+    assert not Generation.all_objects.filter(organization=organization).exists()
+
+
+@pytest.mark.django_db
 def test_the_check_of_a_write_still_waits_for_the_commit(organization):
     generation = GenerationFactory(organization=organization)
     call = ProviderCallFactory(organization=organization, generation=generation)
