@@ -12,6 +12,10 @@ What expires (``cutoff`` = now - the target's days):
 - performance metrics and provider calls older than the cutoff (``created_at``, ``occurred_at``);
 - runs created before the cutoff that have no generation left.
 
+A target's expired rows are first split by time into windows of about ``batch_size`` rows (one
+read of them), and each batch takes its rows from one window, so it reads that window, not
+every expired row of the organization again.
+
 Each batch is one transaction: lock up to ``batch_size`` expired rows, find everything their
 deletion cascades to by the models' ``on_delete`` rules, as Django's ``Collector`` would (a
 tree's nodes, their metrics; provider calls lose their link), but set-based: one query per
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import itertools
 import logging
 import queue
 import threading
@@ -68,6 +73,14 @@ TARGET_ORDER = (
     RetentionTarget.PERFORMANCE_METRICS,
     RetentionTarget.EMPTY_RUNS,
 )
+# The column each target's expiry is decided on (``expired_rows``' ``… < cutoff``).
+TARGET_MOMENT = {
+    RetentionTarget.PROVIDER_CALLS: "occurred_at",
+    RetentionTarget.FAILED_GENERATIONS: "created_at",
+    RetentionTarget.GENERATIONS: "created_at",
+    RetentionTarget.PERFORMANCE_METRICS: "created_at",
+    RetentionTarget.EMPTY_RUNS: "created_at",
+}
 DEFAULT_BATCH_SIZE = 10_000
 # apply_retention's connections: the nightly run uses two cores of the database server.
 DEFAULT_WORKERS = 2
@@ -303,13 +316,16 @@ def _archive_batch(
     *,
     batch_size: int,
     on_batch,
+    window: tuple = (None, None),
     after=None,
 ) -> tuple[list, int, int]:
     """One batch in one transaction; returns (the primary keys expired, rows of the target's
-    table, rows archived). ([], 0, 0): none left. ``after``: the last key of the run's previous
-    batch; the scan starts past it instead of over the dead index entries of the rows already
-    deleted (a row it skipped because it was locked is left for the next run, as SKIP LOCKED
-    intends).
+    table, rows archived). ([], 0, 0): none left. ``window``: the ``[since, until)`` of the
+    target's moment the batch takes its rows from (None: unbounded; :func:`_windows`), so its
+    scan reads that window's rows, not every expired row of the organization. ``after``: the
+    last key of this worker's previous batch in the same window; the scan starts past it instead
+    of over the dead index entries of the rows already deleted (a row it skipped because it was
+    locked is left for the next run, as SKIP LOCKED intends).
 
     A bounded number of queries whatever the batch size: the expired keys, one query per
     relation and cascade level, one update per ``SET_NULL`` link, one statement per model that
@@ -318,6 +334,11 @@ def _archive_batch(
     with transaction.atomic(), connection.cursor() as cursor:
         primary = expired_rows(organization=organization, target=target, cutoff=cutoff)
         model = primary.model
+        since, until = window
+        if since is not None:
+            primary = primary.filter(**{f"{TARGET_MOMENT[target]}__gte": since})
+        if until is not None:
+            primary = primary.filter(**{f"{TARGET_MOMENT[target]}__lt": until})
         if after is not None:
             primary = primary.filter(pk__gt=after)
         # SKIP LOCKED: a row an ingest is writing right now is left for the next run.
@@ -363,39 +384,74 @@ def _archive_batch(
     return ids, len(doomed.rows[model]), archived
 
 
+def _windows(primary: models.QuerySet, moment: str, batch_size: int) -> list[tuple]:
+    """``[since, until)`` windows of ``moment`` that split ``primary`` (a target's expired rows)
+    into about ``batch_size`` rows each, from one read of the rows: every ``batch_size``-th
+    moment in order is a bound. The first window has no lower bound and the last no upper one
+    (``primary`` already stops at the cutoff), so every expired row is in exactly one window,
+    whatever was written since. Rows sharing a moment share a window, which may then hold more
+    than ``batch_size``: it is drained in several batches.
+
+    Without windows, every batch read all the organization's expired rows again (the rows it
+    deleted included, dead until vacuumed) to keep the first ``batch_size`` by key: a tenant of
+    N expired rows cost N/batch_size scans of N rows.
+    """
+    sql, params = primary.order_by().values_list(moment).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT w.moment FROM (SELECT e.moment, row_number() OVER (ORDER BY e.moment) AS n "  # noqa: S608 - Django's SQL
+            f"FROM ({sql}) AS e(moment)) AS w WHERE mod(w.n, %s) = 0 ORDER BY w.moment",
+            [*params, batch_size],
+        )
+        bounds = [moment for (moment,) in cursor.fetchall()]
+    edges = [None, *bounds, None]
+    return list(itertools.pairwise(edges))
+
+
 def _drain(
     organization: Organization,
     target: str,
     cutoff: datetime.datetime,
     outcome: TargetOutcome,
     *,
+    windows: list[tuple],
     batch_size: int,
     on_batch,
     stop: threading.Event,
     tally: threading.Lock,
 ) -> None:
-    """Archive ``target``'s expired rows of ``organization`` batch after batch until none is
-    left (or ``stop`` is set), adding to ``outcome``. Several workers may drain one target at
-    once: each batch locks its rows with SKIP LOCKED, so they take disjoint batches (a tree's
-    nodes and metrics go with its root, locked by one worker), and a worker whose batch came
-    back short has seen every expired row that no one else holds."""
-    after = None
-    while not stop.is_set():
-        ids, rows, archived = _archive_batch(
-            organization, target, cutoff, after=after, batch_size=batch_size, on_batch=on_batch
-        )
-        if not ids:
+    """Archive ``target``'s expired rows of ``organization`` batch after batch, window after
+    window (:func:`_windows`), until none is left (or ``stop`` is set), adding to ``outcome``.
+    Several workers may drain one target at once, each going through every window: each batch
+    locks its rows with SKIP LOCKED, so they take disjoint batches (a tree's nodes and metrics go
+    with its root, locked by one worker), and a worker whose batch came back short has seen every
+    expired row of the window that no one else holds, and goes on to the next. A window another
+    worker emptied costs one short scan of it."""
+    for window in windows:
+        if stop.is_set():
             return
-        after = ids[-1]  # ordered by key
-        with tally:
-            outcome.expired += len(ids)
-            outcome.rows += rows
-            outcome.archived += archived
-            outcome.batches += 1
-        if len(ids) < batch_size:
-            # The scan ran out of expired rows: asking again would only repeat it (a row
-            # skipped as locked is left for the next run either way).
-            return
+        after = None
+        while not stop.is_set():
+            ids, rows, archived = _archive_batch(
+                organization,
+                target,
+                cutoff,
+                window=window,
+                after=after,
+                batch_size=batch_size,
+                on_batch=on_batch,
+            )
+            if ids:
+                after = ids[-1]  # ordered by key
+                with tally:
+                    outcome.expired += len(ids)
+                    outcome.rows += rows
+                    outcome.archived += archived
+                    outcome.batches += 1
+            if len(ids) < batch_size:
+                # The scan ran out of the window's expired rows: asking again would only repeat
+                # it (a row skipped as locked is left for the next run either way).
+                break
 
 
 class _Workers:
@@ -481,14 +537,16 @@ def retention_apply(
         raise ValueError("batch_size must be at least 1.")
     if workers < 1:
         raise ValueError("workers must be at least 1.")
-    # No counting first (that is retention_plan's job): a target with nothing expired costs one
-    # empty batch query per worker.
+    # No counting first (that is retention_plan's job): a target with nothing expired costs its
+    # windows' query and one empty batch query.
     done = []
     pool = _Workers(workers)
     stop, tally = threading.Event(), threading.Lock()
     try:
         for organization, target, days, cutoff in _targets(organizations, now or timezone.now()):
             outcome = TargetOutcome(organization.slug, target, days, cutoff, expired=0, rows=0)
+            primary = expired_rows(organization=organization, target=target, cutoff=cutoff)
+            windows = _windows(primary, TARGET_MOMENT[target], batch_size)
             pool.run(
                 functools.partial(
                     _drain,
@@ -496,6 +554,7 @@ def retention_apply(
                     target,
                     cutoff,
                     outcome,
+                    windows=windows,
                     batch_size=batch_size,
                     on_batch=on_batch,
                     stop=stop,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import io
 import os
 import signal
@@ -51,18 +52,26 @@ def ago(days: float) -> datetime.datetime:
     return NOW - datetime.timedelta(days=days, microseconds=123_457)  # microseconds must survive
 
 
+def _ago_spread(days: float, *, extra: float) -> datetime.datetime:
+    """``ago(days)``, ``extra`` days older for the rows older than a month: the younger ones sit
+    close to their cutoff (runs, the calls that are kept), so they stay as they are."""
+    return ago(days + extra) if days > 30 else ago(days)
+
+
 def manager(model):
     return getattr(model, "all_objects", model._base_manager)
 
 
-def expired_world(organization, trees: int) -> dict:
+def expired_world(organization, trees: int, *, spread: bool = False) -> dict:
     """``trees`` expired trees (root, revision, a metric on each node, a kept provider call
     pointing at the revision), as many expired failed leaves, an old metric of a kept generation each,
     old provider calls and empty old runs with their model figures. Returns what must be
-    archived (``doomed``: model -> rows) and the calls that must lose their link."""
+    archived (``doomed``: model -> rows) and the calls that must lose their link. ``spread``:
+    each set of rows a day older than the one before (else the rows of a kind share a moment)."""
     doomed: dict[type, list] = {model: [] for model in MODELS}
     unlinked = []
     for i in range(trees):
+        ago = functools.partial(_ago_spread, extra=i if spread else 0)
         root = GenerationFactory(organization=organization, created_at=ago(800), tree_last_version=2)
         child = GenerationFactory(
             organization=organization,
@@ -149,6 +158,41 @@ def test_the_organizations_retention_preferences_are_read_by_one_query(organizat
 
 def test_every_expired_row_and_its_dependents_are_archived_exactly(organization):
     assert_archived_exactly(expired_world(organization, trees=3), batch_size=2)
+
+
+def test_a_target_is_split_into_windows_of_about_a_batch_each(organization):
+    calls = [ProviderCallFactory(organization=organization, occurred_at=ago(400 + day)) for day in range(7)]
+    ProviderCallFactory(organization=organization, occurred_at=ago(10))  # kept: in no window's rows
+    primary = retention.expired_rows(organization=organization, target="provider_calls", cutoff=ago(365))
+
+    windows = retention._windows(primary, "occurred_at", 2)
+
+    # Every second moment, oldest first, bounds a window; the first and last are open.
+    moments = sorted(call.occurred_at for call in calls)
+    assert windows == [
+        (None, moments[1]),
+        (moments[1], moments[3]),
+        (moments[3], moments[5]),
+        (moments[5], None),
+    ]
+    assert retention._windows(primary, "occurred_at", 10) == [(None, None)]
+
+
+def test_each_batch_reads_its_window_and_every_row_is_archived_exactly(organization):
+    world = expired_world(organization, trees=5, spread=True)
+
+    with CaptureQueriesContext(connection) as run:
+        assert_archived_exactly(world, batch_size=2)
+
+    # The provider calls (five, a day apart) come in three windows; every batch query after the
+    # first window's names the window's lower bound, so it reads that window's rows only.
+    call_batches = [
+        q["sql"]
+        for q in run.captured_queries
+        if "SKIP LOCKED" in q["sql"] and "analytics_providercall" in q["sql"]
+    ]
+    assert len(call_batches) >= 3
+    assert all('"occurred_at" >= ' in sql for sql in call_batches[1:])
 
 
 @pytest.mark.django_db(transaction=True)  # the other workers' connections see committed rows only
