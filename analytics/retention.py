@@ -73,7 +73,8 @@ TARGET_ORDER = (
     RetentionTarget.PERFORMANCE_METRICS,
     RetentionTarget.EMPTY_RUNS,
 )
-# The column each target's expiry is decided on (``expired_rows``' ``… < cutoff``).
+# The column each target's expiry is decided on (``expired_rows``' ``… < cutoff``), which its
+# windows split (:func:`_windows`): on it each window is one range of the organization's time index.
 TARGET_MOMENT = {
     RetentionTarget.PROVIDER_CALLS: "occurred_at",
     RetentionTarget.FAILED_GENERATIONS: "created_at",
@@ -316,12 +317,12 @@ def _archive_batch(
     *,
     batch_size: int,
     on_batch,
-    window: tuple = (None, None),
+    window: tuple,
     after=None,
 ) -> tuple[list, int, int]:
     """One batch in one transaction; returns (the primary keys expired, rows of the target's
     table, rows archived). ([], 0, 0): none left. ``window``: the ``[since, until)`` of the
-    target's moment the batch takes its rows from (None: unbounded; :func:`_windows`), so its
+    target's moment the batch takes its rows from (a None bound: open; :func:`_windows`), so its
     scan reads that window's rows, not every expired row of the organization. ``after``: the
     last key of this worker's previous batch in the same window; the scan starts past it instead
     of over the dead index entries of the rows already deleted (a row it skipped because it was

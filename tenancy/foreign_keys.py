@@ -8,8 +8,8 @@ how the constraint checks that nothing still points at a deleted row, and the co
 ``NO ACTION`` first looks for another row carrying the deleted key (it may have been put back
 before the deferred check runs), then for referencing rows: two look-ups per deleted row and
 key. ``RESTRICT`` makes only the second. Measured deleting 10,000 generations (five keys point
-at them) on the two-million-row bench build: 35-45 µs a row of checks under ``NO ACTION``,
-11-15 µs under ``RESTRICT``, against 7-16 µs for the delete itself.
+at them) in one statement on the two-million-row bench build, checks included: 32-53 µs a row
+under ``NO ACTION``, 18-29 µs under ``RESTRICT``, 7-16 µs with the keys dropped.
 
 ``RESTRICT`` is checked at the end of the deleting statement, never deferred to the commit, so
 it fits only where the referencing rows are gone by then: a statement that deletes a tree's
