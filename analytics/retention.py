@@ -409,6 +409,14 @@ def _windows(primary: models.QuerySet, moment: str, batch_size: int) -> list[tup
     return list(itertools.pairwise(edges))
 
 
+def _target_windows(
+    organization: Organization, target: str, cutoff: datetime.datetime, batch_size: int
+) -> list[tuple]:
+    """:func:`_windows` of ``target``'s expired rows in ``organization``."""
+    primary = expired_rows(organization=organization, target=target, cutoff=cutoff)
+    return _windows(primary, TARGET_MOMENT[target], batch_size)
+
+
 def _drain(
     organization: Organization,
     target: str,
@@ -527,10 +535,12 @@ def retention_apply(
 ) -> list[TargetOutcome]:
     """Archive and delete every expired row, batch by batch (see the module docstring).
 
-    ``workers`` connections archive each target's batches side by side (the targets still go
-    one after another, in ``TARGET_ORDER``): the work is the database's, so on 2 cores two
-    workers archive about 1.4 times as many rows a second as one, and more are no better
-    (``docs/scale-plan.md``; ``bench/retention.py --workers``). ``on_batch(batch)`` runs at the
+    ``workers`` connections work side by side. Over several organizations each worker takes the
+    next organization and goes through its targets in ``TARGET_ORDER``; a run of one
+    organization has every worker archive each target's batches (the targets still one after
+    another). The work is the database's, so on 2 cores two workers archive about 1.4 times as
+    many rows a second as one, and more are no better (``docs/scale-plan.md``;
+    ``bench/retention.py --workers``). ``on_batch(batch)`` runs at the
     end of each batch's transaction, in the worker's thread (progress bars; tests raise from it
     to simulate a crash). Returns one outcome per organization and target.
     """
@@ -540,33 +550,47 @@ def retention_apply(
         raise ValueError("workers must be at least 1.")
     # No counting first (that is retention_plan's job): a target with nothing expired costs its
     # windows' query and one empty batch query.
-    done = []
+    steps = [
+        (
+            (organization, target, cutoff),
+            TargetOutcome(organization.slug, target, days, cutoff, expired=0, rows=0),
+        )
+        for organization, target, days, cutoff in _targets(organizations, now or timezone.now())
+    ]
+    by_organization = [list(group) for _, group in itertools.groupby(steps, key=lambda step: step[0][0].pk)]
     pool = _Workers(workers)
     stop, tally = threading.Event(), threading.Lock()
+    drain = functools.partial(_drain, batch_size=batch_size, on_batch=on_batch, stop=stop, tally=tally)
     try:
-        for organization, target, days, cutoff in _targets(organizations, now or timezone.now()):
-            outcome = TargetOutcome(organization.slug, target, days, cutoff, expired=0, rows=0)
-            primary = expired_rows(organization=organization, target=target, cutoff=cutoff)
-            windows = _windows(primary, TARGET_MOMENT[target], batch_size)
-            pool.run(
-                functools.partial(
-                    _drain,
-                    organization,
-                    target,
-                    cutoff,
-                    outcome,
-                    windows=windows,
-                    batch_size=batch_size,
-                    on_batch=on_batch,
-                    stop=stop,
-                    tally=tally,
-                ),
-                stop,
-            )
-            done.append(outcome)
+        if workers > 1 and len(by_organization) > 1:
+            # Most organizations expire less than a batch a target: one batch cannot be shared,
+            # so the workers take whole organizations (each its targets in order), not turns at
+            # one organization's target while the others wait (docs/scale-plan.md).
+            pending, taking = iter(by_organization), threading.Lock()
+
+            def take_organizations() -> None:
+                while not stop.is_set():
+                    with taking:
+                        organization_steps = next(pending, None)
+                    if organization_steps is None:
+                        return
+                    for (organization, target, cutoff), outcome in organization_steps:
+                        if stop.is_set():
+                            return
+                        windows = _target_windows(organization, target, cutoff, batch_size)
+                        drain(organization, target, cutoff, outcome, windows=windows)
+
+            pool.run(take_organizations, stop)
+        else:
+            # One organization: every worker drains each of its targets, window by window.
+            for (organization, target, cutoff), outcome in steps:
+                windows = _target_windows(organization, target, cutoff, batch_size)
+                pool.run(
+                    functools.partial(drain, organization, target, cutoff, outcome, windows=windows), stop
+                )
     finally:
         pool.close()
-    return done
+    return [outcome for _, outcome in steps]
 
 
 # The tables retention deletes from: the targets' and the ones their deletions cascade to.

@@ -152,6 +152,8 @@ def test_a_dry_run_counts_the_expired_rows_and_changes_nothing(world):
     assert "globex: provider_calls: 1 row(s) older than 10 days" in out.getvalue()
 
 
+# Committed rows: the command's second worker takes the other organization on its own connection.
+@pytest.mark.django_db(transaction=True)
 def test_a_real_run_archives_and_deletes_exactly_the_expired_rows(world):
     before = everything()
     out = io.StringIO()

@@ -219,6 +219,78 @@ def test_workers_side_by_side_archive_every_row_exactly_once(organization):
     assert max(outcome.batches for outcome in done) >= 6
 
 
+def merged(*worlds: dict) -> dict:
+    """One world of several organizations' (``expired_world``)."""
+    return {
+        "doomed": {model: [row for world in worlds for row in world["doomed"][model]] for model in MODELS},
+        "unlinked": [call for world in worlds for call in world["unlinked"]],
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_take_whole_organizations_side_by_side(organization, other_organization):
+    """Over several organizations each worker takes one organization at a time, through all its
+    targets: two batches of two organizations are in flight at once, every batch of an
+    organization comes from one worker, and every row is archived exactly once."""
+    world = merged(expired_world(organization, trees=3), expired_world(other_organization, trees=3))
+    together = threading.Barrier(2, timeout=30)  # each worker holds its first batch until both do
+    taken: dict[int, set[str]] = {}
+
+    def on_batch(batch):
+        thread = threading.current_thread().name
+        if not any(thread in threads for threads in taken.values()):
+            together.wait()
+        taken.setdefault(batch.organization_id, set()).add(thread)
+
+    done = assert_archived_exactly(world, workers=2, on_batch=on_batch)
+
+    assert taken.keys() == {organization.pk, other_organization.pk}
+    assert all(len(threads) == 1 for threads in taken.values())  # an organization, one worker
+    assert taken[organization.pk] != taken[other_organization.pk]
+    # One outcome per organization (by key) and target, in the run's order, whoever archived it.
+    assert [(o.organization, o.target) for o in done] == [
+        (slug, target)
+        for slug in (organization.slug, other_organization.slug)
+        for target in retention.TARGET_ORDER
+    ]
+    assert sum(o.expired for o in done if o.target == "generations") == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_worker_of_another_organization_stops_the_run_and_loses_nothing(
+    organization, other_organization
+):
+    """Workers on two organizations: one's batch fails. The other stops after the batch it is
+    in, the error reaches the caller, every row is archived or still there, the next run ends it."""
+    world = merged(expired_world(organization, trees=3), expired_world(other_organization, trees=3))
+    before = set(snapshot(world["doomed"]))
+    failed = threading.Event()
+
+    def on_batch(batch):
+        if threading.current_thread() is threading.main_thread():
+            assert failed.wait(timeout=30)  # holds its first batch until the other worker failed
+        else:
+            failed.set()
+            raise RuntimeError("worker down")
+
+    with pytest.raises(RuntimeError, match="worker down"):
+        retention.retention_apply(workers=2, on_batch=on_batch)
+
+    archived = set(ArchivedRecord.objects.values_list("model_label", "object_id"))
+    present = {
+        (model._meta.label_lower, str(pk))
+        for model in MODELS
+        for pk in manager(model).values_list("pk", flat=True)
+    }
+    assert not archived & present and before <= archived | present
+    assert RetentionBatch.objects.count() == 1  # the caller's first batch; the failed one rolled back
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("retention-")]
+
+    retention.retention_apply(workers=2)
+
+    assert set(ArchivedRecord.objects.values_list("model_label", "object_id")) == before
+
+
 def assert_archived_exactly(world: dict, **options) -> list:
     """Run retention with ``options``; assert every doomed row of ``world`` was archived once, as
     it was, and deleted, and nothing else; return the outcomes."""
