@@ -176,6 +176,29 @@ def test_a_target_is_split_into_windows_of_about_a_batch_each(organization):
         (moments[5], None),
     ]
     assert retention._windows(primary, "occurred_at", 10) == [(None, None)]
+    assert retention._windows(primary.filter(occurred_at__lt=ago(500)), "occurred_at", 2) == []
+
+
+def test_a_target_with_nothing_expired_takes_no_batch(organization):
+    """Only provider calls expired: the other four targets cost their windows' query, no batch
+    (no transaction, no locking scan)."""
+    old_call = ProviderCallFactory(organization=organization, occurred_at=ago(400))
+    GenerationFactory(organization=organization, created_at=ago(10))  # kept
+
+    with CaptureQueriesContext(connection) as run:
+        done = retention.retention_apply(organizations=[organization])
+
+    batch_queries = [q["sql"] for q in run.captured_queries if "SKIP LOCKED" in q["sql"]]
+    assert len(batch_queries) == 1 and "analytics_providercall" in batch_queries[0]
+    assert {o.target: o.archived for o in done} == {
+        "provider_calls": 1,
+        "failed_generations": 0,
+        "generations": 0,
+        "performance_metrics": 0,
+        "empty_runs": 0,
+    }
+    assert not ProviderCall.objects.filter(pk=old_call.pk).exists()
+    assert RetentionBatch.objects.get().target == "provider_calls"
 
 
 def test_each_batch_reads_its_window_and_every_row_is_archived_exactly(organization):
