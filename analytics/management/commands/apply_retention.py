@@ -32,8 +32,9 @@ class Command(ExclusiveCommand):
             "--workers",
             type=int,
             default=DEFAULT_WORKERS,
-            help="Database connections archiving side by side (default %(default)s): each takes its own "
-            "batches of a target, so a crash still rolls back only the batches in flight.",
+            help="Database connections archiving side by side (default %(default)s): each takes the "
+            "next organization (with --organization, its own batches of each target), so a crash "
+            "still rolls back only the batches in flight.",
         )
         parser.add_argument("--organization", help="Slug; default every organization.")
         parser.add_argument("--dry-run", action="store_true", help="Count what has expired; change nothing.")
