@@ -569,7 +569,8 @@ def retention_apply(
         if workers > 1 and len(by_organization) > 1:
             # Most organizations expire less than a batch a target: one batch cannot be shared,
             # so the workers take whole organizations (each its targets in order), not turns at
-            # one organization's target while the others wait (docs/scale-plan.md).
+            # one organization's target while the others wait (docs/scale-plan.md). The price: an
+            # organization far bigger than the rest is archived by one worker, at its pace.
             pending, taking = iter(by_organization), threading.Lock()
 
             def take_organizations() -> None:
