@@ -542,8 +542,9 @@ def retention_apply(
     ``workers`` connections work side by side. Over several organizations each worker takes the
     next organization and goes through its targets in ``TARGET_ORDER``; a run of one
     organization has every worker archive each target's batches (the targets still one after
-    another). The work is the database's, so on 2 cores two workers archive about 1.4 times as
-    many rows a second as one, and more are no better (``docs/scale-plan.md``;
+    another). The work is the database's: on 2 cores two workers archived one organization's
+    rows about 1.4 times as fast as one and more were no better, and over 1,000 small
+    organizations four were not clearly better than two (``docs/scale-plan.md``;
     ``bench/retention.py --workers``). ``on_batch(batch)`` runs at the
     end of each batch's transaction, in the worker's thread (progress bars; tests raise from it
     to simulate a crash). Returns one outcome per organization and target.

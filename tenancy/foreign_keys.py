@@ -18,7 +18,8 @@ statement fails with an ``IntegrityError``. The checks of inserts and updates of
 referencing table stay deferred, as the constraint is still ``DEFERRABLE INITIALLY DEFERRED``.
 Django's ``Collector`` deletes a model's rows in statements of 100, newest key first, so an ORM
 delete of a big tree still passes: a node is always newer than the node it points at (checked
-with a tree of 121 nodes). Retention deletes a tree's nodes in one statement.
+by ``tests/tenancy/test_foreign_keys.py`` with a tree of 102 nodes). Retention deletes a tree's
+nodes in one statement.
 
 A later ``AlterField`` of such a key makes Django recreate its constraint as ``NO ACTION``:
 ``tests/test_conventions.py`` lists the keys that must say ``RESTRICT``.

@@ -286,28 +286,10 @@ def test_a_failing_worker_of_another_organization_stops_the_run_and_loses_nothin
     """Workers on two organizations: one's batch fails. The other stops after the batch it is
     in, the error reaches the caller, every row is archived or still there, the next run ends it."""
     world = merged(expired_world(organization, trees=3), expired_world(other_organization, trees=3))
-    before = set(snapshot(world["doomed"]))
-    failed = threading.Event()
 
-    def on_batch(batch):
-        if threading.current_thread() is threading.main_thread():
-            assert failed.wait(timeout=30)  # holds its first batch until the other worker failed
-        else:
-            failed.set()
-            raise RuntimeError("worker down")
+    before, _ = run_with_a_failing_worker(world)
 
-    with pytest.raises(RuntimeError, match="worker down"):
-        retention.retention_apply(workers=2, on_batch=on_batch)
-
-    archived = set(ArchivedRecord.objects.values_list("model_label", "object_id"))
-    present = {
-        (model._meta.label_lower, str(pk))
-        for model in MODELS
-        for pk in manager(model).values_list("pk", flat=True)
-    }
-    assert not archived & present and before <= archived | present
     assert RetentionBatch.objects.count() == 1  # the caller's first batch; the failed one rolled back
-    assert not [thread for thread in threading.enumerate() if thread.name.startswith("retention-")]
 
     retention.retention_apply(workers=2)
 
@@ -354,26 +336,25 @@ def assert_archived_exactly(world: dict, **options) -> list:
     return done
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_failing_worker_stops_the_others_and_loses_nothing(organization):
-    """One worker's batch fails (its on_batch raises, as a crash would): that batch rolls back,
-    the other workers stop after the batch they are in, the error reaches the caller, and every
-    row is either archived or still there; the next run finishes."""
-    world = expired_world(organization, trees=12)
+def run_with_a_failing_worker(world: dict, **options) -> tuple[set, set]:
+    """Run retention on two workers (with ``options``) where the other worker's first batch fails
+    (its on_batch raises, as a crash would) while the caller holds its own first batch, rows
+    locked and uncommitted, until then: the failure always happens mid-run, whatever the timing.
+    Asserts the error reached the caller, every doomed row of ``world`` is either archived or
+    still there (never both, never neither), and no worker thread is left. Returns the doomed
+    rows and the archived ones, as ``(model label, key)``."""
     before = set(snapshot(world["doomed"]))
     failed = threading.Event()
 
     def on_batch(batch):
         if threading.current_thread() is threading.main_thread():
-            # Holds its first batch (rows locked, uncommitted) until the other worker has failed
-            # on one of its own: the failure always happens mid-target, whatever the timing.
             assert failed.wait(timeout=30)
         else:
             failed.set()
             raise RuntimeError("worker down")
 
     with pytest.raises(RuntimeError, match="worker down"):
-        retention.retention_apply(batch_size=2, workers=2, on_batch=on_batch)
+        retention.retention_apply(workers=2, on_batch=on_batch, **options)
 
     assert failed.is_set()
     archived = set(ArchivedRecord.objects.values_list("model_label", "object_id"))
@@ -383,9 +364,21 @@ def test_a_failing_worker_stops_the_others_and_loses_nothing(organization):
         for pk in manager(model).values_list("pk", flat=True)
     }
     assert not archived & present and before <= archived | present
+    assert not [thread for thread in threading.enumerate() if thread.name.startswith("retention-")]
+    return before, archived
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_worker_stops_the_others_and_loses_nothing(organization):
+    """One worker's batch fails (its on_batch raises, as a crash would): that batch rolls back,
+    the other workers stop after the batch they are in, the error reaches the caller, and every
+    row is either archived or still there; the next run finishes."""
+    world = expired_world(organization, trees=12)
+
+    before, archived = run_with_a_failing_worker(world, batch_size=2)
+
     # The run stopped in its first target: no generation was reached.
     assert not any(label == "generations.generation" for label, _ in archived)
-    assert not [thread for thread in threading.enumerate() if thread.name.startswith("retention-")]
 
     retention.retention_apply(workers=2)
 
