@@ -8,6 +8,7 @@ analytics calls these instead of writing generations' rows itself.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
 
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -45,26 +46,33 @@ def generations_user_erase(
     return {"generations": generations.update(**GENERATION_ERASED), "runs": runs.update(**RUN_ERASED)}
 
 
-def expired_generation_trees(*, organization: Organization, cutoff: datetime.datetime) -> QuerySet:
-    """Roots of the trees whose every node is older than ``cutoff``: a tree expires whole,
-    never leaving a version without its root."""
+# Each rule takes several organizations sharing one cutoff: retention's nightly run asks once
+# for every organization on the platform's policy, not once per organization.
+
+
+def expired_generation_trees(*, organizations: Iterable[Organization], cutoff: datetime.datetime) -> QuerySet:
+    """Roots of the trees of ``organizations`` whose every node is older than ``cutoff``: a tree
+    expires whole, never leaving a version without its root."""
     newer_nodes = Generation.all_objects.filter(root=OuterRef("pk"), created_at__gte=cutoff)
     return Generation.all_objects.filter(
-        organization=organization, root__isnull=True, created_at__lt=cutoff
+        organization__in=organizations, root__isnull=True, created_at__lt=cutoff
     ).exclude(Exists(newer_nodes))
 
 
-def expired_failed_generations(*, organization: Organization, cutoff: datetime.datetime) -> QuerySet:
-    """Failed generations older than ``cutoff`` that no other version branches from."""
+def expired_failed_generations(
+    *, organizations: Iterable[Organization], cutoff: datetime.datetime
+) -> QuerySet:
+    """Failed generations of ``organizations`` older than ``cutoff`` that no other version
+    branches from."""
     children = Generation.all_objects.filter(parent=OuterRef("pk"))
     return Generation.all_objects.filter(
-        organization=organization, status=GenerationStatus.FAILED, created_at__lt=cutoff
+        organization__in=organizations, status=GenerationStatus.FAILED, created_at__lt=cutoff
     ).exclude(Exists(children))
 
 
-def expired_empty_runs(*, organization: Organization, cutoff: datetime.datetime) -> QuerySet:
-    """Runs older than ``cutoff`` that recorded no generation."""
+def expired_empty_runs(*, organizations: Iterable[Organization], cutoff: datetime.datetime) -> QuerySet:
+    """Runs of ``organizations`` older than ``cutoff`` that recorded no generation."""
     generations = Generation.all_objects.filter(run=OuterRef("pk"))
-    return GenerationRun.all_objects.filter(organization=organization, created_at__lt=cutoff).exclude(
+    return GenerationRun.all_objects.filter(organization__in=organizations, created_at__lt=cutoff).exclude(
         Exists(generations)
     )

@@ -163,7 +163,7 @@ def test_every_expired_row_and_its_dependents_are_archived_exactly(organization)
 def test_a_target_is_split_into_windows_of_about_a_batch_each(organization):
     calls = [ProviderCallFactory(organization=organization, occurred_at=ago(400 + day)) for day in range(7)]
     ProviderCallFactory(organization=organization, occurred_at=ago(10))  # kept: in no window's rows
-    primary = retention.expired_rows(organization=organization, target="provider_calls", cutoff=ago(365))
+    primary = retention.expired_rows(organizations=[organization], target="provider_calls", cutoff=ago(365))
 
     windows = retention._windows(primary, "occurred_at", 2)
 
@@ -250,46 +250,69 @@ def merged(*worlds: dict) -> dict:
     }
 
 
-@pytest.mark.django_db(transaction=True)
-def test_workers_take_whole_organizations_side_by_side(organization, other_organization):
-    """Over several organizations each worker takes one organization at a time, through all its
-    targets: two batches of two organizations are in flight at once, every batch of an
-    organization comes from one worker, and every row is archived exactly once."""
-    world = merged(expired_world(organization, trees=3), expired_world(other_organization, trees=3))
-    together = threading.Barrier(2, timeout=30)  # each worker holds its first batch until both do
-    taken: dict[int, set[str]] = {}
+def test_organizations_sharing_a_cutoff_are_archived_together(organization, other_organization):
+    """Organizations whose retention gives the same cutoff share each target's windows' query and
+    its batches: one query a target for all of them, one transaction for their rows, each
+    organization's rows archived in its own batch row with its own counts and time range. An
+    organization whose preferences give another cutoff is asked on its own for that target."""
+    third = OrganizationFactory()
+    world = merged(
+        expired_world(organization, trees=3),
+        expired_world(other_organization, trees=2),
+        expired_world(third, trees=2),
+    )
+    CleanupPreferences.objects.create(organization=third, provider_calls_days=200)
 
-    def on_batch(batch):
-        thread = threading.current_thread().name
-        if not any(thread in threads for threads in taken.values()):
-            together.wait()
-        taken.setdefault(batch.organization_id, set()).add(thread)
+    with CaptureQueriesContext(connection) as queries:
+        done = assert_archived_exactly(world)
 
-    done = assert_archived_exactly(world, workers=2, on_batch=on_batch)
-
-    assert taken.keys() == {organization.pk, other_organization.pk}
-    assert all(len(threads) == 1 for threads in taken.values())  # an organization, one worker
-    assert taken[organization.pk] != taken[other_organization.pk]
-    # One outcome per organization (by key) and target, in the run's order, whoever archived it.
+    windows = [q["sql"] for q in queries.captured_queries if "array_agg" in q["sql"]]
+    # One a target for the three, and one more for the third's calls (a cutoff of its own).
+    assert len(windows) == len(retention.TARGET_ORDER) + 1
+    trees = RetentionBatch.objects.filter(target="generations")
+    # Each tree: a root and a revision, and a metric on each.
+    assert sorted(trees.values_list("organization_id", "primary_rows", "archived_rows")) == sorted(
+        [(organization.pk, 3, 12), (other_organization.pk, 2, 8), (third.pk, 2, 8)]
+    )
+    assert len({batch.created_at for batch in trees}) == 1  # one transaction for the three
+    for batch in trees:
+        nodes = [
+            g.created_at
+            for g in world["doomed"][Generation]
+            if g.organization_id == batch.organization_id and g.status != "failed"
+        ]
+        assert (batch.oldest_at, batch.newest_at) == (min(nodes), max(nodes))
+    records = ArchivedRecord.objects.select_related("batch")
+    assert all(record.batch.organization_id == record.organization_id for record in records)
+    outcomes = {(o.organization, o.target): o for o in done}
+    assert (
+        outcomes[(organization.slug, "generations")].expired,
+        outcomes[(organization.slug, "generations")].rows,
+    ) == (3, 6)
+    assert outcomes[(third.slug, "generations")].expired == 2
+    assert (
+        outcomes[(third.slug, "provider_calls")].cutoff
+        != outcomes[(organization.slug, "provider_calls")].cutoff
+    )
+    # One outcome per organization and target, in the run's order (organizations by key).
+    by_key = sorted([organization, other_organization, third], key=lambda o: o.pk)
     assert [(o.organization, o.target) for o in done] == [
-        (slug, target)
-        for slug in (organization.slug, other_organization.slug)
-        for target in retention.TARGET_ORDER
+        (each.slug, target) for each in by_key for target in retention.TARGET_ORDER
     ]
-    assert sum(o.expired for o in done if o.target == "generations") == 6
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_failing_worker_of_another_organization_stops_the_run_and_loses_nothing(
+def test_a_failing_worker_over_two_organizations_stops_the_run_and_loses_nothing(
     organization, other_organization
 ):
-    """Workers on two organizations: one's batch fails. The other stops after the batch it is
+    """Workers on two organizations' batches: one batch fails. The other stops after the batch it is
     in, the error reaches the caller, every row is archived or still there, the next run ends it."""
     world = merged(expired_world(organization, trees=3), expired_world(other_organization, trees=3))
 
-    before, _ = run_with_a_failing_worker(world)
+    before, _ = run_with_a_failing_worker(world, batch_size=2)
 
-    assert RetentionBatch.objects.count() == 1  # the caller's first batch; the failed one rolled back
+    # The caller's first batch (a batch row for each organization in it); the failed one rolled back.
+    assert len({batch.created_at for batch in RetentionBatch.objects.all()}) == 1
 
     retention.retention_apply(workers=2)
 

@@ -32,8 +32,8 @@ class Command(ExclusiveCommand):
             "--workers",
             type=int,
             default=DEFAULT_WORKERS,
-            help="Database connections archiving side by side (default %(default)s): each takes the "
-            "next organization (with --organization, its own batches of each target), so a crash "
+            help="Database connections archiving side by side (default %(default)s): each takes its "
+            "own batches of each target (organizations sharing a cutoff share batches), so a crash "
             "still rolls back only the batches in flight.",
         )
         parser.add_argument("--organization", help="Slug; default every organization.")
