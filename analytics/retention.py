@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, connections, models, transaction
-from django.db.models import F, ProtectedError, Q, RestrictedError
+from django.db.models import Count, F, ProtectedError, RestrictedError
 from django.db.models.deletion import get_candidate_relations_to_delete
 from django.utils import timezone
 
@@ -121,13 +121,11 @@ def expired_rows(
     raise ValueError(f"Unknown retention target {target!r}.")
 
 
-def _rows_removed_with(target: str, primary: models.QuerySet) -> int:
-    """How many rows of the target's table go with ``primary`` (a tree's nodes for trees)."""
-    if target == RetentionTarget.GENERATIONS:
-        return Generation.all_objects.filter(
-            Q(pk__in=primary.values("pk")) | Q(root__in=primary.values("pk"))
-        ).count()
-    return primary.count()
+def _count_by_organization(rows: models.QuerySet) -> dict[int, int]:
+    """How many of ``rows`` each organization has, by one ``GROUP BY``."""
+    return dict(
+        rows.order_by().values("organization_id").annotate(n=Count("pk")).values_list("organization_id", "n")
+    )
 
 
 @dataclass
@@ -159,24 +157,46 @@ def _targets(organizations: Iterable[Organization] | None, now: datetime.datetim
             yield organization, target, days, now - datetime.timedelta(days=days)
 
 
+Together = dict[int, tuple[Organization, TargetOutcome]]
+
+
+def _by_cutoff(
+    organizations: Iterable[Organization] | None, now: datetime.datetime
+) -> tuple[list[TargetOutcome], dict[tuple[str, datetime.datetime], Together]]:
+    """One outcome per organization and target, nothing counted yet, in the order of
+    :func:`_targets`; and the same outcomes grouped by (target, cutoff), ``TARGET_ORDER`` first:
+    the organizations a run asks together, by key."""
+    outcomes: list[TargetOutcome] = []
+    groups: dict[tuple[str, datetime.datetime], Together] = {}
+    for organization, target, days, cutoff in _targets(organizations, now):
+        outcome = TargetOutcome(organization.slug, target, days, cutoff, expired=0, rows=0)
+        outcomes.append(outcome)
+        groups.setdefault((target, cutoff), {})[organization.pk] = (organization, outcome)
+    return outcomes, dict(sorted(groups.items(), key=lambda group: TARGET_ORDER.index(group[0][0])))
+
+
 def retention_plan(
     *, organizations: Iterable[Organization] | None = None, now: datetime.datetime | None = None
 ) -> list[TargetOutcome]:
-    """What a run would expire now, per organization and target. Reads only."""
-    plan = []
-    for organization, target, days, cutoff in _targets(organizations, now or timezone.now()):
-        primary = expired_rows(organizations=[organization], target=target, cutoff=cutoff)
-        plan.append(
-            TargetOutcome(
-                organization=organization.slug,
-                target=target,
-                days=days,
-                cutoff=cutoff,
-                expired=primary.count(),
-                rows=_rows_removed_with(target, primary),
-            )
+    """What a run would expire now, per organization and target. Reads only: a count by
+    organization for each target and cutoff (two for trees: roots, then the nodes under them),
+    however many organizations share it."""
+    outcomes, groups = _by_cutoff(organizations, now or timezone.now())
+    for (target, cutoff), members in groups.items():
+        primary = expired_rows(
+            organizations=[organization for organization, _ in members.values()], target=target, cutoff=cutoff
         )
-    return plan
+        expired = _count_by_organization(primary)
+        # The rows of the target's table that go: a tree's nodes with its root.
+        nodes = (
+            _count_by_organization(Generation.all_objects.filter(root__in=primary.values("pk")))
+            if target == RetentionTarget.GENERATIONS
+            else {}
+        )
+        for pk, (_, outcome) in members.items():
+            outcome.expired = expired.get(pk, 0)
+            outcome.rows = outcome.expired + nodes.get(pk, 0)
+    return outcomes
 
 
 class _Doomed:
@@ -610,19 +630,12 @@ def retention_apply(
         raise ValueError("workers must be at least 1.")
     # No counting first (that is retention_plan's job): a target with nothing expired costs its
     # windows' query only.
-    outcomes: list[TargetOutcome] = []
-    groups: dict[tuple[str, datetime.datetime], dict[int, tuple[Organization, TargetOutcome]]] = {}
-    for organization, target, days, cutoff in _targets(organizations, now or timezone.now()):
-        outcome = TargetOutcome(organization.slug, target, days, cutoff, expired=0, rows=0)
-        outcomes.append(outcome)
-        groups.setdefault((target, cutoff), {})[organization.pk] = (organization, outcome)
-    # Target after target (the order matters, see TARGET_ORDER), whatever the organizations' cutoffs.
-    order = sorted(groups, key=lambda key: TARGET_ORDER.index(key[0]))
+    outcomes, groups = _by_cutoff(organizations, now or timezone.now())
     pool = _Workers(workers)
     stop, tally = threading.Event(), threading.Lock()
     try:
-        for target, cutoff in order:
-            members = groups[(target, cutoff)]
+        # Target after target (the order matters, see TARGET_ORDER), whatever the cutoffs.
+        for (target, cutoff), members in groups.items():
             together = [organization for organization, _ in members.values()]
             windows = _target_windows(together, target, cutoff, batch_size)
             drain = functools.partial(

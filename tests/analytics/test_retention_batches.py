@@ -301,6 +301,31 @@ def test_organizations_sharing_a_cutoff_are_archived_together(organization, othe
     ]
 
 
+def test_the_plan_counts_organizations_sharing_a_cutoff_together(organization, other_organization):
+    """The plan (``apply_retention`` prints it before every run) counts each target once for the
+    organizations sharing its cutoff, grouped by organization, not once per organization: its
+    queries do not grow with them, and each organization's counts are its own."""
+    third = OrganizationFactory()
+    for each, trees in ((organization, 3), (other_organization, 2), (third, 1)):
+        expired_world(each, trees=trees)
+    CleanupPreferences.objects.create(organization=third, provider_calls_days=200)
+    alone = {
+        (o.organization, o.target): (o.expired, o.rows)
+        for each in (organization, other_organization, third)
+        for o in retention.retention_plan(organizations=[each], now=NOW)
+    }
+
+    with CaptureQueriesContext(connection) as counting:
+        plan = retention.retention_plan(now=NOW)
+
+    assert {(o.organization, o.target): (o.expired, o.rows) for o in plan} == alone
+    assert alone[(organization.slug, "generations")] == (3, 6)  # three trees of two nodes
+    assert alone[(third.slug, "provider_calls")] == (1, 1)
+    # Organizations and preferences, a count a target and cutoff (the third's calls have their
+    # own), and the trees' nodes.
+    assert len(counting.captured_queries) == 2 + len(retention.TARGET_ORDER) + 1 + 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_worker_over_two_organizations_stops_the_run_and_loses_nothing(
     organization, other_organization
