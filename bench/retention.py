@@ -183,7 +183,8 @@ def main() -> None:
             f"load {os.getloadavg()[0]:.1f}"
         )
         print(
-            f"retention: {rows:,} of {expected:,} expected rows archived in {elapsed:.1f} s "
+            f"retention: {rows:,} rows archived ({expected:,} of the targets' tables in the plan, the "
+            f"rest what cascades from them: metrics, run figures) in {elapsed:.1f} s "
             f"({committed['batches']} batches, {workers} worker(s)) = {rows / elapsed:,.0f} rows/s"
             f"{' (time box hit)' if stopped else ''}; CPU (this process + its first PostgreSQL backend"
             f"{', the other workers not counted' if workers > 1 else ''}) "
