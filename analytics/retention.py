@@ -76,7 +76,7 @@ TARGET_ORDER = (
     RetentionTarget.EMPTY_RUNS,
 )
 # The column each target's expiry is decided on (``expired_rows``' ``… < cutoff``), which its
-# windows split (:func:`_windows`): on it each window is one range of the organization's time index.
+# windows split (:func:`_windows`): on it a window is one range of each organization's time index.
 TARGET_MOMENT = {
     RetentionTarget.PROVIDER_CALLS: "occurred_at",
     RetentionTarget.FAILED_GENERATIONS: "created_at",
@@ -460,7 +460,7 @@ def _windows(primary: models.QuerySet, moment: str, batch_size: int) -> list[tup
     waits for the next run). Rows sharing a moment share a window, which may then hold more
     than ``batch_size``: it is drained in several batches.
 
-    Without windows, every batch read all the organization's expired rows again (the rows it
+    Without windows, every batch read all the target's expired rows again (the rows it
     deleted included, dead until vacuumed) to keep the first ``batch_size`` by key: a tenant of
     N expired rows cost N/batch_size scans of N rows.
     """
