@@ -39,6 +39,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -140,6 +141,14 @@ class TargetOutcome:
     rows: int  # rows of the target's table (a tree's nodes counted)
     archived: int = 0  # rows archived and deleted, cascades included
     batches: int = 0
+
+    def add(self, batch: RetentionBatch, rows: int) -> None:
+        """Count a committed batch of this organization and target (``rows``: of the target's
+        table, a tree's nodes counted)."""
+        self.expired += batch.primary_rows
+        self.rows += rows
+        self.archived += batch.archived_rows
+        self.batches += 1
 
 
 def _targets(organizations: Iterable[Organization] | None, now: datetime.datetime):
@@ -343,15 +352,6 @@ def _archive_and_delete(
     return {organization_id: rest for organization_id, *rest in cursor.fetchall()}
 
 
-@dataclass
-class _Tally:
-    """What one batch did for one organization."""
-
-    expired: int = 0  # primary rows
-    rows: int = 0  # rows of the target's table (a tree's nodes counted)
-    archived: int = 0  # rows archived and deleted, cascades included
-
-
 def _archive_batch(
     organizations: list[Organization],
     target: str,
@@ -361,9 +361,10 @@ def _archive_batch(
     on_batch,
     window: tuple,
     after=None,
-) -> tuple[list, dict[int, _Tally]]:
+) -> tuple[list, dict[int, RetentionBatch], dict[int, int]]:
     """One batch in one transaction, over ``organizations`` (those sharing ``cutoff``); returns
-    the primary keys expired and what the batch did per organization ([] and {}: none left).
+    the primary keys expired, each organization's batch row and its rows of the target's table
+    (a tree's nodes counted) by organization key (``[], {}, {}``: none left).
     ``window``: the ``[since, until)`` of the target's moment the batch takes its rows from (a
     None bound: open; :func:`_windows`), so its scan reads that window's rows, not every expired
     row again. ``after``: the last key of this worker's previous batch in the same window; the
@@ -398,11 +399,8 @@ def _archive_batch(
             .values_list("pk", "organization_id")[:batch_size]
         )
         if not expired:
-            return [], {}
+            return [], {}, {}
         ids = [pk for pk, _ in expired]
-        tallies: dict[int, _Tally] = {}
-        for _, organization_id in expired:
-            tallies.setdefault(organization_id, _Tally()).expired += 1
         doomed = _Doomed(cursor, model, ids)
         archived_at = timezone.now()
         batches = {
@@ -412,11 +410,13 @@ def _archive_batch(
                     organization_id=organization_id,
                     target=target,
                     cutoff=cutoff,
-                    primary_rows=tally.expired,
+                    primary_rows=count,
                     archived_rows=0,
                     created_at=archived_at,
                 )
-                for organization_id, tally in tallies.items()
+                for organization_id, count in Counter(
+                    organization_id for _, organization_id in expired
+                ).items()
             )
         }
         for related, field, keys in doomed.set_null:
@@ -427,6 +427,7 @@ def _archive_batch(
                 sql += f" AND NOT ({qn(related._meta.pk.column)} = ANY(%s))"
                 params.append(list(doomed.rows[related]))
             cursor.execute(sql, params)
+        rows: dict[int, int] = {}
         # Dependents first (cascaded rows were found after the rows they depend on).
         for each, keys in reversed(list(doomed.rows.items())):
             if not keys:
@@ -435,11 +436,10 @@ def _archive_batch(
             for organization_id, (count, oldest_at, newest_at) in done.items():
                 batch = batches[organization_id]
                 batch.archived_rows += count
-                tallies[organization_id].archived += count
                 if each is model:  # a batch's time range is its target's rows' (tree nodes included)
                     batch.oldest_at, batch.newest_at = oldest_at, newest_at
-                    tallies[organization_id].rows = count
-        archived = sum(tally.archived for tally in tallies.values())
+                    rows[organization_id] = count
+        archived = sum(batch.archived_rows for batch in batches.values())
         if archived != doomed.count:
             raise ArchiveMismatch(
                 f"Found {doomed.count} rows but archived and deleted {archived}; rolled back."
@@ -448,7 +448,7 @@ def _archive_batch(
         if on_batch is not None:
             for batch in batches.values():
                 on_batch(batch)  # inside the transaction: a failure here rolls this batch back too
-    return ids, tallies
+    return ids, batches, rows
 
 
 def _windows(primary: models.QuerySet, moment: str, batch_size: int) -> list[tuple]:
@@ -479,14 +479,6 @@ def _windows(primary: models.QuerySet, moment: str, batch_size: int) -> list[tup
     return list(itertools.pairwise(edges))
 
 
-def _target_windows(
-    organizations: list[Organization], target: str, cutoff: datetime.datetime, batch_size: int
-) -> list[tuple]:
-    """:func:`_windows` of ``target``'s expired rows in ``organizations``."""
-    primary = expired_rows(organizations=organizations, target=target, cutoff=cutoff)
-    return _windows(primary, TARGET_MOMENT[target], batch_size)
-
-
 def _drain(
     organizations: list[Organization],
     target: str,
@@ -512,7 +504,7 @@ def _drain(
             return
         after = None
         while not stop.is_set():
-            ids, done = _archive_batch(
+            ids, batches, rows = _archive_batch(
                 organizations,
                 target,
                 cutoff,
@@ -524,12 +516,8 @@ def _drain(
             if ids:
                 after = ids[-1]  # ordered by key
                 with tally:
-                    for organization_id, each in done.items():
-                        outcome = outcomes[organization_id]
-                        outcome.expired += each.expired
-                        outcome.rows += each.rows
-                        outcome.archived += each.archived
-                        outcome.batches += 1
+                    for organization_id, batch in batches.items():
+                        outcomes[organization_id].add(batch, rows[organization_id])
             if len(ids) < batch_size:
                 # The scan ran out of the window's expired rows: asking again would only repeat
                 # it (a row skipped as locked is left for the next run either way).
@@ -637,7 +625,8 @@ def retention_apply(
         # Target after target (the order matters, see TARGET_ORDER), whatever the cutoffs.
         for (target, cutoff), members in groups.items():
             together = [organization for organization, _ in members.values()]
-            windows = _target_windows(together, target, cutoff, batch_size)
+            primary = expired_rows(organizations=together, target=target, cutoff=cutoff)
+            windows = _windows(primary, TARGET_MOMENT[target], batch_size)
             drain = functools.partial(
                 _drain,
                 together,
