@@ -20,7 +20,7 @@ import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
-from django.db.models import ProtectedError
+from django.db.models import Count, ProtectedError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from psycopg import IsolationLevel
@@ -470,12 +470,26 @@ def _other_sessions() -> set[int]:
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_killed_midway_then_run_again_loses_nothing(organization, workers):
+@pytest.mark.parametrize(
+    ("workers", "batch_size", "together"),
+    [("1", "1", False), ("2", "1", False), ("2", "2", True)],
+    ids=["one worker", "two workers", "two organizations in each batch"],
+)
+def test_killed_midway_then_run_again_loses_nothing(
+    organization, other_organization, workers, batch_size, together
+):
     """kill -9 of ``apply_retention`` in another process between (or inside) batches, with one
-    worker or several: every row is either still there or archived, never both, never neither;
-    the next run finishes."""
-    world = expired_world(organization, trees=60)
+    worker or several, and with batches holding two organizations' rows (``together``: each
+    tree of one has a twin in the other at the same moment, so each window and batch holds
+    both): every row is either still there or archived, never both, never neither; the next run
+    finishes."""
+    if together:
+        world = merged(
+            expired_world(organization, trees=30, spread=True),
+            expired_world(other_organization, trees=30, spread=True),
+        )
+    else:
+        world = expired_world(organization, trees=60)
     before = set(snapshot(world["doomed"]))
     relay = DatabaseRelay(connection.settings_dict)
     env = {
@@ -489,7 +503,7 @@ def test_killed_midway_then_run_again_loses_nothing(organization, workers):
             "manage.py",
             "apply_retention",
             "--batch-size",
-            "1",
+            batch_size,
             "--workers",
             workers,
             "--verbosity",
@@ -538,6 +552,9 @@ def test_killed_midway_then_run_again_loses_nothing(organization, workers):
     assert set(ArchivedRecord.objects.values_list("model_label", "object_id")) == before
     assert not before & present()
     assert ArchivedRecord.objects.count() == len(before)
+    if together:  # the batches did hold both organizations' rows (one transaction, one moment)
+        per_transaction = RetentionBatch.objects.values("created_at").annotate(n=Count("organization"))
+        assert per_transaction.filter(n=2).exists()
 
 
 @pytest.fixture
