@@ -296,7 +296,7 @@ class IdempotentIngest(Generic[Row]):
             params = [value for _, value in sent]
         if written_with is not None:
             sql, params = written_with.around(sql, params)
-        with connection.cursor() as cursor:
+        with connection.prepared_cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is None:

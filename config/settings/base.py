@@ -117,6 +117,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="inkwell_app")
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Statements the code asks to prepare (``tenancy.db_backend.PreparedCursor``: the single ingest's
+# INSERT) are parsed and planned once per connection. Off (psycopg's prepare_threshold None, as
+# Django has it) with DATABASE_PREPARED_STATEMENTS=false, for a transaction-mode pooler that
+# cannot keep them (PgBouncer before 1.21, or without max_prepared_statements).
+if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 # Seconds a client is told to wait (Retry-After) when the database is unreachable (API 503).
 API_DATABASE_RETRY_AFTER_SECONDS = env.int("API_DATABASE_RETRY_AFTER_SECONDS", default=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -153,3 +153,50 @@ def test_a_retry_naming_a_row_deleted_since_answers_the_first_row(api_client, or
     assert other.status_code == 409, other.content
     assert (new.status_code, new.json()["errors"][0]["attr"]) == (400, named)
     assert rollup_requests(organization) == requests
+
+
+def _prepared_inserts() -> list[tuple[str, int]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            ['%INSERT INTO "generations_generation"%'],
+        )
+        return cursor.fetchall()
+
+
+def test_the_single_ingest_statement_is_prepared_once_and_reused(api_client, organization):
+    # Given a connection that has not written a generation yet
+    assert _prepared_inserts() == []
+
+    # When three generations of the same shape are posted, and one replayed
+    for n in range(3):
+        assert api_client.post(URL, body(request_id=f"req-{n}"), format="json").status_code == 201
+    assert api_client.post(URL, body(request_id="req-0"), format="json").status_code == 200
+
+    # Then PostgreSQL parsed the statement once and ran that one four times
+    [(statement, runs)] = _prepared_inserts()
+    assert "ON CONFLICT" in statement
+    assert runs == 4
+    assert Generation.objects.filter(organization=organization).count() == 3
+
+
+def test_without_prepared_statements_the_single_ingest_still_writes_once(api_client, organization):
+    # Given a connection that prepares nothing (DATABASE_PREPARED_STATEMENTS=false: psycopg's
+    # prepare_threshold None, for a transaction-mode pooler)
+    from django.db import connection
+
+    connection.ensure_connection()
+    threshold, connection.connection.prepare_threshold = connection.connection.prepare_threshold, None
+    try:
+        # When a generation is posted and replayed
+        assert api_client.post(URL, body(), format="json").status_code == 201
+        assert api_client.post(URL, body(), format="json").status_code == 200
+    finally:
+        connection.connection.prepare_threshold = threshold
+
+    # Then it is written once and nothing was prepared
+    assert _prepared_inserts() == []
+    assert Generation.objects.filter(organization=organization).count() == 1
