@@ -10,7 +10,7 @@ uses is the psycopg cursor's own ``copy``). Rollbacks, of transactions and savep
 next statement write it again, since PostgreSQL rolls back GUCs set inside them.
 
 :meth:`DatabaseWrapper.prepared_cursor` gives a cursor whose statements PostgreSQL parses and plans
-once per connection (the single ingest's INSERT: ~5 % more single POSTs a second through gunicorn).
+once per connection (the single ingest's INSERT: ~6 % more single POSTs a second through gunicorn).
 Only where asked: Django keeps prepared statements off (``prepare_threshold`` None) for poolers
 that cannot keep them, and ``DATABASE_PREPARED_STATEMENTS=false`` gives that back.
 """
