@@ -57,6 +57,7 @@ from analytics.models import (
     PerformanceMetric,
     ProviderCall,
     RetentionBatch,
+    retention_default_days,
 )
 from generations.models import Generation, GenerationRun
 from generations.services import retention as generation_retention
@@ -98,9 +99,10 @@ class ArchiveMismatch(RuntimeError):
     """The delete removed other rows than were archived: the batch is rolled back."""
 
 
-def _days_of(preferences: CleanupPreferences | None, organization: Organization) -> dict[str, int]:
-    """Days each target is kept for ``organization``: its ``preferences``, else the platform's."""
-    preferences = preferences or CleanupPreferences(organization=organization)
+def _days_of(preferences: CleanupPreferences | None) -> dict[str, int]:
+    """Days each target is kept for an organization: its ``preferences``, else the platform's."""
+    if preferences is None:
+        return {target: retention_default_days(target) for target in TARGET_ORDER}
     return {target: preferences.days(target) for target in TARGET_ORDER}
 
 
@@ -161,8 +163,10 @@ def _targets(organizations: Iterable[Organization] | None, now: datetime.datetim
         each.organization_id: each
         for each in CleanupPreferences.objects.filter(organization__in=[o.pk for o in organizations])
     }
+    platform = _days_of(None)  # most organizations have no preferences: read the policy once
     for organization in organizations:
-        for target, days in _days_of(preferences.get(organization.pk), organization).items():
+        days_of = _days_of(preferences[organization.pk]) if organization.pk in preferences else platform
+        for target, days in days_of.items():
             yield organization, target, days, now - datetime.timedelta(days=days)
 
 
@@ -352,6 +356,28 @@ def _archive_and_delete(
     return {organization_id: rest for organization_id, *rest in cursor.fetchall()}
 
 
+def _open_batches(
+    cursor, primary_rows: dict[int, int], *, target: str, cutoff: datetime.datetime, created_at
+) -> dict[int, RetentionBatch]:
+    """One :class:`~analytics.models.RetentionBatch` per organization of ``primary_rows``
+    (organization key: its expired rows in this batch), nothing archived yet, inserted by one
+    statement; returned by organization key. ``bulk_create`` built ~1,000 model instances and
+    their parameters for a nightly batch, ~35 ms of a batch's Python."""
+    table, fields = qn(RetentionBatch._meta.db_table), RetentionBatch._meta.concrete_fields
+    cursor.execute(
+        f"INSERT INTO {table} (organization_id, target, cutoff, primary_rows, archived_rows, created_at) "  # noqa: S608
+        "SELECT organization_id, %s, %s, primary_rows, 0, %s "
+        "FROM unnest(%s::bigint[], %s::integer[]) AS opened(organization_id, primary_rows) "
+        f"RETURNING {', '.join(qn(field.column) for field in fields)}",
+        [target, cutoff, created_at, list(primary_rows), list(primary_rows.values())],
+    )
+    names = [field.attname for field in fields]
+    return {
+        batch.organization_id: batch
+        for batch in (RetentionBatch.from_db(cursor.db.alias, names, row) for row in cursor.fetchall())
+    }
+
+
 def _complete_batches(cursor, batches: Iterable[RetentionBatch]) -> None:
     """Write each batch row's counts and time range, all of them in one ``UPDATE … FROM
     unnest(…)``. ``bulk_update`` writes a ``CASE`` of one branch per row for each field: over
@@ -424,22 +450,13 @@ def _archive_batch(
         ids = [pk for pk, _ in expired]
         doomed = _Doomed(cursor, model, ids)
         archived_at = timezone.now()
-        batches = {
-            batch.organization_id: batch
-            for batch in RetentionBatch.objects.bulk_create(
-                RetentionBatch(
-                    organization_id=organization_id,
-                    target=target,
-                    cutoff=cutoff,
-                    primary_rows=count,
-                    archived_rows=0,
-                    created_at=archived_at,
-                )
-                for organization_id, count in Counter(
-                    organization_id for _, organization_id in expired
-                ).items()
-            )
-        }
+        batches = _open_batches(
+            cursor,
+            Counter(organization_id for _, organization_id in expired),
+            target=target,
+            cutoff=cutoff,
+            created_at=archived_at,
+        )
         for related, field, keys in doomed.set_null:
             table, column = qn(related._meta.db_table), qn(field.column)
             sql = f"UPDATE {table} SET {column} = NULL WHERE {column} = ANY(%s)"  # noqa: S608 - quoted names
