@@ -361,8 +361,9 @@ def _open_batches(
 ) -> dict[int, RetentionBatch]:
     """One :class:`~analytics.models.RetentionBatch` per organization of ``primary_rows``
     (organization key: its expired rows in this batch), nothing archived yet, inserted by one
-    statement; returned by organization key. ``bulk_create`` built ~1,000 model instances and
-    their parameters for a nightly batch, ~35 ms of a batch's Python."""
+    statement; returned by organization key. For a nightly batch of ~1,000 organizations
+    ``bulk_create`` took ~35 ms (the instances built, their parameters prepared, the INSERT);
+    this takes ~18 ms (one-worker profile at 10M)."""
     table, fields = qn(RetentionBatch._meta.db_table), RetentionBatch._meta.concrete_fields
     cursor.execute(
         f"INSERT INTO {table} (organization_id, target, cutoff, primary_rows, archived_rows, created_at) "  # noqa: S608
