@@ -129,6 +129,34 @@ def test_a_batch_is_a_bounded_number_of_queries_whatever_its_size(organization, 
     assert len(large.captured_queries) <= 100  # five targets, one batch each
 
 
+def test_a_batch_writes_its_organizations_batch_rows_in_two_statements(organization, other_organization):
+    """However many organizations a batch spans, their ``RetentionBatch`` rows are opened by one
+    INSERT and completed by one UPDATE, the values passed as arrays: no statement written row by
+    row (``bulk_update``'s ``CASE`` of one branch per row and field cost a nightly batch of
+    ~1,000 organizations ~0.45 s at 10M)."""
+    third = OrganizationFactory()
+    for each in (organization, other_organization, third):
+        ProviderCallFactory(organization=each, occurred_at=ago(400))
+
+    with CaptureQueriesContext(connection) as run:
+        done = retention.retention_apply(organizations=[organization, other_organization, third])
+
+    archived = {o.organization: o.archived for o in done if o.target == "provider_calls"}
+    assert archived == {organization.slug: 1, other_organization.slug: 1, third.slug: 1}
+    writes = [
+        q["sql"]
+        for q in run.captured_queries
+        if q["sql"].startswith(("INSERT INTO", "UPDATE"))
+        and '"analytics_retentionbatch"' in q["sql"].split("(")[0]
+    ]
+    assert [sql.split()[0] for sql in writes] == ["INSERT", "UPDATE"]  # the one batch of the calls
+    assert not any("CASE" in sql for sql in writes)
+    batches = RetentionBatch.objects.filter(target="provider_calls")
+    assert sorted(batches.values_list("organization_id", "primary_rows", "archived_rows")) == sorted(
+        (each.pk, 1, 1) for each in (organization, other_organization, third)
+    )
+
+
 def test_a_target_whose_first_batch_is_short_is_not_scanned_again(organization):
     """A batch smaller than ``batch_size`` exhausted the scan: no second, empty batch query."""
     expired_world(organization, trees=2)
