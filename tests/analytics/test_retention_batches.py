@@ -486,6 +486,47 @@ def test_a_protected_reference_rolls_the_batch_back(organization):
     assert not ArchivedRecord.objects.exists() and not RetentionBatch.objects.exists()
 
 
+def test_a_batch_deletes_the_rows_it_locked_by_version_and_their_cascade_by_key(organization):
+    """The rows a batch locked are deleted by the version the lock holds (a TID scan, no probe
+    of the primary key per row); what their deletion cascades to (a tree's revisions) by key,
+    in the same statement. Every row is still archived exactly."""
+    world = expired_world(organization, trees=2)
+
+    with CaptureQueriesContext(connection) as run:
+        assert_archived_exactly(world)
+
+    deletes = {
+        table: [q["sql"] for q in run.captured_queries if f'DELETE FROM "{table}"' in q["sql"]]
+        for table in ("analytics_providercall", "generations_generation")
+    }
+    [calls] = deletes["analytics_providercall"]
+    assert 'DELETE FROM "analytics_providercall" WHERE ctid = ANY' in calls
+    assert '"id" = ANY' not in calls.split("RETURNING")[0]
+    trees = [sql for sql in deletes["generations_generation"] if "by_key AS" in sql]
+    assert len(trees) == 1  # the roots by version, their revisions by key
+    assert "WHERE ctid = ANY" in trees[0] and 'WHERE "id" = ANY' in trees[0]
+
+
+def test_a_locked_row_given_a_new_version_within_the_batch_rolls_the_batch_back(organization, monkeypatch):
+    """A row whose version changed after the batch locked it is not deleted by its old version:
+    the batch's count check rolls the whole batch back, and nothing is lost."""
+    calls = [ProviderCallFactory(organization=organization, occurred_at=ago(400)) for _ in range(3)]
+
+    class Rewritten(retention._Doomed):
+        def __init__(self, cursor, model, keys):
+            super().__init__(cursor, model, keys)
+            cursor.execute(
+                "UPDATE analytics_providercall SET updated_at = updated_at WHERE id = %s", [keys[0]]
+            )
+
+    monkeypatch.setattr(retention, "_Doomed", Rewritten)
+    with pytest.raises(retention.ArchiveMismatch):
+        retention.retention_apply(organizations=[organization])
+
+    assert set(ProviderCall.objects.values_list("pk", flat=True)) == {call.pk for call in calls}
+    assert not ArchivedRecord.objects.exists() and not RetentionBatch.objects.exists()
+
+
 def _other_sessions() -> set[int]:
     """The pids of the other client sessions of this database (read as the owner: the app role
     is not shown other roles' sessions)."""
