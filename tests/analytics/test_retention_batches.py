@@ -527,6 +527,34 @@ def test_a_locked_row_given_a_new_version_within_the_batch_rolls_the_batch_back(
     assert not ArchivedRecord.objects.exists() and not RetentionBatch.objects.exists()
 
 
+def test_windows_are_read_side_by_side_before_the_first_batch_but_empty_runs_in_turn(organization):
+    """Every target's windows but the empty runs' are read before any batch (on every worker at
+    once); the runs' are read after the generations are archived, so a run this run empties is
+    archived by it."""
+    old = GenerationFactory(organization=organization, created_at=ago(800))
+    run_of_old = GenerationRunFactory(organization=organization, created_at=ago(800))
+    Generation.all_objects.filter(pk=old.pk).update(run=run_of_old)
+    ProviderCallFactory(organization=organization, occurred_at=ago(400))
+
+    with CaptureQueriesContext(connection) as run:
+        done = retention.retention_apply(organizations=[organization])
+
+    order = [
+        "windows" if "array_agg(DISTINCT" in q["sql"] else "batch"
+        for q in run.captured_queries
+        if "array_agg(DISTINCT" in q["sql"] or "SKIP LOCKED" in q["sql"]
+    ]
+    assert order == ["windows"] * 4 + ["batch", "batch", "windows", "batch"]
+    assert {o.target: o.archived for o in done} == {
+        "provider_calls": 1,
+        "failed_generations": 0,
+        "generations": 1,
+        "performance_metrics": 0,
+        "empty_runs": 1,
+    }
+    assert not GenerationRun.all_objects.filter(pk=run_of_old.pk).exists()
+
+
 def _other_sessions() -> set[int]:
     """The pids of the other client sessions of this database (read as the owner: the app role
     is not shown other roles' sessions)."""
