@@ -9,13 +9,15 @@ from django.db import connection
 from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework import serializers
 
 from analytics.models import GenerationDailyRollup
-from generations.api.serializers import GenerationCreateSerializer
+from generations.api.serializers import GenerationCreateSerializer, no_nul_characters
 from generations.models import Generation
 from generations.signals import generations_recorded
 from providers.price_sync import price_sync, snapshot_catalogue
 from styleguides import services as style_guide_services
+from tenancy.api.strict import JSONBody
 from tenancy.models import AuditEvent
 from tests.api_cases import TenantCRUDAPITests
 from tests.generations.factories import CampaignFactory, GenerationFactory, GenerationRunFactory, vertical
@@ -265,6 +267,22 @@ def test_bad_input_is_a_clear_4xx_and_writes_nothing(api_client, organization, o
     assert error["attr"] == attr
     assert Generation.all_objects.count() == 0
     assert AuditEvent.objects.count() == events
+
+
+@pytest.mark.parametrize(("given", "valid"), [(dict, False), (JSONBody, True)], ids=["built", "json-body"])
+def test_a_json_field_walks_its_value_for_nul_unless_the_parser_walked_the_body(given, valid):
+    """A JSON field refuses a NUL in what a serializer is given by our own code (an integration's
+    translation); a request body's values were walked by ``StrictJSONParser``, which refuses
+    them with their path (above), and are not walked again."""
+
+    class Probe(serializers.Serializer):
+        metadata = serializers.DictField(validators=[no_nul_characters])
+
+    probe = Probe(data=given(metadata={"note": "nul \x00 inside"}))
+
+    assert probe.is_valid() is valid
+    if not valid:
+        assert "U+0000" in str(probe.errors["metadata"][0])
 
 
 def test_content_over_one_mebibyte_in_a_bulk_item_is_refused_by_the_field(api_client):
