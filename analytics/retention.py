@@ -508,12 +508,12 @@ def _archive_batch(
         for each, keys in reversed(list(doomed.rows.items())):
             if not keys:
                 continue
-            located = [versions[pk] for pk in keys if pk in versions] if each is model else []
+            located = {pk: versions[pk] for pk in keys if pk in versions} if each is model else {}
             done = _archive_and_delete(
                 cursor,
                 each,
-                keys - versions.keys() if located else keys,
-                versions=located,
+                keys - located.keys(),
+                versions=list(located.values()),
                 batches=batches,
                 archived_at=archived_at,
             )
@@ -693,15 +693,21 @@ def _windows_side_by_side(
     def read() -> None:
         while not stop.is_set():
             try:
-                target, cutoff = todo.get_nowait()
+                key = todo.get_nowait()
             except queue.Empty:
                 return
-            together = [organization for organization, _ in groups[target, cutoff].values()]
-            primary = expired_rows(organizations=together, target=target, cutoff=cutoff)
-            found[target, cutoff] = _windows(primary, TARGET_MOMENT[target], batch_size)  # one key a thread
+            found[key] = _group_windows(groups, key, batch_size)  # one key a thread
 
     pool.run(read, stop)
     return found
+
+
+def _group_windows(groups: dict, key: tuple[str, datetime.datetime], batch_size: int) -> list[tuple]:
+    """:func:`_windows` of the expired rows of one ``(target, cutoff)`` group of ``groups``."""
+    target, cutoff = key
+    together = [organization for organization, _ in groups[key].values()]
+    primary = expired_rows(organizations=together, target=target, cutoff=cutoff)
+    return _windows(primary, TARGET_MOMENT[target], batch_size)
 
 
 def retention_apply(
@@ -746,8 +752,7 @@ def retention_apply(
             together = [organization for organization, _ in members.values()]
             windows = early.get((target, cutoff))
             if windows is None:
-                primary = expired_rows(organizations=together, target=target, cutoff=cutoff)
-                windows = _windows(primary, TARGET_MOMENT[target], batch_size)
+                windows = _group_windows(groups, (target, cutoff), batch_size)
             drain = functools.partial(
                 _drain,
                 together,
