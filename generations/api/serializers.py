@@ -57,8 +57,9 @@ class NoUnstorableText:
 
     A value of a JSON request body is not walked again: ``StrictJSONParser`` walked the whole
     body already and refused any such string by its path (a ``POST generations/`` walked it once
-    there and three times more here, ~2 % of its Python). What a serializer is given otherwise
-    (an integration's translation of a span, a callback's payload) is walked here."""
+    there and three times more here: about 1 % of its Python, ``bench/profile_post.py``). What a
+    serializer is given otherwise (an integration's translation of a span, a callback's payload)
+    is walked here."""
 
     requires_context = True
 
