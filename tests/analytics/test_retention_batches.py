@@ -527,6 +527,28 @@ def test_a_locked_row_given_a_new_version_within_the_batch_rolls_the_batch_back(
     assert not ArchivedRecord.objects.exists() and not RetentionBatch.objects.exists()
 
 
+def test_rows_a_batch_may_rewrite_before_deleting_them_are_deleted_by_key(organization, monkeypatch):
+    """When the batch clears a link within the model it archives (a ``SET_NULL`` from the model to
+    itself: none today), that UPDATE would give its locked rows new versions, so they are deleted
+    by key instead, and every row is still archived."""
+    calls = [ProviderCallFactory(organization=organization, occurred_at=ago(400)) for _ in range(3)]
+
+    class SelfLinked(retention._Doomed):
+        def __init__(self, cursor, model, keys):
+            super().__init__(cursor, model, keys)
+            self.set_null.append((model, model._meta.get_field("generation"), set()))
+
+    monkeypatch.setattr(retention, "_Doomed", SelfLinked)
+    with CaptureQueriesContext(connection) as run:
+        done = retention.retention_apply(organizations=[organization])
+
+    [delete] = [q["sql"] for q in run.captured_queries if 'DELETE FROM "analytics_providercall"' in q["sql"]]
+    assert 'WHERE "id" = ANY' in delete and "ctid" not in delete
+    assert {o.target: o.archived for o in done}["provider_calls"] == 3
+    assert not ProviderCall.objects.filter(pk__in=[call.pk for call in calls]).exists()
+    assert ArchivedRecord.objects.filter(model_label="analytics.providercall").count() == 3
+
+
 def test_windows_are_read_side_by_side_before_the_first_batch_but_empty_runs_in_turn(organization):
     """Every target's windows but the empty runs' are read before any batch (on every worker at
     once); the runs' are read after the generations are archived, so a run this run empties is
