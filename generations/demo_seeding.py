@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from generations.choices import (
@@ -40,6 +40,7 @@ from providers.metering import Meter
 from providers.models import AIModel
 from styleguides.models import Vertical
 from tenancy import services as tenancy_services
+from tenancy.bulk import rows_update
 from tenancy.choices import AuditAction
 from tenancy.models import Organization
 
@@ -357,15 +358,8 @@ class _Seeder:
     @staticmethod
     def _close_trees(last_version: dict[int, int]) -> None:
         """Each root's ``tree_last_version``: one UPDATE for every tree seeded."""
-        if not last_version:
-            return
-        roots = sorted(last_version)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE generations_generation AS g SET tree_last_version = v.last "
-                "FROM unnest(%s::bigint[], %s::int[]) AS v(id, last) WHERE g.id = v.id",
-                [roots, [last_version[root] for root in roots]],
-            )
+        roots = [Generation(pk=root, tree_last_version=last) for root, last in sorted(last_version.items())]
+        rows_update(model=Generation, rows=roots, fields=["tree_last_version"])
 
     def cache(self, organization, count: int) -> None:
         rng = self.rng
