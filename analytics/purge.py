@@ -34,6 +34,7 @@ from providers import services as provider_services
 from providers.models import AIPreference, Budget
 from tenancy import services as tenancy_services
 from tenancy.actors import SYSTEM, Actor
+from tenancy.bulk import rows_update
 from tenancy.choices import AuditAction
 from tenancy.models import AuditEvent, Organization
 
@@ -96,13 +97,14 @@ def _scrub_archive(organization: Organization, user_ref: str) -> int:
             data__fields__generation__in=generation_ids,
         )
     )
+    records = list({record.pk: record for record in records}.values())  # a record matched twice
     for record in records:
         erased = ARCHIVE_ERASED.get(record.model_label, {"user_ref": None})
         fields = record.data.get("fields", {})
         for name, value in erased.items():
             if name in fields:
                 fields[name] = value
-    ArchivedRecord.objects.bulk_update(records, ["data"])
+    rows_update(model=ArchivedRecord, rows=records, fields=["data"])
     return len(records)
 
 
@@ -119,7 +121,7 @@ def _scrub_audit_log(organization: Organization, user_ref: str) -> int:
                 PURGED if value == user_ref else value for value in event.changes["user_ref"]
             ]
         event.object_repr = event.object_repr.replace(user_ref, PURGED)
-    AuditEvent.objects.bulk_update(events, ["changes", "object_repr"])
+    rows_update(model=AuditEvent, rows=events, fields=["changes", "object_repr"])
     return len(events)
 
 

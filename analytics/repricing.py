@@ -34,6 +34,7 @@ from generations.models import Generation
 from providers.choices import CostStatus
 from providers.metering import TOKEN_COLUMNS, Meter
 from tenancy.actors import SYSTEM, Actor
+from tenancy.bulk import rows_update
 from tenancy.choices import AuditAction
 from tenancy.models import Organization
 from tenancy.services import audit_record
@@ -153,8 +154,8 @@ def _reprice_batch(model, queryset, after_id: int, *, batch_size: int, actor: Ac
                 for _, row in pairs:
                     row.updated_at = now
                 fields.append("updated_at")
-            # _base_manager: soft-deleted generations are re-priced too.
-            model._base_manager.bulk_update([row for _, row in pairs], fields)
+            # Soft-deleted generations are re-priced too (rows_update writes by key, no manager).
+            rows_update(model=model, rows=[row for _, row in pairs], fields=fields)
             by_organization: dict[int, list] = {}
             for old, row in pairs:
                 by_organization.setdefault(row.organization_id, []).append((old, row))
