@@ -249,7 +249,6 @@ REBUILD_FLOOR_TARGETS = (
     RetentionTarget.PERFORMANCE_METRICS,
     RetentionTarget.PROVIDER_CALLS,
 )
-_CHUNK = 1000  # groups per INSERT: under PostgreSQL's 65,535 parameters
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -304,10 +303,7 @@ class Contributions:
             adjust = not self.spec.append_only and (self.adjusting or any(value < 0 for value in sums))
             (changing if adjust else growing).append((*key, *sums, *maxes))
         self.groups.clear()
-        statements = [
-            _insert(self.spec, growing[start : start + _CHUNK], only_if)
-            for start in range(0, len(growing), _CHUNK)
-        ]
+        statements = [_insert(self.spec, growing, only_if)] if growing else []
         statements += [_update(self.spec, row, only_if) for row in changing]
         for coarser, _ in self.coarser:
             statements += coarser.statements(only_if)
@@ -356,29 +352,26 @@ def _execute_together(statements: Sequence[Statement]) -> None:
 
 
 def _insert(spec: RollupTable, rows: Sequence[tuple], only_if: str | None = None) -> Statement:
-    """``INSERT`` the rows into ``spec``'s table (upserted unless append-only). With ``only_if``
-    (an SQL condition, such as "the generation's INSERT in this statement wrote its row") the
-    rows come from a ``SELECT … WHERE only_if`` over one JSON parameter read as the table's own
-    row type: a ``VALUES`` list cannot hold a condition, and one parameter keeps the statement
-    that carries them small enough for psycopg to reuse its parsing (at most 50 parameters)."""
+    """``INSERT`` the rows into ``spec``'s table (upserted unless append-only), from one JSON
+    parameter read as the table's own row type (``jsonb_populate_recordset``), in the rows'
+    order. With ``only_if`` (an SQL condition, such as "the generation's INSERT in this statement
+    wrote its row"), only if it holds.
+
+    One parameter, not a ``VALUES`` list of one per value: the statement's text stays the same
+    size whatever the rows, so psycopg reuses its parsing, and a re-pricing batch no longer sent
+    ~20,000 parameters a statement (psycopg spent 2.9 s of a 13.3 s profiled re-pricing of
+    8,188 rows splitting those statements' text, ``docs/scale-plan.md``)."""
     columns = (*spec.keys, *spec.sums, *spec.maxes, *spec.stamps)
+    valued = columns[: len(columns) - len(spec.stamps)]
+    data = json.dumps([dict(zip(valued, row, strict=True)) for row in rows], cls=DjangoJSONEncoder)
+    sql = (
+        f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) "
+        f"SELECT {', '.join([*valued, *['now()'] * len(spec.stamps)])} "
+        f"FROM jsonb_populate_recordset(NULL::{spec.table}, %s::jsonb)"
+    )
     if only_if:
-        valued = columns[: len(columns) - len(spec.stamps)]
-        data = json.dumps([dict(zip(valued, row, strict=True)) for row in rows], cls=DjangoJSONEncoder)
-        sql = (
-            f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) "
-            f"SELECT {', '.join([*valued, *['now()'] * len(spec.stamps)])} "
-            f"FROM jsonb_populate_recordset(NULL::{spec.table}, %s::jsonb) WHERE {only_if}"
-        )
-        params = [data]
-    else:
-        placeholders = (
-            "(" + ", ".join(["%s"] * (len(columns) - len(spec.stamps)) + ["now()"] * len(spec.stamps)) + ")"
-        )
-        sql = f"INSERT INTO {spec.table} AS t ({', '.join(columns)}) VALUES " + ", ".join(
-            [placeholders] * len(rows)
-        )
-        params = [value for row in rows for value in row]
+        sql += f" WHERE {only_if}"
+    params = [data]
     if not spec.append_only:
         assignments = [f"{name} = t.{name} + EXCLUDED.{name}" for name in spec.sums]
         assignments += [f"{name} = GREATEST(t.{name}, EXCLUDED.{name})" for name in spec.maxes]
