@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import connections, models, router
 
 
@@ -21,7 +22,7 @@ def rows_update(*, model: type[models.Model], rows: Sequence[models.Model], fiel
     ``bulk_update`` would (values prepared by each field, no ``save()``, no signals, no
     ``auto_now``), in one statement. Returns the rows updated; a row the caller's row scope
     (``tenancy.rls``) hides is not. Raises ``ValueError`` for an unsaved or repeated row, a
-    primary key or a field that is not a concrete column of ``model``."""
+    primary key, an array column or a field that is not a concrete column of ``model``."""
     if not rows:
         return 0
     chosen = [model._meta.get_field(name) for name in fields]
@@ -30,6 +31,8 @@ def rows_update(*, model: type[models.Model], rows: Sequence[models.Model], fiel
     for field in chosen:
         if not field.concrete or field.many_to_many or field.primary_key:
             raise ValueError(f"rows_update cannot write {field.name!r}: not a concrete, non-key column.")
+        if isinstance(field, ArrayField):  # unnest() would flatten an array of arrays into elements
+            raise ValueError(f"rows_update cannot write {field.name!r}: an array column.")
     keys = [row.pk for row in rows]
     if any(key is None for key in keys):
         raise ValueError("rows_update needs saved rows: one has no primary key.")

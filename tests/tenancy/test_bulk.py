@@ -115,6 +115,16 @@ def test_what_it_refuses_writes_nothing(organization, make_rows, fields, message
     assert Generation.all_objects.get(pk=row.pk).input_tokens == 5
 
 
+def test_an_array_column_is_refused_and_nothing_written():
+    model = AIModelFactory(aliases=["a"])
+    model.aliases = ["b", "c"]
+
+    with pytest.raises(ValueError, match="an array column"):
+        rows_update(model=type(model), rows=[model], fields=["aliases"])
+
+    assert type(model).objects.get(pk=model.pk).aliases == ["a"]
+
+
 def test_an_unknown_field_is_refused(organization):
     row = GenerationFactory(organization=organization)
     with pytest.raises(Exception, match="no field named 'nope'"):
