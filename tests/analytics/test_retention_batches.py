@@ -270,6 +270,32 @@ def test_workers_side_by_side_archive_every_row_exactly_once(organization):
     assert max(outcome.batches for outcome in done) >= 6
 
 
+@pytest.mark.django_db(transaction=True)  # as apply_retention runs: each batch its own transaction
+def test_a_batch_raises_work_mem_for_its_own_transaction_only(organization):
+    """Each batch's transaction runs with ``BATCH_WORK_MEM`` (its deleted rows stay in memory
+    for the archive INSERT instead of spilling to a temporary file); the session's own setting
+    is untouched afterwards."""
+    for _ in range(3):
+        GenerationFactory(organization=organization, created_at=ago(800))
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        (session,) = cursor.fetchone()
+    seen = []
+
+    def on_batch(batch):  # runs inside the batch's transaction, on this connection (one worker)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW work_mem")
+            seen.append(cursor.fetchone()[0])
+
+    retention.retention_apply(organizations=[organization], on_batch=on_batch)
+
+    assert seen and set(seen) == {retention.BATCH_WORK_MEM}
+    assert not Generation.all_objects.filter(organization=organization).exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW work_mem")
+        assert cursor.fetchone()[0] == session != retention.BATCH_WORK_MEM
+
+
 def merged(*worlds: dict) -> dict:
     """One world of several organizations' (``expired_world``)."""
     return {
