@@ -445,9 +445,9 @@ def _archive_batch(
     with transaction.atomic(), connection.cursor() as cursor:
         # The delete-and-archive statement keeps the deleted rows (~1 kB each) for its INSERT:
         # with the default 4 MB a batch of 10,000 spilled them to a temporary file (~10 MB
-        # written and read back). At 10M the generations' statement ran ~12 % faster with room
-        # for them and a tenant's retention ~18 % (docs/scale-plan.md). SET LOCAL: until the batch's
-        # transaction ends (a caller's, when the batch runs inside one).
+        # written and read back). At 10M the generations' statement ran ~11 % faster with room
+        # for them (docs/scale-plan.md). SET LOCAL: until the batch's transaction ends (a
+        # caller's, when the batch runs inside one).
         cursor.execute("SET LOCAL work_mem = %s", [BATCH_WORK_MEM])
         primary = expired_rows(organizations=organizations, target=target, cutoff=cutoff)
         model = primary.model
