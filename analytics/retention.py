@@ -438,9 +438,10 @@ def _archive_batch(
     Its rows may belong to several organizations: each gets its own
     :class:`~analytics.models.RetentionBatch` (written by one statement, completed by one
     more), and each archived row goes into its own organization's. A bounded number of queries
-    whatever the batch size and however many organizations: the expired keys, one query per
-    relation and cascade level, one update per ``SET_NULL`` link, one statement per model that
-    deletes and archives, the batch rows and their counts and time ranges.
+    whatever the batch size and however many organizations: the batch's ``work_mem``, the expired
+    keys, one query per relation and cascade level, one update per ``SET_NULL`` link, one
+    statement per model that deletes and archives, the batch rows and their counts and time
+    ranges.
     """
     with transaction.atomic(), connection.cursor() as cursor:
         # The delete-and-archive statement keeps the deleted rows (~1 kB each) for its INSERT:

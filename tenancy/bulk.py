@@ -5,8 +5,9 @@ of rows and fields, where Django's ``bulk_update`` writes a ``CASE`` per field.
 one branch per row, and the server searches those branches for every row it updates: the work
 grows with the square of the batch. Re-pricing 500 generations (13 fields) took 0.95-1.3 s that
 way on the 10M bench build, against 0.11-0.15 s as one ``UPDATE`` joined to the rows' values
-sent as one array per field (``docs/scale-plan.md``). Retention's batch rows, re-pricing and the
-GDPR purge's scrubbed copies all write this way, through :func:`rows_update`.
+sent as one array per field (``docs/scale-plan.md``). Retention's batch rows, re-pricing, the
+GDPR purge's scrubbed copies and the demo seeder's tree versions all write this way, through
+:func:`rows_update`.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -126,9 +127,11 @@ def test_an_array_column_is_refused_and_nothing_written():
 
 
 def test_an_unknown_field_is_refused(organization):
-    row = GenerationFactory(organization=organization)
-    with pytest.raises(Exception, match="no field named 'nope'"):
-        rows_update(model=Generation, rows=[row], fields=["nope"])
+    row = GenerationFactory(organization=organization, input_tokens=5)
+    row.input_tokens = 6
+    with pytest.raises(FieldDoesNotExist, match="no field named 'nope'"):
+        rows_update(model=Generation, rows=[row], fields=["input_tokens", "nope"])
+    assert Generation.all_objects.get(pk=row.pk).input_tokens == 5
 
 
 def test_another_organizations_row_in_the_list_is_not_written(organization, other_organization):
