@@ -705,6 +705,19 @@ def _moved(spec_same, spec_out, spec_in, old_group, new_group, old_measures, new
         spec_in.add(new_group, new_measures)
 
 
+def _touching(*contributions: Contributions) -> bool:
+    """Whether two of ``contributions`` (to one upserted table) write the same group. A
+    statement changes a row once: of two data-modifying sub-statements of one statement that
+    change one row, PostgreSQL applies one and drops the other silently, so such writes must go
+    out as separate statements (append-only tables insert rows and never meet this)."""
+    seen: set[tuple] = set()
+    for each in contributions:
+        if seen & each.groups.keys():
+            return True
+        seen |= each.groups.keys()
+    return False
+
+
 def rollups_reprice(
     *,
     generations: Sequence[tuple[Generation, Generation]] = (),
@@ -744,7 +757,16 @@ def rollups_reprice(
                     _performance_measures(old_measures),
                     _performance_measures(new_measures),
                 )
-        _execute([statement for c in (*daily, daily_in, *runs, runs_in) for statement in c.statements()])
+        together = [statement for c in (*daily, daily_in) for statement in c.statements()]
+        if _touching(*runs, runs_in):
+            # A row resolved into a run's group that another row of the batch adjusts in place:
+            # written by two sub-statements of one statement, PostgreSQL would keep one change
+            # to that ModelPerformance row and drop the other without a word. One statement each.
+            for contributions in (*runs, runs_in):
+                _execute([*together, *contributions.statements()])
+                together = []
+        else:
+            _execute([*together, *(statement for c in (*runs, runs_in) for statement in c.statements())])
     if calls:
         old_names = Names([old for old, _ in calls])
         new_names = Names([new for _, new in calls])

@@ -377,3 +377,62 @@ def test_reprice_command_bad_options_are_refused_and_change_nothing(
 
     assert not Generation.all_objects.filter(cost_status="priced").exists()
     assert not AuditEvent.objects.filter(action="reprice").exists()
+
+
+def test_a_row_resolved_into_a_run_group_another_row_of_the_batch_adjusts_moves_it_exactly(
+    api_client, organization
+):
+    """In one run: ``ACME-Writer-2`` sent before the model was known (unresolved, its own
+    group), then ``acme-writer-2`` once it was (resolved, no price yet). Re-pricing both in one
+    batch adjusts the run's ``acme-writer-2`` group for the second and moves the first into it:
+    two changes to one ``ModelPerformance`` row. In one statement PostgreSQL keeps one of two
+    sub-statements' changes to a row and drops the other silently; both must land."""
+    Provider.objects.get_or_create(slug="openai", defaults={"name": "OpenAI"})
+    run = api_client.post(
+        "/api/v1/runs/", {"prompt": "names", "models_requested": ["acme-writer-2"]}, format="json"
+    ).json()["id"]
+
+    def send(request_id: str, name: str, tokens: int) -> None:
+        response = api_client.post(
+            "/api/v1/generations/",
+            {
+                "request_id": request_id,
+                "provider": "openai",
+                "model": name,
+                "status": "success",
+                "usage": {"prompt_tokens": tokens, "completion_tokens": 100},
+                "occurred_at": MAY,
+                "run": run,
+            },
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+
+    send("before", "ACME-Writer-2", 1000)
+    model = AIModel.objects.create(provider=Provider.objects.get(slug="openai"), name="acme-writer-2")
+    send("after", "acme-writer-2", 3000)
+    assert list(Generation.all_objects.order_by("request_id").values_list("model_id", flat=True)) == [
+        model.pk,
+        None,
+    ]
+    ModelPrice.objects.create(
+        model=model,
+        valid_from=BEGINNING,
+        input_usd_per_mtok=Decimal("1"),
+        output_usd_per_mtok=Decimal("10"),
+        source="typed by hand",
+    )
+
+    call_command("reprice", "--batch-size", "10", stdout=(out := io.StringIO()), verbosity=0)
+
+    assert "Changed 2 of 2 rows" in out.getvalue()
+    performance = ModelPerformance.objects.get(run_id=run, model_name="acme-writer-2")
+    # 0.002 + 0.004: both rows' costs, both priced, two requests.
+    assert (performance.requests, performance.cost_usd, performance.unpriced_requests) == (
+        2,
+        Decimal("0.006"),
+        0,
+    )
+    moved = rollups()
+    rollup_rebuild(date_from=datetime.date(2026, 5, 1), date_to=datetime.date.today())
+    assert without_emptied_groups(rollups()) == without_emptied_groups(moved)
