@@ -138,8 +138,11 @@ def unpriced_history(api_client, organization):
     return rows
 
 
-def add_the_price():
-    model = AIModel.objects.create(provider=Provider.objects.get(slug="openai"), name="acme-writer-2")
+def add_the_price(model: AIModel | None = None) -> AIModel:
+    """The price of ``acme-writer-2`` ($1 / $10 per million tokens), and the model first unless
+    given."""
+    if model is None:
+        model = AIModel.objects.create(provider=Provider.objects.get(slug="openai"), name="acme-writer-2")
     ModelPrice.objects.create(
         model=model,
         valid_from=BEGINNING,
@@ -415,13 +418,7 @@ def test_a_row_resolved_into_a_run_group_another_row_of_the_batch_adjusts_moves_
         model.pk,
         None,
     ]
-    ModelPrice.objects.create(
-        model=model,
-        valid_from=BEGINNING,
-        input_usd_per_mtok=Decimal("1"),
-        output_usd_per_mtok=Decimal("10"),
-        source="typed by hand",
-    )
+    add_the_price(model)
 
     call_command("reprice", "--batch-size", "10", stdout=(out := io.StringIO()), verbosity=0)
 
