@@ -12,9 +12,8 @@ STRONG = "k" * 20 + "-a-long-random-production-value-0123456789"
 
 
 def manage(*args, **env):
-    environment = {
-        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "CRYPTOGRAPHY_KEY", "FINGERPRINT_KEY"}
-    }
+    unset = {"SECRET_KEY", "CRYPTOGRAPHY_KEY", "FINGERPRINT_KEY", "DATABASE_PREPARED_STATEMENTS"}
+    environment = {k: v for k, v in os.environ.items() if k not in unset}
     # A server that is never contacted: these commands must not need a database.
     environment.update(DATABASE_URL="postgresql://nobody@127.0.0.1:1/none", **env)
     return subprocess.run(
@@ -64,3 +63,17 @@ def test_production_settings_pass_check_deploy():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(("setting", "threshold"), [(None, "5"), ("true", "5"), ("false", "None")])
+def test_database_prepared_statements_sets_psycopgs_prepare_threshold(setting, threshold):
+    """On by default (the single ingest's INSERT is prepared once per connection); false gives
+    Django's own None back, for a transaction-mode pooler that cannot keep prepared statements."""
+    env = {} if setting is None else {"DATABASE_PREPARED_STATEMENTS": setting}
+    show = (
+        "from django.conf import settings; "
+        "print(settings.DATABASES['default'].get('OPTIONS', {}).get('prepare_threshold'))"
+    )
+    result = manage("shell", "-c", show, **env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == threshold
