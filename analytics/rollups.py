@@ -315,6 +315,32 @@ class Contributions:
         _execute(statements)
         return len(statements)
 
+    def upserted_groups(self):
+        """``(table, group)`` of each group this and its coarser contributions upsert or update
+        in place (append-only tables get new delta rows, which never collide)."""
+        if not self.spec.append_only:
+            yield from ((self.spec.table, key) for key in self.groups)
+        for coarser, _ in self.coarser:
+            yield from coarser.upserted_groups()
+
+
+def _write(*contributions: Contributions) -> None:
+    """Write ``contributions`` in as few statements as :func:`_execute` allows: one, unless two
+    of them change the same row of an upserted table. PostgreSQL applies only one of two
+    sub-statements' changes to one row of one statement and drops the other without an error
+    (re-pricing: a row's run/model group adjusted in place and another row moved into it), so
+    such a contribution starts a statement of its own."""
+    statements: list[Statement] = []
+    written: set[tuple] = set()
+    for each in contributions:
+        groups = set(each.upserted_groups())
+        if groups & written:
+            _execute(statements)
+            statements, written = [], set()
+        written |= groups
+        statements += each.statements()
+    _execute(statements)
+
 
 def _sort_key(key: tuple) -> tuple:
     return tuple(str(part) for part in key)
@@ -326,7 +352,8 @@ MAX_PARAMETERS = 65_535  # PostgreSQL's limit per statement (the wire protocol's
 def _execute(statements: Sequence[Statement]) -> None:
     """Run the statements as ONE: all but the last become data-modifying CTEs of the last
     (``WITH s0 AS (INSERT …), s1 AS (…) INSERT …``). They share one snapshot and write
-    different tables (or different rows), which is what a CTE chain allows. A batch too large
+    different tables (or different rows), which is what a CTE chain allows (:func:`_write`
+    keeps contributions that would change one row apart). A batch too large
     for one statement's parameters (a re-pricing of thousands of rows) goes out in several."""
     batch: list[Statement] = []
     size = 0
@@ -556,7 +583,7 @@ def rollups_count_generations(
         written_with.statements += [*daily.statements(condition), *runs.statements(condition)]
         return
     # One statement: the daily deltas and the run/model upserts together.
-    _execute([*daily.statements(), *runs.statements()])
+    _write(daily, runs)
     for group, run_id in sorted(lowered, key=lambda item: _sort_key((*item[0], item[1]))):
         _recompute_latency_maxima(group, run_id)
 
@@ -690,7 +717,7 @@ def rollups_count_provider_calls(
             *user_daily.statements(condition),
         ]
         return
-    _execute([*daily.statements(), *hourly.statements(), *user_daily.statements()])
+    _write(daily, hourly, user_daily)
 
 
 # --- re-pricing -----------------------------------------------------------------------------------
@@ -703,19 +730,6 @@ def _moved(spec_same, spec_out, spec_in, old_group, new_group, old_measures, new
     else:
         spec_out.add(old_group, old_measures, sign=-1)
         spec_in.add(new_group, new_measures)
-
-
-def _touching(*contributions: Contributions) -> bool:
-    """Whether two of ``contributions`` (to one upserted table) write the same group. A
-    statement changes a row once: of two data-modifying sub-statements of one statement that
-    change one row, PostgreSQL applies one and drops the other silently, so such writes must go
-    out as separate statements (append-only tables insert rows and never meet this)."""
-    seen: set[tuple] = set()
-    for each in contributions:
-        if seen & each.groups.keys():
-            return True
-        seen |= each.groups.keys()
-    return False
 
 
 def rollups_reprice(
@@ -757,16 +771,9 @@ def rollups_reprice(
                     _performance_measures(old_measures),
                     _performance_measures(new_measures),
                 )
-        together = [statement for c in (*daily, daily_in) for statement in c.statements()]
-        if _touching(*runs, runs_in):
-            # A row resolved into a run's group that another row of the batch adjusts in place:
-            # written by two sub-statements of one statement, PostgreSQL would keep one change
-            # to that ModelPerformance row and drop the other without a word. One statement each.
-            for contributions in (*runs, runs_in):
-                _execute([*together, *contributions.statements()])
-                together = []
-        else:
-            _execute([*together, *(statement for c in (*runs, runs_in) for statement in c.statements())])
+        # A row resolved into a run's group that another row of the batch adjusts in place
+        # makes two of these write one ModelPerformance row: _write sends them apart.
+        _write(*daily, daily_in, *runs, runs_in)
     if calls:
         old_names = Names([old for old, _ in calls])
         new_names = Names([new for _, new in calls])
@@ -787,7 +794,7 @@ def rollups_reprice(
                 old_measures,
                 new_measures,
             )
-        _execute([statement for c in (same, out, into) for statement in c.statements()])
+        _write(same, out, into)
 
 
 # --- rebuild ------------------------------------------------------------------------------------
