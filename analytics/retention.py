@@ -360,13 +360,16 @@ def _archive_and_delete(
             INSERT INTO {qn(archive)}
                 (batch_id, organization_id, model_label, object_id, occurred_at, data, archived_at)
             SELECT batch.id, doomed.{organization}, %s, doomed.{pk}::text, {_moment_sql(model, "doomed")},
-                   jsonb_build_object('model', %s::text, 'pk', doomed.{pk}, 'fields', to_jsonb(fields)), %s
+                   to_jsonb(document), %s
             FROM doomed
             -- A row of an organization without a batch gets none: batch_id NOT NULL refuses it
             -- and the batch rolls back (no deleted row goes unarchived).
             LEFT JOIN unnest(%s::bigint[], %s::bigint[]) AS batch(organization_id, id)
                 ON batch.organization_id = doomed.{organization},
-            {_archive_fields_sql(model, "doomed")}
+            {_archive_fields_sql(model, "doomed")},
+            -- The whole document as one row, so one to_jsonb builds it: jsonb_build_object of
+            -- to_jsonb(fields) built the fields' JSON and then copied it into the outer one.
+            LATERAL (SELECT %s::text AS model, doomed.{pk} AS pk, fields) AS document
             RETURNING organization_id, occurred_at
         )
         SELECT organization_id, count(*), min(occurred_at), max(occurred_at) FROM archived
@@ -375,10 +378,10 @@ def _archive_and_delete(
         [
             *where,
             model._meta.label_lower,
-            model._meta.label_lower,
             archived_at,
             list(batches),
             [batch.pk for batch in batches.values()],
+            model._meta.label_lower,
         ],
     )
     return {organization_id: rest for organization_id, *rest in cursor.fetchall()}

@@ -414,6 +414,7 @@ def assert_archived_exactly(world: dict, **options) -> list:
     for key, instance in before.items():
         record = records[key]
         model = type(instance)
+        assert set(record.data) == {"model", "pk", "fields"}  # Django's serializer layout
         assert record.data["model"] == key[0] and str(record.data["pk"]) == key[1]
         assert record.organization_id == instance.organization_id
         expected_moment = getattr(instance, "occurred_at", None) or getattr(instance, "created_at", None)
