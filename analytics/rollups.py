@@ -77,6 +77,7 @@ from analytics.models import (
     UserDailyRollup,
     UserHourlyRollup,
 )
+from background.locks import lock_until_commit
 from generations.choices import GenerationStatus, RecordedAction
 from generations.models import CacheDailyStats, Generation
 from providers.choices import CostStatus
@@ -618,10 +619,7 @@ def _recompute_latency_maxima(group: tuple, run_id: int | None) -> None:
     in_day = "g.content_type = %s AND g.created_at >= %s AND g.created_at < %s"
     with connection.cursor() as cursor:
         # The per-model group contains the per-user one: its lock covers both.
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-            [f"{GENERATION_MODEL_ROLLUP.table}|" + "|".join(str(part) for part in group[:5])],
-        )
+        lock_until_commit(f"{GENERATION_MODEL_ROLLUP.table}|" + "|".join(str(part) for part in group[:5]))
         cursor.execute(
             f"WITH m AS (SELECT max(g.generation_time_ms) AS v {joins} WHERE {same_group} "
             f"AND {in_day} AND COALESCE(g.user_ref, '') = %s) "
@@ -1120,7 +1118,7 @@ def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
         # taken before this commits, still holds them (the per-user daily fold recomputes its
         # rows from that snapshot's hourly rows), or these statements' snapshots, taken before
         # the fold commits, do not hold the rows it inserts. Folds take this lock too.
-        _lock_folds(cursor)
+        _lock_folds()
         for spec in (GENERATION_ROLLUP, PROVIDER_CALL_ROLLUP):
             cursor.execute(
                 f"UPDATE {spec.table} SET user_ref = '', updated_at = now() "
@@ -1152,14 +1150,14 @@ FOLDED = (
 )
 
 
-def _lock_folds(cursor) -> None:
+def _lock_folds() -> None:
     """Wait for, then hold until the transaction ends, the lock that serialises folds with each
     other and with :func:`rollups_anonymise_user`: each of them deletes rows and inserts rows
     computed from a snapshot, and two at once lose each other's changes (see both). Exclusive
     for all: folds run from one periodic job anyway, a purge is rare and may wait for one fold
     statement, and a transaction holding a shared lock that later asked for the exclusive one
     could deadlock with another doing the same."""
-    cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [USER_DAILY.table])
+    lock_until_commit(f"rollup-folds:{USER_DAILY.table}")
 
 
 def _fold_statement(spec: RollupTable, *, every_organization: bool = False) -> str:
@@ -1220,7 +1218,7 @@ def rollups_fold(
                 continue
             bounds = [hour_from, hour_to] if spec.keys[1] == "hour" else [date_from, date_to]
             with transaction.atomic():
-                _lock_folds(cursor)
+                _lock_folds()
                 cursor.execute(
                     _fold_statement(spec, every_organization=organization is None), [*owner, *bounds]
                 )
@@ -1229,7 +1227,7 @@ def rollups_fold(
         # both insert. The lock makes the second wait, and its fold (a statement of its own, so
         # a snapshot taken after the first committed) then replaces the first's rows by the same.
         with transaction.atomic():
-            _lock_folds(cursor)
+            _lock_folds()
             cursor.execute(
                 _user_daily_fold_statement(every_organization=organization is None),
                 [*owner, date_from, date_to, *owner, hour_from, hour_to],

@@ -18,10 +18,10 @@ import random
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from background.locks import run_exclusively
+from background.locks import lock_until_commit, run_exclusively
 from background.queue import defer_in_transaction
 from generations.publishing.choices import PostStatus
 from generations.publishing.models import ScheduledPost, SocialAccount
@@ -220,10 +220,7 @@ def scheduled_post_create(
         # Creators of one key wait for each other until commit, so the look-up below always
         # sees a concurrent winner's post: a race is a replay (200) or a conflict (409), never
         # the constraint's or full_clean's unique error.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [organization.pk, idempotency_key]
-            )
+        lock_until_commit(f"scheduled-post-key:{organization.pk}:{idempotency_key}")
         existing = ScheduledPost.objects.filter(
             organization=organization, idempotency_key=idempotency_key
         ).first()
