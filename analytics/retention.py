@@ -297,9 +297,9 @@ def _has_field(model: type[models.Model], name: str) -> bool:
 
 def _archive_fields_sql(model: type[models.Model], alias: str) -> str:
     """A ``LATERAL`` subquery naming ``fields``: one column per concrete field of ``alias``'s row
-    but the key, named by the field's name, so ``to_jsonb(fields)`` is the row in Django's
-    serializer layout (foreign keys by field name, decimals as strings so no digit is lost, secret
-    fields replaced).
+    but the key, named by the field's name, so in ``to_jsonb`` it is the ``fields`` object of
+    Django's serializer layout (foreign keys by field name, decimals as strings so no digit is
+    lost, secret fields replaced).
 
     One ``to_jsonb`` of a named row, not ``jsonb_build_object`` of ~40 name/value pairs merged
     in chunks: the same JSON (compared row by row at 1M) at about half the CPU for generations.
