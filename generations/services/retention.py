@@ -52,8 +52,16 @@ def generations_user_erase(
 
 def expired_generation_trees(*, organizations: Iterable[Organization], cutoff: datetime.datetime) -> QuerySet:
     """Roots of the trees of ``organizations`` whose every node is older than ``cutoff``: a tree
-    expires whole, never leaving a version without its root."""
-    newer_nodes = Generation.all_objects.filter(root=OuterRef("pk"), created_at__gte=cutoff)
+    expires whole, never leaving a version without its root.
+
+    A tree's nodes are looked for within its organization (a tree never spans two), so the
+    (organization, root, version) index bounds the search to the organization's nodes. By
+    ``root`` alone the planner may merge the roots with the whole ``root_id`` index instead,
+    fetching every node of every organization up to the last root's key to test its time: at 2M,
+    197 of a retention batch's 334 ms (94,761 nodes read) against 6 ms (608) this way."""
+    newer_nodes = Generation.all_objects.filter(
+        organization=OuterRef("organization"), root=OuterRef("pk"), created_at__gte=cutoff
+    )
     return Generation.all_objects.filter(
         organization__in=organizations, root__isnull=True, created_at__lt=cutoff
     ).exclude(Exists(newer_nodes))
