@@ -62,6 +62,7 @@ from analytics.models import (
     RetentionBatch,
     retention_default_days,
 )
+from generations.choices import GenerationStatus
 from generations.models import Generation, GenerationRun
 from generations.services import retention as generation_retention
 from tenancy import rls
@@ -128,6 +129,26 @@ def expired_rows(
     if target == RetentionTarget.EMPTY_RUNS:
         return generation_retention.expired_empty_runs(organizations=organizations, cutoff=cutoff)
     raise ValueError(f"Unknown retention target {target!r}.")
+
+
+def window_candidates(
+    *, organizations: Iterable[Organization], target: str, cutoff: datetime.datetime
+) -> models.QuerySet:
+    """What a target's windows are cut from (:func:`_windows`): a superset of its expired rows
+    that one index answers alone. For generations, every generation (for the failed target,
+    every failed one) created before the cutoff: the conditions that make a row expire (a
+    tree's nodes all older, no child branching from it) read each candidate root's heap page
+    and probe the tree's nodes, and windows need only the moments. For a tenant of 20,373
+    expired roots at 2M (cold) the trees' windows took 343 ms that way and 9 ms from the
+    (organization, created_at) index. Each window then holds at most ``batch_size`` candidates,
+    so at most that many expired rows. The other targets' expired rows are such a read already."""
+    if target == RetentionTarget.GENERATIONS:
+        return Generation.all_objects.filter(organization__in=organizations, created_at__lt=cutoff)
+    if target == RetentionTarget.FAILED_GENERATIONS:
+        return Generation.all_objects.filter(
+            organization__in=organizations, status=GenerationStatus.FAILED, created_at__lt=cutoff
+        )
+    return expired_rows(organizations=organizations, target=target, cutoff=cutoff)
 
 
 def _count_by_organization(rows: models.QuerySet) -> dict[int, int]:
@@ -536,20 +557,21 @@ def _archive_batch(
     return ids, batches, rows
 
 
-def _windows(primary: models.QuerySet, moment: str, batch_size: int) -> list[tuple]:
-    """``[since, until)`` windows of ``moment`` that split ``primary`` (a target's expired rows)
-    into about ``batch_size`` rows each, from one read of the rows: every ``batch_size``-th
-    moment in order is a bound. The first window has no lower bound and the last no upper one
-    (``primary`` already stops at the cutoff), so every expired row is in exactly one window,
-    whatever was written since. No window when nothing has expired (a row expiring meanwhile
-    waits for the next run). Rows sharing a moment share a window, which may then hold more
-    than ``batch_size``: it is drained in several batches.
+def _windows(candidates: models.QuerySet, moment: str, batch_size: int) -> list[tuple]:
+    """``[since, until)`` windows of ``moment`` that split ``candidates`` (a target's expired
+    rows or a superset of them, :func:`window_candidates`) into about ``batch_size`` rows each,
+    from one read of the rows: every ``batch_size``-th moment in order is a bound. The first
+    window has no lower bound and the last no upper one (``candidates`` already stop at the
+    cutoff), so every expired row is in exactly one window, whatever was written since. No
+    window when there is no candidate (a row expiring meanwhile waits for the next run). Rows
+    sharing a moment share a window, which may then hold more than ``batch_size``: it is
+    drained in several batches.
 
     Without windows, every batch read all the target's expired rows again (the rows it
     deleted included, dead until vacuumed) to keep the first ``batch_size`` by key: a tenant of
     N expired rows cost N/batch_size scans of N rows.
     """
-    sql, params = primary.order_by().values_list(moment).query.sql_with_params()
+    sql, params = candidates.order_by().values_list(moment).query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*), array_agg(DISTINCT w.moment ORDER BY w.moment) FILTER (WHERE mod(w.n, %s) = 0) "  # noqa: S608 - Django's SQL
@@ -707,8 +729,8 @@ def _group_windows(groups: dict, key: tuple[str, datetime.datetime], batch_size:
     """:func:`_windows` of the expired rows of one ``(target, cutoff)`` group of ``groups``."""
     target, cutoff = key
     together = [organization for organization, _ in groups[key].values()]
-    primary = expired_rows(organizations=together, target=target, cutoff=cutoff)
-    return _windows(primary, TARGET_MOMENT[target], batch_size)
+    candidates = window_candidates(organizations=together, target=target, cutoff=cutoff)
+    return _windows(candidates, TARGET_MOMENT[target], batch_size)
 
 
 def retention_apply(

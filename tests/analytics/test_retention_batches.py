@@ -246,6 +246,37 @@ def test_each_batch_reads_its_window_and_every_row_is_archived_exactly(organizat
     assert all('"occurred_at" >= ' in sql for sql in call_batches[1:])
 
 
+def test_windows_cut_from_candidates_that_do_not_expire_still_archive_every_expired_tree(organization):
+    """Given a living tree (three nodes older than any cutoff, one made last week), whose old
+    nodes are window candidates but never expire, then with batches of two the windows holding
+    only its nodes archive nothing, and every expired tree, failed leaf and their dependents in
+    the later windows are archived exactly; the living tree stays whole."""
+    world = expired_world(organization, trees=3, spread=True)
+    root = GenerationFactory(organization=organization, created_at=ago(900), tree_last_version=4)
+    living = [root]
+    for version, days in ((2, 899), (3, 898), (4, 5)):
+        living.append(
+            GenerationFactory(
+                organization=organization,
+                parent=living[-1],
+                root=root,
+                depth=version - 1,
+                version=version,
+                kind="revision",
+                created_at=ago(days),
+            )
+        )
+    question = {"organizations": [organization], "target": "generations", "cutoff": ago(365)}
+    candidates = retention.window_candidates(**question)
+    expired = retention.expired_rows(**question)
+    assert set(expired) < set(candidates) and root in set(candidates) - set(expired)
+
+    assert_archived_exactly(world, batch_size=2)
+
+    tree = Generation.all_objects.filter(pk=root.pk) | Generation.all_objects.filter(root=root)
+    assert set(tree) == set(living)
+
+
 @pytest.mark.django_db(transaction=True)  # the other workers' connections see committed rows only
 def test_workers_side_by_side_archive_every_row_exactly_once(organization):
     """Three connections taking batches of two: every expired row is archived once (the batches
