@@ -14,9 +14,10 @@ What expires (``cutoff`` = now - the target's days):
 
 Organizations whose retention gives a target the same cutoff (every organization on the
 platform's policy) are archived together: a target's expired rows in all of them are first split
-by time into windows of about ``batch_size`` rows (one read of them; every target's but the
-empty runs' read side by side on the workers before the first batch), and each batch takes its
-rows from one window, so it reads that window, not every expired row again.
+by time into windows of at most about ``batch_size`` rows (one index read of the rows they may
+be, :func:`window_candidates`; every target's but the empty runs' read side by side on the
+workers before the first batch), and each batch takes its rows from one window, so it reads
+that window, not every expired row again.
 
 Each batch is one transaction: lock up to ``batch_size`` expired rows, find everything their
 deletion cascades to by the models' ``on_delete`` rules, as Django's ``Collector`` would (a
@@ -62,7 +63,6 @@ from analytics.models import (
     RetentionBatch,
     retention_default_days,
 )
-from generations.choices import GenerationStatus
 from generations.models import Generation, GenerationRun
 from generations.services import retention as generation_retention
 from tenancy import rls
@@ -135,18 +135,18 @@ def window_candidates(
     *, organizations: Iterable[Organization], target: str, cutoff: datetime.datetime
 ) -> models.QuerySet:
     """What a target's windows are cut from (:func:`_windows`): a superset of its expired rows
-    that one index answers alone. For generations, every generation (for the failed target,
-    every failed one) created before the cutoff: the conditions that make a row expire (a
-    tree's nodes all older, no child branching from it) read each candidate root's heap page
-    and probe the tree's nodes, and windows need only the moments. For a tenant of 20,373
-    expired roots at 2M (cold) the trees' windows took 343 ms that way and 9 ms from the
-    (organization, created_at) index. Each window then holds at most ``batch_size`` candidates,
-    so at most that many expired rows. The other targets' expired rows are such a read already."""
-    if target == RetentionTarget.GENERATIONS:
-        return Generation.all_objects.filter(organization__in=organizations, created_at__lt=cutoff)
-    if target == RetentionTarget.FAILED_GENERATIONS:
-        return Generation.all_objects.filter(
-            organization__in=organizations, status=GenerationStatus.FAILED, created_at__lt=cutoff
+    that one index answers alone. For the generation targets, every generation (every failed
+    one) created before the cutoff: the conditions that make a row expire (a tree's nodes all
+    older, no child branching from it) read each candidate root's heap page and probe the
+    tree's nodes, and windows need only the moments. For a tenant of 20,373 expired roots at 2M
+    (cold) the trees' windows took 343 ms that way and 9 ms from the (organization, created_at)
+    index. Each window then holds at most ``batch_size`` candidates, so at most that many
+    expired rows. The other targets' expired rows are such a read already."""
+    if target in (RetentionTarget.GENERATIONS, RetentionTarget.FAILED_GENERATIONS):
+        return generation_retention.generations_created_before(
+            organizations=organizations,
+            cutoff=cutoff,
+            failed=target == RetentionTarget.FAILED_GENERATIONS,
         )
     return expired_rows(organizations=organizations, target=target, cutoff=cutoff)
 
@@ -726,7 +726,8 @@ def _windows_side_by_side(
 
 
 def _group_windows(groups: dict, key: tuple[str, datetime.datetime], batch_size: int) -> list[tuple]:
-    """:func:`_windows` of the expired rows of one ``(target, cutoff)`` group of ``groups``."""
+    """:func:`_windows` of one ``(target, cutoff)`` group of ``groups``, cut from its
+    :func:`window_candidates`."""
     target, cutoff = key
     together = [organization for organization, _ in groups[key].values()]
     candidates = window_candidates(organizations=together, target=target, cutoff=cutoff)

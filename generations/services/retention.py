@@ -50,6 +50,16 @@ def generations_user_erase(
 # for every organization on the platform's policy, not once per organization.
 
 
+def generations_created_before(
+    *, organizations: Iterable[Organization], cutoff: datetime.datetime, failed: bool = False
+) -> QuerySet:
+    """Generations of ``organizations`` created before ``cutoff`` (``failed``: only failed
+    ones): what the expired trees and the expired failed generations are taken from, and a
+    superset of each that an index answers alone (retention cuts its windows from it)."""
+    rows = Generation.all_objects.filter(organization__in=organizations, created_at__lt=cutoff)
+    return rows.filter(status=GenerationStatus.FAILED) if failed else rows
+
+
 def expired_generation_trees(*, organizations: Iterable[Organization], cutoff: datetime.datetime) -> QuerySet:
     """Roots of the trees of ``organizations`` whose every node is older than ``cutoff``: a tree
     expires whole, never leaving a version without its root.
@@ -62,9 +72,8 @@ def expired_generation_trees(*, organizations: Iterable[Organization], cutoff: d
     newer_nodes = Generation.all_objects.filter(
         organization=OuterRef("organization"), root=OuterRef("pk"), created_at__gte=cutoff
     )
-    return Generation.all_objects.filter(
-        organization__in=organizations, root__isnull=True, created_at__lt=cutoff
-    ).exclude(Exists(newer_nodes))
+    roots = generations_created_before(organizations=organizations, cutoff=cutoff).filter(root__isnull=True)
+    return roots.exclude(Exists(newer_nodes))
 
 
 def expired_failed_generations(
@@ -73,9 +82,8 @@ def expired_failed_generations(
     """Failed generations of ``organizations`` older than ``cutoff`` that no other version
     branches from."""
     children = Generation.all_objects.filter(parent=OuterRef("pk"))
-    return Generation.all_objects.filter(
-        organization__in=organizations, status=GenerationStatus.FAILED, created_at__lt=cutoff
-    ).exclude(Exists(children))
+    failed = generations_created_before(organizations=organizations, cutoff=cutoff, failed=True)
+    return failed.exclude(Exists(children))
 
 
 def expired_empty_runs(*, organizations: Iterable[Organization], cutoff: datetime.datetime) -> QuerySet:
