@@ -14,10 +14,10 @@ What expires (``cutoff`` = now - the target's days):
 
 Organizations whose retention gives a target the same cutoff (every organization on the
 platform's policy) are archived together: a target's expired rows in all of them are first split
-by time into windows of at most about ``batch_size`` rows (one index read of the rows they may
-be, :func:`window_candidates`; every target's but the empty runs' read side by side on the
-workers before the first batch), and each batch takes its rows from one window, so it reads
-that window, not every expired row again.
+by time into equal windows of at most about ``batch_size`` rows, as many as a multiple of the
+workers (one index read of the rows they may be, :func:`window_candidates`; every target's read
+side by side on the workers before the first batch), each worker drains whole windows, and each
+batch takes its rows from one window, so it reads that window, not every expired row again.
 
 Each batch is one transaction: lock up to ``batch_size`` expired rows, find everything their
 deletion cascades to by the models' ``on_delete`` rules, as Django's ``Collector`` would (a
@@ -45,6 +45,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, connections, models, transaction
@@ -141,13 +142,19 @@ def window_candidates(
     tree's nodes, and windows need only the moments. For a tenant of 20,373 expired roots at 2M
     (cold) the trees' windows took 343 ms that way and 9 ms from the (organization, created_at)
     index. Each window then holds at most ``batch_size`` candidates, so at most that many
-    expired rows. The other targets' expired rows are such a read already."""
+    expired rows. For the empty runs, every run created before the cutoff: their condition (no
+    generation left) probes the ``run_id`` index per run, over the entries of the generations this
+    run has just deleted (131 ms of a 10M tenant's 4.8 s, read while the other worker waited), and
+    the candidates do not grow as generations go, so their windows are read with the others'
+    before the first batch. The other targets' expired rows are such a read already."""
     if target in (RetentionTarget.GENERATIONS, RetentionTarget.FAILED_GENERATIONS):
         return generation_retention.generations_created_before(
             organizations=organizations,
             cutoff=cutoff,
             failed=target == RetentionTarget.FAILED_GENERATIONS,
         )
+    if target == RetentionTarget.EMPTY_RUNS:
+        return generation_retention.runs_created_before(organizations=organizations, cutoff=cutoff)
     return expired_rows(organizations=organizations, target=target, cutoff=cutoff)
 
 
@@ -447,7 +454,7 @@ def _archive_batch(
     *,
     batch_size: int,
     on_batch,
-    window: tuple,
+    window: Window,
     after=None,
 ) -> tuple[list, dict[int, RetentionBatch], dict[int, int]]:
     """One batch in one transaction, over ``organizations`` (those sharing ``cutoff``); returns
@@ -476,7 +483,7 @@ def _archive_batch(
         cursor.execute("SET LOCAL work_mem = %s", [BATCH_WORK_MEM])
         primary = expired_rows(organizations=organizations, target=target, cutoff=cutoff)
         model = primary.model
-        since, until = window
+        since, until = window.since, window.until
         if since is not None:
             primary = primary.filter(**{f"{TARGET_MOMENT[target]}__gte": since})
         if until is not None:
@@ -557,15 +564,33 @@ def _archive_batch(
     return ids, batches, rows
 
 
-def _windows(candidates: models.QuerySet, moment: str, batch_size: int) -> list[tuple]:
-    """``[since, until)`` windows of ``moment`` that split ``candidates`` (a target's expired
-    rows or a superset of them, :func:`window_candidates`) into about ``batch_size`` rows each,
-    from one read of the rows: every ``batch_size``-th moment in order is a bound. The first
-    window has no lower bound and the last no upper one (``candidates`` already stop at the
-    cutoff), so every expired row is in exactly one window, whatever was written since. No
-    window when there is no candidate (a row expiring meanwhile waits for the next run). Rows
-    sharing a moment share a window, which may then hold more than ``batch_size``: it is
-    drained in several batches.
+class Window(NamedTuple):
+    """``[since, until)`` of a target's moment (a None bound: open) and how many candidates it
+    held when it was cut (:func:`_windows`)."""
+
+    since: datetime.datetime | None
+    until: datetime.datetime | None
+    rows: int
+
+
+def _windows(candidates: models.QuerySet, moment: str, batch_size: int, workers: int = 1) -> list[Window]:
+    """Windows of ``moment`` that split ``candidates`` (a target's expired rows or a superset of
+    them, :func:`window_candidates`) into windows of equal size, fewer than ``batch_size`` rows
+    each and as many as a multiple of ``workers`` (fewer when there are fewer rows), from one
+    read of the rows, in order. The first window starts at the oldest candidate and the last has
+    no upper bound (``candidates`` already stop at the cutoff), so every expired row is in
+    exactly one window; a row written since that is older than every candidate, or one expiring
+    meanwhile, waits for the next run. No window when there is no candidate. Rows sharing a
+    moment share a window, which may then hold more than ``batch_size``: it is drained in
+    several batches, by several workers (:func:`_queue`).
+
+    The first window is bounded below because the rows earlier runs deleted lie before it, dead
+    until vacuumed (on a 10M table autovacuum comes after ~2M dead rows, a month of nightly
+    runs): open, the first batch's scan read them all again every night (at 10M after eight
+    nightly trials without a vacuum, one batch took 7.5 s where the others took 0.8).
+
+    Equal windows, a multiple of the workers: each worker drains whole windows (:func:`_drain`),
+    so they finish a target about together.
 
     Without windows, every batch read all the target's expired rows again (the rows it
     deleted included, dead until vacuumed) to keep the first ``batch_size`` by key: a tenant of
@@ -573,17 +598,49 @@ def _windows(candidates: models.QuerySet, moment: str, batch_size: int) -> list[
     """
     sql, params = candidates.order_by().values_list(moment).query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*), array_agg(DISTINCT w.moment ORDER BY w.moment) FILTER (WHERE mod(w.n, %s) = 0) "  # noqa: S608 - Django's SQL
-            "FROM (SELECT e.moment, row_number() OVER (ORDER BY e.moment) AS n "
-            f"FROM ({sql}) AS e(moment)) AS w",
-            [batch_size, *params],
+        # k windows, k = workers * ceil(rows / (workers * (batch_size - 1))): each holds fewer than
+        # batch_size rows, so its first batch comes back short and ends it, where a window of
+        # exactly batch_size cost a second, empty scan to find out. The n-th row (from 1) is in
+        # window floor((n - 1) * k / rows); a row starting a window other than the first is a
+        # bound, unless it shares the first row's moment (the first window would be empty). Then
+        # each window's rows: width_bucket counts the bounds at or before a moment.
+        numbered = (
+            "SELECT e.moment, row_number() OVER (ORDER BY e.moment) AS n, "  # noqa: S608 - Django's SQL
+            f"min(e.moment) OVER () AS first, count(*) OVER ()::numeric AS rows FROM ({sql}) AS e(moment)"
         )
-        rows, bounds = cursor.fetchone()
-    if not rows:
+        cursor.execute(
+            f"WITH numbered AS ({numbered}), "  # noqa: S608 - Django's SQL
+            "cut AS (SELECT coalesce(array_agg(DISTINCT w.moment ORDER BY w.moment) FILTER (WHERE w.n > 1 "
+            "AND w.moment > w.first AND floor((w.n - 1) * w.k / w.rows) > floor((w.n - 2) * w.k / w.rows)), "
+            "'{}') AS bounds "
+            "FROM (SELECT numbered.*, %s * ceil(numbered.rows / %s) AS k FROM numbered) AS w) "
+            "SELECT cut.bounds, array_agg(counted.rows ORDER BY counted.bucket), min(counted.first) "
+            "FROM cut, "
+            "(SELECT width_bucket(numbered.moment, cut.bounds) AS bucket, count(*) AS rows, "
+            "min(numbered.moment) AS first "
+            "FROM numbered, cut GROUP BY 1) AS counted GROUP BY cut.bounds",
+            [*params, workers, workers * max(batch_size - 1, 1)],
+        )
+        found = cursor.fetchone()
+    if found is None:
         return []  # nothing expired: no batch to take
-    edges = [None, *(bounds or ()), None]
-    return list(itertools.pairwise(edges))
+    bounds, rows, first = found
+    edges = [first, *bounds, None]
+    return [
+        Window(since, until, count)
+        for (since, until), count in zip(itertools.pairwise(edges), rows, strict=True)
+    ]
+
+
+def _queue(windows: Iterable[Window], batch_size: int, workers: int) -> queue.SimpleQueue:
+    """The windows the workers take (:func:`_drain`): each once, and one holding more than a
+    batch (rows sharing a moment) once for each batch it needs, up to ``workers`` times, so that
+    many workers drain it side by side (SKIP LOCKED keeps their batches disjoint)."""
+    todo: queue.SimpleQueue = queue.SimpleQueue()
+    for window in windows:
+        for _ in range(min(workers, -(-window.rows // batch_size))):
+            todo.put(window)
+    return todo
 
 
 def _drain(
@@ -592,22 +649,26 @@ def _drain(
     cutoff: datetime.datetime,
     outcomes: dict[int, TargetOutcome],
     *,
-    windows: list[tuple],
+    windows: queue.SimpleQueue,
     batch_size: int,
     on_batch,
     stop: threading.Event,
     tally: threading.Lock,
 ) -> None:
-    """Archive ``target``'s expired rows of ``organizations`` batch after batch, window after
-    window (:func:`_windows`), until none is left (or ``stop`` is set), adding to each
-    organization's outcome (``outcomes``, by key). Several workers may drain one target at once,
-    each going through every window: each batch locks its rows with SKIP LOCKED, so they take
-    disjoint batches (a tree's nodes and metrics go with its root, locked by one worker), and a
-    worker whose batch came back short has seen every expired row of the window that no one
-    else holds, and goes on to the next. A window another worker emptied costs one short scan
-    of it."""
-    for window in windows:
-        if stop.is_set():
+    """Archive ``target``'s expired rows of ``organizations`` batch after batch, taking window
+    after window (:func:`_windows`) from ``windows``, which the workers share, until none is left
+    (or ``stop`` is set), adding to each organization's outcome (``outcomes``, by key). Several
+    workers drain one target at once, each window by one of them: a batch whose scan came back
+    short has seen every expired row of its window that no one else holds (its rows are locked
+    with SKIP LOCKED: a row an ingest or another run holds is left for the next run), and its
+    worker takes the next window. Disjoint windows, not every worker through every one: two
+    workers in one window split it into two short batches, and each window a worker reached
+    after the other had locked its rows cost an empty scan (~25 ms at 10M, about one per target
+    and worker)."""
+    while not stop.is_set():
+        try:
+            window = windows.get_nowait()
+        except queue.Empty:
             return
         after = None
         while not stop.is_set():
@@ -639,6 +700,7 @@ class _Workers:
     and is raised."""
 
     def __init__(self, count: int):
+        self.count = count
         self.scope = rls.current_scope()
         self.inboxes: list[queue.SimpleQueue] = []
         self.outbox: queue.SimpleQueue = queue.SimpleQueue()
@@ -693,24 +755,18 @@ class _Workers:
             thread.join()
 
 
-# Targets whose expired rows the run's earlier targets can add to: their windows are read
-# when their turn comes (a run emptied by this run's generations is archived by this run).
-WINDOWS_IN_TURN = frozenset({RetentionTarget.EMPTY_RUNS})
-
-
 def _windows_side_by_side(
     pool: _Workers, stop: threading.Event, groups: dict, batch_size: int
-) -> dict[tuple[str, datetime.datetime], list[tuple]]:
-    """The windows (:func:`_windows`) of every group of ``groups`` but those of
-    ``WINDOWS_IN_TURN``, read on every worker at once before the first batch: one at a time,
-    each query kept the other workers idle (at 10M, 0.43 s of a 16,535-generation tenant's 2.14 s
-    run: the trees' query reads each expired root's page). Windows read early stay exact: the
-    first has no lower bound and the last no upper one, so a row another target removes meanwhile
-    only leaves its window short, and these targets gain no expired rows during a run."""
+) -> dict[tuple[str, datetime.datetime], list[Window]]:
+    """The windows (:func:`_windows`) of every group of ``groups``, read on every worker at once
+    before the first batch: one at a time, each query kept the other workers idle (at 10M, 0.43
+    s of a 16,535-generation tenant's 2.14 s run: the trees' query reads each expired root's
+    page). Windows read early stay exact: they are cut from candidates no target adds to during
+    a run (:func:`window_candidates`; a run this run's generations empty was a candidate
+    already), so a row another target removes meanwhile only leaves its window short."""
     todo: queue.SimpleQueue = queue.SimpleQueue()
-    for target, cutoff in groups:
-        if target not in WINDOWS_IN_TURN:
-            todo.put((target, cutoff))
+    for key in groups:
+        todo.put(key)
     found: dict[tuple[str, datetime.datetime], list[tuple]] = {}
 
     def read() -> None:
@@ -719,19 +775,21 @@ def _windows_side_by_side(
                 key = todo.get_nowait()
             except queue.Empty:
                 return
-            found[key] = _group_windows(groups, key, batch_size)  # one key a thread
+            found[key] = _group_windows(groups, key, batch_size, pool.count)  # one key a thread
 
     pool.run(read, stop)
     return found
 
 
-def _group_windows(groups: dict, key: tuple[str, datetime.datetime], batch_size: int) -> list[tuple]:
+def _group_windows(
+    groups: dict, key: tuple[str, datetime.datetime], batch_size: int, workers: int
+) -> list[Window]:
     """:func:`_windows` of one ``(target, cutoff)`` group of ``groups``, cut from its
-    :func:`window_candidates`."""
+    :func:`window_candidates` for ``workers``."""
     target, cutoff = key
     together = [organization for organization, _ in groups[key].values()]
     candidates = window_candidates(organizations=together, target=target, cutoff=cutoff)
-    return _windows(candidates, TARGET_MOMENT[target], batch_size)
+    return _windows(candidates, TARGET_MOMENT[target], batch_size, workers)
 
 
 def retention_apply(
@@ -770,13 +828,11 @@ def retention_apply(
     pool = _Workers(workers)
     stop, tally = threading.Event(), threading.Lock()
     try:
-        early = _windows_side_by_side(pool, stop, groups, batch_size)
+        windows_of = _windows_side_by_side(pool, stop, groups, batch_size)
         # Target after target (the order matters, see TARGET_ORDER), whatever the cutoffs.
         for (target, cutoff), members in groups.items():
             together = [organization for organization, _ in members.values()]
-            windows = early.get((target, cutoff))
-            if windows is None:
-                windows = _group_windows(groups, (target, cutoff), batch_size)
+            windows = _queue(windows_of.get((target, cutoff), ()), batch_size, pool.count)
             drain = functools.partial(
                 _drain,
                 together,

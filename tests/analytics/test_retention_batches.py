@@ -9,6 +9,7 @@ import contextlib
 import datetime
 import functools
 import io
+import itertools
 import os
 import signal
 import subprocess
@@ -188,23 +189,48 @@ def test_every_expired_row_and_its_dependents_are_archived_exactly(organization)
     assert_archived_exactly(expired_world(organization, trees=3), batch_size=2)
 
 
-def test_a_target_is_split_into_windows_of_about_a_batch_each(organization):
+def test_a_target_is_split_into_equal_windows_of_fewer_than_a_batch_each(organization):
     calls = [ProviderCallFactory(organization=organization, occurred_at=ago(400 + day)) for day in range(7)]
     ProviderCallFactory(organization=organization, occurred_at=ago(10))  # kept: in no window's rows
     primary = retention.expired_rows(organizations=[organization], target="provider_calls", cutoff=ago(365))
-
-    windows = retention._windows(primary, "occurred_at", 2)
-
-    # Every second moment, oldest first, bounds a window; the first and last are open.
     moments = sorted(call.occurred_at for call in calls)
-    assert windows == [
-        (None, moments[1]),
-        (moments[1], moments[3]),
-        (moments[3], moments[5]),
-        (moments[5], None),
+
+    # Seven rows in batches of three: four windows of fewer than three (so each window's first
+    # batch comes back short and ends it), oldest first; the first starts at the oldest row (the
+    # rows earlier runs deleted, dead until vacuumed, lie before it) and the last is open.
+    assert retention._windows(primary, "occurred_at", 3) == [
+        (moments[0], moments[2], 2),
+        (moments[2], moments[4], 2),
+        (moments[4], moments[6], 2),
+        (moments[6], None, 1),
     ]
-    assert retention._windows(primary, "occurred_at", 10) == [(None, None)]
+    # Batches of five for two workers: two windows (not four rows and three), one each.
+    assert retention._windows(primary, "occurred_at", 5, workers=2) == [
+        (moments[0], moments[4], 4),
+        (moments[4], None, 3),
+    ]
+    # Batches of three for three workers: six windows, a multiple of the workers, of one or two.
+    windows = retention._windows(primary, "occurred_at", 3, workers=3)
+    assert [(w.since, w.until) for w in windows] == list(itertools.pairwise([moments[0], *moments[2:], None]))
+    assert [w.rows for w in windows] == [2, 1, 1, 1, 1, 1]
+    assert retention._windows(primary, "occurred_at", 10) == [(moments[0], None, 7)]
     assert retention._windows(primary.filter(occurred_at__lt=ago(500)), "occurred_at", 2) == []
+
+
+def test_a_window_of_rows_sharing_a_moment_is_drained_by_as_many_workers_as_it_has_batches(organization):
+    """Rows sharing a moment share a window, whatever its size: the workers' queue holds it once
+    for each batch it needs, up to one per worker, so that many workers take batches from it."""
+    moment = ago(400)
+    for _ in range(5):
+        ProviderCallFactory(organization=organization, occurred_at=moment)
+    primary = retention.expired_rows(organizations=[organization], target="provider_calls", cutoff=ago(365))
+
+    [window] = retention._windows(primary, "occurred_at", 2, workers=3)
+
+    assert window == (moment, None, 5)
+    todo = retention._queue([window, retention.Window(None, None, 1)], batch_size=2, workers=3)
+    assert [todo.get_nowait() for _ in range(4)] == [window] * 3 + [(None, None, 1)]
+    assert todo.empty()
 
 
 def test_a_target_with_nothing_expired_takes_no_batch(organization):
@@ -607,10 +633,11 @@ def test_rows_a_batch_may_rewrite_before_deleting_them_are_deleted_by_key(organi
     assert ArchivedRecord.objects.filter(model_label="analytics.providercall").count() == 3
 
 
-def test_windows_are_read_side_by_side_before_the_first_batch_but_empty_runs_in_turn(organization):
-    """Every target's windows but the empty runs' are read before any batch (on every worker at
-    once); the runs' are read after the generations are archived, so a run this run empties is
-    archived by it."""
+def test_windows_are_read_before_the_first_batch_and_a_run_this_run_empties_is_archived(organization):
+    """Every target's windows, the empty runs' included, are read before any batch (on every
+    worker at once): the runs' are cut from every run created before the cutoff, so a run that
+    still had a generation when its windows were read, and that this run's generations empty,
+    is archived by this run."""
     old = GenerationFactory(organization=organization, created_at=ago(800))
     run_of_old = GenerationRunFactory(organization=organization, created_at=ago(800))
     Generation.all_objects.filter(pk=old.pk).update(run=run_of_old)
@@ -624,7 +651,7 @@ def test_windows_are_read_side_by_side_before_the_first_batch_but_empty_runs_in_
         for q in run.captured_queries
         if "array_agg(DISTINCT" in q["sql"] or "SKIP LOCKED" in q["sql"]
     ]
-    assert order == ["windows"] * 4 + ["batch", "batch", "windows", "batch"]
+    assert order == ["windows"] * 5 + ["batch", "batch", "batch"]
     assert {o.target: o.archived for o in done} == {
         "provider_calls": 1,
         "failed_generations": 0,
