@@ -14,7 +14,7 @@ What expires (``cutoff`` = now - the target's days):
 
 Organizations whose retention gives a target the same cutoff (every organization on the
 platform's policy) are archived together: a target's expired rows in all of them are first split
-by time into equal windows of at most about ``batch_size`` rows, as many as a multiple of the
+by time into equal windows of fewer than ``batch_size`` rows, as many as a multiple of the
 workers (one index read of the rows they may be, :func:`window_candidates`; every target's read
 side by side on the workers before the first batch), each worker drains whole windows, and each
 batch takes its rows from one window, so it reads that window, not every expired row again.
@@ -141,12 +141,12 @@ def window_candidates(
     older, no child branching from it) read each candidate root's heap page and probe the
     tree's nodes, and windows need only the moments. For a tenant of 20,373 expired roots at 2M
     (cold) the trees' windows took 343 ms that way and 9 ms from the (organization, created_at)
-    index. Each window then holds at most ``batch_size`` candidates, so at most that many
-    expired rows. For the empty runs, every run created before the cutoff: their condition (no
-    generation left) probes the ``run_id`` index per run, over the entries of the generations this
-    run has just deleted (131 ms of a 10M tenant's 4.8 s, read while the other worker waited), and
-    the candidates do not grow as generations go, so their windows are read with the others'
-    before the first batch. The other targets' expired rows are such a read already."""
+    index. Each window then holds fewer than ``batch_size`` candidates (unless they share a
+    moment), so fewer expired rows. For the empty runs, every run created before the cutoff:
+    their condition (no generation left) probes the ``run_id`` index per run, over the entries of
+    the generations this run has just deleted (131 ms of a 10M tenant's 4.8 s, read while the
+    other worker waited), and the candidates do not grow as generations go, so their windows are
+    read with the others' before the first batch. The other targets' expired rows are such a read already."""
     if target in (RetentionTarget.GENERATIONS, RetentionTarget.FAILED_GENERATIONS):
         return generation_retention.generations_created_before(
             organizations=organizations,
@@ -460,8 +460,8 @@ def _archive_batch(
     """One batch in one transaction, over ``organizations`` (those sharing ``cutoff``); returns
     the primary keys expired, each organization's batch row and its rows of the target's table
     (a tree's nodes counted) by organization key (``[], {}, {}``: none left).
-    ``window``: the ``[since, until)`` of the target's moment the batch takes its rows from (a
-    None bound: open; :func:`_windows`), so its scan reads that window's rows, not every expired
+    ``window``: the ``[since, until)`` of the target's moment the batch takes its rows from (no
+    ``until``: open; :func:`_windows`), so its scan reads that window's rows, not every expired
     row again. ``after``: the last key of this worker's previous batch in the same window; the
     scan starts past it instead of over the dead index entries of the rows already deleted (a
     row it skipped because it was locked is left for the next run, as SKIP LOCKED intends).
@@ -483,11 +483,9 @@ def _archive_batch(
         cursor.execute("SET LOCAL work_mem = %s", [BATCH_WORK_MEM])
         primary = expired_rows(organizations=organizations, target=target, cutoff=cutoff)
         model = primary.model
-        since, until = window.since, window.until
-        if since is not None:
-            primary = primary.filter(**{f"{TARGET_MOMENT[target]}__gte": since})
-        if until is not None:
-            primary = primary.filter(**{f"{TARGET_MOMENT[target]}__lt": until})
+        primary = primary.filter(**{f"{TARGET_MOMENT[target]}__gte": window.since})
+        if window.until is not None:
+            primary = primary.filter(**{f"{TARGET_MOMENT[target]}__lt": window.until})
         if after is not None:
             primary = primary.filter(pk__gt=after)
         # SKIP LOCKED: a row an ingest is writing right now is left for the next run. Ordered by
@@ -565,10 +563,10 @@ def _archive_batch(
 
 
 class Window(NamedTuple):
-    """``[since, until)`` of a target's moment (a None bound: open) and how many candidates it
-    held when it was cut (:func:`_windows`)."""
+    """``[since, until)`` of a target's moment (no ``until``: open, the last window) and how many
+    candidates it held when it was cut (:func:`_windows`)."""
 
-    since: datetime.datetime | None
+    since: datetime.datetime
     until: datetime.datetime | None
     rows: int
 
@@ -602,29 +600,28 @@ def _windows(candidates: models.QuerySet, moment: str, batch_size: int, workers:
         # batch_size rows, so its first batch comes back short and ends it, where a window of
         # exactly batch_size cost a second, empty scan to find out. The n-th row (from 1) is in
         # window floor((n - 1) * k / rows); a row starting a window other than the first is a
-        # bound, unless it shares the first row's moment (the first window would be empty). Then
-        # each window's rows: width_bucket counts the bounds at or before a moment.
+        # bound, unless it shares the first row's moment (the first window would be empty; this
+        # also leaves the first row out). Then each window's rows: width_bucket counts the bounds
+        # at or before a moment.
         numbered = (
             "SELECT e.moment, row_number() OVER (ORDER BY e.moment) AS n, "  # noqa: S608 - Django's SQL
             f"min(e.moment) OVER () AS first, count(*) OVER ()::numeric AS rows FROM ({sql}) AS e(moment)"
         )
         cursor.execute(
             f"WITH numbered AS ({numbered}), "  # noqa: S608 - Django's SQL
-            "cut AS (SELECT coalesce(array_agg(DISTINCT w.moment ORDER BY w.moment) FILTER (WHERE w.n > 1 "
-            "AND w.moment > w.first AND floor((w.n - 1) * w.k / w.rows) > floor((w.n - 2) * w.k / w.rows)), "
-            "'{}') AS bounds "
+            "cut AS (SELECT min(w.first) AS first, coalesce(array_agg(DISTINCT w.moment ORDER BY w.moment) "
+            "FILTER (WHERE w.moment > w.first "
+            "AND floor((w.n - 1) * w.k / w.rows) > floor((w.n - 2) * w.k / w.rows)), '{}') AS bounds "
             "FROM (SELECT numbered.*, %s * ceil(numbered.rows / %s) AS k FROM numbered) AS w) "
-            "SELECT cut.bounds, array_agg(counted.rows ORDER BY counted.bucket), min(counted.first) "
-            "FROM cut, "
-            "(SELECT width_bucket(numbered.moment, cut.bounds) AS bucket, count(*) AS rows, "
-            "min(numbered.moment) AS first "
-            "FROM numbered, cut GROUP BY 1) AS counted GROUP BY cut.bounds",
+            "SELECT cut.first, cut.bounds, array_agg(counted.rows ORDER BY counted.bucket) FROM cut, "
+            "(SELECT width_bucket(numbered.moment, cut.bounds) AS bucket, count(*) AS rows "
+            "FROM numbered, cut GROUP BY 1) AS counted GROUP BY cut.first, cut.bounds",
             [*params, workers, workers * max(batch_size - 1, 1)],
         )
         found = cursor.fetchone()
     if found is None:
         return []  # nothing expired: no batch to take
-    bounds, rows, first = found
+    first, bounds, rows = found
     edges = [first, *bounds, None]
     return [
         Window(since, until, count)
@@ -767,7 +764,7 @@ def _windows_side_by_side(
     todo: queue.SimpleQueue = queue.SimpleQueue()
     for key in groups:
         todo.put(key)
-    found: dict[tuple[str, datetime.datetime], list[tuple]] = {}
+    found: dict[tuple[str, datetime.datetime], list[Window]] = {}
 
     def read() -> None:
         while not stop.is_set():
@@ -832,7 +829,7 @@ def retention_apply(
         # Target after target (the order matters, see TARGET_ORDER), whatever the cutoffs.
         for (target, cutoff), members in groups.items():
             together = [organization for organization, _ in members.values()]
-            windows = _queue(windows_of.get((target, cutoff), ()), batch_size, pool.count)
+            windows = _queue(windows_of[(target, cutoff)], batch_size, pool.count)
             drain = functools.partial(
                 _drain,
                 together,
