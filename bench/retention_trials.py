@@ -1,0 +1,226 @@
+"""Retention trials on a kept scale build: one code against another, alternating, on fresh rows.
+
+    .venv/bin/python bench/retention_trials.py --pgdata /tmp/pg10m                     # 3 tenants
+    .venv/bin/python bench/retention_trials.py --pgdata /tmp/pg10m --root /tmp/old --root .
+    .venv/bin/python bench/retention_trials.py --pgdata /tmp/pg10m --nightly --trials 4 --statements
+
+End-to-end rates of two ``bench/scale.py`` runs differ by more than most changes do (the box's
+speed drifts between runs), so a change is judged by trials on one kept build
+(``bench/scale.py --keep`` or ``--build-only --keep``), alternating the codes compared
+(``--root``, each a checkout with its own ``.venv`` or this one's), each trial on rows no trial
+has touched:
+
+- a tenant's policy (default): the next organization of ``--min-rows``-``--max-rows``
+  generations without cleanup preferences, smallest first, has its generations, provider calls
+  and metrics shortened to ``--days`` and ``retention_apply(organizations=[it])`` runs;
+- ``--nightly``: every organization on the platform's policy (364 days, as the bench's nightly
+  phase), the clock set so that one more of the oldest remaining days expires each trial.
+
+Each trial runs in its own process (the code of its ``--root``), after a ``CHECKPOINT``, so
+every page's first change writes its full image as in the bench. It prints rows, seconds,
+rows/s and WAL, and the mean rate of each code; ``--statements`` adds where each trial's time
+went, summed over the workers' connections (``COMMIT`` not included). Rows are deleted for
+good: a build serves as many trials as it has tenants (or days).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SETTINGS = "bench.scale_settings"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pgdata", required=True, help="a kept build (bench/scale.py --keep); not deleted")
+    parser.add_argument("--root", action="append", help="a checkout whose code a trial runs (repeat)")
+    parser.add_argument("--trials", type=int, default=3, help="trials of each code")
+    parser.add_argument("--nightly", action="store_true", help="every organization's oldest day")
+    parser.add_argument("--days", type=int, default=30, help="a tenant's shortened policy")
+    parser.add_argument("--min-rows", type=int, default=20_000, help="a tenant's generations, at least")
+    parser.add_argument("--max-rows", type=int, default=200_000, help="a tenant's generations, at most")
+    parser.add_argument("--workers", type=int, default=None, help="default: apply_retention's")
+    parser.add_argument("--statements", action="store_true", help="where each trial's time went")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # a trial's JSON, in its own process
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(trial(args.pgdata, json.loads(args.one))))
+        return
+
+    sys.path.insert(0, str(ROOT))
+    from bench._harness import production_env
+
+    roots = [Path(root).resolve() for root in (args.root or [ROOT])]
+    env = {**os.environ, **production_env(Path(args.pgdata), settings=SETTINGS)}
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    plans = plan_trials(args, len(roots) * args.trials)
+    rates: dict[Path, list[float]] = {root: [] for root in roots}
+    print(f"{'code':<28} {'trial':<34} {'rows':>8} {'s':>6} {'rows/s':>8} {'WAL MB':>7}", flush=True)
+    for number, plan in enumerate(plans):
+        root = roots[number % len(roots)]  # alternating, so the box's drift falls on every code
+        python = root / ".venv/bin/python"
+        command = [str(python if python.exists() else sys.executable), __file__, "--pgdata", args.pgdata]
+        command += ["--one", json.dumps({**plan, "root": str(root), "workers": args.workers})]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+        if done.returncode:
+            raise SystemExit(f"trial {number} ({root}) failed:\n{done.stderr[-3000:]}")
+        outcome = json.loads(done.stdout.strip().splitlines()[-1])
+        rate = outcome["rows"] / outcome["seconds"]
+        rates[root].append(rate)
+        print(
+            f"{label(root):<28} {plan['label']:<34} {outcome['rows']:>8,} {outcome['seconds']:>6.2f} "
+            f"{rate:>8,.0f} {outcome['wal'] / 2**20:>7,.0f}",
+            flush=True,
+        )
+        if args.statements:
+            for sql, (count, seconds) in outcome["statements"]:
+                print(f"      {seconds * 1000:>8,.0f} ms {count:>4} x  {sql}")
+    for root, each in rates.items():
+        print(f"{label(root)}: mean {sum(each) / len(each):,.0f} rows/s over {len(each)} trials")
+
+
+def plan_trials(args, count: int) -> list[dict]:
+    """What each trial archives: a tenant not yet shortened (``organization``), or the moment
+    that expires the next oldest day of every organization (``now``)."""
+    from django.db import connection
+    from django.db.models import Count
+
+    from analytics.models import CleanupPreferences
+    from generations.models import Generation
+    from tenancy.rls import database_owner
+
+    with database_owner():
+        if args.nightly:
+            # The oldest live generation, by each organization's (organization, created_at) index.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT min(first.created_at) FROM tenancy_organization AS o, LATERAL ("
+                    "SELECT g.created_at FROM generations_generation AS g WHERE g.organization_id = o.id "
+                    "ORDER BY g.created_at LIMIT 1) AS first"
+                )
+                oldest = cursor.fetchone()[0]
+            # The platform's 364 days from a clock 365 days past the oldest: its day expires, and
+            # one more day each trial.
+            return [
+                {
+                    "now": (oldest + datetime.timedelta(days=365 + number)).isoformat(),
+                    "label": f"nightly, cutoff {oldest + datetime.timedelta(days=1 + number):%Y-%m-%d %H:%M}",
+                }
+                for number in range(count)
+            ]
+        shortened = set(CleanupPreferences.objects.values_list("organization_id", flat=True))
+        sizes = (
+            Generation.all_objects.order_by()
+            .values("organization_id")
+            .annotate(n=Count("id"))
+            .filter(n__gte=args.min_rows, n__lte=args.max_rows)
+            .order_by("n")
+        )
+        fresh = [size for size in sizes if size["organization_id"] not in shortened][:count]
+    if len(fresh) < count:
+        raise SystemExit(f"{len(fresh)} tenants of {args.min_rows:,}-{args.max_rows:,} generations left")
+    return [
+        {
+            "organization": size["organization_id"],
+            "days": args.days,
+            "label": f"organization {size['organization_id']} ({size['n']:,} generations)",
+        }
+        for size in fresh
+    ]
+
+
+def trial(pgdata: str, plan: dict) -> dict:
+    """One retention run of ``plan`` with the code of ``plan['root']``: rows archived, seconds,
+    WAL bytes and the statements that took longest."""
+    sys.path.insert(0, plan["root"])
+    os.chdir(plan["root"])
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+    from django.test import override_settings
+
+    from analytics import retention
+    from analytics.models import CleanupPreferences
+    from tenancy.models import Organization
+    from tenancy.rls import database_owner
+
+    spent: dict[str, list] = {}
+    lock = threading.Lock()
+
+    def timed(execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            key = " ".join(sql.split())[:100]
+            with lock:
+                entry = spent.setdefault(key, [0, 0.0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - began
+
+    def on_connect(sender, connection, **kwargs):  # each worker's connection, in its thread
+        connection.execute_wrappers.append(timed)
+
+    options = {"workers": plan["workers"] or retention.DEFAULT_WORKERS}
+    policy = dict(settings.RETENTION_POLICY)
+    with database_owner():
+        if "organization" in plan:
+            organization = Organization.objects.get(pk=plan["organization"])
+            CleanupPreferences.objects.update_or_create(
+                organization=organization,
+                defaults=dict.fromkeys(
+                    ("generations_days", "provider_calls_days", "performance_metrics_days"), plan["days"]
+                ),
+            )
+            options["organizations"] = [organization]
+        else:
+            policy = dict.fromkeys(settings.RETENTION_POLICY, 364)
+            options["now"] = datetime.datetime.fromisoformat(plan["now"])
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+            cursor.execute("SELECT pg_current_wal_insert_lsn()")
+            start = cursor.fetchone()[0]
+        connection_created.connect(on_connect)
+        connection.execute_wrappers.append(timed)  # this thread's, already open
+        began = time.perf_counter()
+        with override_settings(RETENTION_POLICY=policy):
+            outcomes = retention.retention_apply(**options)
+        seconds = time.perf_counter() - began
+        connection.execute_wrappers.remove(timed)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", [start])
+            wal = int(cursor.fetchone()[0])
+    statements = sorted(spent.items(), key=lambda item: -item[1][1])[:14]
+    return {
+        "rows": sum(outcome.archived for outcome in outcomes),
+        "seconds": seconds,
+        "wal": wal,
+        "statements": statements,
+    }
+
+
+def label(root: Path) -> str:
+    command = ["git", "-C", str(root), "rev-parse", "--short", "HEAD"]
+    head = subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()  # noqa: S603
+    return f"{root.name} ({head or 'no git'})"
+
+
+if __name__ == "__main__":
+    main()
