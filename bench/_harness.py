@@ -4,11 +4,14 @@ and the percentiles every bench prints."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import secrets
 import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,3 +117,51 @@ def percentile(samples: list[float], q: float) -> float:
     """The ``q`` quantile (0-1) of ``samples``: the sample nearest that rank, none interpolated."""
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class StatementTimes:
+    """Seconds and runs per statement (its first ``width`` characters, whitespace collapsed),
+    summed over every connection it is installed on: a Django ``execute_wrapper``, thread-safe,
+    so the connections of retention's worker threads share one (``bench/retention.py
+    --profile``, ``bench/retention_trials.py --statements``). ``COMMIT`` is not a statement
+    here: Django commits without its wrappers."""
+
+    def __init__(self, width: int = 100):
+        self.width = width
+        self.spent: dict[str, list] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, execute, sql, params, many, context):
+        began = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            key = " ".join(sql.split())[: self.width]
+            with self._lock:
+                entry = self.spent.setdefault(key, [0, 0.0])
+                entry[0] += 1
+                entry[1] += time.perf_counter() - began
+
+    def top(self, count: int) -> list[tuple[str, list]]:
+        """The ``count`` statements that took longest: ``(sql, [runs, seconds])``."""
+        return sorted(self.spent.items(), key=lambda item: -item[1][1])[:count]
+
+    @contextlib.contextmanager
+    def on_every_connection(self):
+        """Time this thread's connection and every connection opened meanwhile (a worker
+        thread's is opened by its first query, in that thread)."""
+        from django.db import connection
+        from django.db.backends.signals import connection_created
+
+        def install(sender, connection, **kwargs):
+            if self not in connection.execute_wrappers:
+                connection.execute_wrappers.append(self)
+
+        connection_created.connect(install, weak=False, dispatch_uid=id(self))
+        install(None, connection)
+        try:
+            yield self
+        finally:
+            connection_created.disconnect(dispatch_uid=id(self))
+            if self in connection.execute_wrappers:
+                connection.execute_wrappers.remove(self)

@@ -49,7 +49,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="default: apply_retention's")
     parser.add_argument("--seconds", type=float, default=600, help="time box of the retention run")
     parser.add_argument("--compact", action="store_true", help="also measure VACUUM (FULL)")
-    parser.add_argument("--profile", action="store_true", help="print the statements that took longest")
+    parser.add_argument("--profile", action="store_true", help="slowest statements, all workers'")
     parser.add_argument("--root", default=str(Path(__file__).resolve().parent.parent))
     parser.add_argument("--pgdata", default=str(Path(tempfile.gettempdir()) / "inkwell-retention-pg"))
     parser.add_argument("--seed", type=int, default=1)
@@ -57,7 +57,7 @@ def main() -> None:
 
     sys.path.insert(0, args.root)
     os.chdir(args.root)
-    from bench._harness import production_env
+    from bench._harness import StatementTimes, production_env
 
     pgdata = Path(args.pgdata)
     shutil.rmtree(pgdata, ignore_errors=True)
@@ -91,17 +91,7 @@ def main() -> None:
             for table in TABLES[:4]:
                 cursor.execute(f"VACUUM {table}")
 
-    spent: dict[str, list[float]] = {}
-
-    def timed_statement(execute, sql, params, many, context):
-        began = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            key = " ".join(sql.split())[:90]
-            entry = spent.setdefault(key, [0, 0.0])
-            entry[0] += 1
-            entry[1] += time.perf_counter() - began
+    statements = StatementTimes(width=90)
 
     try:
         call_command("migrate", verbosity=0)
@@ -159,7 +149,7 @@ def main() -> None:
             stopped = False
             try:
                 if args.profile:
-                    with connection.execute_wrapper(timed_statement):
+                    with statements.on_every_connection():
                         retention.retention_apply(**options)
                 else:
                     retention.retention_apply(**options)
@@ -200,7 +190,7 @@ def main() -> None:
             )
             print(line + (f" {compacted[table] / mb:>9,.1f}" if compacted else ""))
         print(f"VACUUM {vacuum_s:.1f} s" + (f"; VACUUM (FULL) {compact_s:.1f} s" if compacted else ""))
-        for sql, (count, seconds) in sorted(spent.items(), key=lambda item: -item[1][1])[:12]:
+        for sql, (count, seconds) in statements.top(12):
             print(f"statement {seconds:.2f} s {count} x  {sql}")
     finally:
         connections.close_all()

@@ -31,7 +31,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -146,6 +145,10 @@ def plan_trials(args, count: int) -> list[dict]:
 def trial(pgdata: str, plan: dict) -> dict:
     """One retention run of ``plan`` with the code of ``plan['root']``: rows archived, seconds,
     WAL bytes and the statements that took longest."""
+    # The bench's own modules from this checkout (imported first), the product's from the root's.
+    sys.path.insert(0, str(ROOT))
+    from bench._harness import StatementTimes
+
     sys.path.insert(0, plan["root"])
     os.chdir(plan["root"])
     import django
@@ -153,7 +156,6 @@ def trial(pgdata: str, plan: dict) -> dict:
     django.setup()
     from django.conf import settings
     from django.db import connection
-    from django.db.backends.signals import connection_created
     from django.test import override_settings
 
     from analytics import retention
@@ -161,23 +163,7 @@ def trial(pgdata: str, plan: dict) -> dict:
     from tenancy.models import Organization
     from tenancy.rls import database_owner
 
-    spent: dict[str, list] = {}
-    lock = threading.Lock()
-
-    def timed(execute, sql, params, many, context):
-        began = time.perf_counter()
-        try:
-            return execute(sql, params, many, context)
-        finally:
-            key = " ".join(sql.split())[:100]
-            with lock:
-                entry = spent.setdefault(key, [0, 0.0])
-                entry[0] += 1
-                entry[1] += time.perf_counter() - began
-
-    def on_connect(sender, connection, **kwargs):  # each worker's connection, in its thread
-        connection.execute_wrappers.append(timed)
-
+    statements = StatementTimes()
     options = {"workers": plan["workers"] or retention.DEFAULT_WORKERS}
     policy = dict(settings.RETENTION_POLICY)
     with database_owner():
@@ -197,22 +183,18 @@ def trial(pgdata: str, plan: dict) -> dict:
             cursor.execute("CHECKPOINT")
             cursor.execute("SELECT pg_current_wal_insert_lsn()")
             start = cursor.fetchone()[0]
-        connection_created.connect(on_connect)
-        connection.execute_wrappers.append(timed)  # this thread's, already open
         began = time.perf_counter()
-        with override_settings(RETENTION_POLICY=policy):
+        with override_settings(RETENTION_POLICY=policy), statements.on_every_connection():
             outcomes = retention.retention_apply(**options)
         seconds = time.perf_counter() - began
-        connection.execute_wrappers.remove(timed)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s)", [start])
             wal = int(cursor.fetchone()[0])
-    statements = sorted(spent.items(), key=lambda item: -item[1][1])[:14]
     return {
         "rows": sum(outcome.archived for outcome in outcomes),
         "seconds": seconds,
         "wal": wal,
-        "statements": statements,
+        "statements": statements.top(14),
     }
 
 
