@@ -54,7 +54,7 @@ def main() -> None:
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a trial's JSON, in its own process
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(trial(args.pgdata, json.loads(args.one))))
+        print(json.dumps(trial(json.loads(args.one))))
         return
 
     sys.path.insert(0, str(ROOT))
@@ -142,7 +142,7 @@ def plan_trials(args, count: int) -> list[dict]:
     ]
 
 
-def trial(pgdata: str, plan: dict) -> dict:
+def trial(plan: dict) -> dict:
     """One retention run of ``plan`` with the code of ``plan['root']``: rows archived, seconds,
     WAL bytes and the statements that took longest."""
     # The bench's own modules from this checkout (imported first), the product's from the root's.
