@@ -47,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import end_on_signals, percentile, production_env, stop_server  # noqa: E402
+from bench._harness import box_speed, end_on_signals, percentile, production_env, stop_server  # noqa: E402
 from bench._harness import start_gunicorn as _start_gunicorn  # noqa: E402
 from bench.ingest import Client, copy_rows, payload, run_parallel, wait_healthy  # noqa: E402
 
@@ -634,6 +634,9 @@ def main() -> None:
         # --- build -------------------------------------------------------------------------
         from bench.scale_data import Builder
 
+        # The box's speed at three moments: a run's absolute figures move with it (docs/scale-plan.md).
+        box = {"before the build": box_speed()}
+        print(f"box: {box['before the build']}", flush=True)
         set_build_mode(True)
         builder = Builder(rows=args.rows, organizations=args.organizations, parallel=2, seed=args.seed)
         print(f"building {args.rows:,} generations and provider calls …", flush=True)
@@ -683,6 +686,8 @@ def main() -> None:
                 f"generations ({counts[biggest] / max(rollup_rows, 1):.1f} generations per rollup row)"
             )
 
+        box["after it"] = box_speed()
+        results.note(f"box: {', '.join(f'{moment} {speed}' for moment, speed in box.items())}")
         if args.build_only:
             return
 
@@ -932,11 +937,13 @@ def main() -> None:
         nightly_note = platform_retention_phase(results, end, args.retention_seconds)
 
         # --- summary ---------------------------------------------------------------------------
+        box["after the timed phases"] = box_speed()
+        results.note(f"box after the timed phases: {box['after the timed phases']}")
         summary = summarise(results, empty, full, one_rate, many_rate, retention_note, nightly_note)
         Path(args.out).write_text("\n".join(results.lines) + "\n\n" + "\n".join(explained))
         print(f"\nfull output and EXPLAINs: {args.out}")
         if not args.no_docs:
-            write_docs(args, results, summary, dataset, build_s, total_generations, total_calls)
+            write_docs(args, results, summary, box, build_s, total_generations, total_calls)
     finally:
         stop_servers()
         with contextlib.suppress(Exception):
@@ -1140,8 +1147,9 @@ def summarise(results, empty, full, one_rate, many_rate, retention_note, nightly
     return lines
 
 
-def write_docs(args, results, summary, dataset, build_s, total_generations, total_calls) -> None:
-    """Replace the marked section of docs/benchmarks.md with this run's table."""
+def write_docs(args, results, summary, box, build_s, total_generations, total_calls) -> None:
+    """Replace the marked section of docs/benchmarks.md with this run's table; ``box``: the
+    machine's speed at each moment measured (``bench._harness.box_speed``)."""
     docs = ROOT / "docs" / "benchmarks.md"
     text = docs.read_text()
     table = [
@@ -1150,6 +1158,8 @@ def write_docs(args, results, summary, dataset, build_s, total_generations, tota
         f"({os.cpu_count()} cores, shared; gunicorn 2 sync workers, production settings; "
         f"single client for GETs, {args.repeat} requests each). Build: {total_generations:,} generations + "
         f"{total_calls:,} provider calls in {build_s:.0f} s.",
+        "",
+        f"Box: {'; '.join(f'{moment}, {speed}' for moment, speed in box.items())}.",
         "",
         "Targets:",
         "",
