@@ -129,18 +129,43 @@ def box_speed() -> str:
     sum(range(10**8))
     seconds = time.perf_counter() - began
     pressure = []
-    for resource, line in (("CPU", "some"), ("I/O", "full")):
+    for label, name, line in (("CPU", "cpu", "some"), ("I/O", "io", "full")):
         try:
-            text = Path(f"/proc/pressure/{resource.replace('/', '').lower()}").read_text()
+            rows = Path(f"/proc/pressure/{name}").read_text().splitlines()
         except OSError:
             continue
-        for row in text.splitlines():
-            kind, *averages = row.split()
+        for kind, *averages in (row.split() for row in rows):
             if kind == line:
-                average = dict(part.split("=", 1) for part in averages).get("avg300")
-                pressure.append(f"{resource} {line} {average} %")
+                pressure.append(f"{label} {line} {dict(a.split('=', 1) for a in averages)['avg300']} %")
     measured = f"`sum(range(10**8))` {seconds:.2f} s"
     return measured + (f" (pressure over 5 min: {', '.join(pressure)})" if pressure else "")
+
+
+# The bench's two retention phases (bench/scale.py, repeated on a kept build by
+# bench/retention_trials.py): a tenant of 20-200k generations shortens its own policy to 30 days,
+# and the nightly run keeps every target 364 days, so each organization's oldest day expires.
+RETENTION_TENANT_GENERATIONS = (20_000, 200_000)
+RETENTION_TENANT_DAYS = 30
+RETENTION_NIGHTLY_DAYS = 364
+
+
+def shorten_retention(organization, days: int = RETENTION_TENANT_DAYS) -> None:
+    """Shorten ``organization``'s retention of generations, provider calls and metrics to ``days``
+    (its failed generations and empty runs keep the platform's), as a tenant's own cleanup
+    preferences would."""
+    from analytics.models import CleanupPreferences
+
+    shortened = ("generations_days", "provider_calls_days", "performance_metrics_days")
+    CleanupPreferences.objects.update_or_create(
+        organization=organization, defaults=dict.fromkeys(shortened, days)
+    )
+
+
+def nightly_retention_policy() -> dict[str, int]:
+    """The platform's policy of the nightly phase (for ``override_settings(RETENTION_POLICY=…)``)."""
+    from django.conf import settings
+
+    return dict.fromkeys(settings.RETENTION_POLICY, RETENTION_NIGHTLY_DAYS)
 
 
 class StatementTimes:

@@ -35,6 +35,19 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The bench's own modules come from this checkout, whichever code a trial runs.
+sys.path.insert(0, str(ROOT))
+
+from bench._harness import (  # noqa: E402
+    RETENTION_NIGHTLY_DAYS,
+    RETENTION_TENANT_DAYS,
+    RETENTION_TENANT_GENERATIONS,
+    StatementTimes,
+    nightly_retention_policy,
+    production_env,
+    shorten_retention,
+)
+
 SETTINGS = "bench.scale_settings"
 
 
@@ -46,9 +59,10 @@ def main() -> None:
     parser.add_argument("--root", action="append", help="a checkout whose code a trial runs (repeat)")
     parser.add_argument("--trials", type=int, default=3, help="trials of each code")
     parser.add_argument("--nightly", action="store_true", help="every organization's oldest day")
-    parser.add_argument("--days", type=int, default=30, help="a tenant's shortened policy")
-    parser.add_argument("--min-rows", type=int, default=20_000, help="a tenant's generations, at least")
-    parser.add_argument("--max-rows", type=int, default=200_000, help="a tenant's generations, at most")
+    least, most = RETENTION_TENANT_GENERATIONS
+    parser.add_argument("--days", type=int, default=RETENTION_TENANT_DAYS, help="a tenant's shortened policy")
+    parser.add_argument("--min-rows", type=int, default=least, help="a tenant's generations, at least")
+    parser.add_argument("--max-rows", type=int, default=most, help="a tenant's generations, at most")
     parser.add_argument("--workers", type=int, default=None, help="default: apply_retention's")
     parser.add_argument("--statements", action="store_true", help="where each trial's time went")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a trial's JSON, in its own process
@@ -56,9 +70,6 @@ def main() -> None:
     if args.one:
         print(json.dumps(trial(json.loads(args.one))))
         return
-
-    sys.path.insert(0, str(ROOT))
-    from bench._harness import production_env
 
     roots = [Path(root).resolve() for root in (args.root or [ROOT])]
     env = {**os.environ, **production_env(Path(args.pgdata), settings=SETTINGS)}
@@ -68,6 +79,7 @@ def main() -> None:
     django.setup()
     plans = plan_trials(args, len(roots) * args.trials)
     rates: dict[Path, list[float]] = {root: [] for root in roots}
+    labels = {root: label(root) for root in roots}
     print(f"{'code':<28} {'trial':<34} {'rows':>8} {'s':>6} {'rows/s':>8} {'WAL MB':>7}", flush=True)
     for number, plan in enumerate(plans):
         root = roots[number % len(roots)]  # alternating, so the box's drift falls on every code
@@ -81,7 +93,7 @@ def main() -> None:
         rate = outcome["rows"] / outcome["seconds"]
         rates[root].append(rate)
         print(
-            f"{label(root):<28} {plan['label']:<34} {outcome['rows']:>8,} {outcome['seconds']:>6.2f} "
+            f"{labels[root]:<28} {plan['label']:<34} {outcome['rows']:>8,} {outcome['seconds']:>6.2f} "
             f"{rate:>8,.0f} {outcome['wal'] / 2**20:>7,.0f}",
             flush=True,
         )
@@ -89,7 +101,7 @@ def main() -> None:
             for sql, (count, seconds) in outcome["statements"]:
                 print(f"      {seconds * 1000:>8,.0f} ms {count:>4} x  {sql}")
     for root, each in rates.items():
-        print(f"{label(root)}: mean {sum(each) / len(each):,.0f} rows/s over {len(each)} trials")
+        print(f"{labels[root]}: mean {sum(each) / len(each):,.0f} rows/s over {len(each)} trials")
 
 
 def plan_trials(args, count: int) -> list[dict]:
@@ -104,20 +116,23 @@ def plan_trials(args, count: int) -> list[dict]:
 
     with database_owner():
         if args.nightly:
-            # The oldest live generation, by each organization's (organization, created_at) index.
+            # The oldest provider call left, by each organization's (organization, occurred_at)
+            # index: where the last nightly run stopped. Calls expire by their time alone; the
+            # oldest generation may be a node of a tree kept for a newer one.
             with connection.cursor() as cursor:
                 cursor.execute(
-                    "SELECT min(first.created_at) FROM tenancy_organization AS o, LATERAL ("
-                    "SELECT g.created_at FROM generations_generation AS g WHERE g.organization_id = o.id "
-                    "ORDER BY g.created_at LIMIT 1) AS first"
+                    "SELECT min(first.occurred_at) FROM tenancy_organization AS o, LATERAL ("
+                    "SELECT c.occurred_at FROM analytics_providercall AS c WHERE c.organization_id = o.id "
+                    "ORDER BY c.occurred_at LIMIT 1) AS first"
                 )
                 oldest = cursor.fetchone()[0]
-            # The platform's 364 days from a clock 365 days past the oldest: its day expires, and
-            # one more day each trial.
+            # The nightly policy from a clock a day more than it past the oldest: the oldest day
+            # expires, and one more day each trial.
+            day = datetime.timedelta(days=1)
             return [
                 {
-                    "now": (oldest + datetime.timedelta(days=365 + number)).isoformat(),
-                    "label": f"nightly, cutoff {oldest + datetime.timedelta(days=1 + number):%Y-%m-%d %H:%M}",
+                    "now": (oldest + (RETENTION_NIGHTLY_DAYS + 1 + number) * day).isoformat(),
+                    "label": f"nightly, cutoff {oldest + (1 + number) * day:%Y-%m-%d %H:%M}",
                 }
                 for number in range(count)
             ]
@@ -145,11 +160,7 @@ def plan_trials(args, count: int) -> list[dict]:
 def trial(plan: dict) -> dict:
     """One retention run of ``plan`` with the code of ``plan['root']``: rows archived, seconds,
     WAL bytes and the statements that took longest."""
-    # The bench's own modules from this checkout (imported first), the product's from the root's.
-    sys.path.insert(0, str(ROOT))
-    from bench._harness import StatementTimes
-
-    sys.path.insert(0, plan["root"])
+    sys.path.insert(0, plan["root"])  # the product's code from the root's checkout
     os.chdir(plan["root"])
     import django
 
@@ -159,7 +170,6 @@ def trial(plan: dict) -> dict:
     from django.test import override_settings
 
     from analytics import retention
-    from analytics.models import CleanupPreferences
     from tenancy.models import Organization
     from tenancy.rls import database_owner
 
@@ -169,15 +179,10 @@ def trial(plan: dict) -> dict:
     with database_owner():
         if "organization" in plan:
             organization = Organization.objects.get(pk=plan["organization"])
-            CleanupPreferences.objects.update_or_create(
-                organization=organization,
-                defaults=dict.fromkeys(
-                    ("generations_days", "provider_calls_days", "performance_metrics_days"), plan["days"]
-                ),
-            )
+            shorten_retention(organization, plan["days"])
             options["organizations"] = [organization]
         else:
-            policy = dict.fromkeys(settings.RETENTION_POLICY, 364)
+            policy = nightly_retention_policy()
             options["now"] = datetime.datetime.fromisoformat(plan["now"])
         with connection.cursor() as cursor:
             cursor.execute("CHECKPOINT")

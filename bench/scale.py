@@ -47,7 +47,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import box_speed, end_on_signals, percentile, production_env, stop_server  # noqa: E402
+from bench._harness import (  # noqa: E402
+    RETENTION_TENANT_GENERATIONS,
+    box_speed,
+    end_on_signals,
+    nightly_retention_policy,
+    percentile,
+    production_env,
+    shorten_retention,
+    stop_server,
+)
 from bench._harness import start_gunicorn as _start_gunicorn  # noqa: E402
 from bench.ingest import Client, copy_rows, payload, run_parallel, wait_healthy  # noqa: E402
 
@@ -686,7 +695,7 @@ def main() -> None:
                 f"generations ({counts[biggest] / max(rollup_rows, 1):.1f} generations per rollup row)"
             )
 
-        box["after it"] = box_speed()
+        box["after the build"] = box_speed()
         results.note(f"box: {', '.join(f'{moment} {speed}' for moment, speed in box.items())}")
         if args.build_only:
             return
@@ -987,10 +996,11 @@ def _archive_timed(budget_s: int, **apply_options) -> tuple[int, float, bool]:
 def retention_phase(
     results: Results, ranked: list[int], counts: dict[int, int], budget_s: int, *, compact: bool = True
 ) -> tuple[str, bool, bool | None]:
-    """Archive an organization's expired rows (retention shortened to 30 days) for at most
-    ``budget_s`` seconds; report rows/s and the table size before and after VACUUM (and after
-    VACUUM FULL unless ``compact`` is off). Returns the note, whether the rate met the target,
-    and whether the table shrank (None: not measured, ``compact`` off)."""
+    """Archive an organization's expired rows (retention shortened to 30 days,
+    ``shorten_retention``) for at most ``budget_s`` seconds; report rows/s and the table size
+    before and after VACUUM (and after VACUUM FULL unless ``compact`` is off). Returns the note,
+    whether the rate met the target, and whether the table shrank (None: not measured,
+    ``compact`` off)."""
     from django.db import connection
 
     from analytics.models import CleanupPreferences
@@ -1000,16 +1010,14 @@ def retention_phase(
     # An organization of tens of thousands of rows: enough for the per-batch and per-target fixed
     # costs to amortise (a tenant of 4,000 rows measured them, not the archive), small enough to
     # finish within the box at the target rate.
+    least, most = RETENTION_TENANT_GENERATIONS
     candidates = (
-        [pk for pk in ranked if 20_000 <= counts[pk] <= 200_000]
+        [pk for pk in ranked if least <= counts[pk] <= most]
         or [pk for pk in ranked if 2000 <= counts[pk] <= 20_000]
         or ranked[-1:]
     )
     organization = Organization.objects.get(pk=candidates[-1])
-    CleanupPreferences.objects.update_or_create(
-        organization=organization,
-        defaults={"generations_days": 30, "provider_calls_days": 30, "performance_metrics_days": 30},
-    )
+    shorten_retention(organization)
     before = table_size("generations_generation")
     rows, elapsed, stopped = _archive_timed(budget_s, organizations=[organization])
     from analytics.retention import retention_compact
@@ -1041,17 +1049,16 @@ def retention_phase(
 
 def platform_retention_phase(results: Results, end: datetime.datetime, budget_s: int) -> tuple[str, bool]:
     """The nightly run: ``retention_apply`` over every organization, with the platform's policy
-    at 364 days for every target and the run's clock at the data's end, so each organization's
-    oldest day expires (what a night archives from a year of data), for at most ``budget_s``
-    seconds: a thousand tenants, most of them expiring a few dozen rows a target, archived
-    together (``retention_apply``). Returns the note and whether the rate met the target."""
-    from django.conf import settings
+    at 364 days for every target (``nightly_retention_policy``) and the run's clock at the data's
+    end, so each organization's oldest day expires (what a night archives from a year of data),
+    for at most ``budget_s`` seconds: a thousand tenants, most of them expiring a few dozen rows
+    a target, archived together (``retention_apply``). Returns the note and whether the rate met
+    the target."""
     from django.test import override_settings
 
     from analytics.retention import DEFAULT_WORKERS
 
-    policy = dict.fromkeys(settings.RETENTION_POLICY, 364)
-    with override_settings(RETENTION_POLICY=policy):
+    with override_settings(RETENTION_POLICY=nightly_retention_policy()):
         rows, elapsed, stopped = _archive_timed(budget_s, now=end)
     note = (
         f"nightly retention over every organization (the oldest day, {DEFAULT_WORKERS} workers): "
