@@ -1,5 +1,6 @@
-"""What the database does when a referenced row is deleted: a migration operation that sets a
-foreign key's ``ON DELETE`` action, which Django (5.2) neither expresses nor tracks.
+"""Foreign keys Django (5.2) neither expresses nor tracks: a migration operation that sets a
+key's ``ON DELETE`` action (what the database does when a referenced row is deleted), and a
+constraint for a key over several columns (:class:`CompositeForeignKey`).
 
 Django creates every foreign key as ``NO ACTION DEFERRABLE INITIALLY DEFERRED`` and does the
 model's ``on_delete`` itself (the ``Collector``, or retention's set-based copy of it): it clears
@@ -27,7 +28,11 @@ A later ``AlterField`` of such a key makes Django recreate its constraint as ``N
 
 from __future__ import annotations
 
+from django.apps.registry import Apps
+from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS
 from django.db.migrations.operations.base import Operation
+from django.db.models import BaseConstraint, Model
 
 ACTIONS = ("NO ACTION", "RESTRICT")
 
@@ -102,4 +107,103 @@ class SetDeleteAction(Operation):
     def migration_name_fragment(self):
         return (
             f"{self.model_name.lower()}_{self.field_name}_on_delete_{self.action.lower().replace(' ', '_')}"
+        )
+
+
+class CompositeForeignKey(BaseConstraint):
+    """A foreign key over several columns, declared in a model's ``Meta.constraints`` (so
+    migrations create, track and drop it): ``fields`` of the model reference ``to_fields`` of
+    the model ``to`` (an ``"app_label.Model"``; a unique constraint of ``to`` must cover exactly
+    those columns), ``ON DELETE NO ACTION DEFERRABLE INITIALLY DEFERRED`` like Django's own keys.
+
+    For a row that must belong to the organization of the row it points at: with the
+    organization among the columns, one check per written row proves both that the referenced
+    row exists and that it is the same organization's, where two single-column keys (to the
+    row, to the organization) made two checks and proved less. The fields' own ``ForeignKey`` fields
+    then say ``db_constraint=False`` (Django keeps their ``on_delete`` and their validation).
+    A row whose key columns are partly NULL is not checked (``MATCH SIMPLE``).
+    """
+
+    def __init__(
+        self,
+        *,
+        fields: tuple[str, ...] | list[str],
+        to: str,
+        to_fields: tuple[str, ...] | list[str],
+        name: str,
+        violation_error_code: str | None = None,
+        violation_error_message: str | None = None,
+    ):
+        if not fields or len(fields) != len(to_fields):
+            raise ValueError("CompositeForeignKey needs as many to_fields as fields, at least one.")
+        self.fields, self.to, self.to_fields = tuple(fields), to, tuple(to_fields)
+        super().__init__(
+            name=name,
+            violation_error_code=violation_error_code,
+            violation_error_message=violation_error_message,
+        )
+
+    def _target(self, apps: Apps) -> type[Model]:
+        return apps.get_model(self.to)
+
+    @staticmethod
+    def _columns(model: type[Model], names: tuple[str, ...], schema_editor) -> str:
+        return ", ".join(schema_editor.quote_name(model._meta.get_field(name).column) for name in names)
+
+    def constraint_sql(self, model, schema_editor):
+        # Added after the CREATE TABLE, as Django adds its own keys: the referenced table may not
+        # exist yet when this one is created.
+        schema_editor.deferred_sql.append(self.create_sql(model, schema_editor))
+        return None
+
+    def create_sql(self, model, schema_editor):
+        target, quote = self._target(model._meta.apps), schema_editor.quote_name
+        columns = self._columns(model, self.fields, schema_editor)
+        referenced = self._columns(target, self.to_fields, schema_editor)
+        return (
+            f"ALTER TABLE {quote(model._meta.db_table)} ADD CONSTRAINT {quote(self.name)} "
+            f"FOREIGN KEY ({columns}) REFERENCES {quote(target._meta.db_table)} ({referenced}) "
+            "DEFERRABLE INITIALLY DEFERRED"
+        )
+
+    def remove_sql(self, model, schema_editor):
+        quote = schema_editor.quote_name
+        return f"ALTER TABLE {quote(model._meta.db_table)} DROP CONSTRAINT {quote(self.name)}"
+
+    def validate(self, model, instance, exclude=None, using=DEFAULT_DB_ALIAS):
+        """``full_clean``: the referenced row exists with these values (skipped when a field is
+        excluded or NULL, as the database skips it)."""
+        if exclude and any(name in exclude for name in self.fields):
+            return
+        values = [getattr(instance, model._meta.get_field(name).attname) for name in self.fields]
+        if any(value is None for value in values):
+            return
+        target = self._target(model._meta.apps)
+        lookup = {
+            target._meta.get_field(name).attname: value
+            for name, value in zip(self.to_fields, values, strict=True)
+        }
+        if not target._base_manager.using(using).filter(**lookup).exists():
+            raise ValidationError(self.get_violation_error_message(), code=self.violation_error_code)
+
+    def deconstruct(self):
+        path, args, kwargs = super().deconstruct()
+        return path, args, {**kwargs, "fields": self.fields, "to": self.to, "to_fields": self.to_fields}
+
+    def __eq__(self, other):
+        if not isinstance(other, CompositeForeignKey):
+            return NotImplemented
+        return (
+            self.name == other.name
+            and self.fields == other.fields
+            and self.to.lower() == other.to.lower()
+            and self.to_fields == other.to_fields
+            and self.violation_error_code == other.violation_error_code
+            and self.violation_error_message == other.violation_error_message
+        )
+
+    def __repr__(self):
+        return (
+            f"<{self.__class__.__qualname__}: fields={self.fields!r} to={self.to!r} "
+            f"to_fields={self.to_fields!r} name={self.name!r}>"
         )

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from analytics.choices import RetentionTarget
+from tenancy.foreign_keys import CompositeForeignKey
 from tenancy.models import TenantModel, null_or_at_least
 
 RETENTION_FIELDS = {
@@ -89,6 +90,10 @@ class RetentionBatch(models.Model):
         ordering = ["-created_at", "-id"]
         verbose_name_plural = "retention batches"
         indexes = [models.Index(fields=["organization", "-newest_at"], name="retention_batch_org_newest_idx")]
+        constraints = [
+            # What the archive's key references: its batch, within its organization.
+            models.UniqueConstraint(fields=["organization", "id"], name="retention_batch_organization_id")
+        ]
 
     def __str__(self):
         return f"{self.target}: {self.primary_rows} rows before {self.cutoff:%Y-%m-%d}"
@@ -103,13 +108,20 @@ class ArchivedRecord(models.Model):
     # PROTECT: archives are dropped deliberately, with their batch. No single-column index on
     # either key: each cost every archived row an index entry, and no query reads the archive by
     # batch; queries by organization use the unique constraint or the index below, which lead
-    # with it. The database constraints stay (constraints live in the database), at ~5 µs of FK
-    # check per archived row.
+    # with it. In the database the two are one key, (organization, batch) to the batch's
+    # (organization, id) (``archived_record_batch_of_organization``): one check per archived row
+    # at commit where a key each made two (the organization's row, locked by every worker's
+    # check, and the batch's), and it holds what two could not, that a row is archived in its
+    # own organization's batch.
     batch = models.ForeignKey(
-        RetentionBatch, on_delete=models.PROTECT, related_name="records", db_index=False
+        RetentionBatch, on_delete=models.PROTECT, related_name="records", db_index=False, db_constraint=False
     )
     organization = models.ForeignKey(
-        "tenancy.Organization", on_delete=models.PROTECT, related_name="+", db_index=False
+        "tenancy.Organization",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     model_label = models.CharField(max_length=100, help_text="app_label.model of the row.")
     object_id = models.CharField(max_length=64)
@@ -123,7 +135,13 @@ class ArchivedRecord(models.Model):
             # One archived copy per row; also finds a row's copy (admin search, a restore).
             models.UniqueConstraint(
                 fields=["organization", "model_label", "object_id"], name="archived_record_unique_row"
-            )
+            ),
+            CompositeForeignKey(
+                fields=["organization", "batch"],
+                to="analytics.RetentionBatch",
+                to_fields=["organization", "id"],
+                name="archived_record_batch_of_organization",
+            ),
         ]
         indexes = [
             # The admin's list: an organization's archive, newest first.
