@@ -3,6 +3,7 @@
     .venv/bin/python bench/retention_trials.py --pgdata /tmp/pg10m                     # 3 tenants
     .venv/bin/python bench/retention_trials.py --pgdata /tmp/pg10m --root /tmp/old --root .
     .venv/bin/python bench/retention_trials.py --pgdata /tmp/pg10m --nightly --trials 4 --statements
+    .venv/bin/python bench/retention_trials.py --pgdata /tmp/pg10m --root /tmp/old --root . --migrate
 
 End-to-end rates of two ``bench/scale.py`` runs differ by more than most changes do (the box's
 speed drifts between runs), so a change is judged by trials on one kept build
@@ -17,10 +18,12 @@ has touched:
   phase), the clock set so that one more of the oldest remaining days expires each trial.
 
 Each trial runs in its own process (the code of its ``--root``), after a ``CHECKPOINT``, so
-every page's first change writes its full image as in the bench. It prints rows, seconds,
-rows/s and WAL, and the mean rate of each code; ``--statements`` adds where each trial's time
-went, summed over the workers' connections (``COMMIT`` not included). Rows are deleted for
-good: a build serves as many trials as it has tenants (or days).
+every page's first change writes its full image as in the bench; with ``--migrate``, after
+moving the schema to the trial's code's migrations (a change of keys or indexes compared on one
+build). It prints rows, seconds, rows/s and WAL, and the mean rate of each code;
+``--statements`` adds where each trial's time went, summed over the workers' connections
+(``COMMIT`` not included). Rows are deleted for good: a build serves as many trials as it has
+tenants (or days).
 """
 
 from __future__ import annotations
@@ -65,6 +68,12 @@ def main() -> None:
     parser.add_argument("--max-rows", type=int, default=most, help="a tenant's generations, at most")
     parser.add_argument("--workers", type=int, default=None, help="default: apply_retention's")
     parser.add_argument("--statements", action="store_true", help="where each trial's time went")
+    parser.add_argument(
+        "--migrate",
+        action="store_true",
+        help="before each trial, migrate the build to its root's migrations (for a schema change; "
+        "this checkout must hold every root's migrations)",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)  # a trial's JSON, in its own process
     args = parser.parse_args()
     if args.one:
@@ -83,6 +92,8 @@ def main() -> None:
     print(f"{'code':<28} {'trial':<34} {'rows':>8} {'s':>6} {'rows/s':>8} {'WAL MB':>7}", flush=True)
     for number, plan in enumerate(plans):
         root = roots[number % len(roots)]  # alternating, so the box's drift falls on every code
+        if args.migrate:
+            migrate_to(root)
         python = root / ".venv/bin/python"
         command = [str(python if python.exists() else sys.executable), __file__, "--pgdata", args.pgdata]
         command += ["--one", json.dumps({**plan, "root": str(root), "workers": args.workers})]
@@ -102,6 +113,25 @@ def main() -> None:
                 print(f"      {seconds * 1000:>8,.0f} ms {count:>4} x  {sql}")
     for root, each in rates.items():
         print(f"{labels[root]}: mean {sum(each) / len(each):,.0f} rows/s over {len(each)} trials")
+
+
+def migrate_to(root: Path) -> None:
+    """Move the build's schema to ``root``'s migrations: each app to the newest migration
+    ``root`` holds, with this checkout's code (it can unapply what ``root`` does not know)."""
+    from django.apps import apps
+    from django.core.management import call_command
+
+    from tenancy.rls import database_owner
+
+    for config in apps.get_app_configs():
+        ours = Path(config.path) / "migrations"
+        if not ours.is_dir() or not Path(config.path).is_relative_to(ROOT):
+            continue  # Django's and third-party apps: the same in every root
+        theirs = root / ours.relative_to(ROOT)
+        names = sorted(path.stem for path in theirs.glob("[0-9][0-9][0-9][0-9]_*.py"))
+        if names:
+            with database_owner():
+                call_command("migrate", config.label, names[-1], verbosity=0)
 
 
 def plan_trials(args, count: int) -> list[dict]:
