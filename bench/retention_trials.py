@@ -20,7 +20,8 @@ has touched:
 Each trial runs in its own process (the code of its ``--root``), after a ``CHECKPOINT``, so
 every page's first change writes its full image as in the bench; with ``--migrate``, after
 moving the schema to the trial's code's migrations (a change of keys or indexes compared on one
-build). It prints rows, seconds, rows/s and WAL, and the mean rate of each code;
+build; the moves read the tables they change, so the trials start from caches those reads
+left). It prints rows, seconds, rows/s and WAL, and the mean rate of each code;
 ``--statements`` adds where each trial's time went, summed over the workers' connections
 (``COMMIT`` not included). Rows are deleted for good: a build serves as many trials as it has
 tenants (or days).
@@ -86,6 +87,8 @@ def main() -> None:
     import django
 
     django.setup()
+    # Every root's migrations checked before the first trial, not when its turn comes.
+    targets = {root: migration_targets(root) for root in roots} if args.migrate else {}
     plans = plan_trials(args, len(roots) * args.trials)
     rates: dict[Path, list[float]] = {root: [] for root in roots}
     labels = {root: label(root) for root in roots}
@@ -93,7 +96,7 @@ def main() -> None:
     for number, plan in enumerate(plans):
         root = roots[number % len(roots)]  # alternating, so the box's drift falls on every code
         if args.migrate:
-            migrate_to(root)
+            migrate_to(targets[root])
         python = root / ".venv/bin/python"
         command = [str(python if python.exists() else sys.executable), __file__, "--pgdata", args.pgdata]
         command += ["--one", json.dumps({**plan, "root": str(root), "workers": args.workers})]
@@ -115,23 +118,44 @@ def main() -> None:
         print(f"{labels[root]}: mean {sum(each) / len(each):,.0f} rows/s over {len(each)} trials")
 
 
-def migrate_to(root: Path) -> None:
-    """Move the build's schema to ``root``'s migrations: each app to the newest migration
-    ``root`` holds, with this checkout's code (it can unapply what ``root`` does not know)."""
+def migration_targets(root: Path) -> list[tuple[str, str]]:
+    """Where ``--migrate`` moves the build for ``root``'s trials: each of the project's apps (a
+    top-level package of this checkout) to the newest of ``root``'s migrations of it, by this
+    checkout's migration graph. Exits when ``root`` holds a migration this checkout does not
+    (it could not be unapplied) or an app's newest is not one migration (a merge pending)."""
     from django.apps import apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    graph = MigrationLoader(connection, ignore_no_migrations=True).graph
+    targets = []
+    for config in apps.get_app_configs():
+        package = Path(config.path).resolve()
+        if package.parent != ROOT or not (package / "migrations").is_dir():
+            continue  # Django's and the installed packages' apps: the same in every root
+        theirs = {
+            path.stem for path in (root / package.name / "migrations").glob("[0-9][0-9][0-9][0-9]_*.py")
+        }
+        if unknown := sorted(name for name in theirs if (config.label, name) not in graph.nodes):
+            raise SystemExit(f"{root} has migrations of {config.label} this checkout lacks: {unknown}")
+        nodes = [(config.label, name) for name in theirs]
+        newest = [node for node in nodes if set(nodes) <= set(graph.forwards_plan(node))]
+        if len(newest) != 1:
+            raise SystemExit(f"{root}: no single newest migration of {config.label} ({sorted(theirs)})")
+        targets.append(newest[0])
+    if not targets:
+        raise SystemExit(f"{root}: none of this checkout's apps found")
+    return targets
+
+
+def migrate_to(targets: list[tuple[str, str]]) -> None:
+    """Move the build's schema to ``targets`` (:func:`migration_targets`), with this checkout's
+    code (it can unapply what an older root does not know), as the project's ``migrate`` command
+    does (the tables' owner)."""
     from django.core.management import call_command
 
-    from tenancy.rls import database_owner
-
-    for config in apps.get_app_configs():
-        ours = Path(config.path) / "migrations"
-        if not ours.is_dir() or not Path(config.path).is_relative_to(ROOT):
-            continue  # Django's and third-party apps: the same in every root
-        theirs = root / ours.relative_to(ROOT)
-        names = sorted(path.stem for path in theirs.glob("[0-9][0-9][0-9][0-9]_*.py"))
-        if names:
-            with database_owner():
-                call_command("migrate", config.label, names[-1], verbosity=0)
+    for app_label, name in targets:
+        call_command("migrate", app_label, name, verbosity=0)
 
 
 def plan_trials(args, count: int) -> list[dict]:

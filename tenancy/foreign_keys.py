@@ -29,12 +29,39 @@ A later ``AlterField`` of such a key makes Django recreate its constraint as ``N
 from __future__ import annotations
 
 from django.apps.registry import Apps
-from django.core.exceptions import ValidationError
+from django.core import checks
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import DEFAULT_DB_ALIAS
+from django.db.backends.ddl_references import Statement, Table
 from django.db.migrations.operations.base import Operation
-from django.db.models import BaseConstraint, Model
+from django.db.models import BaseConstraint, Model, UniqueConstraint
 
 ACTIONS = ("NO ACTION", "RESTRICT")
+
+
+def foreign_key_clause(
+    quote,
+    name: str,
+    columns: list[str],
+    to_table: str,
+    to_columns: list[str],
+    *,
+    on_delete: str = "NO ACTION",
+    not_valid: bool = False,
+) -> str:
+    """``CONSTRAINT … FOREIGN KEY … REFERENCES …`` as Django writes its own keys (deferrable,
+    initially deferred), with the ``ON DELETE`` action (``ACTIONS``); ``not_valid``: rows already
+    there are not checked until ``VALIDATE CONSTRAINT`` (a brief lock now, the scan later under
+    one that lets writers in). The one place this project writes a key's SQL."""
+    if on_delete not in ACTIONS:
+        raise ValueError(f"ON DELETE action must be one of {ACTIONS}.")
+    clause = (
+        f"CONSTRAINT {quote(name)} FOREIGN KEY ({', '.join(map(quote, columns))}) "
+        f"REFERENCES {quote(to_table)} ({', '.join(map(quote, to_columns))}) "
+        f"ON DELETE {on_delete} DEFERRABLE INITIALLY DEFERRED"
+    )
+    return f"{clause} NOT VALID" if not_valid else clause
+
 
 # The foreign key constraint of one column of a table (whatever name created it).
 CONSTRAINT_OF_COLUMN = """
@@ -85,14 +112,18 @@ class SetDeleteAction(Operation):
             row = cursor.fetchone()
         if row is None:
             raise LookupError(f"{table}.{field.column} has no foreign key constraint.")
-        name = quote(row[0])
         target = field.target_field
-        schema_editor.execute(
-            f"ALTER TABLE {quote(table)} DROP CONSTRAINT {name}, ADD CONSTRAINT {name} "
-            f"FOREIGN KEY ({quote(field.column)}) REFERENCES {quote(target.model._meta.db_table)} "
-            f"({quote(target.column)}) ON DELETE {action} DEFERRABLE INITIALLY DEFERRED NOT VALID"
+        clause = foreign_key_clause(
+            quote,
+            row[0],
+            [field.column],
+            target.model._meta.db_table,
+            [target.column],
+            on_delete=action,
+            not_valid=True,
         )
-        schema_editor.execute(f"ALTER TABLE {quote(table)} VALIDATE CONSTRAINT {name}")
+        schema_editor.execute(f"ALTER TABLE {quote(table)} DROP CONSTRAINT {quote(row[0])}, ADD {clause}")
+        schema_editor.execute(f"ALTER TABLE {quote(table)} VALIDATE CONSTRAINT {quote(row[0])}")
 
     def database_forwards(self, app_label, schema_editor, from_state, to_state):
         self._apply(app_label, schema_editor, to_state, self.action)
@@ -114,14 +145,19 @@ class CompositeForeignKey(BaseConstraint):
     """A foreign key over several columns, declared in a model's ``Meta.constraints`` (so
     migrations create, track and drop it): ``fields`` of the model reference ``to_fields`` of
     the model ``to`` (an ``"app_label.Model"``; a unique constraint of ``to`` must cover exactly
-    those columns), ``ON DELETE NO ACTION DEFERRABLE INITIALLY DEFERRED`` like Django's own keys.
+    those columns, which the system check ``tenancy.E010`` asks for), ``ON DELETE NO ACTION
+    DEFERRABLE INITIALLY DEFERRED`` like Django's own keys.
 
     For a row that must belong to the organization of the row it points at: with the
     organization among the columns, one check per written row proves both that the referenced
     row exists and that it is the same organization's, where two single-column keys (to the
-    row, to the organization) made two checks and proved less. The fields' own ``ForeignKey`` fields
-    then say ``db_constraint=False`` (Django keeps their ``on_delete`` and their validation).
+    row, to the organization) made two checks and proved less. The fields' own ``ForeignKey``
+    fields then say ``db_constraint=False`` (Django keeps their ``on_delete`` and validation).
     A row whose key columns are partly NULL is not checked (``MATCH SIMPLE``).
+
+    ``makemigrations`` does not know that the key needs the target's unique constraint first,
+    nor that it depends on the target's app: check the order of a generated migration (or write
+    it as ``analytics`` 0023 does, which also adds the key ``NOT VALID`` and validates it after).
     """
 
     def __init__(
@@ -144,27 +180,90 @@ class CompositeForeignKey(BaseConstraint):
         )
 
     def _target(self, apps: Apps) -> type[Model]:
+        """The referenced model, from ``apps`` (a migration's historical models, or the app's)."""
         return apps.get_model(self.to)
 
-    @staticmethod
-    def _columns(model: type[Model], names: tuple[str, ...], schema_editor) -> str:
-        return ", ".join(schema_editor.quote_name(model._meta.get_field(name).column) for name in names)
+    def _check(self, model, connection):
+        """System checks: the fields exist on both sides, and the target has a unique
+        constraint over exactly ``to_fields`` (else PostgreSQL refuses the key at migrate)."""
+        errors = [
+            checks.Error(
+                f"'{self.name}' names '{name}', which {model._meta.label} does not have.",
+                obj=model,
+                id="tenancy.E011",
+            )
+            for name in self.fields
+            if not _has_concrete_field(model, name)
+        ]
+        try:
+            target = self._target(model._meta.apps)
+        except LookupError:
+            return [
+                *errors,
+                checks.Error(
+                    f"'{self.name}' references '{self.to}', no such model.", obj=model, id="tenancy.E012"
+                ),
+            ]
+        missing = [name for name in self.to_fields if not _has_concrete_field(target, name)]
+        if missing:
+            errors.append(
+                checks.Error(
+                    f"'{self.name}' names {missing}, which {target._meta.label} does not have.",
+                    obj=model,
+                    id="tenancy.E011",
+                )
+            )
+        elif not any(
+            isinstance(unique, UniqueConstraint)
+            and unique.condition is None
+            and not unique.expressions
+            and set(unique.fields) == set(self.to_fields)
+            for unique in target._meta.constraints
+        ) and list(self.to_fields) != [target._meta.pk.name]:
+            errors.append(
+                checks.Error(
+                    f"'{self.name}' references {list(self.to_fields)} of {target._meta.label}, which no "
+                    "unconditional UniqueConstraint covers exactly.",
+                    obj=model,
+                    id="tenancy.E010",
+                )
+            )
+        return errors
+
+    def _statement(self, model, schema_editor, *, not_valid: bool = False) -> Statement:
+        """The ``ALTER TABLE … ADD CONSTRAINT`` of this key (:func:`foreign_key_clause`)."""
+        target = self._target(model._meta.apps)
+        clause = foreign_key_clause(
+            schema_editor.quote_name,
+            self.name,
+            [model._meta.get_field(name).column for name in self.fields],
+            target._meta.db_table,
+            [target._meta.get_field(name).column for name in self.to_fields],
+            not_valid=not_valid,
+        )
+        # A Statement naming its table: a delete_model in the same schema editor drops it from
+        # the deferred SQL, as it drops Django's own keys.
+        return Statement(
+            "ALTER TABLE %(table)s ADD %(clause)s",
+            table=Table(model._meta.db_table, schema_editor.quote_name),
+            clause=clause,
+        )
 
     def constraint_sql(self, model, schema_editor):
         # Added after the CREATE TABLE, as Django adds its own keys: the referenced table may not
         # exist yet when this one is created.
-        schema_editor.deferred_sql.append(self.create_sql(model, schema_editor))
+        schema_editor.deferred_sql.append(self._statement(model, schema_editor))
         return None
 
-    def create_sql(self, model, schema_editor):
-        target, quote = self._target(model._meta.apps), schema_editor.quote_name
-        columns = self._columns(model, self.fields, schema_editor)
-        referenced = self._columns(target, self.to_fields, schema_editor)
-        return (
-            f"ALTER TABLE {quote(model._meta.db_table)} ADD CONSTRAINT {quote(self.name)} "
-            f"FOREIGN KEY ({columns}) REFERENCES {quote(target._meta.db_table)} ({referenced}) "
-            "DEFERRABLE INITIALLY DEFERRED"
-        )
+    def create_sql(self, model, schema_editor, *, not_valid: bool = False):
+        """``ALTER TABLE … ADD CONSTRAINT``; ``not_valid``: the rows already there are checked by
+        a later ``VALIDATE CONSTRAINT`` (:meth:`validate_sql`)."""
+        return self._statement(model, schema_editor, not_valid=not_valid)
+
+    def validate_sql(self, model, schema_editor) -> str:
+        """Check the rows a ``NOT VALID`` key skipped, under a lock that lets writers in."""
+        quote = schema_editor.quote_name
+        return f"ALTER TABLE {quote(model._meta.db_table)} VALIDATE CONSTRAINT {quote(self.name)}"
 
     def remove_sql(self, model, schema_editor):
         quote = schema_editor.quote_name
@@ -207,3 +306,10 @@ class CompositeForeignKey(BaseConstraint):
             f"<{self.__class__.__qualname__}: fields={self.fields!r} to={self.to!r} "
             f"to_fields={self.to_fields!r} name={self.name!r}>"
         )
+
+
+def _has_concrete_field(model: type[Model], name: str) -> bool:
+    try:
+        return model._meta.get_field(name).concrete
+    except FieldDoesNotExist:
+        return False
