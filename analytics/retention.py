@@ -47,7 +47,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from django.core.exceptions import FieldDoesNotExist
 from django.db import connection, connections, models, transaction
 from django.db.models import Count, F, ProtectedError, RestrictedError
 from django.db.models.deletion import get_candidate_relations_to_delete
@@ -68,6 +67,7 @@ from generations.models import Generation, GenerationRun
 from generations.services import retention as generation_retention
 from tenancy import rls
 from tenancy.bulk import rows_update
+from tenancy.foreign_keys import has_concrete_field
 from tenancy.models import Organization
 
 logger = logging.getLogger(__name__)
@@ -309,18 +309,11 @@ class _Doomed:
 
 def _moment_sql(model: type[models.Model], alias: str) -> str:
     """When a row happened, in SQL: ``occurred_at``, else ``created_at``, else NULL."""
-    names = [name for name in ("occurred_at", "created_at") if _has_field(model, name)]
+    names = [name for name in ("occurred_at", "created_at") if has_concrete_field(model, name)]
     columns = [f"{alias}.{qn(model._meta.get_field(name).column)}" for name in names]
     if not columns:
         return "NULL::timestamptz"
     return columns[0] if len(columns) == 1 else f"COALESCE({', '.join(columns)})"
-
-
-def _has_field(model: type[models.Model], name: str) -> bool:
-    try:
-        return model._meta.get_field(name).concrete
-    except FieldDoesNotExist:
-        return False
 
 
 def _archive_fields_sql(model: type[models.Model], alias: str) -> str:

@@ -193,7 +193,7 @@ class CompositeForeignKey(BaseConstraint):
                 id="tenancy.E011",
             )
             for name in self.fields
-            if not _has_concrete_field(model, name)
+            if not has_concrete_field(model, name)
         ]
         try:
             target = self._target(model._meta.apps)
@@ -204,7 +204,7 @@ class CompositeForeignKey(BaseConstraint):
                     f"'{self.name}' references '{self.to}', no such model.", obj=model, id="tenancy.E012"
                 ),
             ]
-        missing = [name for name in self.to_fields if not _has_concrete_field(target, name)]
+        missing = [name for name in self.to_fields if not has_concrete_field(target, name)]
         if missing:
             errors.append(
                 checks.Error(
@@ -308,7 +308,8 @@ class CompositeForeignKey(BaseConstraint):
         )
 
 
-def _has_concrete_field(model: type[Model], name: str) -> bool:
+def has_concrete_field(model: type[Model], name: str) -> bool:
+    """Whether ``model`` has a concrete (column-backed) field ``name``."""
     try:
         return model._meta.get_field(name).concrete
     except FieldDoesNotExist:
