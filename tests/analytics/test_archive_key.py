@@ -221,3 +221,62 @@ def test_the_migration_refuses_an_archive_row_in_another_organizations_batch(
         ArchivedRecord.objects.all().delete()
     migrate([("analytics", "0023_archive_key_to_batch_of_organization")])
     assert archive_keys() == ONE_KEY
+
+
+def batch_indexes() -> dict[str, str]:
+    """The batch table's indexes in the database: name -> definition."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'analytics_retentionbatch'"
+        )
+        return dict(cursor.fetchall())
+
+
+def batch_keys() -> set[str]:
+    """The batch table's own foreign keys' definitions."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid = 'analytics_retentionbatch'::regclass"
+        )
+        return {definition for (definition,) in cursor.fetchall()}
+
+
+BATCH_ORGANIZATION_KEY = {
+    "FOREIGN KEY (organization_id) REFERENCES tenancy_organization(id) DEFERRABLE INITIALLY DEFERRED"
+}
+SINGLE_COLUMN_INDEX = "analytics_retentionbatch_organization_id_17e4b892"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_batch_table_has_no_single_column_organization_index(back_to_the_latest_afterwards):
+    # The unique (organization, id) and the (organization, newest_at) index lead with the column.
+    assert sorted(batch_indexes()) == [
+        "analytics_retentionbatch_pkey",
+        "retention_batch_org_newest_idx",
+        "retention_batch_organization_id",
+    ]
+    assert batch_keys() == BATCH_ORGANIZATION_KEY
+
+    migrate([("analytics", "0023_archive_key_to_batch_of_organization")])
+    assert batch_indexes()[SINGLE_COLUMN_INDEX] == (
+        f"CREATE INDEX {SINGLE_COLUMN_INDEX} ON public.analytics_retentionbatch USING btree (organization_id)"
+    )
+    assert batch_keys() == BATCH_ORGANIZATION_KEY  # the key is never dropped, either way
+
+    migrate([("analytics", "0024_retention_batch_organization_index_dropped")])
+    assert SINGLE_COLUMN_INDEX not in batch_indexes()
+    assert batch_keys() == BATCH_ORGANIZATION_KEY
+
+
+@pytest.mark.django_db
+def test_an_organization_with_batches_still_cannot_be_deleted(organization):
+    batch_of(organization)
+    with (
+        pytest.raises(IntegrityError, match="analytics_retentionb"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("DELETE FROM tenancy_organization WHERE id = %s", [organization.pk])
+    assert RetentionBatch.objects.filter(organization=organization).exists()
