@@ -38,6 +38,7 @@ KEY = tenancy.foreign_keys.CompositeForeignKey(
 
 
 def _archive(apps):
+    """The archive model as of this migration."""
     return apps.get_model("analytics", "ArchivedRecord")
 
 
@@ -53,6 +54,8 @@ def _exists(schema_editor, table: str, name: str) -> bool:
 
 
 def add_unique(apps, schema_editor):
+    """Step 1: the batch's unique (organization, id), made from the index built concurrently just
+    before (a brief lock of the batch table, no read of it)."""
     if not _exists(schema_editor, BATCH_TABLE, UNIQUE):
         schema_editor.execute(
             f"ALTER TABLE {BATCH_TABLE} ADD CONSTRAINT {UNIQUE} UNIQUE USING INDEX {UNIQUE}"
@@ -60,19 +63,25 @@ def add_unique(apps, schema_editor):
 
 
 def drop_unique(apps, schema_editor):
+    """Reverse of step 1: the constraint and its index."""
     schema_editor.execute(f"ALTER TABLE {BATCH_TABLE} DROP CONSTRAINT IF EXISTS {UNIQUE}")  # and its index
 
 
 def add_key_not_valid(apps, schema_editor):
+    """Step 2a: the composite key, ``NOT VALID``: rows written from now on are checked, the
+    existing ones are not read yet (a brief lock of both tables)."""
     if not _exists(schema_editor, _archive(apps)._meta.db_table, KEY.name):
         schema_editor.execute(KEY.create_sql(_archive(apps), schema_editor, not_valid=True))
 
 
 def validate_key(apps, schema_editor):
+    """Step 2b: the existing archive rows checked, under a lock that lets writes in. A row in
+    another organization's batch fails it; the migration runs again once the row is mended."""
     schema_editor.execute(KEY.validate_sql(_archive(apps), schema_editor))
 
 
 def drop_key(apps, schema_editor):
+    """Reverse of step 2: the composite key."""
     schema_editor.execute(KEY.remove_sql(_archive(apps), schema_editor))
 
 
