@@ -369,6 +369,16 @@ class Generation(MeteredUsage, SoftDeleteModel, IngestedRequestModel, TraceConte
             # ``?model=`` filters on model_id alone (api/filters.py), so one index serves a rare
             # model; ``?provider=`` (a handful of providers, each common) walks org_created.
             models.Index(fields=["organization", "model", "-created_at"], name="generation_org_model_idx"),
+            # ``?kind=revision`` / ``?kind=variant``: the tree's later nodes only (a root is
+            # ``original``, the most of any tenant's rows, whose filter walks org_created). At 10M
+            # the biggest tenant's page of variants walked org_created past ~3,600 roots (5,323
+            # buffers, 15-17 ms warm, a 117 ms p99 cold); through this index 32 buffers, 1.2 ms.
+            # Only the non-original nodes pay its write (28 MB against org_created's 301 MB).
+            models.Index(
+                fields=["organization", "kind", "-created_at"],
+                condition=~Q(kind=GenerationKind.ORIGINAL),
+                name="generation_org_kind_idx",
+            ),
             # Failures are rare and read often (failure reports): a small index of them only.
             models.Index(
                 fields=["organization", "-created_at"],
