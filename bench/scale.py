@@ -653,9 +653,11 @@ def main() -> None:
         dataset = builder.build()
         began = time.perf_counter()
         set_build_mode(False)  # the builder vacuumed and analyzed; this checkpoints
-        # The build wrote with fsync off, so the checkpoint flushed nothing it wrote to disk: the
-        # kernel would write those gigabytes back while the first requests are timed. Flushed
-        # here instead, so the build is durable and the timings start on a settled disk.
+        # The build wrote with fsync off, so the checkpoint flushed nothing it wrote: flushed
+        # here, so the build is durable and nothing of it is still being written back when the
+        # first requests are timed. (In the thirty-ninth run this took about a second: the
+        # kernel's dirty-page limit had kept the backlog small, so it did not explain the
+        # failures report's slower figures in the runs, docs/scale-plan.md.)
         os.sync()
         dataset.seconds["durable + checkpoint"] = time.perf_counter() - began
         cpu = server_cpu_seconds(pgdata) - cpu_before
