@@ -13,8 +13,9 @@ the clone is bound to the instance, and an instance may still set its own fields
 (``self.fields[name].read_only = True``); what it shares with the prototype (validators,
 choices, error messages) nobody changes in place, as DRF's own copy already shares validators.
 A list or dict field gets a clone of its child too, bound to the clone (the child finds its
-serializer through ``parent``); a related field gets its own queryset (``.all()``: a queryset
-keeps its result cache once evaluated). DRF's copy re-makes a field from its arguments and
+serializer through ``parent``); a related field gets its own queryset object (a queryset keeps
+its result cache once evaluated) over the prototype's query, which no queryset method changes in
+place (each clones it first). DRF's copy re-makes a field from its arguments and
 deep-copies them (a queryset's query, every choice): several times the cost of these clones,
 for the same fields. Nested serializers, many-related fields (a field holding a field it
 binds to itself) and choices read from a callable are still copied DRF's way. ``get_fields``
@@ -48,6 +49,29 @@ def _lazy_choices(field: serializers.Field) -> bool:
     return not isinstance(choices, list | tuple | dict)
 
 
+def _cloner(field: serializers.Field):
+    """How ``field`` is cloned, decided once per prototype: most fields are leaves, whose clone
+    needs none of :func:`_clone`'s checks."""
+    if isinstance(field, _DEEP) or _lazy_choices(field):
+        return copy.deepcopy
+    if isinstance(getattr(field, "child", None), serializers.Field) or isinstance(
+        getattr(field, "queryset", None), QuerySet
+    ):
+        return _clone
+    return _clone_leaf
+
+
+def _clone_leaf(field: serializers.Field) -> serializers.Field:
+    """:func:`_clone` of a field with no child and no queryset."""
+    clone = object.__new__(type(field))
+    state = field.__dict__
+    clone.__dict__.update(state)
+    if "_validators" in state:
+        clone._validators = list(state["_validators"])
+    clone.error_messages = dict(field.error_messages)
+    return clone
+
+
 def _clone(field: serializers.Field) -> serializers.Field:
     if isinstance(field, _DEEP) or _lazy_choices(field):
         return copy.deepcopy(field)
@@ -72,8 +96,27 @@ def _clone(field: serializers.Field) -> serializers.Field:
             clone.child.parent = clone
     queryset = getattr(field, "queryset", None)
     if isinstance(queryset, QuerySet):
-        clone.queryset = queryset.all()
+        clone.queryset = _own_queryset(queryset)
     return clone
+
+
+def _own_queryset(queryset: QuerySet) -> QuerySet:
+    """A queryset object of the clone's own over the same query: evaluating it caches its rows on
+    it alone. ``.all()`` would also clone the query (a POST of a generation made six of them, 3 %
+    of its worker's time in the bench); every queryset method clones the query before changing it,
+    so the prototype's is never changed through a clone. The containers a queryset updates in
+    place (hints, known related objects) are its own, as after ``.all()``."""
+    if queryset._deferred_filter is not None:
+        return queryset.all()  # reading ``.query`` would apply the filter to the shared query
+    own = object.__new__(type(queryset))
+    own.__dict__.update(queryset.__dict__)
+    own._result_cache = None
+    own._prefetch_done = False
+    own._hints = dict(queryset._hints)
+    own._known_related_objects = {
+        field: dict(objects) for field, objects in queryset._known_related_objects.items()
+    }
+    return own
 
 
 def _declared_prototypes(serializer) -> dict:
@@ -101,10 +144,10 @@ def _built_once(build):
         # The class's own namespace: a subclass declares other fields and builds its own.
         prototypes = cls.__dict__.get(_PROTOTYPES)
         if prototypes is None:
-            prototypes = build(self)
+            prototypes = tuple((name, field, _cloner(field)) for name, field in build(self).items())
             setattr(cls, _PROTOTYPES, prototypes)
             _built_classes.add(cls)
-        return {name: _clone(field) for name, field in prototypes.items()}
+        return {name: clone(field) for name, field, clone in prototypes}
 
     get_fields.__doc__ = build.__doc__
     get_fields.builds_once = True
