@@ -27,6 +27,7 @@ as the replay it is). Batches: :meth:`~IdempotentIngest.replays` before building
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import json
 from collections.abc import Callable, Sequence
@@ -62,6 +63,74 @@ class DeletedReplay(Conflict):
     def __init__(self, detail: str, *, restore_url: str | None, attr: str | None = None):
         super().__init__(detail, attr=attr)
         self.restore_url = restore_url
+
+
+# How :func:`insert_value` reads a field: kinds whose preparation it knows (Django's own, not
+# overridden), or ``_AS_DJANGO`` (anything else: JSON, decimals, custom fields).
+_AS_DJANGO, _TEXT, _INTEGER, _AUTO_KEY, _DATETIME = range(5)
+# Kept on the field itself: a field's hash is computed in Python, a dictionary keyed by fields
+# cost more than the shortcut saved.
+_KIND = "_inkwell_insert_value_kind"
+
+
+def _value_kind(field: models.Field) -> int:
+    """Which of Django's preparations ``field`` uses, told by the methods its class resolves to
+    (a subclass that overrides any of them is ``_AS_DJANGO``)."""
+    cls, base = type(field), models.Field
+    plain = cls.pre_save is base.pre_save and cls.get_db_prep_save is base.get_db_prep_save
+    text = (models.CharField.get_prep_value, models.TextField.get_prep_value)
+    if plain and cls.get_db_prep_value is base.get_db_prep_value and cls.get_prep_value in text:
+        return _TEXT
+    integer = (models.IntegerField.get_db_prep_value, models.IntegerField.get_prep_value)
+    if plain and (cls.get_db_prep_value, cls.get_prep_value) == integer:
+        return _INTEGER
+    if cls is models.ForeignKey:
+        target = type(field.target_field)
+        if (
+            target.get_db_prep_save is base.get_db_prep_save
+            and target.get_db_prep_value is models.AutoField.get_db_prep_value
+            and target.get_prep_value is models.IntegerField.get_prep_value
+        ):
+            return _AUTO_KEY
+    if (
+        cls.pre_save is models.DateTimeField.pre_save
+        and cls.get_db_prep_save is base.get_db_prep_save
+        and cls.get_db_prep_value is models.DateTimeField.get_db_prep_value
+        and cls.get_prep_value is models.DateTimeField.get_prep_value
+    ):
+        return _DATETIME
+    return _AS_DJANGO
+
+
+def insert_value(field: models.Field, instance: models.Model, compiler) -> Any:
+    """``instance``'s value of ``field`` as Django's INSERT ``compiler`` prepares it
+    (``prepare_value(field, pre_save_val(field, instance))``), without Django's generic path for
+    the common cases: a text, an integer, a key to an integer id, an aware datetime (or None).
+    That path was a tenth of a single POST's Python (55 columns a generation); the values are
+    the same ones, of the same types (an integer wrapped as Django wraps it, so a prepared
+    statement keeps its parameter types), which ``tests/tenancy/test_insert_values.py`` holds
+    every model's columns to."""
+    kind = field.__dict__.get(_KIND)
+    if kind is None:
+        kind = _value_kind(field)
+        setattr(field, _KIND, kind)
+    if kind == _DATETIME:
+        value = field.pre_save(instance, True)  # auto_now and auto_now_add set the value here
+        if value is None or (type(value) is datetime.datetime and value.tzinfo is not None):
+            return compiler.connection.ops.adapt_datetimefield_value(value)
+        return compiler.prepare_value(field, value)
+    if kind != _AS_DJANGO:
+        value = getattr(instance, field.attname)
+        if value is None:
+            return None
+        if kind == _TEXT:
+            if type(value) is str:
+                return value
+        elif type(value) is int:
+            if kind == _INTEGER:
+                return compiler.connection.ops.adapt_integerfield_value(value, field.get_internal_type())
+            return compiler.connection.ops.validate_autopk_value(value)
+    return compiler.prepare_value(field, compiler.pre_save_val(field, instance))
 
 
 class _KeyTaken(Exception):
@@ -140,6 +209,10 @@ class IdempotentIngest(Generic[Row]):
     describe: Callable[[Any], str] = _describe_request_id
     # The INSERT text of each (vendor, columns) written (:meth:`_insert_sql`).
     _insert_texts: dict[tuple, str] = dataclasses.field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    # The columns an INSERT writes, with the primary key or without (:meth:`_written_fields`).
+    _columns: dict[bool, tuple[tuple[models.Field, ...], bool]] = dataclasses.field(
         default_factory=dict, init=False, compare=False, repr=False
     )
 
@@ -266,19 +339,15 @@ class IdempotentIngest(Generic[Row]):
         using = router.db_for_write(self.model, instance=instance)
         connection = connections[using]
         instance._prepare_related_fields_for_save(operation_name="save")
-        fields = [
-            field
-            for field in meta.local_concrete_fields
-            if not field.generated and (instance.pk is not None or field is not meta.auto_field)
-        ]
+        fields, placeholders = self._written_fields(with_pk=instance.pk is not None)
         query = InsertQuery(self.model)
         query.insert_values(fields, [instance])
         compiler = query.get_compiler(using=using)
         # The values exactly as Django's INSERT compiler prepares them.
-        values = [compiler.prepare_value(field, compiler.pre_save_val(field, instance)) for field in fields]
+        values = [insert_value(field, instance, compiler) for field in fields]
         pairs = list(zip(fields, values, strict=True))
         returning = meta.db_returning_fields
-        if any(hasattr(value, "as_sql") or hasattr(field, "get_placeholder") for field, value in pairs):
+        if placeholders or any(hasattr(value, "as_sql") for value in values):
             # An expression or a field with its own placeholder: Django writes the SQL.
             [(sql, params)] = compiler.as_sql()
             sql = f"{sql} {self._insert_suffix(connection, returning)}"
@@ -309,6 +378,22 @@ class IdempotentIngest(Generic[Row]):
         instance._state.adding = False
         instance._state.db = using
         return True
+
+    def _written_fields(self, *, with_pk: bool) -> tuple[tuple[models.Field, ...], bool]:
+        """The columns an INSERT of this model writes (the generated ones never, the automatic
+        primary key unless the row has one), and whether one of them has a placeholder of its own
+        (then Django writes the SQL); worked out once per model."""
+        known = self._columns.get(with_pk)
+        if known is None:
+            meta = self.model._meta
+            fields = tuple(
+                field
+                for field in meta.local_concrete_fields
+                if not field.generated and (with_pk or field is not meta.auto_field)
+            )
+            placeholders = any(hasattr(field, "get_placeholder") for field in fields)
+            known = self._columns[with_pk] = (fields, placeholders)
+        return known
 
     def _insert_suffix(self, connection, returning) -> str:
         quote = connection.ops.quote_name
