@@ -241,6 +241,22 @@ def test_text_that_only_looks_unstorable_is_stored_as_sent(api_client):
     assert (stored.content, stored.metadata) == (content, {"ratio": 0.0025})
 
 
+def test_an_escaped_surrogate_pair_is_one_character_and_a_lone_one_in_capitals_is_refused(api_client):
+    """The parser's reading of the text sends both to the walk of the parsed body (an escape that
+    could be half a pair): a pair is an ordinary character, stored; a lone surrogate, however its
+    hex digits are written, is the 400 that names where it is, and nothing is written."""
+    raw = '{"request_id": "pair", "content_type": "blog", "content": "sun \\uD83C\\uDF1E"}'
+    response = api_client.generic("POST", "/api/v1/generations/", raw, content_type="application/json")
+    assert response.status_code == 201, response.content
+    assert Generation.objects.get(pk=response.json()["id"]).content == "sun \N{SUN WITH FACE}"
+
+    raw = '{"request_id": "lone", "content_type": "blog", "metadata": {"note": "a \\uDBFF b"}}'
+    response = api_client.generic("POST", "/api/v1/generations/", raw, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["attr"] == "metadata.note"
+    assert not Generation.objects.filter(request_id="lone").exists()
+
+
 def test_nesting_up_to_the_limit_is_accepted(api_client):
     raw = json.dumps(generation(metadata=json.loads(nested(60))))
     response = api_client.generic("POST", "/api/v1/generations/", raw, content_type="application/json")
