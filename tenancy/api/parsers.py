@@ -3,8 +3,9 @@ reaching a 500.
 
 Python's ``json`` happily returns values PostgreSQL cannot store (a NUL in a string, a lone
 UTF-16 surrogate such as ``"\\ud800"``, a number such as ``1e999`` read as the float
-``inf``) and recurses once per nesting level (``RecursionError`` past ~1,000). Every parsed
-body is walked once, iteratively, and refused with a 400 naming the path of the first bad value.
+``inf``) and recurses once per nesting level (``RecursionError`` past ~1,000). A parsed body
+is walked once, iteratively, and refused with a 400 naming the path of the first bad value; the
+walk is skipped only when the body's text shows there is nothing it could find.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ class _FloatsSeen:
         return number
 
 
-def _storable_as_read(text: str, max_depth: int, numbers: _FloatsSeen) -> bool:
+def _storable_as_read(text: str, max_depth: int | None, numbers: _FloatsSeen) -> bool:
     """Whether the body's text alone shows that :func:`check_json_value` would pass: every number
     finite, no character a string could hold a NUL or a surrogate through (as itself, or by a
     ``\\u`` escape), and no more ``[`` and ``{`` than the depth limit. Any doubt (an escaped pair,
@@ -128,7 +129,7 @@ def _storable_as_read(text: str, max_depth: int, numbers: _FloatsSeen) -> bool:
     single POST's time for bodies that hold nothing to refuse."""
     return (
         numbers.all_finite
-        and text.count("{") + text.count("[") <= max_depth
+        and (max_depth is None or text.count("{") + text.count("[") <= max_depth)
         and _UNSTORABLE.search(text) is None
         and _UNSTORABLE_ESCAPE.search(text) is None
     )
