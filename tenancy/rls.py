@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -259,46 +258,23 @@ def database_owner():
 # --- migrations -----------------------------------------------------------------------------
 
 
-def policy_clauses(column: str, *, include_global: bool, once: bool = True) -> tuple[str, str]:
-    """The wall's ``USING`` and ``WITH CHECK`` conditions for a table keyed by ``column`` (one
-    definition for every table).
-
-    ``once``: the settings are read in scalar subqueries, which PostgreSQL runs once per
-    statement (InitPlans); each row then compares its key with an array already made. Read in
-    the condition itself (``once=False``, the form before ``tenancy`` 0004), ``current_setting``,
-    ``string_to_array`` and the cast ran for every row the policy filtered: 1.35 of a 2.0 ms
-    report over 1,772 rollup rows in the 41st 10M run's build, against 0.44 ms this way. The rows
-    admitted are the same."""
+def policy_sql(table: str, *, column: str = "organization_id", include_global: bool = False) -> list[str]:
+    """The statements that put ``table`` behind the wall (one definition for every table)."""
     from psycopg import sql
 
-    key = sql.Identifier(column).as_string()
-    bypass_setting = f"current_setting('{GUC_BYPASS}', true)"
-    organizations_setting = f"nullif(current_setting('{GUC_ORGANIZATIONS}', true), '')"
-    organizations = f"string_to_array({organizations_setting}, ',')::bigint[]"
-    if once:
-        # ``ANY ((SELECT …)::bigint[])``: the cast makes the subquery an array expression;
-        # ``ANY ((SELECT …))`` would be ``ANY`` over the subquery's rows.
-        bypass = f"(SELECT {bypass_setting}) = 'on'"
-        member = f"{key} = ANY ((SELECT {organizations})::bigint[])"
-    else:
-        bypass = f"{bypass_setting} = 'on'"
-        member = f"{key} = ANY ({organizations})"
+    bypass = f"current_setting('{GUC_BYPASS}', true) = 'on'"
+    member = (
+        f"{sql.Identifier(column).as_string()} = ANY (string_to_array("
+        f"nullif(current_setting('{GUC_ORGANIZATIONS}', true), ''), ',')::bigint[])"
+    )
     visible = f"{bypass} OR {member}"
     if include_global:
-        visible += f" OR {key} IS NULL"
-    return visible, f"{bypass} OR {member}"
-
-
-def policy_sql(table: str, *, column: str = "organization_id", include_global: bool = False) -> list[str]:
-    """The statements that put ``table`` behind the wall (:func:`policy_clauses`)."""
-    from psycopg import sql
-
-    visible, check = policy_clauses(column, include_global=include_global)
+        visible += f" OR {sql.Identifier(column).as_string()} IS NULL"
     quoted = sql.Identifier(table).as_string()
     return [
         f"ALTER TABLE {quoted} ENABLE ROW LEVEL SECURITY",
         f"ALTER TABLE {quoted} FORCE ROW LEVEL SECURITY",
-        f"CREATE POLICY {POLICY_NAME} ON {quoted} USING ({visible}) WITH CHECK ({check})",
+        f"CREATE POLICY {POLICY_NAME} ON {quoted} USING ({visible}) WITH CHECK ({bypass} OR {member})",
     ]
 
 
@@ -363,64 +339,6 @@ class EnableRowLevelSecurity(Operation):
     @property
     def migration_name_fragment(self):
         return f"rls_{self.model_name.lower()}"
-
-
-class ReadRowScopeOncePerStatement(Operation):
-    """Migration operation: rewrite every table's wall in :func:`policy_clauses`' form that reads
-    the row scope once per statement (backwards: once per row, the form it replaces); reversible.
-
-    It finds the walls in the catalog (``pg_policy``), so it covers every table walled by the
-    migrations before it, whichever app made them; each policy's key column and whether it admits
-    global rows are read from the policy itself."""
-
-    reduces_to_sql = True
-    reversible = True
-
-    def state_forwards(self, app_label, state):
-        pass  # the database changes, Django's model state does not
-
-    def _rewrite(self, schema_editor, *, once: bool) -> None:
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        from psycopg import sql
-
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT c.relname, pg_get_expr(p.polqual, p.polrelid) FROM pg_policy p "
-                "JOIN pg_class c ON c.oid = p.polrelid "
-                "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
-                "WHERE p.polname = %s ORDER BY c.relname",
-                [POLICY_NAME],
-            )
-            walls = cursor.fetchall()
-        for table, condition in walls:
-            match = _WALL_KEY.search(condition)
-            if match is None:
-                raise ValueError(f"The wall of {table} is not one this project wrote: {condition}")
-            column = match.group(1) or match.group(2).replace('""', '"')
-            visible, check = policy_clauses(column, include_global=" IS NULL" in condition, once=once)
-            schema_editor.execute(
-                f"ALTER POLICY {POLICY_NAME} ON {sql.Identifier(table).as_string()} "
-                f"USING ({visible}) WITH CHECK ({check})"
-            )
-
-    def database_forwards(self, app_label, schema_editor, from_state, to_state):
-        self._rewrite(schema_editor, once=True)
-
-    def database_backwards(self, app_label, schema_editor, from_state, to_state):
-        self._rewrite(schema_editor, once=False)
-
-    def describe(self):
-        return "Rewrite every tenant wall to read the row scope once per statement"
-
-    @property
-    def migration_name_fragment(self):
-        return "rls_row_scope_once_per_statement"
-
-
-# The key column of a wall as PostgreSQL prints the policy: ``(organization_id = ANY …`` (a
-# quoted name when it needs quotes).
-_WALL_KEY = re.compile(r'\((?:(\w+)|"((?:[^"]|"")+)") = ANY ')
 
 
 def grant_app_role_sql(role: str) -> list[str]:
