@@ -62,10 +62,14 @@ def _cloner(field: serializers.Field):
 
 
 def _clone_leaf(field: serializers.Field) -> serializers.Field:
-    """:func:`_clone` of a field with no child and no queryset."""
+    """The field's own copy, without what :func:`_clone` adds for a child or a queryset."""
+    # ``copy.copy`` without its generic protocol (``__reduce_ex__``, ``copyreg``): fields have no
+    # ``__slots__`` and no ``__copy__``, so this is the same copy of the instance dictionary.
     clone = object.__new__(type(field))
     state = field.__dict__
     clone.__dict__.update(state)
+    # The containers an instance may change in place (``field.validators.append``, an error
+    # message) are its own, as after DRF's copy; the validators and messages in them are shared.
     if "_validators" in state:
         clone._validators = list(state["_validators"])
     clone.error_messages = dict(field.error_messages)
@@ -75,15 +79,7 @@ def _clone_leaf(field: serializers.Field) -> serializers.Field:
 def _clone(field: serializers.Field) -> serializers.Field:
     if isinstance(field, _DEEP) or _lazy_choices(field):
         return copy.deepcopy(field)
-    # ``copy.copy`` without its generic protocol (``__reduce_ex__``, ``copyreg``): fields have no
-    # ``__slots__`` and no ``__copy__``, so this is the same copy of the instance dictionary.
-    clone = object.__new__(type(field))
-    clone.__dict__.update(field.__dict__)
-    # The containers an instance may change in place (``field.validators.append``, an error
-    # message) are its own, as after DRF's copy; the validators and messages in them are shared.
-    if "_validators" in clone.__dict__:
-        clone._validators = list(clone._validators)
-    clone.error_messages = dict(field.error_messages)
+    clone = _clone_leaf(field)
     child = getattr(field, "child", None)
     if isinstance(child, serializers.Field):
         # ListField, DictField, HStoreField: the child is bound to its field (``field_name`` "",
