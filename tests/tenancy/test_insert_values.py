@@ -74,6 +74,26 @@ def test_every_column_of_every_ingested_model_is_prepared_as_django_prepares_it(
         _assert_same(field, instance)
 
 
+def test_the_common_columns_skip_djangos_generic_path(organization):
+    """Text, integer, integer-key and datetime columns with ordinary values are prepared without
+    ``compiler.prepare_value`` (the point of the shortcut); JSON and decimal columns through it."""
+    generation = GenerationFactory(organization=organization)
+    compiler = _compiler(generation)
+    asked: list[str] = []
+    django_prepare = compiler.prepare_value
+
+    def prepare_value(field, value):
+        asked.append(field.name)
+        return django_prepare(field, value)
+
+    compiler.prepare_value = prepare_value
+    for field in type(generation)._meta.local_concrete_fields:
+        if not field.generated:
+            insert_value(field, generation, compiler)
+    assert {"request_id", "input_tokens", "organization", "occurred_at", "content"}.isdisjoint(asked)
+    assert {"metadata", "cost_usd"} <= set(asked)
+
+
 def test_integers_keep_the_type_django_wraps_them_in(organization):
     generation = GenerationFactory(organization=organization, input_tokens=7, generation_time_ms=12)
     compiler = _compiler(generation)
