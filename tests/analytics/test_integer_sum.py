@@ -1,7 +1,8 @@
 """Reports sum integer measures with ``inkwell_int8_sum`` (``analytics`` 0025): a bigint
 throughout, 0 over no rows, NULLs skipped, negative deltas counted, an overflow an error and
-never a wrapped value; the report's statement uses it and orders a grouping by time alone by
-time only. The migration reverses (the aggregate is gone) and comes back."""
+never a wrapped value; the reports' statements use it (the rate-limit report's too, past an
+integer's range per row) and a grouping by time alone is ordered by time only. The migration
+reverses (the aggregate is gone) and comes back."""
 
 from __future__ import annotations
 
@@ -12,11 +13,18 @@ from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from analytics import reports
-from analytics.models import GenerationDayRollup, GenerationModelDailyRollup
+from analytics.models import (
+    GenerationDayRollup,
+    GenerationModelDailyRollup,
+    UserDailyRollup,
+    UserHourlyRollup,
+)
 from tenancy import rls
 from tests.migrations_support import migrate
 
 DAY = datetime.date(2026, 3, 1)
+# More calls than an integer holds: the rate-limit report once cast each row to one to sum it.
+BEYOND_INT4 = 3_000_000_000
 
 
 def integer_sum(values_sql: str):
@@ -87,6 +95,45 @@ def test_a_report_sums_integer_measures_with_it_over_unfolded_deltas(organizatio
     ]
     assert by_day.totals["requests"] == 13 and type(by_day.totals["requests"]) is int
     assert [(row["model"], row["requests"], row["failures"]) for row in by_model.rows] == [("gpt-4o", 13, 3)]
+
+
+@pytest.mark.django_db
+def test_the_rate_limit_report_sums_with_it_beyond_an_integer(organization):
+    hour = datetime.datetime.combine(DAY, datetime.time(14), tzinfo=datetime.UTC)
+    with rls.rls_organizations([organization.pk]):
+        for requests, limited in ((BEYOND_INT4, 7), (5, 0)):  # two unfolded deltas of one hour
+            UserHourlyRollup.objects.create(
+                organization=organization, hour=hour, user_ref="u-1", requests=requests, rate_limited=limited
+            )
+            UserDailyRollup.objects.create(
+                organization=organization,
+                day=DAY,
+                user_ref="u-1",
+                requests=requests,
+                rate_limited=limited,
+                busiest_hour_bound=requests,
+            )
+        start = datetime.datetime.combine(DAY, datetime.time(0), tzinfo=datetime.UTC)
+        with CaptureQueriesContext(connection) as queries:  # the whole day: days, then its hours
+            whole_day = reports.rate_limit_report(
+                organization=organization, since=start, until=start + datetime.timedelta(hours=23)
+            )
+        one_hour = reports.rate_limit_report(organization=organization, since=hour, until=hour)  # the edges
+
+    (statement,) = [query["sql"] for query in queries.captured_queries if "candidate_days" in query["sql"]]
+    assert f"{reports.INTEGER_SUM}(" in statement and "::integer" not in statement
+    for report in (whole_day, one_hour):
+        assert report.rows == [
+            {
+                "user_ref": "u-1",
+                "busiest_hour": hour.isoformat(),
+                "busiest_hour_requests": BEYOND_INT4 + 5,
+                "hours_over_threshold": 1,
+                "requests": BEYOND_INT4 + 5,
+                "rate_limited": 7,
+            }
+        ]
+        assert report.totals == {"users_over_threshold": 1}
 
 
 @pytest.mark.django_db(transaction=True)
