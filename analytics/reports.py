@@ -367,6 +367,7 @@ def _shaper(spec: ReportSpec, model, dimensions: Sequence[str], measures: Sequen
 
     derived = [
         (
+            name,
             position(DERIVED[name].numerator),
             position(DERIVED[name].denominator),
             [position(measure) for measure in DERIVED[name].minus],
@@ -374,21 +375,16 @@ def _shaper(spec: ReportSpec, model, dimensions: Sequence[str], measures: Sequen
         )
         for name in spec.derived
     ]
-    names += spec.derived
 
-    def shape(rows: Sequence[tuple]) -> list[dict[str, Any]]:
-        figures = []
-        for numerator, denominator, minus, places in derived:
+    def shape(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        # Each row is one statement's dimensions and measures: as long as names.
+        output = [dict(zip(names, values, strict=True)) for values in rows]
+        for name, numerator, denominator, minus, places in derived:
             wholes = [values[denominator] for values in rows]
             for subtracted in minus:
                 wholes = [whole - values[subtracted] for whole, values in zip(wholes, rows, strict=True)]
-            figures.append(
-                [_ratio(values[numerator], whole, places) for values, whole in zip(rows, wholes, strict=True)]
-            )
-        extras = list(zip(*figures, strict=True)) if figures else [()] * len(rows)
-        output = [
-            dict(zip(names, values + extra, strict=True)) for values, extra in zip(rows, extras, strict=True)
-        ]
+            for row, values, whole in zip(output, rows, wholes, strict=True):
+                row[name] = _ratio(values[numerator], whole, places)
         for name in texts:
             for row in output:
                 if row[name] is not None:
