@@ -53,7 +53,9 @@ METRIC_INGEST = IdempotentIngest(
     describe=lambda generation: f"The metrics of generation {generation.pk}",
 )
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-CALL_RELATION_FIELDS = [field.name for field in ProviderCall._meta.concrete_fields if field.is_relation]
+CALL_RELATION_FIELDS = frozenset(
+    field.name for field in ProviderCall._meta.concrete_fields if field.is_relation
+)
 
 
 def error_type_for(status_code: int | None) -> str:
@@ -88,6 +90,7 @@ def provider_call_record(
     actor: Actor = SYSTEM,
     values: dict[str, Any],
     fingerprint: str,
+    checked_fields: frozenset[str] = frozenset(),
 ) -> Recorded:
     """Record one provider API call, idempotently by ``values["request_id"]``, metered at
     ``occurred_at`` (default now, never in the future) by ``providers.metering``, and count it in
@@ -98,13 +101,20 @@ def provider_call_record(
     ``total_tokens``. ``key_fingerprint`` arrives as the SHA-256 hex of the provider key and is
     stored as its fingerprint (``providers.credentials.fingerprint_of_digest``). ``success``
     defaults to "a 2xx or 3xx status came back"; a failed call with no ``error_type`` gets the
-    one its status implies (:func:`error_type_for`).
+    one its status implies (:func:`error_type_for`). ``checked_fields``: the fields whose values
+    the caller's serializer checked as the model would (``tenancy.api.checked_fields``), not
+    checked again while the call holds them unchanged.
     """
 
     # No look-up first: a new request_id is one INSERT … ON CONFLICT (tenancy.idempotency).
     def build() -> ProviderCall:
         return _build_call(
-            organization=organization, actor=actor, values=values, meter=Meter(), now=timezone.now()
+            organization=organization,
+            actor=actor,
+            values=values,
+            meter=Meter(),
+            now=timezone.now(),
+            checked_fields=checked_fields,
         )
 
     # One statement, no transaction of its own: the INSERT with its rollup writes, which happen
@@ -181,10 +191,18 @@ def _bulk_record_calls_once(*, organization, actor, items, fingerprints) -> list
 
 
 def _build_call(
-    *, organization: Organization, actor: Actor, values: dict[str, Any], meter: Meter, now: datetime.datetime
+    *,
+    organization: Organization,
+    actor: Actor,
+    values: dict[str, Any],
+    meter: Meter,
+    now: datetime.datetime,
+    checked_fields: frozenset[str] = frozenset(),
 ) -> ProviderCall:
     """An unsaved, metered and validated provider call from validated ``values`` (see
-    :func:`provider_call_record` for what they hold and the defaults applied)."""
+    :func:`provider_call_record` for what they hold, the defaults applied and
+    ``checked_fields``)."""
+    checked_values = values
     values = dict(values)
     generation = values.get("generation")
     if generation is not None:
@@ -231,7 +249,9 @@ def _build_call(
         call.total_tokens = total_tokens
     # Relations are instances resolved already (the generation inside the organization, the
     # catalogue rows by the meter, the caller's key): validating them again costs a query each.
-    call.clean_fields(exclude=CALL_RELATION_FIELDS)
+    tenancy_services.clean_unchecked_fields(
+        call, exclude=CALL_RELATION_FIELDS, checked=checked_fields, values=checked_values
+    )
     return call
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import hmac
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -142,6 +142,28 @@ def audited_save(
         changes=changes,
     )
     return instance
+
+
+_MISSING = object()
+
+
+def clean_unchecked_fields(
+    instance: models.Model,
+    *,
+    exclude: Iterable[str] = (),
+    checked: Iterable[str] = (),
+    values: Mapping[str, object] = {},
+) -> None:
+    """``instance.clean_fields()`` but for ``exclude`` and each of ``checked`` (names of fields an
+    input serializer checks as the model would: ``tenancy.api.checked_fields``) whose value on
+    ``instance`` is still the very object ``values`` (what the serializer returned) holds for it:
+    a value the service replaced since is checked."""
+    skip = set(exclude)
+    state = instance.__dict__
+    for name in checked:
+        if name in values and state.get(name, _MISSING) is values[name]:
+            skip.add(name)
+    instance.clean_fields(exclude=skip)
 
 
 @transaction.atomic

@@ -34,6 +34,7 @@ from tenancy.actors import SYSTEM, Actor
 from tenancy.errors import DomainError
 from tenancy.idempotency import IdempotentIngest, Recorded
 from tenancy.models import Organization
+from tenancy.services import clean_unchecked_fields
 
 GENERATION_INGEST = IdempotentIngest(
     model=Generation,
@@ -41,7 +42,7 @@ GENERATION_INGEST = IdempotentIngest(
     restore_url=lambda generation: reverse("generation-restore", kwargs={"pk": generation.pk}),
 )
 MAX_BULK_ITEMS = 1000
-RELATION_FIELDS = [field.name for field in Generation._meta.concrete_fields if field.is_relation]
+RELATION_FIELDS = frozenset(field.name for field in Generation._meta.concrete_fields if field.is_relation)
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
@@ -155,6 +156,7 @@ def generation_record(
     actor: Actor = SYSTEM,
     values: dict[str, Any],
     fingerprint: str,
+    checked_fields: frozenset[str] = frozenset(),
 ) -> Recorded:
     """Record one generation, idempotently by ``values["request_id"]``.
 
@@ -162,7 +164,9 @@ def generation_record(
     scoped to ``organization``), plus optional ``usage`` (a provider usage object), ``parent``
     and ``kind``. Returns ``Recorded(row, created)``: ``created=False`` for a replay of the same
     body (nothing written). A replay with another body is ``ConflictingReplay``, of a deleted
-    generation ``DeletedReplay`` (``tenancy.idempotency``).
+    generation ``DeletedReplay`` (``tenancy.idempotency``). ``checked_fields``: the fields whose
+    values the caller's serializer checked as the model would (``tenancy.api.checked_fields``),
+    not checked again while the row holds them unchanged.
     """
     parent = values.get("parent")
     kind = values.get("kind") or (GenerationKind.REVISION if parent else GenerationKind.ORIGINAL)
@@ -181,7 +185,7 @@ def generation_record(
         generation.recorded_by_key = actor.api_key
         # Relations are instances resolved inside the organization already; validating them
         # again would cost a query each.
-        generation.clean_fields(exclude=RELATION_FIELDS)
+        clean_unchecked_fields(generation, exclude=RELATION_FIELDS, checked=checked_fields, values=values)
         return generation
 
     def attach(generation: Generation) -> None:

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from tenancy import services
 from tenancy.actors import Actor, actor_from_request
+from tenancy.api.checked_fields import checked_fields
 from tenancy.context import request_organization, scope_to_organization
 from tenancy.idempotency import Recorded, request_fingerprint
 from tenancy.models import Organization, SoftDeleteModel
@@ -165,8 +166,13 @@ class IdempotentCreateMixin:
     ingest = None
 
     def record_arguments(self, validated_data) -> dict:
-        """The record service's arguments besides organization, actor and fingerprint."""
-        return {"values": validated_data}
+        """The record service's arguments besides organization, actor and fingerprint: the values,
+        and which of them the create serializer checked as the model would, so the service's
+        own check of the row skips them (``tenancy.api.checked_fields``)."""
+        return {
+            "values": validated_data,
+            "checked_fields": checked_fields(self.create_serializer_class, self.queryset.model),
+        }
 
     def create(self, request, *args, **kwargs):
         serializer = self.create_serializer_class(data=request.data, context=self.get_serializer_context())

@@ -268,6 +268,19 @@ FUTURE = (timezone.now() + datetime.timedelta(days=1)).isoformat()
         pytest.param({"method": "BREW"}, "method", id="method"),
         pytest.param({"endpoint": ...}, "endpoint", id="no-endpoint"),
         pytest.param({"request_id": ...}, "request_id", id="no-request-id"),
+        # Past a column's bounds: the serializer's refusal is the only check these fields get
+        # (the row's own check skips what it vouched for: tenancy.api.checked_fields).
+        pytest.param({"endpoint": "/v1/" + "e" * 497}, "endpoint", id="endpoint-too-long"),
+        pytest.param({"endpoint": ""}, "endpoint", id="endpoint-blank"),
+        pytest.param({"model": "m" * 201}, "model", id="model-too-long"),
+        pytest.param({"provider": "p" * 51}, "provider", id="provider-too-long"),
+        pytest.param({"user_ref": "u" * 201}, "user_ref", id="user-too-long"),
+        pytest.param({"error_message": "e" * 10_001}, "error_message", id="error-message-too-long"),
+        pytest.param({"api_latency_ms": 2**31}, "api_latency_ms", id="latency-past-int32"),
+        pytest.param({"content_type": "poem"}, "content_type", id="content-type"),
+        pytest.param({"error_type": "meltdown"}, "error_type", id="error-type"),
+        pytest.param({"client_cost_usd": "0.00000000001"}, "client_cost_usd", id="cost-eleven-places"),
+        pytest.param({"occurred_at": None}, "occurred_at", id="null-moment"),
     ],
 )
 def test_bad_input_is_a_clear_400_and_writes_nothing(api_client, overrides, attr):

@@ -254,6 +254,24 @@ def test_bad_changes_are_refused_and_change_nothing(
         ({"content": "nul \x00 in text"}, 400, "content"),
         # A total below the tokens it totals (was stored as sent; reports then did not add up).
         ({"total_tokens": 3}, 400, "total_tokens"),
+        # Past a column's bounds: the serializer's refusal is the only check these fields get
+        # (the row's own check skips what it vouched for: tenancy.api.checked_fields).
+        ({"agent_name": "a" * 101}, 400, "agent_name"),
+        ({"user_ref": "u" * 201}, 400, "user_ref"),
+        ({"user_ref": ""}, 400, "user_ref"),
+        ({"conversation_id": "c" * 201}, 400, "conversation_id"),
+        ({"branch_name": "b" * 101}, 400, "branch_name"),
+        ({"model": "m" * 201}, 400, "model"),
+        ({"provider": "p" * 51}, 400, "provider"),
+        ({"error_message": "e" * 10_001}, 400, "error_message"),
+        ({"generation_time_ms": 2**31}, 400, "generation_time_ms"),
+        ({"input_tokens": 2**62 + 1}, 400, "input_tokens"),
+        ({"client_cost_usd": "0.00000000001"}, 400, "client_cost_usd"),
+        ({"client_cost_usd": "12345678901"}, 400, "client_cost_usd"),
+        ({"status": None}, 400, "status"),
+        ({"content_type": ""}, 400, "content_type"),
+        ({"occurred_at": None}, 400, "occurred_at"),
+        ({"metadata": []}, 400, "metadata"),
     ],
 )
 def test_bad_input_is_a_clear_4xx_and_writes_nothing(api_client, organization, overrides, status_code, attr):
