@@ -12,6 +12,9 @@ row only when
 No setting means no rows: a query that forgot its ``.filter(organization=…)`` gets the current
 organization's rows at most, and a code path with no organization at all gets nothing.
 
+The policy reads the settings for every row it filters; on the six daily rollups the reports
+read it reads them once per statement instead (:func:`policy_clauses`, :class:`ReadRowScopeOnce`).
+
 Who sets what:
 
 - every HTTP request starts with no rows (:class:`tenancy.middleware.RowLevelSecurityMiddleware`);
@@ -271,7 +274,7 @@ def policy_clauses(column: str, *, include_global: bool, once: bool = False) -> 
     statement 1.2 -> 0.9 ms at 1M (docs/scale-plan.md). It is not every table's form: the planner
     cannot see through the subquery, and for plans that lean on its estimate of the wall it chose
     worse ones (the generations search, a parallel walk ten times slower; the rate-limit report's
-    join of the per-user rollups, 30 % slower over 90 days).
+    join of the per-user rollups, 60 % slower over 90 days with a low threshold).
     """
     from psycopg import sql
 
