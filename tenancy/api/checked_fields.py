@@ -12,10 +12,11 @@ as DRF defines it (text, choice, integer, decimal, date-time, boolean, JSON), th
 Django's own of the matching kind, and each rule of the model field (null, blank, length,
 choices, range, digits, every validator) is implied by a rule of the serializer field. Anything
 else (a subclass with its own ``to_internal_value``, a model validator the serializer does not
-carry, a ``validate_<field>`` method that may replace the value) is not counted, so it is
-checked twice, as before. ``tenancy.services.clean_unchecked_fields`` then skips a counted
-field only while the row still holds the very object the serializer returned: a value the
-service replaced (inherited from a parent, computed, defaulted) is checked.
+carry, a ``validate_<field>`` method that may replace the value, a default the model would
+refuse: DRF returns a default unchecked) is not counted, so it is checked twice, as before.
+``tenancy.services.clean_unchecked_fields`` then skips a counted field only while the row still
+holds the very object the serializer returned: a value the service replaced (inherited from a
+parent, computed, defaulted) is checked.
 
 One assumption is the API's, not the declarations': a ``DictField`` or ``ListField`` leaves its
 values as the request's parser made them, and the API's only parser is JSON
@@ -30,6 +31,7 @@ import functools
 
 from django.core import validators as django_validators
 from django.core.exceptions import FieldDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from rest_framework import fields as drf_fields
 from rest_framework import serializers
@@ -138,10 +140,25 @@ def _max_length(field: serializers.Field, kind: int) -> int | None:
     return field.max_length
 
 
+def _default_accepted(field: serializers.Field, model_field: models.Field) -> bool:
+    """A default the serializer returns for a field not sent (which no check of the field's
+    sees: DRF hands it over as declared) is one the model accepts unchanged."""
+    if field.default is drf_fields.empty:
+        return True
+    if callable(field.default):
+        return False  # a value made per request, unknown here
+    try:
+        return model_field.clean(field.default, None) == field.default
+    except DjangoValidationError:
+        return False
+
+
 def _covers(field: serializers.Field, model_field: models.Field) -> bool:
-    """Every value ``field`` accepts is one ``model_field.clean`` accepts unchanged."""
+    """Every value ``field`` accepts or defaults to is one ``model_field.clean`` accepts unchanged."""
     kind = _serializer_kind(field)
     if kind is None or not _model_kind_matches(model_field, kind):
+        return False
+    if not _default_accepted(field, model_field):
         return False
     # None is one of the model's empty values: refused unless the field is null and blank too.
     if field.allow_null and not (model_field.null and model_field.blank):

@@ -9,6 +9,7 @@ answers 400 with nothing written for what either side refuses.
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pytest
@@ -119,6 +120,15 @@ def test_blank_text_into_a_column_that_refuses_blank_is_not_counted():
     field = serializers.CharField(max_length=200, allow_blank=True)
     assert "request_id" not in _checked(request_id=field)
     assert "request_id" in _checked(request_id=serializers.CharField(max_length=200))
+
+
+def test_a_default_counts_only_when_the_column_accepts_it():
+    # DRF returns a default for a field not sent without any check of the field's.
+    statuses = [value for value, _ in GenerationStatus.choices]
+    assert "status" in _checked(status=serializers.ChoiceField(choices=statuses, default="pending"))
+    assert "status" not in _checked(status=serializers.ChoiceField(choices=statuses, default="bogus"))
+    assert "agent_name" not in _checked(agent_name=serializers.CharField(max_length=100, default="a" * 101))
+    assert "occurred_at" not in _checked(occurred_at=serializers.DateTimeField(default=datetime.datetime.now))
 
 
 def test_a_choice_counts_only_when_each_choice_is_the_models():
