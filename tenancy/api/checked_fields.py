@@ -133,10 +133,7 @@ def _choice_values(field: serializers.ChoiceField) -> list:
 def _max_length(field: serializers.Field, kind: int) -> int | None:
     """The longest text ``field`` returns (None: unbounded)."""
     if kind == _CHOICE:
-        values = _choice_values(field)
-        if not all(isinstance(value, str) for value in values):
-            return None
-        return max((len(value) for value in values), default=0)
+        return max((len(value) for value in _choice_values(field)), default=0)  # texts: see _covers
     return field.max_length
 
 
@@ -174,10 +171,6 @@ def _covers(field: serializers.Field, model_field: models.Field) -> bool:
                 return False
             if model_field.choices and not set(values) <= {str(key) for key, _ in model_field.flatchoices}:
                 return False
-        if model_field.max_length is not None:
-            longest = _max_length(field, kind)
-            if longest is None or longest > model_field.max_length:
-                return False
     elif model_field.choices:
         return False
     if kind == _JSON:
@@ -190,8 +183,7 @@ def _covers(field: serializers.Field, model_field: models.Field) -> bool:
                 return False
         elif type(field.child) is not drf_fields._UnvalidatedField:
             return False
-    if kind == _DECIMAL and not isinstance(field.max_digits, int):
-        return False
+    # The rest (a text's length, a number's range and digits) are the model field's validators.
     return all(_validator_implied(field, model_field, kind, each) for each in model_field.validators)
 
 
