@@ -1,11 +1,12 @@
 """Helpers the benchmarks share: the production environment a throwaway server runs with,
-starting, stopping and interrupting that server, a request to the WSGI application in-process,
-and the percentiles every bench prints."""
+starting, stopping and interrupting that server, attaching to a build ``bench/scale.py`` kept, a
+request to the WSGI application in-process, and the percentiles every bench prints."""
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import secrets
 import signal
 import subprocess
@@ -32,6 +33,18 @@ def production_env(pgdata: Path, *, settings: str = "config.settings.production"
         "CONN_MAX_AGE": "60",
         "LOG_LEVEL": "WARNING",
     }
+
+
+def attach_kept_build(parser, pgdata: Path) -> None:
+    """Set up Django on the production settings (``bench.scale_settings``) over a database that
+    ``bench/scale.py --keep`` built and left running in ``pgdata``; a directory holding no database
+    is the command line's error (``parser.error``)."""
+    if not (pgdata / "PG_VERSION").exists():
+        parser.error(f"{pgdata} holds no database: build one with bench/scale.py --build-only --keep")
+    os.environ.update(production_env(pgdata, settings="bench.scale_settings"))
+    import django
+
+    django.setup()
 
 
 def start_gunicorn(port: int, env: dict) -> subprocess.Popen:

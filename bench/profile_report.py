@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime
-import os
 import pstats
 import statistics
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import percentile, production_env, wsgi_call  # noqa: E402
+from bench._harness import attach_kept_build, percentile, wsgi_call  # noqa: E402
 
 
 def timed(call, repeat: int) -> tuple[list[float], list[float]]:
@@ -71,15 +70,10 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true")
     args = parser.parse_args()
 
-    pgdata = Path(args.pgdata)
-    if not (pgdata / "PG_VERSION").exists():
-        parser.error(f"{pgdata} holds no database: build one with bench/scale.py --build-only --keep")
-    os.environ.update(production_env(pgdata, settings="bench.scale_settings"))
-    import django
-
-    django.setup()
+    attach_kept_build(parser, Path(args.pgdata))
     from django.core.wsgi import get_wsgi_application
     from django.db import connection
+    from django.db.models import Sum
     from django.test.utils import CaptureQueriesContext
 
     from analytics.models import GenerationModelDailyRollup
@@ -91,7 +85,7 @@ def main() -> None:
     with rls.database_owner():
         biggest = (
             GenerationModelDailyRollup.objects.values("organization_id")
-            .annotate(n=django.db.models.Sum("requests"))
+            .annotate(n=Sum("requests"))
             .order_by("-n")
             .first()
         )

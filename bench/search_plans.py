@@ -20,7 +20,6 @@ Nothing is written. The server is the kept one (attached to, never stopped or de
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import production_env  # noqa: E402
+from bench._harness import attach_kept_build  # noqa: E402
 
 DEFAULT_TERMS = ["breakfast terrace", "atlantic or zebra", "breakfa", "sea-vi", "clif", "zebra"]
 
@@ -44,13 +43,7 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print each plan whole")
     args = parser.parse_args()
 
-    pgdata = Path(args.pgdata)
-    if not (pgdata / "PG_VERSION").exists():
-        parser.error(f"{pgdata} holds no database: build one with bench/scale.py --build-only --keep")
-    os.environ.update(production_env(pgdata, settings="bench.scale_settings"))
-    import django
-
-    django.setup()
+    attach_kept_build(parser, Path(args.pgdata))
     from django.db import connection
 
     from generations.selectors import generation_list
