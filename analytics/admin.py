@@ -232,6 +232,18 @@ class GenerationDayRollupAdmin(RollupAdmin):
     list_display = ["day", "organization", "requests", "failures", "cost_usd"]
 
 
+@admin.register(models.GenerationUserDailyRollup)
+class GenerationUserDailyRollupAdmin(RollupAdmin):
+    list_display = ["day", "organization", "user_ref", "requests", "failures", "cost_usd"]
+    search_fields = ["user_ref"]
+
+
+@admin.register(models.ProviderCallUserDailyRollup)
+class ProviderCallUserDailyRollupAdmin(RollupAdmin):
+    list_display = ["day", "organization", "user_ref", "requests", "failures", "cost_usd"]
+    search_fields = ["user_ref"]
+
+
 @admin.register(models.ProviderCallModelDailyRollup)
 class ProviderCallModelDailyRollupAdmin(RollupAdmin):
     list_display = [*MODEL_GROUP_COLUMNS, "requests", "failures", "cost_usd"]

@@ -55,16 +55,19 @@ INTEGER_SUM = "inkwell_int8_sum"
 # Per source, narrowest first: a question reads the first rollup that has every column it needs.
 # The per-day rollup (one row a day: questions by day, month or nothing else), the per-key one
 # (a few rows a day: the keys report by key, day or month), the per-model one (no user, no key:
-# what most questions need), the per-user one (and key) for the rest.
+# what most questions need), the per-day-and-user one (questions by user, day or month), the
+# per-user one (and key) for the rest.
 ROLLUPS = {
     ReportSource.GENERATIONS: (
         models.GenerationDayRollup,
         models.GenerationModelDailyRollup,
+        models.GenerationUserDailyRollup,
         models.GenerationDailyRollup,
     ),
     ReportSource.PROVIDER_CALLS: (
         models.ProviderCallKeyDailyRollup,
         models.ProviderCallModelDailyRollup,
+        models.ProviderCallUserDailyRollup,
         models.ProviderCallDailyRollup,
     ),
 }

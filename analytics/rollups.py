@@ -68,12 +68,14 @@ from analytics.models import (
     GenerationDailyRollup,
     GenerationDayRollup,
     GenerationModelDailyRollup,
+    GenerationUserDailyRollup,
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
     ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
+    ProviderCallUserDailyRollup,
     RetentionBatch,
     UserDailyRollup,
     UserHourlyRollup,
@@ -152,12 +154,16 @@ GENERATION_MODEL_ROLLUP = RollupTable(
     maxes=("latency_ms_max",),
     coarser=(GENERATION_DAY_ROLLUP,),
 )
+# Per organization, day and user: what reports grouped by user (alone or with time) read.
+GENERATION_USER_ROLLUP = RollupTable(
+    model=GenerationUserDailyRollup, keys=("organization_id", "day", "user_ref"), sums=GENERATION_SUMS
+)
 GENERATION_ROLLUP = RollupTable(
     model=GenerationDailyRollup,
     keys=(*MODEL_KEYS, "user_ref"),
     sums=GENERATION_SUMS,
     maxes=("latency_ms_max",),
-    coarser=(GENERATION_MODEL_ROLLUP,),
+    coarser=(GENERATION_MODEL_ROLLUP, GENERATION_USER_ROLLUP),
 )
 
 PROVIDER_CALL_SUMS = (
@@ -193,12 +199,15 @@ PROVIDER_CALL_KEY_ROLLUP = RollupTable(
         "no_usage_requests",
     ),
 )
+PROVIDER_CALL_USER_ROLLUP = RollupTable(
+    model=ProviderCallUserDailyRollup, keys=("organization_id", "day", "user_ref"), sums=PROVIDER_CALL_SUMS
+)
 PROVIDER_CALL_ROLLUP = RollupTable(
     model=ProviderCallDailyRollup,
     keys=(*MODEL_KEYS, "user_ref", "key_fingerprint"),
     sums=PROVIDER_CALL_SUMS,
     maxes=("latency_ms_max",),
-    coarser=(PROVIDER_CALL_MODEL_ROLLUP, PROVIDER_CALL_KEY_ROLLUP),
+    coarser=(PROVIDER_CALL_MODEL_ROLLUP, PROVIDER_CALL_KEY_ROLLUP, PROVIDER_CALL_USER_ROLLUP),
 )
 
 USER_HOURLY = RollupTable(
@@ -1015,8 +1024,9 @@ def rollup_rebuild_organization(
         # provider calls' daily and per-user hourly rollups.
         cursor.execute(
             f"LOCK TABLE {GENERATION_ROLLUP.table}, {GENERATION_MODEL_ROLLUP.table}, "
-            f"{GENERATION_DAY_ROLLUP.table}, {MODEL_PERFORMANCE.table}, {PROVIDER_CALL_ROLLUP.table}, "
-            f"{PROVIDER_CALL_MODEL_ROLLUP.table}, {PROVIDER_CALL_KEY_ROLLUP.table}, {USER_HOURLY.table}, "
+            f"{GENERATION_DAY_ROLLUP.table}, {GENERATION_USER_ROLLUP.table}, {MODEL_PERFORMANCE.table}, "
+            f"{PROVIDER_CALL_ROLLUP.table}, {PROVIDER_CALL_MODEL_ROLLUP.table}, "
+            f"{PROVIDER_CALL_KEY_ROLLUP.table}, {PROVIDER_CALL_USER_ROLLUP.table}, {USER_HOURLY.table}, "
             f"{USER_DAILY.table} IN SHARE ROW EXCLUSIVE MODE"
         )
         cursor.execute(
@@ -1135,7 +1145,12 @@ def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
         # rows from that snapshot's hourly rows), or these statements' snapshots, taken before
         # the fold commits, do not hold the rows it inserts. Folds take this lock too.
         _lock_folds()
-        for spec in (GENERATION_ROLLUP, PROVIDER_CALL_ROLLUP):
+        for spec in (
+            GENERATION_ROLLUP,
+            GENERATION_USER_ROLLUP,
+            PROVIDER_CALL_ROLLUP,
+            PROVIDER_CALL_USER_ROLLUP,
+        ):
             cursor.execute(
                 f"UPDATE {spec.table} SET user_ref = '', updated_at = now() "
                 "WHERE organization_id = %s AND user_ref = %s",
@@ -1157,9 +1172,11 @@ FOLDED = (
     GENERATION_ROLLUP,
     GENERATION_MODEL_ROLLUP,
     GENERATION_DAY_ROLLUP,
+    GENERATION_USER_ROLLUP,
     PROVIDER_CALL_ROLLUP,
     PROVIDER_CALL_MODEL_ROLLUP,
     PROVIDER_CALL_KEY_ROLLUP,
+    PROVIDER_CALL_USER_ROLLUP,
     USER_HOURLY,
     USER_DAILY,
     CACHE_STATS,

@@ -15,11 +15,13 @@ over years stay answerable after the raw rows are gone.
 - :class:`GenerationModelDailyRollup`: the same without the user (at most models by content types
   groups a day): every other report, and the weekly summaries.
 - :class:`GenerationDayRollup`: the same per organization and day only (reports grouped by day
-  or month alone, organization budgets).
+  or month alone, organization budgets); :class:`GenerationUserDailyRollup` per day and user
+  (reports grouped by user, alone or with the day or month).
 - :class:`ProviderCallDailyRollup`: per organization, UTC day, provider, model, content type,
   user reference and key fingerprint (reports grouped by user, the keys report grouped by more
   than time); :class:`ProviderCallModelDailyRollup` without user and key (every other report);
-  :class:`ProviderCallKeyDailyRollup` per day and key only, with the keys report's measures.
+  :class:`ProviderCallKeyDailyRollup` per day and key only, with the keys report's measures;
+  :class:`ProviderCallUserDailyRollup` per day and user (reports grouped by user and time).
 - :class:`UserHourlyRollup`: provider calls per organization, UTC hour and user, for the
   rate-limit report ("who made more than N requests in an hour"); narrow, so it stays small.
 - :class:`UserDailyRollup`: the same per UTC day, with a bound on each day's busiest hour, so
@@ -53,9 +55,11 @@ from analytics.models.rollups import (
     GenerationDailyRollup,
     GenerationDayRollup,
     GenerationModelDailyRollup,
+    GenerationUserDailyRollup,
     ProviderCallDailyRollup,
     ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
+    ProviderCallUserDailyRollup,
     RollupMeasures,
     UserDailyRollup,
     UserHourlyRollup,
@@ -72,12 +76,14 @@ __all__ = [
     "GenerationDailyRollup",
     "GenerationDayRollup",
     "GenerationModelDailyRollup",
+    "GenerationUserDailyRollup",
     "ModelPerformance",
     "PerformanceMetric",
     "ProviderCall",
     "ProviderCallDailyRollup",
     "ProviderCallKeyDailyRollup",
     "ProviderCallModelDailyRollup",
+    "ProviderCallUserDailyRollup",
     "RetentionBatch",
     "RollupMeasures",
     "UserDailyRollup",

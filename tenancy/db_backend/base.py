@@ -13,12 +13,28 @@ next statement write it again, since PostgreSQL rolls back GUCs set inside them.
 once per connection (the single ingest's INSERT: ~6 % more single POSTs a second through gunicorn).
 Only where asked: Django keeps prepared statements off (``prepare_threshold`` None) for poolers
 that cannot keep them, and ``DATABASE_PREPARED_STATEMENTS=false`` gives that back.
+
+psycopg keeps its parse of a statement's text (the ``%s`` placeholders found and numbered) in a
+cache, but only for texts of at most 4,096 bytes (and 50 parameters). A single ingest is one
+statement (the row's INSERT with its rollup deltas as CTEs, ``tenancy.idempotency.WrittenWith``):
+~4.8 kB for a generation since the per-day-and-user rollup, ~5 kB for a provider call, so psycopg
+split it again on every POST (~250 µs of a generation POST's ~2.4 ms of CPU, measured by
+``bench/profile_post.py``). This project's statement texts are few and made by its own code, so
+the bound is raised to :data:`CACHED_STATEMENT_BYTES` (the cache keeps 128 texts: 2 MB at worst).
+``tests/tenancy/test_db_backend.py`` checks the ingest's statement is served from that cache.
 """
 
 from django.db.backends.postgresql import base, operations
+from psycopg import _queries as psycopg_queries
 from psycopg import errors
 
 from tenancy import rls
+
+CACHED_STATEMENT_BYTES = 16_384
+# A private constant of psycopg's (pinned in requirements.txt), read on every execute.
+psycopg_queries.MAX_CACHED_STATEMENT_LENGTH = max(
+    psycopg_queries.MAX_CACHED_STATEMENT_LENGTH, CACHED_STATEMENT_BYTES
+)
 
 
 def _in_row_scope(execute, sql, params, many, context):

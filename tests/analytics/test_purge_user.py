@@ -21,9 +21,11 @@ from analytics.models import (
     ArchivedRecord,
     GenerationDailyRollup,
     GenerationDayRollup,
+    GenerationUserDailyRollup,
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
+    ProviderCallUserDailyRollup,
     UserDailyRollup,
     UserHourlyRollup,
 )
@@ -105,6 +107,10 @@ def money() -> tuple:
     return (
         GenerationDailyRollup.objects.aggregate(c=Sum("cost_usd"), n=Sum("requests"), t=Sum("total_tokens")),
         GenerationDayRollup.objects.aggregate(c=Sum("cost_usd"), n=Sum("requests"), t=Sum("total_tokens")),
+        GenerationUserDailyRollup.objects.aggregate(
+            c=Sum("cost_usd"), n=Sum("requests"), t=Sum("total_tokens")
+        ),
+        ProviderCallUserDailyRollup.objects.aggregate(c=Sum("cost_usd"), n=Sum("requests")),
         ProviderCallDailyRollup.objects.aggregate(c=Sum("cost_usd"), n=Sum("requests")),
         Generation.all_objects.aggregate(c=Sum("cost_usd"))["c"],
         ProviderCall.objects.aggregate(c=Sum("cost_usd"))["c"],
@@ -148,6 +154,9 @@ def test_the_user_is_erased_and_their_costs_stay_anonymous(people, organization)
     assert not AIPreference.all_objects.filter(user_ref=ANA).exists()
     assert not GenerationDailyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
     assert not ProviderCallDailyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
+    assert GenerationUserDailyRollup.objects.filter(organization=organization, user_ref=ANA).count() == 0
+    assert not ProviderCallUserDailyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
+    assert GenerationUserDailyRollup.objects.filter(organization=organization, user_ref="").exists()
     assert not UserHourlyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
     assert not UserDailyRollup.objects.filter(organization=organization, user_ref=ANA).exists()
     archived = ArchivedRecord.objects.get(model_label="generations.generation")
@@ -205,7 +214,14 @@ def test_a_fold_running_meanwhile_does_not_bring_the_purged_user_back(people, or
     assert at_once(2, run) == ["folded", "purged"]
 
     assert money() == totals
-    for model in (GenerationDailyRollup, ProviderCallDailyRollup, UserHourlyRollup, UserDailyRollup):
+    for model in (
+        GenerationDailyRollup,
+        GenerationUserDailyRollup,
+        ProviderCallDailyRollup,
+        ProviderCallUserDailyRollup,
+        UserHourlyRollup,
+        UserDailyRollup,
+    ):
         assert not model.objects.filter(organization=organization, user_ref=ANA).exists(), model
 
 

@@ -18,8 +18,10 @@ from analytics.models import (
     GenerationDailyRollup,
     GenerationDayRollup,
     GenerationModelDailyRollup,
+    GenerationUserDailyRollup,
     ProviderCallDailyRollup,
     ProviderCallKeyDailyRollup,
+    ProviderCallUserDailyRollup,
     UserHourlyRollup,
 )
 from generations import services as generation_services
@@ -27,6 +29,7 @@ from generations.models import CacheDailyStats, Generation
 from tenancy.rls import rls_bypass
 from tests.analytics.random_ingestion import START, ingest_random
 from tests.analytics.test_rollups import (
+    full_user_day_groups,
     raw_call_groups,
     raw_call_key_groups,
     raw_call_model_groups,
@@ -40,6 +43,7 @@ from tests.analytics.test_rollups import (
     rollup_day_groups,
     rollup_generation_groups,
     rollup_model_groups,
+    rollup_user_day_groups,
     rollup_user_hours,
 )
 from tests.concurrency import at_once
@@ -94,6 +98,9 @@ def test_a_second_writer_of_the_same_group_does_not_wait_for_the_first_to_commit
 QUESTIONS = [
     ("cost", None, "generations"),
     ("cost", ["user"], "generations"),
+    ("volume", ["user", "month"], "generations"),
+    ("failures", ["user"], "provider_calls"),
+    ("cost", ["day", "user"], "provider_calls"),
     ("volume", ["day"], "provider_calls"),
     ("failures", ["model", "content_type"], "provider_calls"),
     ("retries", ["user", "content_type"], "generations"),
@@ -149,6 +156,7 @@ def test_reports_are_the_same_before_and_after_folding(priced_models, at):
     assert rollup_call_key_groups() == raw_call_key_groups()
     assert rollup_model_groups() == raw_model_groups()
     assert rollup_day_groups() == raw_day_groups()
+    assert rollup_user_day_groups() == full_user_day_groups()
     assert rollup_user_hours() == raw_user_hours()
     rows_after = GenerationDailyRollup.objects.count() + ProviderCallDailyRollup.objects.count()
     assert rows_after < rows_before
@@ -158,6 +166,8 @@ def test_reports_are_the_same_before_and_after_folding(priced_models, at):
     assert UserHourlyRollup.objects.count() == len(rollup_user_hours())
     assert ProviderCallKeyDailyRollup.objects.count() == len(rollup_call_key_groups())
     assert GenerationDayRollup.objects.count() == len(rollup_day_groups())
+    assert GenerationUserDailyRollup.objects.count() == len(rollup_user_day_groups()[0])
+    assert ProviderCallUserDailyRollup.objects.count() == len(rollup_user_day_groups()[1])
     rollups.rollups_fold(organization=organizations[0], date_from=START.date(), date_to=START.date())
     assert _answers(organizations) == before
 

@@ -17,12 +17,14 @@ from analytics.models import (
     GenerationDailyRollup,
     GenerationDayRollup,
     GenerationModelDailyRollup,
+    GenerationUserDailyRollup,
     ModelPerformance,
     PerformanceMetric,
     ProviderCall,
     ProviderCallDailyRollup,
     ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
+    ProviderCallUserDailyRollup,
     RetentionBatch,
     UserDailyRollup,
     UserHourlyRollup,
@@ -242,6 +244,26 @@ def rollup_day_groups(organization=None) -> set[tuple]:
     return _summed(rows, ("organization_id", "day"), GENERATION_MEASURES)
 
 
+USER_DAY = ("organization_id", "day", "user_ref")
+
+
+def rollup_user_day_groups() -> tuple[set[tuple], set[tuple]]:
+    """The per-day-and-user rollups' groups, every summed column: generations', calls'."""
+    return (
+        _summed(GenerationUserDailyRollup.objects.all(), USER_DAY, rollups.GENERATION_SUMS),
+        _summed(ProviderCallUserDailyRollup.objects.all(), USER_DAY, rollups.PROVIDER_CALL_SUMS),
+    )
+
+
+def full_user_day_groups() -> tuple[set[tuple], set[tuple]]:
+    """What :func:`rollup_user_day_groups` must be: the full per-user rollups (which the tests
+    hold equal to the raw rows) summed over providers, models, content types and keys."""
+    return (
+        _summed(GenerationDailyRollup.objects.all(), USER_DAY, rollups.GENERATION_SUMS),
+        _summed(ProviderCallDailyRollup.objects.all(), USER_DAY, rollups.PROVIDER_CALL_SUMS),
+    )
+
+
 def raw_call_model_groups() -> set[tuple]:
     return _collapse(raw_call_groups(), keys=5, dropped=2, maximum=-2)
 
@@ -402,6 +424,8 @@ def test_rollups_equal_a_raw_aggregation_after_random_ingestion(priced_models, a
     assert rollup_call_model_groups() == raw_call_model_groups()
     assert rollup_call_key_groups() == raw_call_key_groups()
     assert len(rollup_call_key_groups()) < len(rollup_call_groups()), "models and users fold away"
+    assert rollup_user_day_groups() == full_user_day_groups()
+    assert len(rollup_user_day_groups()[0]) < len(rollup_generation_groups()), "the models fold away"
     assert rollup_user_hours() == raw_user_hours()
     assert_user_days_bound_the_busiest_hours(exact=False)
     assert rollup_run_groups() == raw_run_groups()
@@ -421,13 +445,16 @@ def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
         rollup_day_groups(),
         rollup_call_model_groups(),
         rollup_call_key_groups(),
+        rollup_user_day_groups(),
     )
     GenerationDailyRollup.objects.all().delete()
     GenerationModelDailyRollup.objects.all().delete()
     GenerationDayRollup.objects.all().delete()
+    GenerationUserDailyRollup.objects.all().delete()
     ProviderCallDailyRollup.objects.all().delete()
     ProviderCallModelDailyRollup.objects.all().delete()
     ProviderCallKeyDailyRollup.objects.all().delete()
+    ProviderCallUserDailyRollup.objects.all().delete()
     UserHourlyRollup.objects.all().delete()
     UserDailyRollup.objects.all().delete()
     ModelPerformance.objects.all().delete()
@@ -444,8 +471,10 @@ def test_a_rebuild_gives_the_same_rollups_and_is_idempotent(priced_models, at):
         rollup_day_groups(),
         rollup_call_model_groups(),
         rollup_call_key_groups(),
+        rollup_user_day_groups(),
     ) == incremental
     assert rollup_day_groups() == raw_day_groups()
+    assert rollup_user_day_groups() == full_user_day_groups()
     assert rollup_call_key_groups() == raw_call_key_groups()
     assert_user_days_bound_the_busiest_hours(exact=True)
 
