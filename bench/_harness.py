@@ -47,6 +47,22 @@ def attach_kept_build(parser, pgdata: Path) -> None:
     django.setup()
 
 
+def kept_build_tenants() -> list[tuple[str, int, int]]:
+    """The kept build's biggest tenant and a median one, as ``bench/scale.py`` picks them (the
+    median of the organizations with rows, by key): ``(label, organization key, generations)``.
+    After :func:`attach_kept_build`."""
+    from django.db import connection
+
+    from tenancy import rls
+
+    with rls.database_owner(), connection.cursor() as cursor:
+        cursor.execute("SELECT organization_id, count(*) FROM generations_generation GROUP BY 1 ORDER BY 1")
+        counts = dict(cursor.fetchall())
+    ranked = sorted(counts)
+    biggest, median = max(counts, key=counts.get), ranked[len(ranked) // 2]
+    return [("biggest", biggest, counts[biggest]), ("median", median, counts[median])]
+
+
 def start_gunicorn(port: int, env: dict) -> subprocess.Popen:
     """gunicorn with 2 sync workers on ``127.0.0.1:port`` (what every bench measures through)."""
     command = [

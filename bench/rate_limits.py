@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import attach_kept_build  # noqa: E402
+from bench._harness import attach_kept_build, kept_build_tenants  # noqa: E402
 
 
 def timed_report(organization, since, until, threshold: int, repeat: int):
@@ -72,13 +72,7 @@ def main() -> None:
     from tenancy import rls
     from tenancy.models import Organization
 
-    with rls.database_owner(), connection.cursor() as cursor:
-        cursor.execute("SELECT organization_id, count(*) FROM generations_generation GROUP BY 1 ORDER BY 1")
-        counts = dict(cursor.fetchall())
-    ranked = sorted(counts)
-    tenants = (("biggest", max(counts, key=counts.get)), ("median", ranked[len(ranked) // 2]))
-
-    for label, pk in tenants:
+    for label, pk, generations in kept_build_tenants():
         with rls.rls_organizations([pk]):
             organization = Organization.objects.get(pk=pk)
             days_of = UserDailyRollup.objects.filter(organization=organization).order_by("-day")
@@ -87,7 +81,7 @@ def main() -> None:
                 print(f"{label}: organization {pk} has no per-user rollup rows")
                 continue
             until = datetime.datetime.combine(newest[0], datetime.time(23), tzinfo=datetime.UTC)
-            print(f"{label}: organization {pk}, {counts[pk]:,} generations, to {until:%Y-%m-%d %H:00}")
+            print(f"{label}: organization {pk}, {generations:,} generations, to {until:%Y-%m-%d %H:00}")
             for days in args.days or [1, 30, 90, 365]:
                 # Five hours into the first day: partial days at the start, as a caller's range has.
                 since = until - datetime.timedelta(days=days, hours=5)

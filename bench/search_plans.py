@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._harness import attach_kept_build  # noqa: E402
+from bench._harness import attach_kept_build, kept_build_tenants  # noqa: E402
 
 DEFAULT_TERMS = ["breakfast terrace", "atlantic or zebra", "breakfa", "sea-vi", "clif", "zebra"]
 
@@ -50,17 +50,10 @@ def main() -> None:
     from tenancy import rls
     from tenancy.models import Organization
 
-    with rls.database_owner(), connection.cursor() as cursor:
-        cursor.execute("SELECT organization_id, count(*) FROM generations_generation GROUP BY 1 ORDER BY 1")
-        counts = dict(cursor.fetchall())
-    biggest = max(counts, key=counts.get)
-    ranked = sorted(counts)
-    median = ranked[len(ranked) // 2]
-
-    for label, pk in (("biggest", biggest), ("median", median)):
+    for label, pk, generations in kept_build_tenants():
         with rls.rls_organizations([pk]):
             organization = Organization.objects.get(pk=pk)
-        print(f"{label}: organization {pk}, {counts[pk]:,} generations")
+        print(f"{label}: organization {pk}, {generations:,} generations")
         for term in args.term or DEFAULT_TERMS:
             with rls.rls_organizations([pk]):
                 queryset = generation_list(organization=organization).search(term, organization_ids=[pk])
