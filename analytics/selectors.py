@@ -81,14 +81,15 @@ def generation_whole_day_spend(
     Exact: the rollups bucket generations by the UTC day of ``created_at``, the column the source
     filters on, and count every generation (soft-deleted ones too) with its current cost, written
     in the transaction that writes or edits the row. The organization's figures come from the
-    per-day rollup (a row a day once folded), a user's from the per-user one; a credential gets
-    nothing, as from the source.
+    per-day rollup (a row a day once folded), a user's from the per-day-and-user one (a row per
+    day and user: the per-user-and-model one held ~10 per user-day for the 10M bench's biggest
+    tenant); a credential gets nothing, as from the source.
     """
     if scope.credential_fingerprint:
         return SpendTotals()
     days = {"organization": scope.organization, "day__gte": date_from, "day__lt": date_to}
     if scope.user_ref:
-        return _rollup_spend(models.GenerationDailyRollup.objects.filter(user_ref=scope.user_ref, **days))
+        return _rollup_spend(models.GenerationUserDailyRollup.objects.filter(user_ref=scope.user_ref, **days))
     return _rollup_spend(models.GenerationDayRollup.objects.filter(**days))
 
 
@@ -104,13 +105,13 @@ def provider_call_whole_day_spend(
     was recorded. So whole days stay counted after retention archives the raw calls, and a call
     retention unlinks from its deleted generation is not counted a second time (spent stays
     spent); the organization's figures come from the per-model rollup, a user's from the
-    per-user one.
+    per-day-and-user one.
     """
     days = {"organization": scope.organization, "day__gte": date_from, "day__lt": date_to}
     if scope.user_ref:
         days["user_ref"] = scope.user_ref
     if not scope.credential_fingerprint:
-        rollup = models.ProviderCallDailyRollup if scope.user_ref else models.ProviderCallModelDailyRollup
+        rollup = models.ProviderCallUserDailyRollup if scope.user_ref else models.ProviderCallModelDailyRollup
         return _rollup_spend(
             rollup.objects.filter(**days), cost="standalone_cost_usd", requests="standalone_requests"
         )
