@@ -210,6 +210,18 @@ PROVIDER_CALL_ROLLUP = RollupTable(
     coarser=(PROVIDER_CALL_MODEL_ROLLUP, PROVIDER_CALL_KEY_ROLLUP, PROVIDER_CALL_USER_ROLLUP),
 )
 
+
+def with_coarser(*specs: RollupTable) -> tuple[RollupTable, ...]:
+    """``specs`` each followed by every table fed from it (its coarser ones, theirs in turn)."""
+    return tuple(table for spec in specs for table in (spec, *with_coarser(*spec.coarser)))
+
+
+# The daily rollups of generations and of provider calls, each family finest first: what a
+# rebuild locks, a fold compacts and a user purge relabels (those keyed by user), derived from
+# the specs so a new coarser table is in all three.
+GENERATION_DAILY_ROLLUPS = with_coarser(GENERATION_ROLLUP)
+PROVIDER_CALL_DAILY_ROLLUPS = with_coarser(PROVIDER_CALL_ROLLUP)
+
 USER_HOURLY = RollupTable(
     model=UserHourlyRollup,
     keys=("organization_id", "hour", "user_ref"),
@@ -1023,11 +1035,18 @@ def rollup_rebuild_organization(
         # Same order as ingestion takes them: generations' rollup, model performance, then the
         # provider calls' daily and per-user hourly rollups.
         cursor.execute(
-            f"LOCK TABLE {GENERATION_ROLLUP.table}, {GENERATION_MODEL_ROLLUP.table}, "
-            f"{GENERATION_DAY_ROLLUP.table}, {GENERATION_USER_ROLLUP.table}, {MODEL_PERFORMANCE.table}, "
-            f"{PROVIDER_CALL_ROLLUP.table}, {PROVIDER_CALL_MODEL_ROLLUP.table}, "
-            f"{PROVIDER_CALL_KEY_ROLLUP.table}, {PROVIDER_CALL_USER_ROLLUP.table}, {USER_HOURLY.table}, "
-            f"{USER_DAILY.table} IN SHARE ROW EXCLUSIVE MODE"
+            "LOCK TABLE "
+            + ", ".join(
+                spec.table
+                for spec in (
+                    *GENERATION_DAILY_ROLLUPS,
+                    MODEL_PERFORMANCE,
+                    *PROVIDER_CALL_DAILY_ROLLUPS,
+                    USER_HOURLY,
+                    USER_DAILY,
+                )
+            )
+            + " IN SHARE ROW EXCLUSIVE MODE"
         )
         cursor.execute(
             f"DELETE FROM {GENERATION_ROLLUP.table} WHERE organization_id = %s AND day >= %s AND day <= %s",
@@ -1145,12 +1164,9 @@ def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
         # rows from that snapshot's hourly rows), or these statements' snapshots, taken before
         # the fold commits, do not hold the rows it inserts. Folds take this lock too.
         _lock_folds()
-        for spec in (
-            GENERATION_ROLLUP,
-            GENERATION_USER_ROLLUP,
-            PROVIDER_CALL_ROLLUP,
-            PROVIDER_CALL_USER_ROLLUP,
-        ):
+        for spec in (*GENERATION_DAILY_ROLLUPS, *PROVIDER_CALL_DAILY_ROLLUPS):
+            if "user_ref" not in spec.keys:
+                continue  # no user in it: nothing to relabel
             cursor.execute(
                 f"UPDATE {spec.table} SET user_ref = '', updated_at = now() "
                 "WHERE organization_id = %s AND user_ref = %s",
@@ -1169,14 +1185,8 @@ def rollups_anonymise_user(*, organization: Organization, user_ref: str) -> int:
 # --- folding ------------------------------------------------------------------------------------
 
 FOLDED = (
-    GENERATION_ROLLUP,
-    GENERATION_MODEL_ROLLUP,
-    GENERATION_DAY_ROLLUP,
-    GENERATION_USER_ROLLUP,
-    PROVIDER_CALL_ROLLUP,
-    PROVIDER_CALL_MODEL_ROLLUP,
-    PROVIDER_CALL_KEY_ROLLUP,
-    PROVIDER_CALL_USER_ROLLUP,
+    *GENERATION_DAILY_ROLLUPS,
+    *PROVIDER_CALL_DAILY_ROLLUPS,
     USER_HOURLY,
     USER_DAILY,
     CACHE_STATS,
