@@ -177,51 +177,55 @@ class GenerationDayRollup(RollupRow, GenerationMeasures):
         return f"{self.day}: {self.requests} generations"
 
 
-class GenerationUserDailyRollup(RollupRow, GenerationMeasures):
-    """Generations per organization, UTC day and user reference, every provider, model and
-    content type together: the :class:`GenerationDailyRollup` without its model, so a day holds
-    one group per user whatever the models. Reports grouped by user (alone, or with the day or
-    month) read it: for the biggest tenant of the 10M bench a year is ~62,000 rows here against
-    ~595,000 in the per-user-and-model rollup, which took a report by user 0.6-0.8 s. Append-only
-    deltas like the others, written in the same statement
-    (``analytics.rollups.GENERATION_USER_ROLLUP``).
-
-    No latency maximum, as :class:`GenerationDayRollup`: the ``models`` report reads the full one.
-    """
+class DailyUserGroup(RollupRow):
+    """The group keys of the per-day-and-user rollups: organization, UTC day and user reference,
+    every provider, model, content type (and key) together. No latency maximum, as
+    :class:`GenerationDayRollup`: a lowered time would have to be clamped against the day's raw
+    rows; the ``models`` report reads the full per-user rollups. Each concrete rollup drops the
+    measures' field itself (``latency_ms_max = None``): Django takes a field from every abstract
+    parent, so it must be removed after the measures class brings it."""
 
     day = models.DateField()
     user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
-    latency_ms_max = None  # see the docstring
 
     class Meta:
+        abstract = True
         ordering = ["-day", "user_ref"]
+
+    def __str__(self):
+        return f"{self.day} {self.user_ref or '?'}: {self.requests} {self.counted}"
+
+
+class GenerationUserDailyRollup(DailyUserGroup, GenerationMeasures):
+    """Generations per organization, UTC day and user reference: the
+    :class:`GenerationDailyRollup` without its model, so a day holds one group per user whatever
+    the models. Reports grouped by user (alone, or with the day or month) read it, and a user's
+    budget check: for the biggest tenant of the 10M bench a year is ~62,000 rows here against
+    ~595,000 in the per-user-and-model rollup, which took a report by user 0.6-0.8 s. Append-only
+    deltas like the others, written in the same statement
+    (``analytics.rollups.GENERATION_USER_ROLLUP``)."""
+
+    latency_ms_max = None  # see DailyUserGroup
+
+    class Meta(DailyUserGroup.Meta):
         indexes = [
             models.Index(fields=["organization", "day", "user_ref"], name="generation_user_rollup_idx")
         ]
 
-    def __str__(self):
-        return f"{self.day} {self.user_ref or '?'}: {self.requests} generations"
 
-
-class ProviderCallUserDailyRollup(RollupRow, ProviderCallMeasures):
+class ProviderCallUserDailyRollup(DailyUserGroup, ProviderCallMeasures):
     """Provider calls per organization, UTC day and user reference: the
     :class:`ProviderCallDailyRollup` without model, content type and key, what reports of the
-    calls grouped by user (alone, or with the day or month) read (a year of the biggest tenant of
-    the 10M bench: ~62,000 rows against ~896,000, 1.0-1.3 s there). Append-only deltas like the
-    others (``analytics.rollups.PROVIDER_CALL_USER_ROLLUP``). No latency maximum."""
+    calls grouped by user (alone, or with the day or month) and a user's budget check read (a year
+    of the biggest tenant of the 10M bench: ~62,000 rows against ~896,000, 1.0-1.3 s there).
+    Append-only deltas like the others (``analytics.rollups.PROVIDER_CALL_USER_ROLLUP``)."""
 
-    day = models.DateField()
-    user_ref = models.CharField(max_length=200, blank=True, help_text="Empty: no user (or purged).")
-    latency_ms_max = None  # see GenerationUserDailyRollup
+    latency_ms_max = None  # see DailyUserGroup
 
-    class Meta:
-        ordering = ["-day", "user_ref"]
+    class Meta(DailyUserGroup.Meta):
         indexes = [
             models.Index(fields=["organization", "day", "user_ref"], name="provider_call_user_rollup_idx")
         ]
-
-    def __str__(self):
-        return f"{self.day} {self.user_ref or '?'}: {self.requests} calls"
 
 
 class ProviderCallModelDailyRollup(DailyModelGroup, ProviderCallMeasures):
