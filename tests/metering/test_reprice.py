@@ -18,11 +18,13 @@ from analytics import repricing
 from analytics.models import (
     GenerationDailyRollup,
     GenerationModelDailyRollup,
+    GenerationUserDailyRollup,
     ModelPerformance,
     ProviderCall,
     ProviderCallDailyRollup,
     ProviderCallKeyDailyRollup,
     ProviderCallModelDailyRollup,
+    ProviderCallUserDailyRollup,
 )
 from analytics.rollups import rollup_rebuild
 from generations.models import Generation
@@ -45,9 +47,11 @@ def rollups() -> dict:
     for model in (
         GenerationDailyRollup,
         GenerationModelDailyRollup,
+        GenerationUserDailyRollup,
         ProviderCallDailyRollup,
         ProviderCallModelDailyRollup,
         ProviderCallKeyDailyRollup,
+        ProviderCallUserDailyRollup,
         ModelPerformance,
     ):
         groups: dict[tuple, dict] = {}
