@@ -87,6 +87,7 @@ from providers.choices import CostStatus
 from providers.models import AIModel, Provider
 from tenancy.idempotency import WrittenWith
 from tenancy.models import Organization
+from tenancy.statements import ROWS, Statement, chained
 
 # Table names and statuses the raw SQL below uses, from the models and choices themselves.
 GENERATIONS = Generation._meta.db_table
@@ -108,7 +109,9 @@ class RollupTable:
     ``append_only`` tables get delta rows (no unique key); the others are upserted on their
     unique group. ``coarser``: tables whose keys and sums are some of these (the same figures
     without user and key, per key only, or per day only), fed by every contribution to this one
-    (and theirs by it in turn) and rebuilt from its rows."""
+    (and theirs by it in turn) and rebuilt from its rows. A contribution's delta rows for them
+    are aggregated in SQL from the rows its own ``INSERT`` returns (:meth:`Contributions.statements`),
+    so both are append-only."""
 
     model: type
     keys: tuple[str, ...]
@@ -119,9 +122,18 @@ class RollupTable:
     # Coarser rollups written with this one: some of its measures over some of its keys.
     coarser: tuple[RollupTable, ...] = ()
 
+    def __post_init__(self):
+        if self.coarser and not (self.append_only and all(each.append_only for each in self.coarser)):
+            raise ValueError(f"{self.table}: coarser tables are fed by delta rows, so all are append-only.")
+
     @property
     def table(self) -> str:
         return self.model._meta.db_table
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column a write names: keys, sums, maxima and stamps, in that order."""
+        return (*self.keys, *self.sums, *self.maxes, *self.stamps)
 
 
 GENERATION_SUMS = (
@@ -276,8 +288,6 @@ REBUILD_FLOOR_TARGETS = (
 
 # --- writing ---------------------------------------------------------------------------------
 
-Statement = tuple[str, list[Any]]
-
 
 class Contributions:
     """Deltas to add to a rollup table, summed per group before they are written."""
@@ -288,15 +298,8 @@ class Contributions:
         # counted when created), so they are updated in place.
         self.adjusting = adjusting
         self.groups: dict[tuple, dict[str, Any]] = {}
-        # Each coarser table with the positions of its keys among these.
-        self.coarser = [
-            (Contributions(coarser), [spec.keys.index(name) for name in coarser.keys])
-            for coarser in spec.coarser
-        ]
 
     def add(self, key: tuple, measures: dict[str, Any], *, sign: int = 1) -> None:
-        for coarser, positions in self.coarser:
-            coarser.add(tuple(key[position] for position in positions), measures, sign=sign)
         group = self.groups.setdefault(key, {name: 0 for name in self.spec.sums})
         for name in self.spec.sums:
             group[name] += sign * measures.get(name, 0)
@@ -315,6 +318,11 @@ class Contributions:
         constraints before it looks for the conflict, and a delta row (one more success, no more
         requests) fails them. ``only_if``: an SQL condition every statement holds, so it writes
         nothing when the condition is false (see :func:`_insert`).
+
+        The coarser tables' delta rows are the rows the ``INSERT`` returns, grouped by their
+        keys in the same statement (:func:`_insert`): no groups kept in Python per coarser table,
+        no JSON of them sent and parsed. Each had cost a single POST ~3-5 % (the fourth
+        generations rollup, ``docs/scale-plan.md``).
         """
         growing, changing = [], []
         for key in sorted(self.groups, key=_sort_key):
@@ -326,10 +334,9 @@ class Contributions:
             adjust = not self.spec.append_only and (self.adjusting or any(value < 0 for value in sums))
             (changing if adjust else growing).append((*key, *sums, *maxes))
         self.groups.clear()
-        statements = [_insert(self.spec, growing, only_if)] if growing else []
-        statements += [_update(self.spec, row, only_if) for row in changing]
-        for coarser, _ in self.coarser:
-            statements += coarser.statements(only_if)
+        statements = [_update(self.spec, row, only_if) for row in changing]
+        if growing:
+            statements.insert(0, _insert(self.spec, growing, only_if))
         return statements
 
     def write(self) -> int:
@@ -339,12 +346,11 @@ class Contributions:
         return len(statements)
 
     def upserted_groups(self):
-        """``(table, group)`` of each group this and its coarser contributions upsert or update
-        in place (append-only tables get new delta rows, which never collide)."""
+        """``(table, group)`` of each group this contribution upserts or updates in place
+        (append-only tables, the coarser ones among them, get new delta rows, which never
+        collide)."""
         if not self.spec.append_only:
             yield from ((self.spec.table, key) for key in self.groups)
-        for coarser, _ in self.coarser:
-            yield from coarser.upserted_groups()
 
 
 def _write(*contributions: Contributions) -> None:
@@ -381,37 +387,33 @@ def _execute(statements: Sequence[Statement]) -> None:
     batch: list[Statement] = []
     size = 0
     for statement in statements:
-        if batch and size + len(statement[1]) > MAX_PARAMETERS:
+        if batch and size + len(statement.params) > MAX_PARAMETERS:
             _execute_together(batch)
             batch, size = [], 0
         batch.append(statement)
-        size += len(statement[1])
+        size += len(statement.params)
     if batch:
         _execute_together(batch)
 
 
 def _execute_together(statements: Sequence[Statement]) -> None:
-    *first, (last_sql, last_params) = statements
-    sql = last_sql
-    params: list[Any] = []
-    if first:
-        sql = "WITH " + ", ".join(f"s{n} AS ({text})" for n, (text, _) in enumerate(first)) + " " + last_sql
-        params = [value for _, values in first for value in values]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *last_params])
+        cursor.execute(*chained(statements))
 
 
 def _insert(spec: RollupTable, rows: Sequence[tuple], only_if: str | None = None) -> Statement:
     """``INSERT`` the rows into ``spec``'s table (upserted unless append-only), from one JSON
     parameter read as the table's own row type (``jsonb_populate_recordset``), in the rows'
     order. With ``only_if`` (an SQL condition, such as "the generation's INSERT in this statement
-    wrote its row"), only if it holds.
+    wrote its row"), only if it holds. Each of the tables fed from it (``spec.coarser``, theirs
+    in turn) gets the rows it wrote grouped by its keys, by a reader of the rows it returns
+    (:func:`coarser_select`).
 
     One parameter, not a ``VALUES`` list of one per value: the statement's text stays the same
     size whatever the rows, so psycopg reuses its parsing, and a re-pricing batch no longer sent
     ~20,000 parameters a statement (psycopg spent 2.9 s of a 13.3 s profiled re-pricing of
     8,188 rows splitting those statements' text, ``docs/scale-plan.md``)."""
-    columns = (*spec.keys, *spec.sums, *spec.maxes, *spec.stamps)
+    columns = spec.columns
     valued = columns[: len(columns) - len(spec.stamps)]
     data = _json_rows([dict(zip(valued, row, strict=True)) for row in rows])
     sql = (
@@ -427,7 +429,13 @@ def _insert(spec: RollupTable, rows: Sequence[tuple], only_if: str | None = None
         assignments += [f"{name} = GREATEST(t.{name}, EXCLUDED.{name})" for name in spec.maxes]
         assignments.append("updated_at = EXCLUDED.updated_at")
         sql += f" ON CONFLICT ({', '.join(spec.keys)}) DO UPDATE SET " + ", ".join(assignments)
-    return sql, params
+    readers = tuple(
+        f"INSERT INTO {coarser.table} ({_columns(coarser)}) {coarser_select(spec, coarser, source=ROWS)}"
+        for coarser in with_coarser(*spec.coarser)
+    )
+    if readers:
+        sql += f" RETURNING {', '.join(columns)}"
+    return Statement(sql, params, readers)
 
 
 _django_json_default = DjangoJSONEncoder().default
@@ -452,7 +460,7 @@ def _update(spec: RollupTable, row: tuple, only_if: str | None = None) -> Statem
     assignments = [f"{name} = {name} + %s" for name in spec.sums]
     assignments += [f"{name} = GREATEST({name}, %s)" for name in spec.maxes]
     where = " AND ".join([*(f"{name} = %s" for name in spec.keys), *([only_if] if only_if else [])])
-    return (
+    return Statement(
         f"UPDATE {spec.table} SET {', '.join(assignments)}, updated_at = now() WHERE {where}",
         [*values, *keys],
     )
@@ -970,7 +978,7 @@ def _model_performance_select(where: str) -> str:
 
 
 def _columns(spec: RollupTable) -> str:
-    return ", ".join((*spec.keys, *spec.sums, *spec.maxes, *spec.stamps))
+    return ", ".join(spec.columns)
 
 
 @dataclass
@@ -998,15 +1006,28 @@ def _bounds(first: datetime.date, last: datetime.date) -> tuple[datetime.datetim
     return start, end
 
 
-def coarser_select(spec: RollupTable, coarser: RollupTable, where: str) -> str:
-    """Aggregate ``spec``'s rows into ``coarser``'s, one of its coarser tables (``where`` filters
-    them)."""
+def coarser_select(
+    spec: RollupTable, coarser: RollupTable, where: str | None = None, *, source: str | None = None
+) -> str:
+    """Aggregate ``spec``'s rows into ``coarser``'s, one of the tables fed from it, in the order
+    of ``_columns(coarser)``: those of its table (``where`` filters them; a rebuild), or
+    ``source``'s, the rows a statement of the same chain wrote into it (an ingest's deltas), of
+    which groups summing to nothing are left out, as :meth:`Contributions.statements` leaves out
+    its own."""
     keys = ", ".join(coarser.keys)
     aggregates = ", ".join(
         [f"sum({name})" for name in coarser.sums]
         + [f"max({name})" for name in (*coarser.maxes, *coarser.stamps)]
     )
-    return f"SELECT {keys}, {aggregates} FROM {spec.table} WHERE {where} GROUP BY {keys}"
+    select = f"SELECT {keys}, {aggregates} FROM {source or spec.table}"
+    if where:
+        select += f" WHERE {where}"
+    select += f" GROUP BY {keys}"
+    if source:
+        not_empty = [f"sum({name}) <> 0" for name in coarser.sums]
+        not_empty += [f"max({name}) IS NOT NULL" for name in coarser.maxes]
+        select += f" HAVING {' OR '.join(not_empty)}"
+    return select
 
 
 def _rebuild_coarser(cursor, spec: RollupTable, organization, date_from, date_to) -> None:

@@ -40,6 +40,7 @@ from django.db import IntegrityError, connections, models, router, transaction
 from django.db.models.sql import InsertQuery
 
 from tenancy.errors import Conflict, DomainError
+from tenancy.statements import Statement, chained
 
 if TYPE_CHECKING:
     from tenancy.models import Organization
@@ -149,17 +150,14 @@ class WrittenWith:
     as a whole, so a single ingestion needs no transaction of its own (no BEGIN, no COMMIT)."""
 
     condition: str = "EXISTS (SELECT FROM inserted_row)"
-    statements: list[tuple[str, Sequence[Any]]] = dataclasses.field(default_factory=list)
+    statements: list[Statement] = dataclasses.field(default_factory=list)
 
     def around(self, sql: str, params: Sequence[Any]) -> tuple[str, list[Any]]:
         """``sql`` (the INSERT … RETURNING) with the statements after it; returns its rows."""
         if not self.statements:
             return sql, list(params)
-        after = ", ".join(f"written_with_{n} AS ({text})" for n, (text, _) in enumerate(self.statements))
-        return (
-            f"WITH inserted_row AS ({sql}), {after} SELECT * FROM inserted_row",  # noqa: S608 - our SQL
-            [*params, *(value for _, values in self.statements for value in values)],
-        )
+        row = Statement(sql, params, name="inserted_row")
+        return chained([row, *self.statements, Statement("SELECT * FROM inserted_row")])
 
 
 @dataclass(frozen=True)

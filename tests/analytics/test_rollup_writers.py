@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import random
 import threading
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -301,3 +302,43 @@ def test_a_batch_too_large_for_one_statement_goes_out_in_several_and_counts_exac
     assert rollup_call_groups() == raw_call_groups()
     assert rollup_call_model_groups() == raw_call_model_groups()
     assert rollup_user_hours() == raw_user_hours()
+
+
+@pytest.mark.django_db
+def test_coarser_tables_get_the_written_rows_grouped_and_no_group_that_sums_to_nothing(organization):
+    """The per-model, per-day and per-user deltas are the per-user-and-model rows the same
+    statement wrote, grouped: a contribution moved from one user's group to another's (re-pricing
+    moves one between models the same way) nets to nothing per model and per day, and writes no
+    row there, as the finest table writes none for a group that nets to nothing."""
+    day = START.date()
+    key = (organization.pk, day, "openai", "gpt-4o", "blog")
+    daily = rollups.Contributions(rollups.GENERATION_ROLLUP)
+    measures = {"requests": 1, "successes": 1, "input_tokens": 40, "cost_usd": Decimal("0.25")}
+    daily.add((*key, "ana"), measures)
+    daily.add((*key, "bo"), measures, sign=-1)
+    daily.add((*key, "cy"), measures)
+    daily.add((*key, "cy"), measures, sign=-1)  # nets to nothing: no row anywhere
+    with CaptureQueriesContext(connection) as queries:
+        daily.write()
+
+    assert len(queries.captured_queries) == 1
+    with rls_bypass(reason="test: check"):
+        assert sorted(GenerationDailyRollup.objects.values_list("user_ref", "requests", "cost_usd")) == [
+            ("ana", 1, Decimal("0.25")),
+            ("bo", -1, Decimal("-0.25")),
+        ]
+        per_user = GenerationUserDailyRollup.objects.values_list("user_ref", "requests", "input_tokens")
+        assert sorted(per_user) == [("ana", 1, 40), ("bo", -1, -40)]
+        assert not GenerationModelDailyRollup.objects.exists()
+        assert not GenerationDayRollup.objects.exists()
+
+    # A contribution that does not net to nothing reaches every table fed from it, summed.
+    daily.add((*key, "ana"), measures)
+    daily.add((*key, "bo"), {**measures, "requests": 2})
+    daily.write()
+    with rls_bypass(reason="test: check"):
+        assert list(GenerationModelDailyRollup.objects.values_list("model_name", "requests", "cost_usd")) == [
+            ("gpt-4o", 3, Decimal("0.50"))
+        ]
+        per_day = GenerationDayRollup.objects.values_list("day", "requests", "input_tokens")
+        assert list(per_day) == [(day, 3, 80)]

@@ -15,6 +15,7 @@ from analytics.services import METRIC_INGEST, PROVIDER_CALL_INGEST
 from generations.models import Generation
 from generations.services import GENERATION_INGEST
 from tenancy.idempotency import ConflictingReplay, DeletedReplay, request_fingerprint
+from tenancy.statements import Statement
 from tests.analytics.factories import PerformanceMetricFactory, ProviderCallFactory
 from tests.generations.factories import GenerationFactory
 
@@ -155,7 +156,7 @@ class TestInsert:
         def touch(row, written_with):
             # A write of another table that must happen exactly when the row is written.
             written_with.statements.append(
-                (
+                Statement(
                     f"UPDATE tenancy_organization SET name = name || %s WHERE id = %s "
                     f"AND {written_with.condition}",
                     ["+", organization.pk],
@@ -179,7 +180,7 @@ class TestInsert:
         def impossible(row, written_with):
             # A rollup row without its day: NOT NULL refuses it, and the whole statement fails.
             written_with.statements.append(
-                (
+                Statement(
                     f"INSERT INTO analytics_generationmodeldailyrollup (organization_id) "
                     f"SELECT %s WHERE {written_with.condition}",
                     [organization.pk],
