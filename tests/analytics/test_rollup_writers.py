@@ -28,6 +28,7 @@ from analytics.models import (
 from generations import services as generation_services
 from generations.models import CacheDailyStats, Generation
 from tenancy.rls import rls_bypass
+from tenancy.statements import Statement
 from tests.analytics.random_ingestion import START, ingest_random
 from tests.analytics.test_rollups import (
     full_user_day_groups,
@@ -287,11 +288,11 @@ def test_a_generation_in_a_run_is_counted_by_one_statement(organization, priced_
 
 
 @pytest.mark.django_db
-def test_a_batch_too_large_for_one_statement_goes_out_in_several_and_counts_exactly(organization):
+def test_a_batch_of_many_groups_counts_exactly(organization):
     from analytics.models import ProviderCall
     from tests.analytics.factories import ProviderCallFactory
 
-    # 2,500 users: 2,500 per-user groups of 30 columns, more parameters than one statement takes.
+    # 2,500 users: 2,500 groups in each per-user table, sent as one JSON parameter a table.
     calls = ProviderCallFactory.build_batch(2500, organization=organization, occurred_at=START)
     for n, call in enumerate(calls):
         call.user_ref = f"user-{n}"
@@ -302,6 +303,35 @@ def test_a_batch_too_large_for_one_statement_goes_out_in_several_and_counts_exac
     assert rollup_call_groups() == raw_call_groups()
     assert rollup_call_model_groups() == raw_call_model_groups()
     assert rollup_user_hours() == raw_user_hours()
+
+
+@pytest.mark.django_db
+def test_statements_past_the_parameter_limit_go_out_in_several_chains_each_whole():
+    """PostgreSQL takes at most 65,535 parameters a statement: a chain past it (a re-pricing's
+    in-place updates of thousands of run/model rows, ~13 parameters each) is cut into several
+    statements, between statements, never between one and the readers of its rows."""
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE split_rows (n integer, k integer)")
+        cursor.execute("CREATE TEMPORARY TABLE split_read (n integer)")
+    width, count = 60, 1100  # 66,000 parameters
+    values = ", ".join(["%s"] * (width - 1))
+    statements = [
+        Statement(
+            f"INSERT INTO split_rows SELECT %s, k FROM unnest(ARRAY[{values}]::integer[]) AS k RETURNING n",
+            [n, *range(width - 1)],
+            readers=("INSERT INTO split_read SELECT DISTINCT n FROM {rows}",),
+        )
+        for n in range(count)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        rollups._execute(statements)
+
+    assert len(queries.captured_queries) == 2
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), count(DISTINCT n) FROM split_rows")
+        assert cursor.fetchone() == (count * (width - 1), count)
+        cursor.execute("SELECT count(*), count(DISTINCT n) FROM split_read")
+        assert cursor.fetchone() == (count, count)
 
 
 @pytest.mark.django_db
