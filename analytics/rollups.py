@@ -334,10 +334,8 @@ class Contributions:
             adjust = not self.spec.append_only and (self.adjusting or any(value < 0 for value in sums))
             (changing if adjust else growing).append((*key, *sums, *maxes))
         self.groups.clear()
-        statements = [_update(self.spec, row, only_if) for row in changing]
-        if growing:
-            statements.insert(0, _insert(self.spec, growing, only_if))
-        return statements
+        statements = [_insert(self.spec, growing, only_if)] if growing else []
+        return statements + [_update(self.spec, row, only_if) for row in changing]
 
     def write(self) -> int:
         """Write every non-empty group now; returns the statements run."""
@@ -407,7 +405,7 @@ def _insert(spec: RollupTable, rows: Sequence[tuple], only_if: str | None = None
     order. With ``only_if`` (an SQL condition, such as "the generation's INSERT in this statement
     wrote its row"), only if it holds. Each of the tables fed from it (``spec.coarser``, theirs
     in turn) gets the rows it wrote grouped by its keys, by a reader of the rows it returns
-    (:func:`coarser_select`).
+    (:func:`coarser_insert`).
 
     One parameter, not a ``VALUES`` list of one per value: the statement's text stays the same
     size whatever the rows, so psycopg reuses its parsing, and a re-pricing batch no longer sent
@@ -429,10 +427,7 @@ def _insert(spec: RollupTable, rows: Sequence[tuple], only_if: str | None = None
         assignments += [f"{name} = GREATEST(t.{name}, EXCLUDED.{name})" for name in spec.maxes]
         assignments.append("updated_at = EXCLUDED.updated_at")
         sql += f" ON CONFLICT ({', '.join(spec.keys)}) DO UPDATE SET " + ", ".join(assignments)
-    readers = tuple(
-        f"INSERT INTO {coarser.table} ({_columns(coarser)}) {coarser_select(spec, coarser, source=ROWS)}"
-        for coarser in with_coarser(*spec.coarser)
-    )
+    readers = tuple(coarser_insert(spec, coarser, source=ROWS) for coarser in with_coarser(*spec.coarser))
     if readers:
         sql += f" RETURNING {', '.join(columns)}"
     return Statement(sql, params, readers)
@@ -1006,14 +1001,13 @@ def _bounds(first: datetime.date, last: datetime.date) -> tuple[datetime.datetim
     return start, end
 
 
-def coarser_select(
+def coarser_insert(
     spec: RollupTable, coarser: RollupTable, where: str | None = None, *, source: str | None = None
 ) -> str:
-    """Aggregate ``spec``'s rows into ``coarser``'s, one of the tables fed from it, in the order
-    of ``_columns(coarser)``: those of its table (``where`` filters them; a rebuild), or
-    ``source``'s, the rows a statement of the same chain wrote into it (an ingest's deltas), of
-    which groups summing to nothing are left out, as :meth:`Contributions.statements` leaves out
-    its own."""
+    """``INSERT`` into ``coarser`` (one of the tables fed from ``spec``) ``spec``'s rows grouped by
+    its keys: those of ``spec``'s table (``where`` filters them; a rebuild), or ``source``'s, the
+    rows a statement of the same chain wrote into it (an ingest's deltas), of which groups
+    summing to nothing are left out, as :meth:`Contributions.statements` leaves out its own."""
     keys = ", ".join(coarser.keys)
     aggregates = ", ".join(
         [f"sum({name})" for name in coarser.sums]
@@ -1024,10 +1018,16 @@ def coarser_select(
         select += f" WHERE {where}"
     select += f" GROUP BY {keys}"
     if source:
-        not_empty = [f"sum({name}) <> 0" for name in coarser.sums]
-        not_empty += [f"max({name}) IS NOT NULL" for name in coarser.maxes]
-        select += f" HAVING {' OR '.join(not_empty)}"
-    return select
+        select += f" HAVING {_not_empty(coarser)}"
+    return f"INSERT INTO {coarser.table} ({_columns(coarser)}) {select}"
+
+
+def _not_empty(spec: RollupTable) -> str:
+    """A ``HAVING`` condition true for a group of ``spec``'s rows with a figure that is not
+    nothing: a sum other than zero, or a maximum."""
+    return " OR ".join(
+        [f"sum({name}) <> 0" for name in spec.sums] + [f"max({name}) IS NOT NULL" for name in spec.maxes]
+    )
 
 
 def _rebuild_coarser(cursor, spec: RollupTable, organization, date_from, date_to) -> None:
@@ -1036,10 +1036,7 @@ def _rebuild_coarser(cursor, spec: RollupTable, organization, date_from, date_to
     in_range = "organization_id = %s AND day >= %s AND day <= %s"
     for coarser in spec.coarser:
         cursor.execute(f"DELETE FROM {coarser.table} WHERE {in_range}", [organization.pk, date_from, date_to])
-        cursor.execute(
-            f"INSERT INTO {coarser.table} ({_columns(coarser)}) {coarser_select(spec, coarser, in_range)}",
-            [organization.pk, date_from, date_to],
-        )
+        cursor.execute(coarser_insert(spec, coarser, in_range), [organization.pk, date_from, date_to])
         _rebuild_coarser(cursor, coarser, organization, date_from, date_to)
 
 
@@ -1236,14 +1233,11 @@ def _fold_statement(spec: RollupTable, *, every_organization: bool = False) -> s
     sums = ", ".join(f"sum({name})" for name in spec.sums)
     maxes = "".join(f", max({name})" for name in spec.maxes)
     stamps = "".join(f", max({name})" for name in spec.stamps)
-    not_empty = " OR ".join(
-        [f"sum({name}) <> 0" for name in spec.sums] + [f"max({name}) IS NOT NULL" for name in spec.maxes]
-    )
     keys = ", ".join(spec.keys)
     return (
         f"WITH d AS (DELETE FROM {spec.table} WHERE {where} RETURNING *), "
         f"i AS (INSERT INTO {spec.table} ({_columns(spec)}) "
-        f"SELECT {keys}, {sums}{maxes}{stamps} FROM d GROUP BY {keys} HAVING {not_empty} RETURNING 1) "
+        f"SELECT {keys}, {sums}{maxes}{stamps} FROM d GROUP BY {keys} HAVING {_not_empty(spec)} RETURNING 1) "
         "SELECT (SELECT count(*) FROM d), (SELECT count(*) FROM i)"
     )
 

@@ -17,10 +17,11 @@ that cannot keep them, and ``DATABASE_PREPARED_STATEMENTS=false`` gives that bac
 psycopg keeps its parse of a statement's text (the ``%s`` placeholders found and numbered) in a
 cache, but only for texts of at most 4,096 bytes (and 50 parameters). A single ingest is one
 statement (the row's INSERT with its rollup deltas as CTEs, ``tenancy.idempotency.WrittenWith``):
-~4.8 kB for a generation since the per-day-and-user rollup, ~5 kB for a provider call, so psycopg
-split it again on every POST (~250 µs of a generation POST's ~2.4 ms of CPU, measured by
-``bench/profile_post.py``). This project's statement texts are few and made by its own code, so
-the bound is raised to :data:`CACHED_STATEMENT_BYTES` (the cache keeps 128 texts: 2 MB at worst).
+6,179 bytes for a generation and 7,114 for a provider call since the coarser rollups are grouped
+from the finest one's rows in SQL (4,320 and 5,192 before), so psycopg would split it again on
+every POST (~250 µs of a generation POST's ~2.4 ms of CPU, measured by ``bench/profile_post.py``).
+This project's statement texts are few and made by its own code, so the bound is raised to
+:data:`CACHED_STATEMENT_BYTES` (the cache keeps 128 texts: 2 MB at worst).
 ``tests/tenancy/test_db_backend.py`` checks the ingest's statement is served from that cache.
 """
 
