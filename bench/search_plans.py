@@ -67,7 +67,7 @@ def main() -> None:
                         cursor.execute(sql, params)
                         found = len(cursor.fetchall())
                         seconds.append(time.perf_counter() - started)
-            scan = next((line for line in plan if "generation_org_search_idx" in line), None)
+            scan = next((line for line in plan if "generation_tenant_search_idx" in line), None)
             path = "content index" if scan else "the tenant's newest rows"
             expected = plan[0].split("rows=")[1].split()[0]
             executed = plan[-1].split(":")[1].strip()

@@ -24,13 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.fields.array import ArrayOverlap
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchConfig, SearchQuery, SearchVectorExact, SearchVectorField
+from django.contrib.postgres.search import SearchConfig, SearchQuery, SearchQueryField, SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Func, Q
+from django.db.models import F, Func, Q, Value
+from django.db.models.functions import Cast
 
 from generations.choices import ContentFormat, ContentType, GenerationKind, GenerationStatus, TargetChannel
 from providers.choices import GenerationMode
@@ -40,6 +41,7 @@ from tenancy.models import (
     AliveManager,
     DeletedManager,
     IngestedRequestModel,
+    Organization,
     SoftDeleteModel,
     SoftDeleteQuerySet,
     TenantModel,
@@ -53,10 +55,10 @@ from tenancy.models import (
 
 # Full-text search of generation content. English: the content Inkwell stores is marketing copy
 # in English, so stemming ("hotels" finds "hotel") and dropping stop words is what a reader
-# expects. The GIN index is on these very expressions (``generation_org_search_idx``:
-# the organization as a one-element array, then the vector), and PostgreSQL uses an expression
-# index only for a query that repeats the expression exactly: ``GenerationQuerySet.search`` is
-# therefore the one way to search content.
+# expects. The GIN index (``generation_tenant_search_idx``) is on the organization's own words,
+# ``generation_search_vector(organization_id, content)`` (migration 0021 defines both SQL
+# functions and says why), and PostgreSQL uses an expression index only for a query that repeats
+# the expression exactly: ``GenerationQuerySet.search`` is therefore the one way to search content.
 CONTENT_SEARCH_CONFIG = "english"
 SEARCH_TEXT_MAX_LENGTH = 200
 
@@ -84,12 +86,9 @@ def validate_models_requested(value) -> None:
 
 
 class ContentSearchVector(Func):
-    """``to_tsvector('english', content)``: the indexed expression.
-
-    Not Django's ``SearchVector``, which wraps the column in ``COALESCE``: PostgreSQL treats a
-    ``COALESCE`` as possibly leaky, and under row-level security a leaky condition cannot be an
-    index condition (``content`` is never NULL, so nothing is lost).
-    """
+    """``to_tsvector('english', content)``: the expression of the content index of migrations
+    0009 to 0020, kept for them (and for their reversal by 0021). The search reads
+    :class:`TenantSearchVector`."""
 
     function = "to_tsvector"
     output_field = SearchVectorField()
@@ -98,19 +97,9 @@ class ContentSearchVector(Func):
         super().__init__(SearchConfig(CONTENT_SEARCH_CONFIG), F("content"))
 
 
-def content_search_vector() -> ContentSearchVector:
-    """The indexed expression (one instance per query)."""
-    return ContentSearchVector()
-
-
 class OrganizationArray(Func):
-    """``ARRAY[organization_id]``: the organization in a form a GIN index holds without the
-    ``btree_gin`` extension (the embedded PostgreSQL of tests and benches ships without it).
-
-    In the search index beside the content's vector, GIN intersects the organization's posting
-    list with the words' (``&&`` below), so a small tenant's search reads its own matches, not
-    every tenant's.
-    """
+    """``ARRAY[organization_id]``: the first column of the search index of migrations 0014 to
+    0020, kept for them (and for their reversal by 0021)."""
 
     template = "ARRAY[%(expressions)s]"
     output_field = ArrayField(models.BigIntegerField())
@@ -119,19 +108,69 @@ class OrganizationArray(Func):
         super().__init__(F("organization"))
 
 
-def content_matches(text: str, *, organization_ids: Collection[int] | None) -> Q:
-    """The condition ``content_search_vector() @@ websearch_to_tsquery('english', text)`` in
-    ``organization_ids`` (None: every organization, for superusers), for ``filter()`` or a ``Q``;
-    it is matched in WHERE only, never computed for the SELECT list.
+class TenantSearchVector(Func):
+    """``generation_search_vector(organization_id, content)``: the content's words as its
+    organization's own (lexeme ``'502 hotel'`` for ``hotel`` in organization 502), the expression
+    of ``generation_tenant_search_idx``.
 
-    The organization is stated as ``ARRAY[organization_id] && ARRAY[ids]`` although the caller's
-    queryset is already scoped: only that form is a condition on the index's first column.
+    Keyed by organization, a word's list of rows in the index is one tenant's, stored together:
+    a search reads a few index pages whatever the other tenants write. (A multi-column GIN index
+    of the organization and the plain words reads the word's list of every tenant's rows: the
+    median tenant's rows of a common word lay on ~1,800 of its pages each at ten million rows.)
     """
-    query = SearchQuery(text, search_type="websearch", config=CONTENT_SEARCH_CONFIG)
-    condition = Q(SearchVectorExact(content_search_vector(), query))
-    if organization_ids is not None:
-        condition &= Q(ArrayOverlap(OrganizationArray(), list(organization_ids)))
-    return condition
+
+    function = "generation_search_vector"
+    output_field = SearchVectorField()
+
+    def __init__(self):
+        super().__init__(F("organization"), F("content"))
+
+
+class TenantSearchQuery(Func):
+    """``generation_search_query(organization_ids, websearch_to_tsquery('english', text))``: the
+    query with each word made each organization's, matched against :class:`TenantSearchVector`."""
+
+    function = "generation_search_query"
+    output_field = SearchQueryField()
+
+    def __init__(self, organization_ids, text: str):
+        super().__init__(
+            organization_ids,
+            SearchQuery(text, search_type="websearch", config=CONTENT_SEARCH_CONFIG),
+        )
+
+
+class Matches(Func):
+    """``vector @@ query`` as a condition (Django's ``SearchVectorExact`` takes only its own
+    ``SearchQuery`` on the right)."""
+
+    arg_joiner = " @@ "
+    template = "(%(expressions)s)"
+    output_field = models.BooleanField()
+
+
+BIGINT_ARRAY = ArrayField(models.BigIntegerField())
+
+
+def content_matches(text: str, *, organization_ids: Collection[int] | None) -> Q:
+    """The condition that a generation's content matches ``text`` (``websearch_to_tsquery``
+    syntax) in one of ``organization_ids`` (None: every organization, for superusers), for
+    ``filter()`` or a ``Q``; matched in WHERE through ``generation_tenant_search_idx``, never
+    computed for the SELECT list.
+
+    The organizations are named in the query itself, although the caller's queryset is already
+    scoped: the index holds each organization's words apart, so the query must say whose words
+    it looks for. Every organization is one more branch of the query: a superuser's search of
+    all of them reads every tenant's lists of the words (as a search of the plain words would).
+    """
+    if organization_ids is None:
+        ids = ArraySubquery(Organization.objects.order_by().values("pk"))
+    else:
+        if not organization_ids:
+            return Q(pk__in=[])
+        ids = Value(sorted({int(pk) for pk in organization_ids}), output_field=BIGINT_ARRAY)
+    ids = Cast(ids, BIGINT_ARRAY)
+    return Q(Matches(TenantSearchVector(), TenantSearchQuery(ids, text)))
 
 
 class Campaign(SoftDeleteModel, TenantModel):
@@ -398,10 +437,8 @@ class Generation(MeteredUsage, SoftDeleteModel, IngestedRequestModel, TraceConte
                 condition=~Q(conversation_id=""),
                 name="generation_conversation_idx",
             ),
-            # Search by content (``?search=``, the admin search): see CONTENT_SEARCH_CONFIG. A GIN
-            # index serves a condition on any subset of its columns, so a search of every
-            # organization (a superuser's admin search) reads it too.
-            GinIndex(OrganizationArray(), content_search_vector(), name="generation_org_search_idx"),
+            # Search by content (``?search=``, the admin search): see CONTENT_SEARCH_CONFIG.
+            GinIndex(TenantSearchVector(), name="generation_tenant_search_idx"),
         ]
 
     def __str__(self):

@@ -105,6 +105,7 @@ def test_the_search_index_gains_the_organization_and_migrating_back_restores_the
 ):
     """``0014_org_content_search_index`` replaces the content-only GIN index and marks ``&&``
     LEAKPROOF; back at 0013 the old index and the unmarked function return."""
+    migrate([("generations", "0014_org_content_search_index")])  # 0021 replaced it since
     assert "generation_org_search_idx" in _generation_indexes()
     assert "generation_content_search_idx" not in _generation_indexes()
     assert _overlap_is_leakproof()
@@ -113,3 +114,34 @@ def test_the_search_index_gains_the_organization_and_migrating_back_restores_the
     assert "generation_content_search_idx" in _generation_indexes()
     assert "generation_org_search_idx" not in _generation_indexes()
     assert not _overlap_is_leakproof()
+
+
+def _search_functions() -> dict[str, bool]:
+    """The search functions 0021 defines, with whether each is LEAKPROOF."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT proname, proleakproof FROM pg_proc "
+            "WHERE proname IN ('generation_search_vector', 'generation_search_query')"
+        )
+        return dict(cursor.fetchall())
+
+
+def test_the_search_index_keyed_by_organization_replaces_the_old_one_and_migrating_back_restores_it(
+    back_to_the_latest_afterwards, organization
+):
+    """``0021_generation_tenant_search_index`` defines the two functions (the vector's LEAKPROOF,
+    it reads the row), indexes the vector and drops ``generation_org_search_idx``; back at 0020
+    the old index returns and the functions are gone; forward again, a row written meanwhile is
+    found through the new index."""
+    assert {"generation_tenant_search_idx"} <= _generation_indexes()
+    assert "generation_org_search_idx" not in _generation_indexes()
+    assert _search_functions() == {"generation_search_vector": True, "generation_search_query": False}
+
+    migrate([("generations", "0020_generation_org_kind_index")])
+    assert "generation_org_search_idx" in _generation_indexes()
+    assert "generation_tenant_search_idx" not in _generation_indexes()
+    assert _search_functions() == {}
+    GenerationFactory(organization=organization, content="Sea-view hotels.")  # under the old index
+
+    migrate([("generations", "0021_generation_tenant_search_index")])
+    assert Generation.objects.search("hotel", organization_ids=[organization.pk]).count() == 1

@@ -86,26 +86,137 @@ def _plan(queryset) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-def test_search_reads_the_gin_index_with_the_organization_as_an_index_condition(
-    organization, other_organization
-):
-    """The organization is a condition inside the GIN index (its posting list intersected with
-    the words'), even under the tenant wall: not a filter on every tenant's matches."""
+def test_search_reads_the_organizations_own_words_in_the_gin_index(organization, other_organization):
+    """The index holds each organization's words apart (``'<org> hotel'``), and the search asks
+    for the caller's, as an index condition even under the tenant wall: not a filter on every
+    tenant's matches."""
     GenerationFactory(organization=organization, content="Sea-view hotels.")
     # No organization filter of the queryset: in a table this small a btree index on it would
     # win; the wall's condition is no index condition, so the GIN index is the only one left.
     with rls.rls_organizations([organization.pk]):
         plan = _plan(Generation.objects.search("hotel", organization_ids=[organization.pk]))
-    assert "Bitmap Index Scan on generation_org_search_idx" in plan, plan
-    index_scan = plan.split("Bitmap Index Scan on generation_org_search_idx", 1)[1]
-    assert "ARRAY[organization_id] &&" in index_scan.splitlines()[1], plan
-    assert "to_tsvector" in index_scan.splitlines()[1], plan
+    assert "Bitmap Index Scan on generation_tenant_search_idx" in plan, plan
+    condition = plan.split("Bitmap Index Scan on generation_tenant_search_idx", 1)[1].splitlines()[1]
+    assert "generation_search_vector(organization_id, content) @@" in condition, plan
+    assert f"''{organization.pk} hotel''" in condition, plan
+    assert f"''{other_organization.pk} " not in condition, plan
 
 
 def test_a_search_of_every_organization_reads_the_same_index(organization):
     GenerationFactory(organization=organization, content="Sea-view hotels.")
     plan = _plan(Generation.objects.search("hotel", organization_ids=None))
-    assert "generation_org_search_idx" in plan, plan
+    assert "generation_tenant_search_idx" in plan, plan
+
+
+# Contents with what the English parser makes lexemes of: stems, stop words, hyphenated words
+# (the whole and each part), numbers, versions, e-mail addresses, hosts and URL paths whose
+# lexemes hold a quote or a colon, a backslash, and a phrase.
+ODD_CONTENTS = [
+    "Sea-view hotels on the Atlantic coast.",
+    "A city hotel with a rooftop bar, 2 minutes from the station.",
+    "Book at http://example.com/o'reilly?x=1 or write to desk@example.com: v1.2.3 ready.",
+    "Paths like C:\\temp\\menu and /usr/local/menu; ports like example.com:8080/menu.",
+    "It's the bar's 10% off night; 'quoted' words and \"double\" ones.",
+    "rooftop bar rooftop bar rooftop",
+    "",
+]
+ODD_QUERIES = [
+    "hotel",
+    "hotels rooftop",
+    "rooftop or telehealth",
+    "bar -rooftop",
+    "-rooftop",
+    "-rooftop -hotel",
+    '"rooftop bar"',
+    '"bar rooftop"',
+    '"sea-view"',
+    "example.com:8080/menu",
+    "o'reilly",
+    "desk@example.com",
+    "v1.2.3 or 10",
+    "c:\\temp",
+    "the",
+    'unbalanced "quote ( & |',
+    "menu or -menu",
+]
+
+
+def _raw_matches(organization_pk: int, text: str) -> set[int]:
+    """The oracle: the plain words of the content matched in SQL, no index, no prefix."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM generations_generation WHERE organization_id = %s AND deleted_at IS NULL "
+            "AND to_tsvector('english', content) @@ websearch_to_tsquery('english', %s)",
+            [organization_pk, text],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _found(queryset) -> set[int]:
+    return set(queryset.values_list("pk", flat=True))
+
+
+def test_the_organizations_words_match_exactly_what_the_plain_words_match(organization, other_organization):
+    """Given the same odd contents in two organizations, each query finds in each organization
+    exactly the rows the content's plain words match: nothing of the other tenant, whatever
+    the lexemes hold (quotes, backslashes, colons) or the query says (phrases, or, -word alone)."""
+    for owner in (organization, other_organization):
+        for index, content in enumerate(ODD_CONTENTS):
+            GenerationFactory(organization=owner, request_id=f"odd-{index}", content=content)
+    for text in ODD_QUERIES:
+        for owner in (organization, other_organization):
+            with rls.rls_organizations([owner.pk]):
+                found = _found(Generation.objects.search(text, organization_ids=[owner.pk]))
+            assert found == _raw_matches(owner.pk, text), text
+        both = _found(
+            Generation.objects.search(text, organization_ids=[organization.pk, other_organization.pk])
+        )
+        assert both == _raw_matches(organization.pk, text) | _raw_matches(other_organization.pk, text), text
+    assert _raw_matches(organization.pk, "rooftop")  # the oracle finds something
+
+
+def test_content_whose_prefixed_words_would_not_fit_a_vector_is_found_by_its_plain_words(
+    api_client, organization, other_organization
+):
+    """A lexeme near tsvector's 2,046-byte limit has no room for the organization: that row's
+    vector keeps its plain words, marked as such, and is still found exactly and only by its own
+    organization (a ``-word`` query included)."""
+    long_word = "x" * 2045  # the longest word the parser keeps is 2,046 bytes
+    GenerationFactory(organization=organization, request_id="long", content=f"Rooftop hotel {long_word}")
+    GenerationFactory(organization=organization, request_id="short", content="Rooftop garden")
+    GenerationFactory(
+        organization=other_organization, request_id="theirs", content=f"Rooftop hotel {long_word}"
+    )
+
+    assert request_ids(api_client, "hotel") == ["long"]
+    assert request_ids(api_client, "rooftop") == ["long", "short"]
+    assert request_ids(api_client, "-hotel") == ["short"]
+    assert request_ids(api_client, '"rooftop hotel"') == ["long"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generation_search_vector(organization_id, content)::text FROM generations_generation "
+            "WHERE request_id = 'long' AND organization_id = %s",
+            [organization.pk],
+        )
+        vector = cursor.fetchone()[0]
+    assert f"'{organization.pk}  '" in vector and "'hotel'" in vector  # plain words, marked
+
+
+def test_a_vector_of_more_prefixed_words_than_fit_keeps_its_plain_words():
+    """About 1 MB of lexemes and positions is tsvector's limit: 90,000 distinct words fit plain
+    (~0.92 MB) but not each with its organization."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT v @@ 'w89999'::tsquery, v @@ $$'7  '$$::tsquery, v @@ $$'7 w1'$$::tsquery "
+            "FROM (SELECT generation_search_vector(7, string_agg('w' || g, ' ')) AS v "
+            "FROM generate_series(1, 90000) AS g) AS s"
+        )
+        assert cursor.fetchone() == (True, True, False)
+
+
+def test_an_empty_list_of_organizations_finds_nothing(organization):
+    GenerationFactory(organization=organization, content="Sea-view hotels.")
+    assert not Generation.objects.search("hotel", organization_ids=[]).exists()
 
 
 @pytest.mark.usefixtures("copy")
