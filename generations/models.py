@@ -162,7 +162,12 @@ def content_matches(text: str, *, organization_ids: Collection[int] | None) -> Q
     scoped: the index holds each organization's words apart, so the query must say whose words
     it looks for. Every organization is one more branch of the query: a superuser's search of
     all of them reads every tenant's lists of the words (as a search of the plain words would).
+
+    ``text`` is at most ``SEARCH_TEXT_MAX_LENGTH`` characters (the API refuses longer, the admin
+    skips it): a query's word needs room in its lexeme for the organization.
     """
+    if len(text) > SEARCH_TEXT_MAX_LENGTH:
+        raise ValueError(f"A search is at most {SEARCH_TEXT_MAX_LENGTH} characters.")
     if organization_ids is None:
         ids = ArraySubquery(Organization.objects.order_by().values("pk"))
     else:

@@ -102,10 +102,20 @@ def test_search_reads_the_organizations_own_words_in_the_gin_index(organization,
     assert f"''{other_organization.pk} " not in condition, plan
 
 
-def test_a_search_of_every_organization_reads_the_same_index(organization):
+def test_a_search_of_every_organization_reads_the_same_index(organization, other_organization):
+    """A superuser's search (the admin's, in the wall's bypass) asks for the words of every
+    organization, as one query: still an index condition."""
     GenerationFactory(organization=organization, content="Sea-view hotels.")
-    plan = _plan(Generation.objects.search("hotel", organization_ids=None))
-    assert "generation_tenant_search_idx" in plan, plan
+    with rls.rls_bypass(reason="test: a superuser's search"):
+        plan = _plan(Generation.objects.search("hotel", organization_ids=None))
+        found = Generation.objects.search("hotel", organization_ids=None).count()
+    assert "Bitmap Index Scan on generation_tenant_search_idx" in plan, plan
+    assert found == 1
+
+
+def test_a_search_longer_than_the_api_takes_is_refused_before_any_query(organization):
+    with pytest.raises(ValueError, match="at most 200"):
+        Generation.objects.search("x" * 201, organization_ids=[organization.pk])
 
 
 # Contents with what the English parser makes lexemes of: stems, stop words, hyphenated words
