@@ -23,15 +23,21 @@ The two functions (``IMMUTABLE``: the index and the query's constant folding nee
   its plain lexemes and is marked ``'<organization>  '`` (two spaces) instead: no row is
   refused, and the query matches such a row by its plain words.
 - ``generation_search_query(organization_ids, query)``: for each organization,
-  ``'<org> ' & ((<query, words prefixed> & !'<org>  ') | ('<org>  ' & <query>))``, the branches
-  OR'ed. The parser never puts whitespace in a lexeme, so no prefixed lexeme is a marker and no
+  ``(<query, words prefixed> & !'<org>  ') | ('<org>  ' & <query>)``, the branches OR'ed, and
+  ``'<org> ' &`` before it when the query matches content without words (``-word``). The parser never puts whitespace in a lexeme, so no prefixed lexeme is a marker and no
   plain lexeme looks like a prefixed one: a row matches exactly when its content matches the
   query and it belongs to one of the organizations. An empty query (stop words only) stays empty
   (matches nothing), as before.
 
+Content of more than ~120,000 distinct words (well under the 1 Mi-character cap) has more
+lexemes than a tsvector holds, and ``to_tsvector`` of it failed: since 0009 such a generation
+could not be stored (a 500). ``generation_search_plain_vector`` reads content over 64 kB in parts
+and keeps the parts that fit (~1 MB of lexemes): such a row is stored and found by the words of
+its first ~120,000 distinct ones; words past them are not indexed (a ``-word`` query may list it).
+
 Row-level security: the vector's function takes the row's columns, so it must be ``LEAKPROOF``
-to be an index condition (0009 and 0014 say why); it returns a vector and fails only where
-``to_tsvector`` would. Marking needs a superuser; a mere owner gets a warning (search then works
+to be an index condition (0009 and 0014 say why); it returns a vector for any text and raises
+no error of its own. Marking needs a superuser; a mere owner gets a warning (search then works
 without the index under the tenant wall). The query's function reads no column: it needs no mark.
 
 ``ANALYZE`` at the end: the planner estimates a search from the statistics ANALYZE gathers on an
@@ -49,6 +55,40 @@ import generations.models
 logger = logging.getLogger(__name__)
 VECTOR_FUNCTION = "generation_search_vector(bigint, text)"
 
+CREATE_PLAIN_VECTOR_FUNCTION = r"""
+CREATE FUNCTION generation_search_plain_vector(content text) RETURNS tsvector
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+AS $function$
+-- to_tsvector('english', content) in parts of ~16,384 characters, cut at whitespace (a part with
+-- none near its end is cut there), joined while they fit in a tsvector with room to spare:
+-- to_tsvector of the whole fails past 1 MB of lexemes and positions (~120,000 distinct words).
+-- No exception block: it would be a subtransaction per row, refused in a parallel index build.
+DECLARE
+    vector tsvector := ''::tsvector;
+    part tsvector;
+    size bigint := 0;
+    part_size bigint;
+    start integer := 1;
+    stop integer;
+BEGIN
+    WHILE start <= length(content) LOOP
+        stop := regexp_instr(content, '\s', start + 16384);
+        IF stop = 0 OR stop > start + 16384 + 256 THEN
+            stop := least(start + 16384, length(content) + 1);
+        END IF;
+        part := to_tsvector('english'::regconfig, substr(content, start, stop - start));
+        SELECT coalesce(sum(octet_length(lexeme) + 3 + 2 * cardinality(positions)), 0)
+            INTO part_size FROM unnest(part);
+        EXIT WHEN size + part_size > 1000000;
+        vector := vector || part;
+        size := size + part_size;
+        start := stop;
+    END LOOP;
+    RETURN vector;
+END
+$function$
+"""
+
 CREATE_VECTOR_FUNCTION = r"""
 CREATE FUNCTION generation_search_vector(organization_id bigint, content text) RETURNS tsvector
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
@@ -59,7 +99,14 @@ SELECT CASE
         || array_to_tsvector(ARRAY[organization_id || ' '])
     ELSE plain.vector || array_to_tsvector(ARRAY[organization_id || ' ', organization_id || '  '])
 END
-FROM to_tsvector('english'::regconfig, content) AS plain(vector),
+FROM (
+    -- Past 64 kB the whole content's vector may not fit in a tsvector (see the function).
+    -- Named with its schema: an index build resolves names with pg_catalog alone.
+    SELECT CASE
+        WHEN octet_length(content) <= 65536 THEN to_tsvector('english'::regconfig, content)
+        ELSE {schema}.generation_search_plain_vector(content)
+    END
+) AS plain(vector),
 LATERAL (
     SELECT
         -- to_tsvector's own measure, a bound of the cast's: each lexeme (aligned to 2 bytes)
@@ -93,9 +140,15 @@ SELECT CASE
     ELSE coalesce(
         (
             SELECT string_agg(
-                format(
-                    '%L & ((%s) & !%L | %L & (%s))',
-                    organization_id || ' ',
+                -- The organization's own key only for a query that content with no words at all
+                -- matches ("-word", "a or -b"): any other match needs one of the organization's
+                -- words already. Each key ANDed in makes the planner expect the tenant's share of
+                -- rows once more (it multiplies them as if independent): with it in every query,
+                -- the biggest tenant's search was expected to find 5,106 of its 2.2 million rows,
+                -- and walked its newest rows in parallel (worker overshoot: 114 ms p95).
+                CASE WHEN ''::tsvector @@ query THEN quote_literal(organization_id || ' ') || ' & ' ELSE '' END
+                || format(
+                    '((%s) & !%L | %L & (%s))',
                     regexp_replace(
                         query::text, '''((?:[^''\\]|''''|\\.)*)''', '''' || organization_id || ' \1''', 'g'
                     ),
@@ -112,6 +165,21 @@ SELECT CASE
 END
 $function$
 """
+
+
+def create_functions(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        schema = schema_editor.quote_name(cursor.fetchone()[0])
+        for statement in (CREATE_PLAIN_VECTOR_FUNCTION, CREATE_VECTOR_FUNCTION, CREATE_QUERY_FUNCTION):
+            cursor.execute(statement.replace("{schema}", schema))
+
+
+def drop_functions(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("DROP FUNCTION generation_search_query(bigint[], tsquery)")
+        cursor.execute("DROP FUNCTION generation_search_vector(bigint, text)")
+        cursor.execute("DROP FUNCTION generation_search_plain_vector(text)")
 
 
 def mark_leakproof(apps, schema_editor):
@@ -137,14 +205,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(
-            [CREATE_VECTOR_FUNCTION, CREATE_QUERY_FUNCTION],
-            reverse_sql=[
-                "DROP FUNCTION generation_search_query(bigint[], tsquery)",
-                "DROP FUNCTION generation_search_vector(bigint, text)",
-            ],
-            elidable=False,
-        ),
+        migrations.RunPython(create_functions, drop_functions, elidable=False),
         # Reversed by dropping the function (the operation above).
         migrations.RunPython(mark_leakproof, migrations.RunPython.noop, elidable=False),
         AddIndexConcurrently(

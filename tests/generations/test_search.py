@@ -15,6 +15,8 @@ from tests.generations.factories import GenerationFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/generations/"
+# What a POST needs besides its request id and content.
+INGEST = {"content_type": "blog", "provider": "openai", "model": "an-unknown-model", "status": "success"}
 
 
 @pytest.fixture
@@ -269,3 +271,59 @@ def test_staff_admin_search_finds_nothing_of_an_organization_that_was_deactivate
     assert ">sea<" in html and ">city<" in html  # the active organization's content
     assert ">theirs<" not in html  # nothing of the inactive one, by its content…
     assert ">theirs<" not in by_request_id  # …or by the field search
+
+
+def test_content_of_more_distinct_words_than_a_vector_holds_is_stored_and_found_by_its_first_words(
+    api_client,
+):
+    """120,000 distinct words (~0.8 MB, under the 1 Mi-character cap) are more lexemes than a
+    tsvector holds: ``to_tsvector`` of the whole failed, and the POST with it (a 500). Now the
+    row is stored, through one POST and the bulk endpoint, and found by its first words."""
+    many = " ".join(f"w{index}" for index in range(120_000))
+    single = api_client.post(URL, {**INGEST, "request_id": "many", "content": many}, format="json")
+    bulk = api_client.post(
+        f"{URL}bulk/", {"items": [{**INGEST, "request_id": "many-bulk", "content": many}]}, format="json"
+    )
+
+    assert (single.status_code, bulk.status_code) == (201, 201), (single.content[:300], bulk.content[:300])
+    assert request_ids(api_client, "w5 w20000") == ["many", "many-bulk"]
+    assert request_ids(api_client, '"w7 w8"') == ["many", "many-bulk"]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "Wake up to the Atlantic, then take the cliff path to breakfast on the terrace. " * 1500,
+        ",".join(f"u{index}" for index in range(30_000)),  # ~200 kB with no whitespace at all
+    ],
+    ids=["long-copy", "no-whitespace"],
+)
+def test_content_over_64_kb_is_read_in_parts_and_found_as_a_whole(organization, content):
+    """Past 64 kB the vector is made part by part: the words of every part are found, a phrase
+    too, and the plain oracle agrees for the words it can index."""
+    generation = GenerationFactory(organization=organization, content=content)
+    first, last = ("cliff", "terrace") if content.startswith("Wake") else ("u3", "u29999")
+    for text in (first, last, f"{first} {last}", '"breakfast on the terrace"' if first == "cliff" else "u3"):
+        found = _found(Generation.objects.search(text, organization_ids=[organization.pk]))
+        assert found == {generation.pk} == _raw_matches(organization.pk, text), text
+
+
+@pytest.mark.parametrize(
+    ("text", "keyed"),
+    [
+        ("breakfast terrace", False),
+        ('"rooftop bar" or hotel', False),
+        ("bar -rooftop", False),
+        ("-rooftop", True),
+    ],
+)
+def test_only_a_query_that_matches_content_without_words_carries_the_organizations_key(text, keyed):
+    """Any other match needs one of the organization's words already; the key ANDed in would make
+    the planner count the tenant's share once more (the biggest tenant's search went parallel)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generation_search_query(ARRAY[7], websearch_to_tsquery('english', %s))::text", [text]
+        )
+        query = cursor.fetchone()[0]
+    assert query.startswith("'7 ' & ") is keyed, query
+    assert "'7  '" in query  # the branch for content kept as plain words is always there
