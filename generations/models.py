@@ -84,6 +84,10 @@ def validate_models_requested(value) -> None:
         )
 
 
+# The organization ids' SQL type (``bigint[]``), for the old index's column and the query's ids.
+BIGINT_ARRAY = ArrayField(models.BigIntegerField())
+
+
 class ContentSearchVector(Func):
     """``to_tsvector('english', content)``: the expression of the content index of migrations
     0009 to 0020, kept for them (and for their reversal by 0021). The search reads
@@ -101,7 +105,7 @@ class OrganizationArray(Func):
     0020, kept for them (and for their reversal by 0021)."""
 
     template = "ARRAY[%(expressions)s]"
-    output_field = ArrayField(models.BigIntegerField())
+    output_field = BIGINT_ARRAY
 
     def __init__(self):
         super().__init__(F("organization"))
@@ -120,6 +124,10 @@ class TenantSearchVector(Func):
 
     function = "generation_search_vector"
     output_field = SearchVectorField()
+
+    # The column itself, not Django's ``SearchVector`` (which wraps it in ``COALESCE``, a
+    # function PostgreSQL deems leaky: under the wall no index condition); ``content`` is never
+    # NULL and the SQL function is STRICT.
 
     def __init__(self):
         super().__init__(F("organization"), F("content"))
@@ -146,9 +154,6 @@ class Matches(Func):
     arg_joiner = " @@ "
     template = "(%(expressions)s)"
     output_field = models.BooleanField()
-
-
-BIGINT_ARRAY = ArrayField(models.BigIntegerField())
 
 
 def content_matches(text: str, *, organization_ids: Collection[int] | None) -> Q:
