@@ -348,6 +348,20 @@ def _aggregate_sql(model, name: str, *, maximum: bool) -> str:
     return f"COALESCE(sum({name}), 0)"
 
 
+def _aggregates(spec: ReportSpec, model, measures: Sequence[str]) -> str:
+    """The select list of ``measures`` over ``model``'s rows (:func:`_aggregate_sql`)."""
+    return ", ".join(_aggregate_sql(model, name, maximum=name in spec.maxima) for name in measures)
+
+
+def _rows(model) -> str:
+    """FROM and WHERE of one organization's rows of ``model`` over a range of days (the
+    parameters: organization key, first day, last day)."""
+    return (
+        f"FROM {connection.ops.quote_name(model._meta.db_table)} "
+        "WHERE organization_id = %s AND day >= %s AND day <= %s"
+    )
+
+
 def _shaper(spec: ReportSpec, model, dimensions: Sequence[str], measures: Sequence[str]):
     """A function turning fetched rows (the dimensions as :func:`_dimension_sql` selects them,
     then the measures) into output rows: the values under their output names, money written
@@ -418,9 +432,10 @@ def report_run(
 
     One statement over the narrowest rollup that answers (:func:`rollup_for`), grouped by the
     dimensions, busiest first within each day or month; the totals are the groups' sums when
-    every group was fetched, else a second statement. Written here rather than by the ORM, for
-    the per-row cost: the rows come back as tuples of ints (:func:`_aggregate_sql`) and are
-    shaped by a plan made once per question (:func:`_shaper`)."""
+    every group was fetched, else a second statement over the narrowest rollup holding the
+    measures. Written here rather than by the ORM, for the per-row cost: the rows come back as
+    tuples of ints (:func:`_aggregate_sql`) and are shaped by a plan made once per question
+    (:func:`_shaper`)."""
     spec = REPORTS.get(report)
     if spec is None:
         raise InvalidReportQuery(f"No report {report!r}.", attr="report")
@@ -441,11 +456,7 @@ def report_run(
 
     measures = (*spec.sums[source], *spec.maxima)
     model = rollup_for(source, dimensions, measures)
-    aggregates = ", ".join(_aggregate_sql(model, name, maximum=name in spec.maxima) for name in measures)
-    rows = (
-        f"FROM {connection.ops.quote_name(model._meta.db_table)} "
-        "WHERE organization_id = %s AND day >= %s AND day <= %s"
-    )
+    aggregates = _aggregates(spec, model, measures)
     params = [organization.pk, date_from, date_to]
     fetched: list[tuple] = []
     if dimensions:
@@ -459,7 +470,8 @@ def report_run(
             order.append(f"{len(dimensions) + 1 + measures.index(spec.sort)} DESC")
             order += [keys[d][0] for d in dimensions if d not in TIME_DIMENSIONS]
         fetched = _fetch(
-            f"SELECT {selected}, {aggregates} {rows} GROUP BY {group} ORDER BY {', '.join(order)} LIMIT %s",
+            f"SELECT {selected}, {aggregates} {_rows(model)} GROUP BY {group} "
+            f"ORDER BY {', '.join(order)} LIMIT %s",
             [*params, limit + 1],
         )
     truncated = len(fetched) > limit
@@ -473,7 +485,16 @@ def report_run(
             for name, column in zip(measures, columns, strict=True)
         )
     else:
-        totals_values = _fetch(f"SELECT {aggregates} {rows}", params)[0]
+        # Not every group was fetched (or none was asked for): the totals from the narrowest
+        # rollup that holds the measures. Every rollup of a source sums the same rows (each
+        # coarser one is written in the statement that writes the finer, and rebuilt from it),
+        # so the per-day rollup's few hundred rows give what the ~600,000 rows of the finest
+        # one give for the biggest tenant's year by model and user (a second scan of that
+        # table's 1.3 GB at 10M, ~0.5 s, where the per-day rollup takes ~1 ms).
+        totals_model = rollup_for(source, (), measures)
+        totals_values = _fetch(
+            f"SELECT {_aggregates(spec, totals_model, measures)} {_rows(totals_model)}", params
+        )[0]
     output = _shaper(spec, model, dimensions, measures)(fetched[:limit])
     [totals] = _shaper(spec, model, (), measures)([totals_values])
     if not dimensions:

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from analytics import services as analytics_services
 from analytics.models import GenerationDayRollup, PerformanceMetric, ProviderCall
@@ -457,6 +458,65 @@ def test_top_users_come_out_costliest_first_and_respect_the_limit(client, acme):
     costs = [Decimal(row["cost_usd"]) for row in rows]
     assert len(rows) == 3 and costs == sorted(costs, reverse=True)
     assert response.json()["truncated"] is True
+
+
+# Answers cut at ``limit``: the totals come from a second statement, over the narrowest rollup
+# that holds the report's measures (the per-day one; the per-model one where a maximum is asked
+# for; the per-key one for the keys report), whatever rollup the groups were read from.
+TRUNCATED = [
+    pytest.param("cost", {"group_by": "model,user", "limit": 3}, "analytics_generationdayrollup", id="cost"),
+    pytest.param(
+        "volume",
+        {"source": "provider_calls", "group_by": "content_type,user", "limit": 2},
+        "analytics_providercallmodeldailyrollup",
+        id="call-volume",
+    ),
+    pytest.param(
+        "models", {"group_by": "user", "limit": 2}, "analytics_generationmodeldailyrollup", id="models-max"
+    ),
+    pytest.param(
+        "keys", {"group_by": "model", "limit": 1}, "analytics_providercallkeydailyrollup", id="keys"
+    ),
+    pytest.param("failures", {"group_by": "day", "limit": 5}, "analytics_generationdayrollup", id="by-day"),
+]
+
+
+@pytest.mark.parametrize(("report", "params", "totals_table"), TRUNCATED)
+def test_a_truncated_answers_totals_are_every_rows_read_from_the_narrowest_rollup(
+    client, acme, at, report, params, totals_table
+):
+    """Generations and calls recorded since the rebuild are delta rows in every rollup, so the
+    totals are exact over unfolded deltas too."""
+    at(datetime.datetime.combine(FIRST_DAY + datetime.timedelta(days=5), datetime.time(9), tzinfo=UTC))
+    for n in range(3):
+        generation_services.generation_record(
+            organization=acme,
+            values={
+                "request_id": f"cut-{n}",
+                "model_name": "gpt-4o",
+                "provider_name": "openai",
+                "status": "failed" if n else "success",
+                "input_tokens": 700 * n,
+                "output_tokens": 11,
+                "user_ref": f"late-{n}",
+                "generation_time_ms": 90_000 + n,
+            },
+            fingerprint=f"cut-{n}",
+        )
+    first, last = FIRST_DAY, LAST_DAY
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(
+            f"/api/v1/reports/{report}/", {"from": first.isoformat(), "to": last.isoformat(), **params}
+        )
+
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["truncated"] is True and len(answer["rows"]) == params["limit"]
+    columns = [name for name in answer["rows"][0] if name not in answer["group_by"]]
+    raw_totals = raw_report(answer["source"], acme, [], columns, first, last)[0]
+    assert normalised([answer["totals"]], []) == normalised([raw_totals], [])
+    assert f'FROM "{totals_table}" WHERE' in queries.captured_queries[-1]["sql"]
 
 
 def test_time_groups_come_out_in_order(client):
