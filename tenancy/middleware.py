@@ -118,7 +118,8 @@ class RowLevelSecurityMiddleware:
     The API widens it to the caller's organization once authentication resolves it
     (``tenancy.context``); here, the admin widens it for staff: superusers in the named bypass
     ``"superuser admin"``, other staff to the organizations they are members of (the admin's
-    code walls then narrow further by role, ``tenancy.admin_walls``).
+    code walls then narrow further by role, ``tenancy.admin_walls``). An API request's statements
+    are each capped at ``settings.API_STATEMENT_TIMEOUT_SECONDS`` (``rls.statement_timeout``).
     """
 
     def __init__(self, get_response):
@@ -128,7 +129,9 @@ class RowLevelSecurityMiddleware:
         from tenancy import rls
         from tenancy.admin_walls import is_admin_request, staff_roles
 
-        with rls.rls_nothing():
+        api = request.path.startswith("/api/")
+        timeout_ms = round(settings.API_STATEMENT_TIMEOUT_SECONDS * 1000) if api else 0
+        with rls.rls_nothing(), rls.statement_timeout(timeout_ms):
             user = getattr(request, "user", None)
             if user is not None and user.is_authenticated and user.is_staff and is_admin_request(request):
                 if user.is_superuser:

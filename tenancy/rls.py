@@ -59,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 GUC_ORGANIZATIONS = "app.organization_ids"
 GUC_BYPASS = "app.rls_bypass"
+# Written with the scope, in the same statement (:func:`statement_timeout`).
+GUC_STATEMENT_TIMEOUT = "statement_timeout"
 POLICY_NAME = "tenant_wall"
 NO_DB_ALIAS = "__no_db__"  # Django's alias for the maintenance connection that creates test databases
 
@@ -127,7 +129,8 @@ def before_statement(connection) -> None:
     scope = getattr(connection, "_inkwell_row_scope", NOTHING)
     if raw is None or connection.alias == NO_DB_ALIAS:
         return  # not connected; or Django's maintenance connection, which creates test databases
-    if getattr(connection, "_inkwell_session_settings", None) == scope.session_settings:
+    wanted = (scope.session_settings, getattr(connection, "_inkwell_statement_timeout", 0))
+    if getattr(connection, "_inkwell_session_settings", None) == wanted:
         return
     from psycopg import pq
 
@@ -139,20 +142,50 @@ def before_statement(connection) -> None:
     if status == pq.TransactionStatus.ACTIVE:
         return  # a COPY is under way: nothing else can be sent; the statement after it writes
     with connection.wrap_database_errors:
-        _write_gucs(raw, scope)
-    connection._inkwell_session_settings = scope.session_settings
+        _write_gucs(raw, scope, wanted[1])
+    connection._inkwell_session_settings = wanted
 
 
-def _write_gucs(raw, scope: RowScope) -> None:
+def _write_gucs(raw, scope: RowScope, timeout_ms: int) -> None:
     raw.execute(
-        "SELECT set_config(%s, %s, false), set_config(%s, %s, false)",
+        "SELECT set_config(%s, %s, false), set_config(%s, %s, false), set_config(%s, %s, false)",
         [
             GUC_ORGANIZATIONS,
             ",".join(str(int(pk)) for pk in scope.organization_ids),
             GUC_BYPASS,
             "on" if scope.bypass else "off",
+            GUC_STATEMENT_TIMEOUT,
+            str(int(timeout_ms)),
         ],
     )
+
+
+@contextlib.contextmanager
+def statement_timeout(milliseconds: int, using: str = DEFAULT_DB_ALIAS):
+    """Cap every statement of the block at ``milliseconds`` (0: no cap), then restore what
+    applied before: PostgreSQL cancels a statement that runs longer (``QueryCanceled``).
+
+    An API request runs under ``settings.API_STATEMENT_TIMEOUT_SECONDS``
+    (:class:`tenancy.middleware.RowLevelSecurityMiddleware`), so no request holds a worker and a
+    backend for minutes (a phrase of two common words in an order no content has, searched in a
+    tenant of millions of rows, checks every row); maintenance commands run without one. The
+    cap is a session setting written with the row scope, in the same statement and only when
+    either changed (:func:`before_statement`): a request on a connection whose last request had
+    the same organization and cap costs no statement for it."""
+    connection = connections[using]
+    if not _is_postgresql(connection):
+        yield
+        return
+    previous = getattr(connection, "_inkwell_statement_timeout", 0)
+    connection._inkwell_statement_timeout = int(milliseconds)
+    try:
+        if connection.in_atomic_block:
+            before_statement(connection)
+        yield
+    finally:
+        connection._inkwell_statement_timeout = previous
+        if connection.in_atomic_block:
+            before_statement(connection)
 
 
 def use_scope(scope: RowScope, using: str = DEFAULT_DB_ALIAS) -> None:

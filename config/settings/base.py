@@ -125,6 +125,11 @@ if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
 # Seconds a client is told to wait (Retry-After) when the database is unreachable (API 503).
 API_DATABASE_RETRY_AFTER_SECONDS = env.int("API_DATABASE_RETRY_AFTER_SECONDS", default=5)
+# The longest any one SQL statement of an API request may run (0: no cap); past it PostgreSQL
+# cancels it and the API answers 503 ``query_timeout`` (tenancy.rls.statement_timeout). Below
+# gunicorn's worker timeout (30 s by default), which would kill the worker and leave the
+# statement running. The slowest legitimate statement measured at 10M rows is under 3 s.
+API_STATEMENT_TIMEOUT_SECONDS = env.float("API_STATEMENT_TIMEOUT_SECONDS", default=20.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://inkwell")}

@@ -54,10 +54,36 @@ class DatabaseUnavailable(exceptions.APIException):
         self.wait = settings.API_DATABASE_RETRY_AFTER_SECONDS
 
 
+class QueryTimeout(exceptions.APIException):
+    """A statement ran past ``settings.API_STATEMENT_TIMEOUT_SECONDS`` and PostgreSQL cancelled it
+    (``tenancy.rls.statement_timeout``): a 503 that names the cap, without ``Retry-After`` (the
+    same question would run as long again), never the 500 of an unexpected error."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "query_timeout"
+
+    @staticmethod
+    def message() -> str:
+        return (
+            f"The query ran longer than {settings.API_STATEMENT_TIMEOUT_SECONDS:g} s and was stopped; "
+            "narrow it (a shorter date range, other search words, a filter)."
+        )
+
+    def __init__(self):
+        super().__init__(self.message())
+
+
+def is_query_timeout(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is a statement PostgreSQL cancelled (SQLSTATE 57014, ``query_canceled``):
+    the statement timeout, or an operator's ``pg_cancel_backend``."""
+    return isinstance(exc, OperationalError) and getattr(exc.__cause__, "sqlstate", None) == "57014"
+
+
 def is_database_unavailable(exc: BaseException | None) -> bool:
     """Whether ``exc`` means the database could not be reached or the connection was lost (not a
-    refused statement: those are ``IntegrityError``/``DataError`` and answered 400/409)."""
-    return isinstance(exc, OperationalError | InterfaceError)
+    refused statement: those are ``IntegrityError``/``DataError`` and answered 400/409; nor a
+    cancelled one, :func:`is_query_timeout`)."""
+    return isinstance(exc, OperationalError | InterfaceError) and not is_query_timeout(exc)
 
 
 def database_unavailable_response() -> JsonResponse:
@@ -105,6 +131,8 @@ class InkwellExceptionHandler(ExceptionHandler):
             return _integrity_error(exc)
         if isinstance(exc, RequestDataTooBig):
             return PayloadTooLarge()
+        if is_query_timeout(exc):
+            return QueryTimeout()
         if is_database_unavailable(exc):
             return DatabaseUnavailable()
         return super().convert_known_exceptions(exc)

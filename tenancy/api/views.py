@@ -13,7 +13,13 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from tenancy.api.errors import database_unavailable_response, error_response, is_database_unavailable
+from tenancy.api.errors import (
+    QueryTimeout,
+    database_unavailable_response,
+    error_response,
+    is_database_unavailable,
+    is_query_timeout,
+)
 
 
 class PublicAPIView(APIView):
@@ -129,9 +135,12 @@ def not_found(request, exception=None):
 
 def internal_error(request):
     """500 in the API error format under /api/ (503 with Retry-After when the database is
-    unreachable), Django's page elsewhere. Django calls this inside its ``except`` block, so the
-    exception being handled is ``sys.exc_info()``."""
+    unreachable, 503 ``query_timeout`` when a statement ran past the cap), Django's page
+    elsewhere. Django calls this inside its ``except`` block, so the exception being handled is
+    ``sys.exc_info()``."""
     if request.path.startswith("/api/"):
+        if is_query_timeout(sys.exc_info()[1]):
+            return error_response(503, QueryTimeout.default_code, QueryTimeout.message())
         if is_database_unavailable(sys.exc_info()[1]):
             return database_unavailable_response()
         return error_response(500, "error", "A server error occurred.")

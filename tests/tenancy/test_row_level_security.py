@@ -170,7 +170,9 @@ def _record_writes(monkeypatch) -> list:
     """The scopes written into the session from now on (the writes still happen)."""
     written = []
     write = rls._write_gucs
-    monkeypatch.setattr(rls, "_write_gucs", lambda raw, scope: (written.append(scope), write(raw, scope)))
+    monkeypatch.setattr(
+        rls, "_write_gucs", lambda raw, scope, cap: (written.append(scope), write(raw, scope, cap))
+    )
     return written
 
 

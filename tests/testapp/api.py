@@ -47,3 +47,25 @@ class UnscopedWidgetNamesView(APIView):
 
 
 urlpatterns.insert(0, path("api/v1/unscoped-widget-names/", UnscopedWidgetNamesView.as_view()))
+
+
+class StatementTimeoutView(APIView):
+    """What the session's statement cap is while an API request runs."""
+
+    def get(self, request):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW statement_timeout")
+            return Response({"statement_timeout": cursor.fetchone()[0]})
+
+
+class SlowStatementView(APIView):
+    """A statement of thirty seconds, for the statement cap's tests."""
+
+    def get(self, request):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_sleep(30)")
+        return Response({"finished": True})
+
+
+urlpatterns.insert(0, path("api/v1/statement-timeout/", StatementTimeoutView.as_view()))
+urlpatterns.insert(0, path("api/v1/slow-statement/", SlowStatementView.as_view()))

@@ -1,0 +1,85 @@
+"""Every statement of an API request is capped at ``API_STATEMENT_TIMEOUT_SECONDS``: PostgreSQL
+cancels one that runs longer and the API answers 503 ``query_timeout``, nothing written; the cap
+is written with the row scope and lifted outside requests.
+
+Outside a test transaction (``transaction=True``), as a request runs in production: a cancelled
+statement inside the test's own transaction would abort it."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test import override_settings
+
+from generations.models import Generation
+from tenancy import rls
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _client(make_api_client, organization):
+    """An editor's client that returns the 503 instead of raising: a 5xx is reported to Django's
+    ``got_request_exception`` (error monitoring sees it), which the test client re-raises."""
+    client = make_api_client(organization)
+    client.raise_request_exception = False
+    return client
+
+
+def _session_cap() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        return cursor.fetchone()[0]
+
+
+@override_settings(API_STATEMENT_TIMEOUT_SECONDS=7.5)
+def test_an_api_requests_statements_run_under_the_cap_and_later_code_without_it(
+    organization, make_api_client
+):
+    client = make_api_client(organization)
+
+    response = client.get("/api/v1/statement-timeout/")
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"statement_timeout": "7500ms"}
+    # Code outside a request (a command, a fixture) on the same connection: no cap.
+    with rls.rls_nothing():
+        assert _session_cap() == "0"
+
+
+@override_settings(API_STATEMENT_TIMEOUT_SECONDS=0.2)
+def test_a_statement_past_the_cap_is_cancelled_and_answered_503_naming_the_cap(organization, make_api_client):
+    client = _client(make_api_client, organization)
+
+    response = client.get("/api/v1/slow-statement/")  # a statement of 30 s
+
+    assert response.status_code == 503, response.content
+    assert "Retry-After" not in response  # the same question would run as long again
+    [error] = response.json()["errors"]
+    assert error["code"] == "query_timeout"
+    assert "0.2 s" in error["detail"]
+    # The connection serves the next request as usual.
+    assert client.get("/api/v1/statement-timeout/").json() == {"statement_timeout": "200ms"}
+
+
+@override_settings(API_STATEMENT_TIMEOUT_SECONDS=0)
+def test_a_cap_of_zero_means_none(organization, make_api_client):
+    client = make_api_client(organization)
+
+    assert client.get("/api/v1/statement-timeout/").json() == {"statement_timeout": "0"}
+
+
+def test_a_write_cut_by_the_cap_writes_nothing(organization, make_api_client):
+    client = _client(make_api_client, organization)
+    items = [
+        {"request_id": f"capped-{n}", "content": "word " * 2000, "status": "success", "input_tokens": 5}
+        for n in range(200)
+    ]
+
+    # One millisecond: the bulk's INSERT of 200 rows (or an earlier statement) runs past it.
+    with override_settings(API_STATEMENT_TIMEOUT_SECONDS=0.001):
+        response = client.post("/api/v1/generations/bulk/", {"items": items}, format="json")
+
+    assert response.status_code == 503, response.content
+    assert response.json()["errors"][0]["code"] == "query_timeout"
+    with rls.rls_bypass(reason="test: count the rows"):
+        assert not Generation.all_objects.filter(request_id__startswith="capped-").exists()
