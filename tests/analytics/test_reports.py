@@ -393,6 +393,15 @@ BY_TIME_ALONE = [
 ]
 
 
+def _record_gpt_4o(organization, request_id: str, **values) -> Generation:
+    """A generation of gpt-4o recorded through the service now (rollup deltas, not folded)."""
+    return generation_services.generation_record(
+        organization=organization,
+        values={"request_id": request_id, "model_name": "gpt-4o", "provider_name": "openai", **values},
+        fingerprint=request_id,
+    ).instance
+
+
 def test_reports_by_time_alone_stay_exact_over_unfolded_deltas_and_after_a_fold(client, acme, at):
     """The rebuilt days hold one folded per-day row each; generations recorded since (and an edit
     of one) add delta rows to some of them, which the reports sum with the folded rows; folding
@@ -400,18 +409,7 @@ def test_reports_by_time_alone_stay_exact_over_unfolded_deltas_and_after_a_fold(
     busy = FIRST_DAY + datetime.timedelta(days=10)
     at(datetime.datetime.combine(busy, datetime.time(12), tzinfo=UTC))
     recorded = [
-        generation_services.generation_record(
-            organization=acme,
-            values={
-                "request_id": f"tail-{n}",
-                "model_name": "gpt-4o",
-                "provider_name": "openai",
-                "status": status,
-                "input_tokens": 1000 * n,
-                "output_tokens": 10,
-            },
-            fingerprint=f"tail-{n}",
-        ).instance
+        _record_gpt_4o(acme, f"tail-{n}", status=status, input_tokens=1000 * n, output_tokens=10)
         for n, status in enumerate(["failed", "success", "failed", "pending"])
     ]
     generation_services.generation_update(
@@ -485,23 +483,18 @@ TRUNCATED = [
 def test_a_truncated_answers_totals_are_every_rows_read_from_the_narrowest_rollup(
     client, acme, at, report, params, totals_table
 ):
-    """Generations and calls recorded since the rebuild are delta rows in every rollup, so the
-    totals are exact over unfolded deltas too."""
+    """Generations recorded since the rebuild are delta rows in every generations rollup (the
+    longest generation time yet among them), so the totals are exact over unfolded deltas too."""
     at(datetime.datetime.combine(FIRST_DAY + datetime.timedelta(days=5), datetime.time(9), tzinfo=UTC))
     for n in range(3):
-        generation_services.generation_record(
-            organization=acme,
-            values={
-                "request_id": f"cut-{n}",
-                "model_name": "gpt-4o",
-                "provider_name": "openai",
-                "status": "failed" if n else "success",
-                "input_tokens": 700 * n,
-                "output_tokens": 11,
-                "user_ref": f"late-{n}",
-                "generation_time_ms": 90_000 + n,
-            },
-            fingerprint=f"cut-{n}",
+        _record_gpt_4o(
+            acme,
+            f"cut-{n}",
+            status="failed" if n else "success",
+            input_tokens=700 * n,
+            output_tokens=11,
+            user_ref=f"late-{n}",
+            generation_time_ms=90_000 + n,
         )
     first, last = FIRST_DAY, LAST_DAY
 
