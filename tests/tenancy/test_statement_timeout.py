@@ -83,3 +83,20 @@ def test_a_write_cut_by_the_cap_writes_nothing(organization, make_api_client):
     assert response.json()["errors"][0]["code"] == "query_timeout"
     with rls.rls_bypass(reason="test: count the rows"):
         assert not Generation.all_objects.filter(request_id__startswith="capped-").exists()
+
+
+def test_the_cap_costs_a_connections_next_requests_no_statement(organization, make_api_client, monkeypatch):
+    """Written with the row scope, in its statement: once the session holds the organization and
+    the cap, the next requests of that organization on the connection write nothing."""
+    client = make_api_client(organization)
+    assert client.get("/api/v1/statement-timeout/").status_code == 200
+    written = []
+    write = rls._write_gucs
+    monkeypatch.setattr(
+        rls, "_write_gucs", lambda raw, scope, cap: (written.append((scope, cap)), write(raw, scope, cap))
+    )
+
+    for _ in range(3):
+        assert client.get("/api/v1/statement-timeout/").json() == {"statement_timeout": "20s"}
+
+    assert written == []
