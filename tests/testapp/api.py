@@ -2,6 +2,7 @@
 
 from django.db import connection
 from django.urls import include, path
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -50,8 +51,10 @@ urlpatterns.insert(0, path("api/v1/unscoped-widget-names/", UnscopedWidgetNamesV
 
 
 class StatementTimeoutView(APIView):
-    """What the session's statement cap is while an API request runs."""
+    """What the session's statement cap is while an API request runs (not in the schema: the
+    API fuzz test reads every documented operation)."""
 
+    @extend_schema(exclude=True)
     def get(self, request):
         with connection.cursor() as cursor:
             cursor.execute("SHOW statement_timeout")
@@ -59,8 +62,10 @@ class StatementTimeoutView(APIView):
 
 
 class SlowStatementView(APIView):
-    """A statement of thirty seconds, for the statement cap's tests."""
+    """A statement of thirty seconds, for the statement cap's tests (not in the schema: the fuzz
+    test would wait for it and get the cap's 503)."""
 
+    @extend_schema(exclude=True)
     def get(self, request):
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_sleep(30)")
