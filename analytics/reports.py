@@ -459,6 +459,7 @@ def report_run(
     aggregates = _aggregates(spec, model, measures)
     params = [organization.pk, date_from, date_to]
     fetched: list[tuple] = []
+    totals_model = model
     if dimensions:
         keys = {d: _dimension_sql(d) for d in dimensions}
         selected = ", ".join(output for _, output in keys.values())
@@ -496,7 +497,7 @@ def report_run(
             f"SELECT {_aggregates(spec, totals_model, measures)} {_rows(totals_model)}", params
         )[0]
     output = _shaper(spec, model, dimensions, measures)(fetched[:limit])
-    [totals] = _shaper(spec, model, (), measures)([totals_values])
+    [totals] = _shaper(spec, totals_model, (), measures)([totals_values])
     if not dimensions:
         output = [dict(totals)]
     return ReportResult(

@@ -86,6 +86,11 @@ def is_database_unavailable(exc: BaseException | None) -> bool:
     return isinstance(exc, OperationalError | InterfaceError) and not is_query_timeout(exc)
 
 
+def query_timeout_response() -> JsonResponse:
+    """The same 503 ``query_timeout`` for a statement cancelled outside DRF."""
+    return error_response(503, QueryTimeout.default_code, QueryTimeout.message())
+
+
 def database_unavailable_response() -> JsonResponse:
     """The same 503 for failures outside DRF (a middleware, a plain Django view)."""
     response = error_response(503, DatabaseUnavailable.default_code, str(DatabaseUnavailable.default_detail))

@@ -14,11 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tenancy.api.errors import (
-    QueryTimeout,
     database_unavailable_response,
     error_response,
     is_database_unavailable,
     is_query_timeout,
+    query_timeout_response,
 )
 
 
@@ -140,7 +140,7 @@ def internal_error(request):
     ``sys.exc_info()``."""
     if request.path.startswith("/api/"):
         if is_query_timeout(sys.exc_info()[1]):
-            return error_response(503, QueryTimeout.default_code, QueryTimeout.message())
+            return query_timeout_response()
         if is_database_unavailable(sys.exc_info()[1]):
             return database_unavailable_response()
         return error_response(500, "error", "A server error occurred.")

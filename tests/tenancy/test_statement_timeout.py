@@ -13,6 +13,7 @@ from django.test import override_settings
 
 from generations.models import Generation
 from tenancy import rls
+from tests.tenancy.test_row_level_security import _record_writes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,11 +91,7 @@ def test_the_cap_costs_a_connections_next_requests_no_statement(organization, ma
     the cap, the next requests of that organization on the connection write nothing."""
     client = make_api_client(organization)
     assert client.get("/api/v1/statement-timeout/").status_code == 200
-    written = []
-    write = rls._write_gucs
-    monkeypatch.setattr(
-        rls, "_write_gucs", lambda raw, scope, cap: (written.append((scope, cap)), write(raw, scope, cap))
-    )
+    written = _record_writes(monkeypatch)
 
     for _ in range(3):
         assert client.get("/api/v1/statement-timeout/").json() == {"statement_timeout": "20s"}
