@@ -114,9 +114,17 @@ def _apply(connection, scope: RowScope) -> None:
     organization costs none at all; a request that never touches the database opens no
     connection for it. Inside a transaction it is written now (see the module docstring)."""
     if _is_postgresql(connection):
-        connection._inkwell_row_scope = scope
-        if connection.in_atomic_block:
-            before_statement(connection)
+        _want(connection, "_inkwell_row_scope", scope)
+
+
+def _want(connection, attribute: str, value) -> None:
+    """Record a session setting the connection's statements must run under (the row scope, the
+    statement cap): outside a transaction :func:`before_statement` writes it before the next
+    statement; inside one it is written now, so the transaction's next statement, raw or not,
+    runs under it (see the module docstring)."""
+    setattr(connection, attribute, value)
+    if connection.in_atomic_block:
+        before_statement(connection)
 
 
 def before_statement(connection) -> None:
@@ -177,15 +185,12 @@ def statement_timeout(milliseconds: int, using: str = DEFAULT_DB_ALIAS):
         yield
         return
     previous = getattr(connection, "_inkwell_statement_timeout", 0)
-    connection._inkwell_statement_timeout = int(milliseconds)
     try:
-        if connection.in_atomic_block:
-            before_statement(connection)
+        # Inside the try, as row_scope's: a write that fails must not leave the cap recorded.
+        _want(connection, "_inkwell_statement_timeout", int(milliseconds))
         yield
     finally:
-        connection._inkwell_statement_timeout = previous
-        if connection.in_atomic_block:
-            before_statement(connection)
+        _want(connection, "_inkwell_statement_timeout", previous)
 
 
 def use_scope(scope: RowScope, using: str = DEFAULT_DB_ALIAS) -> None:

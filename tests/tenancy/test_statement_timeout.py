@@ -8,7 +8,7 @@ statement inside the test's own transaction would abort it."""
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.test import override_settings
 
 from generations.models import Generation
@@ -97,3 +97,23 @@ def test_the_cap_costs_a_connections_next_requests_no_statement(organization, ma
         assert client.get("/api/v1/statement-timeout/").json() == {"statement_timeout": "20s"}
 
     assert written == []
+
+
+def _raw_session_cap() -> str:
+    """The session's cap read by psycopg directly: no hook of Django's writes a wanted setting
+    before it, so it shows what the session holds now."""
+    return connection.connection.execute("SHOW statement_timeout").fetchone()[0]
+
+
+def test_inside_a_transaction_the_cap_is_written_at_once_and_lifted_at_the_blocks_end():
+    """In a transaction a switch is written when made (a server-side cursor's FETCHes pass no
+    hook), both ways; a statement cancelled in a savepoint leaves the transaction usable."""
+    with transaction.atomic(), rls.rls_nothing():
+        assert _raw_session_cap() == "0"
+        with rls.statement_timeout(150):
+            assert _raw_session_cap() == "150ms"
+            with pytest.raises(OperationalError), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT pg_sleep(30)")
+            assert _session_cap() == "150ms"  # the savepoint's rollback kept the cap set before it
+        assert _raw_session_cap() == "0"
+    assert _session_cap() == "0"
