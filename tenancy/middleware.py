@@ -119,7 +119,8 @@ class RowLevelSecurityMiddleware:
     (``tenancy.context``); here, the admin widens it for staff: superusers in the named bypass
     ``"superuser admin"``, other staff to the organizations they are members of (the admin's
     code walls then narrow further by role, ``tenancy.admin_walls``). An API request's statements
-    are each capped at ``settings.API_STATEMENT_TIMEOUT_SECONDS`` (``rls.statement_timeout``).
+    are each capped at ``settings.API_STATEMENT_TIMEOUT_SECONDS``, an admin page's at
+    ``settings.ADMIN_STATEMENT_TIMEOUT_SECONDS`` (``rls.statement_timeout``).
     """
 
     def __init__(self, get_response):
@@ -129,11 +130,14 @@ class RowLevelSecurityMiddleware:
         from tenancy import rls
         from tenancy.admin_walls import is_admin_request, staff_roles
 
-        api = request.path.startswith("/api/")
-        timeout_ms = round(settings.API_STATEMENT_TIMEOUT_SECONDS * 1000) if api else 0
-        with rls.rls_nothing(), rls.statement_timeout(timeout_ms):
+        if request.path.startswith("/api/"):
+            admin, cap_s = False, settings.API_STATEMENT_TIMEOUT_SECONDS
+        else:
+            admin = is_admin_request(request)
+            cap_s = settings.ADMIN_STATEMENT_TIMEOUT_SECONDS if admin else 0
+        with rls.rls_nothing(), rls.statement_timeout(round(cap_s * 1000)):
             user = getattr(request, "user", None)
-            if user is not None and user.is_authenticated and user.is_staff and is_admin_request(request):
+            if admin and user is not None and user.is_authenticated and user.is_staff:
                 if user.is_superuser:
                     rls.use_scope(rls.RowScope(bypass_reason="superuser admin"))
                 else:

@@ -5,6 +5,7 @@ import sys
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.views.defaults import page_not_found, server_error
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -13,6 +14,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tenancy.admin_walls import is_admin_request
 from tenancy.api.errors import (
     database_unavailable_response,
     error_response,
@@ -133,9 +135,24 @@ def not_found(request, exception=None):
     return page_not_found(request, exception)
 
 
+def admin_query_timeout_page(request):
+    """The admin's 503 for a statement cancelled past ``settings.ADMIN_STATEMENT_TIMEOUT_SECONDS``:
+    the admin's frame, the cap and what to narrow. Rendered without the admin's per-request
+    context (its app list asks the database for permissions), as Django's own 500 page is."""
+    from django.contrib import admin
+
+    context = {
+        "site_header": admin.site.site_header,
+        "site_title": admin.site.site_title,
+        "cap_seconds": settings.ADMIN_STATEMENT_TIMEOUT_SECONDS,
+    }
+    return render(request, "admin/query_timeout.html", context, status=503)
+
+
 def internal_error(request):
     """500 in the API error format under /api/ (503 with Retry-After when the database is
-    unreachable, 503 ``query_timeout`` when a statement ran past the cap), Django's page
+    unreachable, 503 ``query_timeout`` when a statement ran past the cap); in the admin a 503
+    page asking for a narrower question when a statement ran past its cap; Django's page
     elsewhere. Django calls this inside its ``except`` block, so the exception being handled is
     ``sys.exc_info()``."""
     if request.path.startswith("/api/"):
@@ -144,4 +161,6 @@ def internal_error(request):
         if is_database_unavailable(sys.exc_info()[1]):
             return database_unavailable_response()
         return error_response(500, "error", "A server error occurred.")
+    if is_query_timeout(sys.exc_info()[1]) and is_admin_request(request):
+        return admin_query_timeout_page(request)
     return server_error(request)
