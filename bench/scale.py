@@ -417,6 +417,25 @@ def table_size(table: str) -> int:
         return cursor.fetchone()[0]
 
 
+def background_work() -> str:
+    """What the server does besides the bench's own requests: the autovacuum workers' tables and
+    whether the checkpointer is writing a checkpoint out, for the notes of the phases that time
+    the database's own work (retention); sampled before and after them, not timed."""
+    from django.db import connection
+
+    from tenancy.rls import database_owner
+
+    with database_owner(), connection.cursor() as cursor:  # another role's query text needs the owner
+        cursor.execute(
+            "SELECT backend_type, coalesce(query, ''), coalesce(wait_event, '') FROM pg_stat_activity "
+            "WHERE backend_type IN ('autovacuum worker', 'checkpointer')"
+        )
+        rows = cursor.fetchall()
+    vacuums = sorted(q.removeprefix("autovacuum: ") for kind, q, _ in rows if kind == "autovacuum worker")
+    writing = any(kind == "checkpointer" and wait == "CheckpointWriteDelay" for kind, _, wait in rows)
+    return f"autovacuum: {', '.join(vacuums) or 'none'}; checkpoint {'being written' if writing else 'idle'}"
+
+
 # --- the run ---------------------------------------------------------------------------------
 
 
@@ -1025,7 +1044,9 @@ def retention_phase(
     organization = Organization.objects.get(pk=candidates[-1])
     shorten_retention(organization)
     before = table_size("generations_generation")
+    beside = background_work()
     rows, elapsed, stopped = _archive_timed(budget_s, organizations=[organization])
+    beside = f"{beside} before, {background_work()} after"
     from analytics.retention import retention_compact
     from tenancy.rls import database_owner
 
@@ -1042,7 +1063,7 @@ def retention_phase(
         f"retention ({DEFAULT_WORKERS} workers): {rows:,} rows archived in {elapsed:.1f} s = "
         f"{rows / elapsed:,.0f} rows/s"
         f"{' (time box hit)' if stopped else ''}; generations table {before / 2**20:,.0f} MB before, "
-        f"{after / 2**20:,.0f} MB after VACUUM, {compacted_note}"
+        f"{after / 2**20:,.0f} MB after VACUUM, {compacted_note} (server: {beside})"
     )
     results.add(
         "retention", f"archive and delete, organization of ~{counts[organization.pk]} rows", None, note
@@ -1064,12 +1085,13 @@ def platform_retention_phase(results: Results, end: datetime.datetime, budget_s:
 
     from analytics.retention import DEFAULT_WORKERS
 
+    beside = background_work()
     with override_settings(RETENTION_POLICY=nightly_retention_policy()):
         rows, elapsed, stopped = _archive_timed(budget_s, now=end)
     note = (
         f"nightly retention over every organization (the oldest day, {DEFAULT_WORKERS} workers): "
         f"{rows:,} rows archived in {elapsed:.1f} s = {rows / elapsed:,.0f} rows/s"
-        f"{' (time box hit)' if stopped else ''}"
+        f"{' (time box hit)' if stopped else ''} (server: {beside} before, {background_work()} after)"
     )
     results.add("retention", "archive and delete, every organization's oldest day", None, note)
     return note, rows / elapsed >= RETENTION_TARGET
