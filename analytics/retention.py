@@ -92,7 +92,13 @@ TARGET_MOMENT = {
     RetentionTarget.PERFORMANCE_METRICS: "created_at",
     RetentionTarget.EMPTY_RUNS: "created_at",
 }
-DEFAULT_BATCH_SIZE = 10_000
+# Rows a batch locks, archives and deletes in one transaction. At 10M (bench/retention_trials.py,
+# alternating on one build, docs/scale-plan.md) a tenant's policy ran 6-12 % faster at 2,500
+# than at 10,000 (won 9 of 10 pairs; 5,000 in between, 1,000 no better than 10,000): a tenant's
+# target of ~20,000 rows is then ~8 windows, not 2, so the two workers pipeline batches and
+# finish together instead of running one batch each in lockstep and waiting on the slower.
+# Tenants of 100k rows and the nightly run: the same within the trials' spread.
+DEFAULT_BATCH_SIZE = 2_500
 # A batch transaction's work_mem: room for a batch's deleted rows (see _archive_batch).
 BATCH_WORK_MEM = "64MB"
 # apply_retention's connections: the nightly run uses two cores of the database server.
@@ -471,8 +477,9 @@ def _archive_batch(
         # The delete-and-archive statement keeps the deleted rows (~1 kB each) for its INSERT:
         # with the default 4 MB a batch of 10,000 spilled them to a temporary file (~10 MB
         # written and read back). At 10M the generations' statement ran ~11 % faster with room
-        # for them (docs/scale-plan.md). SET LOCAL: until the batch's transaction ends (a
-        # caller's, when the batch runs inside one).
+        # for them (docs/scale-plan.md); a tree's cascaded nodes can make a batch of 2,500 as
+        # big. SET LOCAL: until the batch's transaction ends (a caller's, when the batch runs
+        # inside one).
         cursor.execute("SET LOCAL work_mem = %s", [BATCH_WORK_MEM])
         primary = expired_rows(organizations=organizations, target=target, cutoff=cutoff)
         model = primary.model
