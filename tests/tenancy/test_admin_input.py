@@ -11,16 +11,8 @@ from styleguides.models import StyleGuide, StyleGuideVersion
 from tenancy.choices import Role
 from tenancy.models import Membership
 from tests.styleguides.factories import StyleGuideFactory
-from tests.tenancy.admin_walker import staff_member
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client, organization):
-    client.force_login(staff_member(organization, Role.OWNER))
-    client.raise_request_exception = False
-    return client
 
 
 @pytest.mark.parametrize(
@@ -42,26 +34,26 @@ def staff_client(client, organization):
         "/admin/tenancy/auditevent/?created_at__year=9999&created_at__month=12",
     ],
 )
-def test_a_url_the_database_cannot_take_is_a_400(staff_client, url):
-    assert staff_client.get(url).status_code == 400
+def test_a_url_the_database_cannot_take_is_a_400(admin_owner_client, url):
+    assert admin_owner_client.get(url).status_code == 400
 
 
-def test_a_year_in_the_window_still_filters(staff_client, organization):
+def test_a_year_in_the_window_still_filters(admin_owner_client, organization):
     StyleGuideFactory(organization=organization, name="Voice")
 
-    response = staff_client.get("/admin/tenancy/auditevent/?created_at__year=2026&created_at__month=1")
+    response = admin_owner_client.get("/admin/tenancy/auditevent/?created_at__year=2026&created_at__month=1")
 
     assert response.status_code == 200
-    assert staff_client.get("/admin/styleguides/styleguide/?name__icontains=voi").status_code == 200
+    assert admin_owner_client.get("/admin/styleguides/styleguide/?name__icontains=voi").status_code == 200
 
 
 @pytest.mark.parametrize("selected", ["", "abc", "1.5"])
 def test_an_action_on_a_selection_that_cannot_exist_does_nothing_and_says_so(
-    staff_client, organization, selected
+    admin_owner_client, organization, selected
 ):
     guide = StyleGuideFactory(organization=organization)
 
-    response = staff_client.post(
+    response = admin_owner_client.post(
         "/admin/styleguides/styleguide/",
         {"action": "delete_selected", "index": 0, "_selected_action": [str(guide.pk), selected]},
     )
@@ -72,8 +64,8 @@ def test_an_action_on_a_selection_that_cannot_exist_does_nothing_and_says_so(
 
 
 @pytest.mark.parametrize("user", ["abc", "1e999", "NaN"])
-def test_a_value_an_autocomplete_field_cannot_hold_is_a_form_error(staff_client, organization, user):
-    response = staff_client.post(
+def test_a_value_an_autocomplete_field_cannot_hold_is_a_form_error(admin_owner_client, organization, user):
+    response = admin_owner_client.post(
         "/admin/tenancy/membership/add/",
         {"user": user, "organization": organization.pk, "role": Role.VIEWER},
     )
@@ -83,24 +75,26 @@ def test_a_value_an_autocomplete_field_cannot_hold_is_a_form_error(staff_client,
     assert Membership.objects.count() == 1  # the staff member's own
 
 
-def test_publish_notes_with_a_nul_publish_nothing_and_say_why(staff_client, organization):
+def test_publish_notes_with_a_nul_publish_nothing_and_say_why(admin_owner_client, organization):
     guide = StyleGuideFactory(organization=organization)
 
-    response = staff_client.post(f"/admin/styleguides/styleguide/{guide.pk}/publish/", {"notes": "a\x00b"})
+    response = admin_owner_client.post(
+        f"/admin/styleguides/styleguide/{guide.pk}/publish/", {"notes": "a\x00b"}
+    )
 
     assert response.status_code == 302
     assert "Not published" in " ".join(str(m) for m in get_messages(response.wsgi_request))
     assert not StyleGuideVersion.objects.filter(guide=guide).exists()
 
 
-def test_an_organization_header_with_a_nul_is_a_400_on_the_api(staff_client):
-    response = staff_client.get("/api/v1/style-guides/", HTTP_X_ORGANIZATION="x\x00y")
+def test_an_organization_header_with_a_nul_is_a_400_on_the_api(admin_owner_client):
+    response = admin_owner_client.get("/api/v1/style-guides/", HTTP_X_ORGANIZATION="x\x00y")
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["code"] == "invalid"
 
 
-def test_the_job_queue_is_for_operators_not_an_organizations_staff(staff_client, admin_client):
+def test_the_job_queue_is_for_operators_not_an_organizations_staff(admin_owner_client, admin_client):
     """Its jobs are every organization's, with arguments naming their rows."""
-    assert staff_client.get("/admin/procrastinate/procrastinatejob/").status_code == 403
+    assert admin_owner_client.get("/admin/procrastinate/procrastinatejob/").status_code == 403
     assert admin_client.get("/admin/procrastinate/procrastinatejob/").status_code == 200

@@ -13,8 +13,6 @@ from django.test import override_settings
 
 from generations.models import Generation
 from tenancy import rls
-from tenancy.choices import Role
-from tests.tenancy.admin_walker import staff_member
 from tests.tenancy.test_row_level_security import _record_writes
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,22 +119,15 @@ def test_inside_a_transaction_the_cap_is_written_at_once_and_lifted_at_the_block
     assert _session_cap() == "0"
 
 
-@pytest.fixture
-def staff_client(client, organization):
-    client.force_login(staff_member(organization, Role.OWNER))
-    client.raise_request_exception = False  # the 503 is reported as an error, then answered
-    return client
-
-
 @override_settings(API_STATEMENT_TIMEOUT_SECONDS=7.5, ADMIN_STATEMENT_TIMEOUT_SECONDS=12)
-def test_an_admin_pages_statements_run_under_the_admins_cap_and_other_pages_under_none(staff_client):
-    assert staff_client.get("/admin/test-statement-timeout/").json() == {"statement_timeout": "12s"}
-    assert staff_client.get("/plain/statement-timeout/").json() == {"statement_timeout": "0"}
+def test_an_admin_pages_statements_run_under_the_admins_cap_and_other_pages_under_none(admin_owner_client):
+    assert admin_owner_client.get("/admin/test-statement-timeout/").json() == {"statement_timeout": "12s"}
+    assert admin_owner_client.get("/plain/statement-timeout/").json() == {"statement_timeout": "0"}
 
 
 @override_settings(ADMIN_STATEMENT_TIMEOUT_SECONDS=0.2)
-def test_an_admin_statement_past_the_cap_is_a_503_page_naming_it(staff_client):
-    response = staff_client.get("/admin/test-slow-statement/?q=terrace+breakfast")
+def test_an_admin_statement_past_the_cap_is_a_503_page_naming_it(admin_owner_client):
+    response = admin_owner_client.get("/admin/test-slow-statement/?q=terrace+breakfast")
 
     assert response.status_code == 503
     assert response["Content-Type"].startswith("text/html")
@@ -144,5 +135,5 @@ def test_an_admin_statement_past_the_cap_is_a_503_page_naming_it(staff_client):
     assert "ran longer than 0.2 s" in page
     assert 'href="/admin/test-slow-statement/"' in page  # the page again, without its search
     # The admin goes on serving the staff user on the same connection.
-    assert staff_client.get("/admin/").status_code == 200
-    assert staff_client.get("/admin/test-statement-timeout/").json() == {"statement_timeout": "200ms"}
+    assert admin_owner_client.get("/admin/").status_code == 200
+    assert admin_owner_client.get("/admin/test-statement-timeout/").json() == {"statement_timeout": "200ms"}
