@@ -2,8 +2,20 @@
 
 The Langfuse SDKs export OTLP only; a generation is a span whose ``langfuse.observation.type``
 is ``generation`` (an ``embedding`` one is a provider call), with usage and cost as JSON strings.
-Langfuse's usage keys are disjoint (``input`` excludes cached tokens, which have their own keys),
-so the cached counts are added back into our ``input_tokens``, which includes them.
+
+``usage_details`` comes in the two shapes the Langfuse server reads (and prices) itself:
+
+- Langfuse's own, flat and disjoint: every ``input_*`` key (``input_cache_read``,
+  ``input_cached_tokens``, ``input_audio``, a modality …) is a part of the input that ``input``
+  does not count, every ``output_*`` key (``output_reasoning`` …) a part of the output, as the
+  SDK's LangChain handler writes them (it subtracts each detail from ``input``/``output``). Our
+  ``input_tokens``/``output_tokens`` include them all, so they are added back; ``priority*`` keys
+  are a tier, not a part, and are not. Anthropic's raw keys (``cache_read_input_tokens`` …, also
+  outside ``input_tokens``) are read the same way.
+- OpenAI's usage object as the SDK's OpenAI drop-in sends it, the details nested
+  (``prompt_tokens_details.cached_tokens``, ``completion_tokens_details.reasoning_tokens``; the
+  Responses API's ``input_tokens_details``): the counts already include their details, the
+  cached ones are read from the nesting.
 """
 
 from __future__ import annotations
@@ -26,11 +38,23 @@ USER_ID = "langfuse.user.id"
 SESSION_ID = "langfuse.session.id"
 TRACE_NAME = "langfuse.trace.name"
 
-# Langfuse usage keys → our token fields. Input-side keys other than these are cache counts.
+# Langfuse usage keys → our token fields.
 INPUT_KEYS = ("input", "input_tokens", "prompt_tokens")
 OUTPUT_KEYS = ("output", "output_tokens", "completion_tokens")
-CACHE_READ_KEYS = ("input_cached_tokens", "cache_read_input_tokens", "input_cache_read", "cached_tokens")
-CACHE_WRITE_KEYS = ("cache_creation_input_tokens", "input_cache_creation", "input_cache_write")
+TOTAL_KEYS = ("total", "total_tokens")
+# Keys outside ``input_*`` that are parts of the input (Anthropic's raw usage, some SDKs).
+CACHE_READ_KEYS = ("cache_read_input_tokens", "cached_tokens")
+CACHE_WRITE_KEYS = ("cache_creation_input_tokens",)
+# What a part of the input is, by its key: cache reads, else cache writes, else plain input.
+CACHE_READ_MARKS = ("cache_read", "cached")
+CACHE_WRITE_MARKS = ("cache_creation", "cache_write", "ephemeral_")
+# OpenAI's nested details (chat completions, then the Responses API).
+OPENAI_DETAILS = (
+    "prompt_tokens_details",
+    "completion_tokens_details",
+    "input_tokens_details",
+    "output_tokens_details",
+)
 
 
 def is_generation(attributes: dict[str, Any]) -> bool:
@@ -43,16 +67,25 @@ def is_embedding(attributes: dict[str, Any]) -> bool:
     return attributes.get(OBSERVATION_TYPE) == "embedding"
 
 
-def _count(details: dict[str, Any], keys) -> int | None:
+def _tokens(value: Any, name: str) -> int | None:
+    count = token_count(value, f"usage_details {name}")
+    if count is not None and count < 0:
+        # Parts are summed: a negative one would lower a count the serializer then takes as true.
+        raise ItemRejected(f"usage_details {name} is a negative token count ({count}).")
+    return count
+
+
+def _first(details: dict[str, Any], keys) -> int | None:
     for key in keys:
         if details.get(key) is not None:
-            return token_count(details[key], f"usage_details {key}")
+            return _tokens(details[key], key)
     return None
 
 
 def usage(attributes: dict[str, Any]) -> dict[str, int]:
-    """Our token fields from ``usage_details`` (empty when the span has none); a
-    ``usage_details`` that is not a JSON object of token counts rejects the span."""
+    """Our token fields from ``usage_details`` (empty when the span has none), read in either of
+    its shapes (module docstring); a ``usage_details`` that is not a JSON object of token counts
+    rejects the span."""
     raw = attributes.get(USAGE_DETAILS)
     if raw is None:
         return {}
@@ -62,16 +95,60 @@ def usage(attributes: dict[str, Any]) -> dict[str, int]:
         details = None
     if not isinstance(details, dict):
         raise ItemRejected(f"{USAGE_DETAILS} is not a JSON object of token counts ({str(raw)[:100]!r}).")
+    if any(isinstance(details.get(key), dict) for key in OPENAI_DETAILS):
+        values = _openai_usage(details)
+    else:
+        values = _langfuse_usage(details)
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _openai_usage(details: dict[str, Any]) -> dict[str, int | None]:
+    """OpenAI's usage object: ``prompt_tokens`` counts the cached ones its details name."""
+    nested = details.get("prompt_tokens_details") or details.get("input_tokens_details")
+    nested = nested if isinstance(nested, dict) else {}
     values = {
-        "input_tokens": _count(details, INPUT_KEYS),
-        "output_tokens": _count(details, OUTPUT_KEYS),
-        "cache_read_tokens": _count(details, CACHE_READ_KEYS),
-        "cache_write_tokens": _count(details, CACHE_WRITE_KEYS),
+        "input_tokens": _first(details, INPUT_KEYS[1:]),
+        "output_tokens": _first(details, OUTPUT_KEYS[1:]),
+        "cache_read_tokens": _first(nested, ("cached_tokens",)) or _first(details, CACHE_READ_KEYS),
+        "cache_write_tokens": _first(nested, ("cache_creation_tokens",)) or _first(details, CACHE_WRITE_KEYS),
     }
-    values = {name: value for name, value in values.items() if value is not None}
-    cached = values.get("cache_read_tokens", 0) + values.get("cache_write_tokens", 0)
-    if "input_tokens" in values:
-        values["input_tokens"] += cached
+    cached = (values["cache_read_tokens"] or 0) + (values["cache_write_tokens"] or 0)
+    if cached and (values["input_tokens"] or 0) < cached:
+        # A count that cannot include its cached part did not (LiteLLM's Anthropic usage).
+        values["input_tokens"] = (values["input_tokens"] or 0) + cached
+    return values
+
+
+def _langfuse_usage(details: dict[str, Any]) -> dict[str, int | None]:
+    """Langfuse's flat usage: ``input``/``output`` plus every part named beside them."""
+    values = {
+        "input_tokens": _first(details, INPUT_KEYS),
+        "output_tokens": _first(details, OUTPUT_KEYS),
+        "cache_read_tokens": None,
+        "cache_write_tokens": None,
+    }
+    named = {*INPUT_KEYS, *OUTPUT_KEYS, *TOTAL_KEYS}
+    for key, value in details.items():
+        if key in named or isinstance(value, dict | list):
+            continue  # a count read above, a total, or a breakdown Langfuse does not price
+        if key.startswith("output_"):
+            side = "output"
+        elif key.startswith("input_") or key in CACHE_READ_KEYS or key in CACHE_WRITE_KEYS:
+            side = "input"
+        else:
+            continue
+        if key.removeprefix(f"{side}_").startswith("priority"):
+            continue  # a tier of tokens the other keys count, not a part of its own
+        count = _tokens(value, key)
+        if count is None:
+            continue
+        names = [f"{side}_tokens"]
+        if side == "input" and any(mark in key for mark in CACHE_READ_MARKS):
+            names.append("cache_read_tokens")
+        elif side == "input" and any(mark in key for mark in CACHE_WRITE_MARKS):
+            names.append("cache_write_tokens")
+        for name in names:
+            values[name] = (values[name] or 0) + count
     return values
 
 

@@ -304,6 +304,73 @@ def test_the_langfuse_sdk_records_a_generation(live_server, key, organization, p
     assert (row.user_ref, row.conversation_id) == ("guest-9", "stay-2026")
 
 
+def test_the_langfuse_openai_drop_in_records_cached_tokens_at_their_rate(
+    live_server, key, organization, priced
+):
+    """``langfuse.openai`` sends OpenAI's usage object as it is, the cached count nested in
+    ``prompt_tokens_details`` (the Langfuse server reads it there): 1,920 of the 2,048 prompt
+    tokens are cache reads, not full-price input (it was an 85 % overcharge)."""
+    from langfuse import Langfuse
+    from langfuse.openai import OpenAI
+
+    # The SDK keeps one client per public key for the process and traces the drop-in's calls
+    # with the one named: each test names its own.
+    langfuse = Langfuse(public_key="pk-lf-drop-in", secret_key=key, base_url=live_server.url, flush_at=1)
+    with fake_provider({"/v1/chat/completions": OPENAI_COMPLETION}) as (base_url, _calls):
+        client = OpenAI(base_url=f"{base_url}/v1", api_key="sk-test", max_retries=0)
+        try:
+            client.chat.completions.create(
+                model="gpt-4o-mini",
+                messages=[{"role": "user", "content": "Name a hotel."}],
+                langfuse_public_key="pk-lf-drop-in",
+            )
+        finally:
+            langfuse.flush()
+            langfuse.shutdown()
+
+    row = Generation.objects.get(organization=organization)
+    assert (row.input_tokens, row.output_tokens, row.cache_read_tokens) == (2048, 12, 1920)
+    assert row.cost_usd == genai_cost(
+        "openai", "gpt-4o-mini", input_tokens=2048, output_tokens=12, cache_read_tokens=1920
+    )
+
+
+def test_the_langfuse_sdk_s_disjoint_parts_are_counted_in_input_and_output(
+    live_server, key, organization, priced
+):
+    """What the SDK's LangChain handler writes for LangChain's usage of 1,000 input tokens (400
+    cached) and 5,000 output tokens (4,000 reasoning): each detail subtracted from ``input`` /
+    ``output`` and sent under its own key. Reasoning is billed as output, audio as input; a
+    ``priority`` tier is not a part."""
+    from langfuse import Langfuse
+
+    client = Langfuse(public_key="pk-lf-chain", secret_key=key, base_url=live_server.url, flush_at=1)
+    try:
+        generation = client.start_observation(as_type="generation", name="chain", model="gpt-4o")
+        generation.update(
+            output="Sea-view rooms.",
+            usage_details={
+                "input": 590,
+                "output": 1000,
+                "total": 6000,
+                "input_cache_read": 400,
+                "input_audio": 10,
+                "input_priority": 1000,
+                "output_reasoning": 4000,
+            },
+        )
+        generation.end()
+        client.flush()
+    finally:
+        client.shutdown()
+
+    row = Generation.objects.get(organization=organization)
+    assert (row.input_tokens, row.output_tokens, row.cache_read_tokens) == (1000, 5000, 400)
+    assert row.cost_usd == genai_cost(
+        "openai", "gpt-4o", input_tokens=1000, output_tokens=5000, cache_read_tokens=400
+    )
+
+
 def only_callback(monkeypatch, litellm, logger) -> None:
     """Make ``logger`` LiteLLM's one callback for this test. LiteLLM copies ``callbacks`` into
     its own lists once and keeps them: the loggers of earlier tests (bound to closed event

@@ -560,6 +560,25 @@ LONE_SURROGATE_OUTPUT = '[{"role": "assistant", "parts": [{"type": "text", "cont
         pytest.param(
             {"langfuse.observation.cost_details": "{bad"}, {}, "cost_details", id="langfuse-cost-bad"
         ),
+        # Parts are summed into input/output: a negative one would lower them unseen.
+        pytest.param(
+            {
+                "gen_ai.usage.input_tokens": None,
+                "langfuse.observation.usage_details": '{"input": 90, "input_audio": -50}',
+            },
+            {},
+            "negative token count",
+            id="langfuse-negative-part",
+        ),
+        pytest.param(
+            {
+                "gen_ai.usage.output_tokens": None,
+                "langfuse.observation.usage_details": '{"output_reasoning": "lots"}',
+            },
+            {},
+            "not a whole number",
+            id="langfuse-part-as-text",
+        ),
         pytest.param({"user.id": {"name": "x"}}, {}, "not a string", id="kvlist-user"),
         pytest.param({"gen_ai.request.model": "gpt\x00"}, {}, "model", id="nul-in-model"),
         pytest.param({"gen_ai.request.stop": "a\x00"}, {}, "parameters", id="nul-in-parameter"),
@@ -592,6 +611,104 @@ def test_a_span_that_cannot_be_true_is_rejected_alone_and_writes_nothing(
     assert result.partial_success.rejected_spans == 1
     assert reason in result.partial_success.error_message
     assert Generation.all_objects.count() == 0
+
+
+NO_GEN_AI_USAGE = {"gen_ai.usage.input_tokens": None, "gen_ai.usage.output_tokens": None}
+
+
+@pytest.mark.parametrize(
+    ("details", "tokens"),
+    [
+        pytest.param(
+            {
+                "input": 590,
+                "output": 1000,
+                "total": 6000,
+                "input_cache_read": 400,
+                "input_audio": 10,
+                "output_reasoning": 4000,
+            },
+            (1000, 5000, 400, 0),
+            id="langchain-parts",
+        ),
+        pytest.param(
+            {"input": 100, "output": 20, "input_cached_tokens": 900, "output_reasoning_tokens": 30},
+            (1000, 50, 900, 0),
+            id="langfuse-server-parts",
+        ),
+        pytest.param(
+            {
+                "input": 100,
+                "output": 20,
+                "input_cache_creation": 300,
+                "input_priority": 400,
+                "output_priority": 20,
+            },
+            (400, 20, 0, 300),
+            id="cache-write-part-priority-tier-not-a-part",
+        ),
+        pytest.param(
+            {
+                "input_tokens": 100,
+                "output_tokens": 20,
+                "cache_read_input_tokens": 800,
+                "cache_creation_input_tokens": 100,
+            },
+            (1000, 20, 800, 100),
+            id="anthropic-raw",
+        ),
+        pytest.param(
+            {
+                "prompt_tokens": 2048,
+                "completion_tokens": 12,
+                "total_tokens": 2060,
+                "prompt_tokens_details": {"cached_tokens": 1920, "audio_tokens": 0},
+                "completion_tokens_details": {"reasoning_tokens": 5},
+            },
+            (2048, 12, 1920, 0),
+            id="openai-chat-nested",
+        ),
+        pytest.param(
+            {
+                "input_tokens": 3000,
+                "output_tokens": 400,
+                "input_tokens_details": {"cached_tokens": 2000},
+                "output_tokens_details": {"reasoning_tokens": 300},
+            },
+            (3000, 400, 2000, 0),
+            id="openai-responses-nested",
+        ),
+        pytest.param(
+            {"input": 10, "output": 5, "input_modality_breakdown": [{"modality": "text", "token_count": 10}]},
+            (10, 5, 0, 0),
+            id="a-breakdown-list-is-not-a-part",
+        ),
+    ],
+)
+def test_langfuse_usage_details_are_read_as_the_langfuse_server_reads_them(
+    api_client, organization, priced, details, tokens
+):
+    """Langfuse's flat keys are disjoint parts (``input`` excludes ``input_cache_read``, ``output``
+    excludes ``output_reasoning``): ours include them. OpenAI's nested object already counts its
+    details. Priced from the columns, like a native POST of them."""
+    span = raw_span({**NO_GEN_AI_USAGE, "langfuse.observation.usage_details": json.dumps(details)})
+
+    result = answer(post(api_client, raw_export(span)))
+
+    assert result.partial_success.rejected_spans == 0, result.partial_success.error_message
+    row = Generation.objects.get(organization=organization)
+    assert (row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens) == tokens
+    assert row.cost_usd == genai_cost(
+        "openai",
+        "gpt-4o",
+        **dict(
+            zip(
+                ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens"),
+                tokens,
+                strict=True,
+            )
+        ),
+    )
 
 
 @pytest.mark.parametrize(
