@@ -52,6 +52,10 @@ MAX_VARIABLES = 100
 MAX_RANGE = 1_000
 MAX_REPEAT_LENGTH = 100_000
 MAX_EXPONENT = 64
+# How large an integer ``**`` and ``*`` may make: bounding the exponent alone let
+# ``((9**64)**64)**64`` build a 53-million-bit integer (14 s with the process's GIL held, past
+# the render's clock, which is only read between calls). 10,000 bits print in ~3,000 digits.
+MAX_INTEGER_BITS = 10_000
 MAX_OUTPUT_CHARACTERS = 500_000
 MAX_INCLUDE_DEPTH = 10
 # Per render: loop iterations (all loops together), sandboxed calls, wall time. Well above any
@@ -164,6 +168,13 @@ _FORMAT_SIZE = regex.compile(r"(?:%[-#0 +]*|\{[^{}]*:[^{}]*?)(\d{6,})")
 def _too_long(length: int) -> None:
     if length > MAX_REPEAT_LENGTH:
         raise SecurityError(f"Text longer than {MAX_REPEAT_LENGTH} characters is not built in templates.")
+
+
+def _check_integer_bits(bits: int) -> None:
+    """Refuse an integer result of about ``bits`` bits past :data:`MAX_INTEGER_BITS`, before
+    Python computes it (one such multiplication cannot be interrupted)."""
+    if bits > MAX_INTEGER_BITS:
+        raise SecurityError(f"Integers larger than {MAX_INTEGER_BITS:,} bits are not allowed in templates.")
 
 
 def _check_format(template: Any) -> None:
@@ -297,9 +308,13 @@ class PromptSandbox(ImmutableSandboxedEnvironment):
         if operator == "**":
             if isinstance(right, int | float) and abs(right) > MAX_EXPONENT:
                 raise SecurityError(f"Exponents above {MAX_EXPONENT} are not allowed in templates.")
+            if isinstance(left, int) and isinstance(right, int) and right > 0:
+                _check_integer_bits(abs(left).bit_length() * right)
         elif operator == "%":
             _check_format(left)
         elif operator == "*":
+            if isinstance(left, int) and isinstance(right, int):
+                _check_integer_bits(abs(left).bit_length() + abs(right).bit_length())
             for sequence, times in ((left, right), (right, left)):
                 repeatable = isinstance(sequence, str | list | tuple) and isinstance(times, int)
                 if repeatable and len(sequence) * times > MAX_REPEAT_LENGTH:

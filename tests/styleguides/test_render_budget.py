@@ -82,6 +82,10 @@ COSTLY_AT_RENDER = [
     ("{{ ('x' * 1000)|replace('', 'y' * 100)|length }}", {"n": 0}),
     ("{{ 'a'.center(n)|length }}", {"n": 10**9}),
     ("{{ ('y' * 1000).join(['x'] * 1000)|length }}", {"n": 0}),
+    # Each exponent at most 64, the integer past any prompt: one power held the GIL for 14 s.
+    ("{{ ((((9**64)**64)**64)**64) % 7 }}", {"n": 0}),
+    ("{{ (n ** 64) ** 64 }}", {"n": 10**300}),
+    ("{{ (9**64)**64 * (9**64)**64 }}", {"n": 0}),
 ]
 
 
@@ -102,6 +106,16 @@ def test_a_costly_render_stops_with_a_400_within_a_second(api_client, organizati
     assert error["code"] in ("sandbox_violation", "output_too_long")
     assert elapsed < 1.0
     assert AuditEvent.objects.count() == events
+
+
+def test_integer_arithmetic_within_the_bound_still_renders(api_client, organization):
+    body = "{{ 2 ** 64 }} {{ (2 ** 64) * (3 ** 40) }} {{ -(7 ** 64) % 1000 }}"
+    template = make_template(organization, user_template=body, variables=[])
+
+    response = api_client.post(f"/api/v1/templates/{template.pk}/render/", {"variables": {}}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["user"] == f"{2**64} {(2**64) * (3**40)} {-(7**64) % 1000}"
 
 
 def test_the_iteration_budget_is_shared_by_all_loops_of_a_render(api_client, organization):
