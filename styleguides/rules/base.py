@@ -161,15 +161,48 @@ def grade(parameters: dict, name: str) -> float | None:
 # take gigabytes. Their bounds, multiplied together, stay under this (conservative: nesting is
 # not told apart, so ``a{100}b{100}`` counts as 10,000).
 MAX_COUNTED_REPETITION = 10_000
-_COUNTED = regex.compile(r"(?<!\\)\{(\d*)(?:,(\d*))?\}")
+# A brace after one of these escapes is the escape's argument (``\p{L}``, ``\x{263a}``,
+# ``\N{EM DASH}``, ``\g{name}``), not a repetition.
+_BRACED_ESCAPES = frozenset("pPxNgu")
+
+
+def _counted_repetitions(pattern: str):
+    """The largest bound of every ``{…}`` in ``pattern`` that could be a counted repetition.
+
+    A scan, not a regular expression over the text: an escaped backslash before a brace
+    (``\\\\{2000}``: a backslash, repeated) was read as an escaped brace and never counted, and
+    in verbose mode (``(?x)``) the bounds may hold spaces and comments (``a{20 000}``). So every
+    brace not escaped counts, by the digits inside it; a literal brace with digits in a
+    character class or a comment is counted too, which only errs towards refusing."""
+    position, length = 0, len(pattern)
+    while position < length:
+        character = pattern[position]
+        if character == "\\":
+            escaped = pattern[position + 1 : position + 2]
+            position += 2
+            if escaped in _BRACED_ESCAPES and pattern[position : position + 1] == "{":
+                closing = pattern.find("}", position)
+                position = length if closing < 0 else closing + 1
+            continue
+        if character == "{":
+            closing = pattern.find("}", position)
+            if closing < 0:
+                return
+            bounds = "".join(c for c in pattern[position + 1 : closing] if c in "0123456789,")
+            numbers = [int(number[:7]) for number in bounds.split(",") if number]
+            if numbers:
+                yield max(numbers)
+            position = closing + 1
+            continue
+        position += 1
 
 
 def compile_pattern(pattern: str, *, ignore_case: bool = False) -> regex.Pattern:
     """Compile a tenant's pattern, Unicode-aware; raises ``ValidationError`` naming the problem."""
     flags = regex.UNICODE | (regex.IGNORECASE if ignore_case else 0)
     product = 1
-    for low, high in _COUNTED.findall(pattern):
-        product *= max(int(number[:7]) if number else 0 for number in (low, high)) or 1
+    for bound in _counted_repetitions(pattern):
+        product *= bound or 1
         if product > MAX_COUNTED_REPETITION:
             raise parameter_error(
                 f"Counted repetitions ({{n}}, {{n,m}}) multiply to more than {MAX_COUNTED_REPETITION:,}."

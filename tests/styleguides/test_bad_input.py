@@ -12,7 +12,7 @@ from styleguides.models import (
     StyleGuide,
     StyleGuideVersion,
 )
-from styleguides.rules.base import MAX_TERM_LENGTH, MAX_TERMS
+from styleguides.rules.base import MAX_TERM_LENGTH, MAX_TERMS, compile_pattern
 from tenancy.models import AuditEvent
 from tests.styleguides.factories import BrandRuleFactory, StyleGuideFactory, make_snippet, make_template
 
@@ -100,6 +100,14 @@ def test_global_slugs_are_unique_too(db):
         ({"pattern": "a{2,1}"}, "Invalid regular expression"),
         ({"pattern": "x?"}, "matches empty text"),
         ({"pattern": "ok", "ignore_case": "yes"}, "true or false"),
+        # Counted repetitions unrolled at compile time (gigabytes): a backslash repeated (was read
+        # as an escaped brace: 4 million repetitions, 1 GB), verbose mode's spaced or commented
+        # bounds.
+        ({"pattern": r"\\{20000}"}, "multiply to more than"),
+        ({"pattern": r"(?:\\{2000}){2000}"}, "multiply to more than"),
+        ({"pattern": r"\\\\{20000}"}, "multiply to more than"),
+        ({"pattern": "(?x)a{20 000}"}, "multiply to more than"),
+        ({"pattern": "(?x)a{2#one\n0000}"}, "multiply to more than"),
     ],
 )
 def test_invalid_regex_rule_is_refused_when_saved(api_client, organization, parameters, detail):
@@ -113,6 +121,27 @@ def test_invalid_regex_rule_is_refused_when_saved(api_client, organization, para
     assert_error(response, 400, attr="parameters")
     assert detail in response.json()["errors"][0]["detail"]
     assert snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("pattern", "matching"),
+    [
+        (r"\p{Lu}{3}-\d{4}", "ABC-1234"),
+        (r"\{5\}", "{5}"),  # escaped braces are text, not a repetition
+        (r"\N{EM DASH}{2}", "\u2014\u2014"),
+        (r"(?x) \d{3} - \d{4}  # a phone number", "555-1234"),
+        (r"\\{3}", "\\\\\\"),  # a backslash, three times
+    ],
+)
+def test_a_regex_rule_within_the_bound_is_saved_and_matches(api_client, organization, pattern, matching):
+    guide = StyleGuideFactory(organization=organization)
+    response = api_client.post(
+        "/api/v1/brand-rules/",
+        {"guide": guide.pk, "name": "Shape", "rule_type": "regex", "parameters": {"pattern": pattern}},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert compile_pattern(pattern).search(matching)
 
 
 def test_invalid_regex_update_is_refused_and_the_rule_keeps_its_pattern(api_client, organization):
