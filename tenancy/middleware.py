@@ -5,6 +5,7 @@ import uuid
 
 from django.conf import settings
 from django.http import HttpResponseBadRequest
+from django.middleware.common import CommonMiddleware
 
 from tenancy.api.errors import error_response
 from tenancy.context import ORGANIZATION_HEADER
@@ -110,6 +111,25 @@ class APIJSONErrorsMiddleware:
                 return error_response(404, "not_found", "No such endpoint.")
             return error_response(500, "error", "A server error occurred.")
         return response
+
+
+class APICommonMiddleware(CommonMiddleware):
+    """Django's ``CommonMiddleware``, but a write to an API URL without its trailing slash is a
+    JSON 404 naming the URL, not a redirect: a 301 turns the client's POST into a GET of the
+    list (the write silently lost), and with DEBUG on Django raises instead (a 500). Reads and
+    the admin are redirected as before."""
+
+    def process_response(self, request, response):
+        if (
+            response.status_code == 404
+            and request.path.startswith("/api/")
+            and request.method not in ("GET", "HEAD", "OPTIONS")
+            and self.should_redirect_with_slash(request)
+        ):
+            return error_response(
+                404, "not_found", f"No such endpoint. API URLs end with a slash: {request.path}/"
+            )
+        return super().process_response(request, response)
 
 
 class RowLevelSecurityMiddleware:

@@ -70,7 +70,7 @@ MIDDLEWARE = [
     "tenancy.middleware.UnstorableTextMiddleware",
     "tenancy.api.strict.StrictQueryParametersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "tenancy.middleware.APICommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After authentication: a request admits no tenant row until its organization is known.

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from generations.models import Campaign, Generation
 from tests.testapp.models import Widget
 
 pytestmark = pytest.mark.django_db
@@ -72,3 +73,43 @@ def test_unknown_api_path_is_json_404_with_debug_on_too(api_client, settings):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["errors"][0]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("debug", [False, True])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/v1/campaigns"),
+        ("post", "/api/v1/generations"),
+        ("patch", "/api/v1/campaigns/{pk}"),
+        ("put", "/api/v1/cache/some-key"),
+        ("delete", "/api/v1/campaigns/{pk}"),
+    ],
+)
+def test_a_write_without_the_trailing_slash_is_a_json_404_naming_the_url(
+    api_client, organization, settings, debug, method, path
+):
+    """Not a redirect (a client following a 301 turns the POST into a GET: the write lost) nor,
+    with DEBUG on, Django's RuntimeError (a 500)."""
+    settings.DEBUG = debug
+    campaign = Campaign.objects.create(organization=organization, name="Spring")
+
+    path = path.format(pk=campaign.pk)
+    response = getattr(api_client, method)(path, {"name": "x"}, format="json")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["errors"] == [
+        {"code": "not_found", "detail": f"No such endpoint. API URLs end with a slash: {path}/", "attr": None}
+    ]
+    assert list(Campaign.all_objects.values_list("pk", "name", "deleted_at")) == [
+        (campaign.pk, "Spring", None)
+    ]
+    assert Generation.all_objects.count() == 0
+
+
+def test_a_read_without_the_trailing_slash_is_still_redirected(api_client):
+    response = api_client.get("/api/v1/campaigns?status=active")
+
+    assert response.status_code == 301
+    assert response["Location"] == "/api/v1/campaigns/?status=active"
