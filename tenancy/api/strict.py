@@ -10,8 +10,9 @@ Installed once for the whole API (nothing to add per serializer or view):
   ``unknown_field_hints = {name: detail}``.
 - **JSON types**: in a body the parser marked :class:`JSONBody`, a string, boolean, integer,
   number or id field takes only that JSON type, and a related field no ``""`` (DRF would coerce
-  ``0`` to ``"0"``, ``"yes"`` to true, ``"7"`` or ``7.0`` to 7, ``""`` to null). Query strings are
-  text and are parsed as text.
+  ``0`` to ``"0"``, ``"yes"`` to true, ``"7"`` or ``7.0`` to 7, ``""`` to null); a decimal
+  (money) takes a number or a string written as JSON writes one (not ``"1_000"``, ``"١٢"`` or
+  ``" 7 "``, which ``Decimal`` reads). Query strings are text and are parsed as text.
 - **Query parameters**: an API request may carry only the query parameters the OpenAPI schema
   documents for its operation (filters, search, ordering, pagination, and each view's
   ``extend_schema(parameters=…)``), plus ``format``, each once unless the schema makes it a list.
@@ -22,6 +23,7 @@ Installed once for the whole API (nothing to add per serializer or view):
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -148,6 +150,21 @@ def _typed(field_class: type, accepted: tuple[type, ...], error: str):
     return to_internal_value
 
 
+# A decimal written as text is written as JSON writes a number (a sign, ASCII digits, a point, an
+# exponent). Python's ``Decimal`` reads more, and DRF passes the text to it stripped: "1_000"
+# (1000), "١٢" (Arabic-Indic digits: 12), "  7  ".
+_DECIMAL_TEXT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+def _decimal_as_written(parse):
+    def to_internal_value(self, data):
+        if isinstance(data, str) and not _DECIMAL_TEXT.fullmatch(data) and from_json_body(self):
+            self.fail("invalid")
+        return parse(self, data)
+
+    return to_internal_value
+
+
 _related_run_validation = serializers.RelatedField.run_validation
 
 
@@ -171,6 +188,9 @@ def install_strict_serializers() -> None:
     serializers.ChoiceField.fail = _fail_listing_choices
     for field_class, (accepted, error) in _JSON_TYPES.items():
         field_class.to_internal_value = _typed(field_class, accepted, error)
+    serializers.DecimalField.to_internal_value = _decimal_as_written(
+        serializers.DecimalField.to_internal_value
+    )
     serializers.RelatedField.run_validation = _related_without_blank
 
 

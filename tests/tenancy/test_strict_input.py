@@ -496,6 +496,18 @@ WRONG_JSON_TYPES = [
     ("/api/v1/generations/", generation(parent="5"), "parent", "incorrect_type"),
     ("/api/v1/generations/", generation(parent=5.0), "parent", "incorrect_type"),
     ("/api/v1/runs/", {"prompt": "p", "content_type": "blog", "user_ref": 0}, "user_ref", "invalid"),
+    # Money as text is written as JSON writes a number: Python's Decimal reads these too.
+    ("/api/v1/generations/", generation(client_cost_usd="1_000"), "client_cost_usd", "invalid"),
+    ("/api/v1/generations/", generation(client_cost_usd="\u0661\u0662"), "client_cost_usd", "invalid"),
+    ("/api/v1/generations/", generation(client_cost_usd="\u0663.\u0665"), "client_cost_usd", "invalid"),
+    ("/api/v1/generations/", generation(client_cost_usd="  7  "), "client_cost_usd", "invalid"),
+    ("/api/v1/generations/", generation(client_cost_usd="0x10"), "client_cost_usd", "invalid"),
+    (
+        "/api/v1/generations/bulk/",
+        {"items": [generation(), generation(request_id="r2", client_cost_usd="1_0")]},
+        "items.1.client_cost_usd",
+        "invalid",
+    ),
 ]
 
 
@@ -509,6 +521,36 @@ def test_a_value_of_another_json_type_is_a_400_naming_the_field(api_client, url,
     errors = response.json()["errors"]
     assert [(e["attr"], e["code"]) for e in errors] == [(attr, code)]
     assert written() == before
+
+
+@pytest.mark.parametrize("limit", ["1_0", "\u0665", " 5"])
+def test_a_budget_limit_in_a_form_decimal_does_not_read_is_refused_and_nothing_is_written(
+    admin_api_client, organization, limit
+):
+    before = written()
+
+    response = admin_api_client.post("/api/v1/budgets/", {"name": "Cap", "limit_usd": limit}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert [(e["attr"], e["code"]) for e in response.json()["errors"]] == [("limit_usd", "invalid")]
+    assert written() == before
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("0.0042", "0.0042000000"),
+        (0.0042, "0.0042000000"),
+        ("1e-3", "0.0010000000"),
+        (3, "3.0000000000"),
+        ("+2.5", "2.5000000000"),
+    ],
+)
+def test_money_as_a_json_number_or_its_text_is_read(api_client, sent, stored):
+    response = api_client.post("/api/v1/generations/", generation(client_cost_usd=sent), format="json")
+
+    assert response.status_code == 201, response.content
+    assert str(Generation.objects.get(pk=response.json()["id"]).client_cost_usd) == stored
 
 
 def test_a_boolean_of_another_json_type_is_refused_on_update_and_changes_nothing(
