@@ -67,7 +67,7 @@ class KeysFirst:
 class CreatedAtCursorPagination(CursorPagination):
     """Newest first by ``created_at``; ``?page_size=`` up to 500.
 
-    A ``page_size`` that is not a whole number ≥ 1, or a ``cursor`` we did not write, is a 400
+    A ``page_size`` that is not a whole number from 1 to 500, or a ``cursor`` we did not write, is a 400
     naming the parameter (DRF would quietly use the default size, and answer a bad cursor with a
     404, or a 400 about a date format when the decoded cursor's position is not one)."""
 
@@ -78,11 +78,11 @@ class CreatedAtCursorPagination(CursorPagination):
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is not None:
-            try:
-                size = int(raw)
-            except ValueError:
-                size = 0
-            if size < 1:
+            # ASCII digits only: int() also reads "5_0", " 5" and an Arabic-Indic five. Past the
+            # largest page is refused too, not quietly cut to it: a client asking for 1,000 rows
+            # and given 500 would take the short page for the end of the list.
+            size = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else 0
+            if not 1 <= size <= self.max_page_size:
                 raise ValidationError(
                     {self.page_size_query_param: [f"Enter a whole number from 1 to {self.max_page_size}."]}
                 )
