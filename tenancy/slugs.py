@@ -5,11 +5,18 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
+from background.locks import lock_until_commit
+
 
 def unique_slug(taken: QuerySet, name: str, *, max_length: int = 100, field: str = "slug") -> str:
     """``slugify(name)`` (``item`` when nothing is left of it), with ``-2``, ``-3`` … appended
     while ``taken`` (the rows the slug must differ from) already holds it."""
     base = slugify(name)[:max_length].strip("-") or "item"
+    # Two requests naming rows alike at once would both find the same free slug and one would
+    # fail on the unique constraint (a 400 or 409 for a slug the client never sent): the second
+    # waits here until the first commits, then sees its row. Held until the caller's
+    # transaction ends (every caller creates the row in one).
+    lock_until_commit(f"slug:{taken.model._meta.label}:{base}")
     existing = set(taken.filter(**{f"{field}__startswith": base}).values_list(field, flat=True))
     candidate, number = base, 2
     while candidate in existing:
