@@ -117,7 +117,7 @@ def generation_lineage(*, organization: Organization, generation: Generation) ->
 
     One query whatever the depth, the names of the relations the list serializer shows
     included (:data:`LIST_RELATION_NAMES`); soft-deleted
-    ancestors are included (the path is history).
+    ancestors are included (the path is history; the API shows them without their content).
     """
 
     def ancestors(cte):

@@ -291,6 +291,44 @@ class GenerationListSerializer(GenerationSerializer):
         read_only_fields = fields
 
 
+class LineageNodeSerializer(GenerationListSerializer):
+    """A step of ``generations/{id}/lineage/``: a live generation as the list shows it; a
+    soft-deleted ancestor keeps its place in the path as the tree shows it (where it stands,
+    ``is_deleted``), its content and every other value null: a deleted row's content is hidden
+    from the API, as its detail view's 404 hides it."""
+
+    is_deleted = serializers.SerializerMethodField()
+    SKELETON = frozenset(
+        {
+            "id",
+            "request_id",
+            "parent",
+            "depth",
+            "version",
+            "kind",
+            "branch_name",
+            "status",
+            "created_at",
+            "is_deleted",
+        }
+    )
+
+    class Meta(GenerationListSerializer.Meta):
+        fields = [*GenerationListSerializer.Meta.fields, "is_deleted"]
+        read_only_fields = fields
+
+    def get_is_deleted(self, generation) -> bool:
+        return generation.deleted_at is not None
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.deleted_at is not None:
+            for name in data:
+                if name not in self.SKELETON:
+                    data[name] = None
+        return data
+
+
 class BulkResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
     id = serializers.IntegerField()

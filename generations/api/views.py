@@ -29,6 +29,7 @@ from generations.api.serializers import (
     GenerationRunSerializer,
     GenerationSerializer,
     GenerationUpdateSerializer,
+    LineageNodeSerializer,
     TreeNodeSerializer,
 )
 from generations.models import CacheEntry, Campaign, Generation, GenerationRun
@@ -148,11 +149,12 @@ class GenerationViewSet(RestoreMixin, TenantIngestViewSet, mixins.DestroyModelMi
         )
         return self.recorded_response(recorded)
 
-    @extend_schema(responses=GenerationListSerializer(many=True), filters=False)
+    @extend_schema(responses=LineageNodeSerializer(many=True), filters=False)
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
     def lineage(self, request, pk=None):
-        """The path from the tree's root to this generation, root first (one recursive query)."""
-        return self.related_generations(selectors.generation_lineage)
+        """The path from the tree's root to this generation, root first (one recursive query); a
+        deleted ancestor keeps its place without its content."""
+        return self.related_generations(selectors.generation_lineage, LineageNodeSerializer)
 
     @extend_schema(responses=TreeNodeSerializer, filters=False)
     @action(detail=True, methods=["get"], filter_backends=[], pagination_class=None)
@@ -167,10 +169,10 @@ class GenerationViewSet(RestoreMixin, TenantIngestViewSet, mixins.DestroyModelMi
         """This generation's variants, ordered by vertical (one query)."""
         return self.related_generations(selectors.generation_variants)
 
-    def related_generations(self, selector) -> Response:
+    def related_generations(self, selector, serializer_class=GenerationListSerializer) -> Response:
         """List rows of the generations ``selector`` finds for the one in the URL, in its order."""
         rows = selector(organization=self.organization, generation=self.get_object())
-        return Response(GenerationListSerializer(rows, many=True).data)
+        return Response(serializer_class(rows, many=True).data)
 
 
 class GenerationRunViewSet(RestoreMixin, TenantModelViewSet):

@@ -182,6 +182,24 @@ def test_a_soft_deleted_node_keeps_its_place_in_the_tree(api_client, organizatio
     assert kept["children"][0]["id"] == leaf["id"]
 
 
+def test_a_soft_deleted_ancestor_keeps_its_place_in_the_lineage_without_its_content(api_client, organization):
+    root = GenerationFactory(organization=organization, content="The root's words.")
+    middle = branch(api_client, root.pk)
+    leaf = branch(api_client, middle["id"])
+    Generation.objects.filter(pk=middle["id"]).update(content="Words the client deleted.")
+    assert api_client.delete(f"{URL}{middle['id']}/").status_code == 204
+
+    response = api_client.get(f"{URL}{leaf['id']}/lineage/")
+
+    assert response.status_code == 200
+    first, kept, last = response.json()
+    assert (first["id"], first["is_deleted"], first["content"]) == (root.pk, False, "The root's words.")
+    assert (kept["id"], kept["is_deleted"], kept["depth"], kept["parent"]) == (middle["id"], True, 1, root.pk)
+    assert kept["content"] is None and kept["metadata"] is None and kept["cost_usd"] is None
+    assert "Words the client deleted." not in response.content.decode()
+    assert (last["id"], last["is_deleted"]) == (leaf["id"], False)
+
+
 def test_lineage_of_priced_nodes_loads_their_model_and_provider_in_the_same_query(
     api_client, organization, django_assert_max_num_queries
 ):
