@@ -20,7 +20,8 @@ from django_cte import CTE, with_cte
 from generations.choices import GenerationKind, GenerationStatus, RunStatus
 from generations.models import CacheDailyStats, CacheEntry, Campaign, Generation, GenerationRun
 from providers.spending import SpendScope, SpendTotals
-from styleguides.models import PromptTemplateVersion, StyleGuideVersion, Vertical
+from styleguides import selectors as styleguide_selectors
+from styleguides.models import Vertical
 from tenancy.errors import DomainError
 from tenancy.models import Organization
 
@@ -375,11 +376,11 @@ def _parents(organization):
 
 
 def _style_guide_versions(organization):
-    return StyleGuideVersion.objects.filter(Q(organization=organization) | Q(organization__isnull=True))
+    return styleguide_selectors.readable_by(styleguide_selectors.citable_style_guide_versions(), organization)
 
 
 def _template_versions(organization):
-    return PromptTemplateVersion.objects.filter(Q(organization=organization) | Q(organization__isnull=True))
+    return styleguide_selectors.readable_by(styleguide_selectors.citable_template_versions(), organization)
 
 
 # ``<field>_id`` of a bulk item → the rows of the organization it may name (one query per field).

@@ -24,6 +24,17 @@ def readable_by(queryset: QuerySet, organization: Organization | None) -> QueryS
     return scope_to_organization(queryset, organization, include_global=True)
 
 
+def citable_style_guide_versions() -> QuerySet[models.StyleGuideVersion]:
+    """Versions a new generation may cite: those of guides not soft-deleted (a deleted guide is
+    hidden from the API, its versions with it; generations already citing one keep it)."""
+    return models.StyleGuideVersion.objects.filter(guide__deleted_at__isnull=True)
+
+
+def citable_template_versions() -> QuerySet[models.PromptTemplateVersion]:
+    """Versions a new generation may cite: those of templates not soft-deleted."""
+    return models.PromptTemplateVersion.objects.filter(template__deleted_at__isnull=True)
+
+
 def verticals() -> QuerySet[models.Vertical]:
     """Every vertical (global platform data)."""
     return models.Vertical.objects.all()

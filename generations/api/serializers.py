@@ -29,11 +29,10 @@ from generations.selectors import LIST_DEFERRED, run_status
 from generations.services import MAX_BULK_ITEMS
 from providers.api import metered
 from providers.choices import GenerationMode
+from styleguides import selectors as styleguide_selectors
 from styleguides.models import (
     ContentPillar,
     ContentSeries,
-    PromptTemplateVersion,
-    StyleGuideVersion,
     Vertical,
 )
 from tenancy.api.fields import (
@@ -125,10 +124,16 @@ class GenerationCreateSerializer(GenerationResultFields, TraceContextFields):
         slug_field="slug", queryset=Vertical.objects.all(), required=False, allow_null=True
     )
     style_guide_version = TenantPrimaryKeyRelatedField(
-        queryset=StyleGuideVersion.objects.all(), allow_global=True, required=False, allow_null=True
+        queryset=styleguide_selectors.citable_style_guide_versions(),
+        allow_global=True,
+        required=False,
+        allow_null=True,
     )
     template_version = TenantPrimaryKeyRelatedField(
-        queryset=PromptTemplateVersion.objects.all(), allow_global=True, required=False, allow_null=True
+        queryset=styleguide_selectors.citable_template_versions(),
+        allow_global=True,
+        required=False,
+        allow_null=True,
     )
     provider = metered.provider_field()
     model = metered.model_field()

@@ -68,6 +68,33 @@ def test_another_organizations_versions_are_refused(api_client, other_organizati
     assert Generation.all_objects.count() == 0
 
 
+@pytest.mark.parametrize("field", ["style_guide_version", "template_version"])
+def test_a_deleted_guides_or_templates_versions_are_refused_like_a_deleted_campaign(
+    api_client, organization, field
+):
+    """Deleted, the guide or template is hidden from the API (its versions' list is a 404): a
+    new generation cannot cite it, one at a time or in bulk. One cited before keeps it."""
+    version = (
+        published_version(organization) if field == "style_guide_version" else template_version(organization)
+    )
+    earlier = api_client.post(URL, {"request_id": "before", field: version.pk})
+    assert earlier.status_code == 201, earlier.content
+    owner = version.guide if field == "style_guide_version" else version.template
+    owner.delete()  # soft
+
+    response = api_client.post(URL, {"request_id": "after", field: version.pk})
+    bulk = api_client.post(f"{URL}bulk/", {"items": [{"request_id": "after", field: version.pk}]})
+
+    assert response.status_code == 400
+    assert (response.json()["errors"][0]["attr"], response.json()["errors"][0]["code"]) == (
+        field,
+        "does_not_exist",
+    )
+    assert bulk.status_code == 400
+    assert bulk.json()["errors"][0]["attr"] == f"items.0.{field}"
+    assert list(Generation.all_objects.values_list("request_id", f"{field}_id")) == [("before", version.pk)]
+
+
 def test_admin_links_the_versions_a_generation_used(client, api_client, organization):
     guide_version, prompt_version = published_version(organization), template_version(organization)
     generation_id = api_client.post(
