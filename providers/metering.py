@@ -367,15 +367,18 @@ def _parts_within_wholes(reported: Mapping[str, Any], attr: str) -> None:
                 )
 
 
-def _read_with(provider: gp.Provider, payload: Mapping, attr: str = "usage") -> gp.Usage | None:
+def _read_with(
+    provider: gp.Provider, payload: Mapping, attr: str = "usage", *, strict: bool = False
+) -> gp.Usage | None:
     """The best reading of ``payload`` by one of ``provider``'s extractors, or None.
 
     Every flavour is tried on the payload as a whole response and as a bare usage object; the
     reading that understood the most units wins (ties: genai-prices' order of flavours). That is
     how a Responses object is told from a chat one, or Bedrock Converse from Anthropic's shape.
+    ``strict``: only flavours that require at least one count.
     """
     shape = _shape(payload)
-    key = (id(provider), shape) if shape is not None else None
+    key = (id(provider), strict, shape) if shape is not None else None
     if key is not None and key in _READINGS:
         reading = _READINGS[key]
         if reading is None:
@@ -394,6 +397,8 @@ def _read_with(provider: gp.Provider, payload: Mapping, attr: str = "usage") -> 
         raise UnreadableUsage(refusal, attr=attr)
     best: tuple[int, gp.Usage, tuple[gp.UsageExtractor, int]] | None = None
     for extractor in provider.extractors or ():
+        if strict and not any(mapping.required for mapping in extractor.mappings):
+            continue
         for depth, data in _placements(extractor, payload):
             try:
                 _, usage = extractor.extract(data)
@@ -407,7 +412,7 @@ def _read_with(provider: gp.Provider, payload: Mapping, attr: str = "usage") -> 
     return best[1] if best else None
 
 
-def _remember(key: tuple[int, Any], reading: tuple[gp.UsageExtractor, int] | str | None) -> None:
+def _remember(key: tuple[int, bool, Any], reading: tuple[gp.UsageExtractor, int] | str | None) -> None:
     if len(_READINGS) >= MAX_SHAPES:
         _READINGS.clear()
     _READINGS[key] = reading
@@ -452,7 +457,7 @@ def _root_path(extractor: gp.UsageExtractor) -> list:
 # modality names), the kind of each number and whether it is negative, never on the counts
 # themselves: trying every flavour once per shape, not once per row, gives the same reading. A
 # shape refused by :func:`_unbillable_count` is remembered as the refusal's text.
-_READINGS: dict[tuple[int, Any], tuple[gp.UsageExtractor, int] | str | None] = {}
+_READINGS: dict[tuple[int, bool, Any], tuple[gp.UsageExtractor, int] | str | None] = {}
 MAX_SHAPES = 4096
 _SHAPE_MAX_NODES = 200
 _SHAPE_MAX_STRING = 64
@@ -507,21 +512,24 @@ def _provider(slug: str) -> gp.Provider | None:
 def read_usage(*, provider_slugs: Sequence[str], payload: Any, attr: str = "usage") -> gp.Usage:
     """Normalise a provider's own usage object (or a whole response body) to genai-prices'
     ``Usage`` with the readers of each provider slug genai-prices knows, in order (the
-    client's provider, then the model's owner); when it knows none of them, with the common
-    OpenAI/Anthropic/Google shapes. Raises :class:`UnreadableUsage` when nothing reads it."""
+    client's provider, then the model's owner), then with the common OpenAI/Anthropic/Google
+    shapes. Raises :class:`UnreadableUsage` when nothing reads it."""
     if not isinstance(payload, Mapping) or not payload:
         raise UnreadableUsage("The usage object must be a non-empty JSON object.", attr=attr)
     known = [provider for slug in provider_slugs if slug and (provider := _provider(slug))]
-    if not any(provider.extractors for provider in known):
-        # Unknown to genai-prices, or known without a reader (Together): such APIs copy one of
-        # the common shapes.
-        known = [_provider(slug) for slug in COMPATIBLE_READERS]
+    readers = [(provider, False) for provider in known]
+    # A provider unknown to genai-prices, known without a reader (Together), or serving another's
+    # API (Bedrock's OpenAI-compatible endpoint; a gateway such as LiteLLM reporting every
+    # provider's usage in OpenAI's or Anthropic's shape) copies one of the common shapes. Only
+    # their flavours that require a count read such an object: one whose counts are all
+    # optional (OpenAI's realtime) reads anything with an ``output_tokens``.
+    readers += [(_provider(slug), bool(known)) for slug in COMPATIBLE_READERS]
     tried: list[str] = []
-    for provider in known:
+    for provider, strict in readers:
         if provider.id in tried:
             continue
         tried.append(provider.id)
-        usage = _read_with(provider, payload, attr)
+        usage = _read_with(provider, payload, attr, strict=strict)
         if usage is not None:
             for key, value in _reported(usage).items():
                 if key.endswith("_tokens"):

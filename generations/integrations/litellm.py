@@ -7,9 +7,10 @@ would POST to ``generations/bulk/``:
 
 - ``request_id`` ``litellm:<id>`` (the payload's id, one per call), so a re-sent batch writes nothing twice;
 - model and provider (``custom_llm_provider``); usage from the OpenAI-shaped ``usage_object``
-  LiteLLM keeps for every provider (``prompt_tokens`` includes cached tokens;
-  ``prompt_tokens_details.cached_tokens`` / ``cache_read_input_tokens`` and
-  ``cache_creation_input_tokens`` name the cache reads and writes), else its top-level counts;
+  LiteLLM keeps for every provider, rebuilt as the provider's own usage object (Anthropic's for
+  a call with Anthropic's cache writes or server tools, OpenAI's chat shape otherwise:
+  ``_provider_usage``) so every unit is priced (cache writes by lifetime, web searches, audio
+  and reasoning tokens), else its top-level counts;
 - ``response_cost`` as the client's cost (``client_cost_usd``); Inkwell prices the tokens itself;
 - a cache hit served by LiteLLM's own cache costs nothing: no tokens are billed;
 - the end user (the proxy's, else the request's ``user``), team and key metadata, status and
@@ -109,28 +110,89 @@ def _int(value: Any) -> int | None:
     return token_count(value, "Token count")
 
 
-def _usage(payload: dict[str, Any], metadata: dict[str, Any], hidden: dict[str, Any]) -> dict[str, int]:
-    usage = metadata.get("usage_object") or hidden.get("usage_object") or {}
-    if not isinstance(usage, dict):
-        usage = {}
-    details = usage.get("prompt_tokens_details") or {}
+def _usage(payload: dict[str, Any], metadata: dict[str, Any], hidden: dict[str, Any]) -> dict[str, Any]:
+    """What the call used, for the item: the provider's usage object rebuilt from LiteLLM's
+    ``usage_object`` (so the metering core reads every unit the provider bills), else the
+    payload's top-level counts as our token fields."""
+    usage = metadata.get("usage_object") or hidden.get("usage_object")
+    if isinstance(usage, dict) and usage.get("prompt_tokens") is not None:
+        return {"usage": _provider_usage(usage)}
     values = {
-        "input_tokens": _int(usage.get("prompt_tokens", payload.get("prompt_tokens"))),
-        "output_tokens": _int(usage.get("completion_tokens", payload.get("completion_tokens"))),
-        "cache_read_tokens": _int(
-            usage.get("cache_read_input_tokens")
-            or (details.get("cached_tokens") if isinstance(details, dict) else None)
-        ),
-        "cache_write_tokens": _int(
-            usage.get("cache_creation_input_tokens")
-            or (details.get("cache_creation_tokens") if isinstance(details, dict) else None)
-        ),
+        "input_tokens": _int(payload.get("prompt_tokens")),
+        "output_tokens": _int(payload.get("completion_tokens")),
     }
-    values = {name: value for name, value in values.items() if value is not None}
-    cached = values.get("cache_read_tokens", 0) + values.get("cache_write_tokens", 0)
-    if cached and values.get("input_tokens", 0) < cached:
-        values["input_tokens"] = values.get("input_tokens", 0) + cached
-    return values
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _details(usage: dict[str, Any], key: str) -> dict[str, Any]:
+    details = usage.get(key)
+    return details if isinstance(details, dict) else {}
+
+
+def _present(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None and value != {}}
+
+
+def _provider_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """LiteLLM's OpenAI-shaped usage as the provider's own object.
+
+    ``prompt_tokens`` counts the cached tokens (read and written). A call to Anthropic (LiteLLM
+    keeps its ``cache_creation_input_tokens``, the split of the writes by cache lifetime and the
+    server tools' requests) is rebuilt in Anthropic's shape, whose input leaves the cached tokens
+    out: a write cached for an hour costs more than one cached for five minutes, and a web search
+    is billed per request. Any other call keeps OpenAI's chat shape (cached, audio and reasoning
+    tokens in its details), which OpenAI's reader prices and most providers' APIs copy."""
+    prompt, completion = _int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens"))
+    prompt_details = _details(usage, "prompt_tokens_details")
+    completion_details = _details(usage, "completion_tokens_details")
+    read = _int(usage.get("cache_read_input_tokens"))
+    if read is None:
+        read = _int(prompt_details.get("cached_tokens"))
+    written = _int(usage.get("cache_creation_input_tokens"))
+    if written is None:
+        written = _int(prompt_details.get("cache_creation_tokens"))
+    lifetimes = _details(prompt_details, "cache_creation_token_details")
+    searches = _int(_details(usage, "server_tool_use").get("web_search_requests"))
+    if usage.get("cache_creation_input_tokens") is not None or searches:
+        cached = (read or 0) + (written or 0)
+        # An older LiteLLM left the cached tokens out of prompt_tokens, as Anthropic does.
+        uncached = prompt - cached if prompt is not None and prompt >= cached else prompt
+        return _present(
+            {
+                "input_tokens": uncached,
+                "output_tokens": completion,
+                "cache_read_input_tokens": read,
+                "cache_creation_input_tokens": written,
+                "cache_creation": _present(
+                    {
+                        name: _int(lifetimes.get(name))
+                        for name in ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
+                    }
+                ),
+                "server_tool_use": _present({"web_search_requests": searches}),
+            }
+        )
+    if read is not None and prompt is not None and prompt < read:
+        prompt += read  # a count that cannot include its cached part did not
+    return _present(
+        {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "prompt_tokens_details": _present(
+                {
+                    "cached_tokens": read,
+                    "cache_write_tokens": written,
+                    "audio_tokens": _int(prompt_details.get("audio_tokens")),
+                }
+            ),
+            "completion_tokens_details": _present(
+                {
+                    "audio_tokens": _int(completion_details.get("audio_tokens")),
+                    "reasoning_tokens": _int(completion_details.get("reasoning_tokens")),
+                }
+            ),
+        }
+    )
 
 
 def _choice_text(choice: Any) -> str:
@@ -204,7 +266,7 @@ def payload_item(payload: Any) -> dict[str, Any]:
     }
     usage = _usage(payload, metadata, hidden)
     # LiteLLM served a cache hit from its own cache: no provider call, nothing to bill.
-    item.update({name: 0 for name in usage} if cache_hit else usage)
+    item.update({"input_tokens": 0, "output_tokens": 0} if cache_hit else usage)
     cost = money(payload.get("response_cost"), "response_cost")
     if cost is not None:
         item["client_cost_usd"] = str(cost)
@@ -249,7 +311,7 @@ def payload_item(payload: Any) -> dict[str, Any]:
         "cache_hit": cache_hit,
     }
     if cache_hit and usage:
-        extra["cached_usage"] = usage
+        extra["cached_usage"] = usage.get("usage", usage)  # what the provider call had used
     if started:
         extra["started_at"] = started.isoformat()
     # Metadata only: a completionStartTime that is no time, or gives no duration we can keep,

@@ -96,7 +96,8 @@ def provider_call_item(
 
     The adapters map every call one way (spans by ``otlp.span_item``, LiteLLM payloads by
     ``litellm.payload_item``); an embeddings call keeps what a provider call has: the request id
-    (so retries stay idempotent), provider and model as sent, our token fields, the client's cost,
+    (so retries stay idempotent), provider and model as sent, our token fields or the provider's usage
+    object, the client's cost,
     the user, the moment it started (``metadata.started_at``: it is priced then), its duration
     and outcome, and its trace context (trace, span and parent span ids). Content and parameters
     have no column on a provider call.
@@ -106,7 +107,7 @@ def provider_call_item(
         "endpoint": endpoint,
         "provider": generation_item.get("provider", ""),
         "model": generation_item.get("model", ""),
-        **{name: generation_item[name] for name in TOKEN_FIELDS if name in generation_item},
+        **{name: generation_item[name] for name in (*TOKEN_FIELDS, "usage") if name in generation_item},
     }
     for name in ("client_cost_usd", "user_ref", "trace_id", "span_id", "parent_span_id"):
         if generation_item.get(name) is not None:

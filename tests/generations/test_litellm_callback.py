@@ -14,7 +14,7 @@ from django.utils import timezone
 from analytics.models import ProviderCall
 from generations.integrations.client_values import fitted
 from generations.models import Generation
-from tests.generations.otel_support import genai_cost, sync_prices
+from tests.generations.otel_support import PRICED_MODELS, genai_cost, sync_prices
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/integrations/litellm/"
@@ -123,6 +123,67 @@ def test_a_payload_maps_usage_cache_costs_user_team_and_times(api_client, organi
     assert row.parameters == {"temperature": 0.4, "max_tokens": 256}
 
 
+# ``usage_object``s as LiteLLM 1.110.2's own converters write them (Anthropic's Messages usage and
+# Gemini's usageMetadata made OpenAI-shaped), with every null key it keeps.
+ANTHROPIC_USAGE = {
+    "completion_tokens": 500,
+    "prompt_tokens": 13000,
+    "total_tokens": 13500,
+    "completion_tokens_details": {"reasoning_tokens": 0, "text_tokens": 500, "audio_tokens": None},
+    "prompt_tokens_details": {
+        "audio_tokens": None,
+        "cache_write_tokens": 2000,
+        "cached_tokens": 10000,
+        "text_tokens": 1000,
+        "cache_creation_tokens": 2000,
+        "cache_creation_token_details": {"ephemeral_5m_input_tokens": 500, "ephemeral_1h_input_tokens": 1500},
+    },
+    "server_tool_use": {"web_search_requests": 3, "tool_search_requests": None},
+    "cache_creation_input_tokens": 2000,
+    "cache_read_input_tokens": 10000,
+    "service_tier": None,
+}
+GEMINI_USAGE = {
+    "completion_tokens": 100,
+    "prompt_tokens": 1000,
+    "total_tokens": 1100,
+    "completion_tokens_details": {"reasoning_tokens": None, "text_tokens": 100, "audio_tokens": None},
+    "prompt_tokens_details": {"audio_tokens": 800, "cached_tokens": None, "text_tokens": 200},
+    "cache_read_input_tokens": None,
+    "cache_creation_input_tokens": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "usage", "tokens", "cost"),
+    [
+        # $3 input, $3.75 a 5-minute write, $6 an hour's, $0.30 a read, $15 output per million;
+        # $10 per thousand searches. Was $0.021: every write at the 5-minute rate, no searches.
+        (
+            "anthropic",
+            "claude-sonnet-4-0",
+            ANTHROPIC_USAGE,
+            (13000, 500, 10000, 2000),
+            "0.054375",
+        ),
+        # $0.30 text input, $1.00 audio input, $2.50 output per million. Was $0.00055: audio as text.
+        ("gemini", "gemini-2.5-flash", GEMINI_USAGE, (1000, 100, 0, 0), "0.00111"),
+    ],
+)
+def test_every_unit_litellm_reports_is_priced_as_the_provider_bills_it(
+    api_client, organization, provider, model, usage, tokens, cost
+):
+    sync_prices(PRICED_MODELS | {"gemini-2.5-flash"})
+    item = payload(id=f"units-{provider}", custom_llm_provider=provider, model=model)
+    item["metadata"] = {**item["metadata"], "usage_object": usage}
+
+    assert post(api_client, [item]).json()["created"] == 1
+
+    row = Generation.objects.get(organization=organization)
+    assert (row.input_tokens, row.output_tokens, row.cache_read_tokens, row.cache_write_tokens) == tokens
+    assert (row.cost_status, row.cost_usd) == ("priced", Decimal(cost))
+
+
 def test_ndjson_and_a_single_object_are_read(api_client, organization, priced):
     lines = "\n".join(json.dumps(payload(id=f"call-{n}")) for n in range(3)).encode()
     assert post(api_client, lines, "application/x-ndjson").json()["created"] == 3
@@ -152,7 +213,13 @@ def test_a_cache_hit_costs_nothing_and_a_failure_is_recorded_failed(api_client, 
 
     cached = Generation.objects.get(request_id="litellm:hit")
     assert (cached.input_tokens, cached.output_tokens, cached.cost_usd) == (0, 0, Decimal(0))
-    assert cached.metadata["cached_usage"]["input_tokens"] == 20620
+    # The usage of the call the cache answered for, as Anthropic reports it (input without the cache).
+    assert cached.metadata["cached_usage"] == {
+        "input_tokens": 120,
+        "output_tokens": 40,
+        "cache_read_input_tokens": 18000,
+        "cache_creation_input_tokens": 2500,
+    }
     failed = Generation.objects.get(request_id="litellm:failed")
     assert failed.status == "failed"
     assert failed.error_message.startswith("litellm.RateLimitError")

@@ -65,6 +65,13 @@ def usage_from_provider_payload(*, provider, payload):
         ),
         ("perplexity", {"prompt_tokens": 10, "completion_tokens": 30}, Usage(10, 30)),
         ("OpenAI", {"prompt_tokens": 1, "completion_tokens": 2}, Usage(1, 2)),
+        # Known, with no reader of this shape (Bedrock's OpenAI-compatible endpoint, a gateway's
+        # OpenAI-shaped report): the common shapes read it.
+        (
+            "aws",
+            {"prompt_tokens": 100, "completion_tokens": 20, "prompt_tokens_details": {"cached_tokens": 30}},
+            Usage(100, 20, cache_read_tokens=30),
+        ),
     ],
 )
 def test_provider_usage_objects_normalise(provider, payload, expected):
