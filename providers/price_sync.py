@@ -9,8 +9,11 @@ turn it into windows ``[valid_from, valid_to)``. A sync then:
   deprecation and aliases when the snapshot changed them);
 - imports the whole timeline of a model that has no prices yet;
 - for a model with prices, compares the price valid *now* with the snapshot's: equal → nothing;
-  different → the old row is closed at ``now`` (it keeps its window, so history stays priced as
-  it was) and a new row opens at ``now``; scheduled future prices are added or replaced.
+  different → the old row is closed and a new row opens: at the date the snapshot gives the
+  change when it dates it after the old row's start (the calls since are reported, for
+  ``reprice``: they were billed at the new price), else at ``now`` (an undated correction: the
+  old row keeps its window, so history stays priced as it was); scheduled future prices are
+  added or replaced.
 
 A run that finds nothing to change writes nothing, not even an audit event.
 """
@@ -117,6 +120,9 @@ class SyncReport:
     prices_created: int = 0
     prices_closed: int = 0
     prices_deleted: int = 0
+    # (provider/model, date) of each price change the snapshot dates before the sync: the calls
+    # since were priced at the old rate until re-priced.
+    backdated: list[tuple[str, datetime.datetime]] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -457,15 +463,26 @@ def _sync_prices(
             current.valid_to = next_start
             current.save(update_fields=["valid_to", "updated_at"])
     else:
+        opens = now
         if current is not None:
-            # Close the old version at `now`: what it priced stays priced as it was.
+            # A change the snapshot dates (a start after the current version's) took effect on
+            # that date: calls since were billed at the new price. An undated correction has no
+            # such date: it applies from now, and what the old version priced stays as it was.
+            if current.valid_from < desired_now.valid_from < now:
+                opens = desired_now.valid_from
+                report.lines.append(
+                    f"! price {label} changed on {opens.isoformat()}, before this sync: calls since "
+                    f"were priced at the old rate; `manage.py reprice --model {entry.name} "
+                    f"--from {opens.date().isoformat()}` prices them at the new one"
+                )
+                report.backdated.append((label, opens))
             report.prices_closed += 1
             report.lines.append(
-                f"- price {label} {_describe(current.comparable())} closes at {now.isoformat()}"
+                f"- price {label} {_describe(current.comparable())} closes at {opens.isoformat()}"
             )
-            current.valid_to = now
+            current.valid_to = opens
             current.save(update_fields=["valid_to", "updated_at"])
-        _create_price(model, now, next_start, desired_now.prices, report, label, new_prices)
+        _create_price(model, opens, next_start, desired_now.prices, report, label, new_prices)
 
     for window in desired_future:
         if window.valid_from not in kept_future:

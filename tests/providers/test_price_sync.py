@@ -131,6 +131,69 @@ def test_a_changed_price_closes_the_old_version_and_opens_a_new_one():
     assert not price_sync(catalogue=catalogue).changed
 
 
+def with_dated_change(catalogue, provider, name, *, on, **prices):
+    """The catalogue with a change of ``name``'s price dated ``on`` (a new last window)."""
+    changed = []
+    for entry in catalogue:
+        if (entry.provider, entry.name) == (provider, name):
+            last = entry.windows[-1]
+            units = {
+                **last.prices["units"],
+                **{UNIT_OF_COLUMN[name]: str(value) for name, value in prices.items()},
+            }
+            windows = (
+                *entry.windows[:-1],
+                PriceWindow(last.valid_from, on, last.prices),
+                PriceWindow(on, None, {**last.prices, **prices, "units": units}),
+            )
+            entry = dataclasses.replace(entry, windows=windows)
+        changed.append(entry)
+    return changed
+
+
+def test_a_change_the_snapshot_dates_before_the_sync_takes_effect_on_its_date():
+    """A later snapshot says gpt-4o's input price changed on 2026-11-01; synced on 2026-12-05, the
+    old version closes on 2026-11-01 (not at the sync: a call of 2026-11-16 was billed at the new
+    price), and the sync says which calls to re-price."""
+    price_sync(now=datetime.datetime(2026, 10, 20, tzinfo=datetime.UTC), catalogue=snapshot_catalogue(FOUR))
+    model = AIModel.objects.get(provider__slug="openai", name="gpt-4o")
+    changed_on = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)
+    catalogue = with_dated_change(
+        snapshot_catalogue(FOUR), "openai", "gpt-4o", on=changed_on, input_usd_per_mtok=Decimal("1")
+    )
+
+    report = price_sync(now=datetime.datetime(2026, 12, 5, tzinfo=datetime.UTC), catalogue=catalogue)
+
+    prices = list(ModelPrice.objects.filter(model=model).order_by("valid_from"))
+    assert [(p.valid_from, p.valid_to, p.input_usd_per_mtok) for p in prices] == [
+        (BEGINNING, changed_on, Decimal("2.5")),
+        (changed_on, None, Decimal("1")),
+    ]
+    usage = Usage(1_000_000, 0)
+    assert cost_of(model=model, usage=usage, at=datetime.datetime(2026, 11, 16, tzinfo=datetime.UTC)) == 1
+    assert cost_of(model=model, usage=usage, at=changed_on - datetime.timedelta(seconds=1)) == Decimal("2.5")
+    assert report.backdated == [("openai/gpt-4o", changed_on)]
+    assert any("reprice --model gpt-4o --from 2026-11-01" in line for line in report.lines)
+    # Synced again: nothing to do.
+    assert not price_sync(
+        now=datetime.datetime(2026, 12, 6, tzinfo=datetime.UTC), catalogue=catalogue
+    ).changed
+
+
+def test_an_undated_correction_applies_from_the_sync():
+    """No date in the snapshot (a corrected price since forever): history stays priced as it was."""
+    first_sync = datetime.datetime(2026, 10, 20, tzinfo=datetime.UTC)
+    price_sync(now=first_sync, catalogue=snapshot_catalogue(FOUR))
+    corrected = with_new_current_price(snapshot_catalogue(FOUR), "openai", "gpt-4o", input_usd_per_mtok=1)
+    sync = datetime.datetime(2026, 12, 5, tzinfo=datetime.UTC)
+
+    report = price_sync(now=sync, catalogue=corrected)
+
+    old = ModelPrice.objects.get(model__name="gpt-4o", valid_from=BEGINNING)
+    assert old.valid_to == sync
+    assert report.backdated == []
+
+
 def test_dry_run_prints_the_diff_and_writes_nothing():
     price_sync(catalogue=snapshot_catalogue(FOUR))
     catalogue = with_new_current_price(

@@ -26,6 +26,10 @@ class Command(ExclusiveCommand):
         if dry_run or verbosity >= 2:
             for line in report.lines:
                 self.stdout.write(line)
+        else:
+            for line in report.lines:
+                if line.startswith("!"):  # a change dated before this sync: calls to re-price
+                    self.stdout.write(self.style.WARNING(line))
         verb = "would change" if dry_run else "changed"
         if not report.changed:
             self.stdout.write(self.style.SUCCESS(f"Prices are in line with {SOURCE}; nothing written."))
