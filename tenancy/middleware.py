@@ -78,7 +78,8 @@ class UnstorableTextMiddleware:
             return self.get_response(request)
         detail, attr = problem
         if request.path.startswith("/api/"):
-            return error_response(400, "invalid", detail, attr)
+            # A parameter's value is refused as any other bad parameter is; a path or header is not one.
+            return error_response(400, "invalid", detail, attr, kind="validation_error" if attr else None)
         return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
 
     @staticmethod

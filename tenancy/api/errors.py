@@ -20,9 +20,13 @@ from tenancy.errors import DomainError
 from tenancy.idempotency import violated_constraint
 
 
-def error_response(status_code: int, code: str, detail: str, attr: str | None = None) -> JsonResponse:
-    """A JSON error outside DRF (middleware, URL-level 404/500) in the same format."""
-    kind = "server_error" if status_code >= 500 else "client_error"
+def error_response(
+    status_code: int, code: str, detail: str, attr: str | None = None, *, kind: str | None = None
+) -> JsonResponse:
+    """A JSON error outside DRF (middleware, URL-level 404/500) in the same format; ``kind``
+    ``validation_error`` for a 400 about a value the client sent (a field, a parameter), as DRF's
+    handler types those."""
+    kind = kind or ("server_error" if status_code >= 500 else "client_error")
     return JsonResponse(
         {"type": kind, "errors": [{"code": code, "detail": detail, "attr": attr}]}, status=status_code
     )

@@ -118,4 +118,27 @@ class TenantFilterSet(django_filters.FilterSet):
                 message = date_out_of_bounds(value)
                 if message:
                     self.form.add_error(name, forms.ValidationError(message, code="out_of_bounds"))
+        self._check_ranges()
         return not self.form.errors
+
+    def _check_ranges(self) -> None:
+        """A lower bound past the upper one on the same column (``week_from`` after ``week_to``)
+        is a 400 ``invalid_range`` naming the lower, as the reports answer it: it can match
+        nothing, and an empty 200 reads as "no rows in that range"."""
+        bounds: dict[str, dict[str, tuple[str, object]]] = {}
+        for name, filter_ in self.filters.items():
+            value = self.form.cleaned_data.get(name)
+            if value is None or filter_.lookup_expr not in ("gt", "gte", "lt", "lte"):
+                continue
+            side = "lower" if filter_.lookup_expr in ("gt", "gte") else "upper"
+            bounds.setdefault(filter_.field_name, {})[side] = (name, value)
+        for pair in bounds.values():
+            if "lower" in pair and "upper" in pair:
+                (lower_name, lower), (upper_name, upper) = pair["lower"], pair["upper"]
+                if type(lower) is type(upper) and lower > upper:
+                    self.form.add_error(
+                        lower_name,
+                        forms.ValidationError(
+                            f"`{lower_name}` is after `{upper_name}`.", code="invalid_range"
+                        ),
+                    )

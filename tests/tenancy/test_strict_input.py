@@ -284,6 +284,19 @@ def test_nesting_up_to_the_limit_is_accepted(api_client):
         ("get", "/api/v1/cache/stats/?from=2999-12-31", "invalid_range", "from"),
         ("get", "/api/v1/cache/stats/?from=2026-02-02&to=2026-02-01", "invalid_range", "from"),
         ("get", "/api/v1/weekly-summaries/?week_from=0001-01-01", "out_of_bounds", "week_from"),
+        # Bounds that can match nothing, as the reports answer them.
+        (
+            "get",
+            "/api/v1/weekly-summaries/?week_from=2026-12-31&week_to=2026-01-01",
+            "invalid_range",
+            "week_from",
+        ),
+        (
+            "get",
+            "/api/v1/usage/?called_after=2026-02-02T00:00:00Z&called_before=2026-02-01T00:00:00Z",
+            "invalid_range",
+            "called_after",
+        ),
         ("get", "/api/v1/generations/?created_after=0001-01-01T00:00:00%2B01:00", "invalid", "created_after"),
         ("get", "/api/v1/usage/?called_after=0001-01-01T00:00:00", "out_of_bounds", "called_after"),
         ("get", "/api/v1/generations/?created_at_after=2025-01-01", "unknown_parameter", "created_at_after"),
@@ -305,6 +318,8 @@ def test_bad_paths_and_query_parameters_are_a_400(api_client, method, url, code,
     error = response.json()["errors"][0]
     assert (error["code"], error["attr"]) == (code, attr)
     assert error["detail"]
+    # A named parameter's value is a validation error, wherever it was refused (NUL included).
+    assert response.json()["type"] == ("validation_error" if attr else "client_error")
     assert written() == before
 
 
