@@ -119,6 +119,11 @@ class ProviderCallCreateSerializer(metered.UsageInputSerializer, TraceContextFie
         attrs = super().validate(attrs)
         if attrs.get("success") and attrs.get("error_type"):
             raise serializers.ValidationError({"error_type": "A successful call has no error type."})
+        if attrs.get("success") and (attrs.get("status_code") or 0) >= 400:
+            # Counted as a success, it would hide a failure from the failure reports and rates.
+            raise serializers.ValidationError(
+                {"success": f"A call answered with status {attrs['status_code']} did not succeed."}
+            )
         return attrs
 
 

@@ -258,6 +258,9 @@ FUTURE = (timezone.now() + datetime.timedelta(days=1)).isoformat()
         pytest.param({"cache_read_tokens": 20000}, "cache_read_tokens", id="cache-reads-over-input"),
         pytest.param({"key_fingerprint": "sk-live-abcdef0123456789"}, "key_fingerprint", id="raw-key"),
         pytest.param({"success": True, "error_type": "timeout"}, "error_type", id="success-with-error"),
+        # A 500 counted as a success would be missing from the failure reports.
+        pytest.param({"success": True, "status_code": 500}, "success", id="success-with-a-5xx"),
+        pytest.param({"success": True, "status_code": 429}, "success", id="success-with-a-4xx"),
         # Success follows from the status: was the database's constraint_violation, unnamed.
         pytest.param(
             {"status_code": 200, "error_type": "rate_limit"}, "error_type", id="2xx-with-error-type"
