@@ -96,11 +96,15 @@ def platform_errors(account: SocialAccount) -> dict[str, str]:
 
 
 def _check_account(account: SocialAccount) -> None:
-    errors = platform_errors(account)
+    # The model's errors keep their codes (a duplicate handle is ``unique``, as every other
+    # duplicate); a platform's own rule replaces the model's message for its field.
+    errors: dict[str, list[ValidationError]] = {}
     try:
         account.full_clean()
     except ValidationError as exc:
-        errors = {**exc.message_dict, **errors}
+        errors = dict(exc.error_dict)
+    for field, message in platform_errors(account).items():
+        errors[field] = [ValidationError(message, code="invalid")]
     if errors:
         raise ValidationError(errors)
 
