@@ -531,6 +531,9 @@ def read_usage(*, provider_slugs: Sequence[str], payload: Any, attr: str = "usag
         tried.append(provider.id)
         usage = _read_with(provider, payload, attr, strict=strict)
         if usage is not None:
+            searches = _response_web_searches(payload)
+            if searches and not getattr(usage, "web_searches", None):
+                usage.web_searches = searches
             for key, value in _reported(usage).items():
                 if key.endswith("_tokens"):
                     _whole(key, value, attr)
@@ -539,6 +542,16 @@ def read_usage(*, provider_slugs: Sequence[str], payload: Any, attr: str = "usag
         f"No reader of {', '.join(tried)} understands this usage object (missing or wrong token counts).",
         attr=attr,
     )
+
+
+def _response_web_searches(payload: Mapping) -> int:
+    """The web searches a whole OpenAI Responses body made: its ``web_search_call`` output items.
+    OpenAI bills each call (genai-prices' ``web_searches``), and its usage object does not count
+    them, so a reader of the usage alone priced none."""
+    output = payload.get("output")
+    if not isinstance(output, list):
+        return 0
+    return sum(1 for item in output if isinstance(item, Mapping) and item.get("type") == "web_search_call")
 
 
 def _whole(name: str, value: Any, attr: str) -> int:

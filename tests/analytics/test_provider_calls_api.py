@@ -27,6 +27,7 @@ from tenancy.rls import rls_bypass
 from tests.analytics.factories import ProviderCallFactory, fingerprint_of, rollup_sums
 from tests.api_cases import TenantReadAPITests
 from tests.generations.factories import GenerationFactory
+from tests.generations.otel_support import sync_prices
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/usage/"
@@ -502,3 +503,33 @@ def test_a_trace_or_span_id_that_is_not_lowercase_hex_of_its_length_is_a_400(api
     assert response.status_code == 400, response.content
     assert response.json()["errors"][0]["attr"] == field
     assert not ProviderCall.objects.exists()
+
+
+def test_a_responses_body_s_web_search_calls_are_billed(api_client):
+    """OpenAI bills each ``web_search_call`` of a Responses body ($10 per thousand for gpt-4.1);
+    its usage object does not count them (was $0.0028 for $0.0228)."""
+    sync_prices({"gpt-4.1"})
+    response_body = {
+        "object": "response",
+        "model": "gpt-4.1-2025-04-14",
+        "output": [
+            {"type": "web_search_call", "id": "ws_1", "status": "completed"},
+            {"type": "web_search_call", "id": "ws_2", "status": "completed"},
+            {
+                "type": "message",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "Two inns."}],
+            },
+        ],
+        "usage": {"input_tokens": 1000, "output_tokens": 100, "total_tokens": 1100},
+    }
+    payload = body(provider="openai", model="gpt-4.1", usage=response_body)
+    for name in ("input_tokens", "output_tokens", "cache_read_tokens"):
+        payload.pop(name)
+
+    response = api_client.post(URL, payload, format="json")
+
+    assert response.status_code == 201, response.content
+    call = ProviderCall.objects.get(pk=response.json()["id"])
+    assert (call.input_tokens, call.output_tokens, call.usage["web_searches"]) == (1000, 100, 2)
+    assert call.cost_usd == Decimal("0.0228")
