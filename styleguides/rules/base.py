@@ -161,9 +161,10 @@ def grade(parameters: dict, name: str) -> float | None:
 # take gigabytes. Their bounds, multiplied together, stay under this (conservative: nesting is
 # not told apart, so ``a{100}b{100}`` counts as 10,000).
 MAX_COUNTED_REPETITION = 10_000
-# A brace after one of these escapes is the escape's argument (``\p{L}``, ``\x{263a}``,
-# ``\N{EM DASH}``, ``\g{name}``), not a repetition.
-_BRACED_ESCAPES = frozenset("pPxNgu")
+# A brace after one of these escapes is the escape's argument (``\p{L}``, ``\N{EM DASH}``),
+# not a repetition; ``\x{…}`` and ``\u{…}`` with digits do not compile. Not ``\g``: ``\g{3}``
+# is a literal g three times.
+_BRACED_ESCAPES = frozenset("pPxNu")
 
 
 def _counted_repetitions(pattern: str):
@@ -171,9 +172,10 @@ def _counted_repetitions(pattern: str):
 
     A scan, not a regular expression over the text: an escaped backslash before a brace
     (``\\\\{2000}``: a backslash, repeated) was read as an escaped brace and never counted, and
-    in verbose mode (``(?x)``) the bounds may hold spaces and comments (``a{20 000}``). So every
-    brace not escaped counts, by the digits inside it; a literal brace with digits in a
-    character class or a comment is counted too, which only errs towards refusing."""
+    in verbose mode (``(?x)``) the bounds may hold spaces and comments (``a{20 000}``,
+    ``a{2#}\n000}``: a ``}`` in a comment does not close the bound). So every brace not escaped
+    counts, by the digits inside it up to a ``}`` outside a ``#`` comment; a literal brace with
+    digits in a character class or a comment is counted too, which only errs towards refusing."""
     position, length = 0, len(pattern)
     while position < length:
         character = pattern[position]
@@ -185,9 +187,7 @@ def _counted_repetitions(pattern: str):
                 position = length if closing < 0 else closing + 1
             continue
         if character == "{":
-            closing = pattern.find("}", position)
-            if closing < 0:
-                return
+            closing = _bound_end(pattern, position + 1)
             bounds = "".join(c for c in pattern[position + 1 : closing] if c in "0123456789,")
             numbers = [int(number[:7]) for number in bounds.split(",") if number]
             if numbers:
@@ -195,6 +195,19 @@ def _counted_repetitions(pattern: str):
             position = closing + 1
             continue
         position += 1
+
+
+def _bound_end(pattern: str, position: int) -> int:
+    """Where the ``{…}`` opened before ``position`` closes: the first ``}`` not inside a ``#``
+    comment (to its line's end), or the pattern's end."""
+    while position < len(pattern):
+        if pattern[position] == "}":
+            return position
+        if pattern[position] == "#":
+            newline = pattern.find("\n", position)
+            position = len(pattern) if newline < 0 else newline
+        position += 1
+    return len(pattern)
 
 
 def compile_pattern(pattern: str, *, ignore_case: bool = False) -> regex.Pattern:

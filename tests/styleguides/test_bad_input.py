@@ -108,6 +108,10 @@ def test_global_slugs_are_unique_too(db):
         ({"pattern": r"\\\\{20000}"}, "multiply to more than"),
         ({"pattern": "(?x)a{20 000}"}, "multiply to more than"),
         ({"pattern": "(?x)a{2#one\n0000}"}, "multiply to more than"),
+        # A } in a verbose comment does not close the bound: a{2000}{2000}.
+        ({"pattern": "(?x)(?:a{2#}\n000}){2#}\n000}"}, "multiply to more than"),
+        # \g{n} is a literal g, repeated.
+        ({"pattern": r"(?:a\g{200}){200}"}, "multiply to more than"),
     ],
 )
 def test_invalid_regex_rule_is_refused_when_saved(api_client, organization, parameters, detail):
