@@ -9,9 +9,9 @@ is ``generation`` (an ``embedding`` one is a provider call), with usage and cost
   ``input_cached_tokens``, ``input_audio``, a modality …) is a part of the input that ``input``
   does not count, every ``output_*`` key (``output_reasoning`` …) a part of the output, as the
   SDK's LangChain handler writes them (it subtracts each detail from ``input``/``output``). Our
-  ``input_tokens``/``output_tokens`` include them all, so they are added back; ``priority*`` keys
-  are a tier, not a part, and are not. Anthropic's raw keys (``cache_read_input_tokens`` …, also
-  outside ``input_tokens``) are read the same way.
+  ``input_tokens``/``output_tokens`` include them all, so they are added back (the cache keys
+  once each); ``priority*`` and ``flex*`` keys are a tier, not a part, and are not. Anthropic's
+  raw keys (``cache_read_input_tokens`` …, also outside ``input_tokens``) are read the same way.
 - OpenAI's usage object as the SDK's OpenAI drop-in sends it, the details nested
   (``prompt_tokens_details.cached_tokens``, ``completion_tokens_details.reasoning_tokens``; the
   Responses API's ``input_tokens_details``): the counts already include their details, the
@@ -47,7 +47,10 @@ CACHE_READ_KEYS = ("cache_read_input_tokens", "cached_tokens")
 CACHE_WRITE_KEYS = ("cache_creation_input_tokens",)
 # What a part of the input is, by its key: cache reads, else cache writes, else plain input.
 CACHE_READ_MARKS = ("cache_read", "cached")
-CACHE_WRITE_MARKS = ("cache_creation", "cache_write", "ephemeral_")
+CACHE_WRITE_MARKS = ("cache_creation", "cache_write")
+# Service tiers LangChain reports beside the parts (``input_token_details.priority``): the same
+# tokens again, not a part.
+TIERS = ("priority", "flex")
 # OpenAI's nested details (chat completions, then the Responses API).
 OPENAI_DETAILS = (
     "prompt_tokens_details",
@@ -120,7 +123,14 @@ def _openai_usage(details: dict[str, Any]) -> dict[str, int | None]:
 
 
 def _langfuse_usage(details: dict[str, Any]) -> dict[str, int | None]:
-    """Langfuse's flat usage: ``input``/``output`` plus every part named beside them."""
+    """Langfuse's flat usage: ``input``/``output`` plus every part named beside them.
+
+    Parts of one kind are summed (``input_audio`` and ``input_modality_text`` are different
+    tokens), but the cache keys are names of one count: the reads are the largest read key
+    (``input_cached_tokens`` and ``cache_read_input_tokens`` from one source are the same
+    tokens), the writes the largest write key, else the sum of the writes by lifetime
+    (``input_ephemeral_5m_input_tokens`` …), which some LangChain versions send beside their
+    total. A tier (``priority``, ``flex``) is not a part of its own."""
     values = {
         "input_tokens": _first(details, INPUT_KEYS),
         "output_tokens": _first(details, OUTPUT_KEYS),
@@ -128,6 +138,11 @@ def _langfuse_usage(details: dict[str, Any]) -> dict[str, int | None]:
         "cache_write_tokens": None,
     }
     named = {*INPUT_KEYS, *OUTPUT_KEYS, *TOTAL_KEYS}
+    plain = {"input": 0, "output": 0}
+    reads: list[int] = []
+    writes: list[int] = []
+    lifetimes: list[int] = []
+    seen = set()
     for key, value in details.items():
         if key in named or isinstance(value, dict | list):
             continue  # a count read above, a total, or a breakdown Langfuse does not price
@@ -137,18 +152,29 @@ def _langfuse_usage(details: dict[str, Any]) -> dict[str, int | None]:
             side = "input"
         else:
             continue
-        if key.removeprefix(f"{side}_").startswith("priority"):
+        if key.removeprefix(f"{side}_").startswith(TIERS):
             continue  # a tier of tokens the other keys count, not a part of its own
         count = _tokens(value, key)
         if count is None:
             continue
-        names = [f"{side}_tokens"]
+        seen.add(side)
         if side == "input" and any(mark in key for mark in CACHE_READ_MARKS):
-            names.append("cache_read_tokens")
+            reads.append(count)
+        elif side == "input" and "ephemeral_" in key:
+            lifetimes.append(count)
         elif side == "input" and any(mark in key for mark in CACHE_WRITE_MARKS):
-            names.append("cache_write_tokens")
-        for name in names:
-            values[name] = (values[name] or 0) + count
+            writes.append(count)
+        else:
+            plain[side] += count
+    if reads:
+        values["cache_read_tokens"] = max(reads)
+    if writes or lifetimes:
+        values["cache_write_tokens"] = max(writes, default=0) or sum(lifetimes)
+    cached = (values["cache_read_tokens"] or 0) + (values["cache_write_tokens"] or 0)
+    if values["input_tokens"] is not None or "input" in seen:
+        values["input_tokens"] = (values["input_tokens"] or 0) + plain["input"] + cached
+    if values["output_tokens"] is not None or "output" in seen:
+        values["output_tokens"] = (values["output_tokens"] or 0) + plain["output"]
     return values
 
 

@@ -678,6 +678,40 @@ NO_GEN_AI_USAGE = {"gen_ai.usage.input_tokens": None, "gen_ai.usage.output_token
             (3000, 400, 2000, 0),
             id="openai-responses-nested",
         ),
+        # LangChain-Anthropic with a total and its split by lifetime (Langfuse subtracted them all
+        # from input, down to 0): the writes once.
+        pytest.param(
+            {
+                "input": 0,
+                "output": 40,
+                "input_cache_read": 3000,
+                "input_cache_creation": 5000,
+                "input_ephemeral_5m_input_tokens": 0,
+                "input_ephemeral_1h_input_tokens": 5000,
+            },
+            (8000, 40, 3000, 5000),
+            id="writes-with-their-split-by-lifetime",
+        ),
+        pytest.param(
+            {
+                "input": 10,
+                "output": 40,
+                "input_ephemeral_5m_input_tokens": 100,
+                "input_ephemeral_1h_input_tokens": 200,
+            },
+            (310, 40, 0, 300),
+            id="writes-only-by-lifetime",
+        ),
+        pytest.param(
+            {"input": 1000, "output": 5, "input_cached_tokens": 400, "cache_read_input_tokens": 400},
+            (1400, 5, 400, 0),
+            id="two-names-of-the-reads",
+        ),
+        pytest.param(
+            {"input": 600, "output": 30, "input_cache_read": 400, "input_flex": 600, "output_flex": 30},
+            (1000, 30, 400, 0),
+            id="flex-tier-not-a-part",
+        ),
         pytest.param(
             {"input": 10, "output": 5, "input_modality_breakdown": [{"modality": "text", "token_count": 10}]},
             (10, 5, 0, 0),
