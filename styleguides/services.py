@@ -294,7 +294,7 @@ def prompt_template_label_set(
     ensure_writable(organization=organization, instance=template)
     # One label change of a template at a time: two requests setting a new label at once would
     # both find none and one would fail on the unique (template, name) instead of both landing.
-    list(PromptTemplate.objects.select_for_update().filter(pk=template.pk).values_list("pk"))
+    list(PromptTemplate.all_objects.select_for_update().filter(pk=template.pk).values_list("pk"))
     label = PromptTemplateLabel.objects.filter(template=template, name=name).first()
     before = tenancy_services.audit_snapshot(label) if label else None
     if label is None:

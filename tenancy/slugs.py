@@ -8,15 +8,18 @@ from django.utils.text import slugify
 from background.locks import lock_until_commit
 
 
-def unique_slug(taken: QuerySet, name: str, *, max_length: int = 100, field: str = "slug") -> str:
+def unique_slug(
+    taken: QuerySet, name: str, *, max_length: int = 100, field: str = "slug", scope: object = ""
+) -> str:
     """``slugify(name)`` (``item`` when nothing is left of it), with ``-2``, ``-3`` … appended
-    while ``taken`` (the rows the slug must differ from) already holds it."""
+    while ``taken`` (the rows the slug must differ from, those of ``scope``) already holds it."""
     base = slugify(name)[:max_length].strip("-") or "item"
-    # Two requests naming rows alike at once would both find the same free slug and one would
-    # fail on the unique constraint (a 400 or 409 for a slug the client never sent): the second
-    # waits here until the first commits, then sees its row. Held until the caller's
+    # Two requests creating rows at once would both find the same free slug and one would fail
+    # on the unique constraint (a 400 or 409 for a slug the client never sent): the second waits
+    # here until the first commits, then sees its row. One lock for the whole scope, not per
+    # base: "Spring 2" and a second "Spring" both want spring-2. Held until the caller's
     # transaction ends (every caller creates the row in one).
-    lock_until_commit(f"slug:{taken.model._meta.label}:{base}")
+    lock_until_commit(f"slug:{taken.model._meta.label}:{scope}")
     existing = set(taken.filter(**{f"{field}__startswith": base}).values_list(field, flat=True))
     candidate, number = base, 2
     while candidate in existing:
@@ -31,5 +34,8 @@ def slug_for(model, *, organization, name: str) -> str:
     (the global rows' when ``organization`` is ``None``)."""
     field = model._meta.get_field("slug")
     return unique_slug(
-        model._default_manager.filter(organization=organization), name, max_length=field.max_length
+        model._default_manager.filter(organization=organization),
+        name,
+        max_length=field.max_length,
+        scope=organization.pk if organization is not None else "global",
     )

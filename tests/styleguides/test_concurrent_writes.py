@@ -30,6 +30,24 @@ def test_rows_named_alike_at_once_each_get_their_own_slug(make_api_client, organ
     assert slugs == sorted(["spring-stays", *(f"spring-stays-{n}" for n in range(2, WRITERS + 1))])
 
 
+def test_names_whose_slugs_meet_are_created_at_once_without_a_conflict(make_api_client, organization):
+    """ "Spring" (spring taken: it wants spring-2) and "Spring 2" (spring-2) want the same slug:
+    one lock per organization and model, not per name."""
+    plain_key = make_api_client(organization, APIKeyRole.ADMIN).plain_key
+    client_for_key(plain_key).post("/api/v1/content-pillars/", {"name": "Spring"}, format="json")
+
+    responses = at_once(
+        WRITERS,
+        lambda i: client_for_key(plain_key).post(
+            "/api/v1/content-pillars/", {"name": "Spring" if i % 2 else "Spring 2"}, format="json"
+        ),
+    )
+
+    assert [r.status_code for r in responses] == [201] * WRITERS, [r.content for r in responses]
+    slugs = list(ContentPillar.objects.filter(organization=organization).values_list("slug", flat=True))
+    assert len(slugs) == len(set(slugs)) == WRITERS + 1
+
+
 def test_one_label_set_by_several_clients_at_once_is_set_once(make_api_client, organization):
     template = make_template(organization)
     plain_key = make_api_client(organization, APIKeyRole.ADMIN).plain_key
