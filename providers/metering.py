@@ -545,13 +545,20 @@ def read_usage(*, provider_slugs: Sequence[str], payload: Any, attr: str = "usag
 
 
 def _response_web_searches(payload: Mapping) -> int:
-    """The web searches a whole OpenAI Responses body made: its ``web_search_call`` output items.
-    OpenAI bills each call (genai-prices' ``web_searches``), and its usage object does not count
-    them, so a reader of the usage alone priced none."""
+    """The web searches a whole OpenAI Responses body (``"object": "response"``) made: its
+    ``web_search_call`` output items that did not fail. OpenAI bills each call (genai-prices'
+    ``web_searches``), and its usage object does not count them, so a reader of the usage alone
+    priced none."""
     output = payload.get("output")
-    if not isinstance(output, list):
+    if payload.get("object") != "response" or not isinstance(output, list):
         return 0
-    return sum(1 for item in output if isinstance(item, Mapping) and item.get("type") == "web_search_call")
+    return sum(
+        1
+        for item in output
+        if isinstance(item, Mapping)
+        and item.get("type") == "web_search_call"
+        and item.get("status") != "failed"
+    )
 
 
 def _whole(name: str, value: Any, attr: str) -> int:

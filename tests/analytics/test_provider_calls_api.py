@@ -515,6 +515,7 @@ def test_a_responses_body_s_web_search_calls_are_billed(api_client):
         "output": [
             {"type": "web_search_call", "id": "ws_1", "status": "completed"},
             {"type": "web_search_call", "id": "ws_2", "status": "completed"},
+            {"type": "web_search_call", "id": "ws_3", "status": "failed"},
             {
                 "type": "message",
                 "role": "assistant",
