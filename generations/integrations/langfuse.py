@@ -11,7 +11,8 @@ is ``generation`` (an ``embedding`` one is a provider call), with usage and cost
   SDK's LangChain handler writes them (it subtracts each detail from ``input``/``output``). Our
   ``input_tokens``/``output_tokens`` include them all, so they are added back (the cache keys
   once each); ``priority*`` and ``flex*`` keys are a tier, not a part, and are not. Anthropic's
-  raw keys (``cache_read_input_tokens`` …, also outside ``input_tokens``) are read the same way.
+  raw keys (``cache_read_input_tokens`` …, also outside ``input_tokens``) and Vertex's cached
+  tokens by modality (``cached_modality_TEXT`` …) are read the same way.
 - OpenAI's usage object as the SDK's OpenAI drop-in sends it, the details nested
   (``prompt_tokens_details.cached_tokens``, ``completion_tokens_details.reasoning_tokens``; the
   Responses API's ``input_tokens_details``): the counts already include their details, the
@@ -142,10 +143,16 @@ def _langfuse_usage(details: dict[str, Any]) -> dict[str, int | None]:
     reads: list[int] = []
     writes: list[int] = []
     lifetimes: list[int] = []
+    read_modalities = 0
     seen = set()
     for key, value in details.items():
         if key in named or isinstance(value, dict | list):
             continue  # a count read above, a total, or a breakdown Langfuse does not price
+        if key.startswith("cached_modality_"):
+            # Vertex's cached tokens by modality, each subtracted from ``input`` by the handler.
+            read_modalities += _tokens(value, key) or 0
+            seen.add("input")
+            continue
         if key.startswith("output_"):
             side = "output"
         elif key.startswith("input_") or key in CACHE_READ_KEYS or key in CACHE_WRITE_KEYS:
@@ -166,8 +173,8 @@ def _langfuse_usage(details: dict[str, Any]) -> dict[str, int | None]:
             writes.append(count)
         else:
             plain[side] += count
-    if reads:
-        values["cache_read_tokens"] = max(reads)
+    if reads or read_modalities:
+        values["cache_read_tokens"] = max(max(reads, default=0), read_modalities)
     if writes or lifetimes:
         values["cache_write_tokens"] = max(writes, default=0) or sum(lifetimes)
     cached = (values["cache_read_tokens"] or 0) + (values["cache_write_tokens"] or 0)

@@ -707,6 +707,12 @@ NO_GEN_AI_USAGE = {"gen_ai.usage.input_tokens": None, "gen_ai.usage.output_token
             (1400, 5, 400, 0),
             id="two-names-of-the-reads",
         ),
+        # LangChain-Vertex: the cached tokens by modality, taken out of input and its modalities.
+        pytest.param(
+            {"input": 0, "output": 50, "input_modality_TEXT": 200, "cached_modality_TEXT": 800},
+            (1000, 50, 800, 0),
+            id="vertex-cached-by-modality",
+        ),
         pytest.param(
             {"input": 600, "output": 30, "input_cache_read": 400, "input_flex": 600, "output_flex": 30},
             (1000, 30, 400, 0),
