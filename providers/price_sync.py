@@ -468,7 +468,9 @@ def _sync_prices(
             # A change the snapshot dates (a start after the current version's) took effect on
             # that date: calls since were billed at the new price. An undated correction has no
             # such date: it applies from now, and what the old version priced stays as it was.
-            if current.valid_from < desired_now.valid_from < now:
+            # Only a version genai-prices wrote: one staff entered keeps the window they gave it.
+            from_snapshot = current.source.startswith("genai-prices")
+            if from_snapshot and current.valid_from < desired_now.valid_from < now:
                 opens = desired_now.valid_from
                 report.lines.append(
                     f"! price {label} changed on {opens.isoformat()}, before this sync: calls since "
