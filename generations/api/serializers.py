@@ -322,6 +322,13 @@ class LineageNodeSerializer(GenerationListSerializer):
         fields = [*GenerationListSerializer.Meta.fields, "is_deleted"]
         read_only_fields = fields
 
+    def get_fields(self):
+        fields = super().get_fields()
+        for name, field in fields.items():
+            if name not in self.SKELETON:
+                field.allow_null = True  # null in a deleted ancestor's step (the schema says so)
+        return fields
+
     def get_is_deleted(self, generation) -> bool:
         return generation.deleted_at is not None
 
