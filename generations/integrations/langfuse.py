@@ -15,8 +15,8 @@ is ``generation`` (an ``embedding`` one is a provider call), with usage and cost
   tokens by modality (``cached_modality_TEXT`` …) are read the same way.
 - OpenAI's usage object as the SDK's OpenAI drop-in sends it, the details nested
   (``prompt_tokens_details.cached_tokens``, ``completion_tokens_details.reasoning_tokens``; the
-  Responses API's ``input_tokens_details``): the counts already include their details, the
-  cached ones are read from the nesting.
+  Responses API's ``input_tokens_details``): passed on as the provider's usage object, which the
+  metering core reads as it reads one sent to ``generations/``.
 """
 
 from __future__ import annotations
@@ -86,10 +86,11 @@ def _first(details: dict[str, Any], keys) -> int | None:
     return None
 
 
-def usage(attributes: dict[str, Any]) -> dict[str, int]:
-    """Our token fields from ``usage_details`` (empty when the span has none), read in either of
-    its shapes (module docstring); a ``usage_details`` that is not a JSON object of token counts
-    rejects the span."""
+def usage(attributes: dict[str, Any]) -> dict[str, Any]:
+    """What the span used, from ``usage_details`` (empty when the span has none): OpenAI's usage
+    object as sent, under ``usage``, for the metering core's own reader (cached, audio and
+    reasoning tokens priced each at its rate); Langfuse's flat keys as our token fields. A
+    ``usage_details`` that is not a JSON object of token counts rejects the span."""
     raw = attributes.get(USAGE_DETAILS)
     if raw is None:
         return {}
@@ -100,27 +101,9 @@ def usage(attributes: dict[str, Any]) -> dict[str, int]:
     if not isinstance(details, dict):
         raise ItemRejected(f"{USAGE_DETAILS} is not a JSON object of token counts ({str(raw)[:100]!r}).")
     if any(isinstance(details.get(key), dict) for key in OPENAI_DETAILS):
-        values = _openai_usage(details)
-    else:
-        values = _langfuse_usage(details)
+        return {"usage": details}
+    values = _langfuse_usage(details)
     return {name: value for name, value in values.items() if value is not None}
-
-
-def _openai_usage(details: dict[str, Any]) -> dict[str, int | None]:
-    """OpenAI's usage object: ``prompt_tokens`` counts the cached ones its details name."""
-    nested = details.get("prompt_tokens_details") or details.get("input_tokens_details")
-    nested = nested if isinstance(nested, dict) else {}
-    values = {
-        "input_tokens": _first(details, INPUT_KEYS[1:]),
-        "output_tokens": _first(details, OUTPUT_KEYS[1:]),
-        "cache_read_tokens": _first(nested, ("cached_tokens",)) or _first(details, CACHE_READ_KEYS),
-        "cache_write_tokens": _first(nested, ("cache_creation_tokens",)) or _first(details, CACHE_WRITE_KEYS),
-    }
-    cached = (values["cache_read_tokens"] or 0) + (values["cache_write_tokens"] or 0)
-    if cached and (values["input_tokens"] or 0) < cached:
-        # A count that cannot include its cached part did not (LiteLLM's Anthropic usage).
-        values["input_tokens"] = (values["input_tokens"] or 0) + cached
-    return values
 
 
 def _langfuse_usage(details: dict[str, Any]) -> dict[str, int | None]:

@@ -453,7 +453,9 @@ def _content(attributes: dict[str, Any], span: Span) -> dict[str, Any]:
 def _usage(attributes: dict[str, Any]) -> dict[str, Any]:
     """Our token fields. Input counts cached reads and writes (as the conventions and our columns
     do); a source whose input excludes them (cache counts above input, as Anthropic's raw usage
-    reports) has them added back, so the metering core sees one meaning."""
+    reports) has them added back, so the metering core sees one meaning. A Langfuse span's
+    provider usage object (``langfuse.usage``) is passed on as it is when the span has no counts
+    of the conventions'."""
     details = langfuse.usage(attributes)
     values = {
         "input_tokens": _tokens(attributes, INPUT_TOKEN_KEYS, "input tokens"),
@@ -461,6 +463,10 @@ def _usage(attributes: dict[str, Any]) -> dict[str, Any]:
         "cache_read_tokens": _tokens(attributes, CACHE_READ_KEYS, "cache read tokens"),
         "cache_write_tokens": _tokens(attributes, CACHE_WRITE_KEYS, "cache write tokens"),
     }
+    if "usage" in details:
+        if all(value is None for value in values.values()):
+            return details
+        details = {}  # the conventions' counts, not both (the API takes one or the other)
     for name, value in details.items():
         if values.get(name) is None:
             values[name] = value
