@@ -251,7 +251,7 @@ def prompt_template_version_create(
     """Save the next immutable version of a template. A syntax error, a computed include or an
     undeclared variable is refused here (400 naming it), never at render time."""
     ensure_writable(organization=organization, instance=template)
-    PromptTemplate.all_objects.select_for_update().filter(pk=template.pk).get()
+    _lock_template(template)
     version = PromptTemplateVersion(
         organization=template.organization,
         template=template,
@@ -281,6 +281,12 @@ def prompt_template_version_create(
     return version
 
 
+def _lock_template(template: PromptTemplate) -> None:
+    """Hold ``template``'s row until the transaction ends: its versions are numbered and its
+    labels set one change at a time."""
+    PromptTemplate.all_objects.select_for_update().filter(pk=template.pk).get()
+
+
 @transaction.atomic
 def prompt_template_label_set(
     *,
@@ -292,9 +298,9 @@ def prompt_template_label_set(
 ) -> PromptTemplateLabel:
     """Point the label ``name`` (``production``, ``staging`` …) at ``version`` of ``template``."""
     ensure_writable(organization=organization, instance=template)
-    # One label change of a template at a time: two requests setting a new label at once would
-    # both find none and one would fail on the unique (template, name) instead of both landing.
-    list(PromptTemplate.all_objects.select_for_update().filter(pk=template.pk).values_list("pk"))
+    # Two requests setting a new label at once would both find none and one would fail on the
+    # unique (template, name) instead of both landing.
+    _lock_template(template)
     label = PromptTemplateLabel.objects.filter(template=template, name=name).first()
     before = tenancy_services.audit_snapshot(label) if label else None
     if label is None:
