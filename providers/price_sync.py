@@ -42,7 +42,8 @@ from tenancy.transactions import rolled_back_if
 
 # Prices with no start date apply since forever; windows need a real start.
 BEGINNING = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
-SOURCE = f"genai-prices {version('genai-prices')}"
+SOURCE_NAME = "genai-prices"
+SOURCE = f"{SOURCE_NAME} {version(SOURCE_NAME)}"
 
 # genai-prices key → our convenience column. Every key (web searches, audio, images …) is in
 # ``ModelPrice.units``; these five are repeated as columns for admin lists and the API.
@@ -469,7 +470,7 @@ def _sync_prices(
             # that date: calls since were billed at the new price. An undated correction has no
             # such date: it applies from now, and what the old version priced stays as it was.
             # Only a version genai-prices wrote: one staff entered keeps the window they gave it.
-            from_snapshot = current.source.startswith("genai-prices")
+            from_snapshot = current.source.startswith(SOURCE_NAME)
             if from_snapshot and current.valid_from < desired_now.valid_from < now:
                 opens = desired_now.valid_from
                 report.lines.append(
